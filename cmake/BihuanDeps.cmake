@@ -1,0 +1,24 @@
+# Every third-party dependency comes from a Debian 12 package (scripts/setup.sh installs them).
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.11 REQUIRED)
+find_package(Boost 1.81 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(PkgConfig REQUIRED)
+
+find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)
+find_library(LMDB_LIBRARY lmdb REQUIRED)
+add_library(bihuan_lmdb INTERFACE)
+target_include_directories(bihuan_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
+target_link_libraries(bihuan_lmdb INTERFACE ${LMDB_LIBRARY})
+
+find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
+add_library(bihuan_valijson INTERFACE)
+target_include_directories(bihuan_valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR})
+
+if(BIHUAN_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(BIHUAN_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

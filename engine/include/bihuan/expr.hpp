@@ -1,0 +1,56 @@
+// JsonLogic expressions (https://jsonlogic.com): the guard and expression language of
+// workflow definitions.
+//
+// The evaluator implements the official operators with their official semantics (it
+// passes the 278-case conformance suite) plus the Bihuan extensions listed in
+// docs/definition-language.md. Evaluation is bounded: every call runs under an
+// EvalLimits budget (steps, depth, size of values built), so no rule and no data can
+// make it run unbounded time or memory; a budget overrun is an EvalError, not a crash.
+// Thread-safety: all functions are reentrant; an Operators table is immutable after
+// construction and may be shared across threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bihuan/json.hpp"
+#include "bihuan/problem.hpp"
+
+namespace bihuan::expr {
+
+struct EvalLimits {
+  std::uint64_t max_steps = 1'000'000;      // operator applications + elements visited
+  std::size_t max_depth = 128;              // nesting of rules during evaluation
+  std::size_t max_result_bytes = 16u << 20; // rough size of any string/array built
+};
+
+struct EvalError {
+  std::string pointer;  // JSON Pointer inside the rule where evaluation failed
+  std::string message;  // e.g. "step budget of 1000000 exceeded"
+};
+
+// Result of evaluate(): a value or an error.
+struct EvalResult {
+  std::optional<json> value;
+  std::optional<EvalError> error;
+  bool ok() const { return value.has_value(); }
+};
+
+// Evaluates `rule` against `data`. Never throws.
+EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits = {});
+
+// JsonLogic truthiness (truthy.md): 0, "", [], null, false and NaN are falsy.
+bool truthy(const json& value);
+
+// Static check of a rule before it ever runs: unknown operators and wrong arities
+// (number of arguments) are errors, reported with the pointer `base` + the path inside
+// the rule. Returns true if no error was added.
+bool check(const json& rule, Problems& problems, const std::string& base);
+
+// Names of every operator the evaluator knows (official + extensions), for docs/tests.
+std::vector<std::string> operator_names();
+
+}  // namespace bihuan::expr

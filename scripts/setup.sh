@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Bihuan needs to build and test on Debian 12, then configures and builds.
+# Idempotent: packages already present are not reinstalled; an up-to-date build is a no-op.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake ninja-build pkg-config git
+      libboost1.81-dev libboost-program-options1.81-dev
+      nlohmann-json3-dev liblmdb-dev lmdb-utils
+      googletest libgtest-dev libgmock-dev libbenchmark-dev
+      libkainjow-mustache-dev libvalijson-dev libcli11-dev
+      libssl-dev libsqlite3-dev libspdlog-dev
+      tzdata clang libclang-rt-14-dev)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
+fi
+cmake --build "$BUILD_DIR" -j "$(nproc)"
