@@ -79,9 +79,16 @@ class TimeZone {
 };
 
 // "2023-04-03T09:00:00+08:00", "2023-04-03T01:00:00Z", "2023-04-03T09:00:00.250+08:00".
-// A date alone ("2023-04-03") means local midnight in `tz` (UTC if null).
+// A date alone ("2023-04-03") means local midnight in `tz` (UTC if null); so does a
+// date-time without offset ("2023-04-03T09:00[:00]") mean that wall time in `tz`.
+// Offsets: "Z", "+08:00", "+0800" (and "+08:05:43", which format_time prints for local
+// mean time before 1901). Up to 9 fraction digits are accepted and truncated to
+// milliseconds. Anything else, including impossible dates and times ("2023-02-30",
+// "24:00"), returns nullopt.
 std::optional<TimePoint> parse_time(std::string_view text, const TimeZone* tz = nullptr);
 // Formats in the zone's local time with its offset; milliseconds only when non-zero.
+// The zones named "UTC" and "Etc/UTC" print "Z"; every other zone prints its numeric
+// offset, "+00:00" included.
 std::string format_time(TimePoint t, const TimeZone& tz);
 
 // A working-day calendar (see docs/definition-language.md, "Calendars").
@@ -105,7 +112,10 @@ class Calendar {
   // Adds `d` to `t`: Y/M/W/D in local time, then the T-part exactly. With working_days,
   // days + 5*weeks are counted in working days: each unit moves to the next working day
   // (the time of day is kept); years/months stay calendar units. Negative durations move
-  // backwards the same way.
+  // backwards the same way. So n working days after t is the n-th working day strictly
+  // after t's local date (whether or not that date is a working day), at t's time of day.
+  // Returns TimePoint::max()/min() only if no such day exists (a weekend of all seven
+  // days, which from_json rejects).
   TimePoint add(TimePoint t, const Duration& d, bool working_days) const;
   // Number of working days in (from, to] by local date; negative if to < from.
   std::int64_t working_days_between(TimePoint from, TimePoint to) const;
