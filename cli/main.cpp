@@ -1,3 +1,23 @@
 // bihuan: the command-line front end. Thin: parses arguments, calls the engine library.
-#include <cstdio>
-int main() { std::puts("bihuan: under construction"); return 0; }
+#include <iostream>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"bihuan: a durable, embeddable workflow engine"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "bihuan 0.1.0");
+  bihuan::cli::add_validate(app);
+  bihuan::cli::add_graph(app);
+  bihuan::cli::add_eval(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    std::cerr << "bihuan: " << e.what() << "\n";
+    return 1;
+  }
+  return bihuan::cli::exit_code;
+}

@@ -15,6 +15,8 @@ target_link_libraries(bihuan_lmdb INTERFACE ${LMDB_LIBRARY})
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 add_library(bihuan_valijson INTERFACE)
 target_include_directories(bihuan_valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR})
+# Valijson reports unusable schemas by exception (we catch them); without this it aborts.
+target_compile_definitions(bihuan_valijson INTERFACE VALIJSON_USE_EXCEPTIONS=1)
 
 if(BIHUAN_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bihuan/json.hpp"
 #include "bihuan/problem.hpp"
@@ -23,7 +24,7 @@ namespace bihuan::expr {
 
 struct EvalLimits {
   std::uint64_t max_steps = 1'000'000;      // operator applications + elements visited
-  std::size_t max_depth = 128;              // nesting of rules during evaluation
+  std::size_t max_depth = 128;              // nesting of rules (capped at 1000)
   std::size_t max_result_bytes = 16u << 20; // rough size of any string/array built
 };
 
@@ -39,8 +40,26 @@ struct EvalResult {
   bool ok() const { return value.has_value(); }
 };
 
-// Evaluates `rule` against `data`. Never throws.
+// Services the engine lends to extension operators that need more than the data:
+// the time_* operators (time_add, time_diff, time_before) need calendars and time
+// zones, which the evaluator does not know about.
+struct Host {
+  // Called with the operator name and its evaluated arguments (a JSON array). Returns
+  // the operator's value, or nullopt after setting `error` to a sentence for a person
+  // (evaluation then fails with that message). May be called from any thread that
+  // evaluates; must not call evaluate() with the same Host recursively without bound.
+  std::function<std::optional<json>(std::string_view op, const json& args, std::string& error)>
+      call;
+};
+
+// Evaluates `rule` against `data`. Never throws. The time_* operators fail with
+// "operator \"time_add\" needs the engine's time host" here.
 EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits = {});
+
+// As above, with `host` (may be null) answering the time_* operators. `host` is only
+// used during the call.
+EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits,
+                    const Host* host);
 
 // JsonLogic truthiness (truthy.md): 0, "", [], null, false and NaN are falsy.
 bool truthy(const json& value);

@@ -1,0 +1,112 @@
+// The Bihuan engine: durable workflow instances in an LMDB environment.
+//
+// An Engine owns one data directory. Every step (start, event, timer firing, cancel) is
+// applied atomically in one LMDB write transaction together with its history entry, timer
+// and index changes, child instances, idempotency record and outbox messages, and is
+// acknowledged only after that transaction has been durably committed. Concurrent steps
+// share transactions (group commit); steps of one instance stay strictly ordered.
+//
+// Thread-safety: every method may be called from any thread. Writes are applied by one
+// internal writer thread; reads use their own read transactions and never block writes.
+// Time comes only from EngineOptions::clock; with a VirtualClock nothing happens until
+// advance_to() moves time forward.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "bihuan/clock.hpp"
+#include "bihuan/definition.hpp"
+#include "bihuan/instance.hpp"
+
+namespace bihuan {
+
+struct EngineOptions {
+  std::string data_dir;                     // created if missing
+  std::shared_ptr<Clock> clock;             // default SystemClock
+  std::shared_ptr<const Calendars> calendars;
+  bool durable = true;                      // false: MDB_NOSYNC (simulation only)
+  std::size_t initial_map_bytes = 64u << 20;  // grows on demand
+  std::size_t max_batch = 2048;             // steps per group commit
+  // Names known to the configuration (empty set = not checked at deploy).
+  std::set<std::string> notifiers, task_handlers;
+  std::size_t max_cascade = 10000;          // internal steps (children, sends) per request
+};
+
+struct DeployResult {
+  bool ok = false;
+  bool unchanged = false;  // same id+version+digest was already deployed
+  std::string id;
+  std::int64_t version = 0;
+  Problems problems;
+};
+
+// An outbox message a step produced (notification or task), as stored.
+struct OutboxMessage {
+  std::uint64_t seq = 0;
+  std::string kind;        // "notify" | "task"
+  std::string channel;     // notifier / task handler name
+  std::string instance_id;
+  std::uint64_t step = 0;  // instance version that produced it
+  std::string idempotency_key;
+  json body;               // rendered message or task input, recipients...
+  TimePoint created_at{};
+};
+
+class Engine {
+ public:
+  // Opens (creating if needed) the data directory. Returns nullptr and adds an error on
+  // failure: unreadable dir, newer storage format, corrupt environment.
+  static std::unique_ptr<Engine> open(EngineOptions options, Problems& problems);
+  virtual ~Engine() = default;
+
+  // Validates and stores a definition as an immutable version. Deploying the same id and
+  // version again with the same content is a no-op; with different content, an error.
+  virtual DeployResult deploy(const json& doc, const std::string& source_name) = 0;
+  virtual std::shared_ptr<const Definition> definition(const std::string& id,
+                                                       std::optional<std::int64_t> version = {}) const = 0;
+  virtual std::vector<std::shared_ptr<const Definition>> definitions() const = 0;
+
+  // Durable steps. The synchronous forms block until the step is committed (or refused).
+  virtual StepResult start(const StartRequest& request) = 0;
+  virtual StepResult send(const EventRequest& request) = 0;
+  virtual StepResult cancel(const std::string& instance_id, const std::string& reason,
+                            const Actor& actor) = 0;
+  // Asynchronous forms: `done` runs on the writer thread after commit; keep it short.
+  virtual void start_async(StartRequest request, std::function<void(StepResult)> done) = 0;
+  virtual void send_async(EventRequest request, std::function<void(StepResult)> done) = 0;
+
+  // Reads (never block on writes).
+  virtual std::optional<InstanceView> get(const std::string& instance_id) const = 0;
+  virtual std::optional<InstanceView> get_by_business_key(const std::string& key) const = 0;
+  virtual InstancePage query(const InstanceQuery& q) const = 0;
+  virtual std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit = 100) const = 0;
+  virtual std::vector<HistoryEntry> history(const std::string& instance_id) const = 0;
+  // Rebuilds the instance as it was at time t from its history (nullopt if it did not
+  // exist yet).
+  virtual std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const = 0;
+  virtual VerifyReport verify() const = 0;
+
+  // Timers. With a real clock the engine fires due timers by itself. With a virtual clock,
+  // advance_to() moves the clock to each due timer in order up to t, firing them
+  // (durably), and returns how many fired.
+  virtual std::size_t advance_to(TimePoint t) = 0;
+  virtual std::optional<TimePoint> next_timer_due() const = 0;
+  virtual std::size_t pending_timers() const = 0;
+
+  // Outbox (delivered by the plugin dispatcher).
+  virtual std::vector<OutboxMessage> outbox(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
+  virtual bool ack_outbox(std::uint64_t seq) = 0;
+
+  // Online, compacted copy of the environment into an empty directory.
+  virtual bool backup(const std::string& dir, std::string* error) const = 0;
+  // Waits for queued steps, flushes and stops the writer. Further writes fail.
+  virtual void close() = 0;
+
+  virtual const Clock& clock() const = 0;
+  virtual const EngineOptions& options() const = 0;
+};
+
+}  // namespace bihuan

@@ -1,0 +1,135 @@
+// Value types of the runtime's public API: actors, instances, requests and results.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bihuan/json.hpp"
+#include "bihuan/time.hpp"
+
+namespace bihuan {
+
+// Who sends an event. The HTTP API sets it from the bearer token, never from a body.
+struct Actor {
+  std::string id;
+  std::vector<std::string> roles;
+  static Actor system() { return {"system", {"system"}}; }
+  bool has_role(const std::string& r) const;
+};
+
+enum class InstanceStatus { running, completed, cancelled };
+std::string to_string(InstanceStatus s);
+
+// A snapshot of one instance, as stored after its latest step.
+struct InstanceView {
+  std::string id;  // 16 lowercase hex digits, time-ordered
+  std::string definition;
+  std::int64_t definition_version = 0;
+  std::string business_key;
+  std::string state;      // the innermost state's name
+  InstanceStatus status = InstanceStatus::running;
+  std::string outcome;    // for completed instances: the final state's outcome
+  std::uint64_t version = 0;  // number of steps applied; 1 after start
+  json data;
+  TimePoint created_at{}, updated_at{};
+  std::optional<TimePoint> deadline;  // due time of the innermost state with a deadline
+  std::string parent;     // parent instance id, "" for none
+  json to_json(const TimeZone& tz) const;
+};
+
+// Why a request was refused. Each code maps to one HTTP status in the API.
+enum class StepError {
+  none,
+  not_found,              // no such instance / definition
+  unknown_event,          // the current state does not accept this event
+  role_not_allowed,       // actor lacks every role the event names
+  actor_not_allowed,      // the event's `actors` expression excludes this actor
+  guard_false,            // no transition's guard held
+  payload_invalid,        // payload fails the event's payloadSchema
+  data_invalid,           // the step would make data fail dataSchema
+  version_conflict,       // expected_version != current version
+  instance_ended,         // completed or cancelled
+  duplicate_business_key, // a running instance already has this business key
+  expression_error,       // a guard/expression failed to evaluate (budget, types)
+  invalid_request,        // malformed request (empty id, bad data type...)
+  storage_error,          // LMDB failed (disk full...); nothing was applied
+  shutting_down,
+};
+std::string to_string(StepError e);
+
+struct StepResult {
+  StepError error = StepError::none;
+  std::string message;       // plain sentence for a person
+  json details;              // e.g. allowed events, schema problems
+  std::optional<InstanceView> instance;  // after the step (or current, on refusal)
+  bool replayed = false;     // an idempotent retry: the original result is returned
+  bool ok() const { return error == StepError::none; }
+};
+
+struct StartRequest {
+  std::string definition;
+  std::optional<std::int64_t> version;  // default: the latest deployed
+  std::string business_key;             // optional
+  json data = json::object();
+  std::string idempotency_key;          // optional
+  bool return_existing = false;         // business key running: return it instead of refusing
+  Actor actor = Actor::system();
+};
+
+struct EventRequest {
+  std::string instance_id;   // either this
+  std::string business_key;  // or this
+  std::string event;
+  json payload = json::object();
+  Actor actor;
+  std::string idempotency_key;
+  std::optional<std::uint64_t> expected_version;
+};
+
+// One history record. Entries of an instance form a SHA-256 hash chain.
+struct HistoryEntry {
+  std::uint64_t seq = 0;  // 1-based step number (= instance version after it)
+  TimePoint at{};
+  std::string kind;       // start | event | timer | cancel | child
+  std::string event;
+  std::string actor;
+  std::vector<std::string> roles;
+  std::string from, to;   // state names ("" before start)
+  json payload;
+  json changes;           // [[pointer, new value], ...]; the start entry holds all data at "" 
+  std::string status;     // instance status after the step
+  std::string prev_hash, hash;  // hex
+  json to_json(const TimeZone& tz) const;
+};
+
+struct InstanceQuery {
+  std::string definition;          // "" = any
+  std::string state;               // "" = any (needs definition)
+  std::string business_key_prefix;
+  std::optional<InstanceStatus> status;
+  std::vector<std::pair<std::string, json>> data_equals;  // (JSON Pointer, value)
+  std::string cursor;   // from the previous page
+  std::size_t limit = 50;
+};
+
+struct InstancePage {
+  std::vector<InstanceView> items;
+  std::string next_cursor;  // "" = no more
+};
+
+// A task in a person's inbox: an instance waiting for an event this actor may send.
+struct InboxItem {
+  InstanceView instance;
+  std::vector<std::string> events;  // event names the actor may send now
+  std::optional<TimePoint> deadline;
+};
+
+struct VerifyReport {
+  std::uint64_t instances = 0, entries = 0;
+  std::vector<std::string> broken;  // "instance <id>: entry <seq>: ..." 
+  bool ok() const { return broken.empty(); }
+};
+
+}  // namespace bihuan

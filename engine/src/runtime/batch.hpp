@@ -1,0 +1,67 @@
+// One group-commit batch: a write transaction, the batch's clock reading, and the
+// records already written in it (so later steps of the batch read them without decoding).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "bihuan/engine.hpp"
+#include "runtime/record.hpp"
+#include "storage/lmdb_env.hpp"
+
+namespace bihuan::runtime {
+
+// Definitions by id and version, shared with readers.
+class DefinitionRegistry {
+ public:
+  std::shared_ptr<const Definition> find(const std::string& id, std::optional<std::int64_t> version) const;
+  void add(std::shared_ptr<const Definition> def);
+  std::vector<std::shared_ptr<const Definition>> all() const;
+  std::set<std::string> ids() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::map<std::int64_t, std::shared_ptr<const Definition>>> by_id_;
+};
+
+// Generates time-ordered instance ids (48-bit ms, 16-bit counter), never repeating one.
+class IdGenerator {
+ public:
+  void observe(std::uint64_t existing) { last_ = std::max(last_, existing); }
+  std::uint64_t next(TimePoint now) {
+    std::uint64_t base = static_cast<std::uint64_t>(now.time_since_epoch().count()) << 16;
+    last_ = std::max(last_ + 1, base);
+    return last_;
+  }
+
+ private:
+  std::uint64_t last_ = 0;
+};
+
+// An internal follow-up step produced by a step (send action, child end, cancel cascade).
+struct Cascade {
+  enum Kind { deliver, cancel } kind = deliver;
+  std::uint64_t target = 0;
+  std::string target_business_key;
+  std::string event;
+  json payload;
+  Actor actor;
+  std::string reason;
+};
+
+struct Batch {
+  storage::Txn& txn;
+  TimePoint now;
+  std::unordered_map<std::uint64_t, InstanceRecord> overlay;
+  std::uint64_t next_outbox_seq = 0;
+  IdGenerator& ids;
+  int storage_rc = 0;  // first LMDB error in this batch (the whole batch then fails)
+  std::size_t outbox_written = 0;
+};
+
+}  // namespace bihuan::runtime

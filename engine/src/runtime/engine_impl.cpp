@@ -1,0 +1,340 @@
+// Opening, the writer thread and group commit. Reads live in reads.cpp.
+#include "runtime/engine_impl.hpp"
+
+#include <filesystem>
+#include <future>
+
+namespace bihuan {
+
+std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) {
+  if (!options.clock) options.clock = std::make_shared<SystemClock>();
+  if (!options.calendars) options.calendars = std::make_shared<Calendars>();
+  std::string error;
+  auto env = storage::Env::open(options.data_dir, options.initial_map_bytes, !options.durable, &error);
+  if (!env) {
+    problems.error("", "storage", error);
+    return nullptr;
+  }
+  auto engine = std::make_unique<runtime::EngineImpl>(std::move(options), std::move(env));
+  if (!engine->init(problems)) return nullptr;
+  return engine;
+}
+
+namespace runtime {
+
+using storage::be64;
+using storage::Db;
+
+EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
+    : options_(std::move(options)), env_(std::move(env)) {}
+
+EngineImpl::~EngineImpl() { close(); }
+
+bool EngineImpl::init(Problems& problems) {
+  int rc = 0;
+  auto txn = env_->begin(true, &rc);
+  if (!txn) {
+    problems.error("", "storage", "cannot begin a transaction: " + storage::error_text(rc));
+    return false;
+  }
+  auto format = txn->get(Db::meta, "format");
+  if (!format) {
+    txn->put(Db::meta, "format", storage::be32(kStorageFormat));
+    txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
+  } else {
+    std::uint32_t v = storage::read_be32(*format);
+    if (v > kStorageFormat) {
+      problems.error("", "storage-format",
+                     options_.data_dir + " uses storage format " + std::to_string(v) +
+                         "; this build of Bihuan reads formats up to " + std::to_string(kStorageFormat) +
+                         " (upgrade Bihuan, or open a backup made by this version)");
+      return false;
+    }
+    // Older formats would be migrated here, inside this transaction.
+  }
+  // Definitions: recompile every stored version.
+  DefinitionContext ctx;
+  ctx.calendars = options_.calendars.get();
+  if (auto cur = txn->cursor(Db::defs)) {
+    for (bool ok = cur->first(); ok; ok = cur->next()) {
+      Problems p("stored definition " + std::string(cur->key().substr(0, cur->key().find('\0'))));
+      auto doc = load_json(cur->value(), p);
+      auto def = doc ? compile_definition(*doc, p, ctx) : nullptr;
+      if (!def) {
+        for (auto& item : p.items()) problems.add(item);
+        problems.error("", "stored-definition", "a stored definition no longer compiles (missing calendar?)");
+        return false;
+      }
+      registry_.add(def);
+    }
+  }
+  if (auto cur = txn->cursor(Db::inst); cur && cur->last()) ids_.observe(storage::read_be64(cur->key()));
+  if (auto cur = txn->cursor(Db::outbox); cur && cur->last()) next_outbox_seq_ = storage::read_be64(cur->key()) + 1;
+  if (auto cur = txn->cursor(Db::timers); cur && cur->first())
+    next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+  rc = txn->commit();
+  if (rc) {
+    problems.error("", "storage", "cannot initialise " + options_.data_dir + ": " + storage::error_text(rc));
+    return false;
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+  return true;
+}
+
+void EngineImpl::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  env_->sync();
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+void EngineImpl::submit(Request r) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(r));
+      cv_.notify_one();
+      return;
+    }
+  }
+  StepResult refused;
+  refused.error = StepError::shutting_down;
+  refused.message = "the engine is shutting down";
+  if (r.done) r.done(refused);
+}
+
+StepResult EngineImpl::submit_and_wait(Request r) {
+  std::promise<StepResult> promise;
+  auto future = promise.get_future();
+  r.done = [&promise](StepResult result) { promise.set_value(std::move(result)); };
+  submit(std::move(r));
+  return future.get();
+}
+
+void EngineImpl::writer_loop() {
+  std::vector<Request> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      while (queue_.empty() && !stopping_) {
+        if (options_.clock->is_virtual()) {
+          cv_.wait(lock);
+        } else {
+          std::int64_t due = next_due_ms_.load();
+          std::int64_t now = options_.clock->now().time_since_epoch().count();
+          if (due <= now) break;
+          auto wait = std::chrono::milliseconds(std::min<std::int64_t>(due - now, 1000));
+          cv_.wait_for(lock, wait);
+        }
+      }
+      if (queue_.empty() && stopping_) return;
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
+      batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired) {
+  switch (r.kind) {
+    case Request::start: return stepper.start(b, r.start_req);
+    case Request::event: return stepper.event(b, r.event_req);
+    case Request::cancel: return stepper.cancel(b, r.id, r.text, r.actor);
+    case Request::deploy: {
+      b.storage_rc = b.storage_rc ? b.storage_rc : b.txn.put(Db::defs, r.text, r.value);
+      return {};
+    }
+    case Request::ack: {
+      int rc = b.txn.del(Db::outbox, be64(r.id));
+      if (rc) b.storage_rc = rc;
+      return {};
+    }
+    case Request::fire_timers: {
+      std::vector<std::string> due;
+      if (auto cur = b.txn.cursor(Db::timers)) {
+        std::uint64_t now = static_cast<std::uint64_t>(b.now.time_since_epoch().count());
+        for (bool ok = cur->first(); ok && due.size() < 20000; ok = cur->next()) {
+          if (storage::read_be64(cur->key()) > now) break;
+          due.emplace_back(cur->key());
+        }
+      }
+      for (const auto& key : due)
+        if (stepper.fire_timer(b, key)) ++fired;
+      StepResult out;
+      out.details = {{"fired", due.size()}};
+      return out;
+    }
+    case Request::barrier: return {};
+  }
+  return {};
+}
+
+void EngineImpl::run_batch(std::vector<Request>& batch) {
+  std::vector<StepResult> results;
+  TimePoint now = options_.clock->now();
+  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    results.clear();
+    int rc = 0;
+    auto txn = env_->begin(true, &rc);
+    if (!txn) break;
+    Batch b{*txn, now, {}, next_outbox_seq_, ids_, 0, 0};
+    Stepper stepper(step_env);
+    std::size_t fired = 0;
+    for (auto& r : batch) results.push_back(apply_one(b, stepper, r, fired));
+    rc = b.storage_rc;
+    std::int64_t next_due = INT64_MAX;
+    if (!rc) {
+      if (auto cur = txn->cursor(Db::timers); cur && cur->first())
+        next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+      rc = txn->commit();
+    } else {
+      txn->abort();
+    }
+    if (rc == 0) {
+      next_outbox_seq_ = b.next_outbox_seq;
+      next_due_ms_ = next_due;
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].done) batch[i].done(std::move(results[i]));
+      return;
+    }
+    if (storage::is_map_full(rc)) {
+      std::unique_lock resize(env_->resize_lock());
+      if (env_->grow() == 0) continue;
+    }
+    // Any other failure (disk full, I/O error): nothing of this batch was applied.
+    StepResult failed;
+    failed.error = StepError::storage_error;
+    failed.message = "storage failed, the step was not applied: " + storage::error_text(rc);
+    for (auto& r : batch)
+      if (r.done) r.done(failed);
+    return;
+  }
+  StepResult failed;
+  failed.error = StepError::storage_error;
+  failed.message = "storage failed, the step was not applied (cannot begin or grow the map)";
+  for (auto& r : batch)
+    if (r.done) r.done(failed);
+}
+
+DeployResult EngineImpl::deploy(const json& doc, const std::string& source_name) {
+  DeployResult out;
+  out.problems.set_file(source_name);
+  DefinitionContext ctx;
+  ctx.calendars = options_.calendars.get();
+  if (!options_.notifiers.empty()) ctx.notifiers = &options_.notifiers;
+  if (!options_.task_handlers.empty()) ctx.task_handlers = &options_.task_handlers;
+  auto def = compile_definition(doc, out.problems, ctx);
+  if (!def) return out;
+  out.id = def->id;
+  out.version = def->version;
+  if (auto existing = registry_.find(def->id, def->version)) {
+    if (existing->digest == def->digest) {
+      out.ok = out.unchanged = true;
+      return out;
+    }
+    out.problems.error("/version", "version-exists",
+                       "definition " + def->id + " version " + std::to_string(def->version) +
+                           " is already deployed with different content; deploy it as a new version");
+    return out;
+  }
+  Request r{Request::deploy, {}, {}, 0, def->id + std::string(1, '\0') + be64(static_cast<std::uint64_t>(def->version)),
+            doc.dump(), {}, nullptr};
+  StepResult res = submit_and_wait(std::move(r));
+  if (!res.ok()) {
+    out.problems.error("", "storage", res.message);
+    return out;
+  }
+  registry_.add(def);
+  out.ok = true;
+  return out;
+}
+
+std::shared_ptr<const Definition> EngineImpl::definition(const std::string& id, std::optional<std::int64_t> version) const {
+  return registry_.find(id, version);
+}
+
+std::vector<std::shared_ptr<const Definition>> EngineImpl::definitions() const { return registry_.all(); }
+
+StepResult EngineImpl::start(const StartRequest& request) {
+  Request r{Request::start, request, {}, 0, {}, {}, {}, nullptr};
+  return submit_and_wait(std::move(r));
+}
+
+StepResult EngineImpl::send(const EventRequest& request) {
+  Request r{Request::event, {}, request, 0, {}, {}, {}, nullptr};
+  return submit_and_wait(std::move(r));
+}
+
+StepResult EngineImpl::cancel(const std::string& instance_id, const std::string& reason, const Actor& actor) {
+  auto id = id_from_text(instance_id);
+  if (!id) {
+    StepResult out;
+    out.error = StepError::not_found;
+    out.message = "\"" + instance_id + "\" is not an instance id (16 hex digits)";
+    return out;
+  }
+  Request r{Request::cancel, {}, {}, *id, reason, {}, actor, nullptr};
+  return submit_and_wait(std::move(r));
+}
+
+void EngineImpl::start_async(StartRequest request, std::function<void(StepResult)> done) {
+  submit(Request{Request::start, std::move(request), {}, 0, {}, {}, {}, std::move(done)});
+}
+
+void EngineImpl::send_async(EventRequest request, std::function<void(StepResult)> done) {
+  submit(Request{Request::event, {}, std::move(request), 0, {}, {}, {}, std::move(done)});
+}
+
+bool EngineImpl::ack_outbox(std::uint64_t seq) {
+  return submit_and_wait(Request{Request::ack, {}, {}, seq, {}, {}, {}, nullptr}).ok();
+}
+
+std::size_t EngineImpl::advance_to(TimePoint t) {
+  std::size_t fired = 0;
+  auto* vclock = dynamic_cast<VirtualClock*>(options_.clock.get());
+  while (true) {
+    std::int64_t due = next_due_ms_.load();
+    if (due > t.time_since_epoch().count()) break;
+    if (vclock) vclock->set(TimePoint(Millis(due)));
+    auto res = submit_and_wait(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
+    if (!res.ok()) break;
+    std::size_t n = res.details.value("fired", std::size_t{0});
+    fired += n;
+    if (n == 0 && next_due_ms_.load() <= due) break;  // nothing could fire: avoid spinning
+  }
+  if (vclock) vclock->set(t);
+  return fired;
+}
+
+std::optional<TimePoint> EngineImpl::next_timer_due() const {
+  std::int64_t due = next_due_ms_.load();
+  if (due == INT64_MAX) return std::nullopt;
+  return TimePoint(Millis(due));
+}
+
+bool EngineImpl::backup(const std::string& dir, std::string* error) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!std::filesystem::is_empty(dir, ec)) {
+    if (error) *error = "backup directory " + dir + " is not empty";
+    return false;
+  }
+  int rc = env_->copy_compact(dir);
+  if (rc && error) *error = "backup to " + dir + " failed: " + storage::error_text(rc);
+  return rc == 0;
+}
+
+}  // namespace runtime
+}  // namespace bihuan

@@ -1,0 +1,93 @@
+// The Engine behind bihuan/engine.hpp: one LMDB environment, one writer thread that
+// applies queued requests in group-commit batches, and read paths that use their own
+// read transactions.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "bihuan/engine.hpp"
+#include "runtime/batch.hpp"
+#include "runtime/stepper.hpp"
+#include "storage/lmdb_env.hpp"
+
+namespace bihuan::runtime {
+
+inline constexpr std::uint32_t kStorageFormat = 1;
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env);
+  ~EngineImpl() override;
+  bool init(Problems& problems);
+
+  DeployResult deploy(const json& doc, const std::string& source_name) override;
+  std::shared_ptr<const Definition> definition(const std::string& id, std::optional<std::int64_t> version) const override;
+  std::vector<std::shared_ptr<const Definition>> definitions() const override;
+
+  StepResult start(const StartRequest& request) override;
+  StepResult send(const EventRequest& request) override;
+  StepResult cancel(const std::string& instance_id, const std::string& reason, const Actor& actor) override;
+  void start_async(StartRequest request, std::function<void(StepResult)> done) override;
+  void send_async(EventRequest request, std::function<void(StepResult)> done) override;
+
+  std::optional<InstanceView> get(const std::string& instance_id) const override;
+  std::optional<InstanceView> get_by_business_key(const std::string& key) const override;
+  InstancePage query(const InstanceQuery& q) const override;
+  std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
+  std::vector<HistoryEntry> history(const std::string& instance_id) const override;
+  std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const override;
+  VerifyReport verify() const override;
+
+  std::size_t advance_to(TimePoint t) override;
+  std::optional<TimePoint> next_timer_due() const override;
+  std::size_t pending_timers() const override;
+
+  std::vector<OutboxMessage> outbox(std::size_t limit, std::uint64_t after_seq) const override;
+  bool ack_outbox(std::uint64_t seq) override;
+
+  bool backup(const std::string& dir, std::string* error) const override;
+  void close() override;
+  const Clock& clock() const override { return *options_.clock; }
+  const EngineOptions& options() const override { return options_; }
+
+ private:
+  struct Request {
+    enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier } kind;
+    StartRequest start_req;
+    EventRequest event_req;
+    std::uint64_t id = 0;
+    std::string text;  // cancel reason / deploy key
+    std::string value; // deploy value
+    Actor actor;
+    std::function<void(StepResult)> done;
+  };
+
+  void submit(Request r);
+  StepResult submit_and_wait(Request r);
+  void writer_loop();
+  void run_batch(std::vector<Request>& batch);
+  StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
+  std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
+  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id) const;
+  InstanceView view_of(const InstanceRecord& r) const;
+
+  EngineOptions options_;
+  std::unique_ptr<storage::Env> env_;
+  DefinitionRegistry registry_;
+  IdGenerator ids_;
+  std::uint64_t next_outbox_seq_ = 1;
+  std::atomic<std::int64_t> next_due_ms_{INT64_MAX};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Request> queue_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::thread writer_;
+};
+
+}  // namespace bihuan::runtime

@@ -1,0 +1,324 @@
+// Read paths: each uses its own LMDB read transaction and never waits for the writer.
+#include <algorithm>
+
+#include "bihuan/expr.hpp"
+#include "runtime/engine_impl.hpp"
+#include "runtime/expressions.hpp"
+#include "runtime/failure.hpp"
+#include "runtime/step.hpp"
+
+namespace bihuan::runtime {
+
+using storage::be64;
+using storage::Db;
+
+std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>& lock) const {
+  lock = std::shared_lock(env_->resize_lock());
+  return env_->begin(false, nullptr);
+}
+
+std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id) const {
+  auto bytes = txn.get(Db::inst, be64(id));
+  if (!bytes) return std::nullopt;
+  return decode_instance(*bytes);
+}
+
+InstanceView EngineImpl::view_of(const InstanceRecord& r) const {
+  return to_view(r, registry_.find(r.definition, r.definition_version).get());
+}
+
+std::optional<InstanceView> EngineImpl::get(const std::string& instance_id) const {
+  auto id = id_from_text(instance_id);
+  if (!id) return std::nullopt;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return std::nullopt;
+  auto r = read_record(*txn, *id);
+  if (!r) return std::nullopt;
+  return view_of(*r);
+}
+
+std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& key) const {
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return std::nullopt;
+  auto v = txn->get(Db::bkey, key);
+  if (!v || v->size() != 8) return std::nullopt;
+  auto r = read_record(*txn, storage::read_be64(*v));
+  if (!r) return std::nullopt;
+  return view_of(*r);
+}
+
+namespace {
+
+bool matches(const InstanceView& v, const InstanceQuery& q) {
+  if (q.status && v.status != *q.status) return false;
+  if (!q.definition.empty() && v.definition != q.definition) return false;
+  if (!q.state.empty() && v.state != q.state) return false;
+  if (!q.business_key_prefix.empty() && v.business_key.rfind(q.business_key_prefix, 0) != 0) return false;
+  for (const auto& [ptr, value] : q.data_equals) {
+    json::json_pointer p;
+    try {
+      p = json::json_pointer(ptr);
+    } catch (const std::exception&) {
+      return false;
+    }
+    if (!v.data.contains(p) || v.data.at(p) != value) return false;
+  }
+  return true;
+}
+
+std::string hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> unhex(const std::string& text) {
+  if (text.size() % 2) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    auto d = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    int hi = d(text[i]), lo = d(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+}  // namespace
+
+InstancePage EngineImpl::query(const InstanceQuery& q) const {
+  InstancePage page;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return page;
+  // Pick the narrowest index: state index for a definition, business keys for a prefix,
+  // else every instance in id (= creation) order. The cursor is the last key seen.
+  Db db = Db::inst;
+  std::string prefix;
+  if (!q.definition.empty()) {
+    db = Db::sidx;
+    prefix = q.definition + std::string(1, '\0');
+    if (!q.state.empty()) prefix += q.state + std::string(1, '\0');
+  } else if (!q.business_key_prefix.empty()) {
+    db = Db::bkey;
+    prefix = q.business_key_prefix;
+  }
+  std::string start = prefix;
+  bool skip_first = false;
+  if (!q.cursor.empty()) {
+    auto raw = unhex(q.cursor);
+    if (raw && raw->rfind(prefix, 0) == 0) {
+      start = *raw;
+      skip_first = true;
+    }
+  }
+  auto cur = txn->cursor(db);
+  if (!cur) return page;
+  std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
+  std::size_t scanned = 0;
+  std::string last_key;
+  for (bool ok = cur->seek(start); ok; ok = cur->next()) {
+    std::string_view key = cur->key();
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (skip_first && key == start) continue;
+    last_key = std::string(key);
+    std::uint64_t id = db == Db::inst ? storage::read_be64(key)
+                       : db == Db::sidx ? storage::read_be64(key, key.size() - 8)
+                                        : storage::read_be64(cur->value());
+    auto r = read_record(*txn, id);
+    if (!r) continue;
+    auto v = view_of(*r);
+    if (db == Db::bkey && v.business_key != key) continue;  // key reused by a newer instance
+    if (matches(v, q)) page.items.push_back(std::move(v));
+    if (page.items.size() >= limit || ++scanned >= 100000) {
+      if (cur->next() && cur->key().substr(0, prefix.size()) == prefix) page.next_cursor = hex(last_key);
+      break;
+    }
+  }
+  return page;
+}
+
+std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) const {
+  std::vector<InboxItem> out;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return out;
+  std::set<std::pair<std::string, std::string>> scanned;  // (definition, state)
+  for (const auto& def : registry_.all()) {
+    for (const auto& st : def->states) {
+      if (st.type == StateType::compound || !scanned.insert({def->id, st.name}).second) continue;
+      // Events this actor's roles allow in this state (actors expressions are per instance).
+      std::vector<const EventSpec*> candidates;
+      for (const auto* ev : def->events_in(st.index)) {
+        if (!ev->human()) continue;
+        bool role_ok = ev->roles.empty() || std::any_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& r) {
+                         return r != "system" && actor.has_role(r);
+                       });
+        if (role_ok) candidates.push_back(ev);
+      }
+      if (candidates.empty()) continue;
+      std::string prefix = def->id + std::string(1, '\0') + st.name + std::string(1, '\0');
+      auto cur = txn->cursor(Db::sidx);
+      for (bool ok = cur && cur->seek(prefix); ok; ok = cur->next()) {
+        if (cur->key().substr(0, prefix.size()) != prefix) break;
+        auto r = read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8));
+        if (!r || r->status != InstanceStatus::running) continue;
+        auto rdef = registry_.find(r->definition, r->definition_version);
+        if (!rdef || rdef->states[r->state].name != st.name) continue;
+        InboxItem item;
+        item.instance = to_view(*r, rdef.get());
+        for (const auto* ev : candidates) {
+          const EventSpec* actual = rdef->find_event(r->state, ev->name);
+          if (!actual) continue;
+          if (actual->actors) {
+            try {
+              Expressions ex(*rdef, options_.calendars.get());
+              json ctx = {{"data", r->data}, {"actor", {{"id", actor.id}, {"roles", actor.roles}}},
+                          {"instance", {{"id", item.instance.id}, {"businessKey", r->business_key}, {"state", st.name}}},
+                          {"event", nullptr}, {"now", format_time(options_.clock->now(), *rdef->timezone)}};
+              json allowed = ex.eval(*actual->actors, ctx, actual->pointer + "/actors");
+              bool ok_actor = allowed.is_array() ? std::find(allowed.begin(), allowed.end(), json(actor.id)) != allowed.end()
+                                                 : allowed == json(actor.id);
+              if (!ok_actor) continue;
+            } catch (const StepFailure&) {
+              continue;
+            }
+          }
+          item.events.push_back(ev->name);
+        }
+        if (item.events.empty()) continue;
+        item.deadline = item.instance.deadline;
+        out.push_back(std::move(item));
+        if (out.size() >= 100000) break;
+      }
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const InboxItem& a, const InboxItem& b) {
+    if (a.deadline.has_value() != b.deadline.has_value()) return a.deadline.has_value();
+    return a.deadline < b.deadline;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+std::vector<HistoryEntry> EngineImpl::history(const std::string& instance_id) const {
+  std::vector<HistoryEntry> out;
+  auto id = id_from_text(instance_id);
+  if (!id) return out;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return out;
+  std::string prefix = be64(*id);
+  auto cur = txn->cursor(Db::hist);
+  for (bool ok = cur && cur->seek(prefix); ok && cur->key().substr(0, 8) == prefix; ok = cur->next())
+    if (auto e = history_from_bytes(cur->value())) out.push_back(std::move(*e));
+  return out;
+}
+
+std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, TimePoint t) const {
+  auto entries = history(instance_id);
+  auto current = get(instance_id);
+  if (entries.empty() || !current || entries.front().at > t) return std::nullopt;
+  InstanceView v = *current;
+  v.data = json::object();
+  v.deadline.reset();
+  for (const auto& e : entries) {
+    if (e.at > t) break;
+    for (const auto& change : e.changes) {
+      if (!change.is_array() || change.size() != 2 || !change[0].is_string()) continue;
+      std::string ptr = change[0].get<std::string>();
+      if (ptr.empty()) v.data = change[1];
+      else {
+        try {
+          assign_pointer(v.data, ptr, change[1]);
+        } catch (const StepFailure&) {
+        }
+      }
+    }
+    v.state = e.to;
+    v.version = e.seq;
+    v.updated_at = e.at;
+    v.status = e.status == "completed" ? InstanceStatus::completed
+               : e.status == "cancelled" ? InstanceStatus::cancelled
+                                         : InstanceStatus::running;
+  }
+  if (v.status != InstanceStatus::completed) v.outcome.clear();
+  return v;
+}
+
+VerifyReport EngineImpl::verify() const {
+  VerifyReport report;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) {
+    report.broken.push_back("cannot open a read transaction");
+    return report;
+  }
+  auto inst = txn->cursor(Db::inst);
+  auto hist = txn->cursor(Db::hist);
+  for (bool ok = inst && inst->first(); ok; ok = inst->next()) {
+    ++report.instances;
+    auto r = decode_instance(inst->value());
+    std::string id_text = id_to_text(storage::read_be64(inst->key()));
+    if (!r) {
+      report.broken.push_back("instance " + id_text + ": record does not decode");
+      continue;
+    }
+    std::string prefix = std::string(inst->key());
+    std::string prev;
+    std::uint64_t expect = 1;
+    for (bool h = hist->seek(prefix); h && hist->key().substr(0, 8) == prefix; h = hist->next(), ++expect) {
+      ++report.entries;
+      auto e = history_from_bytes(hist->value());
+      std::string where = "instance " + id_text + ": entry " + std::to_string(expect) + ": ";
+      if (!e) {
+        report.broken.push_back(where + "does not decode");
+        break;
+      }
+      if (e->seq != expect) report.broken.push_back(where + "sequence number is " + std::to_string(e->seq));
+      if (e->prev_hash != prev) report.broken.push_back(where + "previous-hash link is broken");
+      if (history_hash(*e) != e->hash) report.broken.push_back(where + "content does not match its hash (tampered)");
+      prev = e->hash;
+    }
+    if (expect - 1 != r->version) report.broken.push_back("instance " + id_text + ": has " + std::to_string(expect - 1) + " history entries but version " + std::to_string(r->version));
+    if (prev != r->last_hash) report.broken.push_back("instance " + id_text + ": newest history hash differs from the instance record");
+  }
+  return report;
+}
+
+std::size_t EngineImpl::pending_timers() const {
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  return txn ? txn->entries(Db::timers) : 0;
+}
+
+std::vector<OutboxMessage> EngineImpl::outbox(std::size_t limit, std::uint64_t after_seq) const {
+  std::vector<OutboxMessage> out;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return out;
+  auto cur = txn->cursor(Db::outbox);
+  for (bool ok = cur && cur->seek(be64(after_seq + 1)); ok && out.size() < limit; ok = cur->next()) {
+    json m = json::from_msgpack(cur->value().begin(), cur->value().end(), true, false);
+    if (!m.is_object()) continue;
+    OutboxMessage msg;
+    msg.seq = storage::read_be64(cur->key());
+    msg.kind = m.value("kind", "");
+    msg.channel = m.value("channel", "");
+    msg.instance_id = m.value("instance", "");
+    msg.step = m.value("step", std::uint64_t{0});
+    msg.idempotency_key = m.value("key", "");
+    msg.body = m.value("body", json());
+    msg.created_at = TimePoint(Millis(m.value("created", std::int64_t{0})));
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+}  // namespace bihuan::runtime

@@ -1,0 +1,69 @@
+// The stored form of an instance, its timers and history entries (see docs/storage.md).
+// Records are MessagePack with short keys: compact, and decoded without text parsing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bihuan/instance.hpp"
+
+namespace bihuan::runtime {
+
+// An instance id: 48 bits of creation time in ms, 16 bits of counter. Sorts by creation.
+std::string id_to_text(std::uint64_t id);
+std::optional<std::uint64_t> id_from_text(std::string_view text);
+
+struct TimerRef {
+  std::uint64_t due_ms = 0;
+  std::uint32_t seq = 0;     // unique per instance
+  int state = -1;            // index of the state that armed it
+  int timer = -1;            // index into StateSpec::timers
+  std::uint32_t fired = 0;   // times a repeating timer has fired
+};
+
+struct InstanceRecord {
+  std::uint64_t id = 0;
+  std::string definition;
+  std::int64_t definition_version = 0;
+  std::string business_key;
+  int state = -1;
+  InstanceStatus status = InstanceStatus::running;
+  std::string outcome;
+  std::uint64_t version = 0;
+  json data = json::object();
+  std::int64_t created_ms = 0, updated_ms = 0;
+  std::vector<std::pair<int, std::int64_t>> deadlines;  // (state with a deadline, due ms), outer first
+  std::uint64_t parent = 0;
+  std::string parent_event;  // event sent to the parent when this instance ends
+  std::string last_hash;     // hash of the newest history entry (hex)
+  std::vector<TimerRef> timers;
+  std::uint32_t next_timer_seq = 0;
+};
+
+std::string encode(const InstanceRecord& r);
+std::optional<InstanceRecord> decode_instance(std::string_view bytes);
+
+// Timer index key: be64(due) be64(instance) be32(seq).
+std::string timer_key(const TimerRef& t, std::uint64_t instance);
+
+struct StoredTimer {
+  std::uint64_t due_ms = 0, instance = 0;
+  std::uint32_t seq = 0;
+};
+StoredTimer parse_timer_key(std::string_view key);
+
+// History: key be64(instance) be32(seq); value msgpack of HistoryEntry without `hash`
+// in the hashed form; the stored form includes it.
+std::string history_key(std::uint64_t instance, std::uint32_t seq);
+json history_to_json(const HistoryEntry& e);  // stored form, times as ms
+std::optional<HistoryEntry> history_from_bytes(std::string_view bytes);
+std::string encode_history(const HistoryEntry& e);
+// SHA-256 over prev_hash and the canonical (msgpack) entry without its hash.
+std::string history_hash(const HistoryEntry& e);
+
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace bihuan::runtime

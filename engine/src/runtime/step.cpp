@@ -1,0 +1,514 @@
+// The state machine on instance records: entering and leaving states, transitions,
+// timers, actions, children. See docs/ARCHITECTURE.md ("A step") for the order of effects.
+#include <algorithm>
+
+#include "render/template.hpp"
+#include "runtime/step.hpp"
+
+namespace bihuan::runtime {
+
+using storage::be64;
+using storage::Db;
+
+namespace {
+
+constexpr int kMaxSpawnDepth = 16;
+
+std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
+
+std::string text_of(const json& t) {
+  if (t.is_string()) return t.get<std::string>();
+  if (t.is_object())
+    for (const char* lang : {"zh", "en"})
+      if (t.contains(lang) && t[lang].is_string()) return t[lang].get<std::string>();
+  return {};
+}
+
+}  // namespace
+
+void assign_pointer(json& data, const std::string& pointer, json value) {
+  json* cur = &data;
+  std::size_t pos = 1;
+  while (true) {
+    auto next = pointer.find('/', pos);
+    std::string raw = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    std::string tok;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~' && i + 1 < raw.size()) {
+        tok += raw[i + 1] == '1' ? '/' : '~';
+        ++i;
+      } else {
+        tok += raw[i];
+      }
+    }
+    if (cur->is_array()) {
+      std::size_t idx = cur->size();
+      if (tok != "-") {
+        if (tok.empty() || tok.size() > 9 || tok.find_first_not_of("0123456789") != std::string::npos)
+          fail(StepError::data_invalid, "cannot index an array with \"" + tok + "\" in " + pointer);
+        idx = std::stoul(tok);
+        if (idx > cur->size()) fail(StepError::data_invalid, "array index out of range in " + pointer);
+      }
+      if (idx == cur->size()) cur->push_back(nullptr);
+      cur = &(*cur)[idx];
+    } else {
+      if (!cur->is_object()) *cur = json::object();
+      cur = &(*cur)[tok];
+    }
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  *cur = std::move(value);
+}
+
+namespace {
+
+std::string state_name(const Definition& def, int s) { return s >= 0 ? def.states[s].name : std::string(); }
+
+}  // namespace
+
+InstanceView to_view(const InstanceRecord& r, const Definition* def) {
+  InstanceView v;
+  v.id = id_to_text(r.id);
+  v.definition = r.definition;
+  v.definition_version = r.definition_version;
+  v.business_key = r.business_key;
+  v.state = def ? state_name(*def, r.state) : std::to_string(r.state);
+  v.status = r.status;
+  v.outcome = r.outcome;
+  v.version = r.version;
+  v.data = r.data;
+  v.created_at = TimePoint(Millis(r.created_ms));
+  v.updated_at = TimePoint(Millis(r.updated_ms));
+  if (!r.deadlines.empty()) v.deadline = TimePoint(Millis(r.deadlines.back().second));
+  if (r.parent) v.parent = id_to_text(r.parent);
+  return v;
+}
+
+InstanceRecord& Step::fetch(std::uint64_t id) {
+  if (auto it = u_.records.find(id); it != u_.records.end()) return it->second;
+  auto r = stepper_.load(b_, id);
+  if (!r) fail(StepError::not_found, "no instance with id " + id_to_text(id));
+  u_.original_state.emplace(id, r->state);
+  return u_.records.emplace(id, std::move(*r)).first->second;
+}
+
+const Definition& Step::definition_of(const InstanceRecord& r) {
+  auto d = env_.definitions.find(r.definition, r.definition_version);
+  if (!d) fail(StepError::not_found, "definition " + r.definition + " v" + std::to_string(r.definition_version) + " is not deployed");
+  u_.pinned.push_back(d);
+  return *d;
+}
+
+std::optional<std::uint64_t> Step::find_business_key(const std::string& key) {
+  if (auto it = u_.business_keys.find(key); it != u_.business_keys.end()) return it->second;
+  auto v = b_.txn.get(Db::bkey, key);
+  if (!v || v->size() != 8) return std::nullopt;
+  return storage::read_be64(*v);
+}
+
+json Step::context(const InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const {
+  return {{"data", r.data},
+          {"event", event},
+          {"actor", {{"id", actor.id}, {"roles", actor.roles}}},
+          {"instance",
+           {{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
+            {"version", r.version}, {"state", state_name(def, r.state)},
+            {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
+            {"parent", r.parent ? id_to_text(r.parent) : std::string()}}},
+          {"now", format_time(b_.now, *def.timezone)}};
+}
+
+void Step::record_history(InstanceRecord& r, HistoryEntry e) {
+  e.seq = r.version;
+  e.at = b_.now;
+  e.prev_hash = r.last_hash;
+  e.status = to_string(r.status);
+  e.hash = history_hash(e);
+  r.last_hash = e.hash;
+  u_.put(Db::hist, history_key(r.id, static_cast<std::uint32_t>(e.seq)), encode_history(e));
+}
+
+void Step::arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired) {
+  TimerRef t{static_cast<std::uint64_t>(std::max<std::int64_t>(0, ms(due))), r.next_timer_seq++, state, timer, fired};
+  r.timers.push_back(t);
+  u_.put(Db::timers, timer_key(t, r.id), "");
+}
+
+void Step::disarm(InstanceRecord& r, int state) {
+  auto it = std::remove_if(r.timers.begin(), r.timers.end(), [&](const TimerRef& t) {
+    if (state >= 0 && t.state != state) return false;
+    u_.del(Db::timers, timer_key(t, r.id));
+    return true;
+  });
+  r.timers.erase(it, r.timers.end());
+}
+
+void Step::rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due) {
+  const Definition& def = definition_of(r);
+  const TimerSpec& spec = def.states[fired_timer.state].timers[fired_timer.timer];
+  if (!spec.every) return;
+  if (spec.limit && fired_timer.fired + 1 >= spec.limit) return;
+  Expressions ex(def, env_.calendars);
+  json ctx = context(r, def, nullptr, Actor::system());
+  auto next = ex.add(due, json(spec.every->to_string()), spec.calendar, ctx, spec.pointer + "/every");
+  if (next && *next > due) arm(r, fired_timer.state, fired_timer.timer, *next, fired_timer.fired + 1);
+}
+
+void Step::enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth) {
+  const StateSpec& st = def.states[state];
+  Expressions ex(def, env_.calendars);
+  std::optional<TimePoint> due;
+  if (st.deadline) {
+    const auto& d = *st.deadline;
+    if (d.at) due = ex.at(*d.at, ctx, d.pointer + "/at");
+    else if (d.after) due = ex.add(b_.now, *d.after, d.calendar, ctx, d.pointer + "/after");
+    if (due) r.deadlines.emplace_back(state, ms(*due));
+  }
+  for (std::size_t i = 0; i < st.timers.size(); ++i) {
+    const TimerSpec& t = st.timers[i];
+    std::optional<TimePoint> when;
+    if (t.anchor == TimerAnchor::deadline) {
+      if (due && t.after) when = ex.add(*due, *t.after, t.calendar, ctx, t.pointer + "/offset");
+    } else if (t.at) {
+      when = ex.at(*t.at, ctx, t.pointer + "/at");
+    } else if (t.after) {
+      when = ex.add(b_.now, *t.after, t.calendar, ctx, t.pointer + "/after");
+    } else if (t.every) {
+      when = ex.add(b_.now, json(t.every->to_string()), t.calendar, ctx, t.pointer + "/every");
+    }
+    if (when) arm(r, state, static_cast<int>(i), *when, 0);
+  }
+  run_actions(r, def, st.on_entry, ctx, actor, depth);
+}
+
+void Step::exit(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor) {
+  run_actions(r, def, def.states[state].on_exit, ctx, actor, 0);
+  disarm(r, state);
+  std::erase_if(r.deadlines, [&](const auto& d) { return d.first == state; });
+}
+
+void Step::transition(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx,
+                      const Actor& actor, json& changes, int depth) {
+  if (!tr.set.empty()) {
+    Expressions ex(def, env_.calendars);
+    std::vector<json> values;
+    values.reserve(tr.set.size());
+    for (const auto& [ptr, rule] : tr.set) values.push_back(ex.eval(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      changes.push_back(json::array({tr.set[i].first, values[i]}));
+      assign_pointer(r.data, tr.set[i].first, std::move(values[i]));
+    }
+    ctx["data"] = r.data;
+  }
+  if (tr.target < 0) {
+    run_actions(r, def, tr.actions, ctx, actor, depth);
+    return;
+  }
+  auto src = def.ancestry(r.state);
+  auto dst = def.ancestry(tr.target);
+  int domain = -1;  // deepest strict ancestor of the target that we are inside
+  for (int a : src)
+    if (a != tr.target && std::find(dst.begin(), dst.end(), a) != dst.end()) {
+      domain = a;
+      break;
+    }
+  for (int s : src) {
+    if (s == domain) break;
+    exit(r, def, s, ctx, actor);
+  }
+  run_actions(r, def, tr.actions, ctx, actor, depth);
+  std::vector<int> path;
+  for (int s : dst) {
+    if (s == domain) break;
+    path.push_back(s);
+  }
+  std::reverse(path.begin(), path.end());
+  for (int c = def.states[tr.target].initial_child; c >= 0; c = def.states[c].initial_child) path.push_back(c);
+  r.state = path.back();
+  ctx["instance"]["state"] = def.states[r.state].name;
+  for (int s : path) enter(r, def, s, ctx, actor, depth);
+  if (def.states[r.state].type == StateType::final_state) finish(r, def);
+}
+
+void Step::finish(InstanceRecord& r, const Definition& def) {
+  r.status = InstanceStatus::completed;
+  r.outcome = def.states[r.state].outcome;
+  disarm(r, -1);
+  r.deadlines.clear();
+  if (r.parent && !r.parent_event.empty())
+    u_.cascades.push_back({Cascade::deliver, r.parent, {}, r.parent_event,
+                           {{"child", id_to_text(r.id)}, {"businessKey", r.business_key}, {"outcome", r.outcome},
+                            {"status", "completed"}, {"data", r.data}, {"definition", r.definition}},
+                           Actor::system(), {}});
+}
+
+void Step::check_data(const InstanceRecord& r, const Definition& def) {
+  if (!def.data_schema) return;
+  Problems p;
+  if (!def.data_schema->validate(r.data, p, "/data", "data-invalid")) {
+    json list = json::array();
+    for (const auto& item : p.items()) list.push_back({{"pointer", item.pointer}, {"message", item.message}});
+    fail(StepError::data_invalid, "instance data would not satisfy the definition's dataSchema: " +
+                                      p.items().front().message + " at " + p.items().front().pointer,
+         {{"problems", list}});
+  }
+}
+
+void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vector<ActionSpec>& actions, json& ctx,
+                       const Actor& /*actor*/, int depth) {
+  if (actions.empty()) return;
+  Expressions ex(def, env_.calendars);
+  for (std::size_t ai = 0; ai < actions.size(); ++ai) {
+    const ActionSpec& a = actions[ai];
+    const json& s = a.spec;
+    if (s.contains("when") && !ex.test(s["when"], ctx, a.pointer + "/when")) continue;
+    std::string idem = id_to_text(r.id) + ":" + std::to_string(r.version) + ":" + a.pointer;
+    auto outbox = [&](const char* kind, json body) {
+      json msg = {{"kind", kind}, {"channel", a.name}, {"instance", id_to_text(r.id)}, {"step", r.version},
+                  {"key", idem}, {"body", std::move(body)}, {"created", ms(b_.now)}};
+      auto bytes = json::to_msgpack(msg);
+      u_.put(Db::outbox, be64(u_.outbox_seq++), std::string(bytes.begin(), bytes.end()));
+    };
+    switch (a.kind) {
+      case ActionKind::notify: {
+        json to = s.contains("to") ? ex.eval(s["to"], ctx, a.pointer + "/to") : json(nullptr);
+        if (!to.is_array()) to = to.is_null() ? json::array() : json::array({to});
+        std::string tpl;
+        if (s.contains("template") && s["template"].is_string()) tpl = s["template"].get<std::string>();
+        else if (s.contains("templates")) tpl = text_of(s["templates"]);
+        json body = {{"to", to}, {"text", render::render_template(tpl, ctx)},
+                     {"definition", r.definition}, {"state", state_name(def, r.state)},
+                     {"businessKey", r.business_key}};
+        if (s.contains("subject") && s["subject"].is_string())
+          body["subject"] = render::render_template(s["subject"].get<std::string>(), ctx);
+        outbox("notify", std::move(body));
+        break;
+      }
+      case ActionKind::task: {
+        json input = s.contains("input") ? ex.eval(s["input"], ctx, a.pointer + "/input") : json(nullptr);
+        outbox("task", {{"input", input}, {"onResult", s.value("onResult", "")}, {"onError", s.value("onError", "")},
+                        {"definition", r.definition}, {"state", state_name(def, r.state)}});
+        break;
+      }
+      case ActionKind::spawn: {
+        auto child_def = env_.definitions.find(a.name, s.contains("version") && s["version"].is_number_integer()
+                                                           ? std::optional<std::int64_t>(s["version"].get<std::int64_t>())
+                                                           : std::nullopt);
+        if (!child_def) fail(StepError::invalid_request, "spawn: definition \"" + a.name + "\" is not deployed", {{"pointer", a.pointer}});
+        u_.pinned.push_back(child_def);
+        if (depth >= kMaxSpawnDepth) fail(StepError::invalid_request, "spawn nested deeper than " + std::to_string(kMaxSpawnDepth));
+        json items = s.contains("forEach") ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach") : json::array({nullptr});
+        if (!items.is_array()) fail(StepError::expression_error, "spawn: forEach must yield an array", {{"pointer", a.pointer + "/forEach"}});
+        std::string on_done = s.value("onDone", "");
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          if (++u_.spawned > env_.max_cascade) fail(StepError::invalid_request, "a step may spawn at most " + std::to_string(env_.max_cascade) + " children");
+          json item_ctx = ctx;
+          item_ctx["item"] = items[i];
+          item_ctx["index"] = i;
+          json data = s.contains("data") ? ex.eval(s["data"], item_ctx, a.pointer + "/data") : json::object();
+          std::string key;
+          if (s.contains("businessKey")) {
+            json k = ex.eval(s["businessKey"], item_ctx, a.pointer + "/businessKey");
+            if (k.is_string()) key = k.get<std::string>();
+            else if (!k.is_null()) key = k.dump();
+          }
+          if (!key.empty()) {
+            if (auto existing = find_business_key(key)) {
+              auto& other = fetch(*existing);
+              if (other.status == InstanceStatus::running) continue;  // idempotent: already there
+            }
+          }
+          std::uint64_t child = create(*child_def, std::move(data), key, r.id, on_done, Actor::system(), depth + 1);
+          u_.put(Db::children, be64(r.id) + be64(child), "");
+        }
+        break;
+      }
+      case ActionKind::send: {
+        Cascade c{Cascade::deliver, 0, {}, a.name, json::object(), Actor{"instance:" + id_to_text(r.id), {"system"}}, {}};
+        if (s.contains("payload")) c.payload = ex.eval(s["payload"], ctx, a.pointer + "/payload");
+        if (s.contains("to")) {
+          json to = ex.eval(s["to"], ctx, a.pointer + "/to");
+          auto id = to.is_string() ? id_from_text(to.get<std::string>()) : std::nullopt;
+          if (!id) fail(StepError::expression_error, "send: \"to\" must yield an instance id", {{"pointer", a.pointer + "/to"}});
+          c.target = *id;
+        } else if (s.contains("toBusinessKey")) {
+          json to = ex.eval(s["toBusinessKey"], ctx, a.pointer + "/toBusinessKey");
+          if (!to.is_string()) fail(StepError::expression_error, "send: \"toBusinessKey\" must yield a string", {{"pointer", a.pointer + "/toBusinessKey"}});
+          c.target_business_key = to.get<std::string>();
+        }
+        u_.cascades.push_back(std::move(c));
+        break;
+      }
+    }
+  }
+}
+
+std::uint64_t Step::create(const Definition& def, json data, const std::string& business_key, std::uint64_t parent,
+                           const std::string& parent_event, const Actor& actor, int depth) {
+  if (!data.is_object()) fail(StepError::invalid_request, "instance data must be a JSON object");
+  InstanceRecord rec;
+  rec.id = b_.ids.next(b_.now);
+  rec.definition = def.id;
+  rec.definition_version = def.version;
+  rec.business_key = business_key;
+  rec.version = 1;
+  rec.data = std::move(data);
+  rec.created_ms = rec.updated_ms = ms(b_.now);
+  rec.parent = parent;
+  rec.parent_event = parent_event;
+  u_.original_state.emplace(rec.id, -1);
+  InstanceRecord& r = u_.records.emplace(rec.id, std::move(rec)).first->second;
+  check_data(r, def);
+  json initial_data = r.data;
+  std::vector<int> path{def.initial};
+  for (int c = def.states[def.initial].initial_child; c >= 0; c = def.states[c].initial_child) path.push_back(c);
+  r.state = path.back();
+  json ctx = context(r, def, nullptr, actor);
+  for (int s : path) enter(r, def, s, ctx, actor, depth);
+  if (def.states[r.state].type == StateType::final_state) finish(r, def);
+  if (!business_key.empty()) {
+    u_.business_keys[business_key] = r.id;
+    u_.put(Db::bkey, business_key, be64(r.id));
+  }
+  HistoryEntry e;
+  e.kind = "start";
+  e.actor = actor.id;
+  e.roles = actor.roles;
+  e.to = def.states[r.state].name;
+  e.payload = nullptr;
+  e.changes = json::array({json::array({"", std::move(initial_data)})});
+  std::uint64_t id = r.id;
+  record_history(r, std::move(e));
+  return id;
+}
+
+void Step::handle_event(InstanceRecord& r, const std::string& name, const json& payload, const Actor& actor,
+                        std::optional<std::uint64_t> expected_version, const std::string& kind) {
+  const Definition& def = definition_of(r);
+  if (r.status != InstanceStatus::running)
+    fail(StepError::instance_ended, "instance " + id_to_text(r.id) + " has " + to_string(r.status) +
+                                        (r.outcome.empty() ? "" : " with outcome \"" + r.outcome + "\""));
+  if (expected_version && *expected_version != r.version)
+    fail(StepError::version_conflict,
+         "instance is at version " + std::to_string(r.version) + ", not " + std::to_string(*expected_version),
+         {{"current", r.version}});
+  const EventSpec* ev = def.find_event(r.state, name);
+  if (!ev) {
+    json allowed = json::array();
+    for (const auto* e : def.events_in(r.state)) allowed.push_back(e->name);
+    fail(StepError::unknown_event,
+         "state \"" + def.states[r.state].name + "\" does not accept event \"" + name + "\"",
+         {{"state", def.states[r.state].name}, {"allowed", allowed}});
+  }
+  if (!ev->roles.empty() &&
+      std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
+    fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
+         {{"required", ev->roles}});
+  json event_json = {{"name", name}, {"payload", payload}};
+  json ctx = context(r, def, event_json, actor);
+  Expressions ex(def, env_.calendars);
+  if (ev->actors) {
+    json allowed = ex.eval(*ev->actors, ctx, ev->pointer + "/actors");
+    bool ok = allowed.is_array() ? std::any_of(allowed.begin(), allowed.end(), [&](const json& a) { return a.is_string() && a.get<std::string>() == actor.id; })
+                                 : allowed.is_string() && allowed.get<std::string>() == actor.id;
+    if (!ok) fail(StepError::actor_not_allowed, "actor \"" + actor.id + "\" may not send \"" + name + "\" to this instance");
+  }
+  if (ev->payload_schema) {
+    Problems p;
+    if (!ev->payload_schema->validate(payload, p, "/payload", "payload-invalid")) {
+      json list = json::array();
+      for (const auto& item : p.items()) list.push_back({{"pointer", item.pointer}, {"message", item.message}});
+      fail(StepError::payload_invalid, "payload of \"" + name + "\" is invalid: " + p.items().front().message +
+                                           " at " + p.items().front().pointer, {{"problems", list}});
+    }
+  }
+  const TransitionSpec* chosen = nullptr;
+  for (const auto& tr : ev->transitions) {
+    if (tr.is_else || !tr.guard || ex.test(*tr.guard, ctx, tr.pointer + "/guard")) {
+      chosen = &tr;
+      break;
+    }
+  }
+  if (!chosen) {
+    std::string msg = text_of(ev->reject_message);
+    fail(StepError::guard_false, msg.empty() ? "no transition of event \"" + name + "\" applies now (every guard is false)" : msg);
+  }
+  std::string from = def.states[r.state].name;
+  r.version++;
+  r.updated_ms = ms(b_.now);
+  ctx["instance"]["version"] = r.version;
+  json changes = json::array();
+  transition(r, def, *chosen, ctx, actor, changes, 0);
+  check_data(r, def);
+  HistoryEntry e;
+  e.kind = kind;
+  e.event = name;
+  e.actor = actor.id;
+  e.roles = actor.roles;
+  e.from = from;
+  e.to = def.states[r.state].name;
+  e.payload = payload;
+  e.changes = std::move(changes);
+  record_history(r, std::move(e));
+}
+
+void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {
+  const Definition& def = definition_of(r);
+  Actor sys = Actor::system();
+  json ctx = context(r, def, {{"name", "timer:" + spec.id}, {"payload", nullptr}}, sys);
+  Expressions ex(def, env_.calendars);
+  if (spec.transition.guard && !ex.test(*spec.transition.guard, ctx, spec.pointer + "/guard")) {
+    fail(StepError::guard_false, "timer \"" + spec.id + "\" guard is false");
+  }
+  std::string from = def.states[r.state].name;
+  r.version++;
+  r.updated_ms = ms(b_.now);
+  json changes = json::array();
+  transition(r, def, spec.transition, ctx, sys, changes, 0);
+  check_data(r, def);
+  HistoryEntry e;
+  e.kind = "timer";
+  e.event = "timer:" + spec.id;
+  e.actor = sys.id;
+  e.roles = sys.roles;
+  e.from = from;
+  e.to = def.states[r.state].name;
+  e.payload = nullptr;
+  e.changes = std::move(changes);
+  record_history(r, std::move(e));
+}
+
+void Step::cancel(InstanceRecord& r, const std::string& reason, const Actor& actor, bool from_parent) {
+  const Definition& def = definition_of(r);
+  if (r.status != InstanceStatus::running)
+    fail(StepError::instance_ended, "instance " + id_to_text(r.id) + " has already " + to_string(r.status));
+  r.version++;
+  r.updated_ms = ms(b_.now);
+  r.status = InstanceStatus::cancelled;
+  disarm(r, -1);
+  r.deadlines.clear();
+  HistoryEntry e;
+  e.kind = "cancel";
+  e.event = "cancel";
+  e.actor = actor.id;
+  e.roles = actor.roles;
+  e.from = e.to = def.states[r.state].name;
+  e.payload = {{"reason", reason}};
+  e.changes = json::array();
+  record_history(r, std::move(e));
+  // Children end with their parent.
+  if (auto cur = b_.txn.cursor(Db::children)) {
+    std::string prefix = be64(r.id);
+    for (bool ok = cur->seek(prefix); ok && cur->key().substr(0, 8) == prefix; ok = cur->next())
+      u_.cascades.push_back({Cascade::cancel, storage::read_be64(cur->key(), 8), {}, {}, nullptr,
+                             Actor{"instance:" + id_to_text(r.id), {"system"}}, "parent cancelled: " + reason});
+  }
+  if (!from_parent && r.parent && !r.parent_event.empty())
+    u_.cascades.push_back({Cascade::deliver, r.parent, {}, r.parent_event,
+                           {{"child", id_to_text(r.id)}, {"businessKey", r.business_key}, {"outcome", nullptr},
+                            {"status", "cancelled"}, {"data", r.data}, {"definition", r.definition}},
+                           Actor::system(), {}});
+}
+
+}  // namespace bihuan::runtime

@@ -1,0 +1,79 @@
+// Private to the runtime: one unit of work (a step and the children it spawns) and the
+// operations of the state machine on instance records. Methods throw StepFailure; the
+// Stepper turns that into a StepResult and discards the unit.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include "runtime/expressions.hpp"
+#include "runtime/failure.hpp"
+#include "runtime/stepper.hpp"
+
+namespace bihuan::runtime {
+
+struct Unit {
+  std::vector<std::tuple<bool, storage::Db, std::string, std::string>> ops;  // (put?, db, key, value)
+  std::unordered_map<std::uint64_t, InstanceRecord> records;  // working copies
+  std::unordered_map<std::uint64_t, int> original_state;      // -1 for instances created here
+  std::map<std::string, std::uint64_t> business_keys;          // claimed in this unit
+  std::deque<Cascade> cascades;
+  std::vector<std::shared_ptr<const Definition>> pinned;        // keeps definitions alive
+  std::size_t spawned = 0;
+  std::uint64_t outbox_seq = 0;  // next outbox sequence number
+
+  void put(storage::Db db, std::string key, std::string value) {
+    ops.emplace_back(true, db, std::move(key), std::move(value));
+  }
+  void del(storage::Db db, std::string key) { ops.emplace_back(false, db, std::move(key), std::string()); }
+};
+
+class Step {
+ public:
+  Step(Stepper& stepper, const StepEnv& env, Batch& b, Unit& u) : stepper_(stepper), env_(env), b_(b), u_(u) {}
+
+  InstanceRecord& fetch(std::uint64_t id);
+  const Definition& definition_of(const InstanceRecord& r);
+  std::optional<std::uint64_t> find_business_key(const std::string& key);
+
+  // Creates an instance and enters its initial state. Returns its id.
+  std::uint64_t create(const Definition& def, json data, const std::string& business_key,
+                       std::uint64_t parent, const std::string& parent_event, const Actor& actor, int depth);
+  // Applies a named event to a running instance (all checks included).
+  void handle_event(InstanceRecord& r, const std::string& name, const json& payload, const Actor& actor,
+                    std::optional<std::uint64_t> expected_version, const std::string& kind);
+  // Runs a timer's own transition (no event).
+  void timer_transition(InstanceRecord& r, const TimerSpec& spec);
+  void cancel(InstanceRecord& r, const std::string& reason, const Actor& actor, bool from_parent);
+  // Re-arms a repeating timer after it fired at `due`.
+  void rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due);
+  void record_history(InstanceRecord& r, HistoryEntry e);
+  json context(const InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const;
+
+ private:
+  void enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth);
+  void exit(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor);
+  // Applies `tr`; appends [pointer, value] pairs to `changes`.
+  void transition(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx,
+                  const Actor& actor, json& changes, int depth);
+  void finish(InstanceRecord& r, const Definition& def);
+  void run_actions(InstanceRecord& r, const Definition& def, const std::vector<ActionSpec>& actions,
+                   json& ctx, const Actor& actor, int depth);
+  void arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired);
+  void disarm(InstanceRecord& r, int state);  // state -1: all
+  void check_data(const InstanceRecord& r, const Definition& def);
+
+  Stepper& stepper_;
+  const StepEnv& env_;
+  Batch& b_;
+  Unit& u_;
+};
+
+// Sets `value` at `pointer` inside `data`, creating objects on the way; "-" appends.
+// Throws StepFailure(data_invalid) for an impossible array index.
+void assign_pointer(json& data, const std::string& pointer, json value);
+
+InstanceView to_view(const InstanceRecord& r, const Definition* def);
+
+}  // namespace bihuan::runtime

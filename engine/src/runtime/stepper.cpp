@@ -1,0 +1,291 @@
+// Public entry points of the step machine: each builds a Unit, runs a Step over it, and
+// writes the unit into the batch's transaction only if the step succeeded.
+#include "runtime/stepper.hpp"
+
+#include "runtime/step.hpp"
+
+namespace bihuan::runtime {
+
+using storage::be64;
+using storage::Db;
+
+namespace {
+
+std::string state_key(const std::string& def, const std::string& state, std::uint64_t id) {
+  std::string k = def;
+  k += '\0';
+  k += state;
+  k += '\0';
+  k += be64(id);
+  return k;
+}
+
+StepResult refused(const StepFailure& f) {
+  StepResult r;
+  r.error = f.error;
+  r.message = f.message;
+  r.details = f.details;
+  return r;
+}
+
+// Idempotency record of an event: the request's fingerprint and the version it produced.
+std::string event_idem_key(std::uint64_t id, const std::string& key) {
+  std::string k = "e";
+  k += '\0';
+  k += be64(id);
+  k += key;
+  return k;
+}
+
+std::string start_idem_key(const std::string& key) {
+  std::string k = "s";
+  k += '\0';
+  k += key;
+  return k;
+}
+
+std::string fingerprint(const std::string& event, const json& payload) {
+  return sha256_hex(event + '\0' + payload.dump());
+}
+
+}  // namespace
+
+std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id) {
+  if (auto it = b.overlay.find(id); it != b.overlay.end()) return it->second;
+  int rc = 0;
+  auto bytes = b.txn.get(Db::inst, be64(id), &rc);
+  if (rc) b.storage_rc = rc;
+  if (!bytes) return std::nullopt;
+  return decode_instance(*bytes);
+}
+
+// Writes a successful unit into the transaction and the batch overlay.
+static void apply(Batch& b, Unit& u, const DefinitionRegistry& defs) {
+  if (b.storage_rc) return;
+  for (auto& [is_put, db, key, value] : u.ops) {
+    int rc = is_put ? b.txn.put(db, key, value) : b.txn.del(db, key);
+    if (rc) {
+      b.storage_rc = rc;
+      return;
+    }
+  }
+  for (auto& [id, rec] : u.records) {
+    auto def = defs.find(rec.definition, rec.definition_version);
+    int before = u.original_state.count(id) ? u.original_state[id] : -1;
+    if (def && before != rec.state) {
+      if (before >= 0) b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id));
+      int rc = b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), "");
+      if (rc) b.storage_rc = rc;
+    }
+    int rc = b.txn.put(Db::inst, be64(id), encode(rec));
+    if (rc) {
+      b.storage_rc = rc;
+      return;
+    }
+    b.overlay[id] = std::move(rec);
+  }
+  b.next_outbox_seq = u.outbox_seq;
+  b.outbox_written += 1;
+}
+
+StepResult Stepper::start(Batch& b, const StartRequest& req) {
+  Unit u;
+  u.outbox_seq = b.next_outbox_seq;
+  Step s(*this, env_, b, u);
+  StepResult result;
+  try {
+    auto def = env_.definitions.find(req.definition, req.version);
+    if (!def)
+      fail(StepError::not_found, "no deployed definition \"" + req.definition + "\"" +
+                                     (req.version ? " version " + std::to_string(*req.version) : ""));
+    u.pinned.push_back(def);
+    if (!req.idempotency_key.empty()) {
+      if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
+        auto& r = s.fetch(storage::read_be64(*prior));
+        result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+        result.replayed = true;
+        return result;
+      }
+    }
+    if (!req.business_key.empty()) {
+      if (auto existing = s.find_business_key(req.business_key)) {
+        auto& r = s.fetch(*existing);
+        if (r.status == InstanceStatus::running) {
+          auto view = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+          if (!req.return_existing)
+            fail(StepError::duplicate_business_key,
+                 "a running instance already has business key \"" + req.business_key + "\"",
+                 {{"instance", view.id}});
+          result.instance = std::move(view);
+          result.replayed = true;
+          return result;
+        }
+      }
+    }
+    std::uint64_t id = s.create(*def, req.data, req.business_key, 0, "", req.actor, 0);
+    if (!req.idempotency_key.empty()) u.put(Db::idem, start_idem_key(req.idempotency_key), be64(id));
+    result.instance = to_view(u.records.at(id), def.get());
+  } catch (const StepFailure& f) {
+    return refused(f);
+  }
+  apply(b, u, env_.definitions);
+  run_cascades(b, std::move(u.cascades));
+  return result;
+}
+
+StepResult Stepper::event(Batch& b, const EventRequest& req) {
+  Unit u;
+  u.outbox_seq = b.next_outbox_seq;
+  Step s(*this, env_, b, u);
+  StepResult result;
+  std::uint64_t id = 0;
+  try {
+    if (!req.instance_id.empty()) {
+      auto parsed = id_from_text(req.instance_id);
+      if (!parsed) fail(StepError::not_found, "\"" + req.instance_id + "\" is not an instance id (16 hex digits)");
+      id = *parsed;
+    } else if (!req.business_key.empty()) {
+      auto found = s.find_business_key(req.business_key);
+      if (!found) fail(StepError::not_found, "no instance with business key \"" + req.business_key + "\"");
+      id = *found;
+    } else {
+      fail(StepError::invalid_request, "an event needs an instance id or a business key");
+    }
+    if (req.event.empty()) fail(StepError::invalid_request, "an event needs a name");
+    InstanceRecord& r = s.fetch(id);
+    std::string idem_key;
+    if (!req.idempotency_key.empty()) {
+      idem_key = event_idem_key(id, req.idempotency_key);
+      if (auto prior = b.txn.get(Db::idem, idem_key)) {
+        if (*prior != fingerprint(req.event, req.payload))
+          fail(StepError::invalid_request, "idempotency key \"" + req.idempotency_key +
+                                               "\" was already used for a different event or payload");
+        result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+        result.replayed = true;
+        return result;
+      }
+    }
+    s.handle_event(r, req.event, req.payload, req.actor, req.expected_version, "event");
+    if (!idem_key.empty()) u.put(Db::idem, idem_key, fingerprint(req.event, req.payload));
+    result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+  } catch (const StepFailure& f) {
+    auto out = refused(f);
+    if (auto it = u.records.find(id); it != u.records.end() && f.error != StepError::not_found) {
+      // Report the instance as it is (unchanged), not the discarded working copy.
+      if (auto current = load(b, id))
+        out.instance = to_view(*current, env_.definitions.find(current->definition, current->definition_version).get());
+    }
+    return out;
+  }
+  apply(b, u, env_.definitions);
+  run_cascades(b, std::move(u.cascades));
+  return result;
+}
+
+StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason, const Actor& actor) {
+  Unit u;
+  u.outbox_seq = b.next_outbox_seq;
+  Step s(*this, env_, b, u);
+  StepResult result;
+  try {
+    InstanceRecord& r = s.fetch(id);
+    s.cancel(r, reason, actor, false);
+    result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+  } catch (const StepFailure& f) {
+    return refused(f);
+  }
+  apply(b, u, env_.definitions);
+  run_cascades(b, std::move(u.cascades));
+  return result;
+}
+
+bool Stepper::fire_timer(Batch& b, std::string_view key) {
+  StoredTimer st = parse_timer_key(key);
+  Unit u;
+  u.outbox_seq = b.next_outbox_seq;
+  Step s(*this, env_, b, u);
+  u.del(Db::timers, std::string(key));
+  try {
+    InstanceRecord& r = s.fetch(st.instance);
+    auto it = std::find_if(r.timers.begin(), r.timers.end(), [&](const TimerRef& t) { return t.seq == st.seq; });
+    if (it == r.timers.end() || r.status != InstanceStatus::running) {
+      apply(b, u, env_.definitions);  // a stale key: just remove it
+      return false;
+    }
+    TimerRef fired = *it;
+    r.timers.erase(it);
+    TimePoint due{Millis(static_cast<std::int64_t>(fired.due_ms))};
+    s.rearm(r, fired, due);
+    const Definition& def = s.definition_of(r);
+    const TimerSpec& spec = def.states[fired.state].timers[fired.timer];
+    // The firing itself may be refused (guard false, event not accepted): the timer is
+    // still consumed, and the refusal is recorded in the history.
+    InstanceRecord before = r;
+    auto saved_ops = u.ops.size();
+    auto saved_records = u.records;
+    auto saved_cascades = u.cascades.size();
+    auto saved_seq = u.outbox_seq;
+    try {
+      if (!spec.event.empty())
+        s.handle_event(r, spec.event, {{"timer", spec.id}, {"due", format_time(due, *def.timezone)}},
+                       Actor::system(), std::nullopt, "timer");
+      else
+        s.timer_transition(r, spec);
+    } catch (const StepFailure& f) {
+      u.ops.resize(saved_ops);
+      u.records = std::move(saved_records);
+      u.cascades.resize(saved_cascades);
+      u.outbox_seq = saved_seq;
+      InstanceRecord& again = u.records.at(st.instance);
+      again.version++;
+      again.updated_ms = b.now.time_since_epoch().count();
+      HistoryEntry e;
+      e.kind = "timer";
+      e.event = spec.event.empty() ? "timer:" + spec.id : spec.event;
+      e.actor = "system";
+      e.roles = {"system"};
+      e.from = e.to = def.states[again.state].name;
+      e.payload = {{"timer", spec.id}, {"refused", to_string(f.error)}, {"message", f.message}};
+      e.changes = json::array();
+      s.record_history(again, std::move(e));
+    }
+  } catch (const StepFailure&) {
+    apply(b, u, env_.definitions);  // instance gone: drop the key
+    return false;
+  }
+  apply(b, u, env_.definitions);
+  run_cascades(b, std::move(u.cascades));
+  return true;
+}
+
+void Stepper::run_cascades(Batch& b, std::deque<Cascade> todo) {
+  std::size_t done = 0;
+  while (!todo.empty() && done++ < env_.max_cascade && !b.storage_rc) {
+    Cascade c = std::move(todo.front());
+    todo.pop_front();
+    Unit u;
+    u.outbox_seq = b.next_outbox_seq;
+    Step s(*this, env_, b, u);
+    try {
+      std::uint64_t id = c.target;
+      if (!id && !c.target_business_key.empty()) {
+        auto found = s.find_business_key(c.target_business_key);
+        if (!found) continue;
+        id = *found;
+      }
+      InstanceRecord& r = s.fetch(id);
+      if (c.kind == Cascade::cancel) {
+        if (r.status != InstanceStatus::running) continue;
+        s.cancel(r, c.reason, c.actor, true);
+      } else {
+        s.handle_event(r, c.event, c.payload, c.actor, std::nullopt, c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
+      }
+    } catch (const StepFailure&) {
+      continue;  // an internal event the target does not accept is dropped (the sender's step stands)
+    }
+    apply(b, u, env_.definitions);
+    for (auto& next : u.cascades) todo.push_back(std::move(next));
+  }
+}
+
+}  // namespace bihuan::runtime

@@ -1,0 +1,35 @@
+// The step machine: applies starts, events, timer firings and cancellations to instance
+// records inside a Batch. A step either succeeds and writes everything it changed (record,
+// history, indexes, timers, children, outbox, idempotency) into the batch's transaction,
+// or writes nothing and says why.
+#pragma once
+
+#include "runtime/batch.hpp"
+
+namespace bihuan::runtime {
+
+struct StepEnv {
+  const DefinitionRegistry& definitions;
+  const Calendars* calendars;
+  std::size_t max_cascade;
+};
+
+class Stepper {
+ public:
+  explicit Stepper(StepEnv env) : env_(env) {}
+
+  StepResult start(Batch& b, const StartRequest& req);
+  StepResult event(Batch& b, const EventRequest& req);
+  StepResult cancel(Batch& b, std::uint64_t id, const std::string& reason, const Actor& actor);
+  // Fires the timer stored under `key` (due <= b.now). Returns false if it was stale.
+  bool fire_timer(Batch& b, std::string_view key);
+
+  // Reads an instance through the batch overlay, then the transaction.
+  std::optional<InstanceRecord> load(Batch& b, std::uint64_t id);
+
+ private:
+  void run_cascades(Batch& b, std::deque<Cascade> todo);
+  StepEnv env_;
+};
+
+}  // namespace bihuan::runtime

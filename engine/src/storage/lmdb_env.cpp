@@ -1,0 +1,184 @@
+#include "storage/lmdb_env.hpp"
+
+#include <lmdb.h>
+
+#include <filesystem>
+
+namespace bihuan::storage {
+namespace {
+
+const char* kDbNames[] = {"meta", "defs", "inst", "hist", "bkey", "idem",
+                          "timers", "sidx", "outbox", "children"};
+static_assert(sizeof(kDbNames) / sizeof(kDbNames[0]) == static_cast<unsigned>(Db::count_));
+
+MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+}  // namespace
+
+std::string error_text(int rc) { return mdb_strerror(rc); }
+bool is_map_full(int rc) { return rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED; }
+
+std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bool nosync,
+                               std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    if (error) *error = "cannot create data directory " + dir + ": " + ec.message();
+    return nullptr;
+  }
+  std::unique_ptr<Env> env(new Env());
+  int rc = mdb_env_create(&env->env_);
+  if (rc == 0) rc = mdb_env_set_maxdbs(env->env_, static_cast<MDB_dbi>(Db::count_) + 2);
+  if (rc == 0) rc = mdb_env_set_maxreaders(env->env_, 512);
+  if (rc == 0) {
+    // Keep the size the file already has if it is larger.
+    std::uintmax_t existing = std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
+    if (ec) existing = 0;
+    env->map_bytes_ = std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing));
+    rc = mdb_env_set_mapsize(env->env_, env->map_bytes_);
+  }
+  unsigned flags = MDB_NOTLS | (nosync ? MDB_NOSYNC : 0u);
+  if (rc == 0) rc = mdb_env_open(env->env_, dir.c_str(), flags, 0640);
+  if (rc != 0) {
+    if (error) *error = "cannot open LMDB environment in " + dir + ": " + mdb_strerror(rc);
+    return nullptr;
+  }
+  MDB_envinfo info;
+  if (mdb_env_info(env->env_, &info) == 0) env->map_bytes_ = info.me_mapsize;
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
+  for (unsigned i = 0; rc == 0 && i < static_cast<unsigned>(Db::count_); ++i)
+    rc = mdb_dbi_open(txn, kDbNames[i], MDB_CREATE, &env->dbis_[i]);
+  if (rc == 0) rc = mdb_txn_commit(txn);
+  else if (txn) mdb_txn_abort(txn);
+  if (rc != 0) {
+    if (error) *error = "cannot open databases in " + dir + ": " + mdb_strerror(rc);
+    return nullptr;
+  }
+  return env;
+}
+
+Env::~Env() {
+  if (env_) mdb_env_close(env_);
+}
+
+std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    // Another process grew the map: adopt its size.
+    mdb_env_set_mapsize(env_, 0);
+    rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+  }
+  if (rc_out) *rc_out = rc;
+  if (rc != 0) return nullptr;
+  return std::unique_ptr<Txn>(new Txn(*this, txn, write));
+}
+
+int Env::grow() {
+  std::size_t next = map_bytes_ * 2;
+  int rc = mdb_env_set_mapsize(env_, next);
+  if (rc == 0) map_bytes_ = next;
+  return rc;
+}
+
+int Env::copy_compact(const std::string& dir) const {
+  return mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
+}
+
+int Env::sync() { return mdb_env_sync(env_, 1); }
+
+Txn::~Txn() {
+  if (txn_) mdb_txn_abort(txn_);
+}
+
+std::optional<std::string_view> Txn::get(Db db, std::string_view key, int* rc_out) {
+  MDB_val k = val(key), v;
+  int rc = mdb_get(txn_, env_.dbi(db), &k, &v);
+  if (rc_out) *rc_out = rc == MDB_NOTFOUND ? 0 : rc;
+  if (rc != 0) return std::nullopt;
+  return view(v);
+}
+
+int Txn::put(Db db, std::string_view key, std::string_view value, bool append) {
+  MDB_val k = val(key), v = val(value);
+  return mdb_put(txn_, env_.dbi(db), &k, &v, append ? MDB_APPEND : 0);
+}
+
+int Txn::del(Db db, std::string_view key) {
+  MDB_val k = val(key);
+  int rc = mdb_del(txn_, env_.dbi(db), &k, nullptr);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+std::unique_ptr<Cursor> Txn::cursor(Db db, int* rc_out) {
+  auto c = std::unique_ptr<Cursor>(new Cursor());
+  int rc = mdb_cursor_open(txn_, env_.dbi(db), &c->cursor_);
+  if (rc_out) *rc_out = rc;
+  if (rc != 0) return nullptr;
+  return c;
+}
+
+std::size_t Txn::entries(Db db) {
+  MDB_stat st;
+  if (mdb_stat(txn_, env_.dbi(db), &st) != 0) return 0;
+  return st.ms_entries;
+}
+
+int Txn::commit() {
+  int rc = mdb_txn_commit(txn_);
+  txn_ = nullptr;
+  return rc;
+}
+
+void Txn::abort() {
+  if (txn_) mdb_txn_abort(txn_);
+  txn_ = nullptr;
+}
+
+Cursor::~Cursor() {
+  if (cursor_) mdb_cursor_close(cursor_);
+}
+
+bool Cursor::load(int op, std::string_view k) {
+  MDB_val key = val(k), value;
+  int rc = mdb_cursor_get(cursor_, &key, &value, static_cast<MDB_cursor_op>(op));
+  if (rc != 0) return false;
+  key_ = view(key);
+  value_ = view(value);
+  return true;
+}
+
+bool Cursor::seek(std::string_view key) { return load(MDB_SET_RANGE, key); }
+bool Cursor::first() { return load(MDB_FIRST); }
+bool Cursor::last() { return load(MDB_LAST); }
+bool Cursor::next() { return load(MDB_NEXT); }
+bool Cursor::prev() { return load(MDB_PREV); }
+int Cursor::del() { return mdb_cursor_del(cursor_, 0); }
+
+std::string be64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+std::string be32(std::uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 3; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+std::uint64_t read_be64(std::string_view s, std::size_t at) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && at + i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
+  return v;
+}
+
+std::uint32_t read_be32(std::string_view s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < 4 && at + i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
+  return v;
+}
+
+}  // namespace bihuan::storage

@@ -1,0 +1,113 @@
+// A small C++ face over LMDB (the only room that includes lmdb.h is lmdb_env.cpp).
+//
+// Env owns the environment and the named databases. Txn is one read or write
+// transaction; Cursor walks one database in key order. Errors are LMDB return codes
+// (0 = success); error_text() turns them into sentences. Not-found is an empty optional.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+struct MDB_env;
+struct MDB_txn;
+struct MDB_cursor;
+
+namespace bihuan::storage {
+
+enum class Db : unsigned {
+  meta,      // "format" -> u32 storage format version, "created" -> ISO time
+  defs,      // id \0 be64(version) -> definition JSON text
+  inst,      // be64(instance id) -> msgpack instance record
+  hist,      // be64(instance id) be32(seq) -> msgpack history entry
+  bkey,      // business key -> be64(instance id) of the newest instance with that key
+  idem,      // scope \0 key -> msgpack idempotency record
+  timers,    // be64(due ms) be64(instance id) be32(timer seq) -> msgpack timer
+  sidx,      // definition \0 state \0 be64(instance id) -> "" (query/inbox index)
+  outbox,    // be64(seq) -> msgpack message
+  children,  // be64(parent) be64(child) -> ""
+  count_
+};
+
+std::string error_text(int rc);
+bool is_map_full(int rc);
+
+class Txn;
+
+class Env {
+ public:
+  // Opens or creates the environment in `dir`. nosync = MDB_NOSYNC (simulation only).
+  static std::unique_ptr<Env> open(const std::string& dir, std::size_t map_bytes, bool nosync,
+                                   std::string* error);
+  ~Env();
+
+  std::unique_ptr<Txn> begin(bool write, int* rc);
+  // Doubles the map size. Must be called with no transaction open in this process (the
+  // caller holds resize_lock() exclusively).
+  int grow();
+  std::size_t map_size() const { return map_bytes_; }
+  int copy_compact(const std::string& dir) const;
+  int sync();
+  // Readers hold it shared for the life of a read txn; grow() needs it exclusive.
+  std::shared_mutex& resize_lock() { return resize_; }
+  unsigned dbi(Db db) const { return dbis_[static_cast<unsigned>(db)]; }
+  MDB_env* raw() const { return env_; }
+
+ private:
+  Env() = default;
+  MDB_env* env_ = nullptr;
+  unsigned dbis_[static_cast<unsigned>(Db::count_)] = {};
+  std::size_t map_bytes_ = 0;
+  std::shared_mutex resize_;
+};
+
+class Cursor {
+ public:
+  ~Cursor();
+  // Positions at the first key >= `key`; false if none.
+  bool seek(std::string_view key);
+  bool first();
+  bool last();
+  bool next();
+  bool prev();
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
+  int del();  // deletes the current item
+
+ private:
+  friend class Txn;
+  bool load(int op, std::string_view k = {});
+  MDB_cursor* cursor_ = nullptr;
+  std::string_view key_, value_;
+};
+
+class Txn {
+ public:
+  ~Txn();  // aborts if neither committed nor aborted
+  std::optional<std::string_view> get(Db db, std::string_view key, int* rc = nullptr);
+  int put(Db db, std::string_view key, std::string_view value, bool append = false);
+  int del(Db db, std::string_view key);  // MDB_NOTFOUND is returned as 0 (already gone)
+  std::unique_ptr<Cursor> cursor(Db db, int* rc = nullptr);
+  std::size_t entries(Db db);  // number of records in db
+  int commit();
+  void abort();
+  bool writable() const { return write_; }
+
+ private:
+  friend class Env;
+  Txn(Env& env, MDB_txn* txn, bool write) : env_(env), txn_(txn), write_(write) {}
+  Env& env_;
+  MDB_txn* txn_;
+  bool write_;
+};
+
+// Big-endian fixed-width encodings that sort like the numbers they hold.
+std::string be64(std::uint64_t v);
+std::string be32(std::uint32_t v);
+std::uint64_t read_be64(std::string_view s, std::size_t at = 0);
+std::uint32_t read_be32(std::string_view s, std::size_t at = 0);
+
+}  // namespace bihuan::storage
