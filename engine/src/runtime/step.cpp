@@ -41,6 +41,7 @@ void assign_pointer(json& data, const std::string& pointer, json value) {
         tok += raw[i];
       }
     }
+    if (cur->is_null() && tok == "-") *cur = json::array();  // "/list/-" creates the list
     if (cur->is_array()) {
       std::size_t idx = cur->size();
       if (tok != "-") {

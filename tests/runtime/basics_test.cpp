@@ -1,0 +1,203 @@
+// Starting instances, sending events, refusals, idempotency, history and restart.
+#include "engine_fixture.hpp"
+
+using namespace bihuan;
+using bihuan::testing::EngineTest;
+
+namespace {
+
+const char* kApproval = R"({
+  "id": "t.approval", "version": 1, "title": "审批",
+  "dataSchema": {"type": "object", "properties": {"days": {"type": "integer"}}},
+  "initial": "OPEN",
+  "states": {
+    "OPEN": {
+      "deadline": {"after": "P2D"},
+      "on": {
+        "approve": {"roles": ["USER"], "transitions": [
+          {"guard": {"<=": [{"var": "data.days"}, 3]}, "target": "DONE", "set": {"/approvedBy": {"var": "actor.id"}}},
+          {"else": true, "target": "REVIEW"}]},
+        "note": {"roles": ["USER"], "payloadSchema": {"type": "object", "required": ["text"]},
+                 "set": {"/notes/-": {"var": "event.payload.text"}}},
+        "strict": {"roles": ["USER"], "guard": {">": [{"var": "data.days"}, 100]}, "target": "DONE",
+                   "rejectMessage": "too few days"},
+        "break": {"roles": ["USER"], "set": {"/days": "many"}}
+      }
+    },
+    "REVIEW": {"deadline": {"after": "P1D"}, "on": {"approve": {"roles": ["BOSS"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "approved"}
+  }
+})";
+
+}  // namespace
+
+TEST_F(EngineTest, StartSendAndComplete) {
+  deploy(kApproval);
+  auto s = start("t.approval", {{"days", 2}});
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(s.instance->state, "OPEN");
+  EXPECT_EQ(s.instance->version, 1u);
+  ASSERT_TRUE(s.instance->deadline);
+  EXPECT_EQ(*s.instance->deadline, bihuan::testing::at("2023-04-05T09:00:00+08:00"));
+  auto e = send(s.instance->id, "approve");
+  ASSERT_TRUE(e.ok()) << e.message;
+  EXPECT_EQ(e.instance->state, "DONE");
+  EXPECT_EQ(e.instance->status, InstanceStatus::completed);
+  EXPECT_EQ(e.instance->outcome, "approved");
+  EXPECT_EQ(e.instance->data["approvedBy"], "u1");
+  EXPECT_EQ(e.instance->version, 2u);
+  auto again = send(s.instance->id, "approve");
+  EXPECT_EQ(again.error, StepError::instance_ended);
+}
+
+TEST_F(EngineTest, ElseBranchAndRoles) {
+  deploy(kApproval);
+  auto s = start("t.approval", {{"days", 5}});
+  auto e = send(s.instance->id, "approve");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e.instance->state, "REVIEW");
+  auto denied = send(s.instance->id, "approve");
+  EXPECT_EQ(denied.error, StepError::role_not_allowed);
+  EXPECT_EQ(engine_->get(s.instance->id)->version, 2u);  // refused: nothing applied
+  auto ok = send(s.instance->id, "approve", json::object(), {"b1", {"BOSS"}});
+  EXPECT_TRUE(ok.ok()) << ok.message;
+}
+
+TEST_F(EngineTest, RefusalsSayWhy) {
+  deploy(kApproval);
+  auto id = start("t.approval", {{"days", 5}}).instance->id;
+  auto unknown = send(id, "fly");
+  EXPECT_EQ(unknown.error, StepError::unknown_event);
+  EXPECT_TRUE(unknown.details["allowed"].is_array());
+  auto guard = send(id, "strict");
+  EXPECT_EQ(guard.error, StepError::guard_false);
+  EXPECT_EQ(guard.message, "too few days");
+  auto payload = send(id, "note", {{"nope", 1}});
+  EXPECT_EQ(payload.error, StepError::payload_invalid);
+  auto data = send(id, "break");
+  EXPECT_EQ(data.error, StepError::data_invalid);
+  EventRequest stale;
+  stale.instance_id = id;
+  stale.event = "note";
+  stale.payload = {{"text", "x"}};
+  stale.actor = {"u1", {"USER"}};
+  stale.expected_version = 7;
+  EXPECT_EQ(engine_->send(stale).error, StepError::version_conflict);
+  EXPECT_EQ(engine_->get(id)->version, 1u);
+  auto missing = send("00000000000000ff", "approve");
+  EXPECT_EQ(missing.error, StepError::not_found);
+}
+
+TEST_F(EngineTest, DataUpdatesAppendAndHistoryChains) {
+  deploy(kApproval);
+  auto id = start("t.approval", {{"days", 5}}).instance->id;
+  ASSERT_TRUE(send(id, "note", {{"text", "一"}}).ok());
+  auto r = send(id, "note", {{"text", "二"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.instance->data["notes"], json::array({"一", "二"}));
+  auto h = engine_->history(id);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].kind, "start");
+  EXPECT_EQ(h[1].prev_hash, h[0].hash);
+  EXPECT_EQ(h[2].prev_hash, h[1].hash);
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(EngineTest, IdempotentStartsAndEvents) {
+  deploy(kApproval);
+  StartRequest req;
+  req.definition = "t.approval";
+  req.data = {{"days", 1}};
+  req.idempotency_key = "k1";
+  auto a = engine_->start(req);
+  auto b = engine_->start(req);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a.instance->id, b.instance->id);
+  EXPECT_TRUE(b.replayed);
+  EventRequest ev;
+  ev.instance_id = a.instance->id;
+  ev.event = "note";
+  ev.payload = {{"text", "x"}};
+  ev.actor = {"u1", {"USER"}};
+  ev.idempotency_key = "e1";
+  ASSERT_TRUE(engine_->send(ev).ok());
+  auto replay = engine_->send(ev);
+  EXPECT_TRUE(replay.ok());
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(engine_->get(a.instance->id)->version, 2u);
+  ev.payload = {{"text", "other"}};
+  EXPECT_EQ(engine_->send(ev).error, StepError::invalid_request);
+}
+
+TEST_F(EngineTest, BusinessKeysRefuseOrReturnRunningDuplicates) {
+  deploy(kApproval);
+  auto a = start("t.approval", {{"days", 1}}, "case:1");
+  ASSERT_TRUE(a.ok());
+  auto dup = start("t.approval", {{"days", 1}}, "case:1");
+  EXPECT_EQ(dup.error, StepError::duplicate_business_key);
+  StartRequest r;
+  r.definition = "t.approval";
+  r.business_key = "case:1";
+  r.return_existing = true;
+  auto same = engine_->start(r);
+  EXPECT_TRUE(same.ok());
+  EXPECT_EQ(same.instance->id, a.instance->id);
+  EventRequest ev;
+  ev.business_key = "case:1";
+  ev.event = "approve";
+  ev.actor = {"u1", {"USER"}};
+  ASSERT_TRUE(engine_->send(ev).ok());
+  EXPECT_TRUE(start("t.approval", {{"days", 1}}, "case:1").ok());  // the first one ended
+}
+
+TEST_F(EngineTest, EverythingSurvivesReopen) {
+  deploy(kApproval);
+  auto id = start("t.approval", {{"days", 5}}, "k").instance->id;
+  ASSERT_TRUE(send(id, "note", {{"text", "持久"}}).ok());
+  reopen();
+  auto v = engine_->get(id);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->version, 2u);
+  EXPECT_EQ(v->data["notes"][0], "持久");
+  EXPECT_TRUE(engine_->definition("t.approval"));
+  EXPECT_TRUE(send(id, "approve").ok());
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(EngineTest, DeployIsVersionedAndImmutable) {
+  deploy(kApproval);
+  auto same = engine_->deploy(json::parse(kApproval), "again");
+  EXPECT_TRUE(same.ok);
+  EXPECT_TRUE(same.unchanged);
+  json changed = json::parse(kApproval);
+  changed["title"] = "changed";
+  auto clash = engine_->deploy(changed, "changed");
+  EXPECT_FALSE(clash.ok);
+  auto old_id = start("t.approval", {{"days", 5}}).instance->id;
+  changed["version"] = 2;
+  changed["states"]["OPEN"]["on"]["approve"]["transitions"][0]["guard"] = json::parse(R"({"<=": [{"var": "data.days"}, 10]})");
+  ASSERT_TRUE(engine_->deploy(changed, "v2").ok);
+  auto fresh = start("t.approval", {{"days", 5}});
+  EXPECT_EQ(fresh.instance->definition_version, 2);
+  EXPECT_EQ(send(fresh.instance->id, "approve").instance->state, "DONE");
+  EXPECT_EQ(send(old_id, "approve").instance->state, "REVIEW");  // still on version 1
+}
+
+TEST_F(EngineTest, AsOfRebuildsPastStates) {
+  deploy(kApproval);
+  auto id = start("t.approval", {{"days", 5}}).instance->id;
+  clock_->advance(std::chrono::hours(1));
+  ASSERT_TRUE(send(id, "note", {{"text", "a"}}).ok());
+  clock_->advance(std::chrono::hours(1));
+  ASSERT_TRUE(send(id, "approve").ok());
+  auto t0 = engine_->as_of(id, bihuan::testing::at("2023-04-03T09:30:00+08:00"));
+  ASSERT_TRUE(t0);
+  EXPECT_EQ(t0->state, "OPEN");
+  EXPECT_FALSE(t0->data.contains("notes"));
+  auto t1 = engine_->as_of(id, bihuan::testing::at("2023-04-03T10:30:00+08:00"));
+  EXPECT_EQ(t1->data["notes"][0], "a");
+  EXPECT_EQ(t1->version, 2u);
+  auto t2 = engine_->as_of(id, bihuan::testing::at("2023-04-03T12:00:00+08:00"));
+  EXPECT_EQ(t2->state, "REVIEW");
+  EXPECT_FALSE(engine_->as_of(id, bihuan::testing::at("2023-04-03T08:00:00+08:00")));
+}

@@ -1,0 +1,85 @@
+// Shared fixture: a real engine on a real LMDB directory in a temp dir, a virtual clock,
+// and the shipped calendars.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "bihuan/engine.hpp"
+
+namespace bihuan::testing {
+
+inline std::string make_temp_dir(const std::string& tag) {
+  static std::mt19937_64 rng(std::random_device{}());
+  auto dir = std::filesystem::temp_directory_path() / ("bihuan-" + tag + "-" + std::to_string(rng()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+inline std::shared_ptr<const Calendars> shipped_calendars() {
+  static auto cals = [] {
+    Problems p;
+    return std::make_shared<Calendars>(Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", p));
+  }();
+  return cals;
+}
+
+inline TimePoint at(const char* iso) { return *parse_time(iso); }
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("rt");
+    clock_ = std::make_shared<VirtualClock>(at("2023-04-03T09:00:00+08:00"));
+    open();
+  }
+  void TearDown() override {
+    if (engine_) engine_->close();
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void open() {
+    EngineOptions o;
+    o.data_dir = dir_;
+    o.clock = clock_;
+    o.calendars = shipped_calendars();
+    Problems p;
+    engine_ = Engine::open(o, p);
+    ASSERT_TRUE(engine_) << (p.items().empty() ? "" : p.items()[0].to_string());
+  }
+  void reopen() {
+    engine_->close();
+    engine_.reset();
+    open();
+  }
+  void deploy(const std::string& text) {
+    auto r = engine_->deploy(json::parse(text), "test");
+    std::string detail;
+    for (const auto& p : r.problems.items()) detail += p.to_string() + "\n";
+    ASSERT_TRUE(r.ok) << detail;
+  }
+  StepResult send(const std::string& id, const std::string& event, json payload = json::object(),
+                  Actor actor = {"u1", {"USER"}}) {
+    EventRequest r;
+    r.instance_id = id;
+    r.event = event;
+    r.payload = std::move(payload);
+    r.actor = std::move(actor);
+    return engine_->send(r);
+  }
+  StepResult start(const std::string& def, json data = json::object(), std::string key = {}) {
+    StartRequest r;
+    r.definition = def;
+    r.data = std::move(data);
+    r.business_key = std::move(key);
+    return engine_->start(r);
+  }
+
+  std::string dir_;
+  std::shared_ptr<VirtualClock> clock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace bihuan::testing
