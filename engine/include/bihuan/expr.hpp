@@ -2,7 +2,7 @@
 // workflow definitions.
 //
 // The evaluator implements the official operators with their official semantics (it
-// passes the 278-case conformance suite) plus the Bihuan extensions listed in
+// passes the official conformance suite) plus the Bihuan extensions listed in
 // docs/definition-language.md. Evaluation is bounded: every call runs under an
 // EvalLimits budget (steps, depth, size of values built), so no rule and no data can
 // make it run unbounded time or memory; a budget overrun is an EvalError, not a crash.
@@ -68,6 +68,9 @@ bool truthy(const json& value);
 // (number of arguments) are errors, reported with the pointer `base` + the path inside
 // the rule. Returns true if no error was added.
 bool check(const json& rule, Problems& problems, const std::string& base);
+
+// True if `name` is an operator the evaluator knows (official or extension).
+bool is_operator(std::string_view name);
 
 // Names of every operator the evaluator knows (official + extensions), for docs/tests.
 std::vector<std::string> operator_names();

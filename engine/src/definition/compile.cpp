@@ -48,6 +48,18 @@ void Compiler::check_expr(const json& rule, const std::string& ptr) {
   expr::check(rule, problems, ptr);
 }
 
+void Compiler::check_data_expr(const json& value, const std::string& ptr) {
+  if (value.is_object()) {
+    if (value.size() == 1 && expr::is_operator(value.begin().key())) {
+      check_expr(value, ptr);
+      return;
+    }
+    for (auto it = value.begin(); it != value.end(); ++it) check_data_expr(it.value(), child(ptr, it.key()));
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) check_data_expr(value[i], ptr + "/" + std::to_string(i));
+  }
+}
+
 void Compiler::check_duration_value(const json& v, const std::string& ptr, bool allow_negative) {
   if (v.is_string()) {
     std::string why;
@@ -96,25 +108,27 @@ std::vector<ActionSpec> Compiler::parse_actions(const json& list, const std::str
       if (auto t = member(a, "subject")) check_tpl(*t, ap + "/subject");
       if (auto ts = member(a, "templates"); ts && ts->is_object())
         for (auto it = ts->begin(); it != ts->end(); ++it) check_tpl(it.value(), child(ap + "/templates", it.key()));
-      if (auto t = member(a, "to")) check_expr(*t, ap + "/to");
+      if (auto t = member(a, "to")) check_data_expr(*t, ap + "/to");
     } else if (a.contains("task")) {
       spec.kind = ActionKind::task;
       spec.name = str_or(a, "task");
       if (ctx.task_handlers && !ctx.task_handlers->count(spec.name))
         error(ap + "/task", "unknown-handler", "no task handler named \"" + spec.name + "\" in the configuration");
-      if (auto t = member(a, "input")) check_expr(*t, ap + "/input");
+      if (auto t = member(a, "input")) check_data_expr(*t, ap + "/input");
     } else if (a.contains("spawn")) {
       spec.kind = ActionKind::spawn;
       spec.name = str_or(a, "spawn");
       if (ctx.definitions && !ctx.definitions->count(spec.name))
         error(ap + "/spawn", "unknown-definition", "no definition with id \"" + spec.name + "\" is deployed");
-      for (const char* k : {"forEach", "data", "businessKey"})
-        if (auto t = member(a, k)) check_expr(*t, ap + "/" + k);
+      if (auto t = member(a, "forEach")) check_expr(*t, ap + "/forEach");
+      if (auto t = member(a, "businessKey")) check_expr(*t, ap + "/businessKey");
+      if (auto t = member(a, "data")) check_data_expr(*t, ap + "/data");
     } else if (a.contains("send")) {
       spec.kind = ActionKind::send;
       spec.name = str_or(a, "send");
-      for (const char* k : {"to", "toBusinessKey", "payload"})
+      for (const char* k : {"to", "toBusinessKey"})
         if (auto t = member(a, k)) check_expr(*t, ap + "/" + k);
+      if (auto t = member(a, "payload")) check_data_expr(*t, ap + "/payload");
     } else {
       continue;  // the schema reports it
     }
@@ -140,7 +154,7 @@ TransitionSpec Compiler::parse_transition(const json& t, const std::string& ptr)
       std::string sp = child(ptr + "/set", it.key());
       if (!valid_data_pointer(it.key()))
         error(sp, "bad-pointer", "\"" + it.key() + "\" is not a JSON Pointer into the data (it must start with '/')");
-      check_expr(it.value(), sp);
+      check_data_expr(it.value(), sp);
       tr.set.emplace_back(it.key(), it.value());
     }
   }

@@ -26,6 +26,8 @@ struct Compiler {
   }
 
   void check_expr(const json& rule, const std::string& ptr);
+  // A data expression: operators inside objects/arrays built member by member.
+  void check_data_expr(const json& value, const std::string& ptr);
   void check_duration_value(const json& v, const std::string& ptr, bool allow_negative);
   void check_calendar(const std::string& id, const std::string& ptr);
   void parse_states(const json& states, const std::string& ptr, int parent);

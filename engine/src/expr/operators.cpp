@@ -108,6 +108,8 @@ const OpInfo* find_operator(std::string_view name) {
 
 std::span<const OpInfo> all_operators() { return kOperators; }
 
+bool is_operator(std::string_view name) { return find_operator(name) != nullptr; }
+
 std::vector<std::string> operator_names() {
   std::vector<std::string> names;
   names.reserve(kOperators.size());

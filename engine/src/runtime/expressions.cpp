@@ -74,6 +74,22 @@ json Expressions::eval(const json& rule, const json& context, const std::string&
   return std::move(*r.value);
 }
 
+json Expressions::build(const json& value, const json& context, const std::string& where) const {
+  if (value.is_object()) {
+    if (value.size() == 1 && expr::is_operator(value.begin().key())) return eval(value, context, where);
+    json out = json::object();
+    for (auto it = value.begin(); it != value.end(); ++it)
+      out[it.key()] = build(it.value(), context, where + "/" + pointer_escape(it.key()));
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (std::size_t i = 0; i < value.size(); ++i) out.push_back(build(value[i], context, where + "/" + std::to_string(i)));
+    return out;
+  }
+  return value;
+}
+
 bool Expressions::test(const json& rule, const json& context, const std::string& where) const {
   return expr::truthy(eval(rule, context, where));
 }

@@ -15,6 +15,10 @@ class Expressions {
   // `where` (the JSON Pointer of the expression in the definition).
   json eval(const json& rule, const json& context, const std::string& where) const;
   bool test(const json& rule, const json& context, const std::string& where) const;
+  // A data expression (set values, spawn data, send payload, task input, notify to): an
+  // object with one key naming an operator is evaluated; any other object or array is
+  // built member by member; other values are literals.
+  json build(const json& value, const json& context, const std::string& where) const;
 
   // A duration value (ISO text or expression yielding it) added to `from`, counting days
   // as working days when `calendar` is non-empty. nullopt if the expression yields null.

@@ -195,7 +195,7 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     Expressions ex(def, env_.calendars);
     std::vector<json> values;
     values.reserve(tr.set.size());
-    for (const auto& [ptr, rule] : tr.set) values.push_back(ex.eval(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
+    for (const auto& [ptr, rule] : tr.set) values.push_back(ex.build(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
     for (std::size_t i = 0; i < values.size(); ++i) {
       changes.push_back(json::array({tr.set[i].first, values[i]}));
       assign_pointer(r.data, tr.set[i].first, std::move(values[i]));
@@ -273,8 +273,9 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
     };
     switch (a.kind) {
       case ActionKind::notify: {
-        json to = s.contains("to") ? ex.eval(s["to"], ctx, a.pointer + "/to") : json(nullptr);
-        if (!to.is_array()) to = to.is_null() ? json::array() : json::array({to});
+        json to = s.contains("to") ? ex.build(s["to"], ctx, a.pointer + "/to") : json(nullptr);
+        if (!to.is_array()) to = json::array({to});
+        to.erase(std::remove_if(to.begin(), to.end(), [](const json& x) { return x.is_null() || x == ""; }), to.end());
         std::string tpl;
         if (s.contains("template") && s["template"].is_string()) tpl = s["template"].get<std::string>();
         else if (s.contains("templates")) tpl = text_of(s["templates"]);
@@ -287,7 +288,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
         break;
       }
       case ActionKind::task: {
-        json input = s.contains("input") ? ex.eval(s["input"], ctx, a.pointer + "/input") : json(nullptr);
+        json input = s.contains("input") ? ex.build(s["input"], ctx, a.pointer + "/input") : json(nullptr);
         outbox("task", {{"input", input}, {"onResult", s.value("onResult", "")}, {"onError", s.value("onError", "")},
                         {"definition", r.definition}, {"state", state_name(def, r.state)}});
         break;
@@ -307,7 +308,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
           json item_ctx = ctx;
           item_ctx["item"] = items[i];
           item_ctx["index"] = i;
-          json data = s.contains("data") ? ex.eval(s["data"], item_ctx, a.pointer + "/data") : json::object();
+          json data = s.contains("data") ? ex.build(s["data"], item_ctx, a.pointer + "/data") : json::object();
           std::string key;
           if (s.contains("businessKey")) {
             json k = ex.eval(s["businessKey"], item_ctx, a.pointer + "/businessKey");
@@ -327,7 +328,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
       }
       case ActionKind::send: {
         Cascade c{Cascade::deliver, 0, {}, a.name, json::object(), Actor{"instance:" + id_to_text(r.id), {"system"}}, {}};
-        if (s.contains("payload")) c.payload = ex.eval(s["payload"], ctx, a.pointer + "/payload");
+        if (s.contains("payload")) c.payload = ex.build(s["payload"], ctx, a.pointer + "/payload");
         if (s.contains("to")) {
           json to = ex.eval(s["to"], ctx, a.pointer + "/to");
           auto id = to.is_string() ? id_from_text(to.get<std::string>()) : std::nullopt;
