@@ -123,7 +123,7 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
   std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
   std::size_t scanned = 0;
   std::string last_key;
-  for (bool ok = cur->seek(start); ok; ok = cur->next()) {
+  for (bool ok = start.empty() ? cur->first() : cur->seek(start); ok; ok = cur->next()) {
     std::string_view key = cur->key();
     if (key.substr(0, prefix.size()) != prefix) break;
     if (skip_first && key == start) continue;

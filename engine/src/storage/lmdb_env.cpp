@@ -150,7 +150,7 @@ bool Cursor::load(int op, std::string_view k) {
   return true;
 }
 
-bool Cursor::seek(std::string_view key) { return load(MDB_SET_RANGE, key); }
+bool Cursor::seek(std::string_view key) { return key.empty() ? first() : load(MDB_SET_RANGE, key); }
 bool Cursor::first() { return load(MDB_FIRST); }
 bool Cursor::last() { return load(MDB_LAST); }
 bool Cursor::next() { return load(MDB_NEXT); }

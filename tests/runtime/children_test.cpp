@@ -1,0 +1,179 @@
+// Child instances, messages between instances, cancellation cascades, inbox and queries.
+#include "engine_fixture.hpp"
+
+using namespace bihuan;
+using bihuan::testing::at;
+using bihuan::testing::EngineTest;
+
+namespace {
+
+const char* kParent = R"({
+  "id": "t.parent", "version": 1, "initial": "RUN",
+  "states": {
+    "RUN": {
+      "onEntry": [{"spawn": "t.child", "forEach": {"var": "data.items"},
+                   "data": {"name": {"var": "item"}, "owner": {"var": "data.owner"}, "n": {"var": "index"}},
+                   "businessKey": {"cat": ["child:", {"var": "item"}]}, "onDone": "child_done"}],
+      "on": {
+        "child_done": {"roles": ["system"], "transitions": [
+          {"guard": {">=": [{"+": [{"var": "data.done"}, 1]}, {"count": [{"var": "data.items"}]}]},
+           "target": "ALL_DONE", "set": {"/done": {"+": [{"var": "data.done"}, 1]}}},
+          {"else": true, "set": {"/done": {"+": [{"var": "data.done"}, 1]},
+                                  "/outcomes/-": {"var": "event.payload.outcome"}}}]},
+        "poke": {"roles": ["ADMIN"], "actions": [{"send": "poked", "toBusinessKey": {"cat": ["child:", {"var": "event.payload.which"}]},
+                                                   "payload": {"by": {"var": "actor.id"}}}]}
+      }
+    },
+    "ALL_DONE": {"type": "final", "outcome": "all-done"}
+  }
+})";
+
+const char* kChild = R"({
+  "id": "t.child", "version": 1, "initial": "TODO",
+  "states": {
+    "TODO": {
+      "deadline": {"after": "P5D", "overdue": {"set": {"/late": true}}},
+      "on": {
+        "finish": {"roles": ["WORKER"], "actors": {"var": "data.owner"}, "target": "DONE"},
+        "poked": {"roles": ["system"], "set": {"/pokedBy": {"var": "event.payload.by"}}}
+      }
+    },
+    "DONE": {"type": "final", "outcome": "finished"}
+  }
+})";
+
+}  // namespace
+
+TEST_F(EngineTest, SpawnOnePerElementInTheSameStepAndHearWhenTheyEnd) {
+  deploy(kChild);
+  deploy(kParent);
+  auto p = start("t.parent", {{"items", {"a", "b", "c"}}, {"owner", "w1"}, {"done", 0}});
+  ASSERT_TRUE(p.ok()) << p.message;
+  auto kids = engine_->query({.definition = "t.child"});
+  ASSERT_EQ(kids.items.size(), 3u);
+  auto b = engine_->get_by_business_key("child:b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->parent, p.instance->id);
+  EXPECT_EQ(b->data["name"], "b");
+  EXPECT_EQ(b->data["owner"], "w1");
+  EXPECT_EQ(b->data["n"], 1);
+
+  EventRequest fin;
+  fin.business_key = "child:a";
+  fin.event = "finish";
+  fin.actor = {"w2", {"WORKER"}};
+  EXPECT_EQ(engine_->send(fin).error, StepError::actor_not_allowed);
+  fin.actor = {"w1", {"WORKER"}};
+  ASSERT_TRUE(engine_->send(fin).ok());
+  auto parent = engine_->get(p.instance->id);
+  EXPECT_EQ(parent->data["done"], 1);
+  EXPECT_EQ(parent->data["outcomes"], json::array({"finished"}));
+  fin.business_key = "child:b";
+  ASSERT_TRUE(engine_->send(fin).ok());
+  fin.business_key = "child:c";
+  ASSERT_TRUE(engine_->send(fin).ok());
+  parent = engine_->get(p.instance->id);
+  EXPECT_EQ(parent->status, InstanceStatus::completed);
+  EXPECT_EQ(parent->outcome, "all-done");
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(EngineTest, SendActionDeliversToAnotherInstance) {
+  deploy(kChild);
+  deploy(kParent);
+  auto p = start("t.parent", {{"items", {"a"}}, {"owner", "w1"}, {"done", 0}});
+  auto r = send(p.instance->id, "poke", {{"which", "a"}}, {"admin", {"ADMIN"}});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(engine_->get_by_business_key("child:a")->data["pokedBy"], "admin");
+  auto h = engine_->history(engine_->get_by_business_key("child:a")->id);
+  EXPECT_EQ(h.back().kind, "message");
+  EXPECT_EQ(h.back().actor, "instance:" + p.instance->id);
+}
+
+TEST_F(EngineTest, CancellingAParentCancelsItsChildren) {
+  deploy(kChild);
+  deploy(kParent);
+  auto p = start("t.parent", {{"items", {"a", "b"}}, {"owner", "w1"}, {"done", 0}});
+  EXPECT_EQ(engine_->pending_timers(), 2u);  // the children's deadlines
+  auto c = engine_->cancel(p.instance->id, "business closed", {"admin", {"ADMIN"}});
+  ASSERT_TRUE(c.ok()) << c.message;
+  EXPECT_EQ(engine_->get(p.instance->id)->status, InstanceStatus::cancelled);
+  for (const char* k : {"child:a", "child:b"}) {
+    auto v = engine_->get_by_business_key(k);
+    EXPECT_EQ(v->status, InstanceStatus::cancelled) << k;
+    EXPECT_EQ(engine_->history(v->id).back().payload["reason"], "parent cancelled: business closed");
+  }
+  EXPECT_EQ(engine_->pending_timers(), 0u);
+  EXPECT_EQ(engine_->cancel(p.instance->id, "again", {"admin", {"ADMIN"}}).error, StepError::instance_ended);
+}
+
+TEST_F(EngineTest, InboxListsWhatAnActorMaySendSortedByDeadline) {
+  deploy(kChild);
+  deploy(kParent);
+  start("t.parent", {{"items", {"a", "b"}}, {"owner", "w1"}, {"done", 0}});
+  clock_->advance(std::chrono::hours(24));
+  start("t.parent", {{"items", {"c"}}, {"owner", "w2"}, {"done", 0}});
+  auto w1 = engine_->inbox({"w1", {"WORKER"}});
+  ASSERT_EQ(w1.size(), 2u);
+  EXPECT_EQ(w1[0].events, std::vector<std::string>{"finish"});
+  EXPECT_TRUE(w1[0].deadline);
+  auto w2 = engine_->inbox({"w2", {"WORKER"}});
+  ASSERT_EQ(w2.size(), 1u);
+  EXPECT_EQ(w2[0].instance.business_key, "child:c");
+  EXPECT_TRUE(engine_->inbox({"w1", {"NOBODY"}}).empty());
+  auto admin = engine_->inbox({"root", {"ADMIN"}});
+  EXPECT_EQ(admin.size(), 2u);  // the parents, waiting on "poke"
+}
+
+TEST_F(EngineTest, QueriesFilterAndPageStably) {
+  deploy(kChild);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    StartRequest r;
+    r.definition = "t.child";
+    r.business_key = "case:" + std::to_string(100 + i);
+    r.data = {{"owner", i % 2 ? "odd" : "even"}, {"n", i}};
+    ids.push_back(engine_->start(r).instance->id);
+  }
+  InstanceQuery q;
+  q.definition = "t.child";
+  q.state = "TODO";
+  q.limit = 10;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    auto res = engine_->query(q);
+    for (auto& v : res.items) seen.push_back(v.id);
+    if (res.next_cursor.empty()) break;
+    q.cursor = res.next_cursor;
+  }
+  EXPECT_EQ(seen, ids);  // every instance once, in creation order
+  InstanceQuery odd;
+  odd.data_equals = {{"/owner", "odd"}};
+  EXPECT_EQ(engine_->query(odd).items.size(), 12u);
+  InstanceQuery prefix;
+  prefix.business_key_prefix = "case:11";
+  EXPECT_EQ(engine_->query(prefix).items.size(), 10u);
+  InstanceQuery done;
+  done.status = InstanceStatus::completed;
+  EXPECT_TRUE(engine_->query(done).items.empty());
+}
+
+TEST_F(EngineTest, OnlineBackupOpensAsIs) {
+  deploy(kChild);
+  auto id = start("t.child", {{"owner", "w1"}}).instance->id;
+  std::string copy = dir_ + "-backup";
+  std::string error;
+  ASSERT_TRUE(engine_->backup(copy, &error)) << error;
+  EXPECT_FALSE(engine_->backup(copy, &error));  // not empty any more
+  EngineOptions o;
+  o.data_dir = copy;
+  o.clock = clock_;
+  o.calendars = bihuan::testing::shipped_calendars();
+  Problems p;
+  auto restored = Engine::open(o, p);
+  ASSERT_TRUE(restored);
+  EXPECT_EQ(restored->get(id)->data["owner"], "w1");
+  EXPECT_TRUE(restored->verify().ok());
+  restored->close();
+  std::filesystem::remove_all(copy);
+}
