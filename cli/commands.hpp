@@ -12,4 +12,10 @@ void add_validate(CLI::App& app);
 void add_graph(CLI::App& app);
 void add_eval(CLI::App& app);
 
+// Embedded mode: commands that open the engine on a data directory.
+void add_deploy(CLI::App& app);             // deploy
+void add_instance_commands(CLI::App& app);  // start, send, cancel
+void add_read_commands(CLI::App& app);      // show, history, list, inbox
+void add_admin_commands(CLI::App& app);     // verify, backup, timers
+
 }  // namespace bihuan::cli

@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   bihuan::cli::add_validate(app);
   bihuan::cli::add_graph(app);
   bihuan::cli::add_eval(app);
+  bihuan::cli::add_deploy(app);
+  bihuan::cli::add_instance_commands(app);
+  bihuan::cli::add_read_commands(app);
+  bihuan::cli::add_admin_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,183 @@
+// Steps on instances: bihuan start, send and cancel. Each is one durable engine step;
+// a refusal prints the engine's code, message and details and exits 1.
+#include <iostream>
+
+#include "commands.hpp"
+#include "engine_session.hpp"
+#include "output.hpp"
+
+namespace bihuan::cli {
+namespace {
+
+std::string where(const SessionOptions& o) { return " in " + o.data_dir; }
+
+// Prints a committed step's instance: JSON (InstanceView::to_json) or a text block.
+void print_done(const SessionOptions& o, const Engine& engine, const StepResult& r, const std::string& headline) {
+  const InstanceView& v = *r.instance;
+  if (o.json()) {
+    json j = v.to_json(zone_of(engine, v));
+    if (r.replayed) j["replayed"] = true;
+    print_json(j);
+    return;
+  }
+  std::cout << headline << (r.replayed ? " (idempotent retry: the original result)" : "") << "\n";
+  print_instance(std::cout, engine, v);
+}
+
+// Prints a refusal: code, message and details on stderr; the same as JSON on stdout.
+void print_refusal(const SessionOptions& o, const Engine& engine, const StepResult& r, const std::string& message) {
+  fail(o, to_string(r.error) + ": " + message);
+  bool has_details = !r.details.is_null() && !(r.details.is_object() && r.details.empty());
+  if (has_details) std::cerr << "  details: " << r.details.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  if (o.json()) {
+    json j = {{"error", to_string(r.error)}, {"message", message}, {"details", r.details}};
+    if (r.instance) j["instance"] = r.instance->to_json(zone_of(engine, *r.instance));
+    print_json(j);
+  }
+}
+
+// ---- start
+
+struct StartOptions {
+  SessionOptions session;
+  ActorOptions actor;
+  std::string definition, key, data = "{}", idempotency_key;
+  std::int64_t version = 0;
+  bool return_existing = false;
+  CLI::Option* version_opt = nullptr;
+};
+
+void run_start(const StartOptions& o) {
+  auto data = read_json_arg(o.session, "--data", o.data);
+  if (!data) return;
+  auto engine = open_engine(o.session, false);
+  if (!engine) return;
+  StartRequest req;
+  req.definition = o.definition;
+  if (o.version_opt->count()) req.version = o.version;
+  req.business_key = o.key;
+  req.data = std::move(*data);
+  req.idempotency_key = o.idempotency_key;
+  req.return_existing = o.return_existing;
+  req.actor = o.actor.actor();
+  StepResult r = engine->start(req);
+  if (r.ok() && r.instance) {
+    print_done(o.session, *engine, r, "started " + r.instance->id);
+  } else if (r.error == StepError::not_found) {
+    std::string what = "no definition " + o.definition +
+                       (req.version ? " version " + std::to_string(*req.version) : "") + where(o.session);
+    print_refusal(o.session, *engine, r, what);
+  } else {
+    print_refusal(o.session, *engine, r, r.message);
+  }
+  engine->close();
+}
+
+// ---- send
+
+struct SendOptions {
+  SessionOptions session;
+  ActorOptions actor;
+  std::vector<std::string> args;  // [INSTANCE_ID] EVENT
+  std::string key, payload = "{}", idempotency_key;
+  std::uint64_t expected_version = 0;
+  CLI::Option* expected_opt = nullptr;
+};
+
+void run_send(const SendOptions& o) {
+  auto payload = read_json_arg(o.session, "--payload", o.payload);
+  if (!payload) return;
+  auto engine = open_engine(o.session, false);
+  if (!engine) return;
+  EventRequest req;
+  if (o.key.empty()) req.instance_id = o.args[0];
+  req.business_key = o.key;
+  req.event = o.args.back();
+  req.payload = std::move(*payload);
+  req.actor = o.actor.actor();
+  req.idempotency_key = o.idempotency_key;
+  if (o.expected_opt->count()) req.expected_version = o.expected_version;
+  auto before = o.key.empty() ? engine->get(req.instance_id) : engine->get_by_business_key(o.key);
+  StepResult r = engine->send(req);
+  std::string target = o.key.empty() ? "instance " + req.instance_id : "instance with business key " + o.key;
+  if (r.ok() && r.instance) {
+    std::string from = before ? before->state : "?";
+    print_done(o.session, *engine, r, r.instance->id + " " + req.event + ": " + from + " → " + r.instance->state);
+  } else if (r.error == StepError::not_found && !before) {
+    print_refusal(o.session, *engine, r, "no " + target + where(o.session));
+  } else {
+    print_refusal(o.session, *engine, r, r.message);
+  }
+  engine->close();
+}
+
+// ---- cancel
+
+struct CancelOptions {
+  SessionOptions session;
+  ActorOptions actor;
+  std::string id, reason;
+};
+
+void run_cancel(const CancelOptions& o) {
+  auto engine = open_engine(o.session, false);
+  if (!engine) return;
+  auto before = engine->get(o.id);
+  if (!before) {
+    fail(o.session, "no instance " + o.id + where(o.session));
+  } else {
+    StepResult r = engine->cancel(o.id, o.reason, o.actor.actor());
+    if (r.ok() && r.instance) print_done(o.session, *engine, r, o.id + " cancelled (was " + before->state + ")");
+    else print_refusal(o.session, *engine, r, r.message);
+  }
+  engine->close();
+}
+
+}  // namespace
+
+void add_instance_commands(CLI::App& app) {
+  {
+    auto o = std::make_shared<StartOptions>();
+    auto* cmd = app.add_subcommand("start", "Start an instance of a deployed definition");
+    cmd->add_option("definition", o->definition, "Definition id")->required();
+    add_session_options(cmd, o->session, false);
+    o->version_opt = cmd->add_option("--version", o->version, "Definition version (default: latest)");
+    cmd->add_option("--key", o->key, "Business key");
+    cmd->add_option("--data", o->data, "Instance data: JSON text or @file (default {})");
+    cmd->add_option("--idempotency-key", o->idempotency_key, "Retry key: a repeat returns the first result");
+    cmd->add_flag("--return-existing", o->return_existing,
+                  "If a running instance has this business key, return it instead of refusing");
+    add_actor_options(cmd, o->actor, false);
+    cmd->callback([o] { guarded(o->session, [&] { run_start(*o); }); });
+  }
+  {
+    auto o = std::make_shared<SendOptions>();
+    auto* cmd = app.add_subcommand("send", "Send an event to an instance (by id, or by --key)");
+    cmd->add_option("args", o->args, "INSTANCE_ID EVENT, or EVENT with --key")->required();
+    add_session_options(cmd, o->session);
+    cmd->add_option("--key", o->key, "Business key of the instance (instead of its id)");
+    cmd->add_option("--payload", o->payload, "Event payload: JSON text or @file (default {})");
+    cmd->add_option("--idempotency-key", o->idempotency_key, "Retry key: a repeat returns the first result");
+    o->expected_opt = cmd->add_option("--expected-version", o->expected_version,
+                                      "Refuse unless the instance is at this version");
+    add_actor_options(cmd, o->actor, true);
+    cmd->callback([o] {
+      std::size_t want = o->key.empty() ? 2 : 1;
+      if (o->args.size() != want)
+        throw CLI::ValidationError("send", o->key.empty() ? "expected INSTANCE_ID EVENT (or --key KEY EVENT)"
+                                                          : "with --key, expected only EVENT");
+      guarded(o->session, [&] { run_send(*o); });
+    });
+  }
+  {
+    auto o = std::make_shared<CancelOptions>();
+    auto* cmd = app.add_subcommand("cancel", "Cancel a running instance");
+    cmd->add_option("id", o->id, "Instance id")->required();
+    cmd->add_option("--reason", o->reason, "Why (stored in the history)")->required();
+    add_session_options(cmd, o->session);
+    add_actor_options(cmd, o->actor, false);
+    cmd->callback([o] { guarded(o->session, [&] { run_cancel(*o); }); });
+  }
+}
+
+}  // namespace bihuan::cli
