@@ -1,0 +1,80 @@
+// The storage format check, map growth and the no-sync mode, on real LMDB files.
+#include "engine_fixture.hpp"
+#include "storage/lmdb_env.hpp"
+
+using namespace bihuan;
+using bihuan::testing::EngineTest;
+
+namespace {
+const char* kSmall = R"({"id": "t.s", "version": 1, "initial": "A", "states": {
+  "A": {"on": {"go": {"roles": ["system"], "set": {"/blob/-": {"var": "event.payload.blob"}}},
+               "end": {"roles": ["system"], "target": "B"}}},
+  "B": {"type": "final", "outcome": "ok"}}})";
+}
+
+TEST_F(EngineTest, RefusesANewerStorageFormatWithAClearMessage) {
+  engine_->close();
+  engine_.reset();
+  {
+    std::string error;
+    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    auto txn = env->begin(true, nullptr);
+    ASSERT_EQ(txn->put(storage::Db::meta, "format", storage::be32(99)), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  EngineOptions o;
+  o.data_dir = dir_;
+  o.clock = clock_;
+  Problems p;
+  EXPECT_FALSE(Engine::open(o, p));
+  ASSERT_EQ(p.items().size(), 1u);
+  EXPECT_NE(p.items()[0].message.find("storage format 99"), std::string::npos) << p.items()[0].message;
+  EXPECT_NE(p.items()[0].message.find("up to 1"), std::string::npos);
+}
+
+TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
+  engine_->close();
+  engine_.reset();
+  EngineOptions o;
+  o.data_dir = dir_;
+  o.clock = clock_;
+  o.initial_map_bytes = 1u << 20;  // 1 MiB: must grow several times below
+  Problems p;
+  engine_ = Engine::open(o, p);
+  ASSERT_TRUE(engine_);
+  deploy(kSmall);
+  std::string blob(50000, 'x');
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(start("t.s").instance->id);
+  for (int round = 0; round < 10; ++round)
+    for (const auto& id : ids) ASSERT_TRUE(send(id, "go", {{"blob", blob}}, Actor::system()).ok());
+  reopen();
+  for (const auto& id : ids) EXPECT_EQ(engine_->get(id)->version, 11u);
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(EngineTest, TamperedHistoryIsDetected) {
+  deploy(kSmall);
+  auto id = start("t.s").instance->id;
+  ASSERT_TRUE(send(id, "go", {{"blob", "a"}}, Actor::system()).ok());
+  engine_->close();
+  engine_.reset();
+  {
+    std::string error;
+    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+    auto txn = env->begin(true, nullptr);
+    auto key = storage::be64(std::stoull(id, nullptr, 16)) + storage::be32(2);
+    auto value = txn->get(storage::Db::hist, key);
+    ASSERT_TRUE(value);
+    json e = json::from_msgpack(value->begin(), value->end());
+    e["a"] = "mallory";  // rewrite who did it
+    auto bytes = json::to_msgpack(e);
+    ASSERT_EQ(txn->put(storage::Db::hist, key, std::string(bytes.begin(), bytes.end())), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  open();
+  auto report = engine_->verify();
+  ASSERT_EQ(report.broken.size(), 1u);
+  EXPECT_NE(report.broken[0].find("tampered"), std::string::npos) << report.broken[0];
+}
