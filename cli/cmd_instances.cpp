@@ -62,7 +62,7 @@ void run_start(const StartOptions& o) {
   req.actor = o.actor.actor();
   StepResult r = engine->start(req);
   if (r.ok() && r.instance) {
-    print_done(o.session, *engine, r, "started " + r.instance->id);
+    print_done(o.session, *engine, r, "started");
   } else if (r.error == StepError::not_found) {
     std::string what = "no definition " + o.definition +
                        (req.version ? " version " + std::to_string(*req.version) : "") + where(o.session);
@@ -127,7 +127,7 @@ void run_cancel(const CancelOptions& o) {
     fail(o.session, "no instance " + o.id + where(o.session));
   } else {
     StepResult r = engine->cancel(o.id, o.reason, o.actor.actor());
-    if (r.ok() && r.instance) print_done(o.session, *engine, r, o.id + " cancelled (was " + before->state + ")");
+    if (r.ok() && r.instance) print_done(o.session, *engine, r, "cancelled (was " + before->state + ")");
     else print_refusal(o.session, *engine, r, r.message);
   }
   engine->close();

@@ -1,0 +1,218 @@
+// The real `bihuan` binary, run as a user would: in a temp directory (so ./data is the
+// default data directory), output captured in files, exit codes and JSON checked.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "bihuan/json.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using bihuan::json;
+
+struct CliRun {
+  int rc = -1;
+  std::string out, err;
+  json doc() const {
+    json j = json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "stdout is not JSON:\n" << out << "\nstderr:\n" << err;
+    return j;
+  }
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const std::string kSource = BIHUAN_SOURCE_DIR;
+const std::string kLeave = kSource + "/workflows/examples/leave-request.json";
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::mt19937_64 rng(std::random_device{}());
+    dir_ = fs::temp_directory_path() / ("bihuan-cli-" + std::to_string(rng()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `bihuan args...` with the temp dir as the working directory.
+  CliRun bihuan(const std::vector<std::string>& args) {
+    std::string cmd = "cd " + quote(dir_.string()) + " && env -u BIHUAN_DATA " + quote(BIHUAN_CLI);
+    for (const auto& a : args) cmd += " " + quote(a);
+    cmd += " >out.txt 2>err.txt";
+    CliRun r;
+    int status = std::system(cmd.c_str());
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_file(dir_ / "out.txt");
+    r.err = read_file(dir_ / "err.txt");
+    return r;
+  }
+
+  // Deploys the leave request and starts one instance; returns its id.
+  std::string start_leave(const std::string& key, int days) {
+    EXPECT_EQ(bihuan({"deploy", kLeave}).rc, 0);
+    auto r = bihuan({"start", "demo.leave-request", "--key", key, "--format", "json", "--data",
+                     R"({"employee": "李雷", "days": )" + std::to_string(days) + "}"});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    return r.doc().value("id", "");
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, ValidateReportsCodesAsJson) {
+  auto ok = bihuan({"validate", "--format", "json", kSource + "/tests/definition/fixtures/valid/minimal.json"});
+  EXPECT_EQ(ok.rc, 0) << ok.out << ok.err;
+  EXPECT_EQ(ok.doc()["errors"], 0);
+  auto bad = bihuan({"validate", "--format", "json", kSource + "/tests/definition/fixtures/invalid/bad-duration.json"});
+  EXPECT_EQ(bad.rc, 1);
+  json report = bad.doc();
+  ASSERT_EQ(report["files"].size(), 1u);
+  EXPECT_EQ(report["files"][0]["ok"], false);
+  bool found = false;
+  for (const auto& p : report["files"][0]["problems"]) found |= p["code"] == "bad-duration";
+  EXPECT_TRUE(found) << bad.out;
+}
+
+TEST_F(CliTest, GraphAndEval) {
+  auto g = bihuan({"graph", "--format", "mermaid", kLeave});
+  EXPECT_EQ(g.rc, 0) << g.err;
+  EXPECT_NE(g.out.find("stateDiagram-v2"), std::string::npos);
+  auto e = bihuan({"eval", R"({"+":[1,2]})"});
+  EXPECT_EQ(e.rc, 0) << e.err;
+  EXPECT_EQ(e.out, "3\n");
+}
+
+TEST_F(CliTest, DeployStartSendAndRead) {
+  auto d = bihuan({"deploy", "--format", "json", kLeave});
+  ASSERT_EQ(d.rc, 0) << d.err;
+  EXPECT_EQ(d.doc()["files"][0]["result"], "deployed");
+  EXPECT_EQ(bihuan({"deploy", "--format", "json", kLeave}).doc()["files"][0]["result"], "unchanged");
+
+  auto s = bihuan({"start", "demo.leave-request", "--key", "LR-1", "--format", "json", "--data",
+                   R"({"employee": "李雷", "days": 2})"});
+  ASSERT_EQ(s.rc, 0) << s.err;
+  json inst = s.doc();
+  std::string id = inst["id"];
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(inst["state"], "SUBMITTED");
+  EXPECT_EQ(inst["version"], 1);
+  EXPECT_TRUE(inst["deadline"].is_string());
+  EXPECT_NE(inst["createdAt"].get<std::string>().find("+08:00"), std::string::npos);  // definition's zone
+
+  auto inbox = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--format", "json"});
+  ASSERT_EQ(inbox.rc, 0) << inbox.err;
+  json items = inbox.doc()["items"];
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0]["instance"]["id"], id);
+  EXPECT_EQ(items[0]["events"], json({"approve", "reject"}));
+  EXPECT_TRUE(items[0]["deadline"].is_string());
+
+  auto refused = bihuan({"send", id, "approve", "--actor", "e1", "--role", "EMPLOYEE"});
+  EXPECT_EQ(refused.rc, 1);
+  EXPECT_NE(refused.err.find("role-not-allowed"), std::string::npos) << refused.err;
+  auto refused_json = bihuan({"send", id, "approve", "--actor", "e1", "--role", "EMPLOYEE", "--format", "json"});
+  EXPECT_EQ(refused_json.rc, 1);
+  EXPECT_EQ(refused_json.doc()["error"], "role-not-allowed");
+
+  auto sent = bihuan({"send", "--key", "LR-1", "approve", "--actor", "m1", "--role", "MANAGER", "--format", "json"});
+  ASSERT_EQ(sent.rc, 0) << sent.err;
+  EXPECT_EQ(sent.doc()["state"], "APPROVED");
+  EXPECT_EQ(sent.doc()["status"], "completed");
+
+  auto show = bihuan({"show", id, "--format", "json"});
+  ASSERT_EQ(show.rc, 0) << show.err;
+  EXPECT_EQ(show.doc()["outcome"], "approved");
+  EXPECT_EQ(show.doc()["data"]["employee"], "李雷");
+  auto show_text = bihuan({"show", "--key", "LR-1"});
+  EXPECT_EQ(show_text.rc, 0);
+  EXPECT_NE(show_text.out.find("APPROVED"), std::string::npos);
+
+  auto hist = bihuan({"history", id, "--format", "json"});
+  ASSERT_EQ(hist.rc, 0) << hist.err;
+  json entries = hist.doc()["entries"];
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0]["kind"], "start");
+  EXPECT_EQ(entries[1]["event"], "approve");
+  EXPECT_EQ(entries[1]["actor"], "m1");
+  EXPECT_EQ(entries[1]["prevHash"], entries[0]["hash"]);
+  auto hist_text = bihuan({"history", id});
+  EXPECT_NE(hist_text.out.find("SUBMITTED → APPROVED"), std::string::npos) << hist_text.out;
+
+  std::string other = start_leave("LR-2", 5);
+  auto list = bihuan({"list", "--status", "running", "--format", "json"});
+  ASSERT_EQ(list.rc, 0) << list.err;
+  ASSERT_EQ(list.doc()["items"].size(), 1u);
+  EXPECT_EQ(list.doc()["items"][0]["id"], other);
+  auto where = bihuan({"list", "--where", "/days=2", "--format", "json"});
+  ASSERT_EQ(where.doc()["items"].size(), 1u);
+  EXPECT_EQ(where.doc()["items"][0]["id"], id);
+  auto paged = bihuan({"list", "--limit", "1", "--format", "json"});
+  std::string cursor = paged.doc()["nextCursor"];
+  ASSERT_FALSE(cursor.empty());
+  auto page2 = bihuan({"list", "--limit", "1", "--cursor", cursor, "--format", "json"});
+  ASSERT_EQ(page2.doc()["items"].size(), 1u);
+  EXPECT_NE(page2.doc()["items"][0]["id"], paged.doc()["items"][0]["id"]);
+
+  auto cancel = bihuan({"cancel", other, "--reason", "withdrawn", "--format", "json"});
+  ASSERT_EQ(cancel.rc, 0) << cancel.err;
+  EXPECT_EQ(cancel.doc()["status"], "cancelled");
+
+  auto verify = bihuan({"verify", "--format", "json"});
+  EXPECT_EQ(verify.rc, 0) << verify.err;
+  EXPECT_EQ(verify.doc()["instances"], 2);
+  EXPECT_EQ(verify.doc()["ok"], true);
+
+  auto backup = bihuan({"backup", "copy"});
+  ASSERT_EQ(backup.rc, 0) << backup.err;
+  auto from_copy = bihuan({"show", id, "--data", "copy", "--format", "json"});
+  ASSERT_EQ(from_copy.rc, 0) << from_copy.err;
+  EXPECT_EQ(from_copy.doc()["state"], "APPROVED");
+  EXPECT_EQ(bihuan({"backup", "copy"}).rc, 1);  // not empty any more
+}
+
+TEST_F(CliTest, ErrorsAreClear) {
+  auto none = bihuan({"show", "0123456789abcdef"});
+  EXPECT_EQ(none.rc, 1);
+  EXPECT_NE(none.err.find("no data directory ./data"), std::string::npos) << none.err;
+
+  start_leave("LR-9", 1);
+  auto missing = bihuan({"show", "0123456789abcdef"});
+  EXPECT_EQ(missing.rc, 1);
+  EXPECT_NE(missing.err.find("bihuan show: no instance 0123456789abcdef in ./data"), std::string::npos) << missing.err;
+
+  auto bad_data = bihuan({"start", "demo.leave-request", "--data", R"({"days": 2,,})"});
+  EXPECT_EQ(bad_data.rc, 1);
+  EXPECT_NE(bad_data.err.find("--data:1:"), std::string::npos) << bad_data.err;
+
+  auto invalid = bihuan({"start", "demo.leave-request", "--data", R"({"days": 2})"});
+  EXPECT_EQ(invalid.rc, 1);
+  EXPECT_NE(invalid.err.find("data-invalid"), std::string::npos) << invalid.err;
+
+  EXPECT_EQ(bihuan({"send", "0123456789abcdef"}).rc, 2);                  // usage
+  EXPECT_EQ(bihuan({"list", "--state", "SUBMITTED"}).rc, 2);               // --state needs --definition
+  EXPECT_EQ(bihuan({"send", "0123456789abcdef", "approve", "--actor", "m1"}).rc, 1);
+
+  auto bad_deploy = bihuan({"deploy", kSource + "/tests/definition/fixtures/invalid/bad-duration.json"});
+  EXPECT_EQ(bad_deploy.rc, 1);
+  EXPECT_NE(bad_deploy.out.find("bad-duration.json:"), std::string::npos) << bad_deploy.out;
+  EXPECT_NE(bad_deploy.out.find("(bad-duration)"), std::string::npos) << bad_deploy.out;
+}
+
+}  // namespace
