@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "bihuan/expr.hpp"
 #include "definition/compile_internal.hpp"
@@ -119,6 +120,9 @@ std::shared_ptr<const Definition> compile_definition_text(std::string_view text,
   Problems located(problems.file());
   for (std::size_t i = first; i < problems.items().size(); ++i) located.add(problems.items()[i]);
   attach_positions(text, located);
+  std::stable_sort(located.items().begin(), located.items().end(), [](const Problem& a, const Problem& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
   std::copy(located.items().begin(), located.items().end(), problems.items().begin() + static_cast<std::ptrdiff_t>(first));
   return def;
 }
