@@ -1,5 +1,6 @@
 // Steps on instances: bihuan start, send and cancel. Each is one durable engine step;
 // a refusal prints the engine's code, message and details and exits 1.
+#include <filesystem>
 #include <iostream>
 
 #include "commands.hpp"
@@ -49,7 +50,12 @@ struct StartOptions {
 
 void run_start(const StartOptions& o) {
   auto data = read_json_arg(o.session, "--data", o.data);
-  if (!data) return;
+  if (!data) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(o.data, ec))
+      std::cerr << "  (start's --data is the instance data; give the data directory with -D/--data-dir)\n";
+    return;
+  }
   auto engine = open_engine(o.session, false);
   if (!engine) return;
   StartRequest req;

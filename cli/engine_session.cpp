@@ -15,7 +15,7 @@ void add_session_options(CLI::App* cmd, SessionOptions& o, bool data_is_dir) {
   o.command = cmd->get_name();
   o.data_dir = "./data";
   cmd->add_option(data_is_dir ? "-D,--data-dir,--data" : "-D,--data-dir", o.data_dir,
-                  "Data directory (env BIHUAN_DATA)")
+                  "Data directory")
       ->envname("BIHUAN_DATA")
       ->capture_default_str();
   cmd->add_option("--calendars", o.calendars,

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "bihuan/json.hpp"
+#include "storage/lmdb_env.hpp"
 
 namespace {
 
@@ -213,6 +214,24 @@ TEST_F(CliTest, ErrorsAreClear) {
   EXPECT_EQ(bad_deploy.rc, 1);
   EXPECT_NE(bad_deploy.out.find("bad-duration.json:"), std::string::npos) << bad_deploy.out;
   EXPECT_NE(bad_deploy.out.find("(bad-duration)"), std::string::npos) << bad_deploy.out;
+}
+
+TEST_F(CliTest, NewerStorageFormatIsRefused) {
+  start_leave("LR-1", 1);
+  {
+    std::string error;
+    auto env = bihuan::storage::Env::open((dir_ / "data").string(), 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    int rc = 0;
+    auto txn = env->begin(true, &rc);
+    ASSERT_TRUE(txn);
+    ASSERT_EQ(txn->put(bihuan::storage::Db::meta, "format", bihuan::storage::be32(999)), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  auto r = bihuan({"list"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("bihuan list: cannot open ./data"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("storage format 999"), std::string::npos) << r.err;
 }
 
 }  // namespace
