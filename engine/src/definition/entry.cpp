@@ -24,12 +24,14 @@ std::string sha256_hex(const std::string& text) {
   return out;
 }
 
-// A specific semantic problem at a pointer makes the generic schema echo there noise.
+// A specific semantic error at a pointer makes the generic schema echo there noise.
+// Only errors shadow: a warning at the same place must not turn an invalid document
+// into a valid one.
 void drop_shadowed_schema_errors(Problems& problems, std::size_t first) {
   auto& items = problems.items();
   std::set<std::string> specific;
   for (std::size_t i = first; i < items.size(); ++i)
-    if (items[i].code != "schema") specific.insert(items[i].pointer);
+    if (items[i].code != "schema" && items[i].severity == Severity::error) specific.insert(items[i].pointer);
   std::vector<Problem> kept(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(first));
   for (std::size_t i = first; i < items.size(); ++i) {
     const auto& p = items[i];

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <future>
 
+#include <boost/asio/post.hpp>
+
 namespace bihuan {
 
 std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) {
@@ -77,17 +79,29 @@ bool EngineImpl::init(Problems& problems) {
     problems.error("", "storage", "cannot initialise " + options_.data_dir + ": " + storage::error_text(rc));
     return false;
   }
-  writer_ = std::thread([this] { writer_loop(); });
+  writer_ = std::thread([this] { io_.run(); });
+  boost::asio::post(io_, [this] { schedule_timers(); });
   return true;
 }
 
 void EngineImpl::close() {
   {
     std::lock_guard lock(mu_);
-    if (closed_) return;
+    if (closed_ || stopping_) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  // Requests already queued still run: drain until empty, then let the loop end.
+  boost::asio::post(io_, [this] {
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (queue_.empty()) break;
+      }
+      drain();
+    }
+    timer_.cancel();
+    work_.reset();
+  });
   if (writer_.joinable()) writer_.join();
   env_->sync();
   std::lock_guard lock(mu_);
@@ -99,7 +113,10 @@ void EngineImpl::submit(Request r) {
     std::lock_guard lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(r));
-      cv_.notify_one();
+      if (!drain_posted_) {
+        drain_posted_ = true;
+        boost::asio::post(io_, [this] { drain(); });
+      }
       return;
     }
   }
@@ -117,33 +134,43 @@ StepResult EngineImpl::submit_and_wait(Request r) {
   return future.get();
 }
 
-void EngineImpl::writer_loop() {
+void EngineImpl::drain() {
   std::vector<Request> batch;
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      while (queue_.empty() && !stopping_) {
-        if (options_.clock->is_virtual()) {
-          cv_.wait(lock);
-        } else {
-          std::int64_t due = next_due_ms_.load();
-          std::int64_t now = options_.clock->now().time_since_epoch().count();
-          if (due <= now) break;
-          auto wait = std::chrono::milliseconds(std::min<std::int64_t>(due - now, 1000));
-          cv_.wait_for(lock, wait);
-        }
-      }
-      if (queue_.empty() && stopping_) return;
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+  {
+    std::lock_guard lock(mu_);
+    while (!queue_.empty() && batch.size() < options_.max_batch) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
     }
-    if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
-      batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
-    run_batch(batch);
-    batch.clear();
+    // Requests that arrived meanwhile get the next batch; the post keeps their order.
+    if (queue_.empty()) drain_posted_ = false;
+    else boost::asio::post(io_, [this] { drain(); });
   }
+  if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
+    batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
+  if (!batch.empty()) run_batch(batch);
+  schedule_timers();
+}
+
+void EngineImpl::schedule_timers() {
+  if (options_.clock->is_virtual()) return;  // advance_to() fires them
+  std::int64_t due = next_due_ms_.load();
+  if (due == INT64_MAX) {
+    timer_.cancel();
+    return;
+  }
+  std::int64_t now = options_.clock->now().time_since_epoch().count();
+  // Wall-clock time can jump: never sleep more than a second without looking again.
+  timer_.expires_after(std::chrono::milliseconds(std::clamp<std::int64_t>(due - now, 0, 1000)));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled or re-armed
+    if (next_due_ms_.load() <= options_.clock->now().time_since_epoch().count()) {
+      std::vector<Request> batch;
+      batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
+      run_batch(batch);
+    }
+    schedule_timers();
+  });
 }
 
 StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired) {

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "bihuan/engine.hpp"
 #include "runtime/batch.hpp"
@@ -68,7 +71,8 @@ class EngineImpl final : public Engine {
 
   void submit(Request r);
   StepResult submit_and_wait(Request r);
-  void writer_loop();
+  void drain();            // on the writer: take up to max_batch queued requests, run them
+  void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
   void run_batch(std::vector<Request>& batch);
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
@@ -82,9 +86,14 @@ class EngineImpl final : public Engine {
   std::uint64_t next_outbox_seq_ = 1;
   std::atomic<std::int64_t> next_due_ms_{INT64_MAX};
 
+  // The writer: one thread running an Asio io_context. submit() queues a request and
+  // posts a drain if none is pending; a steady_timer wakes it for due timers.
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  boost::asio::steady_timer timer_{io_};
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Request> queue_;
+  bool drain_posted_ = false;
   bool stopping_ = false;
   bool closed_ = false;
   std::thread writer_;
