@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake ninja-build pkg-config git
-      libboost1.81-dev libboost-program-options1.81-dev
+      libboost1.81-dev
       nlohmann-json3-dev liblmdb-dev lmdb-utils
       googletest libgtest-dev libgmock-dev libbenchmark-dev
       libkainjow-mustache-dev libvalijson-dev libcli11-dev
