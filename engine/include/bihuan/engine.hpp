@@ -53,6 +53,11 @@ struct OutboxMessage {
   std::string idempotency_key;
   json body;               // rendered message or task input, recipients...
   TimePoint created_at{};
+  // Delivery state (kept by the dispatcher, see docs/plugins.md).
+  std::uint32_t attempts = 0;           // failed attempts so far
+  std::optional<TimePoint> next_attempt_at;  // not before (backoff); none = now
+  bool dead = false;                    // dead letter: no more attempts until retried
+  std::string last_error;
 };
 
 class Engine {
@@ -99,6 +104,18 @@ class Engine {
   // Outbox (delivered by the plugin dispatcher).
   virtual std::vector<OutboxMessage> outbox(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
   virtual bool ack_outbox(std::uint64_t seq) = 0;
+  // Delivery bookkeeping (engine/src/runtime/outbox_state.cpp). Each goes through the
+  // writer like a step; the _async forms call `done` on the writer thread after commit
+  // (false: no such message, or storage failed). outbox() lists dead letters too.
+  virtual void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) = 0;
+  // One failed attempt: attempts+1, the error, when to try next; dead = give up.
+  virtual bool record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at,
+                                       bool dead = false) = 0;
+  virtual void record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at,
+                                             bool dead, std::function<void(bool)> done) = 0;
+  virtual std::vector<OutboxMessage> dead_letters(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
+  // Makes a dead letter deliverable again now, with its attempt count reset.
+  virtual bool retry_dead_letter(std::uint64_t seq) = 0;
 
   // Online, compacted copy of the environment into an empty directory.
   virtual bool backup(const std::string& dir, std::string* error) const = 0;

@@ -203,6 +203,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       return out;
     }
     case Request::barrier: return {};
+    case Request::outbox_state: return apply_outbox_state(b, r);
   }
   return {};
 }

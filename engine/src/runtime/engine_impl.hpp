@@ -51,6 +51,13 @@ class EngineImpl final : public Engine {
 
   std::vector<OutboxMessage> outbox(std::size_t limit, std::uint64_t after_seq) const override;
   bool ack_outbox(std::uint64_t seq) override;
+  // Delivery state: outbox_state.cpp.
+  void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) override;
+  bool record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at, bool dead) override;
+  void record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at, bool dead,
+                                     std::function<void(bool)> done) override;
+  std::vector<OutboxMessage> dead_letters(std::size_t limit, std::uint64_t after_seq) const override;
+  bool retry_dead_letter(std::uint64_t seq) override;
 
   bool backup(const std::string& dir, std::string* error) const override;
   void close() override;
@@ -59,7 +66,7 @@ class EngineImpl final : public Engine {
 
  private:
   struct Request {
-    enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier } kind;
+    enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state } kind;
     StartRequest start_req;
     EventRequest event_req;
     std::uint64_t id = 0;
@@ -75,6 +82,7 @@ class EngineImpl final : public Engine {
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
   void run_batch(std::vector<Request>& batch);
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
+  StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id) const;
   InstanceView view_of(const InstanceRecord& r) const;

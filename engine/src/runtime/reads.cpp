@@ -5,6 +5,7 @@
 #include "runtime/engine_impl.hpp"
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"
+#include "runtime/outbox_state.hpp"
 #include "runtime/step.hpp"
 
 namespace bihuan::runtime {
@@ -316,6 +317,7 @@ std::vector<OutboxMessage> EngineImpl::outbox(std::size_t limit, std::uint64_t a
     msg.idempotency_key = m.value("key", "");
     msg.body = m.value("body", json());
     msg.created_at = TimePoint(Millis(m.value("created", std::int64_t{0})));
+    read_delivery_state(m, msg);
     out.push_back(std::move(msg));
   }
   return out;

@@ -1,0 +1,67 @@
+// The engine configuration file (JSON): where data and calendars live, where plugin
+// libraries are searched, and the named plugin instances administrators configure.
+//
+//   {
+//     "dataDir": "/var/lib/bihuan",
+//     "calendarDirs": ["calendars"],
+//     "pluginDirs": ["/usr/lib/bihuan/plugins"],
+//     "dispatch": {"pollMs": 50},
+//     "plugins": {
+//       "sms-gateway": {"plugin": "notify.webhook", "config": {"url": "...", "secret": "..."},
+//                       "concurrency": 4, "timeoutMs": 5000, "maxAttempts": 8,
+//                       "backoff": {"initialMs": 1000, "maxMs": 3600000}}
+//     }
+//   }
+//
+// Relative paths are resolved against the configuration file's directory. Every problem
+// is reported with its JSON Pointer (and line:column). See docs/plugins.md.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bihuan/json.hpp"
+#include "bihuan/problem.hpp"
+
+namespace bihuan {
+
+// Delivery policy of one channel (a configured notifier or task handler).
+struct ChannelPolicy {
+  std::size_t concurrency = 4;      // plugin calls in flight at once
+  std::int64_t timeout_ms = 5000;   // per call; then the attempt counts as failed
+  std::uint32_t max_attempts = 8;   // then the message becomes a dead letter
+  std::int64_t backoff_initial_ms = 1000;
+  std::int64_t backoff_max_ms = 3600000;
+};
+
+struct PluginInstanceConfig {
+  std::string name;    // the configured name ("sms-gateway"): what definitions refer to
+  std::string plugin;  // the plugin's name ("notify.webhook")
+  std::string file;    // explicit library path (optional; default: search pluginDirs)
+  json config = json::object();
+  ChannelPolicy policy;
+};
+
+struct EngineConfig {
+  std::string file;  // where it was read from ("" = built-in default)
+  std::string data_dir;
+  std::vector<std::string> calendar_dirs;
+  std::vector<std::string> plugin_dirs;
+  std::int64_t poll_ms = 50;  // how often the dispatcher looks for due messages
+  std::map<std::string, PluginInstanceConfig> plugins;
+
+  // Reads and checks a configuration file. Returns nullopt with errors on any problem.
+  static std::optional<EngineConfig> load_file(const std::string& path, Problems& problems);
+  // Checks a parsed document; relative paths resolve against `base_dir`.
+  static std::optional<EngineConfig> from_json(const json& doc, const std::string& base_dir, Problems& problems);
+  // The configuration used when none is given: `data_dir`, the default plugin dirs and
+  // two notify.log instances, "notify-log" and "log", writing <data_dir>/notifications.jsonl.
+  static EngineConfig defaults(const std::string& data_dir);
+  // Plugin dirs searched when a file names none: $BIHUAN_PLUGIN_PATH (colon-separated),
+  // then <executable dir>/../plugins (the build tree) and <executable dir>/../lib/bihuan/plugins.
+  static std::vector<std::string> default_plugin_dirs();
+};
+
+}  // namespace bihuan

@@ -1,0 +1,182 @@
+// The engine configuration file: checked against a JSON Schema (every problem with its
+// pointer), then paths resolved against the file's directory.
+#include "bihuan/config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "bihuan/schema.hpp"
+
+namespace bihuan {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kConfigSchema = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "$schema": {"type": "string"},
+    "description": {"type": "string"},
+    "dataDir": {"type": "string", "minLength": 1},
+    "calendarDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "pluginDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "dispatch": {
+      "type": "object", "additionalProperties": false,
+      "properties": {"pollMs": {"type": "integer", "minimum": 1, "maximum": 60000}}
+    },
+    "plugins": {
+      "type": "object",
+      "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+      "additionalProperties": {
+        "type": "object",
+        "required": ["plugin"],
+        "additionalProperties": false,
+        "properties": {
+          "plugin": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,99}$"},
+          "file": {"type": "string", "minLength": 1},
+          "description": {"type": "string"},
+          "config": {"type": "object"},
+          "concurrency": {"type": "integer", "minimum": 1, "maximum": 256},
+          "timeoutMs": {"type": "integer", "minimum": 1, "maximum": 3600000},
+          "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 1000},
+          "backoff": {
+            "type": "object", "additionalProperties": false,
+            "properties": {
+              "initialMs": {"type": "integer", "minimum": 1, "maximum": 86400000},
+              "maxMs": {"type": "integer", "minimum": 1, "maximum": 604800000}
+            }
+          }
+        }
+      }
+    }
+  }
+})";
+
+const JsonSchema& config_schema() {
+  static const std::shared_ptr<const JsonSchema> schema = [] {
+    Problems p;
+    return JsonSchema::compile(json::parse(kConfigSchema), p, "");
+  }();
+  return *schema;
+}
+
+std::string resolve(const std::string& base_dir, const std::string& path) {
+  fs::path p(path);
+  if (p.is_absolute() || base_dir.empty()) return p.lexically_normal().string();
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+std::vector<std::string> resolve_all(const std::string& base_dir, const json& list) {
+  std::vector<std::string> out;
+  for (const auto& x : list) out.push_back(resolve(base_dir, x.get<std::string>()));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> EngineConfig::default_plugin_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("BIHUAN_PLUGIN_PATH")) {
+    std::string s(env);
+    for (std::size_t start = 0; start <= s.size();) {
+      std::size_t end = s.find(':', start);
+      if (end == std::string::npos) end = s.size();
+      if (end > start) dirs.push_back(s.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path bin = exe.parent_path();
+    dirs.push_back((bin.parent_path() / "plugins").lexically_normal().string());
+    dirs.push_back((bin.parent_path() / "lib" / "bihuan" / "plugins").lexically_normal().string());
+  }
+  return dirs;
+}
+
+EngineConfig EngineConfig::defaults(const std::string& data_dir) {
+  EngineConfig c;
+  c.data_dir = data_dir;
+  c.plugin_dirs = default_plugin_dirs();
+  std::error_code ec;
+  std::string log = (fs::absolute(data_dir, ec) / "notifications.jsonl").lexically_normal().string();
+  for (const char* name : {"notify-log", "log"}) {
+    PluginInstanceConfig p;
+    p.name = name;
+    p.plugin = "notify.log";
+    p.config = {{"path", log}};
+    c.plugins[name] = std::move(p);
+  }
+  return c;
+}
+
+std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::string& base_dir, Problems& problems) {
+  std::size_t before = problems.error_count();
+  if (!config_schema().validate(doc, problems, "", "config")) return std::nullopt;
+  EngineConfig c;
+  if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
+  if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);
+  c.plugin_dirs = doc.contains("pluginDirs") ? resolve_all(base_dir, doc["pluginDirs"]) : default_plugin_dirs();
+  if (doc.contains("dispatch")) c.poll_ms = doc["dispatch"].value("pollMs", c.poll_ms);
+  if (doc.contains("plugins")) {
+    for (const auto& [name, entry] : doc["plugins"].items()) {
+      std::string at = "/plugins/" + pointer_escape(name);
+      PluginInstanceConfig p;
+      p.name = name;
+      p.plugin = entry["plugin"].get<std::string>();
+      if (entry.contains("file")) p.file = resolve(base_dir, entry["file"].get<std::string>());
+      if (entry.contains("config")) p.config = entry["config"];
+      p.policy.concurrency = entry.value("concurrency", p.policy.concurrency);
+      p.policy.timeout_ms = entry.value("timeoutMs", p.policy.timeout_ms);
+      p.policy.max_attempts = entry.value("maxAttempts", p.policy.max_attempts);
+      if (entry.contains("backoff")) {
+        p.policy.backoff_initial_ms = entry["backoff"].value("initialMs", p.policy.backoff_initial_ms);
+        p.policy.backoff_max_ms = entry["backoff"].value("maxMs", p.policy.backoff_max_ms);
+      }
+      if (p.policy.backoff_max_ms < p.policy.backoff_initial_ms)
+        problems.error(at + "/backoff/maxMs", "config-backoff",
+                       "backoff maxMs (" + std::to_string(p.policy.backoff_max_ms) + ") is smaller than initialMs (" +
+                           std::to_string(p.policy.backoff_initial_ms) + ")");
+      c.plugins[name] = std::move(p);
+    }
+  }
+  if (problems.error_count() > before) return std::nullopt;
+  return c;
+}
+
+std::optional<EngineConfig> EngineConfig::load_file(const std::string& path, Problems& problems) {
+  Problems found(path);
+  auto text_problems = [&] {
+    for (auto p : found.items()) {
+      if (p.file.empty()) p.file = path;
+      problems.add(std::move(p));
+    }
+  };
+  auto doc = load_json_file(path, found);
+  if (!doc) {
+    text_problems();
+    return std::nullopt;
+  }
+  std::error_code ec;
+  std::string base = fs::absolute(path, ec).parent_path().string();
+  auto config = from_json(*doc, base, found);
+  // Positions for pointer-only problems: re-read the text (small files).
+  if (found.has_errors()) {
+    std::string text;
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+      char buf[65536];
+      std::size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+      std::fclose(f);
+    }
+    attach_positions(text, found);
+  }
+  text_problems();
+  if (config) config->file = path;
+  return config;
+}
+
+}  // namespace bihuan
