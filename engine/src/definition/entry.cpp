@@ -50,6 +50,13 @@ void drop_shadowed_schema_errors(Problems& problems, std::size_t first) {
   items = std::move(kept);
 }
 
+// The string member `key` of `doc`, or `fallback` when absent or of another type (the
+// schema reports the type; json::value() would throw).
+std::string string_member(const json& doc, const char* key, std::string fallback) {
+  auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::move(fallback);
+}
+
 }  // namespace
 
 const json& definition_schema() {
@@ -69,11 +76,11 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
 
   auto def = std::make_shared<Definition>();
   definition_detail::Compiler c{problems, ctx, *def, {}, {}};
-  def->id = doc.value("id", std::string());
+  def->id = string_member(doc, "id", "");
   if (auto v = doc.find("version"); v != doc.end() && v->is_number_integer()) def->version = v->get<std::int64_t>();
   if (auto t = doc.find("title"); t != doc.end()) def->title = *t;
   if (auto t = doc.find("description"); t != doc.end()) def->description = *t;
-  def->timezone_name = doc.value("timezone", std::string("Asia/Shanghai"));
+  def->timezone_name = string_member(doc, "timezone", "Asia/Shanghai");
   if (!def->timezone_name.empty()) {
     Problems tzp(problems.file());
     def->timezone = TimeZone::load(def->timezone_name, &tzp, ctx.tzdir);
@@ -91,7 +98,7 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
       if (role.is_string()) def->roles.push_back(role.get<std::string>());
   if (auto st = doc.find("states"); st != doc.end()) c.parse_states(*st, "/states", -1);
   c.resolve_targets();
-  std::string initial = doc.value("initial", std::string());
+  std::string initial = string_member(doc, "initial", "");
   def->initial = def->find_state(initial);
   if (def->initial < 0 && doc.contains("initial") && doc["initial"].is_string())
     problems.error("/initial", "unknown-initial", "initial state \"" + initial + "\" is not defined");

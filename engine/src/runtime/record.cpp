@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "runtime/msgpack.hpp"
 #include "storage/lmdb_env.hpp"
 
 namespace bihuan::runtime {
@@ -31,54 +32,100 @@ std::optional<std::uint64_t> id_from_text(std::string_view text) {
 }
 
 std::string encode(const InstanceRecord& r) {
-  json timers = json::array();
-  for (const auto& t : r.timers) timers.push_back({t.due_ms, t.seq, t.state, t.timer, t.fired});
-  json j = {{"i", r.id}, {"d", r.definition}, {"v", r.definition_version}, {"s", r.state},
-            {"st", static_cast<int>(r.status)}, {"n", r.version}, {"x", r.data},
-            {"c", r.created_ms}, {"u", r.updated_ms}, {"h", r.last_hash}, {"t", timers},
-            {"ts", r.next_timer_seq}};
-  if (!r.business_key.empty()) j["k"] = r.business_key;
-  if (!r.outcome.empty()) j["o"] = r.outcome;
-  if (!r.deadlines.empty()) j["dl"] = r.deadlines;
-  if (r.parent) {
-    j["p"] = r.parent;
-    j["pe"] = r.parent_event;
+  std::string out;
+  out.reserve(256);
+  msgpack::Writer w(out);
+  std::uint32_t n = 12 + !r.business_key.empty() + !r.outcome.empty() + !r.deadlines.empty() + (r.parent ? 2 : 0);
+  w.map(n);
+  w.str("i"), w.uint(r.id);
+  w.str("d"), w.str(r.definition);
+  w.str("v"), w.sint(r.definition_version);
+  w.str("s"), w.sint(r.state);
+  w.str("st"), w.uint(static_cast<std::uint64_t>(r.status));
+  w.str("n"), w.uint(r.version);
+  w.str("x"), w.value(r.data);
+  w.str("c"), w.sint(r.created_ms);
+  w.str("u"), w.sint(r.updated_ms);
+  w.str("h"), w.str(r.last_hash);
+  w.str("t"), w.array(static_cast<std::uint32_t>(r.timers.size()));
+  for (const auto& t : r.timers) {
+    w.array(5);
+    w.uint(t.due_ms), w.uint(t.seq), w.sint(t.state), w.sint(t.timer), w.uint(t.fired);
   }
-  auto bytes = json::to_msgpack(j);
-  return std::string(bytes.begin(), bytes.end());
+  w.str("ts"), w.uint(r.next_timer_seq);
+  if (!r.business_key.empty()) w.str("k"), w.str(r.business_key);
+  if (!r.outcome.empty()) w.str("o"), w.str(r.outcome);
+  if (!r.deadlines.empty()) {
+    w.str("dl"), w.array(static_cast<std::uint32_t>(r.deadlines.size()));
+    for (const auto& [state, due] : r.deadlines) w.array(2), w.sint(state), w.sint(due);
+  }
+  if (r.parent) {
+    w.str("p"), w.uint(r.parent);
+    w.str("pe"), w.str(r.parent_event);
+  }
+  return out;
 }
 
 std::optional<InstanceRecord> decode_instance(std::string_view bytes) {
-  json j = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
-  if (!j.is_object()) return std::nullopt;
-  try {
-    InstanceRecord r;
-    r.id = j.at("i").get<std::uint64_t>();
-    r.definition = j.at("d").get<std::string>();
-    r.definition_version = j.at("v").get<std::int64_t>();
-    r.state = j.at("s").get<int>();
-    r.status = static_cast<InstanceStatus>(j.at("st").get<int>());
-    r.version = j.at("n").get<std::uint64_t>();
-    r.data = std::move(j.at("x"));
-    r.created_ms = j.at("c").get<std::int64_t>();
-    r.updated_ms = j.at("u").get<std::int64_t>();
-    r.last_hash = j.at("h").get<std::string>();
-    r.next_timer_seq = j.at("ts").get<std::uint32_t>();
-    for (const auto& t : j.at("t"))
-      r.timers.push_back({t[0].get<std::uint64_t>(), t[1].get<std::uint32_t>(), t[2].get<int>(),
-                          t[3].get<int>(), t[4].get<std::uint32_t>()});
-    if (auto it = j.find("k"); it != j.end()) r.business_key = it->get<std::string>();
-    if (auto it = j.find("o"); it != j.end()) r.outcome = it->get<std::string>();
-    if (auto it = j.find("dl"); it != j.end())
-      r.deadlines = it->get<std::vector<std::pair<int, std::int64_t>>>();
-    if (auto it = j.find("p"); it != j.end()) {
-      r.parent = it->get<std::uint64_t>();
-      r.parent_event = j.value("pe", std::string());
-    }
-    return r;
-  } catch (const std::exception&) {
-    return std::nullopt;
+  msgpack::Reader rd(bytes);
+  auto n = rd.map();
+  if (!n) return std::nullopt;
+  InstanceRecord r;
+  auto str = [&](std::string& into) {
+    auto v = rd.str();
+    if (v) into.assign(*v);
+    return v.has_value();
+  };
+  auto num = [&](auto& into) {
+    auto v = rd.integer();
+    if (v) into = static_cast<std::remove_reference_t<decltype(into)>>(*v);
+    return v.has_value();
+  };
+  for (std::uint32_t i = 0; i < *n; ++i) {
+    auto key = rd.str();
+    if (!key) return std::nullopt;
+    bool ok = true;
+    if (*key == "i") ok = num(r.id);
+    else if (*key == "d") ok = str(r.definition);
+    else if (*key == "v") ok = num(r.definition_version);
+    else if (*key == "s") ok = num(r.state);
+    else if (*key == "st") {
+      int st = 0;
+      ok = num(st) && st >= 0 && st <= 2;
+      r.status = static_cast<InstanceStatus>(st);
+    } else if (*key == "n") ok = num(r.version);
+    else if (*key == "x") {
+      auto v = rd.value();
+      ok = v.has_value();
+      if (ok) r.data = std::move(*v);
+    } else if (*key == "c") ok = num(r.created_ms);
+    else if (*key == "u") ok = num(r.updated_ms);
+    else if (*key == "h") ok = str(r.last_hash);
+    else if (*key == "t") {
+      auto count = rd.array();
+      ok = count.has_value();
+      for (std::uint32_t k = 0; ok && k < *count; ++k) {
+        TimerRef t;
+        ok = rd.array() == 5u && num(t.due_ms) && num(t.seq) && num(t.state) && num(t.timer) && num(t.fired);
+        r.timers.push_back(t);
+      }
+    } else if (*key == "ts") ok = num(r.next_timer_seq);
+    else if (*key == "k") ok = str(r.business_key);
+    else if (*key == "o") ok = str(r.outcome);
+    else if (*key == "dl") {
+      auto count = rd.array();
+      ok = count.has_value();
+      for (std::uint32_t k = 0; ok && k < *count; ++k) {
+        std::pair<int, std::int64_t> d;
+        ok = rd.array() == 2u && num(d.first) && num(d.second);
+        r.deadlines.push_back(d);
+      }
+    } else if (*key == "p") ok = num(r.parent);
+    else if (*key == "pe") ok = str(r.parent_event);
+    else ok = rd.skip();  // a field from a newer minor format: ignore
+    if (!ok) return std::nullopt;
   }
+  return r;
 }
 
 std::string timer_key(const TimerRef& t, std::uint64_t instance) {
@@ -91,49 +138,87 @@ StoredTimer parse_timer_key(std::string_view key) {
 
 std::string history_key(std::uint64_t instance, std::uint32_t seq) { return be64(instance) + be32(seq); }
 
-json history_to_json(const HistoryEntry& e) {
-  json j = {{"q", e.seq},     {"t", e.at.time_since_epoch().count()}, {"k", e.kind}, {"e", e.event},
-            {"a", e.actor},   {"r", e.roles},  {"f", e.from}, {"o", e.to},     {"p", e.payload},
-            {"c", e.changes}, {"s", e.status}, {"prev", e.prev_hash}};
-  return j;
+std::string encode_history_body(const HistoryEntry& e) {
+  std::string out;
+  out.reserve(192);
+  msgpack::Writer w(out);
+  w.map(13);  // the 13th member, "hash", follows the body
+  w.str("q"), w.uint(e.seq);
+  w.str("t"), w.sint(e.at.time_since_epoch().count());
+  w.str("k"), w.str(e.kind);
+  w.str("e"), w.str(e.event);
+  w.str("a"), w.str(e.actor);
+  w.str("r"), w.array(static_cast<std::uint32_t>(e.roles.size()));
+  for (const auto& role : e.roles) w.str(role);
+  w.str("f"), w.str(e.from);
+  w.str("o"), w.str(e.to);
+  w.str("p"), w.value(e.payload);
+  w.str("c"), w.value(e.changes);
+  w.str("s"), w.str(e.status);
+  w.str("prev"), w.str(e.prev_hash);
+  return out;
 }
 
-std::string history_hash(const HistoryEntry& e) {
-  auto bytes = json::to_msgpack(history_to_json(e));
-  std::string material = e.prev_hash;
-  material.append(bytes.begin(), bytes.end());
+std::string history_hash(std::string_view prev_hash, std::string_view body) {
+  std::string material(prev_hash);
+  material.append(body);
   return sha256_hex(material);
 }
 
-std::string encode_history(const HistoryEntry& e) {
-  json j = history_to_json(e);
-  j["hash"] = e.hash;
-  auto bytes = json::to_msgpack(j);
-  return std::string(bytes.begin(), bytes.end());
+std::string seal_history(std::string body, const std::string& hash) {
+  msgpack::Writer w(body);
+  w.str("hash"), w.str(hash);
+  return body;
 }
 
-std::optional<HistoryEntry> history_from_bytes(std::string_view bytes) {
-  json j = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
-  if (!j.is_object()) return std::nullopt;
-  try {
-    HistoryEntry e;
-    e.seq = j.at("q").get<std::uint64_t>();
-    e.at = TimePoint(Millis(j.at("t").get<std::int64_t>()));
-    e.kind = j.at("k").get<std::string>();
-    e.event = j.at("e").get<std::string>();
-    e.actor = j.at("a").get<std::string>();
-    e.roles = j.at("r").get<std::vector<std::string>>();
-    e.from = j.at("f").get<std::string>();
-    e.to = j.at("o").get<std::string>();
-    e.payload = j.at("p");
-    e.changes = j.at("c");
-    e.status = j.at("s").get<std::string>();
-    e.prev_hash = j.at("prev").get<std::string>();
-    e.hash = j.at("hash").get<std::string>();
-    return e;
-  } catch (const std::exception&) {
-    return std::nullopt;
+std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::string_view* body) {
+  msgpack::Reader rd(bytes);
+  auto n = rd.map();
+  if (!n) return std::nullopt;
+  HistoryEntry e;
+  bool has_hash = false;
+  for (std::uint32_t i = 0; i < *n; ++i) {
+    std::size_t key_pos = rd.pos();
+    auto key = rd.str();
+    if (!key) return std::nullopt;
+    bool ok = true;
+    auto str = [&](std::string& into) {
+      auto v = rd.str();
+      if (v) into.assign(*v);
+      return v.has_value();
+    };
+    if (*key == "q") {
+      auto v = rd.integer();
+      ok = v && *v >= 0;
+      if (ok) e.seq = static_cast<std::uint64_t>(*v);
+    } else if (*key == "t") {
+      auto v = rd.integer();
+      ok = v.has_value();
+      if (ok) e.at = TimePoint(Millis(*v));
+    } else if (*key == "k") ok = str(e.kind);
+    else if (*key == "e") ok = str(e.event);
+    else if (*key == "a") ok = str(e.actor);
+    else if (*key == "r") {
+      auto count = rd.array();
+      ok = count.has_value();
+      for (std::uint32_t k = 0; ok && k < *count; ++k) ok = str(e.roles.emplace_back());
+    } else if (*key == "f") ok = str(e.from);
+    else if (*key == "o") ok = str(e.to);
+    else if (*key == "p" || *key == "c") {
+      auto v = rd.value();
+      ok = v.has_value();
+      if (ok) (*key == "p" ? e.payload : e.changes) = std::move(*v);
+    } else if (*key == "s") ok = str(e.status);
+    else if (*key == "prev") ok = str(e.prev_hash);
+    else if (*key == "hash") {
+      ok = str(e.hash);
+      has_hash = true;
+      if (body) *body = bytes.substr(0, key_pos);
+    } else ok = rd.skip();
+    if (!ok) return std::nullopt;
   }
+  if (!has_hash) return std::nullopt;
+  return e;
 }
 
 std::string sha256_hex(std::string_view bytes) {

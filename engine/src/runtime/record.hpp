@@ -55,14 +55,14 @@ struct StoredTimer {
 };
 StoredTimer parse_timer_key(std::string_view key);
 
-// History: key be64(instance) be32(seq); value msgpack of HistoryEntry without `hash`
-// in the hashed form; the stored form includes it.
+// History: key be64(instance) be32(seq); value a MessagePack map whose last member is
+// "hash". The body is everything before that member; hash = SHA-256(prev_hash || body).
 std::string history_key(std::uint64_t instance, std::uint32_t seq);
-json history_to_json(const HistoryEntry& e);  // stored form, times as ms
-std::optional<HistoryEntry> history_from_bytes(std::string_view bytes);
-std::string encode_history(const HistoryEntry& e);
-// SHA-256 over prev_hash and the canonical (msgpack) entry without its hash.
-std::string history_hash(const HistoryEntry& e);
+std::string encode_history_body(const HistoryEntry& e);  // e.hash is not used
+std::string history_hash(std::string_view prev_hash, std::string_view body);
+std::string seal_history(std::string body, const std::string& hash);
+// Decodes a stored entry; `body`, if given, receives the hashed part of `bytes`.
+std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::string_view* body = nullptr);
 
 std::string sha256_hex(std::string_view bytes);
 

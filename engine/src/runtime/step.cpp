@@ -125,9 +125,9 @@ void Step::record_history(InstanceRecord& r, HistoryEntry e) {
   e.at = b_.now;
   e.prev_hash = r.last_hash;
   e.status = to_string(r.status);
-  e.hash = history_hash(e);
-  r.last_hash = e.hash;
-  u_.put(Db::hist, history_key(r.id, static_cast<std::uint32_t>(e.seq)), encode_history(e));
+  std::string body = encode_history_body(e);
+  r.last_hash = history_hash(e.prev_hash, body);
+  u_.put(Db::hist, history_key(r.id, static_cast<std::uint32_t>(e.seq)), seal_history(std::move(body), r.last_hash));
 }
 
 void Step::arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired) {

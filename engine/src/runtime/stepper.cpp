@@ -220,9 +220,8 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     const TimerSpec& spec = def.states[fired.state].timers[fired.timer];
     // The firing itself may be refused (guard false, event not accepted): the timer is
     // still consumed, and the refusal is recorded in the history.
-    InstanceRecord before = r;
     auto saved_ops = u.ops.size();
-    auto saved_records = u.records;
+    auto saved_records = u.records;  // usually just this instance
     auto saved_cascades = u.cascades.size();
     auto saved_seq = u.outbox_seq;
     try {

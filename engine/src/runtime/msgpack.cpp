@@ -1,0 +1,171 @@
+#include "runtime/msgpack.hpp"
+
+namespace bihuan::runtime::msgpack {
+
+void Writer::be(std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void Writer::map(std::uint32_t n) {
+  if (n < 16) out_.push_back(static_cast<char>(0x80 | n));
+  else if (n < 65536) { out_.push_back('\xde'); be(n, 2); }
+  else { out_.push_back('\xdf'); be(n, 4); }
+}
+
+void Writer::array(std::uint32_t n) {
+  if (n < 16) out_.push_back(static_cast<char>(0x90 | n));
+  else if (n < 65536) { out_.push_back('\xdc'); be(n, 2); }
+  else { out_.push_back('\xdd'); be(n, 4); }
+}
+
+void Writer::str(std::string_view s) {
+  std::size_t n = s.size();
+  if (n < 32) out_.push_back(static_cast<char>(0xa0 | n));
+  else if (n < 256) { out_.push_back('\xd9'); be(n, 1); }
+  else if (n < 65536) { out_.push_back('\xda'); be(n, 2); }
+  else { out_.push_back('\xdb'); be(n, 4); }
+  out_.append(s);
+}
+
+void Writer::uint(std::uint64_t v) {
+  if (v < 128) out_.push_back(static_cast<char>(v));
+  else if (v < 256) { out_.push_back('\xcc'); be(v, 1); }
+  else if (v < 65536) { out_.push_back('\xcd'); be(v, 2); }
+  else if (v <= 0xffffffffu) { out_.push_back('\xce'); be(v, 4); }
+  else { out_.push_back('\xcf'); be(v, 8); }
+}
+
+void Writer::sint(std::int64_t v) {
+  if (v >= 0) return uint(static_cast<std::uint64_t>(v));
+  if (v >= -32) out_.push_back(static_cast<char>(v));
+  else { out_.push_back('\xd3'); be(static_cast<std::uint64_t>(v), 8); }
+}
+
+void Writer::value(const json& j) { json::to_msgpack(j, out_); }
+
+std::optional<std::uint64_t> Reader::be(int bytes) {
+  if (pos_ + static_cast<std::size_t>(bytes) > in_.size()) return std::nullopt;
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in_[pos_++]);
+  return v;
+}
+
+std::optional<std::uint32_t> Reader::map() {
+  if (pos_ >= in_.size()) return std::nullopt;
+  auto c = static_cast<unsigned char>(in_[pos_]);
+  if ((c & 0xf0) == 0x80) { ++pos_; return c & 0x0f; }
+  if (c == 0xde) { ++pos_; auto v = be(2); return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt; }
+  if (c == 0xdf) { ++pos_; auto v = be(4); return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt; }
+  return std::nullopt;
+}
+
+std::optional<std::uint32_t> Reader::array() {
+  if (pos_ >= in_.size()) return std::nullopt;
+  auto c = static_cast<unsigned char>(in_[pos_]);
+  if ((c & 0xf0) == 0x90) { ++pos_; return c & 0x0f; }
+  if (c == 0xdc) { ++pos_; auto v = be(2); return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt; }
+  if (c == 0xdd) { ++pos_; auto v = be(4); return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt; }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Reader::str() {
+  if (pos_ >= in_.size()) return std::nullopt;
+  auto c = static_cast<unsigned char>(in_[pos_]);
+  std::optional<std::uint64_t> n;
+  if ((c & 0xe0) == 0xa0) { ++pos_; n = c & 0x1f; }
+  else if (c == 0xd9) { ++pos_; n = be(1); }
+  else if (c == 0xda) { ++pos_; n = be(2); }
+  else if (c == 0xdb) { ++pos_; n = be(4); }
+  if (!n || pos_ + *n > in_.size()) return std::nullopt;
+  auto s = in_.substr(pos_, *n);
+  pos_ += *n;
+  return s;
+}
+
+std::optional<std::int64_t> Reader::integer() {
+  if (pos_ >= in_.size()) return std::nullopt;
+  auto c = static_cast<unsigned char>(in_[pos_]);
+  if (c < 0x80) { ++pos_; return c; }
+  if (c >= 0xe0) { ++pos_; return static_cast<std::int8_t>(c); }
+  ++pos_;
+  std::optional<std::uint64_t> v;
+  switch (c) {
+    case 0xcc: v = be(1); break;
+    case 0xcd: v = be(2); break;
+    case 0xce: v = be(4); break;
+    case 0xcf: v = be(8); break;
+    case 0xd0: if ((v = be(1))) return static_cast<std::int8_t>(*v); return std::nullopt;
+    case 0xd1: if ((v = be(2))) return static_cast<std::int16_t>(*v); return std::nullopt;
+    case 0xd2: if ((v = be(4))) return static_cast<std::int32_t>(*v); return std::nullopt;
+    case 0xd3: if ((v = be(8))) return static_cast<std::int64_t>(*v); return std::nullopt;
+    default: --pos_; return std::nullopt;
+  }
+  if (!v) return std::nullopt;
+  return static_cast<std::int64_t>(*v);
+}
+
+std::optional<bool> Reader::boolean() {
+  if (pos_ >= in_.size()) return std::nullopt;
+  auto c = static_cast<unsigned char>(in_[pos_]);
+  if (c == 0xc2 || c == 0xc3) { ++pos_; return c == 0xc3; }
+  return std::nullopt;
+}
+
+bool Reader::nil() {
+  if (pos_ < in_.size() && static_cast<unsigned char>(in_[pos_]) == 0xc0) { ++pos_; return true; }
+  return false;
+}
+
+bool Reader::skip() {
+  // Iterative: `pending` counts values still to skip (containers add their children).
+  std::uint64_t pending = 1;
+  while (pending > 0) {
+    if (pos_ >= in_.size()) return false;
+    --pending;
+    auto c = static_cast<unsigned char>(in_[pos_]);
+    std::optional<std::uint64_t> n;
+    if (c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) { ++pos_; continue; }
+    if ((c & 0xf0) == 0x80) { ++pos_; pending += 2ull * (c & 0x0f); continue; }
+    if ((c & 0xf0) == 0x90) { ++pos_; pending += c & 0x0f; continue; }
+    if ((c & 0xe0) == 0xa0) { ++pos_; n = c & 0x1f; }
+    else {
+      ++pos_;
+      switch (c) {
+        case 0xc4: case 0xd9: n = be(1); break;
+        case 0xc5: case 0xda: n = be(2); break;
+        case 0xc6: case 0xdb: n = be(4); break;
+        case 0xcc: case 0xd0: n = 1; break;
+        case 0xcd: case 0xd1: n = 2; break;
+        case 0xca: case 0xce: case 0xd2: n = 4; break;
+        case 0xcb: case 0xcf: case 0xd3: n = 8; break;
+        case 0xd4: n = 2; break;
+        case 0xd5: n = 3; break;
+        case 0xd6: n = 5; break;
+        case 0xd7: n = 9; break;
+        case 0xd8: n = 17; break;
+        case 0xc7: { auto l = be(1); if (!l) return false; n = *l + 1; break; }
+        case 0xc8: { auto l = be(2); if (!l) return false; n = *l + 1; break; }
+        case 0xc9: { auto l = be(4); if (!l) return false; n = *l + 1; break; }
+        case 0xdc: { auto l = be(2); if (!l) return false; pending += *l; continue; }
+        case 0xdd: { auto l = be(4); if (!l) return false; pending += *l; continue; }
+        case 0xde: { auto l = be(2); if (!l) return false; pending += 2 * *l; continue; }
+        case 0xdf: { auto l = be(4); if (!l) return false; pending += 2 * *l; continue; }
+        default: return false;
+      }
+    }
+    if (!n || pos_ + *n > in_.size()) return false;
+    pos_ += *n;
+  }
+  return true;
+}
+
+std::optional<json> Reader::value() {
+  std::size_t start = pos_;
+  if (!skip()) return std::nullopt;
+  auto bytes = in_.substr(start, pos_ - start);
+  json j = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+}  // namespace bihuan::runtime::msgpack
