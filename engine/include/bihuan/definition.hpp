@@ -107,6 +107,9 @@ class Definition {
   std::vector<StateSpec> states;  // index = StateSpec::index; parents before children
   json source;                    // the document as deployed
   std::string digest;             // SHA-256 hex of the canonical source
+  // Whether any expression or template may read "instance" / "now" (a conservative text
+  // scan of the source): steps skip building what nothing reads.
+  bool uses_instance = true, uses_now = true;
 
   int find_state(const std::string& name) const;  // -1 if none
   // The state to rest in after entering `index` (follows compound initials down).

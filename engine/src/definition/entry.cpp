@@ -116,7 +116,10 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
   for (std::size_t i = first; i < problems.items().size(); ++i)
     if (problems.items()[i].severity == Severity::error) return nullptr;
   def->source = doc;
-  def->digest = sha256_hex(doc.dump());
+  std::string text = doc.dump();
+  def->digest = sha256_hex(text);
+  def->uses_instance = text.find("instance") != std::string::npos;
+  def->uses_now = text.find("now") != std::string::npos;
   return def;
 }
 

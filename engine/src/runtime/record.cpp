@@ -1,6 +1,6 @@
 #include "runtime/record.hpp"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include <cstdio>
 
@@ -222,13 +222,27 @@ std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::stri
 }
 
 std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  // One digest context per thread, reused: OpenSSL's one-shot SHA256() looks the
+  // algorithm up on every call, which costs more than hashing a history entry.
+  struct Ctx {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local Ctx c;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(c.ctx, c.md, nullptr);
+  EVP_DigestUpdate(c.ctx, bytes.data(), bytes.size());
+  EVP_DigestFinal_ex(c.ctx, md, &len);
   static const char* hex = "0123456789abcdef";
-  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    out[2 * static_cast<std::size_t>(i)] = hex[md[i] >> 4];
-    out[2 * static_cast<std::size_t>(i) + 1] = hex[md[i] & 15];
+  std::string out(2 * len, '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
   }
   return out;
 }

@@ -108,16 +108,18 @@ std::optional<std::uint64_t> Step::find_business_key(const std::string& key) {
   return storage::read_be64(*v);
 }
 
-json Step::context(const InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const {
-  return {{"data", r.data},
-          {"event", event},
-          {"actor", {{"id", actor.id}, {"roles", actor.roles}}},
-          {"instance",
-           {{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
-            {"version", r.version}, {"state", state_name(def, r.state)},
-            {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
-            {"parent", r.parent ? id_to_text(r.parent) : std::string()}}},
-          {"now", format_time(b_.now, *def.timezone)}};
+json Step::lease_context(InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const {
+  json ctx = json::object();
+  ctx["data"] = std::move(r.data);
+  ctx["event"] = event;
+  ctx["actor"] = {{"id", actor.id}, {"roles", actor.roles}};
+  if (def.uses_instance)
+    ctx["instance"] = {{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
+                       {"version", r.version}, {"state", state_name(def, r.state)},
+                       {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
+                       {"parent", r.parent ? id_to_text(r.parent) : std::string()}};
+  if (def.uses_now) ctx["now"] = format_time(b_.now, *def.timezone);
+  return ctx;
 }
 
 void Step::record_history(InstanceRecord& r, HistoryEntry e) {
@@ -151,8 +153,9 @@ void Step::rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due) 
   if (!spec.every) return;
   if (spec.limit && fired_timer.fired + 1 >= spec.limit) return;
   Expressions ex(def, env_.calendars);
-  json ctx = context(r, def, nullptr, Actor::system());
+  json ctx = lease_context(r, def, nullptr, Actor::system());
   auto next = ex.add(due, json(spec.every->to_string()), spec.calendar, ctx, spec.pointer + "/every");
+  release(r, ctx);
   if (next && *next > due) arm(r, fired_timer.state, fired_timer.timer, *next, fired_timer.fired + 1);
 }
 
@@ -198,9 +201,8 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     for (const auto& [ptr, rule] : tr.set) values.push_back(ex.build(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
     for (std::size_t i = 0; i < values.size(); ++i) {
       changes.push_back(json::array({tr.set[i].first, values[i]}));
-      assign_pointer(r.data, tr.set[i].first, std::move(values[i]));
+      assign_pointer(ctx["data"], tr.set[i].first, std::move(values[i]));
     }
-    ctx["data"] = r.data;
   }
   if (tr.target < 0) {
     run_actions(r, def, tr.actions, ctx, actor, depth);
@@ -227,12 +229,12 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
   std::reverse(path.begin(), path.end());
   for (int c = def.states[tr.target].initial_child; c >= 0; c = def.states[c].initial_child) path.push_back(c);
   r.state = path.back();
-  ctx["instance"]["state"] = def.states[r.state].name;
+  if (def.uses_instance) ctx["instance"]["state"] = def.states[r.state].name;
   for (int s : path) enter(r, def, s, ctx, actor, depth);
-  if (def.states[r.state].type == StateType::final_state) finish(r, def);
+  if (def.states[r.state].type == StateType::final_state) finish(r, def, ctx["data"]);
 }
 
-void Step::finish(InstanceRecord& r, const Definition& def) {
+void Step::finish(InstanceRecord& r, const Definition& def, const json& data) {
   r.status = InstanceStatus::completed;
   r.outcome = def.states[r.state].outcome;
   disarm(r, -1);
@@ -240,7 +242,7 @@ void Step::finish(InstanceRecord& r, const Definition& def) {
   if (r.parent && !r.parent_event.empty())
     u_.cascades.push_back({Cascade::deliver, r.parent, {}, r.parent_event,
                            {{"child", id_to_text(r.id)}, {"businessKey", r.business_key}, {"outcome", r.outcome},
-                            {"status", "completed"}, {"data", r.data}, {"definition", r.definition}},
+                            {"status", "completed"}, {"data", data}, {"definition", r.definition}},
                            Actor::system(), {}});
 }
 
@@ -366,9 +368,10 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
   std::vector<int> path{def.initial};
   for (int c = def.states[def.initial].initial_child; c >= 0; c = def.states[c].initial_child) path.push_back(c);
   r.state = path.back();
-  json ctx = context(r, def, nullptr, actor);
+  json ctx = lease_context(r, def, nullptr, actor);
   for (int s : path) enter(r, def, s, ctx, actor, depth);
-  if (def.states[r.state].type == StateType::final_state) finish(r, def);
+  if (def.states[r.state].type == StateType::final_state) finish(r, def, ctx["data"]);
+  release(r, ctx);
   if (!business_key.empty()) {
     u_.business_keys[business_key] = r.id;
     u_.put(Db::bkey, business_key, be64(r.id));
@@ -408,7 +411,7 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
     fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
   json event_json = {{"name", name}, {"payload", payload}};
-  json ctx = context(r, def, event_json, actor);
+  json ctx = lease_context(r, def, event_json, actor);
   Expressions ex(def, env_.calendars);
   if (ev->actors) {
     json allowed = ex.eval(*ev->actors, ctx, ev->pointer + "/actors");
@@ -439,9 +442,10 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
   std::string from = def.states[r.state].name;
   r.version++;
   r.updated_ms = ms(b_.now);
-  ctx["instance"]["version"] = r.version;
+  if (def.uses_instance) ctx["instance"]["version"] = r.version;
   json changes = json::array();
   transition(r, def, *chosen, ctx, actor, changes, 0);
+  release(r, ctx);
   check_data(r, def);
   HistoryEntry e;
   e.kind = kind;
@@ -458,7 +462,7 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
 void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {
   const Definition& def = definition_of(r);
   Actor sys = Actor::system();
-  json ctx = context(r, def, {{"name", "timer:" + spec.id}, {"payload", nullptr}}, sys);
+  json ctx = lease_context(r, def, {{"name", "timer:" + spec.id}, {"payload", nullptr}}, sys);
   Expressions ex(def, env_.calendars);
   if (spec.transition.guard && !ex.test(*spec.transition.guard, ctx, spec.pointer + "/guard")) {
     fail(StepError::guard_false, "timer \"" + spec.id + "\" guard is false");
@@ -468,6 +472,7 @@ void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {
   r.updated_ms = ms(b_.now);
   json changes = json::array();
   transition(r, def, spec.transition, ctx, sys, changes, 0);
+  release(r, ctx);
   check_data(r, def);
   HistoryEntry e;
   e.kind = "timer";

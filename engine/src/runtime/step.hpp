@@ -49,7 +49,11 @@ class Step {
   // Re-arms a repeating timer after it fired at `due`.
   void rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due);
   void record_history(InstanceRecord& r, HistoryEntry e);
-  json context(const InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const;
+  // The expression context of a step. It takes r.data (moved, not copied: the step works
+  // on ctx["data"]); release() moves it back. Members the definition never mentions
+  // ("instance", "now") are left out.
+  json lease_context(InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const;
+  static void release(InstanceRecord& r, json& ctx) { r.data = std::move(ctx["data"]); }
 
  private:
   void enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth);
@@ -57,7 +61,7 @@ class Step {
   // Applies `tr`; appends [pointer, value] pairs to `changes`.
   void transition(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx,
                   const Actor& actor, json& changes, int depth);
-  void finish(InstanceRecord& r, const Definition& def);
+  void finish(InstanceRecord& r, const Definition& def, const json& data);
   void run_actions(InstanceRecord& r, const Definition& def, const std::vector<ActionSpec>& actions,
                    json& ctx, const Actor& actor, int depth);
   void arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired);

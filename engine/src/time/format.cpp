@@ -75,29 +75,53 @@ std::optional<TimePoint> parse_time(std::string_view text, const TimeZone* tz) {
   return TimePoint(Millis(utc));
 }
 
+namespace {
+
+// Appends v as exactly `width` decimal digits (v >= 0). Hot: every step formats "now".
+void digits(std::string& out, std::int64_t v, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+  out.append(buf, static_cast<std::size_t>(width));
+}
+
+}  // namespace
+
 std::string format_time(TimePoint t, const TimeZone& tz) {
   LocalDate d;
   std::int64_t ms = 0;
   tz.to_local(t, d, ms);
   const std::int32_t offset = tz.offset_at(t);
 
-  std::string out = d.to_string();
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "T%02d:%02d:%02d", static_cast<int>(ms / 3'600'000),
-                static_cast<int>(ms / 60'000 % 60), static_cast<int>(ms / 1000 % 60));
-  out += buf;
+  std::string out;
+  out.reserve(32);
+  if (d.year >= 0 && d.year <= 9999) {
+    digits(out, d.year, 4);
+    out += '-';
+    digits(out, d.month, 2);
+    out += '-';
+    digits(out, d.day, 2);
+  } else {
+    out = d.to_string();
+  }
+  out += 'T';
+  digits(out, ms / 3'600'000, 2);
+  out += ':';
+  digits(out, ms / 60'000 % 60, 2);
+  out += ':';
+  digits(out, ms / 1000 % 60, 2);
   if (ms % 1000 != 0) {
-    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(ms % 1000));
-    out += buf;
+    out += '.';
+    digits(out, ms % 1000, 3);
   }
   if (offset == 0 && is_utc_name(tz.name())) return out + "Z";
   const int magnitude = offset < 0 ? -offset : offset;
-  std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset < 0 ? '-' : '+', magnitude / 3600,
-                magnitude / 60 % 60);
-  out += buf;
+  out += offset < 0 ? '-' : '+';
+  digits(out, magnitude / 3600, 2);
+  out += ':';
+  digits(out, magnitude / 60 % 60, 2);
   if (magnitude % 60 != 0) {  // local mean time before 1901 ("+08:05:43")
-    std::snprintf(buf, sizeof buf, ":%02d", magnitude % 60);
-    out += buf;
+    out += ':';
+    digits(out, magnitude % 60, 2);
   }
   return out;
 }
