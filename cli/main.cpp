@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   bihuan::cli::add_instance_commands(app);
   bihuan::cli::add_read_commands(app);
   bihuan::cli::add_admin_commands(app);
+  bihuan::cli::add_outbox_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,86 @@
+// The outbox dispatcher: delivers the notifications and tasks that steps wrote to the
+// durable outbox through the configured plugin objects, at least once.
+//
+// Each channel (a configured notifier or task handler) has its own queue and at most
+// `concurrency` plugin calls in flight, so a slow or failing plugin never delays another
+// channel, and the engine's writer never waits for a plugin. Every call has a timeout: a
+// call still running then counts as a failed attempt and its thread is abandoned (left
+// to finish or hang on its own; counted in Stats::abandoned_running and capped per
+// channel). A failed attempt is retried after an exponential backoff with full jitter:
+//   delay = uniform(0, min(maxMs, initialMs * 2^(attempts-1))) ms
+// by the engine's clock; after maxAttempts the message becomes a dead letter (kept in
+// the outbox, listed by `bihuan dead-letters`, retried by `bihuan retry`). A message is
+// acknowledged (deleted) only after its plugin reported success, so a crash at any point
+// redelivers it: receivers deduplicate on its idempotency key.
+//
+// Thread-safety: start()/stop() from one controlling thread; run_once() and drain() are
+// for callers that do not start() the background loop (tests, `bihuan dispatch --once`);
+// stats() from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bihuan/config.hpp"
+#include "bihuan/engine.hpp"
+#include "bihuan/plugin_host.hpp"
+
+namespace bihuan {
+
+struct DispatchChannel {
+  std::string name;                      // the configured name messages carry
+  std::shared_ptr<PluginObject> plugin;  // a notifier or task handler
+  ChannelPolicy policy;
+};
+
+struct DispatcherOptions {
+  std::int64_t poll_ms = 50;         // background loop: how often to look for due messages
+  std::uint64_t seed = 0;            // jitter RNG seed (0: from std::random_device)
+  std::size_t queue_per_channel = 1024;  // messages taken from the outbox ahead of delivery
+  std::size_t max_abandoned = 16;    // hung calls per channel before it stops calling
+};
+
+class Dispatcher {
+ public:
+  struct Stats {
+    std::uint64_t attempts = 0, delivered = 0, failed = 0, dead = 0, timed_out = 0;
+    std::uint64_t abandoned_running = 0;  // timed-out calls whose threads still run
+  };
+
+  Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, DispatcherOptions options = {});
+  // Every notifier and task handler of `registry`, with the policies in `config`.
+  static std::vector<DispatchChannel> channels_of(const PluginRegistry& registry, const EngineConfig& config);
+  ~Dispatcher();  // stop()
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Background delivery: looks for due messages every poll_ms and whenever wake() is
+  // called. stop() stops taking new messages, lets calls in flight finish (each within
+  // its timeout) and waits until their outcomes are recorded.
+  void start();
+  void stop();
+  void wake();
+
+  // One pass on the calling thread: hands every message due now (engine clock) to its
+  // channel and waits until every attempt's outcome is committed. Returns attempts made.
+  std::size_t run_once();
+  // Passes until nothing deliverable is left (delivered or dead letters), sleeping in
+  // real time until the next backoff expires, for at most `limit`. True when done.
+  bool drain(std::chrono::milliseconds limit);
+
+  Stats stats() const;
+
+  // The upper bound of the delay after `attempts` failed attempts (full jitter draws
+  // uniformly from [0, bound]).
+  static std::int64_t backoff_bound_ms(const ChannelPolicy& policy, std::uint32_t attempts);
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace bihuan

@@ -1,0 +1,356 @@
+// The outbox dispatcher (bihuan/dispatcher.hpp). A scan hands due messages to per-channel
+// queues; each channel's `concurrency` workers call the plugin through a Caller (timeout),
+// and every outcome goes back to the engine as a writer request (ack, or failure with the
+// next attempt time / dead letter). A message stays "in flight" from being queued until
+// its outcome is committed, so no scan hands it out twice.
+#include "bihuan/dispatcher.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "dispatch/caller.hpp"
+
+namespace bihuan {
+
+using dispatch::Caller;
+
+namespace {
+
+struct ChannelState {
+  DispatchChannel channel;
+  std::deque<OutboxMessage> queue;  // guarded by State::mu
+  std::condition_variable cv;       // work queued / stopping
+  std::vector<std::thread> workers;
+  std::shared_ptr<std::atomic<std::uint64_t>> abandoned = std::make_shared<std::atomic<std::uint64_t>>(0);
+};
+
+std::int64_t ms_of(TimePoint t) { return t.time_since_epoch().count(); }
+
+}  // namespace
+
+struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
+  Engine& engine;
+  DispatcherOptions options;
+  std::map<std::string, std::unique_ptr<ChannelState>> channels;
+
+  std::mutex mu;
+  std::condition_variable done_cv;  // an outcome was committed
+  std::condition_variable scan_cv;  // wake the background loop
+  std::set<std::uint64_t> inflight;
+  std::set<std::string> warned;     // channels without a plugin, reported once
+  bool workers_started = false, stopping = false, woken = false;
+  std::thread loop;
+
+  std::mutex rng_mu;
+  std::mt19937_64 rng;
+
+  std::atomic<std::uint64_t> attempts{0}, delivered{0}, failed{0}, dead{0}, timed_out{0};
+
+  State(Engine& e, DispatcherOptions o) : engine(e), options(o), rng(o.seed ? o.seed : std::random_device{}()) {}
+
+  void start_workers();
+  void stop_workers();
+  void worker(ChannelState& ch);
+  std::size_t scan();
+  void deliver(ChannelState& ch, Caller& caller, const OutboxMessage& m);
+  void record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt, std::string error, bool permanent);
+  bool task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt, const PluginResult& r);
+  void finish(std::uint64_t seq);
+  std::int64_t jitter(const ChannelPolicy& p, std::uint32_t attempts);
+};
+
+std::int64_t Dispatcher::backoff_bound_ms(const ChannelPolicy& p, std::uint32_t attempts) {
+  std::int64_t bound = std::max<std::int64_t>(p.backoff_initial_ms, 0);
+  for (std::uint32_t i = 1; i < attempts && bound < p.backoff_max_ms; ++i) bound *= 2;
+  return std::min(bound, p.backoff_max_ms);
+}
+
+std::int64_t Dispatcher::State::jitter(const ChannelPolicy& p, std::uint32_t n) {
+  std::int64_t bound = backoff_bound_ms(p, n);
+  std::lock_guard lock(rng_mu);
+  return std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(bound, 0))(rng);
+}
+
+Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, DispatcherOptions options)
+    : state_(std::make_shared<State>(engine, options)) {
+  for (auto& c : channels) {
+    if (!c.plugin) continue;
+    c.policy.concurrency = std::max<std::size_t>(c.policy.concurrency, 1);
+    auto ch = std::make_unique<ChannelState>();
+    ch->channel = std::move(c);
+    state_->channels[ch->channel.name] = std::move(ch);
+  }
+}
+
+std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& registry, const EngineConfig& config) {
+  std::vector<DispatchChannel> out;
+  for (const auto& [name, obj] : registry.all()) {
+    if (obj->kind() == PluginKind::data_source) continue;
+    DispatchChannel c{name, obj, {}};
+    if (auto it = config.plugins.find(name); it != config.plugins.end()) c.policy = it->second.policy;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::State::start_workers() {
+  std::lock_guard lock(mu);
+  if (workers_started) return;
+  workers_started = true;
+  stopping = false;
+  for (auto& [name, ch] : channels)
+    for (std::size_t i = 0; i < ch->channel.policy.concurrency; ++i)
+      ch->workers.emplace_back([self = shared_from_this(), c = ch.get()] { self->worker(*c); });
+}
+
+void Dispatcher::State::stop_workers() {
+  {
+    std::lock_guard lock(mu);
+    if (!workers_started) return;
+    stopping = true;
+    for (auto& [name, ch] : channels) {
+      for (const auto& m : ch->queue) inflight.erase(m.seq);  // never started: stays in the outbox
+      ch->queue.clear();
+      ch->cv.notify_all();
+    }
+  }
+  for (auto& [name, ch] : channels) {
+    for (auto& t : ch->workers) t.join();
+    ch->workers.clear();
+  }
+  // Outcomes of the last calls are being committed: wait for them.
+  std::unique_lock lock(mu);
+  done_cv.wait(lock, [&] { return inflight.empty(); });
+  workers_started = false;
+}
+
+void Dispatcher::State::worker(ChannelState& ch) {
+  Caller caller(ch.abandoned);
+  while (true) {
+    OutboxMessage m;
+    {
+      std::unique_lock lock(mu);
+      ch.cv.wait(lock, [&] { return stopping || !ch.queue.empty(); });
+      if (stopping) return;
+      m = std::move(ch.queue.front());
+      ch.queue.pop_front();
+      if (ch.queue.empty()) {
+        woken = true;  // let the loop refill this channel now
+        scan_cv.notify_all();
+      }
+    }
+    deliver(ch, caller, m);
+  }
+}
+
+void Dispatcher::State::finish(std::uint64_t seq) {
+  {
+    std::lock_guard lock(mu);
+    inflight.erase(seq);
+  }
+  done_cv.notify_all();
+}
+
+void Dispatcher::State::record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
+                                       std::string error, bool permanent) {
+  const ChannelPolicy& p = ch.channel.policy;
+  bool give_up = permanent || attempt >= p.max_attempts;
+  TimePoint next = engine.clock().now();
+  if (!give_up) next += Millis(jitter(p, attempt));
+  ++(give_up ? dead : failed);
+  engine.record_delivery_failure_async(m.seq, std::move(error), next, give_up,
+                                       [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
+}
+
+// A task's result (or permanent failure) goes to the instance as an event, idempotently
+// (a redelivered task sends the same key: the engine replays instead of applying twice).
+// Returns true when the message may be acknowledged.
+bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
+                                     const PluginResult& r) {
+  std::string event = m.body.value(r.ok() ? "onResult" : "onError", "");
+  if (event.empty()) {
+    if (r.ok()) return true;
+    record_failure(ch, m, attempt, r.body + " (the task step names no onError event)", true);
+    return false;
+  }
+  EventRequest req;
+  req.instance_id = m.instance_id;
+  req.event = event;
+  req.actor = Actor::system();
+  req.idempotency_key = m.idempotency_key + (r.ok() ? ":result" : ":error");
+  if (r.ok()) req.payload = r.value.is_object() ? r.value : json{{"result", r.value}};
+  else req.payload = {{"error", r.body}};
+  StepResult sent = engine.send(req);
+  if (sent.ok() || sent.replayed) return true;
+  bool transient = sent.error == StepError::storage_error || sent.error == StepError::shutting_down;
+  record_failure(ch, m, attempt, "instance " + m.instance_id + " did not take event " + event + ": " + sent.message,
+                 !transient);
+  return false;
+}
+
+void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMessage& m) {
+  const DispatchChannel& c = ch.channel;
+  std::uint32_t attempt = m.attempts + 1;
+  ++attempts;
+  bool is_task = m.kind == "task";
+  PluginKind want = is_task ? PluginKind::task_handler : PluginKind::notifier;
+  if (c.plugin->kind() != want) {
+    record_failure(ch, m, attempt, "channel \"" + c.name + "\" is a " + to_string(c.plugin->kind()) + " (plugin " +
+                                       c.plugin->info().name + "), it cannot deliver a " + m.kind + " message", true);
+    return;
+  }
+  if (ch.abandoned->load() >= options.max_abandoned) {
+    record_failure(ch, m, attempt, "channel \"" + c.name + "\" has " + std::to_string(ch.abandoned->load()) +
+                                       " timed-out calls still running; not calling plugin " + c.plugin->info().name +
+                                       " until they return", false);
+    return;
+  }
+  auto plugin = c.plugin;
+  auto result = caller.call(
+      [plugin, m, attempt, is_task] { return is_task ? plugin->run_task(m, attempt) : plugin->notify(m, attempt); },
+      std::chrono::milliseconds(c.policy.timeout_ms));
+  if (!result) {
+    ++timed_out;
+    record_failure(ch, m, attempt, plugin->info().file + ": plugin " + plugin->info().name + " (\"" + c.name +
+                                       "\") did not answer within " + std::to_string(c.policy.timeout_ms) +
+                                       " ms; the call was abandoned", false);
+    return;
+  }
+  if (result->status == PluginResult::Status::retry || (!is_task && !result->ok())) {
+    record_failure(ch, m, attempt, result->body, result->status == PluginResult::Status::fail);
+    return;
+  }
+  if (is_task && !task_outcome(ch, m, attempt, *result)) return;
+  ++delivered;
+  engine.ack_outbox_async(m.seq, [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
+}
+
+std::size_t Dispatcher::State::scan() {
+  std::int64_t now = ms_of(engine.clock().now());
+  std::size_t queued = 0;
+  std::uint64_t after = 0;
+  while (true) {
+    auto page = engine.outbox(256, after);
+    if (page.empty()) break;
+    after = page.back().seq;
+    std::lock_guard lock(mu);
+    if (stopping) break;
+    bool room = false;
+    for (auto& m : page) {
+      if (m.dead || inflight.count(m.seq)) continue;
+      if (m.next_attempt_at && ms_of(*m.next_attempt_at) > now) continue;
+      auto it = channels.find(m.channel);
+      if (it == channels.end()) {
+        if (warned.insert(m.channel).second)
+          std::cerr << "bihuan dispatch: no plugin is configured for channel \"" << m.channel
+                    << "\"; its messages stay in the outbox\n";
+        continue;
+      }
+      ChannelState& ch = *it->second;
+      if (ch.queue.size() >= options.queue_per_channel) continue;
+      inflight.insert(m.seq);
+      ch.queue.push_back(std::move(m));
+      ch.cv.notify_one();
+      ++queued;
+    }
+    for (auto& [name, ch] : channels)
+      if (ch->queue.size() < options.queue_per_channel) room = true;
+    if (!room) break;
+  }
+  return queued;
+}
+
+void Dispatcher::start() {
+  auto s = state_;
+  if (s->loop.joinable()) return;
+  s->start_workers();
+  s->loop = std::thread([s] {
+    std::unique_lock lock(s->mu);
+    while (!s->stopping) {
+      s->woken = false;
+      lock.unlock();
+      s->scan();
+      lock.lock();
+      s->scan_cv.wait_for(lock, std::chrono::milliseconds(s->options.poll_ms), [&] { return s->stopping || s->woken; });
+    }
+  });
+}
+
+void Dispatcher::wake() {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->woken = true;
+  }
+  state_->scan_cv.notify_all();
+}
+
+void Dispatcher::stop() {
+  auto& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    if (!s.workers_started) return;
+    s.stopping = true;
+  }
+  s.scan_cv.notify_all();
+  if (s.loop.joinable()) s.loop.join();
+  s.stop_workers();
+}
+
+std::size_t Dispatcher::run_once() {
+  auto& s = *state_;
+  s.start_workers();
+  std::uint64_t before = s.attempts.load();
+  s.scan();
+  std::unique_lock lock(s.mu);
+  s.done_cv.wait(lock, [&] { return s.inflight.empty(); });
+  return s.attempts.load() - before;
+}
+
+bool Dispatcher::drain(std::chrono::milliseconds limit) {
+  auto& s = *state_;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    run_once();
+    std::optional<std::int64_t> next;
+    bool pending = false;
+    for (std::uint64_t after = 0;;) {
+      auto page = s.engine.outbox(512, after);
+      if (page.empty()) break;
+      after = page.back().seq;
+      for (const auto& m : page) {
+        if (m.dead || !s.channels.count(m.channel)) continue;
+        pending = true;
+        std::int64_t at = m.next_attempt_at ? ms_of(*m.next_attempt_at) : 0;
+        next = next ? std::min(*next, at) : at;
+      }
+    }
+    if (!pending) return true;
+    std::int64_t wait = std::max<std::int64_t>(*next - ms_of(s.engine.clock().now()), 0);
+    if (wait > 0 && s.engine.clock().is_virtual()) return false;  // time only moves when the test moves it
+    auto wake_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
+    if (wake_at > deadline) return false;
+    std::this_thread::sleep_until(wake_at);
+  }
+}
+
+Dispatcher::Stats Dispatcher::stats() const {
+  Stats out;
+  const auto& s = *state_;
+  out.attempts = s.attempts.load();
+  out.delivered = s.delivered.load();
+  out.failed = s.failed.load();
+  out.dead = s.dead.load();
+  out.timed_out = s.timed_out.load();
+  for (const auto& [name, ch] : s.channels) out.abandoned_running += ch->abandoned->load();
+  return out;
+}
+
+}  // namespace bihuan

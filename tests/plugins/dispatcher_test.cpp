@@ -1,0 +1,252 @@
+// The dispatcher against real plugins on a real engine with a virtual clock: delivery,
+// retries with backoff, dead letters and their retry, concurrency limits, timeouts of a
+// hanging plugin, and task results coming back as events.
+#include <filesystem>
+#include <thread>
+
+#include "plugin_support.hpp"
+
+namespace bihuan::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+ChannelPolicy policy(std::size_t concurrency, std::uint32_t max_attempts = 8, std::int64_t timeout_ms = 5000) {
+  ChannelPolicy p;
+  p.concurrency = concurrency;
+  p.max_attempts = max_attempts;
+  p.timeout_ms = timeout_ms;
+  p.backoff_initial_ms = 1000;
+  p.backoff_max_ms = 60000;
+  return p;
+}
+
+class DispatcherTest : public PluginEngineTest {
+ protected:
+  void SetUp() override {
+    PluginEngineTest::SetUp();
+    work_ = make_temp_dir("disp");
+  }
+  void TearDown() override {
+    PluginEngineTest::TearDown();
+    std::filesystem::remove_all(work_);
+  }
+  std::vector<OutboxMessage> outbox() { return engine_->outbox(1000, 0); }
+  // Moves the virtual clock to the earliest next attempt in the outbox.
+  void advance_to_next_attempt() {
+    TimePoint next = clock_->now();
+    for (const auto& m : outbox())
+      if (!m.dead && m.next_attempt_at && (next == clock_->now() || *m.next_attempt_at < next)) next = *m.next_attempt_at;
+    clock_->set(next);
+  }
+  // Moves the virtual clock past every scheduled attempt.
+  void advance_past_all_attempts() {
+    for (const auto& m : outbox())
+      if (!m.dead && m.next_attempt_at) clock_->set(*m.next_attempt_at);
+  }
+  std::string work_;
+};
+
+TEST(Backoff, ExponentialBoundsCappedAtMax) {
+  ChannelPolicy p;
+  p.backoff_initial_ms = 1000;
+  p.backoff_max_ms = 3600000;
+  EXPECT_EQ(Dispatcher::backoff_bound_ms(p, 1), 1000);
+  EXPECT_EQ(Dispatcher::backoff_bound_ms(p, 2), 2000);
+  EXPECT_EQ(Dispatcher::backoff_bound_ms(p, 3), 4000);
+  EXPECT_EQ(Dispatcher::backoff_bound_ms(p, 12), 2048000);
+  EXPECT_EQ(Dispatcher::backoff_bound_ms(p, 13), 3600000);
+  EXPECT_EQ(Dispatcher::backoff_bound_ms(p, 1000), 3600000);
+}
+
+TEST_F(DispatcherTest, DeliversEveryMessageToNotifyLogAndEmptiesTheOutbox) {
+  load(config_of({instance("log", "notify.log", {{"path", work_ + "/n.jsonl"}}, policy(4))}));
+  deploy(notify_definition("log"));
+  std::set<std::string> keys;
+  for (int i = 0; i < 25; ++i) start_notify(i);
+  for (const auto& m : outbox()) keys.insert(m.idempotency_key);
+  ASSERT_EQ(keys.size(), 25u);
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 25u);
+  EXPECT_TRUE(outbox().empty());
+  auto lines = read_json_lines(work_ + "/n.jsonl");
+  ASSERT_EQ(lines.size(), 25u);
+  std::set<std::string> logged;
+  for (const auto& l : lines) {
+    logged.insert(l["key"].get<std::string>());
+    EXPECT_EQ(l["to"], json::array({"张三"}));
+    EXPECT_EQ(l["channel"], "log");
+    EXPECT_EQ(l["definition"], "t.notify");
+  }
+  EXPECT_EQ(logged, keys);
+  EXPECT_EQ(lines[0]["text"].get<std::string>().rfind("你好 李四，这是第 ", 0), 0u) << lines[0].dump();
+  EXPECT_EQ(d->stats().delivered, 25u);
+}
+
+TEST_F(DispatcherTest, AFailingAttemptIsRetriedAfterABackoffByTheEngineClock) {
+  load(config_of({instance("log", "test.flaky", {{"failures", 2}, {"logPath", work_ + "/ok.txt"}}, policy(1))}));
+  deploy(notify_definition("log"));
+  start_notify(1);
+  auto d = dispatcher();
+  for (std::uint32_t attempt = 1; attempt <= 2; ++attempt) {
+    TimePoint before = clock_->now();
+    EXPECT_EQ(d->run_once(), 1u);
+    auto box = outbox();
+    ASSERT_EQ(box.size(), 1u);
+    EXPECT_EQ(box[0].attempts, attempt);
+    EXPECT_FALSE(box[0].dead);
+    EXPECT_EQ(box[0].last_error, "flaky failure on attempt " + std::to_string(attempt));
+    ASSERT_TRUE(box[0].next_attempt_at);
+    auto delay = (*box[0].next_attempt_at - before).count();
+    EXPECT_GE(delay, 0);
+    EXPECT_LE(delay, 1000 << (attempt - 1)) << "full jitter stays under the exponential bound";
+    if (delay > 0) {
+      EXPECT_EQ(d->run_once(), 0u) << "not before the backoff expires";
+    }
+    advance_to_next_attempt();
+  }
+  EXPECT_EQ(d->run_once(), 1u);
+  EXPECT_TRUE(outbox().empty());
+  EXPECT_EQ(read_text(work_ + "/ok.txt").substr(read_text(work_ + "/ok.txt").size() - 2), "3\n");
+  auto s = d->stats();
+  EXPECT_EQ(s.attempts, 3u);
+  EXPECT_EQ(s.failed, 2u);
+  EXPECT_EQ(s.delivered, 1u);
+}
+
+TEST_F(DispatcherTest, AfterMaxAttemptsAMessageIsADeadLetterUntilRetried) {
+  load(config_of({instance("log", "test.flaky", {{"failures", -1}}, policy(1, 3))}));
+  deploy(notify_definition("log"));
+  start_notify(1);
+  start_notify(2);
+  {
+    auto d = dispatcher();
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(d->run_once(), 2u);
+      advance_past_all_attempts();
+    }
+    clock_->advance(Millis(86400000));
+    EXPECT_EQ(d->run_once(), 0u) << "dead letters are not attempted again";
+    EXPECT_EQ(d->stats().dead, 2u);
+  }
+  auto dead = engine_->dead_letters();
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_TRUE(dead[0].dead);
+  EXPECT_EQ(dead[0].attempts, 3u);
+  EXPECT_EQ(dead[0].last_error, "flaky failure on attempt 3");
+  EXPECT_EQ(outbox().size(), 2u) << "dead letters stay in the outbox";
+
+  // The administrator fixes the channel and retries one dead letter.
+  registry_ = {};
+  load(config_of({instance("log", "notify.log", {{"path", work_ + "/n.jsonl"}}, policy(1, 3))}));
+  EXPECT_TRUE(engine_->retry_dead_letter(dead[0].seq));
+  EXPECT_FALSE(engine_->retry_dead_letter(dead[0].seq)) << "no longer a dead letter";
+  EXPECT_FALSE(engine_->retry_dead_letter(999999)) << "no such message";
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  auto lines = read_json_lines(work_ + "/n.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["key"], dead[0].idempotency_key);
+  EXPECT_EQ(lines[0]["attempt"], 1) << "attempts restart after a retry";
+  ASSERT_EQ(engine_->dead_letters().size(), 1u);
+  EXPECT_EQ(engine_->dead_letters()[0].seq, dead[1].seq);
+}
+
+TEST_F(DispatcherTest, APermanentFailureIsADeadLetterAtOnce) {
+  load(config_of({instance("log", "test.flaky", {{"failures", -1}, {"permanent", true}}, policy(1))}));
+  deploy(notify_definition("log"));
+  start_notify(1);
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  auto dead = engine_->dead_letters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attempts, 1u);
+}
+
+TEST_F(DispatcherTest, NoMoreCallsThanTheChannelsConcurrencyAreInFlight) {
+  std::string stats = work_ + "/stats.txt";
+  load(config_of({instance("log", "test.flaky", {{"sleepMs", 20}, {"statsPath", stats}}, policy(3))}));
+  deploy(notify_definition("log"));
+  for (int i = 0; i < 15; ++i) start_notify(i);
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 15u);
+  EXPECT_TRUE(outbox().empty());
+  long calls = 0, max_in_flight = 0;
+  std::istringstream(read_text(stats)) >> calls >> max_in_flight;
+  EXPECT_EQ(calls, 15);
+  EXPECT_LE(max_in_flight, 3);
+  EXPECT_GE(max_in_flight, 2) << "the channel does use its concurrency";
+}
+
+TEST_F(DispatcherTest, AHangingPluginTimesOutWithoutBlockingOtherChannelsOrSteps) {
+  load(config_of({instance("hang", "test.hanging", json::object(), policy(1, 8, 1500)),
+                  instance("log", "notify.log", {{"path", work_ + "/n.jsonl"}}, policy(2))}));
+  deploy(notify_definition("hang", "t.hang"));
+  deploy(notify_definition("log"));
+  ASSERT_TRUE(start("t.hang", {{"who", "x"}, {"name", "y"}, {"n", 0}}).ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(start_notify(i));
+  DispatcherOptions o;
+  o.poll_ms = 5;
+  auto d = dispatcher(o);
+  auto t0 = std::chrono::steady_clock::now();
+  d->start();
+  while (read_json_lines(work_ + "/n.jsonl").size() < 5 && std::chrono::steady_clock::now() - t0 < 5s)
+    std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(read_json_lines(work_ + "/n.jsonl").size(), 5u);
+  // Steps go on while the hung call is in flight.
+  for (const auto& id : ids) EXPECT_TRUE(send(id, "close").ok());
+  EXPECT_EQ(d->stats().timed_out, 0u) << "the other channel did not wait for the hung one";
+  while (d->stats().timed_out == 0 && std::chrono::steady_clock::now() - t0 < 10s) std::this_thread::sleep_for(5ms);
+  d->stop();
+  auto s = d->stats();
+  EXPECT_EQ(s.timed_out, 1u);
+  EXPECT_EQ(s.abandoned_running, 1u) << "the hung thread is abandoned, and counted";
+  auto box = outbox();
+  ASSERT_EQ(box.size(), 1u);
+  EXPECT_EQ(box[0].channel, "hang");
+  EXPECT_EQ(box[0].attempts, 1u);
+  EXPECT_HAS(box[0].last_error, "did not answer within 1500 ms; the call was abandoned");
+  EXPECT_HAS(box[0].last_error, faulty("test.hanging"));
+}
+
+TEST_F(DispatcherTest, ATaskResultOrFailureComesBackToTheInstanceAsAnEvent) {
+  load(config_of({instance("echo", "test.echo-task", json::object(), policy(2))}));
+  deploy(task_definition("echo"));
+  auto ok = start("t.task", {{"input", {{"x", "值"}}}});
+  auto bad = start("t.task", {{"input", "please fail"}});
+  auto junk = start("t.task", {{"input", "malformed"}});
+  ASSERT_TRUE(ok.ok() && bad.ok() && junk.ok());
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 3u);
+  EXPECT_TRUE(outbox().empty());
+  auto v = engine_->get(ok.instance->id);
+  EXPECT_EQ(v->state, "OK");
+  EXPECT_EQ(v->data["result"]["echo"], json({{"x", "值"}}));
+  v = engine_->get(bad.instance->id);
+  EXPECT_EQ(v->state, "BAD");
+  EXPECT_EQ(v->data["error"], "the input asked me to fail");
+  v = engine_->get(junk.instance->id);
+  EXPECT_EQ(v->state, "BAD");
+  EXPECT_HAS(v->data["error"].get<std::string>(), "run_task returned malformed JSON");
+}
+
+TEST_F(DispatcherTest, AMessageForTheWrongKindOfPluginIsADeadLetterAndUnknownChannelsWait) {
+  load(config_of({instance("echo", "test.echo-task", json::object(), policy(1))}));
+  deploy(notify_definition("echo"));
+  deploy(notify_definition("nobody", "t.nobody"));
+  start_notify(1);
+  ASSERT_TRUE(start("t.nobody", {{"who", "x"}, {"name", "y"}, {"n", 0}}).ok());
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  auto dead = engine_->dead_letters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_HAS(dead[0].last_error, "channel \"echo\" is a task handler (plugin test.echo-task), it cannot deliver a notify message");
+  auto box = outbox();
+  ASSERT_EQ(box.size(), 2u);
+  EXPECT_EQ(box[1].channel, "nobody");
+  EXPECT_EQ(box[1].attempts, 0u) << "kept, untouched, for when that channel is configured";
+}
+
+}  // namespace
+}  // namespace bihuan::testing
