@@ -75,6 +75,13 @@ class DomBuilder : public nlohmann::json_sax<json> {
   bool end_object() override { return close(); }
   bool end_array() override { return close(); }
   bool key(string_t& k) override {
+    if (k.size() > limits_.max_string) {  // reported at the object holding it
+      failed_ = true;
+      problems_.error(pointer(), "string-too-long",
+                      "object key of " + std::to_string(k.size()) + " bytes is longer than the limit of " +
+                          std::to_string(limits_.max_string));
+      return false;
+    }
     json& obj = *stack_.back();
     if (obj.contains(k)) {
       duplicate_pointer_ = pointer() + "/" + pointer_escape(k);
@@ -91,7 +98,12 @@ class DomBuilder : public nlohmann::json_sax<json> {
     std::string msg = ex.what();
     // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     auto colon = msg.find(": ", msg.find("column"));
-    parse_message_ = colon == std::string::npos ? msg : msg.substr(colon + 2);
+    if (colon != std::string::npos) msg = msg.substr(colon + 2);
+    // Others (number overflow: "[json.exception.out_of_range.406] number overflow parsing
+    // '1e400'") carry only the tag.
+    else if (auto tag_end = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos)
+      msg = msg.substr(tag_end + 2);
+    parse_message_ = std::move(msg);
     return false;
   }
 

@@ -1,15 +1,86 @@
 // The one room where Valijson lives.
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/constraint_builder.hpp>
+#include <valijson/constraints/concrete_constraints.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
 #include <algorithm>
+#include <new>
+#include <regex>
+#include <stdexcept>
 
 #include "bihuan/schema.hpp"
 
 namespace bihuan {
+namespace {
+
+// Valijson 1.0 matches "pattern" with a default std::regex, whose backtracking matcher
+// recurses once per character: a 30 KB string against "\\d+" overflows the stack, and
+// nested quantifiers take exponential time. So every "pattern" keyword is handed to
+// Valijson under our own name, and matched in libstdc++'s polynomial mode (a
+// breadth-first NFA: stack depth bounded by the pattern, time polynomial in the input;
+// back-references are refused when the schema is compiled).
+constexpr const char* kPatternKeyword = "x-bihuan-pattern";
+
+std::shared_ptr<const std::regex> compile_pattern(const std::string& pattern) {
+#ifdef __GLIBCXX__
+  return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+#else
+  return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
+#endif
+}
+
+class PatternConstraint : public valijson::constraints::PolyConstraint {
+ public:
+  explicit PatternConstraint(std::shared_ptr<const std::regex> regex) : regex_(std::move(regex)) {}
+
+  bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
+                valijson::ValidationResults* results) const override {
+    if (!target.isString()) return true;  // strict types, as Valijson's own check
+    if (std::regex_search(target.asString(), *regex_)) return true;
+    if (results) results->pushError(context, "Failed to match regex specified by 'pattern' constraint.");
+    return false;
+  }
+
+ private:
+  Constraint* cloneInto(void* where) const override { return new (where) PatternConstraint(regex_); }
+  size_t sizeOf() const override { return sizeof(PatternConstraint); }
+
+  std::shared_ptr<const std::regex> regex_;
+};
+
+class PatternBuilder : public valijson::ConstraintBuilder {
+ public:
+  valijson::constraints::Constraint* make(const valijson::adapters::Adapter& value) const override {
+    std::string pattern;
+    if (!value.getString(pattern)) throw std::runtime_error("'pattern' must be a string");
+    return new PatternConstraint(compile_pattern(pattern));  // std::regex_error if unusable
+  }
+};
+
+// A copy of `schema` with each "pattern" keyword renamed to kPatternKeyword. Values of
+// keywords that hold instance data, not schemas, are copied unchanged.
+json with_own_patterns(const json& schema) {
+  if (schema.is_array()) {
+    json out = json::array();
+    for (const auto& item : schema) out.push_back(with_own_patterns(item));
+    return out;
+  }
+  if (!schema.is_object()) return schema;
+  json out = json::object();
+  for (auto it = schema.begin(); it != schema.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "pattern" && it->is_string()) out[kPatternKeyword] = *it;
+    else if (key == "enum" || key == "const" || key == "default" || key == "examples") out[key] = *it;
+    else out[key] = with_own_patterns(*it);
+  }
+  return out;
+}
+
+}  // namespace
 
 struct JsonSchema::Impl {
   valijson::Schema schema;
@@ -28,7 +99,9 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const json& schema, Proble
   auto impl = std::make_unique<Impl>();
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-    valijson::adapters::NlohmannJsonAdapter adapter(schema);
+    parser.addConstraintBuilder(kPatternKeyword, new PatternBuilder);
+    const json rewritten = with_own_patterns(schema);
+    valijson::adapters::NlohmannJsonAdapter adapter(rewritten);
     parser.populateSchema(adapter, impl->schema);
   } catch (const std::exception& e) {
     problems.error(pointer, "invalid-schema", std::string("not a usable JSON Schema: ") + e.what());
