@@ -1,4 +1,7 @@
 // The storage format check, map growth and the no-sync mode, on real LMDB files.
+#include <atomic>
+#include <future>
+
 #include "engine_fixture.hpp"
 #include "storage/lmdb_env.hpp"
 
@@ -77,4 +80,43 @@ TEST_F(EngineTest, TamperedHistoryIsDetected) {
   auto report = engine_->verify();
   ASSERT_EQ(report.broken.size(), 1u);
   EXPECT_NE(report.broken[0].find("tampered"), std::string::npos) << report.broken[0];
+}
+
+TEST_F(EngineTest, MapGrowsUnderBatchedEventsAndTimers) {
+  engine_->close();
+  engine_.reset();
+  EngineOptions o;
+  o.data_dir = dir_;
+  o.clock = clock_;
+  o.initial_map_bytes = 1u << 20;
+  Problems p;
+  engine_ = Engine::open(o, p);
+  ASSERT_TRUE(engine_);
+  deploy(R"({"id": "t.g", "version": 1, "initial": "A", "states": {
+    "A": {"timers": [{"id": "t", "after": "PT1H", "target": "B", "set": {"/copy": {"var": "data.blob"}}}],
+          "on": {"note": {"roles": ["system"], "set": {"/blob": {"var": "event.payload.blob"}}}}},
+    "B": {"type": "final", "outcome": "ok"}}})");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 300; ++i) ids.push_back(start("t.g").instance->id);
+  std::atomic<int> ok{0}, failed{0};
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::promise<void>> done(300);
+    for (int i = 0; i < 300; ++i) {
+      EventRequest r;
+      r.instance_id = ids[i];
+      r.event = "note";
+      r.payload = {{"blob", std::string(2000, 'a' + round) + std::to_string(i)}};
+      r.actor = Actor::system();
+      engine_->send_async(r, [&, i](StepResult res) {
+        (res.ok() ? ok : failed)++;
+        done[i].set_value();
+      });
+    }
+    for (auto& d : done) d.get_future().wait();
+  }
+  EXPECT_EQ(ok.load(), 1500);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(engine_->advance_to(clock_->now() + std::chrono::hours(2)), 300u);
+  EXPECT_EQ(engine_->pending_timers(), 0u);
+  EXPECT_TRUE(engine_->verify().ok());
 }

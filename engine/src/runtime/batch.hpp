@@ -61,6 +61,12 @@ struct Batch {
   std::uint64_t next_outbox_seq = 0;
   IdGenerator& ids;
   int storage_rc = 0;  // first LMDB error in this batch (the whole batch then fails)
+  // Records an LMDB result; only the first error counts (after MDB_MAP_FULL every later
+  // call on the transaction says MDB_BAD_TXN, which must not hide the map-full).
+  void note(int rc) {
+    if (rc && !storage_rc) storage_rc = rc;
+  }
+  bool failed() const { return storage_rc != 0; }
   std::size_t outbox_written = 0;
 };
 

@@ -154,6 +154,10 @@ void EngineImpl::drain() {
 
 void EngineImpl::schedule_timers() {
   if (options_.clock->is_virtual()) return;  // advance_to() fires them
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+  }
   std::int64_t due = next_due_ms_.load();
   if (due == INT64_MAX) {
     timer_.cancel();
@@ -161,30 +165,32 @@ void EngineImpl::schedule_timers() {
   }
   std::int64_t now = options_.clock->now().time_since_epoch().count();
   // Wall-clock time can jump: never sleep more than a second without looking again.
-  timer_.expires_after(std::chrono::milliseconds(std::clamp<std::int64_t>(due - now, 0, 1000)));
+  // After a failed firing batch (storage error), wait a second instead of spinning.
+  std::int64_t wait = timer_batch_failed_ ? 1000 : std::clamp<std::int64_t>(due - now, 0, 1000);
+  timer_.expires_after(std::chrono::milliseconds(wait));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled or re-armed
     if (next_due_ms_.load() <= options_.clock->now().time_since_epoch().count()) {
       std::vector<Request> batch;
       batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
-      run_batch(batch);
+      timer_batch_failed_ = !run_batch(batch);
     }
     schedule_timers();
   });
 }
 
 StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired) {
+  if (b.failed()) return {};  // the batch is lost anyway; it is retried or failed whole
   switch (r.kind) {
     case Request::start: return stepper.start(b, r.start_req);
     case Request::event: return stepper.event(b, r.event_req);
     case Request::cancel: return stepper.cancel(b, r.id, r.text, r.actor);
     case Request::deploy: {
-      b.storage_rc = b.storage_rc ? b.storage_rc : b.txn.put(Db::defs, r.text, r.value);
+      if (!b.failed()) b.note(b.txn.put(Db::defs, r.text, r.value));
       return {};
     }
     case Request::ack: {
-      int rc = b.txn.del(Db::outbox, be64(r.id));
-      if (rc) b.storage_rc = rc;
+      if (!b.failed()) b.note(b.txn.del(Db::outbox, be64(r.id)));
       return {};
     }
     case Request::fire_timers: {
@@ -208,7 +214,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
   return {};
 }
 
-void EngineImpl::run_batch(std::vector<Request>& batch) {
+bool EngineImpl::run_batch(std::vector<Request>& batch) {
   std::vector<StepResult> results;
   TimePoint now = options_.clock->now();
   StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
@@ -235,7 +241,7 @@ void EngineImpl::run_batch(std::vector<Request>& batch) {
       next_due_ms_ = next_due;
       for (std::size_t i = 0; i < batch.size(); ++i)
         if (batch[i].done) batch[i].done(std::move(results[i]));
-      return;
+      return true;
     }
     if (storage::is_map_full(rc)) {
       std::unique_lock resize(env_->resize_lock());
@@ -247,13 +253,14 @@ void EngineImpl::run_batch(std::vector<Request>& batch) {
     failed.message = "storage failed, the step was not applied: " + storage::error_text(rc);
     for (auto& r : batch)
       if (r.done) r.done(failed);
-    return;
+    return false;
   }
   StepResult failed;
   failed.error = StepError::storage_error;
   failed.message = "storage failed, the step was not applied (cannot begin or grow the map)";
   for (auto& r : batch)
     if (r.done) r.done(failed);
+  return false;
 }
 
 DeployResult EngineImpl::deploy(const json& doc, const std::string& source_name) {

@@ -80,7 +80,7 @@ class EngineImpl final : public Engine {
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
-  void run_batch(std::vector<Request>& batch);
+  bool run_batch(std::vector<Request>& batch);  // false: the batch failed (storage)
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
@@ -102,6 +102,7 @@ class EngineImpl final : public Engine {
   std::mutex mu_;
   std::deque<Request> queue_;
   bool drain_posted_ = false;
+  bool timer_batch_failed_ = false;  // writer thread only
   bool stopping_ = false;
   bool closed_ = false;
   std::thread writer_;

@@ -68,7 +68,7 @@ StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
   }
   auto out = json::to_msgpack(m);
   rc = b.txn.put(Db::outbox, key, std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
-  if (rc) b.storage_rc = rc;
+  b.note(rc);
   return {};
 }
 

@@ -54,7 +54,7 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id) {
   if (auto it = b.overlay.find(id); it != b.overlay.end()) return it->second;
   int rc = 0;
   auto bytes = b.txn.get(Db::inst, be64(id), &rc);
-  if (rc) b.storage_rc = rc;
+  b.note(rc);
   if (!bytes) return std::nullopt;
   return decode_instance(*bytes);
 }
@@ -63,25 +63,18 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id) {
 static void apply(Batch& b, Unit& u, const DefinitionRegistry& defs) {
   if (b.storage_rc) return;
   for (auto& [is_put, db, key, value] : u.ops) {
-    int rc = is_put ? b.txn.put(db, key, value) : b.txn.del(db, key);
-    if (rc) {
-      b.storage_rc = rc;
-      return;
-    }
+    b.note(is_put ? b.txn.put(db, key, value) : b.txn.del(db, key));
+    if (b.failed()) return;
   }
   for (auto& [id, rec] : u.records) {
     auto def = defs.find(rec.definition, rec.definition_version);
     int before = u.original_state.count(id) ? u.original_state[id] : -1;
     if (def && before != rec.state) {
-      if (before >= 0) b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id));
-      int rc = b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), "");
-      if (rc) b.storage_rc = rc;
+      if (before >= 0) b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id)));
+      b.note(b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), ""));
     }
-    int rc = b.txn.put(Db::inst, be64(id), encode(rec));
-    if (rc) {
-      b.storage_rc = rc;
-      return;
-    }
+    b.note(b.txn.put(Db::inst, be64(id), encode(rec)));
+    if (b.failed()) return;
     b.overlay[id] = std::move(rec);
   }
   b.next_outbox_seq = u.outbox_seq;
