@@ -154,4 +154,11 @@ class PluginRegistry {
   std::shared_ptr<HostServices> services_;
 };
 
+// The names definitions may use under `config` (for EngineOptions::notifiers and
+// task_handlers): each instance by the kind its plugin declares; an instance whose plugin
+// did not load counts as both (it is configured: its messages wait in the outbox until
+// the plugin is fixed).
+void configured_names(const EngineConfig& config, const PluginRegistry& registry, std::set<std::string>& notifiers,
+                      std::set<std::string>& task_handlers);
+
 }  // namespace bihuan

@@ -15,7 +15,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kConfigSchema = R"({
   "type": "object",
-  "additionalProperties": false,
   "properties": {
     "$schema": {"type": "string"},
     "description": {"type": "string"},
@@ -23,16 +22,14 @@ constexpr const char* kConfigSchema = R"({
     "calendarDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "pluginDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "dispatch": {
-      "type": "object", "additionalProperties": false,
+      "type": "object",
       "properties": {"pollMs": {"type": "integer", "minimum": 1, "maximum": 60000}}
     },
     "plugins": {
       "type": "object",
-      "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
       "additionalProperties": {
         "type": "object",
         "required": ["plugin"],
-        "additionalProperties": false,
         "properties": {
           "plugin": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,99}$"},
           "file": {"type": "string", "minLength": 1},
@@ -42,7 +39,7 @@ constexpr const char* kConfigSchema = R"({
           "timeoutMs": {"type": "integer", "minimum": 1, "maximum": 3600000},
           "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 1000},
           "backoff": {
-            "type": "object", "additionalProperties": false,
+            "type": "object",
             "properties": {
               "initialMs": {"type": "integer", "minimum": 1, "maximum": 86400000},
               "maxMs": {"type": "integer", "minimum": 1, "maximum": 604800000}
@@ -60,6 +57,43 @@ const JsonSchema& config_schema() {
     return JsonSchema::compile(json::parse(kConfigSchema), p, "");
   }();
   return *schema;
+}
+
+// Keys the schema allows; anything else is a typo worth an error (checked here rather than
+// with additionalProperties so each unknown key gets its own pointer and sentence).
+void unknown_keys(const json& obj, const std::string& at, std::initializer_list<const char*> known, Problems& problems) {
+  if (!obj.is_object()) return;
+  std::string list;
+  for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok)
+      problems.error(at + "/" + pointer_escape(it.key()), "config-unknown-key",
+                     "unknown key \"" + it.key() + "\" (expected one of: " + list + ")");
+  }
+}
+
+bool valid_instance_name(const std::string& n) {
+  if (n.empty() || n.size() > 100 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
+  for (char c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
+void structure_checks(const json& doc, Problems& problems) {
+  unknown_keys(doc, "", {"$schema", "description", "dataDir", "calendarDirs", "pluginDirs", "dispatch", "plugins"}, problems);
+  if (doc.contains("dispatch")) unknown_keys(doc["dispatch"], "/dispatch", {"pollMs"}, problems);
+  if (!doc.contains("plugins") || !doc["plugins"].is_object()) return;
+  for (const auto& [name, entry] : doc["plugins"].items()) {
+    std::string at = "/plugins/" + pointer_escape(name);
+    if (!valid_instance_name(name))
+      problems.error(at, "config-name",
+                     "instance name \"" + name + "\" must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    unknown_keys(entry, at,
+                 {"plugin", "file", "description", "config", "concurrency", "timeoutMs", "maxAttempts", "backoff"}, problems);
+    if (entry.is_object() && entry.contains("backoff")) unknown_keys(entry["backoff"], at + "/backoff", {"initialMs", "maxMs"}, problems);
+  }
 }
 
 std::string resolve(const std::string& base_dir, const std::string& path) {
@@ -115,7 +149,8 @@ EngineConfig EngineConfig::defaults(const std::string& data_dir) {
 
 std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::string& base_dir, Problems& problems) {
   std::size_t before = problems.error_count();
-  if (!config_schema().validate(doc, problems, "", "config")) return std::nullopt;
+  structure_checks(doc, problems);
+  if (!config_schema().validate(doc, problems, "", "config") || problems.error_count() > before) return std::nullopt;
   EngineConfig c;
   if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
   if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);

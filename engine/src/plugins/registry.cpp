@@ -58,4 +58,13 @@ std::set<std::string> PluginRegistry::names(PluginKind kind) const {
   return out;
 }
 
+void configured_names(const EngineConfig& config, const PluginRegistry& registry, std::set<std::string>& notifiers,
+                      std::set<std::string>& task_handlers) {
+  for (const auto& [name, entry] : config.plugins) {
+    auto obj = registry.find(name);
+    if (!obj || obj->kind() == PluginKind::notifier) notifiers.insert(name);
+    if (!obj || obj->kind() == PluginKind::task_handler) task_handlers.insert(name);
+  }
+}
+
 }  // namespace bihuan
