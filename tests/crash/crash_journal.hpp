@@ -63,12 +63,12 @@ inline std::int64_t delay_ms(const std::string& iso) {
   return -1;
 }
 
-// The LMDB map size both processes open with: BIHUAN_CRASH_MAP_BYTES, default the
-// engine's own. A small value (1048576) makes the child grow the map while being killed.
+// The LMDB map size both processes open with: BIHUAN_CRASH_MAP_BYTES, default 1 MiB so
+// the child grows the map (several times) while being killed.
 inline std::size_t map_bytes() {
   const char* v = std::getenv("BIHUAN_CRASH_MAP_BYTES");
   return v && *v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10))
-                 : EngineOptions{}.initial_map_bytes;
+                 : std::size_t{1} << 20;
 }
 
 inline Actor worker() { return {"worker", {"USER"}}; }
