@@ -3,19 +3,10 @@
 
 #include "commands.hpp"
 #include "definitions_io.hpp"
+#include "output.hpp"
 
 namespace bihuan::cli {
 namespace {
-
-json problem_json(const Problem& p) {
-  json j = {{"severity", p.severity == Severity::error ? "error" : "warning"},
-            {"file", p.file}, {"pointer", p.pointer}, {"code", p.code}, {"message", p.message}};
-  if (p.line) {
-    j["line"] = p.line;
-    j["column"] = p.column;
-  }
-  return j;
-}
 
 struct ValidateOptions {
   std::vector<std::string> files;
