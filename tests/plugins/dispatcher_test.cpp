@@ -231,6 +231,22 @@ TEST_F(DispatcherTest, ATaskResultOrFailureComesBackToTheInstanceAsAnEvent) {
   EXPECT_HAS(v->data["error"].get<std::string>(), "run_task returned malformed JSON");
 }
 
+TEST_F(DispatcherTest, APluginCanSendAnEventToAnInstanceThroughTheHost) {
+  load(config_of({instance("echo", "test.echo-task", json::object(), policy(1))}));
+  deploy(task_definition("echo"));
+  auto r = start("t.task", {{"input", "emit"}});
+  ASSERT_TRUE(r.ok());
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  auto v = engine_->get(r.instance->id);
+  EXPECT_EQ(v->state, "OK");
+  EXPECT_EQ(v->data["poked"], "echo") << v->data.dump();
+  bool by_plugin = false;
+  for (const auto& h : engine_->history(r.instance->id))
+    if (h.event == "poke") by_plugin = h.actor == "plugin:echo";
+  EXPECT_TRUE(by_plugin) << "the event is recorded as sent by the plugin instance";
+}
+
 TEST_F(DispatcherTest, AMessageForTheWrongKindOfPluginIsADeadLetterAndUnknownChannelsWait) {
   load(config_of({instance("echo", "test.echo-task", json::object(), policy(1))}));
   deploy(notify_definition("echo"));

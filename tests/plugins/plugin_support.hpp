@@ -79,6 +79,7 @@ inline std::string task_definition(const std::string& channel) {
       "WORK": {"onEntry": [{"task": ")" + channel + R"(", "input": {"var": "data.input"},
                             "onResult": "done", "onError": "failed"}],
                "on": {"done": {"target": "OK", "set": {"/result": {"var": "event.payload"}}},
+                      "poke": {"set": {"/poked": {"var": "event.payload.from"}}},
                       "failed": {"target": "BAD", "set": {"/error": {"var": "event.payload.error"}}}}},
       "OK": {"type": "final", "outcome": "ok"},
       "BAD": {"type": "final", "outcome": "bad"}}})";
