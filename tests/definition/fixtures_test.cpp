@@ -6,28 +6,15 @@
 #include <sstream>
 
 #include "bihuan/definition.hpp"
+#include "definition_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace bihuan;
 
 namespace {
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-const Calendars& shipped_calendars() {
-  static Calendars c = [] {
-    Problems p;
-    auto cals = Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", p);
-    EXPECT_FALSE(p.has_errors());
-    return cals;
-  }();
-  return c;
-}
+std::string read(const fs::path& p) { return bihuan::definition_test::read_file(p); }
+using bihuan::definition_test::shipped_calendars;
 
 using Key = std::tuple<std::string, std::string, std::string>;  // severity, code, pointer
 

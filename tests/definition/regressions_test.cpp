@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bihuan/definition.hpp"
+#include "definition_test_support.hpp"
 #include "bihuan/schema.hpp"
 
 namespace fs = std::filesystem;
@@ -25,22 +26,8 @@ namespace {
 
 const fs::path kDir = fs::path(BIHUAN_SOURCE_DIR) / "tests/definition/regressions";
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-const Calendars& shipped_calendars() {
-  static Calendars c = [] {
-    Problems p;
-    auto cals = Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", p);
-    EXPECT_FALSE(p.has_errors());
-    return cals;
-  }();
-  return c;
-}
+std::string read(const fs::path& p) { return bihuan::definition_test::read_file(p); }
+using bihuan::definition_test::shipped_calendars;
 
 // Compiles `text` and checks the contract: a Definition exactly when no error is
 // reported, a Definition is complete, and every problem says something.
