@@ -122,11 +122,22 @@ json Step::lease_context(InstanceRecord& r, const Definition& def, const json& e
   return ctx;
 }
 
-void Step::record_history(InstanceRecord& r, HistoryEntry e) {
+void Step::record_history(InstanceRecord& r, std::string kind, std::string event, const Actor& actor,
+                          std::string from, json payload, json changes) {
+  const Definition& def = definition_of(r);
+  HistoryEntry e;
   e.seq = r.version;
   e.at = b_.now;
-  e.prev_hash = r.last_hash;
+  e.kind = std::move(kind);
+  e.event = std::move(event);
+  e.actor = actor.id;
+  e.roles = actor.roles;
+  e.from = std::move(from);
+  e.to = def.states[r.state].name;
+  e.payload = std::move(payload);
+  e.changes = std::move(changes);
   e.status = to_string(r.status);
+  e.prev_hash = r.last_hash;
   std::string body = encode_history_body(e);
   r.last_hash = history_hash(e.prev_hash, body);
   u_.put(Db::hist, history_key(r.id, static_cast<std::uint32_t>(e.seq)), seal_history(std::move(body), r.last_hash));
@@ -376,16 +387,8 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
     u_.business_keys[business_key] = r.id;
     u_.put(Db::bkey, business_key, be64(r.id));
   }
-  HistoryEntry e;
-  e.kind = "start";
-  e.actor = actor.id;
-  e.roles = actor.roles;
-  e.to = def.states[r.state].name;
-  e.payload = nullptr;
-  e.changes = json::array({json::array({"", std::move(initial_data)})});
-  std::uint64_t id = r.id;
-  record_history(r, std::move(e));
-  return id;
+  record_history(r, "start", "", actor, "", nullptr, json::array({json::array({"", std::move(initial_data)})}));
+  return r.id;
 }
 
 void Step::handle_event(InstanceRecord& r, const std::string& name, const json& payload, const Actor& actor,
@@ -439,24 +442,20 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
     std::string msg = text_of(ev->reject_message);
     fail(StepError::guard_false, msg.empty() ? "no transition of event \"" + name + "\" applies now (every guard is false)" : msg);
   }
+  take(r, def, *chosen, ctx, actor, kind, name, payload);
+}
+
+void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx, const Actor& actor,
+                const std::string& kind, const std::string& event, const json& payload) {
   std::string from = def.states[r.state].name;
   r.version++;
   r.updated_ms = ms(b_.now);
   if (def.uses_instance) ctx["instance"]["version"] = r.version;
   json changes = json::array();
-  transition(r, def, *chosen, ctx, actor, changes, 0);
+  transition(r, def, tr, ctx, actor, changes, 0);
   release(r, ctx);
   check_data(r, def);
-  HistoryEntry e;
-  e.kind = kind;
-  e.event = name;
-  e.actor = actor.id;
-  e.roles = actor.roles;
-  e.from = from;
-  e.to = def.states[r.state].name;
-  e.payload = payload;
-  e.changes = std::move(changes);
-  record_history(r, std::move(e));
+  record_history(r, kind, event, actor, std::move(from), payload, std::move(changes));
 }
 
 void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {
@@ -467,23 +466,7 @@ void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {
   if (spec.transition.guard && !ex.test(*spec.transition.guard, ctx, spec.pointer + "/guard")) {
     fail(StepError::guard_false, "timer \"" + spec.id + "\" guard is false");
   }
-  std::string from = def.states[r.state].name;
-  r.version++;
-  r.updated_ms = ms(b_.now);
-  json changes = json::array();
-  transition(r, def, spec.transition, ctx, sys, changes, 0);
-  release(r, ctx);
-  check_data(r, def);
-  HistoryEntry e;
-  e.kind = "timer";
-  e.event = "timer:" + spec.id;
-  e.actor = sys.id;
-  e.roles = sys.roles;
-  e.from = from;
-  e.to = def.states[r.state].name;
-  e.payload = nullptr;
-  e.changes = std::move(changes);
-  record_history(r, std::move(e));
+  take(r, def, spec.transition, ctx, sys, "timer", "timer:" + spec.id, nullptr);
 }
 
 void Step::cancel(InstanceRecord& r, const std::string& reason, const Actor& actor, bool from_parent) {
@@ -495,15 +478,7 @@ void Step::cancel(InstanceRecord& r, const std::string& reason, const Actor& act
   r.status = InstanceStatus::cancelled;
   disarm(r, -1);
   r.deadlines.clear();
-  HistoryEntry e;
-  e.kind = "cancel";
-  e.event = "cancel";
-  e.actor = actor.id;
-  e.roles = actor.roles;
-  e.from = e.to = def.states[r.state].name;
-  e.payload = {{"reason", reason}};
-  e.changes = json::array();
-  record_history(r, std::move(e));
+  record_history(r, "cancel", "cancel", actor, def.states[r.state].name, {{"reason", reason}}, json::array());
   // Children end with their parent.
   if (auto cur = b_.txn.cursor(Db::children)) {
     std::string prefix = be64(r.id);

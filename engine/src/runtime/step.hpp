@@ -48,7 +48,9 @@ class Step {
   void cancel(InstanceRecord& r, const std::string& reason, const Actor& actor, bool from_parent);
   // Re-arms a repeating timer after it fired at `due`.
   void rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due);
-  void record_history(InstanceRecord& r, HistoryEntry e);
+  // Appends the next history entry (seq = r.version, time = the batch's clock) to the chain.
+  void record_history(InstanceRecord& r, std::string kind, std::string event, const Actor& actor,
+                      std::string from, json payload, json changes);
   // The expression context of a step. It takes r.data (moved, not copied: the step works
   // on ctx["data"]); release() moves it back. Members the definition never mentions
   // ("instance", "now") are left out.
@@ -62,6 +64,10 @@ class Step {
   void transition(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx,
                   const Actor& actor, json& changes, int depth);
   void finish(InstanceRecord& r, const Definition& def, const json& data);
+  // One counted step over a chosen transition: bump the version, apply it, give the data
+  // back from the context, check dataSchema, append history. Shared by events and timers.
+  void take(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx, const Actor& actor,
+            const std::string& kind, const std::string& event, const json& payload);
   void run_actions(InstanceRecord& r, const Definition& def, const std::vector<ActionSpec>& actions,
                    json& ctx, const Actor& actor, int depth);
   void arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired);

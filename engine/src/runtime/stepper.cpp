@@ -231,15 +231,9 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
       InstanceRecord& again = u.records.at(st.instance);
       again.version++;
       again.updated_ms = b.now.time_since_epoch().count();
-      HistoryEntry e;
-      e.kind = "timer";
-      e.event = spec.event.empty() ? "timer:" + spec.id : spec.event;
-      e.actor = "system";
-      e.roles = {"system"};
-      e.from = e.to = def.states[again.state].name;
-      e.payload = {{"timer", spec.id}, {"refused", to_string(f.error)}, {"message", f.message}};
-      e.changes = json::array();
-      s.record_history(again, std::move(e));
+      s.record_history(again, "timer", spec.event.empty() ? "timer:" + spec.id : spec.event, Actor::system(),
+                       def.states[again.state].name,
+                       {{"timer", spec.id}, {"refused", to_string(f.error)}, {"message", f.message}}, json::array());
     }
   } catch (const StepFailure&) {
     apply(b, u, env_.definitions);  // instance gone: drop the key
