@@ -39,9 +39,10 @@ class Flaky final : public Notifier {
     while (now > seen && !max_.compare_exchange_weak(seen, now)) {}
     if (sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
     --in_flight_;
-    long long calls = ++calls_;
     {
+      // Counted and written under one lock, so the file always ends with the latest count.
       std::lock_guard lock(mu_);
+      long long calls = ++calls_;
       append(stats_, std::to_string(calls) + " " + std::to_string(max_.load()) + "\n", true);
     }
     if (failures_ < 0 || static_cast<long long>(m.attempt) <= failures_) {
