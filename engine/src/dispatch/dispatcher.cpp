@@ -91,7 +91,7 @@ Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, Di
 std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& registry, const EngineConfig& config) {
   std::vector<DispatchChannel> out;
   for (const auto& [name, obj] : registry.all()) {
-    if (obj->kind() == PluginKind::data_source) continue;
+    // Data sources are channels too: they serve task actions that name a `query`.
     DispatchChannel c{name, obj, {}};
     if (auto it = config.plugins.find(name); it != config.plugins.end()) c.policy = it->second.policy;
     out.push_back(std::move(c));
@@ -201,7 +201,15 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   std::uint32_t attempt = m.attempts + 1;
   ++attempts;
   bool is_task = m.kind == "task";
-  PluginKind want = is_task ? PluginKind::task_handler : PluginKind::notifier;
+  // A task on a data-source channel runs the named query with the task input as its
+  // parameters; the rows come back as the result payload {"rows": [...]}.
+  bool is_query = is_task && c.plugin->kind() == PluginKind::data_source;
+  PluginKind want = is_query ? PluginKind::data_source : is_task ? PluginKind::task_handler : PluginKind::notifier;
+  if (is_query && !(m.body.contains("query") && m.body["query"].is_string())) {
+    record_failure(ch, m, attempt, "channel \"" + c.name + "\" is a data source (plugin " + c.plugin->info().name +
+                                       "): the task action must name a \"query\"", true);
+    return;
+  }
   if (c.plugin->kind() != want) {
     record_failure(ch, m, attempt, "channel \"" + c.name + "\" is a " + to_string(c.plugin->kind()) + " (plugin " +
                                        c.plugin->info().name + "), it cannot deliver a " + m.kind + " message", true);
@@ -215,7 +223,15 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   }
   auto plugin = c.plugin;
   auto result = caller.call(
-      [plugin, m, attempt, is_task] { return is_task ? plugin->run_task(m, attempt) : plugin->notify(m, attempt); },
+      [plugin, m, attempt, is_task, is_query] {
+        if (is_query) {
+          json params = m.body.contains("input") && m.body["input"].is_object() ? m.body["input"] : json::object();
+          PluginResult r = plugin->query(m.body["query"].get<std::string>(), params);
+          if (r.ok()) r.value = json{{"rows", std::move(r.value)}};
+          return r;
+        }
+        return is_task ? plugin->run_task(m, attempt) : plugin->notify(m, attempt);
+      },
       std::chrono::milliseconds(c.policy.timeout_ms));
   if (!result) {
     ++timed_out;

@@ -302,8 +302,10 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
       }
       case ActionKind::task: {
         json input = s.contains("input") ? ex.build(s["input"], ctx, a.pointer + "/input") : json(nullptr);
-        outbox("task", {{"input", input}, {"onResult", s.value("onResult", "")}, {"onError", s.value("onError", "")},
-                        {"definition", r.definition}, {"state", state_name(def, r.state)}});
+        json body = {{"input", input}, {"onResult", s.value("onResult", "")}, {"onError", s.value("onError", "")},
+                     {"definition", r.definition}, {"state", state_name(def, r.state)}};
+        if (s.contains("query") && s["query"].is_string()) body["query"] = s["query"];  // data-source channel
+        outbox("task", std::move(body));
         break;
       }
       case ActionKind::spawn: {
