@@ -140,6 +140,10 @@ std::shared_ptr<const Definition> compile_definition_text(std::string_view text,
                                                           Problems& problems,
                                                           const DefinitionContext& ctx);
 
+// The state graph as Graphviz DOT ("dot") or Mermaid ("mermaid") text; nullopt for any
+// other format.
+std::optional<std::string> render_graph(const Definition& def, const std::string& format);
+
 // The JSON Schema of the language (workflows/schema/definition.schema.json, compiled in).
 const json& definition_schema();
 

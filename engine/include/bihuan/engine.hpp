@@ -60,6 +60,52 @@ struct OutboxMessage {
   std::string last_error;
 };
 
+// A histogram with fixed upper bounds (Prometheus style): counts[i] counts observations
+// <= bounds[i] and above bounds[i-1]; counts.back() counts those above every bound.
+struct Histogram {
+  std::vector<double> bounds;
+  std::vector<std::uint64_t> counts;
+  double sum = 0;
+  std::uint64_t count = 0;
+};
+
+// What the engine has done since it opened (for /metrics; cheap to read).
+struct EngineMetrics {
+  std::uint64_t steps = 0;          // requests applied (start, event, cancel) incl. refused
+  std::uint64_t steps_refused = 0;  // of which refused (guard, role, version...)
+  std::uint64_t commits = 0;        // LMDB write transactions committed
+  std::uint64_t storage_failures = 0;
+  std::uint64_t timers_fired = 0;
+  Histogram step_latency_seconds;   // queued -> committed, per request
+  Histogram batch_size;             // requests per group commit
+  Histogram timer_lag_seconds;      // fired - due, per timer (real clock)
+  std::uint64_t outbox_depth = 0;   // messages waiting (incl. dead letters)
+  std::uint64_t pending_timers = 0;
+  std::uint64_t instances = 0;
+  std::uint64_t map_bytes = 0;      // LMDB map size now
+};
+
+// Counts of instances grouped by fields: what an administrator's dashboard shows.
+// group_by entries: "definition", "version", "state", "status", "outcome", or a JSON
+// Pointer into instance data ("/grade"). Window bounds apply to created_at: [from, to).
+struct StatsQuery {
+  std::string definition;  // "" = all definitions
+  std::vector<std::string> group_by;
+  std::optional<TimePoint> created_from, created_to;
+  std::optional<InstanceStatus> status;
+  std::vector<std::pair<std::string, json>> data_equals;  // (JSON Pointer, value)
+  std::size_t max_groups = 10000;                         // then `truncated`
+};
+struct StatsGroup {
+  json key;  // array of values, one per group_by entry (null where data lacks the field)
+  std::uint64_t count = 0;
+};
+struct StatsResult {
+  std::uint64_t total = 0;
+  std::vector<StatsGroup> groups;  // ordered by key
+  bool truncated = false;
+};
+
 class Engine {
  public:
   // Opens (creating if needed) the data directory. Returns nullptr and adds an error on
@@ -93,6 +139,9 @@ class Engine {
   // exist yet).
   virtual std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const = 0;
   virtual VerifyReport verify() const = 0;
+  // Counts instances (one read transaction; scans the definition's instances).
+  virtual StatsResult stats(const StatsQuery& q) const = 0;
+  virtual EngineMetrics metrics() const = 0;
 
   // Timers. With a real clock the engine fires due timers by itself. With a virtual clock,
   // advance_to() moves the clock to each due timer in order up to t, firing them

@@ -109,6 +109,7 @@ void EngineImpl::close() {
 }
 
 void EngineImpl::submit(Request r) {
+  r.queued = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
@@ -202,8 +203,16 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
           due.emplace_back(cur->key());
         }
       }
-      for (const auto& key : due)
+      bool real_clock = !options_.clock->is_virtual();
+      std::size_t before = fired;
+      for (const auto& key : due) {
         if (stepper.fire_timer(b, key)) ++fired;
+        if (real_clock) {
+          auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
+          counters_.timer_lag.observe(std::max<double>(0, double(b.now.time_since_epoch().count() - due_ms) / 1000.0));
+        }
+      }
+      counters_.timers_fired.fetch_add(fired - before, std::memory_order_relaxed);
       StepResult out;
       out.details = {{"fired", due.size()}};
       return out;
@@ -239,6 +248,7 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
     if (rc == 0) {
       next_outbox_seq_ = b.next_outbox_seq;
       next_due_ms_ = next_due;
+      count_batch(batch, results);
       for (std::size_t i = 0; i < batch.size(); ++i)
         if (batch[i].done) batch[i].done(std::move(results[i]));
       return true;
@@ -248,6 +258,7 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
       if (env_->grow() == 0) continue;
     }
     // Any other failure (disk full, I/O error): nothing of this batch was applied.
+    counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
     StepResult failed;
     failed.error = StepError::storage_error;
     failed.message = "storage failed, the step was not applied: " + storage::error_text(rc);
@@ -255,12 +266,46 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
       if (r.done) r.done(failed);
     return false;
   }
+  counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
   StepResult failed;
   failed.error = StepError::storage_error;
   failed.message = "storage failed, the step was not applied (cannot begin or grow the map)";
   for (auto& r : batch)
     if (r.done) r.done(failed);
   return false;
+}
+
+void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results) {
+  auto now = std::chrono::steady_clock::now();
+  counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  counters_.batch_size.observe(static_cast<double>(batch.size()));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto kind = batch[i].kind;
+    if (kind != Request::start && kind != Request::event && kind != Request::cancel) continue;
+    counters_.steps.fetch_add(1, std::memory_order_relaxed);
+    if (!results[i].ok()) counters_.steps_refused.fetch_add(1, std::memory_order_relaxed);
+    counters_.step_latency.observe(std::chrono::duration<double>(now - batch[i].queued).count());
+  }
+}
+
+EngineMetrics EngineImpl::metrics() const {
+  EngineMetrics m;
+  m.steps = counters_.steps.load(std::memory_order_relaxed);
+  m.steps_refused = counters_.steps_refused.load(std::memory_order_relaxed);
+  m.commits = counters_.commits.load(std::memory_order_relaxed);
+  m.storage_failures = counters_.storage_failures.load(std::memory_order_relaxed);
+  m.timers_fired = counters_.timers_fired.load(std::memory_order_relaxed);
+  m.step_latency_seconds = counters_.step_latency.snapshot();
+  m.batch_size = counters_.batch_size.snapshot();
+  m.timer_lag_seconds = counters_.timer_lag.snapshot();
+  m.map_bytes = env_->map_size();
+  std::shared_lock<std::shared_mutex> lock;
+  if (auto txn = read_txn(lock)) {
+    m.outbox_depth = txn->entries(Db::outbox);
+    m.pending_timers = txn->entries(Db::timers);
+    m.instances = txn->entries(Db::inst);
+  }
+  return m;
 }
 
 DeployResult EngineImpl::deploy(const json& doc, const std::string& source_name) {

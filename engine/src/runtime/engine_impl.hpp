@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 
 #include "bihuan/engine.hpp"
 #include "runtime/batch.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/stepper.hpp"
 #include "storage/lmdb_env.hpp"
 
@@ -44,6 +46,8 @@ class EngineImpl final : public Engine {
   std::vector<HistoryEntry> history(const std::string& instance_id) const override;
   std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const override;
   VerifyReport verify() const override;
+  StatsResult stats(const StatsQuery& q) const override;  // stats.cpp
+  EngineMetrics metrics() const override;
 
   std::size_t advance_to(TimePoint t) override;
   std::optional<TimePoint> next_timer_due() const override;
@@ -74,9 +78,11 @@ class EngineImpl final : public Engine {
     std::string value; // deploy value
     Actor actor;
     std::function<void(StepResult)> done;
+    std::chrono::steady_clock::time_point queued{};  // set by submit()
   };
 
   void submit(Request r);
+  void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results);
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
@@ -93,6 +99,7 @@ class EngineImpl final : public Engine {
   IdGenerator ids_;
   std::uint64_t next_outbox_seq_ = 1;
   std::atomic<std::int64_t> next_due_ms_{INT64_MAX};
+  EngineCounters counters_;
 
   // The writer: one thread running an Asio io_context. submit() queues a request and
   // posts a drain if none is pending; a steady_timer wakes it for due timers.
