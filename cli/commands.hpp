@@ -18,6 +18,7 @@ void add_instance_commands(CLI::App& app);  // start, send, cancel
 void add_read_commands(CLI::App& app);      // show, history, list, inbox
 void add_admin_commands(CLI::App& app);     // verify, backup, timers
 void add_outbox_commands(CLI::App& app);    // outbox, dead-letters, retry, dispatch
+void add_serve_commands(CLI::App& app);     // serve, token-hash
 void add_demo_data(CLI::App& app);          // demo-data (the seeded food-safety demo city)
 
 }  // namespace bihuan::cli

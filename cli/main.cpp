@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   bihuan::cli::add_read_commands(app);
   bihuan::cli::add_admin_commands(app);
   bihuan::cli::add_outbox_commands(app);
+  bihuan::cli::add_serve_commands(app);
   bihuan::cli::add_demo_data(app);
   try {
     app.parse(argc, argv);

@@ -5,6 +5,8 @@
 //     "dataDir": "/var/lib/bihuan",
 //     "calendarDirs": ["calendars"],
 //     "pluginDirs": ["/usr/lib/bihuan/plugins"],
+//     "workflowDirs": ["workflows"],          // deployed by `bihuan serve` at start
+//     "server": {...},                        // read by the API server (bihuan/server.hpp)
 //     "dispatch": {"pollMs": 50},
 //     "plugins": {
 //       "sms-gateway": {"plugin": "notify.webhook", "config": {"url": "...", "secret": "..."},
@@ -51,6 +53,9 @@ struct EngineConfig {
   std::vector<std::string> plugin_dirs;
   std::int64_t poll_ms = 50;  // how often the dispatcher looks for due messages
   std::map<std::string, PluginInstanceConfig> plugins;
+  std::vector<std::string> workflow_dirs;  // definitions `bihuan serve` deploys at start
+  json server = json::object();            // the "server" section, checked by the server
+  std::string base_dir;                    // relative paths in `server` resolve here
 
   // Reads and checks a configuration file. Returns nullopt with errors on any problem.
   static std::optional<EngineConfig> load_file(const std::string& path, Problems& problems);

@@ -21,6 +21,8 @@ constexpr const char* kConfigSchema = R"({
     "dataDir": {"type": "string", "minLength": 1},
     "calendarDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "pluginDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "workflowDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "server": {"type": "object"},
     "dispatch": {
       "type": "object",
       "properties": {"pollMs": {"type": "integer", "minimum": 1, "maximum": 60000}}
@@ -82,7 +84,8 @@ bool valid_instance_name(const std::string& n) {
 }
 
 void structure_checks(const json& doc, Problems& problems) {
-  unknown_keys(doc, "", {"$schema", "description", "dataDir", "calendarDirs", "pluginDirs", "dispatch", "plugins"}, problems);
+  unknown_keys(doc, "", {"$schema", "description", "dataDir", "calendarDirs", "pluginDirs", "workflowDirs", "dispatch", "plugins", "server"},
+               problems);
   if (doc.contains("dispatch")) unknown_keys(doc["dispatch"], "/dispatch", {"pollMs"}, problems);
   if (!doc.contains("plugins") || !doc["plugins"].is_object()) return;
   for (const auto& [name, entry] : doc["plugins"].items()) {
@@ -155,6 +158,9 @@ std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::
   if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
   if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);
   c.plugin_dirs = doc.contains("pluginDirs") ? resolve_all(base_dir, doc["pluginDirs"]) : default_plugin_dirs();
+  if (doc.contains("workflowDirs")) c.workflow_dirs = resolve_all(base_dir, doc["workflowDirs"]);
+  if (doc.contains("server")) c.server = doc["server"];
+  c.base_dir = base_dir;
   if (doc.contains("dispatch")) c.poll_ms = doc["dispatch"].value("pollMs", c.poll_ms);
   if (doc.contains("plugins")) {
     for (const auto& [name, entry] : doc["plugins"].items()) {

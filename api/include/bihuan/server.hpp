@@ -1,0 +1,102 @@
+// The HTTP/JSON API server: Bihuan behind other systems' front ends.
+//
+// A Server serves one Engine over HTTP/1.1 (optionally TLS) with Boost.Beast on an Asio
+// thread pool, one C++20 coroutine per connection. Routes live under /v1 and are listed
+// in api/openapi.json (served at /v1/openapi.json). Every error is an RFC 9457
+// application/problem+json document naming the request, the JSON Pointer of the bad
+// element and what was expected.
+//
+// Security: every /v1 route but the OpenAPI document needs a bearer token from the
+// configuration (only SHA-256 hashes are stored). The token's identity is the actor of
+// every step it causes; nothing in a body can change that. Administrative routes need
+// the role "admin". Each token has a rate limit (token bucket).
+//
+// Thread-safety: start() and shutdown() from one controlling thread; port() and
+// metrics_text() from any thread. The Engine must outlive the Server.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bihuan/engine.hpp"
+#include "bihuan/instance.hpp"
+#include "bihuan/problem.hpp"
+
+namespace bihuan {
+
+struct ApiToken {
+  std::string name;        // for logs and metrics ("office-admin")
+  std::string sha256_hex;  // SHA-256 of the secret token text, lowercase hex
+  Actor actor;             // who the bearer is
+  double rate_per_second = 0;  // 0 = the server default
+  double burst = 0;            // 0 = the server default
+};
+
+struct TlsConfig {
+  std::string certificate_file;  // PEM chain
+  std::string private_key_file;  // PEM
+};
+
+// The "server" section of the configuration file (docs/operations.md):
+//   {"listen": "127.0.0.1:8080", "threads": 2, "timezone": "Asia/Shanghai",
+//    "limits": {"bodyBytes": 1048576, "headerBytes": 16384, "requestTimeoutMs": 10000,
+//               "connections": 1024, "ratePerSecond": 200, "burst": 400},
+//    "tokens": [{"name": "admin", "sha256": "<hex>", "actor": "admin", "roles": ["admin"]}],
+//    "tls": {"certificate": "cert.pem", "privateKey": "key.pem"}, "metricsPublic": true}
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0 = any free port (see Server::port())
+  std::size_t threads = 2;
+  std::string timezone = "UTC";  // how times are written in answers
+  std::size_t body_limit = 1u << 20;
+  std::size_t header_limit = 16u << 10;
+  std::chrono::milliseconds request_timeout{10000};  // to read a request / write an answer
+  std::size_t max_connections = 1024;
+  double rate_per_second = 200;  // per token
+  double burst = 400;
+  bool metrics_public = true;    // /metrics without a token
+  std::vector<ApiToken> tokens;
+  std::optional<TlsConfig> tls;
+
+  // Reads the "server" section (`doc` is that object); relative paths resolve against
+  // `base_dir`. Problems carry JSON Pointers under `at` (e.g. "/server").
+  static std::optional<ServerConfig> from_json(const json& doc, const std::string& base_dir,
+                                               const std::string& at, Problems& problems);
+  // SHA-256 of a token's text, as ApiToken::sha256_hex wants it.
+  static std::string hash_token(const std::string& token);
+};
+
+// What the server reports beyond the engine (the dispatcher lives beside it).
+struct ServerHooks {
+  std::function<std::string()> extra_metrics;  // more Prometheus text (may be empty)
+  std::function<bool()> ready;                 // readiness beyond "engine open"
+  // One JSON log line (without newline), e.g. to stderr. Default: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+class Server {
+ public:
+  // Binds the listening socket and starts the worker threads. nullptr and problems when
+  // the address cannot be bound or TLS files cannot be loaded.
+  static std::unique_ptr<Server> start(Engine& engine, ServerConfig config, ServerHooks hooks,
+                                       Problems& problems);
+  virtual ~Server() = default;
+
+  virtual std::uint16_t port() const = 0;
+  // Graceful: stops accepting, lets requests in flight finish (each within `grace`),
+  // closes idle connections, joins the threads. Idempotent.
+  virtual void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) = 0;
+  // Blocks until shutdown() has completed (from another thread or a signal handler).
+  virtual void wait() = 0;
+  virtual std::string metrics_text() const = 0;
+};
+
+// The OpenAPI 3.1 document (api/openapi.json, compiled in).
+const char* openapi_document();
+
+}  // namespace bihuan

@@ -1,0 +1,57 @@
+// What every route handler shares: the engine, the configuration, the time zone answers
+// are written in, metrics and the log. Also the bridge from the engine's asynchronous
+// steps to a coroutine.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "bihuan/server.hpp"
+#include "metrics.hpp"
+#include "router.hpp"
+
+namespace bihuan::api {
+
+struct Context {
+  Engine& engine;
+  ServerConfig config;
+  std::shared_ptr<const TimeZone> tz;
+  ServerHooks hooks;
+  HttpMetrics metrics;
+  std::atomic<bool> draining{false};
+
+  // One structured log line: {"ts","level","msg",...fields}.
+  void log(const char* level, const std::string& msg, json fields = json::object()) const;
+  json instance_json(const InstanceView& v) const { return v.to_json(*tz); }
+};
+
+// Awaits an engine step: `submit(done)` must start it (start_async/send_async); `done`
+// runs on the engine's writer thread and resumes the coroutine on its own executor.
+template <class Submit>
+boost::asio::awaitable<StepResult> await_step(Submit submit) {
+  auto token = boost::asio::use_awaitable;
+  co_return co_await boost::asio::async_initiate<decltype(token), void(StepResult)>(
+      [&submit](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        submit([shared](StepResult r) {
+          auto ex = boost::asio::get_associated_executor(*shared);
+          boost::asio::post(ex, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
+        });
+      },
+      token);
+}
+
+void add_ops_routes(Router& router, Context& ctx);
+void add_definition_routes(Router& router, Context& ctx);
+void add_instance_routes(Router& router, Context& ctx);
+void add_admin_routes(Router& router, Context& ctx);
+
+// The StepError -> HTTP status and problem mapping used by every step route.
+Reply step_problem(const StepResult& r);
+
+}  // namespace bihuan::api

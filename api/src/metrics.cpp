@@ -1,0 +1,112 @@
+#include "metrics.hpp"
+
+#include <cstdio>
+
+namespace bihuan::api {
+
+namespace {
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+std::string label_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void family(std::string& out, const std::string& name, const char* type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void scalar(std::string& out, const std::string& name, const char* type, const std::string& help, double v) {
+  family(out, name, type, help);
+  out += name + " " + num(v) + "\n";
+}
+
+}  // namespace
+
+void write_histogram(std::string& out, const std::string& name, const std::string& help, const Histogram& h) {
+  family(out, name, "histogram", help);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < h.bounds.size() && i < h.counts.size(); ++i) {
+    cumulative += h.counts[i];
+    out += name + "_bucket{le=\"" + num(h.bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  if (h.counts.size() > h.bounds.size()) cumulative += h.counts.back();
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  out += name + "_sum " + num(h.sum) + "\n" + name + "_count " + std::to_string(h.count) + "\n";
+}
+
+HttpMetrics::HttpMetrics()
+    : bounds_{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+      buckets_(bounds_.size() + 1) {}
+
+void HttpMetrics::count(const std::string& route, const std::string& method, unsigned status, double seconds) {
+  std::size_t i = 0;
+  while (i < bounds_.size() && seconds > bounds_[i]) ++i;
+  std::lock_guard lock(mu_);
+  ++requests_[{route, method, status}];
+  ++buckets_[i];
+  sum_ += seconds;
+  ++count_;
+}
+
+std::string HttpMetrics::text() const {
+  std::string out;
+  Histogram h;
+  {
+    std::lock_guard lock(mu_);
+    family(out, "bihuan_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status.");
+    for (const auto& [key, n] : requests_) {
+      const auto& [route, method, status] = key;
+      out += "bihuan_http_requests_total{route=\"" + label_escape(route) + "\",method=\"" + method + "\",status=\"" +
+             std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+    }
+    h.bounds = bounds_;
+    h.counts = buckets_;
+    h.sum = sum_;
+    h.count = count_;
+  }
+  write_histogram(out, "bihuan_http_request_duration_seconds", "Time from a complete request to its answer.", h);
+  scalar(out, "bihuan_http_open_connections", "gauge", "Connections open now.",
+         static_cast<double>(connections_.load(std::memory_order_relaxed)));
+  scalar(out, "bihuan_http_refused_connections_total", "counter", "Connections refused at the connection limit.",
+         static_cast<double>(refused_.load(std::memory_order_relaxed)));
+  return out;
+}
+
+std::string engine_metrics_text(const EngineMetrics& m) {
+  std::string out;
+  scalar(out, "bihuan_steps_total", "counter", "Steps applied (start, event, cancel), refused ones included.",
+         static_cast<double>(m.steps));
+  scalar(out, "bihuan_steps_refused_total", "counter", "Steps refused (guard, role, version, payload...).",
+         static_cast<double>(m.steps_refused));
+  scalar(out, "bihuan_commits_total", "counter", "LMDB write transactions committed (group commits).",
+         static_cast<double>(m.commits));
+  scalar(out, "bihuan_storage_failures_total", "counter", "Group commits that failed in storage (nothing applied).",
+         static_cast<double>(m.storage_failures));
+  scalar(out, "bihuan_timers_fired_total", "counter", "Timers fired.", static_cast<double>(m.timers_fired));
+  write_histogram(out, "bihuan_step_latency_seconds", "Time from a step's request to its durable commit.",
+                  m.step_latency_seconds);
+  write_histogram(out, "bihuan_group_commit_batch_size", "Requests per group commit.", m.batch_size);
+  write_histogram(out, "bihuan_timer_lag_seconds", "How late timers fired after their due time.", m.timer_lag_seconds);
+  scalar(out, "bihuan_outbox_depth", "gauge", "Messages in the outbox (waiting, retrying or dead).",
+         static_cast<double>(m.outbox_depth));
+  scalar(out, "bihuan_pending_timers", "gauge", "Timers waiting to fire.", static_cast<double>(m.pending_timers));
+  scalar(out, "bihuan_instances", "gauge", "Instances stored (all statuses).", static_cast<double>(m.instances));
+  scalar(out, "bihuan_storage_map_bytes", "gauge", "Size of the LMDB map.", static_cast<double>(m.map_bytes));
+  return out;
+}
+
+}  // namespace bihuan::api

@@ -1,0 +1,84 @@
+// Administrative routes (role "admin"): verify, outbox, dead letters, retry, backup.
+#include "context.hpp"
+
+namespace bihuan::api {
+
+namespace {
+
+using boost::asio::awaitable;
+
+json message_json(const Context& ctx, const OutboxMessage& m) {
+  json j = {{"seq", m.seq},           {"kind", m.kind},         {"channel", m.channel},
+            {"instance", m.instance_id}, {"step", m.step},     {"idempotencyKey", m.idempotency_key},
+            {"body", m.body},         {"createdAt", format_time(m.created_at, *ctx.tz)},
+            {"attempts", m.attempts}, {"dead", m.dead}};
+  if (m.next_attempt_at) j["nextAttemptAt"] = format_time(*m.next_attempt_at, *ctx.tz);
+  if (!m.last_error.empty()) j["lastError"] = m.last_error;
+  return j;
+}
+
+// ?limit= and ?after= for outbox listings.
+std::optional<Reply> page_params(const Call& call, std::size_t& limit, std::uint64_t& after) {
+  for (const char* name : {"limit", "after"}) {
+    const std::string* v = call.query_value(name);
+    if (!v) continue;
+    std::uint64_t n = 0;
+    bool ok = !v->empty() && v->size() < 20;
+    for (char c : *v) ok = ok && c >= '0' && c <= '9', n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    if (!ok || (std::string(name) == "limit" && (n < 1 || n > 1000)))
+      return problem(400, "bad-parameter", std::string(name) + " must be a non-negative integer (limit 1..1000)",
+                     {{std::string("query:") + name, "integer", "got \"" + *v + "\""}});
+    if (std::string(name) == "limit") limit = static_cast<std::size_t>(n);
+    else after = n;
+  }
+  return std::nullopt;
+}
+
+awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
+  std::size_t limit = 100;
+  std::uint64_t after = 0;
+  if (auto bad = page_params(call, limit, after)) co_return *bad;
+  auto list = dead_only ? ctx.engine.dead_letters(limit, after) : ctx.engine.outbox(limit, after);
+  json items = json::array();
+  for (const auto& m : list) items.push_back(message_json(ctx, m));
+  json out = {{"items", items}};
+  if (list.size() == limit) out["nextAfter"] = list.back().seq;
+  co_return Reply::json_body(200, out);
+}
+
+}  // namespace
+
+void add_admin_routes(Router& router, Context& ctx) {
+  router.add(http::verb::get, "/v1/verify", Access::admin, [&ctx](Call&) -> awaitable<Reply> {
+    VerifyReport rep = ctx.engine.verify();
+    co_return Reply::json_body(200, {{"ok", rep.ok()}, {"instances", rep.instances}, {"entries", rep.entries}, {"broken", rep.broken}});
+  });
+  router.add(http::verb::get, "/v1/outbox", Access::admin,
+             [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, false); });
+  router.add(http::verb::get, "/v1/dead-letters", Access::admin,
+             [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, true); });
+  router.add(http::verb::post, "/v1/dead-letters/{seq}/retry", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
+    std::uint64_t seq = 0;
+    bool ok = !call.params[0].empty() && call.params[0].size() < 20;
+    for (char c : call.params[0]) ok = ok && c >= '0' && c <= '9', seq = seq * 10 + static_cast<std::uint64_t>(c - '0');
+    if (!ok) co_return problem(400, "bad-path", "seq must be a message number", {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
+    if (!ctx.engine.retry_dead_letter(seq))
+      co_return problem(404, "not-found", "no dead letter " + call.params[0] + " (it may have been retried or delivered)");
+    ctx.log("info", "dead letter retried", {{"seq", seq}, {"actor", call.who->actor.id}});
+    co_return Reply::json_body(200, {{"seq", seq}, {"retried", true}});
+  });
+  router.add(http::verb::post, "/v1/backup", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
+    Reply error;
+    auto body = body_json(call, error);
+    if (!body) co_return error;
+    if (!body->is_object() || !body->contains("dir") || !(*body)["dir"].is_string() || (*body)["dir"].get<std::string>().empty())
+      co_return problem(422, "missing-member", "the body needs \"dir\": an empty or new directory on the server",
+                        {{"/dir", "required", "expected a directory path"}});
+    std::string dir = (*body)["dir"].get<std::string>(), why;
+    if (!ctx.engine.backup(dir, &why)) co_return problem(409, "backup-failed", why, {{"/dir", "backup", why}});
+    ctx.log("info", "backup written", {{"dir", dir}, {"actor", call.who->actor.id}});
+    co_return Reply::json_body(200, {{"dir", dir}, {"ok", true}});
+  });
+}
+
+}  // namespace bihuan::api

@@ -1,0 +1,276 @@
+// /v1/instances (start, query, get, events, cancel, history), /v1/inbox, /v1/stats.
+#include "context.hpp"
+
+namespace bihuan::api {
+
+namespace {
+
+using boost::asio::awaitable;
+
+std::string etag(std::uint64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+Reply instance_reply(const Context& ctx, unsigned status, const InstanceView& v, json extra = json::object()) {
+  json body = ctx.instance_json(v);
+  for (auto it = extra.begin(); it != extra.end(); ++it) body[it.key()] = it.value();
+  Reply r = Reply::json_body(status, body);
+  r.headers.emplace_back("ETag", etag(v.version));
+  return r;
+}
+
+// Rejects members other than `known` with the pointer of each.
+std::optional<Reply> unknown_members(const json& body, std::initializer_list<const char*> known) {
+  std::vector<FieldError> errors;
+  std::string list;
+  for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) errors.push_back({"/" + pointer_escape(it.key()), "unknown-member", "unknown member (expected one of: " + list + ")"});
+  }
+  if (errors.empty()) return std::nullopt;
+  return problem(422, "unknown-member", "the body has a member this request does not take: " + errors[0].pointer,
+                 std::move(errors));
+}
+
+std::optional<Reply> expect_type(const json& body, const char* key, json::value_t type, const char* what, bool required) {
+  if (!body.contains(key)) {
+    if (!required) return std::nullopt;
+    return problem(422, "missing-member", std::string("the body needs \"") + key + "\" (" + what + ")",
+                   {{std::string("/") + key, "required", std::string("expected ") + what}});
+  }
+  const json& v = body[key];
+  bool ok = v.type() == type || (type == json::value_t::number_integer && v.is_number_unsigned());
+  if (!ok)
+    return problem(422, "wrong-type", std::string("\"") + key + "\" must be " + what,
+                   {{std::string("/") + key, "type", std::string("expected ") + what + ", got " + v.type_name()}});
+  return std::nullopt;
+}
+
+std::optional<Reply> idempotency_key(const Call& call, std::string& key) {
+  key = call.header("Idempotency-Key");
+  if (key.size() > 255)
+    return problem(400, "bad-header", "Idempotency-Key is longer than 255 bytes",
+                   {{"header:Idempotency-Key", "too-long", "expected at most 255 bytes"}});
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_uint(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::optional<Reply> limit_param(const Call& call, std::size_t& limit, std::size_t max) {
+  if (const std::string* v = call.query_value("limit")) {
+    auto n = parse_uint(*v);
+    if (!n || *n < 1 || *n > max)
+      return problem(400, "bad-parameter", "limit must be an integer from 1 to " + std::to_string(max),
+                     {{"query:limit", "range", "expected 1.." + std::to_string(max) + ", got \"" + *v + "\""}});
+    limit = static_cast<std::size_t>(*n);
+  }
+  return std::nullopt;
+}
+
+// filter=/pointer:JSON (repeatable): data equality filters; a value that is not JSON is
+// taken as a string.
+std::optional<Reply> filters(const Call& call, std::vector<std::pair<std::string, json>>& out) {
+  for (const auto& [k, v] : call.query) {
+    if (k != "filter") continue;
+    auto colon = v.find(':');
+    if (v.empty() || v[0] != '/' || colon == std::string::npos)
+      return problem(400, "bad-parameter", "filter must be /json/pointer:value",
+                     {{"query:filter", "format", "expected \"/pointer:value\", got \"" + v + "\""}});
+    Problems ignored;
+    auto value = load_json(std::string_view(v).substr(colon + 1), ignored);
+    out.emplace_back(v.substr(0, colon), value ? *value : json(v.substr(colon + 1)));
+  }
+  return std::nullopt;
+}
+
+std::optional<Reply> status_param(const Call& call, std::optional<InstanceStatus>& status) {
+  if (const std::string* s = call.query_value("status")) {
+    if (*s == "running") status = InstanceStatus::running;
+    else if (*s == "completed") status = InstanceStatus::completed;
+    else if (*s == "cancelled") status = InstanceStatus::cancelled;
+    else
+      return problem(400, "bad-parameter", "status must be running, completed or cancelled",
+                     {{"query:status", "enum", "expected running|completed|cancelled, got \"" + *s + "\""}});
+  }
+  return std::nullopt;
+}
+
+std::optional<Reply> time_param(const Call& call, const char* name, const Context& ctx, std::optional<TimePoint>& out) {
+  if (const std::string* s = call.query_value(name)) {
+    out = parse_time(*s, ctx.tz.get());
+    if (!out)
+      return problem(400, "bad-parameter", std::string(name) + " must be an ISO 8601 time",
+                     {{std::string("query:") + name, "time", "expected e.g. 2023-04-01T00:00:00+08:00, got \"" + *s + "\""}});
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void add_instance_routes(Router& router, Context& ctx) {
+  router.add(http::verb::post, "/v1/instances", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    Reply error;
+    auto body = body_json(call, error);
+    if (!body) co_return error;
+    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
+    if (auto bad = unknown_members(*body, {"definition", "version", "businessKey", "data", "returnExisting"})) co_return *bad;
+    if (auto bad = expect_type(*body, "definition", json::value_t::string, "a definition id", true)) co_return *bad;
+    if (auto bad = expect_type(*body, "version", json::value_t::number_integer, "an integer version", false)) co_return *bad;
+    if (auto bad = expect_type(*body, "businessKey", json::value_t::string, "a string", false)) co_return *bad;
+    if (auto bad = expect_type(*body, "data", json::value_t::object, "an object", false)) co_return *bad;
+    if (auto bad = expect_type(*body, "returnExisting", json::value_t::boolean, "true or false", false)) co_return *bad;
+    StartRequest req;
+    req.definition = (*body)["definition"].get<std::string>();
+    if (body->contains("version")) req.version = (*body)["version"].get<std::int64_t>();
+    req.business_key = body->value("businessKey", "");
+    if (body->contains("data")) req.data = std::move((*body)["data"]);
+    req.return_existing = body->value("returnExisting", false);
+    if (auto bad = idempotency_key(call, req.idempotency_key)) co_return *bad;
+    req.actor = call.who->actor;
+    StepResult res = co_await await_step([&](auto done) { ctx.engine.start_async(std::move(req), std::move(done)); });
+    if (!res.ok() || !res.instance) co_return step_problem(res);
+    bool fresh = !res.replayed && res.instance->version == 1 && !res.details.contains("existing");
+    Reply r = instance_reply(ctx, fresh ? 201 : 200, *res.instance, {{"replayed", res.replayed}});
+    r.headers.emplace_back("Location", "/v1/instances/" + res.instance->id);
+    co_return r;
+  });
+
+  router.add(http::verb::get, "/v1/instances", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    InstanceQuery q;
+    if (const std::string* v = call.query_value("definition")) q.definition = *v;
+    if (const std::string* v = call.query_value("state")) q.state = *v;
+    if (const std::string* v = call.query_value("businessKeyPrefix")) q.business_key_prefix = *v;
+    if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
+    if (!q.state.empty() && q.definition.empty())
+      co_return problem(400, "bad-parameter", "state needs definition",
+                        {{"query:state", "needs-definition", "give definition= with state="}});
+    if (auto bad = status_param(call, q.status)) co_return *bad;
+    if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
+    if (auto bad = filters(call, q.data_equals)) co_return *bad;
+    InstancePage page = ctx.engine.query(q);
+    json items = json::array();
+    for (const auto& v : page.items) items.push_back(ctx.instance_json(v));
+    json out = {{"items", items}};
+    if (!page.next_cursor.empty()) out["nextCursor"] = page.next_cursor;
+    co_return Reply::json_body(200, out);
+  });
+
+  router.add(http::verb::get, "/v1/instances/{id}", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    std::optional<TimePoint> as_of;
+    if (auto bad = time_param(call, "asOf", ctx, as_of)) co_return *bad;
+    auto v = as_of ? ctx.engine.as_of(call.params[0], *as_of) : ctx.engine.get(call.params[0]);
+    if (!v)
+      co_return problem(404, "not-found", "no instance " + call.params[0] + (as_of ? " at that time" : ""));
+    co_return instance_reply(ctx, 200, *v);
+  });
+
+  router.add(http::verb::post, "/v1/instances/{id}/events", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    Reply error;
+    auto body = body_json(call, error);
+    if (!body) co_return error;
+    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
+    if (auto bad = unknown_members(*body, {"event", "payload"})) co_return *bad;
+    if (auto bad = expect_type(*body, "event", json::value_t::string, "an event name", true)) co_return *bad;
+    if (auto bad = expect_type(*body, "payload", json::value_t::object, "an object", false)) co_return *bad;
+    EventRequest req;
+    req.instance_id = call.params[0];
+    req.event = (*body)["event"].get<std::string>();
+    if (body->contains("payload")) req.payload = std::move((*body)["payload"]);
+    req.actor = call.who->actor;
+    if (auto bad = idempotency_key(call, req.idempotency_key)) co_return *bad;
+    std::string if_match = call.header(http::field::if_match);
+    if (!if_match.empty() && if_match != "*") {
+      std::string v = if_match;
+      if (v.rfind("W/", 0) == 0) v = v.substr(2);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      auto n = parse_uint(v);
+      if (!n)
+        co_return problem(400, "bad-header", "If-Match must be the instance's ETag (its version, e.g. \"3\")",
+                          {{"header:If-Match", "etag", "expected a quoted version such as \"3\", got " + if_match}});
+      req.expected_version = *n;
+    }
+    StepResult res = co_await await_step([&](auto done) { ctx.engine.send_async(std::move(req), std::move(done)); });
+    if (!res.ok() || !res.instance) co_return step_problem(res);
+    co_return instance_reply(ctx, 200, *res.instance, {{"replayed", res.replayed}});
+  });
+
+  router.add(http::verb::post, "/v1/instances/{id}/cancel", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
+    Reply error;
+    json empty = json::object();
+    auto body = body_json(call, error, &empty);
+    if (!body) co_return error;
+    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
+    if (auto bad = unknown_members(*body, {"reason"})) co_return *bad;
+    if (auto bad = expect_type(*body, "reason", json::value_t::string, "a string", false)) co_return *bad;
+    std::string reason = body->value("reason", "");
+    Actor actor = call.who->actor;
+    std::string id = call.params[0];
+    // cancel() has no asynchronous form: it is rare and administrative, so it runs on the
+    // io thread and blocks it for one commit.
+    StepResult res = ctx.engine.cancel(id, reason, actor);
+    if (!res.ok() || !res.instance) co_return step_problem(res);
+    co_return instance_reply(ctx, 200, *res.instance);
+  });
+
+  router.add(http::verb::get, "/v1/instances/{id}/history", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    if (!ctx.engine.get(call.params[0])) co_return problem(404, "not-found", "no instance " + call.params[0]);
+    json items = json::array();
+    for (const auto& e : ctx.engine.history(call.params[0])) items.push_back(e.to_json(*ctx.tz));
+    co_return Reply::json_body(200, {{"instance", call.params[0]}, {"items", items}});
+  });
+
+  router.add(http::verb::get, "/v1/inbox", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    std::size_t limit = 100;
+    if (auto bad = limit_param(call, limit, 1000)) co_return *bad;
+    json items = json::array();
+    for (const auto& item : ctx.engine.inbox(call.who->actor, limit)) {
+      json j = {{"instance", ctx.instance_json(item.instance)}, {"events", item.events}};
+      if (item.deadline) j["deadline"] = format_time(*item.deadline, *ctx.tz);
+      items.push_back(std::move(j));
+    }
+    co_return Reply::json_body(200, {{"actor", call.who->actor.id}, {"items", items}});
+  });
+
+  router.add(http::verb::get, "/v1/stats", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+    StatsQuery q;
+    if (const std::string* v = call.query_value("definition")) q.definition = *v;
+    if (const std::string* v = call.query_value("groupBy")) {
+      std::size_t i = 0;
+      while (i <= v->size()) {
+        std::size_t comma = v->find(',', i);
+        if (comma == std::string::npos) comma = v->size();
+        std::string f = v->substr(i, comma - i);
+        if (!f.empty()) {
+          bool ok = f[0] == '/' || f == "definition" || f == "version" || f == "state" || f == "status" || f == "outcome";
+          if (!ok)
+            co_return problem(400, "bad-parameter", "groupBy takes definition, version, state, status, outcome or /data/pointer",
+                              {{"query:groupBy", "enum", "unknown field \"" + f + "\""}});
+          q.group_by.push_back(f);
+        }
+        i = comma + 1;
+      }
+    }
+    if (auto bad = time_param(call, "from", ctx, q.created_from)) co_return *bad;
+    if (auto bad = time_param(call, "to", ctx, q.created_to)) co_return *bad;
+    if (auto bad = status_param(call, q.status)) co_return *bad;
+    if (auto bad = filters(call, q.data_equals)) co_return *bad;
+    StatsResult res = ctx.engine.stats(q);
+    json groups = json::array();
+    for (const auto& g : res.groups) {
+      json key = json::object();
+      for (std::size_t i = 0; i < q.group_by.size() && i < g.key.size(); ++i) key[q.group_by[i]] = g.key[i];
+      groups.push_back({{"key", key}, {"count", g.count}});
+    }
+    co_return Reply::json_body(200, {{"total", res.total}, {"groupBy", q.group_by}, {"groups", groups}, {"truncated", res.truncated}});
+  });
+}
+
+}  // namespace bihuan::api

@@ -1,0 +1,429 @@
+// The server: listener, one coroutine per connection (plain or TLS), request limits and
+// timeouts, authentication and rate limits, routing, graceful shutdown.
+#include <condition_variable>
+#include <set>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "auth.hpp"
+#include "context.hpp"
+
+namespace bihuan {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using api::Reply;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace api {
+
+void Context::log(const char* level, const std::string& msg, json fields) const {
+  json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())}, {"level", level}, {"msg", msg}};
+  for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (hooks.log) hooks.log(text);
+  else std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+}  // namespace api
+
+namespace {
+
+// A connection as the shutdown sees it: cancel its read when it is idle.
+struct Conn {
+  asio::any_io_executor ex;
+  beast::tcp_stream* stream = nullptr;  // valid while the session runs (on ex)
+  bool busy = false;                    // handling a request (on ex)
+};
+
+bool query_split(std::string_view text, std::vector<std::pair<std::string, std::string>>& out) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t amp = text.find('&', i);
+    if (amp == std::string_view::npos) amp = text.size();
+    std::string_view part = text.substr(i, amp - i);
+    if (!part.empty()) {
+      std::size_t eq = part.find('=');
+      auto k = api::percent_decode(part.substr(0, eq), true);
+      auto v = api::percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
+      if (!k || !v) return false;
+      out.emplace_back(std::move(*k), std::move(*v));
+    }
+    i = amp + 1;
+  }
+  return true;
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(Engine& engine, ServerConfig config, ServerHooks hooks, std::shared_ptr<const TimeZone> tz)
+      : ctx_{engine, std::move(config), std::move(tz), std::move(hooks), {}, {}},
+        auth_(ctx_.config),
+        ioc_(static_cast<int>(ctx_.config.threads)),
+        acceptor_strand_(asio::make_strand(ioc_)),
+        acceptor_(acceptor_strand_) {
+    api::add_ops_routes(router_, ctx_);
+    api::add_definition_routes(router_, ctx_);
+    api::add_instance_routes(router_, ctx_);
+    api::add_admin_routes(router_, ctx_);
+  }
+
+  ~ServerImpl() override { shutdown(std::chrono::seconds(2)); }
+
+  bool listen(Problems& problems) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(ctx_.config.host, ec);
+    if (ec) {
+      problems.error("/server/listen", "listen-address", "\"" + ctx_.config.host + "\" is not an IP address");
+      return false;
+    }
+    tcp::endpoint ep(address, ctx_.config.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      problems.error("/server/listen", "listen-failed",
+                     "cannot listen on " + ctx_.config.host + ":" + std::to_string(ctx_.config.port) + ": " + ec.message());
+      return false;
+    }
+    port_ = acceptor_.local_endpoint().port();
+    if (ctx_.config.tls) {
+      try {
+        ssl_.emplace(ssl::context::tls_server);
+        ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        ssl_->use_certificate_chain_file(ctx_.config.tls->certificate_file);
+        ssl_->use_private_key_file(ctx_.config.tls->private_key_file, ssl::context::pem);
+      } catch (const std::exception& e) {
+        problems.error("/server/tls", "tls-files",
+                       "cannot load TLS certificate " + ctx_.config.tls->certificate_file + " / key " +
+                           ctx_.config.tls->private_key_file + ": " + e.what());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void run() {
+    asio::co_spawn(acceptor_strand_, accept_loop(), asio::detached);
+    for (std::size_t i = 0; i < ctx_.config.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+
+  std::uint16_t port() const override { return port_; }
+  std::string metrics_text() const override {
+    std::string out = api::engine_metrics_text(ctx_.engine.metrics());
+    out += ctx_.metrics.text();
+    if (ctx_.hooks.extra_metrics) out += ctx_.hooks.extra_metrics();
+    return out;
+  }
+
+  void shutdown(std::chrono::milliseconds grace) override {
+    {
+      std::lock_guard lock(mu_);
+      if (shut_) return;
+      shut_ = true;
+    }
+    ctx_.draining = true;
+    asio::post(acceptor_strand_, [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+    });
+    cancel_idle(false);
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, grace, [this] { return conns_.empty(); })) {
+        lock.unlock();
+        ctx_.log("warn", "shutdown grace period over; closing the remaining connections",
+                 {{"connections", conns_.size()}});
+        cancel_idle(true);
+        lock.lock();
+        cv_.wait_for(lock, std::chrono::seconds(2), [this] { return conns_.empty(); });
+      }
+    }
+    ioc_.stop();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    ctx_.log("info", "server stopped", {{"port", port_}});
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    cv_.notify_all();
+  }
+
+  void wait() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stopped_; });
+  }
+
+ private:
+  void cancel_idle(bool all) {
+    std::lock_guard lock(mu_);
+    for (const auto& c : conns_)
+      asio::post(c->ex, [c, all] {
+        if (c->stream && (all || !c->busy)) c->stream->socket().close();
+      });
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        // Out of descriptors or similar: back off briefly instead of spinning.
+        asio::steady_timer pause(acceptor_strand_, std::chrono::milliseconds(50));
+        co_await pause.async_wait(use_tuple);
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto ex = socket.get_executor();
+      if (ctx_.draining) continue;
+      bool full;
+      {
+        std::lock_guard lock(mu_);
+        full = conns_.size() >= ctx_.config.max_connections;
+      }
+      if (full) {
+        ctx_.metrics.connection_refused();
+        asio::co_spawn(ex, refuse(std::move(socket)), asio::detached);
+        continue;
+      }
+      auto conn = std::make_shared<Conn>();
+      conn->ex = ex;
+      {
+        std::lock_guard lock(mu_);
+        conns_.insert(conn);
+      }
+      asio::co_spawn(ex, session(std::move(socket), conn), asio::detached);
+    }
+  }
+
+  // Over the connection limit: a short 503 and close.
+  asio::awaitable<void> refuse(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(2));
+    Reply r = api::problem(503, "too-many-connections", "the server is at its connection limit; try again shortly");
+    api::http::response<api::http::string_body> res{api::http::status::service_unavailable, 11};
+    res.set(api::http::field::content_type, r.content_type);
+    res.set(api::http::field::retry_after, "1");
+    res.keep_alive(false);
+    res.body() = r.body;
+    res.prepare_payload();
+    co_await api::http::async_write(stream, res, use_tuple);
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+
+  asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<Conn> conn) {
+    ctx_.metrics.connection_opened();
+    beast::tcp_stream stream(std::move(socket));
+    conn->stream = &stream;
+    try {
+      if (ssl_) {
+        beast::ssl_stream<beast::tcp_stream&> tls(stream, *ssl_);
+        stream.expires_after(ctx_.config.request_timeout);
+        auto [ec] = co_await tls.async_handshake(ssl::stream_base::server, use_tuple);
+        if (!ec) {
+          co_await serve(tls, *conn);
+          stream.expires_after(std::chrono::seconds(2));
+          co_await tls.async_shutdown(use_tuple);
+        }
+      } else {
+        co_await serve(stream, *conn);
+        boost::system::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      }
+    } catch (const std::exception& e) {
+      ctx_.log("error", "connection failed", {{"error", e.what()}});
+    }
+    conn->stream = nullptr;
+    ctx_.metrics.connection_closed();
+    std::lock_guard lock(mu_);
+    conns_.erase(conn);
+    cv_.notify_all();
+  }
+
+  template <class Stream>
+  asio::awaitable<void> write_reply(Stream& s, Reply reply, unsigned version, bool keep_alive, bool& ok) {
+    namespace http = api::http;
+    http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
+    res.set(http::field::server, "bihuan/0.1");
+    if (!reply.body.empty() || reply.status != 204) res.set(http::field::content_type, reply.content_type);
+    for (auto& [k, v] : reply.headers) res.set(k, v);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(reply.body);
+    res.prepare_payload();
+    beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
+    auto [ec, n] = co_await http::async_write(s, res, use_tuple);
+    ok = !ec;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& s, Conn& conn) {
+    namespace http = api::http;
+    beast::flat_buffer buffer;
+    for (;;) {
+      conn.busy = false;
+      if (ctx_.draining) co_return;
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(ctx_.config.header_limit));
+      parser.body_limit(ctx_.config.body_limit);
+      beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
+      auto [ec, n] = co_await http::async_read_header(s, buffer, parser, use_tuple);
+      conn.busy = true;
+      if (!ec && !parser.is_done()) {
+        auto expect = parser.get().find(http::field::expect);
+        if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+          auto [wec, wn] = co_await http::async_write(s, cont, use_tuple);
+          if (wec) co_return;
+        }
+        std::tie(ec, n) = co_await http::async_read(s, buffer, parser, use_tuple);
+      }
+      if (ec) {
+        std::optional<Reply> answer;
+        if (ec == http::error::body_limit)
+          answer = api::problem(413, "body-too-large",
+                                "the body is larger than the limit of " + std::to_string(ctx_.config.body_limit) + " bytes");
+        else if (ec == http::error::header_limit)
+          answer = api::problem(431, "headers-too-large",
+                                "the request headers exceed " + std::to_string(ctx_.config.header_limit) + " bytes");
+        else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+                 ec != http::error::end_of_stream &&
+                 ec != http::error::partial_message)
+          answer = api::problem(400, "bad-http", "the request is not valid HTTP/1.1: " + ec.message());
+        if (answer) {
+          bool ok = false;
+          count("unmatched", "-", answer->status, 0);
+          co_await write_reply(s, std::move(*answer), 11, false, ok);
+        }
+        co_return;
+      }
+      auto start = std::chrono::steady_clock::now();
+      api::HttpRequest req = parser.release();
+      std::string route = "unmatched";
+      Reply reply = co_await handle(req, route);
+      if (reply.content_type == "application/problem+json") add_instance(reply, req);
+      bool keep = req.keep_alive() && !ctx_.draining;
+      unsigned status = reply.status;
+      bool ok = false;
+      co_await write_reply(s, std::move(reply), req.version(), keep, ok);
+      count(route, std::string(req.method_string()), status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (!ok || !keep) co_return;
+    }
+  }
+
+  // RFC 9457 "instance": the request target the problem is about.
+  static void add_instance(Reply& reply, const api::HttpRequest& req) {
+    auto body = json::parse(reply.body, nullptr, false);
+    if (!body.is_object()) return;
+    body["instance"] = std::string(req.method_string()) + " " + std::string(req.target());
+    reply.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+
+  void count(const std::string& route, const std::string& method, unsigned status, double seconds) {
+    ctx_.metrics.count(route, method, status, seconds);
+    if (status >= 500 && status != 503) ctx_.log("error", "request failed", {{"route", route}, {"status", status}});
+  }
+
+  asio::awaitable<Reply> handle(api::HttpRequest& req, std::string& route_name) {
+    std::string_view target(req.target().data(), req.target().size());
+    std::size_t q = target.find('?');
+    std::string_view raw_path = target.substr(0, q);
+    api::Call call{req, std::string(raw_path), {}, {}, nullptr};
+    if (raw_path.empty() || raw_path[0] != '/')
+      co_return api::problem(400, "bad-target", "the request target must be a path starting with /");
+    if (q != std::string_view::npos && !query_split(target.substr(q + 1), call.query))
+      co_return api::problem(400, "bad-query", "the query string has a broken %-escape");
+    auto m = router_.match(req.method(), raw_path);
+    if (!m.route) {
+      if (m.path_known) {
+        Reply r = api::problem(405, "method-not-allowed",
+                               std::string(req.method_string()) + " is not allowed on " + std::string(raw_path) +
+                                   " (allowed: " + m.allow + ")");
+        r.headers.emplace_back("Allow", m.allow);
+        co_return r;
+      }
+      co_return api::problem(404, "no-such-route", "no route " + std::string(raw_path) + " (see /v1/openapi.json)");
+    }
+    route_name = m.route->pattern;
+    if (m.bad_encoding) co_return api::problem(400, "bad-path", "a path segment has a broken %-escape");
+    call.params = std::move(m.params);
+    api::Principal who;
+    api::Access access = m.route->access;
+    if (route_name == "/metrics" && !ctx_.config.metrics_public) access = api::Access::admin;
+    if (access != api::Access::open) {
+      auto header = req.find(api::http::field::authorization);
+      std::string_view value = header == req.end() ? std::string_view() : std::string_view(header->value().data(), header->value().size());
+      auto outcome = auth_.authenticate(value, who);
+      if (outcome != api::Auth::Outcome::ok) {
+        std::string detail = outcome == api::Auth::Outcome::missing ? "this route needs a bearer token (Authorization: Bearer <token>)"
+                             : outcome == api::Auth::Outcome::malformed ? "the Authorization header must be \"Bearer <token>\""
+                                                                         : "the bearer token is not known";
+        Reply r = api::problem(401, "unauthenticated", detail, {{"header:Authorization", "token", detail}});
+        r.headers.emplace_back("WWW-Authenticate", outcome == api::Auth::Outcome::missing
+                                                       ? "Bearer realm=\"bihuan\""
+                                                       : "Bearer realm=\"bihuan\", error=\"invalid_token\"");
+        co_return r;
+      }
+      double retry_after = 0;
+      if (!auth_.admit(who.token_name, retry_after)) {
+        Reply r = api::problem(429, "rate-limited",
+                               "token \"" + who.token_name + "\" is over its request rate; retry after the Retry-After seconds");
+        r.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(retry_after))));
+        co_return r;
+      }
+      if (access == api::Access::admin && !who.actor.has_role("admin"))
+        co_return api::problem(403, "admin-role-required",
+                               "this route needs the role \"admin\"; actor \"" + who.actor.id + "\" does not have it");
+      call.who = &who;
+    }
+    try {
+      co_return co_await m.route->handler(call);
+    } catch (const std::exception& e) {
+      ctx_.log("error", "handler failed", {{"route", route_name}, {"error", e.what()}});
+    }
+    co_return api::problem(500, "internal-error", "the server failed to answer this request; it has been logged");
+  }
+
+  api::Context ctx_;
+  api::Router router_;
+  api::Auth auth_;
+  asio::io_context ioc_;
+  asio::strand<asio::io_context::executor_type> acceptor_strand_;
+  tcp::acceptor acceptor_;
+  std::optional<ssl::context> ssl_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::shared_ptr<Conn>> conns_;
+  bool shut_ = false, stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Server> Server::start(Engine& engine, ServerConfig config, ServerHooks hooks, Problems& problems) {
+  auto tz = TimeZone::load(config.timezone, &problems);
+  if (!tz) return nullptr;
+  if (config.threads == 0) config.threads = 1;
+  auto server = std::make_unique<ServerImpl>(engine, std::move(config), std::move(hooks), std::move(tz));
+  if (!server->listen(problems)) return nullptr;
+  server->run();
+  return server;
+}
+
+}  // namespace bihuan

@@ -1,0 +1,298 @@
+// bihuan serve: the engine, its plugins and dispatcher, and the HTTP/JSON API in one
+// process. bihuan token-hash: the SHA-256 a configuration stores for a bearer token.
+//
+// With no --config it runs on the embedded default: data in ./data (or --data-dir), the
+// bundled workflows/ deployed, the bundled plugins loaded (notify.log into
+// <data>/notifications.jsonl), listening on 127.0.0.1:8080, and an administrator token
+// created once in <data>/dev-admin-token (printed in the first log lines).
+#include <pthread.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "bihuan/config.hpp"
+#include "bihuan/dispatcher.hpp"
+#include "bihuan/plugin_host.hpp"
+#include "bihuan/server.hpp"
+#include "commands.hpp"
+#include "definitions_io.hpp"
+#include "engine_session.hpp"
+
+namespace bihuan::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ServeOptions {
+  std::string config;
+  std::string data_dir;
+  std::string listen;
+  std::vector<std::string> workflows;
+  bool no_workflows = false;
+};
+
+void log_line(const std::string& level, const std::string& msg, json fields = json::object()) {
+  json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())}, {"level", level}, {"msg", msg}};
+  for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+  std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+void log_problems(const Problems& problems) {
+  for (const auto& p : problems.items())
+    log_line(p.severity == Severity::error ? "error" : "warn", p.to_string());
+}
+
+// The nearest directory named `name` above the current directory or the executable.
+std::string find_upward(const std::string& name, const std::string& must_contain) {
+  std::error_code ec;
+  std::vector<fs::path> starts = {fs::current_path(ec)};
+  if (auto exe = fs::read_symlink("/proc/self/exe", ec); !ec) starts.push_back(exe.parent_path());
+  for (auto dir : starts)
+    for (; !dir.empty(); dir = dir.parent_path()) {
+      fs::path candidate = dir / name;
+      if (fs::exists(candidate / must_contain, ec)) return candidate.string();
+      if (dir == dir.parent_path()) break;
+    }
+  return {};
+}
+
+// Every definition file under `dirs` (JSON objects with "id" and "states"), sorted;
+// schema/ and calendars/ folders are skipped.
+std::vector<std::string> definition_files(const std::vector<std::string>& dirs) {
+  std::vector<std::string> files;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    if (fs::is_regular_file(d, ec)) {
+      files.push_back(d);
+      continue;
+    }
+    for (auto it = fs::recursive_directory_iterator(d, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      auto name = it->path().filename().string();
+      if (it->is_directory() && (name == "schema" || name == "calendars" || name[0] == '.')) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file() && it->path().extension() == ".json") files.push_back(it->path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void deploy_workflows(Engine& engine, const std::vector<std::string>& dirs) {
+  std::size_t deployed = 0, unchanged = 0, failed = 0;
+  for (const auto& file : definition_files(dirs)) {
+    Problems problems(file);
+    auto doc = load_json_file(file, problems);
+    if (!doc || !doc->is_object() || !doc->contains("states") || !doc->contains("id")) continue;  // not a definition
+    auto res = engine.deploy(*doc, file);
+    if (res.ok) {
+      res.unchanged ? ++unchanged : ++deployed;
+    } else {
+      ++failed;
+      log_line("error", "definition not deployed", {{"file", file}});
+      log_problems(res.problems);
+    }
+  }
+  log_line("info", "workflows deployed",
+           {{"dirs", dirs}, {"deployed", deployed}, {"unchanged", unchanged}, {"failed", failed}});
+}
+
+// The default administrator token: created once, kept (mode 0600) in the data directory.
+std::string dev_admin_token(const std::string& data_dir) {
+  fs::path file = fs::path(data_dir) / "dev-admin-token";
+  std::ifstream in(file);
+  std::string token;
+  if (in && std::getline(in, token) && token.size() >= 32) return token;
+  std::random_device rd;
+  static const char* digits = "0123456789abcdef";
+  token = "bh_";
+  for (int i = 0; i < 40; ++i) token += digits[rd() % 16];
+  std::ofstream out(file, std::ios::trunc);
+  out << token << "\n";
+  out.close();
+  std::error_code ec;
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, ec);
+  return token;
+}
+
+void run_serve(const ServeOptions& o) {
+  // Signals go to the thread that waits for them, never to the workers started below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Problems problems;
+  std::optional<EngineConfig> config;
+  bool embedded_default = o.config.empty();
+  if (embedded_default) {
+    config = EngineConfig::defaults(o.data_dir.empty() ? "./data" : o.data_dir);
+  } else {
+    config = EngineConfig::load_file(o.config, problems);
+  }
+  log_problems(problems);
+  if (!config) {
+    std::cerr << "bihuan serve: the configuration " << o.config << " has errors\n";
+    exit_code = 1;
+    return;
+  }
+  if (!o.data_dir.empty()) config->data_dir = o.data_dir;
+  if (config->data_dir.empty()) config->data_dir = "./data";
+  std::optional<ServerConfig> server_config = ServerConfig::from_json(config->server, config->base_dir, "/server", problems);
+  if (!server_config) {
+    log_problems(problems);
+    std::cerr << "bihuan serve: the server section of " << o.config << " has errors\n";
+    exit_code = 1;
+    return;
+  }
+  if (!o.listen.empty()) {
+    Problems lp;
+    auto l = ServerConfig::from_json({{"listen", o.listen}}, "", "--listen", lp);
+    if (!l) {
+      log_problems(lp);
+      exit_code = 2;
+      return;
+    }
+    server_config->host = l->host;
+    server_config->port = l->port;
+  }
+  std::vector<std::string> workflow_dirs = o.workflows.empty() ? config->workflow_dirs : o.workflows;
+  std::string bundled = find_upward("workflows", "schema/definition.schema.json");
+  if (workflow_dirs.empty() && embedded_default && !bundled.empty()) workflow_dirs.push_back(bundled);
+  if (o.no_workflows) workflow_dirs.clear();
+  std::vector<std::string> calendar_dirs = config->calendar_dirs;
+  if (calendar_dirs.empty() && !bundled.empty()) calendar_dirs.push_back(bundled + "/calendars");
+
+  std::error_code ec;
+  fs::create_directories(config->data_dir, ec);
+  log_line("info", embedded_default ? "starting on the embedded default configuration" : "starting",
+           {{"config", o.config.empty() ? json("(embedded default)") : json(o.config)},
+            {"dataDir", fs::absolute(config->data_dir, ec).lexically_normal().string()},
+            {"listen", server_config->host + ":" + std::to_string(server_config->port)},
+            {"tls", server_config->tls.has_value()},
+            {"workflowDirs", workflow_dirs},
+            {"pluginDirs", config->plugin_dirs}});
+
+  // Plugins first: the engine checks the names definitions use against them.
+  auto clock = std::make_shared<SystemClock>();
+  auto services = std::make_shared<HostServices>(clock);
+  Problems plugin_problems(config->file);
+  auto registry = PluginRegistry::load(*config, services, plugin_problems);
+  log_problems(plugin_problems);
+  json loaded = json::array();
+  for (const auto& [name, obj] : registry.all()) loaded.push_back(name);
+  log_line("info", "plugins loaded", {{"instances", loaded}});
+
+  EngineOptions eo;
+  eo.data_dir = config->data_dir;
+  eo.clock = clock;
+  Problems cal_problems;
+  eo.calendars = std::make_shared<Calendars>(find_calendars(calendar_dirs, config->data_dir, cal_problems));
+  log_problems(cal_problems);
+  configured_names(*config, registry, eo.notifiers, eo.task_handlers);
+  Problems open_problems(config->data_dir);
+  auto opened_at = std::chrono::steady_clock::now();
+  auto engine = Engine::open(std::move(eo), open_problems);
+  if (!engine) {
+    log_problems(open_problems);
+    std::cerr << "bihuan serve: cannot open " << config->data_dir << "\n";
+    exit_code = 1;
+    return;
+  }
+  log_line("info", "engine open",
+           {{"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opened_at).count()},
+            {"instances", engine->metrics().instances},
+            {"pendingTimers", engine->metrics().pending_timers}});
+  if (!workflow_dirs.empty()) deploy_workflows(*engine, workflow_dirs);
+  services->attach(engine.get());
+  DispatcherOptions dopts;
+  dopts.poll_ms = config->poll_ms;
+  Dispatcher dispatcher(*engine, Dispatcher::channels_of(registry, *config), dopts);
+  dispatcher.start();
+
+  if (embedded_default && server_config->tokens.empty()) {
+    std::string token = dev_admin_token(config->data_dir);
+    server_config->tokens.push_back({"dev-admin", ServerConfig::hash_token(token), Actor{"admin", {"admin"}}, 0, 0});
+    log_line("info", "development administrator token (embedded default only; kept in <data>/dev-admin-token)",
+             {{"token", token}, {"actor", "admin"}, {"roles", {"admin"}}});
+  }
+  if (server_config->tokens.empty())
+    log_line("warn", "no tokens are configured: every /v1 route will answer 401 (see docs/operations.md)");
+
+  ServerHooks hooks;
+  hooks.extra_metrics = [&dispatcher] {
+    auto s = dispatcher.stats();
+    std::string out;
+    auto counter = [&out](const char* name, const char* help, std::uint64_t v) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " + std::to_string(v) + "\n";
+    };
+    counter("bihuan_outbox_attempts_total", "Delivery attempts made.", s.attempts);
+    counter("bihuan_outbox_delivered_total", "Messages delivered.", s.delivered);
+    counter("bihuan_outbox_failures_total", "Delivery attempts that failed (to be retried).", s.failed);
+    counter("bihuan_outbox_dead_total", "Messages that became dead letters.", s.dead);
+    counter("bihuan_outbox_timeouts_total", "Delivery attempts that timed out.", s.timed_out);
+    return out;
+  };
+  Problems server_problems(o.config.empty() ? "server" : o.config);
+  auto server = Server::start(*engine, *server_config, hooks, server_problems);
+  if (!server) {
+    log_problems(server_problems);
+    dispatcher.stop();
+    services->attach(nullptr);
+    engine->close();
+    exit_code = 1;
+    return;
+  }
+  log_line("info", "listening",
+           {{"url", std::string(server_config->tls ? "https" : "http") + "://" + server_config->host + ":" +
+                        std::to_string(server->port())},
+            {"port", server->port()},
+            {"openapi", "/v1/openapi.json"}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log_line("info", "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server->shutdown(std::chrono::seconds(10));
+  dispatcher.stop();
+  services->attach(nullptr);
+  engine->close();
+  log_line("info", "stopped cleanly");
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Run the HTTP/JSON API server with the engine and its plugins");
+  cmd->add_option("--config", o->config, "Configuration file (default: the embedded default, see docs/operations.md)");
+  cmd->add_option("-D,--data-dir,--data", o->data_dir, "Data directory (overrides the configuration's dataDir)")
+      ->envname("BIHUAN_DATA");
+  cmd->add_option("--listen", o->listen, "host:port to listen on (overrides the configuration; port 0 = any)");
+  cmd->add_option("--workflows", o->workflows, "Definition files or folders to deploy at start (repeat)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--no-workflows", o->no_workflows, "Deploy nothing at start");
+  cmd->callback([o] {
+    try {
+      run_serve(*o);
+    } catch (const std::exception& e) {
+      std::cerr << "bihuan serve: " << e.what() << "\n";
+      exit_code = 1;
+    }
+  });
+
+  auto token = std::make_shared<std::string>();
+  auto* th = app.add_subcommand("token-hash", "Print the SHA-256 a configuration stores for a bearer token");
+  th->add_option("token", *token, "The token text (read from stdin when omitted)");
+  th->callback([token] {
+    std::string t = *token;
+    if (t.empty()) std::getline(std::cin, t);
+    std::cout << ServerConfig::hash_token(t) << "\n";
+  });
+}
+
+}  // namespace bihuan::cli
