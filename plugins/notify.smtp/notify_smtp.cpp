@@ -80,22 +80,24 @@ bool is_ascii_printable(std::string_view s) {
   return true;
 }
 
-// RFC 2047: UTF-8 text as "=?UTF-8?B?...?=" words of at most 75 characters, split on
-// character boundaries, joined by CRLF SP (folding). ASCII text without "=?" stays as is.
-std::string encode_header_text(std::string_view s) {
-  if (is_ascii_printable(s) && s.find("=?") == std::string_view::npos && s.size() < 70) return std::string(s);
+// RFC 2047: UTF-8 text as "=?UTF-8?B?...?=" words split on character boundaries, folded
+// with CRLF SP, each line at most 76 characters counting the `prefix` ("Subject: ") on
+// the first. ASCII text without "=?" that fits stays as is.
+std::string encode_header_text(std::string_view s, std::size_t prefix) {
+  if (is_ascii_printable(s) && s.find("=?") == std::string_view::npos && prefix + s.size() <= 76) return std::string(s);
   std::string out;
-  std::size_t i = 0;
+  std::size_t i = 0, room = 76 - prefix;  // characters left on this line
   while (i < s.size()) {
+    // "=?UTF-8?B?" + "?=" take 12; every 3 bytes take 4 base64 characters.
+    std::size_t max_bytes = room > 12 + 4 ? (room - 12) / 4 * 3 : 3;
     std::size_t end = i, take = 0;
-    // 45 bytes -> 60 base64 characters + 12 for "=?UTF-8?B?" "?=" = 72 <= 75.
     while (end < s.size()) {
       std::size_t len = 1;
       auto c = static_cast<unsigned char>(s[end]);
       if (c >= 0xF0) len = 4;
       else if (c >= 0xE0) len = 3;
       else if (c >= 0xC0) len = 2;
-      if (take + len > 45) break;
+      if (take + len > max_bytes && take > 0) break;
       take += len;
       end += len;
     }
@@ -103,6 +105,7 @@ std::string encode_header_text(std::string_view s) {
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + base64(s.substr(i, end - i)) + "?=";
     i = end;
+    room = 75;  // after the folding space
   }
   return out;
 }
@@ -361,11 +364,11 @@ class SmtpNotifier final : public Notifier {
 
   std::string compose(const Message& m, bool eight_bit) const {
     std::string h;
-    h += "From: " + (from_name_.empty() ? from_ : encode_header_text(from_name_) + " <" + from_ + ">") + "\r\n";
+    h += "From: " + (from_name_.empty() ? from_ : encode_header_text(from_name_, 6) + " <" + from_ + ">") + "\r\n";
     std::string to;
     for (auto t : m.to) to += (to.empty() ? "" : ",\r\n ") + std::string(t);
     h += "To: " + to + "\r\n";
-    h += "Subject: " + encode_header_text(m.subject.empty() ? std::string_view(default_subject_) : m.subject) + "\r\n";
+    h += "Subject: " + encode_header_text(m.subject.empty() ? std::string_view(default_subject_) : m.subject, 9) + "\r\n";
     h += "Date: " + rfc5322_date(host_.now_ms()) + "\r\n";
     h += "Message-ID: <" + hex(m.key) + "@bihuan>\r\n";
     if (is_ascii_printable(m.key)) h += "X-Bihuan-Key: " + std::string(m.key) + "\r\n";

@@ -14,7 +14,7 @@
 //   query the table's file is stat()ed; when its mtime or size changed it is reloaded. A
 //   changed file that is broken (or unreadable) keeps the old rows, and the plugin says
 //   so once per change through the host log (warning). Filter and column names are checked
-//   against every version of a table.
+//   against every version of a CSV table's header (JSON tables have no fixed columns).
 // Thread-safety: tables are guarded by a mutex; a query copies out the rows it returns.
 #include <sys/stat.h>
 
@@ -219,7 +219,11 @@ class CsvSource final : public DataSource {
   }
 
  private:
+  // A filter or output column that a CSV table's header lacks ("" if none). JSON tables
+  // have no fixed columns: a row without a filter column does not match, a missing output
+  // column is null.
   static std::string unknown_column(const Table& t, const QuerySpec& spec) {
+    if (t.is_json) return "";
     for (const auto* list : {&spec.filter, &spec.columns})
       for (const auto& c : *list)
         if (!t.columns.count(c)) return c;

@@ -93,7 +93,8 @@ class SqliteSource final : public DataSource {
     exec("SELECT count(*) FROM sqlite_schema");  // a file that is not a database fails here
     sqlite3_progress_handler(db_, 1000, &SqliteSource::progress, this);
     try {
-      for (const auto& [name, q] : json::parse(host.config_json())["queries"].items()) prepare(name, q);
+      json config = json::parse(host.config_json());
+      for (const auto& [name, q] : config["queries"].items()) prepare(name, q);
     } catch (...) {
       close();
       throw;

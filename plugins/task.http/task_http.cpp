@@ -53,8 +53,8 @@ class HttpTask final : public TaskHandler {
       probe.replace(open, close - open + 1, "x");
     }
     if (!http::Url::parse(probe, &error)) throw std::runtime_error("url: " + error);
-    for (const auto& [name, value] : json::parse(host.config_or("/headers", "{}")).items())
-      headers_.emplace_back(name, value.get<std::string>());
+    json headers = json::parse(host.config_or("/headers", "{}"));
+    for (const auto& [name, value] : headers.items()) headers_.emplace_back(name, value.get<std::string>());
   }
 
   Result run(const Task& task) override {
