@@ -1,7 +1,9 @@
-// bihuan validate FILE...: every problem in every file, text or JSON.
+// bihuan validate FILE... [--config ENGINE.json]: every problem in every file, text or
+// JSON. With --config, notifier and task-handler names must be configured there.
 #include <iostream>
 
 #include "commands.hpp"
+#include "config_names.hpp"
 #include "definitions_io.hpp"
 #include "output.hpp"
 
@@ -12,6 +14,7 @@ struct ValidateOptions {
   std::vector<std::string> files;
   std::vector<std::string> calendars;
   std::string format = "text";
+  std::string config;
   bool strict = false;
 };
 
@@ -29,11 +32,20 @@ void run_validate(const ValidateOptions& o) {
   DefinitionContext ctx;
   ctx.calendars = &calendars;
   if (o.files.size() > 1) ctx.definitions = &ids;
+  std::optional<ConfiguredNames> names;
+  if (!o.config.empty()) {
+    names = load_configured_names(o.config, cal_problems);
+    if (names) ctx.notifiers = &names->notifiers, ctx.task_handlers = &names->task_handlers;
+  }
 
   std::size_t errors = cal_problems.error_count(), warnings = cal_problems.warning_count();
   json report = {{"files", json::array()}};
   for (const auto& p : cal_problems.items()) {
     if (o.format == "text") std::cout << p.to_string() << "\n";
+  }
+  if (!cal_problems.items().empty()) {
+    report["problems"] = json::array();  // calendars and --config: not tied to one file
+    for (const auto& p : cal_problems.items()) report["problems"].push_back(problem_json(p));
   }
   for (const auto& f : o.files) {
     auto loaded = load_definition_file(f, ctx);
@@ -69,6 +81,8 @@ void add_validate(CLI::App& app) {
                   "Calendar directories (default: nearest calendars/ or workflows/calendars/)");
   cmd->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));
   cmd->add_flag("--strict", o->strict, "Treat warnings as errors");
+  cmd->add_option("--config", o->config,
+                  "Engine configuration: notifiers and task handlers used must be configured in it");
   cmd->callback([o] { run_validate(*o); });
 }
 
