@@ -18,6 +18,7 @@
 #include <cctype>
 #include <exception>
 #include <stdexcept>
+#include <vector>
 
 namespace bihuan::plugins::http {
 namespace {
@@ -82,21 +83,45 @@ struct HttpClient::Impl {
   asio::awaitable<void> run(const Request& req, Clock::time_point deadline, Response& out) const {
     auto ex = co_await asio::this_coro::executor;
     beast::error_code ec;
-    // Resolve, bounded by the deadline as far as the system resolver lets us.
+    std::vector<tcp::endpoint> endpoints;
+    // An IP address needs no resolver (whose async form starts a thread per io_context).
+    if (auto ip = asio::ip::make_address(req.url.host, ec); !ec) {
+      endpoints.emplace_back(ip, static_cast<unsigned short>(std::stoi(req.url.port)));
+    } else {
+      ec = {};
+      co_await resolve(req, deadline, endpoints, out);
+      if (endpoints.empty()) co_return;
+    }
+    co_await connect_and_exchange(req, deadline, endpoints, out);
+  }
+
+  // Resolves the URL's host, bounded by the deadline as far as the system resolver lets us.
+  // Leaves `endpoints` empty and sets `out` on failure.
+  asio::awaitable<void> resolve(const Request& req, Clock::time_point deadline, std::vector<tcp::endpoint>& endpoints,
+                                Response& out) const {
+    auto ex = co_await asio::this_coro::executor;
+    beast::error_code ec;
     tcp::resolver resolver(ex);
     asio::steady_timer timer(ex, deadline);
     bool resolve_timed_out = false;
     timer.async_wait([&](beast::error_code e) {
       if (!e) resolve_timed_out = true, resolver.cancel();
     });
-    auto endpoints = co_await resolver.async_resolve(req.url.host, req.url.port,
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+    auto results = co_await resolver.async_resolve(req.url.host, req.url.port,
+                                                   asio::redirect_error(asio::use_awaitable, ec));
     timer.cancel();
     if (ec || resolve_timed_out) {
       out.transport = resolve_timed_out ? Response::Transport::timeout : Response::Transport::error;
       out.error = "cannot resolve " + req.url.host + ": " + (resolve_timed_out ? "timed out" : ec.message());
       co_return;
     }
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  }
+
+  asio::awaitable<void> connect_and_exchange(const Request& req, Clock::time_point deadline,
+                                             const std::vector<tcp::endpoint>& endpoints, Response& out) const {
+    auto ex = co_await asio::this_coro::executor;
+    beast::error_code ec;
     beast::tcp_stream tcp_stream(ex);
     if (!req.url.tls) {
       tcp_stream.expires_at(deadline);

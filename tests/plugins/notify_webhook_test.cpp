@@ -84,6 +84,13 @@ TEST_F(WebhookTest, PostsTheMessageAsJsonSignedWithHmacAndTheIdempotencyKey) {
   EXPECT_EQ(body["to"], json::array({"张三"}));
   EXPECT_EQ(body["attempt"], 2);
   EXPECT_EQ(body["businessKey"], "BK-7");
+
+  // A host name goes through the resolver (an IP address does not).
+  auto by_name = create({{"url", "http://localhost:" + std::to_string(server.port()) + "/by-name"}, {"secret", "k"}});
+  ASSERT_TRUE(by_name);
+  r = by_name->notify(message(), 1);
+  ASSERT_TRUE(r.ok()) << r.body;
+  EXPECT_EQ(server.received().back().target, "/by-name");
 }
 
 TEST_F(WebhookTest, ServerErrorsAndTooManyRequestsRetryOtherClientErrorsFail) {
