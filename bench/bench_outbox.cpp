@@ -1,11 +1,13 @@
-// Outbox delivery throughput to notify.log: how many messages per second the dispatcher
-// takes from a durable outbox, hands to the real notify.log plugin (one JSON line per
-// message) and acknowledges durably. Each run: N instances whose entry notifies "log"
-// are started in no-sync mode, the engine is reopened durable, then the clock starts and
-// the dispatcher delivers until the outbox is empty.
+// Outbox delivery throughput: how many messages per second the dispatcher takes from a
+// durable outbox, hands to a real plugin and acknowledges durably. The plugin is
+// notify.log (one JSON line per message) or notify.webhook POSTing to a local receiver
+// (tests/plugins/loopback_http.hpp: 127.0.0.1, a thread per connection, answers 200 at
+// once; its time is part of the measurement). Each run: N instances whose entry notifies
+// "out" are started in no-sync mode, the engine is reopened durable, then the clock starts
+// and the dispatcher delivers until the outbox is empty.
 //
-//   ./build/bench/bench_outbox [--n 20000] [--runs 3] [--concurrency 4] [--fsync]
-//                              [--mode background|once] [--dir /var/tmp/bihuan-bench]
+//   ./build/bench/bench_outbox [--plugin log|webhook] [--n 20000] [--runs 3] [--concurrency 4]
+//                              [--fsync] [--mode background|once] [--dir /var/tmp/bihuan-bench]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include "bihuan/config.hpp"
 #include "bihuan/dispatcher.hpp"
 #include "bihuan/plugin_host.hpp"
+#include "../tests/plugins/loopback_http.hpp"
 
 namespace {
 
@@ -30,11 +33,12 @@ struct Options {
   std::size_t concurrency = 4;
   bool fsync = false;
   std::string mode = "background";
+  std::string plugin = "log";
   std::string dir = "/var/tmp/bihuan-bench";
 };
 
 const char* kDefinition = R"({"id": "bench.notify", "version": 1, "initial": "OPEN",
-  "states": {"OPEN": {"onEntry": [{"notify": "log", "to": {"var": "data.who"},
+  "states": {"OPEN": {"onEntry": [{"notify": "out", "to": {"var": "data.who"},
                                    "template": "您好 {{data.who}}，第 {{data.n}} 条通知"}],
                       "on": {"close": {"target": "DONE"}}},
              "DONE": {"type": "final", "outcome": "done"}}})";
@@ -78,12 +82,20 @@ double run_once(const Options& o, int run) {
   auto engine = open(dir, true);
   EngineConfig config;
   config.plugin_dirs = EngineConfig::default_plugin_dirs();
-  PluginInstanceConfig log;
-  log.name = "log";
-  log.plugin = "notify.log";
-  log.config = {{"path", dir + "/notifications.jsonl"}, {"fsync", o.fsync}};
-  log.policy.concurrency = o.concurrency;
-  config.plugins["log"] = log;
+  std::unique_ptr<bihuan::testing::LoopbackHttpServer> receiver;
+  PluginInstanceConfig out;
+  out.name = "out";
+  out.policy.concurrency = o.concurrency;
+  if (o.plugin == "webhook") {
+    receiver = std::make_unique<bihuan::testing::LoopbackHttpServer>();
+    out.plugin = "notify.webhook";
+    out.config = {{"url", receiver->url("/bench")}, {"secret", "bench-secret"}, {"timeoutMs", 10000}};
+    out.policy.timeout_ms = 20000;
+  } else {
+    out.plugin = "notify.log";
+    out.config = {{"path", dir + "/notifications.jsonl"}, {"fsync", o.fsync}};
+  }
+  config.plugins["out"] = out;
   Problems p;
   auto registry = PluginRegistry::load(config, nullptr, p);
   if (p.has_errors()) {
@@ -104,6 +116,8 @@ double run_once(const Options& o, int run) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto s = d.stats();
   engine->close();
+  if (receiver && receiver->count() < static_cast<std::size_t>(o.n))
+    std::cerr << "the receiver answered only " << receiver->count() << " requests\n";
   if (s.delivered < static_cast<std::uint64_t>(o.n)) std::cerr << "only " << s.delivered << " delivered\n";
   fs::remove_all(dir);
   return o.n / secs;
@@ -122,10 +136,16 @@ int main(int argc, char** argv) {
     else if (a == "--fsync") o.fsync = true;
     else if (a == "--mode") o.mode = next();
     else if (a == "--dir") o.dir = next();
+    else if (a == "--plugin") o.plugin = next();
     else {
-      std::cerr << "usage: bench_outbox [--n N] [--runs R] [--concurrency C] [--fsync] [--mode background|once] [--dir D]\n";
+      std::cerr << "usage: bench_outbox [--plugin log|webhook] [--n N] [--runs R] [--concurrency C] [--fsync] "
+                   "[--mode background|once] [--dir D]\n";
       return 2;
     }
+  }
+  if (o.plugin != "log" && o.plugin != "webhook") {
+    std::cerr << "bench_outbox: --plugin is log or webhook\n";
+    return 2;
   }
   std::vector<double> rates;
   for (int r = 0; r < o.runs; ++r) {
@@ -134,7 +154,8 @@ int main(int argc, char** argv) {
     std::cout << "run " << r + 1 << ": " << static_cast<long>(rate) << " messages/s\n";
   }
   std::sort(rates.begin(), rates.end());
-  std::cout << "outbox delivery to notify.log: n=" << o.n << " concurrency=" << o.concurrency
+  std::cout << "outbox delivery to " << (o.plugin == "webhook" ? "notify.webhook (loopback receiver)" : "notify.log")
+            << ": n=" << o.n << " concurrency=" << o.concurrency
             << " fsync=" << (o.fsync ? "yes" : "no") << " mode=" << o.mode << ": median "
             << static_cast<long>(rates[rates.size() / 2]) << " messages/s [" << static_cast<long>(rates.front())
             << " .. " << static_cast<long>(rates.back()) << "]\n";
