@@ -28,8 +28,8 @@ std::optional<Reply> unknown_members(const json& body, std::initializer_list<con
     if (!ok) errors.push_back({"/" + pointer_escape(it.key()), "unknown-member", "unknown member (expected one of: " + list + ")"});
   }
   if (errors.empty()) return std::nullopt;
-  return problem(422, "unknown-member", "the body has a member this request does not take: " + errors[0].pointer,
-                 std::move(errors));
+  std::string detail = "the body has a member this request does not take: " + errors[0].pointer;
+  return problem(422, "unknown-member", detail, std::move(errors));
 }
 
 std::optional<Reply> expect_type(const json& body, const char* key, json::value_t type, const char* what, bool required) {

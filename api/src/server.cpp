@@ -130,6 +130,12 @@ class ServerImpl final : public Server {
     return out;
   }
 
+  std::vector<std::string> routes() const override {
+    std::vector<std::string> out;
+    for (const auto& r : router_.routes()) out.push_back(std::string(api::http::to_string(r.method)) + " " + r.pattern);
+    return out;
+  }
+
   void shutdown(std::chrono::milliseconds grace) override {
     {
       std::lock_guard lock(mu_);

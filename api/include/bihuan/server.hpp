@@ -94,6 +94,8 @@ class Server {
   // Blocks until shutdown() has completed (from another thread or a signal handler).
   virtual void wait() = 0;
   virtual std::string metrics_text() const = 0;
+  // Every route as "METHOD /pattern" (what api/openapi.json must describe).
+  virtual std::vector<std::string> routes() const = 0;
 };
 
 // The OpenAPI 3.1 document (api/openapi.json, compiled in).

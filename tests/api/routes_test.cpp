@@ -1,0 +1,259 @@
+// The API's routes through a real server and a real HTTP client: steps, reads, security.
+#include <fstream>
+
+#include "server_fixture.hpp"
+
+using namespace bihuan;
+using namespace bihuan::test;
+
+namespace {
+std::string first_error_pointer(const Response& r) {
+  auto j = r.json_body();
+  if (!j.contains("errors") || j["errors"].empty()) return "<none>";
+  return j["errors"][0].value("pointer", "");
+}
+}  // namespace
+
+TEST_F(ServerTest, OperationsRoutesNeedNoToken) {
+  serve();
+  HttpClient c(port_);
+  EXPECT_EQ(c.get("/healthz").status, 200);
+  EXPECT_EQ(c.get("/readyz").status, 200);
+  auto m = c.get("/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("bihuan_steps_total"), std::string::npos);
+  EXPECT_NE(m.body.find("bihuan_step_latency_seconds_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find("bihuan_group_commit_batch_size_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find("bihuan_timer_lag_seconds_count"), std::string::npos);
+  EXPECT_NE(m.body.find("bihuan_outbox_depth"), std::string::npos);
+  auto doc = c.get("/v1/openapi.json");
+  EXPECT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.json_body().value("openapi", ""), "3.1.0");
+}
+
+TEST_F(ServerTest, NoTokenIs401AndAnUnknownTokenToo) {
+  serve();
+  HttpClient anon(port_);
+  auto r = anon.get("/v1/definitions");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
+  EXPECT_NE(r.header("WWW-Authenticate").find("Bearer"), std::string::npos);
+  EXPECT_EQ(r.json_body()["instance"], "GET /v1/definitions");
+  HttpClient wrong(port_, "not-a-token");
+  EXPECT_EQ(wrong.get("/v1/definitions").status, 401);
+  auto malformed = anon.get("/v1/definitions", {{"Authorization", "Basic YWRtaW4="}});
+  EXPECT_EQ(malformed.status, 401);
+}
+
+TEST_F(ServerTest, StartGetSendWithETagsAndTheTokensIdentityAsActor) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  std::string id = start_counter(clerk);
+  auto got = clerk.get("/v1/instances/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.header("ETag"), "\"1\"");
+  EXPECT_EQ(got.json_body()["state"], "open");
+
+  auto sent = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, {{"If-Match", "\"1\""}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  EXPECT_EQ(sent.header("ETag"), "\"2\"");
+  EXPECT_EQ(sent.json_body()["data"]["n"], 1);
+  EXPECT_EQ(sent.json_body()["data"]["by"], json::array({"clerk-1"})) << "the actor is the token's identity";
+
+  // A stale If-Match: 412, nothing applied.
+  auto stale = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, {{"If-Match", "\"1\""}});
+  EXPECT_EQ(stale.status, 412);
+  EXPECT_EQ(stale.json_body()["currentVersion"], 2);
+  // Nobody can name another actor in the body.
+  auto spoof = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}, {"actor", "admin"}});
+  EXPECT_EQ(spoof.status, 422);
+  EXPECT_EQ(first_error_pointer(spoof), "/actor");
+  // The definition's role check applies: clerks may not close.
+  auto denied = clerk.post("/v1/instances/" + id + "/events", {{"event", "close"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.json_body()["code"], "role-not-allowed");
+  // An event the state does not accept: 409.
+  auto unknown = clerk.post("/v1/instances/" + id + "/events", {{"event", "fly"}});
+  EXPECT_EQ(unknown.status, 409);
+  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["version"], 2) << "refused steps change nothing";
+
+  auto history = clerk.get("/v1/instances/" + id + "/history");
+  ASSERT_EQ(history.status, 200);
+  ASSERT_EQ(history.json_body()["items"].size(), 2u);
+  EXPECT_EQ(history.json_body()["items"][1]["actor"], "clerk-1");
+  EXPECT_EQ(clerk.get("/v1/instances/0123456789abcdef").status, 404);
+  EXPECT_EQ(clerk.get("/v1/instances/nonsense/history").status, 404);
+}
+
+TEST_F(ServerTest, AnIdempotencyKeyReplaysTheFirstResult) {
+  serve();
+  HttpClient c(port_, "clerk-token");
+  std::string id = start_counter(c);
+  Headers key = {{"Idempotency-Key", "bump-42"}};
+  auto first = c.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key);
+  auto again = c.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key);
+  ASSERT_EQ(first.status, 200);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.json_body()["replayed"], true);
+  EXPECT_EQ(c.get("/v1/instances/" + id).json_body()["data"]["n"], 1) << "applied once";
+  auto s1 = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
+  auto s2 = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
+  EXPECT_EQ(s1.status, 201);
+  EXPECT_EQ(s2.status, 200);
+  EXPECT_EQ(s1.json_body()["id"], s2.json_body()["id"]);
+}
+
+TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  HttpClient admin(port_, "admin-token");
+  std::string id = start_counter(clerk);
+  auto denied = clerk.post("/v1/instances/" + id + "/cancel", {{"reason", "x"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["status"], "running") << "the step was not applied";
+  EXPECT_EQ(clerk.get("/v1/verify").status, 403);
+  EXPECT_EQ(clerk.get("/v1/outbox").status, 403);
+  EXPECT_EQ(clerk.post("/v1/definitions", json::parse(kCounterDefinition)).status, 403);
+
+  auto cancelled = admin.post("/v1/instances/" + id + "/cancel", {{"reason", "test"}});
+  EXPECT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json_body()["status"], "cancelled");
+  auto v = admin.get("/v1/verify");
+  EXPECT_EQ(v.status, 200);
+  EXPECT_EQ(v.json_body()["ok"], true);
+  EXPECT_EQ(admin.get("/v1/outbox").status, 200);
+  EXPECT_EQ(admin.get("/v1/dead-letters").status, 200);
+  EXPECT_EQ(admin.request(http::verb::post, "/v1/dead-letters/12345/retry").status, 404);
+  auto backup = admin.post("/v1/backup", {{"dir", dir_ + "/backup"}});
+  EXPECT_EQ(backup.status, 200) << backup.body;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/backup/data.mdb"));
+  EXPECT_EQ(admin.post("/v1/backup", {{"dir", dir_ + "/backup"}}).status, 409) << "not empty";
+}
+
+TEST_F(ServerTest, DefinitionsDeployValidateGetAndGraph) {
+  serve();
+  HttpClient admin(port_, "admin-token");
+  json def = json::parse(kCounterDefinition);
+  def["version"] = 2;
+  auto deployed = admin.post("/v1/definitions", def);
+  EXPECT_EQ(deployed.status, 201) << deployed.body;
+  EXPECT_EQ(admin.post("/v1/definitions", def).status, 200) << "same content: unchanged";
+  def["title"] = "changed";
+  EXPECT_EQ(admin.post("/v1/definitions", def).status, 409) << "same version, other content";
+
+  json broken = {{"id", "t.broken"}, {"version", 1}, {"initial", "nowhere"}, {"states", {{"a", {{"type", "final"}}}}}};
+  auto bad = admin.post("/v1/definitions", broken);
+  EXPECT_EQ(bad.status, 422);
+  bool names_initial = false;
+  json bad_body = bad.json_body();
+  for (const auto& e : bad_body["errors"]) names_initial = names_initial || e["pointer"] == "/initial";
+  EXPECT_TRUE(names_initial) << bad.body;
+  auto checked = admin.post("/v1/definitions/validate", broken);
+  EXPECT_EQ(checked.status, 200);
+  EXPECT_EQ(checked.json_body()["valid"], false);
+  EXPECT_GE(checked.json_body()["errors"].get<int>(), 1);
+
+  auto list = admin.get("/v1/definitions");
+  EXPECT_EQ(list.json_body()["items"].size(), 2u);
+  auto one = admin.get("/v1/definitions/t.counter?version=1");
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(one.json_body()["title"]["zh"], "计数");
+  EXPECT_EQ(admin.get("/v1/definitions/t.counter?version=abc").status, 400);
+  EXPECT_EQ(admin.get("/v1/definitions/t.none").status, 404);
+  auto graph = admin.get("/v1/definitions/t.counter/graph?format=dot");
+  EXPECT_EQ(graph.status, 200);
+  EXPECT_NE(graph.body.find("digraph"), std::string::npos);
+  EXPECT_EQ(admin.get("/v1/definitions/t.counter/graph?format=png").status, 400);
+}
+
+TEST_F(ServerTest, QueryPagesWithACursorAndStatsGroupInstances) {
+  serve();
+  HttpClient c(port_, "clerk-token");
+  for (int i = 0; i < 7; ++i)
+    ASSERT_EQ(c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", i % 2}, {"grade", i < 3 ? "A" : "B"}}}}).status, 201);
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = c.get("/v1/instances?definition=t.counter&limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(page.status, 200) << page.body;
+    json body = page.json_body();
+    for (const auto& item : body["items"]) seen.insert(item["id"].get<std::string>());
+    cursor = body.value("nextCursor", "");
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_EQ(pages, 3);
+  auto filtered = c.get("/v1/instances?definition=t.counter&filter=%2Fgrade%3A%22A%22");
+  EXPECT_EQ(filtered.json_body()["items"].size(), 3u) << filtered.body;
+  EXPECT_EQ(c.get("/v1/instances?limit=0").status, 400);
+  EXPECT_EQ(c.get("/v1/instances?status=sleeping").status, 400);
+
+  auto stats = c.get("/v1/stats?definition=t.counter&groupBy=state,/grade");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  auto s = stats.json_body();
+  EXPECT_EQ(s["total"], 7);
+  ASSERT_EQ(s["groups"].size(), 2u);
+  EXPECT_EQ(s["groups"][0]["key"]["/grade"], "A");
+  EXPECT_EQ(s["groups"][0]["count"], 3);
+  EXPECT_EQ(s["groups"][1]["count"], 4);
+  EXPECT_EQ(c.get("/v1/stats?groupBy=colour").status, 400);
+  EXPECT_EQ(c.get("/v1/stats?from=yesterday").status, 400);
+  auto window = c.get("/v1/stats?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z");
+  EXPECT_EQ(window.json_body()["total"], 0);
+}
+
+TEST_F(ServerTest, TheInboxListsWhatTheCallerMaySend) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  std::string id = start_counter(clerk);
+  auto inbox = clerk.get("/v1/inbox");
+  ASSERT_EQ(inbox.status, 200) << inbox.body;
+  EXPECT_EQ(inbox.json_body()["actor"], "clerk-1");
+  ASSERT_EQ(inbox.json_body()["items"].size(), 1u);
+  EXPECT_EQ(inbox.json_body()["items"][0]["instance"]["id"], id);
+  EXPECT_EQ(inbox.json_body()["items"][0]["events"], json::array({"bump"}));
+}
+
+TEST_F(ServerTest, ATokenOverItsRateGets429WithRetryAfter) {
+  serve();
+  HttpClient slow(port_, "slow-token");
+  int ok = 0, limited = 0;
+  std::string retry_after;
+  for (int i = 0; i < 6; ++i) {
+    auto r = slow.get("/v1/definitions");
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++limited;
+      retry_after = r.header("Retry-After");
+    }
+  }
+  EXPECT_GE(ok, 2);
+  EXPECT_GE(limited, 1);
+  EXPECT_FALSE(retry_after.empty());
+  HttpClient other(port_, "clerk-token");
+  EXPECT_EQ(other.get("/v1/definitions").status, 200) << "limits are per token";
+}
+
+TEST_F(ServerTest, EveryRouteIsInTheOpenApiDocumentAndEveryDocumentedOperationIsARoute) {
+  serve();
+  json doc = json::parse(openapi_document());
+  std::set<std::string> documented;
+  for (auto& [path, ops] : doc["paths"].items())
+    for (auto& [method, op] : ops.items()) {
+      std::string m = method;
+      for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      documented.insert(m + " " + path);
+      EXPECT_TRUE(op.contains("operationId")) << path;
+      EXPECT_TRUE(op.contains("responses")) << path;
+    }
+  std::set<std::string> served;
+  for (const auto& r : server_->routes()) served.insert(r);
+  for (const auto& r : served) EXPECT_TRUE(documented.count(r)) << r << " is served but not documented";
+  for (const auto& d : documented) EXPECT_TRUE(served.count(d)) << d << " is documented but not served";
+  // And the file in the repository is what the server serves.
+  std::ifstream in(std::string(BIHUAN_SOURCE_DIR) + "/api/openapi.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(json::parse(ss.str()), doc);
+}
