@@ -15,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <algorithm>
 #include <cctype>
 #include <exception>
 #include <stdexcept>
@@ -253,10 +254,10 @@ std::string describe(const Request& request, const Response& response) {
   if (response.transport != Response::Transport::ok) return out + response.error;
   out += "HTTP " + std::to_string(response.status);
   if (!response.body.empty()) {
-    std::string start = response.body.substr(0, 300);
-    while (!start.empty() && (static_cast<unsigned char>(start.back()) & 0xC0) == 0x80) start.pop_back();  // whole UTF-8
-    if (!start.empty() && static_cast<unsigned char>(start.back()) >= 0xC0) start.pop_back();
-    out += ": " + start + (response.body.size() > start.size() ? "…" : "");
+    // The first 300 bytes, cut before a UTF-8 continuation byte so no character is split.
+    std::size_t cut = std::min<std::size_t>(response.body.size(), 300);
+    while (cut > 0 && cut < response.body.size() && (static_cast<unsigned char>(response.body[cut]) & 0xC0) == 0x80) --cut;
+    out += ": " + response.body.substr(0, cut) + (cut < response.body.size() ? "…" : "");
   }
   return out;
 }

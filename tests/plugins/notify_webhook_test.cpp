@@ -118,6 +118,20 @@ TEST_F(WebhookTest, ServerErrorsAndTooManyRequestsRetryOtherClientErrorsFail) {
   EXPECT_EQ(server.received().size(), 6u);
 }
 
+TEST_F(WebhookTest, ALongAnswerIsQuotedInTheErrorCutAtACharacterBoundary) {
+  std::string long_body;
+  for (int i = 0; i < 200; ++i) long_body += "错";  // 600 bytes of 3-byte characters
+  LoopbackHttpServer server([&](const HttpReceived&) { return HttpReply{502, long_body, "text/plain"}; });
+  auto hook = create({{"url", server.url()}, {"secret", "k"}});
+  ASSERT_TRUE(hook);
+  auto r = hook->notify(message(), 1);
+  EXPECT_EQ(r.status, PluginResult::Status::retry);
+  EXPECT_HAS(r.body, "HTTP 502: 错错");
+  EXPECT_EQ(r.body.substr(r.body.size() - 3), "…");
+  EXPECT_NO_THROW(json(r.body).dump()) << "the error text must stay valid UTF-8";
+  EXPECT_LT(r.body.size(), 400u);
+}
+
 TEST_F(WebhookTest, AHangingServerTimesOutAsARetryWithinTheConfiguredTime) {
   LoopbackHttpServer server([](const HttpReceived&) {
     HttpReply r;
