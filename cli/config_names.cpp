@@ -25,7 +25,8 @@ std::optional<ConfiguredNames> load_configured_names(const std::string& file, Pr
       problems.add(p);
     }
     if (!lib || lib->info().kind == PluginKind::notifier) out.notifiers.insert(name);
-    if (!lib || lib->info().kind == PluginKind::task_handler) out.task_handlers.insert(name);
+    // A data source serves task actions that name a `query` (as configured_names() counts it).
+    if (!lib || lib->info().kind != PluginKind::notifier) out.task_handlers.insert(name);
   }
   out.config = std::move(*config);
   return out;

@@ -1,7 +1,8 @@
 // `--config FILE` for validate and deploy: which notifier and task-handler names the
 // definitions may use under an engine configuration.
 //
-// Each configured plugin instance counts by the kind its library declares; the library's
+// Each configured plugin instance counts by the kind its library declares (a data source
+// as a task handler: task actions may name a `query` on it); the library's
 // descriptor is read (PluginLibrary::open) but no plugin object is created, so checking
 // names starts no connection and opens no database. An instance whose library cannot be
 // found or opened counts as both kinds (it is configured; see configured_names() in

@@ -1,7 +1,8 @@
 // `bihuan validate --config` and `bihuan deploy --config`, run as a user would: names of
 // notifiers and task handlers that a definition uses must exist in the engine
 // configuration, by kind (a notifier's name is not a task handler); without --config
-// names are not checked; a broken configuration is an error.
+// names are not checked; a broken configuration is an error. A data source counts as a
+// task handler (task actions may run a query on it).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -58,10 +59,12 @@ class CliConfigTest : public ::testing::Test {
         {"pluginDirs", {BIHUAN_BINARY_DIR "/plugins", BIHUAN_BINARY_DIR "/plugins/test.faulty"}},
         {"plugins",
          {{"mail", {{"plugin", "notify.log"}, {"config", {{"path", (dir_ / "mail.jsonl").string()}}}}},
-          {"check", {{"plugin", "test.echo-task"}, {"config", json::object()}}}}}};
+          {"check", {{"plugin", "test.echo-task"}, {"config", json::object()}}},
+          {"registry", {{"plugin", "source.csv"}, {"config", json::object()}}}}}};
     std::ofstream(dir_ / "engine.json") << config.dump(2);
     write("good.json", definition("t.good", "mail", "check"));
     write("bad.json", definition("t.bad", "sms", "mail"));  // sms unknown; mail is a notifier
+    write("query.json", definition("t.query", "mail", "registry"));  // a data source serves tasks
   }
   void TearDown() override { fs::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
@@ -91,6 +94,9 @@ TEST_F(CliConfigTest, ValidateChecksNotifierAndHandlerNamesAgainstTheConfigurati
   auto good = bihuan({"validate", "--config", "engine.json", "--format", "json", "good.json"});
   EXPECT_EQ(good.rc, 0) << good.out << good.err;
   EXPECT_EQ(good.doc()["errors"], 0);
+
+  auto query = bihuan({"validate", "--config", "engine.json", "--format", "json", "query.json"});
+  EXPECT_EQ(query.rc, 0) << query.out << query.err;
 
   auto bad = bihuan({"validate", "--config", "engine.json", "--format", "json", "bad.json"});
   EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
