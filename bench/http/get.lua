@@ -1,0 +1,17 @@
+-- GET /v1/instances/{id} over the ids of ids-*.txt.
+local ids, i = {}, 0
+function init(args)
+  local dir = os.getenv("IDS_DIR") or "."
+  for n = 0, 63 do
+    local f = io.open(dir .. "/ids-" .. n .. ".txt", "r")
+    if f then
+      for line in f:lines() do table.insert(ids, line) end
+      f:close()
+    end
+  end
+  i = math.random(#ids)
+end
+request = function()
+  i = i % #ids + 1
+  return wrk.format("GET", "/v1/instances/" .. ids[i], {["Authorization"] = "Bearer " .. os.getenv("TOKEN")})
+end
