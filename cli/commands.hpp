@@ -20,5 +20,6 @@ void add_admin_commands(CLI::App& app);     // verify, backup, timers
 void add_outbox_commands(CLI::App& app);    // outbox, dead-letters, retry, dispatch
 void add_serve_commands(CLI::App& app);     // serve, token-hash
 void add_demo_data(CLI::App& app);          // demo-data (the seeded food-safety demo city)
+void add_simulate(CLI::App& app);           // simulate (the food-safety year in virtual time)
 
 }  // namespace bihuan::cli

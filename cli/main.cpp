@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   bihuan::cli::add_outbox_commands(app);
   bihuan::cli::add_serve_commands(app);
   bihuan::cli::add_demo_data(app);
+  bihuan::cli::add_simulate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

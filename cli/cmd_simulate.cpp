@@ -1,0 +1,146 @@
+// bihuan simulate: the food-safety year in virtual time on the real engine (simulate_run.hpp),
+// then the administrator's statistics from the engine (simulate_stats.hpp) as tables,
+// --json and --html. Exit 1 when the run fails or a self-check (oracle) does not hold.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <sys/resource.h>
+
+#include "commands.hpp"
+#include "definitions_io.hpp"
+#include "simulate_city.hpp"
+#include "simulate_run.hpp"
+#include "simulate_stats.hpp"
+
+namespace bihuan::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SimulateOptions {
+  sim::RunOptions run;
+  std::string city_dir, behaviour_file, json_file, html_file;
+  std::vector<std::string> townships;
+  bool compliant = false, nosync = false, keep = false, quiet = false;
+};
+
+// The nearest `rel` upward of the current directory, then of the executable.
+std::string find_up(const std::string& rel) {
+  std::error_code ec;
+  std::vector<fs::path> starts = {fs::current_path(ec)};
+  if (auto exe = fs::read_symlink("/proc/self/exe", ec); !ec) starts.push_back(exe.parent_path());
+  for (auto p : starts)
+    for (; !p.empty(); p = p.parent_path()) {
+      if (fs::is_directory(p / rel, ec)) return (p / rel).string();
+      if (p == p.parent_path()) break;
+    }
+  return rel;
+}
+
+void run_simulate(SimulateOptions o) {
+  auto fail = [](const std::string& m) {
+    std::cerr << "bihuan simulate: " << m << "\n";
+    exit_code = 1;
+  };
+  o.run.behaviour = o.compliant ? sim::compliant() : sim::defaults();
+  if (!o.behaviour_file.empty()) {
+    std::ifstream in(o.behaviour_file);
+    std::stringstream s;
+    s << in.rdbuf();
+    json doc = json::parse(s.str(), nullptr, false);
+    if (!in || doc.is_discarded()) return fail(o.behaviour_file + ": not a readable JSON file");
+    if (auto e = sim::from_json(doc, o.run.behaviour); !e.empty()) return fail(o.behaviour_file + ": " + e);
+  }
+  o.run.durable = !o.nosync;
+  if (o.run.workflows_dir.empty()) o.run.workflows_dir = find_up("workflows/food-safety");
+  if (o.run.calendars_dir.empty()) o.run.calendars_dir = find_up("workflows/calendars");
+  bool temp = o.run.data_dir.empty();
+  if (temp) o.run.data_dir = (fs::temp_directory_path() / ("bihuan-simulate-" + std::to_string(::getpid()))).string();
+
+  demo::City full;
+  if (o.city_dir.empty()) full = demo::generate_city(o.run.seed);
+  else if (auto e = sim::load_city_csv(o.city_dir, full); !e.empty()) return fail(e);
+  demo::City city = sim::subset(full, {o.townships.begin(), o.townships.end()});
+  std::map<std::string, std::string> labels;
+  for (const auto& r : city.regions) labels[r.id] = r.name;
+
+  sim::RunReport report = sim::run(city, o.run);
+  if (!report.error.empty()) return fail(report.error);
+  json stats;
+  {
+    // Statistics from the data directory the run left behind.
+    Problems p;
+    EngineOptions eo;
+    eo.data_dir = o.run.data_dir + "/engine";
+    eo.calendars = std::make_shared<Calendars>(find_calendars({o.run.calendars_dir}, ".", p));
+    auto engine = Engine::open(eo, p);
+    if (!engine) return fail("cannot reopen " + eo.data_dir);
+    stats = sim::compute(*engine, o.run.end, labels);
+    engine->close();
+  }
+  stats["seed"] = o.run.seed;
+  stats["behaviour"] = sim::to_json(o.run.behaviour);
+  stats["preset"] = o.compliant ? "compliant" : "default";
+  stats["townshipFilter"] = o.townships;
+  stats["daily"] = o.run.daily;
+  stats["city"]["businesses"] = city.businesses.size();
+  stats["city"]["bindings"] = city.bindings.size();
+  stats["city"]["cadres"] = city.cadres.size();
+
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  if (!o.quiet) sim::print_tables(stats, std::cout);
+  std::cout << "simulated " << city.businesses.size() << " businesses, " << city.cadres.size() << " cadres"
+            << (o.run.daily ? ", " + std::to_string(report.daily_records) + " daily records" : std::string())
+            << " to " << o.run.end << " in " << report.seconds << " s (" << (o.run.durable ? "durable" : "nosync")
+            << "): " << report.actions << " actor steps (" << report.refused << " refused), " << report.notifications
+            << " notifications, " << report.queries << " data-source queries; peak RSS " << ru.ru_maxrss / 1024
+            << " MiB\n";
+  bool oracles_ok = true;
+  for (const auto& [name, o2] : stats["oracles"].items())
+    if (!o2.value("ok", false)) {
+      oracles_ok = false;
+      std::cerr << "bihuan simulate: self-check " << name << " failed: " << o2.dump() << "\n";
+    }
+  if (!o.json_file.empty()) std::ofstream(o.json_file, std::ios::binary | std::ios::trunc) << stats.dump(1) << "\n";
+  if (!o.html_file.empty()) std::ofstream(o.html_file, std::ios::binary | std::ios::trunc) << sim::html_report(stats);
+  if (temp && !o.keep) fs::remove_all(o.run.data_dir);
+  else std::cout << "data directory: " << o.run.data_dir << "\n";
+  if (!oracles_ok) exit_code = 1;
+}
+
+}  // namespace
+
+void add_simulate(CLI::App& app) {
+  auto o = std::make_shared<SimulateOptions>();
+  auto* cmd = app.add_subcommand("simulate", "Simulate the food-safety year on the engine and report the statistics");
+  cmd->add_option("--seed", o->run.seed, "Seed of the city and of the actors' behaviour")->capture_default_str();
+  cmd->add_option("--city", o->city_dir, "Read the city from a bihuan demo-data directory (default: generate it)");
+  cmd->add_option("-D,--data", o->run.data_dir, "Fresh data directory to run in (default: a temporary one, removed)");
+  cmd->add_option("--behaviour", o->behaviour_file, "JSON behaviour file (rates; see workflows/food-safety/README.md)");
+  cmd->add_flag("--compliant", o->compliant, "Everyone on time: the report's 100% shape");
+  cmd->add_option("--townships", o->townships, "Only these township ids (e.g. T01 T07): a quick subset")
+      ->delimiter(',');
+  cmd->add_option("--end", o->run.end, "Stop and take the statistics at this time")->capture_default_str();
+  cmd->add_flag("--daily", o->run.daily, "Also run a daily self-management record for every open business");
+  cmd->add_flag("--nosync", o->nosync, "MDB_NOSYNC storage (speed experiments; default durable)");
+  cmd->add_flag("--keep", o->keep, "Keep the temporary data directory");
+  cmd->add_flag("-q,--quiet", o->quiet, "Print only the summary line");
+  cmd->add_option("--json", o->json_file, "Write the statistics as JSON");
+  cmd->add_option("--html", o->html_file, "Write a self-contained HTML report");
+  cmd->add_option("--workflows", o->run.workflows_dir, "The food-safety definitions (default: nearest workflows/food-safety)");
+  cmd->add_option("--calendars", o->run.calendars_dir, "Calendar directory (default: nearest workflows/calendars)");
+  cmd->callback([o] {
+    try {
+      run_simulate(*o);
+    } catch (const std::exception& e) {
+      std::cerr << "bihuan simulate: " << e.what() << "\n";
+      exit_code = 1;
+    }
+  });
+}
+
+}  // namespace bihuan::cli

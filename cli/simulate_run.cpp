@@ -1,0 +1,655 @@
+// The simulated year's driver: the event loop, the outbox delivery and the actors
+// (simulate_run.hpp). Times are whole hours of Asia/Shanghai office days: actors act at
+// 08:00-18:00, so all steps of one hour are sent together and share group commits.
+#include "simulate_run.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bihuan/config.hpp"
+#include "bihuan/engine.hpp"
+#include "bihuan/plugin_host.hpp"
+#include "definitions_io.hpp"
+
+namespace bihuan::cli::sim {
+namespace {
+
+namespace fs = std::filesystem;
+using demo::Rng;
+constexpr std::int64_t kHour = 3600 * 1000;
+constexpr std::int64_t kDay = 24 * kHour;
+const char* kStart = "2022-11-15T09:00:00+08:00";
+const std::vector<std::string> kChecklist = {"staffing", "risk_list", "self_management", "health", "premises",
+                                             "disinfection", "storage", "notice_board", "last_round_fixed"};
+
+std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint tp(std::int64_t v) { return TimePoint(Millis(v)); }
+TimePoint iso(const std::string& s) { return *parse_time(s); }
+
+std::uint64_t mix(std::uint64_t seed, const std::string& key) {
+  std::uint64_t h = 1469598103934665603ull ^ seed;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  return h ^ (seed * 0x9E3779B97F4A7C15ull);
+}
+
+// One step to send, and what to do on the main thread once it is committed.
+struct Pending {
+  bool is_start = false;
+  StartRequest start;
+  EventRequest event;
+  std::function<void(const StepResult&)> then;
+  StepResult result;
+};
+
+struct Action {
+  std::int64_t at;
+  std::uint64_t seq;
+  std::function<void()> run;
+  bool operator>(const Action& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+class Sim {
+ public:
+  Sim(const demo::City& city, const RunOptions& o, Engine& engine, VirtualClock& clock, PluginObject* source)
+      : city_(city), o_(o), b_(o.behaviour), engine_(engine), clock_(clock), source_(source) {
+    for (const auto& k : city_.cadres) cadres_[k.id] = &k;
+    for (const auto& b : city_.businesses) businesses_[b.id] = &b;
+    for (const auto& bd : city_.bindings) by_business_[bd.business_id].push_back(&bd);
+    for (const auto& r : round_plan(o.end)) periods_.push_back(r["period"]);
+    end_ = ms(iso(o.end));
+  }
+
+  RunReport play();
+
+ private:
+  // Scheduling.
+  void at(std::int64_t when, std::function<void()> fn) { queue_.push({when, ++seq_, std::move(fn)}); }
+  void send(const std::string& instance, const std::string& key, const std::string& event, const Actor& who,
+            json payload, std::function<void(const StepResult&)> then = {}) {
+    Pending p;
+    p.event.instance_id = instance;
+    p.event.business_key = instance.empty() ? key : "";
+    p.event.event = event;
+    p.event.actor = who;
+    p.event.payload = std::move(payload);
+    p.then = std::move(then);
+    batch_.push_back(std::move(p));
+  }
+  void start(const std::string& def, const std::string& key, json data, std::function<void(const StepResult&)> then = {}) {
+    Pending p;
+    p.is_start = true;
+    p.start.definition = def;
+    p.start.business_key = key;
+    p.start.data = std::move(data);
+    p.then = std::move(then);
+    batch_.push_back(std::move(p));
+  }
+  void flush();
+  void deliver();
+  // An office-hours moment `days` (fractional) after `from`, on the hour.
+  std::int64_t later(std::int64_t from, double days, Rng& r) {
+    std::int64_t t = from + std::int64_t(days * kDay);
+    t = t - t % kHour + kHour;
+    std::int64_t local = (t + 8 * kHour) % kDay;  // +08:00
+    if (local < 8 * kHour) t += 8 * kHour - local + std::int64_t(r.below(3)) * kHour;
+    else if (local > 18 * kHour) t += kDay - local + 8 * kHour + std::int64_t(r.below(3)) * kHour;
+    return t;
+  }
+  double lognormal(Rng& r, double median, double sigma) {
+    double u1 = std::max(r.unit(), 1e-12), u2 = r.unit();
+    double z = std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return median * std::exp(sigma * z);
+  }
+  // 0 on time, 1 late, 2 never.
+  static int timeliness(Rng& r, const Rates& rates) {
+    double u = r.unit();
+    return u < rates.on_time ? 0 : u < rates.on_time + rates.late ? 1 : 2;
+  }
+
+  // Actors.
+  void setup();
+  void letter(const demo::Cadre& k, const std::string& reason, std::int64_t now);
+  void list(const demo::Unit& u);
+  void churn(const demo::Cadre& next);
+  void closure(const demo::Business& b);
+  void on_supervision(const InstanceView& v);
+  void visit(const std::string& id, const json& d, Rng r, bool resubmit);
+  void on_problem(const InstanceView& v);
+  void evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from);
+  void daily(std::int64_t day);
+
+  const demo::City& city_;
+  const RunOptions& o_;
+  const Behaviour& b_;
+  Engine& engine_;
+  VirtualClock& clock_;
+  PluginObject* source_;
+  std::map<std::string, const demo::Cadre*> cadres_;
+  std::map<std::string, const demo::Business*> businesses_;
+  std::map<std::string, std::vector<const demo::Binding*>> by_business_;
+  std::vector<std::string> periods_;
+  std::int64_t end_ = 0;
+  std::priority_queue<Action, std::vector<Action>, std::greater<Action>> queue_;
+  std::uint64_t seq_ = 0;
+  std::vector<Pending> batch_;
+  std::unordered_set<std::string> known_;
+  std::unordered_map<std::string, std::string> sup_key_;  // supervision id -> business key
+  std::unordered_map<std::string, int> missed_streak_;    // business -> consecutive days without a record
+  std::uint64_t outbox_seen_ = 0;
+  RunReport report_;
+};
+
+// Sends the batch asynchronously (one group commit for most of it), waits, then runs the
+// continuations in submission order on this thread.
+void Sim::flush() {
+  while (!batch_.empty()) {
+    std::vector<Pending> items = std::move(batch_);
+    batch_.clear();
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t left = items.size();
+    for (auto& p : items) {
+      auto done = [&, slot = &p](StepResult r) {
+        slot->result = std::move(r);
+        std::lock_guard lock(mu);
+        if (--left == 0) cv.notify_one();
+      };
+      if (p.is_start) engine_.start_async(p.start, done);
+      else engine_.send_async(p.event, done);
+    }
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return left == 0; });
+    }
+    for (auto& p : items) {
+      ++report_.actions;
+      if (!p.result.ok()) ++report_.refused;
+      if (p.then) p.then(p.result);
+    }
+  }
+}
+
+// Delivers the outbox: answers data-source tasks with the real plugin, acknowledges
+// notifications, and hands newly seen instances to their actors. Repeats while steps
+// taken here leave more messages or timers due now.
+void Sim::deliver() {
+  while (true) {
+    auto page = engine_.outbox(4096, outbox_seen_);
+    if (page.empty()) {
+      auto due = engine_.next_timer_due();
+      if (due && *due <= clock_.now()) {
+        engine_.advance_to(clock_.now());
+        continue;
+      }
+      break;
+    }
+    std::vector<std::string> fresh;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t acks = 0;
+    for (const auto& m : page) {
+      outbox_seen_ = m.seq;
+      if (m.kind == "task" && m.body.contains("query") && source_) {
+        ++report_.queries;
+        json params = m.body.value("input", json::object());
+        PluginResult r = source_->query(m.body["query"].get<std::string>(), params);
+        EventRequest req;
+        req.instance_id = m.instance_id;
+        req.event = m.body.value(r.ok() ? "onResult" : "onError", "");
+        req.actor = Actor::system();
+        req.idempotency_key = m.idempotency_key + (r.ok() ? ":result" : ":error");
+        req.payload = r.ok() ? json{{"rows", std::move(r.value)}} : json{{"error", r.body}};
+        engine_.send(req);
+      } else if (m.kind == "notify") {
+        ++report_.notifications;
+        if (!known_.count(m.instance_id)) fresh.push_back(m.instance_id);
+      }
+      {
+        std::lock_guard lock(mu);
+        ++acks;
+      }
+      engine_.ack_outbox_async(m.seq, [&](bool) {
+        std::lock_guard lock(mu);
+        if (--acks == 0) cv.notify_one();
+      });
+    }
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return acks == 0; });
+    }
+    for (const auto& id : fresh) {
+      if (!known_.insert(id).second) continue;
+      auto v = engine_.get(id);
+      if (!v || v->status != InstanceStatus::running) continue;
+      if (v->definition == "food-safety.supervision") on_supervision(*v);
+      else if (v->definition == "food-safety.problem") on_problem(*v);
+    }
+    flush();
+  }
+}
+
+RunReport Sim::play() {
+  auto t0 = std::chrono::steady_clock::now();
+  setup();
+  flush();
+  deliver();
+  while (true) {
+    std::int64_t next = queue_.empty() ? end_ : std::min(end_, queue_.top().at);
+    if (auto due = engine_.next_timer_due(); due && ms(*due) < next) next = ms(*due);
+    if (next > ms(clock_.now())) {
+      engine_.advance_to(tp(next));
+      clock_.set(tp(next));
+    }
+    deliver();
+    while (!queue_.empty() && queue_.top().at <= next) {
+      auto fn = queue_.top().run;
+      queue_.pop();
+      fn();
+    }
+    flush();
+    deliver();
+    if (next >= end_) break;
+  }
+  report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report_;
+}
+
+void Sim::setup() {
+  std::int64_t now = ms(clock_.now());
+  json plan = {{"rounds", round_plan(o_.end)}, {"next", 0}, {"checklist", kChecklist}, {"adminId", "adm-GM"}};
+  start("food-safety.scheduler", "scheduler/all/2023", plan);
+  for (const auto& u : city_.units) list(u);
+  for (const auto& k : city_.cadres) {
+    if (k.replaces.empty()) letter(k, "new_binding", now);
+    else if (ms(iso(k.start_at)) < end_) at(ms(iso(k.start_at)) + 9 * kHour, [this, &k] { churn(k); });
+  }
+  for (const auto& b : city_.businesses)
+    if (!b.closed_on.empty() && ms(iso(b.closed_on)) < end_)
+      at(ms(iso(b.closed_on)) + 9 * kHour, [this, &b] { closure(b); });
+  if (o_.daily) {
+    std::int64_t day = ms(iso("2023-01-01T00:00:00+08:00"));
+    for (; day < std::min(end_, ms(iso("2024-01-01T00:00:00+08:00"))); day += kDay)
+      at(day, [this, day] { daily(day); });
+  }
+}
+
+// A commitment letter for the cadre's bindings active now: sign, upload, file.
+void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t now) {
+  json ids = json::array();
+  for (const auto& bd : city_.bindings)
+    if (bd.cadre_id == k.id && ms(iso(bd.start_at)) <= now && (bd.end_at.empty() || ms(iso(bd.end_at)) > now))
+      ids.push_back(bd.business_id);
+  json data = {{"cadreId", k.id}, {"cadreName", k.name}, {"level", k.level}, {"reason", reason},
+               {"businessIds", ids}, {"signatoryId", k.signatory_id}, {"signatoryLevel", k.level},
+               {"adminId", k.admin_id}, {"upperAdminId", k.upper_admin_id}, {"responsibilityListVer", 1},
+               {"taskListVer", 1}, {"townshipId", k.township_id.empty() ? "GM" : k.township_id},
+               {"villageId", k.village_id}};
+  std::string key = "letter/" + k.id + "/2023";
+  start("food-safety.commitment-letter", key, data, [this, key, &k, now](const StepResult& r) {
+    if (!r.ok() || !r.instance) return;
+    std::string id = r.instance->id;
+    auto rng = std::make_shared<Rng>(mix(o_.seed, key));
+    int when = timeliness(*rng, b_.signing);
+    if (when == 2) return;
+    double quick = std::max(b_.prompt_days, 0.01);
+    std::int64_t sign_at = when == 0 ? later(now, rng->unit() * quick, *rng) : later(now, 16 + rng->unit() * 25, *rng);
+    Actor cadre{k.id, {"CADRE"}}, office{k.admin_id, {"ADMIN"}};
+    at(sign_at, [=, this] {
+      char date[16];
+      std::time_t secs = std::time_t((sign_at + 8 * kHour) / 1000);
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+      json sig = {{"cadreSignature", k.name}, {"signatorySignature", k.signatory_id}, {"signedOn", date}};
+      send(id, "", "sign", cadre, sig, [=, this](const StepResult& s) {
+        if (!s.ok()) return;
+        std::int64_t up = later(sign_at, rng->unit() * std::min(quick, 2.0), *rng);
+        json file = {{"fileHash", std::string(64, 'a')}, {"fileName", "letter-" + k.id + ".pdf"}};
+        at(up, [=, this] {
+          send(id, "", "upload", cadre, file, [=, this](const StepResult& u) {
+            if (!u.ok()) return;
+            std::int64_t review = later(up, rng->unit() * std::min(quick, 4.0), *rng);
+            bool ret = rng->chance(b_.letter_return);
+            at(review, [=, this] {
+              if (!ret) return send(id, "", "approve", office, json::object());
+              send(id, "", "return", office, {{"reason", "扫描件不清晰"}}, [=, this](const StepResult& x) {
+                if (!x.ok()) return;
+                std::int64_t again = later(review, 1 + rng->unit() * 3, *rng);
+                at(again, [=, this] {
+                  send(id, "", "upload", cadre, file, [=, this](const StepResult& y) {
+                    if (y.ok()) at(later(again, 1 + rng->unit() * 2, *rng), [=, this] { send(id, "", "approve", office, json::object()); });
+                  });
+                });
+              });
+            });
+          });
+        });
+      });
+    });
+  });
+}
+
+// A responsibility list due at the end of 2022: submitted by the unit's clerk, accepted
+// by the upper level.
+void Sim::list(const demo::Unit& u) {
+  std::string township = u.kind == "township" ? u.id : "";
+  for (const auto& r : city_.regions)
+    if (r.id == u.id && r.kind == "village") township = r.parent_id;
+  json data = {{"unitId", u.id}, {"unitName", u.name}, {"year", 2023}, {"level", u.kind}, {"submitterId", u.clerk_id},
+               {"reviewerId", u.reviewer_id}, {"upperAdminId", u.upper_admin_id},
+               {"dueAt", "2022-12-31T23:59:59+08:00"}, {"townshipId", township},
+               {"villageId", u.kind == "village" ? u.id : ""}};
+  std::string key = "list/" + u.id + "/2023";
+  std::int64_t now = ms(clock_.now());
+  start("food-safety.responsibility-list", key, data, [=, this](const StepResult& r) {
+    if (!r.ok() || !r.instance) return;
+    std::string id = r.instance->id;
+    auto rng = std::make_shared<Rng>(mix(o_.seed, key));
+    int when = timeliness(*rng, b_.listing);
+    if (when == 2) return;
+    std::int64_t sub = when == 0 ? later(now, rng->unit() * std::min(30.0, 3 * b_.prompt_days), *rng)
+                                 : later(ms(iso("2023-01-01T00:00:00+08:00")), rng->unit() * 20, *rng);
+    json file = {{"listVersion", 1}, {"fileHash", std::string(64, 'b')}, {"fileName", "list-" + u.id + ".pdf"}};
+    at(sub, [=, this] {
+      send(id, "", "submit", Actor{u.clerk_id, {"ADMIN"}}, file, [=, this](const StepResult& s) {
+        if (s.ok()) at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days), *rng),
+                       [=, this] { send(id, "", "accept", Actor{u.reviewer_id, {"ADMIN"}}, json::object()); });
+      });
+    });
+  });
+}
+
+// A cadre leaves: the office supersedes the old letter, the new cadre gets a letter for
+// the bindings taken over, and live supervision tasks of those bindings are re-bound.
+void Sim::churn(const demo::Cadre& next) {
+  std::int64_t now = ms(clock_.now());
+  const demo::Cadre& old = *cadres_.at(next.replaces);
+  Actor office{old.admin_id, {"ADMIN"}};
+  send("", "letter/" + old.id + "/2023", "supersede", office, {{"reason", "干部调整"}});
+  letter(next, "change", now);
+  for (const auto& bd : city_.bindings) {
+    if (bd.cadre_id != next.id || bd.start_at != next.start_at) continue;
+    for (const auto* prev : by_business_.at(bd.business_id)) {
+      if (prev->cadre_id != old.id || prev->end_at != next.start_at) continue;
+      for (const auto& p : periods_)
+        send("", "sup/" + p + "/" + prev->id, "rebind", office,
+             {{"newCadreId", next.id}, {"newCadreName", next.name}, {"newBindingId", bd.id},
+              {"newAdminId", next.admin_id}, {"reason", "干部调整"}});
+    }
+  }
+}
+
+// A business closes: its live supervision tasks are exempted (approved upstairs).
+void Sim::closure(const demo::Business& b) {
+  for (const auto* bd : by_business_.at(b.id)) {
+    if (bd->end_at != b.closed_on) continue;
+    const demo::Cadre& k = *cadres_.at(bd->cadre_id);
+    for (const auto& p : periods_)
+      send("", "sup/" + p + "/" + bd->id, "business_closed", Actor{k.admin_id, {"ADMIN"}},
+           {{"reason", "停业"}, {"approverId", k.upper_admin_id}});
+  }
+}
+
+// A pushed supervision task: the cadre visits in the period, late, or never.
+void Sim::on_supervision(const InstanceView& v) {
+  sup_key_[v.id] = v.business_key;
+  Rng r(mix(o_.seed, v.business_key));
+  int when = timeliness(r, b_.inspection);
+  if (when == 2) return;
+  std::int64_t now = ms(clock_.now()), end = ms(iso(v.data["periodEnd"]));
+  std::int64_t start = std::max(now, ms(iso(v.data["periodStart"])));
+  double window = double(end - start) / kDay - 1.5;
+  std::int64_t go = when == 0 ? (window > 0 ? later(start, r.unit() * window, r) : later(now, 0, r))
+                              : later(std::max(end, now), 1 + r.unit() * 20, r);
+  if (when == 0 && go > end) go = std::max(now + kHour, end - 2 * kHour);
+  std::string id = v.id;
+  json d = v.data;
+  at(go, [=, this] {
+    send(id, "", "check_in", Actor{d["cadreId"], {"CADRE"}}, {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}},
+         [=, this](const StepResult& s) {
+           if (s.ok()) at(ms(clock_.now()) + kHour, [=, this] { visit(id, d, r, false); });
+         });
+  });
+}
+
+// Submits the checklist (each item non-compliant with problemsPerVisit / items), then the
+// office accepts, returns once, or leaves it to the automatic acceptance.
+void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
+  json answers = json::array();
+  double p = b_.problems_per_visit / double(kChecklist.size());
+  for (const auto& item : kChecklist) {
+    if (resubmit || !r.chance(p)) {
+      answers.push_back({{"itemId", item}, {"compliant", true}});
+      continue;
+    }
+    double u = r.unit();
+    const char* sev = u < b_.severity_illegal ? "illegal"
+                      : u < b_.severity_illegal + b_.severity_serious ? "serious"
+                      : u < b_.severity_illegal + b_.severity_serious + b_.severity_general ? "general" : "minor";
+    answers.push_back({{"itemId", item}, {"compliant", false}, {"note", "检查发现问题：" + item}, {"severity", sev}});
+  }
+  Actor cadre{d["cadreId"], {"CADRE"}};
+  send(id, "", "submit", cadre, {{"answers", answers}}, [=, this](const StepResult& s) mutable {
+    if (!s.ok()) return;
+    std::int64_t now = ms(clock_.now());
+    Actor office{d["adminId"], {"ADMIN"}};
+    if (!resubmit && r.chance(b_.visit_return)) {
+      std::int64_t ret = later(now, 0.5 + r.unit(), r);
+      at(ret, [=, this]() mutable {
+        send(id, "", "return", office, {{"reason", "请补充现场照片"}}, [=, this](const StepResult& x) mutable {
+          if (x.ok()) at(later(ret, 0.5 + r.unit() * 2, r), [=, this] { visit(id, d, r, true); });
+        });
+      });
+    } else if (r.chance(b_.admin_review)) {
+      at(later(now, r.unit() * 3, r), [=, this] { send(id, "", "accept", office, json::object()); });
+    }
+  });
+}
+
+// A problem pushed to a station: claimed, rectification ordered, evidence, re-check.
+void Sim::on_problem(const InstanceView& v) {
+  const json& d = v.data;
+  std::string task = d.value("taskId", "");
+  std::string key = (sup_key_.count(task) ? sup_key_[task] : v.business_key) + "/" + d.value("checklistItemId", "");
+  auto r = std::make_shared<Rng>(mix(o_.seed, key));
+  std::string id = v.id, station = d["stationId"];
+  std::int64_t now = ms(clock_.now());
+  int when = timeliness(*r, b_.claiming);
+  std::int64_t claim = when == 0 ? later(now, r->unit() * 1.5, *r) : later(now, 3 + r->unit() * 5, *r);
+  at(claim, [=, this] {
+    send(id, "", "claim", Actor{station, {"REGULATOR"}}, json::object(), [=, this](const StepResult& s) {
+      if (!s.ok()) return;
+      std::int64_t order = later(claim, r->unit() * 0.5, *r);
+      at(order, [=, this] {
+        send(id, "", "order_rectification", Actor{"insp-" + station, {"INSPECTOR"}}, {{"measure", "限期整改"}},
+             [=, this](const StepResult& x) {
+               if (!x.ok() || !x.instance) return;
+               if (x.instance->state == "ESCALATED") {
+                 at(later(order, 20 + r->unit() * 40, *r), [=, this] {
+                   send(id, "", "conclude", Actor{station, {"REGULATOR"}}, {{"conclusion", "已立案查处"}});
+                 });
+                 return;
+               }
+               evidence(id, x.instance->data, r, order);
+             });
+      });
+    });
+  });
+}
+
+void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from) {
+  std::int64_t ev = later(from, lognormal(*r, b_.rectify_median_days, b_.rectify_sigma), *r);
+  if (d.contains("rectifyDeadline") && r->chance(b_.rectify_within_deadline))
+    ev = std::min(ev, std::max(from + kHour, ms(iso(d["rectifyDeadline"])) - kHour));
+  std::string principal = d.value("principalId", "");
+  Actor submitter = principal.empty() ? Actor{"insp-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
+                                      : Actor{principal, {"PRINCIPAL"}};
+  Actor checker = r->chance(0.5) ? Actor{"insp2-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
+                                 : Actor{d["reporterId"], {"CADRE"}};
+  at(ev, [=, this] {
+    send(id, "", "submit_evidence", submitter, {{"note", "已按要求整改"}}, [=, this](const StepResult& s) {
+      if (!s.ok()) return;
+      std::int64_t check = later(ev, r->unit() * std::min(3.0, 3 * b_.prompt_days + 0.2), *r);
+      bool fail = r->chance(b_.reopen);
+      at(check, [=, this] {
+        send(id, "", "start_recheck", checker, json::object(), [=, this](const StepResult& x) {
+          if (!x.ok()) return;
+          at(check + kHour, [=, this] {
+            if (!fail) return send(id, "", "pass", checker, json::object());
+            send(id, "", "fail", checker, {{"reason", "复查未通过"}}, [=, this](const StepResult& y) {
+              if (!y.ok()) return;
+              at(check + 2 * kHour, [=, this] {
+                auto now = engine_.get(id);
+                if (now && now->state == "RECTIFYING") evidence(id, now->data, r, check + 2 * kHour);
+                else if (now && now->state == "ESCALATED")
+                  at(later(check, 20 + r->unit() * 40, *r),
+                     [=, this] { send(id, "", "conclude", Actor{d["stationId"], {"REGULATOR"}}, {{"conclusion", "已立案查处"}}); });
+              });
+            });
+          });
+        });
+      });
+    });
+  });
+}
+
+// Daily self-management records (日管控) for every business open that day: started at
+// midnight, submitted by the officer in the day, the next morning (late) or never.
+void Sim::daily(std::int64_t day) {
+  char date[16];
+  std::time_t secs = std::time_t((day + 8 * kHour) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  std::string period = "2023Q" + std::to_string(tm.tm_mon / 3 + 1);
+  for (const auto& b : city_.businesses) {
+    if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day) continue;
+    std::string cadre;
+    for (const auto* bd : by_business_.at(b.id))
+      if (ms(iso(bd->start_at)) <= day && (bd->end_at.empty() || ms(iso(bd->end_at)) > day)) cadre = bd->cadre_id;
+    int& streak = missed_streak_[b.id];
+    json data = {{"businessId", b.id}, {"businessName", b.name}, {"date", date}, {"officerId", b.officer_id},
+                 {"cadreId", cadre}, {"stationId", b.station_id}, {"principalId", b.principal_id},
+                 {"missedStreak", streak}, {"townshipId", b.township_id}, {"villageId", b.village_id},
+                 {"period", period}};
+    if (!b.director_id.empty()) data["directorId"] = b.director_id;
+    std::string key = "daily/" + b.id + "/" + date;
+    Rng biz(mix(o_.seed, "daily/" + b.id));
+    bool sloppy = biz.chance(b_.daily_sloppy_share);
+    // Sloppy businesses carry most misses and late days; the overall means stay the rates.
+    double share = std::max(b_.daily_sloppy_share, 1e-9);
+    double miss = 1 - b_.daily_on_time - b_.daily_late;
+    double p_miss = sloppy ? std::min(1.0, miss * 0.84 / share) : miss * 0.16 / std::max(1 - share, 1e-9);
+    double p_late = sloppy ? std::min(1.0 - p_miss, b_.daily_late * 0.64 / share)
+                           : b_.daily_late * 0.36 / std::max(1 - share, 1e-9);
+    Rng r(mix(o_.seed, key));
+    double u = r.unit();
+    int when = u < p_miss ? 2 : u < p_miss + p_late ? 1 : 0;
+    ++report_.daily_records;
+    std::int64_t hour = when == 0 ? 9 + std::int64_t(r.below(10)) : 32;
+    std::string bid = b.id, officer = b.officer_id;
+    start("food-safety.daily-record", key, data, [=, this](const StepResult& s) {
+      if (!s.ok() || !s.instance) return;
+      std::string id = s.instance->id;
+      if (when == 2) {
+        ++missed_streak_[bid];
+        return;
+      }
+      std::int64_t t = day + hour * kHour;
+      at(t, [=, this] {
+        send(id, "", "submit", Actor{officer, {"OFFICER"}}, {{"zeroRisk", true}}, [=, this](const StepResult& x) {
+          if (x.ok()) missed_streak_[bid] = 0;
+        });
+      });
+    });
+  }
+}
+
+}  // namespace
+
+json round_plan(const std::string& end) {
+  json rounds = json::array();
+  const char* r[][3] = {{"2022R1", "2022-12-01T00:00:00+08:00", "2022-12-31T23:59:59+08:00"},
+                        {"2023Q1", "2023-01-01T00:00:00+08:00", "2023-03-31T23:59:59+08:00"},
+                        {"2023Q2", "2023-04-01T00:00:00+08:00", "2023-06-30T23:59:59+08:00"},
+                        {"2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"},
+                        {"2023Q4", "2023-10-01T00:00:00+08:00", "2023-12-31T23:59:59+08:00"}};
+  for (const auto& x : r)
+    if (*parse_time(x[1]) < *parse_time(end)) rounds.push_back({{"period", x[0]}, {"start", x[1]}, {"end", x[2]}});
+  return rounds;
+}
+
+RunReport run(const demo::City& city, const RunOptions& o) {
+  RunReport out;
+  std::error_code ec;
+  if (fs::exists(o.data_dir, ec) && !fs::is_empty(o.data_dir, ec)) {
+    out.error = o.data_dir + " is not empty (the simulation needs a fresh data directory)";
+    return out;
+  }
+  std::string city_dir = o.data_dir + "/city";
+  if (auto e = demo::write_city(city, city_dir); !e.empty()) return out.error = e, out;
+
+  Problems problems;
+  auto clock = std::make_shared<VirtualClock>(*parse_time(kStart));
+  EngineOptions eo;
+  eo.data_dir = o.data_dir + "/engine";
+  eo.clock = clock;
+  eo.durable = o.durable;
+  eo.initial_map_bytes = std::size_t(o.daily ? 4096 : 512) << 20;
+  eo.calendars = std::make_shared<Calendars>(find_calendars({o.calendars_dir}, ".", problems));
+  auto engine = Engine::open(eo, problems);
+  if (!engine || problems.has_errors()) {
+    for (const auto& p : problems.items()) out.error += (out.error.empty() ? "" : "; ") + p.to_string();
+    if (out.error.empty()) out.error = "cannot open the engine in " + eo.data_dir;
+    return out;
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(o.workflows_dir, ec))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    auto r = engine->deploy(json::parse(s.str()), f.string());
+    if (!r.ok) {
+      out.error = f.string() + ": does not deploy";
+      for (const auto& p : r.problems.items()) out.error += "; " + p.to_string();
+      engine->close();
+      return out;
+    }
+  }
+  if (files.empty()) return engine->close(), out.error = "no definitions in " + o.workflows_dir, out;
+
+  // The master-data source, exactly as engine-config.json configures it.
+  Problems cp;
+  auto config = EngineConfig::load_file(city_dir + "/engine-config.json", cp);
+  if (!config) return engine->close(), out.error = "cannot read " + city_dir + "/engine-config.json", out;
+  for (auto it = config->plugins.begin(); it != config->plugins.end();)
+    it = it->first == "master-data" ? std::next(it) : config->plugins.erase(it);
+  auto services = std::make_shared<HostServices>(clock);
+  auto registry = PluginRegistry::load(*config, services, cp);
+  auto source = registry.find("master-data");
+  if (!source) {
+    out.error = "the data source master-data (plugin source.sqlite) did not load";
+    for (const auto& p : cp.items()) out.error += "; " + p.to_string();
+    engine->close();
+    return out;
+  }
+  Sim sim(city, o, *engine, *clock, source.get());
+  out = sim.play();
+  engine->close();
+  return out;
+}
+
+}  // namespace bihuan::cli::sim

@@ -1,0 +1,54 @@
+// The simulated year (bihuan simulate): the food-safety package on the real engine and
+// real LMDB storage in virtual time, driven by synthetic actors.
+//
+// Contract:
+// - run() opens a fresh engine in <data_dir>/engine (durable unless `durable` is false),
+//   writes the city to <data_dir>/city (write_city: CSV, city.sqlite, engine-config.json),
+//   deploys every definition of `workflows_dir`, and plays the year from 2022-11-15 to
+//   `end`: the scheduler opens the first round in December 2022 and the 2023 quarters.
+// - Actors act only by sending events (start/send with an Actor and its role), exactly as
+//   a client of the API would. Their choices come from Behaviour and a per-entity RNG
+//   seeded by (seed, business key), so a run does not depend on the engine's ids or on
+//   thread timing: the same seed and options give the same engine contents.
+// - The outbox is delivered in-process after every step of time: data-source tasks run
+//   the real source.sqlite plugin (configured by the city's engine-config.json) and their
+//   rows come back as the task's onResult event, as the Dispatcher would send them;
+//   notifications are acknowledged, counted, and are how actors learn of new work
+//   (a pushed supervision task, a problem pushed to a station).
+// - The engine is left closed; statistics are computed afterwards from the data directory
+//   (simulate_stats.hpp).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "demo_city.hpp"
+#include "simulate_behaviour.hpp"
+
+namespace bihuan::cli::sim {
+
+struct RunOptions {
+  std::uint64_t seed = 2023;
+  std::string data_dir;       // must be empty or missing
+  std::string workflows_dir;  // workflows/food-safety
+  std::string calendars_dir;  // workflows/calendars
+  std::string end = "2024-01-31T00:00:00+08:00";  // the moment statistics are taken
+  bool durable = true;
+  bool daily = false;         // daily self-management records for every open business
+  Behaviour behaviour;
+};
+
+struct RunReport {
+  std::string error;          // "" = ok
+  std::uint64_t actions = 0, refused = 0, notifications = 0, queries = 0;
+  std::uint64_t daily_records = 0;
+  double seconds = 0;         // wall time of the simulation proper
+};
+
+RunReport run(const demo::City& city, const RunOptions& options);
+
+// The supervision rounds of the plan (period, start, end), all before `end`.
+json round_plan(const std::string& end);
+
+}  // namespace bihuan::cli::sim
