@@ -23,9 +23,19 @@ Auth::Outcome Auth::authenticate(std::string_view header, Principal& who) const 
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (token.empty()) return Outcome::malformed;
+  {
+    std::shared_lock lock(cache_mu_);
+    auto hit = seen_.find(std::string(token));
+    if (hit != seen_.end()) {
+      who = hit->second->who;
+      return Outcome::ok;
+    }
+  }
   auto it = by_hash_.find(ServerConfig::hash_token(std::string(token)));
   if (it == by_hash_.end()) return Outcome::unknown;
   who = it->second.who;
+  std::unique_lock lock(cache_mu_);
+  if (seen_.size() < 4096) seen_.emplace(std::string(token), &it->second);
   return Outcome::ok;
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -41,6 +42,10 @@ class Auth {
   std::unordered_map<std::string, const Entry*> by_name_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;
+  // Tokens seen before -> their entry, so a known token is not hashed on every request
+  // (bounded; unknown tokens are never cached).
+  mutable std::shared_mutex cache_mu_;
+  mutable std::unordered_map<std::string, const Entry*> seen_;
 };
 
 }  // namespace bihuan::api

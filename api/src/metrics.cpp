@@ -50,34 +50,42 @@ void write_histogram(std::string& out, const std::string& name, const std::strin
 
 HttpMetrics::HttpMetrics()
     : bounds_{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-      buckets_(bounds_.size() + 1) {}
+      buckets_(new std::atomic<std::uint64_t>[15]()) {
+  set_routes({});
+}
 
-void HttpMetrics::count(const std::string& route, const std::string& method, unsigned status, double seconds) {
+void HttpMetrics::set_routes(std::vector<std::pair<std::string, std::string>> method_and_pattern) {
+  routes_ = std::move(method_and_pattern);
+  routes_.emplace_back("-", "unmatched");
+  requests_.reset(new std::atomic<std::uint64_t>[routes_.size() * kStatuses]());
+}
+
+void HttpMetrics::count(std::size_t route, unsigned status, double seconds) {
+  if (route >= routes_.size()) route = routes_.size() - 1;
+  if (status >= kStatuses) status = kStatuses - 1;
+  requests_[route * kStatuses + status].fetch_add(1, std::memory_order_relaxed);
   std::size_t i = 0;
   while (i < bounds_.size() && seconds > bounds_[i]) ++i;
-  std::lock_guard lock(mu_);
-  ++requests_[{route, method, status}];
-  ++buckets_[i];
-  sum_ += seconds;
-  ++count_;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string HttpMetrics::text() const {
   std::string out;
-  Histogram h;
-  {
-    std::lock_guard lock(mu_);
-    family(out, "bihuan_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status.");
-    for (const auto& [key, n] : requests_) {
-      const auto& [route, method, status] = key;
-      out += "bihuan_http_requests_total{route=\"" + label_escape(route) + "\",method=\"" + method + "\",status=\"" +
-             std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+  family(out, "bihuan_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status.");
+  for (std::size_t r = 0; r < routes_.size(); ++r)
+    for (unsigned st = 0; st < kStatuses; ++st) {
+      std::uint64_t n = requests_[r * kStatuses + st].load(std::memory_order_relaxed);
+      if (!n) continue;
+      out += "bihuan_http_requests_total{route=\"" + label_escape(routes_[r].second) + "\",method=\"" + routes_[r].first +
+             "\",status=\"" + std::to_string(st) + "\"} " + std::to_string(n) + "\n";
     }
-    h.bounds = bounds_;
-    h.counts = buckets_;
-    h.sum = sum_;
-    h.count = count_;
-  }
+  Histogram h;
+  h.bounds = bounds_;
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) h.counts.push_back(buckets_[i].load(std::memory_order_relaxed));
+  h.sum = static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
+  h.count = count_.load(std::memory_order_relaxed);
   write_histogram(out, "bihuan_http_request_duration_seconds", "Time from a complete request to its answer.", h);
   scalar(out, "bihuan_http_open_connections", "gauge", "Connections open now.",
          static_cast<double>(connections_.load(std::memory_order_relaxed)));

@@ -2,10 +2,8 @@
 #pragma once
 
 #include <atomic>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "bihuan/engine.hpp"
@@ -15,8 +13,11 @@ namespace bihuan::api {
 class HttpMetrics {
  public:
   HttpMetrics();
-  // route: the route pattern ("/v1/instances/{id}"), or "unmatched".
-  void count(const std::string& route, const std::string& method, unsigned status, double seconds);
+  // Declares the routes before serving: route i is "METHOD pattern"; index routes.size()
+  // counts requests that matched no route. Not thread-safe; call once.
+  void set_routes(std::vector<std::pair<std::string, std::string>> method_and_pattern);
+  // Lock-free: one relaxed increment per counter.
+  void count(std::size_t route, unsigned status, double seconds);
   void connection_opened() { connections_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
   void connection_refused() { refused_.fetch_add(1, std::memory_order_relaxed); }
@@ -24,12 +25,12 @@ class HttpMetrics {
   std::string text() const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, unsigned>, std::uint64_t> requests_;
+  static constexpr unsigned kStatuses = 600;
+  std::vector<std::pair<std::string, std::string>> routes_;  // + "unmatched"
+  std::unique_ptr<std::atomic<std::uint64_t>[]> requests_;   // routes_.size() * kStatuses
   std::vector<double> bounds_;
-  std::vector<std::uint64_t> buckets_;
-  double sum_ = 0;
-  std::uint64_t count_ = 0;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
+  std::atomic<std::uint64_t> sum_micros_{0}, count_{0};
   std::atomic<std::int64_t> connections_{0};
   std::atomic<std::uint64_t> refused_{0};
 };

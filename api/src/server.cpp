@@ -78,6 +78,9 @@ class ServerImpl final : public Server {
     api::add_definition_routes(router_, ctx_);
     api::add_instance_routes(router_, ctx_);
     api::add_admin_routes(router_, ctx_);
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const auto& r : router_.routes()) names.emplace_back(std::string(api::http::to_string(r.method)), r.pattern);
+    ctx_.metrics.set_routes(std::move(names));
   }
 
   ~ServerImpl() override { shutdown(std::chrono::seconds(2)); }
@@ -312,22 +315,21 @@ class ServerImpl final : public Server {
           answer = api::problem(400, "bad-http", "the request is not valid HTTP/1.1: " + ec.message());
         if (answer) {
           bool ok = false;
-          count("unmatched", "-", answer->status, 0);
+          count(kUnmatched, answer->status, 0);
           co_await write_reply(s, std::move(*answer), 11, false, ok);
         }
         co_return;
       }
       auto start = std::chrono::steady_clock::now();
       api::HttpRequest req = parser.release();
-      std::string route = "unmatched";
+      std::size_t route = kUnmatched;
       Reply reply = co_await handle(req, route);
       if (reply.content_type == "application/problem+json") add_instance(reply, req);
       bool keep = req.keep_alive() && !ctx_.draining;
       unsigned status = reply.status;
       bool ok = false;
       co_await write_reply(s, std::move(reply), req.version(), keep, ok);
-      count(route, std::string(req.method_string()), status,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      count(route, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (!ok || !keep) co_return;
     }
   }
@@ -340,12 +342,16 @@ class ServerImpl final : public Server {
     reply.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   }
 
-  void count(const std::string& route, const std::string& method, unsigned status, double seconds) {
-    ctx_.metrics.count(route, method, status, seconds);
-    if (status >= 500 && status != 503) ctx_.log("error", "request failed", {{"route", route}, {"status", status}});
+  static constexpr std::size_t kUnmatched = static_cast<std::size_t>(-1);
+
+  void count(std::size_t route, unsigned status, double seconds) {
+    ctx_.metrics.count(route, status, seconds);
+    if (status >= 500 && status != 503)
+      ctx_.log("error", "request failed",
+               {{"route", route < router_.routes().size() ? router_.routes()[route].pattern : "unmatched"}, {"status", status}});
   }
 
-  asio::awaitable<Reply> handle(api::HttpRequest& req, std::string& route_name) {
+  asio::awaitable<Reply> handle(api::HttpRequest& req, std::size_t& route_index) {
     std::string_view target(req.target().data(), req.target().size());
     std::size_t q = target.find('?');
     std::string_view raw_path = target.substr(0, q);
@@ -365,7 +371,8 @@ class ServerImpl final : public Server {
       }
       co_return api::problem(404, "no-such-route", "no route " + std::string(raw_path) + " (see /v1/openapi.json)");
     }
-    route_name = m.route->pattern;
+    route_index = static_cast<std::size_t>(m.route - router_.routes().data());
+    const std::string& route_name = m.route->pattern;
     if (m.bad_encoding) co_return api::problem(400, "bad-path", "a path segment has a broken %-escape");
     call.params = std::move(m.params);
     api::Principal who;

@@ -26,6 +26,10 @@ TEST_F(ServerTest, OperationsRoutesNeedNoToken) {
   EXPECT_NE(m.body.find("bihuan_group_commit_batch_size_bucket"), std::string::npos);
   EXPECT_NE(m.body.find("bihuan_timer_lag_seconds_count"), std::string::npos);
   EXPECT_NE(m.body.find("bihuan_outbox_depth"), std::string::npos);
+  EXPECT_NE(m.body.find("bihuan_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"), std::string::npos)
+      << m.body;
+  c.get("/no/such/route");
+  EXPECT_NE(c.get("/metrics").body.find("route=\"unmatched\",method=\"-\",status=\"404\"} 1"), std::string::npos);
   auto doc = c.get("/v1/openapi.json");
   EXPECT_EQ(doc.status, 200);
   EXPECT_EQ(doc.json_body().value("openapi", ""), "3.1.0");
