@@ -97,7 +97,8 @@ void run_simulate(SimulateOptions o) {
             << (o.run.daily ? ", " + std::to_string(report.daily_records) + " daily records" : std::string())
             << " to " << o.run.end << " in " << report.seconds << " s (" << (o.run.durable ? "durable" : "nosync")
             << "): " << report.actions << " actor steps (" << report.refused << " refused), " << report.notifications
-            << " notifications, " << report.queries << " data-source queries; peak RSS " << ru.ru_maxrss / 1024
+            << " notifications, " << report.queries << " data-source queries; " << report.moments << " moments, "
+            << report.commits << " commits, " << report.timers_fired << " timers; peak RSS " << ru.ru_maxrss / 1024
             << " MiB\n";
   bool oracles_ok = true;
   for (const auto& [name, o2] : stats["oracles"].items())

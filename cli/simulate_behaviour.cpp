@@ -34,7 +34,7 @@ Behaviour compliant() {
   b.severity_illegal = 0;
   b.daily_on_time = 1.0;
   b.daily_late = 0;
-  b.prompt_days = 0.1;
+  b.prompt_days = 0;
   b.rectify_within_deadline = 1;
   return b;
 }

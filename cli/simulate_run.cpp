@@ -15,6 +15,7 @@
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "bihuan/config.hpp"
 #include "bihuan/engine.hpp"
@@ -96,14 +97,21 @@ class Sim {
   }
   void flush();
   void deliver();
-  // An office-hours moment `days` (fractional) after `from`, on the hour.
-  std::int64_t later(std::int64_t from, double days, Rng& r) {
+  // The first office slot (09:00 or 15:00 Asia/Shanghai) at least `days` after `from`;
+  // `from` itself when days <= 0 (the actor acts at once). Two slots a day keep the
+  // number of distinct moments, and so of durable commits, small.
+  std::int64_t later(std::int64_t from, double days, Rng&) {
+    if (days <= 0) return from;
     std::int64_t t = from + std::int64_t(days * kDay);
-    t = t - t % kHour + kHour;
-    std::int64_t local = (t + 8 * kHour) % kDay;  // +08:00
-    if (local < 8 * kHour) t += 8 * kHour - local + std::int64_t(r.below(3)) * kHour;
-    else if (local > 18 * kHour) t += kDay - local + 8 * kHour + std::int64_t(r.below(3)) * kHour;
+    std::int64_t midnight = t - (t + 8 * kHour) % kDay;
+    for (std::int64_t slot : {midnight + 9 * kHour, midnight + 15 * kHour, midnight + kDay + 9 * kHour})
+      if (slot >= t) return slot;
     return t;
+  }
+  // The last office slot at or before t.
+  static std::int64_t floor_slot(std::int64_t t) {
+    std::int64_t midnight = t - (t + 8 * kHour) % kDay, local = t - midnight;
+    return local >= 15 * kHour ? midnight + 15 * kHour : local >= 9 * kHour ? midnight + 9 * kHour : midnight - 9 * kHour;
   }
   double lognormal(Rng& r, double median, double sigma) {
     double u1 = std::max(r.unit(), 1e-12), u2 = r.unit();
@@ -146,12 +154,15 @@ class Sim {
   std::unordered_map<std::string, std::string> sup_key_;  // supervision id -> business key
   std::unordered_map<std::string, int> missed_streak_;    // business -> consecutive days without a record
   std::uint64_t outbox_seen_ = 0;
+  std::vector<std::uint64_t> acks_;
   RunReport report_;
 };
 
 // Sends the batch asynchronously (one group commit for most of it), waits, then runs the
 // continuations in submission order on this thread.
 void Sim::flush() {
+  if (!batch_.empty() || acks_.size() >= 4096)
+    for (auto seq : std::exchange(acks_, {})) engine_.ack_outbox_async(seq, [](bool) {});
   while (!batch_.empty()) {
     std::vector<Pending> items = std::move(batch_);
     batch_.clear();
@@ -194,9 +205,6 @@ void Sim::deliver() {
       break;
     }
     std::vector<std::string> fresh;
-    std::mutex mu;
-    std::condition_variable cv;
-    std::size_t acks = 0;
     for (const auto& m : page) {
       outbox_seen_ = m.seq;
       if (m.kind == "task" && m.body.contains("query") && source_) {
@@ -214,18 +222,7 @@ void Sim::deliver() {
         ++report_.notifications;
         if (!known_.count(m.instance_id)) fresh.push_back(m.instance_id);
       }
-      {
-        std::lock_guard lock(mu);
-        ++acks;
-      }
-      engine_.ack_outbox_async(m.seq, [&](bool) {
-        std::lock_guard lock(mu);
-        if (--acks == 0) cv.notify_one();
-      });
-    }
-    {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return acks == 0; });
+      acks_.push_back(m.seq);  // acknowledged with the next batch (one group commit)
     }
     for (const auto& id : fresh) {
       if (!known_.insert(id).second) continue;
@@ -258,8 +255,10 @@ RunReport Sim::play() {
     }
     flush();
     deliver();
+    ++report_.moments;
     if (next >= end_) break;
   }
+  for (auto seq : std::exchange(acks_, {})) engine_.ack_outbox_async(seq, [](bool) {});
   report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report_;
 }
@@ -301,7 +300,7 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
     auto rng = std::make_shared<Rng>(mix(o_.seed, key));
     int when = timeliness(*rng, b_.signing);
     if (when == 2) return;
-    double quick = std::max(b_.prompt_days, 0.01);
+    double quick = b_.prompt_days;
     std::int64_t sign_at = when == 0 ? later(now, rng->unit() * quick, *rng) : later(now, 16 + rng->unit() * 25, *rng);
     Actor cadre{k.id, {"CADRE"}}, office{k.admin_id, {"ADMIN"}};
     at(sign_at, [=, this] {
@@ -411,14 +410,13 @@ void Sim::on_supervision(const InstanceView& v) {
   double window = double(end - start) / kDay - 1.5;
   std::int64_t go = when == 0 ? (window > 0 ? later(start, r.unit() * window, r) : later(now, 0, r))
                               : later(std::max(end, now), 1 + r.unit() * 20, r);
-  if (when == 0 && go > end) go = std::max(now + kHour, end - 2 * kHour);
+  if (when == 0 && go > end) go = now;
   std::string id = v.id;
   json d = v.data;
   at(go, [=, this] {
-    send(id, "", "check_in", Actor{d["cadreId"], {"CADRE"}}, {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}},
-         [=, this](const StepResult& s) {
-           if (s.ok()) at(ms(clock_.now()) + kHour, [=, this] { visit(id, d, r, false); });
-         });
+    // Check-in and submission in one batch: steps of one instance apply in order.
+    send(id, "", "check_in", Actor{d["cadreId"], {"CADRE"}}, {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
+    visit(id, d, r, false);
   });
 }
 
@@ -490,7 +488,7 @@ void Sim::on_problem(const InstanceView& v) {
 void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from) {
   std::int64_t ev = later(from, lognormal(*r, b_.rectify_median_days, b_.rectify_sigma), *r);
   if (d.contains("rectifyDeadline") && r->chance(b_.rectify_within_deadline))
-    ev = std::min(ev, std::max(from + kHour, ms(iso(d["rectifyDeadline"])) - kHour));
+    ev = std::min(ev, std::max(from, floor_slot(ms(iso(d["rectifyDeadline"])) - kHour)));
   std::string principal = d.value("principalId", "");
   Actor submitter = principal.empty() ? Actor{"insp-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
                                       : Actor{principal, {"PRINCIPAL"}};
@@ -502,22 +500,22 @@ void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
       std::int64_t check = later(ev, r->unit() * std::min(3.0, 3 * b_.prompt_days + 0.2), *r);
       bool fail = r->chance(b_.reopen);
       at(check, [=, this] {
-        send(id, "", "start_recheck", checker, json::object(), [=, this](const StepResult& x) {
-          if (!x.ok()) return;
-          at(check + kHour, [=, this] {
+        send(id, "", "start_recheck", checker, json::object());
+        {
+          {
             if (!fail) return send(id, "", "pass", checker, json::object());
             send(id, "", "fail", checker, {{"reason", "复查未通过"}}, [=, this](const StepResult& y) {
               if (!y.ok()) return;
-              at(check + 2 * kHour, [=, this] {
+              at(check, [=, this] {  // after the system's resume step
                 auto now = engine_.get(id);
-                if (now && now->state == "RECTIFYING") evidence(id, now->data, r, check + 2 * kHour);
+                if (now && now->state == "RECTIFYING") evidence(id, now->data, r, check);
                 else if (now && now->state == "ESCALATED")
                   at(later(check, 20 + r->unit() * 40, *r),
                      [=, this] { send(id, "", "conclude", Actor{d["stationId"], {"REGULATOR"}}, {{"conclusion", "已立案查处"}}); });
               });
             });
-          });
-        });
+          }
+        }
       });
     });
   });
@@ -556,7 +554,7 @@ void Sim::daily(std::int64_t day) {
     double u = r.unit();
     int when = u < p_miss ? 2 : u < p_miss + p_late ? 1 : 0;
     ++report_.daily_records;
-    std::int64_t hour = when == 0 ? 9 + std::int64_t(r.below(10)) : 32;
+    std::int64_t hour = when == 0 ? (r.chance(0.6) ? 9 : 15) : 33;
     std::string bid = b.id, officer = b.officer_id;
     start("food-safety.daily-record", key, data, [=, this](const StepResult& s) {
       if (!s.ok() || !s.instance) return;
@@ -648,6 +646,9 @@ RunReport run(const demo::City& city, const RunOptions& o) {
   }
   Sim sim(city, o, *engine, *clock, source.get());
   out = sim.play();
+  auto m = engine->metrics();
+  out.commits = m.commits;
+  out.timers_fired = m.timers_fired;
   engine->close();
   return out;
 }

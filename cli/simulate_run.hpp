@@ -43,6 +43,7 @@ struct RunReport {
   std::string error;          // "" = ok
   std::uint64_t actions = 0, refused = 0, notifications = 0, queries = 0;
   std::uint64_t daily_records = 0;
+  std::uint64_t commits = 0, timers_fired = 0, moments = 0;  // engine metrics; distinct times acted at
   double seconds = 0;         // wall time of the simulation proper
 };
 
