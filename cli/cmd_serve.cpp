@@ -32,6 +32,7 @@ struct ServeOptions {
   std::string listen;
   std::vector<std::string> workflows;
   bool no_workflows = false;
+  std::string clock_start;  // run the engine clock from this instant (kept in <data>/clock.json)
 };
 
 void log_line(const std::string& level, const std::string& msg, json fields = json::object()) {
@@ -119,6 +120,45 @@ std::string dev_admin_token(const std::string& data_dir) {
   return token;
 }
 
+// The engine's clock: the system clock, or with --clock-start an OffsetClock. The offset
+// is kept in <data>/clock.json so that a restart continues the same timeline (steps must
+// never go back in time) instead of starting over.
+std::shared_ptr<Clock> make_clock(const ServeOptions& o, const std::string& data_dir, bool& ok) {
+  ok = true;
+  fs::path file = fs::path(data_dir) / "clock.json";
+  std::error_code ec;
+  if (o.clock_start.empty() && !fs::exists(file, ec)) return std::make_shared<SystemClock>();
+  Problems problems(file.string());
+  if (fs::exists(file, ec)) {
+    auto doc = load_json_file(file.string(), problems);
+    std::optional<TimePoint> at, system_at;
+    if (doc && doc->is_object() && (*doc)["at"].is_string() && (*doc)["systemAt"].is_string()) {
+      at = parse_time((*doc)["at"].get<std::string>());
+      system_at = parse_time((*doc)["systemAt"].get<std::string>());
+    }
+    if (!at || !system_at) {
+      log_line("error", file.string() + ": expected {\"at\": TIME, \"systemAt\": TIME}");
+      ok = false;
+      return nullptr;
+    }
+    if (!o.clock_start.empty())
+      log_line("warn", "--clock-start ignored: this data directory's clock continues from " + file.string());
+    log_line("info", "engine clock runs shifted", {{"file", file.string()}, {"startedAt", format_time(*at, *TimeZone::utc())}});
+    return std::make_shared<OffsetClock>(*at, *system_at);
+  }
+  auto at = parse_time(o.clock_start);
+  if (!at) {
+    log_line("error", "--clock-start: expected an ISO 8601 time such as 2023-05-15T09:00:00+08:00, got " + o.clock_start);
+    ok = false;
+    return nullptr;
+  }
+  TimePoint now = SystemClock().now();
+  std::ofstream out(file);
+  out << json({{"at", format_time(*at, *TimeZone::utc())}, {"systemAt", format_time(now, *TimeZone::utc())}}).dump() << "\n";
+  log_line("info", "engine clock starts at " + o.clock_start + " and runs in real time", {{"file", file.string()}});
+  return std::make_shared<OffsetClock>(*at, now);
+}
+
 void run_serve(const ServeOptions& o) {
   // Signals go to the thread that waits for them, never to the workers started below.
   sigset_t signals;
@@ -179,7 +219,12 @@ void run_serve(const ServeOptions& o) {
             {"pluginDirs", config->plugin_dirs}});
 
   // Plugins first: the engine checks the names definitions use against them.
-  auto clock = std::make_shared<SystemClock>();
+  bool clock_ok = true;
+  auto clock = make_clock(o, config->data_dir, clock_ok);
+  if (!clock_ok) {
+    exit_code = 1;
+    return;
+  }
   auto services = std::make_shared<HostServices>(clock);
   Problems plugin_problems(config->file);
   auto registry = PluginRegistry::load(*config, services, plugin_problems);
@@ -276,6 +321,8 @@ void add_serve_commands(CLI::App& app) {
   cmd->add_option("--workflows", o->workflows, "Definition files or folders to deploy at start (repeat)")
       ->allow_extra_args(false);
   cmd->add_flag("--no-workflows", o->no_workflows, "Deploy nothing at start");
+  cmd->add_option("--clock-start", o->clock_start,
+                  "Run the engine clock from this ISO 8601 instant (demos on simulated data); kept in <data>/clock.json");
   cmd->callback([o] {
     try {
       run_serve(*o);
