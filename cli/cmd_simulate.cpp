@@ -100,6 +100,11 @@ void run_simulate(SimulateOptions o) {
             << " notifications, " << report.queries << " data-source queries; " << report.moments << " moments, "
             << report.commits << " commits, " << report.timers_fired << " timers; peak RSS " << ru.ru_maxrss / 1024
             << " MiB\n";
+  if (!o.quiet && report.refused) {
+    std::cout << "refused steps:";
+    for (const auto& [what, n] : report.refusals) std::cout << " " << what << " " << n << ";";
+    std::cout << "\n";
+  }
   bool oracles_ok = true;
   for (const auto& [name, o2] : stats["oracles"].items())
     if (!o2.value("ok", false)) {

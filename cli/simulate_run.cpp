@@ -184,7 +184,10 @@ void Sim::flush() {
     }
     for (auto& p : items) {
       ++report_.actions;
-      if (!p.result.ok()) ++report_.refused;
+      if (!p.result.ok()) {
+        ++report_.refused;
+        ++report_.refusals[(p.is_start ? "start " + p.start.definition : p.event.event) + ": " + to_string(p.result.error)];
+      }
       if (p.then) p.then(p.result);
     }
   }

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 
@@ -45,6 +46,9 @@ struct RunReport {
   std::uint64_t daily_records = 0;
   std::uint64_t commits = 0, timers_fired = 0, moments = 0;  // engine metrics; distinct times acted at
   double seconds = 0;         // wall time of the simulation proper
+  // Refused steps by "event: error" (expected: re-binding or exempting a task that has
+  // already ended, superseding a filed letter, acting on a task that was exempted).
+  std::map<std::string, std::uint64_t> refusals;
 };
 
 RunReport run(const demo::City& city, const RunOptions& options);
