@@ -1,0 +1,131 @@
+// `bihuan serve` as the README runs it: the embedded default (bundled workflows, plugins,
+// a development admin token), a real HTTP client, SIGTERM, a clean stop; and a restart
+// with --clock-start continuing its timeline.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "server_fixture.hpp"
+
+using namespace bihuan;
+using namespace bihuan::test;
+
+namespace {
+
+struct ServeProcess {
+  pid_t pid = -1;
+  std::string log_path;
+  std::uint16_t port = 0;
+  bool exited = false;
+  int exit_status = -1;
+
+  // Starts `bihuan serve ARGS` with stderr to log_path and waits (up to 60 s) for the
+  // "listening" line, which carries the port.
+  bool start(const std::vector<std::string>& args, const std::string& log) {
+    log_path = log;
+    pid = fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 2);
+      std::vector<char*> argv = {const_cast<char*>(BIHUAN_CLI), const_cast<char*>("serve")};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(BIHUAN_CLI, argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 600 && port == 0; ++i) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        exited = true;
+        exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return false;
+      }
+      for (const auto& line : lines())
+        if (line.value("msg", "") == "listening") port = line.value("port", 0);
+      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a child's log
+    }
+    return port != 0;
+  }
+  std::vector<json> lines() const {
+    std::vector<json> out;
+    std::ifstream in(log_path);
+    std::string line;
+    while (std::getline(in, line)) out.push_back(json::parse(line, nullptr, false));
+    return out;
+  }
+  int stop() {
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+}  // namespace
+
+TEST_F(ServerTest, BihuanServeRunsTheEmbeddedDefaultAndStopsCleanlyOnSigterm) {
+  std::string data = dir_ + "/serve-data";
+  ServeProcess p;
+  ASSERT_TRUE(p.start({"--listen", "127.0.0.1:0", "--data-dir", data}, dir_ + "/serve.log"))
+      << "no listening line in " << dir_ << "/serve.log";
+  auto first = p.lines();
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first[0]["msg"], "starting on the embedded default configuration");
+  std::string token = read_first_line(data + "/dev-admin-token");
+  ASSERT_GE(token.size(), 32u);
+
+  HttpClient c(p.port, token);
+  EXPECT_EQ(c.get("/healthz").status, 200);
+  auto defs = c.get("/v1/definitions");
+  ASSERT_EQ(defs.status, 200);
+  std::set<std::string> ids;
+  json body = defs.json_body();
+  for (const auto& d : body["items"]) ids.insert(d["id"].get<std::string>());
+  EXPECT_TRUE(ids.count("demo.leave-request")) << "the bundled workflows are deployed";
+  auto started = c.post("/v1/instances", {{"definition", "demo.leave-request"}, {"data", {{"employee", "e1"}, {"days", 2}}}});
+  EXPECT_EQ(started.status, 201) << started.body;
+
+  EXPECT_EQ(p.stop(), 0);
+  auto all = p.lines();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back()["msg"], "stopped cleanly");
+
+  // A restart with --clock-start keeps the data and runs the clock from that instant; a
+  // second restart continues the same timeline (clock.json) instead of starting over.
+  ServeProcess again;
+  ASSERT_TRUE(again.start({"--listen", "127.0.0.1:0", "--data-dir", data, "--no-workflows", "--clock-start",
+                           "2023-05-15T09:00:00+08:00"},
+                          dir_ + "/serve2.log"));
+  HttpClient c2(again.port, token);
+  auto second = c2.post("/v1/instances", {{"definition", "demo.leave-request"}, {"data", {{"employee", "e2"}, {"days", 1}}}});
+  ASSERT_EQ(second.status, 201) << second.body;
+  EXPECT_EQ(second.json_body()["createdAt"].get<std::string>().substr(0, 10), "2023-05-15");
+  EXPECT_EQ(c2.get("/v1/stats?definition=demo.leave-request").json_body()["total"], 2) << "the data survived the restart";
+  EXPECT_EQ(again.stop(), 0);
+  EXPECT_TRUE(std::filesystem::exists(data + "/clock.json"));
+}
+
+TEST_F(ServerTest, BihuanServeRefusesABadConfigurationNamingThePointer) {
+  std::string cfg = dir_ + "/bad.json";
+  std::ofstream(cfg) << R"({"dataDir": "d", "server": {"listen": "nowhere", "tokens": [{"name": "x"}]}})";
+  ServeProcess p;
+  EXPECT_FALSE(p.start({"--config", cfg}, dir_ + "/bad.log"));
+  EXPECT_TRUE(p.exited);
+  EXPECT_EQ(p.exit_status, 1);
+  std::ifstream in(dir_ + "/bad.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("/server/listen"), std::string::npos) << ss.str();
+  EXPECT_NE(ss.str().find("/server/tokens/0/sha256"), std::string::npos) << ss.str();
+}
