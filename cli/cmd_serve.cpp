@@ -20,6 +20,7 @@
 #include "commands.hpp"
 #include "definitions_io.hpp"
 #include "engine_session.hpp"
+#include "serve_demo.hpp"
 
 namespace bihuan::cli {
 namespace {
@@ -33,6 +34,8 @@ struct ServeOptions {
   std::vector<std::string> workflows;
   bool no_workflows = false;
   std::string clock_start;  // run the engine clock from this instant (kept in <data>/clock.json)
+  bool demo = false;        // the food-safety demo (serve_demo.hpp)
+  std::string demo_at;
 };
 
 void log_line(const std::string& level, const std::string& msg, json fields = json::object()) {
@@ -159,7 +162,7 @@ std::shared_ptr<Clock> make_clock(const ServeOptions& o, const std::string& data
   return std::make_shared<OffsetClock>(*at, now);
 }
 
-void run_serve(const ServeOptions& o) {
+void run_serve(ServeOptions o) {
   // Signals go to the thread that waits for them, never to the workers started below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -169,6 +172,33 @@ void run_serve(const ServeOptions& o) {
 
   Problems problems;
   std::optional<EngineConfig> config;
+  std::optional<DemoPlan> demo;
+  if (o.demo) {
+    DemoPlan plan;
+    plan.root = o.data_dir.empty() ? "./data/demo" : o.data_dir;
+    plan.workflows_dir = find_upward("workflows", "schema/definition.schema.json");
+    if (!o.demo_at.empty()) plan.at = o.demo_at;
+    if (plan.workflows_dir.empty()) {
+      std::cerr << "bihuan serve --demo: cannot find the bundled workflows/ folder\n";
+      exit_code = 1;
+      return;
+    }
+    log_line("info", "preparing the food-safety demo (simulated up to " + plan.at + " on the first start)",
+             {{"dataDir", plan.root}});
+    auto started = std::chrono::steady_clock::now();
+    if (auto err = prepare_demo(plan); !err.empty()) {
+      log_line("error", "the demo could not be prepared: " + err);
+      exit_code = 1;
+      return;
+    }
+    log_line("info", "demo ready",
+             {{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+    o.config = demo_config_file(plan);
+    o.data_dir = demo_engine_dir(plan);
+    if (o.clock_start.empty()) o.clock_start = plan.at;
+    if (o.workflows.empty()) o.workflows.push_back(plan.workflows_dir + "/food-safety");
+    demo = plan;
+  }
   bool embedded_default = o.config.empty();
   if (embedded_default) {
     config = EngineConfig::defaults(o.data_dir.empty() ? "./data" : o.data_dir);
@@ -260,6 +290,12 @@ void run_serve(const ServeOptions& o) {
   Dispatcher dispatcher(*engine, Dispatcher::channels_of(registry, *config), dopts);
   dispatcher.start();
 
+  if (demo && server_config->tokens.empty()) {
+    json printable;
+    server_config->tokens = demo_tokens(*demo, *engine, printable);
+    for (const auto& t : printable)
+      log_line("info", "demo token (kept in <data>/demo-tokens.json)", t);
+  }
   if (embedded_default && server_config->tokens.empty()) {
     std::string token = dev_admin_token(config->data_dir);
     server_config->tokens.push_back({"dev-admin", ServerConfig::hash_token(token), Actor{"admin", {"admin"}}, 0, 0});
@@ -321,6 +357,9 @@ void add_serve_commands(CLI::App& app) {
   cmd->add_option("--workflows", o->workflows, "Definition files or folders to deploy at start (repeat)")
       ->allow_extra_args(false);
   cmd->add_flag("--no-workflows", o->no_workflows, "Deploy nothing at start");
+  cmd->add_flag("--demo", o->demo,
+                "Serve the food-safety package on the seeded demo city, simulated up to --demo-at on the first start");
+  cmd->add_option("--demo-at", o->demo_at, "With --demo: the simulated moment to start at (default 2023-05-15T09:30:00+08:00)");
   cmd->add_option("--clock-start", o->clock_start,
                   "Run the engine clock from this ISO 8601 instant (demos on simulated data); kept in <data>/clock.json");
   cmd->callback([o] {

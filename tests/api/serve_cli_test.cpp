@@ -24,7 +24,7 @@ struct ServeProcess {
   int exit_status = -1;
 
   // Starts `bihuan serve ARGS` with stderr to log_path and waits (up to 60 s) for the
-  // "listening" line, which carries the port.
+  // "listening" line, which carries the port (up to 300 s: --demo simulates first).
   bool start(const std::vector<std::string>& args, const std::string& log) {
     log_path = log;
     pid = fork();
@@ -37,7 +37,7 @@ struct ServeProcess {
       execv(BIHUAN_CLI, argv.data());
       _exit(127);
     }
-    for (int i = 0; i < 600 && port == 0; ++i) {
+    for (int i = 0; i < 3000 && port == 0; ++i) {
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) {
         exited = true;
@@ -128,4 +128,31 @@ TEST_F(ServerTest, BihuanServeRefusesABadConfigurationNamingThePointer) {
   ss << in.rdbuf();
   EXPECT_NE(ss.str().find("/server/listen"), std::string::npos) << ss.str();
   EXPECT_NE(ss.str().find("/server/tokens/0/sha256"), std::string::npos) << ss.str();
+}
+
+TEST_F(ServerTest, BihuanServeDemoServesTheSimulatedCityWithTokensForBusyPeople) {
+  std::string data = dir_ + "/demo";
+  ServeProcess p;
+  ASSERT_TRUE(p.start({"--demo", "--demo-at", "2022-12-12T09:00:00+08:00", "--listen", "127.0.0.1:0", "--data-dir", data},
+                      dir_ + "/demo.log"))
+      << "see " << dir_ << "/demo.log";
+  std::ifstream in(data + "/demo-tokens.json");
+  json tokens = json::parse(in, nullptr, false);
+  ASSERT_TRUE(tokens.is_array());
+  std::map<std::string, std::string> by_name;
+  for (const auto& t : tokens) by_name[t["name"].get<std::string>()] = t["token"].get<std::string>();
+  ASSERT_TRUE(by_name.count("office-admin"));
+  ASSERT_TRUE(by_name.count("cadre")) << "some cadre has work on 12 December 2022";
+
+  HttpClient admin(p.port, by_name["office-admin"]);
+  auto stats = admin.get("/v1/stats?definition=food-safety.supervision&groupBy=status");
+  ASSERT_EQ(stats.status, 200);
+  EXPECT_GT(stats.json_body()["total"].get<int>(), 2000) << "the first round's supervision tasks are open";
+  HttpClient cadre(p.port, by_name["cadre"]);
+  auto inbox = cadre.get("/v1/inbox");
+  ASSERT_EQ(inbox.status, 200);
+  EXPECT_FALSE(inbox.json_body()["items"].empty());
+  auto got = cadre.get("/v1/instances/" + inbox.json_body()["items"][0]["instance"]["id"].get<std::string>());
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(p.stop(), 0);
 }
