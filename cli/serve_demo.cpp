@@ -27,6 +27,7 @@ std::string prepare_demo(const DemoPlan& plan) {
   o.workflows_dir = (fs::path(plan.workflows_dir) / "food-safety").string();
   o.calendars_dir = (fs::path(plan.workflows_dir) / "calendars").string();
   o.end = plan.at;
+  o.plan_end = "2024-01-01T00:00:00+08:00";  // the server goes on through the year's later rounds
   o.durable = false;  // a fresh demo: speed over durability until the server opens it
   auto report = sim::run(demo::generate_city(plan.seed), o);
   return report.error;

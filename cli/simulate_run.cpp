@@ -268,7 +268,7 @@ RunReport Sim::play() {
 
 void Sim::setup() {
   std::int64_t now = ms(clock_.now());
-  json plan = {{"rounds", round_plan(o_.end)}, {"next", 0}, {"checklist", kChecklist}, {"adminId", "adm-GM"}};
+  json plan = {{"rounds", round_plan(o_.plan_end.empty() ? o_.end : o_.plan_end)}, {"next", 0}, {"checklist", kChecklist}, {"adminId", "adm-GM"}};
   start("food-safety.scheduler", "scheduler/all/2023", plan);
   for (const auto& u : city_.units) list(u);
   for (const auto& k : city_.cadres) {

@@ -35,6 +35,7 @@ struct RunOptions {
   std::string workflows_dir;  // workflows/food-safety
   std::string calendars_dir;  // workflows/calendars
   std::string end = "2024-01-31T00:00:00+08:00";  // the moment statistics are taken
+  std::string plan_end;       // the scheduler plans the rounds starting before this ("" = end)
   bool durable = true;
   bool daily = false;         // daily self-management records for every open business
   Behaviour behaviour;
