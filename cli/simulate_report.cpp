@@ -56,7 +56,9 @@ std::string bars(const std::string& title, const std::vector<std::string>& label
                  const std::vector<std::pair<std::string, std::vector<double>>>& series, double max = 1.0,
                  bool percent = true) {
   const char* colours[] = {"#2b6cb0", "#38a169", "#dd6b20", "#805ad5"};
-  int w = 80 + int(labels.size()) * (int(series.size()) * 26 + 24), h = 260, base = 210;
+  bool slanted = false;  // long labels (township names) are written at an angle
+  for (const auto& l : labels) slanted = slanted || display_width(l) > 10;
+  int w = 80 + int(labels.size()) * (int(series.size()) * 26 + 24), h = slanted ? 330 : 260, base = 210;
   std::ostringstream s;
   s << "<figure><figcaption>" << esc(title) << "</figcaption><svg viewBox='0 0 " << w << " " << h
     << "' width='" << w << "' height='" << h << "' role='img'>";
@@ -76,14 +78,18 @@ std::string bars(const std::string& title, const std::vector<std::string>& label
       s << "<text x='" << x + 11 << "' y='" << base - hgt - 3 << "' text-anchor='middle' font-size='9'>"
         << (percent ? pct(json(v)) : num(json(v))) << "</text>";
     }
-    s << "<text x='" << x0 + int(series.size()) * 13 << "' y='" << base + 16 << "' text-anchor='middle' font-size='11'>"
-      << esc(labels[i]) << "</text>";
+    int lx = x0 + int(series.size()) * 13;
+    if (slanted)
+      s << "<text x='" << lx << "' y='" << base + 14 << "' text-anchor='end' font-size='11' transform='rotate(-35 " << lx
+        << " " << base + 14 << ")'>" << esc(labels[i]) << "</text>";
+    else
+      s << "<text x='" << lx << "' y='" << base + 16 << "' text-anchor='middle' font-size='11'>" << esc(labels[i]) << "</text>";
   }
   int lx = 50;
   for (std::size_t k = 0; k < series.size(); ++k) {
     s << "<rect x='" << lx << "' y='" << h - 22 << "' width='12' height='12' fill='" << colours[k % 4] << "'/><text x='"
       << lx + 16 << "' y='" << h - 12 << "' font-size='11'>" << esc(series[k].first) << "</text>";
-    lx += 16 + int(series[k].first.size()) * 6 + 20;
+    lx += 16 + int(display_width(series[k].first)) * 6 + 20;
   }
   s << "</svg></figure>\n";
   return s.str();
