@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "commands.hpp"
 #include "definitions_io.hpp"
