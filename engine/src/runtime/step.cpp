@@ -318,9 +318,11 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
         json items = s.contains("forEach") ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach") : json::array({nullptr});
         if (!items.is_array()) fail(StepError::expression_error, "spawn: forEach must yield an array", {{"pointer", a.pointer + "/forEach"}});
         std::string on_done = s.value("onDone", "");
+        // One copy of the context for the whole loop (a copy per child made a spawn over
+        // the rows of a query quadratic in the number of rows).
+        json item_ctx = ctx;
         for (std::size_t i = 0; i < items.size(); ++i) {
           if (++u_.spawned > env_.max_cascade) fail(StepError::invalid_request, "a step may spawn at most " + std::to_string(env_.max_cascade) + " children");
-          json item_ctx = ctx;
           item_ctx["item"] = items[i];
           item_ctx["index"] = i;
           json data = s.contains("data") ? ex.build(s["data"], item_ctx, a.pointer + "/data") : json::object();
