@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <random>
 
 #include "bihuan/config.hpp"
 #include "bihuan/dispatcher.hpp"
@@ -111,10 +110,7 @@ std::string dev_admin_token(const std::string& data_dir) {
   std::ifstream in(file);
   std::string token;
   if (in && std::getline(in, token) && token.size() >= 32) return token;
-  std::random_device rd;
-  static const char* digits = "0123456789abcdef";
-  token = "bh_";
-  for (int i = 0; i < 40; ++i) token += digits[rd() % 16];
+  token = ServerConfig::generate_token();
   std::ofstream out(file, std::ios::trunc);
   out << token << "\n";
   out.close();

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "demo_city.hpp"
 #include "simulate_run.hpp"
@@ -34,14 +33,6 @@ std::string prepare_demo(const DemoPlan& plan) {
 }
 
 namespace {
-
-std::string random_token() {
-  std::random_device rd;
-  static const char* digits = "0123456789abcdef";
-  std::string t = "bh_";
-  for (int i = 0; i < 40; ++i) t += digits[rd() % 16];
-  return t;
-}
 
 // The candidate with the most inbox items (ties: the first).
 std::pair<Actor, std::size_t> busiest(const Engine& engine, const std::vector<Actor>& candidates) {
@@ -75,7 +66,7 @@ std::vector<ApiToken> demo_tokens(const DemoPlan& plan, const Engine& engine, js
         {"business-officer", busiest(engine, officers)}};
     for (const auto& [name, pick] : chosen)
       if (name == "office-admin" || pick.second > 0)  // only people with something to do
-        list.push_back({{"name", name}, {"actor", pick.first.id}, {"roles", pick.first.roles}, {"token", random_token()}});
+        list.push_back({{"name", name}, {"actor", pick.first.id}, {"roles", pick.first.roles}, {"token", ServerConfig::generate_token()}});
     std::ofstream out(file, std::ios::trunc);
     out << list.dump(1) << "\n";
     out.close();

@@ -28,6 +28,8 @@ struct Context {
   // One structured log line: {"ts","level","msg",...fields}.
   void log(const char* level, const std::string& msg, json fields = json::object()) const;
   json instance_json(const InstanceView& v) const { return v.to_json(*tz); }
+  // Everything /metrics shows: engine, HTTP, and the hooks' extra families.
+  std::string metrics_text() const;
 };
 
 // Awaits an engine step: `submit(done)` must start it (start_async/send_async); `done`

@@ -115,6 +115,16 @@ std::optional<json> body_json(const Call& call, Reply& error, const json* empty_
   return doc;
 }
 
+std::optional<std::uint64_t> parse_uint(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
 std::optional<std::string> percent_decode(std::string_view text, bool query) {
   std::string out;
   out.reserve(text.size());

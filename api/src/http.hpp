@@ -64,6 +64,9 @@ struct Call {
 // An empty body is `empty_default` when given, else 400.
 std::optional<json> body_json(const Call& call, Reply& error, const json* empty_default = nullptr);
 
+// A decimal unsigned integer of 1 to 19 digits, nothing else; nullopt otherwise.
+std::optional<std::uint64_t> parse_uint(std::string_view text);
+
 // Percent-decoding of a path segment or query component ('+' is a space only in queries).
 std::optional<std::string> percent_decode(std::string_view text, bool query);
 

@@ -22,10 +22,9 @@ std::optional<Reply> page_params(const Call& call, std::size_t& limit, std::uint
   for (const char* name : {"limit", "after"}) {
     const std::string* v = call.query_value(name);
     if (!v) continue;
-    std::uint64_t n = 0;
-    bool ok = !v->empty() && v->size() < 20;
-    for (char c : *v) ok = ok && c >= '0' && c <= '9', n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    if (!ok || (std::string(name) == "limit" && (n < 1 || n > 1000)))
+    auto parsed = parse_uint(*v);
+    std::uint64_t n = parsed.value_or(0);
+    if (!parsed || (std::string(name) == "limit" && (n < 1 || n > 1000)))
       return problem(400, "bad-parameter", std::string(name) + " must be a non-negative integer (limit 1..1000)",
                      {{std::string("query:") + name, "integer", "got \"" + *v + "\""}});
     if (std::string(name) == "limit") limit = static_cast<std::size_t>(n);
@@ -58,10 +57,9 @@ void add_admin_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/dead-letters", Access::admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, true); });
   router.add(http::verb::post, "/v1/dead-letters/{seq}/retry", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
-    std::uint64_t seq = 0;
-    bool ok = !call.params[0].empty() && call.params[0].size() < 20;
-    for (char c : call.params[0]) ok = ok && c >= '0' && c <= '9', seq = seq * 10 + static_cast<std::uint64_t>(c - '0');
-    if (!ok) co_return problem(400, "bad-path", "seq must be a message number", {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
+    auto parsed = parse_uint(call.params[0]);
+    std::uint64_t seq = parsed.value_or(0);
+    if (!parsed) co_return problem(400, "bad-path", "seq must be a message number", {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
     if (!ctx.engine.retry_dead_letter(seq))
       co_return problem(404, "not-found", "no dead letter " + call.params[0] + " (it may have been retried or delivered)");
     ctx.log("info", "dead letter retried", {{"seq", seq}, {"actor", call.who->actor.id}});

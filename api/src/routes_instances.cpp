@@ -54,16 +54,6 @@ std::optional<Reply> idempotency_key(const Call& call, std::string& key) {
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> parse_uint(const std::string& s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  std::uint64_t n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return n;
-}
-
 std::optional<Reply> limit_param(const Call& call, std::size_t& limit, std::size_t max) {
   if (const std::string* v = call.query_value("limit")) {
     auto n = parse_uint(*v);
@@ -137,7 +127,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     req.actor = call.who->actor;
     StepResult res = co_await await_step([&](auto done) { ctx.engine.start_async(std::move(req), std::move(done)); });
     if (!res.ok() || !res.instance) co_return step_problem(res);
-    bool fresh = !res.replayed && res.instance->version == 1 && !res.details.contains("existing");
+    bool fresh = !res.replayed && res.instance->version == 1;
     Reply r = instance_reply(ctx, fresh ? 201 : 200, *res.instance, {{"replayed", res.replayed}});
     r.headers.emplace_back("Location", "/v1/instances/" + res.instance->id);
     co_return r;

@@ -42,11 +42,15 @@ Reply step_problem(const StepResult& r) {
   if (r.instance && (r.error == StepError::version_conflict || r.error == StepError::instance_ended ||
                      r.error == StepError::unknown_event || r.error == StepError::guard_false))
     extra["currentVersion"] = r.instance->version;
-  std::string code = to_string(r.error);
-  for (auto& c : code)
-    if (c == '_') c = '-';
-  Reply out = problem(status, code, r.message.empty() ? to_string(r.error) : r.message, std::move(errors), std::move(extra));
+  Reply out = problem(status, to_string(r.error), r.message.empty() ? to_string(r.error) : r.message, std::move(errors), std::move(extra));
   if (status == 503) out.headers.emplace_back("Retry-After", "1");
+  return out;
+}
+
+std::string Context::metrics_text() const {
+  std::string out = engine_metrics_text(engine.metrics());
+  out += metrics.text();
+  if (hooks.extra_metrics) out += hooks.extra_metrics();
   return out;
 }
 
@@ -64,10 +68,7 @@ void add_ops_routes(Router& router, Context& ctx) {
     co_return Reply::json_body(200, {{"status", "ready"}});
   });
   router.add(http::verb::get, "/metrics", Access::open, [&ctx](Call&) -> boost::asio::awaitable<Reply> {
-    std::string out = engine_metrics_text(ctx.engine.metrics());
-    out += ctx.metrics.text();
-    if (ctx.hooks.extra_metrics) out += ctx.hooks.extra_metrics();
-    co_return Reply::text(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
+    co_return Reply::text(200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics_text());
   });
   router.add(http::verb::get, "/v1/openapi.json", Access::open, [](Call&) -> boost::asio::awaitable<Reply> {
     co_return Reply::text(200, "application/json", openapi_document());

@@ -126,12 +126,7 @@ class ServerImpl final : public Server {
   }
 
   std::uint16_t port() const override { return port_; }
-  std::string metrics_text() const override {
-    std::string out = api::engine_metrics_text(ctx_.engine.metrics());
-    out += ctx_.metrics.text();
-    if (ctx_.hooks.extra_metrics) out += ctx_.hooks.extra_metrics();
-    return out;
-  }
+  std::string metrics_text() const override { return ctx_.metrics_text(); }
 
   std::vector<std::string> routes() const override {
     std::vector<std::string> out;

@@ -1,5 +1,6 @@
 // ServerConfig::from_json: the "server" section of the configuration file.
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <filesystem>
 
@@ -50,19 +51,29 @@ std::string resolve(const std::string& base, const std::string& path) {
   return (std::filesystem::path(base) / path).lexically_normal().string();
 }
 
+std::string hex_of(const unsigned char* bytes, unsigned n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 15];
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string ServerConfig::hash_token(const std::string& token) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(token.data(), token.size(), md, &n, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += digits[md[i] >> 4];
-    out += digits[md[i] & 15];
-  }
-  return out;
+  return hex_of(md, n);
+}
+
+std::string ServerConfig::generate_token() {
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("OpenSSL could not generate random bytes");
+  return "bh_" + hex_of(bytes, sizeof bytes);
 }
 
 std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::string& base_dir,

@@ -1,14 +1,8 @@
--- GET /v1/instances/{id} over the ids of ids-*.txt.
+-- GET /v1/instances/{id} over the ids of ids-*.txt (run from the repository root).
+dofile("bench/http/ids.lua")
 local ids, i = {}, 0
 function init(args)
-  local dir = os.getenv("IDS_DIR") or "."
-  for n = 0, 63 do
-    local f = io.open(dir .. "/ids-" .. n .. ".txt", "r")
-    if f then
-      for line in f:lines() do table.insert(ids, line) end
-      f:close()
-    end
-  end
+  ids = load_ids()
   i = math.random(#ids)
 end
 request = function()

@@ -1,5 +1,4 @@
 -- POST /v1/instances (one durable start per request); records each new id in ids-<n>.txt.
-local counter, thread_id = 0, 0
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -9,7 +8,6 @@ function init(args)
   out = io.open((os.getenv("IDS_DIR") or ".") .. "/ids-" .. id .. ".txt", "a")
 end
 request = function()
-  counter = counter + 1
   return wrk.format("POST", "/v1/instances", {["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. os.getenv("TOKEN")}, '{"definition":"bench.counter","data":{"n":0}}')
 end

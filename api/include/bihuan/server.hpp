@@ -69,6 +69,8 @@ struct ServerConfig {
                                                const std::string& at, Problems& problems);
   // SHA-256 of a token's text, as ApiToken::sha256_hex wants it.
   static std::string hash_token(const std::string& token);
+  // A new random token: "bh_" and 40 hex digits from OpenSSL's CSPRNG.
+  static std::string generate_token();
 };
 
 // What the server reports beyond the engine (the dispatcher lives beside it).
