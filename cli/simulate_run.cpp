@@ -158,25 +158,39 @@ class Sim {
   RunReport report_;
 };
 
-// Sends the batch asynchronously (one group commit for most of it), waits, then runs the
-// continuations in submission order on this thread.
+// Sends the batch asynchronously as one commit group (one group commit, up to the
+// engine's max_batch), waits, then runs the continuations in submission order on this
+// thread. The group opens and closes with a timer sweep up to now: timers due now fire
+// before the batch's steps, and timers those steps arm for now (PT0S) fire after them,
+// in the same commit.
 void Sim::flush() {
-  if (!batch_.empty() || acks_.size() >= 4096)
-    for (auto seq : std::exchange(acks_, {})) engine_.ack_outbox_async(seq, [](bool) {});
-  while (!batch_.empty()) {
+  auto timers_due = [&] {
+    auto due = engine_.next_timer_due();
+    return due && *due <= clock_.now();
+  };
+  while (!batch_.empty() || timers_due() || acks_.size() >= 4096) {
     std::vector<Pending> items = std::move(batch_);
     batch_.clear();
     std::mutex mu;
     std::condition_variable cv;
-    std::size_t left = items.size();
-    for (auto& p : items) {
-      auto done = [&, slot = &p](StepResult r) {
-        slot->result = std::move(r);
-        std::lock_guard lock(mu);
-        if (--left == 0) cv.notify_one();
-      };
-      if (p.is_start) engine_.start_async(p.start, done);
-      else engine_.send_async(p.event, done);
+    std::size_t left = items.size() + 2;
+    auto one_done = [&] {
+      std::lock_guard lock(mu);
+      if (--left == 0) cv.notify_one();
+    };
+    {
+      CommitGroup group(engine_);
+      engine_.advance_to_async(clock_.now(), [&](std::size_t) { one_done(); });
+      for (auto seq : std::exchange(acks_, {})) engine_.ack_outbox_async(seq, [](bool) {});
+      for (auto& p : items) {
+        auto done = [&, slot = &p](StepResult r) {
+          slot->result = std::move(r);
+          one_done();
+        };
+        if (p.is_start) engine_.start_async(p.start, done);
+        else engine_.send_async(p.event, done);
+      }
+      engine_.advance_to_async(clock_.now(), [&](std::size_t) { one_done(); });
     }
     {
       std::unique_lock lock(mu);
@@ -202,7 +216,7 @@ void Sim::deliver() {
     if (page.empty()) {
       auto due = engine_.next_timer_due();
       if (due && *due <= clock_.now()) {
-        engine_.advance_to(clock_.now());
+        flush();  // fires them
         continue;
       }
       break;
@@ -246,11 +260,9 @@ RunReport Sim::play() {
   while (true) {
     std::int64_t next = queue_.empty() ? end_ : std::min(end_, queue_.top().at);
     if (auto due = engine_.next_timer_due(); due && ms(*due) < next) next = ms(*due);
-    if (next > ms(clock_.now())) {
-      engine_.advance_to(tp(next));
-      clock_.set(tp(next));
-    }
-    deliver();
+    // Timers due at `next` fire in the same commit as the actors' steps of that moment
+    // (the flush's opening sweep), before them.
+    clock_.set(tp(next));
     while (!queue_.empty() && queue_.top().at <= next) {
       auto fn = queue_.top().run;
       queue_.pop();

@@ -240,3 +240,30 @@ TEST(DefinitionRegressions, ThousandsOfStates) {
 }
 
 }  // namespace
+
+// The date/time formats are checked by our own scanner (Valijson compiled a regex per
+// check); the grammar is RFC 3339 with any number of year digits.
+TEST(JsonSchemaFormats, DateTimeDateAndTimeAcceptExactlyTheRfc3339Shapes) {
+  Problems p;
+  auto of = [&](const char* format) {
+    return bihuan::JsonSchema::compile(json{{"format", format}}, p, "");
+  };
+  auto dt = of("date-time"), d = of("date"), t = of("time");
+  ASSERT_TRUE(dt && d && t);
+  for (const char* ok : {"2023-04-03T09:00:00+08:00", "2023-04-03t09:00:00z", "2024-02-29T23:59:60.123Z",
+                         "12023-12-31T00:00:00-23:59"})
+    EXPECT_TRUE(dt->accepts(ok)) << ok;
+  for (const char* bad : {"2023-04-03 09:00:00+08:00", "2023-04-31T09:00:00Z", "2023-02-30T09:00:00Z",
+                          "2023-13-01T09:00:00Z", "2023-04-03T24:00:00Z", "2023-04-03T09:60:00Z",
+                          "2023-04-03T09:00:61Z", "2023-04-03T09:00:00", "2023-04-03T09:00:00.Z",
+                          "2023-04-03T09:00:00+8:00", "2023-04-03T09:00:00|08:00", "2023-4-03T09:00:00Z",
+                          "-04-03T09:00:00Z", "2023-04-03T09:00:00Z ", "", "2023-00-10T09:00:00Z",
+                          "2023-04-00T09:00:00Z"})
+    EXPECT_FALSE(dt->accepts(bad)) << bad;
+  EXPECT_TRUE(d->accepts("2023-06-30"));
+  EXPECT_FALSE(d->accepts("2023-06-31"));
+  EXPECT_FALSE(d->accepts("2023-06-30T00:00:00Z"));
+  EXPECT_TRUE(t->accepts("09:30:00+08:00"));
+  EXPECT_FALSE(t->accepts("09:30+08:00"));
+  EXPECT_TRUE(dt->accepts(42)) << "format applies to strings only";
+}

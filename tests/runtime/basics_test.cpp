@@ -201,3 +201,24 @@ TEST_F(EngineTest, AsOfRebuildsPastStates) {
   EXPECT_EQ(t2->state, "REVIEW");
   EXPECT_FALSE(engine_->as_of(id, bihuan::testing::at("2023-04-03T08:00:00+08:00")));
 }
+
+// Templates are parsed once and rendered with only the context members their tags name;
+// sections fall back to the outer context, so every first name segment counts.
+TEST_F(EngineTest, NotificationTemplatesSeeEveryMemberTheyNameAndRenderFreshEachTime) {
+  deploy(R"({"id": "t.tpl", "version": 1, "initial": "A", "states": {
+    "A": {"on": {"go": {"roles": ["USER"], "target": "B", "set": {"/count": {"var": "event.payload.count"}}}}},
+    "B": {"type": "final", "outcome": "done",
+          "onEntry": [{"notify": "log", "to": "x", "subject": "{{instance.businessKey}}",
+                       "template": "{{data.name}}|{{#event.payload.items}}{{label}}@{{data.name}};{{/event.payload.items}}|{{{actor.id}}}|{{ data.count }}|{{missing.x}}|{{! note }}{{#data.flag}}on{{/data.flag}}{{^data.flag}}off{{/data.flag}}"}]}}})");
+  auto run = [&](const std::string& name, bool flag, json items) {
+    auto id = start("t.tpl", {{"name", name}, {"flag", flag}}, "key-" + name).instance->id;
+    EXPECT_TRUE(send(id, "go", {{"items", std::move(items)}, {"count", 2}}, {"u<1>", {"USER"}}).ok());
+  };
+  run("甲", true, json::array({{{"label", "a"}}, {{"label", "b"}}}));
+  run("乙", false, json::array());
+  auto out = engine_->outbox();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].body["text"], "甲|a@甲;b@甲;|u<1>|2||on");
+  EXPECT_EQ(out[0].body["subject"], "key-甲");
+  EXPECT_EQ(out[1].body["text"], "乙||u<1>|2||off");
+}

@@ -86,3 +86,31 @@ TEST_F(EngineTest, ManyThreadsStartingAndSendingLoseNothing) {
   reopen();
   EXPECT_EQ(engine_->query({.definition = "t.c", .limit = 1000}).items.size(), total);
 }
+
+TEST_F(EngineTest, ACommitGroupCommitsItsAsyncRequestsTogether) {
+  deploy(R"({"id": "g.one", "version": 1, "initial": "A", "states": {
+    "A": {"on": {"go": {"roles": ["USER"], "target": "B"}}}, "B": {"type": "final", "outcome": "done"}}})");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(start("g.one").instance->id);
+  auto before = engine_->metrics().commits;
+  std::atomic<int> ok = 0, left = 40;
+  std::promise<void> all;
+  {
+    CommitGroup group(*engine_);
+    for (const auto& id : ids) {
+      EventRequest r;
+      r.instance_id = id;
+      r.event = "go";
+      r.actor = {"u1", {"USER"}};
+      auto done = [&](StepResult res) {
+        if (res.ok()) ++ok;
+        if (--left == 0) all.set_value();
+      };
+      engine_->send_async(r, done);
+      engine_->send_async(r, done);  // the second is refused (the instance has ended)
+    }
+  }
+  all.get_future().wait();
+  EXPECT_EQ(ok.load(), 20);
+  EXPECT_EQ(engine_->metrics().commits - before, 1u);
+}

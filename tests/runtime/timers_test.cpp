@@ -1,4 +1,7 @@
 // Every timer kind on the virtual clock: no sleeps, exact due times.
+#include <atomic>
+#include <future>
+
 #include "engine_fixture.hpp"
 
 using namespace bihuan;
@@ -168,4 +171,97 @@ TEST_F(EngineTest, AYearOfQuarterlyTimersRunsInstantly) {
   for (int i = 0; i < 100; ++i) ids.push_back(start("t.q", {{"n", 0}}).instance->id);
   EXPECT_EQ(engine_->advance_to(at("2024-04-03T09:00:00+08:00")), 400u);
   for (const auto& id : ids) EXPECT_EQ(engine_->get(id)->data["n"], 4);
+}
+
+TEST_F(EngineTest, OneAdvanceIsOneCommitAndEachTimerSeesItsOwnDueTime) {
+  deploy(kTimers);
+  // Ten instances started a minute apart: ten distinct due times (11:00 .. 11:09).
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(start("t.timers", {{"ticks", 0}}).instance->id);
+    clock_->advance(std::chrono::minutes(1));
+  }
+  auto before = engine_->metrics().commits;
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T12:00:00+08:00")), 10u);
+  EXPECT_EQ(engine_->metrics().commits - before, 1u);
+  for (int i = 0; i < 10; ++i) {
+    auto h = engine_->history(ids[i]);
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(h[1].at, at("2023-04-03T11:00:00+08:00") + std::chrono::minutes(i));
+    EXPECT_EQ(engine_->get(ids[i])->data["rungAt"], format_time(h[1].at, *TimeZone::load("Asia/Shanghai")));
+  }
+  EXPECT_EQ(clock_->now(), at("2023-04-03T12:00:00+08:00"));
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(EngineTest, TimersArmedByASweepAndDueWithinItFireInTheSameSweep) {
+  // Each step arms the next state's timer one hour later: three hops within one advance.
+  deploy(R"({"id": "t.chain", "version": 1, "initial": "A", "states": {
+    "A": {"timers": [{"id": "a", "after": "PT1H", "target": "B"}]},
+    "B": {"timers": [{"id": "b", "after": "PT1H", "target": "C"}]},
+    "C": {"timers": [{"id": "c", "after": "PT1H", "target": "D"}]},
+    "D": {"type": "final", "outcome": "done"}}})");
+  auto id = start("t.chain").instance->id;
+  auto before = engine_->metrics().commits;
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:30:00+08:00")), 2u);
+  EXPECT_EQ(engine_->metrics().commits - before, 1u);
+  EXPECT_EQ(engine_->get(id)->state, "C");
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T12:00:00+08:00")), 1u);
+  auto h = engine_->history(id);
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[3].at, at("2023-04-03T12:00:00+08:00"));
+  EXPECT_EQ(engine_->get(id)->outcome, "done");
+}
+
+TEST_F(EngineTest, AsyncAdvanceSharesTheCommitOfAHeldGroupAndLaterRequestsSeeTheNewTime) {
+  deploy(kTimers);
+  auto a = start("t.timers", {{"ticks", 0}}).instance->id;
+  auto b = start("t.timers", {{"ticks", 0}}).instance->id;
+  auto before = engine_->metrics().commits;
+  std::promise<void> all;
+  std::atomic<int> left = 3;
+  std::size_t fired = 0;
+  StepResult leave;
+  {
+    CommitGroup group(*engine_);
+    engine_->advance_to_async(at("2023-04-03T11:00:00+08:00"), [&](std::size_t n) {
+      fired = n;
+      if (--left == 0) all.set_value();
+    });
+    EventRequest r;
+    r.instance_id = b;  // already RUNG by the sweep queued before it
+    r.event = "skip";
+    r.actor = {"u1", {"USER"}};
+    engine_->send_async(r, [&](StepResult res) {
+      leave = std::move(res);
+      if (--left == 0) all.set_value();
+    });
+    StartRequest s;
+    s.definition = "t.timers";
+    s.data = {{"ticks", 0}};
+    engine_->start_async(s, [&](StepResult) {
+      if (--left == 0) all.set_value();
+    });
+  }
+  all.get_future().wait();
+  EXPECT_EQ(engine_->metrics().commits - before, 1u);
+  EXPECT_EQ(fired, 2u);
+  EXPECT_EQ(engine_->get(a)->state, "RUNG");
+  ASSERT_TRUE(leave.ok()) << leave.message;
+  EXPECT_EQ(leave.instance->state, "DONE");
+  auto h = engine_->history(b);
+  EXPECT_EQ(h.back().at, at("2023-04-03T11:00:00+08:00"));
+}
+
+TEST_F(EngineTest, ASynchronousCallDuringAHoldIsNotHeld) {
+  deploy(kTimers);
+  std::promise<void> done;
+  CommitGroup group(*engine_);
+  StartRequest s;
+  s.definition = "t.timers";
+  s.data = {{"ticks", 0}};
+  engine_->start_async(s, [&](StepResult) { done.set_value(); });
+  auto r = start("t.timers", {{"ticks", 0}});  // would hang if it were held
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }

@@ -129,6 +129,14 @@ class Engine {
   virtual void start_async(StartRequest request, std::function<void(StepResult)> done) = 0;
   virtual void send_async(EventRequest request, std::function<void(StepResult)> done) = 0;
 
+  // Holding the writer (see CommitGroup below): while a hold is active, async requests
+  // queue up instead of being taken as they arrive; releasing the last hold lets the
+  // writer take them together, up to EngineOptions::max_batch per transaction. Without
+  // it a burst of async calls is split: the writer starts on the first request at once.
+  // A synchronous call made during a hold is not held (nor is what was queued before it).
+  virtual void hold_writer() = 0;
+  virtual void release_writer() = 0;
+
   // Reads (never block on writes).
   virtual std::optional<InstanceView> get(const std::string& instance_id) const = 0;
   virtual std::optional<InstanceView> get_by_business_key(const std::string& key) const = 0;
@@ -145,8 +153,14 @@ class Engine {
 
   // Timers. With a real clock the engine fires due timers by itself. With a virtual clock,
   // advance_to() moves the clock to each due timer in order up to t, firing them
-  // (durably), and returns how many fired.
+  // (durably), then to t, and returns how many fired. Timers that the firings arm and
+  // that fall due by t fire in the same sweep. The sweep is one transaction (split only
+  // past 20,000 timers), so it costs one commit however many distinct due times it covers.
   virtual std::size_t advance_to(TimePoint t) = 0;
+  // The same sweep, queued behind the requests already queued (so it may share their
+  // group commit); `done(fired)` runs on the writer thread after the commit. Requests
+  // queued after it see the clock at t.
+  virtual void advance_to_async(TimePoint t, std::function<void(std::size_t fired)> done) = 0;
   virtual std::optional<TimePoint> next_timer_due() const = 0;
   virtual std::size_t pending_timers() const = 0;
 
@@ -173,6 +187,19 @@ class Engine {
 
   virtual const Clock& clock() const = 0;
   virtual const EngineOptions& options() const = 0;
+};
+
+// Groups the async requests submitted during its lifetime into as few group commits as
+// possible (one, up to max_batch). Keep it short: nothing it holds commits before it ends.
+class CommitGroup {
+ public:
+  explicit CommitGroup(Engine& engine) : engine_(engine) { engine_.hold_writer(); }
+  ~CommitGroup() { engine_.release_writer(); }
+  CommitGroup(const CommitGroup&) = delete;
+  CommitGroup& operator=(const CommitGroup&) = delete;
+
+ private:
+  Engine& engine_;
 };
 
 }  // namespace bihuan

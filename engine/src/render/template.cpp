@@ -2,6 +2,12 @@
 
 #include <kainjow/mustache.hpp>
 
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+
 namespace bihuan::render {
 namespace {
 
@@ -28,6 +34,42 @@ data to_data(const json& v, int depth = 0) {
   }
 }
 
+// A parsed template and the top-level context members its tags can reach: the first
+// segment of every tag name ("data" for {{data.name}}, also inside sections, where a
+// name falls back to the outer context). Only those members are converted for Mustache:
+// a step's context can carry large event payloads that no template reads.
+struct Compiled {
+  mustache tmpl;
+  std::set<std::string> roots;
+  bool all_roots = false;  // partials or delimiter changes: convert everything
+  explicit Compiled(const std::string& text) : tmpl(text) {
+    for (std::size_t at = text.find("{{"); at != std::string::npos; at = text.find("{{", at)) {
+      std::size_t end = text.find("}}", at + 2);
+      if (end == std::string::npos) break;
+      std::string_view tag(text.data() + at + 2, end - at - 2);
+      at = end + 2;
+      while (!tag.empty() && std::strchr("{&#^/ \t", tag.front())) tag.remove_prefix(1);
+      if (tag.empty() || tag.front() == '!') continue;
+      if (tag.front() == '>' || tag.front() == '=') {
+        all_roots = true;
+        break;
+      }
+      std::size_t stop = tag.find_first_of(". \t}");
+      std::string root(tag.substr(0, stop));
+      if (!root.empty()) roots.insert(std::move(root));
+    }
+  }
+};
+
+// Parsed templates are kept per thread (Mustache's renderer is not const); the writer
+// renders the same few templates over and over.
+Compiled& compiled(const std::string& text) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<Compiled>> cache;
+  if (auto it = cache.find(text); it != cache.end()) return *it->second;
+  if (cache.size() >= 1024) cache.clear();
+  return *cache.emplace(text, std::make_unique<Compiled>(text)).first->second;
+}
+
 }  // namespace
 
 std::optional<std::string> check_template(const std::string& text) {
@@ -37,9 +79,13 @@ std::optional<std::string> check_template(const std::string& text) {
 }
 
 std::string render_template(const std::string& text, const json& context) {
-  mustache tmpl(text);
-  if (!tmpl.is_valid()) return "template error: " + tmpl.error_message();
-  return tmpl.render(to_data(context));
+  Compiled& c = compiled(text);
+  if (!c.tmpl.is_valid()) return "template error: " + c.tmpl.error_message();
+  if (c.all_roots || !context.is_object()) return c.tmpl.render(to_data(context));
+  data d{data::type::object};
+  for (const auto& root : c.roots)
+    if (auto it = context.find(root); it != context.end()) d.set(root, to_data(*it, 1));
+  return c.tmpl.render(d);
 }
 
 }  // namespace bihuan::render

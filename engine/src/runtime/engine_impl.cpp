@@ -108,16 +108,21 @@ void EngineImpl::close() {
   closed_ = true;
 }
 
+void EngineImpl::post_drain_locked() {
+  if (drain_posted_ || queue_.empty()) return;
+  drain_posted_ = true;
+  boost::asio::post(io_, [this] { drain(); });
+}
+
 void EngineImpl::submit(Request r) {
   r.queued = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
+      bool sync = r.sync;
+      if (sync) ++sync_queued_;
       queue_.push_back(std::move(r));
-      if (!drain_posted_) {
-        drain_posted_ = true;
-        boost::asio::post(io_, [this] { drain(); });
-      }
+      if (held_ == 0 || sync) post_drain_locked();
       return;
     }
   }
@@ -131,6 +136,7 @@ StepResult EngineImpl::submit_and_wait(Request r) {
   std::promise<StepResult> promise;
   auto future = promise.get_future();
   r.done = [&promise](StepResult result) { promise.set_value(std::move(result)); };
+  r.sync = true;
   submit(std::move(r));
   return future.get();
 }
@@ -140,12 +146,14 @@ void EngineImpl::drain() {
   {
     std::lock_guard lock(mu_);
     while (!queue_.empty() && batch.size() < options_.max_batch) {
+      if (queue_.front().sync) --sync_queued_;
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     // Requests that arrived meanwhile get the next batch; the post keeps their order.
-    if (queue_.empty()) drain_posted_ = false;
-    else boost::asio::post(io_, [this] { drain(); });
+    // Held requests wait for release_writer(), unless a synchronous caller waits behind them.
+    drain_posted_ = false;
+    if (held_ == 0 || sync_queued_ > 0 || stopping_) post_drain_locked();
   }
   if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
     batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
@@ -195,26 +203,41 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       return {};
     }
     case Request::fire_timers: {
-      std::vector<std::string> due;
-      if (auto cur = b.txn.cursor(Db::timers)) {
-        std::uint64_t now = static_cast<std::uint64_t>(b.now.time_since_epoch().count());
-        for (bool ok = cur->first(); ok && due.size() < 20000; ok = cur->next()) {
-          if (storage::read_be64(cur->key()) > now) break;
-          due.emplace_back(cur->key());
+      // The sweep: always the earliest timer key next, so timers armed by a firing and due
+      // by `until` fire in this sweep too, in due order. With a virtual clock time moves to
+      // each timer's due time (never backwards), then to `until`.
+      auto* vclock = dynamic_cast<VirtualClock*>(options_.clock.get());
+      std::int64_t now_ms = b.now.time_since_epoch().count();
+      std::int64_t until = r.until_ms == INT64_MIN ? now_ms : r.until_ms;
+      std::size_t cap = vclock ? kSweepVirtual : options_.max_batch;
+      std::size_t swept = 0, before = fired;
+      bool more = false;
+      while (!b.failed()) {
+        std::string key;
+        if (auto cur = b.txn.cursor(Db::timers); cur && cur->first()) key = cur->key();
+        if (key.size() < 8) break;
+        auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
+        if (due_ms > until) break;
+        if (swept == cap) {
+          more = true;
+          break;
         }
-      }
-      bool real_clock = !options_.clock->is_virtual();
-      std::size_t before = fired;
-      for (const auto& key : due) {
+        if (vclock && due_ms > now_ms) {
+          now_ms = due_ms;
+          b.now = TimePoint(Millis(now_ms));
+          vclock->set(b.now);
+        }
         if (stepper.fire_timer(b, key)) ++fired;
-        if (real_clock) {
-          auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
-          counters_.timer_lag.observe(std::max<double>(0, double(b.now.time_since_epoch().count() - due_ms) / 1000.0));
-        }
+        ++swept;
+        if (!vclock) counters_.timer_lag.observe(std::max<double>(0, double(now_ms - due_ms) / 1000.0));
+      }
+      if (vclock && !more && until > now_ms) {
+        b.now = TimePoint(Millis(until));
+        vclock->set(b.now);
       }
       counters_.timers_fired.fetch_add(fired - before, std::memory_order_relaxed);
       StepResult out;
-      out.details = {{"fired", due.size()}};
+      out.details = {{"fired", r.fired_before + (fired - before)}, {"more", more}};
       return out;
     }
     case Request::barrier: return {};
@@ -249,8 +272,19 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
       next_outbox_seq_ = b.next_outbox_seq;
       next_due_ms_ = next_due;
       count_batch(batch, results);
-      for (std::size_t i = 0; i < batch.size(); ++i)
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].kind == Request::fire_timers && batch[i].done && results[i].details.value("more", false)) {
+          // A sweep split over transactions: the rest goes first in the next batch.
+          Request rest = std::move(batch[i]);
+          rest.fired_before = results[i].details.value("fired", std::size_t{0});
+          std::lock_guard lock(mu_);
+          if (rest.sync) ++sync_queued_;
+          queue_.push_front(std::move(rest));
+          post_drain_locked();
+          continue;
+        }
         if (batch[i].done) batch[i].done(std::move(results[i]));
+      }
       return true;
     }
     if (storage::is_map_full(rc)) {
@@ -382,20 +416,34 @@ bool EngineImpl::ack_outbox(std::uint64_t seq) {
 }
 
 std::size_t EngineImpl::advance_to(TimePoint t) {
-  std::size_t fired = 0;
   auto* vclock = dynamic_cast<VirtualClock*>(options_.clock.get());
-  while (true) {
-    std::int64_t due = next_due_ms_.load();
-    if (due > t.time_since_epoch().count()) break;
-    if (vclock) vclock->set(TimePoint(Millis(due)));
-    auto res = submit_and_wait(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
-    if (!res.ok()) break;
-    std::size_t n = res.details.value("fired", std::size_t{0});
-    fired += n;
-    if (n == 0 && next_due_ms_.load() <= due) break;  // nothing could fire: avoid spinning
+  if (next_due_ms_.load() > t.time_since_epoch().count()) {  // nothing due: no commit
+    if (vclock) vclock->set(t);
+    return 0;
   }
-  if (vclock) vclock->set(t);
-  return fired;
+  Request r{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr};
+  r.until_ms = t.time_since_epoch().count();
+  auto res = submit_and_wait(std::move(r));
+  return res.ok() ? res.details.value("fired", std::size_t{0}) : 0;
+}
+
+void EngineImpl::advance_to_async(TimePoint t, std::function<void(std::size_t)> done) {
+  Request r{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr};
+  r.until_ms = t.time_since_epoch().count();
+  r.done = [done = std::move(done)](StepResult res) {
+    if (done) done(res.ok() ? res.details.value("fired", std::size_t{0}) : 0);
+  };
+  submit(std::move(r));
+}
+
+void EngineImpl::hold_writer() {
+  std::lock_guard lock(mu_);
+  ++held_;
+}
+
+void EngineImpl::release_writer() {
+  std::lock_guard lock(mu_);
+  if (held_ > 0 && --held_ == 0) post_drain_locked();
 }
 
 std::optional<TimePoint> EngineImpl::next_timer_due() const {

@@ -50,6 +50,9 @@ class EngineImpl final : public Engine {
   EngineMetrics metrics() const override;
 
   std::size_t advance_to(TimePoint t) override;
+  void advance_to_async(TimePoint t, std::function<void(std::size_t)> done) override;
+  void hold_writer() override;
+  void release_writer() override;
   std::optional<TimePoint> next_timer_due() const override;
   std::size_t pending_timers() const override;
 
@@ -79,9 +82,16 @@ class EngineImpl final : public Engine {
     Actor actor;
     std::function<void(StepResult)> done;
     std::chrono::steady_clock::time_point queued{};  // set by submit()
+    std::int64_t until_ms = INT64_MIN;  // fire_timers: sweep up to here (MIN: the batch's now)
+    std::size_t fired_before = 0;       // fire_timers split over transactions: fired so far
+    bool sync = false;                  // a caller blocks on it: never held
   };
+  // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per
+  // advance) and real clock (a burst is split so that other requests commit in between).
+  static constexpr std::size_t kSweepVirtual = 20000;
 
   void submit(Request r);
+  void post_drain_locked();  // mu_ held
   void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results);
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
@@ -109,6 +119,8 @@ class EngineImpl final : public Engine {
   std::mutex mu_;
   std::deque<Request> queue_;
   bool drain_posted_ = false;
+  int held_ = 0;                 // hold_writer() minus release_writer()
+  std::size_t sync_queued_ = 0;  // synchronous requests in queue_ (they ignore holds)
   bool timer_batch_failed_ = false;  // writer thread only
   bool stopping_ = false;
   bool closed_ = false;

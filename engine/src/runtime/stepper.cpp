@@ -195,28 +195,34 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
 bool Stepper::fire_timer(Batch& b, std::string_view key) {
   StoredTimer st = parse_timer_key(key);
   Unit u;
-  u.outbox_seq = b.next_outbox_seq;
   Step s(*this, env_, b, u);
-  u.del(Db::timers, std::string(key));
-  try {
+  // Consuming the timer: its key goes, its reference leaves the record, a repeating timer
+  // is armed again. Run again from scratch if the firing itself is refused below (that
+  // is cheaper than copying the record in case it is).
+  auto consume = [&]() -> std::optional<TimerRef> {
+    u = Unit{};
+    u.outbox_seq = b.next_outbox_seq;
+    u.del(Db::timers, std::string(key));
     InstanceRecord& r = s.fetch(st.instance);
     auto it = std::find_if(r.timers.begin(), r.timers.end(), [&](const TimerRef& t) { return t.seq == st.seq; });
-    if (it == r.timers.end() || r.status != InstanceStatus::running) {
+    if (it == r.timers.end() || r.status != InstanceStatus::running) return std::nullopt;
+    TimerRef fired = *it;
+    r.timers.erase(it);
+    s.rearm(r, fired, TimePoint{Millis(static_cast<std::int64_t>(fired.due_ms))});
+    return fired;
+  };
+  try {
+    auto fired = consume();
+    if (!fired) {
       apply(b, u, env_.definitions);  // a stale key: just remove it
       return false;
     }
-    TimerRef fired = *it;
-    r.timers.erase(it);
-    TimePoint due{Millis(static_cast<std::int64_t>(fired.due_ms))};
-    s.rearm(r, fired, due);
+    InstanceRecord& r = u.records.at(st.instance);
+    TimePoint due{Millis(static_cast<std::int64_t>(fired->due_ms))};
     const Definition& def = s.definition_of(r);
-    const TimerSpec& spec = def.states[fired.state].timers[fired.timer];
+    const TimerSpec& spec = def.states[fired->state].timers[fired->timer];
     // The firing itself may be refused (guard false, event not accepted): the timer is
     // still consumed, and the refusal is recorded in the history.
-    auto saved_ops = u.ops.size();
-    auto saved_records = u.records;  // usually just this instance
-    auto saved_cascades = u.cascades.size();
-    auto saved_seq = u.outbox_seq;
     try {
       if (!spec.event.empty())
         s.handle_event(r, spec.event, {{"timer", spec.id}, {"due", format_time(due, *def.timezone)}},
@@ -224,10 +230,7 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
       else
         s.timer_transition(r, spec);
     } catch (const StepFailure& f) {
-      u.ops.resize(saved_ops);
-      u.records = std::move(saved_records);
-      u.cascades.resize(saved_cascades);
-      u.outbox_seq = saved_seq;
+      consume();
       InstanceRecord& again = u.records.at(st.instance);
       again.version++;
       again.updated_ms = b.now.time_since_epoch().count();
