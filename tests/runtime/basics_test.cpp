@@ -222,3 +222,44 @@ TEST_F(EngineTest, NotificationTemplatesSeeEveryMemberTheyNameAndRenderFreshEach
   EXPECT_EQ(out[0].body["subject"], "key-甲");
   EXPECT_EQ(out[1].body["text"], "乙||u<1>|2||off");
 }
+
+// After a "set", only the members it changed are checked again when the dataSchema root
+// allows it; a new member, or a root with other keywords, is checked whole. Either way
+// the refusal names the same pointer and applies nothing.
+TEST_F(EngineTest, DataSchemaIsCheckedByMemberOrWholeWithTheSameVerdict) {
+  const char* def = R"({"id": "t.members", "version": 1, "initial": "A",
+    "dataSchema": {"type": "object", "required": ["n"], "additionalProperties": false,
+                   "properties": {"n": {"type": "integer", "maximum": 10},
+                                  "box": {"type": "object", "properties": {"k": {"type": "string"}}},
+                                  "extra": {"type": "string"}}},
+    "states": {"A": {"on": {
+      "inc": {"roles": ["USER"], "target": "A", "set": {"/n": {"+": [{"var": "data.n"}, {"var": "event.payload.by"}]}}},
+      "deep": {"roles": ["USER"], "target": "A", "set": {"/box/k": {"var": "event.payload.k"}}},
+      "add": {"roles": ["USER"], "target": "A", "set": {"/extra": {"var": "event.payload.v"}}},
+      "stray": {"roles": ["USER"], "target": "A", "set": {"/stray": 1}},
+      "stop": {"roles": ["USER"], "target": "END"}}, "deadline": {"after": "P1D"}},
+      "END": {"type": "final", "outcome": "done"}}})";
+  for (bool by_member : {true, false}) {
+    json d = json::parse(def);
+    d["version"] = by_member ? 1 : 2;
+    if (!by_member) d["dataSchema"]["minProperties"] = 1;  // a root keyword: checked whole
+    deploy(d.dump());
+    EXPECT_EQ(engine_->definition("t.members")->data_schema_by_member, by_member);
+    auto id = start("t.members", {{"n", 1}, {"box", json::object()}}).instance->id;
+    EXPECT_TRUE(send(id, "inc", {{"by", 9}}).ok());
+    auto over = send(id, "inc", {{"by", 1}});
+    EXPECT_EQ(over.error, StepError::data_invalid);
+    EXPECT_EQ(over.details["problems"][0]["pointer"], "/data/n") << over.details.dump();
+    auto deep = send(id, "deep", {{"k", 5}});
+    EXPECT_EQ(deep.error, StepError::data_invalid);
+    EXPECT_EQ(deep.details["problems"][0]["pointer"], "/data/box/k") << deep.details.dump();
+    EXPECT_TRUE(send(id, "deep", {{"k", "ok"}}).ok());
+    EXPECT_EQ(send(id, "add", {{"v", 3}}).error, StepError::data_invalid);  // a new member
+    EXPECT_TRUE(send(id, "add", {{"v", "x"}}).ok());
+    EXPECT_EQ(send(id, "add", {{"v", 4}}).error, StepError::data_invalid);  // now an existing one
+    EXPECT_EQ(send(id, "stray").error, StepError::data_invalid);            // additionalProperties
+    auto v = engine_->get(id);
+    EXPECT_EQ(v->version, 4u);
+    EXPECT_EQ(v->data, json({{"n", 10}, {"box", {{"k", "ok"}}}, {"extra", "x"}}));
+  }
+}

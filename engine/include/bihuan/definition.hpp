@@ -102,6 +102,12 @@ class Definition {
   std::shared_ptr<const TimeZone> timezone;
   std::string calendar;  // default working-day calendar id ("" = none)
   std::shared_ptr<const JsonSchema> data_schema;
+  // dataSchema split by top-level member, when its root is a plain object schema (only
+  // type, properties, required, additionalProperties and annotations; no $ref): a step
+  // whose "set" changed only members that already existed then re-checks just those.
+  std::map<std::string, std::shared_ptr<const JsonSchema>, std::less<>> data_member_schemas;
+  std::shared_ptr<const JsonSchema> data_extra_schema;  // additionalProperties, when a schema
+  bool data_schema_by_member = false;
   std::vector<std::string> roles;
   int initial = -1;
   std::vector<StateSpec> states;  // index = StateSpec::index; parents before children

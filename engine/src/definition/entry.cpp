@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <tuple>
 
 #include "bihuan/expr.hpp"
@@ -57,6 +58,47 @@ std::string string_member(const json& doc, const char* key, std::string fallback
   return it != doc.end() && it->is_string() ? it->get<std::string>() : std::move(fallback);
 }
 
+bool mentions_ref(const json& v) {
+  if (v.is_object()) {
+    if (v.contains("$ref") || v.contains("$dynamicRef") || v.contains("$recursiveRef")) return true;
+    for (const auto& [k, x] : v.items())
+      if (mentions_ref(x)) return true;
+  } else if (v.is_array()) {
+    for (const auto& x : v)
+      if (mentions_ref(x)) return true;
+  }
+  return false;
+}
+
+// Fills Definition::data_member_schemas when the root of dataSchema lets a member be
+// checked on its own (see definition.hpp); otherwise leaves data_schema_by_member false.
+void split_data_schema(const json& ds, Definition& def) {
+  static const std::set<std::string> kRootKeys = {"type", "properties", "required", "additionalProperties", "title",
+                                                  "description", "$comment", "$schema", "default", "examples"};
+  if (!ds.is_object() || ds.value("type", json()) != "object" || mentions_ref(ds)) return;
+  for (const auto& [k, v] : ds.items())
+    if (!kRootKeys.count(k)) return;
+  auto props = ds.find("properties");
+  if (props != ds.end() && !props->is_object()) return;
+  std::map<std::string, std::shared_ptr<const JsonSchema>, std::less<>> members;
+  auto compile = [](const json& sub) {
+    Problems ignored;
+    return JsonSchema::compile(sub, ignored, "");
+  };
+  if (props != ds.end())
+    for (const auto& [k, v] : props->items()) {
+      auto schema = compile(v);
+      if (!schema) return;
+      members.emplace(k, std::move(schema));
+    }
+  std::shared_ptr<const JsonSchema> extra_schema;
+  if (auto extra = ds.find("additionalProperties"); extra != ds.end() && extra->is_object())
+    if (!(extra_schema = compile(*extra))) return;
+  def.data_member_schemas = std::move(members);
+  def.data_extra_schema = std::move(extra_schema);
+  def.data_schema_by_member = true;
+}
+
 }  // namespace
 
 const json& definition_schema() {
@@ -92,7 +134,10 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
     def->calendar = cal->get<std::string>();
     c.check_calendar(def->calendar, "/calendar");
   }
-  if (auto ds = doc.find("dataSchema"); ds != doc.end()) def->data_schema = JsonSchema::compile(*ds, problems, "/dataSchema");
+  if (auto ds = doc.find("dataSchema"); ds != doc.end()) {
+    def->data_schema = JsonSchema::compile(*ds, problems, "/dataSchema");
+    if (def->data_schema) split_data_schema(*ds, *def);
+  }
   if (auto r = doc.find("roles"); r != doc.end() && r->is_array())
     for (const auto& role : *r)
       if (role.is_string()) def->roles.push_back(role.get<std::string>());

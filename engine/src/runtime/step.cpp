@@ -257,10 +257,31 @@ void Step::finish(InstanceRecord& r, const Definition& def, const json& data) {
                            Actor::system(), {}});
 }
 
-void Step::check_data(const InstanceRecord& r, const Definition& def) {
+// The top-level member a data pointer starts in ("/a/b" -> "a"); nullopt for "".
+static std::optional<std::string> first_member(const std::string& pointer) {
+  if (pointer.size() < 2 || pointer[0] != '/') return std::nullopt;
+  std::string token = pointer.substr(1, pointer.find('/', 1) - 1), out;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size()) out += token[++i] == '1' ? '/' : '~';
+    else out += token[i];
+  }
+  return out;
+}
+
+void Step::check_data(const InstanceRecord& r, const Definition& def, const std::set<std::string>* members) {
   if (!def.data_schema) return;
   Problems p;
-  if (!def.data_schema->validate(r.data, p, "/data", "data-invalid")) {
+  bool ok = true;
+  if (members) {
+    for (const auto& m : *members) {
+      auto it = def.data_member_schemas.find(m);
+      const JsonSchema* schema = it != def.data_member_schemas.end() ? it->second.get() : def.data_extra_schema.get();
+      if (schema) ok = schema->validate(r.data.at(m), p, "/data/" + pointer_escape(m), "data-invalid") && ok;
+    }
+  } else {
+    ok = def.data_schema->validate(r.data, p, "/data", "data-invalid");
+  }
+  if (!ok) {
     json list = json::array();
     for (const auto& item : p.items()) list.push_back({{"pointer", item.pointer}, {"message", item.message}});
     fail(StepError::data_invalid, "instance data would not satisfy the definition's dataSchema: " +
@@ -455,12 +476,22 @@ void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& 
   r.version++;
   r.updated_ms = ms(b_.now);
   if (def.uses_instance) ctx["instance"]["version"] = r.version;
+  // Data changes only through "set" (each recorded in `changes`); unchanged data was
+  // valid when it was last written, against the same definition version. When every
+  // member "set" touches exists already, only those members are checked again (the root
+  // allows it: Definition::data_schema_by_member).
+  std::set<std::string> members;
+  bool by_member = def.data_schema_by_member && ctx["data"].is_object();
+  for (const auto& [ptr, rule] : tr.set) {
+    if (!by_member) break;
+    auto m = first_member(ptr);
+    by_member = m && ctx["data"].contains(*m);
+    if (by_member) members.insert(std::move(*m));
+  }
   json changes = json::array();
   transition(r, def, tr, ctx, actor, changes, 0);
   release(r, ctx);
-  // Data changes only through "set" (each recorded in `changes`); unchanged data was
-  // valid when it was last written, against the same definition version.
-  if (!changes.empty()) check_data(r, def);
+  if (!changes.empty()) check_data(r, def, by_member ? &members : nullptr);
   record_history(r, kind, event, actor, std::move(from), payload, std::move(changes));
 }
 

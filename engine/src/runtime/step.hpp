@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "runtime/expressions.hpp"
@@ -72,7 +73,9 @@ class Step {
                    json& ctx, const Actor& actor, int depth);
   void arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired);
   void disarm(InstanceRecord& r, int state);  // state -1: all
-  void check_data(const InstanceRecord& r, const Definition& def);
+  // Validates r.data against dataSchema; with `members`, only those top-level members
+  // (each exists; see Definition::data_schema_by_member).
+  void check_data(const InstanceRecord& r, const Definition& def, const std::set<std::string>* members = nullptr);
 
   Stepper& stepper_;
   const StepEnv& env_;
