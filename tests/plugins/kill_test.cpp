@@ -22,7 +22,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kMessages = 3000;
+constexpr int kMessages = 10000;
+// Kill once this many lines are in the log: early enough that a parent descheduled for a
+// while (CI runs tests in parallel) still finds the child mid-work (it delivers about
+// 25,000 messages/s, so the rest takes ~0.35 s).
+constexpr int kKillAfter = kMessages / 10;
 
 std::unique_ptr<Engine> open_engine(const std::string& dir) {
   EngineOptions o;
@@ -97,13 +101,13 @@ TEST(KillDuringDelivery, EveryMessageIsDeliveredAtLeastOnceAfterARestart) {
   if (child == 0) deliver_until_killed(dir, log);
   // Kill it once it is well into the work, but not done.
   auto t0 = std::chrono::steady_clock::now();
-  while (count_lines(log) < kMessages / 2 && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
+  while (count_lines(log) < kKillAfter && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself (status " << status << ")";
   std::size_t before = count_lines(log);
-  ASSERT_GE(before, static_cast<std::size_t>(kMessages / 2)) << "the child delivered too little before the deadline";
+  ASSERT_GE(before, static_cast<std::size_t>(kKillAfter)) << "the child delivered too little before the deadline";
 
   auto engine = open_engine(dir);
   ASSERT_TRUE(engine);
