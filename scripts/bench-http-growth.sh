@@ -31,21 +31,7 @@ stop() { [ -z "$SERVER" ] || { kill -TERM "$SERVER" 2>/dev/null; wait "$SERVER" 
 trap 'stop; rm -rf "$WORK"' EXIT
 TICK=$(getconf CLK_TCK)
 
-# serve DIR: a fresh server with its data in DIR/data (config as scripts/bench-http.sh).
-serve() {
-  mkdir -p "$1"
-  ! curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "port $PORT is in use (set PORT)" >&2; exit 1; }
-  cat > "$1/config.json" <<JSON
-{"dataDir": "$1/data", "workflowDirs": ["$PWD/bench/http/workflows"], "plugins": {},
- "server": {"listen": "127.0.0.1:$PORT", "threads": ${THREADS:-2},
-            "limits": {"ratePerSecond": 0, "connections": 4096},
-            "tokens": [{"name": "bench", "sha256": "$("$BIN" token-hash "$TOKEN")", "actor": "bench", "roles": ["clerk"]}]}}
-JSON
-  "$BIN" serve --config "$1/config.json" 2> "$1/server.log" &
-  SERVER=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return; sleep 0.1; done
-  echo "the server did not become ready on port $PORT; its log:" >&2; cat "$1/server.log" >&2; exit 1
-}
+source scripts/bench-server.sh
 cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }   # server user+system ticks
 # load ARGS...: one bench_http_load run; sets J (its JSON line) and CPU (server us per answer).
 load() {
@@ -72,7 +58,7 @@ summary() {
 
 echo "== a. fixed rate: $RATE req/s for ${SECS}s each, $CONNS connections" \
      "(open loop; latency from the due time; first 1 s skipped)"
-serve "$WORK/a"
+bench_serve "$WORK/a"
 rate --mode start --out "$WORK/a/ids.txt"; summary starts
 rate --mode event --ids "$WORK/a/ids.txt"; summary events
 rate --mode get --ids "$WORK/a/ids.txt"; summary GET
@@ -80,7 +66,7 @@ stop
 
 echo "== b. growth: GET and events at $RATE req/s for ${SECS}s over all instances," \
      "$CONNS connections (fresh server)"
-serve "$WORK/b"
+bench_serve "$WORK/b"
 ROWS=() have=0
 for level in 10000 100000 1000000; do
   (( level < GROWTH_MAX )) || level=$GROWTH_MAX

@@ -12,16 +12,10 @@ CONNS=${2:-64}
 WORK=$(mktemp -d /tmp/bihuan-bench-http.XXXXXX)
 export TOKEN=bench-token IDS_DIR=$WORK
 PORT=${PORT:-18181}
-cat > "$WORK/config.json" <<JSON
-{"dataDir": "$WORK/data", "workflowDirs": ["$PWD/bench/http/workflows"], "plugins": {},
- "server": {"listen": "127.0.0.1:$PORT", "threads": ${THREADS:-2},
-            "limits": {"ratePerSecond": 0, "connections": 4096},
-            "tokens": [{"name": "bench", "sha256": "$("$BIN" token-hash "$TOKEN")", "actor": "bench", "roles": ["clerk"]}]}}
-JSON
-"$BIN" serve --config "$WORK/config.json" 2> "$WORK/server.log" &
-SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+SERVER=
+trap '[ -z "$SERVER" ] || { kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; }; rm -rf "$WORK"' EXIT
+source scripts/bench-server.sh
+bench_serve "$WORK"
 URL=http://127.0.0.1:$PORT
 TICK=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }   # server user+system ticks
