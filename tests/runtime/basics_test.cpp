@@ -209,18 +209,20 @@ TEST_F(EngineTest, NotificationTemplatesSeeEveryMemberTheyNameAndRenderFreshEach
     "A": {"on": {"go": {"roles": ["USER"], "target": "B", "set": {"/count": {"var": "event.payload.count"}}}}},
     "B": {"type": "final", "outcome": "done",
           "onEntry": [{"notify": "log", "to": "x", "subject": "{{instance.businessKey}}",
-                       "template": "{{data.name}}|{{#event.payload.items}}{{label}}@{{data.name}};{{/event.payload.items}}|{{{actor.id}}}|{{ data.count }}|{{missing.x}}|{{! note }}{{#data.flag}}on{{/data.flag}}{{^data.flag}}off{{/data.flag}}"}]}}})");
+                       "template": "{{data.name}}|{{#event.payload.items}}{{label}}@{{data.name}};{{/event.payload.items}}|{{{actor.id}}}|{{ data.count }}|{{missing.x}}|{{! note }}{{#data.flag}}on{{/data.flag}}{{^data.flag}}off{{/data.flag}}|{{#data.box}}{{k}}/{{data.name}}{{/data.box}}"}]}}})");
   auto run = [&](const std::string& name, bool flag, json items) {
-    auto id = start("t.tpl", {{"name", name}, {"flag", flag}}, "key-" + name).instance->id;
+    json data = {{"name", name}, {"flag", flag}, {"unread", json::array({1, 2, 3})}};
+    if (flag) data["box"] = {{"k", "v"}, {"other", 1}};
+    auto id = start("t.tpl", data, "key-" + name).instance->id;
     EXPECT_TRUE(send(id, "go", {{"items", std::move(items)}, {"count", 2}}, {"u<1>", {"USER"}}).ok());
   };
   run("甲", true, json::array({{{"label", "a"}}, {{"label", "b"}}}));
   run("乙", false, json::array());
   auto out = engine_->outbox();
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].body["text"], "甲|a@甲;b@甲;|u<1>|2||on");
+  EXPECT_EQ(out[0].body["text"], "甲|a@甲;b@甲;|u<1>|2||on|v/甲");
   EXPECT_EQ(out[0].body["subject"], "key-甲");
-  EXPECT_EQ(out[1].body["text"], "乙||u<1>|2||off");
+  EXPECT_EQ(out[1].body["text"], "乙||u<1>|2||off|");
 }
 
 // After a "set", only the members it changed are checked again when the dataSchema root

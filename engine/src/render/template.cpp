@@ -3,8 +3,8 @@
 #include <kainjow/mustache.hpp>
 
 #include <cstring>
+#include <map>
 #include <memory>
-#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -34,14 +34,39 @@ data to_data(const json& v, int depth = 0) {
   }
 }
 
-// A parsed template and the top-level context members its tags can reach: the first
-// segment of every tag name ("data" for {{data.name}}, also inside sections, where a
-// name falls back to the outer context). Only those members are converted for Mustache:
-// a step's context can carry large event payloads that no template reads.
+// The context paths a template's tags name, as a trie of dotted segments. Only those are
+// converted for Mustache (a step's context can carry a large event payload, or instance
+// data, of which a template reads a field or two). Every tag's full path counts, also
+// inside sections, where a name may fall back to the outer context; a path that names a
+// section is converted whole, so the section's items keep every member.
+struct Paths {
+  bool whole = false;
+  std::map<std::string, Paths, std::less<>> next;
+  void add(std::string_view path) {
+    Paths* node = this;
+    while (!node->whole) {
+      std::size_t dot = path.find('.');
+      node = &node->next[std::string(path.substr(0, dot))];
+      if (dot == std::string_view::npos) break;
+      path.remove_prefix(dot + 1);
+    }
+    node->whole = true;
+    node->next.clear();
+  }
+};
+
+// Converts only the paths of `p` out of `v` (all of it where a path ends).
+data select(const json& v, const Paths& p) {
+  if (p.whole || !v.is_object()) return to_data(v);
+  data d{data::type::object};
+  for (const auto& [key, sub] : p.next)
+    if (auto it = v.find(key); it != v.end()) d.set(key, select(*it, sub));
+  return d;
+}
+
 struct Compiled {
   mustache tmpl;
-  std::set<std::string> roots;
-  bool all_roots = false;  // partials or delimiter changes: convert everything
+  Paths paths;
   explicit Compiled(const std::string& text) : tmpl(text) {
     for (std::size_t at = text.find("{{"); at != std::string::npos; at = text.find("{{", at)) {
       std::size_t end = text.find("}}", at + 2);
@@ -50,13 +75,13 @@ struct Compiled {
       at = end + 2;
       while (!tag.empty() && std::strchr("{&#^/ \t", tag.front())) tag.remove_prefix(1);
       if (tag.empty() || tag.front() == '!') continue;
-      if (tag.front() == '>' || tag.front() == '=') {
-        all_roots = true;
+      if (tag.front() == '>' || tag.front() == '=') {  // partials, delimiter changes: all of it
+        paths = Paths{};
+        paths.whole = true;
         break;
       }
-      std::size_t stop = tag.find_first_of(". \t}");
-      std::string root(tag.substr(0, stop));
-      if (!root.empty()) roots.insert(std::move(root));
+      tag = tag.substr(0, tag.find_first_of(" \t}"));
+      if (!tag.empty() && tag != ".") paths.add(tag);
     }
   }
 };
@@ -81,11 +106,7 @@ std::optional<std::string> check_template(const std::string& text) {
 std::string render_template(const std::string& text, const json& context) {
   Compiled& c = compiled(text);
   if (!c.tmpl.is_valid()) return "template error: " + c.tmpl.error_message();
-  if (c.all_roots || !context.is_object()) return c.tmpl.render(to_data(context));
-  data d{data::type::object};
-  for (const auto& root : c.roots)
-    if (auto it = context.find(root); it != context.end()) d.set(root, to_data(*it, 1));
-  return c.tmpl.render(d);
+  return c.tmpl.render(select(context, c.paths));
 }
 
 }  // namespace bihuan::render
