@@ -1,11 +1,6 @@
 -- GET /v1/instances/{id} over the ids of ids-*.txt (run from the repository root).
 dofile("bench/http/ids.lua")
-local ids, i = {}, 0
-function init(args)
-  ids = load_ids()
-  i = math.random(#ids)
-end
+init = function(args) load_ids() end
 request = function()
-  i = i % #ids + 1
-  return wrk.format("GET", "/v1/instances/" .. ids[i], {["Authorization"] = "Bearer " .. os.getenv("TOKEN")})
+  return wrk.format("GET", "/v1/instances/" .. next_id(), {["Authorization"] = "Bearer " .. os.getenv("TOKEN")})
 end

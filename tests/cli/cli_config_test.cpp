@@ -4,37 +4,21 @@
 // names are not checked; a broken configuration is an error. A data source counts as a
 // task handler (task actions may run a query on it).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "bihuan/json.hpp"
+#include "cli_run.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using bihuan::json;
-
-struct ConfigRun {
-  int rc = -1;
-  std::string out, err;
-  json doc() const {
-    json j = json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << "stdout is not JSON:\n" << out << "\nstderr:\n" << err;
-    return j;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using bihuan::testing::CliRun;
+using bihuan::testing::run_bihuan;
 
 // A definition that notifies `notifier` and runs task `handler`.
 std::string definition(const std::string& id, const std::string& notifier, const std::string& handler) {
@@ -69,17 +53,7 @@ class CliConfigTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
 
-  ConfigRun bihuan(const std::vector<std::string>& args) {
-    std::string cmd = "cd '" + dir_.string() + "' && env -u BIHUAN_DATA '" BIHUAN_CLI "'";
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " >out.txt 2>err.txt";
-    ConfigRun r;
-    int status = std::system(cmd.c_str());
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(dir_ / "out.txt");
-    r.err = slurp(dir_ / "err.txt");
-    return r;
-  }
+  CliRun bihuan(const std::vector<std::string>& args) { return run_bihuan(dir_, args); }
 
   fs::path dir_;
 };

@@ -1,44 +1,23 @@
 // The real `bihuan` binary, run as a user would: in a temp directory (so ./data is the
 // default data directory), output captured in files, exit codes and JSON checked.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "bihuan/json.hpp"
+#include "cli_run.hpp"
 #include "storage/lmdb_env.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using bihuan::json;
-
-struct CliRun {
-  int rc = -1;
-  std::string out, err;
-  json doc() const {
-    json j = json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << "stdout is not JSON:\n" << out << "\nstderr:\n" << err;
-    return j;
-  }
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using bihuan::testing::CliRun;
+using bihuan::testing::read_file;
+using bihuan::testing::run_bihuan;
 
 const std::string kSource = BIHUAN_SOURCE_DIR;
 const std::string kLeave = kSource + "/workflows/examples/leave-request.json";
@@ -53,17 +32,7 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `bihuan args...` with the temp dir as the working directory.
-  CliRun bihuan(const std::vector<std::string>& args) {
-    std::string cmd = "cd " + quote(dir_.string()) + " && env -u BIHUAN_DATA " + quote(BIHUAN_CLI);
-    for (const auto& a : args) cmd += " " + quote(a);
-    cmd += " >out.txt 2>err.txt";
-    CliRun r;
-    int status = std::system(cmd.c_str());
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(dir_ / "out.txt");
-    r.err = read_file(dir_ / "err.txt");
-    return r;
-  }
+  CliRun bihuan(const std::vector<std::string>& args) { return run_bihuan(dir_, args); }
 
   // Deploys the leave request and starts one instance; returns its id.
   std::string start_leave(const std::string& key, int days) {

@@ -60,17 +60,8 @@ class SmtpTest : public ::testing::Test {
     std::filesystem::remove(log());
   }
 
-  std::shared_ptr<PluginObject> create(json config, Problems* problems = nullptr) {
-    std::string error;
-    lib_ = PluginLibrary::open(bundled("notify.smtp"), &error);
-    EXPECT_TRUE(lib_) << error;
-    if (!lib_) return nullptr;
-    Problems local;
-    auto obj = lib_->create("mail", config, nullptr, problems ? *problems : local, "/plugins/mail");
-    if (!problems) {
-      EXPECT_TRUE(obj) << problems_text(local);
-    }
-    return obj;
+  std::shared_ptr<PluginObject> create(const json& config, Problems* problems = nullptr) {
+    return create_bundled(lib_, "notify.smtp", "mail", config, nullptr, problems);
   }
   json config(json extra = json::object()) const {
     json c = {{"host", "127.0.0.1"}, {"port", std::stoi(*port_)}, {"from", "workflow@example.org"},

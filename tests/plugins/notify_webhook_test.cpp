@@ -41,17 +41,8 @@ OutboxMessage message(const std::string& key = "0000000000000007:3:/states/OPEN/
 
 class WebhookTest : public ::testing::Test {
  protected:
-  std::shared_ptr<PluginObject> create(json config, Problems* problems = nullptr) {
-    std::string error;
-    lib_ = PluginLibrary::open(bundled("notify.webhook"), &error);
-    EXPECT_TRUE(lib_) << error;
-    if (!lib_) return nullptr;
-    Problems local;
-    auto obj = lib_->create("hook", config, nullptr, problems ? *problems : local, "/plugins/hook");
-    if (!problems) {
-      EXPECT_TRUE(obj) << problems_text(local);
-    }
-    return obj;
+  std::shared_ptr<PluginObject> create(const json& config, Problems* problems = nullptr) {
+    return create_bundled(lib_, "notify.webhook", "hook", config, nullptr, problems);
   }
   std::shared_ptr<PluginLibrary> lib_;
 };

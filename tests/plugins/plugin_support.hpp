@@ -29,6 +29,25 @@ inline std::string problems_text(const Problems& p) {
   return out;
 }
 
+// Opens the bundled plugin `library` into `lib` and creates the instance `name` (config
+// pointer /plugins/<name>). With `problems` the caller checks the outcome; without, a
+// refusal fails the test with the plugin's problems.
+inline std::shared_ptr<PluginObject> create_bundled(std::shared_ptr<PluginLibrary>& lib, const std::string& library,
+                                                    const std::string& name, const json& config,
+                                                    std::shared_ptr<HostServices> services = nullptr,
+                                                    Problems* problems = nullptr) {
+  std::string error;
+  lib = PluginLibrary::open(bundled(library), &error);
+  EXPECT_TRUE(lib) << error;
+  if (!lib) return nullptr;
+  Problems local;
+  auto obj = lib->create(name, config, std::move(services), problems ? *problems : local, "/plugins/" + name);
+  if (!problems) {
+    EXPECT_TRUE(obj) << problems_text(local);
+  }
+  return obj;
+}
+
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

@@ -48,16 +48,7 @@ class CsvTest : public ::testing::Test {
               {"all-cadres", {{"table", "cadres"}}}}}};
   }
   std::shared_ptr<PluginObject> create(const json& config, Problems* problems = nullptr) {
-    std::string error;
-    lib_ = PluginLibrary::open(bundled("source.csv"), &error);
-    EXPECT_TRUE(lib_) << error;
-    if (!lib_) return nullptr;
-    Problems local;
-    auto obj = lib_->create("files", config, services_, problems ? *problems : local, "/plugins/files");
-    if (!problems) {
-      EXPECT_TRUE(obj) << problems_text(local);
-    }
-    return obj;
+    return create_bundled(lib_, "source.csv", "files", config, services_, problems);
   }
   std::vector<std::string> log() {
     std::lock_guard lock(mu_);

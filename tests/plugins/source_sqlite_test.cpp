@@ -38,16 +38,7 @@ class SqliteTest : public ::testing::Test {
     return c;
   }
   std::shared_ptr<PluginObject> create(const json& config, Problems* problems = nullptr) {
-    std::string error;
-    lib_ = PluginLibrary::open(bundled("source.sqlite"), &error);
-    EXPECT_TRUE(lib_) << error;
-    if (!lib_) return nullptr;
-    Problems local;
-    auto obj = lib_->create("db", config, nullptr, problems ? *problems : local, "/plugins/db");
-    if (!problems) {
-      EXPECT_TRUE(obj) << problems_text(local);
-    }
-    return obj;
+    return create_bundled(lib_, "source.sqlite", "db", config, nullptr, problems);
   }
   std::string refused(const json& config) {
     Problems p;

@@ -24,17 +24,8 @@ OutboxMessage task(json input, const std::string& key = "000000000000000a:1:/sta
 
 class TaskHttpTest : public ::testing::Test {
  protected:
-  std::shared_ptr<PluginObject> create(json config, Problems* problems = nullptr) {
-    std::string error;
-    lib_ = PluginLibrary::open(bundled("task.http"), &error);
-    EXPECT_TRUE(lib_) << error;
-    if (!lib_) return nullptr;
-    Problems local;
-    auto obj = lib_->create("check", config, nullptr, problems ? *problems : local, "/plugins/check");
-    if (!problems) {
-      EXPECT_TRUE(obj) << problems_text(local);
-    }
-    return obj;
+  std::shared_ptr<PluginObject> create(const json& config, Problems* problems = nullptr) {
+    return create_bundled(lib_, "task.http", "check", config, nullptr, problems);
   }
   std::shared_ptr<PluginLibrary> lib_;
 };
