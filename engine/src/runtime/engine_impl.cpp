@@ -156,7 +156,7 @@ void EngineImpl::drain() {
     if (held_ == 0 || sync_queued_ > 0 || stopping_) post_drain_locked();
   }
   if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
-    batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
+    batch.push_back(sweep_request(INT64_MIN));
   if (!batch.empty()) run_batch(batch);
   schedule_timers();
 }
@@ -181,7 +181,7 @@ void EngineImpl::schedule_timers() {
     if (ec) return;  // cancelled or re-armed
     if (next_due_ms_.load() <= options_.clock->now().time_since_epoch().count()) {
       std::vector<Request> batch;
-      batch.push_back(Request{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr});
+      batch.push_back(sweep_request(INT64_MIN));
       timer_batch_failed_ = !run_batch(batch);
     }
     schedule_timers();
@@ -212,9 +212,10 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       std::size_t cap = vclock ? kSweepVirtual : options_.max_batch;
       std::size_t swept = 0, before = fired;
       bool more = false;
-      while (!b.failed()) {
-        std::string key;
-        if (auto cur = b.txn.cursor(Db::timers); cur && cur->first()) key = cur->key();
+      auto cur = b.txn.cursor(Db::timers);  // LMDB keeps a write txn's cursors valid across puts
+      while (cur && !b.failed()) {
+        if (!cur->first()) break;
+        std::string key(cur->key());
         if (key.size() < 8) break;
         auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
         if (due_ms > until) break;
@@ -421,15 +422,12 @@ std::size_t EngineImpl::advance_to(TimePoint t) {
     if (vclock) vclock->set(t);
     return 0;
   }
-  Request r{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr};
-  r.until_ms = t.time_since_epoch().count();
-  auto res = submit_and_wait(std::move(r));
+  auto res = submit_and_wait(sweep_request(t.time_since_epoch().count()));
   return res.ok() ? res.details.value("fired", std::size_t{0}) : 0;
 }
 
 void EngineImpl::advance_to_async(TimePoint t, std::function<void(std::size_t)> done) {
-  Request r{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr};
-  r.until_ms = t.time_since_epoch().count();
+  Request r = sweep_request(t.time_since_epoch().count());
   r.done = [done = std::move(done)](StepResult res) {
     if (done) done(res.ok() ? res.details.value("fired", std::size_t{0}) : 0);
   };

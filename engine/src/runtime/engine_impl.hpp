@@ -89,6 +89,12 @@ class EngineImpl final : public Engine {
   // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per
   // advance) and real clock (a burst is split so that other requests commit in between).
   static constexpr std::size_t kSweepVirtual = 20000;
+  // A timer sweep up to until_ms (INT64_MIN: the batch's now).
+  static Request sweep_request(std::int64_t until_ms) {
+    Request r{Request::fire_timers, {}, {}, 0, {}, {}, {}, nullptr};
+    r.until_ms = until_ms;
+    return r;
+  }
 
   void submit(Request r);
   void post_drain_locked();  // mu_ held
