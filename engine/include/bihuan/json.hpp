@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,5 +50,7 @@ void attach_positions(std::string_view text, Problems& problems);
 
 // Escapes one reference token for a JSON Pointer ("~" -> "~0", "/" -> "~1").
 std::string pointer_escape(std::string_view token);
+// The unescaped reference tokens of a JSON Pointer ("/a~1b/0" -> {"a/b", "0"}; "" -> {}).
+std::vector<std::string> split_pointer(std::string_view pointer);
 
 }  // namespace bihuan

@@ -91,6 +91,9 @@ struct Scanner {
   }
 };
 
+
+}  // namespace
+
 std::vector<std::string> split_pointer(std::string_view pointer) {
   std::vector<std::string> out;
   if (pointer.empty()) return out;
@@ -113,8 +116,6 @@ std::vector<std::string> split_pointer(std::string_view pointer) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string pointer_escape(std::string_view token) {
   std::string out;

@@ -28,19 +28,7 @@ std::string text_of(const json& t) {
 
 void assign_pointer(json& data, const std::string& pointer, json value) {
   json* cur = &data;
-  std::size_t pos = 1;
-  while (true) {
-    auto next = pointer.find('/', pos);
-    std::string raw = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
-    std::string tok;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '~' && i + 1 < raw.size()) {
-        tok += raw[i + 1] == '1' ? '/' : '~';
-        ++i;
-      } else {
-        tok += raw[i];
-      }
-    }
+  for (const auto& tok : split_pointer(pointer)) {
     if (cur->is_null() && tok == "-") *cur = json::array();  // "/list/-" creates the list
     if (cur->is_array()) {
       std::size_t idx = cur->size();
@@ -56,8 +44,6 @@ void assign_pointer(json& data, const std::string& pointer, json value) {
       if (!cur->is_object()) *cur = json::object();
       cur = &(*cur)[tok];
     }
-    if (next == std::string::npos) break;
-    pos = next + 1;
   }
   *cur = std::move(value);
 }
@@ -259,13 +245,9 @@ void Step::finish(InstanceRecord& r, const Definition& def, const json& data) {
 
 // The top-level member a data pointer starts in ("/a/b" -> "a"); nullopt for "".
 static std::optional<std::string> first_member(const std::string& pointer) {
-  if (pointer.size() < 2 || pointer[0] != '/') return std::nullopt;
-  std::string token = pointer.substr(1, pointer.find('/', 1) - 1), out;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    if (token[i] == '~' && i + 1 < token.size()) out += token[++i] == '1' ? '/' : '~';
-    else out += token[i];
-  }
-  return out;
+  auto tokens = split_pointer(pointer);
+  if (tokens.empty()) return std::nullopt;
+  return std::move(tokens.front());
 }
 
 void Step::check_data(const InstanceRecord& r, const Definition& def, const std::set<std::string>* members) {
