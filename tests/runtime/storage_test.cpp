@@ -3,6 +3,7 @@
 #include <future>
 
 #include "engine_fixture.hpp"
+#include "runtime/engine_impl.hpp"
 #include "storage/lmdb_env.hpp"
 
 using namespace bihuan;
@@ -33,7 +34,7 @@ TEST_F(EngineTest, RefusesANewerStorageFormatWithAClearMessage) {
   EXPECT_FALSE(Engine::open(o, p));
   ASSERT_EQ(p.items().size(), 1u);
   EXPECT_NE(p.items()[0].message.find("storage format 99"), std::string::npos) << p.items()[0].message;
-  EXPECT_NE(p.items()[0].message.find("up to 1"), std::string::npos);
+  EXPECT_NE(p.items()[0].message.find("up to " + std::to_string(runtime::kStorageFormat)), std::string::npos);
 }
 
 TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
@@ -57,29 +58,66 @@ TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
   EXPECT_TRUE(engine_->verify().ok());
 }
 
+namespace {
+// Rewrites the stored history entry `seq` of instance `id` (the log value: 16 bytes of
+// link, then the MessagePack entry) with `edit`, in a raw LMDB transaction.
+template <class Edit>
+void edit_history(const std::string& dir, const std::string& id, std::uint64_t seq, Edit edit) {
+  std::string error;
+  auto env = storage::Env::open(dir, 64u << 20, false, &error);
+  ASSERT_TRUE(env) << error;
+  auto txn = env->begin(true, nullptr);
+  auto cur = txn->cursor(storage::Db::hist);
+  std::uint64_t owner = std::stoull(id, nullptr, 16);
+  for (bool ok = cur->first(); ok; ok = cur->next()) {
+    std::string value(cur->value());
+    ASSERT_GE(value.size(), 16u);
+    if (storage::read_be64(value) != owner) continue;
+    json e = json::from_msgpack(value.begin() + 16, value.end());
+    if (e["q"] != seq) continue;
+    std::string link = value.substr(0, 16);
+    edit(link, e);
+    auto bytes = json::to_msgpack(e);
+    std::string key(cur->key());
+    ASSERT_EQ(txn->put(storage::Db::hist, key, link + std::string(bytes.begin(), bytes.end())), 0);
+    ASSERT_EQ(txn->commit(), 0);
+    return;
+  }
+  FAIL() << "no history entry " << seq << " of " << id;
+}
+}  // namespace
+
 TEST_F(EngineTest, TamperedHistoryIsDetected) {
   deploy(kSmall);
   auto id = start("t.s").instance->id;
   ASSERT_TRUE(send(id, "go", {{"blob", "a"}}, Actor::system()).ok());
   engine_->close();
   engine_.reset();
-  {
-    std::string error;
-    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-    auto txn = env->begin(true, nullptr);
-    auto key = storage::be64(std::stoull(id, nullptr, 16)) + storage::be32(2);
-    auto value = txn->get(storage::Db::hist, key);
-    ASSERT_TRUE(value);
-    json e = json::from_msgpack(value->begin(), value->end());
-    e["a"] = "mallory";  // rewrite who did it
-    auto bytes = json::to_msgpack(e);
-    ASSERT_EQ(txn->put(storage::Db::hist, key, std::string(bytes.begin(), bytes.end())), 0);
-    ASSERT_EQ(txn->commit(), 0);
-  }
+  edit_history(dir_, id, 2, [](std::string&, json& e) { e["a"] = "mallory"; });  // rewrite who did it
   open();
   auto report = engine_->verify();
   ASSERT_EQ(report.broken.size(), 1u);
   EXPECT_NE(report.broken[0].find("tampered"), std::string::npos) << report.broken[0];
+}
+
+TEST_F(EngineTest, TamperedHistoryLinkIsDetected) {
+  deploy(kSmall);
+  auto a = start("t.s").instance->id;
+  auto b = start("t.s").instance->id;
+  ASSERT_TRUE(send(a, "go", {{"blob", "a"}}, Actor::system()).ok());
+  ASSERT_TRUE(send(b, "go", {{"blob", "b"}}, Actor::system()).ok());
+  engine_->close();
+  engine_.reset();
+  // a's second entry now links to b's first: a's chain leaves a, and one entry is orphaned.
+  edit_history(dir_, a, 2, [](std::string& link, json&) { link.replace(8, 8, storage::be64(2)); });
+  open();
+  auto report = engine_->verify();
+  ASSERT_FALSE(report.ok());
+  std::string all;
+  for (const auto& line : report.broken) all += line + "\n";
+  EXPECT_NE(all.find("belongs to instance " + b), std::string::npos) << all;
+  EXPECT_NE(all.find("history log holds 4 entries"), std::string::npos) << all;
+  EXPECT_EQ(engine_->history(b).size(), 2u);  // b is untouched
 }
 
 TEST_F(EngineTest, MapGrowsUnderBatchedEventsAndTimers) {

@@ -54,11 +54,18 @@ struct Cascade {
   std::string reason;
 };
 
+// The next numbers of the append-only logs. A unit takes numbers from a copy and hands
+// them back only if it is applied, so a refused step leaves no gap.
+struct Sequences {
+  std::uint64_t outbox = 1;   // next outbox key
+  std::uint64_t history = 1;  // next history key
+};
+
 struct Batch {
   storage::Txn& txn;
   TimePoint now;
   std::unordered_map<std::uint64_t, InstanceRecord> overlay;
-  std::uint64_t next_outbox_seq = 0;
+  Sequences next;
   IdGenerator& ids;
   int storage_rc = 0;  // first LMDB error in this batch (the whole batch then fails)
   // Records an LMDB result; only the first error counts (after MDB_MAP_FULL every later

@@ -1,6 +1,8 @@
 // Opening, the writer thread and group commit. Reads live in reads.cpp.
 #include "runtime/engine_impl.hpp"
 
+#include "runtime/migrate.hpp"
+
 #include <filesystem>
 #include <future>
 
@@ -32,7 +34,34 @@ EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
 
 EngineImpl::~EngineImpl() { close(); }
 
+// Runs before anything else touches the environment, so growing the map needs no lock
+// against readers of this process.
+bool EngineImpl::migrate(Problems& problems) {
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    int rc = 0;
+    auto txn = env_->begin(true, &rc);
+    if (!txn) break;
+    auto format = txn->get(Db::meta, "format");
+    std::uint32_t from = format ? storage::read_be32(*format) : kStorageFormat;
+    if (from >= kStorageFormat) return true;  // new, current, or newer (refused by init)
+    std::string error;
+    rc = migrate_storage(*txn, from, &error);
+    if (rc == 0) rc = txn->commit();
+    else txn->abort();
+    if (rc == 0) return true;
+    if (storage::is_map_full(rc) && env_->grow() == 0) continue;
+    problems.error("", "storage-format",
+                   "cannot migrate " + options_.data_dir + " from storage format " + std::to_string(from) + " to " +
+                       std::to_string(kStorageFormat) + ": " + (error.empty() ? storage::error_text(rc) : error) +
+                       " (nothing was changed)");
+    return false;
+  }
+  problems.error("", "storage", "cannot begin a transaction on " + options_.data_dir);
+  return false;
+}
+
 bool EngineImpl::init(Problems& problems) {
+  if (!migrate(problems)) return false;
   int rc = 0;
   auto txn = env_->begin(true, &rc);
   if (!txn) {
@@ -52,7 +81,6 @@ bool EngineImpl::init(Problems& problems) {
                          " (upgrade Bihuan, or open a backup made by this version)");
       return false;
     }
-    // Older formats would be migrated here, inside this transaction.
   }
   // Definitions: recompile every stored version.
   DefinitionContext ctx;
@@ -71,7 +99,8 @@ bool EngineImpl::init(Problems& problems) {
     }
   }
   if (auto cur = txn->cursor(Db::inst); cur && cur->last()) ids_.observe(storage::read_be64(cur->key()));
-  if (auto cur = txn->cursor(Db::outbox); cur && cur->last()) next_outbox_seq_ = storage::read_be64(cur->key()) + 1;
+  if (auto cur = txn->cursor(Db::outbox); cur && cur->last()) next_.outbox = storage::read_be64(cur->key()) + 1;
+  if (auto cur = txn->cursor(Db::hist); cur && cur->last()) next_.history = storage::read_be64(cur->key()) + 1;
   if (auto cur = txn->cursor(Db::timers); cur && cur->first())
     next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
   rc = txn->commit();
@@ -256,7 +285,7 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
     int rc = 0;
     auto txn = env_->begin(true, &rc);
     if (!txn) break;
-    Batch b{*txn, now, {}, next_outbox_seq_, ids_, 0, 0};
+    Batch b{*txn, now, {}, next_, ids_, 0, 0};
     Stepper stepper(step_env);
     std::size_t fired = 0;
     for (auto& r : batch) results.push_back(apply_one(b, stepper, r, fired));
@@ -270,7 +299,7 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
       txn->abort();
     }
     if (rc == 0) {
-      next_outbox_seq_ = b.next_outbox_seq;
+      next_ = b.next;
       next_due_ms_ = next_due;
       count_batch(batch, results);
       for (std::size_t i = 0; i < batch.size(); ++i) {

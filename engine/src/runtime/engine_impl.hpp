@@ -21,13 +21,14 @@
 
 namespace bihuan::runtime {
 
-inline constexpr std::uint32_t kStorageFormat = 1;
+// 1: history keyed by instance and step. 2: history is one append-only log (migrate.cpp).
+inline constexpr std::uint32_t kStorageFormat = 2;
 
 class EngineImpl final : public Engine {
  public:
   EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env);
   ~EngineImpl() override;
-  bool init(Problems& problems);
+  bool init(Problems& problems);  // migrates an older format first
 
   DeployResult deploy(const json& doc, const std::string& source_name) override;
   std::shared_ptr<const Definition> definition(const std::string& id, std::optional<std::int64_t> version) const override;
@@ -72,6 +73,7 @@ class EngineImpl final : public Engine {
   const EngineOptions& options() const override { return options_; }
 
  private:
+  bool migrate(Problems& problems);
   struct Request {
     enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state } kind;
     StartRequest start_req;
@@ -113,7 +115,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<storage::Env> env_;
   DefinitionRegistry registry_;
   IdGenerator ids_;
-  std::uint64_t next_outbox_seq_ = 1;
+  Sequences next_;  // next outbox and history keys
   std::atomic<std::int64_t> next_due_ms_{INT64_MAX};
   EngineCounters counters_;
 

@@ -208,6 +208,37 @@ std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) 
   return out;
 }
 
+namespace {
+
+// Walks the history chain of record `r`, newest entry first, along the links of the
+// history log: visit(entry, body) per entry. A missing or undecodable entry, an entry of
+// another instance, or a link that does not lead back stops the walk with a sentence in
+// *broken. Returns the number of entries visited.
+template <class Visit>
+std::size_t walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken, Visit visit) {
+  std::size_t n = 0;
+  std::string id_text = id_to_text(r.id);
+  auto stop = [&](const std::string& why) {
+    if (broken) broken->push_back("instance " + id_text + ": entry " + std::to_string(r.version - n) + ": " + why);
+    return n;
+  };
+  for (std::uint64_t key = r.last_entry; key != 0; ++n) {
+    auto bytes = txn.get(Db::hist, be64(key));
+    if (!bytes) return stop("is missing from the history log");
+    auto stored = split_history_value(*bytes);
+    std::string_view body;
+    auto e = stored ? history_from_bytes(stored->sealed, &body) : std::nullopt;
+    if (!e) return stop("does not decode");
+    if (stored->instance != r.id) return stop("belongs to instance " + id_to_text(stored->instance) + " (link tampered)");
+    if (stored->prev_entry >= key) return stop("links forward in the history log (link tampered)");
+    visit(std::move(*e), body);
+    key = stored->prev_entry;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::vector<HistoryEntry> EngineImpl::history(const std::string& instance_id) const {
   std::vector<HistoryEntry> out;
   auto id = id_from_text(instance_id);
@@ -215,10 +246,11 @@ std::vector<HistoryEntry> EngineImpl::history(const std::string& instance_id) co
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
   if (!txn) return out;
-  std::string prefix = be64(*id);
-  auto cur = txn->cursor(Db::hist);
-  for (bool ok = cur && cur->seek(prefix); ok && cur->key().substr(0, 8) == prefix; ok = cur->next())
-    if (auto e = history_from_bytes(cur->value())) out.push_back(std::move(*e));
+  auto r = read_record(*txn, *id);
+  if (!r) return out;
+  out.reserve(r->version);
+  walk_chain(*txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { out.push_back(std::move(e)); });
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
@@ -262,7 +294,6 @@ VerifyReport EngineImpl::verify() const {
     return report;
   }
   auto inst = txn->cursor(Db::inst);
-  auto hist = txn->cursor(Db::hist);
   for (bool ok = inst && inst->first(); ok; ok = inst->next()) {
     ++report.instances;
     auto r = decode_instance(inst->value());
@@ -271,26 +302,29 @@ VerifyReport EngineImpl::verify() const {
       report.broken.push_back("instance " + id_text + ": record does not decode");
       continue;
     }
-    std::string prefix = std::string(inst->key());
-    std::string prev;
-    std::uint64_t expect = 1;
-    for (bool h = hist->seek(prefix); h && hist->key().substr(0, 8) == prefix; h = hist->next(), ++expect) {
-      ++report.entries;
-      std::string_view body;
-      auto e = history_from_bytes(hist->value(), &body);
+    // Newest first: each entry's hash must be what the newer entry names as previous.
+    std::uint64_t expect = r->version;
+    std::string newer_prev = r->last_hash;
+    const char* newer = "the instance record";
+    std::size_t n = walk_chain(*txn, *r, &report.broken, [&](HistoryEntry&& e, std::string_view body) {
       std::string where = "instance " + id_text + ": entry " + std::to_string(expect) + ": ";
-      if (!e) {
-        report.broken.push_back(where + "does not decode");
-        break;
-      }
-      if (e->seq != expect) report.broken.push_back(where + "sequence number is " + std::to_string(e->seq));
-      if (e->prev_hash != prev) report.broken.push_back(where + "previous-hash link is broken");
-      if (history_hash(e->prev_hash, body) != e->hash) report.broken.push_back(where + "content does not match its hash (tampered)");
-      prev = e->hash;
-    }
-    if (expect - 1 != r->version) report.broken.push_back("instance " + id_text + ": has " + std::to_string(expect - 1) + " history entries but version " + std::to_string(r->version));
-    if (prev != r->last_hash) report.broken.push_back("instance " + id_text + ": newest history hash differs from the instance record");
+      if (e.seq != expect) report.broken.push_back(where + "sequence number is " + std::to_string(e.seq));
+      if (e.hash != newer_prev) report.broken.push_back(where + "hash differs from the one " + newer + " names (link broken)");
+      if (history_hash(e.prev_hash, body) != e.hash) report.broken.push_back(where + "content does not match its hash (tampered)");
+      newer_prev = e.prev_hash;
+      newer = "the next entry";
+      --expect;
+    });
+    report.entries += n;
+    if (n == r->version && !newer_prev.empty())
+      report.broken.push_back("instance " + id_text + ": entry 1: names a previous hash (link broken)");
+    if (n != r->version)
+      report.broken.push_back("instance " + id_text + ": has " + std::to_string(n) + " history entries but version " + std::to_string(r->version));
   }
+  // Every entry of the log belongs to exactly one chain.
+  if (std::size_t logged = txn->entries(Db::hist); logged != report.entries)
+    report.broken.push_back("the history log holds " + std::to_string(logged) + " entries but the instances' chains reach " +
+                            std::to_string(report.entries));
   return report;
 }
 

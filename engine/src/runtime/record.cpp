@@ -35,7 +35,7 @@ std::string encode(const InstanceRecord& r) {
   std::string out;
   out.reserve(256);
   msgpack::Writer w(out);
-  std::uint32_t n = 12 + !r.business_key.empty() + !r.outcome.empty() + !r.deadlines.empty() + (r.parent ? 2 : 0);
+  std::uint32_t n = 13 + !r.business_key.empty() + !r.outcome.empty() + !r.deadlines.empty() + (r.parent ? 2 : 0);
   w.map(n);
   w.str("i"), w.uint(r.id);
   w.str("d"), w.str(r.definition);
@@ -47,6 +47,7 @@ std::string encode(const InstanceRecord& r) {
   w.str("c"), w.sint(r.created_ms);
   w.str("u"), w.sint(r.updated_ms);
   w.str("h"), w.str(r.last_hash);
+  w.str("hq"), w.uint(r.last_entry);
   w.str("t"), w.array(static_cast<std::uint32_t>(r.timers.size()));
   for (const auto& t : r.timers) {
     w.array(5);
@@ -101,6 +102,7 @@ std::optional<InstanceRecord> decode_instance(std::string_view bytes) {
     } else if (*key == "c") ok = num(r.created_ms);
     else if (*key == "u") ok = num(r.updated_ms);
     else if (*key == "h") ok = str(r.last_hash);
+    else if (*key == "hq") ok = num(r.last_entry);
     else if (*key == "t") {
       auto count = rd.array();
       ok = count.has_value();
@@ -136,7 +138,17 @@ StoredTimer parse_timer_key(std::string_view key) {
   return {read_be64(key, 0), read_be64(key, 8), read_be32(key, 16)};
 }
 
-std::string history_key(std::uint64_t instance, std::uint32_t seq) { return be64(instance) + be32(seq); }
+std::string history_value(std::uint64_t instance, std::uint64_t prev_entry, std::string_view sealed) {
+  std::string out;
+  out.reserve(16 + sealed.size());
+  out.append(be64(instance)).append(be64(prev_entry)).append(sealed);
+  return out;
+}
+
+std::optional<StoredEntry> split_history_value(std::string_view bytes) {
+  if (bytes.size() < 16) return std::nullopt;
+  return StoredEntry{read_be64(bytes, 0), read_be64(bytes, 8), bytes.substr(16)};
+}
 
 std::string encode_history_body(const HistoryEntry& e) {
   std::string out;

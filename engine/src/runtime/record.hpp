@@ -39,6 +39,7 @@ struct InstanceRecord {
   std::uint64_t parent = 0;
   std::string parent_event;  // event sent to the parent when this instance ends
   std::string last_hash;     // hash of the newest history entry (hex)
+  std::uint64_t last_entry = 0;  // key (global seq) of the newest history entry
   std::vector<TimerRef> timers;
   std::uint32_t next_timer_seq = 0;
 };
@@ -55,9 +56,17 @@ struct StoredTimer {
 };
 StoredTimer parse_timer_key(std::string_view key);
 
-// History: key be64(instance) be32(seq); value a MessagePack map whose last member is
-// "hash". The body is everything before that member; hash = SHA-256(prev_hash || body).
-std::string history_key(std::uint64_t instance, std::uint32_t seq);
+// History is one append-only log: key be64(global seq); value be64(instance)
+// be64(that instance's previous entry key, 0 for its first) and then the entry, a
+// MessagePack map whose last member is "hash". The body is everything before that
+// member; hash = SHA-256(prev_hash || body). The 16-byte link is outside the hash: a
+// changed link breaks the chain walk instead (verify finds it).
+std::string history_value(std::uint64_t instance, std::uint64_t prev_entry, std::string_view sealed);
+struct StoredEntry {
+  std::uint64_t instance = 0, prev_entry = 0;
+  std::string_view sealed;  // the entry itself
+};
+std::optional<StoredEntry> split_history_value(std::string_view bytes);  // nullopt if too short
 std::string encode_history_body(const HistoryEntry& e);  // e.hash is not used
 std::string history_hash(std::string_view prev_hash, std::string_view body);
 std::string seal_history(std::string body, const std::string& hash);

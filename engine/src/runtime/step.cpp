@@ -126,7 +126,9 @@ void Step::record_history(InstanceRecord& r, std::string kind, std::string event
   e.prev_hash = r.last_hash;
   std::string body = encode_history_body(e);
   r.last_hash = history_hash(e.prev_hash, body);
-  u_.put(Db::hist, history_key(r.id, static_cast<std::uint32_t>(e.seq)), seal_history(std::move(body), r.last_hash));
+  std::uint64_t key = u_.next.history++;
+  u_.put(Db::hist, be64(key), history_value(r.id, r.last_entry, seal_history(std::move(body), r.last_hash)));
+  r.last_entry = key;
 }
 
 void Step::arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired) {
@@ -285,7 +287,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
       json msg = {{"kind", kind}, {"channel", a.name}, {"instance", id_to_text(r.id)}, {"step", r.version},
                   {"key", idem}, {"body", std::move(body)}, {"created", ms(b_.now)}};
       auto bytes = json::to_msgpack(msg);
-      u_.put(Db::outbox, be64(u_.outbox_seq++), std::string(bytes.begin(), bytes.end()));
+      u_.put(Db::outbox, be64(u_.next.outbox++), std::string(bytes.begin(), bytes.end()));
     };
     switch (a.kind) {
       case ActionKind::notify: {

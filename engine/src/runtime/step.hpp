@@ -22,7 +22,9 @@ struct Unit {
   std::deque<Cascade> cascades;
   std::vector<std::shared_ptr<const Definition>> pinned;        // keeps definitions alive
   std::size_t spawned = 0;
-  std::uint64_t outbox_seq = 0;  // next outbox sequence number
+  Sequences next;  // taken from the batch; given back by apply()
+
+  explicit Unit(const Sequences& from) : next(from) {}
 
   void put(storage::Db db, std::string key, std::string value) {
     ops.emplace_back(true, db, std::move(key), std::move(value));

@@ -63,7 +63,9 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id) {
 static void apply(Batch& b, Unit& u, const DefinitionRegistry& defs) {
   if (b.storage_rc) return;
   for (auto& [is_put, db, key, value] : u.ops) {
-    b.note(is_put ? b.txn.put(db, key, value) : b.txn.del(db, key));
+    // History and outbox keys only grow: append at the right edge of their trees.
+    bool append = db == Db::hist || db == Db::outbox;
+    b.note(is_put ? b.txn.put(db, key, value, append) : b.txn.del(db, key));
     if (b.failed()) return;
   }
   for (auto& [id, rec] : u.records) {
@@ -77,13 +79,12 @@ static void apply(Batch& b, Unit& u, const DefinitionRegistry& defs) {
     if (b.failed()) return;
     b.overlay[id] = std::move(rec);
   }
-  b.next_outbox_seq = u.outbox_seq;
+  b.next = u.next;
   b.outbox_written += 1;
 }
 
 StepResult Stepper::start(Batch& b, const StartRequest& req) {
-  Unit u;
-  u.outbox_seq = b.next_outbox_seq;
+  Unit u(b.next);
   Step s(*this, env_, b, u);
   StepResult result;
   try {
@@ -127,8 +128,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
 }
 
 StepResult Stepper::event(Batch& b, const EventRequest& req) {
-  Unit u;
-  u.outbox_seq = b.next_outbox_seq;
+  Unit u(b.next);
   Step s(*this, env_, b, u);
   StepResult result;
   std::uint64_t id = 0;
@@ -176,8 +176,7 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
 }
 
 StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason, const Actor& actor) {
-  Unit u;
-  u.outbox_seq = b.next_outbox_seq;
+  Unit u(b.next);
   Step s(*this, env_, b, u);
   StepResult result;
   try {
@@ -194,14 +193,13 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
 
 bool Stepper::fire_timer(Batch& b, std::string_view key) {
   StoredTimer st = parse_timer_key(key);
-  Unit u;
+  Unit u(b.next);
   Step s(*this, env_, b, u);
   // Consuming the timer: its key goes, its reference leaves the record, a repeating timer
   // is armed again. Run again from scratch if the firing itself is refused below (that
   // is cheaper than copying the record in case it is).
   auto consume = [&]() -> std::optional<TimerRef> {
-    u = Unit{};
-    u.outbox_seq = b.next_outbox_seq;
+    u = Unit(b.next);
     u.del(Db::timers, std::string(key));
     InstanceRecord& r = s.fetch(st.instance);
     auto it = std::find_if(r.timers.begin(), r.timers.end(), [&](const TimerRef& t) { return t.seq == st.seq; });
@@ -252,8 +250,7 @@ void Stepper::run_cascades(Batch& b, std::deque<Cascade> todo) {
   while (!todo.empty() && done++ < env_.max_cascade && !b.storage_rc) {
     Cascade c = std::move(todo.front());
     todo.pop_front();
-    Unit u;
-    u.outbox_seq = b.next_outbox_seq;
+    Unit u(b.next);
     Step s(*this, env_, b, u);
     try {
       std::uint64_t id = c.target;

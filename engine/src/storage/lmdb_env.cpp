@@ -7,7 +7,7 @@
 namespace bihuan::storage {
 namespace {
 
-const char* kDbNames[] = {"meta", "defs", "inst", "hist", "bkey", "idem",
+const char* kDbNames[] = {"meta", "defs", "inst", "history", "bkey", "idem",
                           "timers", "sidx", "outbox", "children"};
 static_assert(sizeof(kDbNames) / sizeof(kDbNames[0]) == static_cast<unsigned>(Db::count_));
 
@@ -118,6 +118,24 @@ std::unique_ptr<Cursor> Txn::cursor(Db db, int* rc_out) {
   if (rc_out) *rc_out = rc;
   if (rc != 0) return nullptr;
   return c;
+}
+
+std::unique_ptr<Cursor> Txn::legacy_cursor(const char* name, int* rc_out) {
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(txn_, name, 0, &dbi);
+  *rc_out = rc == MDB_NOTFOUND ? 0 : rc;
+  if (rc != 0) return nullptr;
+  auto c = std::unique_ptr<Cursor>(new Cursor());
+  *rc_out = mdb_cursor_open(txn_, dbi, &c->cursor_);
+  if (*rc_out != 0) return nullptr;
+  return c;
+}
+
+int Txn::drop_legacy(const char* name) {
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(txn_, name, 0, &dbi);
+  if (rc == MDB_NOTFOUND) return 0;
+  return rc ? rc : mdb_drop(txn_, dbi, 1);
 }
 
 std::size_t Txn::entries(Db db) {

@@ -22,7 +22,7 @@ enum class Db : unsigned {
   meta,      // "format" -> u32 storage format version, "created" -> ISO time
   defs,      // id \0 be64(version) -> definition JSON text
   inst,      // be64(instance id) -> msgpack instance record
-  hist,      // be64(instance id) be32(seq) -> msgpack history entry
+  hist,      // "history": be64(global seq) -> be64(instance) be64(previous seq) msgpack entry
   bkey,      // business key -> be64(instance id) of the newest instance with that key
   idem,      // scope \0 key -> msgpack idempotency record
   timers,    // be64(due ms) be64(instance id) be32(timer seq) -> msgpack timer
@@ -91,6 +91,10 @@ class Txn {
   int put(Db db, std::string_view key, std::string_view value, bool append = false);
   int del(Db db, std::string_view key);  // MDB_NOTFOUND is returned as 0 (already gone)
   std::unique_ptr<Cursor> cursor(Db db, int* rc = nullptr);
+  // A named database of an older format, for migrations: a cursor over it if it exists
+  // (nullptr and *rc = 0 if it does not), and deleting it. Write transactions only.
+  std::unique_ptr<Cursor> legacy_cursor(const char* name, int* rc);
+  int drop_legacy(const char* name);
   std::size_t entries(Db db);  // number of records in db
   int commit();
   void abort();
