@@ -58,7 +58,7 @@ void check(const ClosedLoop& loop, const char* what) {
 }
 
 void add_store_figures(Results& out, const std::string& dir, std::size_t instances) {
-  out.add("data_mdb_bytes_per_instance", static_cast<double>(file_bytes(fs::path(dir) / "data.mdb")) /
+  out.add("data_mdb_bytes_per_instance", static_cast<double>(disk_bytes(fs::path(dir) / "data.mdb")) /
                                               static_cast<double>(instances));
 }
 

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <sys/stat.h>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -100,6 +101,14 @@ inline std::uintmax_t file_bytes(const std::filesystem::path& p) {
   std::error_code ec;
   auto n = std::filesystem::file_size(p, ec);
   return ec ? 0 : n;
+}
+
+// Bytes the file occupies on disk (allocated blocks): a no-sync store is a sparse file as
+// large as the map (MDB_WRITEMAP), so its size says nothing.
+inline std::uintmax_t disk_bytes(const std::filesystem::path& p) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return static_cast<std::uintmax_t>(st.st_blocks) * 512u;
 }
 
 inline void pin_to_cpu(int cpu) {

@@ -27,7 +27,10 @@ struct EngineOptions {
   std::string data_dir;                     // created if missing
   std::shared_ptr<Clock> clock;             // default SystemClock
   std::shared_ptr<const Calendars> calendars;
-  bool durable = true;                      // false: MDB_NOSYNC (simulation only)
+  // false: no fsync, and LMDB writes straight into its map (MDB_NOSYNC | MDB_WRITEMAP).
+  // Simulation only: a killed process loses nothing, an OS crash or power loss can lose
+  // or corrupt the store; the data file is sparse and as large as the map.
+  bool durable = true;
   std::size_t initial_map_bytes = 64u << 20;  // grows on demand
   std::size_t max_batch = 2048;             // steps per group commit
   // Names known to the configuration (empty set = not checked at deploy).

@@ -38,7 +38,7 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     env->map_bytes_ = std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing));
     rc = mdb_env_set_mapsize(env->env_, env->map_bytes_);
   }
-  unsigned flags = MDB_NOTLS | (nosync ? MDB_NOSYNC : 0u);
+  unsigned flags = MDB_NOTLS | (nosync ? MDB_NOSYNC | MDB_WRITEMAP : 0u);
   if (rc == 0) rc = mdb_env_open(env->env_, dir.c_str(), flags, 0640);
   if (rc != 0) {
     if (error) *error = "cannot open LMDB environment in " + dir + ": " + mdb_strerror(rc);
