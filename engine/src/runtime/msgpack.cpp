@@ -1,5 +1,8 @@
 #include "runtime/msgpack.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace bihuan::runtime::msgpack {
 
 void Writer::be(std::uint64_t v, int bytes) {
@@ -38,10 +41,37 @@ void Writer::uint(std::uint64_t v) {
 void Writer::sint(std::int64_t v) {
   if (v >= 0) return uint(static_cast<std::uint64_t>(v));
   if (v >= -32) out_.push_back(static_cast<char>(v));
+  else if (v >= INT8_MIN) { out_.push_back('\xd0'); be(static_cast<std::uint64_t>(v), 1); }
+  else if (v >= INT16_MIN) { out_.push_back('\xd1'); be(static_cast<std::uint64_t>(v), 2); }
+  else if (v >= INT32_MIN) { out_.push_back('\xd2'); be(static_cast<std::uint64_t>(v), 4); }
   else { out_.push_back('\xd3'); be(static_cast<std::uint64_t>(v), 8); }
 }
 
-void Writer::value(const json& j) { json::to_msgpack(j, out_); }
+void Writer::value(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return nil();
+    case json::value_t::boolean: return boolean(j.get<bool>());
+    case json::value_t::number_integer: return sint(j.get<std::int64_t>());
+    case json::value_t::number_unsigned: return uint(j.get<std::uint64_t>());
+    case json::value_t::number_float: {
+      double d = j.get<double>();
+      std::uint64_t bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      out_.push_back('\xcb');
+      return be(bits, 8);
+    }
+    case json::value_t::string: return str(j.get_ref<const std::string&>());
+    case json::value_t::array:
+      array(static_cast<std::uint32_t>(j.size()));
+      for (const auto& v : j) value(v);
+      return;
+    case json::value_t::object:
+      map(static_cast<std::uint32_t>(j.size()));
+      for (const auto& [k, v] : j.items()) str(k), value(v);
+      return;
+    default: json::to_msgpack(j, out_);  // binary (JSON never makes one), discarded
+  }
+}
 
 std::optional<std::uint64_t> Reader::be(int bytes) {
   if (pos_ + static_cast<std::size_t>(bytes) > in_.size()) return std::nullopt;
@@ -160,12 +190,92 @@ bool Reader::skip() {
 }
 
 std::optional<json> Reader::value() {
-  std::size_t start = pos_;
-  if (!skip()) return std::nullopt;
-  auto bytes = in_.substr(start, pos_ - start);
-  json j = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
-  if (j.is_discarded()) return std::nullopt;
+  json j;
+  if (!decode(j, 0)) return std::nullopt;
   return j;
+}
+
+bool Reader::decode(json& out, int depth) {
+  constexpr int kMaxDepth = 512;
+  if (depth > kMaxDepth || pos_ >= in_.size()) return false;
+  auto c = static_cast<unsigned char>(in_[pos_]);
+  if (c < 0x80) {
+    ++pos_;
+    out = static_cast<std::uint64_t>(c);
+    return true;
+  }
+  if (c >= 0xe0) {
+    ++pos_;
+    out = static_cast<std::int64_t>(static_cast<std::int8_t>(c));
+    return true;
+  }
+  if ((c & 0xe0) == 0xa0 || c == 0xd9 || c == 0xda || c == 0xdb) {
+    auto s = str();
+    if (!s) return false;
+    out = std::string(*s);
+    return true;
+  }
+  if ((c & 0xf0) == 0x80 || c == 0xde || c == 0xdf) {
+    auto n = map();
+    if (!n) return false;
+    out = json::object();
+    for (std::uint32_t i = 0; i < *n; ++i) {
+      auto key = str();
+      if (!key || !decode(out[std::string(*key)], depth + 1)) return false;
+    }
+    return true;
+  }
+  if ((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd) {
+    auto n = array();
+    if (!n) return false;
+    out = json::array();
+    auto& items = out.get_ref<json::array_t&>();
+    items.reserve(std::min<std::size_t>(*n, in_.size() - pos_));  // each item is at least a byte
+    for (std::uint32_t i = 0; i < *n; ++i)
+      if (!decode(items.emplace_back(), depth + 1)) return false;
+    return true;
+  }
+  ++pos_;
+  std::optional<std::uint64_t> v;
+  switch (c) {
+    case 0xc0: out = nullptr; return true;
+    case 0xc2: out = false; return true;
+    case 0xc3: out = true; return true;
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+      if (!(v = be(1 << (c - 0xcc)))) return false;
+      out = *v;
+      return true;
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+      int bytes = 1 << (c - 0xd0);
+      if (!(v = be(bytes))) return false;
+      std::int64_t x = bytes == 1 ? static_cast<std::int8_t>(*v) : bytes == 2 ? static_cast<std::int16_t>(*v)
+                     : bytes == 4 ? static_cast<std::int32_t>(*v) : static_cast<std::int64_t>(*v);
+      out = x;
+      return true;
+    }
+    case 0xca: {
+      if (!(v = be(4))) return false;
+      auto bits = static_cast<std::uint32_t>(*v);
+      float f;
+      std::memcpy(&f, &bits, sizeof f);
+      out = static_cast<double>(f);
+      return true;
+    }
+    case 0xcb: {
+      if (!(v = be(8))) return false;
+      double d;
+      std::memcpy(&d, &*v, sizeof d);
+      out = d;
+      return true;
+    }
+    default: {  // binary and extension types: nlohmann's decoder
+      std::size_t start = --pos_;
+      if (!skip()) return false;
+      auto bytes = in_.substr(start, pos_ - start);
+      out = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+      return !out.is_discarded();
+    }
+  }
 }
 
 }  // namespace bihuan::runtime::msgpack

@@ -1,6 +1,7 @@
 // A minimal MessagePack writer and reader for the runtime's records: they are written
 // field by field (no JSON DOM in between), and JSON-valued fields (data, payloads) are
-// embedded with nlohmann's encoder and decoded lazily. See docs/storage.md.
+// encoded and decoded here directly (nlohmann's codec only for binary and extension
+// types, which JSON never produces). See docs/storage.md.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ class Writer {
   void sint(std::int64_t v);
   void boolean(bool b) { out_.push_back(b ? '\xc3' : '\xc2'); }
   void nil() { out_.push_back('\xc0'); }
-  void value(const json& j);  // any JSON value, via nlohmann's MessagePack encoder
+  void value(const json& j);  // any JSON value
   std::size_t size() const { return out_.size(); }
 
  private:
@@ -41,13 +42,16 @@ class Reader {
   std::optional<std::int64_t> integer();
   std::optional<bool> boolean();
   bool nil();  // consumes a nil if present
-  std::optional<json> value();  // any value, decoded with nlohmann
+  // Any value. Integers keep nlohmann's types: positive fixint and uint* are unsigned,
+  // negative fixint and int* signed; a map's repeated key keeps its last value.
+  std::optional<json> value();
   bool skip();                  // skips one value
   std::size_t pos() const { return pos_; }
   bool done() const { return pos_ >= in_.size(); }
 
  private:
   std::optional<std::uint64_t> be(int bytes);
+  bool decode(json& out, int depth);
   std::string_view in_;
   std::size_t pos_ = 0;
 };

@@ -150,13 +150,13 @@ std::optional<StoredEntry> split_history_value(std::string_view bytes) {
   return StoredEntry{read_be64(bytes, 0), read_be64(bytes, 8), bytes.substr(16)};
 }
 
-std::string encode_history_body(const HistoryEntry& e) {
+std::string encode_history_body(const HistoryFields& e) {
   std::string out;
-  out.reserve(192);
+  out.reserve(256);
   msgpack::Writer w(out);
   w.map(13);  // the 13th member, "hash", follows the body
   w.str("q"), w.uint(e.seq);
-  w.str("t"), w.sint(e.at.time_since_epoch().count());
+  w.str("t"), w.sint(e.at_ms);
   w.str("k"), w.str(e.kind);
   w.str("e"), w.str(e.event);
   w.str("a"), w.str(e.actor);

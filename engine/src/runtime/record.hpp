@@ -67,7 +67,18 @@ struct StoredEntry {
   std::string_view sealed;  // the entry itself
 };
 std::optional<StoredEntry> split_history_value(std::string_view bytes);  // nullopt if too short
-std::string encode_history_body(const HistoryEntry& e);  // e.hash is not used
+// What a step records, as views into the step's own values (no copies).
+struct HistoryFields {
+  std::uint64_t seq = 0;
+  std::int64_t at_ms = 0;
+  std::string_view kind, event, actor;
+  const std::vector<std::string>& roles;
+  std::string_view from, to;
+  const json& payload;
+  const json& changes;
+  std::string_view status, prev_hash;
+};
+std::string encode_history_body(const HistoryFields& e);
 std::string history_hash(std::string_view prev_hash, std::string_view body);
 std::string seal_history(std::string body, const std::string& hash);
 // Decodes a stored entry; `body`, if given, receives the hashed part of `bytes`.

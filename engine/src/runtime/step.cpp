@@ -108,24 +108,14 @@ json Step::lease_context(InstanceRecord& r, const Definition& def, const json& e
   return ctx;
 }
 
-void Step::record_history(InstanceRecord& r, std::string kind, std::string event, const Actor& actor,
-                          std::string from, json payload, json changes) {
+void Step::record_history(InstanceRecord& r, const std::string& kind, const std::string& event, const Actor& actor,
+                          const std::string& from, const json& payload, const json& changes) {
   const Definition& def = definition_of(r);
-  HistoryEntry e;
-  e.seq = r.version;
-  e.at = b_.now;
-  e.kind = std::move(kind);
-  e.event = std::move(event);
-  e.actor = actor.id;
-  e.roles = actor.roles;
-  e.from = std::move(from);
-  e.to = def.states[r.state].name;
-  e.payload = std::move(payload);
-  e.changes = std::move(changes);
-  e.status = to_string(r.status);
-  e.prev_hash = r.last_hash;
-  std::string body = encode_history_body(e);
-  r.last_hash = history_hash(e.prev_hash, body);
+  std::string status = to_string(r.status);
+  std::string body = encode_history_body({r.version, b_.now.time_since_epoch().count(), kind, event, actor.id,
+                                          actor.roles, from, def.states[r.state].name, payload, changes, status,
+                                          r.last_hash});
+  r.last_hash = history_hash(r.last_hash, body);
   std::uint64_t key = u_.next.history++;
   u_.put(Db::hist, be64(key), history_value(r.id, r.last_entry, seal_history(std::move(body), r.last_hash)));
   r.last_entry = key;

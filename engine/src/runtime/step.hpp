@@ -52,8 +52,8 @@ class Step {
   // Re-arms a repeating timer after it fired at `due`.
   void rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due);
   // Appends the next history entry (seq = r.version, time = the batch's clock) to the chain.
-  void record_history(InstanceRecord& r, std::string kind, std::string event, const Actor& actor,
-                      std::string from, json payload, json changes);
+  void record_history(InstanceRecord& r, const std::string& kind, const std::string& event, const Actor& actor,
+                      const std::string& from, const json& payload, const json& changes);
   // The expression context of a step. It takes r.data (moved, not copied: the step works
   // on ctx["data"]); release() moves it back. Members the definition never mentions
   // ("instance", "now") are left out.
