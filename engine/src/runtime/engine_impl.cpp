@@ -220,8 +220,8 @@ void EngineImpl::schedule_timers() {
 StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired) {
   if (b.failed()) return {};  // the batch is lost anyway; it is retried or failed whole
   switch (r.kind) {
-    case Request::start: return stepper.start(b, r.start_req);
-    case Request::event: return stepper.event(b, r.event_req);
+    case Request::start: return stepper.start(b, *r.start_req);
+    case Request::event: return stepper.event(b, *r.event_req);
     case Request::cancel: return stepper.cancel(b, r.id, r.text, r.actor);
     case Request::deploy: {
       if (!b.failed()) b.note(b.txn.put(Db::defs, r.text, r.value));

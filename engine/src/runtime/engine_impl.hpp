@@ -76,8 +76,8 @@ class EngineImpl final : public Engine {
   bool migrate(Problems& problems);
   struct Request {
     enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state } kind;
-    StartRequest start_req;
-    EventRequest event_req;
+    std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
+    std::optional<EventRequest> event_req;  // empty unless kind == event
     std::uint64_t id = 0;
     std::string text;  // cancel reason / deploy key
     std::string value; // deploy value

@@ -94,10 +94,10 @@ std::optional<std::uint64_t> Step::find_business_key(const std::string& key) {
   return storage::read_be64(*v);
 }
 
-json Step::lease_context(InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const {
+json Step::lease_context(InstanceRecord& r, const Definition& def, json event, const Actor& actor) const {
   json ctx = json::object();
   ctx["data"] = std::move(r.data);
-  ctx["event"] = event;
+  ctx["event"] = std::move(event);
   ctx["actor"] = {{"id", actor.id}, {"roles", actor.roles}};
   if (def.uses_instance)
     ctx["instance"] = {{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
@@ -412,8 +412,7 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
       std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
     fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
-  json event_json = {{"name", name}, {"payload", payload}};
-  json ctx = lease_context(r, def, event_json, actor);
+  json ctx = lease_context(r, def, {{"name", name}, {"payload", payload}}, actor);
   Expressions ex(def, env_.calendars);
   if (ev->actors) {
     json allowed = ex.eval(*ev->actors, ctx, ev->pointer + "/actors");

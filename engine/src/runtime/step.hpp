@@ -57,7 +57,7 @@ class Step {
   // The expression context of a step. It takes r.data (moved, not copied: the step works
   // on ctx["data"]); release() moves it back. Members the definition never mentions
   // ("instance", "now") are left out.
-  json lease_context(InstanceRecord& r, const Definition& def, const json& event, const Actor& actor) const;
+  json lease_context(InstanceRecord& r, const Definition& def, json event, const Actor& actor) const;
   static void release(InstanceRecord& r, json& ctx) { r.data = std::move(ctx["data"]); }
 
  private:
