@@ -1,12 +1,12 @@
 // Opening, the writer thread and group commit. Reads live in reads.cpp.
 #include "runtime/engine_impl.hpp"
 
-#include "runtime/migrate.hpp"
-
 #include <filesystem>
 #include <future>
 
 #include <boost/asio/post.hpp>
+
+#include "runtime/migrate.hpp"
 
 namespace bihuan {
 
