@@ -81,9 +81,8 @@ InstanceRecord& Step::fetch(std::uint64_t id) {
 }
 
 const Definition& Step::definition_of(const InstanceRecord& r) {
-  auto d = env_.definitions.find(r.definition, r.definition_version);
+  const Definition* d = stepper_.definition(r.definition, r.definition_version);
   if (!d) fail(StepError::not_found, "definition " + r.definition + " v" + std::to_string(r.definition_version) + " is not deployed");
-  u_.pinned.push_back(d);
   return *d;
 }
 

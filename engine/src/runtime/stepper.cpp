@@ -59,8 +59,17 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id) {
   return decode_instance(*bytes);
 }
 
-// Writes a successful unit into the transaction and the batch overlay.
-static void apply(Batch& b, Unit& u, const DefinitionRegistry& defs) {
+const Definition* Stepper::definition(const std::string& id, std::int64_t version) {
+  for (const auto& d : used_)
+    if (d->version == version && d->id == id) return d.get();
+  auto d = env_.definitions.find(id, version);
+  if (!d) return nullptr;
+  return used_.emplace_back(std::move(d)).get();
+}
+
+InstanceView Stepper::view(const InstanceRecord& r) { return to_view(r, definition(r.definition, r.definition_version)); }
+
+void Stepper::apply(Batch& b, Unit& u) {
   if (b.storage_rc) return;
   for (auto& [is_put, db, key, value] : u.ops) {
     // History and outbox keys only grow: append at the right edge of their trees.
@@ -69,7 +78,7 @@ static void apply(Batch& b, Unit& u, const DefinitionRegistry& defs) {
     if (b.failed()) return;
   }
   for (auto& [id, rec] : u.records) {
-    auto def = defs.find(rec.definition, rec.definition_version);
+    const Definition* def = definition(rec.definition, rec.definition_version);
     int before = u.original_state.count(id) ? u.original_state[id] : -1;
     if (def && before != rec.state) {
       if (before >= 0) b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id)));
@@ -96,7 +105,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     if (!req.idempotency_key.empty()) {
       if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
         auto& r = s.fetch(storage::read_be64(*prior));
-        result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+        result.instance = view(r);
         result.replayed = true;
         return result;
       }
@@ -105,12 +114,12 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
       if (auto existing = s.find_business_key(req.business_key)) {
         auto& r = s.fetch(*existing);
         if (r.status == InstanceStatus::running) {
-          auto view = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+          auto current = view(r);
           if (!req.return_existing)
             fail(StepError::duplicate_business_key,
                  "a running instance already has business key \"" + req.business_key + "\"",
-                 {{"instance", view.id}});
-          result.instance = std::move(view);
+                 {{"instance", current.id}});
+          result.instance = std::move(current);
           result.replayed = true;
           return result;
         }
@@ -122,7 +131,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
   } catch (const StepFailure& f) {
     return refused(f);
   }
-  apply(b, u, env_.definitions);
+  apply(b, u);
   run_cascades(b, std::move(u.cascades));
   return result;
 }
@@ -153,24 +162,24 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
         if (*prior != fingerprint(req.event, req.payload))
           fail(StepError::invalid_request, "idempotency key \"" + req.idempotency_key +
                                                "\" was already used for a different event or payload");
-        result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+        result.instance = view(r);
         result.replayed = true;
         return result;
       }
     }
     s.handle_event(r, req.event, req.payload, req.actor, req.expected_version, "event");
     if (!idem_key.empty()) u.put(Db::idem, idem_key, fingerprint(req.event, req.payload));
-    result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+    result.instance = view(r);
   } catch (const StepFailure& f) {
     auto out = refused(f);
     if (auto it = u.records.find(id); it != u.records.end() && f.error != StepError::not_found) {
       // Report the instance as it is (unchanged), not the discarded working copy.
       if (auto current = load(b, id))
-        out.instance = to_view(*current, env_.definitions.find(current->definition, current->definition_version).get());
+        out.instance = view(*current);
     }
     return out;
   }
-  apply(b, u, env_.definitions);
+  apply(b, u);
   run_cascades(b, std::move(u.cascades));
   return result;
 }
@@ -182,11 +191,11 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
   try {
     InstanceRecord& r = s.fetch(id);
     s.cancel(r, reason, actor, false);
-    result.instance = to_view(r, env_.definitions.find(r.definition, r.definition_version).get());
+    result.instance = view(r);
   } catch (const StepFailure& f) {
     return refused(f);
   }
-  apply(b, u, env_.definitions);
+  apply(b, u);
   run_cascades(b, std::move(u.cascades));
   return result;
 }
@@ -212,7 +221,7 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
   try {
     auto fired = consume();
     if (!fired) {
-      apply(b, u, env_.definitions);  // a stale key: just remove it
+      apply(b, u);  // a stale key: just remove it
       return false;
     }
     InstanceRecord& r = u.records.at(st.instance);
@@ -237,10 +246,10 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
                        {{"timer", spec.id}, {"refused", to_string(f.error)}, {"message", f.message}}, json::array());
     }
   } catch (const StepFailure&) {
-    apply(b, u, env_.definitions);  // instance gone: drop the key
+    apply(b, u);  // instance gone: drop the key
     return false;
   }
-  apply(b, u, env_.definitions);
+  apply(b, u);
   run_cascades(b, std::move(u.cascades));
   return true;
 }
@@ -269,7 +278,7 @@ void Stepper::run_cascades(Batch& b, std::deque<Cascade> todo) {
     } catch (const StepFailure&) {
       continue;  // an internal event the target does not accept is dropped (the sender's step stands)
     }
-    apply(b, u, env_.definitions);
+    apply(b, u);
     for (auto& next : u.cascades) todo.push_back(std::move(next));
   }
 }

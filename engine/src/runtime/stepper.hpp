@@ -8,6 +8,8 @@
 
 namespace bihuan::runtime {
 
+struct Unit;
+
 struct StepEnv {
   const DefinitionRegistry& definitions;
   const Calendars* calendars;
@@ -27,9 +29,16 @@ class Stepper {
   // Reads an instance through the batch overlay, then the transaction.
   std::optional<InstanceRecord> load(Batch& b, std::uint64_t id);
 
+  // A definition version, looked up in the registry (which locks) once per batch; the
+  // stepper keeps it alive for the batch. nullptr if not deployed.
+  const Definition* definition(const std::string& id, std::int64_t version);
+  InstanceView view(const InstanceRecord& r);
+
  private:
   void run_cascades(Batch& b, std::deque<Cascade> todo);
+  void apply(Batch& b, Unit& u);  // writes a successful unit into the transaction and overlay
   StepEnv env_;
+  std::vector<std::shared_ptr<const Definition>> used_;  // definitions this batch looked up
 };
 
 }  // namespace bihuan::runtime
