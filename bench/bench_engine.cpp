@@ -380,6 +380,7 @@ void repeat(const std::string& label, const std::function<void(int, Results&)>& 
   print_summary(label, run_in_children(g_opt.runs, [&](int run, Results& r) {
     body(run, r);
     r.add("loadavg_1m", load_average());
+    r.add("machine_ms", machine_ms());
   }));
 }
 

@@ -6,6 +6,7 @@
 
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +17,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <sys/stat.h>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -76,6 +76,22 @@ inline double load_average() {
   double one = -1;
   in >> one;
   return one;
+}
+
+// Milliseconds for a fixed piece of engine-like CPU work (build, dump and parse JSON:
+// allocation heavy), timed after each run. This VM's speed drifts by 20-30% within an
+// hour; compare a run's figures only with runs of a similar machine_ms.
+inline double machine_ms() {
+  auto t0 = std::chrono::steady_clock::now();
+  std::size_t sink = 0;
+  for (int i = 0; i < 2000; ++i) {
+    bihuan::json j = bihuan::json::object();
+    for (int k = 0; k < 20; ++k)
+      j["k" + std::to_string(k)] = {{"n", i * k}, {"s", "business-00042"}, {"a", {1, 2, 3}}};
+    sink += bihuan::json::parse(j.dump()).size();
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return sink ? ms : -1;
 }
 
 inline double cpu_sys_seconds(int who) {
