@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <vector>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -19,7 +20,7 @@ struct Unit {
   std::unordered_map<std::uint64_t, InstanceRecord> records;  // working copies
   std::unordered_map<std::uint64_t, int> original_state;      // -1 for instances created here
   std::map<std::string, std::uint64_t> business_keys;          // claimed in this unit
-  std::deque<Cascade> cascades;
+  std::vector<Cascade> cascades;  // a vector: an empty deque allocates, and most steps have none
   std::vector<std::shared_ptr<const Definition>> pinned;        // keeps definitions alive
   std::size_t spawned = 0;
   Sequences next;  // taken from the batch; given back by apply()

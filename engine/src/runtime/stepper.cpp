@@ -254,7 +254,9 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
   return true;
 }
 
-void Stepper::run_cascades(Batch& b, std::deque<Cascade> todo) {
+void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
+  if (first.empty()) return;
+  std::deque<Cascade> todo(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end()));
   std::size_t done = 0;
   while (!todo.empty() && done++ < env_.max_cascade && !b.storage_rc) {
     Cascade c = std::move(todo.front());

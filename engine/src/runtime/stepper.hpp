@@ -35,7 +35,7 @@ class Stepper {
   InstanceView view(const InstanceRecord& r);
 
  private:
-  void run_cascades(Batch& b, std::deque<Cascade> todo);
+  void run_cascades(Batch& b, std::vector<Cascade> first);
   void apply(Batch& b, Unit& u);  // writes a successful unit into the transaction and overlay
   StepEnv env_;
   std::vector<std::shared_ptr<const Definition>> used_;  // definitions this batch looked up
