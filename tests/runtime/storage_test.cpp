@@ -37,6 +37,31 @@ TEST_F(EngineTest, RefusesANewerStorageFormatWithAClearMessage) {
   EXPECT_NE(p.items()[0].message.find("up to " + std::to_string(runtime::kStorageFormat)), std::string::npos);
 }
 
+TEST_F(EngineTest, ADamagedFormatNumberIsRefusedWithoutMigrating) {
+  engine_->close();
+  engine_.reset();
+  {
+    std::string error;
+    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    auto txn = env->begin(true, nullptr);
+    ASSERT_EQ(txn->put(storage::Db::meta, "format", std::string(2, '\0')), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  EngineOptions o;
+  o.data_dir = dir_;
+  o.clock = clock_;
+  Problems p;
+  EXPECT_FALSE(Engine::open(o, p));
+  ASSERT_EQ(p.items().size(), 1u);
+  EXPECT_NE(p.items()[0].message.find(dir_ + ": meta/format is damaged (2 bytes"), std::string::npos)
+      << p.items()[0].message;
+  std::string error;
+  auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+  auto txn = env->begin(false, nullptr);
+  EXPECT_EQ(txn->get(storage::Db::meta, "format"), std::string_view(std::string(2, '\0')));  // untouched
+}
+
 TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
   engine_->close();
   engine_.reset();

@@ -34,16 +34,35 @@ EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
 
 EngineImpl::~EngineImpl() { close(); }
 
+// The stored format number: kStorageFormat for a new store; nullopt (and a problem) if
+// meta/format is not a big-endian u32 of at least 1.
+std::optional<std::uint32_t> EngineImpl::stored_format(storage::Txn& txn, Problems& problems) const {
+  auto format = txn.get(Db::meta, "format");
+  if (!format) return kStorageFormat;
+  std::uint32_t v = format->size() == 4 ? storage::read_be32(*format) : 0;
+  if (v == 0)
+    problems.error("", "storage-format",
+                   options_.data_dir + ": meta/format is damaged (" + std::to_string(format->size()) +
+                       " bytes; expected a 4-byte format number of at least 1); restore a backup");
+  return v ? std::optional<std::uint32_t>(v) : std::nullopt;
+}
+
 // Runs before anything else touches the environment, so growing the map needs no lock
-// against readers of this process.
+// against readers of this process. A current store costs one read transaction.
 bool EngineImpl::migrate(Problems& problems) {
+  std::uint32_t from = kStorageFormat;
+  {
+    std::shared_lock<std::shared_mutex> lock;
+    auto txn = read_txn(lock);
+    auto v = txn ? stored_format(*txn, problems) : std::optional<std::uint32_t>(kStorageFormat);
+    if (!v) return false;
+    from = *v;
+  }
+  if (from >= kStorageFormat) return true;  // new, current, or newer (refused by init)
   for (int attempt = 0; attempt < 32; ++attempt) {
     int rc = 0;
     auto txn = env_->begin(true, &rc);
     if (!txn) break;
-    auto format = txn->get(Db::meta, "format");
-    std::uint32_t from = format ? storage::read_be32(*format) : kStorageFormat;
-    if (from >= kStorageFormat) return true;  // new, current, or newer (refused by init)
     std::string error;
     rc = migrate_storage(*txn, from, &error);
     if (rc == 0) rc = txn->commit();
@@ -68,12 +87,13 @@ bool EngineImpl::init(Problems& problems) {
     problems.error("", "storage", "cannot begin a transaction: " + storage::error_text(rc));
     return false;
   }
-  auto format = txn->get(Db::meta, "format");
-  if (!format) {
+  if (!txn->get(Db::meta, "format")) {
     txn->put(Db::meta, "format", storage::be32(kStorageFormat));
     txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
   } else {
-    std::uint32_t v = storage::read_be32(*format);
+    auto stored = stored_format(*txn, problems);
+    if (!stored) return false;
+    std::uint32_t v = *stored;
     if (v > kStorageFormat) {
       problems.error("", "storage-format",
                      options_.data_dir + " uses storage format " + std::to_string(v) +

@@ -74,6 +74,7 @@ class EngineImpl final : public Engine {
 
  private:
   bool migrate(Problems& problems);
+  std::optional<std::uint32_t> stored_format(storage::Txn& txn, Problems& problems) const;
   struct Request {
     enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state } kind;
     std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
