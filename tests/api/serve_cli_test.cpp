@@ -45,7 +45,7 @@ struct ServeProcess {
         return false;
       }
       for (const auto& line : lines())
-        if (line.value("msg", "") == "listening") port = line.value("port", 0);
+        if (line.is_object() && line.value("msg", "") == "listening") port = line.value("port", 0);
       if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a child's log
     }
     return port != 0;
@@ -61,7 +61,16 @@ struct ServeProcess {
     kill(pid, SIGTERM);
     int status = 0;
     waitpid(pid, &status, 0);
+    pid = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // A failed assertion must not leave the server running: it would hold the test's
+  // output pipe open and ctest would wait for it.
+  ~ServeProcess() {
+    if (pid > 0 && !exited) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
   }
 };
 

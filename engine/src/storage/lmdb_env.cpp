@@ -1,8 +1,13 @@
 #include "storage/lmdb_env.hpp"
 
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 namespace bihuan::storage {
 namespace {
@@ -38,7 +43,8 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     env->map_bytes_ = std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing));
     rc = mdb_env_set_mapsize(env->env_, env->map_bytes_);
   }
-  unsigned flags = MDB_NOTLS | (nosync ? MDB_NOSYNC | MDB_WRITEMAP : 0u);
+  // MDB_NORDAHEAD: a page fault brings in one 4 KiB page, not a large folio (cache_ahead()).
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (nosync ? MDB_NOSYNC | MDB_WRITEMAP : 0u);
   if (rc == 0) rc = mdb_env_open(env->env_, dir.c_str(), flags, 0640);
   if (rc != 0) {
     if (error) *error = "cannot open LMDB environment in " + dir + ": " + mdb_strerror(rc);
@@ -56,11 +62,36 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     if (error) *error = "cannot open databases in " + dir + ": " + mdb_strerror(rc);
     return nullptr;
   }
+  MDB_stat st;
+  if (mdb_env_stat(env->env_, &st) == 0) env->page_bytes_ = st.ms_psize;
+  // Only needed where LMDB writes with pwrite/writev; MDB_WRITEMAP writes through faults.
+  if (!nosync) env->ahead_fd_ = ::open((std::filesystem::path(dir) / "data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+  if (env->ahead_fd_ >= 0) posix_fadvise(env->ahead_fd_, 0, 0, POSIX_FADV_RANDOM);
+  env->cache_ahead();
   return env;
+}
+
+void Env::cache_ahead() {
+  if (ahead_fd_ < 0 || page_bytes_ == 0) return;
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != 0) return;
+  const std::uint64_t page = page_bytes_;
+  std::uint64_t used = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * page;
+  if (used + kCacheAheadBytes / 2 <= cached_end_) return;
+  std::uint64_t target = std::min<std::uint64_t>(used + kCacheAheadBytes, map_bytes_ / page * page);
+  struct stat st;
+  if (target <= used || fstat(ahead_fd_, &st) != 0) return;
+  // Only ever lengthens the file (a hole past every page LMDB uses), never changes a byte.
+  if (static_cast<std::uint64_t>(st.st_size) < target && ftruncate(ahead_fd_, static_cast<off_t>(target)) != 0) return;
+  std::vector<char> buf(page);
+  for (std::uint64_t at = std::max(used, cached_end_); at < target; at += page)
+    if (pread(ahead_fd_, buf.data(), page, static_cast<off_t>(at)) <= 0) return;
+  cached_end_ = target;
 }
 
 Env::~Env() {
   if (env_) mdb_env_close(env_);
+  if (ahead_fd_ >= 0) ::close(ahead_fd_);
 }
 
 std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
@@ -147,6 +178,7 @@ std::size_t Txn::entries(Db db) {
 int Txn::commit() {
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
+  if (rc == 0 && write_) env_.cache_ahead();
   return rc;
 }
 
