@@ -1,4 +1,6 @@
 // The storage format check, map growth and the no-sync mode, on real LMDB files.
+#include <sys/stat.h>
+
 #include <atomic>
 #include <future>
 
@@ -182,4 +184,38 @@ TEST_F(EngineTest, MapGrowsUnderBatchedEventsAndTimers) {
   EXPECT_EQ(engine_->advance_to(clock_->now() + std::chrono::hours(2)), 300u);
   EXPECT_EQ(engine_->pending_timers(), 0u);
   EXPECT_TRUE(engine_->verify().ok());
+}
+
+// Env::cache_ahead (docs/storage.md): in durable mode the file is lengthened with a hole
+// past the last page LMDB uses; no byte LMDB wrote changes and the file reopens as it was.
+TEST_F(EngineTest, DurableModeLengthensTheFileWithAHoleAndKeepsEveryRecord) {
+  std::string dir = dir_ + "/ahead", error;
+  const std::string blob(1000, 'b');
+  std::uint64_t used = 0;
+  {
+    auto env = storage::Env::open(dir, 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    for (int round = 0; round < 3; ++round) {
+      auto txn = env->begin(true, nullptr);
+      for (std::uint64_t i = 0; i < 2000; ++i)
+        ASSERT_EQ(txn->put(storage::Db::inst, storage::be64(round * 2000 + i), blob + std::to_string(i)), 0);
+      ASSERT_EQ(txn->commit(), 0);
+    }
+    used = env->used_bytes();
+    ASSERT_GT(used, 6000u * 1000);
+    struct stat st{};
+    ASSERT_EQ(stat((dir + "/data.mdb").c_str(), &st), 0);
+    auto size = static_cast<std::uint64_t>(st.st_size);
+    EXPECT_GE(size, used + storage::Env::kCacheAheadBytes / 2) << "the hole past the last used page";
+    EXPECT_LE(size, used + storage::Env::kCacheAheadBytes);
+    EXPECT_LE(static_cast<std::uint64_t>(st.st_blocks) * 512, used + (256u << 10)) << "the hole takes no disk blocks";
+  }
+  auto env = storage::Env::open(dir, 64u << 20, false, &error);
+  ASSERT_TRUE(env) << error;
+  EXPECT_EQ(env->used_bytes(), used);
+  auto txn = env->begin(false, nullptr);
+  EXPECT_EQ(txn->entries(storage::Db::inst), 6000u);
+  auto v = txn->get(storage::Db::inst, storage::be64(4000 + 1999));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, blob + "1999");
 }

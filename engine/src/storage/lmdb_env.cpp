@@ -71,12 +71,16 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   return env;
 }
 
+std::uint64_t Env::used_bytes() const {
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != 0) return 0;
+  return (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * page_bytes_;
+}
+
 void Env::cache_ahead() {
   if (ahead_fd_ < 0 || page_bytes_ == 0) return;
-  MDB_envinfo info;
-  if (mdb_env_info(env_, &info) != 0) return;
-  const std::uint64_t page = page_bytes_;
-  std::uint64_t used = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * page;
+  const std::uint64_t page = page_bytes_, used = used_bytes();
+  if (used == 0) return;
   if (used + kCacheAheadBytes / 2 <= cached_end_) return;
   std::uint64_t target = std::min<std::uint64_t>(used + kCacheAheadBytes, map_bytes_ / page * page);
   struct stat st;

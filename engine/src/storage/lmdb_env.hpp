@@ -64,6 +64,8 @@ class Env {
   // each, readahead off). Called after open and after each write commit, on the writer
   // thread; best effort (errors are ignored: LMDB reports real I/O errors itself).
   void cache_ahead();
+  // Bytes of data.mdb that LMDB uses: (last page number + 1) * page size.
+  std::uint64_t used_bytes() const;
   static constexpr std::uint64_t kCacheAheadBytes = std::uint64_t{2} << 20;
 
  private:
