@@ -15,9 +15,10 @@ using storage::read_be32;
 using storage::read_be64;
 
 std::string id_to_text(std::uint64_t id) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, id >>= 4) out[static_cast<std::size_t>(i)] = kHex[id & 0xf];
+  return out;
 }
 
 std::optional<std::uint64_t> id_from_text(std::string_view text) {
@@ -172,9 +173,7 @@ std::string encode_history_body(const HistoryFields& e) {
 }
 
 std::string history_hash(std::string_view prev_hash, std::string_view body) {
-  std::string material(prev_hash);
-  material.append(body);
-  return sha256_hex(material);
+  return sha256_hex(prev_hash, body);
 }
 
 std::string seal_history(std::string body, const std::string& hash) {
@@ -233,7 +232,9 @@ std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::stri
   return e;
 }
 
-std::string sha256_hex(std::string_view bytes) {
+std::string sha256_hex(std::string_view bytes) { return sha256_hex(bytes, {}); }
+
+std::string sha256_hex(std::string_view first, std::string_view second) {
   // One digest context per thread, reused: OpenSSL's one-shot SHA256() looks the
   // algorithm up on every call, which costs more than hashing a history entry.
   struct Ctx {
@@ -248,7 +249,8 @@ std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestInit_ex(c.ctx, c.md, nullptr);
-  EVP_DigestUpdate(c.ctx, bytes.data(), bytes.size());
+  EVP_DigestUpdate(c.ctx, first.data(), first.size());
+  if (!second.empty()) EVP_DigestUpdate(c.ctx, second.data(), second.size());
   EVP_DigestFinal_ex(c.ctx, md, &len);
   static const char* hex = "0123456789abcdef";
   std::string out(2 * len, '0');

@@ -85,5 +85,7 @@ std::string seal_history(std::string body, const std::string& hash);
 std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::string_view* body = nullptr);
 
 std::string sha256_hex(std::string_view bytes);
+// The digest of `first` followed by `second`, without joining them.
+std::string sha256_hex(std::string_view first, std::string_view second);
 
 }  // namespace bihuan::runtime

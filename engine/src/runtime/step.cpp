@@ -97,7 +97,9 @@ json Step::lease_context(InstanceRecord& r, const Definition& def, json event, c
   json ctx = json::object();
   ctx["data"] = std::move(r.data);
   ctx["event"] = std::move(event);
-  ctx["actor"] = {{"id", actor.id}, {"roles", actor.roles}};
+  json& who = ctx["actor"];  // member by member: an initializer list copies every element twice
+  who["id"] = actor.id;
+  who["roles"] = actor.roles;
   if (def.uses_instance)
     ctx["instance"] = {{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
                        {"version", r.version}, {"state", state_name(def, r.state)},
@@ -188,7 +190,9 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     values.reserve(tr.set.size());
     for (const auto& [ptr, rule] : tr.set) values.push_back(ex.build(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
     for (std::size_t i = 0; i < values.size(); ++i) {
-      changes.push_back(json::array({tr.set[i].first, values[i]}));
+      json& change = changes.emplace_back(json::array());
+      change.push_back(tr.set[i].first);
+      change.push_back(values[i]);
       assign_pointer(ctx["data"], tr.set[i].first, std::move(values[i]));
     }
   }
@@ -411,7 +415,10 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
       std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
     fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
-  json ctx = lease_context(r, def, {{"name", name}, {"payload", payload}}, actor);
+  json event = json::object();
+  event["name"] = name;
+  event["payload"] = payload;
+  json ctx = lease_context(r, def, std::move(event), actor);
   Expressions ex(def, env_.calendars);
   if (ev->actors) {
     json allowed = ex.eval(*ev->actors, ctx, ev->pointer + "/actors");
