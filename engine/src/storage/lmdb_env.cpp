@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <lmdb.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,13 +81,16 @@ void Env::cache_ahead() {
   if (used == 0) return;
   if (used + kCacheAheadBytes / 2 <= cached_end_) return;
   std::uint64_t target = std::min<std::uint64_t>(used + kCacheAheadBytes, map_bytes_ / page * page);
-  struct stat st;
-  if (target <= used || fstat(ahead_fd_, &st) != 0) return;
-  // Only ever lengthens the file (a hole past every page LMDB uses), never changes a byte.
-  if (static_cast<std::uint64_t>(st.st_size) < target && ftruncate(ahead_fd_, static_cast<off_t>(target)) != 0) return;
-  // WILLNEED on a descriptor marked POSIX_FADV_RANDOM reads the range in as 4 KiB folios
-  // (forced readahead uses the mapping's smallest folio order); a hole costs no I/O.
+  if (target <= used) return;
+  // fallocate(2) lengthens the file if it is shorter and never shortens it or changes a
+  // byte, even if another process's LMDB writer extends the file at the same moment (a
+  // stat-then-ftruncate could cut off its pages). Not glibc's posix_fallocate: where the
+  // file system lacks fallocate it writes zero bytes, which could race with such a writer.
   std::uint64_t from = std::max(used, cached_end_);
+  if (fallocate(ahead_fd_, 0, static_cast<off_t>(from), static_cast<off_t>(target - from)) != 0) return;
+  // WILLNEED on a descriptor marked POSIX_FADV_RANDOM reads the range in as 4 KiB folios
+  // (forced readahead uses the mapping's smallest folio order); unwritten blocks read as
+  // zeros without I/O.
   if (posix_fadvise(ahead_fd_, static_cast<off_t>(from), static_cast<off_t>(target - from), POSIX_FADV_WILLNEED) != 0)
     return;
   cached_end_ = target;

@@ -59,8 +59,9 @@ class Env {
   // kernels whose ext4 page cache uses large folios (6.16 and later), a run of new pages
   // written with one writev lands in one folio of up to 256 KiB; rewriting any 4 KiB page
   // of it later dirties the whole folio, and fdatasync writes all of it (measured: 5-8x
-  // the bytes). So, in durable mode, the file is lengthened (a hole) to kCacheAheadBytes
-  // past the last used page and those pages are brought into the cache as 4 KiB folios
+  // the bytes). So, in durable mode, the file is lengthened (fallocate: never
+  // shortened, no byte changed) to kCacheAheadBytes past the last used page and those
+  // pages are brought into the cache as 4 KiB folios
   // (POSIX_FADV_WILLNEED on a POSIX_FADV_RANDOM descriptor) before LMDB writes them.
   // Called after open and after each write commit, on the writer thread; best effort
   // (errors are ignored: LMDB reports real I/O errors itself).
