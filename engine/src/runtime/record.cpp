@@ -2,8 +2,6 @@
 
 #include <openssl/evp.h>
 
-#include <cstdio>
-
 #include "runtime/msgpack.hpp"
 #include "storage/lmdb_env.hpp"
 
