@@ -196,9 +196,13 @@ TEST_F(DispatcherTest, AHangingPluginTimesOutWithoutBlockingOtherChannelsOrSteps
   while (read_json_lines(work_ + "/n.jsonl").size() < 5 && std::chrono::steady_clock::now() - t0 < 5s)
     std::this_thread::sleep_for(2ms);
   EXPECT_EQ(read_json_lines(work_ + "/n.jsonl").size(), 5u);
-  // Steps go on while the hung call is in flight.
-  for (const auto& id : ids) EXPECT_TRUE(send(id, "close").ok());
   EXPECT_EQ(d->stats().timed_out, 0u) << "the other channel did not wait for the hung one";
+  // Steps go on while the hung call is in flight. (On a machine so loaded that the five
+  // steps end after the 6 s timeout, they cannot show that; they must still succeed.)
+  for (const auto& id : ids) EXPECT_TRUE(send(id, "close").ok());
+  if (std::chrono::steady_clock::now() - t0 < 5500ms) {
+    EXPECT_EQ(d->stats().timed_out, 0u) << "the steps waited for the hung call";
+  }
   while (d->stats().timed_out == 0 && std::chrono::steady_clock::now() - t0 < 30s) std::this_thread::sleep_for(5ms);
   d->stop();
   auto s = d->stats();
