@@ -19,43 +19,40 @@ const char* kSmall = R"({"id": "t.s", "version": 1, "initial": "A", "states": {
   "B": {"type": "final", "outcome": "ok"}}})";
 }
 
-TEST_F(EngineTest, RefusesANewerStorageFormatWithAClearMessage) {
-  engine_->close();
-  engine_.reset();
+namespace {
+// Closes the fixture's engine, stores `value` as meta/format in a raw LMDB transaction and
+// opens an engine on the directory again; returns whether it opened.
+bool reopen_with_format(std::unique_ptr<Engine>& engine, const std::string& dir,
+                        std::shared_ptr<VirtualClock> clock, const std::string& value, Problems& p) {
+  engine->close();
+  engine.reset();
   {
     std::string error;
-    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-    ASSERT_TRUE(env) << error;
+    auto env = storage::Env::open(dir, 64u << 20, false, &error);
+    EXPECT_TRUE(env) << error;
+    if (!env) return false;
     auto txn = env->begin(true, nullptr);
-    ASSERT_EQ(txn->put(storage::Db::meta, "format", storage::be32(99)), 0);
-    ASSERT_EQ(txn->commit(), 0);
+    EXPECT_EQ(txn->put(storage::Db::meta, "format", value), 0);
+    EXPECT_EQ(txn->commit(), 0);
   }
   EngineOptions o;
-  o.data_dir = dir_;
-  o.clock = clock_;
+  o.data_dir = dir;
+  o.clock = std::move(clock);
+  return Engine::open(o, p) != nullptr;
+}
+}  // namespace
+
+TEST_F(EngineTest, RefusesANewerStorageFormatWithAClearMessage) {
   Problems p;
-  EXPECT_FALSE(Engine::open(o, p));
+  EXPECT_FALSE(reopen_with_format(engine_, dir_, clock_, storage::be32(99), p));
   ASSERT_EQ(p.items().size(), 1u);
   EXPECT_NE(p.items()[0].message.find("storage format 99"), std::string::npos) << p.items()[0].message;
   EXPECT_NE(p.items()[0].message.find("up to " + std::to_string(runtime::kStorageFormat)), std::string::npos);
 }
 
 TEST_F(EngineTest, ADamagedFormatNumberIsRefusedWithoutMigrating) {
-  engine_->close();
-  engine_.reset();
-  {
-    std::string error;
-    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-    ASSERT_TRUE(env) << error;
-    auto txn = env->begin(true, nullptr);
-    ASSERT_EQ(txn->put(storage::Db::meta, "format", std::string(2, '\0')), 0);
-    ASSERT_EQ(txn->commit(), 0);
-  }
-  EngineOptions o;
-  o.data_dir = dir_;
-  o.clock = clock_;
   Problems p;
-  EXPECT_FALSE(Engine::open(o, p));
+  EXPECT_FALSE(reopen_with_format(engine_, dir_, clock_, std::string(2, '\0'), p));
   ASSERT_EQ(p.items().size(), 1u);
   EXPECT_NE(p.items()[0].message.find(dir_ + ": meta/format is damaged (2 bytes"), std::string::npos)
       << p.items()[0].message;
@@ -221,9 +218,11 @@ TEST_F(EngineTest, DurableModeAllocatesAheadNeverShortensAndKeepsEveryRecord) {
     EXPECT_EQ(size_of(), used + (16u << 20));
     used = env->used_bytes();
   }
+  std::uint64_t size_before = size_of();
   auto env = storage::Env::open(dir, 64u << 20, false, &error);
   ASSERT_TRUE(env) << error;
   EXPECT_EQ(env->used_bytes(), used);
+  EXPECT_EQ(size_of(), size_before) << "opening alone changes nothing";
   auto txn = env->begin(false, nullptr);
   EXPECT_EQ(txn->entries(storage::Db::inst), 8000u);
   auto v = txn->get(storage::Db::inst, storage::be64(4000 + 1999));

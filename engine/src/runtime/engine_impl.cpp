@@ -87,7 +87,8 @@ bool EngineImpl::init(Problems& problems) {
     problems.error("", "storage", "cannot begin a transaction: " + storage::error_text(rc));
     return false;
   }
-  if (!txn->get(Db::meta, "format")) {
+  const bool fresh = !txn->get(Db::meta, "format");
+  if (fresh) {
     txn->put(Db::meta, "format", storage::be32(kStorageFormat));
     txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
   } else {
@@ -123,7 +124,12 @@ bool EngineImpl::init(Problems& problems) {
   if (auto cur = txn->cursor(Db::hist); cur && cur->last()) next_.history = storage::read_be64(cur->key()) + 1;
   if (auto cur = txn->cursor(Db::timers); cur && cur->first())
     next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
-  rc = txn->commit();
+  // Only a new store has something to write; opening an existing one writes nothing.
+  if (fresh) {
+    rc = txn->commit();
+  } else {
+    txn->abort();
+  }
   if (rc) {
     problems.error("", "storage", "cannot initialise " + options_.data_dir + ": " + storage::error_text(rc));
     return false;

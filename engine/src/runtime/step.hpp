@@ -3,11 +3,10 @@
 // Stepper turns that into a StepResult and discards the unit.
 #pragma once
 
-#include <deque>
-#include <vector>
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"

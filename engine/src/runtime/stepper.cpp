@@ -2,6 +2,8 @@
 // writes the unit into the batch's transaction only if the step succeeded.
 #include "runtime/stepper.hpp"
 
+#include <deque>
+
 #include "runtime/step.hpp"
 
 namespace bihuan::runtime {
@@ -79,7 +81,8 @@ void Stepper::apply(Batch& b, Unit& u) {
   }
   for (auto& [id, rec] : u.records) {
     const Definition* def = definition(rec.definition, rec.definition_version);
-    int before = u.original_state.count(id) ? u.original_state[id] : -1;
+    auto was = u.original_state.find(id);
+    int before = was != u.original_state.end() ? was->second : -1;
     if (def && before != rec.state) {
       if (before >= 0) b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id)));
       b.note(b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), ""));

@@ -64,8 +64,9 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   if (mdb_env_stat(env->env_, &st) == 0) env->page_bytes_ = st.ms_psize;
   // Only needed where LMDB writes with pwrite/writev; MDB_WRITEMAP writes through faults.
   if (!nosync) env->ahead_fd_ = ::open((std::filesystem::path(dir) / "data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+  // No cache_ahead() here: opening (also for a read-only CLI command) changes nothing;
+  // the first write commit allocates ahead.
   if (env->ahead_fd_ >= 0) posix_fadvise(env->ahead_fd_, 0, 0, POSIX_FADV_RANDOM);
-  env->cache_ahead();
   return env;
 }
 

@@ -63,7 +63,7 @@ class Env {
   // shortened, no byte changed) to kCacheAheadBytes past the last used page and those
   // pages are brought into the cache as 4 KiB folios
   // (POSIX_FADV_WILLNEED on a POSIX_FADV_RANDOM descriptor) before LMDB writes them.
-  // Called after open and after each write commit, on the writer thread; best effort
+  // Called after each write commit (not at open), on the writer thread; best effort
   // (errors are ignored: LMDB reports real I/O errors itself).
   void cache_ahead();
   // Bytes of data.mdb that LMDB uses: (last page number + 1) * page size.
