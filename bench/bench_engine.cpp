@@ -405,7 +405,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|all\n"
                "                    [--n N[,N...]] [--quick] [--runs R] [--window W] [--dir DIR] [--keep]\n"
-               "                    [--map-mib M]  (initial LMDB map; 0 = engine default)\n");
+               "                    [--map-mib M]  (initial LMDB map; 0 = engine default)\n"
+               "                    [--no-pipeline]  (durable: execute and commit one batch at a time)\n");
   return 2;
 }
 
@@ -427,6 +428,7 @@ int main(int argc, char** argv) {
       else if (a == "--dir") g_opt.dir = value();
       else if (a == "--keep") g_opt.keep = true;
       else if (a == "--map-mib") bench::g_map_bytes = std::stoull(value()) << 20;
+      else if (a == "--no-pipeline") bench::g_pipeline = false;
       else return usage();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s\n", e.what());
@@ -440,8 +442,9 @@ int main(int argc, char** argv) {
   if (is_tmpfs(g_opt.dir))
     std::fprintf(stderr, "warning: %s is on tmpfs; fsync costs nothing there and durable figures are meaningless\n",
                  g_opt.dir.c_str());
-  std::printf("# bench_engine scenario=%s runs=%d window=%zu map=%zuMiB dir=%s%s\n", g_opt.scenario.c_str(),
-              g_opt.runs, g_opt.window, bench::g_map_bytes >> 20, g_opt.dir.c_str(), g_opt.quick ? " quick" : "");
+  std::printf("# bench_engine scenario=%s runs=%d window=%zu map=%zuMiB dir=%s%s%s\n", g_opt.scenario.c_str(),
+              g_opt.runs, g_opt.window, bench::g_map_bytes >> 20, g_opt.dir.c_str(), g_opt.quick ? " quick" : "",
+              bench::g_pipeline ? "" : " no-pipeline");
   std::printf("%-22s %-34s %14s   [min .. max]\n", "scenario", "metric", "median");
 
   if (wants("disk")) repeat("disk", [](int run, Results& r) { disk(run, r); });

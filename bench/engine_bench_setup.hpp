@@ -40,12 +40,15 @@ struct Opened {
 // Initial LMDB map size for every engine the benchmark opens (0: the engine's default).
 // A large map avoids growing it mid-run (see docs/PERFORMANCE.md on map growth).
 inline std::size_t g_map_bytes = std::size_t{16} << 30;
+// EngineOptions::pipeline for every engine the benchmark opens (--no-pipeline: false).
+inline bool g_pipeline = true;
 
 inline Opened open_engine(const std::string& dir, bool durable, std::shared_ptr<bihuan::Clock> clock = nullptr) {
   bihuan::EngineOptions o;
   o.data_dir = dir;
   o.durable = durable;
   if (g_map_bytes) o.initial_map_bytes = g_map_bytes;
+  o.pipeline = g_pipeline;
   if (clock) o.clock = std::move(clock);
   bihuan::Problems p;
   auto t0 = SteadyClock::now();

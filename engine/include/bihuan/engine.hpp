@@ -33,6 +33,11 @@ struct EngineOptions {
   bool durable = true;
   std::size_t initial_map_bytes = 64u << 20;  // grows on demand
   std::size_t max_batch = 2048;             // steps per group commit
+  // Durable mode: while one batch is being committed (written and flushed), the next one
+  // is already executed on a read snapshot of the store plus the first batch's writes,
+  // and acknowledged only after its own commit. false: execute and commit one batch at a
+  // time (the same results, slower on a disk whose flush is the bottleneck).
+  bool pipeline = true;
   // Names known to the configuration (empty set = not checked at deploy).
   std::set<std::string> notifiers, task_handlers;
   std::size_t max_cascade = 10000;          // internal steps (children, sends) per request

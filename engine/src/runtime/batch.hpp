@@ -1,4 +1,4 @@
-// One group-commit batch: a write transaction, the batch's clock reading, and the
+// One group-commit batch: its transaction (direct or staged), the batch's clock reading, and the
 // records already written in it (so later steps of the batch read them without decoding).
 #pragma once
 
@@ -12,7 +12,7 @@
 
 #include "bihuan/engine.hpp"
 #include "runtime/record.hpp"
-#include "storage/lmdb_env.hpp"
+#include "runtime/store.hpp"
 
 namespace bihuan::runtime {
 
@@ -62,7 +62,7 @@ struct Sequences {
 };
 
 struct Batch {
-  storage::Txn& txn;
+  Store& txn;  // the batch's transaction, direct or staged (store.hpp)
   TimePoint now;
   std::unordered_map<std::uint64_t, InstanceRecord> overlay;
   Sequences next;

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <future>
+#include <random>
 
 #include <boost/asio/post.hpp>
 
@@ -30,7 +31,7 @@ using storage::be64;
 using storage::Db;
 
 EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
-    : options_(std::move(options)), env_(std::move(env)) {}
+    : options_(std::move(options)), env_(std::move(env)), pipelined_(options_.durable && options_.pipeline) {}
 
 EngineImpl::~EngineImpl() { close(); }
 
@@ -119,11 +120,16 @@ bool EngineImpl::init(Problems& problems) {
       registry_.add(def);
     }
   }
-  if (auto cur = txn->cursor(Db::inst); cur && cur->last()) ids_.observe(storage::read_be64(cur->key()));
-  if (auto cur = txn->cursor(Db::outbox); cur && cur->last()) next_.outbox = storage::read_be64(cur->key()) + 1;
-  if (auto cur = txn->cursor(Db::hist); cur && cur->last()) next_.history = storage::read_be64(cur->key()) + 1;
+  reload_sequences(*txn);
   if (auto cur = txn->cursor(Db::timers); cur && cur->first())
     next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+  // Commits of another process since now are told by the stamp they leave (stamp()).
+  {
+    std::random_device rd;
+    token_ = be64((std::uint64_t{rd()} << 32) ^ rd());
+    auto seen = txn->get(Db::meta, "writer");
+    stamp_ = seen ? std::string(*seen) : std::string();
+  }
   // Only a new store has something to write; opening an existing one writes nothing.
   if (fresh) {
     rc = txn->commit();
@@ -135,6 +141,7 @@ bool EngineImpl::init(Problems& problems) {
     return false;
   }
   writer_ = std::thread([this] { io_.run(); });
+  if (pipelined_) committer_ = std::thread([this] { committer_loop(); });
   boost::asio::post(io_, [this] { schedule_timers(); });
   return true;
 }
@@ -146,11 +153,18 @@ void EngineImpl::close() {
     stopping_ = true;
   }
   // Requests already queued still run: drain until empty, then let the loop end.
+  // Requests the committer handed back (pipeline.cpp) run too.
   boost::asio::post(io_, [this] {
     while (true) {
+      bool empty = false;
       {
         std::lock_guard lock(mu_);
-        if (queue_.empty()) break;
+        empty = queue_.empty();
+      }
+      if (empty) {
+        wait_committer_idle();
+        std::lock_guard lock(cmu_);
+        if (seen_epoch_ == epoch_) break;
       }
       drain();
     }
@@ -158,6 +172,12 @@ void EngineImpl::close() {
     work_.reset();
   });
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(cmu_);
+    committer_stop_ = true;
+  }
+  ccv_.notify_all();
+  if (committer_.joinable()) committer_.join();
   env_->sync();
   std::lock_guard lock(mu_);
   closed_ = true;
@@ -212,6 +232,7 @@ void EngineImpl::drain() {
   }
   if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
     batch.push_back(sweep_request(INT64_MIN));
+  if (pipelined_) catch_up(batch);
   if (!batch.empty()) run_batch(batch);
   schedule_timers();
 }
@@ -303,6 +324,19 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
 }
 
 bool EngineImpl::run_batch(std::vector<Request>& batch) {
+  if (pipelined_ && stageable(batch)) {
+    run_staged(batch);
+    return true;
+  }
+  return run_direct(batch);
+}
+
+bool EngineImpl::run_direct(std::vector<Request>& batch) {
+  if (pipelined_) {
+    wait_committer_idle();
+    catch_up(batch);
+    overlay_.clear();  // every staged batch is committed: the store holds all of it
+  }
   std::vector<StepResult> results;
   TimePoint now = options_.clock->now();
   StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
@@ -311,13 +345,20 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
     int rc = 0;
     auto txn = env_->begin(true, &rc);
     if (!txn) break;
-    Batch b{*txn, now, {}, next_, ids_, 0, 0};
+    // Another process committed since our last commit: its log keys and ids count.
+    if (foreign_commit(*txn)) reload_sequences(*txn);
+    Store store(*txn);
+    Batch b{store, now, {}, next_, ids_, 0, 0};
     Stepper stepper(step_env);
     std::size_t fired = 0;
     for (auto& r : batch) results.push_back(apply_one(b, stepper, r, fired));
     rc = b.storage_rc;
     std::int64_t next_due = INT64_MAX;
-    if (!rc) {
+    std::string next_stamp;
+    if (!rc && store.writes() == 0) {
+      txn->abort();  // nothing changed: nothing to flush
+      next_stamp = stamp_;
+    } else if (!rc && !(rc = put_stamp(*txn, &next_stamp))) {
       if (auto cur = txn->cursor(Db::timers); cur && cur->first())
         next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
       rc = txn->commit();
@@ -325,44 +366,49 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
       txn->abort();
     }
     if (rc == 0) {
-      next_ = b.next;
-      next_due_ms_ = next_due;
-      count_batch(batch, results);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].kind == Request::fire_timers && batch[i].done && results[i].details.value("more", false)) {
-          // A sweep split over transactions: the rest goes first in the next batch.
-          Request rest = std::move(batch[i]);
-          rest.fired_before = results[i].details.value("fired", std::size_t{0});
-          std::lock_guard lock(mu_);
-          if (rest.sync) ++sync_queued_;
-          queue_.push_front(std::move(rest));
-          post_drain_locked();
-          continue;
-        }
-        if (batch[i].done) batch[i].done(std::move(results[i]));
+      if (next_stamp != stamp_) {
+        stamp_ = std::move(next_stamp);
+        ++stamp_count_;
+        next_due_ms_ = next_due;
       }
+      next_ = b.next;
+      count_batch(batch, results);
+      deliver(batch, results);
       return true;
     }
-    if (storage::is_map_full(rc)) {
-      std::unique_lock resize(env_->resize_lock());
-      if (env_->grow() == 0) continue;
-    }
+    if (storage::is_map_full(rc) && grow_map()) continue;
     // Any other failure (disk full, I/O error): nothing of this batch was applied.
     counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
-    StepResult failed;
-    failed.error = StepError::storage_error;
-    failed.message = "storage failed, the step was not applied: " + storage::error_text(rc);
-    for (auto& r : batch)
-      if (r.done) r.done(failed);
+    fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
     return false;
   }
   counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+  fail_batch(batch, "storage failed, the step was not applied (cannot begin or grow the map)");
+  return false;
+}
+
+void EngineImpl::deliver(std::vector<Request>& batch, std::vector<StepResult>& results) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].kind == Request::fire_timers && batch[i].done && results[i].details.value("more", false)) {
+      // A sweep split over transactions: the rest goes first in the next batch.
+      Request rest = std::move(batch[i]);
+      rest.fired_before = results[i].details.value("fired", std::size_t{0});
+      std::lock_guard lock(mu_);
+      if (rest.sync) ++sync_queued_;
+      queue_.push_front(std::move(rest));
+      post_drain_locked();
+      continue;
+    }
+    if (batch[i].done) batch[i].done(std::move(results[i]));
+  }
+}
+
+void EngineImpl::fail_batch(std::vector<Request>& batch, const std::string& message) {
   StepResult failed;
   failed.error = StepError::storage_error;
-  failed.message = "storage failed, the step was not applied (cannot begin or grow the map)";
+  failed.message = message;
   for (auto& r : batch)
     if (r.done) r.done(failed);
-  return false;
 }
 
 void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -106,6 +107,36 @@ class EngineImpl final : public Engine {
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
   bool run_batch(std::vector<Request>& batch);  // false: the batch failed (storage)
+  bool run_direct(std::vector<Request>& batch);  // executes and commits on this thread
+  void fail_batch(std::vector<Request>& batch, const std::string& message);
+  void deliver(std::vector<Request>& batch, std::vector<StepResult>& results);  // after the commit
+
+  // The durable pipeline (pipeline.cpp, store.hpp). The writer thread executes a batch on
+  // a read snapshot plus the overlay while the committer thread commits the previous one.
+  struct Prepared {
+    std::vector<Request> requests;
+    std::vector<StepResult> results;
+    std::vector<Op> ops;
+    std::uint64_t number = 0;    // the overlay's tag for this batch's writes
+    std::uint64_t epoch = 0;     // epoch_ when it was executed
+    std::int64_t next_due = INT64_MAX;
+  };
+  static bool stageable(const std::vector<Request>& batch);
+  void run_staged(std::vector<Request>& batch);
+  // Writer: if the committer refused a batch since the last look, waits until it is idle,
+  // forgets the overlay, reloads the sequences and puts the returned requests first.
+  void catch_up(std::vector<Request>& batch);
+  void wait_committer_idle();  // writer; then no staged batch is in flight
+  void reload_sequences(storage::Txn& txn);  // ids_, next_ from the store
+  void committer_loop();
+  int commit_prepared(Prepared& p);  // 0, kConflict or an LMDB error
+  static constexpr int kConflict = -30000;  // outside LMDB's error range
+  // Every commit of this engine writes meta/"writer" = token_ + be64(count) (put_stamp;
+  // the new stamp becomes stamp_ once committed). Finding another value there
+  // (foreign_commit) means another process committed since our last commit.
+  bool foreign_commit(storage::Txn& txn) const;
+  int put_stamp(storage::Txn& txn, std::string* next) const;
+  bool grow_map();  // doubles the map (no transaction of ours open); false if it cannot
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
@@ -134,6 +165,26 @@ class EngineImpl final : public Engine {
   bool stopping_ = false;
   bool closed_ = false;
   std::thread writer_;
+
+  // Pipeline state. cmu_ guards the hand-off between the writer and the committer.
+  const bool pipelined_;
+  std::thread committer_;
+  std::mutex cmu_;
+  std::condition_variable ccv_;
+  std::optional<Prepared> pending_;  // handed off, not yet taken by the committer
+  bool committing_ = false;          // the committer holds a batch (until its commit ended)
+  bool delivering_ = false;          // the committer runs a committed batch's callbacks
+  bool committer_stop_ = false;
+  std::uint64_t epoch_ = 0;          // bumped when the committer refuses a batch
+  std::vector<Request> returned_;    // requests to execute again, oldest first
+  // The stamp of our last commit (meta/"writer"); the one found at open until then. Used
+  // by whichever thread commits (they hand over under cmu_).
+  std::string token_, stamp_;
+  std::uint64_t stamp_count_ = 0;
+  // Writer thread only.
+  Overlay overlay_;
+  std::uint64_t batch_number_ = 0;
+  std::uint64_t seen_epoch_ = 0;
 };
 
 }  // namespace bihuan::runtime

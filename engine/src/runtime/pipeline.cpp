@@ -1,0 +1,221 @@
+// The durable pipeline. A commit's flush (fdatasync of the pages it wrote) takes as long
+// as executing a batch on this kind of disk, and LMDB has one writer, so the two are
+// overlapped on two threads:
+//
+//   writer:     execute N+1 on (snapshot + overlay)   | execute N+2 ...
+//   committer:  replay N's ops, commit, flush, ack N   | replay N+1's ops ...
+//
+// The writer executes a batch against a read snapshot under the Overlay of the writes of
+// batches the snapshot does not hold yet (store.hpp), and hands the batch's op log to the
+// committer, which replays it into one write transaction and acknowledges the batch's
+// requests after that commit returned. At most one batch is being committed while the
+// next is executed. Readers (and the outbox dispatcher) only ever see committed batches.
+//
+// The committer refuses a batch whose snapshot is not the store it commits onto: another
+// process (a CLI on the same data directory) committed in between. Its requests, and
+// those of the batch executed on top of it, are executed again on the new store. A batch
+// whose commit fails (disk full, I/O error) fails its requests, as in direct mode, and
+// the batch executed on top of it is executed again.
+#include <cerrno>
+
+#include <boost/asio/post.hpp>
+
+#include "runtime/engine_impl.hpp"
+
+namespace bihuan::runtime {
+
+using storage::Db;
+
+bool EngineImpl::stageable(const std::vector<Request>& batch) {
+  // Timer sweeps walk the timer index from its start after every firing (cheap in a write
+  // transaction, not over an overlay of deleted keys); deploys change the registry.
+  for (const auto& r : batch)
+    if (r.kind == Request::fire_timers || r.kind == Request::deploy) return false;
+  return true;
+}
+
+void EngineImpl::reload_sequences(storage::Txn& txn) {
+  Sequences next;
+  if (auto cur = txn.cursor(Db::inst); cur && cur->last()) ids_.observe(storage::read_be64(cur->key()));
+  if (auto cur = txn.cursor(Db::outbox); cur && cur->last()) next.outbox = storage::read_be64(cur->key()) + 1;
+  if (auto cur = txn.cursor(Db::hist); cur && cur->last()) next.history = storage::read_be64(cur->key()) + 1;
+  next_ = next;
+}
+
+void EngineImpl::wait_committer_idle() {
+  std::unique_lock lock(cmu_);
+  ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
+}
+
+void EngineImpl::catch_up(std::vector<Request>& batch) {
+  std::vector<Request> back;
+  {
+    std::unique_lock lock(cmu_);
+    if (seen_epoch_ == epoch_) return;
+    ccv_.wait(lock, [&] { return !pending_ && !committing_; });
+    seen_epoch_ = epoch_;
+    back.swap(returned_);
+  }
+  overlay_.clear();
+  {
+    std::shared_lock<std::shared_mutex> lock;
+    if (auto txn = read_txn(lock)) reload_sequences(*txn);
+  }
+  batch.insert(batch.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
+}
+
+void EngineImpl::run_staged(std::vector<Request>& batch) {
+  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
+  while (!batch.empty()) {
+    Prepared p;
+    p.number = ++batch_number_;
+    p.epoch = seen_epoch_;
+    int rc = 0;
+    {
+      // Every batch before the last one handed off has committed (the hand-off waits for
+      // that), so the snapshot taken next holds them: only the last one's writes stay.
+      overlay_.rotate(p.number);
+      std::shared_lock<std::shared_mutex> lock;
+      auto txn = read_txn(lock);
+      if (!txn) {
+        fail_batch(batch, "storage failed, the step was not applied (cannot begin a read transaction)");
+        return;
+      }
+      Store store(*txn, overlay_, p.number, p.ops);
+      Batch b{store, options_.clock->now(), {}, next_, ids_, 0, 0};
+      Stepper stepper(step_env);
+      std::size_t fired = 0;
+      p.results.reserve(batch.size());
+      for (auto& r : batch) p.results.push_back(apply_one(b, stepper, r, fired));
+      rc = b.storage_rc;
+      if (!rc) {
+        if (auto cur = store.cursor(Db::timers); cur && cur->first())
+          p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+        next_ = b.next;
+      }
+    }
+    if (rc) {
+      // A read failed. The overlay may hold part of this batch: start from the store.
+      wait_committer_idle();
+      overlay_.clear();
+      {
+        std::shared_lock<std::shared_mutex> lock;
+        if (auto txn = read_txn(lock)) reload_sequences(*txn);
+      }
+      counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+      fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
+      return;
+    }
+    p.requests = std::move(batch);
+    batch.clear();
+    {
+      std::unique_lock lock(cmu_);
+      ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
+      if (p.epoch == epoch_) {
+        pending_ = std::move(p);
+        lock.unlock();
+        ccv_.notify_all();
+        return;
+      }
+    }
+    // The committer refused a batch this one was executed on: run it again after the
+    // returned requests (catch_up puts those first).
+    batch = std::move(p.requests);
+    catch_up(batch);
+  }
+}
+
+bool EngineImpl::foreign_commit(storage::Txn& txn) const {
+  auto seen = txn.get(Db::meta, "writer");
+  return (seen ? *seen : std::string_view()) != stamp_;
+}
+
+int EngineImpl::put_stamp(storage::Txn& txn, std::string* next) const {
+  *next = token_ + storage::be64(stamp_count_ + 1);
+  return txn.put(Db::meta, "writer", *next);
+}
+
+bool EngineImpl::grow_map() {
+  std::unique_lock resize(env_->resize_lock());
+  return env_->grow() == 0;
+}
+
+int EngineImpl::commit_prepared(Prepared& p) {
+  // Nothing to write (every step refused, a barrier): nothing to flush either. The
+  // results stand: the snapshot they were read from is newer than their requests.
+  if (p.ops.empty()) return 0;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int rc = 0;
+    auto txn = env_->begin(true, &rc);
+    if (!txn) return rc ? rc : EIO;
+    // Another process committed since our last commit: the batch may have read what it
+    // changed (the batch executed on top of ours, if any, saw our writes in the overlay).
+    if (foreign_commit(*txn)) return kConflict;
+    std::string next_stamp;
+    rc = put_stamp(*txn, &next_stamp);
+    for (std::size_t i = 0; rc == 0 && i < p.ops.size(); ++i) {
+      const Op& op = p.ops[i];
+      rc = op.put ? txn->put(op.db, op.key, op.value, op.append) : txn->del(op.db, op.key);
+    }
+    if (rc == 0) rc = txn->commit();
+    else txn->abort();
+    if (rc == 0) {
+      stamp_ = std::move(next_stamp);
+      ++stamp_count_;
+      return 0;
+    }
+    if (!storage::is_map_full(rc) || !grow_map()) return rc;
+  }
+  return EIO;
+}
+
+void EngineImpl::committer_loop() {
+  while (true) {
+    Prepared p;
+    {
+      std::unique_lock lock(cmu_);
+      ccv_.wait(lock, [&] { return pending_ || committer_stop_; });
+      if (!pending_) return;
+      p = std::move(*pending_);
+      pending_.reset();
+      committing_ = true;
+    }
+    int rc = commit_prepared(p);
+    {
+      std::lock_guard lock(cmu_);
+      if (rc == 0) {
+        next_due_ms_ = p.next_due;
+        delivering_ = true;
+      } else {
+        ++epoch_;
+        if (rc == kConflict)
+          returned_.insert(returned_.end(), std::make_move_iterator(p.requests.begin()),
+                           std::make_move_iterator(p.requests.end()));
+      }
+      committing_ = false;
+    }
+    ccv_.notify_all();
+    if (rc == 0) {
+      count_batch(p.requests, p.results);
+      deliver(p.requests, p.results);
+      {
+        std::lock_guard lock(cmu_);
+        delivering_ = false;
+      }
+      ccv_.notify_all();
+      continue;
+    }
+    if (rc != kConflict) {
+      counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+      fail_batch(p.requests, "storage failed, the step was not applied: " + storage::error_text(rc));
+    }
+    // Wake the writer: it executes the returned requests (and any batch on top) again.
+    std::lock_guard lock(mu_);
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      boost::asio::post(io_, [this] { drain(); });
+    }
+  }
+}
+
+}  // namespace bihuan::runtime

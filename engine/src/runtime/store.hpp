@@ -1,0 +1,110 @@
+// What a batch's steps read and write: the face of the batch's transaction.
+//
+// Direct: reads and writes go straight to a write transaction (no-sync mode, timer sweeps,
+// deploys). Staged (the durable pipeline): the batch runs on the executor while the
+// previous batch is still being committed, so it reads a read snapshot under an Overlay of
+// the writes of batches not yet in that snapshot, and its writes go to the overlay and to
+// an op log that the committer replays, in order, into its write transaction.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/lmdb_env.hpp"
+
+namespace bihuan::runtime {
+
+// One write of a staged batch.
+struct Op {
+  storage::Db db;
+  bool put;     // false: delete
+  bool append;  // MDB_APPEND (history and outbox keys only grow)
+  std::string key, value;
+};
+
+// Writes of staged batches not yet visible in the executor's snapshot (nullopt: deleted).
+// At most two batches are in flight: the one being committed and the one being executed,
+// so point lookups use two generations of hash maps, and rotate() at the start of a
+// batch drops the older one (whose batch has committed: the caller guarantees it).
+// Databases read through cursors (timers, children) keep one ordered map, each entry
+// tagged with its batch number. Executor thread only.
+class Overlay {
+ public:
+  using Value = std::optional<std::string>;
+  struct Tagged {
+    Value value;
+    std::uint64_t batch = 0;
+  };
+  using Ordered = std::map<std::string, Tagged, std::less<>>;  // key: one byte of Db, then the key
+
+  static bool ordered(storage::Db db) { return db == storage::Db::timers || db == storage::Db::children; }
+  // nullptr: not written by a batch in flight.
+  const Value* find(storage::Db db, std::string_view key) const;
+  void set(storage::Db db, std::string_view key, Value value, std::uint64_t batch);
+  // Starts batch `batch`: the writes of batch - 1 stay, older ones go.
+  void rotate(std::uint64_t batch);
+  void clear();
+  const Ordered& ordered_map() const { return ordered_; }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Point = std::unordered_map<std::string, Value, Hash, std::equal_to<>>;
+  static constexpr auto kDbs = static_cast<std::size_t>(storage::Db::count_);
+  Point gen_[2][kDbs];  // [cur_] this batch, [1 - cur_] the previous one
+  int cur_ = 0;
+  Ordered ordered_;
+};
+
+// A cursor over one database as the batch sees it (overlay merged over the snapshot).
+class StoreCursor {
+ public:
+  // overlay: nullptr in direct mode, and for databases that are not Overlay::ordered().
+  StoreCursor(std::unique_ptr<storage::Cursor> base, const Overlay* overlay, storage::Db db);
+  bool seek(std::string_view key);  // first key >= key
+  bool first() { return seek({}); }
+  bool next();
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
+
+ private:
+  bool settle();  // moves past deleted keys; sets key_/value_ from the smaller source
+  std::unique_ptr<storage::Cursor> base_;
+  bool base_ok_ = false;
+  const Overlay* overlay_;
+  std::string prefix_;  // the database's byte in overlay keys
+  Overlay::Ordered::const_iterator it_;
+  bool from_base_ = false, from_overlay_ = false;
+  std::string_view key_, value_;
+};
+
+class Store {
+ public:
+  explicit Store(storage::Txn& write) : txn_(write) {}
+  Store(storage::Txn& snapshot, Overlay& overlay, std::uint64_t batch, std::vector<Op>& log)
+      : txn_(snapshot), overlay_(&overlay), batch_(batch), log_(&log) {}
+
+  bool staged() const { return overlay_ != nullptr; }
+  // The view is valid until the next write to the same key.
+  std::optional<std::string_view> get(storage::Db db, std::string_view key, int* rc = nullptr);
+  int put(storage::Db db, std::string_view key, std::string_view value, bool append = false);
+  int del(storage::Db db, std::string_view key);  // deleting a missing key is not an error
+  std::unique_ptr<StoreCursor> cursor(storage::Db db);
+  std::size_t writes() const { return writes_; }  // put and del calls so far
+
+ private:
+  std::size_t writes_ = 0;
+  storage::Txn& txn_;
+  Overlay* overlay_ = nullptr;
+  std::uint64_t batch_ = 0;
+  std::vector<Op>* log_ = nullptr;
+};
+
+}  // namespace bihuan::runtime
