@@ -133,8 +133,9 @@ class EngineImpl final : public Engine {
   static constexpr int kConflict = -30000;  // outside LMDB's error range
   // Every commit of this engine writes meta/"writer" = token_ + be64(count) (put_stamp;
   // the new stamp becomes stamp_ once committed). Finding another value there
-  // (foreign_commit) means another process committed since our last commit.
-  bool foreign_commit(storage::Txn& txn) const;
+  // (foreign_commit) means another process committed since our last commit; the value
+  // found is then taken as seen (stamp_), since the caller goes on from that store.
+  bool foreign_commit(storage::Txn& txn);
   int put_stamp(storage::Txn& txn, std::string* next) const;
   bool grow_map();  // doubles the map (no transaction of ours open); false if it cannot
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);

@@ -125,9 +125,12 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
   }
 }
 
-bool EngineImpl::foreign_commit(storage::Txn& txn) const {
+bool EngineImpl::foreign_commit(storage::Txn& txn) {
   auto seen = txn.get(Db::meta, "writer");
-  return (seen ? *seen : std::string_view()) != stamp_;
+  std::string_view found = seen ? *seen : std::string_view();
+  if (found == stamp_) return false;
+  stamp_ = std::string(found);
+  return true;
 }
 
 int EngineImpl::put_stamp(storage::Txn& txn, std::string* next) const {
@@ -150,6 +153,7 @@ int EngineImpl::commit_prepared(Prepared& p) {
     if (!txn) return rc ? rc : EIO;
     // Another process committed since our last commit: the batch may have read what it
     // changed (the batch executed on top of ours, if any, saw our writes in the overlay).
+    // It is executed again, on a snapshot taken after this look.
     if (foreign_commit(*txn)) return kConflict;
     std::string next_stamp;
     rc = put_stamp(*txn, &next_stamp);

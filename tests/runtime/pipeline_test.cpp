@@ -1,0 +1,196 @@
+// The durable pipeline (engine/src/runtime/pipeline.cpp): batches executed while the
+// previous one commits, another process committing to the same store in between, and
+// commits that fail because the file may not grow (RLIMIT_FSIZE: the disk is "full").
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+
+#include "cli/cli_run.hpp"
+#include "engine_fixture.hpp"
+
+using namespace bihuan;
+using bihuan::testing::at;
+using bihuan::testing::EngineTest;
+
+namespace {
+
+const char* kCounter = R"({
+  "id": "t.counter", "version": 1, "initial": "OPEN",
+  "states": {
+    "OPEN": {
+      "timers": [{"id": "tick", "after": "P10Y", "set": {"/ticks": {"+": [{"var": "data.ticks"}, 1]}}}],
+      "on": {"bump": {"roles": ["USER"], "set": {"/n": {"+": [{"var": "data.n"}, 1]}}},
+             "close": {"roles": ["USER"], "target": "DONE"}}
+    },
+    "DONE": {"type": "final", "outcome": "closed"}
+  }
+})";
+
+EventRequest bump(const std::string& id, const std::string& event = "bump") {
+  EventRequest r;
+  r.instance_id = id;
+  r.event = event;
+  r.actor = {"u1", {"USER"}};
+  return r;
+}
+
+// Sends `count` events asynchronously (so that batches pipeline) and waits for them all.
+std::vector<StepResult> send_all(Engine& e, const std::vector<EventRequest>& requests) {
+  std::vector<StepResult> out(requests.size());
+  std::vector<std::promise<void>> done(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    e.send_async(requests[i], [&, i](StepResult r) {
+      out[i] = std::move(r);
+      done[i].set_value();
+    });
+  for (auto& d : done) d.get_future().wait();
+  return out;
+}
+
+}  // namespace
+
+TEST_F(EngineTest, PipelinedStepsOfOneInstanceStayInOrderAcrossBatches) {
+  deploy(kCounter);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
+  // 2,000 events on 20 instances, submitted without waiting: many batches, each executed
+  // while the one before is committed, reading that one's writes from the overlay.
+  std::vector<EventRequest> requests;
+  for (int round = 0; round < 100; ++round)
+    for (const auto& id : ids) requests.push_back(bump(id));
+  auto results = send_all(*engine_, requests);
+  std::map<std::string, std::uint64_t> last_version;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].message;
+    auto& v = last_version[requests[i].instance_id];
+    EXPECT_EQ(results[i].instance->version, v ? v + 1 : 2u) << "request " << i;  // strictly in submission order
+    v = results[i].instance->version;
+  }
+  EXPECT_GT(engine_->metrics().commits, 2u);
+  reopen();
+  for (const auto& id : ids) {
+    auto got = engine_->get(id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->data["n"], 100);
+    EXPECT_EQ(got->version, 101u);
+    EXPECT_EQ(engine_->history(id).size(), 101u);
+  }
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(EngineTest, AnotherProcessCommittingInBetweenIsSeen) {
+  deploy(kCounter);
+  auto id = start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id;
+  ASSERT_TRUE(send(id, "bump").ok());
+  // The CLI is another process on the same store (on the real clock, before the timer is
+  // due): it appends to the history log and changes the record behind this engine's back.
+  auto cli = bihuan::testing::run_bihuan(dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});
+  ASSERT_EQ(cli.rc, 0) << cli.out << cli.err;
+  // A pipelined event: executed on a snapshot that holds the CLI's step; its log keys
+  // come after the CLI's.
+  auto e = send(id, "bump");
+  ASSERT_TRUE(e.ok()) << e.message;
+  EXPECT_EQ(e.instance->data["n"], 3);
+  EXPECT_EQ(e.instance->version, 4u);
+  cli = bihuan::testing::run_bihuan(dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});
+  ASSERT_EQ(cli.rc, 0) << cli.out << cli.err;
+  // A timer firing (a direct batch) after another foreign step.
+  EXPECT_EQ(engine_->advance_to(at("2033-04-03T10:00:00+08:00")), 1u);
+  auto got = engine_->get(id);
+  EXPECT_EQ(got->data["n"], 4);
+  EXPECT_EQ(got->data["ticks"], 1);
+  EXPECT_EQ(got->version, 6u);
+  auto history = engine_->history(id);
+  ASSERT_EQ(history.size(), 6u);
+  EXPECT_EQ(history[2].actor, "u2");
+  EXPECT_EQ(history[4].actor, "u2");
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+namespace {
+
+// Limits the size of files this process may write (EFBIG beyond; SIGXFSZ ignored).
+struct FileSizeLimit {
+  rlimit saved{};
+  explicit FileSizeLimit(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit r = saved;
+    r.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &r);
+  }
+  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved); }
+};
+
+}  // namespace
+
+class FullDiskTest : public EngineTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(FullDiskTest, AFailedCommitFailsItsStepsAndLosesNothingAcknowledged) {
+  engine_->close();
+  engine_.reset();
+  EngineOptions o;
+  o.data_dir = dir_;
+  o.clock = clock_;
+  o.pipeline = GetParam();
+  Problems p;
+  engine_ = Engine::open(o, p);
+  ASSERT_TRUE(engine_);
+  deploy(kCounter);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
+  // 4,000 events with 3 KB payloads (kept in the history: about a page each), round robin,
+  // submitted without waiting: consecutive batches hold steps of the same instances.
+  std::vector<EventRequest> requests;
+  for (int round = 0; round < 100; ++round)
+    for (const auto& id : ids) {
+      requests.push_back(bump(id));
+      requests.back().payload = {{"pad", std::string(3000, 'x')}};
+    }
+  std::vector<StepResult> results;
+  {
+    // The file may grow by about 1 MiB more: some hundred events fit, then commits fail.
+    std::error_code ec;
+    auto size = std::filesystem::file_size(std::filesystem::path(dir_) / "data.mdb", ec);
+    ASSERT_FALSE(ec);
+    FileSizeLimit limit(size + (1u << 20));
+    results = send_all(*engine_, requests);
+  }
+  std::map<std::string, std::uint64_t> version;  // per instance: the last acknowledged
+  for (const auto& id : ids) version[id] = 1;
+  std::size_t ok = 0, failed = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (r.ok()) {
+      ++ok;
+      // Acknowledged steps of an instance follow each other: none was built on a lost one.
+      auto& v = version[requests[i].instance_id];
+      EXPECT_EQ(r.instance->version, v + 1) << "request " << i;
+      v = r.instance->version;
+    } else {
+      ++failed;
+      EXPECT_EQ(r.error, StepError::storage_error);
+      EXPECT_NE(r.message.find("storage failed, the step was not applied"), std::string::npos) << r.message;
+    }
+  }
+  EXPECT_GT(ok, 0u);
+  EXPECT_GT(failed, 0u);
+  // The limit is gone: the engine goes on where it stopped.
+  auto later = send(ids[0], "bump");
+  ASSERT_TRUE(later.ok()) << later.message;
+  EXPECT_EQ(later.instance->version, version[ids[0]] + 1);
+  version[ids[0]]++;
+  reopen();
+  for (const auto& id : ids) {
+    auto got = engine_->get(id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->version, version[id]) << id;
+    EXPECT_EQ(got->data["n"], version[id] - 1) << id;
+  }
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(PipelineOnAndOff, FullDiskTest, ::testing::Bool());
