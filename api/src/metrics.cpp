@@ -105,6 +105,9 @@ std::string engine_metrics_text(const EngineMetrics& m) {
   scalar(out, "bihuan_storage_failures_total", "counter", "Group commits that failed in storage (nothing applied).",
          static_cast<double>(m.storage_failures));
   scalar(out, "bihuan_timers_fired_total", "counter", "Timers fired.", static_cast<double>(m.timers_fired));
+  scalar(out, "bihuan_steps_reexecuted_total", "counter",
+         "Requests executed again: another process committed in between, or the commit under theirs failed.",
+         static_cast<double>(m.reexecuted));
   write_histogram(out, "bihuan_step_latency_seconds", "Time from a step's request to its durable commit.",
                   m.step_latency_seconds);
   write_histogram(out, "bihuan_group_commit_batch_size", "Requests per group commit.", m.batch_size);

@@ -93,6 +93,7 @@ TEST_F(EngineTest, AnotherProcessCommittingInBetweenIsSeen) {
   // come after the CLI's.
   auto e = send(id, "bump");
   ASSERT_TRUE(e.ok()) << e.message;
+  EXPECT_EQ(engine_->metrics().reexecuted, 1u);  // its first commit attempt found the CLI's stamp
   EXPECT_EQ(e.instance->data["n"], 3);
   EXPECT_EQ(e.instance->version, 4u);
   cli = bihuan::testing::run_bihuan(dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});

@@ -84,6 +84,9 @@ struct EngineMetrics {
   std::uint64_t commits = 0;        // LMDB write transactions committed
   std::uint64_t storage_failures = 0;
   std::uint64_t timers_fired = 0;
+  // Requests executed a second time: another process committed to the store between
+  // their execution and their commit, or the commit they were executed on failed.
+  std::uint64_t reexecuted = 0;
   Histogram step_latency_seconds;   // queued -> committed, per request
   Histogram batch_size;             // requests per group commit
   Histogram timer_lag_seconds;      // fired - due, per timer (real clock)

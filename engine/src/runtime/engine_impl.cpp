@@ -197,6 +197,7 @@ void EngineImpl::submit(Request r) {
       bool sync = r.sync;
       if (sync) ++sync_queued_;
       queue_.push_back(std::move(r));
+      if (lingering_) queue_cv_.notify_one();
       if (held_ == 0 || sync) post_drain_locked();
       return;
     }
@@ -219,7 +220,8 @@ StepResult EngineImpl::submit_and_wait(Request r) {
 void EngineImpl::drain() {
   std::vector<Request> batch;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    if (pipelined_) linger(lock);
     while (!queue_.empty() && batch.size() < options_.max_batch) {
       if (queue_.front().sync) --sync_queued_;
       batch.push_back(std::move(queue_.front()));
@@ -431,6 +433,7 @@ EngineMetrics EngineImpl::metrics() const {
   m.commits = counters_.commits.load(std::memory_order_relaxed);
   m.storage_failures = counters_.storage_failures.load(std::memory_order_relaxed);
   m.timers_fired = counters_.timers_fired.load(std::memory_order_relaxed);
+  m.reexecuted = counters_.reexecuted.load(std::memory_order_relaxed);
   m.step_latency_seconds = counters_.step_latency.snapshot();
   m.batch_size = counters_.batch_size.snapshot();
   m.timer_lag_seconds = counters_.timer_lag.snapshot();

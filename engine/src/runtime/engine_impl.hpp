@@ -126,6 +126,11 @@ class EngineImpl final : public Engine {
   // Writer: if the committer refused a batch since the last look, waits until it is idle,
   // forgets the overlay, reloads the sequences and puts the returned requests first.
   void catch_up(std::vector<Request>& batch);
+  // Writer, mu_ held, before taking a batch: while the committer is still busy with the
+  // batch handed off last, waits for as many requests as that batch had, at most half as
+  // long as the last commit took (the new batch could not commit earlier anyway). Keeps
+  // the batches of a steady load whole instead of split into a large and a small one.
+  void linger(std::unique_lock<std::mutex>& lock);
   void wait_committer_idle();  // writer; then no staged batch is in flight
   void reload_sequences(storage::Txn& txn);  // ids_, next_ from the store
   void committer_loop();
@@ -182,6 +187,13 @@ class EngineImpl final : public Engine {
   // by whichever thread commits (they hand over under cmu_).
   std::string token_, stamp_;
   std::uint64_t stamp_count_ = 0;
+  // Lingering (mu_): the writer waits on queue_cv_; the committer clears committer_busy_.
+  std::condition_variable queue_cv_;
+  bool lingering_ = false;
+  bool committer_busy_ = false;
+  std::size_t handed_size_ = 0;                           // requests in the batch handed off last
+  std::chrono::steady_clock::time_point handed_at_{};
+  std::atomic<std::int64_t> last_commit_ns_{0};
   // Writer thread only.
   Overlay overlay_;
   std::uint64_t batch_number_ = 0;

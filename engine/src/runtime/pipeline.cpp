@@ -112,6 +112,12 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
       std::unique_lock lock(cmu_);
       ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
       if (p.epoch == epoch_) {
+        {
+          std::lock_guard q(mu_);
+          committer_busy_ = true;
+          handed_size_ = p.requests.size();
+          handed_at_ = std::chrono::steady_clock::now();
+        }
         pending_ = std::move(p);
         lock.unlock();
         ccv_.notify_all();
@@ -120,9 +126,18 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
     }
     // The committer refused a batch this one was executed on: run it again after the
     // returned requests (catch_up puts those first).
+    counters_.reexecuted.fetch_add(p.requests.size(), std::memory_order_relaxed);
     batch = std::move(p.requests);
     catch_up(batch);
   }
+}
+
+void EngineImpl::linger(std::unique_lock<std::mutex>& lock) {
+  if (!committer_busy_ || queue_.size() >= handed_size_ || stopping_ || held_ > 0) return;
+  auto until = handed_at_ + std::chrono::nanoseconds(last_commit_ns_.load() / 2);
+  lingering_ = true;
+  queue_cv_.wait_until(lock, until, [&] { return !committer_busy_ || queue_.size() >= handed_size_ || stopping_; });
+  lingering_ = false;
 }
 
 bool EngineImpl::foreign_commit(storage::Txn& txn) {
@@ -184,7 +199,14 @@ void EngineImpl::committer_loop() {
       pending_.reset();
       committing_ = true;
     }
+    auto t0 = std::chrono::steady_clock::now();
     int rc = commit_prepared(p);
+    last_commit_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    {
+      std::lock_guard q(mu_);
+      committer_busy_ = false;
+      if (lingering_) queue_cv_.notify_one();
+    }
     {
       std::lock_guard lock(cmu_);
       if (rc == 0) {
@@ -192,9 +214,11 @@ void EngineImpl::committer_loop() {
         delivering_ = true;
       } else {
         ++epoch_;
-        if (rc == kConflict)
+        if (rc == kConflict) {
+          counters_.reexecuted.fetch_add(p.requests.size(), std::memory_order_relaxed);
           returned_.insert(returned_.end(), std::make_move_iterator(p.requests.begin()),
                            std::make_move_iterator(p.requests.end()));
+        }
       }
       committing_ = false;
     }
