@@ -368,13 +368,14 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
       txn->abort();
     }
     if (rc == 0) {
-      if (next_stamp != stamp_) {
+      const bool committed = next_stamp != stamp_;
+      if (committed) {
         stamp_ = std::move(next_stamp);
         ++stamp_count_;
         next_due_ms_ = next_due;
       }
       next_ = b.next;
-      count_batch(batch, results);
+      count_batch(batch, results, committed);
       deliver(batch, results);
       return true;
     }
@@ -413,9 +414,10 @@ void EngineImpl::fail_batch(std::vector<Request>& batch, const std::string& mess
     if (r.done) r.done(failed);
 }
 
-void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results) {
+void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results,
+                             bool committed) {
   auto now = std::chrono::steady_clock::now();
-  counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  if (committed) counters_.commits.fetch_add(1, std::memory_order_relaxed);
   counters_.batch_size.observe(static_cast<double>(batch.size()));
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto kind = batch[i].kind;

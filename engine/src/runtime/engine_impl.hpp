@@ -102,7 +102,8 @@ class EngineImpl final : public Engine {
 
   void submit(Request r);
   void post_drain_locked();  // mu_ held
-  void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results);
+  // committed: a transaction was committed for the batch (not when it wrote nothing).
+  void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results, bool committed);
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)

@@ -224,7 +224,7 @@ void EngineImpl::committer_loop() {
     }
     ccv_.notify_all();
     if (rc == 0) {
-      count_batch(p.requests, p.results);
+      count_batch(p.requests, p.results, !p.ops.empty());
       deliver(p.requests, p.results);
       {
         std::lock_guard lock(cmu_);
