@@ -6,8 +6,9 @@
 // acknowledged only after that transaction has been durably committed. Concurrent steps
 // share transactions (group commit); steps of one instance stay strictly ordered.
 //
-// Thread-safety: every method may be called from any thread. Writes are applied by one
-// internal writer thread; reads use their own read transactions and never block writes.
+// Thread-safety: every method may be called from any thread. Steps are decided by one
+// internal writer thread (and, durable, committed by a committer thread); reads use their
+// own read transactions, never block writes and see committed steps only.
 // Time comes only from EngineOptions::clock; with a VirtualClock nothing happens until
 // advance_to() moves time forward.
 #pragma once
@@ -136,7 +137,8 @@ class Engine {
   virtual StepResult send(const EventRequest& request) = 0;
   virtual StepResult cancel(const std::string& instance_id, const std::string& reason,
                             const Actor& actor) = 0;
-  // Asynchronous forms: `done` runs on the writer thread after commit; keep it short.
+  // Asynchronous forms: `done` runs after the commit on an engine thread (the committer
+  // or the writer); keep it short and never wait for the engine inside it.
   virtual void start_async(StartRequest request, std::function<void(StepResult)> done) = 0;
   virtual void send_async(EventRequest request, std::function<void(StepResult)> done) = 0;
 
@@ -169,7 +171,7 @@ class Engine {
   // past 20,000 timers), so it costs one commit however many distinct due times it covers.
   virtual std::size_t advance_to(TimePoint t) = 0;
   // The same sweep, queued behind the requests already queued (so it may share their
-  // group commit); `done(fired)` runs on the writer thread after the commit. Requests
+  // group commit); `done(fired)` runs on an engine thread after the commit. Requests
   // queued after it see the clock at t.
   virtual void advance_to_async(TimePoint t, std::function<void(std::size_t fired)> done) = 0;
   virtual std::optional<TimePoint> next_timer_due() const = 0;
@@ -179,7 +181,7 @@ class Engine {
   virtual std::vector<OutboxMessage> outbox(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
   virtual bool ack_outbox(std::uint64_t seq) = 0;
   // Delivery bookkeeping (engine/src/runtime/outbox_state.cpp). Each goes through the
-  // writer like a step; the _async forms call `done` on the writer thread after commit
+  // writer like a step; the _async forms call `done` on an engine thread after commit
   // (false: no such message, or storage failed). outbox() lists dead letters too.
   virtual void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) = 0;
   // One failed attempt: attempts+1, the error, when to try next; dead = give up.
