@@ -40,20 +40,27 @@ class EngineTest : public ::testing::Test {
     engine_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void open() {
+  // The options open() uses: this test's directory, virtual clock and calendars.
+  EngineOptions base_options() const {
     EngineOptions o;
     o.data_dir = dir_;
     o.clock = clock_;
     o.calendars = shipped_calendars();
+    return o;
+  }
+  void open() { open_with(base_options()); }
+  void open_with(const EngineOptions& o) {
     Problems p;
     engine_ = Engine::open(o, p);
     ASSERT_TRUE(engine_) << (p.items().empty() ? "" : p.items()[0].to_string());
   }
-  void reopen() {
+  // Closes the engine and opens one on the same directory with `o`.
+  void reopen_with(const EngineOptions& o) {
     engine_->close();
     engine_.reset();
-    open();
+    open_with(o);
   }
+  void reopen() { reopen_with(base_options()); }
   void deploy(const std::string& text) {
     auto r = engine_->deploy(json::parse(text), "test");
     std::string detail;

@@ -11,6 +11,7 @@
 
 #include "cli/cli_run.hpp"
 #include "engine_fixture.hpp"
+#include "family_definitions.hpp"
 
 using namespace bihuan;
 using bihuan::testing::at;
@@ -133,18 +134,12 @@ struct FileSizeLimit {
 class FullDiskTest : public EngineTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(FullDiskTest, AFailedCommitFailsItsStepsAndLosesNothingAcknowledged) {
-  engine_->close();
-  engine_.reset();
-  EngineOptions o;
-  o.data_dir = dir_;
-  o.clock = clock_;
+  EngineOptions o = base_options();
   o.pipeline = GetParam();
   // At most 50 events (about 200 KB) per batch: however the batches fall on a loaded
   // machine, the first ones fit in the limit below.
   o.max_batch = 50;
-  Problems p;
-  engine_ = Engine::open(o, p);
-  ASSERT_TRUE(engine_);
+  reopen_with(o);
   deploy(kCounter);
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
@@ -214,37 +209,6 @@ INSTANTIATE_TEST_SUITE_P(PipelineOnAndOff, FullDiskTest, ::testing::Bool());
 
 namespace {
 
-const char* kParentDef = R"({
-  "id": "t.parent", "version": 1, "initial": "RUN",
-  "states": {
-    "RUN": {
-      "onEntry": [{"spawn": "t.child", "forEach": {"var": "data.items"},
-                   "data": {"name": {"var": "item"}}, "businessKey": {"cat": ["child:", {"var": "item"}]},
-                   "onDone": "child_done"}],
-      "timers": [{"id": "remind", "after": "P1D", "set": {"/reminded": true}}],
-      "on": {
-        "child_done": {"roles": ["system"], "transitions": [
-          {"guard": {">=": [{"+": [{"var": "data.done"}, 1]}, {"count": [{"var": "data.items"}]}]},
-           "target": "ALL_DONE", "set": {"/done": {"+": [{"var": "data.done"}, 1]}}},
-          {"else": true, "set": {"/done": {"+": [{"var": "data.done"}, 1]}}}]},
-        "poke": {"roles": ["USER"], "actions": [{"send": "poked", "toBusinessKey": {"cat": ["child:", {"var": "event.payload.which"}]},
-                                                 "payload": {"by": {"var": "actor.id"}}}]}
-      }
-    },
-    "ALL_DONE": {"type": "final", "outcome": "all-done"}
-  }
-})";
-
-const char* kChildDef = R"({
-  "id": "t.child", "version": 1, "initial": "TODO",
-  "states": {
-    "TODO": {"deadline": {"after": "P5D"},
-             "on": {"finish": {"roles": ["USER"], "target": "DONE"},
-                    "poked": {"roles": ["system"], "set": {"/pokedBy": {"var": "event.payload.by"}}}}},
-    "DONE": {"type": "final", "outcome": "finished"}
-  }
-})";
-
 // A script of dependent requests addressed by business key, all queued without waiting;
 // with max_batch 1 each is its own batch, executed while the one before commits.
 // Returns every instance (by business key) as it ends up, and the pending timers.
@@ -258,8 +222,8 @@ std::string run_script(const std::string& dir, bool pipeline, std::shared_ptr<Vi
   auto engine = Engine::open(o, p);
   EXPECT_TRUE(engine);
   if (!engine) return {};
-  EXPECT_TRUE(engine->deploy(json::parse(kChildDef), "t").ok);
-  EXPECT_TRUE(engine->deploy(json::parse(kParentDef), "t").ok);
+  EXPECT_TRUE(engine->deploy(json::parse(bihuan::testing::kChild), "t").ok);
+  EXPECT_TRUE(engine->deploy(json::parse(bihuan::testing::kParent), "t").ok);
   std::vector<std::function<void(std::function<void(StepResult)>)>> script;
   std::vector<std::string> keys;
   for (int n = 0; n < 6; ++n) {
@@ -272,7 +236,7 @@ std::string run_script(const std::string& dir, bool pipeline, std::shared_ptr<Vi
       StartRequest r;
       r.definition = "t.parent";
       r.business_key = parent;
-      r.data = {{"items", items}, {"done", 0}};
+      r.data = {{"items", items}, {"owner", "w1"}, {"done", 0}};
       engine->start_async(std::move(r), std::move(done));
     });
     auto event = [&](std::string key, std::string name, json payload) {
@@ -281,7 +245,7 @@ std::string run_script(const std::string& dir, bool pipeline, std::shared_ptr<Vi
         r.business_key = key;
         r.event = name;
         r.payload = payload;
-        r.actor = {"u1", {"USER"}};
+        r.actor = {"w1", {"ADMIN", "WORKER"}};
         engine->send_async(std::move(r), std::move(done));
       });
     };
@@ -324,7 +288,7 @@ TEST_F(EngineTest, PipelinedBatchesGiveTheSameResultsAsOneBatchAtATime) {
   // The script did what it says: children finished, parents heard of it, pokes arrived.
   EXPECT_NE(pipelined.find("P0: ALL_DONE"), std::string::npos) << pipelined;
   EXPECT_NE(pipelined.find("P1: RUN"), std::string::npos) << pipelined;
-  EXPECT_NE(pipelined.find("\"pokedBy\":\"u1\""), std::string::npos) << pipelined;
+  EXPECT_NE(pipelined.find("\"pokedBy\":\"w1\""), std::string::npos) << pipelined;
   EXPECT_NE(pipelined.find("instance-ended"), std::string::npos) << pipelined;
   EXPECT_NE(pipelined.find("verify ok"), std::string::npos) << pipelined;
 }

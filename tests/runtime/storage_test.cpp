@@ -63,15 +63,9 @@ TEST_F(EngineTest, ADamagedFormatNumberIsRefusedWithoutMigrating) {
 }
 
 TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
-  engine_->close();
-  engine_.reset();
-  EngineOptions o;
-  o.data_dir = dir_;
-  o.clock = clock_;
+  EngineOptions o = base_options();
   o.initial_map_bytes = 1u << 20;  // 1 MiB: must grow several times below
-  Problems p;
-  engine_ = Engine::open(o, p);
-  ASSERT_TRUE(engine_);
+  reopen_with(o);
   deploy(kSmall);
   std::string blob(50000, 'x');
   std::vector<std::string> ids;
@@ -146,15 +140,9 @@ TEST_F(EngineTest, TamperedHistoryLinkIsDetected) {
 }
 
 TEST_F(EngineTest, MapGrowsUnderBatchedEventsAndTimers) {
-  engine_->close();
-  engine_.reset();
-  EngineOptions o;
-  o.data_dir = dir_;
-  o.clock = clock_;
+  EngineOptions o = base_options();
   o.initial_map_bytes = 1u << 20;
-  Problems p;
-  engine_ = Engine::open(o, p);
-  ASSERT_TRUE(engine_);
+  reopen_with(o);
   deploy(R"({"id": "t.g", "version": 1, "initial": "A", "states": {
     "A": {"timers": [{"id": "t", "after": "PT1H", "target": "B", "set": {"/copy": {"var": "data.blob"}}}],
           "on": {"note": {"roles": ["system"], "set": {"/blob": {"var": "event.payload.blob"}}}}},

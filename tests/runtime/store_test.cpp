@@ -113,7 +113,6 @@ TEST_F(StoreTest, PointReadsPreferTheNewestBatchAndRotateForgetsOlderOnes) {
 TEST_F(StoreTest, DirectModeWritesStraightIntoTheTransaction) {
   auto txn = env_->begin(true, nullptr);
   Store s(*txn);
-  EXPECT_FALSE(s.staged());
   EXPECT_EQ(s.put(Db::inst, "i9", "direct"), 0);
   EXPECT_EQ(s.del(Db::timers, "b"), 0);
   EXPECT_EQ(s.del(Db::timers, "missing"), 0);

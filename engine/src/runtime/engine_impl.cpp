@@ -123,7 +123,7 @@ bool EngineImpl::init(Problems& problems) {
   reload_sequences(*txn);
   if (auto cur = txn->cursor(Db::timers); cur && cur->first())
     next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
-  // Commits of another process since now are told by the stamp they leave (stamp()).
+  // Commits of another process from now on are told by the stamp they leave (foreign_commit).
   {
     std::random_device rd;
     token_ = be64((std::uint64_t{rd()} << 32) ^ rd());
@@ -183,8 +183,8 @@ void EngineImpl::close() {
   closed_ = true;
 }
 
-void EngineImpl::post_drain_locked() {
-  if (drain_posted_ || queue_.empty()) return;
+void EngineImpl::post_drain_locked(bool even_if_empty) {
+  if (drain_posted_ || (queue_.empty() && !even_if_empty)) return;
   drain_posted_ = true;
   boost::asio::post(io_, [this] { drain(); });
 }

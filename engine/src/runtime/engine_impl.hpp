@@ -101,7 +101,8 @@ class EngineImpl final : public Engine {
   }
 
   void submit(Request r);
-  void post_drain_locked();  // mu_ held
+  // mu_ held. even_if_empty: the committer handed requests back (they are not in queue_).
+  void post_drain_locked(bool even_if_empty = false);
   // committed: a transaction was committed for the batch (not when it wrote nothing).
   void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results, bool committed);
   StepResult submit_and_wait(Request r);
@@ -134,6 +135,9 @@ class EngineImpl final : public Engine {
   void linger(std::unique_lock<std::mutex>& lock);
   void wait_committer_idle();  // writer; then no staged batch is in flight
   void reload_sequences(storage::Txn& txn);  // ids_, next_ from the store
+  // Writer, no staged batch in flight: forgets the overlay and reloads the sequences from
+  // a fresh snapshot.
+  void restart_from_store();
   void committer_loop();
   int commit_prepared(Prepared& p);  // 0, kConflict or an LMDB error
   static constexpr int kConflict = -30000;  // outside LMDB's error range

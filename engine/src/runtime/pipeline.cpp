@@ -42,6 +42,12 @@ void EngineImpl::reload_sequences(storage::Txn& txn) {
   next_ = next;
 }
 
+void EngineImpl::restart_from_store() {
+  overlay_.clear();
+  std::shared_lock<std::shared_mutex> lock;
+  if (auto txn = read_txn(lock)) reload_sequences(*txn);
+}
+
 void EngineImpl::wait_committer_idle() {
   std::unique_lock lock(cmu_);
   ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
@@ -56,11 +62,7 @@ void EngineImpl::catch_up(std::vector<Request>& batch) {
     seen_epoch_ = epoch_;
     back.swap(returned_);
   }
-  overlay_.clear();
-  {
-    std::shared_lock<std::shared_mutex> lock;
-    if (auto txn = read_txn(lock)) reload_sequences(*txn);
-  }
+  restart_from_store();
   batch.insert(batch.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
 }
 
@@ -97,11 +99,7 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
     if (rc) {
       // A read failed. The overlay may hold part of this batch: start from the store.
       wait_committer_idle();
-      overlay_.clear();
-      {
-        std::shared_lock<std::shared_mutex> lock;
-        if (auto txn = read_txn(lock)) reload_sequences(*txn);
-      }
+      restart_from_store();
       counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
       fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
       return;
@@ -239,10 +237,7 @@ void EngineImpl::committer_loop() {
     }
     // Wake the writer: it executes the returned requests (and any batch on top) again.
     std::lock_guard lock(mu_);
-    if (!drain_posted_) {
-      drain_posted_ = true;
-      boost::asio::post(io_, [this] { drain(); });
-    }
+    post_drain_locked(true);
   }
 }
 

@@ -91,7 +91,6 @@ class Store {
   Store(storage::Txn& snapshot, Overlay& overlay, std::uint64_t batch, std::vector<Op>& log)
       : txn_(snapshot), overlay_(&overlay), batch_(batch), log_(&log) {}
 
-  bool staged() const { return overlay_ != nullptr; }
   // The view is valid until the next write to the same key.
   std::optional<std::string_view> get(storage::Db db, std::string_view key, int* rc = nullptr);
   int put(storage::Db db, std::string_view key, std::string_view value, bool append = false);

@@ -63,8 +63,8 @@ class Env {
   // shortened, no byte changed) to kCacheAheadBytes past the last used page and those
   // pages are brought into the cache as 4 KiB folios
   // (POSIX_FADV_WILLNEED on a POSIX_FADV_RANDOM descriptor) before LMDB writes them.
-  // Called after each write commit (not at open), on the writer thread; best effort
-  // (errors are ignored: LMDB reports real I/O errors itself).
+  // Called after each write commit (not at open), by the thread that committed (one at a
+  // time); best effort (errors are ignored: LMDB reports real I/O errors itself).
   void cache_ahead();
   // Bytes of data.mdb that LMDB uses: (last page number + 1) * page size.
   std::uint64_t used_bytes() const;
