@@ -222,6 +222,7 @@ void EngineImpl::drain() {
   {
     std::unique_lock lock(mu_);
     if (pipelined_) linger(lock);
+    batch.reserve(std::min<std::size_t>(queue_.size(), options_.max_batch) + 1);  // + a timer sweep
     while (!queue_.empty() && batch.size() < options_.max_batch) {
       if (queue_.front().sync) --sync_queued_;
       batch.push_back(std::move(queue_.front()));

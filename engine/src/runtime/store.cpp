@@ -112,7 +112,8 @@ std::optional<std::string_view> Store::get(Db db, std::string_view key, int* rc)
 int Store::put(Db db, std::string_view key, std::string_view value, bool append) {
   ++writes_;
   if (!overlay_) return txn_.put(db, key, value, append);
-  overlay_->set(db, key, std::string(value), batch_);
+  // History is append-only and never read by a step: only the committer needs it.
+  if (db != Db::hist) overlay_->set(db, key, std::string(value), batch_);
   log_->push_back(Op{db, true, append, std::string(key), std::string(value)});
   return 0;
 }

@@ -27,7 +27,8 @@ struct Op {
   std::string key, value;
 };
 
-// Writes of staged batches not yet visible in the executor's snapshot (nullopt: deleted).
+// Writes of staged batches not yet visible in the executor's snapshot (nullopt: deleted;
+// history is left out: it is append-only and no step reads it).
 // At most two batches are in flight: the one being committed and the one being executed,
 // so point lookups use two generations of hash maps, and rotate() at the start of a
 // batch drops the older one (whose batch has committed: the caller guarantees it).

@@ -129,12 +129,29 @@ int Env::copy_compact(const std::string& dir) const {
 int Env::sync() { return mdb_env_sync(env_, 1); }
 
 Txn::~Txn() {
+  close_cursors();
   if (txn_) mdb_txn_abort(txn_);
+}
+
+MDB_cursor* Txn::at(Db db, int* rc) {
+  MDB_cursor*& c = cursors_[static_cast<std::size_t>(db)];
+  if (!c) *rc = mdb_cursor_open(txn_, env_.dbi(db), &c);
+  return c;
+}
+
+void Txn::close_cursors() {
+  for (MDB_cursor*& c : cursors_)
+    if (c) {
+      mdb_cursor_close(c);
+      c = nullptr;
+    }
 }
 
 std::optional<std::string_view> Txn::get(Db db, std::string_view key, int* rc_out) {
   MDB_val k = val(key), v;
-  int rc = mdb_get(txn_, env_.dbi(db), &k, &v);
+  int rc = 0;
+  MDB_cursor* c = at(db, &rc);
+  if (c) rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
   if (rc_out) *rc_out = rc == MDB_NOTFOUND ? 0 : rc;
   if (rc != 0) return std::nullopt;
   return view(v);
@@ -142,12 +159,17 @@ std::optional<std::string_view> Txn::get(Db db, std::string_view key, int* rc_ou
 
 int Txn::put(Db db, std::string_view key, std::string_view value, bool append) {
   MDB_val k = val(key), v = val(value);
-  return mdb_put(txn_, env_.dbi(db), &k, &v, append ? MDB_APPEND : 0);
+  int rc = 0;
+  MDB_cursor* c = at(db, &rc);
+  return c ? mdb_cursor_put(c, &k, &v, append ? MDB_APPEND : 0) : rc;
 }
 
 int Txn::del(Db db, std::string_view key) {
-  MDB_val k = val(key);
-  int rc = mdb_del(txn_, env_.dbi(db), &k, nullptr);
+  MDB_val k = val(key), v;
+  int rc = 0;
+  MDB_cursor* c = at(db, &rc);
+  if (c) rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+  if (rc == 0) rc = mdb_cursor_del(c, 0);
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -184,6 +206,7 @@ std::size_t Txn::entries(Db db) {
 }
 
 int Txn::commit() {
+  close_cursors();
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
   if (rc == 0 && write_) env_.cache_ahead();
@@ -191,6 +214,7 @@ int Txn::commit() {
 }
 
 void Txn::abort() {
+  close_cursors();
   if (txn_) mdb_txn_abort(txn_);
   txn_ = nullptr;
 }

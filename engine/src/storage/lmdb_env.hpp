@@ -100,6 +100,9 @@ class Cursor {
   std::string_view key_, value_;
 };
 
+// get, put and del go through one cursor per database, kept for the transaction's life:
+// LMDB skips the search from the root when the key falls on the page the cursor is on,
+// so a put after a get of the same key, keys in order, and appends cost one page search.
 class Txn {
  public:
   ~Txn();  // aborts if neither committed nor aborted
@@ -119,9 +122,12 @@ class Txn {
  private:
   friend class Env;
   Txn(Env& env, MDB_txn* txn, bool write) : env_(env), txn_(txn), write_(write) {}
+  MDB_cursor* at(Db db, int* rc);  // the database's cursor, opened on first use
+  void close_cursors();            // before the transaction ends (LMDB frees write cursors then)
   Env& env_;
   MDB_txn* txn_;
   bool write_;
+  MDB_cursor* cursors_[static_cast<std::size_t>(Db::count_)] = {};
 };
 
 // Big-endian fixed-width encodings that sort like the numbers they hold.
