@@ -15,6 +15,7 @@ std::string encode(const json& j) {
   std::string out;
   mp::Writer w(out);
   w.value(j);
+  w.finish();
   return out;
 }
 
@@ -92,6 +93,38 @@ TEST(MsgpackTest, ReadsWhatNlohmannWrote) {
   expect_same(json(std::uint64_t{UINT64_MAX}), *decode(encode(json(std::uint64_t{UINT64_MAX}))));
   EXPECT_EQ(*decode(std::string("\xca\x3f\xc0\x00\x00", 5)), json(1.5));
   EXPECT_EQ(*decode(std::string("\x82\xa1k\x01\xa1k\x02", 7)), json({{"k", 2}}));
+}
+
+// The writer grows its string ahead and trims it in finish(): bytes at every width
+// boundary match nlohmann's, and writing after what the string already held keeps it.
+TEST(MsgpackTest, WritesTheBytesNlohmannWritesAtEveryWidth) {
+  std::string out = "prefix";
+  std::vector<std::uint8_t> expected = {'p', 'r', 'e', 'f', 'i', 'x'};
+  {
+    mp::Writer w(out);
+    for (std::size_t n : {0, 1, 31, 32, 255, 256, 65535, 65536, 70000}) {
+      json v = std::string(n, 'x');
+      w.value(v);
+      auto b = json::to_msgpack(v);
+      expected.insert(expected.end(), b.begin(), b.end());
+      EXPECT_EQ(w.size(), expected.size()) << n;
+    }
+    for (std::int64_t x : std::initializer_list<std::int64_t>{0, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
+                                                              4294967296LL, -1, -32, -33, -128, -129, INT64_MIN}) {
+      w.value(json(x));
+      auto b = json::to_msgpack(json(x));
+      expected.insert(expected.end(), b.begin(), b.end());
+    }
+    json big = json::array();
+    for (int i = 0; i < 20; ++i) big.push_back({{"k" + std::to_string(i), i}});
+    w.value(big);
+    auto b = json::to_msgpack(big);
+    expected.insert(expected.end(), b.begin(), b.end());
+    w.finish();
+    ASSERT_EQ(out.size(), expected.size());
+  }
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), expected.begin(),
+                         [](char c, std::uint8_t u) { return static_cast<std::uint8_t>(c) == u; }));
 }
 
 TEST(MsgpackTest, MalformedInputIsRefusedNotOverread) {

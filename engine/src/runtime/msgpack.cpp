@@ -5,48 +5,42 @@
 
 namespace bihuan::runtime::msgpack {
 
-void Writer::be(std::uint64_t v, int bytes) {
-  char buf[8];
-  for (int i = bytes - 1; i >= 0; --i, v >>= 8) buf[i] = static_cast<char>(v & 0xff);
-  out_.append(buf, static_cast<std::size_t>(bytes));  // one append: push_back per byte is slow
-}
-
-void Writer::map(std::uint32_t n) {
-  if (n < 16) out_.push_back(static_cast<char>(0x80 | n));
-  else if (n < 65536) { out_.push_back('\xde'); be(n, 2); }
-  else { out_.push_back('\xdf'); be(n, 4); }
-}
-
-void Writer::array(std::uint32_t n) {
-  if (n < 16) out_.push_back(static_cast<char>(0x90 | n));
-  else if (n < 65536) { out_.push_back('\xdc'); be(n, 2); }
-  else { out_.push_back('\xdd'); be(n, 4); }
+void Writer::grow(std::size_t n) {
+  std::size_t len = size();
+  out_.resize(std::max<std::size_t>(2 * out_.size(), len + n + 64));
+  sync(len);
 }
 
 void Writer::str(std::string_view s) {
   std::size_t n = s.size();
-  if (n < 32) out_.push_back(static_cast<char>(0xa0 | n));
-  else if (n < 256) { out_.push_back('\xd9'); be(n, 1); }
-  else if (n < 65536) { out_.push_back('\xda'); be(n, 2); }
-  else { out_.push_back('\xdb'); be(n, 4); }
-  out_.append(s);
+  char* p;
+  if (n < 32) {
+    p = room(1 + n);
+    *p++ = static_cast<char>(0xa0 | n);
+  } else {
+    int bytes = n < 256 ? 1 : n < 65536 ? 2 : 4;
+    head(bytes == 1 ? 0xd9 : bytes == 2 ? 0xda : 0xdb, n, bytes);
+    p = room(n);
+  }
+  if (n) std::memcpy(p, s.data(), n);
 }
 
 void Writer::uint(std::uint64_t v) {
-  if (v < 128) out_.push_back(static_cast<char>(v));
-  else if (v < 256) { out_.push_back('\xcc'); be(v, 1); }
-  else if (v < 65536) { out_.push_back('\xcd'); be(v, 2); }
-  else if (v <= 0xffffffffu) { out_.push_back('\xce'); be(v, 4); }
-  else { out_.push_back('\xcf'); be(v, 8); }
+  if (v < 128) byte(static_cast<unsigned>(v));
+  else if (v < 256) head(0xcc, v, 1);
+  else if (v < 65536) head(0xcd, v, 2);
+  else if (v <= 0xffffffffu) head(0xce, v, 4);
+  else head(0xcf, v, 8);
 }
 
 void Writer::sint(std::int64_t v) {
   if (v >= 0) return uint(static_cast<std::uint64_t>(v));
-  if (v >= -32) out_.push_back(static_cast<char>(v));
-  else if (v >= INT8_MIN) { out_.push_back('\xd0'); be(static_cast<std::uint64_t>(v), 1); }
-  else if (v >= INT16_MIN) { out_.push_back('\xd1'); be(static_cast<std::uint64_t>(v), 2); }
-  else if (v >= INT32_MIN) { out_.push_back('\xd2'); be(static_cast<std::uint64_t>(v), 4); }
-  else { out_.push_back('\xd3'); be(static_cast<std::uint64_t>(v), 8); }
+  auto u = static_cast<std::uint64_t>(v);
+  if (v >= -32) byte(static_cast<unsigned>(u & 0xff));
+  else if (v >= INT8_MIN) head(0xd0, u, 1);
+  else if (v >= INT16_MIN) head(0xd1, u, 2);
+  else if (v >= INT32_MIN) head(0xd2, u, 4);
+  else head(0xd3, u, 8);
 }
 
 void Writer::value(const json& j) {
@@ -59,8 +53,7 @@ void Writer::value(const json& j) {
       double d = j.get<double>();
       std::uint64_t bits;
       std::memcpy(&bits, &d, sizeof bits);
-      out_.push_back('\xcb');
-      return be(bits, 8);
+      return head(0xcb, bits, 8);
     }
     case json::value_t::string: return str(j.get_ref<const std::string&>());
     case json::value_t::array:
@@ -71,7 +64,11 @@ void Writer::value(const json& j) {
       map(static_cast<std::uint32_t>(j.size()));
       for (const auto& [k, v] : j.items()) str(k), value(v);
       return;
-    default: json::to_msgpack(j, out_);  // binary (JSON never makes one), discarded
+    default: {  // binary (JSON never makes one)
+      std::string bin;
+      json::to_msgpack(j, bin);
+      std::memcpy(room(bin.size()), bin.data(), bin.size());
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 // types, which JSON never produces). See docs/storage.md.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,22 +14,60 @@
 
 namespace bihuan::runtime::msgpack {
 
+// Appends to `out`. The writer manages the string's length itself (it grows the string
+// ahead and writes bytes in place: a push_back per header byte was a tenth of a step's
+// instructions); call finish() before reading `out` again. The destructor finishes too.
 class Writer {
  public:
-  explicit Writer(std::string& out) : out_(out) {}
-  void map(std::uint32_t n);
-  void array(std::uint32_t n);
+  explicit Writer(std::string& out) : out_(out) {
+    std::size_t len = out.size();
+    out_.resize(out_.capacity());  // spare capacity (a caller's reserve) is room
+    sync(len);
+  }
+  ~Writer() { finish(); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  void map(std::uint32_t n) { n < 16 ? byte(0x80 | n) : n < 65536 ? head(0xde, n, 2) : head(0xdf, n, 4); }
+  void array(std::uint32_t n) { n < 16 ? byte(0x90 | n) : n < 65536 ? head(0xdc, n, 2) : head(0xdd, n, 4); }
   void str(std::string_view s);
   void uint(std::uint64_t v);
   void sint(std::int64_t v);
-  void boolean(bool b) { out_.push_back(b ? '\xc3' : '\xc2'); }
-  void nil() { out_.push_back('\xc0'); }
+  void boolean(bool b) { byte(b ? 0xc3 : 0xc2); }
+  void nil() { byte(0xc0); }
   void value(const json& j);  // any JSON value
-  std::size_t size() const { return out_.size(); }
+  std::size_t size() const { return static_cast<std::size_t>(p_ - base_); }
+  // Trims `out` to what was written; more may be written after.
+  void finish() {
+    std::size_t len = size();
+    if (out_.size() != len) out_.resize(len);
+    sync(len);
+  }
 
  private:
-  void be(std::uint64_t v, int bytes);
+  char* room(std::size_t n) {  // n writable bytes at the end
+    if (static_cast<std::size_t>(end_ - p_) < n) grow(n);
+    char* at = p_;
+    p_ += n;
+    return at;
+  }
+  void grow(std::size_t n);
+  // Points at `out`, of which len bytes are written and the rest is room.
+  void sync(std::size_t len) {
+    base_ = out_.data();
+    p_ = base_ + len;
+    end_ = base_ + out_.size();
+  }
+  void byte(unsigned c) { *room(1) = static_cast<char>(c); }
+  // A type byte and `bytes` big-endian bytes of v.
+  void head(unsigned type, std::uint64_t v, int bytes) {
+    char* p = room(1 + static_cast<std::size_t>(bytes));
+    p[0] = static_cast<char>(type);
+    for (int i = bytes; i >= 1; --i, v >>= 8) p[i] = static_cast<char>(v & 0xff);
+  }
   std::string& out_;
+  char* base_ = nullptr;  // out_.data()
+  char* p_ = nullptr;     // the next byte to write
+  char* end_ = nullptr;   // out_.data() + out_.size()
 };
 
 // Reads values in order from a MessagePack buffer. Every method returns nullopt/false on

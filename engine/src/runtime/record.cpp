@@ -63,6 +63,7 @@ std::string encode(const InstanceRecord& r) {
     w.str("p"), w.uint(r.parent);
     w.str("pe"), w.str(r.parent_event);
   }
+  w.finish();
   return out;
 }
 
@@ -167,6 +168,7 @@ std::string encode_history_body(const HistoryFields& e) {
   w.str("c"), w.value(e.changes);
   w.str("s"), w.str(e.status);
   w.str("prev"), w.str(e.prev_hash);
+  w.finish();
   return out;
 }
 
@@ -177,6 +179,7 @@ std::string history_hash(std::string_view prev_hash, std::string_view body) {
 std::string seal_history(std::string body, const std::string& hash) {
   msgpack::Writer w(body);
   w.str("hash"), w.str(hash);
+  w.finish();
   return body;
 }
 
