@@ -94,19 +94,29 @@ std::optional<std::uint64_t> Step::find_business_key(const std::string& key) {
 }
 
 json Step::lease_context(InstanceRecord& r, const Definition& def, json event, const Actor& actor) const {
-  json ctx = json::object();
-  ctx["data"] = std::move(r.data);
-  ctx["event"] = std::move(event);
-  json& who = ctx["actor"];  // member by member: an initializer list copies every element twice
-  who["id"] = actor.id;
-  who["roles"] = actor.roles;
+  // Members are placed in key order at the end of each object: no searches, and no
+  // initializer lists (they copy every element twice).
+  json ctx(json::value_t::object), who(json::value_t::object);
+  auto& w = who.get_ref<json::object_t&>();
+  w.emplace_hint(w.end(), "id", actor.id);
+  w.emplace_hint(w.end(), "roles", actor.roles);
+  auto& c = ctx.get_ref<json::object_t&>();
+  c.emplace_hint(c.end(), "actor", std::move(who));
+  c.emplace_hint(c.end(), "data", std::move(r.data));
+  c.emplace_hint(c.end(), "event", std::move(event));
   if (def.uses_instance)
-    ctx["instance"] = {{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
-                       {"version", r.version}, {"state", state_name(def, r.state)},
-                       {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
-                       {"parent", r.parent ? id_to_text(r.parent) : std::string()}};
-  if (def.uses_now) ctx["now"] = format_time(b_.now, *def.timezone);
+    c.emplace_hint(c.end(), "instance",
+                   json{{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
+                        {"version", r.version}, {"state", state_name(def, r.state)},
+                        {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
+                        {"parent", r.parent ? id_to_text(r.parent) : std::string()}});
+  if (def.uses_now) c.emplace_hint(c.end(), "now", format_time(b_.now, *def.timezone));
   return ctx;
+}
+
+json& Step::data_of(json& ctx) {
+  auto it = ctx.find("data");
+  return it != ctx.end() ? *it : ctx["data"];
 }
 
 void Step::record_history(InstanceRecord& r, const std::string& kind, const std::string& event, const Actor& actor,
@@ -193,7 +203,7 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
       json& change = changes.emplace_back(json::array());
       change.push_back(tr.set[i].first);
       change.push_back(values[i]);
-      assign_pointer(ctx["data"], tr.set[i].first, std::move(values[i]));
+      assign_pointer(data_of(ctx), tr.set[i].first, std::move(values[i]));
     }
   }
   if (tr.target < 0) {
@@ -223,7 +233,7 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
   r.state = path.back();
   if (def.uses_instance) ctx["instance"]["state"] = def.states[r.state].name;
   for (int s : path) enter(r, def, s, ctx, actor, depth);
-  if (def.states[r.state].type == StateType::final_state) finish(r, def, ctx["data"]);
+  if (def.states[r.state].type == StateType::final_state) finish(r, def, data_of(ctx));
 }
 
 void Step::finish(InstanceRecord& r, const Definition& def, const json& data) {
@@ -383,7 +393,7 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
   r.state = path.back();
   json ctx = lease_context(r, def, nullptr, actor);
   for (int s : path) enter(r, def, s, ctx, actor, depth);
-  if (def.states[r.state].type == StateType::final_state) finish(r, def, ctx["data"]);
+  if (def.states[r.state].type == StateType::final_state) finish(r, def, data_of(ctx));
   release(r, ctx);
   if (!business_key.empty()) {
     u_.business_keys[business_key] = r.id;
@@ -460,11 +470,11 @@ void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& 
   // member "set" touches exists already, only those members are checked again (the root
   // allows it: Definition::data_schema_by_member).
   std::set<std::string> members;
-  bool by_member = def.data_schema_by_member && ctx["data"].is_object();
+  bool by_member = def.data_schema_by_member && data_of(ctx).is_object();
   for (const auto& [ptr, rule] : tr.set) {
     if (!by_member) break;
     auto m = first_member(ptr);
-    by_member = m && ctx["data"].contains(*m);
+    by_member = m && data_of(ctx).contains(*m);
     if (by_member) members.insert(std::move(*m));
   }
   json changes = json::array();

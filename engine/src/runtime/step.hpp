@@ -58,7 +58,8 @@ class Step {
   // on ctx["data"]); release() moves it back. Members the definition never mentions
   // ("instance", "now") are left out.
   json lease_context(InstanceRecord& r, const Definition& def, json event, const Actor& actor) const;
-  static void release(InstanceRecord& r, json& ctx) { r.data = std::move(ctx["data"]); }
+  static void release(InstanceRecord& r, json& ctx) { r.data = std::move(data_of(ctx)); }
+  static json& data_of(json& ctx);  // ctx["data"] without building a key
 
  private:
   void enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth);
