@@ -76,7 +76,7 @@ void Stepper::apply(Batch& b, Unit& u) {
   for (auto& [is_put, db, key, value] : u.ops) {
     // History and outbox keys only grow: append at the right edge of their trees.
     bool append = db == Db::hist || db == Db::outbox;
-    b.note(is_put ? b.txn.put(db, key, value, append) : b.txn.del(db, key));
+    b.note(is_put ? b.txn.put_owned(db, std::move(key), std::move(value), append) : b.txn.del(db, key));
     if (b.failed()) return;
   }
   for (auto& [id, rec] : u.records) {
@@ -87,7 +87,7 @@ void Stepper::apply(Batch& b, Unit& u) {
       if (before >= 0) b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id)));
       b.note(b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), ""));
     }
-    b.note(b.txn.put(Db::inst, be64(id), encode(rec)));
+    b.note(b.txn.put_owned(Db::inst, be64(id), encode(rec)));
     if (b.failed()) return;
     b.overlay[id] = std::move(rec);
   }

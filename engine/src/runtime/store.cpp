@@ -118,6 +118,14 @@ int Store::put(Db db, std::string_view key, std::string_view value, bool append)
   return 0;
 }
 
+int Store::put_owned(Db db, std::string&& key, std::string&& value, bool append) {
+  if (!overlay_) return put(db, std::string_view(key), std::string_view(value), append);
+  ++writes_;
+  if (db != Db::hist) overlay_->set(db, key, value, batch_);
+  log_->push_back(Op{db, true, append, std::move(key), std::move(value)});
+  return 0;
+}
+
 int Store::del(Db db, std::string_view key) {
   ++writes_;
   if (!overlay_) return txn_.del(db, key);

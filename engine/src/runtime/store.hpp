@@ -95,6 +95,8 @@ class Store {
   // The view is valid until the next write to the same key.
   std::optional<std::string_view> get(storage::Db db, std::string_view key, int* rc = nullptr);
   int put(storage::Db db, std::string_view key, std::string_view value, bool append = false);
+  // The same, taking the strings (a staged batch's op log keeps them without a copy).
+  int put_owned(storage::Db db, std::string&& key, std::string&& value, bool append = false);
   int del(storage::Db db, std::string_view key);  // deleting a missing key is not an error
   std::unique_ptr<StoreCursor> cursor(storage::Db db);
   std::size_t writes() const { return writes_; }  // put and del calls so far
