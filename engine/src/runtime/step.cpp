@@ -425,9 +425,10 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
       std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
     fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
-  json event = json::object();
-  event["name"] = name;
-  event["payload"] = payload;
+  json event(json::value_t::object);
+  auto& e = event.get_ref<json::object_t&>();
+  e.emplace_hint(e.end(), "name", name);  // in key order, as in lease_context
+  e.emplace_hint(e.end(), "payload", payload);
   json ctx = lease_context(r, def, std::move(event), actor);
   Expressions ex(def, env_.calendars);
   if (ev->actors) {
