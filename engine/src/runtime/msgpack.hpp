@@ -24,7 +24,11 @@ class Writer {
     out_.resize(out_.capacity());  // spare capacity (a caller's reserve) is room
     sync(len);
   }
-  ~Writer() { finish(); }
+  // Trims what finish() would; after finish() (and no write since) it leaves `out` alone,
+  // which may have been moved from by then (`return out;` runs before the destructor).
+  ~Writer() {
+    if (p_ != end_) finish();
+  }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   void map(std::uint32_t n) { n < 16 ? byte(0x80 | n) : n < 65536 ? head(0xde, n, 2) : head(0xdf, n, 4); }
