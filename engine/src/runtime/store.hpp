@@ -92,7 +92,8 @@ class Store {
   Store(storage::Txn& snapshot, Overlay& overlay, std::uint64_t batch, std::vector<Op>& log)
       : txn_(snapshot), overlay_(&overlay), batch_(batch), log_(&log) {}
 
-  // The view is valid until the next write to the same key.
+  // The view is valid until the next write to the same database (LMDB moves data within
+  // a page it writes; the overlay replaces the value of a key written again).
   std::optional<std::string_view> get(storage::Db db, std::string_view key, int* rc = nullptr);
   int put(storage::Db db, std::string_view key, std::string_view value, bool append = false);
   // The same, taking the strings (a staged batch's op log keeps them without a copy).
