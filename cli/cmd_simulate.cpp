@@ -55,6 +55,9 @@ void run_simulate(SimulateOptions o) {
     if (!in || doc.is_discarded()) return fail(o.behaviour_file + ": not a readable JSON file");
     if (auto e = sim::from_json(doc, o.run.behaviour); !e.empty()) return fail(o.behaviour_file + ": " + e);
   }
+  // The run and the statistics both stand on --end: refuse a bad one before either.
+  auto end = parse_time(o.run.end);
+  if (!end) return fail("--end: \"" + o.run.end + "\" is not an ISO 8601 time (e.g. 2023-07-15T00:00:00+08:00)");
   o.run.durable = !o.nosync;
   if (o.run.workflows_dir.empty()) o.run.workflows_dir = find_up("workflows/food-safety");
   if (o.run.calendars_dir.empty()) o.run.calendars_dir = find_up("workflows/calendars");
@@ -78,8 +81,6 @@ void run_simulate(SimulateOptions o) {
     Problems p;
     EngineOptions eo;
     eo.data_dir = o.run.data_dir + "/engine";
-    auto end = parse_time(o.run.end);
-    if (!end) return fail("--end: \"" + o.run.end + "\" is not an ISO 8601 time");
     eo.clock = std::make_shared<VirtualClock>(*end);
     eo.calendars = std::make_shared<Calendars>(find_calendars({o.run.calendars_dir}, ".", p));
     auto engine = Engine::open(eo, p);

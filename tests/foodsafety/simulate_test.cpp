@@ -66,9 +66,11 @@ class SimulateTest : public ::testing::Test {
     for (const auto& d : dirs_) std::filesystem::remove_all(d);
   }
   std::string fresh() { return dirs_.emplace_back(make_temp_dir("sim")); }
+  // With the clock at the quick run's end: a real clock would fire the timers due since.
   std::unique_ptr<Engine> open_engine(const std::string& dir) {
     EngineOptions o;
     o.data_dir = dir + "/run/engine";
+    o.clock = std::make_shared<VirtualClock>(at("2023-07-15T00:00:00+08:00"));
     o.calendars = shipped_calendars();
     Problems p;
     return Engine::open(o, p);
@@ -96,6 +98,23 @@ TEST_F(SimulateTest, OraclesHoldAndTheSameSeedGivesIdenticalStatistics) {
 
   auto engine = open_engine(a);
   ASSERT_TRUE(engine);
+  // Nothing stepped after the end: not the run, and not the reopening for the statistics.
+  {
+    InstanceQuery all;
+    all.limit = 1000;
+    std::size_t seen = 0;
+    for (;;) {
+      auto page = engine->query(all);
+      for (const auto& v : page.items) {
+        ++seen;
+        EXPECT_LE(v.updated_at, at("2023-07-15T00:00:00+08:00"))
+            << v.id << " (" << v.definition << ", " << v.state << ") updated at " << format_time(v.updated_at, *TimeZone::utc());
+      }
+      if (page.next_cursor.empty()) break;
+      all.cursor = page.next_cursor;
+    }
+    EXPECT_GT(seen, 100u);
+  }
   auto scheduler = engine->get_by_business_key("scheduler/all/2023");
   ASSERT_TRUE(scheduler);
   const json& opened = scheduler->data["opened"];
@@ -197,3 +216,11 @@ TEST_F(SimulateTest, CompliantActorsReproduceTheReportsHundredPercentShape) {
 }
 
 }  // namespace
+
+TEST_F(SimulateTest, ABadEndIsRefusedBeforeAnythingRuns) {
+  std::string d = fresh();
+  EXPECT_EQ(simulate(d, " --end 2023-13-45 --nosync"), 1);
+  EXPECT_NE(slurp(d + "/out.txt").find("--end: \"2023-13-45\" is not an ISO 8601 time"), std::string::npos)
+      << slurp(d + "/out.txt");
+  EXPECT_FALSE(std::filesystem::exists(d + "/run/engine"));
+}

@@ -116,8 +116,31 @@ TEST_F(StoreTest, DirectModeWritesStraightIntoTheTransaction) {
   EXPECT_EQ(s.put(Db::inst, "i9", "direct"), 0);
   EXPECT_EQ(s.del(Db::timers, "b"), 0);
   EXPECT_EQ(s.del(Db::timers, "missing"), 0);
-  EXPECT_EQ(s.writes(), 3u);
+  EXPECT_EQ(s.put_owned(Db::inst, "i8", "owned"), 0);
+  EXPECT_EQ(s.writes(), 4u);
   EXPECT_EQ(txn->get(Db::inst, "i9"), "direct");
+  EXPECT_EQ(txn->get(Db::inst, "i8"), "owned");
   EXPECT_EQ(walk(s, Db::timers), "d=base-d f=base-f h=base-h ");
   txn->abort();
+}
+
+// History is logged for the committer but kept out of the overlay (no step reads it);
+// put_owned logs what it is given, like put.
+TEST_F(StoreTest, StagedHistoryGoesToTheLogOnly) {
+  auto snap = env_->begin(false, nullptr);
+  Overlay overlay;
+  std::vector<Op> log;
+  overlay.rotate(1);
+  Store s(*snap, overlay, 1, log);
+  EXPECT_EQ(s.put_owned(Db::hist, std::string("h1"), std::string("entry"), true), 0);
+  EXPECT_EQ(s.put_owned(Db::inst, std::string("i4"), std::string("owned")), 0);
+  EXPECT_FALSE(s.get(Db::hist, "h1"));
+  EXPECT_EQ(s.get(Db::inst, "i4"), "owned");
+  EXPECT_EQ(s.writes(), 2u);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].db, Db::hist);
+  EXPECT_TRUE(log[0].append);
+  EXPECT_EQ(log[0].value, "entry");
+  EXPECT_EQ(log[1].key, "i4");
+  EXPECT_EQ(log[1].value, "owned");
 }

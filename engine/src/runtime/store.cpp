@@ -110,17 +110,17 @@ std::optional<std::string_view> Store::get(Db db, std::string_view key, int* rc)
 }
 
 int Store::put(Db db, std::string_view key, std::string_view value, bool append) {
-  ++writes_;
-  if (!overlay_) return txn_.put(db, key, value, append);
-  // History is append-only and never read by a step: only the committer needs it.
-  if (db != Db::hist) overlay_->set(db, key, std::string(value), batch_);
-  log_->push_back(Op{db, true, append, std::string(key), std::string(value)});
-  return 0;
+  if (!overlay_) {
+    ++writes_;
+    return txn_.put(db, key, value, append);
+  }
+  return put_owned(db, std::string(key), std::string(value), append);
 }
 
 int Store::put_owned(Db db, std::string&& key, std::string&& value, bool append) {
-  if (!overlay_) return put(db, std::string_view(key), std::string_view(value), append);
   ++writes_;
+  if (!overlay_) return txn_.put(db, key, value, append);
+  // History is append-only and never read by a step: only the committer needs it.
   if (db != Db::hist) overlay_->set(db, key, value, batch_);
   log_->push_back(Op{db, true, append, std::move(key), std::move(value)});
   return 0;
