@@ -181,9 +181,10 @@ TEST_F(EngineTest, OneAdvanceIsOneCommitAndEachTimerSeesItsOwnDueTime) {
     ids.push_back(start("t.timers", {{"ticks", 0}}).instance->id);
     clock_->advance(std::chrono::minutes(1));
   }
-  auto before = engine_->metrics().commits;
+  auto before = engine_->metrics();
   EXPECT_EQ(engine_->advance_to(at("2023-04-03T12:00:00+08:00")), 10u);
-  EXPECT_EQ(engine_->metrics().commits - before, 1u);
+  EXPECT_EQ(engine_->metrics().commits - before.commits, 1u);
+  EXPECT_EQ(engine_->metrics().timers_fired - before.timers_fired, 10u);
   for (int i = 0; i < 10; ++i) {
     auto h = engine_->history(ids[i]);
     ASSERT_EQ(h.size(), 2u);

@@ -315,7 +315,6 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
         b.now = TimePoint(Millis(until));
         vclock->set(b.now);
       }
-      counters_.timers_fired.fetch_add(fired - before, std::memory_order_relaxed);
       StepResult out;
       out.details = {{"fired", r.fired_before + (fired - before)}, {"more", more}};
       return out;
@@ -422,6 +421,11 @@ void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vecto
   counters_.batch_size.observe(static_cast<double>(batch.size()));
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto kind = batch[i].kind;
+    if (kind == Request::fire_timers) {  // counted once committed (a failed batch fired none)
+      const json& d = results[i].details;
+      std::size_t fired = d.is_object() ? d.value("fired", std::size_t{0}) : batch[i].fired_before;
+      counters_.timers_fired.fetch_add(fired - batch[i].fired_before, std::memory_order_relaxed);
+    }
     if (kind != Request::start && kind != Request::event && kind != Request::cancel) continue;
     counters_.steps.fetch_add(1, std::memory_order_relaxed);
     if (!results[i].ok()) counters_.steps_refused.fetch_add(1, std::memory_order_relaxed);
