@@ -26,6 +26,7 @@ Reply step_problem(const StepResult& r) {
     case StepError::expression_error: status = 422; break;
     case StepError::invalid_request: status = 400; break;
     case StepError::storage_error: status = 503; break;
+    case StepError::record_damaged: status = 500; break;  // retrying does not help
     case StepError::shutting_down: status = 503; break;
   }
   json extra = json::object();

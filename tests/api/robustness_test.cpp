@@ -7,6 +7,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "server_fixture.hpp"
+#include "storage/lmdb_env.hpp"
 
 using namespace bihuan;
 using namespace bihuan::test;
@@ -274,4 +275,42 @@ TEST(ServerConfigTest, TheServerSectionIsCheckedWithPointers) {
   EXPECT_EQ(ok->host, "0.0.0.0");
   EXPECT_EQ(ok->tokens[0].actor.roles, std::vector<std::string>{"admin"});
   EXPECT_EQ(ok->tls->certificate_file, "/etc/bihuan/c.pem");
+}
+
+TEST_F(ServerTest, AStepOnADamagedRecordIs500RecordDamagedWithoutRetryAfter) {
+  StartRequest s;
+  s.definition = "t.counter";
+  s.data = {{"n", 0}};
+  auto started = engine_->start(s);
+  ASSERT_TRUE(started.ok());
+  std::string id = started.instance->id;
+  engine_->close();
+  engine_.reset();
+  {
+    std::string error;
+    auto env = storage::Env::open(dir_ + "/data", 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    auto txn = env->begin(true, nullptr);
+    std::string key = storage::be64(std::stoull(id, nullptr, 16));
+    json r = json::from_msgpack(*txn->get(storage::Db::inst, key));
+    r["s"] = 7;  // t.counter has two states
+    auto bytes = json::to_msgpack(r);
+    ASSERT_EQ(txn->put(storage::Db::inst, key, std::string(bytes.begin(), bytes.end())), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  Problems problems;
+  EngineOptions eo;
+  eo.data_dir = dir_ + "/data";
+  engine_ = Engine::open(eo, problems);
+  ASSERT_TRUE(engine_);
+  serve();
+  HttpClient c(port_, "clerk-token");
+  auto sent = c.post("/v1/instances/" + id + "/events", {{"event", "bump"}});
+  EXPECT_EQ(sent.status, 500) << sent.body;
+  EXPECT_EQ(sent.json_body()["code"], "record-damaged");
+  EXPECT_NE(sent.body.find("state 7 is not a state of t.counter v1"), std::string::npos) << sent.body;
+  EXPECT_EQ(sent.header("Retry-After"), "");
+  EXPECT_EQ(c.get("/v1/instances/" + id).status, 404);  // reads skip it
+  EXPECT_EQ(c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}).status, 201)
+      << "the server goes on";
 }

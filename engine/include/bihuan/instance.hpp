@@ -55,6 +55,7 @@ enum class StepError {
   expression_error,       // a guard/expression failed to evaluate (budget, types)
   invalid_request,        // malformed request (empty id, bad data type...)
   storage_error,          // LMDB failed (disk full...); nothing was applied
+  record_damaged,         // the instance's stored record is damaged (verify lists it); nothing was applied
   shutting_down,
 };
 std::string to_string(StepError e);

@@ -6,6 +6,7 @@
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/outbox_state.hpp"
+#include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 
 namespace bihuan::runtime {
@@ -21,7 +22,11 @@ std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_
 std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id) const {
   auto bytes = txn.get(Db::inst, be64(id));
   if (!bytes) return std::nullopt;
-  return decode_instance(*bytes);
+  auto r = decode_instance(*bytes);
+  if (!r) return std::nullopt;
+  auto def = registry_.find(r->definition, r->definition_version);
+  if (def && !record_damage(*r, *def).empty()) return std::nullopt;
+  return r;
 }
 
 InstanceView EngineImpl::view_of(const InstanceRecord& r) const {
@@ -302,6 +307,11 @@ VerifyReport EngineImpl::verify() const {
       report.broken.push_back("instance " + id_text + ": record does not decode");
       continue;
     }
+    auto def = registry_.find(r->definition, r->definition_version);
+    std::string damage = def ? record_damage(*r, *def)
+                             : "names definition " + r->definition + " v" + std::to_string(r->definition_version) +
+                                   ", which is not deployed";
+    if (!damage.empty()) report.broken.push_back("instance " + id_text + ": record is damaged: " + damage);
     // Newest first: each entry's hash must be what the newer entry names as previous.
     std::uint64_t expect = r->version;
     std::string newer_prev = r->last_hash;

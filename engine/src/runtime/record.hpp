@@ -48,6 +48,7 @@ std::string encode(const InstanceRecord& r);
 std::optional<InstanceRecord> decode_instance(std::string_view bytes);
 
 // Timer index key: be64(due) be64(instance) be32(seq).
+constexpr std::size_t kTimerKeyBytes = 20;
 std::string timer_key(const TimerRef& t, std::uint64_t instance);
 
 struct StoredTimer {

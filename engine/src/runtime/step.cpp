@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "render/template.hpp"
+#include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 
 namespace bihuan::runtime {
@@ -50,7 +51,9 @@ void assign_pointer(json& data, const std::string& pointer, json value) {
 
 namespace {
 
-std::string state_name(const Definition& def, int s) { return s >= 0 ? def.states[s].name : std::string(); }
+std::string state_name(const Definition& def, int s) {
+  return s >= 0 && s < static_cast<int>(def.states.size()) ? def.states[s].name : std::string();
+}
 
 }  // namespace
 
@@ -74,7 +77,9 @@ InstanceView to_view(const InstanceRecord& r, const Definition* def) {
 
 InstanceRecord& Step::fetch(std::uint64_t id) {
   if (auto it = u_.records.find(id); it != u_.records.end()) return it->second;
-  auto r = stepper_.load(b_, id);
+  std::string damage;
+  auto r = stepper_.load(b_, id, &damage);
+  if (!r && !damage.empty()) fail(StepError::record_damaged, "instance " + id_to_text(id) + ": " + damaged_text(damage));
   if (!r) fail(StepError::not_found, "no instance with id " + id_to_text(id));
   u_.original_state.emplace(id, r->state);
   return u_.records.emplace(id, std::move(*r)).first->second;

@@ -4,6 +4,7 @@
 
 #include <deque>
 
+#include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 
 namespace bihuan::runtime {
@@ -52,13 +53,20 @@ std::string fingerprint(const std::string& event, const json& payload) {
 
 }  // namespace
 
-std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id) {
+std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id, std::string* damage) {
   if (auto it = b.overlay.find(id); it != b.overlay.end()) return it->second;
   int rc = 0;
   auto bytes = b.txn.get(Db::inst, be64(id), &rc);
   b.note(rc);
   if (!bytes) return std::nullopt;
-  return decode_instance(*bytes);
+  auto r = decode_instance(*bytes);
+  std::string what = !r ? "it does not decode" : "";
+  if (r) {
+    if (const Definition* def = definition(r->definition, r->definition_version)) what = record_damage(*r, *def);
+  }
+  if (what.empty()) return r;
+  if (damage) *damage = std::move(what);
+  return std::nullopt;
 }
 
 const Definition* Stepper::definition(const std::string& id, std::int64_t version) {

@@ -26,8 +26,10 @@ class Stepper {
   // Fires the timer stored under `key` (due <= b.now). Returns false if it was stale.
   bool fire_timer(Batch& b, std::string_view key);
 
-  // Reads an instance through the batch overlay, then the transaction.
-  std::optional<InstanceRecord> load(Batch& b, std::uint64_t id);
+  // Reads an instance through the batch overlay, then the transaction. nullopt if there
+  // is none, or if the stored record does not decode or does not fit its definition
+  // (record_check.hpp): then `damage`, if given, says what is wrong.
+  std::optional<InstanceRecord> load(Batch& b, std::uint64_t id, std::string* damage = nullptr);
 
   // A definition version, looked up in the registry (which locks) once per batch; the
   // stepper keeps it alive for the batch. nullptr if not deployed.

@@ -1,0 +1,20 @@
+#include "runtime/record_check.hpp"
+
+namespace bihuan::runtime {
+
+std::string record_damage(const InstanceRecord& r, const Definition& def) {
+  const auto states = static_cast<int>(def.states.size());
+  auto state_ok = [&](int s) { return s >= 0 && s < states; };
+  auto of = [&] { return " of " + def.id + " v" + std::to_string(def.version); };
+  if (!state_ok(r.state)) return "state " + std::to_string(r.state) + " is not a state" + of();
+  for (const auto& t : r.timers) {
+    if (!state_ok(t.state) || t.timer < 0 || t.timer >= static_cast<int>(def.states[t.state].timers.size()))
+      return "timer " + std::to_string(t.timer) + " of state " + std::to_string(t.state) + " is not a timer" + of();
+  }
+  for (const auto& [state, due] : r.deadlines) {
+    if (!state_ok(state)) return "a deadline names state " + std::to_string(state) + ", not a state" + of();
+  }
+  return {};
+}
+
+}  // namespace bihuan::runtime

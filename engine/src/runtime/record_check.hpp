@@ -1,0 +1,23 @@
+// Whether a stored instance record fits the definition version it names. LMDB keeps no
+// checksums: a damaged data file (or a hand edit) can hold a record that decodes but
+// names a state, timer or deadline its definition does not have, and every step and read
+// indexes the definition with those numbers. Steps refuse such a record with
+// StepError::record_damaged, reads skip it, and verify() lists it.
+#pragma once
+
+#include <string>
+
+#include "bihuan/definition.hpp"
+#include "runtime/record.hpp"
+
+namespace bihuan::runtime {
+
+// What is wrong with `r` against `def` ("state 7 is not a state of t.s v1"), or "".
+std::string record_damage(const InstanceRecord& r, const Definition& def);
+
+// The text steps and verify() give for a record that does not decode or does not fit.
+inline std::string damaged_text(const std::string& what) {
+  return "its stored record is damaged (" + what + "); `bihuan verify` lists every damaged record";
+}
+
+}  // namespace bihuan::runtime
