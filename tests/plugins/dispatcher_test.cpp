@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "plugin_support.hpp"
+#include "storage/lmdb_env.hpp"
 
 namespace bihuan::testing {
 namespace {
@@ -235,6 +236,36 @@ TEST_F(DispatcherTest, ATaskResultOrFailureComesBackToTheInstanceAsAnEvent) {
   v = engine_->get(junk.instance->id);
   EXPECT_EQ(v->state, "BAD");
   EXPECT_HAS(v->data["error"].get<std::string>(), "run_task returned malformed JSON");
+}
+
+// A damaged outbox record (docs/storage.md, "Damaged records") whose onResult is not a
+// name: the task runs, and its result is taken as for a task step without onResult
+// (acknowledged), instead of an exception out of the dispatcher.
+TEST_F(DispatcherTest, ATaskMessageWithADamagedOnResultIsAcknowledgedWithoutThrowing) {
+  deploy(task_definition("echo"));
+  auto id = start("t.task", {{"input", {{"x", 1}}}}).instance->id;
+  auto box = outbox();
+  ASSERT_EQ(box.size(), 1u);
+  engine_->close();
+  engine_.reset();
+  {
+    std::string error;
+    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    auto txn = env->begin(true, nullptr);
+    json m = json::from_msgpack(*txn->get(storage::Db::outbox, storage::be64(box[0].seq)));
+    ASSERT_TRUE(m["body"].contains("onResult"));
+    m["body"]["onResult"] = 5;
+    auto bytes = json::to_msgpack(m);
+    ASSERT_EQ(txn->put(storage::Db::outbox, storage::be64(box[0].seq), std::string(bytes.begin(), bytes.end())), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  open();
+  load(config_of({instance("echo", "test.echo-task", json::object(), policy(1))}));
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  EXPECT_TRUE(outbox().empty());
+  EXPECT_EQ(engine_->get(id)->state, "WORK");
 }
 
 TEST_F(DispatcherTest, APluginCanSendAnEventToAnInstanceThroughTheHost) {

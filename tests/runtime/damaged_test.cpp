@@ -202,3 +202,48 @@ TEST(DamagedBytesTest, FuzzInputsAreAnsweredWithoutACrash) {
   }
   EXPECT_GT(files, 0u);
 }
+
+// Outbox records are read by the dispatcher (outbox()) and rewritten by the writer
+// (delivery bookkeeping): a damaged one is skipped or read with defaults, never thrown.
+TEST_F(EngineTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows) {
+  deploy(R"({"id": "t.n", "version": 1, "initial": "A", "states": {
+    "A": {"onEntry": [{"notify": "log", "to": "x", "template": "hello"}],
+          "on": {"go": {"roles": ["system"], "target": "B"}}},
+    "B": {"type": "final", "outcome": "ok"}}})");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(start("t.n").ok());
+  auto before = engine_->outbox();
+  ASSERT_EQ(before.size(), 3u);
+  engine_->close();
+  engine_.reset();
+  edit_store(dir_, [&](storage::Txn& txn) {
+    // 1: members of the wrong types; 2: not a map at all.
+    json m = json::from_msgpack(*txn.get(storage::Db::outbox, storage::be64(before[0].seq)));
+    m["kind"] = 5;
+    m["dead"] = "yes";
+    m["n"] = "many";
+    m["err"] = json::array();
+    auto out = json::to_msgpack(m);
+    ASSERT_EQ(txn.put(storage::Db::outbox, storage::be64(before[0].seq), std::string(out.begin(), out.end())), 0);
+    ASSERT_EQ(txn.put(storage::Db::outbox, storage::be64(before[1].seq), std::string("\x93\x01", 2)), 0);
+  });
+  open();
+  auto now = engine_->outbox();
+  ASSERT_EQ(now.size(), 2u);
+  EXPECT_EQ(now[0].seq, before[0].seq);
+  EXPECT_EQ(now[0].kind, "");  // wrong type reads as missing
+  EXPECT_EQ(now[0].channel, before[0].channel);
+  EXPECT_FALSE(now[0].dead);
+  EXPECT_EQ(now[0].attempts, 0u);
+  EXPECT_EQ(now[1].seq, before[2].seq);
+  // The writer's bookkeeping on both: no exception escapes it, and the engine goes on.
+  EXPECT_TRUE(engine_->record_delivery_failure(before[0].seq, "refused", clock_->now(), true));
+  EXPECT_TRUE(engine_->dead_letters().size() == 1u && engine_->dead_letters()[0].seq == before[0].seq);
+  EXPECT_TRUE(engine_->retry_dead_letter(before[0].seq));
+  EXPECT_FALSE(engine_->record_delivery_failure(before[1].seq, "refused", clock_->now(), false));
+  EXPECT_FALSE(engine_->retry_dead_letter(before[1].seq));
+  EXPECT_TRUE(start("t.n").ok());
+  auto report = engine_->verify();
+  EXPECT_TRUE(has(report.broken, "outbox message " + std::to_string(before[1].seq) + ": record does not decode"))
+      << ::testing::PrintToString(report.broken);
+  EXPECT_EQ(report.broken.size(), 1u) << ::testing::PrintToString(report.broken);
+}

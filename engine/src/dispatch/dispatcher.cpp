@@ -175,7 +175,9 @@ void Dispatcher::State::record_failure(ChannelState& ch, const OutboxMessage& m,
 // Returns true when the message may be acknowledged.
 bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
                                      const PluginResult& r) {
-  std::string event = m.body.value(r.ok() ? "onResult" : "onError", "");
+  // Read defensively: a damaged outbox record may hold anything here (json::value throws).
+  auto named = m.body.is_object() ? m.body.find(r.ok() ? "onResult" : "onError") : m.body.end();
+  std::string event = named != m.body.end() && named->is_string() ? named->get<std::string>() : "";
   if (event.empty()) {
     if (r.ok()) return true;
     record_failure(ch, m, attempt, r.body + " (the task step names no onError event)", true);

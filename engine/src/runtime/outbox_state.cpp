@@ -4,6 +4,7 @@
 // (n attempts, at next attempt ms, dead, err last error) and never touches the message.
 #include "runtime/outbox_state.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "runtime/engine_impl.hpp"
@@ -35,12 +36,43 @@ std::function<void(StepResult)> to_bool(std::function<void(bool)> done) {
 
 }  // namespace
 
+std::string text_member(const json& m, const char* key) {
+  auto it = m.find(key);
+  return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::int64_t int_member(const json& m, const char* key, std::int64_t fallback) {
+  auto it = m.find(key);
+  return it != m.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
+bool bool_member(const json& m, const char* key) {
+  auto it = m.find(key);
+  return it != m.end() && it->is_boolean() && it->get<bool>();
+}
+
 void read_delivery_state(const json& m, OutboxMessage& msg) {
-  msg.attempts = m.value("n", std::uint32_t{0});
+  msg.attempts = static_cast<std::uint32_t>(std::clamp<std::int64_t>(int_member(m, "n"), 0, UINT32_MAX));
   if (auto it = m.find("at"); it != m.end() && it->is_number_integer())
     msg.next_attempt_at = TimePoint(Millis(it->get<std::int64_t>()));
-  msg.dead = m.value("dead", false);
-  msg.last_error = m.value("err", "");
+  msg.dead = bool_member(m, "dead");
+  msg.last_error = text_member(m, "err");
+}
+
+std::optional<OutboxMessage> decode_outbox(std::uint64_t seq, std::string_view bytes) {
+  json m = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+  if (!m.is_object()) return std::nullopt;
+  OutboxMessage msg;
+  msg.seq = seq;
+  msg.kind = text_member(m, "kind");
+  msg.channel = text_member(m, "channel");
+  msg.instance_id = text_member(m, "instance");
+  msg.step = static_cast<std::uint64_t>(std::max<std::int64_t>(0, int_member(m, "step")));
+  msg.idempotency_key = text_member(m, "key");
+  if (auto it = m.find("body"); it != m.end()) msg.body = *it;
+  msg.created_at = TimePoint(Millis(int_member(m, "created")));
+  read_delivery_state(m, msg);
+  return msg;
 }
 
 StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
@@ -52,14 +84,14 @@ StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
   if (!m.is_object()) return refused(StepError::invalid_request, "outbox message " + std::to_string(r.id) + " does not decode");
   const std::string& op = r.value;
   if (op == "r") {
-    if (!m.value("dead", false)) return refused(StepError::invalid_request, "outbox message " + std::to_string(r.id) + " is not a dead letter");
+    if (!bool_member(m, "dead")) return refused(StepError::invalid_request, "outbox message " + std::to_string(r.id) + " is not a dead letter");
     m["dead"] = false;
     m["n"] = 0;
     m["at"] = b.now.time_since_epoch().count();
   } else if (!op.empty() && (op[0] == 'f' || op[0] == 'd')) {
     std::int64_t at = 0;
     std::from_chars(op.data() + 1, op.data() + op.size(), at);
-    m["n"] = m.value("n", std::uint32_t{0}) + 1;
+    m["n"] = std::max<std::int64_t>(0, int_member(m, "n")) + 1;
     m["at"] = at;
     m["err"] = r.text.size() > 4000 ? r.text.substr(0, 4000) : r.text;
     m["dead"] = op[0] == 'd';
