@@ -43,6 +43,13 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::condition_variable done_cv;  // an outcome was committed
   std::condition_variable scan_cv;  // wake the background loop
   std::set<std::uint64_t> inflight;
+  // A scan reads outbox pages without the lock, so a page can predate the outcome of a
+  // message that finishes meanwhile (acknowledged, or failed with a later next attempt):
+  // that scan must not queue it again. settled: seq -> scan_epoch when it finished, kept
+  // while a scan runs (a scan that starts later reads pages newer than the outcome).
+  std::map<std::uint64_t, std::uint64_t> settled;
+  std::uint64_t scan_epoch = 0;
+  int scanning = 0;
   std::set<std::string> warned;     // channels without a plugin, reported once
   bool workers_started = false, stopping = false, woken = false;
   std::thread loop;
@@ -58,6 +65,7 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   void stop_workers();
   void worker(ChannelState& ch);
   std::size_t scan();
+  std::size_t scan_pages(std::uint64_t epoch);
   void deliver(ChannelState& ch, Caller& caller, const OutboxMessage& m);
   void record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt, std::string error, bool permanent);
   bool task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt, const PluginResult& r);
@@ -155,6 +163,7 @@ void Dispatcher::State::finish(std::uint64_t seq) {
   {
     std::lock_guard lock(mu);
     inflight.erase(seq);
+    if (scanning > 0) settled[seq] = scan_epoch;
   }
   done_cv.notify_all();
 }
@@ -252,6 +261,19 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
 }
 
 std::size_t Dispatcher::State::scan() {
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard lock(mu);
+    epoch = ++scan_epoch;
+    ++scanning;
+  }
+  std::size_t queued = scan_pages(epoch);
+  std::lock_guard lock(mu);
+  if (--scanning == 0) settled.clear();
+  return queued;
+}
+
+std::size_t Dispatcher::State::scan_pages(std::uint64_t epoch) {
   std::int64_t now = ms_of(engine.clock().now());
   std::size_t queued = 0;
   std::uint64_t after = 0;
@@ -264,6 +286,7 @@ std::size_t Dispatcher::State::scan() {
     bool room = false;
     for (auto& m : page) {
       if (m.dead || inflight.count(m.seq)) continue;
+      if (auto it = settled.find(m.seq); it != settled.end() && it->second >= epoch) continue;  // page predates it
       if (m.next_attempt_at && ms_of(*m.next_attempt_at) > now) continue;
       auto it = channels.find(m.channel);
       if (it == channels.end()) {
