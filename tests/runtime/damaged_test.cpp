@@ -122,6 +122,25 @@ TEST_F(EngineTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
   EXPECT_EQ(engine_->metrics().pending_timers, 0u);
 }
 
+TEST_F(EngineTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
+  deploy(kTimed);
+  auto id = start("t.d").instance->id;
+  engine_->close();
+  engine_.reset();
+  edit_store(dir_, [&](storage::Txn& txn) {
+    json r = json::from_msgpack(*txn.get(storage::Db::inst, record_key(id)));
+    r["x"] = json::array({1, 2});
+    auto out = json::to_msgpack(r);
+    ASSERT_EQ(txn.put(storage::Db::inst, record_key(id), std::string(out.begin(), out.end())), 0);
+  });
+  open();
+  auto r = send(id, "go");
+  EXPECT_EQ(r.error, StepError::record_damaged);
+  EXPECT_NE(r.message.find("its data is array, not an object"), std::string::npos) << r.message;
+  EXPECT_FALSE(engine_->get(id));
+  EXPECT_FALSE(engine_->verify().ok());
+}
+
 TEST_F(EngineTest, AMalformedTimerKeyDoesNotStopTheTimersAfterIt) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
