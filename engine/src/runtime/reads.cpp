@@ -25,7 +25,7 @@ std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::ui
   auto r = decode_instance(*bytes);
   if (!r) return std::nullopt;
   auto def = registry_.find(r->definition, r->definition_version);
-  if (def && !record_damage(*r, *def).empty()) return std::nullopt;
+  if (def && !record_damage(*r, id, *def).empty()) return std::nullopt;
   return r;
 }
 
@@ -253,7 +253,7 @@ std::vector<HistoryEntry> EngineImpl::history(const std::string& instance_id) co
   if (!txn) return out;
   auto r = read_record(*txn, *id);
   if (!r) return out;
-  out.reserve(r->version);
+  out.reserve(std::min<std::uint64_t>(r->version, 4096));  // a damaged record may claim any version
   walk_chain(*txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { out.push_back(std::move(e)); });
   std::reverse(out.begin(), out.end());
   return out;
@@ -308,10 +308,11 @@ VerifyReport EngineImpl::verify() const {
       continue;
     }
     auto def = registry_.find(r->definition, r->definition_version);
-    std::string damage = def ? record_damage(*r, *def)
+    std::string damage = def ? record_damage(*r, storage::read_be64(inst->key()), *def)
                              : "names definition " + r->definition + " v" + std::to_string(r->definition_version) +
                                    ", which is not deployed";
     if (!damage.empty()) report.broken.push_back("instance " + id_text + ": record is damaged: " + damage);
+    r->id = storage::read_be64(inst->key());  // its chain is walked as the key's
     // Newest first: each entry's hash must be what the newer entry names as previous.
     std::uint64_t expect = r->version;
     std::string newer_prev = r->last_hash;

@@ -2,7 +2,8 @@
 
 namespace bihuan::runtime {
 
-std::string record_damage(const InstanceRecord& r, const Definition& def) {
+std::string record_damage(const InstanceRecord& r, std::uint64_t key_id, const Definition& def) {
+  if (r.id != key_id) return "it names id " + id_to_text(r.id) + ", not the id it is stored under";
   const auto states = static_cast<int>(def.states.size());
   auto state_ok = [&](int s) { return s >= 0 && s < states; };
   auto of = [&] { return " of " + def.id + " v" + std::to_string(def.version); };

@@ -12,8 +12,9 @@
 
 namespace bihuan::runtime {
 
-// What is wrong with `r` against `def` ("state 7 is not a state of t.s v1"), or "".
-std::string record_damage(const InstanceRecord& r, const Definition& def);
+// What is wrong with `r`, stored under the id `key_id`, against `def` ("state 7 is not a
+// state of t.s v1"), or "".
+std::string record_damage(const InstanceRecord& r, std::uint64_t key_id, const Definition& def);
 
 // The text steps and verify() give for a record that does not decode or does not fit.
 inline std::string damaged_text(const std::string& what) {

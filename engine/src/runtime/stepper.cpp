@@ -62,7 +62,7 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id, std::str
   auto r = decode_instance(*bytes);
   std::string what = !r ? "it does not decode" : "";
   if (r) {
-    if (const Definition* def = definition(r->definition, r->definition_version)) what = record_damage(*r, *def);
+    if (const Definition* def = definition(r->definition, r->definition_version)) what = record_damage(*r, id, *def);
   }
   if (what.empty()) return r;
   if (damage) *damage = std::move(what);
