@@ -1,6 +1,10 @@
 // Concurrent steps share commits; a refused step never poisons its batch; steps of one
 // instance stay in order.
+#include <atomic>
 #include <future>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "engine_fixture.hpp"
@@ -113,4 +117,92 @@ TEST_F(EngineTest, ACommitGroupCommitsItsAsyncRequestsTogether) {
   all.get_future().wait();
   EXPECT_EQ(ok.load(), 20);
   EXPECT_EQ(engine_->metrics().commits - before, 1u);
+}
+
+// Duplicates racing each other: the same idempotency keys and business keys submitted from
+// several threads at once, so that copies share a batch, sit in consecutive pipelined
+// batches (one executing while the other commits) or in separate ones. Exactly one
+// instance per key, every copy answered with it, and an event applied once per key.
+TEST_F(EngineTest, ConcurrentDuplicatesMakeOneInstanceAndApplyOneEventPerKey) {
+  deploy(kCounter);
+  constexpr int kThreads = 4, kKeys = 25, kCopies = 4;  // each thread sends every key kCopies times
+  std::mutex mu;
+  std::map<std::string, std::set<std::string>> by_idem, by_bkey;
+  std::atomic<int> left{kThreads * kKeys * kCopies * 2}, wrong{0};
+  std::promise<void> all;
+  auto finish = [&] {
+    if (--left == 0) all.set_value();
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int c = 0; c < kCopies; ++c)
+        for (int k = 0; k < kKeys; ++k) {
+          std::string key = std::to_string((k + t * 7) % kKeys);  // threads interleave keys
+          StartRequest a;
+          a.definition = "t.c";
+          a.idempotency_key = "idem-" + key;
+          engine_->start_async(a, [&, key](StepResult r) {
+            std::lock_guard lock(mu);
+            if (!r.ok() || !r.instance) ++wrong;
+            else by_idem[key].insert(r.instance->id);
+            finish();
+          });
+          StartRequest b;
+          b.definition = "t.c";
+          b.business_key = "bk-" + key;
+          b.return_existing = (c % 2) == 1;
+          engine_->start_async(b, [&, key](StepResult r) {
+            std::lock_guard lock(mu);
+            if (r.ok() && r.instance) {
+              by_bkey[key].insert(r.instance->id);
+            } else if (r.error != StepError::duplicate_business_key) {
+              ++wrong;
+            }
+            finish();
+          });
+        }
+    });
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(all.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(wrong.load(), 0);
+  ASSERT_EQ(by_idem.size(), static_cast<std::size_t>(kKeys));
+  for (const auto& [key, ids] : by_idem) EXPECT_EQ(ids.size(), 1u) << "idempotency key " << key;
+  ASSERT_EQ(by_bkey.size(), static_cast<std::size_t>(kKeys));
+  for (const auto& [key, ids] : by_bkey) EXPECT_EQ(ids.size(), 1u) << "business key " << key;
+  EXPECT_EQ(engine_->query({.definition = "t.c", .limit = 1000}).items.size(), static_cast<std::size_t>(2 * kKeys));
+
+  // The same event (one idempotency key per instance) from every thread at once.
+  std::vector<std::string> targets;
+  for (const auto& [key, ids] : by_idem) targets.push_back(*ids.begin());
+  std::atomic<int> sent_left{kThreads * static_cast<int>(targets.size()) * kCopies};
+  std::promise<void> sent_all;
+  threads.clear();
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int c = 0; c < kCopies; ++c)
+        for (const auto& id : targets) {
+          EventRequest e;
+          e.instance_id = id;
+          e.event = "inc";
+          e.payload = {{"k", 1}};
+          e.actor = Actor::system();
+          e.idempotency_key = "once";
+          engine_->send_async(e, [&](StepResult r) {
+            if (!r.ok()) ++wrong;
+            if (--sent_left == 0) sent_all.set_value();
+          });
+        }
+    });
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(sent_all.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(wrong.load(), 0);
+  reopen();
+  for (const auto& id : targets) {
+    auto v = engine_->get(id);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->version, 2u) << id;
+    EXPECT_EQ(v->data["log"], json::array({1})) << id;
+  }
+  EXPECT_TRUE(engine_->verify().ok());
 }
