@@ -278,7 +278,10 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       return {};
     }
     case Request::ack: {
+      // The outbox may be empty after this; its sequence must not start again at 1 on the
+      // next open (a seq names one message for good: plugins and the admin API see it).
       if (!b.failed()) b.note(b.txn.del(Db::outbox, be64(r.id)));
+      if (!b.failed()) b.note(b.txn.put(Db::meta, kOutboxNextKey, be64(b.next.outbox)));
       return {};
     }
     case Request::fire_timers: {

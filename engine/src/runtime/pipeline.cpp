@@ -16,6 +16,7 @@
 // those of the batch executed on top of it, are executed again on the new store. A batch
 // whose commit fails (disk full, I/O error) fails its requests, as in direct mode, and
 // the batch executed on top of it is executed again.
+#include <algorithm>
 #include <cerrno>
 
 #include <boost/asio/post.hpp>
@@ -38,6 +39,8 @@ void EngineImpl::reload_sequences(storage::Txn& txn) {
   Sequences next;
   if (auto cur = txn.cursor(Db::inst); cur && cur->last()) ids_.observe(storage::read_be64(cur->key()));
   if (auto cur = txn.cursor(Db::outbox); cur && cur->last()) next.outbox = storage::read_be64(cur->key()) + 1;
+  if (auto hw = txn.get(Db::meta, kOutboxNextKey); hw && hw->size() == 8)
+    next.outbox = std::max(next.outbox, storage::read_be64(*hw));
   if (auto cur = txn.cursor(Db::hist); cur && cur->last()) next.history = storage::read_be64(cur->key()) + 1;
   next_ = next;
 }
