@@ -14,11 +14,17 @@ struct TargetOptions {
   std::string id, key, as_of;
 };
 
-// The instance named by id or --key; prints "no instance ..." when there is none.
+// The instance named by id or --key; prints "no instance ..." when there is none, or
+// "record-damaged: ..." when its stored record is damaged.
 std::optional<InstanceView> find_target(const TargetOptions& o, const Engine& engine) {
   auto v = o.key.empty() ? engine.get(o.id) : engine.get_by_business_key(o.key);
-  if (!v) fail(o.session, (o.key.empty() ? "no instance " + o.id : "no instance with business key " + o.key) +
-                              " in " + o.session.data_dir);
+  if (v) return v;
+  if (auto damage = o.key.empty() ? engine.damage(o.id) : std::nullopt) {
+    fail(o.session, "record-damaged: " + *damage);
+    return v;
+  }
+  fail(o.session, (o.key.empty() ? "no instance " + o.id : "no instance with business key " + o.key) + " in " +
+                      o.session.data_dir);
   return v;
 }
 

@@ -157,6 +157,9 @@ void add_instance_routes(Router& router, Context& ctx) {
     std::optional<TimePoint> as_of;
     if (auto bad = time_param(call, "asOf", ctx, as_of)) co_return *bad;
     auto v = as_of ? ctx.engine.as_of(call.params[0], *as_of) : ctx.engine.get(call.params[0]);
+    if (!v && !as_of) {
+      if (auto damage = ctx.engine.damage(call.params[0])) co_return problem(500, "record-damaged", *damage);
+    }
     if (!v)
       co_return problem(404, "not-found", "no instance " + call.params[0] + (as_of ? " at that time" : ""));
     co_return instance_reply(ctx, 200, *v);
@@ -211,7 +214,10 @@ void add_instance_routes(Router& router, Context& ctx) {
   });
 
   router.add(http::verb::get, "/v1/instances/{id}/history", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-    if (!ctx.engine.get(call.params[0])) co_return problem(404, "not-found", "no instance " + call.params[0]);
+    if (!ctx.engine.get(call.params[0])) {
+      if (auto damage = ctx.engine.damage(call.params[0])) co_return problem(500, "record-damaged", *damage);
+      co_return problem(404, "not-found", "no instance " + call.params[0]);
+    }
     json items = json::array();
     for (const auto& e : ctx.engine.history(call.params[0])) items.push_back(e.to_json(*ctx.tz));
     co_return Reply::json_body(200, {{"instance", call.params[0]}, {"items", items}});

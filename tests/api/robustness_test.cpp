@@ -277,7 +277,7 @@ TEST(ServerConfigTest, TheServerSectionIsCheckedWithPointers) {
   EXPECT_EQ(ok->tls->certificate_file, "/etc/bihuan/c.pem");
 }
 
-TEST_F(ServerTest, AStepOnADamagedRecordIs500RecordDamagedWithoutRetryAfter) {
+TEST_F(ServerTest, ADamagedRecordIs500RecordDamagedForStepsAndReadsWithoutRetryAfter) {
   StartRequest s;
   s.definition = "t.counter";
   s.data = {{"n", 0}};
@@ -310,7 +310,14 @@ TEST_F(ServerTest, AStepOnADamagedRecordIs500RecordDamagedWithoutRetryAfter) {
   EXPECT_EQ(sent.json_body()["code"], "record-damaged");
   EXPECT_NE(sent.body.find("state 7 is not a state of t.counter v1"), std::string::npos) << sent.body;
   EXPECT_EQ(sent.header("Retry-After"), "");
-  EXPECT_EQ(c.get("/v1/instances/" + id).status, 404);  // reads skip it
+  auto read = c.get("/v1/instances/" + id);  // reads say why, not "not found"
+  EXPECT_EQ(read.status, 500) << read.body;
+  EXPECT_EQ(read.json_body()["code"], "record-damaged");
+  EXPECT_NE(read.body.find("state 7 is not a state of t.counter v1"), std::string::npos) << read.body;
+  EXPECT_EQ(c.get("/v1/instances/" + id + "/history").status, 500);
+  EXPECT_EQ(c.get("/v1/instances/0123456789abcdef").status, 404);
+  InstanceQuery q;
+  EXPECT_TRUE(engine_->query(q).items.empty()) << "lists skip it";
   EXPECT_EQ(c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}).status, 201)
       << "the server goes on";
 }

@@ -76,10 +76,15 @@ TEST_F(EngineTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   auto cancelled = engine_->cancel(bad_state, "test", Actor::system());
   EXPECT_EQ(cancelled.error, StepError::record_damaged);
 
-  // Reads skip them; the healthy instance is unaffected.
+  // Reads skip them, and damage() says why; the healthy instance is unaffected.
   EXPECT_FALSE(engine_->get(bad_state));
   EXPECT_FALSE(engine_->get(garbage));
   ASSERT_TRUE(engine_->get(healthy));
+  EXPECT_EQ(engine_->damage(bad_state).value_or(""), send(bad_state, "go").message);  // the words of a refused step
+  EXPECT_NE(engine_->damage(garbage).value_or("").find("it does not decode"), std::string::npos);
+  EXPECT_FALSE(engine_->damage(healthy));
+  EXPECT_FALSE(engine_->damage("0123456789abcdef"));
+  EXPECT_FALSE(engine_->damage("not an id"));
   InstanceQuery q;
   q.definition = "t.d";
   auto page = engine_->query(q);

@@ -45,6 +45,7 @@ class EngineImpl final : public Engine {
   void send_async(EventRequest request, std::function<void(StepResult)> done) override;
 
   std::optional<InstanceView> get(const std::string& instance_id) const override;
+  std::optional<std::string> damage(const std::string& instance_id) const override;
   std::optional<InstanceView> get_by_business_key(const std::string& key) const override;
   InstancePage query(const InstanceQuery& q) const override;
   std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
@@ -154,7 +155,8 @@ class EngineImpl final : public Engine {
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
-  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id) const;
+  // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
+  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr) const;
   InstanceView view_of(const InstanceRecord& r) const;
 
   EngineOptions options_;

@@ -19,14 +19,25 @@ std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_
   return env_->begin(false, nullptr);
 }
 
-std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id) const {
+std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id, std::string* damage) const {
   auto bytes = txn.get(Db::inst, be64(id));
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
-  if (!r) return std::nullopt;
-  auto def = registry_.find(r->definition, r->definition_version);
-  if (def && !record_damage(*r, id, *def).empty()) return std::nullopt;
-  return r;
+  std::string what = stored_record_damage(r, id, r ? registry_.find(r->definition, r->definition_version).get() : nullptr);
+  if (what.empty()) return r;
+  if (damage) *damage = std::move(what);
+  return std::nullopt;
+}
+
+std::optional<std::string> EngineImpl::damage(const std::string& instance_id) const {
+  auto id = id_from_text(instance_id);
+  if (!id) return std::nullopt;
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
+  if (!txn) return std::nullopt;
+  std::string what;
+  if (read_record(*txn, *id, &what) || what.empty()) return std::nullopt;
+  return "instance " + instance_id + ": " + damaged_text(what);
 }
 
 InstanceView EngineImpl::view_of(const InstanceRecord& r) const {

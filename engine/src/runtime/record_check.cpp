@@ -19,4 +19,9 @@ std::string record_damage(const InstanceRecord& r, std::uint64_t key_id, const D
   return {};
 }
 
+std::string stored_record_damage(const std::optional<InstanceRecord>& r, std::uint64_t key_id, const Definition* def) {
+  if (!r) return "it does not decode";
+  return def ? record_damage(*r, key_id, *def) : std::string();
+}
+
 }  // namespace bihuan::runtime

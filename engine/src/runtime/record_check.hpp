@@ -16,6 +16,10 @@ namespace bihuan::runtime {
 // state of t.s v1"), or "".
 std::string record_damage(const InstanceRecord& r, std::uint64_t key_id, const Definition& def);
 
+// What is wrong with a stored record: `r` as decoded from the bytes under `key_id`
+// (nullopt: they did not decode), checked against `def` when it is deployed. "" if sound.
+std::string stored_record_damage(const std::optional<InstanceRecord>& r, std::uint64_t key_id, const Definition* def);
+
 // The text steps and verify() give for a record that does not decode or does not fit.
 inline std::string damaged_text(const std::string& what) {
   return "its stored record is damaged (" + what + "); `bihuan verify` lists every damaged record";

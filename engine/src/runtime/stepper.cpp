@@ -60,10 +60,7 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id, std::str
   b.note(rc);
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
-  std::string what = !r ? "it does not decode" : "";
-  if (r) {
-    if (const Definition* def = definition(r->definition, r->definition_version)) what = record_damage(*r, id, *def);
-  }
+  std::string what = stored_record_damage(r, id, r ? definition(r->definition, r->definition_version) : nullptr);
   if (what.empty()) return r;
   if (damage) *damage = std::move(what);
   return std::nullopt;
