@@ -157,11 +157,10 @@ void add_instance_routes(Router& router, Context& ctx) {
     std::optional<TimePoint> as_of;
     if (auto bad = time_param(call, "asOf", ctx, as_of)) co_return *bad;
     auto v = as_of ? ctx.engine.as_of(call.params[0], *as_of) : ctx.engine.get(call.params[0]);
-    if (!v && !as_of) {
+    if (!v) {
       if (auto damage = ctx.engine.damage(call.params[0])) co_return problem(500, "record-damaged", *damage);
-    }
-    if (!v)
       co_return problem(404, "not-found", "no instance " + call.params[0] + (as_of ? " at that time" : ""));
+    }
     co_return instance_reply(ctx, 200, *v);
   });
 

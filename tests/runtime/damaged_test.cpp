@@ -1,6 +1,7 @@
 // A damaged data file: records and keys the engine did not write. LMDB keeps no checksums,
 // so the engine itself must answer them with an error or skip them: never a crash, an
 // out-of-range read or a stuck timer queue (docs/storage.md, "Damaged records").
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -24,18 +25,41 @@ const char* kTimed = R"({"id": "t.d", "version": 1, "initial": "A", "states": {
                "tick": {"roles": ["system"], "target": "B"}}},
   "B": {"type": "final", "outcome": "ok"}}})";
 
-// Runs `edit` in a raw LMDB write transaction on `dir` (no engine open).
+std::string record_key(const std::string& id) { return storage::be64(std::stoull(id, nullptr, 16)); }
+
+// Rewrites the MessagePack map stored under `key` (after `skip` bytes: the history log's
+// link) with `edit`; a value that is not a map is left alone.
 template <class Edit>
-void edit_store(const std::string& dir, Edit edit) {
-  std::string error;
-  auto env = storage::Env::open(dir, 64u << 20, false, &error);
-  ASSERT_TRUE(env) << error;
-  auto txn = env->begin(true, nullptr);
-  edit(*txn);
-  ASSERT_EQ(txn->commit(), 0);
+void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit edit, std::size_t skip = 0) {
+  auto found = txn.get(db, key);
+  ASSERT_TRUE(found);
+  std::string value(*found);
+  json m = json::from_msgpack(value.substr(skip), true, false);
+  if (!m.is_object() || m.empty()) return;
+  edit(m);
+  auto bytes = json::to_msgpack(m);
+  ASSERT_EQ(txn.put(db, key, value.substr(0, skip) + std::string(bytes.begin(), bytes.end())), 0);
 }
 
-std::string record_key(const std::string& id) { return storage::be64(std::stoull(id, nullptr, 16)); }
+class DamageTest : public EngineTest {
+ protected:
+  // Closes the engine, runs `edit` in a raw LMDB write transaction on its directory and
+  // opens the engine again.
+  template <class Edit>
+  void damage(Edit edit) {
+    engine_->close();
+    engine_.reset();
+    {
+      std::string error;
+      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+      ASSERT_TRUE(env) << error;
+      auto txn = env->begin(true, nullptr);
+      edit(*txn);
+      ASSERT_EQ(txn->commit(), 0);
+    }
+    open();
+  }
+};
 
 bool has(const std::vector<std::string>& lines, const std::string& part) {
   for (const auto& l : lines)
@@ -45,23 +69,15 @@ bool has(const std::vector<std::string>& lines, const std::string& part) {
 
 }  // namespace
 
-TEST_F(EngineTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify) {
+TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify) {
   deploy(kTimed);
   auto bad_state = start("t.d").instance->id;
   auto garbage = start("t.d").instance->id;
   auto healthy = start("t.d").instance->id;
-  engine_->close();
-  engine_.reset();
-  edit_store(dir_, [&](storage::Txn& txn) {
-    auto bytes = txn.get(storage::Db::inst, record_key(bad_state));
-    ASSERT_TRUE(bytes);
-    json r = json::from_msgpack(*bytes);
-    r["s"] = 99;  // decodes, but t.d v1 has two states
-    auto out = json::to_msgpack(r);
-    ASSERT_EQ(txn.put(storage::Db::inst, record_key(bad_state), std::string(out.begin(), out.end())), 0);
+  damage([&](storage::Txn& txn) {
+    edit_map(txn, storage::Db::inst, record_key(bad_state), [](json& r) { r["s"] = 99; });  // t.d v1 has two states
     ASSERT_EQ(txn.put(storage::Db::inst, record_key(garbage), std::string("\xc1\x00\x07", 3)), 0);
   });
-  open();
 
   // Steps: a clear refusal naming the instance and what is wrong; nothing applied.
   auto r = send(bad_state, "go");
@@ -110,19 +126,15 @@ TEST_F(EngineTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   EXPECT_EQ(engine_->metrics().pending_timers, 0u);
 }
 
-TEST_F(EngineTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
+TEST_F(DamageTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
-  engine_->close();
-  engine_.reset();
-  edit_store(dir_, [&](storage::Txn& txn) {
-    json r = json::from_msgpack(*txn.get(storage::Db::inst, record_key(id)));
-    ASSERT_EQ(r["t"].size(), 1u);
-    r["t"][0][3] = 5;  // timer index 5 of state A, which has one timer
-    auto out = json::to_msgpack(r);
-    ASSERT_EQ(txn.put(storage::Db::inst, record_key(id), std::string(out.begin(), out.end())), 0);
+  damage([&](storage::Txn& txn) {
+    edit_map(txn, storage::Db::inst, record_key(id), [](json& r) {
+      ASSERT_EQ(r["t"].size(), 1u);
+      r["t"][0][3] = 5;  // timer index 5 of state A, which has one timer
+    });
   });
-  open();
   auto r = send(id, "go");
   EXPECT_EQ(r.error, StepError::record_damaged);
   EXPECT_NE(r.message.find("timer 5 of state 0 is not a timer of t.d v1"), std::string::npos) << r.message;
@@ -130,18 +142,12 @@ TEST_F(EngineTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
   EXPECT_EQ(engine_->metrics().pending_timers, 0u);
 }
 
-TEST_F(EngineTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
+TEST_F(DamageTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
-  engine_->close();
-  engine_.reset();
-  edit_store(dir_, [&](storage::Txn& txn) {
-    json r = json::from_msgpack(*txn.get(storage::Db::inst, record_key(id)));
-    r["x"] = json::array({1, 2});
-    auto out = json::to_msgpack(r);
-    ASSERT_EQ(txn.put(storage::Db::inst, record_key(id), std::string(out.begin(), out.end())), 0);
+  damage([&](storage::Txn& txn) {
+    edit_map(txn, storage::Db::inst, record_key(id), [](json& r) { r["x"] = json::array({1, 2}); });
   });
-  open();
   auto r = send(id, "go");
   EXPECT_EQ(r.error, StepError::record_damaged);
   EXPECT_NE(r.message.find("its data is array, not an object"), std::string::npos) << r.message;
@@ -149,14 +155,11 @@ TEST_F(EngineTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
   EXPECT_FALSE(engine_->verify().ok());
 }
 
-TEST_F(EngineTest, AMalformedTimerKeyDoesNotStopTheTimersAfterIt) {
+TEST_F(DamageTest, AMalformedTimerKeyDoesNotStopTheTimersAfterIt) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
-  engine_->close();
-  engine_.reset();
   // Sorts before every real key (they start with the due time's 8 bytes).
-  edit_store(dir_, [&](storage::Txn& txn) { ASSERT_EQ(txn.put(storage::Db::timers, std::string("\x00\x01", 2), ""), 0); });
-  open();
+  damage([&](storage::Txn& txn) { ASSERT_EQ(txn.put(storage::Db::timers, std::string("\x00\x01", 2), ""), 0); });
   EXPECT_EQ(engine_->metrics().pending_timers, 2u);
   EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:00:00+08:00")), 1u);
   EXPECT_EQ(engine_->get(id)->state, "B");
@@ -232,7 +235,7 @@ TEST(DamagedBytesTest, FuzzInputsAreAnsweredWithoutACrash) {
 
 // Outbox records are read by the dispatcher (outbox()) and rewritten by the writer
 // (delivery bookkeeping): a damaged one is skipped or read with defaults, never thrown.
-TEST_F(EngineTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows) {
+TEST_F(DamageTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows) {
   deploy(R"({"id": "t.n", "version": 1, "initial": "A", "states": {
     "A": {"onEntry": [{"notify": "log", "to": "x", "template": "hello"}],
           "on": {"go": {"roles": ["system"], "target": "B"}}},
@@ -240,20 +243,16 @@ TEST_F(EngineTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(start("t.n").ok());
   auto before = engine_->outbox();
   ASSERT_EQ(before.size(), 3u);
-  engine_->close();
-  engine_.reset();
-  edit_store(dir_, [&](storage::Txn& txn) {
+  damage([&](storage::Txn& txn) {
     // 1: members of the wrong types; 2: not a map at all.
-    json m = json::from_msgpack(*txn.get(storage::Db::outbox, storage::be64(before[0].seq)));
-    m["kind"] = 5;
-    m["dead"] = "yes";
-    m["n"] = "many";
-    m["err"] = json::array();
-    auto out = json::to_msgpack(m);
-    ASSERT_EQ(txn.put(storage::Db::outbox, storage::be64(before[0].seq), std::string(out.begin(), out.end())), 0);
+    edit_map(txn, storage::Db::outbox, storage::be64(before[0].seq), [](json& m) {
+      m["kind"] = 5;
+      m["dead"] = "yes";
+      m["n"] = "many";
+      m["err"] = json::array();
+    });
     ASSERT_EQ(txn.put(storage::Db::outbox, storage::be64(before[1].seq), std::string("\x93\x01", 2)), 0);
   });
-  open();
   auto now = engine_->outbox();
   ASSERT_EQ(now.size(), 2u);
   EXPECT_EQ(now[0].seq, before[0].seq);
@@ -300,7 +299,7 @@ json random_value(std::mt19937_64& rng) {
 // must answer (a result, an error, a skipped record), never crash or hang, and the
 // healthy instances must go on stepping. BIHUAN_DAMAGE_ROUNDS sets the rounds (default 60),
 // BIHUAN_DAMAGE_SEED the seed.
-TEST_F(EngineTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
+TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
   deploy(kTimed);
   deploy(R"({"id": "t.n", "version": 1, "initial": "A", "states": {
     "A": {"onEntry": [{"notify": "log", "to": "x", "template": "hello"}],
@@ -314,20 +313,19 @@ TEST_F(EngineTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
   for (int round = 0; round < rounds; ++round) {
     auto victim = start(round % 2 ? "t.d" : "t.n").instance->id;
     healthy.push_back(start("t.d").instance->id);
-    engine_->close();
-    engine_.reset();
     std::string member;
-    edit_store(dir_, [&](storage::Txn& txn) {
-      json r = json::from_msgpack(*txn.get(storage::Db::inst, record_key(victim)));
-      const std::uint64_t newest_entry = r["hq"];
+    // One or two members of a map replaced by random values.
+    auto scramble = [&](json& m, int members) {
       std::vector<std::string> keys;
-      for (auto it = r.begin(); it != r.end(); ++it) keys.push_back(it.key());
-      for (int k = 0; k < 1 + static_cast<int>(rng() % 2); ++k) {
-        member = keys[rng() % keys.size()];
-        r[member] = random_value(rng);
-      }
-      auto out = json::to_msgpack(r);
-      ASSERT_EQ(txn.put(storage::Db::inst, record_key(victim), std::string(out.begin(), out.end())), 0);
+      for (auto it = m.begin(); it != m.end(); ++it) keys.push_back(it.key());
+      for (int k = 0; k < members; ++k) m[member = keys[rng() % keys.size()]] = random_value(rng);
+    };
+    damage([&](storage::Txn& txn) {
+      std::uint64_t newest_entry = 0;
+      edit_map(txn, storage::Db::inst, record_key(victim), [&](json& r) {
+        newest_entry = r["hq"];
+        scramble(r, 1 + static_cast<int>(rng() % 2));
+      });
       // Index entries the engine did not write: a due timer of the victim with a random
       // sequence number, a child link to a random id, a business key pointing at the victim.
       std::string vkey = record_key(victim);
@@ -335,32 +333,13 @@ TEST_F(EngineTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
       ASSERT_EQ(txn.put(storage::Db::timers, due + vkey + storage::be32(static_cast<std::uint32_t>(rng())), ""), 0);
       ASSERT_EQ(txn.put(storage::Db::children, vkey + storage::be64(rng()), ""), 0);
       ASSERT_EQ(txn.put(storage::Db::bkey, "damage:" + std::to_string(round), vkey), 0);
-      // A member of the victim's newest history entry.
-      if (auto found = txn.get(storage::Db::hist, storage::be64(newest_entry))) {
-        std::string key = storage::be64(newest_entry), value(*found);
-        json e = json::from_msgpack(value.substr(16), true, false);
-        if (e.is_object() && !e.empty()) {
-          std::vector<std::string> ek;
-          for (auto it = e.begin(); it != e.end(); ++it) ek.push_back(it.key());
-          e[ek[rng() % ek.size()]] = random_value(rng);
-          auto bytes = json::to_msgpack(e);
-          ASSERT_EQ(txn.put(storage::Db::hist, key, value.substr(0, 16) + std::string(bytes.begin(), bytes.end())), 0);
-        }
-      }
-      if (auto cur = txn.cursor(storage::Db::outbox); cur && cur->last()) {
-        std::string key(cur->key());
-        json m = json::from_msgpack(cur->value(), true, false);
-        if (m.is_object() && !m.empty()) {
-          std::vector<std::string> mk;
-          for (auto it = m.begin(); it != m.end(); ++it) mk.push_back(it.key());
-          m[mk[rng() % mk.size()]] = random_value(rng);
-          auto bytes = json::to_msgpack(m);
-          ASSERT_EQ(txn.put(storage::Db::outbox, key, std::string(bytes.begin(), bytes.end())), 0);
-        }
-      }
+      // A member of the victim's newest history entry (after its 16-byte link) and of the
+      // newest outbox message.
+      edit_map(txn, storage::Db::hist, storage::be64(newest_entry), [&](json& e) { scramble(e, 1); }, 16);
+      if (auto cur = txn.cursor(storage::Db::outbox); cur && cur->last())
+        edit_map(txn, storage::Db::outbox, std::string(cur->key()), [&](json& m) { scramble(m, 1); });
     });
-    open();
-    SCOPED_TRACE("round " + std::to_string(round) + ", member " + member);
+    SCOPED_TRACE("round " + std::to_string(round) + ", last member replaced: " + member);
     victims.push_back(victim);
     (void)engine_->get(victim);
     (void)engine_->get_by_business_key("damage:" + std::to_string(round));
@@ -404,19 +383,24 @@ TEST_F(EngineTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
 
 // Not damage, but the same family: a seq names one outbox message for good. Acknowledging
 // every message and reopening used to start the sequence at 1 again.
-TEST_F(EngineTest, OutboxSequenceNumbersAreNeverReusedAfterTheOutboxEmpties) {
+TEST_F(DamageTest, OutboxSequenceNumbersAreNeverReusedAfterTheOutboxEmpties) {
   deploy(R"({"id": "t.n", "version": 1, "initial": "A", "states": {
     "A": {"onEntry": [{"notify": "log", "to": "x", "template": "hello"}],
           "on": {"go": {"roles": ["system"], "target": "B"}}},
     "B": {"type": "final", "outcome": "ok"}}})");
-  ASSERT_TRUE(start("t.n").ok());
-  ASSERT_TRUE(start("t.n").ok());
-  auto first = engine_->outbox();
-  ASSERT_EQ(first.size(), 2u);
-  for (const auto& m : first) ASSERT_TRUE(engine_->ack_outbox(m.seq));
-  reopen();
-  ASSERT_TRUE(start("t.n").ok());
-  auto next = engine_->outbox();
-  ASSERT_EQ(next.size(), 1u);
-  EXPECT_EQ(next[0].seq, first.back().seq + 1);
+  for (bool newest_first : {false, true}) {
+    SCOPED_TRACE(newest_first ? "newest acknowledged first" : "oldest acknowledged first");
+    ASSERT_TRUE(start("t.n").ok());
+    ASSERT_TRUE(start("t.n").ok());
+    auto first = engine_->outbox();
+    ASSERT_EQ(first.size(), 2u);
+    if (newest_first) std::reverse(first.begin(), first.end());
+    for (const auto& m : first) ASSERT_TRUE(engine_->ack_outbox(m.seq));
+    reopen();
+    ASSERT_TRUE(start("t.n").ok());
+    auto next = engine_->outbox();
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].seq, std::max(first.front().seq, first.back().seq) + 1);
+    ASSERT_TRUE(engine_->ack_outbox(next[0].seq));
+  }
 }

@@ -278,10 +278,11 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       return {};
     }
     case Request::ack: {
-      // The outbox may be empty after this; its sequence must not start again at 1 on the
-      // next open (a seq names one message for good: plugins and the admin API see it).
       if (!b.failed()) b.note(b.txn.del(Db::outbox, be64(r.id)));
-      if (!b.failed()) b.note(b.txn.put(Db::meta, kOutboxNextKey, be64(b.next.outbox)));
+      // A seq names one message for good (plugins and the admin API see it), so the next
+      // open must not start again after a lower one. That can only happen once the newest
+      // message is gone: the mark is written then, not on every acknowledgement.
+      if (!b.failed() && r.id + 1 == b.next.outbox) b.note(b.txn.put(Db::meta, kOutboxNextKey, be64(b.next.outbox)));
       return {};
     }
     case Request::fire_timers: {

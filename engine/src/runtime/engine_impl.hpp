@@ -24,8 +24,8 @@ namespace bihuan::runtime {
 
 // 1: history keyed by instance and step. 2: history is one append-only log (migrate.cpp).
 inline constexpr std::uint32_t kStorageFormat = 2;
-// meta key: be64 of the next outbox seq, written with every acknowledgement (optional: a
-// store without it starts after its last outbox message, as before).
+// meta key: be64 of the next outbox seq, written when the newest message is acknowledged
+// (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
 
 class EngineImpl final : public Engine {
