@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "plugin_support.hpp"
-#include "storage/lmdb_env.hpp"
 
 namespace bihuan::testing {
 namespace {
@@ -268,21 +267,12 @@ TEST_F(DispatcherTest, ATaskMessageWithADamagedOnResultIsAcknowledgedWithoutThro
   auto id = start("t.task", {{"input", {{"x", 1}}}}).instance->id;
   auto box = outbox();
   ASSERT_EQ(box.size(), 1u);
-  engine_->close();
-  engine_.reset();
-  {
-    std::string error;
-    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-    ASSERT_TRUE(env) << error;
-    auto txn = env->begin(true, nullptr);
-    json m = json::from_msgpack(*txn->get(storage::Db::outbox, storage::be64(box[0].seq)));
-    ASSERT_TRUE(m["body"].contains("onResult"));
-    m["body"]["onResult"] = 5;
-    auto bytes = json::to_msgpack(m);
-    ASSERT_EQ(txn->put(storage::Db::outbox, storage::be64(box[0].seq), std::string(bytes.begin(), bytes.end())), 0);
-    ASSERT_EQ(txn->commit(), 0);
-  }
-  open();
+  reopen_after_raw_edit([&](storage::Txn& txn) {
+    edit_map(txn, storage::Db::outbox, storage::be64(box[0].seq), [](json& m) {
+      ASSERT_TRUE(m["body"].contains("onResult"));
+      m["body"]["onResult"] = 5;
+    });
+  });
   load(config_of({instance("echo", "test.echo-task", json::object(), policy(1))}));
   auto d = dispatcher();
   EXPECT_EQ(d->run_once(), 1u);

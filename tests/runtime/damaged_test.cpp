@@ -16,6 +16,7 @@
 using namespace bihuan;
 using bihuan::testing::at;
 using bihuan::testing::EngineTest;
+using bihuan::testing::edit_map;
 
 namespace {
 
@@ -27,39 +28,8 @@ const char* kTimed = R"({"id": "t.d", "version": 1, "initial": "A", "states": {
 
 std::string record_key(const std::string& id) { return storage::be64(std::stoull(id, nullptr, 16)); }
 
-// Rewrites the MessagePack map stored under `key` (after `skip` bytes: the history log's
-// link) with `edit`; a value that is not a map is left alone.
-template <class Edit>
-void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit edit, std::size_t skip = 0) {
-  auto found = txn.get(db, key);
-  ASSERT_TRUE(found);
-  std::string value(*found);
-  json m = json::from_msgpack(value.substr(skip), true, false);
-  if (!m.is_object() || m.empty()) return;
-  edit(m);
-  auto bytes = json::to_msgpack(m);
-  ASSERT_EQ(txn.put(db, key, value.substr(0, skip) + std::string(bytes.begin(), bytes.end())), 0);
-}
-
-class DamageTest : public EngineTest {
- protected:
-  // Closes the engine, runs `edit` in a raw LMDB write transaction on its directory and
-  // opens the engine again.
-  template <class Edit>
-  void damage(Edit edit) {
-    engine_->close();
-    engine_.reset();
-    {
-      std::string error;
-      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-      ASSERT_TRUE(env) << error;
-      auto txn = env->begin(true, nullptr);
-      edit(*txn);
-      ASSERT_EQ(txn->commit(), 0);
-    }
-    open();
-  }
-};
+// The engine fixture, named for what these tests do to its store.
+using DamageTest = EngineTest;
 
 bool has(const std::vector<std::string>& lines, const std::string& part) {
   for (const auto& l : lines)
@@ -74,7 +44,7 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   auto bad_state = start("t.d").instance->id;
   auto garbage = start("t.d").instance->id;
   auto healthy = start("t.d").instance->id;
-  damage([&](storage::Txn& txn) {
+  reopen_after_raw_edit([&](storage::Txn& txn) {
     edit_map(txn, storage::Db::inst, record_key(bad_state), [](json& r) { r["s"] = 99; });  // t.d v1 has two states
     ASSERT_EQ(txn.put(storage::Db::inst, record_key(garbage), std::string("\xc1\x00\x07", 3)), 0);
   });
@@ -129,7 +99,7 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
 TEST_F(DamageTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
-  damage([&](storage::Txn& txn) {
+  reopen_after_raw_edit([&](storage::Txn& txn) {
     edit_map(txn, storage::Db::inst, record_key(id), [](json& r) {
       ASSERT_EQ(r["t"].size(), 1u);
       r["t"][0][3] = 5;  // timer index 5 of state A, which has one timer
@@ -145,7 +115,7 @@ TEST_F(DamageTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
 TEST_F(DamageTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
-  damage([&](storage::Txn& txn) {
+  reopen_after_raw_edit([&](storage::Txn& txn) {
     edit_map(txn, storage::Db::inst, record_key(id), [](json& r) { r["x"] = json::array({1, 2}); });
   });
   auto r = send(id, "go");
@@ -159,7 +129,7 @@ TEST_F(DamageTest, AMalformedTimerKeyDoesNotStopTheTimersAfterIt) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
   // Sorts before every real key (they start with the due time's 8 bytes).
-  damage([&](storage::Txn& txn) { ASSERT_EQ(txn.put(storage::Db::timers, std::string("\x00\x01", 2), ""), 0); });
+  reopen_after_raw_edit([&](storage::Txn& txn) { ASSERT_EQ(txn.put(storage::Db::timers, std::string("\x00\x01", 2), ""), 0); });
   EXPECT_EQ(engine_->metrics().pending_timers, 2u);
   EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:00:00+08:00")), 1u);
   EXPECT_EQ(engine_->get(id)->state, "B");
@@ -243,7 +213,7 @@ TEST_F(DamageTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(start("t.n").ok());
   auto before = engine_->outbox();
   ASSERT_EQ(before.size(), 3u);
-  damage([&](storage::Txn& txn) {
+  reopen_after_raw_edit([&](storage::Txn& txn) {
     // 1: members of the wrong types; 2: not a map at all.
     edit_map(txn, storage::Db::outbox, storage::be64(before[0].seq), [](json& m) {
       m["kind"] = 5;
@@ -320,7 +290,7 @@ TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
       for (auto it = m.begin(); it != m.end(); ++it) keys.push_back(it.key());
       for (int k = 0; k < members; ++k) m[member = keys[rng() % keys.size()]] = random_value(rng);
     };
-    damage([&](storage::Txn& txn) {
+    reopen_after_raw_edit([&](storage::Txn& txn) {
       std::uint64_t newest_entry = 0;
       edit_map(txn, storage::Db::inst, record_key(victim), [&](json& r) {
         newest_entry = r["hq"];

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "bihuan/engine.hpp"
+#include "storage/lmdb_env.hpp"
 
 namespace bihuan::testing {
 
@@ -27,6 +28,20 @@ inline std::shared_ptr<const Calendars> shipped_calendars() {
 }
 
 inline TimePoint at(const char* iso) { return *parse_time(iso); }
+
+// Rewrites the MessagePack map stored under `key` (after `skip` bytes: the history log's
+// link) with `edit`, in a raw LMDB transaction; a value that is not a map is left alone.
+template <class Edit>
+void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit edit, std::size_t skip = 0) {
+  auto found = txn.get(db, key);
+  ASSERT_TRUE(found);
+  std::string value(*found);
+  json m = json::from_msgpack(value.substr(skip), true, false);
+  if (!m.is_object() || m.empty()) return;
+  edit(m);
+  auto bytes = json::to_msgpack(m);
+  ASSERT_EQ(txn.put(db, key, value.substr(0, skip) + std::string(bytes.begin(), bytes.end())), 0);
+}
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -61,6 +76,22 @@ class EngineTest : public ::testing::Test {
     open_with(o);
   }
   void reopen() { reopen_with(base_options()); }
+  // Closes the engine, runs `edit` in a raw LMDB write transaction on its directory (what
+  // a damaged file or a hand edit leaves) and opens the engine again.
+  template <class Edit>
+  void reopen_after_raw_edit(Edit edit) {
+    engine_->close();
+    engine_.reset();
+    {
+      std::string error;
+      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+      ASSERT_TRUE(env) << error;
+      auto txn = env->begin(true, nullptr);
+      edit(*txn);
+      ASSERT_EQ(txn->commit(), 0);
+    }
+    open();
+  }
   void deploy(const std::string& text) {
     auto r = engine_->deploy(json::parse(text), "test");
     std::string detail;
