@@ -19,7 +19,7 @@ struct TargetOptions {
 std::optional<InstanceView> find_target(const TargetOptions& o, const Engine& engine) {
   auto v = o.key.empty() ? engine.get(o.id) : engine.get_by_business_key(o.key);
   if (v) return v;
-  if (auto damage = o.key.empty() ? engine.damage(o.id) : std::nullopt) {
+  if (auto damage = o.key.empty() ? engine.damage(o.id) : engine.damage_by_business_key(o.key)) {
     fail(o.session, "record-damaged: " + *damage);
     return v;
   }

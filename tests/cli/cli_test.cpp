@@ -203,4 +203,37 @@ TEST_F(CliTest, NewerStorageFormatIsRefused) {
   EXPECT_NE(r.err.find("storage format 999"), std::string::npos) << r.err;
 }
 
+// A damaged instance record is named as damaged, by id and by business key, not
+// reported as missing; verify lists it.
+TEST_F(CliTest, ADamagedRecordIsNamedByShowHistoryAndVerify) {
+  std::string id = start_leave("LR-1", 1);
+  ASSERT_EQ(id.size(), 16u);
+  {
+    std::string error;
+    auto env = bihuan::storage::Env::open((dir_ / "data").string(), 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    int rc = 0;
+    auto txn = env->begin(true, &rc);
+    ASSERT_TRUE(txn);
+    std::uint64_t key = std::stoull(id, nullptr, 16);
+    ASSERT_EQ(txn->put(bihuan::storage::Db::inst, bihuan::storage::be64(key), std::string("\xc1\x00\x07", 3)), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"show", id}, {"show", "--key", "LR-1"}, {"history", id}, {"history", "--key", "LR-1"}}) {
+    auto r = bihuan(args);
+    EXPECT_EQ(r.rc, 1) << args[0] << " " << args[1];
+    EXPECT_NE(r.err.find("record-damaged: instance " + id + ": its stored record is damaged (it does not decode)"),
+              std::string::npos)
+        << r.err;
+  }
+  auto missing = bihuan({"show", "--key", "LR-2"});
+  EXPECT_EQ(missing.rc, 1);
+  EXPECT_NE(missing.err.find("no instance with business key LR-2"), std::string::npos) << missing.err;
+  auto verify = bihuan({"verify"});
+  EXPECT_NE(verify.rc, 0);
+  EXPECT_NE((verify.out + verify.err).find("instance " + id + ": record does not decode"), std::string::npos)
+      << verify.out << verify.err;
+}
+
 }  // namespace

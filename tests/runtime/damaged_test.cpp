@@ -42,8 +42,8 @@ bool has(const std::vector<std::string>& lines, const std::string& part) {
 TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify) {
   deploy(kTimed);
   auto bad_state = start("t.d").instance->id;
-  auto garbage = start("t.d").instance->id;
-  auto healthy = start("t.d").instance->id;
+  auto garbage = start("t.d", json::object(), "key:garbage").instance->id;
+  auto healthy = start("t.d", json::object(), "key:healthy").instance->id;
   reopen_after_raw_edit([&](storage::Txn& txn) {
     edit_map(txn, storage::Db::inst, record_key(bad_state), [](json& r) { r["s"] = 99; });  // t.d v1 has two states
     ASSERT_EQ(txn.put(storage::Db::inst, record_key(garbage), std::string("\xc1\x00\x07", 3)), 0);
@@ -71,6 +71,10 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   EXPECT_FALSE(engine_->damage(healthy));
   EXPECT_FALSE(engine_->damage("0123456789abcdef"));
   EXPECT_FALSE(engine_->damage("not an id"));
+  EXPECT_FALSE(engine_->get_by_business_key("key:garbage"));  // by business key too
+  EXPECT_EQ(engine_->damage_by_business_key("key:garbage"), engine_->damage(garbage));
+  EXPECT_FALSE(engine_->damage_by_business_key("key:healthy"));
+  EXPECT_FALSE(engine_->damage_by_business_key("key:none"));
   InstanceQuery q;
   q.definition = "t.d";
   auto page = engine_->query(q);

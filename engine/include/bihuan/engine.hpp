@@ -154,9 +154,12 @@ class Engine {
   virtual std::optional<InstanceView> get(const std::string& instance_id) const = 0;
   // Why the stored record of this instance cannot be used, in the words a refused step
   // gives (StepError::record_damaged; docs/storage.md, "Damaged records"), or nullopt if
-  // it is sound or does not exist. get() and the other reads answer a damaged one as missing.
+  // it is sound or does not exist. get(), get_by_business_key() and the other reads answer
+  // a damaged one as missing.
   virtual std::optional<std::string> damage(const std::string& instance_id) const = 0;
   virtual std::optional<InstanceView> get_by_business_key(const std::string& key) const = 0;
+  // damage() of the instance the business key names (nullopt: none, or it is sound).
+  virtual std::optional<std::string> damage_by_business_key(const std::string& key) const = 0;
   virtual InstancePage query(const InstanceQuery& q) const = 0;
   virtual std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit = 100) const = 0;
   virtual std::vector<HistoryEntry> history(const std::string& instance_id) const = 0;

@@ -46,6 +46,7 @@ class EngineImpl final : public Engine {
 
   std::optional<InstanceView> get(const std::string& instance_id) const override;
   std::optional<std::string> damage(const std::string& instance_id) const override;
+  std::optional<std::string> damage_by_business_key(const std::string& key) const override;
   std::optional<InstanceView> get_by_business_key(const std::string& key) const override;
   InstancePage query(const InstanceQuery& q) const override;
   std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
@@ -157,6 +158,8 @@ class EngineImpl final : public Engine {
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr) const;
+  // damage() for an id, within a read transaction.
+  std::optional<std::string> damage_of(storage::Txn& txn, std::uint64_t id) const;
   InstanceView view_of(const InstanceRecord& r) const;
 
   EngineOptions options_;

@@ -29,15 +29,27 @@ std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::ui
   return std::nullopt;
 }
 
+std::optional<std::string> EngineImpl::damage_of(storage::Txn& txn, std::uint64_t id) const {
+  std::string what;
+  if (read_record(txn, id, &what) || what.empty()) return std::nullopt;
+  return "instance " + id_to_text(id) + ": " + damaged_text(what);
+}
+
 std::optional<std::string> EngineImpl::damage(const std::string& instance_id) const {
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
+  return txn ? damage_of(*txn, *id) : std::nullopt;
+}
+
+std::optional<std::string> EngineImpl::damage_by_business_key(const std::string& key) const {
+  std::shared_lock<std::shared_mutex> lock;
+  auto txn = read_txn(lock);
   if (!txn) return std::nullopt;
-  std::string what;
-  if (read_record(*txn, *id, &what) || what.empty()) return std::nullopt;
-  return "instance " + instance_id + ": " + damaged_text(what);
+  auto v = txn->get(Db::bkey, key);
+  if (!v || v->size() != 8) return std::nullopt;
+  return damage_of(*txn, storage::read_be64(*v));
 }
 
 InstanceView EngineImpl::view_of(const InstanceRecord& r) const {
