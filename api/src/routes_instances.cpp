@@ -48,10 +48,19 @@ std::optional<Reply> expect_type(const json& body, const char* key, json::value_
 
 std::optional<Reply> idempotency_key(const Call& call, std::string& key) {
   key = call.header("Idempotency-Key");
-  if (key.size() > 255)
-    return problem(400, "bad-header", "Idempotency-Key is longer than 255 bytes",
-                   {{"header:Idempotency-Key", "too-long", "expected at most 255 bytes"}});
+  if (key.size() > kMaxKeyBytes)
+    return problem(400, "bad-header", "Idempotency-Key is longer than " + std::to_string(kMaxKeyBytes) + " bytes",
+                   {{"header:Idempotency-Key", "too-long", "expected at most " + std::to_string(kMaxKeyBytes) + " bytes"}});
   return std::nullopt;
+}
+
+// A business key the engine would refuse for its length, named by its pointer.
+std::optional<Reply> business_key_length(const json& body) {
+  auto it = body.find("businessKey");
+  if (it == body.end() || it->get_ref<const std::string&>().size() <= kMaxKeyBytes) return std::nullopt;
+  std::string expected = "expected at most " + std::to_string(kMaxKeyBytes) + " bytes";
+  return problem(422, "too-long", "\"businessKey\" is longer than " + std::to_string(kMaxKeyBytes) + " bytes",
+                 {{"/businessKey", "too-long", expected + ", got " + std::to_string(it->get_ref<const std::string&>().size())}});
 }
 
 std::optional<Reply> limit_param(const Call& call, std::size_t& limit, std::size_t max) {
@@ -115,6 +124,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = expect_type(*body, "definition", json::value_t::string, "a definition id", true)) co_return *bad;
     if (auto bad = expect_type(*body, "version", json::value_t::number_integer, "an integer version", false)) co_return *bad;
     if (auto bad = expect_type(*body, "businessKey", json::value_t::string, "a string", false)) co_return *bad;
+    if (auto bad = business_key_length(*body)) co_return *bad;
     if (auto bad = expect_type(*body, "data", json::value_t::object, "an object", false)) co_return *bad;
     if (auto bad = expect_type(*body, "returnExisting", json::value_t::boolean, "true or false", false)) co_return *bad;
     StartRequest req;

@@ -107,6 +107,24 @@ TEST_F(ServerTest, AnIdempotencyKeyReplaysTheFirstResult) {
   EXPECT_EQ(s1.json_body()["id"], s2.json_body()["id"]);
 }
 
+// Keys over 256 bytes (which LMDB could not store) are refused with a pointer to the
+// member or header; at 256 bytes they work.
+TEST_F(ServerTest, OverlongBusinessAndIdempotencyKeysAreRefusedWithTheirPointer) {
+  serve();
+  HttpClient c(port_, "clerk-token");
+  auto long_key = c.post("/v1/instances", {{"definition", "t.counter"}, {"businessKey", std::string(300, 'k')}});
+  ASSERT_EQ(long_key.status, 422) << long_key.body;
+  EXPECT_EQ(long_key.json_body()["code"], "too-long");
+  EXPECT_EQ(long_key.json_body()["errors"][0]["pointer"], "/businessKey");
+  EXPECT_EQ(long_key.json_body()["errors"][0]["detail"], "expected at most 256 bytes, got 300");
+  auto long_idem = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", std::string(257, 'i')}});
+  ASSERT_EQ(long_idem.status, 400) << long_idem.body;
+  EXPECT_EQ(long_idem.json_body()["errors"][0]["pointer"], "header:Idempotency-Key");
+  auto at_limit = c.post("/v1/instances", {{"definition", "t.counter"}, {"businessKey", std::string(256, 'k')}},
+                         {{"Idempotency-Key", std::string(256, 'i')}});
+  EXPECT_EQ(at_limit.status, 201) << at_limit.body;
+}
+
 TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
   serve();
   HttpClient clerk(port_, "clerk-token");

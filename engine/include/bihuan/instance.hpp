@@ -69,12 +69,17 @@ struct StepResult {
   bool ok() const { return error == StepError::none; }
 };
 
+// The longest business key and idempotency key a step accepts, in bytes (UTF-8). A
+// longer one is refused (invalid-request); so is a business key a step computes for a
+// child instance.
+constexpr std::size_t kMaxKeyBytes = 256;
+
 struct StartRequest {
   std::string definition;
   std::optional<std::int64_t> version;  // default: the latest deployed
-  std::string business_key;             // optional
+  std::string business_key;             // optional; at most kMaxKeyBytes
   json data = json::object();
-  std::string idempotency_key;          // optional
+  std::string idempotency_key;          // optional; at most kMaxKeyBytes
   bool return_existing = false;         // business key running: return it instead of refusing
   Actor actor = Actor::system();
 };
@@ -85,7 +90,7 @@ struct EventRequest {
   std::string event;
   json payload = json::object();
   Actor actor;
-  std::string idempotency_key;
+  std::string idempotency_key;  // optional; at most kMaxKeyBytes
   std::optional<std::uint64_t> expected_version;
 };
 

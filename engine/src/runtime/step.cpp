@@ -75,6 +75,12 @@ InstanceView to_view(const InstanceRecord& r, const Definition* def) {
   return v;
 }
 
+void Unit::too_long_key(storage::Db db, std::size_t bytes) {
+  fail(StepError::invalid_request, "the step would store a key of " + std::to_string(bytes) + " bytes in \"" +
+                                       storage::db_name(db) + "\"; at most " +
+                                       std::to_string(kMaxStoredKeyBytes) + " fit");
+}
+
 InstanceRecord& Step::fetch(std::uint64_t id) {
   if (auto it = u_.records.find(id); it != u_.records.end()) return it->second;
   std::string damage;
@@ -379,6 +385,11 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
 std::uint64_t Step::create(const Definition& def, json data, const std::string& business_key, std::uint64_t parent,
                            const std::string& parent_event, const Actor& actor, int depth) {
   if (!data.is_object()) fail(StepError::invalid_request, "instance data must be a JSON object");
+  if (business_key.size() > kMaxKeyBytes)
+    fail(StepError::invalid_request, "the business key of a new " + def.id + " instance is " +
+                                         std::to_string(business_key.size()) + " bytes long; at most " +
+                                         std::to_string(kMaxKeyBytes) + " are allowed",
+         {{"bytes", business_key.size()}, {"limit", kMaxKeyBytes}});
   InstanceRecord rec;
   rec.id = b_.ids.next(b_.now);
   rec.definition = def.id;

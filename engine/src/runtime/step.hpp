@@ -26,9 +26,14 @@ struct Unit {
 
   explicit Unit(const Sequences& from) : next(from) {}
 
+  // A key LMDB cannot store (over 511 bytes) fails this step here, not the whole batch
+  // at commit. Callers check the keys a request names first, with a clearer message.
   void put(storage::Db db, std::string key, std::string value) {
+    if (key.size() > kMaxStoredKeyBytes) too_long_key(db, key.size());
     ops.emplace_back(true, db, std::move(key), std::move(value));
   }
+  static constexpr std::size_t kMaxStoredKeyBytes = 511;  // LMDB's default mdb_env_get_maxkeysize
+  [[noreturn]] static void too_long_key(storage::Db db, std::size_t bytes);
   void del(storage::Db db, std::string key) { ops.emplace_back(false, db, std::move(key), std::string()); }
 };
 

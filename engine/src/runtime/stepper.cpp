@@ -47,6 +47,14 @@ std::string start_idem_key(const std::string& key) {
   return k;
 }
 
+// Refuses a business key or idempotency key over kMaxKeyBytes (`what` names it).
+void check_key_length(const std::string& key, const char* what) {
+  if (key.size() > kMaxKeyBytes)
+    fail(StepError::invalid_request, std::string(what) + " is " + std::to_string(key.size()) + " bytes long; at most " +
+                                         std::to_string(kMaxKeyBytes) + " are allowed",
+         {{"bytes", key.size()}, {"limit", kMaxKeyBytes}});
+}
+
 std::string fingerprint(const std::string& event, const json& payload) {
   return sha256_hex(event + '\0' + payload.dump());
 }
@@ -110,6 +118,8 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
       fail(StepError::not_found, "no deployed definition \"" + req.definition + "\"" +
                                      (req.version ? " version " + std::to_string(*req.version) : ""));
     u.pinned.push_back(def);
+    check_key_length(req.business_key, "the business key");
+    check_key_length(req.idempotency_key, "the idempotency key");
     if (!req.idempotency_key.empty()) {
       if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
         auto& r = s.fetch(storage::read_be64(*prior));
@@ -155,6 +165,7 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       if (!parsed) fail(StepError::not_found, "\"" + req.instance_id + "\" is not an instance id (16 hex digits)");
       id = *parsed;
     } else if (!req.business_key.empty()) {
+      check_key_length(req.business_key, "the business key");
       auto found = s.find_business_key(req.business_key);
       if (!found) fail(StepError::not_found, "no instance with business key \"" + req.business_key + "\"");
       id = *found;
@@ -162,6 +173,7 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       fail(StepError::invalid_request, "an event needs an instance id or a business key");
     }
     if (req.event.empty()) fail(StepError::invalid_request, "an event needs a name");
+    check_key_length(req.idempotency_key, "the idempotency key");
     InstanceRecord& r = s.fetch(id);
     std::string idem_key;
     if (!req.idempotency_key.empty()) {

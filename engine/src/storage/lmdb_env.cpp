@@ -19,6 +19,8 @@ std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_
 
 }  // namespace
 
+const char* db_name(Db db) { return kDbNames[static_cast<unsigned>(db)]; }
+
 std::string error_text(int rc) { return mdb_strerror(rc); }
 bool is_map_full(int rc) { return rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED; }
 

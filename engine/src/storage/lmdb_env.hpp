@@ -33,6 +33,7 @@ enum class Db : unsigned {
 };
 
 std::string error_text(int rc);
+const char* db_name(Db db);  // the LMDB database's name ("history" for Db::hist)
 bool is_map_full(int rc);
 
 class Txn;

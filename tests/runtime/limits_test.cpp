@@ -1,0 +1,102 @@
+// Keys a step may not exceed. LMDB stores keys of at most 511 bytes; a longer one used
+// to fail the commit, and so every step of its group commit, with a storage error. Now
+// the one step is refused with a clear error and the others of its batch commit.
+#include <future>
+
+#include "engine_fixture.hpp"
+
+using namespace bihuan;
+using bihuan::testing::EngineTest;
+
+namespace {
+
+const char* kParent = R"({
+  "id": "t.parent", "version": 1, "initial": "OPEN",
+  "states": {
+    "OPEN": {"deadline": {"after": "P7D"}, "on": {
+      "spawn": {"roles": ["USER"], "actions": [{"spawn": "t.child",
+                "businessKey": {"var": "event.payload.key"}, "onDone": "childDone"}]},
+      "childDone": {"roles": ["system"]},
+      "close": {"roles": ["USER"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "closed"}
+  }
+})";
+
+const char* kChild = R"({
+  "id": "t.child", "version": 1, "initial": "WORK",
+  "states": {
+    "WORK": {"deadline": {"after": "P7D"}, "on": {"finish": {"roles": ["USER"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "done"}
+  }
+})";
+
+bool mentions(const StepResult& r, const std::string& part) { return r.message.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
+  deploy(kParent);
+  deploy(kChild);
+  auto parent = start("t.parent").instance->id;
+  const std::string longest(kMaxKeyBytes, 'k'), over(kMaxKeyBytes + 1, 'k'), huge(600, 'k');
+
+  // One batch: overlong keys in starts and events next to sound requests.
+  std::vector<std::promise<StepResult>> answers(6);
+  {
+    CommitGroup group(*engine_);
+    auto starting = [&](std::string bkey, std::string idem, int k) {
+      StartRequest r;
+      r.definition = "t.child";
+      r.business_key = std::move(bkey);
+      r.idempotency_key = std::move(idem);
+      engine_->start_async(r, [&answers, k](StepResult res) { answers[k].set_value(std::move(res)); });
+    };
+    starting(huge, "", 0);
+    starting("", huge, 1);
+    starting(longest, longest, 2);  // at the limit: accepted
+    EventRequest e;
+    e.instance_id = parent;
+    e.event = "close";
+    e.actor = {"u1", {"USER"}};
+    e.idempotency_key = over;
+    engine_->send_async(e, [&answers](StepResult res) { answers[3].set_value(std::move(res)); });
+    EventRequest by_key;
+    by_key.business_key = huge;
+    by_key.event = "finish";
+    by_key.actor = {"u1", {"USER"}};
+    engine_->send_async(by_key, [&answers](StepResult res) { answers[4].set_value(std::move(res)); });
+    starting("", "", 5);
+  }
+  std::vector<StepResult> got;
+  for (auto& a : answers) got.push_back(a.get_future().get());
+
+  EXPECT_EQ(got[0].error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(got[0], "the business key is 600 bytes long; at most 256 are allowed")) << got[0].message;
+  EXPECT_EQ(got[0].details.value("limit", 0), 256);
+  EXPECT_EQ(got[1].error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(got[1], "the idempotency key is 600 bytes long")) << got[1].message;
+  ASSERT_TRUE(got[2].ok()) << got[2].message;
+  EXPECT_EQ(got[2].instance->business_key, longest);
+  EXPECT_EQ(got[3].error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(got[3], "the idempotency key is 257 bytes long")) << got[3].message;
+  EXPECT_EQ(got[4].error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(got[4], "the business key is 600 bytes long")) << got[4].message;
+  EXPECT_TRUE(got[5].ok()) << got[5].message;
+
+  // Nothing of the refused steps was applied; the accepted ones are there.
+  EXPECT_EQ(engine_->get(parent)->state, "OPEN");
+  EXPECT_EQ(engine_->get_by_business_key(longest)->id, got[2].instance->id);
+  InstanceQuery q;
+  q.definition = "t.child";
+  EXPECT_EQ(engine_->query(q).items.size(), 2u);
+
+  // A child's business key computed by the step: that step is refused, the parent stays.
+  auto spawned = send(parent, "spawn", {{"key", huge}});
+  EXPECT_EQ(spawned.error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(spawned, "the business key of a new t.child instance is 600 bytes long")) << spawned.message;
+  EXPECT_EQ(engine_->get(parent)->version, 1u);
+  auto fine = send(parent, "spawn", {{"key", "child-1"}});
+  ASSERT_TRUE(fine.ok()) << fine.message;
+  EXPECT_TRUE(engine_->get_by_business_key("child-1"));
+  EXPECT_TRUE(engine_->verify().ok());
+}
