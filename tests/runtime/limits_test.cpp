@@ -89,6 +89,11 @@ TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
   InstanceQuery q;
   q.definition = "t.child";
   EXPECT_EQ(engine_->query(q).items.size(), 2u);
+  InstanceQuery by_prefix;  // reads with an overlong key find nothing, and fail nothing
+  by_prefix.business_key_prefix = huge;
+  EXPECT_TRUE(engine_->query(by_prefix).items.empty());
+  EXPECT_FALSE(engine_->get_by_business_key(huge));
+  EXPECT_FALSE(engine_->damage_by_business_key(huge));
 
   // A child's business key computed by the step: that step is refused, the parent stays.
   auto spawned = send(parent, "spawn", {{"key", huge}});
