@@ -105,3 +105,53 @@ TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
   EXPECT_TRUE(engine_->get_by_business_key("child-1"));
   EXPECT_TRUE(engine_->verify().ok());
 }
+
+// Data nested deeper than the record decoder reads back (512 levels) used to be stored,
+// acknowledged, and then unreadable: every later read and step answered record-damaged.
+// Now data and payloads nest at most kMaxDataDepth levels; a step going deeper is refused.
+TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysReadable) {
+  deploy(R"({"id": "t.wrap", "version": 1, "initial": "OPEN", "states": {
+    "OPEN": {"deadline": {"after": "P7D"}, "on": {
+      "wrap": {"roles": ["USER"], "set": {"/x": [{"var": "data.x"}]}},
+      "note": {"roles": ["USER"], "set": {"/last": {"var": "event.payload"}}},
+      "close": {"roles": ["USER"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "closed"}}})");
+  auto nest = [](std::size_t levels) {  // an object `levels` deep, as load_json counts
+    json v = json::object();
+    for (std::size_t i = 1; i < levels; ++i) v = json{{"x", std::move(v)}};
+    return v;
+  };
+  EXPECT_FALSE(nested_deeper_than(nest(kMaxDataDepth), kMaxDataDepth));
+  EXPECT_TRUE(nested_deeper_than(nest(kMaxDataDepth + 1), kMaxDataDepth));
+
+  auto too_deep = start("t.wrap", nest(600));
+  EXPECT_EQ(too_deep.error, StepError::data_invalid);
+  EXPECT_TRUE(mentions(too_deep, "the data of a new t.wrap instance is nested more than 256 levels deep"))
+      << too_deep.message;
+  auto at_limit = start("t.wrap", nest(kMaxDataDepth));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.message;
+  EXPECT_TRUE(engine_->get(at_limit.instance->id));
+
+  auto s = start("t.wrap", {{"x", json::array()}});  // 2 levels deep
+  ASSERT_TRUE(s.ok());
+  const std::string id = s.instance->id;
+  auto payload = send(id, "note", nest(300));
+  EXPECT_EQ(payload.error, StepError::payload_invalid);
+  EXPECT_TRUE(mentions(payload, "the payload of \"note\" is nested more than 256 levels deep")) << payload.message;
+  ASSERT_TRUE(send(id, "note", nest(kMaxDataDepth - 1)).ok());  // under /last: 256 levels
+  EXPECT_EQ(send(id, "note", nest(kMaxDataDepth)).error, StepError::data_invalid);
+
+  // One level more per event, until the data would be 257 levels deep.
+  std::size_t wrapped = 0;
+  StepResult r;
+  while ((r = send(id, "wrap")).ok() && wrapped < 1000) ++wrapped;
+  EXPECT_EQ(wrapped, kMaxDataDepth - 2);
+  EXPECT_EQ(r.error, StepError::data_invalid);
+  EXPECT_TRUE(mentions(r, "\"set\" of /x (/states/OPEN/on/wrap/set) would nest the data more than 256 levels deep"))
+      << r.message;
+  auto now = engine_->get(id);
+  ASSERT_TRUE(now) << engine_->damage(id).value_or("");
+  EXPECT_EQ(now->version, 2 + wrapped);
+  EXPECT_EQ(engine_->history(id).size(), now->version);
+  EXPECT_TRUE(engine_->verify().ok());
+}

@@ -74,6 +74,12 @@ struct StepResult {
 // child instance.
 constexpr std::size_t kMaxKeyBytes = 256;
 
+// How deep instance data and event payloads may nest, counted as load_json counts (the
+// data object itself is level 1): what the HTTP API accepts. A step that would store
+// deeper data is refused (data-invalid; a payload: payload-invalid), so that every stored
+// record reads back.
+constexpr std::size_t kMaxDataDepth = 256;
+
 struct StartRequest {
   std::string definition;
   std::optional<std::int64_t> version;  // default: the latest deployed

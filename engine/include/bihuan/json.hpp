@@ -25,6 +25,10 @@ struct JsonLimits {
   std::size_t max_bytes = 64u << 20;   // whole document
 };
 
+// True if `v` nests arrays/objects more than `levels` deep ({} and [1] are 1 deep, a
+// scalar 0), the way load_json counts. Recurses at most levels + 1 deep.
+bool nested_deeper_than(const json& v, std::size_t levels);
+
 // Parses `text`. On failure returns nullopt and adds at least one error to `problems`
 // (with line:column of the fault). On success returns the value; duplicate keys are
 // errors too (reported with the pointer of the second occurrence).

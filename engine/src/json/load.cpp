@@ -223,4 +223,12 @@ std::optional<json> load_json_file(const std::string& path, Problems& problems,
   return out;
 }
 
+bool nested_deeper_than(const json& v, std::size_t levels) {
+  if (!v.is_structured()) return false;
+  if (levels == 0) return true;
+  for (const auto& child : v)
+    if (nested_deeper_than(child, levels - 1)) return true;
+  return false;
+}
+
 }  // namespace bihuan
