@@ -43,6 +43,18 @@ class CliTest : public ::testing::Test {
     return r.doc().value("id", "");
   }
 
+  // Writes one key straight into ./data's LMDB store (no bihuan process has it open).
+  void put_raw(bihuan::storage::Db db, const std::string& key, const std::string& value) {
+    std::string error;
+    auto env = bihuan::storage::Env::open((dir_ / "data").string(), 64u << 20, false, &error);
+    ASSERT_TRUE(env) << error;
+    int rc = 0;
+    auto txn = env->begin(true, &rc);
+    ASSERT_TRUE(txn);
+    ASSERT_EQ(txn->put(db, key, value), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+
   fs::path dir_;
 };
 
@@ -187,16 +199,7 @@ TEST_F(CliTest, ErrorsAreClear) {
 
 TEST_F(CliTest, NewerStorageFormatIsRefused) {
   start_leave("LR-1", 1);
-  {
-    std::string error;
-    auto env = bihuan::storage::Env::open((dir_ / "data").string(), 64u << 20, false, &error);
-    ASSERT_TRUE(env) << error;
-    int rc = 0;
-    auto txn = env->begin(true, &rc);
-    ASSERT_TRUE(txn);
-    ASSERT_EQ(txn->put(bihuan::storage::Db::meta, "format", bihuan::storage::be32(999)), 0);
-    ASSERT_EQ(txn->commit(), 0);
-  }
+  put_raw(bihuan::storage::Db::meta, "format", bihuan::storage::be32(999));
   auto r = bihuan({"list"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("bihuan list: cannot open ./data"), std::string::npos) << r.err;
@@ -208,17 +211,7 @@ TEST_F(CliTest, NewerStorageFormatIsRefused) {
 TEST_F(CliTest, ADamagedRecordIsNamedByShowHistoryAndVerify) {
   std::string id = start_leave("LR-1", 1);
   ASSERT_EQ(id.size(), 16u);
-  {
-    std::string error;
-    auto env = bihuan::storage::Env::open((dir_ / "data").string(), 64u << 20, false, &error);
-    ASSERT_TRUE(env) << error;
-    int rc = 0;
-    auto txn = env->begin(true, &rc);
-    ASSERT_TRUE(txn);
-    std::uint64_t key = std::stoull(id, nullptr, 16);
-    ASSERT_EQ(txn->put(bihuan::storage::Db::inst, bihuan::storage::be64(key), std::string("\xc1\x00\x07", 3)), 0);
-    ASSERT_EQ(txn->commit(), 0);
-  }
+  put_raw(bihuan::storage::Db::inst, bihuan::storage::be64(std::stoull(id, nullptr, 16)), std::string("\xc1\x00\x07", 3));
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"show", id}, {"show", "--key", "LR-1"}, {"history", id}, {"history", "--key", "LR-1"}}) {
     auto r = bihuan(args);
