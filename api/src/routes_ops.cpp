@@ -27,6 +27,7 @@ Reply step_problem(const StepResult& r) {
     case StepError::invalid_request: status = 400; break;
     case StepError::storage_error: status = 503; break;
     case StepError::record_damaged: status = 500; break;  // retrying does not help
+    case StepError::internal_error: status = 500; break;
     case StepError::shutting_down: status = 503; break;
   }
   json extra = json::object();

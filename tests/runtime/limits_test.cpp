@@ -121,8 +121,8 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
     for (std::size_t i = 1; i < levels; ++i) v = json{{"x", std::move(v)}};
     return v;
   };
-  EXPECT_FALSE(nested_deeper_than(nest(kMaxDataDepth), kMaxDataDepth));
-  EXPECT_TRUE(nested_deeper_than(nest(kMaxDataDepth + 1), kMaxDataDepth));
+  EXPECT_FALSE(json_defect(nest(kMaxDataDepth), kMaxDataDepth));
+  EXPECT_EQ(json_defect(nest(kMaxDataDepth + 1), kMaxDataDepth), "is nested more than 256 levels deep");
 
   auto too_deep = start("t.wrap", nest(600));
   EXPECT_EQ(too_deep.error, StepError::data_invalid);
@@ -147,11 +147,83 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
   while ((r = send(id, "wrap")).ok() && wrapped < 1000) ++wrapped;
   EXPECT_EQ(wrapped, kMaxDataDepth - 2);
   EXPECT_EQ(r.error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(r, "\"set\" of /x (/states/OPEN/on/wrap/set) would nest the data more than 256 levels deep"))
+  EXPECT_TRUE(mentions(r, "\"set\" of /x (/states/OPEN/on/wrap/set) would nest the data more than 256 levels deep, or store text that is not UTF-8"))
       << r.message;
   auto now = engine_->get(id);
   ASSERT_TRUE(now) << engine_->damage(id).value_or("");
   EXPECT_EQ(now->version, 2 + wrapped);
   EXPECT_EQ(engine_->history(id).size(), now->version);
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+// Text that is not UTF-8 cannot be served as JSON. An event with such a payload and an
+// idempotency key used to terminate the engine (nlohmann's dump threw on the writer
+// thread); data, keys, actors and reasons with it were stored and broke later answers.
+// Now each such request is refused alone, naming what is wrong.
+TEST_F(EngineTest, TextThatIsNotUtf8IsRefusedAloneAndNothingCrashes) {
+  deploy(kParent);
+  deploy(kChild);
+  const std::string bad = "a\xff\xfe" "b";
+  auto parent = start("t.parent").instance->id;
+  std::vector<std::promise<StepResult>> answers(5);
+  {
+    CommitGroup group(*engine_);
+    auto sending = [&](EventRequest e, int k) {
+      engine_->send_async(e, [&answers, k](StepResult res) { answers[k].set_value(std::move(res)); });
+    };
+    EventRequest e;
+    e.instance_id = parent;
+    e.event = "spawn";
+    e.actor = {"u1", {"USER"}};
+    e.idempotency_key = "k1";
+    e.payload = {{"key", bad}};
+    sending(e, 0);
+    EventRequest named = e;
+    named.payload = json::object();
+    named.event = "spawn" + bad;
+    sending(named, 1);
+    EventRequest actor = e;
+    actor.payload = json::object();
+    actor.actor = {"u1" + bad, {"USER"}};
+    sending(actor, 2);
+    StartRequest s;
+    s.definition = "t.child";
+    s.data = {{"list", {1, {{"t", bad}}}}};
+    engine_->start_async(s, [&answers](StepResult res) { answers[3].set_value(std::move(res)); });
+    EventRequest fine = e;
+    fine.payload = {{"key", "child-1"}};
+    fine.idempotency_key = "k2";
+    sending(fine, 4);
+  }
+  std::vector<StepResult> got;
+  for (auto& a : answers) got.push_back(a.get_future().get());
+  EXPECT_EQ(got[0].error, StepError::payload_invalid);
+  EXPECT_TRUE(mentions(got[0], "the payload of \"spawn\" has a string that is not UTF-8 at /key")) << got[0].message;
+  EXPECT_EQ(got[1].error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(got[1], "the event name is not valid UTF-8")) << got[1].message;
+  EXPECT_EQ(got[2].error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(got[2], "the actor id is not valid UTF-8")) << got[2].message;
+  EXPECT_EQ(got[3].error, StepError::data_invalid);
+  EXPECT_TRUE(mentions(got[3], "the data of a new t.child instance has a string that is not UTF-8 at /list/1/t"))
+      << got[3].message;
+  ASSERT_TRUE(got[4].ok()) << got[4].message;
+
+  auto keyed = start("t.child", json::object(), bad);
+  EXPECT_EQ(keyed.error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(keyed, "the business key is not valid UTF-8")) << keyed.message;
+  auto member = start("t.child", {{bad, 1}});
+  EXPECT_EQ(member.error, StepError::data_invalid);
+  EXPECT_TRUE(mentions(member, "has a member name that is not UTF-8 in the object at the top")) << member.message;
+  auto cancelled = engine_->cancel(parent, "why" + bad, Actor::system());
+  EXPECT_EQ(cancelled.error, StepError::invalid_request);
+  EXPECT_TRUE(mentions(cancelled, "the reason is not valid UTF-8")) << cancelled.message;
+
+  // UTF-8 itself is fine, of any width.
+  auto wide = start("t.child", {{"t", "餐馆 ✓ 𝄞"}}, "包保:2023Q2:商户-0042");
+  ASSERT_TRUE(wide.ok()) << wide.message;
+  EXPECT_TRUE(valid_utf8("餐馆 ✓ 𝄞"));
+  for (const char* bytes : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe6\x97", "\x80"})
+    EXPECT_FALSE(valid_utf8(bytes)) << ::testing::PrintToString(std::string(bytes));
+  EXPECT_EQ(engine_->get(parent)->version, 2u);  // only the sound spawn
   EXPECT_TRUE(engine_->verify().ok());
 }

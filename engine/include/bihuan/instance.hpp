@@ -56,6 +56,7 @@ enum class StepError {
   invalid_request,        // malformed request (empty id, bad data type...)
   storage_error,          // LMDB failed (disk full...); nothing was applied
   record_damaged,         // the instance's stored record is damaged (verify lists it); nothing was applied
+  internal_error,         // the engine failed on this step (a defect; please report it); nothing was applied
   shutting_down,
 };
 std::string to_string(StepError e);

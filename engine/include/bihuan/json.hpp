@@ -25,9 +25,16 @@ struct JsonLimits {
   std::size_t max_bytes = 64u << 20;   // whole document
 };
 
-// True if `v` nests arrays/objects more than `levels` deep ({} and [1] are 1 deep, a
-// scalar 0), the way load_json counts. Recurses at most levels + 1 deep.
-bool nested_deeper_than(const json& v, std::size_t levels);
+// True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool valid_utf8(std::string_view s);
+
+// Why `v` could not be stored and served as JSON, or nullopt: it nests arrays/objects
+// more than `max_depth` levels ({} and [1] are 1 deep, a scalar 0, as load_json counts),
+// or a string or member name is not UTF-8 (named by its JSON Pointer). The text reads
+// after a subject: "is nested more than 256 levels deep", "has a string that is not
+// UTF-8 at /a/0". Recurses at most max_depth + 1 deep.
+std::optional<std::string> json_defect(const json& v, std::size_t max_depth);
 
 // Parses `text`. On failure returns nullopt and adds at least one error to `problems`
 // (with line:column of the fault). On success returns the value; duplicate keys are

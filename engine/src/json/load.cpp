@@ -223,12 +223,80 @@ std::optional<json> load_json_file(const std::string& path, Problems& problems,
   return out;
 }
 
-bool nested_deeper_than(const json& v, std::size_t levels) {
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0, min = 0;
+    if ((c & 0xe0) == 0xc0) n = 1, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0) n = 2, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0) n = 3, cp = c & 0x07, min = 0x10000;
+    else return false;
+    if (static_cast<std::size_t>(end - p) <= n) return false;
+    for (std::size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+namespace {
+
+std::string pointer_token(const std::string& key) {
+  std::string out;
+  for (char c : key) out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+  return out;
+}
+
+// json_defect's walk; `at` is the pointer of `v`, built only on the way out of a fault.
+bool find_defect(const json& v, std::size_t levels, std::string& what, std::string& at) {
+  if (v.is_string()) {
+    if (valid_utf8(v.get_ref<const std::string&>())) return false;
+    what = "has a string that is not UTF-8 at ";
+    return true;
+  }
   if (!v.is_structured()) return false;
-  if (levels == 0) return true;
-  for (const auto& child : v)
-    if (nested_deeper_than(child, levels - 1)) return true;
+  if (levels == 0) {
+    what = "is nested more than ";
+    return true;
+  }
+  if (v.is_object()) {
+    for (const auto& [key, child] : v.items()) {
+      if (!valid_utf8(key)) {
+        what = "has a member name that is not UTF-8 in the object at ";
+        return true;
+      }
+      if (find_defect(child, levels - 1, what, at)) {
+        at = "/" + pointer_token(key) + at;
+        return true;
+      }
+    }
+    return false;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (find_defect(v[i], levels - 1, what, at)) {
+      at = "/" + std::to_string(i) + at;
+      return true;
+    }
   return false;
+}
+
+}  // namespace
+
+std::optional<std::string> json_defect(const json& v, std::size_t max_depth) {
+  std::string what, at;
+  if (!find_defect(v, max_depth, what, at)) return std::nullopt;
+  if (what.rfind("is nested", 0) == 0) return what + std::to_string(max_depth) + " levels deep";
+  return what + (at.empty() ? "the top" : at);
 }
 
 }  // namespace bihuan

@@ -213,9 +213,9 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     for (std::size_t i = 0; i < values.size(); ++i) {
       const std::string& ptr = tr.set[i].first;
       auto levels = static_cast<std::size_t>(std::count(ptr.begin(), ptr.end(), '/'));  // the value's place
-      if (levels >= kMaxDataDepth || nested_deeper_than(values[i], kMaxDataDepth - levels))
+      if (levels >= kMaxDataDepth || json_defect(values[i], kMaxDataDepth - levels))
         fail(StepError::data_invalid, "\"set\" of " + ptr + " (" + tr.pointer + "/set) would nest the data more than " +
-                                          std::to_string(kMaxDataDepth) + " levels deep",
+                                          std::to_string(kMaxDataDepth) + " levels deep, or store text that is not UTF-8",
              {{"limit", kMaxDataDepth}});
       json& change = changes.emplace_back(json::array());
       change.push_back(tr.set[i].first);
@@ -396,10 +396,8 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
                                          std::to_string(business_key.size()) + " bytes long; at most " +
                                          std::to_string(kMaxKeyBytes) + " are allowed",
          {{"bytes", business_key.size()}, {"limit", kMaxKeyBytes}});
-  if (nested_deeper_than(data, kMaxDataDepth))
-    fail(StepError::data_invalid, "the data of a new " + def.id + " instance is nested more than " +
-                                      std::to_string(kMaxDataDepth) + " levels deep",
-         {{"limit", kMaxDataDepth}});
+  if (auto defect = json_defect(data, kMaxDataDepth))
+    fail(StepError::data_invalid, "the data of a new " + def.id + " instance " + *defect, {{"limit", kMaxDataDepth}});
   InstanceRecord rec;
   rec.id = b_.ids.next(b_.now);
   rec.definition = def.id;
@@ -451,10 +449,8 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
       std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
     fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
-  if (nested_deeper_than(payload, kMaxDataDepth))
-    fail(StepError::payload_invalid, "the payload of \"" + name + "\" is nested more than " +
-                                         std::to_string(kMaxDataDepth) + " levels deep",
-         {{"limit", kMaxDataDepth}});
+  if (auto defect = json_defect(payload, kMaxDataDepth))
+    fail(StepError::payload_invalid, "the payload of \"" + name + "\" " + *defect, {{"limit", kMaxDataDepth}});
   json event(json::value_t::object);
   auto& e = event.get_ref<json::object_t&>();
   e.emplace_hint(e.end(), "name", name);  // in key order, as in lease_context

@@ -23,6 +23,13 @@ std::string state_key(const std::string& def, const std::string& state, std::uin
   return k;
 }
 
+// An exception other than StepFailure out of a step is a defect of the engine, not of the
+// request; the step is refused like any other (its unit is discarded, nothing of it was
+// written) so that the batch and the process go on.
+StepFailure internal(const std::exception& e) {
+  return {StepError::internal_error, std::string("the engine failed on this step (a defect; please report it): ") + e.what()};
+}
+
 StepResult refused(const StepFailure& f) {
   StepResult r;
   r.error = f.error;
@@ -47,16 +54,27 @@ std::string start_idem_key(const std::string& key) {
   return k;
 }
 
-// Refuses a business key or idempotency key over kMaxKeyBytes (`what` names it).
-void check_key_length(const std::string& key, const char* what) {
+// Refuses text of a request that is not UTF-8 (it is stored, and served as JSON).
+void check_text(const std::string& text, const char* what) {
+  if (!valid_utf8(text)) fail(StepError::invalid_request, std::string(what) + " is not valid UTF-8");
+}
+
+void check_actor(const Actor& actor) {
+  check_text(actor.id, "the actor id");
+  for (const auto& role : actor.roles) check_text(role, "a role of the actor");
+}
+
+// Refuses a business key or idempotency key over kMaxKeyBytes or not UTF-8 (`what` names it).
+void check_key(const std::string& key, const char* what) {
   if (key.size() > kMaxKeyBytes)
     fail(StepError::invalid_request, std::string(what) + " is " + std::to_string(key.size()) + " bytes long; at most " +
                                          std::to_string(kMaxKeyBytes) + " are allowed",
          {{"bytes", key.size()}, {"limit", kMaxKeyBytes}});
+  check_text(key, what);
 }
 
 std::string fingerprint(const std::string& event, const json& payload) {
-  return sha256_hex(event + '\0' + payload.dump());
+  return sha256_hex(event + '\0' + payload.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace
@@ -118,8 +136,9 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
       fail(StepError::not_found, "no deployed definition \"" + req.definition + "\"" +
                                      (req.version ? " version " + std::to_string(*req.version) : ""));
     u.pinned.push_back(def);
-    check_key_length(req.business_key, "the business key");
-    check_key_length(req.idempotency_key, "the idempotency key");
+    check_key(req.business_key, "the business key");
+    check_key(req.idempotency_key, "the idempotency key");
+    check_actor(req.actor);
     if (!req.idempotency_key.empty()) {
       if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
         auto& r = s.fetch(storage::read_be64(*prior));
@@ -148,6 +167,8 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     result.instance = to_view(u.records.at(id), def.get());
   } catch (const StepFailure& f) {
     return refused(f);
+  } catch (const std::exception& e) {
+    return refused(internal(e));
   }
   apply(b, u);
   run_cascades(b, std::move(u.cascades));
@@ -165,7 +186,7 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       if (!parsed) fail(StepError::not_found, "\"" + req.instance_id + "\" is not an instance id (16 hex digits)");
       id = *parsed;
     } else if (!req.business_key.empty()) {
-      check_key_length(req.business_key, "the business key");
+      check_key(req.business_key, "the business key");
       auto found = s.find_business_key(req.business_key);
       if (!found) fail(StepError::not_found, "no instance with business key \"" + req.business_key + "\"");
       id = *found;
@@ -173,7 +194,9 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       fail(StepError::invalid_request, "an event needs an instance id or a business key");
     }
     if (req.event.empty()) fail(StepError::invalid_request, "an event needs a name");
-    check_key_length(req.idempotency_key, "the idempotency key");
+    check_text(req.event, "the event name");
+    check_key(req.idempotency_key, "the idempotency key");
+    check_actor(req.actor);
     InstanceRecord& r = s.fetch(id);
     std::string idem_key;
     if (!req.idempotency_key.empty()) {
@@ -198,6 +221,8 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
         out.instance = view(*current);
     }
     return out;
+  } catch (const std::exception& e) {
+    return refused(internal(e));
   }
   apply(b, u);
   run_cascades(b, std::move(u.cascades));
@@ -209,11 +234,15 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
   Step s(*this, env_, b, u);
   StepResult result;
   try {
+    check_text(reason, "the reason");
+    check_actor(actor);
     InstanceRecord& r = s.fetch(id);
     s.cancel(r, reason, actor, false);
     result.instance = view(r);
   } catch (const StepFailure& f) {
     return refused(f);
+  } catch (const std::exception& e) {
+    return refused(internal(e));
   }
   apply(b, u);
   run_cascades(b, std::move(u.cascades));
@@ -250,6 +279,7 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     const TimerSpec& spec = def.states[fired->state].timers[fired->timer];
     // The firing itself may be refused (guard false, event not accepted): the timer is
     // still consumed, and the refusal is recorded in the history.
+    std::optional<StepFailure> refusal;
     try {
       if (!spec.event.empty())
         s.handle_event(r, spec.event, {{"timer", spec.id}, {"due", format_time(due, *def.timezone)}},
@@ -257,16 +287,28 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
       else
         s.timer_transition(r, spec);
     } catch (const StepFailure& f) {
+      refusal = f;
+    } catch (const std::exception& e) {
+      refusal = internal(e);
+    }
+    if (refusal) {
       consume();
       InstanceRecord& again = u.records.at(st.instance);
       again.version++;
       again.updated_ms = b.now.time_since_epoch().count();
       s.record_history(again, "timer", spec.event.empty() ? "timer:" + spec.id : spec.event, Actor::system(),
                        def.states[again.state].name,
-                       {{"timer", spec.id}, {"refused", to_string(f.error)}, {"message", f.message}}, json::array());
+                       {{"timer", spec.id}, {"refused", to_string(refusal->error)}, {"message", refusal->message}},
+                       json::array());
     }
   } catch (const StepFailure&) {
     apply(b, u);  // instance gone: drop the key
+    return false;
+  } catch (const std::exception&) {
+    // Even its refusal could not be recorded: drop the key rather than fail every sweep.
+    u = Unit(b.next);
+    u.del(Db::timers, std::string(key));
+    apply(b, u);
     return false;
   }
   apply(b, u);
@@ -299,6 +341,8 @@ void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
       }
     } catch (const StepFailure&) {
       continue;  // an internal event the target does not accept is dropped (the sender's step stands)
+    } catch (const std::exception&) {
+      continue;  // likewise (StepError::internal_error)
     }
     apply(b, u);
     for (auto& next : u.cascades) todo.push_back(std::move(next));
