@@ -153,6 +153,24 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
   ASSERT_TRUE(now) << engine_->damage(id).value_or("");
   EXPECT_EQ(now->version, 2 + wrapped);
   EXPECT_EQ(engine_->history(id).size(), now->version);
+
+  // A child whose data is as deep as allowed still reports its end: the engine's own
+  // event carries that data one level deeper, and is not held to the request limit.
+  deploy(kChild);
+  deploy(R"({"id": "t.deep-parent", "version": 1, "initial": "OPEN", "states": {
+    "OPEN": {"deadline": {"after": "P7D"}, "on": {
+      "spawn": {"roles": ["USER"], "actions": [{"spawn": "t.child", "data": {"x": {"var": "event.payload.d"}, "k": 1},
+                                                "onDone": "childDone"}]},
+      "childDone": {"roles": ["system"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "closed"}}})");
+  auto parent = start("t.deep-parent").instance->id;
+  ASSERT_TRUE(send(parent, "spawn", {{"d", nest(kMaxDataDepth - 1)}}).ok());  // child data: 256 levels
+  InstanceQuery children;
+  children.definition = "t.child";
+  auto kids = engine_->query(children);
+  ASSERT_EQ(kids.items.size(), 1u);
+  ASSERT_TRUE(send(kids.items[0].id, "finish").ok());
+  EXPECT_EQ(engine_->get(parent)->state, "DONE");
   EXPECT_TRUE(engine_->verify().ok());
 }
 

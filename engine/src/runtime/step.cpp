@@ -449,8 +449,6 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
       std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
     fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
-  if (auto defect = json_defect(payload, kMaxDataDepth))
-    fail(StepError::payload_invalid, "the payload of \"" + name + "\" " + *defect, {{"limit", kMaxDataDepth}});
   json event(json::value_t::object);
   auto& e = event.get_ref<json::object_t&>();
   e.emplace_hint(e.end(), "name", name);  // in key order, as in lease_context

@@ -197,6 +197,10 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     check_text(req.event, "the event name");
     check_key(req.idempotency_key, "the idempotency key");
     check_actor(req.actor);
+    // Only a request's payload: the engine's own (a child's end carries its data, which
+    // may be as deep as allowed) are made from checked data.
+    if (auto defect = json_defect(req.payload, kMaxDataDepth))
+      fail(StepError::payload_invalid, "the payload of \"" + req.event + "\" " + *defect, {{"limit", kMaxDataDepth}});
     InstanceRecord& r = s.fetch(id);
     std::string idem_key;
     if (!req.idempotency_key.empty()) {
