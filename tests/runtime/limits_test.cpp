@@ -2,6 +2,8 @@
 // to fail the commit, and so every step of its group commit, with a storage error. Now
 // the one step is refused with a clear error and the others of its batch commit.
 #include <future>
+#include <map>
+#include <random>
 
 #include "engine_fixture.hpp"
 
@@ -244,4 +246,125 @@ TEST_F(EngineTest, TextThatIsNotUtf8IsRefusedAloneAndNothingCrashes) {
     EXPECT_FALSE(valid_utf8(bytes)) << ::testing::PrintToString(std::string(bytes));
   EXPECT_EQ(engine_->get(parent)->version, 2u);  // only the sound spawn
   EXPECT_TRUE(engine_->verify().ok());
+}
+
+namespace {
+
+// Random text: empty, ASCII, Chinese, stray bytes (not UTF-8), up to 700 bytes.
+std::string random_text(std::mt19937_64& rng) {
+  static const std::vector<std::string> pieces = {"a", "Z", "9", "-", ":", "餐", "馆", "𝄞", "\xff", "\xc0\xaf",
+                                                  "\xed\xa0\x80", "\xe6\x97", "\x80", std::string(1, '\0'), "~/"};
+  std::string s;
+  std::size_t n = rng() % 4 == 0 ? rng() % 700 : rng() % 12;
+  while (s.size() < n) s += pieces[rng() % pieces.size()];
+  return s;
+}
+
+// Random JSON: scalars, texts as above, and now and then nesting past kMaxDataDepth.
+json random_json(std::mt19937_64& rng, int depth = 0) {
+  if (depth == 0 && rng() % 6 == 0) {  // deep
+    json v = json::array();
+    for (std::size_t i = 0, levels = 200 + rng() % 120; i < levels; ++i) v = json::array({std::move(v)});
+    return json{{"deep", std::move(v)}};
+  }
+  switch (rng() % (depth > 3 ? 4 : 6)) {
+    case 0: return nullptr;
+    case 1: return static_cast<std::int64_t>(rng());
+    case 2: return random_text(rng);
+    case 3: return rng() % 2 == 0;
+    case 4: {
+      json a = json::array();
+      for (std::size_t i = rng() % 4; i > 0; --i) a.push_back(random_json(rng, depth + 1));
+      return a;
+    }
+    default: {
+      json o = json::object();
+      for (std::size_t i = rng() % 4; i > 0; --i) o[random_text(rng)] = random_json(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+}  // namespace
+
+// Batches of random requests (random keys, names, actors, payloads and data, often not
+// UTF-8, too long or too deep) next to one sound start each. Every answer is a result or
+// a refusal of that request; the sound start always commits; nothing is refused as a
+// storage failure or an internal error; afterwards every instance reads back and every
+// chain verifies. BIHUAN_REQUEST_ROUNDS sets the rounds (default 40), BIHUAN_REQUEST_SEED
+// the seed.
+TEST_F(EngineTest, RandomBadRequestsAreRefusedAloneAndNothingBreaks) {
+  deploy(kParent);
+  deploy(kChild);
+  const char* env_rounds = std::getenv("BIHUAN_REQUEST_ROUNDS");
+  const int rounds = env_rounds ? std::atoi(env_rounds) : 40;
+  const char* env_seed = std::getenv("BIHUAN_REQUEST_SEED");
+  std::mt19937_64 rng(env_seed ? std::strtoull(env_seed, nullptr, 10) : 20261129);
+  std::vector<std::string> ids = {start("t.parent").instance->id};
+  std::map<StepError, int> seen;
+  int controls = 0;
+  for (int round = 0; round < rounds; ++round) {
+    constexpr int kPerBatch = 8;
+    std::vector<std::promise<StepResult>> answers(kPerBatch + 1);
+    {
+      CommitGroup group(*engine_);
+      auto answer = [&answers](int k) { return [&answers, k](StepResult r) { answers[k].set_value(std::move(r)); }; };
+      for (int k = 0; k < kPerBatch; ++k) {
+        Actor actor{rng() % 3 ? "u1" : random_text(rng), {rng() % 3 ? "USER" : random_text(rng)}};
+        switch (rng() % 2) {
+          case 0: {
+            StartRequest s;
+            s.definition = rng() % 2 ? "t.child" : "t.parent";
+            s.business_key = rng() % 2 ? random_text(rng) : std::string();
+            s.idempotency_key = rng() % 2 ? random_text(rng) : std::string();
+            json data = random_json(rng);
+            s.data = data.is_object() ? std::move(data) : json{{"v", std::move(data)}};
+            s.actor = actor;
+            engine_->start_async(std::move(s), answer(k));
+            break;
+          }
+          default: {
+            EventRequest e;
+            if (rng() % 4) e.instance_id = ids[rng() % ids.size()];
+            else e.business_key = random_text(rng);
+            static const char* events[] = {"spawn", "finish", "close", "childDone"};
+            e.event = rng() % 4 ? events[rng() % 4] : random_text(rng);
+            e.payload = rng() % 2 ? json{{"key", random_text(rng)}} : random_json(rng);
+            e.idempotency_key = rng() % 2 ? random_text(rng) : std::string();
+            e.actor = actor;
+            engine_->send_async(std::move(e), answer(k));
+          }
+        }
+      }
+      StartRequest control;
+      control.definition = "t.child";
+      control.business_key = "control-" + std::to_string(round);
+      engine_->start_async(std::move(control), answer(kPerBatch));
+    }
+    for (int k = 0; k <= kPerBatch; ++k) {
+      StepResult r = answers[k].get_future().get();
+      ++seen[r.error];
+      EXPECT_NE(r.error, StepError::storage_error) << r.message;
+      EXPECT_NE(r.error, StepError::internal_error) << r.message;
+      if (k == kPerBatch) {
+        ASSERT_TRUE(r.ok()) << "round " << round << ": the sound start was refused: " << r.message;
+        ++controls;
+      }
+      if (r.ok() && r.instance && ids.size() < 64) ids.push_back(r.instance->id);
+    }
+    Actor canceller{rng() % 2 ? "admin" : random_text(rng), {"admin"}};
+    StepResult c = engine_->cancel(ids[rng() % ids.size()], random_text(rng), canceller);
+    ++seen[c.error];
+    EXPECT_NE(c.error, StepError::storage_error) << c.message;
+    EXPECT_NE(c.error, StepError::internal_error) << c.message;
+  }
+  std::string tally;
+  for (const auto& [error, n] : seen) tally += " " + to_string(error) + "=" + std::to_string(n);
+  std::cerr << "[requests] " << rounds << " rounds:" << tally << "\n";
+  EXPECT_EQ(controls, rounds);
+  EXPECT_GT(seen[StepError::invalid_request], 0);
+  EXPECT_GT(seen[StepError::none], rounds);
+  for (const auto& id : ids) EXPECT_TRUE(engine_->get(id) || !engine_->damage(id)) << id;
+  auto report = engine_->verify();
+  EXPECT_TRUE(report.ok()) << ::testing::PrintToString(report.broken);
 }
