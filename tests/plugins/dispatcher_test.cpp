@@ -259,6 +259,32 @@ TEST_F(DispatcherTest, ATaskResultOrFailureComesBackToTheInstanceAsAnEvent) {
   EXPECT_HAS(v->data["error"].get<std::string>(), "run_task returned malformed JSON");
 }
 
+// A task deep in nested states with long names: its message key (instance, step, the
+// action's pointer) is longer than the engine takes as an idempotency key, so the result
+// event is keyed by the key's digest, and a second delivery still replays.
+TEST_F(DispatcherTest, ATaskResultArrivesFromDeepInNestedStatesWithLongNames) {
+  load(config_of({instance("echo", "test.echo-task", json::object(), policy(2))}));
+  const std::string a(63, 'A'), b(63, 'B'), c(63, 'C'), e(63, 'E');
+  deploy(R"({"id": "t.nested-task", "version": 1, "initial": ")" + a + R"(", "states": {
+    ")" + a + R"(": {"type": "compound", "initial": ")" + b + R"(", "states": {
+      ")" + b + R"(": {"type": "compound", "initial": ")" + c + R"(", "states": {
+        ")" + c + R"(": {"type": "compound", "initial": ")" + e + R"(", "states": {
+          ")" + e + R"(": {"onEntry": [{"task": "echo", "input": {"var": "data"}, "onResult": "done"}]}}}}}},
+      "on": {"done": {"target": "OK", "set": {"/result": {"var": "event.payload"}}}}},
+    "OK": {"type": "final", "outcome": "ok"}}})");
+  auto s = start("t.nested-task", {{"n", 1}});
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto pending = outbox();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_GT(pending[0].idempotency_key.size() + 7, kMaxKeyBytes) << pending[0].idempotency_key;
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  EXPECT_TRUE(outbox().empty());
+  auto v = engine_->get(s.instance->id);
+  EXPECT_EQ(v->state, "OK");
+  EXPECT_EQ(v->data["result"]["echo"], json({{"n", 1}}));
+}
+
 // A damaged outbox record (docs/storage.md, "Damaged records") whose onResult is not a
 // name: the task runs, and its result is taken as for a task step without onResult
 // (acknowledged), instead of an exception out of the dispatcher.

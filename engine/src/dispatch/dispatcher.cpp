@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "dispatch/caller.hpp"
+#include "runtime/record.hpp"
 
 namespace bihuan {
 
@@ -197,6 +198,10 @@ bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m, s
   req.event = event;
   req.actor = Actor::system();
   req.idempotency_key = m.idempotency_key + (r.ok() ? ":result" : ":error");
+  // The message key names the action by its pointer in the definition, which nested
+  // states with long names can stretch past what the engine takes: use its digest then
+  // (the same for every delivery of this message, so retries still replay).
+  if (req.idempotency_key.size() > kMaxKeyBytes) req.idempotency_key = "sha256:" + runtime::sha256_hex(req.idempotency_key);
   if (r.ok()) req.payload = r.value.is_object() ? r.value : json{{"result", r.value}};
   else req.payload = {{"error", r.body}};
   StepResult sent = engine.send(req);
