@@ -73,7 +73,8 @@ TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
   for (auto& a : answers) got.push_back(a.get_future().get());
 
   EXPECT_EQ(got[0].error, StepError::invalid_request);
-  EXPECT_TRUE(mentions(got[0], "the business key is 600 bytes long; at most 256 are allowed")) << got[0].message;
+  EXPECT_TRUE(mentions(got[0], "the business key of a new t.child instance is 600 bytes long; at most 256 are allowed"))
+      << got[0].message;
   EXPECT_EQ(got[0].details.value("limit", 0), 256);
   EXPECT_EQ(got[1].error, StepError::invalid_request);
   EXPECT_TRUE(mentions(got[1], "the idempotency key is 600 bytes long")) << got[1].message;
@@ -149,7 +150,7 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
   while ((r = send(id, "wrap")).ok() && wrapped < 1000) ++wrapped;
   EXPECT_EQ(wrapped, kMaxDataDepth - 2);
   EXPECT_EQ(r.error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(r, "\"set\" of /x (/states/OPEN/on/wrap/set) would nest the data more than 256 levels deep, or store text that is not UTF-8"))
+  EXPECT_TRUE(mentions(r, "\"set\" of /x (/states/OPEN/on/wrap/set): the value is nested more than 255 levels deep (data may nest 256 levels)"))
       << r.message;
   auto now = engine_->get(id);
   ASSERT_TRUE(now) << engine_->damage(id).value_or("");
@@ -230,7 +231,7 @@ TEST_F(EngineTest, TextThatIsNotUtf8IsRefusedAloneAndNothingCrashes) {
 
   auto keyed = start("t.child", json::object(), bad);
   EXPECT_EQ(keyed.error, StepError::invalid_request);
-  EXPECT_TRUE(mentions(keyed, "the business key is not valid UTF-8")) << keyed.message;
+  EXPECT_TRUE(mentions(keyed, "the business key of a new t.child instance is not valid UTF-8")) << keyed.message;
   auto member = start("t.child", {{bad, 1}});
   EXPECT_EQ(member.error, StepError::data_invalid);
   EXPECT_TRUE(mentions(member, "has a member name that is not UTF-8 in the object at the top")) << member.message;

@@ -266,7 +266,7 @@ bool find_defect(const json& v, std::size_t levels, std::string& what, std::stri
   }
   if (!v.is_structured()) return false;
   if (levels == 0) {
-    what = "is nested more than ";
+    what.clear();  // too deep: json_defect words it
     return true;
   }
   if (v.is_object()) {
@@ -295,7 +295,7 @@ bool find_defect(const json& v, std::size_t levels, std::string& what, std::stri
 std::optional<std::string> json_defect(const json& v, std::size_t max_depth) {
   std::string what, at;
   if (!find_defect(v, max_depth, what, at)) return std::nullopt;
-  if (what.rfind("is nested", 0) == 0) return what + std::to_string(max_depth) + " levels deep";
+  if (what.empty()) return "is nested more than " + std::to_string(max_depth) + " levels deep";
   return what + (at.empty() ? "the top" : at);
 }
 

@@ -27,6 +27,18 @@ std::string text_of(const json& t) {
 
 }  // namespace
 
+void check_text(const std::string& text, const std::string& what) {
+  if (!valid_utf8(text)) fail(StepError::invalid_request, what + " is not valid UTF-8");
+}
+
+void check_key(const std::string& key, const std::string& what) {
+  if (key.size() > kMaxKeyBytes)
+    fail(StepError::invalid_request, what + " is " + std::to_string(key.size()) + " bytes long; at most " +
+                                         std::to_string(kMaxKeyBytes) + " are allowed",
+         {{"bytes", key.size()}, {"limit", kMaxKeyBytes}});
+  check_text(key, what);
+}
+
 void assign_pointer(json& data, const std::string& pointer, json value) {
   json* cur = &data;
   for (const auto& tok : split_pointer(pointer)) {
@@ -212,10 +224,13 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     for (const auto& [ptr, rule] : tr.set) values.push_back(ex.build(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
     for (std::size_t i = 0; i < values.size(); ++i) {
       const std::string& ptr = tr.set[i].first;
-      auto levels = static_cast<std::size_t>(std::count(ptr.begin(), ptr.end(), '/'));  // the value's place
-      if (levels >= kMaxDataDepth || json_defect(values[i], kMaxDataDepth - levels))
-        fail(StepError::data_invalid, "\"set\" of " + ptr + " (" + tr.pointer + "/set) would nest the data more than " +
-                                          std::to_string(kMaxDataDepth) + " levels deep, or store text that is not UTF-8",
+      // The data above the value is checked already: only the value, at its depth.
+      auto levels = static_cast<std::size_t>(std::count(ptr.begin(), ptr.end(), '/'));
+      auto defect = levels >= kMaxDataDepth ? std::optional<std::string>("is nested too deep")
+                                            : json_defect(values[i], kMaxDataDepth - levels);
+      if (defect)
+        fail(StepError::data_invalid, "\"set\" of " + ptr + " (" + tr.pointer + "/set): the value " + *defect +
+                                          " (data may nest " + std::to_string(kMaxDataDepth) + " levels)",
              {{"limit", kMaxDataDepth}});
       json& change = changes.emplace_back(json::array());
       change.push_back(tr.set[i].first);
@@ -391,11 +406,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
 std::uint64_t Step::create(const Definition& def, json data, const std::string& business_key, std::uint64_t parent,
                            const std::string& parent_event, const Actor& actor, int depth) {
   if (!data.is_object()) fail(StepError::invalid_request, "instance data must be a JSON object");
-  if (business_key.size() > kMaxKeyBytes)
-    fail(StepError::invalid_request, "the business key of a new " + def.id + " instance is " +
-                                         std::to_string(business_key.size()) + " bytes long; at most " +
-                                         std::to_string(kMaxKeyBytes) + " are allowed",
-         {{"bytes", business_key.size()}, {"limit", kMaxKeyBytes}});
+  check_key(business_key, "the business key of a new " + def.id + " instance");
   if (auto defect = json_defect(data, kMaxDataDepth))
     fail(StepError::data_invalid, "the data of a new " + def.id + " instance " + *defect, {{"limit", kMaxDataDepth}});
   InstanceRecord rec;

@@ -54,23 +54,9 @@ std::string start_idem_key(const std::string& key) {
   return k;
 }
 
-// Refuses text of a request that is not UTF-8 (it is stored, and served as JSON).
-void check_text(const std::string& text, const char* what) {
-  if (!valid_utf8(text)) fail(StepError::invalid_request, std::string(what) + " is not valid UTF-8");
-}
-
 void check_actor(const Actor& actor) {
   check_text(actor.id, "the actor id");
   for (const auto& role : actor.roles) check_text(role, "a role of the actor");
-}
-
-// Refuses a business key or idempotency key over kMaxKeyBytes or not UTF-8 (`what` names it).
-void check_key(const std::string& key, const char* what) {
-  if (key.size() > kMaxKeyBytes)
-    fail(StepError::invalid_request, std::string(what) + " is " + std::to_string(key.size()) + " bytes long; at most " +
-                                         std::to_string(kMaxKeyBytes) + " are allowed",
-         {{"bytes", key.size()}, {"limit", kMaxKeyBytes}});
-  check_text(key, what);
 }
 
 std::string fingerprint(const std::string& event, const json& payload) {
@@ -136,8 +122,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
       fail(StepError::not_found, "no deployed definition \"" + req.definition + "\"" +
                                      (req.version ? " version " + std::to_string(*req.version) : ""));
     u.pinned.push_back(def);
-    check_key(req.business_key, "the business key");
-    check_key(req.idempotency_key, "the idempotency key");
+    check_key(req.idempotency_key, "the idempotency key");  // the business key: Step::create
     check_actor(req.actor);
     if (!req.idempotency_key.empty()) {
       if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
