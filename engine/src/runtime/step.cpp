@@ -27,13 +27,13 @@ std::string text_of(const json& t) {
 
 }  // namespace
 
-void check_text(const std::string& text, const std::string& what) {
-  if (!valid_utf8(text)) fail(StepError::invalid_request, what + " is not valid UTF-8");
+void check_text(const std::string& text, std::string_view what) {
+  if (!valid_utf8(text)) fail(StepError::invalid_request, std::string(what) + " is not valid UTF-8");
 }
 
-void check_key(const std::string& key, const std::string& what) {
+void check_key(const std::string& key, std::string_view what) {
   if (key.size() > kMaxKeyBytes)
-    fail(StepError::invalid_request, what + " is " + std::to_string(key.size()) + " bytes long; at most " +
+    fail(StepError::invalid_request, std::string(what) + " is " + std::to_string(key.size()) + " bytes long; at most " +
                                          std::to_string(kMaxKeyBytes) + " are allowed",
          {{"bytes", key.size()}, {"limit", kMaxKeyBytes}});
   check_text(key, what);
@@ -406,7 +406,8 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
 std::uint64_t Step::create(const Definition& def, json data, const std::string& business_key, std::uint64_t parent,
                            const std::string& parent_event, const Actor& actor, int depth) {
   if (!data.is_object()) fail(StepError::invalid_request, "instance data must be a JSON object");
-  check_key(business_key, "the business key of a new " + def.id + " instance");
+  if (business_key.size() > kMaxKeyBytes || !valid_utf8(business_key))  // the message only then
+    check_key(business_key, "the business key of a new " + def.id + " instance");
   if (auto defect = json_defect(data, kMaxDataDepth))
     fail(StepError::data_invalid, "the data of a new " + def.id + " instance " + *defect, {{"limit", kMaxDataDepth}});
   InstanceRecord rec;

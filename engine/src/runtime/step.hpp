@@ -98,8 +98,9 @@ void assign_pointer(json& data, const std::string& pointer, json value);
 // Refuse (invalid-request) text of a request that is not UTF-8 (it is stored, and served
 // as JSON), and a business key or idempotency key that is also over kMaxKeyBytes; `what`
 // names it in the message ("the business key").
-void check_text(const std::string& text, const std::string& what);
-void check_key(const std::string& key, const std::string& what);
+// Messages are built only on failure (these run on every step).
+void check_text(const std::string& text, std::string_view what);
+void check_key(const std::string& key, std::string_view what);
 
 InstanceView to_view(const InstanceRecord& r, const Definition* def);
 
