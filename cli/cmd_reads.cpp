@@ -12,6 +12,8 @@ namespace {
 struct TargetOptions {
   SessionOptions session;
   std::string id, key, as_of;
+  std::size_t limit = 0;  // history: page size (0 = every entry)
+  std::string cursor;     // history: the page before this cursor
 };
 
 // The instance named by id or --key; prints "no instance ..." when there is none, or
@@ -71,17 +73,21 @@ void run_history(const TargetOptions& o) {
   if (!engine) return;
   if (auto v = find_target(o, *engine)) {
     const TimeZone& tz = zone_of(*engine, *v);
-    auto entries = engine->history(v->id);
-    if (o.session.json()) {
+    HistoryPage page = engine->history_page({v->id, o.cursor, o.limit});
+    if (!page.error.empty()) {
+      fail(o.session, "--cursor: " + page.error);
+    } else if (o.session.json()) {
       json j = {{"instance", v->id}, {"entries", json::array()}};
-      for (const auto& e : entries) j["entries"].push_back(e.to_json(tz));
+      for (const auto& e : page.items) j["entries"].push_back(e.to_json(tz));
+      if (!page.next_cursor.empty()) j["nextCursor"] = page.next_cursor;
       print_json(j);
     } else {
       Table t({"SEQ", "TIME", "KIND", "EVENT", "ACTOR", "FROM → TO", "HASH"});
-      for (const auto& e : entries)
+      for (const auto& e : page.items)
         t.add({std::to_string(e.seq), format_time(e.at, tz), e.kind, e.event.empty() ? "-" : e.event,
                e.actor.empty() ? "-" : e.actor, (e.from.empty() ? "∅" : e.from) + " → " + e.to, short_hash(e.hash)});
       t.print(std::cout);
+      if (!page.next_cursor.empty()) std::cout << "older entries with --cursor " << page.next_cursor << "\n";
     }
   }
   engine->close();
@@ -191,6 +197,8 @@ void add_read_commands(CLI::App& app) {
     auto o = std::make_shared<TargetOptions>();
     auto* cmd = app.add_subcommand("history", "An instance's history: one hash-chained entry per step");
     add_target(cmd, *o);
+    cmd->add_option("--limit", o->limit, "Only the newest N entries (before --cursor); 0 = all")->capture_default_str();
+    cmd->add_option("--cursor", o->cursor, "Cursor printed by the previous page: the entries before it");
     cmd->callback([o] {
       require_target(*o, "history");
       guarded(o->session, [&] { run_history(*o); });

@@ -227,9 +227,18 @@ void add_instance_routes(Router& router, Context& ctx) {
       if (auto damage = ctx.engine.damage(call.params[0])) co_return problem(500, "record-damaged", *damage);
       co_return problem(404, "not-found", "no instance " + call.params[0]);
     }
+    // Pages run back from the newest entry; each lists its entries oldest first.
+    HistoryQuery q{call.params[0], "", 1000};
+    if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
+    if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
+    HistoryPage page = ctx.engine.history_page(q);
+    if (!page.error.empty())
+      co_return problem(400, "bad-parameter", page.error, {{"query:cursor", "unknown", "expected a nextCursor of this instance's history"}});
     json items = json::array();
-    for (const auto& e : ctx.engine.history(call.params[0])) items.push_back(e.to_json(*ctx.tz));
-    co_return Reply::json_body(200, {{"instance", call.params[0]}, {"items", items}});
+    for (const auto& e : page.items) items.push_back(e.to_json(*ctx.tz));
+    json out = {{"instance", call.params[0]}, {"items", items}};
+    if (!page.next_cursor.empty()) out["nextCursor"] = page.next_cursor;
+    co_return Reply::json_body(200, out);
   });
 
   router.add(http::verb::get, "/v1/inbox", Access::token, [&ctx](Call& call) -> awaitable<Reply> {

@@ -89,6 +89,41 @@ TEST_F(ServerTest, StartGetSendWithETagsAndTheTokensIdentityAsActor) {
   EXPECT_EQ(clerk.get("/v1/instances/nonsense/history").status, 404);
 }
 
+// GET .../history pages back from the newest entry; each page lists oldest first.
+TEST_F(ServerTest, HistoryComesInPagesWithACursor) {
+  serve();
+  HttpClient c(port_, "clerk-token");
+  std::string id = start_counter(c);
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(c.post("/v1/instances/" + id + "/events", {{"event", "bump"}}).status, 200);
+  auto seqs = [](const Response& r) {
+    std::vector<int> out;
+    json body = r.json_body();
+    for (const auto& e : body["items"]) out.push_back(e["seq"].get<int>());
+    return out;
+  };
+  std::string base = "/v1/instances/" + id + "/history";
+  auto all = c.get(base);
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(seqs(all), (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_FALSE(all.json_body().contains("nextCursor"));
+  auto p1 = c.get(base + "?limit=3");
+  EXPECT_EQ(seqs(p1), (std::vector<int>{5, 6, 7}));
+  std::string cursor = p1.json_body().value("nextCursor", "");
+  ASSERT_FALSE(cursor.empty());
+  auto p2 = c.get(base + "?limit=3&cursor=" + cursor);
+  EXPECT_EQ(seqs(p2), (std::vector<int>{2, 3, 4}));
+  auto p3 = c.get(base + "?limit=3&cursor=" + p2.json_body().value("nextCursor", ""));
+  EXPECT_EQ(seqs(p3), (std::vector<int>{1}));
+  EXPECT_FALSE(p3.json_body().contains("nextCursor"));
+
+  auto bad = c.get(base + "?cursor=00ff");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(first_error_pointer(bad), "query:cursor");
+  EXPECT_NE(bad.json_body().value("detail", "").find("does not name an entry of instance " + id), std::string::npos) << bad.body;
+  EXPECT_EQ(c.get(base + "?limit=0").status, 400);
+  EXPECT_EQ(c.get(base + "?limit=1001").status, 400);
+}
+
 TEST_F(ServerTest, AnIdempotencyKeyReplaysTheFirstResult) {
   serve();
   HttpClient c(port_, "clerk-token");

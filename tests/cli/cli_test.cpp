@@ -136,6 +136,20 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   EXPECT_EQ(entries[1]["prevHash"], entries[0]["hash"]);
   auto hist_text = bihuan({"history", id});
   EXPECT_NE(hist_text.out.find("SUBMITTED → APPROVED"), std::string::npos) << hist_text.out;
+  auto newest = bihuan({"history", id, "--limit", "1", "--format", "json"});
+  ASSERT_EQ(newest.rc, 0) << newest.err;
+  ASSERT_EQ(newest.doc()["entries"].size(), 1u);
+  EXPECT_EQ(newest.doc()["entries"][0]["event"], "approve");
+  std::string older = newest.doc()["nextCursor"];
+  auto before = bihuan({"history", id, "--limit", "1", "--cursor", older, "--format", "json"});
+  ASSERT_EQ(before.rc, 0) << before.err;
+  EXPECT_EQ(before.doc()["entries"][0]["kind"], "start");
+  EXPECT_FALSE(before.doc().contains("nextCursor"));
+  auto newest_text = bihuan({"history", id, "--limit", "1"});
+  EXPECT_NE(newest_text.out.find("older entries with --cursor " + older), std::string::npos) << newest_text.out;
+  auto bad_cursor = bihuan({"history", id, "--cursor", "00ff"});
+  EXPECT_EQ(bad_cursor.rc, 1);
+  EXPECT_NE(bad_cursor.err.find("--cursor: the cursor \"00ff\" does not name an entry"), std::string::npos) << bad_cursor.err;
 
   std::string other = start_leave("LR-2", 5);
   auto list = bihuan({"list", "--status", "running", "--format", "json"});

@@ -103,6 +103,52 @@ TEST_F(EngineTest, DataUpdatesAppendAndHistoryChains) {
   EXPECT_TRUE(engine_->verify().ok());
 }
 
+// A long history is read a page at a time, newest page first, each page oldest first. A
+// cursor names one entry, so steps taken between pages do not shift the older pages.
+TEST_F(EngineTest, HistoryIsReadInPagesThatStayPutWhileTheInstanceGoesOn) {
+  deploy(kApproval);
+  auto id = start("t.approval", {{"days", 5}}).instance->id;
+  auto other = start("t.approval", {{"days", 5}}).instance->id;
+  for (int i = 1; i < 25; ++i) {
+    ASSERT_TRUE(send(id, "note", {{"text", std::to_string(i)}}).ok());
+    ASSERT_TRUE(send(other, "note", {{"text", std::to_string(i)}}).ok());  // interleaved in the log
+  }
+  auto seqs = [](const HistoryPage& p) {
+    std::vector<std::uint64_t> out;
+    for (const auto& e : p.items) out.push_back(e.seq);
+    return out;
+  };
+  HistoryPage first = engine_->history_page({id, "", 10});
+  ASSERT_TRUE(first.error.empty()) << first.error;
+  EXPECT_EQ(seqs(first), (std::vector<std::uint64_t>{16, 17, 18, 19, 20, 21, 22, 23, 24, 25}));
+  ASSERT_FALSE(first.next_cursor.empty());
+  ASSERT_TRUE(send(id, "note", {{"text", "later"}}).ok());  // step 26 does not move page two
+  HistoryPage second = engine_->history_page({id, first.next_cursor, 10});
+  ASSERT_TRUE(second.error.empty()) << second.error;
+  EXPECT_EQ(seqs(second), (std::vector<std::uint64_t>{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}));
+  HistoryPage last = engine_->history_page({id, second.next_cursor, 10});
+  EXPECT_EQ(seqs(last), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_TRUE(last.next_cursor.empty());
+  EXPECT_EQ(last.items.front().kind, "start");
+  // The pages are the full history's entries, hashes and all.
+  auto all = engine_->history(id);
+  ASSERT_EQ(all.size(), 26u);
+  EXPECT_EQ(second.items[0].hash, all[5].hash);
+  EXPECT_EQ(last.items[4].hash, all[4].hash);
+  EXPECT_EQ(engine_->history_page({id, "", 0}).items.size(), 26u);
+  EXPECT_EQ(engine_->history_page({id, second.next_cursor, 0}).items.size(), 5u);  // all before it
+
+  // A cursor of another instance, a made-up one and a malformed one are refused by name.
+  HistoryPage of_other = engine_->history_page({other, "", 3});
+  for (const std::string& bad : {of_other.next_cursor, std::string(32, '0'), std::string("zz"),
+                                 first.next_cursor.substr(0, 16) + std::string(16, 'f')}) {
+    HistoryPage p = engine_->history_page({id, bad, 10});
+    EXPECT_TRUE(p.items.empty()) << bad;
+    EXPECT_NE(p.error.find("does not name an entry of instance " + id), std::string::npos) << p.error;
+  }
+  EXPECT_TRUE(engine_->history_page({"00000000000000ff", "", 10}).items.empty());
+}
+
 TEST_F(EngineTest, IdempotentStartsAndEvents) {
   deploy(kApproval);
   StartRequest req;

@@ -162,7 +162,12 @@ class Engine {
   virtual std::optional<std::string> damage_by_business_key(const std::string& key) const = 0;
   virtual InstancePage query(const InstanceQuery& q) const = 0;
   virtual std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit = 100) const = 0;
+  // Every entry, oldest first. history_page() reads a long history a page at a time.
   virtual std::vector<HistoryEntry> history(const std::string& instance_id) const = 0;
+  // Costs one read per entry returned, wherever the page lies in the history. An unknown
+  // instance gives an empty page; a cursor that does not name an entry of this instance
+  // gives `error`.
+  virtual HistoryPage history_page(const HistoryQuery& q) const = 0;
   // Rebuilds the instance as it was at time t from its history (nullopt if it did not
   // exist yet).
   virtual std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const = 0;

@@ -117,6 +117,21 @@ struct HistoryEntry {
   json to_json(const TimeZone& tz) const;
 };
 
+// A page of an instance's history, read back from its newest entry: the `limit` newest
+// entries before the cursor (all before it when limit is 0), returned oldest first.
+// Pages do not move when the instance takes new steps: a cursor names one entry.
+struct HistoryQuery {
+  std::string instance_id;
+  std::string cursor;     // next_cursor of the previous page; "" = from the newest entry
+  std::size_t limit = 0;  // 0 = no limit
+};
+
+struct HistoryPage {
+  std::vector<HistoryEntry> items;  // oldest first
+  std::string next_cursor;          // "" = no older entries
+  std::string error;                // non-empty: the cursor was refused (why); items empty
+};
+
 struct InstanceQuery {
   std::string definition;          // "" = any
   std::string state;               // "" = any (needs definition)

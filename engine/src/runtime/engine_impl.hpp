@@ -51,6 +51,7 @@ class EngineImpl final : public Engine {
   InstancePage query(const InstanceQuery& q) const override;
   std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
   std::vector<HistoryEntry> history(const std::string& instance_id) const override;
+  HistoryPage history_page(const HistoryQuery& q) const override;
   std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const override;
   VerifyReport verify() const override;
   StatsResult stats(const StatsQuery& q) const override;  // stats.cpp

@@ -238,48 +238,82 @@ std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) 
 
 namespace {
 
+// Where a walk of a history chain starts: the log key of an entry and its step number.
+struct ChainStart {
+  std::uint64_t key = 0;
+  std::uint64_t seq = 0;
+};
+
 // Walks the history chain of record `r`, newest entry first, along the links of the
-// history log: visit(entry, body) per entry. A missing or undecodable entry, an entry of
-// another instance, or a link that does not lead back stops the walk with a sentence in
-// *broken. Returns the number of entries visited.
+// history log, from `from` (the newest entry when key is 0) for at most `max` entries:
+// visit(entry, body) per entry. A missing or undecodable entry, an entry of another
+// instance, or a link that does not lead back stops the walk with a sentence in *broken.
+// Returns where the walk stopped: the next entry's key (0 at the first entry) and seq.
 template <class Visit>
-std::size_t walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken, Visit visit) {
-  std::size_t n = 0;
+ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken, Visit visit,
+                      ChainStart from = {}, std::uint64_t max = UINT64_MAX) {
+  if (from.key == 0) from = {r.last_entry, r.version};
   std::string id_text = id_to_text(r.id);
+  ChainStart at = from;
   auto stop = [&](const std::string& why) {
-    if (broken) broken->push_back("instance " + id_text + ": entry " + std::to_string(r.version - n) + ": " + why);
-    return n;
+    if (broken) broken->push_back("instance " + id_text + ": entry " + std::to_string(at.seq) + ": " + why);
+    return ChainStart{0, at.seq};
   };
-  for (std::uint64_t key = r.last_entry; key != 0; ++n) {
-    auto bytes = txn.get(Db::hist, be64(key));
+  for (std::uint64_t n = 0; at.key != 0 && n < max; ++n) {
+    auto bytes = txn.get(Db::hist, be64(at.key));
     if (!bytes) return stop("is missing from the history log");
     auto stored = split_history_value(*bytes);
     std::string_view body;
     auto e = stored ? history_from_bytes(stored->sealed, &body) : std::nullopt;
     if (!e) return stop("does not decode");
     if (stored->instance != r.id) return stop("belongs to instance " + id_to_text(stored->instance) + " (link tampered)");
-    if (stored->prev_entry >= key) return stop("links forward in the history log (link tampered)");
+    if (stored->prev_entry >= at.key) return stop("links forward in the history log (link tampered)");
     visit(std::move(*e), body);
-    key = stored->prev_entry;
+    at = {stored->prev_entry, at.seq - 1};
   }
-  return n;
+  return at;
 }
+
+std::string history_cursor(ChainStart at) { return hex(be64(at.seq) + be64(at.key)); }
 
 }  // namespace
 
 std::vector<HistoryEntry> EngineImpl::history(const std::string& instance_id) const {
-  std::vector<HistoryEntry> out;
-  auto id = id_from_text(instance_id);
-  if (!id) return out;
+  return history_page({instance_id, "", 0}).items;
+}
+
+HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
+  HistoryPage page;
+  auto id = id_from_text(q.instance_id);
+  if (!id) return page;
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
-  if (!txn) return out;
+  if (!txn) return page;
   auto r = read_record(*txn, *id);
-  if (!r) return out;
-  out.reserve(std::min<std::uint64_t>(r->version, 4096));  // a damaged record may claim any version
-  walk_chain(*txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { out.push_back(std::move(e)); });
-  std::reverse(out.begin(), out.end());
-  return out;
+  if (!r) return page;
+  ChainStart from;
+  if (!q.cursor.empty()) {
+    // The cursor names the newest entry of the page: its step number and log key. It must
+    // be an entry of this instance with that step number.
+    auto raw = unhex(q.cursor);
+    if (raw && raw->size() == 16) from = {storage::read_be64(*raw, 8), storage::read_be64(*raw)};
+    auto bytes = from.key ? txn->get(Db::hist, be64(from.key)) : std::nullopt;
+    auto stored = bytes ? split_history_value(*bytes) : std::nullopt;
+    auto e = stored ? history_from_bytes(stored->sealed, nullptr) : std::nullopt;
+    if (!e || stored->instance != r->id || e->seq != from.seq || from.seq == 0 || from.seq > r->version) {
+      page.error = "the cursor \"" + q.cursor.substr(0, 64) + "\" does not name an entry of instance " + q.instance_id +
+                   " (give a nextCursor from a page of its history)";
+      return page;
+    }
+  }
+  std::uint64_t max = q.limit == 0 ? UINT64_MAX : q.limit;
+  // A damaged record may claim any version.
+  page.items.reserve(std::min<std::uint64_t>({max, from.key ? from.seq : r->version, 4096}));
+  ChainStart next = walk_chain(
+      *txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { page.items.push_back(std::move(e)); }, from, max);
+  if (next.key != 0) page.next_cursor = history_cursor(next);
+  std::reverse(page.items.begin(), page.items.end());
+  return page;
 }
 
 std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, TimePoint t) const {
@@ -340,7 +374,9 @@ VerifyReport EngineImpl::verify() const {
     std::uint64_t expect = r->version;
     std::string newer_prev = r->last_hash;
     const char* newer = "the instance record";
-    std::size_t n = walk_chain(*txn, *r, &report.broken, [&](HistoryEntry&& e, std::string_view body) {
+    std::uint64_t n = 0;
+    walk_chain(*txn, *r, &report.broken, [&](HistoryEntry&& e, std::string_view body) {
+      ++n;
       std::string where = "instance " + id_text + ": entry " + std::to_string(expect) + ": ";
       if (e.seq != expect) report.broken.push_back(where + "sequence number is " + std::to_string(e.seq));
       if (e.hash != newer_prev) report.broken.push_back(where + "hash differs from the one " + newer + " names (link broken)");
