@@ -126,7 +126,9 @@ void run_list(ListOptions o) {
   auto engine = open_engine(o.session, false);
   if (!engine) return;
   InstancePage page = engine->query(q);
-  if (o.session.json()) {
+  if (!page.error.empty()) {
+    fail(o.session, "--cursor: " + page.error);
+  } else if (o.session.json()) {
     json j = {{"items", json::array()}, {"nextCursor", page.next_cursor}};
     for (const auto& v : page.items) j["items"].push_back(v.to_json(zone_of(*engine, v)));
     print_json(j);

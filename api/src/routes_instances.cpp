@@ -156,6 +156,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
     InstancePage page = ctx.engine.query(q);
+    if (!page.error.empty())
+      co_return problem(400, "bad-parameter", page.error, {{"query:cursor", "unknown", "expected the nextCursor of a page of this query"}});
     json items = json::array();
     for (const auto& v : page.items) items.push_back(ctx.instance_json(v));
     json out = {{"items", items}};

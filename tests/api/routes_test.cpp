@@ -244,6 +244,9 @@ TEST_F(ServerTest, QueryPagesWithACursorAndStatsGroupInstances) {
   auto filtered = c.get("/v1/instances?definition=t.counter&filter=%2Fgrade%3A%22A%22");
   EXPECT_EQ(filtered.json_body()["items"].size(), 3u) << filtered.body;
   EXPECT_EQ(c.get("/v1/instances?limit=0").status, 400);
+  auto bad_cursor = c.get("/v1/instances?definition=t.counter&cursor=00ff");
+  EXPECT_EQ(bad_cursor.status, 400) << "a cursor that is not this query's would restart the paging";
+  EXPECT_EQ(first_error_pointer(bad_cursor), "query:cursor");
   EXPECT_EQ(c.get("/v1/instances?status=sleeping").status, 400);
 
   auto stats = c.get("/v1/stats?definition=t.counter&groupBy=state,/grade");

@@ -111,6 +111,15 @@ TEST_F(EngineTest, QueriesFilterAndPageStably) {
     q.cursor = res.next_cursor;
   }
   EXPECT_EQ(seen, ids);  // every instance once, in creation order
+  // A cursor of another query, or none at all, is refused: starting over would loop.
+  InstanceQuery other = q;
+  other.state = "DONE";
+  for (const std::string& bad : {std::string("zz"), std::string("00ff"), q.cursor}) {
+    other.cursor = bad;
+    auto res = engine_->query(other);
+    EXPECT_TRUE(res.items.empty()) << bad;
+    EXPECT_NE(res.error.find("is not a nextCursor of this query"), std::string::npos) << res.error;
+  }
   InstanceQuery odd;
   odd.data_equals = {{"/owner", "odd"}};
   EXPECT_EQ(engine_->query(odd).items.size(), 12u);

@@ -145,6 +145,7 @@ struct InstanceQuery {
 struct InstancePage {
   std::vector<InstanceView> items;
   std::string next_cursor;  // "" = no more
+  std::string error;        // non-empty: the cursor was refused (why); items empty
 };
 
 // A task in a person's inbox: an instance waiting for an event this actor may send.

@@ -141,11 +141,17 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
   std::string start = prefix;
   bool skip_first = false;
   if (!q.cursor.empty()) {
+    // A cursor is the last key a page of the same query saw. One that is not (a typo, or
+    // a cursor of another query) is refused: starting over would hand a paging client the
+    // first page again, and it would loop.
     auto raw = unhex(q.cursor);
-    if (raw && raw->rfind(prefix, 0) == 0) {
-      start = *raw;
-      skip_first = true;
+    if (!raw || raw->size() <= prefix.size() || raw->rfind(prefix, 0) != 0) {
+      page.error = "the cursor \"" + q.cursor.substr(0, 64) + "\" is not a nextCursor of this query" +
+                   " (the same definition, state and business-key prefix)";
+      return page;
     }
+    start = *raw;
+    skip_first = true;
   }
   auto cur = txn->cursor(db);
   if (!cur) return page;
