@@ -177,6 +177,64 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
   EXPECT_TRUE(engine_->verify().ok());
 }
 
+// Every step rewrites its instance's whole record, so data that grows step by step (a
+// note appended per event) used to be stored at any size, each step slower than the last.
+// A step that would store a record over kMaxRecordBytes is refused, whatever makes it
+// grow: a start, an event, a timer, a child spawned with the data. Nothing of it is applied.
+TEST_F(EngineTest, AStepThatWouldStoreARecordOverTheLimitIsRefusedAndChangesNothing) {
+  deploy(R"({"id": "t.grow", "version": 1, "initial": "OPEN", "states": {
+    "OPEN": {
+      "deadline": {"after": "P30D"},
+      "timers": [{"id": "tick", "every": "PT1H", "event": "tick"}],
+      "on": {
+        "note": {"roles": ["USER"], "set": {"/notes/-": {"var": "event.payload.text"}}},
+        "tick": {"roles": ["system"], "set": {"/notes/-": {"var": "data.chunk"}}},
+        "spawn": {"roles": ["USER"], "actions": [{"spawn": "t.child", "data": {"notes": {"var": "data.notes"}, "again": {"var": "data.notes"}}}]},
+        "close": {"roles": ["USER"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "closed"}}})");
+  deploy(kChild);
+  const std::string chunk(100 * 1024, 'n');  // 100 KiB per note
+
+  auto whole = start("t.grow", {{"notes", json::array({std::string(kMaxRecordBytes, 'x')})}});
+  EXPECT_EQ(whole.error, StepError::data_invalid);
+  EXPECT_TRUE(mentions(whole, "bytes, nearly all of it its data; at most 1048576 are allowed")) << whole.message;
+  EXPECT_EQ(engine_->query({}).items.size(), 0u) << "nothing of the refused start is stored";
+
+  auto s = start("t.grow", {{"notes", json::array()}, {"chunk", std::string(200 * 1024, 't')}});
+  ASSERT_TRUE(s.ok()) << s.message;
+  const std::string id = s.instance->id;
+  // The hourly timer appends the 200 KiB chunk.
+  engine_->advance_to(clock_->now() + std::chrono::hours(2));
+  ASSERT_EQ(engine_->get(id)->data["notes"].size(), 2u);
+  std::size_t notes = 2;
+  StepResult r;
+  while ((r = send(id, "note", {{"text", chunk}})).ok() && notes < 100) ++notes;
+  EXPECT_EQ(notes, 2u + 4u) << "the chunk, 2 x 200 KiB and 4 x 100 KiB fit in 1 MiB; a fifth note does not";
+  EXPECT_EQ(r.error, StepError::data_invalid);
+  EXPECT_TRUE(mentions(r, "instance " + id + " would be stored in ")) << r.message;
+  ASSERT_TRUE(r.instance) << "a refusal reports the instance as it is";
+  EXPECT_EQ(r.instance->version, 1u + 2u + 4u);
+
+  // The next timer firing would grow it too: refused, and its refusal is in the history.
+  engine_->advance_to(clock_->now() + std::chrono::hours(1));
+  auto after = engine_->get(id);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->data["notes"].size(), notes);
+  auto last = engine_->history(id).back();
+  EXPECT_EQ(last.kind, "timer");
+  EXPECT_EQ(last.payload.value("refused", ""), "data-invalid") << last.payload.dump();
+  EXPECT_EQ(after->version, 1u + 2u + 4u + 1u);
+
+  // A child spawned with its notes twice over is refused with the step that spawns it.
+  auto spawned = send(id, "spawn");
+  EXPECT_EQ(spawned.error, StepError::data_invalid);
+  InstanceQuery children;
+  children.definition = "t.child";
+  EXPECT_TRUE(engine_->query(children).items.empty());
+  ASSERT_TRUE(send(id, "close").ok()) << "the instance goes on";
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
 // Text that is not UTF-8 cannot be served as JSON. An event with such a payload and an
 // idempotency key used to terminate the engine (nlohmann's dump threw on the writer
 // thread); data, keys, actors and reasons with it were stored and broke later answers.

@@ -81,6 +81,12 @@ constexpr std::size_t kMaxKeyBytes = 256;
 // record reads back.
 constexpr std::size_t kMaxDataDepth = 256;
 
+// The largest stored instance record, in bytes: its data in MessagePack (usually smaller
+// than the JSON text) plus state, timers and hashes. Every step rewrites the whole record,
+// so a step that would make it larger is refused (data-invalid) and its instance stays as
+// it was. HTTP bodies are at most 1 MiB of JSON, so only steps that grow data reach it.
+constexpr std::size_t kMaxRecordBytes = std::size_t{1} << 20;
+
 struct StartRequest {
   std::string definition;
   std::optional<std::int64_t> version;  // default: the latest deployed

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/stepper.hpp"
@@ -23,6 +25,7 @@ struct Unit {
   std::vector<std::shared_ptr<const Definition>> pinned;        // keeps definitions alive
   std::size_t spawned = 0;
   Sequences next;  // taken from the batch; given back by apply()
+  boost::container::small_vector<std::string, 2> sealed;  // records encoded by Stepper::seal, in `records` order
 
   explicit Unit(const Sequences& from) : next(from) {}
 

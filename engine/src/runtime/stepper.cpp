@@ -88,14 +88,35 @@ const Definition* Stepper::definition(const std::string& id, std::int64_t versio
 
 InstanceView Stepper::view(const InstanceRecord& r) { return to_view(r, definition(r.definition, r.definition_version)); }
 
+void Stepper::seal(Unit& u) {
+  u.sealed.clear();
+  u.sealed.reserve(u.records.size());
+  for (const auto& [id, rec] : u.records) {
+    std::string bytes = encode(rec);
+    if (bytes.size() > kMaxRecordBytes)
+      fail(StepError::data_invalid, "instance " + id_to_text(id) + " would be stored in " + std::to_string(bytes.size()) +
+                                        " bytes, nearly all of it its data; at most " + std::to_string(kMaxRecordBytes) +
+                                        " are allowed",
+           {{"limit", kMaxRecordBytes}, {"bytes", bytes.size()}});
+    u.sealed.push_back(std::move(bytes));
+  }
+}
+
 void Stepper::apply(Batch& b, Unit& u) {
   if (b.storage_rc) return;
+  // Units that skipped seal() (a timer key dropped, a refused firing recorded) only
+  // shrink their records; they are encoded here, unchecked.
+  if (u.sealed.size() != u.records.size()) {
+    u.sealed.clear();
+    for (const auto& [id, rec] : u.records) u.sealed.push_back(encode(rec));
+  }
   for (auto& [is_put, db, key, value] : u.ops) {
     // History and outbox keys only grow: append at the right edge of their trees.
     bool append = db == Db::hist || db == Db::outbox;
     b.note(is_put ? b.txn.put_owned(db, std::move(key), std::move(value), append) : b.txn.del(db, key));
     if (b.failed()) return;
   }
+  std::size_t sealed = 0;
   for (auto& [id, rec] : u.records) {
     const Definition* def = definition(rec.definition, rec.definition_version);
     auto was = u.original_state.find(id);
@@ -104,7 +125,7 @@ void Stepper::apply(Batch& b, Unit& u) {
       if (before >= 0) b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id)));
       b.note(b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), ""));
     }
-    b.note(b.txn.put_owned(Db::inst, be64(id), encode(rec)));
+    b.note(b.txn.put_owned(Db::inst, be64(id), std::move(u.sealed[sealed++])));
     if (b.failed()) return;
     b.overlay[id] = std::move(rec);
   }
@@ -149,6 +170,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     }
     std::uint64_t id = s.create(*def, req.data, req.business_key, 0, "", req.actor, 0);
     if (!req.idempotency_key.empty()) u.put(Db::idem, start_idem_key(req.idempotency_key), be64(id));
+    seal(u);
     result.instance = to_view(u.records.at(id), def.get());
   } catch (const StepFailure& f) {
     return refused(f);
@@ -201,6 +223,7 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     }
     s.handle_event(r, req.event, req.payload, req.actor, req.expected_version, "event");
     if (!idem_key.empty()) u.put(Db::idem, idem_key, fingerprint(req.event, req.payload));
+    seal(u);
     result.instance = view(r);
   } catch (const StepFailure& f) {
     auto out = refused(f);
@@ -227,6 +250,7 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
     check_actor(actor);
     InstanceRecord& r = s.fetch(id);
     s.cancel(r, reason, actor, false);
+    seal(u);
     result.instance = view(r);
   } catch (const StepFailure& f) {
     return refused(f);
@@ -275,6 +299,7 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
                        Actor::system(), std::nullopt, "timer");
       else
         s.timer_transition(r, spec);
+      seal(u);
     } catch (const StepFailure& f) {
       refusal = f;
     } catch (const std::exception& e) {
@@ -328,6 +353,7 @@ void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
       } else {
         s.handle_event(r, c.event, c.payload, c.actor, std::nullopt, c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
       }
+      seal(u);
     } catch (const StepFailure&) {
       continue;  // an internal event the target does not accept is dropped (the sender's step stands)
     } catch (const std::exception&) {

@@ -38,6 +38,9 @@ class Stepper {
 
  private:
   void run_cascades(Batch& b, std::vector<Cascade> first);
+  // Encodes the unit's records for apply(); a record over kMaxRecordBytes fails the step
+  // (StepFailure, data-invalid). Call it last inside a step's try block.
+  void seal(Unit& u);
   void apply(Batch& b, Unit& u);  // writes a successful unit into the transaction and overlay
   StepEnv env_;
   std::vector<std::shared_ptr<const Definition>> used_;  // definitions this batch looked up
