@@ -104,8 +104,8 @@ void Stepper::seal(Unit& u) {
 
 void Stepper::apply(Batch& b, Unit& u) {
   if (b.storage_rc) return;
-  // Units that skipped seal() (a timer key dropped, a refused firing recorded) only
-  // shrink their records; they are encoded here, unchecked.
+  // Units that skipped seal() (a cancel, a timer key dropped, a refused firing recorded)
+  // never grow their records; they are encoded here, unchecked.
   if (u.sealed.size() != u.records.size()) {
     u.sealed.clear();
     for (const auto& [id, rec] : u.records) u.sealed.push_back(encode(rec));
@@ -249,9 +249,8 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
     check_text(reason, "the reason");
     check_actor(actor);
     InstanceRecord& r = s.fetch(id);
-    s.cancel(r, reason, actor, false);
-    seal(u);
-    result.instance = view(r);
+    s.cancel(r, reason, actor, false);  // not sealed: a cancel never grows a record, so one
+    result.instance = view(r);           // stored before the limit can still be cancelled
   } catch (const StepFailure& f) {
     return refused(f);
   } catch (const std::exception& e) {
@@ -352,8 +351,8 @@ void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
         s.cancel(r, c.reason, c.actor, true);
       } else {
         s.handle_event(r, c.event, c.payload, c.actor, std::nullopt, c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
+        seal(u);
       }
-      seal(u);
     } catch (const StepFailure&) {
       continue;  // an internal event the target does not accept is dropped (the sender's step stands)
     } catch (const std::exception&) {
