@@ -1,7 +1,7 @@
 // Throughput, latency, CPU, memory and timer figures of the durable engine (issue targets
 // in docs/PERFORMANCE.md, which also records the figures and the exact commands).
 //
-//   ./build/bench/bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|all
+//   ./build/bench/bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|inbox|all
 //                              [--n 100000[,1000000...]] [--quick] [--runs 3] [--window 256]
 //                              [--dir /var/tmp/bihuan-bench] [--keep] [--map-mib 16384]
 //
@@ -379,6 +379,49 @@ void timers(int run, Results& out) {
   timers_real(pick(10000, 2000), 1000, "real_burst_in_1s_", run, out);
 }
 
+// h) a person's task inbox over n instances waiting on people: each is assigned to one of
+// 430 cadres by its data (an `actors` expression), as the food-safety scheme assigns
+// businesses. Times Engine::inbox for one cadre (median of 21 calls) and counts its items.
+void inbox(std::size_t n, int run, Results& out) {
+  std::string dir = run_dir("inbox-" + std::to_string(n), run);
+  DirGuard guard{dir};
+  auto opened = open_engine(dir, false);
+  auto& e = *opened.engine;
+  auto deployed = e.deploy(json::parse(R"({"id":"bench.inspect","version":1,"initial":"DUE","states":{
+    "DUE":{"deadline":{"after":"P30D"},
+           "on":{"report":{"roles":["CADRE"],"actors":{"var":"data.cadre"},"target":"DONE"},
+                 "waive":{"roles":["OFFICE"],"target":"DONE"}}},
+    "DONE":{"type":"final","outcome":"done"}}})"), "bench");
+  if (!deployed.ok) throw std::runtime_error("deploy bench.inspect failed");
+  ClosedLoop loop;
+  loop.window = 256;
+  loop.run(n, [&](std::size_t i, auto done) {
+    bihuan::StartRequest r;
+    r.definition = "bench.inspect";
+    r.data = {{"cadre", "cadre-" + std::to_string(i % 430)}, {"name", business_name(i)}, {"grade", "ABCD"[i % 4]}};
+    e.start_async(std::move(r), [done](bihuan::StepResult res) { done(res.ok(), res.message); });
+  });
+  check(loop, "inbox population");
+  std::vector<double> ms;
+  std::size_t items = 0;
+  for (int call = 0; call < 21; ++call) {
+    auto t0 = SteadyClock::now();
+    items = e.inbox({"cadre-7", {"CADRE"}}, 100).size();
+    ms.push_back(seconds_since(t0) * 1e3);
+  }
+  out.add("cadre_inbox_p50_ms", percentile(ms, 50));
+  out.add("cadre_inbox_items", static_cast<double>(items));
+  ms.clear();
+  for (int call = 0; call < 5; ++call) {
+    auto t0 = SteadyClock::now();
+    items = e.inbox({"office-1", {"OFFICE"}}, 100).size();
+    ms.push_back(seconds_since(t0) * 1e3);
+  }
+  out.add("office_inbox_p50_ms", percentile(ms, 50));
+  out.add("office_inbox_items", static_cast<double>(items));
+  e.close();
+}
+
 void repeat(const std::string& label, const std::function<void(int, Results&)>& body) {
   std::printf("# %s ...\n", label.c_str());
   std::fflush(stdout);
@@ -403,7 +446,7 @@ bool wants(const std::string& s) { return g_opt.scenario == s || g_opt.scenario 
 
 int usage() {
   std::fprintf(stderr,
-               "usage: bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|all\n"
+               "usage: bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|inbox|all\n"
                "                    [--n N[,N...]] [--quick] [--runs R] [--window W] [--dir DIR] [--keep]\n"
                "                    [--map-mib M]  (initial LMDB map; 0 = engine default)\n"
                "                    [--no-pipeline]  (durable: execute and commit one batch at a time)\n");
@@ -435,7 +478,7 @@ int main(int argc, char** argv) {
       return usage();
     }
   }
-  static const char* known[] = {"disk", "starts", "events", "events-local", "latency", "nosync", "cpu", "idle", "timers", "all"};
+  static const char* known[] = {"disk", "starts", "events", "events-local", "latency", "nosync", "cpu", "idle", "timers", "inbox", "all"};
   if (std::find(std::begin(known), std::end(known), g_opt.scenario) == std::end(known)) return usage();
   if (g_opt.runs <= 0) g_opt.runs = g_opt.quick ? 1 : 3;
   fs::create_directories(g_opt.dir);
@@ -474,6 +517,11 @@ int main(int argc, char** argv) {
   }
   if (wants("idle")) idle(first_n(1000000, 20000));
   if (wants("timers")) repeat("timers", [](int run, Results& r) { timers(run, r); });
+  if (wants("inbox")) {
+    std::vector<std::size_t> sizes = g_opt.n;
+    if (sizes.empty()) sizes = g_opt.quick ? std::vector<std::size_t>{2400} : std::vector<std::size_t>{2400, 10000, 100000};
+    for (std::size_t n : sizes) repeat("inbox-" + std::to_string(n), [n](int run, Results& r) { inbox(n, run, r); });
+  }
   std::error_code ec;
   if (!g_opt.keep) fs::remove(g_opt.dir, ec);  // only if empty
   return 0;

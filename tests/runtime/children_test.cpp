@@ -1,4 +1,6 @@
 // Child instances, messages between instances, cancellation cascades, inbox and queries.
+#include <map>
+
 #include "engine_fixture.hpp"
 #include "family_definitions.hpp"
 
@@ -87,6 +89,44 @@ TEST_F(EngineTest, InboxListsWhatAnActorMaySendSortedByDeadline) {
   EXPECT_TRUE(engine_->inbox({"w1", {"NOBODY"}}).empty());
   auto admin = engine_->inbox({"root", {"ADMIN"}});
   EXPECT_EQ(admin.size(), 2u);  // the parents, waiting on "poke"
+}
+
+// With more tasks than the limit, the inbox keeps those due first (ids are not in
+// deadline order here), each assignee sees only its own, and a view carries the data.
+TEST_F(EngineTest, InboxKeepsTheEarliestDeadlinesUnderItsLimit) {
+  deploy(R"({"id": "t.task", "version": 1, "initial": "DUE", "states": {
+    "DUE": {"deadline": {"at": {"var": "data.due"}},
+            "on": {"report": {"roles": ["CADRE"], "actors": {"var": "data.cadre"}, "target": "DONE"},
+                   "waive": {"roles": ["OFFICE"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "done"}}})");
+  std::map<std::string, std::string> due_of;  // id -> due
+  for (int i = 0; i < 40; ++i) {
+    int day = 1 + (i * 17) % 40;  // a permutation of 1..40: May 1 to June 9
+    char when[40];
+    std::snprintf(when, sizeof when, "2023-%02d-%02dT12:00:00+08:00", day <= 31 ? 5 : 6, day <= 31 ? day : day - 31);
+    auto r = start("t.task", {{"due", when}, {"cadre", i % 2 ? "c1" : "c2"}, {"n", i}});
+    ASSERT_TRUE(r.ok()) << r.message;
+    due_of[r.instance->id] = when;
+  }
+  auto office = engine_->inbox({"o1", {"OFFICE"}}, 5);
+  ASSERT_EQ(office.size(), 5u);
+  for (std::size_t k = 0; k < office.size(); ++k) {
+    char want[40];
+    std::snprintf(want, sizeof want, "2023-05-%02dT12:00:00+08:00", static_cast<int>(k) + 1);
+    EXPECT_EQ(due_of[office[k].instance.id], want) << k;
+    EXPECT_EQ(office[k].events, std::vector<std::string>{"waive"});
+    EXPECT_TRUE(office[k].instance.data.contains("n"));
+  }
+  auto c1 = engine_->inbox({"c1", {"CADRE"}}, 3);
+  ASSERT_EQ(c1.size(), 3u);
+  for (std::size_t k = 1; k < c1.size(); ++k) EXPECT_LT(*c1[k - 1].deadline, *c1[k].deadline);
+  for (const auto& item : c1) {
+    EXPECT_EQ(item.instance.data["cadre"], "c1") << "the data went back into the view after the actors check";
+    EXPECT_EQ(item.events, std::vector<std::string>{"report"});
+  }
+  EXPECT_EQ(engine_->inbox({"c1", {"CADRE"}}, 100).size(), 20u);
+  EXPECT_EQ(engine_->inbox({"c1", {"CADRE", "OFFICE"}}, 100).size(), 40u);
+  EXPECT_TRUE(engine_->inbox({"c3", {"CADRE"}}, 100).empty());
 }
 
 TEST_F(EngineTest, QueriesFilterAndPageStably) {

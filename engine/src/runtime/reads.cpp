@@ -180,10 +180,31 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
 }
 
 std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) const {
+  // Scans the state index for every state with an event the actor's roles allow. Per
+  // instance it decodes the record and evaluates `actors` expressions against its data
+  // (moved into the context, not copied); only the `limit` items with the earliest
+  // deadlines are kept, and only those become views.
+  struct Found {
+    std::optional<TimePoint> deadline;
+    std::uint64_t order;  // scan order: ties keep it
+    InstanceRecord record;
+    std::shared_ptr<const Definition> def;
+    std::vector<std::string> events;
+  };
+  auto earlier = [](const Found& a, const Found& b) {
+    if (a.deadline.has_value() != b.deadline.has_value()) return a.deadline.has_value();
+    if (a.deadline != b.deadline) return a.deadline < b.deadline;
+    return a.order < b.order;
+  };
+  std::vector<Found> kept;  // a max-heap by `earlier` of at most `limit` items
+  std::uint64_t order = 0;
   std::vector<InboxItem> out;
+  if (limit == 0) return out;
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
   if (!txn) return out;
+  const TimePoint now = options_.clock->now();
+  const json actor_json = {{"id", actor.id}, {"roles", actor.roles}};
   std::set<std::pair<std::string, std::string>> scanned;  // (definition, state)
   for (const auto& def : registry_.all()) {
     for (const auto& st : def->states) {
@@ -200,24 +221,37 @@ std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) 
       if (candidates.empty()) continue;
       std::string prefix = def->id + std::string(1, '\0') + st.name + std::string(1, '\0');
       auto cur = txn->cursor(Db::sidx);
+      std::shared_ptr<const Definition> rdef;
+      std::string now_text;  // `now` in rdef's zone
+      json ctx;              // the context of `actors` expressions
       for (bool ok = cur && cur->seek(prefix); ok; ok = cur->next()) {
         if (cur->key().substr(0, prefix.size()) != prefix) break;
         auto r = read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8));
         if (!r || r->status != InstanceStatus::running) continue;
-        auto rdef = registry_.find(r->definition, r->definition_version);
+        if (!rdef || rdef->version != r->definition_version || rdef->id != r->definition) {
+          rdef = registry_.find(r->definition, r->definition_version);
+          if (rdef) now_text = format_time(now, *rdef->timezone);
+        }
         if (!rdef || rdef->states[r->state].name != st.name) continue;
-        InboxItem item;
-        item.instance = to_view(*r, rdef.get());
+        std::vector<std::string> events;
+        bool lent = false;  // the record's data is in ctx
         for (const auto* ev : candidates) {
           const EventSpec* actual = rdef->find_event(r->state, ev->name);
           if (!actual) continue;
           if (actual->actors) {
+            if (ctx.is_null())  // once per state: later instances replace data and instance
+              ctx = {{"data", nullptr}, {"actor", actor_json},
+                     {"instance", {{"id", ""}, {"businessKey", ""}, {"state", st.name}}},
+                     {"event", nullptr}, {"now", ""}};
+            if (!lent) {
+              ctx["data"] = std::move(r->data);
+              ctx["instance"]["id"] = id_to_text(r->id);
+              ctx["instance"]["businessKey"] = r->business_key;
+              ctx["now"] = now_text;
+              lent = true;
+            }
             try {
-              Expressions ex(*rdef, options_.calendars.get());
-              json ctx = {{"data", r->data}, {"actor", {{"id", actor.id}, {"roles", actor.roles}}},
-                          {"instance", {{"id", item.instance.id}, {"businessKey", r->business_key}, {"state", st.name}}},
-                          {"event", nullptr}, {"now", format_time(options_.clock->now(), *rdef->timezone)}};
-              json allowed = ex.eval(*actual->actors, ctx, actual->pointer + "/actors");
+              json allowed = Expressions(*rdef, options_.calendars.get()).eval(*actual->actors, ctx, actual->pointer + "/actors");
               bool ok_actor = allowed.is_array() ? std::find(allowed.begin(), allowed.end(), json(actor.id)) != allowed.end()
                                                  : allowed == json(actor.id);
               if (!ok_actor) continue;
@@ -225,20 +259,33 @@ std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) 
               continue;
             }
           }
-          item.events.push_back(ev->name);
+          events.push_back(ev->name);
         }
-        if (item.events.empty()) continue;
-        item.deadline = item.instance.deadline;
-        out.push_back(std::move(item));
-        if (out.size() >= 100000) break;
+        if (lent) r->data = std::move(ctx["data"]);
+        if (events.empty()) continue;
+        Found f{std::nullopt, order++, std::move(*r), rdef, std::move(events)};
+        if (!f.record.deadlines.empty())
+          f.deadline = TimePoint{Millis(f.record.deadlines.back().second)};  // the innermost, as views show
+        if (kept.size() < limit) {
+          kept.push_back(std::move(f));
+          std::push_heap(kept.begin(), kept.end(), earlier);
+        } else if (earlier(f, kept.front())) {
+          std::pop_heap(kept.begin(), kept.end(), earlier);
+          kept.back() = std::move(f);
+          std::push_heap(kept.begin(), kept.end(), earlier);
+        }
       }
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const InboxItem& a, const InboxItem& b) {
-    if (a.deadline.has_value() != b.deadline.has_value()) return a.deadline.has_value();
-    return a.deadline < b.deadline;
-  });
-  if (out.size() > limit) out.resize(limit);
+  std::sort_heap(kept.begin(), kept.end(), earlier);
+  out.reserve(kept.size());
+  for (auto& f : kept) {
+    InboxItem item;
+    item.instance = to_view(f.record, f.def.get());
+    item.events = std::move(f.events);
+    item.deadline = item.instance.deadline;
+    out.push_back(std::move(item));
+  }
   return out;
 }
 
