@@ -152,14 +152,19 @@ struct InboxOptions {
   SessionOptions session;
   ActorOptions actor;
   std::size_t limit = 100;
+  std::string cursor;
 };
 
 void run_inbox(const InboxOptions& o) {
   auto engine = open_engine(o.session, false);
   if (!engine) return;
-  auto items = engine->inbox(o.actor.actor(), o.limit);
-  if (o.session.json()) {
+  InboxPage page = engine->inbox_page({o.actor.actor(), o.limit, o.cursor});
+  const auto& items = page.items;
+  if (!page.error.empty()) {
+    fail(o.session, "--cursor: " + page.error);
+  } else if (o.session.json()) {
     json j = {{"actor", o.actor.id}, {"items", json::array()}};
+    if (!page.next_cursor.empty()) j["nextCursor"] = page.next_cursor;
     for (const auto& it : items) {
       const TimeZone& tz = zone_of(*engine, it.instance);
       json ij = {{"instance", it.instance.to_json(tz)}, {"events", it.events}};
@@ -177,7 +182,9 @@ void run_inbox(const InboxOptions& o) {
              it.deadline ? format_time(*it.deadline, zone_of(*engine, it.instance)) : "-"});
     }
     t.print(std::cout);
-    std::cout << items.size() << (items.size() == 1 ? " task" : " tasks") << " for " << o.actor.id << "\n";
+    std::cout << items.size() << (items.size() == 1 ? " task" : " tasks") << " for " << o.actor.id;
+    if (!page.next_cursor.empty()) std::cout << "; more with --cursor " << page.next_cursor;
+    std::cout << "\n";
   }
   engine->close();
 }
@@ -227,6 +234,7 @@ void add_read_commands(CLI::App& app) {
     add_session_options(cmd, o->session);
     add_actor_options(cmd, o->actor, true);
     cmd->add_option("--limit", o->limit, "Most items")->capture_default_str();
+    cmd->add_option("--cursor", o->cursor, "Cursor printed by the previous page");
     cmd->callback([o] { guarded(o->session, [&] { run_inbox(*o); }); });
   }
 }

@@ -244,15 +244,21 @@ void add_instance_routes(Router& router, Context& ctx) {
   });
 
   router.add(http::verb::get, "/v1/inbox", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-    std::size_t limit = 100;
-    if (auto bad = limit_param(call, limit, 1000)) co_return *bad;
+    InboxQuery q{call.who->actor, 100, ""};
+    if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
+    if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
+    InboxPage page = ctx.engine.inbox_page(q);
+    if (!page.error.empty())
+      co_return problem(400, "bad-parameter", page.error, {{"query:cursor", "unknown", "expected the nextCursor of a page of this inbox"}});
     json items = json::array();
-    for (const auto& item : ctx.engine.inbox(call.who->actor, limit)) {
+    for (const auto& item : page.items) {
       json j = {{"instance", ctx.instance_json(item.instance)}, {"events", item.events}};
       if (item.deadline) j["deadline"] = format_time(*item.deadline, *ctx.tz);
       items.push_back(std::move(j));
     }
-    co_return Reply::json_body(200, {{"actor", call.who->actor.id}, {"items", items}});
+    json out = {{"actor", call.who->actor.id}, {"items", items}};
+    if (!page.next_cursor.empty()) out["nextCursor"] = page.next_cursor;
+    co_return Reply::json_body(200, out);
   });
 
   router.add(http::verb::get, "/v1/stats", Access::token, [&ctx](Call& call) -> awaitable<Reply> {

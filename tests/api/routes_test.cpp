@@ -273,6 +273,24 @@ TEST_F(ServerTest, TheInboxListsWhatTheCallerMaySend) {
   ASSERT_EQ(inbox.json_body()["items"].size(), 1u);
   EXPECT_EQ(inbox.json_body()["items"][0]["instance"]["id"], id);
   EXPECT_EQ(inbox.json_body()["items"][0]["events"], json::array({"bump"}));
+  EXPECT_FALSE(inbox.json_body().contains("nextCursor"));
+
+  std::string second = start_counter(clerk), third = start_counter(clerk);
+  auto p1 = clerk.get("/v1/inbox?limit=2");
+  ASSERT_EQ(p1.status, 200) << p1.body;
+  ASSERT_EQ(p1.json_body()["items"].size(), 2u);
+  std::string cursor = p1.json_body().value("nextCursor", "");
+  ASSERT_FALSE(cursor.empty());
+  auto p2 = clerk.get("/v1/inbox?limit=2&cursor=" + cursor);
+  ASSERT_EQ(p2.status, 200) << p2.body;
+  ASSERT_EQ(p2.json_body()["items"].size(), 1u);
+  EXPECT_FALSE(p2.json_body().contains("nextCursor"));
+  std::set<std::string> seen = {p1.json_body()["items"][0]["instance"]["id"], p1.json_body()["items"][1]["instance"]["id"],
+                                p2.json_body()["items"][0]["instance"]["id"]};
+  EXPECT_EQ(seen, (std::set<std::string>{id, second, third}));
+  auto bad = clerk.get("/v1/inbox?cursor=00ff");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(first_error_pointer(bad), "query:cursor");
 }
 
 TEST_F(ServerTest, ATokenOverItsRateGets429WithRetryAfter) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "bihuan/json.hpp"
 #include "cli_run.hpp"
@@ -166,13 +167,28 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   ASSERT_EQ(page2.doc()["items"].size(), 1u);
   EXPECT_NE(page2.doc()["items"][0]["id"], paged.doc()["items"][0]["id"]);
 
+  std::string third = start_leave("LR-3", 4);  // two tasks for the manager now
+  auto tasks = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1", "--format", "json"});
+  ASSERT_EQ(tasks.rc, 0) << tasks.err;
+  ASSERT_EQ(tasks.doc()["items"].size(), 1u);
+  std::string next = tasks.doc()["nextCursor"];
+  auto more = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1", "--cursor", next, "--format", "json"});
+  ASSERT_EQ(more.rc, 0) << more.err;
+  ASSERT_EQ(more.doc()["items"].size(), 1u);
+  EXPECT_EQ((std::set<std::string>{tasks.doc()["items"][0]["instance"]["id"], more.doc()["items"][0]["instance"]["id"]}),
+            (std::set<std::string>{other, third}));
+  EXPECT_FALSE(more.doc().contains("nextCursor"));
+  auto tasks_text = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1"});
+  EXPECT_NE(tasks_text.out.find("1 task for m1; more with --cursor " + next), std::string::npos) << tasks_text.out;
+  ASSERT_EQ(bihuan({"cancel", third, "--reason", "withdrawn"}).rc, 0);
+
   auto cancel = bihuan({"cancel", other, "--reason", "withdrawn", "--format", "json"});
   ASSERT_EQ(cancel.rc, 0) << cancel.err;
   EXPECT_EQ(cancel.doc()["status"], "cancelled");
 
   auto verify = bihuan({"verify", "--format", "json"});
   EXPECT_EQ(verify.rc, 0) << verify.err;
-  EXPECT_EQ(verify.doc()["instances"], 2);
+  EXPECT_EQ(verify.doc()["instances"], 3);
   EXPECT_EQ(verify.doc()["ok"], true);
 
   auto backup = bihuan({"backup", "copy"});

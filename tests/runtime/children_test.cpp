@@ -127,6 +127,29 @@ TEST_F(EngineTest, InboxKeepsTheEarliestDeadlinesUnderItsLimit) {
   EXPECT_EQ(engine_->inbox({"c1", {"CADRE"}}, 100).size(), 20u);
   EXPECT_EQ(engine_->inbox({"c1", {"CADRE", "OFFICE"}}, 100).size(), 40u);
   EXPECT_TRUE(engine_->inbox({"c3", {"CADRE"}}, 100).empty());
+
+  // Pages of 7 go through all 40 in order; a task that ends between pages is not missed
+  // or repeated around it.
+  std::vector<std::string> paged;
+  InboxQuery q{{"o1", {"OFFICE"}}, 7, ""};
+  for (int pages = 0; pages < 10; ++pages) {
+    InboxPage p = engine_->inbox_page(q);
+    ASSERT_TRUE(p.error.empty()) << p.error;
+    for (const auto& item : p.items) paged.push_back(item.instance.id);
+    if (pages == 0) ASSERT_TRUE(send(p.items[3].instance.id, "waive", json::object(), {"o1", {"OFFICE"}}).ok());
+    if (p.next_cursor.empty()) break;
+    q.cursor = p.next_cursor;
+  }
+  ASSERT_EQ(paged.size(), 40u);
+  for (std::size_t k = 1; k < paged.size(); ++k) EXPECT_LT(due_of[paged[k - 1]], due_of[paged[k]]) << k;
+  InboxPage last = engine_->inbox_page({{"o1", {"OFFICE"}}, 39, ""});
+  EXPECT_EQ(last.items.size(), 39u) << "one of 40 was waived";
+  EXPECT_TRUE(last.next_cursor.empty());
+  for (const std::string& bad : {std::string("zz"), std::string("00ff"), std::string(34, 'f')}) {
+    InboxPage p = engine_->inbox_page({{"o1", {"OFFICE"}}, 7, bad});
+    EXPECT_TRUE(p.items.empty());
+    EXPECT_NE(p.error.find("is not a nextCursor of an inbox"), std::string::npos) << bad << ": " << p.error;
+  }
 }
 
 TEST_F(EngineTest, QueriesFilterAndPageStably) {

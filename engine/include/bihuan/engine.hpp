@@ -161,7 +161,11 @@ class Engine {
   // damage() of the instance the business key names (nullopt: none, or it is sound).
   virtual std::optional<std::string> damage_by_business_key(const std::string& key) const = 0;
   virtual InstancePage query(const InstanceQuery& q) const = 0;
+  // The first page of inbox_page(): the `limit` tasks due first.
   virtual std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit = 100) const = 0;
+  // Reads every running instance in the states where the actor's roles allow an event
+  // (about 1 µs each), whichever page it returns.
+  virtual InboxPage inbox_page(const InboxQuery& q) const = 0;
   // Every entry, oldest first. history_page() reads a long history a page at a time.
   virtual std::vector<HistoryEntry> history(const std::string& instance_id) const = 0;
   // Costs one read per entry returned, wherever the page lies in the history. An unknown

@@ -161,6 +161,22 @@ struct InboxItem {
   std::optional<TimePoint> deadline;
 };
 
+// A page of a person's inbox: tasks due first, then those without a deadline, ties in
+// instance id order. The cursor names the last task of the previous page by its deadline
+// and id, so the next page starts after it even when tasks come and go in between (a task
+// whose deadline moved may move across pages).
+struct InboxQuery {
+  Actor actor;
+  std::size_t limit = 100;
+  std::string cursor;  // next_cursor of the previous page; "" = the first page
+};
+
+struct InboxPage {
+  std::vector<InboxItem> items;
+  std::string next_cursor;  // "" = no more
+  std::string error;        // non-empty: the cursor was refused (why); items empty
+};
+
 struct VerifyReport {
   std::uint64_t instances = 0, entries = 0;
   std::vector<std::string> broken;  // "instance <id>: entry <seq>: ..." 

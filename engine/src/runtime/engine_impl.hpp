@@ -52,6 +52,7 @@ class EngineImpl final : public Engine {
   std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
   std::vector<HistoryEntry> history(const std::string& instance_id) const override;
   HistoryPage history_page(const HistoryQuery& q) const override;
+  InboxPage inbox_page(const InboxQuery& q) const override;
   std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const override;
   VerifyReport verify() const override;
   StatsResult stats(const StatsQuery& q) const override;  // stats.cpp

@@ -180,29 +180,56 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
 }
 
 std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) const {
+  return inbox_page({actor, limit, ""}).items;
+}
+
+namespace {
+
+// Inbox order: tasks with a deadline first, by deadline, then by instance id.
+struct InboxKey {
+  bool no_deadline = false;
+  std::int64_t due_ms = 0;
+  std::uint64_t id = 0;
+  auto operator<=>(const InboxKey&) const = default;
+};
+
+std::string inbox_cursor(const InboxKey& k) {
+  return hex(std::string(1, k.no_deadline ? '\1' : '\0') + be64(static_cast<std::uint64_t>(k.due_ms)) + be64(k.id));
+}
+
+std::optional<InboxKey> parse_inbox_cursor(const std::string& text) {
+  auto raw = unhex(text);
+  if (!raw || raw->size() != 17 || static_cast<unsigned char>((*raw)[0]) > 1) return std::nullopt;
+  return InboxKey{(*raw)[0] == '\1', static_cast<std::int64_t>(storage::read_be64(*raw, 1)), storage::read_be64(*raw, 9)};
+}
+
+}  // namespace
+
+InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
   // Scans the state index for every state with an event the actor's roles allow. Per
   // instance it decodes the record and evaluates `actors` expressions against its data
-  // (moved into the context, not copied); only the `limit` items with the earliest
-  // deadlines are kept, and only those become views.
+  // (moved into the context, not copied); only the `limit` + 1 tasks due first after the
+  // cursor are kept, and only those become views.
   struct Found {
-    std::optional<TimePoint> deadline;
-    std::uint64_t order;  // scan order: ties keep it
+    InboxKey key;
     InstanceRecord record;
     std::shared_ptr<const Definition> def;
     std::vector<std::string> events;
   };
-  auto earlier = [](const Found& a, const Found& b) {
-    if (a.deadline.has_value() != b.deadline.has_value()) return a.deadline.has_value();
-    if (a.deadline != b.deadline) return a.deadline < b.deadline;
-    return a.order < b.order;
-  };
-  std::vector<Found> kept;  // a max-heap by `earlier` of at most `limit` items
-  std::uint64_t order = 0;
-  std::vector<InboxItem> out;
-  if (limit == 0) return out;
+  auto earlier = [](const Found& a, const Found& b) { return a.key < b.key; };
+  InboxPage page;
+  const Actor& actor = q.actor;
+  std::optional<InboxKey> after;
+  if (!q.cursor.empty() && !(after = parse_inbox_cursor(q.cursor))) {
+    page.error = "the cursor \"" + q.cursor.substr(0, 64) + "\" is not a nextCursor of an inbox";
+    return page;
+  }
+  const std::size_t limit = q.limit;
+  if (limit == 0) return page;
+  std::vector<Found> kept;  // a max-heap by `earlier` of at most limit + 1 tasks
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
-  if (!txn) return out;
+  if (!txn) return page;
   const TimePoint now = options_.clock->now();
   const json actor_json = {{"id", actor.id}, {"roles", actor.roles}};
   std::set<std::pair<std::string, std::string>> scanned;  // (definition, state)
@@ -263,10 +290,11 @@ std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) 
         }
         if (lent) r->data = std::move(ctx["data"]);
         if (events.empty()) continue;
-        Found f{std::nullopt, order++, std::move(*r), rdef, std::move(events)};
-        if (!f.record.deadlines.empty())
-          f.deadline = TimePoint{Millis(f.record.deadlines.back().second)};  // the innermost, as views show
-        if (kept.size() < limit) {
+        // The innermost deadline, as views show it.
+        InboxKey key{r->deadlines.empty(), r->deadlines.empty() ? 0 : r->deadlines.back().second, r->id};
+        if (after && !(*after < key)) continue;
+        Found f{key, std::move(*r), rdef, std::move(events)};
+        if (kept.size() <= limit) {
           kept.push_back(std::move(f));
           std::push_heap(kept.begin(), kept.end(), earlier);
         } else if (earlier(f, kept.front())) {
@@ -278,15 +306,19 @@ std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) 
     }
   }
   std::sort_heap(kept.begin(), kept.end(), earlier);
-  out.reserve(kept.size());
+  if (kept.size() > limit) {
+    kept.pop_back();
+    page.next_cursor = inbox_cursor(kept.back().key);
+  }
+  page.items.reserve(kept.size());
   for (auto& f : kept) {
     InboxItem item;
     item.instance = to_view(f.record, f.def.get());
     item.events = std::move(f.events);
     item.deadline = item.instance.deadline;
-    out.push_back(std::move(item));
+    page.items.push_back(std::move(item));
   }
-  return out;
+  return page;
 }
 
 namespace {
