@@ -402,23 +402,19 @@ void inbox(std::size_t n, int run, Results& out) {
     e.start_async(std::move(r), [done](bihuan::StepResult res) { done(res.ok(), res.message); });
   });
   check(loop, "inbox population");
-  std::vector<double> ms;
-  std::size_t items = 0;
-  for (int call = 0; call < 21; ++call) {
-    auto t0 = SteadyClock::now();
-    items = e.inbox({"cadre-7", {"CADRE"}}, 100).size();
-    ms.push_back(seconds_since(t0) * 1e3);
-  }
-  out.add("cadre_inbox_p50_ms", percentile(ms, 50));
-  out.add("cadre_inbox_items", static_cast<double>(items));
-  ms.clear();
-  for (int call = 0; call < 5; ++call) {
-    auto t0 = SteadyClock::now();
-    items = e.inbox({"office-1", {"OFFICE"}}, 100).size();
-    ms.push_back(seconds_since(t0) * 1e3);
-  }
-  out.add("office_inbox_p50_ms", percentile(ms, 50));
-  out.add("office_inbox_items", static_cast<double>(items));
+  auto measure = [&](const std::string& name, const bihuan::Actor& who, int calls) {
+    std::vector<double> ms;
+    std::size_t items = 0;
+    for (int call = 0; call < calls; ++call) {
+      auto t0 = SteadyClock::now();
+      items = e.inbox(who, 100).size();
+      ms.push_back(seconds_since(t0) * 1e3);
+    }
+    out.add(name + "_inbox_p50_ms", percentile(ms, 50));
+    out.add(name + "_inbox_items", static_cast<double>(items));
+  };
+  measure("cadre", {"cadre-7", {"CADRE"}}, 21);
+  measure("office", {"office-1", {"OFFICE"}}, 5);
   e.close();
 }
 
