@@ -260,6 +260,9 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
           if (rdef) now_text = format_time(now, *rdef->timezone);
         }
         if (!rdef || rdef->states[r->state].name != st.name) continue;
+        // The innermost deadline, as views show it.
+        InboxKey key{r->deadlines.empty(), r->deadlines.empty() ? 0 : r->deadlines.back().second, r->id};
+        if ((after && !(*after < key)) || (kept.size() > limit && !(key < kept.front().key))) continue;
         std::vector<std::string> events;
         bool lent = false;  // the record's data is in ctx
         for (const auto* ev : candidates) {
@@ -290,9 +293,6 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
         }
         if (lent) r->data = std::move(ctx["data"]);
         if (events.empty()) continue;
-        // The innermost deadline, as views show it.
-        InboxKey key{r->deadlines.empty(), r->deadlines.empty() ? 0 : r->deadlines.back().second, r->id};
-        if (after && !(*after < key)) continue;
         Found f{key, std::move(*r), rdef, std::move(events)};
         if (kept.size() <= limit) {
           kept.push_back(std::move(f));
