@@ -322,13 +322,16 @@ TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
     again.business_key = "damage:" + std::to_string(round);
     (void)engine_->start(again);
     (void)engine_->history(victim);
+    auto older = engine_->history_page({victim, "", 1});  // and the page before the newest
+    (void)engine_->history_page({victim, older.next_cursor, 2});
     (void)engine_->as_of(victim, clock_->now());
     (void)send(victim, "go");
     (void)engine_->cancel(victim, "damage", Actor::system());
     InstanceQuery q;
     q.limit = 1000;
     (void)engine_->query(q);
-    (void)engine_->inbox({"u1", {"USER"}});
+    auto tasks = engine_->inbox_page({{"u1", {"USER"}}, 1, ""});
+    (void)engine_->inbox_page({{"u1", {"USER"}}, 1, tasks.next_cursor});
     for (const auto& m : engine_->outbox(1000)) {
       (void)engine_->record_delivery_failure(m.seq, "x", clock_->now(), rng() % 2);
       (void)engine_->retry_dead_letter(m.seq);
