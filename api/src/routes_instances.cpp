@@ -74,6 +74,12 @@ std::optional<Reply> limit_param(const Call& call, std::size_t& limit, std::size
   return std::nullopt;
 }
 
+// A read refused the request's cursor (the page's `error`): 400 naming query:cursor.
+std::optional<Reply> refused_cursor(const std::string& error) {
+  if (error.empty()) return std::nullopt;
+  return problem(400, "bad-parameter", error, {{"query:cursor", "unknown", "expected the nextCursor of the previous page"}});
+}
+
 // filter=/pointer:JSON (repeatable): data equality filters; a value that is not JSON is
 // taken as a string.
 std::optional<Reply> filters(const Call& call, std::vector<std::pair<std::string, json>>& out) {
@@ -156,8 +162,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
     InstancePage page = ctx.engine.query(q);
-    if (!page.error.empty())
-      co_return problem(400, "bad-parameter", page.error, {{"query:cursor", "unknown", "expected the nextCursor of a page of this query"}});
+    if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
     for (const auto& v : page.items) items.push_back(ctx.instance_json(v));
     json out = {{"items", items}};
@@ -234,8 +239,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     HistoryPage page = ctx.engine.history_page(q);
-    if (!page.error.empty())
-      co_return problem(400, "bad-parameter", page.error, {{"query:cursor", "unknown", "expected a nextCursor of this instance's history"}});
+    if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
     for (const auto& e : page.items) items.push_back(e.to_json(*ctx.tz));
     json out = {{"instance", call.params[0]}, {"items", items}};
@@ -248,8 +252,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
     InboxPage page = ctx.engine.inbox_page(q);
-    if (!page.error.empty())
-      co_return problem(400, "bad-parameter", page.error, {{"query:cursor", "unknown", "expected the nextCursor of a page of this inbox"}});
+    if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
     for (const auto& item : page.items) {
       json j = {{"instance", ctx.instance_json(item.instance)}, {"events", item.events}};

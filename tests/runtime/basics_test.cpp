@@ -126,6 +126,9 @@ TEST_F(EngineTest, HistoryIsReadInPagesThatStayPutWhileTheInstanceGoesOn) {
   HistoryPage second = engine_->history_page({id, first.next_cursor, 10});
   ASSERT_TRUE(second.error.empty()) << second.error;
   EXPECT_EQ(seqs(second), (std::vector<std::uint64_t>{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}));
+  HistoryPage one = engine_->history_page({id, first.next_cursor, 1});  // the cursor's entry alone
+  EXPECT_EQ(seqs(one), (std::vector<std::uint64_t>{15}));
+  EXPECT_EQ(seqs(engine_->history_page({id, one.next_cursor, 2})), (std::vector<std::uint64_t>{13, 14}));
   HistoryPage last = engine_->history_page({id, second.next_cursor, 10});
   EXPECT_EQ(seqs(last), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
   EXPECT_TRUE(last.next_cursor.empty());

@@ -330,14 +330,13 @@ struct ChainStart {
 };
 
 // Walks the history chain of record `r`, newest entry first, along the links of the
-// history log, from `from` (the newest entry when key is 0) for at most `max` entries:
-// visit(entry, body) per entry. A missing or undecodable entry, an entry of another
+// history log, from `from` ({r.last_entry, r.version} for the newest entry; key 0: none)
+// for at most `max` entries: visit(entry, body) per entry. A missing or undecodable entry, an entry of another
 // instance, or a link that does not lead back stops the walk with a sentence in *broken.
 // Returns where the walk stopped: the next entry's key (0 at the first entry) and seq.
 template <class Visit>
 ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken, Visit visit,
-                      ChainStart from = {}, std::uint64_t max = UINT64_MAX) {
-  if (from.key == 0) from = {r.last_entry, r.version};
+                      ChainStart from, std::uint64_t max) {
   std::string id_text = id_to_text(r.id);
   ChainStart at = from;
   auto stop = [&](const std::string& why) {
@@ -376,24 +375,29 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
   if (!txn) return page;
   auto r = read_record(*txn, *id);
   if (!r) return page;
-  ChainStart from;
+  std::uint64_t max = q.limit == 0 ? UINT64_MAX : q.limit;
+  ChainStart from{r->last_entry, r->version};
   if (!q.cursor.empty()) {
     // The cursor names the newest entry of the page: its step number and log key. It must
-    // be an entry of this instance with that step number.
-    auto raw = unhex(q.cursor);
-    if (raw && raw->size() == 16) from = {storage::read_be64(*raw, 8), storage::read_be64(*raw)};
-    auto bytes = from.key ? txn->get(Db::hist, be64(from.key)) : std::nullopt;
+    // be an entry of this instance with that step number; read once, it opens the page.
+    std::optional<ChainStart> named;
+    if (auto raw = unhex(q.cursor); raw && raw->size() == 16)
+      named = ChainStart{storage::read_be64(*raw, 8), storage::read_be64(*raw)};
+    auto bytes = named && named->key ? txn->get(Db::hist, be64(named->key)) : std::nullopt;
     auto stored = bytes ? split_history_value(*bytes) : std::nullopt;
     auto e = stored ? history_from_bytes(stored->sealed, nullptr) : std::nullopt;
-    if (!e || stored->instance != r->id || e->seq != from.seq || from.seq == 0 || from.seq > r->version) {
+    if (!e || stored->instance != r->id || e->seq != named->seq || named->seq == 0 || named->seq > r->version ||
+        stored->prev_entry >= named->key) {
       page.error = "the cursor \"" + q.cursor.substr(0, 64) + "\" does not name an entry of instance " + q.instance_id +
                    " (give a nextCursor from a page of its history)";
       return page;
     }
+    page.items.push_back(std::move(*e));
+    from = {stored->prev_entry, named->seq - 1};
+    --max;
   }
-  std::uint64_t max = q.limit == 0 ? UINT64_MAX : q.limit;
   // A damaged record may claim any version.
-  page.items.reserve(std::min<std::uint64_t>({max, from.key ? from.seq : r->version, 4096}));
+  page.items.reserve(std::min<std::uint64_t>({max, from.seq, 4096}) + page.items.size());
   ChainStart next = walk_chain(
       *txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { page.items.push_back(std::move(e)); }, from, max);
   if (next.key != 0) page.next_cursor = history_cursor(next);
@@ -469,7 +473,7 @@ VerifyReport EngineImpl::verify() const {
       newer_prev = e.prev_hash;
       newer = "the next entry";
       --expect;
-    });
+    }, {r->last_entry, r->version}, UINT64_MAX);
     report.entries += n;
     if (n == r->version && !newer_prev.empty())
       report.broken.push_back("instance " + id_text + ": entry 1: names a previous hash (link broken)");
