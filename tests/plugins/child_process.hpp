@@ -1,6 +1,7 @@
 // A helper process for plugin tests (a Python HTTPS or SMTP server on loopback): started
 // with fork/exec, its stdout read line by line with a bounded wait, SIGTERMed and reaped
-// by the destructor. Not thread-safe.
+// by the destructor (SIGKILLed if it has not exited 10 s later, so a helper that ignores
+// SIGTERM cannot hang the test). Not thread-safe.
 #pragma once
 
 #include <fcntl.h>
@@ -37,7 +38,14 @@ class ChildProcess {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       int status = 0;
-      ::waitpid(pid_, &status, 0);
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      pid_t done = 0;
+      while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+        ::poll(nullptr, 0, 10);  // not a timing assumption: a bounded wait for the exit
+      if (done == 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+      }
     }
     if (fd_ >= 0) ::close(fd_);
   }

@@ -62,10 +62,13 @@ probe = socket.socket()
 probe.bind(("127.0.0.1", 0))
 port = probe.getsockname()[1]
 probe.close()
+# SIGTERM is blocked before the server's thread starts (it inherits the mask) and taken
+# with sigwait: a handler with signal.pause() hung when the kernel gave the signal to the
+# server's thread, since pause() in the main thread then never returned.
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 controller = Controller(Handler(), hostname="127.0.0.1", port=port, ready_timeout=60,
                         authenticator=authenticator, auth_require_tls=False)
 controller.start()
 print(port, flush=True)
-signal.signal(signal.SIGTERM, lambda *a: (controller.stop(), sys.exit(0)))
-while True:
-    signal.pause()
+signal.sigwait({signal.SIGTERM})
+controller.stop()
