@@ -235,6 +235,38 @@ TEST_F(EngineTest, AStepThatWouldStoreARecordOverTheLimitIsRefusedAndChangesNoth
   EXPECT_TRUE(engine_->verify().ok());
 }
 
+// A history entry holds the event's payload and the values it sets. Through the library
+// a payload of any size used to be appended to the history; now an entry is at most
+// kMaxEntryBytes, and a payload that would pass it is refused like an invalid one.
+TEST_F(EngineTest, AnEventWhoseHistoryEntryWouldPassTheLimitIsRefusedAndChangesNothing) {
+  deploy(R"({"id": "t.note", "version": 1, "initial": "OPEN", "states": {
+    "OPEN": {"deadline": {"after": "P30D"}, "on": {
+      "note": {"roles": ["USER"], "set": {"/note": {"var": "event.payload.text"}}},
+      "ping": {"roles": ["USER"]},
+      "close": {"roles": ["USER"], "target": "DONE"}}},
+    "DONE": {"type": "final", "outcome": "closed"}}})");
+  auto s = start("t.note", json::object());
+  ASSERT_TRUE(s.ok()) << s.message;
+  const std::string id = s.instance->id;
+
+  // 900 KiB stored in data: the entry holds it twice (payload and change), under 2 MiB.
+  auto kept = send(id, "note", {{"text", std::string(900 * 1024, 'a')}});
+  ASSERT_TRUE(kept.ok()) << kept.message;
+  EXPECT_EQ(engine_->history(id).back().payload["text"].get<std::string>().size(), 900u * 1024u);
+
+  // 3 MiB of payload that sets nothing: the record would fit, the entry would not.
+  auto big = send(id, "ping", {{"text", std::string(3 << 20, 'b')}});
+  EXPECT_EQ(big.error, StepError::payload_invalid);
+  EXPECT_TRUE(mentions(big, "the history entry of this step would be ")) << big.message;
+  EXPECT_TRUE(mentions(big, "at most " + std::to_string(kMaxEntryBytes) + " are allowed")) << big.message;
+  auto after = engine_->get(id);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->version, kept.instance->version) << "the refused event changed nothing";
+  EXPECT_EQ(engine_->history(id).size(), 2u);
+  ASSERT_TRUE(send(id, "ping", {{"text", "small"}}).ok()) << "the instance goes on";
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
 // Text that is not UTF-8 cannot be served as JSON. An event with such a payload and an
 // idempotency key used to terminate the engine (nlohmann's dump threw on the writer
 // thread); data, keys, actors and reasons with it were stored and broke later answers.

@@ -87,6 +87,12 @@ constexpr std::size_t kMaxDataDepth = 256;
 // it was. HTTP bodies are at most 1 MiB of JSON, so only steps that grow data reach it.
 constexpr std::size_t kMaxRecordBytes = std::size_t{1} << 20;
 
+// The largest history entry an event or a timer firing may append, in bytes (MessagePack):
+// its payload plus the data values it sets, so room for a payload and changes the size of
+// a whole record. A step over it is refused (payload-invalid, or data-invalid without a
+// payload) and changes nothing. A start's entry holds its data, which kMaxRecordBytes bounds.
+constexpr std::size_t kMaxEntryBytes = std::size_t{2} << 20;
+
 struct StartRequest {
   std::string definition;
   std::optional<std::int64_t> version;  // default: the latest deployed

@@ -143,12 +143,20 @@ json& Step::data_of(json& ctx) {
 }
 
 void Step::record_history(InstanceRecord& r, const std::string& kind, const std::string& event, const Actor& actor,
-                          const std::string& from, const json& payload, const json& changes) {
+                          const std::string& from, const json& payload, const json& changes, bool bounded) {
   const Definition& def = definition_of(r);
   std::string status = to_string(r.status);
   std::string body = encode_history_body({r.version, b_.now.time_since_epoch().count(), kind, event, actor.id,
                                           actor.roles, from, def.states[r.state].name, payload, changes, status,
                                           r.last_hash});
+  if (bounded && body.size() > kMaxEntryBytes) {
+    const bool has_payload = !payload.is_null() && !payload.empty();
+    fail(has_payload ? StepError::payload_invalid : StepError::data_invalid,
+         "the history entry of this step would be " + std::to_string(body.size()) + " bytes (its " +
+             (has_payload ? "payload and the data it sets" : "data changes") + "); at most " +
+             std::to_string(kMaxEntryBytes) + " are allowed",
+         {{"limit", kMaxEntryBytes}, {"bytes", body.size()}});
+  }
   r.last_hash = history_hash(r.last_hash, body);
   std::uint64_t key = u_.next.history++;
   u_.put(Db::hist, be64(key), history_value(r.id, r.last_entry, seal_history(std::move(body), r.last_hash)));
@@ -518,7 +526,7 @@ void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& 
   transition(r, def, tr, ctx, actor, changes, 0);
   release(r, ctx);
   if (!changes.empty()) check_data(r, def, by_member ? &members : nullptr);
-  record_history(r, kind, event, actor, std::move(from), payload, std::move(changes));
+  record_history(r, kind, event, actor, std::move(from), payload, std::move(changes), true);
 }
 
 void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {

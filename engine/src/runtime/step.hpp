@@ -60,8 +60,10 @@ class Step {
   // Re-arms a repeating timer after it fired at `due`.
   void rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due);
   // Appends the next history entry (seq = r.version, time = the batch's clock) to the chain.
+  // bounded: an entry over kMaxEntryBytes fails the step (events and timer firings; not
+  // a cancel or a recorded refusal, which must be recordable whatever came before).
   void record_history(InstanceRecord& r, const std::string& kind, const std::string& event, const Actor& actor,
-                      const std::string& from, const json& payload, const json& changes);
+                      const std::string& from, const json& payload, const json& changes, bool bounded = false);
   // The expression context of a step. It takes r.data (moved, not copied: the step works
   // on ctx["data"]); release() moves it back. Members the definition never mentions
   // ("instance", "now") are left out.
