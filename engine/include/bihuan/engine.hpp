@@ -137,6 +137,9 @@ class Engine {
   virtual StepResult send(const EventRequest& request) = 0;
   virtual StepResult cancel(const std::string& instance_id, const std::string& reason,
                             const Actor& actor) = 0;
+  // Moves a running instance to another version of its definition (MigrateRequest). A
+  // dry run goes through the writer like a step and writes nothing.
+  virtual StepResult migrate(const MigrateRequest& request) = 0;
   // Asynchronous forms: `done` runs after the commit on an engine thread (the committer
   // or the writer); keep it short and never wait for the engine inside it.
   virtual void start_async(StartRequest request, std::function<void(StepResult)> done) = 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,11 +114,38 @@ struct EventRequest {
   std::optional<std::uint64_t> expected_version;
 };
 
+// Moves a running instance to another deployed version of its definition: an
+// administrator's upgrade or repair (Engine::migrate). One step, atomic, in the history
+// as kind "migrate":
+// - State: the instance's state by name, or states[name] if mapped; it must be an atomic,
+//   non-final state of the target version. Every key of `states` must name a state of the
+//   instance's current version (a typo is refused, not ignored).
+// - Timers and deadlines are re-based by name: a timer armed in a state of the same name
+//   with the same timer id keeps its due time and fire count, a deadline of a state of
+//   the same name keeps its due time; the target's other timers and deadlines are armed as
+//   on entry, from now; the rest are dropped. No entry or exit actions run.
+// - Data: `set` (JSON Pointer -> expression over data, instance and now, as a
+//   transition's "set") is applied, then the whole data is checked against the target's
+//   dataSchema.
+// - dry_run: everything is checked and the result says what would change (details:
+//   fromVersion, toVersion, fromState, toState, changes, timers, deadlines), and nothing
+//   is written.
+struct MigrateRequest {
+  std::string instance_id;
+  std::optional<std::int64_t> to_version;  // default: the newest deployed version
+  std::map<std::string, std::string> states;
+  std::vector<std::pair<std::string, json>> set;
+  std::string reason;  // recorded in the history entry
+  Actor actor;
+  std::optional<std::uint64_t> expected_version;
+  bool dry_run = false;
+};
+
 // One history record. Entries of an instance form a SHA-256 hash chain.
 struct HistoryEntry {
   std::uint64_t seq = 0;  // 1-based step number (= instance version after it)
   TimePoint at{};
-  std::string kind;       // start | event | timer | cancel | child
+  std::string kind;       // start | event | timer | cancel | child | migrate
   std::string event;
   std::string actor;
   std::vector<std::string> roles;

@@ -273,6 +273,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
     case Request::start: return stepper.start(b, *r.start_req);
     case Request::event: return stepper.event(b, *r.event_req);
     case Request::cancel: return stepper.cancel(b, r.id, r.text, r.actor);
+    case Request::migrate: return stepper.migrate(b, r.id, *r.migrate_req);
     case Request::deploy: {
       if (!b.failed()) b.note(b.txn.put(Db::defs, r.text, r.value));
       return {};
@@ -435,7 +436,7 @@ void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vecto
       std::size_t fired = d.is_object() ? d.value("fired", std::size_t{0}) : batch[i].fired_before;
       counters_.timers_fired.fetch_add(fired - batch[i].fired_before, std::memory_order_relaxed);
     }
-    if (kind != Request::start && kind != Request::event && kind != Request::cancel) continue;
+    if (kind != Request::start && kind != Request::event && kind != Request::cancel && kind != Request::migrate) continue;
     counters_.steps.fetch_add(1, std::memory_order_relaxed);
     if (!results[i].ok()) counters_.steps_refused.fetch_add(1, std::memory_order_relaxed);
     counters_.step_latency.observe(std::chrono::duration<double>(now - batch[i].queued).count());
@@ -521,6 +522,19 @@ StepResult EngineImpl::cancel(const std::string& instance_id, const std::string&
     return out;
   }
   Request r{Request::cancel, {}, {}, *id, reason, {}, actor, nullptr};
+  return submit_and_wait(std::move(r));
+}
+
+StepResult EngineImpl::migrate(const MigrateRequest& request) {
+  auto id = id_from_text(request.instance_id);
+  if (!id) {
+    StepResult out;
+    out.error = StepError::not_found;
+    out.message = "\"" + request.instance_id + "\" is not an instance id (16 hex digits)";
+    return out;
+  }
+  Request r{Request::migrate, {}, {}, *id, {}, {}, request.actor, nullptr};
+  r.migrate_req = std::make_shared<const MigrateRequest>(request);
   return submit_and_wait(std::move(r));
 }
 

@@ -41,6 +41,7 @@ class EngineImpl final : public Engine {
   StepResult start(const StartRequest& request) override;
   StepResult send(const EventRequest& request) override;
   StepResult cancel(const std::string& instance_id, const std::string& reason, const Actor& actor) override;
+  StepResult migrate(const MigrateRequest& request) override;
   void start_async(StartRequest request, std::function<void(StepResult)> done) override;
   void send_async(EventRequest request, std::function<void(StepResult)> done) override;
 
@@ -84,7 +85,7 @@ class EngineImpl final : public Engine {
   bool migrate(Problems& problems);
   std::optional<std::uint32_t> stored_format(storage::Txn& txn, Problems& problems) const;
   struct Request {
-    enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state } kind;
+    enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state, migrate } kind;
     std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
     std::optional<EventRequest> event_req;  // empty unless kind == event
     std::uint64_t id = 0;
@@ -96,6 +97,7 @@ class EngineImpl final : public Engine {
     std::int64_t until_ms = INT64_MIN;  // fire_timers: sweep up to here (MIN: the batch's now)
     std::size_t fired_before = 0;       // fire_timers split over transactions: fired so far
     bool sync = false;                  // a caller blocks on it: never held
+    std::shared_ptr<const MigrateRequest> migrate_req;  // kind == migrate (rare: a pointer keeps Request small)
   };
   // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per
   // advance) and real clock (a burst is split so that other requests commit in between).

@@ -412,8 +412,16 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
   InstanceView v = *current;
   v.data = json::object();
   v.deadline.reset();
+  // The definition version it ran on: the one its first migration left, if any.
+  for (const auto& e : entries)
+    if (e.kind == "migrate" && e.payload.is_object()) {
+      v.definition_version = e.payload.value("fromVersion", v.definition_version);
+      break;
+    }
   for (const auto& e : entries) {
     if (e.at > t) break;
+    if (e.kind == "migrate" && e.payload.is_object())
+      v.definition_version = e.payload.value("toVersion", v.definition_version);
     for (const auto& change : e.changes) {
       if (!change.is_array() || change.size() != 2 || !change[0].is_string()) continue;
       std::string ptr = change[0].get<std::string>();

@@ -191,17 +191,39 @@ void Step::rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due) 
 }
 
 void Step::enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth) {
+  arm_state(r, def, state, ctx, nullptr);
+  run_actions(r, def, def.states[state].on_entry, ctx, actor, depth);
+}
+
+void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& ctx, Carried* carried) {
   const StateSpec& st = def.states[state];
   Expressions ex(def, env_.calendars);
   std::optional<TimePoint> due;
   if (st.deadline) {
     const auto& d = *st.deadline;
-    if (d.at) due = ex.at(*d.at, ctx, d.pointer + "/at");
+    const std::int64_t* kept = nullptr;
+    if (carried)
+      if (auto it = carried->deadlines.find(st.name); it != carried->deadlines.end()) kept = &it->second;
+    if (kept) due = TimePoint(Millis(*kept));
+    else if (d.at) due = ex.at(*d.at, ctx, d.pointer + "/at");
     else if (d.after) due = ex.add(b_.now, *d.after, d.calendar, ctx, d.pointer + "/after");
     if (due) r.deadlines.emplace_back(state, ms(*due));
+    if (carried && carried->report && due)
+      (*carried->report)["deadlines"].push_back(
+          {{"state", st.name}, {"due", format_time(*due, *def.timezone)}, {"kept", kept != nullptr}});
   }
   for (std::size_t i = 0; i < st.timers.size(); ++i) {
     const TimerSpec& t = st.timers[i];
+    if (carried) {
+      if (auto it = carried->timers.find(std::pair{st.name, t.id}); it != carried->timers.end()) {
+        arm(r, state, static_cast<int>(i), TimePoint(Millis(static_cast<std::int64_t>(it->second.due_ms))),
+            it->second.fired);
+        if (carried->report)
+          (*carried->report)["timers"].push_back(
+              {{"state", st.name}, {"id", t.id}, {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(it->second.due_ms))), *def.timezone)}, {"kept", true}});
+        continue;
+      }
+    }
     std::optional<TimePoint> when;
     if (t.anchor == TimerAnchor::deadline) {
       if (due && t.after) when = ex.add(*due, *t.after, t.calendar, ctx, t.pointer + "/offset");
@@ -213,8 +235,10 @@ void Step::enter(InstanceRecord& r, const Definition& def, int state, json& ctx,
       when = ex.add(b_.now, json(t.every->to_string()), t.calendar, ctx, t.pointer + "/every");
     }
     if (when) arm(r, state, static_cast<int>(i), *when, 0);
+    if (carried && carried->report && when)
+      (*carried->report)["timers"].push_back(
+          {{"state", st.name}, {"id", t.id}, {"due", format_time(*when, *def.timezone)}, {"kept", false}});
   }
-  run_actions(r, def, st.on_entry, ctx, actor, depth);
 }
 
 void Step::exit(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor) {

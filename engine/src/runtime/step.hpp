@@ -57,6 +57,9 @@ class Step {
   // Runs a timer's own transition (no event).
   void timer_transition(InstanceRecord& r, const TimerSpec& spec);
   void cancel(InstanceRecord& r, const std::string& reason, const Actor& actor, bool from_parent);
+  // Moves r to another version of its definition (MigrateRequest; step_migrate.cpp).
+  // Returns what changed, for the result's details.
+  json migrate(InstanceRecord& r, const MigrateRequest& req);
   // Re-arms a repeating timer after it fired at `due`.
   void rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due);
   // Appends the next history entry (seq = r.version, time = the batch's clock) to the chain.
@@ -73,6 +76,15 @@ class Step {
 
  private:
   void enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth);
+  // What a migration keeps from the old state chain, by state name and timer id.
+  struct Carried {
+    std::map<std::string, std::int64_t, std::less<>> deadlines;                 // state -> due ms
+    std::map<std::pair<std::string, std::string>, TimerRef, std::less<>> timers;  // (state, timer id)
+    json* report = nullptr;  // {"timers": [...], "deadlines": [...]} of the migration
+  };
+  // Arms a state's deadline and timers as entering it does (without its actions); with
+  // `carried`, those it holds keep their due times.
+  void arm_state(InstanceRecord& r, const Definition& def, int state, json& ctx, Carried* carried);
   void exit(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor);
   // Applies `tr`; appends [pointer, value] pairs to `changes`.
   void transition(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx,

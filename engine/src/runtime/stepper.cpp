@@ -241,6 +241,33 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
   return result;
 }
 
+StepResult Stepper::migrate(Batch& b, std::uint64_t id, const MigrateRequest& req) {
+  Unit u(b.next);
+  Step s(*this, env_, b, u);
+  StepResult result;
+  try {
+    check_text(req.reason, "the reason");
+    check_actor(req.actor);
+    InstanceRecord& r = s.fetch(id);
+    json report = s.migrate(r, req);
+    // The state index: apply() names the state before a step with the record's (new)
+    // version, so the migration moves the key itself and apply() sees no state change.
+    u.del(Db::sidx, state_key(r.definition, report["fromState"].get<std::string>(), id));
+    u.put(Db::sidx, state_key(r.definition, report["toState"].get<std::string>(), id), "");
+    u.original_state[id] = r.state;
+    seal(u);
+    result.instance = view(r);
+    report["dryRun"] = req.dry_run;
+    result.details = std::move(report);
+  } catch (const StepFailure& f) {
+    return refused(f);
+  } catch (const std::exception& e) {
+    return refused(internal(e));
+  }
+  if (!req.dry_run) apply(b, u);
+  return result;
+}
+
 StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason, const Actor& actor) {
   Unit u(b.next);
   Step s(*this, env_, b, u);

@@ -23,6 +23,8 @@ class Stepper {
   StepResult start(Batch& b, const StartRequest& req);
   StepResult event(Batch& b, const EventRequest& req);
   StepResult cancel(Batch& b, std::uint64_t id, const std::string& reason, const Actor& actor);
+  // A dry run is the whole step with its unit discarded at the end.
+  StepResult migrate(Batch& b, std::uint64_t id, const MigrateRequest& req);
   // Fires the timer stored under `key` (due <= b.now). Returns false if it was stale.
   bool fire_timer(Batch& b, std::string_view key);
 
