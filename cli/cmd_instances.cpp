@@ -1,4 +1,4 @@
-// Steps on instances: bihuan start, send and cancel. Each is one durable engine step;
+// Steps on instances: bihuan start, send, cancel and migrate. Each is one durable engine step;
 // a refusal prints the engine's code, message and details and exits 1.
 #include <filesystem>
 #include <iostream>
@@ -139,6 +139,75 @@ void run_cancel(const CancelOptions& o) {
   engine->close();
 }
 
+// ---- migrate
+
+struct MigrateOptions {
+  SessionOptions session;
+  ActorOptions actor;
+  std::string id, reason;
+  std::int64_t to_version = 0;
+  std::uint64_t expected_version = 0;
+  std::vector<std::string> states, sets;
+  bool dry_run = false;
+  CLI::Option* to_opt = nullptr;
+  CLI::Option* expected_opt = nullptr;
+};
+
+// "A=B" into (A, B); false if there is no '='.
+bool split_pair(const std::string& text, std::string& left, std::string& right) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos) return false;
+  left = text.substr(0, eq);
+  right = text.substr(eq + 1);
+  return true;
+}
+
+void run_migrate(const MigrateOptions& o) {
+  MigrateRequest req;
+  req.instance_id = o.id;
+  req.reason = o.reason;
+  req.dry_run = o.dry_run;
+  req.actor = o.actor.actor();
+  if (*o.to_opt) req.to_version = o.to_version;
+  if (*o.expected_opt) req.expected_version = o.expected_version;
+  for (const auto& s : o.states) {
+    std::string from, to;
+    if (!split_pair(s, from, to)) return fail(o.session, "--state " + s + ": expected OLD=NEW (state names)");
+    req.states[from] = to;
+  }
+  for (const auto& s : o.sets) {
+    std::string ptr, text;
+    if (!split_pair(s, ptr, text)) return fail(o.session, "--set " + s + ": expected /POINTER=JSON");
+    auto value = read_json_arg(o.session, "--set " + ptr, text);
+    if (!value) return;
+    req.set.emplace_back(ptr, std::move(*value));
+  }
+  auto engine = open_engine(o.session, false);
+  if (!engine) return;
+  StepResult r = engine->migrate(req);
+  if (!r.ok() || !r.instance) {
+    print_refusal(o.session, *engine, r, r.message);
+  } else if (o.session.json()) {
+    json j = r.instance->to_json(zone_of(*engine, *r.instance));
+    j["migration"] = r.details;
+    print_json(j);
+  } else {
+    const json& d = r.details;
+    std::cout << (o.dry_run ? "dry run, nothing written: " : "migrated: ") << r.instance->definition << " v"
+              << d.value("fromVersion", 0) << " -> v" << d.value("toVersion", 0) << ", "
+              << d.value("fromState", "") << " -> " << d.value("toState", "") << "\n";
+    for (const auto& t : d["timers"])
+      std::cout << "  timer " << t.value("state", "") << "/" << t.value("id", "") << " due " << t.value("due", "")
+                << (t.value("kept", false) ? " (kept)" : " (new)") << "\n";
+    for (const auto& t : d["deadlines"])
+      std::cout << "  deadline of " << t.value("state", "") << " " << t.value("due", "")
+                << (t.value("kept", false) ? " (kept)" : " (new)") << "\n";
+    for (const auto& c : d["changes"]) std::cout << "  set " << c[0].get<std::string>() << " = " << c[1].dump() << "\n";
+    print_instance(std::cout, *engine, *r.instance);
+  }
+  engine->close();
+}
+
 }  // namespace
 
 void add_instance_commands(CLI::App& app) {
@@ -183,6 +252,21 @@ void add_instance_commands(CLI::App& app) {
     add_session_options(cmd, o->session);
     add_actor_options(cmd, o->actor, false);
     cmd->callback([o] { guarded(o->session, [&] { run_cancel(*o); }); });
+  }
+  {
+    auto o = std::make_shared<MigrateOptions>();
+    auto* cmd = app.add_subcommand("migrate", "Move a running instance to another version of its definition");
+    cmd->add_option("id", o->id, "Instance id")->required();
+    o->to_opt = cmd->add_option("--to-version", o->to_version, "Target version (default: the newest deployed)");
+    cmd->add_option("--state", o->states, "OLD=NEW: the state OLD becomes NEW (repeatable; unmapped states keep their name)");
+    cmd->add_option("--set", o->sets, "/POINTER=JSON: set data (JSON value or expression; repeatable)");
+    cmd->add_option("--reason", o->reason, "Why (stored in the history)");
+    cmd->add_flag("--dry-run", o->dry_run, "Check everything and show what would change; write nothing");
+    o->expected_opt = cmd->add_option("--expected-version", o->expected_version,
+                                      "Refuse unless the instance is at this version");
+    add_session_options(cmd, o->session);
+    add_actor_options(cmd, o->actor, false);
+    cmd->callback([o] { guarded(o->session, [&] { run_migrate(*o); }); });
   }
 }
 

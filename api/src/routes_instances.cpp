@@ -1,4 +1,4 @@
-// /v1/instances (start, query, get, events, cancel, history), /v1/inbox, /v1/stats.
+// /v1/instances (start, query, get, events, cancel, migrate, history), /v1/inbox, /v1/stats.
 #include "context.hpp"
 
 namespace bihuan::api {
@@ -15,6 +15,21 @@ Reply instance_reply(const Context& ctx, unsigned status, const InstanceView& v,
   Reply r = Reply::json_body(status, body);
   r.headers.emplace_back("ETag", etag(v.version));
   return r;
+}
+
+// If-Match: the instance's ETag (its version) as the step's expected version.
+std::optional<Reply> if_match_version(const Call& call, std::optional<std::uint64_t>& out) {
+  std::string if_match = call.header(http::field::if_match);
+  if (if_match.empty() || if_match == "*") return std::nullopt;
+  std::string v = if_match;
+  if (v.rfind("W/", 0) == 0) v = v.substr(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  auto n = parse_uint(v);
+  if (!n)
+    return problem(400, "bad-header", "If-Match must be the instance's ETag (its version, e.g. \"3\")",
+                   {{"header:If-Match", "etag", "expected a quoted version such as \"3\", got " + if_match}});
+  out = *n;
+  return std::nullopt;
 }
 
 // Rejects members other than `known` with the pointer of each.
@@ -195,17 +210,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (body->contains("payload")) req.payload = std::move((*body)["payload"]);
     req.actor = call.who->actor;
     if (auto bad = idempotency_key(call, req.idempotency_key)) co_return *bad;
-    std::string if_match = call.header(http::field::if_match);
-    if (!if_match.empty() && if_match != "*") {
-      std::string v = if_match;
-      if (v.rfind("W/", 0) == 0) v = v.substr(2);
-      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-      auto n = parse_uint(v);
-      if (!n)
-        co_return problem(400, "bad-header", "If-Match must be the instance's ETag (its version, e.g. \"3\")",
-                          {{"header:If-Match", "etag", "expected a quoted version such as \"3\", got " + if_match}});
-      req.expected_version = *n;
-    }
+    if (auto bad = if_match_version(call, req.expected_version)) co_return *bad;
     StepResult res = co_await await_step([&](auto done) { ctx.engine.send_async(std::move(req), std::move(done)); });
     if (!res.ok() || !res.instance) co_return step_problem(res);
     co_return instance_reply(ctx, 200, *res.instance, {{"replayed", res.replayed}});
@@ -227,6 +232,49 @@ void add_instance_routes(Router& router, Context& ctx) {
     StepResult res = ctx.engine.cancel(id, reason, actor);
     if (!res.ok() || !res.instance) co_return step_problem(res);
     co_return instance_reply(ctx, 200, *res.instance);
+  });
+
+  router.add(http::verb::post, "/v1/instances/{id}/migrate", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
+    Reply error;
+    json empty = json::object();
+    auto body = body_json(call, error, &empty);
+    if (!body) co_return error;
+    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
+    if (auto bad = unknown_members(*body, {"toVersion", "states", "set", "reason", "dryRun"})) co_return *bad;
+    if (auto bad = expect_type(*body, "states", json::value_t::object, "an object of state names", false)) co_return *bad;
+    if (auto bad = expect_type(*body, "set", json::value_t::object, "an object of JSON Pointer: expression", false)) co_return *bad;
+    if (auto bad = expect_type(*body, "reason", json::value_t::string, "a string", false)) co_return *bad;
+    if (auto bad = expect_type(*body, "dryRun", json::value_t::boolean, "true or false", false)) co_return *bad;
+    MigrateRequest req;
+    req.instance_id = call.params[0];
+    if (auto it = body->find("toVersion"); it != body->end()) {
+      if (!it->is_number_integer() || it->get<std::int64_t>() < 1)
+        co_return problem(422, "wrong-type", "toVersion must be a deployed version number",
+                          {{"/toVersion", "type", "expected an integer >= 1"}});
+      req.to_version = it->get<std::int64_t>();
+    }
+    if (auto it = body->find("states"); it != body->end())
+      for (auto s = it->begin(); s != it->end(); ++s) {
+        if (!s.value().is_string())
+          co_return problem(422, "wrong-type", "states maps a state name to a state name",
+                            {{"/states/" + pointer_escape(s.key()), "type", "expected a state name"}});
+        req.states.emplace(s.key(), s.value().get<std::string>());
+      }
+    if (auto it = body->find("set"); it != body->end())
+      for (auto s = it->begin(); s != it->end(); ++s) req.set.emplace_back(s.key(), s.value());
+    req.reason = body->value("reason", "");
+    req.dry_run = body->value("dryRun", false);
+    req.actor = call.who->actor;
+    if (auto bad = if_match_version(call, req.expected_version)) co_return *bad;
+    // Like cancel, migrate() runs on the io thread: rare and administrative.
+    StepResult res = ctx.engine.migrate(req);
+    if (!res.ok() || !res.instance) co_return step_problem(res);
+    if (req.dry_run) {  // the instance as it would be: no ETag, nothing changed
+      json out = ctx.instance_json(*res.instance);
+      out["migration"] = res.details;
+      co_return Reply::json_body(200, out);
+    }
+    co_return instance_reply(ctx, 200, *res.instance, {{"migration", res.details}});
   });
 
   router.add(http::verb::get, "/v1/instances/{id}/history", Access::token, [&ctx](Call& call) -> awaitable<Reply> {

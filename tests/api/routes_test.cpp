@@ -187,6 +187,54 @@ TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
   EXPECT_EQ(admin.post("/v1/backup", {{"dir", dir_ + "/backup"}}).status, 409) << "not empty";
 }
 
+TEST_F(ServerTest, MigrateMovesAnInstanceToANewVersionAfterADryRun) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  HttpClient admin(port_, "admin-token");
+  std::string id = start_counter(clerk);
+  auto v2 = json::parse(kCounterDefinition);
+  v2["version"] = 2;
+  v2["states"]["counting"] = v2["states"]["open"];
+  v2["states"].erase("open");
+  v2["initial"] = "counting";
+  ASSERT_EQ(admin.post("/v1/definitions", v2).status, 201);
+  const std::string path = "/v1/instances/" + id + "/migrate";
+
+  EXPECT_EQ(clerk.post(path, {{"dryRun", true}}).status, 403);
+  auto unmapped = admin.post(path, json::object());
+  EXPECT_EQ(unmapped.status, 400) << unmapped.body;
+  EXPECT_NE(unmapped.json_body().value("detail", "").find("has no state \"open\""), std::string::npos) << unmapped.body;
+  auto wrong = admin.post(path, {{"states", {{"open", 7}}}});
+  EXPECT_EQ(wrong.status, 422);
+  EXPECT_EQ(first_error_pointer(wrong), "/states/open");
+  EXPECT_EQ(first_error_pointer(admin.post(path, {{"toVersion", "2"}})), "/toVersion");
+  EXPECT_EQ(first_error_pointer(admin.post(path, {{"dryrun", true}})), "/dryrun");
+
+  json body = {{"states", {{"open", "counting"}}}, {"set", {{"/n", {{"+", {{{"var", "data.n"}}, 10}}}}}},
+               {"reason", "rename"}, {"dryRun", true}};
+  auto dry = admin.post(path, body);
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  EXPECT_EQ(dry.json_body()["state"], "counting");
+  EXPECT_EQ(dry.json_body()["data"]["n"], 10);
+  EXPECT_EQ(dry.json_body()["migration"]["dryRun"], true);
+  EXPECT_EQ(dry.header("ETag"), "") << "a dry run changed nothing";
+  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["definitionVersion"], 1);
+
+  body["dryRun"] = false;
+  auto stale = admin.post(path, body, {{"If-Match", "\"5\""}});
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  auto done = admin.post(path, body, {{"If-Match", "\"1\""}});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.header("ETag"), "\"2\"");
+  EXPECT_EQ(done.json_body()["definitionVersion"], 2);
+  EXPECT_EQ(done.json_body()["migration"]["fromState"], "open");
+  auto hist = clerk.get("/v1/instances/" + id + "/history").json_body();
+  EXPECT_EQ(hist["items"].back()["kind"], "migrate") << hist.dump();
+  auto bumped = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}});
+  ASSERT_EQ(bumped.status, 200) << bumped.body;
+  EXPECT_EQ(bumped.json_body()["data"]["n"], 11);
+}
+
 TEST_F(ServerTest, DefinitionsDeployValidateGetAndGraph) {
   serve();
   HttpClient admin(port_, "admin-token");

@@ -199,6 +199,35 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   EXPECT_EQ(bihuan({"backup", "copy"}).rc, 1);  // not empty any more
 }
 
+TEST_F(CliTest, MigrateShowsADryRunThenMovesTheInstance) {
+  std::string id = start_leave("LR-9", 2);
+  json v2 = json::parse(std::ifstream(kLeave));
+  v2["version"] = v2.value("version", 1) + 1;
+  std::ofstream(dir_ / "leave-v2.json") << v2.dump();
+  ASSERT_EQ(bihuan({"deploy", "leave-v2.json"}).rc, 0);
+
+  auto bad = bihuan({"migrate", id, "--state", "SUBMITTED"});
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.err.find("--state SUBMITTED: expected OLD=NEW"), std::string::npos) << bad.err;
+  auto typo = bihuan({"migrate", id, "--state", "SUBMITED=SUBMITTED"});
+  EXPECT_EQ(typo.rc, 1);
+  EXPECT_NE(typo.err.find("invalid-request: states: \"SUBMITED\" is not a state of"), std::string::npos) << typo.err;
+
+  auto dry = bihuan({"migrate", id, "--dry-run", "--set", "/days=3"});
+  ASSERT_EQ(dry.rc, 0) << dry.err;
+  EXPECT_NE(dry.out.find("dry run, nothing written: demo.leave-request v1 -> v2, SUBMITTED -> SUBMITTED"),
+            std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("set /days = 3"), std::string::npos) << dry.out;
+  EXPECT_EQ(bihuan({"show", id, "--format", "json"}).doc()["definitionVersion"], 1);
+
+  auto done = bihuan({"migrate", id, "--reason", "new rules", "--expected-version", "1", "--format", "json"});
+  ASSERT_EQ(done.rc, 0) << done.err;
+  EXPECT_EQ(done.doc()["definitionVersion"], 2);
+  EXPECT_EQ(done.doc()["migration"]["dryRun"], false);
+  EXPECT_EQ(bihuan({"history", id, "--format", "json"}).doc()["entries"].back()["kind"], "migrate");
+  EXPECT_EQ(bihuan({"verify"}).rc, 0);
+}
+
 TEST_F(CliTest, ErrorsAreClear) {
   auto none = bihuan({"show", "0123456789abcdef"});
   EXPECT_EQ(none.rc, 1);
