@@ -96,7 +96,7 @@ std::string HttpMetrics::text() const {
 
 std::string engine_metrics_text(const EngineMetrics& m) {
   std::string out;
-  scalar(out, "bihuan_steps_total", "counter", "Steps applied (start, event, cancel), refused ones included.",
+  scalar(out, "bihuan_steps_total", "counter", "Steps applied (start, event, cancel, migrate), refused ones included.",
          static_cast<double>(m.steps));
   scalar(out, "bihuan_steps_refused_total", "counter", "Steps refused (guard, role, version, payload...).",
          static_cast<double>(m.steps_refused));

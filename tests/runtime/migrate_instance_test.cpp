@@ -1,6 +1,7 @@
 // Engine::migrate: a running instance moved to another version of its definition. State
 // by name or map, timers and deadlines re-based by name, data transformed and checked,
 // dry runs that write nothing, and refusals that change nothing.
+#include "bihuan/migration.hpp"
 #include "engine_fixture.hpp"
 
 namespace bihuan::testing {
@@ -210,6 +211,87 @@ TEST_F(MigrateInstanceTest, RefusalsNameWhatIsWrongAndChangeNothing) {
   auto ended = engine_->migrate(to_v2(id));
   EXPECT_EQ(ended.error, StepError::instance_ended);
   EXPECT_TRUE(mentions(ended, "only a running instance can be migrated")) << ended.message;
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(MigrateInstanceTest, APlanMigratesEachRunningInstanceAloneAfterADryRunWithCounts) {
+  std::vector<std::string> v1;
+  for (int i = 0; i < 4; ++i) {
+    auto s = start("t.mig");
+    ASSERT_TRUE(s.ok());
+    v1.push_back(s.instance->id);
+  }
+  ASSERT_TRUE(send(v1[2], "submit").ok());
+  ASSERT_TRUE(send(v1[3], "submit").ok());
+  auto ended = start("t.mig");
+  ASSERT_TRUE(engine_->cancel(ended.instance->id, "gone", {"admin", {"ADMIN"}}).ok());
+  deploy(kV2);
+  auto on_v2 = start("t.mig", {{"grade", "A"}});
+  ASSERT_TRUE(on_v2.ok()) << on_v2.message;
+
+  MigrationPlan plan;
+  plan.definition = "t.mig";
+  plan.step.actor = {"admin", {"ADMIN"}};
+  plan.step.dry_run = true;
+  // Without a grade every v1 instance would break v2's schema: each is refused alone.
+  auto refused = migrate_instances(*engine_, plan);
+  EXPECT_TRUE(refused.error.empty()) << refused.error;
+  EXPECT_EQ(refused.examined, 5u) << "the running ones";
+  EXPECT_EQ(refused.skipped, 1u) << "the one on v2 already";
+  EXPECT_EQ(refused.migrated, 0u);
+  ASSERT_EQ(refused.refused.size(), 4u);
+  EXPECT_EQ(refused.refused_by["data-invalid"], 2u);
+  EXPECT_EQ(refused.refused_by["invalid-request"], 2u) << "REVIEW has no counterpart without a map";
+
+  plan.step.set = {{"/grade", "C"}};
+  plan.step.states = {{"REVIEW", "CHECK"}};
+  plan.from_version = 1;
+  auto dry = migrate_instances(*engine_, plan);
+  EXPECT_EQ(dry.migrated, 4u);
+  EXPECT_TRUE(dry.refused.empty());
+  for (const auto& id : v1) EXPECT_EQ(engine_->get(id)->definition_version, 1) << "a dry run writes nothing";
+
+  plan.step.dry_run = false;
+  plan.limit = 3;
+  auto first = migrate_instances(*engine_, plan);  // the query's order: OPEN (3), then REVIEW (2)
+  EXPECT_EQ(first.examined, 3u);
+  EXPECT_EQ(first.migrated, 2u);
+  EXPECT_EQ(first.skipped, 1u);
+  ASSERT_FALSE(first.next_cursor.empty());
+  plan.cursor = first.next_cursor;
+  auto rest = migrate_instances(*engine_, plan);
+  EXPECT_EQ(rest.examined, 2u);
+  EXPECT_EQ(rest.migrated, 2u);
+  EXPECT_EQ(rest.skipped, 0u);
+  EXPECT_TRUE(rest.next_cursor.empty());
+  for (const auto& id : v1) {
+    auto v = engine_->get(id);
+    EXPECT_EQ(v->definition_version, 2);
+    EXPECT_EQ(v->data["grade"], "C");
+  }
+  EXPECT_EQ(engine_->get(v1[3])->state, "CHECK");
+  EXPECT_EQ(engine_->get(ended.instance->id)->definition_version, 1) << "ended instances stay as they ended";
+
+  // v3 renames OPEN to QUEUED, which the query meets after OPEN: each instance counts once.
+  std::string v3 = kV2;
+  for (std::size_t at; (at = v3.find("OPEN")) != std::string::npos;) v3.replace(at, 4, "QUEUED");
+  v3.replace(v3.find("\"version\": 2"), 12, "\"version\": 3");
+  deploy(v3);
+  MigrationPlan later;
+  later.definition = "t.mig";
+  later.from_version = 2;
+  later.step.states = {{"OPEN", "QUEUED"}};
+  later.step.actor = {"admin", {"ADMIN"}};
+  auto renamed = migrate_instances(*engine_, later);
+  EXPECT_EQ(renamed.migrated, 5u) << "v1[0], v1[1], v1[2], v1[3] and the one started on v2";
+  EXPECT_EQ(renamed.examined, 5u);
+  EXPECT_EQ(renamed.skipped, 0u);
+  EXPECT_EQ(engine_->get(v1[0])->state, "QUEUED");
+
+  plan.cursor = "zz";
+  EXPECT_FALSE(migrate_instances(*engine_, plan).error.empty());
+  plan.definition = "t.none";
+  EXPECT_NE(migrate_instances(*engine_, plan).error.find("not deployed"), std::string::npos);
   EXPECT_TRUE(engine_->verify().ok());
 }
 

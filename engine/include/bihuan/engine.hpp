@@ -80,7 +80,7 @@ struct Histogram {
 
 // What the engine has done since it opened (for /metrics; cheap to read).
 struct EngineMetrics {
-  std::uint64_t steps = 0;          // requests applied (start, event, cancel) incl. refused
+  std::uint64_t steps = 0;          // requests applied (start, event, cancel, migrate) incl. refused
   std::uint64_t steps_refused = 0;  // of which refused (guard, role, version...)
   std::uint64_t commits = 0;        // LMDB write transactions committed
   std::uint64_t storage_failures = 0;
