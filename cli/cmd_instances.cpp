@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bihuan/migration.hpp"
 #include "commands.hpp"
 #include "engine_session.hpp"
 #include "output.hpp"
@@ -145,6 +146,9 @@ struct MigrateOptions {
   SessionOptions session;
   ActorOptions actor;
   std::string id, reason;
+  std::string definition, in_state;  // a plan over many instances (instead of id)
+  std::int64_t from_version = 0;
+  CLI::Option* from_opt = nullptr;
   std::int64_t to_version = 0;
   std::uint64_t expected_version = 0;
   std::vector<std::string> states, sets;
@@ -160,6 +164,33 @@ bool split_pair(const std::string& text, std::string& left, std::string& right) 
   left = text.substr(0, eq);
   right = text.substr(eq + 1);
   return true;
+}
+
+// Every running instance of --definition (on --from-version, in --in-state), each alone:
+// counts, then each refusal. Exits 1 if any was refused.
+void run_plan(const MigrateOptions& o, Engine& engine, const MigrateRequest& step) {
+  MigrationPlan plan;
+  plan.definition = o.definition;
+  plan.state = o.in_state;
+  if (*o.from_opt) plan.from_version = o.from_version;
+  plan.step = step;
+  plan.limit = 0;  // all of them
+  MigrationReport r = migrate_instances(engine, plan);
+  if (!r.error.empty()) return fail(o.session, r.error);
+  if (o.session.json()) {
+    json refused = json::array();
+    for (const auto& x : r.refused) refused.push_back({{"id", x.instance_id}, {"code", to_string(x.error)}, {"message", x.message}});
+    print_json({{"examined", r.examined}, {"migrated", r.migrated}, {"skipped", r.skipped}, {"refusedBy", r.refused_by},
+                {"refused", refused}, {"dryRun", step.dry_run}});
+  } else {
+    std::cout << (step.dry_run ? "dry run, nothing written: " : "") << r.examined << " running instance"
+              << (r.examined == 1 ? "" : "s") << " of " << o.definition << ": " << r.migrated
+              << (step.dry_run ? " would migrate, " : " migrated, ") << r.refused.size() << " refused, " << r.skipped
+              << " skipped (other version or on the target already)\n";
+    for (const auto& [code, n] : r.refused_by) std::cout << "  " << code << ": " << n << "\n";
+    for (const auto& x : r.refused) std::cout << "  " << x.instance_id << " " << to_string(x.error) << ": " << x.message << "\n";
+  }
+  if (!r.refused.empty()) exit_code = 1;
 }
 
 void run_migrate(const MigrateOptions& o) {
@@ -184,6 +215,11 @@ void run_migrate(const MigrateOptions& o) {
   }
   auto engine = open_engine(o.session, false);
   if (!engine) return;
+  if (!o.definition.empty()) {
+    run_plan(o, *engine, req);
+    engine->close();
+    return;
+  }
   StepResult r = engine->migrate(req);
   if (!r.ok() || !r.instance) {
     print_refusal(o.session, *engine, r, r.message);
@@ -255,8 +291,11 @@ void add_instance_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<MigrateOptions>();
-    auto* cmd = app.add_subcommand("migrate", "Move a running instance to another version of its definition");
-    cmd->add_option("id", o->id, "Instance id")->required();
+    auto* cmd = app.add_subcommand("migrate", "Move running instances to another version of their definition");
+    cmd->add_option("id", o->id, "Instance id (or --definition for all running instances of one)");
+    cmd->add_option("--definition", o->definition, "Migrate every running instance of this definition, each alone");
+    o->from_opt = cmd->add_option("--from-version", o->from_version, "With --definition: only instances on this version");
+    cmd->add_option("--in-state", o->in_state, "With --definition: only instances in this state");
     o->to_opt = cmd->add_option("--to-version", o->to_version, "Target version (default: the newest deployed)");
     cmd->add_option("--state", o->states, "OLD=NEW: the state OLD becomes NEW (repeatable; unmapped states keep their name)");
     cmd->add_option("--set", o->sets, "/POINTER=JSON: set data (JSON value or expression; repeatable)");
@@ -266,7 +305,13 @@ void add_instance_commands(CLI::App& app) {
                                       "Refuse unless the instance is at this version");
     add_session_options(cmd, o->session);
     add_actor_options(cmd, o->actor, false);
-    cmd->callback([o] { guarded(o->session, [&] { run_migrate(*o); }); });
+    cmd->callback([o] {
+      if (o->id.empty() == o->definition.empty())
+        throw CLI::ValidationError("migrate", "give an instance id or --definition (not both)");
+      if (o->definition.empty() && (*o->from_opt || !o->in_state.empty()))
+        throw CLI::ValidationError("migrate", "--from-version and --in-state go with --definition");
+      guarded(o->session, [&] { run_migrate(*o); });
+    });
   }
 }
 

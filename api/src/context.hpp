@@ -53,6 +53,16 @@ void add_definition_routes(Router& router, Context& ctx);
 void add_instance_routes(Router& router, Context& ctx);
 void add_admin_routes(Router& router, Context& ctx);
 
+void add_migration_routes(Router& router, Context& ctx);
+
+// body.cpp: checks of JSON request bodies, each a 422 naming the member's pointer.
+// Members other than `known`:
+std::optional<Reply> unknown_members(const json& body, std::initializer_list<const char*> known);
+// `key` of the given type (an integer accepts unsigned); `what` names it in the message.
+std::optional<Reply> expect_type(const json& body, const char* key, json::value_t type, const char* what, bool required);
+// toVersion, states, set, reason and dryRun of a migration into `req`.
+std::optional<Reply> migrate_members(const json& body, MigrateRequest& req);
+
 // The StepError -> HTTP status and problem mapping used by every step route.
 Reply step_problem(const StepResult& r);
 

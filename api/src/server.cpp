@@ -78,6 +78,7 @@ class ServerImpl final : public Server {
     api::add_definition_routes(router_, ctx_);
     api::add_instance_routes(router_, ctx_);
     api::add_admin_routes(router_, ctx_);
+    api::add_migration_routes(router_, ctx_);
     std::vector<std::pair<std::string, std::string>> names;
     for (const auto& r : router_.routes()) names.emplace_back(std::string(api::http::to_string(r.method)), r.pattern);
     ctx_.metrics.set_routes(std::move(names));

@@ -235,6 +235,48 @@ TEST_F(ServerTest, MigrateMovesAnInstanceToANewVersionAfterADryRun) {
   EXPECT_EQ(bumped.json_body()["data"]["n"], 11);
 }
 
+TEST_F(ServerTest, AMigrationPlanCountsADryRunThenMigratesPageByPage) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  HttpClient admin(port_, "admin-token");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(start_counter(clerk));
+  auto v2 = json::parse(kCounterDefinition);
+  v2["version"] = 2;
+  v2["dataSchema"] = {{"type", "object"}, {"required", {"owner"}}};
+  ASSERT_EQ(admin.post("/v1/definitions", v2).status, 201);
+
+  EXPECT_EQ(clerk.post("/v1/migrations", {{"definition", "t.counter"}}).status, 403);
+  EXPECT_EQ(first_error_pointer(admin.post("/v1/migrations", json::object())), "/definition");
+  EXPECT_EQ(first_error_pointer(admin.post("/v1/migrations", {{"definition", "t.counter"}, {"limit", 0}})), "/limit");
+  EXPECT_EQ(admin.post("/v1/migrations", {{"definition", "t.none"}}).status, 404);
+  auto bad_cursor = admin.post("/v1/migrations", {{"definition", "t.counter"}, {"cursor", "zz"}});
+  EXPECT_EQ(bad_cursor.status, 400);
+  EXPECT_EQ(first_error_pointer(bad_cursor), "/cursor");
+
+  auto refused = admin.post("/v1/migrations", {{"definition", "t.counter"}, {"dryRun", true}});
+  ASSERT_EQ(refused.status, 200) << refused.body;
+  EXPECT_EQ(refused.json_body()["examined"], 3);
+  EXPECT_EQ(refused.json_body()["refusedBy"]["data-invalid"], 3);
+  EXPECT_EQ(refused.json_body()["refused"][0]["code"], "data-invalid");
+
+  json plan = {{"definition", "t.counter"}, {"set", {{"/owner", "office"}}}, {"limit", 2}, {"reason", "owners"}};
+  auto page1 = admin.post("/v1/migrations", plan);
+  ASSERT_EQ(page1.status, 200) << page1.body;
+  EXPECT_EQ(page1.json_body()["migrated"], 2);
+  ASSERT_TRUE(page1.json_body().contains("nextCursor")) << page1.body;
+  plan["cursor"] = page1.json_body()["nextCursor"];
+  auto page2 = admin.post("/v1/migrations", plan);
+  ASSERT_EQ(page2.status, 200) << page2.body;
+  EXPECT_EQ(page2.json_body()["migrated"], 1);
+  EXPECT_FALSE(page2.json_body().contains("nextCursor"));
+  for (const auto& id : ids) {
+    auto v = clerk.get("/v1/instances/" + id).json_body();
+    EXPECT_EQ(v["definitionVersion"], 2);
+    EXPECT_EQ(v["data"]["owner"], "office");
+  }
+}
+
 TEST_F(ServerTest, DefinitionsDeployValidateGetAndGraph) {
   serve();
   HttpClient admin(port_, "admin-token");

@@ -225,6 +225,24 @@ TEST_F(CliTest, MigrateShowsADryRunThenMovesTheInstance) {
   EXPECT_EQ(done.doc()["definitionVersion"], 2);
   EXPECT_EQ(done.doc()["migration"]["dryRun"], false);
   EXPECT_EQ(bihuan({"history", id, "--format", "json"}).doc()["entries"].back()["kind"], "migrate");
+
+  // A plan: every running instance of the definition, each alone.
+  for (const char* key : {"LR-10", "LR-11"})
+    ASSERT_EQ(bihuan({"start", "demo.leave-request", "--version", "1", "--key", key, "--data",
+                      R"({"employee": "韩梅梅", "days": 1})"}).rc, 0);
+  auto plan_dry = bihuan({"migrate", "--definition", "demo.leave-request", "--dry-run", "--format", "json"});
+  ASSERT_EQ(plan_dry.rc, 0) << plan_dry.err;
+  EXPECT_EQ(plan_dry.doc()["examined"], 3);
+  EXPECT_EQ(plan_dry.doc()["migrated"], 2);
+  EXPECT_EQ(plan_dry.doc()["skipped"], 1) << "LR-9 is on v2 already";
+  auto plan_typo = bihuan({"migrate", "--definition", "demo.leave-request", "--state", "SUBMITED=SUBMITTED"});
+  EXPECT_EQ(plan_typo.rc, 1);
+  EXPECT_NE(plan_typo.out.find("0 migrated, 2 refused, 1 skipped"), std::string::npos) << plan_typo.out;
+  auto plan = bihuan({"migrate", "--definition", "demo.leave-request", "--from-version", "1"});
+  ASSERT_EQ(plan.rc, 0) << plan.err;
+  EXPECT_NE(plan.out.find("3 running instances of demo.leave-request: 2 migrated, 0 refused, 1 skipped"),
+            std::string::npos) << plan.out;
+  EXPECT_EQ(bihuan({"migrate", id, "--definition", "demo.leave-request"}).rc, 2) << "an id or a plan, not both";
   EXPECT_EQ(bihuan({"verify"}).rc, 0);
 }
 
