@@ -204,6 +204,12 @@ TEST_F(ServerTest, MigrateMovesAnInstanceToANewVersionAfterADryRun) {
   auto unmapped = admin.post(path, json::object());
   EXPECT_EQ(unmapped.status, 400) << unmapped.body;
   EXPECT_NE(unmapped.json_body().value("detail", "").find("has no state \"open\""), std::string::npos) << unmapped.body;
+  EXPECT_EQ(first_error_pointer(unmapped), "/states");
+  auto typo = admin.post(path, {{"states", {{"opne", "counting"}}}});
+  EXPECT_EQ(typo.status, 400);
+  EXPECT_EQ(first_error_pointer(typo), "/states/opne") << typo.body;
+  EXPECT_EQ(first_error_pointer(admin.post(path, {{"toVersion", 9}})), "/toVersion");
+  EXPECT_EQ(first_error_pointer(admin.post(path, {{"states", {{"open", "counting"}}}, {"set", {{"n", 1}}}})), "/set/n");
   auto wrong = admin.post(path, {{"states", {{"open", 7}}}});
   EXPECT_EQ(wrong.status, 422);
   EXPECT_EQ(first_error_pointer(wrong), "/states/open");

@@ -4,6 +4,16 @@
 
 namespace bihuan::runtime {
 
+namespace {
+
+// A refused migration request, with the JSON Pointer of the member at fault (the HTTP
+// API puts it in the problem's errors).
+[[noreturn]] void refuse(StepError e, const std::string& message, const std::string& pointer, const char* code) {
+  fail(e, message, {{"problems", json::array({{{"pointer", pointer}, {"code", code}, {"message", message}}})}});
+}
+
+}  // namespace
+
 json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
   const Definition& from = definition_of(r);
   const std::string id_text = id_to_text(r.id);
@@ -19,34 +29,40 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
   else if (auto newest = env_.definitions.find(r.definition, std::nullopt)) target = newest->version;
   const Definition* to = stepper_.definition(r.definition, target);
   if (!to)
-    fail(StepError::not_found, "definition " + r.definition + " has no deployed version " + std::to_string(target));
+    refuse(StepError::not_found, "definition " + r.definition + " has no deployed version " + std::to_string(target),
+           "/toVersion", "not-deployed");
   if (to->version == from.version)
-    fail(StepError::invalid_request, "instance " + id_text + " is on version " + std::to_string(from.version) +
-                                         " of " + r.definition + " already");
+    refuse(StepError::invalid_request,
+           "instance " + id_text + " is on version " + std::to_string(from.version) + " of " + r.definition + " already",
+           "/toVersion", "same-version");
   // The map is checked whole, so that one map used for many instances finds its typos on
   // the first of them.
   for (const auto& [old_name, new_name] : req.states) {
     if (from.find_state(old_name) < 0)
-      fail(StepError::invalid_request, "states: \"" + old_name + "\" is not a state of " + r.definition + " v" +
-                                           std::to_string(from.version));
+      refuse(StepError::invalid_request,
+             "states: \"" + old_name + "\" is not a state of " + r.definition + " v" + std::to_string(from.version),
+             "/states/" + pointer_escape(old_name), "unknown-state");
     if (to->find_state(new_name) < 0)
-      fail(StepError::invalid_request, "states: \"" + new_name + "\" (for \"" + old_name + "\") is not a state of " +
-                                           r.definition + " v" + std::to_string(to->version));
+      refuse(StepError::invalid_request,
+             "states: \"" + new_name + "\" (for \"" + old_name + "\") is not a state of " + r.definition + " v" +
+                 std::to_string(to->version),
+             "/states/" + pointer_escape(old_name), "unknown-state");
   }
   const std::string old_name = from.states[r.state].name;
   auto mapped = req.states.find(old_name);
   const std::string new_name = mapped != req.states.end() ? mapped->second : old_name;
   const int ns = to->find_state(new_name);
   if (ns < 0)
-    fail(StepError::invalid_request, "version " + std::to_string(to->version) + " of " + r.definition +
-                                         " has no state \"" + new_name + "\": map it in states, e.g. {\"" + old_name +
-                                         "\": \"...\"}");
+    refuse(StepError::invalid_request,
+           "version " + std::to_string(to->version) + " of " + r.definition + " has no state \"" + new_name +
+               "\": map it in states, e.g. {\"" + old_name + "\": \"...\"}",
+           "/states", "unmapped-state");
   if (to->states[ns].type != StateType::atomic)
-    fail(StepError::invalid_request, "state \"" + new_name + "\" of " + r.definition + " v" +
-                                         std::to_string(to->version) + " is " +
-                                         (to->states[ns].type == StateType::final_state
-                                              ? "final: cancel the instance instead"
-                                              : "compound: map to one of its states"));
+    refuse(StepError::invalid_request,
+           "state \"" + new_name + "\" of " + r.definition + " v" + std::to_string(to->version) + " is " +
+               (to->states[ns].type == StateType::final_state ? "final: cancel the instance instead"
+                                                              : "compound: map to one of its states"),
+           "/states/" + pointer_escape(old_name), "not-atomic");
 
   json report = {{"fromVersion", from.version}, {"toVersion", to->version}, {"fromState", old_name},
                  {"toState", new_name},         {"timers", json::array()},  {"deadlines", json::array()}};
@@ -69,7 +85,8 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
     tr.set = req.set;
     for (const auto& [ptr, rule] : tr.set)
       if (!ptr.empty() && ptr[0] != '/')
-        fail(StepError::invalid_request, "set: \"" + ptr + "\" is not a JSON Pointer (it starts with /)");
+        refuse(StepError::invalid_request, "set: \"" + ptr + "\" is not a JSON Pointer (it starts with /)",
+               "/set/" + pointer_escape(ptr), "pointer");
     transition(r, *to, tr, ctx, req.actor, changes, 0);
   }
   auto chain = to->ancestry(ns);  // the state first, then its parents: armed outer first
