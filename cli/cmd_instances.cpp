@@ -178,10 +178,7 @@ void run_plan(const MigrateOptions& o, Engine& engine, const MigrateRequest& ste
   MigrationReport r = migrate_instances(engine, plan);
   if (!r.error.empty()) return fail(o.session, r.error);
   if (o.session.json()) {
-    json refused = json::array();
-    for (const auto& x : r.refused) refused.push_back({{"id", x.instance_id}, {"code", to_string(x.error)}, {"message", x.message}});
-    print_json({{"examined", r.examined}, {"migrated", r.migrated}, {"skipped", r.skipped}, {"refusedBy", r.refused_by},
-                {"refused", refused}, {"dryRun", step.dry_run}});
+    print_json(r.to_json(step.dry_run));
   } else {
     std::cout << (step.dry_run ? "dry run, nothing written: " : "") << r.examined << " running instance"
               << (r.examined == 1 ? "" : "s") << " of " << o.definition << ": " << r.migrated
@@ -310,6 +307,9 @@ void add_instance_commands(CLI::App& app) {
         throw CLI::ValidationError("migrate", "give an instance id or --definition (not both)");
       if (o->definition.empty() && (*o->from_opt || !o->in_state.empty()))
         throw CLI::ValidationError("migrate", "--from-version and --in-state go with --definition");
+      if (!o->definition.empty() && *o->expected_opt)
+        throw CLI::ValidationError("migrate", "--expected-version goes with an instance id (a plan expects each "
+                                              "instance's version as it reads it)");
       guarded(o->session, [&] { run_migrate(*o); });
     });
   }

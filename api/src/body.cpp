@@ -4,6 +4,15 @@
 
 namespace bihuan::api {
 
+std::optional<json> object_body(const Call& call, Reply& error, const json* empty_default) {
+  auto body = body_json(call, error, empty_default);
+  if (body && !body->is_object()) {
+    error = problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
+    return std::nullopt;
+  }
+  return body;
+}
+
 // Rejects members other than `known` with the pointer of each.
 std::optional<Reply> unknown_members(const json& body, std::initializer_list<const char*> known) {
   std::vector<FieldError> errors;

@@ -56,6 +56,8 @@ void add_admin_routes(Router& router, Context& ctx);
 void add_migration_routes(Router& router, Context& ctx);
 
 // body.cpp: checks of JSON request bodies, each a 422 naming the member's pointer.
+// body_json() that must be an object:
+std::optional<json> object_body(const Call& call, Reply& error, const json* empty_default = nullptr);
 // Members other than `known`:
 std::optional<Reply> unknown_members(const json& body, std::initializer_list<const char*> known);
 // `key` of the given type (an integer accepts unsigned); `what` names it in the message.

@@ -109,9 +109,8 @@ std::optional<Reply> time_param(const Call& call, const char* name, const Contex
 void add_instance_routes(Router& router, Context& ctx) {
   router.add(http::verb::post, "/v1/instances", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
     Reply error;
-    auto body = body_json(call, error);
+    auto body = object_body(call, error);
     if (!body) co_return error;
-    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
     if (auto bad = unknown_members(*body, {"definition", "version", "businessKey", "data", "returnExisting"})) co_return *bad;
     if (auto bad = expect_type(*body, "definition", json::value_t::string, "a definition id", true)) co_return *bad;
     if (auto bad = expect_type(*body, "version", json::value_t::number_integer, "an integer version", false)) co_return *bad;
@@ -169,9 +168,8 @@ void add_instance_routes(Router& router, Context& ctx) {
 
   router.add(http::verb::post, "/v1/instances/{id}/events", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
     Reply error;
-    auto body = body_json(call, error);
+    auto body = object_body(call, error);
     if (!body) co_return error;
-    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
     if (auto bad = unknown_members(*body, {"event", "payload"})) co_return *bad;
     if (auto bad = expect_type(*body, "event", json::value_t::string, "an event name", true)) co_return *bad;
     if (auto bad = expect_type(*body, "payload", json::value_t::object, "an object", false)) co_return *bad;
@@ -190,9 +188,8 @@ void add_instance_routes(Router& router, Context& ctx) {
   router.add(http::verb::post, "/v1/instances/{id}/cancel", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
     Reply error;
     json empty = json::object();
-    auto body = body_json(call, error, &empty);
+    auto body = object_body(call, error, &empty);
     if (!body) co_return error;
-    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
     if (auto bad = unknown_members(*body, {"reason"})) co_return *bad;
     if (auto bad = expect_type(*body, "reason", json::value_t::string, "a string", false)) co_return *bad;
     std::string reason = body->value("reason", "");
@@ -208,9 +205,8 @@ void add_instance_routes(Router& router, Context& ctx) {
   router.add(http::verb::post, "/v1/instances/{id}/migrate", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
     Reply error;
     json empty = json::object();
-    auto body = body_json(call, error, &empty);
+    auto body = object_body(call, error, &empty);
     if (!body) co_return error;
-    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
     if (auto bad = unknown_members(*body, {"toVersion", "states", "set", "reason", "dryRun"})) co_return *bad;
     MigrateRequest req;
     if (auto bad = migrate_members(*body, req)) co_return *bad;

@@ -6,27 +6,12 @@
 
 namespace bihuan::api {
 
-namespace {
-
-using boost::asio::awaitable;
-
-json report_json(const MigrationReport& r, bool dry_run) {
-  json refused = json::array();
-  for (const auto& x : r.refused) refused.push_back({{"id", x.instance_id}, {"code", to_string(x.error)}, {"message", x.message}});
-  json out = {{"examined", r.examined}, {"migrated", r.migrated}, {"skipped", r.skipped},
-              {"refusedBy", r.refused_by}, {"refused", refused}, {"dryRun", dry_run}};
-  if (!r.next_cursor.empty()) out["nextCursor"] = r.next_cursor;
-  return out;
-}
-
-}  // namespace
-
 void add_migration_routes(Router& router, Context& ctx) {
+  using boost::asio::awaitable;
   router.add(http::verb::post, "/v1/migrations", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
     Reply error;
-    auto body = body_json(call, error);
+    auto body = object_body(call, error);
     if (!body) co_return error;
-    if (!body->is_object()) co_return problem(422, "wrong-type", "the body must be a JSON object", {{"", "type", "expected an object"}});
     if (auto bad = unknown_members(*body, {"definition", "fromVersion", "state", "limit", "cursor", "toVersion", "states",
                                            "set", "reason", "dryRun"}))
       co_return *bad;
@@ -58,7 +43,7 @@ void add_migration_routes(Router& router, Context& ctx) {
         co_return problem(400, "bad-parameter", report.error, {{"/cursor", "cursor", "expected a nextCursor of this plan"}});
       co_return problem(404, "not-found", report.error);
     }
-    co_return Reply::json_body(200, report_json(report, plan.step.dry_run));
+    co_return Reply::json_body(200, report.to_json(plan.step.dry_run));
   });
 }
 

@@ -243,6 +243,7 @@ TEST_F(CliTest, MigrateShowsADryRunThenMovesTheInstance) {
   EXPECT_NE(plan.out.find("3 running instances of demo.leave-request: 2 migrated, 0 refused, 1 skipped"),
             std::string::npos) << plan.out;
   EXPECT_EQ(bihuan({"migrate", id, "--definition", "demo.leave-request"}).rc, 2) << "an id or a plan, not both";
+  EXPECT_EQ(bihuan({"migrate", "--definition", "demo.leave-request", "--expected-version", "1"}).rc, 2);
   EXPECT_EQ(bihuan({"verify"}).rc, 0);
 }
 

@@ -99,6 +99,7 @@ TEST_F(MigrateInstanceTest, KeepsTimersAndDeadlinesOfTheSameNameArmsNewOnesAndGo
   EXPECT_EQ(v->state, "OPEN");
   EXPECT_EQ(v->version, 2u);
   EXPECT_EQ(v->data["grade"], "B");
+  EXPECT_EQ(in_state("OPEN"), 1u) << "the state index keeps it: the same name in the new version";
   ASSERT_TRUE(v->deadline);
   EXPECT_EQ(*v->deadline, t0 + std::chrono::hours(24 * 10)) << "the deadline of OPEN is kept";
   auto last = engine_->history(id).back();
@@ -187,6 +188,8 @@ TEST_F(MigrateInstanceTest, RefusalsNameWhatIsWrongAndChangeNothing) {
       [](MigrateRequest& m) { m.expected_version = 7; });
   add("a pointer without /", StepError::invalid_request, "set: \"grade\" is not a JSON Pointer",
       [](MigrateRequest& m) { m.set = {{"grade", "B"}}; });
+  add("the whole data", StepError::invalid_request, "set: \"\" is not a JSON Pointer",
+      [](MigrateRequest& m) { m.set = {{"", 5}}; });
   add("a value the schema refuses", StepError::data_invalid, "",
       [](MigrateRequest& m) { m.set = {{"/grade", "E"}}; });
   add("an expression that fails", StepError::expression_error, "/set/",

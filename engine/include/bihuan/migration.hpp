@@ -36,6 +36,9 @@ struct MigrationReport {
   std::map<std::string, std::size_t> refused_by;  // to_string(StepError) -> count
   std::string next_cursor;   // non-empty: more instances to examine
   std::string error;         // the plan cannot run (no definition, a cursor not of this plan)
+  // {examined, migrated, skipped, refusedBy, refused: [{id, code, message}], dryRun,
+  // nextCursor?}: what the HTTP API and the CLI print.
+  json to_json(bool dry_run) const;
 };
 
 // Examines up to plan.limit running instances, in the order of Engine::query (by state,

@@ -513,26 +513,27 @@ StepResult EngineImpl::send(const EventRequest& request) {
   return submit_and_wait(std::move(r));
 }
 
+namespace {
+
+StepResult not_an_id(const std::string& text) {
+  StepResult out;
+  out.error = StepError::not_found;
+  out.message = "\"" + text + "\" is not an instance id (16 hex digits)";
+  return out;
+}
+
+}  // namespace
+
 StepResult EngineImpl::cancel(const std::string& instance_id, const std::string& reason, const Actor& actor) {
   auto id = id_from_text(instance_id);
-  if (!id) {
-    StepResult out;
-    out.error = StepError::not_found;
-    out.message = "\"" + instance_id + "\" is not an instance id (16 hex digits)";
-    return out;
-  }
+  if (!id) return not_an_id(instance_id);
   Request r{Request::cancel, {}, {}, *id, reason, {}, actor, nullptr};
   return submit_and_wait(std::move(r));
 }
 
 StepResult EngineImpl::migrate(const MigrateRequest& request) {
   auto id = id_from_text(request.instance_id);
-  if (!id) {
-    StepResult out;
-    out.error = StepError::not_found;
-    out.message = "\"" + request.instance_id + "\" is not an instance id (16 hex digits)";
-    return out;
-  }
+  if (!id) return not_an_id(request.instance_id);
   Request r{Request::migrate, {}, {}, *id, {}, {}, request.actor, nullptr};
   r.migrate_req = std::make_shared<const MigrateRequest>(request);
   return submit_and_wait(std::move(r));

@@ -4,6 +4,15 @@
 
 namespace bihuan {
 
+json MigrationReport::to_json(bool dry_run) const {
+  json list = json::array();
+  for (const auto& x : refused) list.push_back({{"id", x.instance_id}, {"code", to_string(x.error)}, {"message", x.message}});
+  json out = {{"examined", examined}, {"migrated", migrated}, {"skipped", skipped},
+              {"refusedBy", refused_by}, {"refused", std::move(list)}, {"dryRun", dry_run}};
+  if (!next_cursor.empty()) out["nextCursor"] = next_cursor;
+  return out;
+}
+
 MigrationReport migrate_instances(Engine& engine, const MigrationPlan& plan) {
   MigrationReport out;
   auto target = engine.definition(plan.definition, plan.step.to_version);

@@ -99,7 +99,7 @@ InstanceRecord& Step::fetch(std::uint64_t id) {
   auto r = stepper_.load(b_, id, &damage);
   if (!r && !damage.empty()) fail(StepError::record_damaged, "instance " + id_to_text(id) + ": " + damaged_text(damage));
   if (!r) fail(StepError::not_found, "no instance with id " + id_to_text(id));
-  u_.original_state.emplace(id, r->state);
+  u_.original_state.emplace(id, Unit::Original{r->state, r->definition_version});
   return u_.records.emplace(id, std::move(*r)).first->second;
 }
 
@@ -208,22 +208,15 @@ void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& 
     else if (d.at) due = ex.at(*d.at, ctx, d.pointer + "/at");
     else if (d.after) due = ex.add(b_.now, *d.after, d.calendar, ctx, d.pointer + "/after");
     if (due) r.deadlines.emplace_back(state, ms(*due));
-    if (carried && carried->report && due)
-      (*carried->report)["deadlines"].push_back(
-          {{"state", st.name}, {"due", format_time(*due, *def.timezone)}, {"kept", kept != nullptr}});
   }
   for (std::size_t i = 0; i < st.timers.size(); ++i) {
     const TimerSpec& t = st.timers[i];
-    if (carried) {
+    if (carried)
       if (auto it = carried->timers.find(std::pair{st.name, t.id}); it != carried->timers.end()) {
         arm(r, state, static_cast<int>(i), TimePoint(Millis(static_cast<std::int64_t>(it->second.due_ms))),
             it->second.fired);
-        if (carried->report)
-          (*carried->report)["timers"].push_back(
-              {{"state", st.name}, {"id", t.id}, {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(it->second.due_ms))), *def.timezone)}, {"kept", true}});
         continue;
       }
-    }
     std::optional<TimePoint> when;
     if (t.anchor == TimerAnchor::deadline) {
       if (due && t.after) when = ex.add(*due, *t.after, t.calendar, ctx, t.pointer + "/offset");
@@ -235,9 +228,6 @@ void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& 
       when = ex.add(b_.now, json(t.every->to_string()), t.calendar, ctx, t.pointer + "/every");
     }
     if (when) arm(r, state, static_cast<int>(i), *when, 0);
-    if (carried && carried->report && when)
-      (*carried->report)["timers"].push_back(
-          {{"state", st.name}, {"id", t.id}, {"due", format_time(*when, *def.timezone)}, {"kept", false}});
   }
 }
 
@@ -452,7 +442,7 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
   rec.created_ms = rec.updated_ms = ms(b_.now);
   rec.parent = parent;
   rec.parent_event = parent_event;
-  u_.original_state.emplace(rec.id, -1);
+  u_.original_state.emplace(rec.id, Unit::Original{});
   InstanceRecord& r = u_.records.emplace(rec.id, std::move(rec)).first->second;
   check_data(r, def);
   json initial_data = r.data;

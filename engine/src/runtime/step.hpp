@@ -19,7 +19,11 @@ namespace bihuan::runtime {
 struct Unit {
   std::vector<std::tuple<bool, storage::Db, std::string, std::string>> ops;  // (put?, db, key, value)
   std::unordered_map<std::uint64_t, InstanceRecord> records;  // working copies
-  std::unordered_map<std::uint64_t, int> original_state;      // -1 for instances created here
+  struct Original {
+    int state = -1;  // -1 for instances created here
+    std::int64_t version = 0;  // the definition version that state index is of
+  };
+  std::unordered_map<std::uint64_t, Original> original_state;  // as loaded, for the state index
   std::map<std::string, std::uint64_t> business_keys;          // claimed in this unit
   std::vector<Cascade> cascades;  // a vector: an empty deque allocates, and most steps have none
   std::vector<std::shared_ptr<const Definition>> pinned;        // keeps definitions alive
@@ -80,7 +84,6 @@ class Step {
   struct Carried {
     std::map<std::string, std::int64_t, std::less<>> deadlines;                 // state -> due ms
     std::map<std::pair<std::string, std::string>, TimerRef, std::less<>> timers;  // (state, timer id)
-    json* report = nullptr;  // {"timers": [...], "deadlines": [...]} of the migration
   };
   // Arms a state's deadline and timers as entering it does (without its actions); with
   // `carried`, those it holds keep their due times.

@@ -64,10 +64,7 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
                                                               : "compound: map to one of its states"),
            "/states/" + pointer_escape(old_name), "not-atomic");
 
-  json report = {{"fromVersion", from.version}, {"toVersion", to->version}, {"fromState", old_name},
-                 {"toState", new_name},         {"timers", json::array()},  {"deadlines", json::array()}};
   Carried carried;
-  carried.report = &report;
   for (const auto& [state, due] : r.deadlines) carried.deadlines.emplace(from.states[state].name, due);
   for (const TimerRef& t : r.timers)
     carried.timers.emplace(std::pair{from.states[t.state].name, from.states[t.state].timers[t.timer].id}, t);
@@ -84,7 +81,7 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
     TransitionSpec tr;  // an internal transition that only sets: its errors point into the request
     tr.set = req.set;
     for (const auto& [ptr, rule] : tr.set)
-      if (!ptr.empty() && ptr[0] != '/')
+      if (ptr.empty() || ptr[0] != '/')  // "" would replace the data object itself
         refuse(StepError::invalid_request, "set: \"" + ptr + "\" is not a JSON Pointer (it starts with /)",
                "/set/" + pointer_escape(ptr), "pointer");
     transition(r, *to, tr, ctx, req.actor, changes, 0);
@@ -93,7 +90,23 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) arm_state(r, *to, *it, ctx, &carried);
   release(r, ctx);
   check_data(r, *to);
-  report["changes"] = changes;
+  // What was armed, and whether it kept its old due time (arm_state used the carried one).
+  json timers = json::array(), deadlines = json::array();
+  for (const TimerRef& t : r.timers) {
+    const StateSpec& st = to->states[t.state];
+    const std::string& id = st.timers[t.timer].id;
+    timers.push_back({{"state", st.name}, {"id", id},
+                      {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(t.due_ms))), *to->timezone)},
+                      {"kept", carried.timers.count(std::pair{st.name, id}) > 0}});
+  }
+  for (const auto& [state, due] : r.deadlines) {
+    const std::string& name = to->states[state].name;
+    deadlines.push_back({{"state", name}, {"due", format_time(TimePoint(Millis(due)), *to->timezone)},
+                         {"kept", carried.deadlines.count(name) > 0}});
+  }
+  json report = {{"fromVersion", from.version}, {"toVersion", to->version}, {"fromState", old_name},
+                 {"toState", new_name},         {"timers", std::move(timers)}, {"deadlines", std::move(deadlines)},
+                 {"changes", changes}};
   record_history(r, "migrate", "", req.actor, old_name,
                  {{"fromVersion", from.version}, {"toVersion", to->version}, {"reason", req.reason}}, std::move(changes),
                  true);

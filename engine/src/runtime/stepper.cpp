@@ -120,10 +120,19 @@ void Stepper::apply(Batch& b, Unit& u) {
   for (auto& [id, rec] : u.records) {
     const Definition* def = definition(rec.definition, rec.definition_version);
     auto was = u.original_state.find(id);
-    int before = was != u.original_state.end() ? was->second : -1;
-    if (def && before != rec.state) {
-      if (before >= 0) b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[before].name, id)));
-      b.note(b.txn.put(Db::sidx, state_key(rec.definition, def->states[rec.state].name, id), ""));
+    Unit::Original before = was != u.original_state.end() ? was->second : Unit::Original{};
+    if (def && (before.state != rec.state || before.version != rec.definition_version)) {
+      // The index key names the state, so the name before is read in the version the
+      // record was loaded with (a migration changes the version).
+      const Definition* old = before.state < 0                         ? nullptr
+                              : before.version == rec.definition_version ? def
+                                                                       : definition(rec.definition, before.version);
+      const std::string* was_in = old ? &old->states[before.state].name : nullptr;
+      const std::string& now_in = def->states[rec.state].name;
+      if (!was_in || *was_in != now_in) {
+        if (was_in) b.note(b.txn.del(Db::sidx, state_key(rec.definition, *was_in, id)));
+        b.note(b.txn.put(Db::sidx, state_key(rec.definition, now_in, id), ""));
+      }
     }
     b.note(b.txn.put_owned(Db::inst, be64(id), std::move(u.sealed[sealed++])));
     if (b.failed()) return;
@@ -250,11 +259,6 @@ StepResult Stepper::migrate(Batch& b, std::uint64_t id, const MigrateRequest& re
     check_actor(req.actor);
     InstanceRecord& r = s.fetch(id);
     json report = s.migrate(r, req);
-    // The state index: apply() names the state before a step with the record's (new)
-    // version, so the migration moves the key itself and apply() sees no state change.
-    u.del(Db::sidx, state_key(r.definition, report["fromState"].get<std::string>(), id));
-    u.put(Db::sidx, state_key(r.definition, report["toState"].get<std::string>(), id), "");
-    u.original_state[id] = r.state;
     seal(u);
     result.instance = view(r);
     report["dryRun"] = req.dry_run;
