@@ -105,6 +105,11 @@ std::string engine_metrics_text(const EngineMetrics& m) {
   scalar(out, "bihuan_storage_failures_total", "counter", "Group commits that failed in storage (nothing applied).",
          static_cast<double>(m.storage_failures));
   scalar(out, "bihuan_timers_fired_total", "counter", "Timers fired.", static_cast<double>(m.timers_fired));
+  scalar(out, "bihuan_timers_ahead_total", "counter", "Timer firings executed ahead of their due time.",
+         static_cast<double>(m.timers_ahead));
+  scalar(out, "bihuan_timers_ahead_dropped_total", "counter",
+         "Timer firings executed ahead and dropped unwritten (another step came first).",
+         static_cast<double>(m.timers_ahead_dropped));
   scalar(out, "bihuan_steps_reexecuted_total", "counter",
          "Requests executed again: another process committed in between, or the commit under theirs failed.",
          static_cast<double>(m.reexecuted));

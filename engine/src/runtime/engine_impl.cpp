@@ -162,6 +162,7 @@ void EngineImpl::close() {
         empty = queue_.empty();
       }
       if (empty) {
+        if (ahead_) settle_ahead();  // a burst not due yet is not committed early
         wait_committer_idle();
         std::lock_guard lock(cmu_);
         if (seen_epoch_ == epoch_) break;
@@ -252,6 +253,18 @@ void EngineImpl::schedule_timers() {
     return;
   }
   std::int64_t now = options_.clock->now().time_since_epoch().count();
+  // A burst due within the look-ahead is executed now, while the writer is idle.
+  if (!ahead_ && pipelined_ && !timer_batch_failed_ && due > now && due - now <= kAheadMs && due != ahead_tried_) {
+    bool idle;
+    {
+      std::lock_guard lock(mu_);
+      idle = queue_.empty();
+    }
+    if (idle) {
+      prepare_ahead(due);
+      now = options_.clock->now().time_since_epoch().count();
+    }
+  }
   // Wall-clock time can jump: never sleep more than a second without looking again.
   // After a failed firing batch (storage error), wait a second instead of spinning.
   std::int64_t wait = timer_batch_failed_ ? 1000 : std::clamp<std::int64_t>(due - now, 0, 1000);
@@ -336,6 +349,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
 }
 
 bool EngineImpl::run_batch(std::vector<Request>& batch) {
+  if (ahead_) settle_ahead();
   if (pipelined_ && stageable(batch)) {
     run_staged(batch);
     return true;
@@ -450,6 +464,8 @@ EngineMetrics EngineImpl::metrics() const {
   m.commits = counters_.commits.load(std::memory_order_relaxed);
   m.storage_failures = counters_.storage_failures.load(std::memory_order_relaxed);
   m.timers_fired = counters_.timers_fired.load(std::memory_order_relaxed);
+  m.timers_ahead = counters_.timers_ahead.load(std::memory_order_relaxed);
+  m.timers_ahead_dropped = counters_.timers_ahead_dropped.load(std::memory_order_relaxed);
   m.reexecuted = counters_.reexecuted.load(std::memory_order_relaxed);
   m.step_latency_seconds = counters_.step_latency.snapshot();
   m.batch_size = counters_.batch_size.snapshot();

@@ -131,6 +131,8 @@ class EngineImpl final : public Engine {
     std::uint64_t number = 0;    // the overlay's tag for this batch's writes
     std::uint64_t epoch = 0;     // epoch_ when it was executed
     std::int64_t next_due = INT64_MAX;
+    // A timer burst executed ahead: committed only once the clock reads this (ms).
+    std::int64_t not_before = INT64_MIN;
   };
   static bool stageable(const std::vector<Request>& batch);
   void run_staged(std::vector<Request>& batch);
@@ -149,6 +151,34 @@ class EngineImpl final : public Engine {
   void restart_from_store();
   void committer_loop();
   int commit_prepared(Prepared& p);  // 0, kConflict or an LMDB error
+
+  // Timer look-ahead (ahead.cpp), durable pipeline and real clock only. A burst of timers
+  // due in one millisecond is executed up to kAheadMs before it, on a snapshot of the
+  // idle store, as one staged batch (each firing at its due time), and handed to the
+  // committer at once: the committer replays its writes into a write transaction and
+  // holds that uncommitted until the clock reads the due time, then commits. A batch the
+  // writer runs before the due time cancels it (the committer aborts, nothing of it was
+  // written) and the timers fire the usual way.
+  struct Ahead {
+    std::int64_t due = 0;  // ms
+    std::size_t fired = 0;
+    IdGenerator ids;       // ids_ and next_ before it: restored if it is dropped
+    Sequences next;
+  };
+  static constexpr std::int64_t kAheadMs = 1000;    // look at most this far ahead
+  static constexpr std::size_t kAheadMin = 64;      // fewer due together: fire as usual
+  static constexpr std::size_t kAheadMax = 20000;   // firings executed ahead at most
+  static constexpr int kDropped = -30001;           // commit_prepared: cancelled ahead batch
+  // Writer, queue empty: executes the timers due at `due` and hands them off.
+  void prepare_ahead(std::int64_t due);
+  // Writer, before it runs any batch: once the due time is reached the committer commits
+  // the burst (a later batch runs on top of it as on any staged batch); before it, the
+  // burst is cancelled and forgotten, as if it had never been executed.
+  void settle_ahead();
+  // Committer, cmu_ held by `lock`: waits until the clock reads p.not_before (true) or
+  // the writer cancels (false).
+  bool hold_until_due(const Prepared& p, std::unique_lock<std::mutex>& lock);
+  void observe_ahead_lag(const Prepared& p);  // committer, after its commit
   static constexpr int kConflict = -30000;  // outside LMDB's error range
   // Every commit of this engine writes meta/"writer" = token_ + be64(count) (put_stamp;
   // the new stamp becomes stamp_ once committed). Finding another value there
@@ -200,6 +230,8 @@ class EngineImpl final : public Engine {
   bool committer_stop_ = false;
   std::uint64_t epoch_ = 0;          // bumped when the committer refuses a batch
   std::vector<Request> returned_;    // requests to execute again, oldest first
+  bool ahead_cancel_ = false;        // the writer cancels the held ahead batch
+  bool ahead_dropped_ = false;       // the committer aborted it
   // The stamp of our last commit (meta/"writer"); the one found at open until then. Used
   // by whichever thread commits (they hand over under cmu_).
   std::string token_, stamp_;
@@ -213,6 +245,8 @@ class EngineImpl final : public Engine {
   std::atomic<std::int64_t> last_commit_ns_{0};
   // Writer thread only.
   Overlay overlay_;
+  std::optional<Ahead> ahead_;
+  std::int64_t ahead_tried_ = INT64_MIN;  // the due time last executed ahead (once each)
   std::uint64_t batch_number_ = 0;
   std::uint64_t seen_epoch_ = 0;
 };

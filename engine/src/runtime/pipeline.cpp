@@ -159,7 +159,7 @@ bool EngineImpl::grow_map() {
   return env_->grow() == 0;
 }
 
-int EngineImpl::commit_prepared(Prepared& p) {
+int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
   // Nothing to write (every step refused, a barrier): nothing to flush either. The
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
@@ -176,6 +176,14 @@ int EngineImpl::commit_prepared(Prepared& p) {
     for (std::size_t i = 0; rc == 0 && i < p.ops.size(); ++i) {
       const Op& op = p.ops[i];
       rc = op.put ? txn->put(op.db, op.key, op.value, op.append) : txn->del(op.db, op.key);
+    }
+    if (rc == 0 && p.not_before != INT64_MIN) {  // a timer burst executed ahead (ahead.cpp)
+      std::unique_lock lock(cmu_);
+      if (!hold_until_due(p, lock)) {
+        lock.unlock();
+        txn->abort();
+        return kDropped;
+      }
     }
     if (rc == 0) rc = txn->commit();
     else txn->abort();
@@ -213,6 +221,8 @@ void EngineImpl::committer_loop() {
       if (rc == 0) {
         next_due_ms_ = p.next_due;
         delivering_ = true;
+      } else if (rc == kDropped) {
+        ahead_dropped_ = true;
       } else {
         ++epoch_;
         if (rc == kConflict) {
@@ -224,7 +234,9 @@ void EngineImpl::committer_loop() {
       committing_ = false;
     }
     ccv_.notify_all();
+    if (rc == kDropped) continue;  // the writer cancelled it and forgets it
     if (rc == 0) {
+      if (p.not_before != INT64_MIN) observe_ahead_lag(p);
       count_batch(p.requests, p.results, !p.ops.empty());
       deliver(p.requests, p.results);
       {
