@@ -148,6 +148,21 @@ inline void run_worker(ChildWork& w, int lane_no, std::uint64_t seed) {
   }
 }
 
+// Every third round: a burst of starts in one group commit, so their timers fall due in
+// the same millisecond, then only reads. The idle writer executes the burst's firings
+// ahead and the committer holds them until they are due (engine/src/runtime/ahead.cpp);
+// the kill lands before the hold, during it, in the commit or after it.
+inline void run_burst(ChildWork& w, std::uint64_t seed) {
+  constexpr int kBurst = 100;  // above the look-ahead's minimum of 64
+  const std::string delay = kDelays[1 + seed % 3].iso;  // 50, 120 or 250 ms
+  CommitGroup group(w.engine);
+  for (int i = 0; i < kBurst && w.next_start.load() < ChildWork::kMaxStartsPerRound; ++i) {
+    std::string key = "s" + std::to_string(w.round) + "-" + std::to_string(w.next_start++);
+    emit(w.fd, "T s " + key + " " + delay);
+    w.engine.start_async(start_request(key, delay), [&w, key](StepResult r) { report(w, "s", key, r); });
+  }
+}
+
 // Reads alongside the writes, so kills also land while read transactions hold reader slots.
 inline void run_reader(ChildWork& w, std::uint64_t seed) {
   std::mt19937_64 rng(seed ^ 0x5eed);
@@ -194,7 +209,8 @@ inline void run_reader(ChildWork& w, std::uint64_t seed) {
       for (const auto& v : engine->query(q).items) work->pool.add(v.id, v.business_key);
     }
     emit(fd, "R");
-    for (int lane = 0; lane < 4; ++lane)
+    if (round % 3 == 2) run_burst(*work, seed);
+    for (int lane = 0; lane < 4 && round % 3 != 2; ++lane)
       std::thread([work, lane, seed] {
         try {
           run_worker(*work, lane, seed);

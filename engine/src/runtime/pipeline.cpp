@@ -219,7 +219,11 @@ void EngineImpl::committer_loop() {
     {
       std::lock_guard lock(cmu_);
       if (rc == 0) {
-        next_due_ms_ = p.next_due;
+        // The writer set its timer before this commit (it executes ahead of the
+        // committer): a sooner timer must wake it, or on an idle engine it would sleep
+        // until the next request.
+        if (p.next_due < next_due_ms_.exchange(p.next_due) && !options_.clock->is_virtual())
+          boost::asio::post(io_, [this] { schedule_timers(); });
         delivering_ = true;
       } else if (rc == kDropped) {
         ahead_dropped_ = true;
