@@ -3,21 +3,25 @@
 // Why: many timers fall due in the same millisecond (every business's quarterly deadline
 // at 00:00). Fired after they fall due, they are executed 2,048 to a commit, often on a
 // CPU that has been idle for seconds, and the last of 10,000 commits 90-250 ms late on a
-// small VM (docs/PERFORMANCE.md). Executed and replayed into a write transaction before
-// they fall due, only the commit (its page writes and flushes) is left at the due time.
+// small VM (docs/PERFORMANCE.md). Executed up to a second before they fall due, and
+// replayed into a write transaction just before it, only the commit (its page writes and
+// flushes) is left at the due time. The transaction is held open only for what is left
+// of the replay's lead (replay_lead_ms: at most 250 ms, typically a few tens): the one
+// place where a write transaction waits, on the committer thread, for a bounded time.
 //
 // Why it is exact: it is executed with nothing in flight (every batch handed off has
-// committed) on a snapshot of that store, and the committer replays it at once and holds
-// the transaction, so nothing can commit in between in this process; another process
-// cannot either while the transaction holds LMDB's writer lock, and one that committed
-// before is told by the stamp (kConflict), as for any staged batch: its sweep request is
-// then executed again, the usual way. Until the due time nothing is committed: a crash
-// loses nothing (the timers fire after restart) and a cancelled burst leaves no trace but
-// the ids and log numbers the writer gets back. Every firing sees the clock at its due
-// time, as with a virtual clock (its history, `now`, the timers it arms).
+// committed) on a snapshot of that store. Until it is settled the committer holds it and
+// the writer hands off nothing else (a batch that comes first cancels it, one that comes
+// after its due time lets it commit first), so nothing commits in between in this
+// process. Another process that commits before the replay begins is told by the stamp
+// (kConflict), as for any staged batch: the sweep request is then executed again, the
+// usual way; once the replay has begun, LMDB's writer lock keeps it out. Nothing is
+// committed before the due time: a crash loses nothing (the timers fire after restart)
+// and a cancelled burst leaves no trace but the ids and log numbers the writer takes
+// back. Every firing sees the clock at its due time, as with a virtual clock (its
+// history, `now`, the timers it arms).
 
 #include <algorithm>
-#include <cstdio>
 
 #include "runtime/engine_impl.hpp"
 
@@ -121,14 +125,18 @@ void EngineImpl::settle_ahead() {
   ahead_.reset();
 }
 
-bool EngineImpl::hold_until_due(const Prepared& p, std::unique_lock<std::mutex>& lock) {
+bool EngineImpl::hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock) {
   while (!ahead_cancel_) {
-    std::int64_t left = p.not_before - options_.clock->now().time_since_epoch().count();
+    std::int64_t left = ms - options_.clock->now().time_since_epoch().count();
     if (left <= 0) return true;
     // The clock is wall time (it can be set): look again at least every 50 ms.
     ccv_.wait_for(lock, std::chrono::milliseconds(std::min<std::int64_t>(left, 50)));
   }
   return false;
+}
+
+std::int64_t EngineImpl::replay_lead_ms(const Prepared& p) {
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(p.ops.size()) * 2 / 1000, 10, 250);
 }
 
 void EngineImpl::observe_ahead_lag(const Prepared& p) {

@@ -155,8 +155,9 @@ class EngineImpl final : public Engine {
   // Timer look-ahead (ahead.cpp), durable pipeline and real clock only. A burst of timers
   // due in one millisecond is executed up to kAheadMs before it, on a snapshot of the
   // idle store, as one staged batch (each firing at its due time), and handed to the
-  // committer at once: the committer replays its writes into a write transaction and
-  // holds that uncommitted until the clock reads the due time, then commits. A batch the
+  // committer at once: shortly before the due time (replay_lead_ms) the committer replays
+  // its writes into a write transaction, holds that until the clock reads the due time,
+  // then commits. A batch the
   // writer runs before the due time cancels it (the committer aborts, nothing of it was
   // written) and the timers fire the usual way.
   struct Ahead {
@@ -175,9 +176,13 @@ class EngineImpl final : public Engine {
   // the burst (a later batch runs on top of it as on any staged batch); before it, the
   // burst is cancelled and forgotten, as if it had never been executed.
   void settle_ahead();
-  // Committer, cmu_ held by `lock`: waits until the clock reads p.not_before (true) or
-  // the writer cancels (false).
-  bool hold_until_due(const Prepared& p, std::unique_lock<std::mutex>& lock);
+  // Committer, cmu_ held by `lock`: waits until the clock reads `ms` (true) or the writer
+  // cancels (false).
+  bool hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock);
+  // How long before its due time the committer begins the burst's transaction and
+  // replays it: 2 us per write (a cold CPU's pace; warm it is 0.5), 10 to 250 ms. The
+  // transaction is held open only for what is left of that lead after the replay.
+  static std::int64_t replay_lead_ms(const Prepared& p);
   void observe_ahead_lag(const Prepared& p);  // committer, after its commit
   static constexpr int kConflict = -30000;  // outside LMDB's error range
   // Every commit of this engine writes meta/"writer" = token_ + be64(count) (put_stamp;

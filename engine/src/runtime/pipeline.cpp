@@ -163,6 +163,10 @@ int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
   // Nothing to write (every step refused, a barrier): nothing to flush either. The
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
+  if (p.not_before != INT64_MIN) {  // a timer burst executed ahead (ahead.cpp)
+    std::unique_lock lock(cmu_);
+    if (!hold_until(p.not_before - replay_lead_ms(p), lock)) return kDropped;
+  }
   for (int attempt = 0; attempt < 16; ++attempt) {
     int rc = 0;
     auto txn = env_->begin(true, &rc);
@@ -177,9 +181,9 @@ int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
       const Op& op = p.ops[i];
       rc = op.put ? txn->put(op.db, op.key, op.value, op.append) : txn->del(op.db, op.key);
     }
-    if (rc == 0 && p.not_before != INT64_MIN) {  // a timer burst executed ahead (ahead.cpp)
+    if (rc == 0 && p.not_before != INT64_MIN) {
       std::unique_lock lock(cmu_);
-      if (!hold_until_due(p, lock)) {
+      if (!hold_until(p.not_before, lock)) {
         lock.unlock();
         txn->abort();
         return kDropped;
