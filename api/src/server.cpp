@@ -194,22 +194,25 @@ class ServerImpl final : public Server {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       auto ex = socket.get_executor();
-      if (ctx_.draining) continue;
-      bool full;
+      auto conn = std::make_shared<Conn>();
+      conn->ex = ex;
+      bool shut = false, full = false;
       {
+        // shutdown() sets shut_ under this lock and then waits for conns_ to empty: a
+        // connection accepted as it begins is either counted here, so that the shutdown
+        // waits for its session (which closes it unread), or dropped (closed) here. Left
+        // uncounted, the io threads could stop before its session ever ran, leaving the
+        // socket open and its client waiting for good.
         std::lock_guard lock(mu_);
-        full = conns_.size() >= ctx_.config.max_connections;
+        shut = shut_;
+        full = !shut && conns_.size() >= ctx_.config.max_connections;
+        if (!shut && !full) conns_.insert(conn);
       }
+      if (shut) continue;
       if (full) {
         ctx_.metrics.connection_refused();
         asio::co_spawn(ex, refuse(std::move(socket)), asio::detached);
         continue;
-      }
-      auto conn = std::make_shared<Conn>();
-      conn->ex = ex;
-      {
-        std::lock_guard lock(mu_);
-        conns_.insert(conn);
       }
       asio::co_spawn(ex, session(std::move(socket), conn), asio::detached);
     }
@@ -288,6 +291,10 @@ class ServerImpl final : public Server {
       beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
       auto [ec, n] = co_await http::async_read_header(s, buffer, parser, use_tuple);
       conn.busy = true;
+      // The shutdown closes idle connections on this strand. A read that had completed
+      // when it did is not served: its client sees the connection close and the request
+      // did nothing (served, its step would commit with no answer to tell the client).
+      if (!beast::get_lowest_layer(s).socket().is_open()) co_return;
       if (!ec && !parser.is_done()) {
         auto expect = parser.get().find(http::field::expect);
         if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
