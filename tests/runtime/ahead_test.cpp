@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "cli/cli_run.hpp"
 #include "engine_fixture.hpp"
 
 namespace bihuan::testing {
@@ -42,11 +43,11 @@ class AheadTest : public EngineTest {
  protected:
   void SetUp() override {
     dir_ = make_temp_dir("ahead");
-    manual_ = std::make_shared<ManualClock>(at("2023-04-03T09:00:00Z"));
+    manual_ = std::make_shared<ManualClock>(at("2033-04-03T09:00:00Z"));
     open_with(options());
     deploy(kBurst);
-    for (int i = 0; i < kBurstSize; ++i) ids_.push_back(start("t.burst", {{"due", "2023-04-03T10:00:00Z"}}).instance->id);
-    far_ = start("t.burst", {{"due", "2023-05-01T00:00:00Z"}}).instance->id;
+    for (int i = 0; i < kBurstSize; ++i) ids_.push_back(start("t.burst", {{"due", "2033-04-03T10:00:00Z"}}).instance->id);
+    far_ = start("t.burst", {{"due", "2033-05-01T00:00:00Z"}}).instance->id;
   }
   EngineOptions options() const {
     EngineOptions o = base_options();
@@ -58,7 +59,7 @@ class AheadTest : public EngineTest {
   void prepare() {
     manual_->set(due_ - Millis(400));
     before_ = engine_->metrics().timers_ahead;
-    ASSERT_TRUE(start("t.burst", {{"due", "2023-06-01T00:00:00Z"}}).ok());
+    ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
     for (int i = 0; i < 10000 && engine_->metrics().timers_ahead < before_ + kBurstSize; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ASSERT_EQ(engine_->metrics().timers_ahead, before_ + kBurstSize);
@@ -70,7 +71,7 @@ class AheadTest : public EngineTest {
   }
 
   std::shared_ptr<ManualClock> manual_;
-  const TimePoint due_ = at("2023-04-03T10:00:00Z");
+  const TimePoint due_ = at("2033-04-03T10:00:00Z");
   std::vector<std::string> ids_;
   std::string far_;
   std::uint64_t before_ = 0;
@@ -90,7 +91,7 @@ TEST_F(AheadTest, ABurstExecutedAheadIsCommittedAtItsDueTimeAsIfItFiredThen) {
     ASSERT_EQ(h.size(), 2u);
     EXPECT_EQ(h.back().kind, "timer");
     EXPECT_EQ(h.back().at, due_) << "fired at its due time, not when the clock was looked at";
-    EXPECT_EQ(engine_->get(id)->data["rungAt"], "2023-04-03T18:00:00+08:00");  // the default zone
+    EXPECT_EQ(engine_->get(id)->data["rungAt"], "2033-04-03T18:00:00+08:00");  // the default zone
   }
   // What the firings armed is relative to the due time: RUNG's timer, one hour later.
   EXPECT_EQ(engine_->next_timer_due(), due_ + std::chrono::hours(1));
@@ -124,7 +125,34 @@ TEST_F(AheadTest, AStepBeforeTheDueTimeDropsTheBurstAndTheTimersFireTheUsualWay)
   EXPECT_EQ(engine_->history(ids_[1]).size(), 2u);
   EXPECT_EQ(engine_->history(ids_[0]).size(), 2u);  // start, leave: no firing after it
   // The ids and log numbers the dropped burst took are given back: the next ones follow on.
-  EXPECT_TRUE(start("t.burst", {{"due", "2023-06-01T00:00:00Z"}}).ok());
+  EXPECT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(AheadTest, AnotherProcessCommittingFirstSendsTheBurstBackAndNothingFiresEarly) {
+  prepare();
+  // The CLI is another process on the same store (on the real clock, years before these
+  // timers are due): it commits while the committer holds
+  // the burst (before the burst's transaction begins, 10 ms before the due time here).
+  auto cli = run_bihuan(dir_, {"send", "-D", dir_, ids_[0], "leave", "--actor", "u2", "--role", "USER"});
+  ASSERT_EQ(cli.rc, 0) << cli.out << cli.err;
+  // 5 ms before the due time the committer begins the transaction, finds the CLI's
+  // commit and hands the burst's sweep back, which runs again at once: up to the clock,
+  // not up to the due time, so nothing fires yet.
+  manual_->set(due_ - Millis(5));
+  for (int i = 0; i < 10000 && engine_->metrics().reexecuted == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(engine_->metrics().reexecuted, 1u);
+  ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());  // after the sweep sent back
+  EXPECT_EQ(in_state("WAIT"), kBurstSize - 1);
+  EXPECT_EQ(engine_->history(ids_[1]).size(), 1u);
+  EXPECT_EQ(engine_->get(ids_[0])->state, "DONE");
+
+  manual_->set(due_ + Millis(7));
+  engine_->advance_to(manual_->now());
+  EXPECT_EQ(in_state("RUNG"), kBurstSize - 1);
+  EXPECT_EQ(engine_->history(ids_[1]).size(), 2u);
+  EXPECT_EQ(engine_->history(ids_[0]).size(), 2u);  // start and the CLI's leave
   EXPECT_TRUE(engine_->verify().ok());
 }
 
@@ -145,10 +173,10 @@ TEST_F(AheadTest, ClosingBeforeTheDueTimeWritesNothingOfTheBurst) {
 TEST_F(AheadTest, FewTimersDueTogetherFireTheUsualWay) {
   // Fewer than the minimum due in one millisecond: nothing is executed ahead.
   std::vector<std::string> few;
-  for (int i = 0; i < 10; ++i) few.push_back(start("t.burst", {{"due", "2023-04-03T09:30:00Z"}}).instance->id);
-  manual_->set(at("2023-04-03T09:30:00Z") - Millis(400));
-  ASSERT_TRUE(start("t.burst", {{"due", "2023-06-01T00:00:00Z"}}).ok());
-  manual_->set(at("2023-04-03T09:30:00Z"));
+  for (int i = 0; i < 10; ++i) few.push_back(start("t.burst", {{"due", "2033-04-03T09:30:00Z"}}).instance->id);
+  manual_->set(at("2033-04-03T09:30:00Z") - Millis(400));
+  ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
+  manual_->set(at("2033-04-03T09:30:00Z"));
   engine_->advance_to(manual_->now());
   for (const auto& id : few) EXPECT_EQ(engine_->get(id)->state, "RUNG");
   EXPECT_EQ(engine_->metrics().timers_ahead, 0u);
@@ -160,7 +188,7 @@ TEST_F(AheadTest, FewTimersDueTogetherFireTheUsualWay) {
 // batch armed did not fire when due. The committer now wakes it for a sooner timer.
 TEST(RealClockTimers, ATimerArmedByTheOnlyBatchOfAnIdleEngineFiresWhenDue) {
   auto dir = make_temp_dir("idle-timer");
-  auto clock = std::make_shared<ManualClock>(at("2023-04-03T09:00:00Z"));
+  auto clock = std::make_shared<ManualClock>(at("2033-04-03T09:00:00Z"));
   EngineOptions o;
   o.data_dir = dir;
   o.clock = clock;  // not virtual: the engine fires timers by itself
@@ -170,9 +198,9 @@ TEST(RealClockTimers, ATimerArmedByTheOnlyBatchOfAnIdleEngineFiresWhenDue) {
   ASSERT_TRUE(engine->deploy(json::parse(kBurst), "test").ok);
   StartRequest r;
   r.definition = "t.burst";
-  r.data = {{"due", "2023-04-03T09:00:00.050Z"}};
+  r.data = {{"due", "2033-04-03T09:00:00.050Z"}};
   auto id = engine->start(r).instance->id;
-  clock->set(at("2023-04-03T09:00:00.050Z"));
+  clock->set(at("2033-04-03T09:00:00.050Z"));
   // No request follows: only the engine's own timer can fire it (it looks at the clock
   // at most 50 ms after it is due here). Wait for that, five seconds at most.
   for (int i = 0; i < 5000 && engine->get(id)->state == "WAIT"; ++i)
