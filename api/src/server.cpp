@@ -122,7 +122,15 @@ class ServerImpl final : public Server {
   }
 
   void run() {
-    asio::co_spawn(acceptor_strand_, accept_loop(), asio::detached);
+    {
+      std::lock_guard lock(mu_);
+      accepting_ = true;
+    }
+    asio::co_spawn(acceptor_strand_, accept_loop(), [this](std::exception_ptr) {
+      std::lock_guard lock(mu_);
+      accepting_ = false;
+      cv_.notify_all();
+    });
     for (std::size_t i = 0; i < ctx_.config.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
 
@@ -149,7 +157,10 @@ class ServerImpl final : public Server {
     cancel_idle(false);
     {
       std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, grace, [this] { return conns_.empty(); })) {
+      // The accept loop ends first: an accept that completed as the acceptor closed
+      // holds a socket until its handler ran (stopping the threads before would leave
+      // that socket open and its client waiting).
+      if (!cv_.wait_for(lock, grace, [this] { return !accepting_ && conns_.empty(); })) {
         lock.unlock();
         ctx_.log("warn", "shutdown grace period over; closing the remaining connections",
                  {{"connections", conns_.size()}});
@@ -428,6 +439,7 @@ class ServerImpl final : public Server {
   std::condition_variable cv_;
   std::set<std::shared_ptr<Conn>> conns_;
   bool shut_ = false, stopped_ = false;
+  bool accepting_ = false;  // the accept loop runs
 };
 
 }  // namespace
