@@ -128,14 +128,18 @@ void EngineImpl::settle_ahead() {
   ahead_.reset();
 }
 
-bool EngineImpl::hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock) {
+EngineImpl::Held EngineImpl::hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock,
+                                        std::chrono::steady_clock::time_point limit) {
   while (!ahead_cancel_) {
     std::int64_t left = ms - options_.clock->now().time_since_epoch().count();
-    if (left <= 0) return true;
+    if (left <= 0) return Held::due;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= limit) return Held::expired;
     // The clock is wall time (it can be set): look again at least every 50 ms.
-    ccv_.wait_for(lock, std::chrono::milliseconds(std::min<std::int64_t>(left, 50)));
+    auto step = std::chrono::milliseconds(std::min<std::int64_t>(left, 50));
+    ccv_.wait_until(lock, std::min<std::chrono::steady_clock::time_point>(limit, now + step));
   }
-  return false;
+  return Held::cancelled;
 }
 
 std::int64_t EngineImpl::replay_lead_ms(const Prepared& p) {

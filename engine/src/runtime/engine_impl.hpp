@@ -176,9 +176,11 @@ class EngineImpl final : public Engine {
   // the burst (a later batch runs on top of it as on any staged batch); before it, the
   // burst is cancelled and forgotten, as if it had never been executed.
   void settle_ahead();
-  // Committer, cmu_ held by `lock`: waits until the clock reads `ms` (true) or the writer
-  // cancels (false).
-  bool hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock);
+  // Committer, cmu_ held by `lock`: waits until the clock reads `ms` (due), the writer
+  // cancels (cancelled) or the steady clock passes `limit` (expired).
+  enum class Held { due, cancelled, expired };
+  Held hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock,
+                  std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max());
   // How long before its due time the committer begins the burst's transaction and
   // replays it: 2 us per write (a cold CPU's pace; warm it is 0.5), 10 to 250 ms. The
   // transaction is held open only for what is left of that lead after the replay.

@@ -163,11 +163,12 @@ int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
   // Nothing to write (every step refused, a barrier): nothing to flush either. The
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
-  if (p.not_before != INT64_MIN) {  // a timer burst executed ahead (ahead.cpp)
-    std::unique_lock lock(cmu_);
-    if (!hold_until(p.not_before - replay_lead_ms(p), lock)) return kDropped;
-  }
+  const bool ahead = p.not_before != INT64_MIN;  // a timer burst executed ahead (ahead.cpp)
   for (int attempt = 0; attempt < 16; ++attempt) {
+    if (ahead) {  // no transaction is open while this waits
+      std::unique_lock lock(cmu_);
+      if (hold_until(p.not_before - replay_lead_ms(p), lock) == Held::cancelled) return kDropped;
+    }
     int rc = 0;
     auto txn = env_->begin(true, &rc);
     if (!txn) return rc ? rc : EIO;
@@ -181,12 +182,19 @@ int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
       const Op& op = p.ops[i];
       rc = op.put ? txn->put(op.db, op.key, op.value, op.append) : txn->del(op.db, op.key);
     }
-    if (rc == 0 && p.not_before != INT64_MIN) {
+    if (rc == 0 && ahead) {
+      // Held open for the rest of the lead; never longer than twice the lead, even if the
+      // wall clock is set back meanwhile: then the transaction is let go and begun again
+      // once the clock is near the due time again.
       std::unique_lock lock(cmu_);
-      if (!hold_until(p.not_before, lock)) {
+      auto limit = std::chrono::steady_clock::now() + std::chrono::milliseconds(2 * replay_lead_ms(p));
+      Held held = hold_until(p.not_before, lock, limit);
+      if (held != Held::due) {
         lock.unlock();
         txn->abort();
-        return kDropped;
+        if (held == Held::cancelled) return kDropped;
+        --attempt;
+        continue;
       }
     }
     if (rc == 0) rc = txn->commit();
