@@ -149,17 +149,41 @@ inline void run_worker(ChildWork& w, int lane_no, std::uint64_t seed) {
 }
 
 // Every third round: a burst of starts in one group commit, so their timers fall due in
-// the same millisecond, then only reads. The idle writer executes the burst's firings
-// ahead and the committer holds them until they are due (engine/src/runtime/ahead.cpp);
-// the kill lands before the hold, during it, in the commit or after it.
+// the same millisecond. The idle writer executes the burst's firings ahead and the
+// committer holds them until they are due (engine/src/runtime/ahead.cpp); the kill lands
+// before the hold, during it, in the commit or after it. Then a few pings to the burst's
+// instances right around the due time (0-3 ms before or after it), so that a step meets
+// the burst as it is cancelled or handed off: the checks then find each ping and each
+// firing exactly once, in either order.
 inline void run_burst(ChildWork& w, std::uint64_t seed) {
   constexpr int kBurst = 100;  // above the look-ahead's minimum of 64
   const std::string delay = kDelays[1 + seed % 3].iso;  // 50, 120 or 250 ms
-  CommitGroup group(w.engine);
-  for (int i = 0; i < kBurst && w.next_start.load() < ChildWork::kMaxStartsPerRound; ++i) {
-    std::string key = "s" + std::to_string(w.round) + "-" + std::to_string(w.next_start++);
-    emit(w.fd, "T s " + key + " " + delay);
-    w.engine.start_async(start_request(key, delay), [&w, key](StepResult r) { report(w, "s", key, r); });
+  std::mt19937_64 rng(seed ^ 0xb0b);
+  std::vector<std::string> keys;
+  {
+    CommitGroup group(w.engine);
+    for (int i = 0; i < kBurst && w.next_start.load() < ChildWork::kMaxStartsPerRound; ++i) {
+      std::string key = "s" + std::to_string(w.round) + "-" + std::to_string(w.next_start++);
+      emit(w.fd, "T s " + key + " " + delay);
+      w.engine.start_async(start_request(key, delay), [&w, key](StepResult r) { report(w, "s", key, r); });
+      keys.push_back(key);
+    }
+  }
+  std::optional<InstanceView> first;
+  for (int i = 0; i < 2000 && !first; ++i) {  // the burst's commit, then its due time
+    first = w.engine.get_by_business_key(keys.front());
+    if (!first) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!first) return;
+  auto due = first->created_at + Millis(delay_ms(delay));
+  auto ping_at = due + Millis(static_cast<std::int64_t>(rng() % 7) - 3);
+  std::this_thread::sleep_until(std::chrono::system_clock::time_point(ping_at.time_since_epoch()));
+  for (int i = 0; i < 5; ++i) {
+    auto target = w.engine.get_by_business_key(keys[rng() % keys.size()]);
+    if (!target) continue;
+    std::string key = "e" + std::to_string(w.round) + "-" + target->business_key + "-b" + std::to_string(i);
+    emit(w.fd, "T e " + key + " " + target->id);
+    report(w, "e", key, w.engine.send(event_request(key, target->id)));
   }
 }
 
