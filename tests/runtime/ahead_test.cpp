@@ -5,7 +5,10 @@
 // they wait only for conditions the engine reports (metrics), never for time to pass.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "cli/cli_run.hpp"
@@ -153,6 +156,35 @@ TEST_F(AheadTest, AnotherProcessCommittingFirstSendsTheBurstBackAndNothingFiresE
   EXPECT_EQ(in_state("RUNG"), kBurstSize - 1);
   EXPECT_EQ(engine_->history(ids_[1]).size(), 2u);
   EXPECT_EQ(engine_->history(ids_[0]).size(), 2u);  // start and the CLI's leave
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
+TEST_F(AheadTest, TheBurstsTransactionIsLetGoWhenTheClockDoesNotReachTheDueTime) {
+  prepare();
+  // 5 ms before the due time the committer begins the burst's transaction (its lead is
+  // 10 ms) and holds it; this clock then stands still, as a wall clock set back would.
+  manual_->set(due_ - Millis(5));
+  // Time for the committer's next look at the clock (every 50 ms at most); whether it
+  // has begun or not, what follows must hold.
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Another process needs the writer lock. The committer holds the transaction at most
+  // twice the lead (steady time), then lets it go for a lead's time: the CLI gets through
+  // (`timeout` turns a writer lock held for good into a failure instead of a hang).
+  std::string cmd = "cd " + shell_quote(dir_) + " && timeout 20 env -u BIHUAN_DATA " + shell_quote(BIHUAN_CLI) +
+                    " send -D " + shell_quote(dir_) + " " + ids_[0] + " leave --actor u2 --role USER >out.txt 2>err.txt";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(std::filesystem::path(dir_) / "err.txt");
+  // The burst, executed on the store before the CLI's step, is sent back and nothing fires
+  // before the due time.
+  for (int i = 0; i < 10000 && engine_->metrics().reexecuted == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(engine_->metrics().reexecuted, 1u);
+  ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
+  EXPECT_EQ(in_state("WAIT"), kBurstSize - 1);
+  manual_->set(due_ + Millis(7));
+  engine_->advance_to(manual_->now());
+  EXPECT_EQ(in_state("RUNG"), kBurstSize - 1);
+  EXPECT_EQ(engine_->history(ids_[1]).size(), 2u);
   EXPECT_TRUE(engine_->verify().ok());
 }
 

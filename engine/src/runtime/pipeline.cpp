@@ -164,10 +164,18 @@ int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
   const bool ahead = p.not_before != INT64_MIN;  // a timer burst executed ahead (ahead.cpp)
+  bool let_go = false;  // its transaction was held as long as allowed and let go
   for (int attempt = 0; attempt < 16; ++attempt) {
     if (ahead) {  // no transaction is open while this waits
+      const std::int64_t lead = replay_lead_ms(p);
       std::unique_lock lock(cmu_);
-      if (hold_until(p.not_before - replay_lead_ms(p), lock) == Held::cancelled) return kDropped;
+      // After letting go, first a lead's time without it (or until the due time), so that
+      // another process gets the writer lock meanwhile.
+      if (let_go && hold_until(p.not_before, lock, std::chrono::steady_clock::now() +
+                                                       std::chrono::milliseconds(lead)) == Held::cancelled)
+        return kDropped;
+      if (hold_until(p.not_before - lead, lock) == Held::cancelled) return kDropped;
+      let_go = false;
     }
     int rc = 0;
     auto txn = env_->begin(true, &rc);
@@ -193,6 +201,7 @@ int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
         lock.unlock();
         txn->abort();
         if (held == Held::cancelled) return kDropped;
+        let_go = true;
         --attempt;
         continue;
       }
