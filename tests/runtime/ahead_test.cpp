@@ -27,6 +27,17 @@ class ManualClock final : public Clock {
   std::atomic<std::int64_t> ms_;
 };
 
+// Polls `done` (1 ms apart, 10 s at most) for something another thread of the engine
+// does; true once it holds. Used only for what the engine reports, never to let time pass.
+template <class Done>
+bool eventually(Done done) {
+  for (int i = 0; i < 10000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
 const char* kBurst = R"({
   "id": "t.burst", "version": 1, "initial": "WAIT",
   "states": {
@@ -57,15 +68,14 @@ class AheadTest : public EngineTest {
     o.clock = manual_;  // not virtual: the engine fires timers by itself
     return o;
   }
-  // Moves the clock to 400 ms before the burst and wakes the writer with a step; waits
-  // until the engine says it executed the burst ahead.
-  void prepare() {
-    manual_->set(due_ - Millis(400));
+  // Moves the clock to `before` the burst (400 ms: long before the committer's lead of
+  // 10 ms) and wakes the writer with a step; waits until the engine says it executed the
+  // burst ahead.
+  void prepare(Millis before = Millis(400)) {
+    manual_->set(due_ - before);
     before_ = engine_->metrics().timers_ahead;
     ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
-    for (int i = 0; i < 10000 && engine_->metrics().timers_ahead < before_ + kBurstSize; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ASSERT_EQ(engine_->metrics().timers_ahead, before_ + kBurstSize);
+    ASSERT_TRUE(eventually([&] { return engine_->metrics().timers_ahead == before_ + kBurstSize; }));
   }
   int in_state(const std::string& state) const {
     int n = 0;
@@ -143,9 +153,7 @@ TEST_F(AheadTest, AnotherProcessCommittingFirstSendsTheBurstBackAndNothingFiresE
   // commit and hands the burst's sweep back, which runs again at once: up to the clock,
   // not up to the due time, so nothing fires yet.
   manual_->set(due_ - Millis(5));
-  for (int i = 0; i < 10000 && engine_->metrics().reexecuted == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_EQ(engine_->metrics().reexecuted, 1u);
+  ASSERT_TRUE(eventually([&] { return engine_->metrics().reexecuted == 1; }));
   ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());  // after the sweep sent back
   EXPECT_EQ(in_state("WAIT"), kBurstSize - 1);
   EXPECT_EQ(engine_->history(ids_[1]).size(), 1u);
@@ -160,13 +168,10 @@ TEST_F(AheadTest, AnotherProcessCommittingFirstSendsTheBurstBackAndNothingFiresE
 }
 
 TEST_F(AheadTest, TheBurstsTransactionIsLetGoWhenTheClockDoesNotReachTheDueTime) {
-  prepare();
-  // 5 ms before the due time the committer begins the burst's transaction (its lead is
-  // 10 ms) and holds it; this clock then stands still, as a wall clock set back would.
-  manual_->set(due_ - Millis(5));
-  // Time for the committer's next look at the clock (every 50 ms at most); whether it
-  // has begun or not, what follows must hold.
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // 5 ms before the due time, inside its lead of 10 ms, the committer begins the burst's
+  // transaction as soon as it gets the burst, and holds it; this clock then stands still,
+  // as a wall clock set back would.
+  prepare(Millis(5));
   // Another process needs the writer lock. The committer holds the transaction at most
   // twice the lead (steady time), then lets it go for a lead's time: the CLI gets through
   // (`timeout` turns a writer lock held for good into a failure instead of a hang).
@@ -176,9 +181,7 @@ TEST_F(AheadTest, TheBurstsTransactionIsLetGoWhenTheClockDoesNotReachTheDueTime)
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(std::filesystem::path(dir_) / "err.txt");
   // The burst, executed on the store before the CLI's step, is sent back and nothing fires
   // before the due time.
-  for (int i = 0; i < 10000 && engine_->metrics().reexecuted == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  EXPECT_EQ(engine_->metrics().reexecuted, 1u);
+  EXPECT_TRUE(eventually([&] { return engine_->metrics().reexecuted == 1; }));
   ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
   EXPECT_EQ(in_state("WAIT"), kBurstSize - 1);
   manual_->set(due_ + Millis(7));
@@ -234,10 +237,8 @@ TEST(RealClockTimers, ATimerArmedByTheOnlyBatchOfAnIdleEngineFiresWhenDue) {
   auto id = engine->start(r).instance->id;
   clock->set(at("2033-04-03T09:00:00.050Z"));
   // No request follows: only the engine's own timer can fire it (it looks at the clock
-  // at most 50 ms after it is due here). Wait for that, five seconds at most.
-  for (int i = 0; i < 5000 && engine->get(id)->state == "WAIT"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  EXPECT_EQ(engine->get(id)->state, "RUNG");
+  // at most 50 ms after it is due here).
+  EXPECT_TRUE(eventually([&] { return engine->get(id)->state == "RUNG"; }));
   engine->close();
   engine.reset();
   std::filesystem::remove_all(dir);

@@ -105,16 +105,17 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
 
 void EngineImpl::settle_ahead() {
   {
-    std::lock_guard lock(cmu_);
-    if (ahead_->due > options_.clock->now().time_since_epoch().count()) ahead_cancel_ = true;
-  }
-  ccv_.notify_all();  // the committer looks at the clock and the flag again
-  {
     std::unique_lock lock(cmu_);
-    if (!ahead_cancel_) {  // due: committed (or being committed) like any staged batch
+    if (ahead_->due <= options_.clock->now().time_since_epoch().count()) {
+      // Due: committed (or being committed) like any staged batch. The committer looks at
+      // the clock again now rather than at its next look.
       ahead_.reset();
+      lock.unlock();
+      ccv_.notify_all();
       return;
     }
+    ahead_cancel_ = true;
+    ccv_.notify_all();
     ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
     if (!ahead_dropped_) {  // the due time came first after all: it committed
       ahead_.reset();
@@ -148,8 +149,7 @@ std::int64_t EngineImpl::replay_lead_ms(const Prepared& p) {
 
 void EngineImpl::observe_ahead_lag(const Prepared& p) {
   double late = std::max<std::int64_t>(0, options_.clock->now().time_since_epoch().count() - p.not_before) / 1000.0;
-  std::size_t fired = p.results.front().details.value("fired", std::size_t{0});
-  for (std::size_t i = 0; i < fired; ++i) counters_.timer_lag.observe(late);
+  counters_.timer_lag.observe(late, p.results.front().details.value("fired", std::uint64_t{0}));
 }
 
 }  // namespace bihuan::runtime

@@ -150,16 +150,15 @@ class EngineImpl final : public Engine {
   // a fresh snapshot.
   void restart_from_store();
   void committer_loop();
-  int commit_prepared(Prepared& p);  // 0, kConflict or an LMDB error
+  int commit_prepared(Prepared& p);  // 0, kConflict, kDropped (ahead.cpp) or an LMDB error
 
   // Timer look-ahead (ahead.cpp), durable pipeline and real clock only. A burst of timers
   // due in one millisecond is executed up to kAheadMs before it, on a snapshot of the
   // idle store, as one staged batch (each firing at its due time), and handed to the
   // committer at once: shortly before the due time (replay_lead_ms) the committer replays
   // its writes into a write transaction, holds that until the clock reads the due time,
-  // then commits. A batch the
-  // writer runs before the due time cancels it (the committer aborts, nothing of it was
-  // written) and the timers fire the usual way.
+  // then commits. A batch the writer runs before the due time cancels it (the committer
+  // aborts, nothing of it was written) and the timers fire the usual way.
   struct Ahead {
     std::int64_t due = 0;  // ms
     std::size_t fired = 0;

@@ -15,12 +15,13 @@ namespace bihuan::runtime {
 class AtomicHistogram {
  public:
   AtomicHistogram(std::initializer_list<double> bounds) : bounds_(bounds), counts_(bounds.size() + 1) {}
-  void observe(double v) {
+  void observe(double v, std::uint64_t times = 1) {  // `times` observations of v
     std::size_t i = 0;
     while (i < bounds_.size() && v > bounds_[i]) ++i;
-    counts_[i].fetch_add(1, std::memory_order_relaxed);
-    sum_.store(sum_.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);  // one writer
-    count_.fetch_add(1, std::memory_order_relaxed);
+    counts_[i].fetch_add(times, std::memory_order_relaxed);
+    sum_.store(sum_.load(std::memory_order_relaxed) + v * static_cast<double>(times),
+               std::memory_order_relaxed);  // one writer
+    count_.fetch_add(times, std::memory_order_relaxed);
   }
   Histogram snapshot() const {
     Histogram h;

@@ -159,7 +159,7 @@ bool EngineImpl::grow_map() {
   return env_->grow() == 0;
 }
 
-int EngineImpl::commit_prepared(Prepared& p) {  // or kDropped (ahead.cpp)
+int EngineImpl::commit_prepared(Prepared& p) {
   // Nothing to write (every step refused, a barrier): nothing to flush either. The
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
