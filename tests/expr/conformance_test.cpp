@@ -26,7 +26,7 @@ std::string suite_path() {
   if (const char* dir = std::getenv("BIHUAN_CONFORMANCE_DIR"); dir != nullptr && *dir != '\0') {
     return std::string(dir) + "/tests.json";
   }
-  return BIHUAN_SOURCE_DIR "/../shared/conformance/jsonlogic/tests.json";
+  return BIHUAN_SOURCE_DIR "/tests/expr/jsonlogic/tests.json";
 }
 
 // Loads the suite once. An unreadable or malformed file leaves `error` set.
