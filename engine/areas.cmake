@@ -1,0 +1,80 @@
+# The engine's areas (engine/src/<area>/) and what each may include: the table that
+# docs/ARCHITECTURE.md ("Modules") describes, enforced by the build.
+#
+#   BIHUAN_AREA_<area>_AREAS   private headers of other areas ("<area>/x.hpp") it may include
+#   BIHUAN_AREA_<area>_PUBLIC  public headers (engine/include/bihuan/<name>.hpp) it may include
+#   BIHUAN_AREA_<area>_THIRD   third-party headers it may include (names from BIHUAN_THIRD_PARTY)
+#   BIHUAN_AREA_<area>_LINK    CMake targets it compiles against
+#
+# engine/CMakeLists.txt compiles each area as its own object library whose include path
+# holds only the areas listed (so a private include across a forbidden line fails to
+# compile); cmake/CheckBoundaries.cmake fails the build when an area includes a public or
+# third-party header outside its lists (those live on paths every compiler sees).
+
+set(BIHUAN_AREAS json expr time schema render config storage definition plugins runtime dispatch)
+
+# Third-party header prefixes we police, by name.
+set(BIHUAN_THIRD_PARTY_nlohmann "nlohmann/")
+set(BIHUAN_THIRD_PARTY_lmdb "lmdb.h")
+set(BIHUAN_THIRD_PARTY_valijson "valijson/")
+set(BIHUAN_THIRD_PARTY_mustache "kainjow/")
+set(BIHUAN_THIRD_PARTY_boost_dll "boost/dll")
+set(BIHUAN_THIRD_PARTY_boost_asio "boost/asio")
+set(BIHUAN_THIRD_PARTY_boost_container "boost/container")
+set(BIHUAN_THIRD_PARTY_openssl "openssl/")
+set(BIHUAN_THIRD_PARTY_spdlog "spdlog/")
+set(BIHUAN_THIRD_PARTY_boost "boost/")
+set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost)
+
+set(BIHUAN_AREA_json_AREAS "")
+set(BIHUAN_AREA_json_PUBLIC json problem)
+set(BIHUAN_AREA_json_THIRD nlohmann)
+
+set(BIHUAN_AREA_expr_AREAS "")
+set(BIHUAN_AREA_expr_PUBLIC expr json problem)
+set(BIHUAN_AREA_expr_THIRD "")
+
+set(BIHUAN_AREA_time_AREAS "")
+set(BIHUAN_AREA_time_PUBLIC time clock json problem)
+set(BIHUAN_AREA_time_THIRD "")
+
+set(BIHUAN_AREA_schema_AREAS "")
+set(BIHUAN_AREA_schema_PUBLIC schema json problem)
+set(BIHUAN_AREA_schema_THIRD valijson)
+set(BIHUAN_AREA_schema_LINK bihuan_valijson)
+
+set(BIHUAN_AREA_render_AREAS "")
+set(BIHUAN_AREA_render_PUBLIC json problem)
+set(BIHUAN_AREA_render_THIRD mustache)
+
+set(BIHUAN_AREA_config_AREAS "")
+set(BIHUAN_AREA_config_PUBLIC config schema json problem)
+set(BIHUAN_AREA_config_THIRD "")
+
+set(BIHUAN_AREA_storage_AREAS "")
+set(BIHUAN_AREA_storage_PUBLIC "")
+set(BIHUAN_AREA_storage_THIRD lmdb)
+set(BIHUAN_AREA_storage_LINK bihuan_lmdb)
+
+# definition: SHA-256 of a definition's canonical text (its digest).
+set(BIHUAN_AREA_definition_AREAS render)
+set(BIHUAN_AREA_definition_PUBLIC definition expr time schema json problem)
+set(BIHUAN_AREA_definition_THIRD openssl)
+set(BIHUAN_AREA_definition_LINK OpenSSL::Crypto)
+
+set(BIHUAN_AREA_plugins_AREAS "")
+set(BIHUAN_AREA_plugins_PUBLIC plugin_host config schema json problem plugin)
+set(BIHUAN_AREA_plugins_THIRD boost_dll)
+set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
+
+# runtime: the history's hash chain (OpenSSL EVP), the writer's timers (Asio io_context
+# and steady_timer), small vectors (Boost.Container).
+set(BIHUAN_AREA_runtime_AREAS render storage)
+set(BIHUAN_AREA_runtime_PUBLIC engine instance migration definition expr time clock schema config json problem)
+set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl)
+set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
+
+# dispatch: reads an outbox message's stored body (runtime/record.hpp) and calls plugins.
+set(BIHUAN_AREA_dispatch_AREAS runtime)
+set(BIHUAN_AREA_dispatch_PUBLIC dispatcher plugin_host engine instance config schema definition expr time clock json problem plugin)
+set(BIHUAN_AREA_dispatch_THIRD "")
