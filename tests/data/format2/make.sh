@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the format-2 data directory that tests/runtime/outbox_index_test.cpp migrates, with a
-# Bihuan binary that writes storage format 2 (commit 582d210 or older, after c2c6970):
+# Bihuan binary that writes storage format 2 (commit 4a89fa9 made the fixture; any build after c2c6970 and before storage format 3):
 #   tests/data/format2/make.sh /path/to/old/bihuan
 # Four instances of notify.json each write three messages: one for "waiting" (no plugin:
 # never attempted), one for "retrying" (a refused connection, retried in up to an hour)
