@@ -1,7 +1,7 @@
 // The outbox dispatcher (bihuan/dispatcher.hpp). A scan reads each channel's due messages
-// (Engine::outbox_due) into its queue; each channel's `concurrency` workers call the plugin through a Caller (timeout),
-// and every outcome goes back to the engine as a writer request (ack, or failure with the
-// next attempt time / dead letter). A message stays "in flight" from being queued until
+// (Engine::outbox_due) into its queue; each channel's `concurrency` workers call the
+// plugin through a Caller (timeout), and every outcome goes back to the engine as a
+// writer request (ack, or failure with the next attempt time / dead letter). A message stays "in flight" from being queued until
 // its outcome is committed, so no scan hands it out twice.
 #include "bihuan/dispatcher.hpp"
 
