@@ -8,8 +8,10 @@
 // to finish or hang on its own; counted in Stats::abandoned_running and capped per
 // channel). A failed attempt is retried after an exponential backoff with full jitter:
 //   delay = uniform(0, min(maxMs, initialMs * 2^(attempts-1))) ms
-// by the engine's clock; after maxAttempts the message becomes a dead letter (kept in
-// the outbox, listed by `bihuan dead-letters`, retried by `bihuan retry`). A message is
+// by the engine's clock; after maxAttempts the message becomes a dead letter (kept apart
+// from the waiting messages, listed by `bihuan dead-letters`, retried by `bihuan retry`).
+// Due messages are found through each channel's due index (Engine::outbox_due), so a poll
+// costs what is due, not what the outbox holds. A message is
 // acknowledged (deleted) only after its plugin reported success, so a crash at any point
 // redelivers it: receivers deduplicate on its idempotency key.
 //
@@ -57,8 +59,8 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Background delivery: looks for due messages every poll_ms and whenever wake() is
-  // called. stop() stops taking new messages, lets calls in flight finish (each within
+  // Background delivery: looks for due messages every poll_ms, whenever wake() is
+  // called, and (real clocks) when the due index says the next message falls due. stop() stops taking new messages, lets calls in flight finish (each within
   // its timeout) and waits until their outcomes are recorded.
   void start();
   void stop();

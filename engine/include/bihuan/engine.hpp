@@ -69,6 +69,24 @@ struct OutboxMessage {
   std::string last_error;
 };
 
+// A place in one channel's due index (docs/storage.md, `outbox_due`): a message's due
+// time (its next attempt, or for one never attempted the time of the step that wrote it)
+// and its seq. Due messages are read in this order.
+struct OutboxDueKey {
+  std::int64_t due_ms = 0;
+  std::uint64_t seq = 0;
+};
+
+// A page of Engine::outbox_due().
+struct OutboxDuePage {
+  std::vector<OutboxMessage> messages;  // due by `until`, in OutboxDueKey order
+  bool more = false;                    // more are due after `next` (the page is full)
+  OutboxDueKey next;                    // the last index entry read: `after` for the next page
+  // When the channel's first message not yet due by `until` falls due (known when the
+  // page is not full; nullopt then: the channel has none).
+  std::optional<TimePoint> next_due;
+};
+
 // A histogram with fixed upper bounds (Prometheus style): counts[i] counts observations
 // <= bounds[i] and above bounds[i-1]; counts.back() counts those above every bound.
 struct Histogram {
@@ -96,6 +114,7 @@ struct EngineMetrics {
   Histogram batch_size;             // requests per group commit
   Histogram timer_lag_seconds;      // fired - due, per timer (real clock)
   std::uint64_t outbox_depth = 0;   // messages waiting (incl. dead letters)
+  std::uint64_t dead_letters = 0;   // of which dead letters
   std::uint64_t pending_timers = 0;
   std::uint64_t instances = 0;
   std::uint64_t map_bytes = 0;      // LMDB map size now
@@ -200,20 +219,34 @@ class Engine {
   virtual std::optional<TimePoint> next_timer_due() const = 0;
   virtual std::size_t pending_timers() const = 0;
 
-  // Outbox (delivered by the plugin dispatcher).
+  // Outbox (delivered by the plugin dispatcher). outbox() lists every message, dead
+  // letters too, in seq order (a merge of the two databases; an admin listing, not the
+  // dispatcher's read).
   virtual std::vector<OutboxMessage> outbox(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
+  // The dispatcher's read: messages of `channel` due by `until`, at most `limit`, after
+  // `after` (nullopt: from the first), through the channel's due index. Costs one index
+  // step and one record read per message returned, whatever else the outbox holds (dead
+  // letters, messages in backoff, other channels).
+  virtual OutboxDuePage outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
+                                   std::optional<OutboxDueKey> after = {}) const = 0;
+  // The channels that have messages waiting (not dead letters), one index seek each.
+  virtual std::vector<std::string> outbox_channels() const = 0;
+  // Deletes the message (a waiting one or a dead letter); true also if it is already gone.
   virtual bool ack_outbox(std::uint64_t seq) = 0;
   // Delivery bookkeeping (engine/src/runtime/outbox_state.cpp). Each goes through the
   // writer like a step; the _async forms call `done` on an engine thread after commit
-  // (false: no such message, or storage failed). outbox() lists dead letters too.
+  // (false: no such message, or storage failed).
   virtual void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) = 0;
-  // One failed attempt: attempts+1, the error, when to try next; dead = give up.
+  // One failed attempt: attempts+1, the error, when to try next (its place in the due
+  // index); dead = give up (the message moves to the dead letters).
   virtual bool record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at,
                                        bool dead = false) = 0;
   virtual void record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at,
                                              bool dead, std::function<void(bool)> done) = 0;
+  // Dead letters in seq order, read from their own database.
   virtual std::vector<OutboxMessage> dead_letters(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
-  // Makes a dead letter deliverable again now, with its attempt count reset.
+  // Makes a dead letter deliverable again now, with its attempt count reset (it moves
+  // back to the outbox and its due index).
   virtual bool retry_dead_letter(std::uint64_t seq) = 0;
 
   // Online, compacted copy of the environment into an empty directory.

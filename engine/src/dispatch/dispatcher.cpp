@@ -1,10 +1,11 @@
-// The outbox dispatcher (bihuan/dispatcher.hpp). A scan hands due messages to per-channel
-// queues; each channel's `concurrency` workers call the plugin through a Caller (timeout),
-// and every outcome goes back to the engine as a writer request (ack, or failure with the
-// next attempt time / dead letter). A message stays "in flight" from being queued until
+// The outbox dispatcher (bihuan/dispatcher.hpp). A scan reads each channel's due messages
+// (Engine::outbox_due) into its queue; each channel's `concurrency` workers call the
+// plugin through a Caller (timeout), and every outcome goes back to the engine as a
+// writer request (ack, or failure with the next attempt time / dead letter). A message stays "in flight" from being queued until
 // its outcome is committed, so no scan hands it out twice.
 #include "bihuan/dispatcher.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <iostream>
@@ -52,6 +53,7 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::uint64_t scan_epoch = 0;
   int scanning = 0;
   std::set<std::string> warned;     // channels without a plugin, reported once
+  std::optional<std::int64_t> next_due;  // the last scan's first due time after its start (ms)
   bool workers_started = false, stopping = false, woken = false;
   std::thread loop;
 
@@ -278,38 +280,53 @@ std::size_t Dispatcher::State::scan() {
   return queued;
 }
 
+// Each channel reads its own due index from the front (engine->outbox_due): the messages
+// in flight come first and are skipped, then new ones are queued until the queue is full.
+// So a scan reads what is due (and in flight) on channels with room, never dead letters,
+// messages in backoff or messages of channels without a plugin.
 std::size_t Dispatcher::State::scan_pages(std::uint64_t epoch) {
-  std::int64_t now = ms_of(engine.clock().now());
+  TimePoint now = engine.clock().now();
   std::size_t queued = 0;
-  std::uint64_t after = 0;
-  while (true) {
-    auto page = engine.outbox(256, after);
-    if (page.empty()) break;
-    after = page.back().seq;
-    std::lock_guard lock(mu);
-    if (stopping) break;
-    bool room = false;
-    for (auto& m : page) {
-      if (m.dead || inflight.count(m.seq)) continue;
-      if (auto it = settled.find(m.seq); it != settled.end() && it->second >= epoch) continue;  // page predates it
-      if (m.next_attempt_at && ms_of(*m.next_attempt_at) > now) continue;
-      auto it = channels.find(m.channel);
-      if (it == channels.end()) {
-        if (warned.insert(m.channel).second)
-          std::cerr << "bihuan dispatch: no plugin is configured for channel \"" << m.channel
-                    << "\"; its messages stay in the outbox\n";
-        continue;
+  std::optional<std::int64_t> later;  // the first due time after `now` over the channels read to their end
+  for (auto& [name, chp] : channels) {
+    ChannelState& ch = *chp;
+    std::optional<OutboxDueKey> after;
+    while (true) {
+      {
+        std::lock_guard lock(mu);
+        if (stopping) return queued;
+        if (ch.queue.size() >= options.queue_per_channel) break;
       }
-      ChannelState& ch = *it->second;
-      if (ch.queue.size() >= options.queue_per_channel) continue;
-      inflight.insert(m.seq);
-      ch.queue.push_back(std::move(m));
-      ch.cv.notify_one();
-      ++queued;
+      auto page = engine.outbox_due(name, now, 256, after);
+      std::lock_guard lock(mu);
+      if (stopping) return queued;
+      for (auto& m : page.messages) {
+        if (inflight.count(m.seq)) continue;
+        if (auto it = settled.find(m.seq); it != settled.end() && it->second >= epoch) continue;  // page predates it
+        if (ch.queue.size() >= options.queue_per_channel) break;
+        inflight.insert(m.seq);
+        ch.queue.push_back(std::move(m));
+        ch.cv.notify_one();
+        ++queued;
+      }
+      if (!page.more) {
+        if (page.next_due) later = std::min(later.value_or(INT64_MAX), ms_of(*page.next_due));
+        break;
+      }
+      after = page.next;
     }
-    for (auto& [name, ch] : channels)
-      if (ch->queue.size() < options.queue_per_channel) room = true;
-    if (!room) break;
+  }
+  {
+    std::lock_guard lock(mu);
+    next_due = later;
+  }
+  // Messages of a channel without a plugin wait in the outbox: say so once per channel.
+  for (const auto& name : engine.outbox_channels()) {
+    if (channels.count(name)) continue;
+    std::lock_guard lock(mu);
+    if (warned.insert(name).second)
+      std::cerr << "bihuan dispatch: no plugin is configured for channel \"" << name
+                << "\"; its messages stay in the outbox\n";
   }
   return queued;
 }
@@ -325,7 +342,12 @@ void Dispatcher::start() {
       lock.unlock();
       s->scan();
       lock.lock();
-      s->scan_cv.wait_for(lock, std::chrono::milliseconds(s->options.poll_ms), [&] { return s->stopping || s->woken; });
+      // poll_ms at most (steps write new messages at any time), less when the due index
+      // says a message falls due sooner. A virtual clock only moves when a test moves it.
+      std::int64_t wait = s->options.poll_ms;
+      if (s->next_due && !s->engine.clock().is_virtual())
+        wait = std::clamp<std::int64_t>(*s->next_due - ms_of(s->engine.clock().now()), 0, wait);
+      s->scan_cv.wait_for(lock, std::chrono::milliseconds(wait), [&] { return s->stopping || s->woken; });
     }
   });
 }
@@ -365,20 +387,13 @@ bool Dispatcher::drain(std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
     run_once();
+    // The first key of each channel's due index: its earliest message.
     std::optional<std::int64_t> next;
-    bool pending = false;
-    for (std::uint64_t after = 0;;) {
-      auto page = s.engine.outbox(512, after);
-      if (page.empty()) break;
-      after = page.back().seq;
-      for (const auto& m : page) {
-        if (m.dead || !s.channels.count(m.channel)) continue;
-        pending = true;
-        std::int64_t at = m.next_attempt_at ? ms_of(*m.next_attempt_at) : 0;
-        next = next ? std::min(*next, at) : at;
-      }
+    for (const auto& [name, ch] : s.channels) {
+      auto first = s.engine.outbox_due(name, TimePoint::max(), 1);
+      if (!first.messages.empty()) next = std::min(next.value_or(INT64_MAX), first.next.due_ms);
     }
-    if (!pending) return true;
+    if (!next) return true;
     std::int64_t wait = std::max<std::int64_t>(*next - ms_of(s.engine.clock().now()), 0);
     if (wait > 0 && s.engine.clock().is_virtual()) return false;  // time only moves when the test moves it
     auto wake_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);

@@ -291,14 +291,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       if (!b.failed()) b.note(b.txn.put(Db::defs, r.text, r.value));
       return {};
     }
-    case Request::ack: {
-      if (!b.failed()) b.note(b.txn.del(Db::outbox, be64(r.id)));
-      // A seq names one message for good (plugins and the admin API see it), so the next
-      // open must not start again after a lower one. That can only happen once the newest
-      // message is gone: the mark is written then, not on every acknowledgement.
-      if (!b.failed() && r.id + 1 == b.next.outbox) b.note(b.txn.put(Db::meta, kOutboxNextKey, be64(b.next.outbox)));
-      return {};
-    }
+    case Request::ack: return apply_ack(b, r);
     case Request::fire_timers: {
       // The sweep: always the earliest timer key next, so timers armed by a firing and due
       // by `until` fire in this sweep too, in due order. With a virtual clock time moves to
@@ -473,7 +466,8 @@ EngineMetrics EngineImpl::metrics() const {
   m.map_bytes = env_->map_size();
   std::shared_lock<std::shared_mutex> lock;
   if (auto txn = read_txn(lock)) {
-    m.outbox_depth = txn->entries(Db::outbox);
+    m.dead_letters = txn->entries(Db::dead);
+    m.outbox_depth = txn->entries(Db::outbox) + m.dead_letters;
     m.pending_timers = txn->entries(Db::timers);
     m.instances = txn->entries(Db::inst);
   }
@@ -561,10 +555,6 @@ void EngineImpl::start_async(StartRequest request, std::function<void(StepResult
 
 void EngineImpl::send_async(EventRequest request, std::function<void(StepResult)> done) {
   submit(Request{Request::event, {}, std::move(request), 0, {}, {}, {}, std::move(done)});
-}
-
-bool EngineImpl::ack_outbox(std::uint64_t seq) {
-  return submit_and_wait(Request{Request::ack, {}, {}, seq, {}, {}, {}, nullptr}).ok();
 }
 
 std::size_t EngineImpl::advance_to(TimePoint t) {

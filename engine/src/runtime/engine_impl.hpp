@@ -22,8 +22,10 @@
 
 namespace bihuan::runtime {
 
-// 1: history keyed by instance and step. 2: history is one append-only log (migrate.cpp).
-inline constexpr std::uint32_t kStorageFormat = 2;
+// 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
+// letters in their own database, waiting messages indexed by channel and due time
+// (migrate.cpp).
+inline constexpr std::uint32_t kStorageFormat = 3;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
@@ -66,9 +68,12 @@ class EngineImpl final : public Engine {
   std::optional<TimePoint> next_timer_due() const override;
   std::size_t pending_timers() const override;
 
+  // Outbox reads and delivery state: outbox_state.cpp.
   std::vector<OutboxMessage> outbox(std::size_t limit, std::uint64_t after_seq) const override;
+  OutboxDuePage outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
+                           std::optional<OutboxDueKey> after) const override;
+  std::vector<std::string> outbox_channels() const override;
   bool ack_outbox(std::uint64_t seq) override;
-  // Delivery state: outbox_state.cpp.
   void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) override;
   bool record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at, bool dead) override;
   void record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at, bool dead,
@@ -195,6 +200,7 @@ class EngineImpl final : public Engine {
   bool grow_map();  // doubles the map (no transaction of ours open); false if it cannot
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
+  StepResult apply_ack(Batch& b, const Request& r);           // outbox_state.cpp
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr) const;

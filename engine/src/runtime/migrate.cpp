@@ -2,6 +2,7 @@
 #include "runtime/migrate.hpp"
 
 #include "runtime/engine_impl.hpp"
+#include "runtime/outbox_state.hpp"
 #include "runtime/record.hpp"
 
 namespace bihuan::runtime {
@@ -56,11 +57,52 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
   return txn.drop_legacy("hist");
 }
 
+// Format 2 kept dead letters in `outbox` beside the waiting messages, so every dispatcher
+// poll read all of them. Format 3 moves each dead letter to `dead` and gives every waiting
+// message its `outbox_due` key. A record that does not decode stays where it is, without
+// a due key (never delivered, as before; verify names it). The seq after the newest
+// message is kept in meta/outbox-next, since that message may have moved out of `outbox`.
+int migrate_2_to_3(storage::Txn& txn, std::string* error) {
+  if (txn.entries(Db::due) != 0 || txn.entries(Db::dead) != 0) {
+    *error = "format 2 data already holds format 3 outbox databases (an interrupted migration by another build?)";
+    return -1;
+  }
+  int rc = 0;
+  auto cur = txn.cursor(Db::outbox, &rc);
+  if (!cur) return rc;
+  std::vector<std::string> dead;
+  std::uint64_t last = 0;
+  for (bool ok = cur->first(); ok; ok = cur->next()) {
+    if (cur->key().size() != 8) continue;  // not a key the engine wrote: left for verify
+    std::uint64_t seq = storage::read_be64(cur->key());
+    last = std::max(last, seq);
+    json m = json::from_msgpack(cur->value().begin(), cur->value().end(), true, false);
+    if (!m.is_object()) continue;
+    if (bool_member(m, "dead")) {
+      if ((rc = txn.put(Db::dead, cur->key(), cur->value()))) return rc;
+      dead.emplace_back(cur->key());
+    } else if ((rc = txn.put(Db::due, outbox_due_key_of(m, seq), ""))) {
+      return rc;
+    }
+  }
+  cur.reset();
+  for (const auto& key : dead)
+    if ((rc = txn.del(Db::outbox, key))) return rc;
+  if (last) {
+    auto mark = txn.get(Db::meta, kOutboxNextKey, &rc);
+    if (rc) return rc;
+    std::uint64_t next = mark && mark->size() == 8 ? storage::read_be64(*mark) : 0;
+    if (next <= last && (rc = txn.put(Db::meta, kOutboxNextKey, be64(last + 1)))) return rc;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int migrate_storage(storage::Txn& txn, std::uint32_t from, std::string* error) {
   int rc = 0;
   if (from < 2 && (rc = migrate_1_to_2(txn, error))) return rc;
+  if (from < 3 && (rc = migrate_2_to_3(txn, error))) return rc;
   return txn.put(Db::meta, "format", storage::be32(kStorageFormat));
 }
 

@@ -489,12 +489,13 @@ VerifyReport EngineImpl::verify() const {
       report.broken.push_back("instance " + id_text + ": has " + std::to_string(n) + " history entries but version " + std::to_string(r->version));
   }
   // Outbox messages the dispatcher cannot read stay undelivered: name them.
-  if (auto out = txn->cursor(Db::outbox)) {
-    for (bool ok = out->first(); ok; ok = out->next())
-      if (!decode_outbox(storage::read_be64(out->key()), out->value()))
-        report.broken.push_back("outbox message " + std::to_string(storage::read_be64(out->key())) +
-                                ": record does not decode (it is never delivered)");
-  }
+  for (Db db : {Db::outbox, Db::dead})
+    if (auto out = txn->cursor(db)) {
+      for (bool ok = out->first(); ok; ok = out->next())
+        if (!decode_outbox(storage::read_be64(out->key()), out->value()))
+          report.broken.push_back("outbox message " + std::to_string(storage::read_be64(out->key())) +
+                                  ": record does not decode (it is never delivered)");
+    }
   // Every entry of the log belongs to exactly one chain.
   if (std::size_t logged = txn->entries(Db::hist); logged != report.entries)
     report.broken.push_back("the history log holds " + std::to_string(logged) + " entries but the instances' chains reach " +
@@ -506,20 +507,6 @@ std::size_t EngineImpl::pending_timers() const {
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
   return txn ? txn->entries(Db::timers) : 0;
-}
-
-std::vector<OutboxMessage> EngineImpl::outbox(std::size_t limit, std::uint64_t after_seq) const {
-  std::vector<OutboxMessage> out;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return out;
-  auto cur = txn->cursor(Db::outbox);
-  for (bool ok = cur && cur->seek(be64(after_seq + 1)); ok && out.size() < limit; ok = cur->next()) {
-    // A record that does not decode is skipped (verify() lists it); wrong-typed members
-    // read as missing.
-    if (auto msg = decode_outbox(storage::read_be64(cur->key()), cur->value())) out.push_back(std::move(*msg));
-  }
-  return out;
 }
 
 }  // namespace bihuan::runtime

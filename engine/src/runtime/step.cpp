@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "render/template.hpp"
+#include "runtime/outbox_state.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 
@@ -344,6 +345,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
       json msg = {{"kind", kind}, {"channel", a.name}, {"instance", id_to_text(r.id)}, {"step", r.version},
                   {"key", idem}, {"body", std::move(body)}, {"created", ms(b_.now)}};
       auto bytes = json::to_msgpack(msg);
+      u_.put(Db::due, outbox_due_key(a.name, ms(b_.now), u_.next.outbox), "");  // due from now
       u_.put(Db::outbox, be64(u_.next.outbox++), std::string(bytes.begin(), bytes.end()));
     };
     switch (a.kind) {

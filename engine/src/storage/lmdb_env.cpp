@@ -11,7 +11,7 @@ namespace bihuan::storage {
 namespace {
 
 const char* kDbNames[] = {"meta", "defs", "inst", "history", "bkey", "idem",
-                          "timers", "sidx", "outbox", "children"};
+                          "timers", "sidx", "outbox", "children", "outbox_due", "dead"};
 static_assert(sizeof(kDbNames) / sizeof(kDbNames[0]) == static_cast<unsigned>(Db::count_));
 
 MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }

@@ -27,8 +27,10 @@ enum class Db : unsigned {
   idem,      // scope \0 key -> msgpack idempotency record
   timers,    // be64(due ms) be64(instance id) be32(timer seq) -> msgpack timer
   sidx,      // definition \0 state \0 be64(instance id) -> "" (query/inbox index)
-  outbox,    // be64(seq) -> msgpack message
+  outbox,    // be64(seq) -> msgpack message (waiting or retrying; dead letters are in `dead`)
   children,  // be64(parent) be64(child) -> ""
+  due,       // "outbox_due": channel \0 be64(due ms) be64(seq) -> "" (one per `outbox` record)
+  dead,      // be64(seq) -> msgpack message (dead letters)
   count_
 };
 
