@@ -22,6 +22,8 @@
 
 namespace bihuan::runtime {
 
+class StartCheck;  // runtime/verify.hpp
+
 // 1: history keyed by instance and step. 2: history is one append-only log (migrate.cpp).
 inline constexpr std::uint32_t kStorageFormat = 2;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
@@ -33,6 +35,9 @@ class EngineImpl final : public Engine {
   EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env);
   ~EngineImpl() override;
   bool init(Problems& problems);  // migrates an older format first
+  // The data directory's clean-stop marker (runtime/verify.hpp): close() sets it after
+  // its last flush. Set by Engine::open before init().
+  std::unique_ptr<StartCheck> start_check_;
 
   DeployResult deploy(const json& doc, const std::string& source_name) override;
   std::shared_ptr<const Definition> definition(const std::string& id, std::optional<std::int64_t> version) const override;
