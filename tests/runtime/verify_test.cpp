@@ -55,7 +55,8 @@ std::uint64_t branch_below_root(const std::string& dir, const char* db) {
     MDB_val k{std::strlen(db), const_cast<char*>(db)}, v;
     // The main database's value for a named database is its record: md_depth (u16) at 6,
     // md_root at 40.
-    if (mdb_get(txn, 1, &k, &v) == 0 && v.mv_size >= 48) {
+    MDB_dbi main_db = 0;
+    if (mdb_dbi_open(txn, nullptr, 0, &main_db) == 0 && mdb_get(txn, main_db, &k, &v) == 0 && v.mv_size >= 48) {
       std::uint16_t depth;
       std::uint64_t root;
       std::memcpy(&depth, static_cast<char*>(v.mv_data) + 6, 2);
@@ -104,8 +105,8 @@ class VerifyTest : public EngineTest {
   // levels deep: timers, business keys, start idempotency keys, children.
   void fill(int n) {
     deploy(kTimed);
-    deploy(testing::kParent);
-    deploy(testing::kChild);
+    deploy(bihuan::testing::kParent);
+    deploy(bihuan::testing::kChild);
     std::string blob(1000, 'x');
     for (int i = 0; i < n; ++i) {
       StartRequest r;
@@ -117,7 +118,7 @@ class VerifyTest : public EngineTest {
     }
     ASSERT_TRUE(start("t.parent", {{"items", {"a", "b"}}, {"owner", "u1"}, {"done", 0}, {"outcomes", json::array()}}).instance);
     auto sent = send(start("t.d", json::object(), "key:sent").instance->id, "go");
-    ASSERT_FALSE(sent.error) << sent.message;
+    ASSERT_EQ(sent.error, StepError::none) << sent.message;
   }
   // Builds the store without flushes (fast), then closes and reopens it durably.
   void fill_fast(int n) {
