@@ -81,6 +81,7 @@ void StartCheck::closed_cleanly() {
     if (!now.empty()) {
       std::ofstream(tmp, std::ios::binary | std::ios::trunc) << now;
       std::error_code ec;
+      fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read, ec);  // as data.mdb
       fs::rename(tmp, marker, ec);
     }
   }
