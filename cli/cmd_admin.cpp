@@ -1,4 +1,4 @@
-// Administration: bihuan verify (hash chains), backup (online compacted copy) and timers.
+// Administration: bihuan verify (pages, records, chains, indexes), backup (online compacted copy) and timers.
 #include <filesystem>
 #include <iostream>
 
@@ -10,17 +10,27 @@ namespace bihuan::cli {
 namespace {
 
 void run_verify(const SessionOptions& o) {
-  auto engine = open_engine(o, false);
+  auto engine = open_engine(o, false);  // a store found damaged at open is refused there (exit 1)
   if (!engine) return;
   VerifyReport r = engine->verify();
   engine->close();
   if (o.json()) {
-    print_json({{"ok", r.ok()}, {"instances", r.instances}, {"entries", r.entries}, {"broken", r.broken}});
+    json problems = json::array();
+    for (const auto& p : r.problems)
+      problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
+    print_json({{"ok", r.ok()}, {"file", r.file}, {"structureOk", r.structure_ok}, {"databases", r.databases},
+                {"pages", r.pages}, {"instances", r.instances}, {"entries", r.entries},
+                {"indexEntries", r.index_entries}, {"broken", r.broken}, {"problems", problems}});
   } else {
+    auto n = [](std::uint64_t v, const char* one, const char* many) { return std::to_string(v) + " " + (v == 1 ? one : many); };
     for (const auto& b : r.broken) std::cout << b << "\n";
-    std::cout << "checked " << r.instances << (r.instances == 1 ? " instance, " : " instances, ") << r.entries
-              << (r.entries == 1 ? " history entry: " : " history entries: ")
-              << (r.ok() ? "all chains intact" : std::to_string(r.broken.size()) + " broken") << "\n";
+    std::cout << "walked " << n(r.databases, "database", "databases") << " (" << n(r.pages, "page", "pages") << ")";
+    if (r.structure_ok)
+      std::cout << "; checked " << n(r.instances, "instance", "instances") << ", "
+                << n(r.entries, "history entry", "history entries") << ", " << n(r.index_entries, "index entry", "index entries");
+    else
+      std::cout << "; the structure is damaged, so records and indexes were not checked (restore a backup: docs/operations.md)";
+    std::cout << ": " << (r.ok() ? std::string("all intact") : n(r.broken.size(), "problem", "problems")) << "\n";
   }
   if (!r.ok()) exit_code = 1;
 }
@@ -69,7 +79,7 @@ void run_timers(const SessionOptions& o) {
 void add_admin_commands(CLI::App& app) {
   {
     auto o = std::make_shared<SessionOptions>();
-    auto* cmd = app.add_subcommand("verify", "Check every instance's history hash chain");
+    auto* cmd = app.add_subcommand("verify", "Check the store: every page, record, history chain and index");
     add_session_options(cmd, *o);
     cmd->callback([o] { guarded(*o, [&] { run_verify(*o); }); });
   }

@@ -50,7 +50,12 @@ awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
 void add_admin_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/verify", Access::admin, [&ctx](Call&) -> awaitable<Reply> {
     VerifyReport rep = ctx.engine.verify();
-    co_return Reply::json_body(200, {{"ok", rep.ok()}, {"instances", rep.instances}, {"entries", rep.entries}, {"broken", rep.broken}});
+    json problems = json::array();
+    for (const auto& p : rep.problems) problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
+    co_return Reply::json_body(200, {{"ok", rep.ok()}, {"file", rep.file}, {"structureOk", rep.structure_ok},
+                                     {"databases", rep.databases}, {"pages", rep.pages}, {"instances", rep.instances},
+                                     {"entries", rep.entries}, {"indexEntries", rep.index_entries},
+                                     {"broken", rep.broken}, {"problems", problems}});
   });
   router.add(http::verb::get, "/v1/outbox", Access::admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, false); });

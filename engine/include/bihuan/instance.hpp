@@ -211,9 +211,29 @@ struct InboxPage {
   std::string error;        // non-empty: the cursor was refused (why); items empty
 };
 
+// One problem verify() found (docs/storage.md, "Damaged records").
+struct VerifyProblem {
+  // "structure": a database's pages (the B-tree) are damaged; "record": an instance record
+  // does not decode or fit its definition; "chain": a history chain is broken; "index": an
+  // index entry (idem, bkey, sidx, timers, children) and the records disagree; "outbox": an
+  // outbox message does not decode or names no instance; "open": the check could not open
+  // the store or start its process.
+  std::string kind;
+  std::string db;    // the LMDB database ("inst", "history", "idem", ...; "(main)", "(free pages)")
+  std::string key;   // the instance id (16 hex digits) or the key's bytes in hex; "" for a whole database
+  std::string text;  // the sentence, as in `broken`
+};
+
 struct VerifyReport {
   std::uint64_t instances = 0, entries = 0;
-  std::vector<std::string> broken;  // "instance <id>: entry <seq>: ..." 
+  std::uint64_t index_entries = 0;         // idem, bkey, sidx, timers, children and outbox entries checked
+  std::uint64_t databases = 0, pages = 0;  // walked by the structural check
+  // false: the structural walk found damaged pages (or died on them); the record, chain
+  // and index checks did not run. Restore a backup (docs/operations.md).
+  bool structure_ok = true;
+  std::string file;                  // the data file checked (data.mdb)
+  std::vector<std::string> broken;   // one sentence per problem: "instance <id>: entry <seq>: ..."
+  std::vector<VerifyProblem> problems;  // the same problems, with kind, database and key
   bool ok() const { return broken.empty(); }
 };
 

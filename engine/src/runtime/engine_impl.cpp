@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "runtime/migrate.hpp"
+#include "runtime/verify.hpp"
 
 namespace bihuan {
 
@@ -15,12 +16,16 @@ std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) 
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   if (!options.calendars) options.calendars = std::make_shared<Calendars>();
   std::string error;
+  // After an unclean stop, the structure is checked before LMDB serves a page of it.
+  auto check = runtime::StartCheck::begin(options.data_dir, problems);
+  if (!check) return nullptr;
   auto env = storage::Env::open(options.data_dir, options.initial_map_bytes, !options.durable, &error);
   if (!env) {
     problems.error("", "storage", error);
     return nullptr;
   }
   auto engine = std::make_unique<runtime::EngineImpl>(std::move(options), std::move(env));
+  engine->start_check_ = std::move(check);
   if (!engine->init(problems)) return nullptr;
   return engine;
 }
@@ -179,7 +184,7 @@ void EngineImpl::close() {
   }
   ccv_.notify_all();
   if (committer_.joinable()) committer_.join();
-  env_->sync();
+  if (env_->sync() == 0 && start_check_) start_check_->closed_cleanly();
   std::lock_guard lock(mu_);
   closed_ = true;
 }

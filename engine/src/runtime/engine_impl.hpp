@@ -22,6 +22,8 @@
 
 namespace bihuan::runtime {
 
+class StartCheck;  // runtime/verify.hpp
+
 // 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
 // letters in their own database, waiting messages indexed by channel and due time
 // (migrate.cpp).
@@ -35,6 +37,9 @@ class EngineImpl final : public Engine {
   EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env);
   ~EngineImpl() override;
   bool init(Problems& problems);  // migrates an older format first
+  // The data directory's clean-stop marker (runtime/verify.hpp): close() sets it after
+  // its last flush. Set by Engine::open before init().
+  std::unique_ptr<StartCheck> start_check_;
 
   DeployResult deploy(const json& doc, const std::string& source_name) override;
   std::shared_ptr<const Definition> definition(const std::string& id, std::optional<std::int64_t> version) const override;

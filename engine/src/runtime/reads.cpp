@@ -444,64 +444,7 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
   return v;
 }
 
-VerifyReport EngineImpl::verify() const {
-  VerifyReport report;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) {
-    report.broken.push_back("cannot open a read transaction");
-    return report;
-  }
-  auto inst = txn->cursor(Db::inst);
-  for (bool ok = inst && inst->first(); ok; ok = inst->next()) {
-    ++report.instances;
-    auto r = decode_instance(inst->value());
-    std::string id_text = id_to_text(storage::read_be64(inst->key()));
-    if (!r) {
-      report.broken.push_back("instance " + id_text + ": record does not decode");
-      continue;
-    }
-    auto def = registry_.find(r->definition, r->definition_version);
-    std::string damage = def ? record_damage(*r, storage::read_be64(inst->key()), *def)
-                             : "names definition " + r->definition + " v" + std::to_string(r->definition_version) +
-                                   ", which is not deployed";
-    if (!damage.empty()) report.broken.push_back("instance " + id_text + ": record is damaged: " + damage);
-    r->id = storage::read_be64(inst->key());  // its chain is walked as the key's
-    // Newest first: each entry's hash must be what the newer entry names as previous.
-    std::uint64_t expect = r->version;
-    std::string newer_prev = r->last_hash;
-    const char* newer = "the instance record";
-    std::uint64_t n = 0;
-    walk_chain(*txn, *r, &report.broken, [&](HistoryEntry&& e, std::string_view body) {
-      ++n;
-      std::string where = "instance " + id_text + ": entry " + std::to_string(expect) + ": ";
-      if (e.seq != expect) report.broken.push_back(where + "sequence number is " + std::to_string(e.seq));
-      if (e.hash != newer_prev) report.broken.push_back(where + "hash differs from the one " + newer + " names (link broken)");
-      if (history_hash(e.prev_hash, body) != e.hash) report.broken.push_back(where + "content does not match its hash (tampered)");
-      newer_prev = e.prev_hash;
-      newer = "the next entry";
-      --expect;
-    }, {r->last_entry, r->version}, UINT64_MAX);
-    report.entries += n;
-    if (n == r->version && !newer_prev.empty())
-      report.broken.push_back("instance " + id_text + ": entry 1: names a previous hash (link broken)");
-    if (n != r->version)
-      report.broken.push_back("instance " + id_text + ": has " + std::to_string(n) + " history entries but version " + std::to_string(r->version));
-  }
-  // Outbox messages the dispatcher cannot read stay undelivered: name them.
-  for (Db db : {Db::outbox, Db::dead})
-    if (auto out = txn->cursor(db)) {
-      for (bool ok = out->first(); ok; ok = out->next())
-        if (!decode_outbox(storage::read_be64(out->key()), out->value()))
-          report.broken.push_back("outbox message " + std::to_string(storage::read_be64(out->key())) +
-                                  ": record does not decode (it is never delivered)");
-    }
-  // Every entry of the log belongs to exactly one chain.
-  if (std::size_t logged = txn->entries(Db::hist); logged != report.entries)
-    report.broken.push_back("the history log holds " + std::to_string(logged) + " entries but the instances' chains reach " +
-                            std::to_string(report.entries));
-  return report;
-}
+// verify() lives in verify.cpp.
 
 std::size_t EngineImpl::pending_timers() const {
   std::shared_lock<std::shared_mutex> lock;

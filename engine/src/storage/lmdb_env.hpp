@@ -45,6 +45,9 @@ class Env {
   // Opens or creates the environment in `dir`. nosync = MDB_NOSYNC (simulation only).
   static std::unique_ptr<Env> open(const std::string& dir, std::size_t map_bytes, bool nosync,
                                    std::string* error);
+  // Opens an existing environment read-only: nothing is created, an absent database has
+  // no handle (its uses fail). For the structural walk (storage/walk.hpp, walk.cpp).
+  static std::unique_ptr<Env> open_read_only(const std::string& dir, std::string* error);
   ~Env();
 
   std::unique_ptr<Txn> begin(bool write, int* rc);
