@@ -8,8 +8,8 @@ using namespace bihuan::test;
 namespace {
 
 const char* kWorkingDeadline = R"({"id": "t.wd", "version": 1, "calendar": "cn-mainland", "initial": "open",
-  "states": {"open": {"deadline": {"after": "P5D", "workingDays": true}, "on": {"done": {"target": "end"}}},
-             "end": {"type": "final"}}})";
+  "states": {"open": {"deadline": {"after": "P5D", "workingDays": true}, "on": {"done": {"target": "end", "roles": ["USER"]}}},
+             "end": {"type": "final", "outcome": "done"}}})";
 
 }  // namespace
 

@@ -25,8 +25,8 @@ std::string uses(const std::string& cal) {
                {"calendar", cal},
                {"initial", "open"},
                {"states",
-                {{"open", {{"deadline", {{"after", "P3D"}, {"workingDays", true}}}, {"on", {{"done", {{"target", "end"}}}}}}},
-                 {"end", {{"type", "final"}}}}}})
+                {{"open", {{"deadline", {{"after", "P3D"}, {"workingDays", true}}}, {"on", {{"done", {{"target", "end"}, {"roles", {"USER"}}}}}}}},
+                 {"end", {{"type", "final"}, {"outcome", "done"}}}}}})
       .dump(2);
 }
 

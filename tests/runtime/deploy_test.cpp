@@ -15,7 +15,7 @@ namespace {
 
 // A one-state definition `id` v1 whose initial state is `state` (so two texts differ).
 std::string doc(const std::string& id, const std::string& state, int version = 1) {
-  return json({{"id", id}, {"version", version}, {"initial", state}, {"states", {{state, {{"type", "final"}}}}}}).dump();
+  return json({{"id", id}, {"version", version}, {"initial", state}, {"states", {{state, {{"type", "final"}, {"outcome", "done"}}}}}}).dump();
 }
 
 class DeployTest : public EngineTest {

@@ -147,8 +147,10 @@ void EngineImpl::observe_definitions(storage::Txn& txn) const {
 }
 
 std::shared_ptr<const Definition> EngineImpl::definition(const std::string& id, std::optional<std::int64_t> version) const {
+  if (version)
+    if (auto known = registry_.find(id, version)) return known;  // a stored version never changes
   std::shared_lock<std::shared_mutex> lock;
-  read_txn(lock);  // looks for versions stored by another process
+  read_txn(lock);  // loads versions stored by another process, if any
   return registry_.find(id, version);
 }
 
