@@ -88,7 +88,7 @@ TEST_F(CnMainlandData, Year2026) {
   // 元旦 1月1日至3日, 1月4日（周日）上班; 春节 2月15日至23日 (9 days), 2月14日（周六）、2月28日（周六）上班.
   EXPECT_FALSE(working("2026-01-02"));
   EXPECT_TRUE(working("2026-01-04"));
-  EXPECT_EQ(weekdays_off("2026-02-15", "2026-02-23"), 7);
+  EXPECT_EQ(weekdays_off("2026-02-15", "2026-02-23"), 6);  // Sunday the 15th to Monday the 23rd
   // A make-up working day on a weekend counts: Friday 2026-02-13 + 1 working day is Saturday the 14th.
   EXPECT_TRUE(working("2026-02-14"));
   EXPECT_EQ(add("2026-02-13T10:00:00", "P1D"), "2026-02-14T10:00:00+08:00");
