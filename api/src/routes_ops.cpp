@@ -56,6 +56,26 @@ std::string Context::metrics_text() const {
   return out;
 }
 
+namespace {
+
+// Each calendar's covered years and the uncovered years computations needed (readyz).
+json calendar_coverage(const Engine& engine) {
+  json out = json::array();
+  const Calendars* cals = engine.options().calendars.get();
+  if (!cals) return out;
+  auto gaps = cals->gaps();
+  for (const auto& id : cals->ids()) {
+    auto c = cals->find(id);
+    json used = json::array();
+    for (const auto& g : gaps)
+      if (g.calendar == id) used.push_back(g.year);
+    out.push_back({{"id", id}, {"years", c->years()}, {"uncoveredYearsUsed", std::move(used)}});
+  }
+  return out;
+}
+
+}  // namespace
+
 void add_ops_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/healthz", Access::open, [](Call&) -> boost::asio::awaitable<Reply> {
     co_return Reply::json_body(200, {{"status", "ok"}});
@@ -67,7 +87,7 @@ void add_ops_routes(Router& router, Context& ctx) {
       r.headers.emplace_back("Retry-After", "1");
       co_return r;
     }
-    co_return Reply::json_body(200, {{"status", "ready"}});
+    co_return Reply::json_body(200, {{"status", "ready"}, {"calendars", calendar_coverage(ctx.engine)}});
   });
   router.add(http::verb::get, "/metrics", Access::open, [&ctx](Call&) -> boost::asio::awaitable<Reply> {
     co_return Reply::text(200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics_text());

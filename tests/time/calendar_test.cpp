@@ -50,8 +50,8 @@ TEST_F(CnMainland, Identity) {
   EXPECT_EQ(cal_->zone_ptr().get(), &cal_->zone());
   EXPECT_EQ(calendars_->ids(), std::vector<std::string>{"cn-mainland"});
   EXPECT_EQ(calendars_->find("nope"), nullptr);
-  for (int y : {2022, 2023, 2024}) EXPECT_TRUE(cal_->covers_year(y)) << y;
-  for (int y : {2021, 2025, 1970}) EXPECT_FALSE(cal_->covers_year(y)) << y;
+  for (int y : {2022, 2023, 2024, 2025, 2026}) EXPECT_TRUE(cal_->covers_year(y)) << y;
+  for (int y : {2021, 2027, 1970}) EXPECT_FALSE(cal_->covers_year(y)) << y;
 }
 
 TEST_F(CnMainland, WorkingDays2023) {

@@ -5,13 +5,15 @@
 // ("P3M", "P15D") happens in local time of a TimeZone read from the system tz database
 // (/usr/share/zoneinfo, TZif). A Calendar adds working days: weekends, public holidays
 // and the make-up working days that China moves onto weekends, from a JSON data file.
-// Thread-safety: all types are immutable after construction and safe to share.
+// Thread-safety: all types are immutable after construction and safe to share, except
+// the record of uncovered years a Calendars keeps (note_use), which locks itself.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -108,6 +110,11 @@ class Calendar {
   // Whether the calendar has explicit holiday data for that year (outside it only the
   // weekend rule applies; the engine logs a warning when it computes there).
   bool covers_year(std::int32_t year) const;
+  // The covered years, ascending (may be empty).
+  const std::set<std::int32_t>& years() const { return years_; }
+  // The years from a's local date to b's (either order) that are not covered; at most 100
+  // (a computation spanning centuries is reported by its first uncovered years).
+  std::vector<std::int32_t> uncovered_years(TimePoint a, TimePoint b) const;
 
   // Adds `d` to `t`: Y/M/W/D in local time, then the T-part exactly. With working_days,
   // days + 5*weeks are counted in working days: each unit moves to the next working day
@@ -134,6 +141,14 @@ class Calendar {
 // Adds a duration in plain calendar time (no working days) in zone `tz`.
 TimePoint add_duration(TimePoint t, const Duration& d, const TimeZone& tz);
 
+// A year that a working-day computation needed and its calendar has no holiday data for:
+// there only the weekend rule applied.
+struct CalendarGap {
+  std::string calendar;
+  std::int32_t year = 0;
+  bool operator<(const CalendarGap& o) const { return calendar != o.calendar ? calendar < o.calendar : year < o.year; }
+};
+
 // Calendars by id, loaded from a directory of *.json files.
 class Calendars {
  public:
@@ -143,8 +158,22 @@ class Calendars {
   std::shared_ptr<const Calendar> find(const std::string& id) const;
   std::vector<std::string> ids() const;
 
+  // Records that working days of `c` were computed from `a` to `b` (the engine calls it
+  // for every working-day timer, deadline, time_add and time_diff). Each year outside the
+  // calendar's covered years is remembered (gaps()) and, the first time only, logged as
+  // one JSON line on stderr ({"level":"warn","msg":...,"calendar":...,"year":...}).
+  // Cheap when every year is covered (no lock). Thread-safe; copies share the record.
+  void note_use(const Calendar& c, TimePoint a, TimePoint b) const;
+  // Every (calendar, year) note_use found uncovered so far, sorted.
+  std::vector<CalendarGap> gaps() const;
+
  private:
+  struct GapRecord {
+    std::mutex mu;
+    std::set<CalendarGap> seen;
+  };
   std::map<std::string, std::shared_ptr<const Calendar>> by_id_;
+  std::shared_ptr<GapRecord> gaps_ = std::make_shared<GapRecord>();
 };
 
 }  // namespace bihuan

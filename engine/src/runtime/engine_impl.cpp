@@ -109,22 +109,8 @@ bool EngineImpl::init(Problems& problems) {
       return false;
     }
   }
-  // Definitions: recompile every stored version.
-  DefinitionContext ctx;
-  ctx.calendars = options_.calendars.get();
-  if (auto cur = txn->cursor(Db::defs)) {
-    for (bool ok = cur->first(); ok; ok = cur->next()) {
-      Problems p("stored definition " + std::string(cur->key().substr(0, cur->key().find('\0'))));
-      auto doc = load_json(cur->value(), p);
-      auto def = doc ? compile_definition(*doc, p, ctx) : nullptr;
-      if (!def) {
-        for (auto& item : p.items()) problems.add(item);
-        problems.error("", "stored-definition", "a stored definition no longer compiles (missing calendar?)");
-        return false;
-      }
-      registry_.add(def);
-    }
-  }
+  // Definitions: recompile every stored version (definitions.cpp).
+  if (!load_definitions(*txn, &problems)) return false;
   reload_sequences(*txn);
   if (auto cur = txn->cursor(Db::timers); cur && cur->first())
     next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
@@ -292,10 +278,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
     case Request::event: return stepper.event(b, *r.event_req);
     case Request::cancel: return stepper.cancel(b, r.id, r.text, r.actor);
     case Request::migrate: return stepper.migrate(b, r.id, *r.migrate_req);
-    case Request::deploy: {
-      if (!b.failed()) b.note(b.txn.put(Db::defs, r.text, r.value));
-      return {};
-    }
+    case Request::deploy: return apply_deploy(b, r);
     case Request::ack: return apply_ack(b, r);
     case Request::fire_timers: {
       // The sweep: always the earliest timer key next, so timers armed by a firing and due
@@ -371,6 +354,7 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
     if (!txn) break;
     // Another process committed since our last commit: its log keys and ids count.
     if (foreign_commit(*txn)) reload_sequences(*txn);
+    observe_definitions(*txn);  // deployed by another process: known before this batch runs
     Store store(*txn);
     Batch b{store, now, {}, next_, ids_, 0, 0};
     Stepper stepper(step_env);
@@ -395,6 +379,7 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
         stamp_ = std::move(next_stamp);
         ++stamp_count_;
         next_due_ms_ = next_due;
+        register_deployed(batch, results);
       }
       next_ = b.next;
       count_batch(batch, results, committed);
@@ -478,45 +463,6 @@ EngineMetrics EngineImpl::metrics() const {
   }
   return m;
 }
-
-DeployResult EngineImpl::deploy(const json& doc, const std::string& source_name) {
-  DeployResult out;
-  out.problems.set_file(source_name);
-  DefinitionContext ctx;
-  ctx.calendars = options_.calendars.get();
-  if (!options_.notifiers.empty()) ctx.notifiers = &options_.notifiers;
-  if (!options_.task_handlers.empty()) ctx.task_handlers = &options_.task_handlers;
-  auto def = compile_definition(doc, out.problems, ctx);
-  if (!def) return out;
-  out.id = def->id;
-  out.version = def->version;
-  if (auto existing = registry_.find(def->id, def->version)) {
-    if (existing->digest == def->digest) {
-      out.ok = out.unchanged = true;
-      return out;
-    }
-    out.problems.error("/version", "version-exists",
-                       "definition " + def->id + " version " + std::to_string(def->version) +
-                           " is already deployed with different content; deploy it as a new version");
-    return out;
-  }
-  Request r{Request::deploy, {}, {}, 0, def->id + std::string(1, '\0') + be64(static_cast<std::uint64_t>(def->version)),
-            doc.dump(), {}, nullptr};
-  StepResult res = submit_and_wait(std::move(r));
-  if (!res.ok()) {
-    out.problems.error("", "storage", res.message);
-    return out;
-  }
-  registry_.add(def);
-  out.ok = true;
-  return out;
-}
-
-std::shared_ptr<const Definition> EngineImpl::definition(const std::string& id, std::optional<std::int64_t> version) const {
-  return registry_.find(id, version);
-}
-
-std::vector<std::shared_ptr<const Definition>> EngineImpl::definitions() const { return registry_.all(); }
 
 StepResult EngineImpl::start(const StartRequest& request) {
   Request r{Request::start, request, {}, 0, {}, {}, {}, nullptr};

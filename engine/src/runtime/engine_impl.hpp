@@ -31,6 +31,10 @@ inline constexpr std::uint32_t kStorageFormat = 3;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
+// meta key: be64 count of definition versions ever stored. Every deploy that stores one
+// adds 1 in its write transaction (any process), so a reader that finds a larger count
+// than it has seen knows the defs database holds versions it has not loaded yet.
+inline constexpr const char* kDefsCountKey = "defs-count";
 
 class EngineImpl final : public Engine {
  public:
@@ -108,6 +112,7 @@ class EngineImpl final : public Engine {
     std::size_t fired_before = 0;       // fire_timers split over transactions: fired so far
     bool sync = false;                  // a caller blocks on it: never held
     std::shared_ptr<const MigrateRequest> migrate_req;  // kind == migrate (rare: a pointer keeps Request small)
+    std::shared_ptr<const Definition> def;              // kind == deploy: the compiled version
   };
   // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per
   // advance) and real clock (a burst is split so that other requests commit in between).
@@ -206,6 +211,21 @@ class EngineImpl final : public Engine {
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   StepResult apply_ack(Batch& b, const Request& r);           // outbox_state.cpp
+
+  // Definitions (definitions.cpp). A version is decided in the write transaction: stored
+  // already with the same text (unchanged), with other text (refused: version_conflict),
+  // or new (stored, kDefsCountKey + 1). So two deploys, of this process or of two, never
+  // overwrite one another. The registry holds committed versions only.
+  StepResult apply_deploy(Batch& b, const Request& r);
+  // Writer, after a committed batch: its newly stored versions join the registry.
+  void register_deployed(const std::vector<Request>& batch, const std::vector<StepResult>& results);
+  // Compiles every stored version the registry lacks. With `problems` (open), a stored
+  // version that no longer compiles is an error (false); without (a lazy reload), it is
+  // skipped. Then takes the store's kDefsCountKey as seen.
+  bool load_definitions(storage::Txn& txn, Problems* problems) const;
+  // Any thread, any transaction: if the store counts more stored versions than seen,
+  // loads the new ones (another process deployed them). One meta read otherwise.
+  void observe_definitions(storage::Txn& txn) const;
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr) const;
@@ -215,7 +235,11 @@ class EngineImpl final : public Engine {
 
   EngineOptions options_;
   std::unique_ptr<storage::Env> env_;
-  DefinitionRegistry registry_;
+  mutable DefinitionRegistry registry_;  // locks itself; grows when a read finds new versions
+  // kDefsCountKey as last loaded; max until init has loaded the definitions, so that
+  // nothing loads them lazily before (migrate() reads first). defs_mu_: one loader at once.
+  mutable std::atomic<std::uint64_t> defs_seen_{UINT64_MAX};
+  mutable std::mutex defs_mu_;
   IdGenerator ids_;
   Sequences next_;  // next outbox and history keys
   std::atomic<std::int64_t> next_due_ms_{INT64_MAX};

@@ -34,6 +34,7 @@ std::optional<json> call_time_operator(std::string_view op, const json& args, co
     const Calendar* cal = calendar_arg(2);
     if (!error.empty()) return std::nullopt;
     TimePoint out = cal ? cal->add(*t, *d, true) : add_duration(*t, *d, zone);
+    if (cal) calendars->note_use(*cal, *t, out);  // years without holiday data: logged once
     return json(format_time(out, zone));
   }
   if (op == "time_diff") {
@@ -49,6 +50,7 @@ std::optional<json> call_time_operator(std::string_view op, const json& args, co
     if (unit == "working_days") {
       const Calendar* cal = calendar_arg(3);
       if (!cal) return error = error.empty() ? "time_diff: working_days needs a calendar" : error, std::nullopt;
+      calendars->note_use(*cal, *a, *b);
       return json(cal->working_days_between(*a, *b));
     }
     return error = "time_diff: unit must be days, hours, minutes, seconds or working_days", std::nullopt;
@@ -109,7 +111,9 @@ std::optional<TimePoint> Expressions::add(TimePoint from, const json& duration, 
   if (!cal_id.empty()) {
     const Calendar* cal = calendar(cal_id);
     if (!cal) fail(StepError::expression_error, "at " + where + ": calendar \"" + cal_id + "\" is not loaded");
-    return cal->add(from, *d, true);
+    TimePoint out = cal->add(from, *d, true);
+    calendars_->note_use(*cal, from, out);  // years without holiday data: logged once
+    return out;
   }
   return add_duration(from, *d, *def_.timezone);
 }

@@ -16,7 +16,9 @@ using storage::Db;
 
 std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>& lock) const {
   lock = std::shared_lock(env_->resize_lock());
-  return env_->begin(false, nullptr);
+  auto txn = env_->begin(false, nullptr);
+  if (txn) observe_definitions(*txn);  // versions another process deployed (definitions.cpp)
+  return txn;
 }
 
 std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id, std::string* damage) const {

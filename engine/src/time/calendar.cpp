@@ -63,6 +63,18 @@ bool Calendar::is_working_day(const LocalDate& d) const {
 
 bool Calendar::covers_year(std::int32_t year) const { return years_.count(year) != 0; }
 
+std::vector<std::int32_t> Calendar::uncovered_years(TimePoint a, TimePoint b) const {
+  LocalDate da, db;
+  std::int64_t ignored = 0;
+  zone_->to_local(a, da, ignored);
+  zone_->to_local(b, db, ignored);
+  std::int32_t from = std::min(da.year, db.year), to = std::max(da.year, db.year);
+  std::vector<std::int32_t> out;
+  for (std::int32_t y = from; y <= to && out.size() < 100; ++y)
+    if (!years_.count(y)) out.push_back(y);
+  return out;
+}
+
 TimePoint Calendar::add(TimePoint t, const Duration& d, bool working_days) const {
   if (!working_days) return add_duration(t, d, *zone_);
   const std::int64_t sign = d.negative ? -1 : 1;

@@ -2,7 +2,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+
+#include "bihuan/clock.hpp"
 
 #include "bihuan/time.hpp"
 
@@ -67,6 +70,35 @@ void Calendars::add(std::shared_ptr<const Calendar> c) {
 std::shared_ptr<const Calendar> Calendars::find(const std::string& id) const {
   const auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second;
+}
+
+void Calendars::note_use(const Calendar& c, TimePoint a, TimePoint b) const {
+  if (a == TimePoint::max() || a == TimePoint::min() || b == TimePoint::max() || b == TimePoint::min()) return;
+  std::vector<std::int32_t> missing = c.uncovered_years(a, b);
+  if (missing.empty()) return;
+  std::vector<std::int32_t> fresh;
+  {
+    std::lock_guard lock(gaps_->mu);
+    for (std::int32_t y : missing)
+      if (gaps_->seen.insert({c.id(), y}).second) fresh.push_back(y);
+  }
+  for (std::int32_t y : fresh) {
+    const auto& years = c.years();
+    std::string covered = years.empty() ? std::string("no year")
+                                        : std::to_string(*years.begin()) + "-" + std::to_string(*years.rbegin());
+    json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())},
+                 {"level", "warn"},
+                 {"msg", "calendar " + c.id() + " has no holiday data for " + std::to_string(y) + " (it covers " +
+                             covered + "): working days there count weekends only; add the year's data (docs/operations.md)"},
+                 {"calendar", c.id()},
+                 {"year", y}};
+    std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n" << std::flush;
+  }
+}
+
+std::vector<CalendarGap> Calendars::gaps() const {
+  std::lock_guard lock(gaps_->mu);
+  return {gaps_->seen.begin(), gaps_->seen.end()};
 }
 
 std::vector<std::string> Calendars::ids() const {
