@@ -239,3 +239,40 @@ TEST_F(IdempotencyTest, ADamagedRecordRefusesTheStep) {
   EXPECT_EQ(engine_->get(s.instance->id)->version, 2u);
   EXPECT_EQ(engine_->query({}).items.size(), 1u);
 }
+
+// The keys a format-1 build wrote (tests/data/format1/make.sh: starts "p1".."p6" with
+// business keys m-parent:N, notes "n1".."n6" by clerk-1) replay after the upgrade.
+TEST_F(EngineTest, KeysAnOldBuildWroteStillReplay) {
+  namespace fs = std::filesystem;
+  engine_->close();
+  engine_.reset();
+  fs::remove(fs::path(dir_) / "data.mdb");
+  fs::remove(fs::path(dir_) / "lock.mdb");
+  fs::copy_file(fs::path(BIHUAN_SOURCE_DIR) / "tests/data/format1/data.mdb", fs::path(dir_) / "data.mdb");
+  fs::permissions(fs::path(dir_) / "data.mdb", fs::perms::owner_write, fs::perm_options::add);
+  clock_->set(bihuan::testing::at("2026-12-01T00:00:00+08:00"));
+  open();
+  auto parent = engine_->get_by_business_key("m-parent:4");
+  ASSERT_TRUE(parent);
+  StartRequest s;
+  s.definition = "m.parent";
+  s.business_key = "m-parent:4";
+  s.data = {{"batch", 4}, {"items", {"a", "b", "c"}}, {"done", 0}, {"reminded", 0}, {"notes", json::array()}};
+  s.idempotency_key = "p4";
+  auto replay = engine_->start(s);
+  ASSERT_TRUE(replay.ok()) << replay.message;
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.instance->id, parent->id);
+  s.definition = "m.child";
+  auto other = engine_->start(s);
+  EXPECT_EQ(other.error, StepError::idempotency_key_reused);
+  EXPECT_EQ(pointers(other), std::vector<std::string>{"/definition"});
+
+  auto note = event_req(parent->id, "note", {{"text", "note 4"}}, "n4", {"clerk-1", {"clerk"}});
+  auto again = engine_->send(note);
+  ASSERT_TRUE(again.ok()) << again.message;
+  EXPECT_TRUE(again.replayed);
+  note.actor = {"visitor", {}};
+  EXPECT_EQ(engine_->send(note).error, StepError::role_not_allowed);
+  EXPECT_EQ(engine_->get(parent->id)->version, parent->version);
+}

@@ -299,7 +299,7 @@ void authorize_event(const IdemRecord& r, const EventRequest& req, const Definit
   };
   if (!r.legacy) {
     if (!allowed(r.roles))
-      fail(StepError::role_not_allowed, "event \"" + req.event + "\" needs one of the roles " + json(r.roles).dump(),
+      fail(StepError::role_not_allowed, "event \"" + r.event + "\" needs one of the roles " + json(r.roles).dump(),
            {{"required", r.roles}});
     return;
   }

@@ -75,6 +75,7 @@ void check_same_start(const IdemRecord& r, const StartRequest& req, const Instan
 void check_same_event(const IdemRecord& r, const EventRequest& req);
 // Fails the step (role-not-allowed) when the actor could not send the event now: a new
 // record's roles; for an old one, the roles of every state of `def` that accepts it.
+// Runs before check_same_event: a caller who would be refused learns nothing of the key.
 void authorize_event(const IdemRecord& r, const EventRequest& req, const Definition& def);
 
 // The answer to a replay: `current` (the instance now) with the step's version, state,

@@ -209,8 +209,8 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       // A retry: the same request, by a caller the event's roles still admit, answers what
       // its step answered; another request with this key is refused.
       if (auto prior = idem::find_event(b, id, req)) {
-        idem::check_same_event(*prior, req);
         idem::authorize_event(*prior, req, s.definition_of(r));
+        idem::check_same_event(*prior, req);
         bool moved_on = false;
         result.instance = idem::replay_view(*prior, view(r), moved_on);
         if (moved_on) result.details = {{"currentVersion", r.version}};
