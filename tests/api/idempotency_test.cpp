@@ -9,7 +9,7 @@ using namespace bihuan::test;
 namespace {
 
 const char* kOther = R"({"id": "t.other", "version": 1, "initial": "waiting",
-  "states": {"waiting": {"on": {"go": {"roles": ["clerk"], "target": "gone"}}}, "gone": {"type": "final"}}})";
+  "states": {"waiting": {"on": {"go": {"roles": ["clerk"], "target": "gone"}}}, "gone": {"type": "final", "outcome": "gone"}}})";
 
 class IdempotencyApiTest : public ServerTest {
  protected:

@@ -21,7 +21,7 @@ const char* kReview = R"({
 
 const char* kOther = R"({
   "id": "t.other", "version": 1, "initial": "WAITING",
-  "states": {"WAITING": {"on": {"go": {"target": "GONE"}}}, "GONE": {"type": "final"}}
+  "states": {"WAITING": {"on": {"go": {"target": "GONE"}}}, "GONE": {"type": "final", "outcome": "gone"}}
 })";
 
 Actor alice() { return {"alice", {"USER"}}; }
@@ -155,7 +155,7 @@ TEST_F(IdempotencyTest, AReplayAfterFurtherStepsReturnsTheOriginalResult) {
   EXPECT_EQ(now.instance->data, e.instance->data);
   EXPECT_FALSE(now.details.is_object() && now.details.contains("currentVersion"));
 
-  clock_->advance_to(clock_->now() + Millis(60000));
+  clock_->advance(Millis(60000));
   auto done = engine_->send(event_req(s.instance->id, "approve", json::object(), "", alice()));
   ASSERT_TRUE(done.ok());
   ASSERT_EQ(done.instance->version, 3u);
