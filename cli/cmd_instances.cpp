@@ -16,13 +16,19 @@ std::string where(const SessionOptions& o) { return " in " + o.data_dir; }
 // Prints a committed step's instance: JSON (InstanceView::to_json) or a text block.
 void print_done(const SessionOptions& o, const Engine& engine, const StepResult& r, const std::string& headline) {
   const InstanceView& v = *r.instance;
+  // A replay of a step the instance has moved on from: its data is not kept (null).
+  std::optional<std::uint64_t> now;
+  if (r.replayed && r.details.is_object() && r.details.contains("currentVersion"))
+    now = r.details["currentVersion"].get<std::uint64_t>();
   if (o.json()) {
     json j = v.to_json(zone_of(engine, v));
     if (r.replayed) j["replayed"] = true;
+    if (now) j["currentVersion"] = *now;
     print_json(j);
     return;
   }
-  std::cout << headline << (r.replayed ? " (idempotent retry: the original result)" : "") << "\n";
+  std::cout << headline << (r.replayed ? " (idempotent retry: the original result)" : "")
+            << (now ? "; the instance is now at version " + std::to_string(*now) : "") << "\n";
   print_instance(std::cout, engine, v);
 }
 

@@ -17,6 +17,15 @@ Reply instance_reply(const Context& ctx, unsigned status, const InstanceView& v,
   return r;
 }
 
+// `replayed`, and for a replay of a step the instance has moved on from (its data then
+// null), `currentVersion`.
+json replay_members(const StepResult& res) {
+  json extra = {{"replayed", res.replayed}};
+  if (res.replayed && res.details.is_object() && res.details.contains("currentVersion"))
+    extra["currentVersion"] = res.details["currentVersion"];
+  return extra;
+}
+
 // If-Match: the instance's ETag (its version) as the step's expected version.
 std::optional<Reply> if_match_version(const Call& call, std::optional<std::uint64_t>& out) {
   std::string if_match = call.header(http::field::if_match);
@@ -128,8 +137,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     req.actor = call.who->actor;
     StepResult res = co_await await_step([&](auto done) { ctx.engine.start_async(std::move(req), std::move(done)); });
     if (!res.ok() || !res.instance) co_return step_problem(res);
-    bool fresh = !res.replayed && res.instance->version == 1;
-    Reply r = instance_reply(ctx, fresh ? 201 : 200, *res.instance, {{"replayed", res.replayed}});
+    // A replay by its key answers as its start did (201); returnExisting 200.
+    Reply r = instance_reply(ctx, res.created ? 201 : 200, *res.instance, replay_members(res));
     r.headers.emplace_back("Location", "/v1/instances/" + res.instance->id);
     co_return r;
   });
@@ -182,7 +191,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = if_match_version(call, req.expected_version)) co_return *bad;
     StepResult res = co_await await_step([&](auto done) { ctx.engine.send_async(std::move(req), std::move(done)); });
     if (!res.ok() || !res.instance) co_return step_problem(res);
-    co_return instance_reply(ctx, 200, *res.instance, {{"replayed", res.replayed}});
+    co_return instance_reply(ctx, 200, *res.instance, replay_members(res));
   });
 
   router.add(http::verb::post, "/v1/instances/{id}/cancel", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {

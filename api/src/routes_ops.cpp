@@ -23,6 +23,7 @@ Reply step_problem(const StepResult& r) {
     case StepError::version_conflict: status = 412; break;
     case StepError::instance_ended: status = 409; break;
     case StepError::duplicate_business_key: status = 409; break;
+    case StepError::idempotency_key_reused: status = 422; break;
     case StepError::expression_error: status = 422; break;
     case StepError::invalid_request: status = 400; break;
     case StepError::storage_error: status = 503; break;

@@ -138,7 +138,8 @@ TEST_F(ServerTest, AnIdempotencyKeyReplaysTheFirstResult) {
   auto s1 = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
   auto s2 = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
   EXPECT_EQ(s1.status, 201);
-  EXPECT_EQ(s2.status, 200);
+  EXPECT_EQ(s2.status, 201) << "a replay answers as its start did";
+  EXPECT_EQ(s2.json_body()["replayed"], true);
   EXPECT_EQ(s1.json_body()["id"], s2.json_body()["id"]);
 }
 

@@ -175,7 +175,7 @@ TEST_F(EngineTest, IdempotentStartsAndEvents) {
   EXPECT_TRUE(replay.replayed);
   EXPECT_EQ(engine_->get(a.instance->id)->version, 2u);
   ev.payload = {{"text", "other"}};
-  EXPECT_EQ(engine_->send(ev).error, StepError::invalid_request);
+  EXPECT_EQ(engine_->send(ev).error, StepError::idempotency_key_reused);
 }
 
 TEST_F(EngineTest, BusinessKeysRefuseOrReturnRunningDuplicates) {

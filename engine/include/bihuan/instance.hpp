@@ -53,6 +53,7 @@ enum class StepError {
   version_conflict,       // expected_version != current version
   instance_ended,         // completed or cancelled
   duplicate_business_key, // a running instance already has this business key
+  idempotency_key_reused, // this actor used the idempotency key for a different request (details.problems name the parts)
   expression_error,       // a guard/expression failed to evaluate (budget, types)
   invalid_request,        // malformed request (empty id, bad data type...)
   storage_error,          // LMDB failed (disk full...); nothing was applied
@@ -66,8 +67,13 @@ struct StepResult {
   StepError error = StepError::none;
   std::string message;       // plain sentence for a person
   json details;              // e.g. allowed events, schema problems
-  std::optional<InstanceView> instance;  // after the step (or current, on refusal)
-  bool replayed = false;     // an idempotent retry: the original result is returned
+  // After the step (or current, on refusal). A replay (`replayed`) gives the instance as
+  // the original step left it: its version, state, status, outcome and times; when the
+  // instance has moved on since, `data` is null (not kept per step) and details holds
+  // {"currentVersion": n}.
+  std::optional<InstanceView> instance;
+  bool replayed = false;     // an idempotent retry (or returnExisting): nothing was applied
+  bool created = false;      // a start that created `instance`, or a replay of one by its key
   bool ok() const { return error == StepError::none; }
 };
 

@@ -4,6 +4,7 @@
 
 #include <deque>
 
+#include "runtime/idempotency.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 
@@ -38,29 +39,9 @@ StepResult refused(const StepFailure& f) {
   return r;
 }
 
-// Idempotency record of an event: the request's fingerprint and the version it produced.
-std::string event_idem_key(std::uint64_t id, const std::string& key) {
-  std::string k = "e";
-  k += '\0';
-  k += be64(id);
-  k += key;
-  return k;
-}
-
-std::string start_idem_key(const std::string& key) {
-  std::string k = "s";
-  k += '\0';
-  k += key;
-  return k;
-}
-
 void check_actor(const Actor& actor) {
   check_text(actor.id, "the actor id");
   for (const auto& role : actor.roles) check_text(role, "a role of the actor");
-}
-
-std::string fingerprint(const std::string& event, const json& payload) {
-  return sha256_hex(event + '\0' + payload.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace
@@ -155,10 +136,14 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     check_key(req.idempotency_key, "the idempotency key");  // the business key: Step::create
     check_actor(req.actor);
     if (!req.idempotency_key.empty()) {
-      if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
-        auto& r = s.fetch(storage::read_be64(*prior));
-        result.instance = view(r);
-        result.replayed = true;
+      // A retry: the same request answers what its start answered; another is refused.
+      if (auto prior = idem::find_start(b, req)) {
+        auto current = view(s.fetch(prior->instance));
+        idem::check_same_start(*prior, req, current);
+        bool moved_on = false;
+        result.instance = idem::replay_view(*prior, std::move(current), moved_on);
+        if (moved_on) result.details = {{"currentVersion", s.fetch(prior->instance).version}};
+        result.replayed = result.created = true;
         return result;
       }
     }
@@ -178,9 +163,11 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
       }
     }
     std::uint64_t id = s.create(*def, req.data, req.business_key, 0, "", req.actor, 0);
-    if (!req.idempotency_key.empty()) u.put(Db::idem, start_idem_key(req.idempotency_key), be64(id));
-    seal(u);
     result.instance = to_view(u.records.at(id), def.get());
+    result.created = true;
+    if (!req.idempotency_key.empty())
+      u.put(Db::idem, idem::start_key(req.actor.id, req.idempotency_key), idem::encode(idem::of_start(req, *result.instance)));
+    seal(u);
   } catch (const StepFailure& f) {
     return refused(f);
   } catch (const std::exception& e) {
@@ -218,22 +205,29 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     if (auto defect = json_defect(req.payload, kMaxDataDepth))
       fail(StepError::payload_invalid, "the payload of \"" + req.event + "\" " + *defect, {{"limit", kMaxDataDepth}});
     InstanceRecord& r = s.fetch(id);
-    std::string idem_key;
     if (!req.idempotency_key.empty()) {
-      idem_key = event_idem_key(id, req.idempotency_key);
-      if (auto prior = b.txn.get(Db::idem, idem_key)) {
-        if (*prior != fingerprint(req.event, req.payload))
-          fail(StepError::invalid_request, "idempotency key \"" + req.idempotency_key +
-                                               "\" was already used for a different event or payload");
-        result.instance = view(r);
+      // A retry: the same request, by a caller the event's roles still admit, answers what
+      // its step answered; another request with this key is refused.
+      if (auto prior = idem::find_event(b, id, req)) {
+        idem::authorize_event(*prior, req, s.definition_of(r));
+        idem::check_same_event(*prior, req);
+        bool moved_on = false;
+        result.instance = idem::replay_view(*prior, view(r), moved_on);
+        if (moved_on) result.details = {{"currentVersion", r.version}};
         result.replayed = true;
         return result;
       }
     }
+    // The roles the event needs where it is accepted now, for a replay's check.
+    std::vector<std::string> roles;
+    if (!req.idempotency_key.empty())
+      if (const EventSpec* ev = s.definition_of(r).find_event(r.state, req.event)) roles = ev->roles;
     s.handle_event(r, req.event, req.payload, req.actor, req.expected_version, "event");
-    if (!idem_key.empty()) u.put(Db::idem, idem_key, fingerprint(req.event, req.payload));
-    seal(u);
     result.instance = view(r);
+    if (!req.idempotency_key.empty())
+      u.put(Db::idem, idem::event_key(id, req.actor.id, req.idempotency_key),
+            idem::encode(idem::of_event(req, roles, *result.instance)));
+    seal(u);
   } catch (const StepFailure& f) {
     auto out = refused(f);
     if (auto it = u.records.find(id); it != u.records.end() && f.error != StepError::not_found) {

@@ -31,6 +31,7 @@ std::string to_string(StepError e) {
     case StepError::version_conflict: return "version-conflict";
     case StepError::instance_ended: return "instance-ended";
     case StepError::duplicate_business_key: return "duplicate-business-key";
+    case StepError::idempotency_key_reused: return "idempotency-key-reused";
     case StepError::expression_error: return "expression-error";
     case StepError::invalid_request: return "invalid-request";
     case StepError::storage_error: return "storage-error";
