@@ -141,6 +141,8 @@ std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 }  // namespace
 
+std::optional<IdemRecord> decode_record(std::string_view bytes) { return decode(bytes); }
+
 std::string start_key(const std::string& actor_id, const std::string& key) {
   std::string k = "S";
   k += '\0';

@@ -55,6 +55,8 @@ namespace idem {
 // key stays within LMDB's 511 bytes whatever the actor id's length.
 std::string start_key(const std::string& actor_id, const std::string& key);
 std::string event_key(std::uint64_t instance, const std::string& actor_id, const std::string& key);
+// A new (MessagePack) record's contents, or nullopt if it does not decode (verify).
+std::optional<IdemRecord> decode_record(std::string_view bytes);
 
 // The record of a start / an event with this key by this actor: the new record, else an
 // old one, else nullopt. A record that cannot be read refuses the step (storage-error);

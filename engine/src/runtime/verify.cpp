@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "runtime/engine_impl.hpp"
+#include "runtime/idempotency.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record_check.hpp"
 #include "storage/walk.hpp"
@@ -54,6 +55,7 @@ struct Seen {
   std::string state;  // its current state's name
   std::string business_key;
   std::uint64_t parent = 0;
+  std::uint64_t version = 0;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> timers;  // (due ms, seq)
 };
 
@@ -134,7 +136,7 @@ class Checker {
       r->id = id;  // its chain is walked as the key's
       chain(*r, id_text);
       if (!damage.empty()) continue;
-      s = Seen{true, r->definition, def->states[r->state].name, r->business_key, r->parent, {}};
+      s = Seen{true, r->definition, def->states[r->state].name, r->business_key, r->parent, r->version, {}};
       for (const auto& t : r->timers) s.timers.emplace_back(t.due_ms, t.seq);
       indexed(*r, s, id_text);
     }
@@ -232,9 +234,26 @@ class Checker {
       instance(Db::idem, key, read_be64(key, 2), what, &skip);
       if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos)
         problem("index", Db::idem, hex(key), what + " holds " + in_quotes(value) + " (expected a SHA-256 fingerprint, 64 hex digits)");
+    } else if (key.size() >= 2 && (key[0] == 'S' || key[0] == 'E') && key[1] == '\0') {
+      // A record keyed by the caller (idempotency.hpp): it holds the step's result.
+      std::string what = std::string("the idempotency record ") + (key[0] == 'S' ? "of a start" : "of an event") +
+                         " (key " + hex(key) + ")";
+      auto rec = idem::decode_record(value);
+      if (!rec) {
+        problem("index", Db::idem, hex(key), what + " does not decode (a retried step is refused: record-damaged)");
+        return;
+      }
+      if (key[0] == 'E' && (key.size() < 10 || read_be64(key, 2) != rec->instance))
+        problem("index", Db::idem, hex(key), what + " is keyed by another instance than the " +
+                                                 id_to_text(rec->instance) + " it names");
+      const Seen* s = instance(Db::idem, key, rec->instance, what + " (a retried step would answer with nothing)", &skip);
+      if (s && !skip && rec->version > s->version)
+        problem("index", Db::idem, hex(key),
+                what + " answers version " + std::to_string(rec->version) + " but instance " +
+                    id_to_text(rec->instance) + " is at version " + std::to_string(s->version));
     } else {
       problem("index", Db::idem, hex(key), "an idempotency record " + in_quotes(key) +
-                                               " is neither a start's (s\\0 key) nor an event's (e\\0 id key)");
+                                               " is neither a start's (S\\0 or s\\0) nor an event's (E\\0 or e\\0)");
     }
   }
 
