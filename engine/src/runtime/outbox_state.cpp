@@ -78,7 +78,11 @@ std::optional<OutboxMessage> decode_outbox(std::uint64_t seq, std::string_view b
 StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
   std::string key = be64(r.id);
   int rc = 0;
-  auto bytes = b.txn.get(Db::outbox, key, &rc);
+  auto bytes = b.txn.get(Db::outbox, key, rc);
+  if (rc) {
+    b.note(rc);
+    return refused(StepError::storage_unavailable, "outbox message " + std::to_string(r.id) + " cannot be read");
+  }
   if (!bytes) return refused(StepError::not_found, "outbox message " + std::to_string(r.id) + " does not exist");
   json m = json::from_msgpack(bytes->begin(), bytes->end(), true, false);
   if (!m.is_object()) return refused(StepError::invalid_request, "outbox message " + std::to_string(r.id) + " does not decode");

@@ -2,6 +2,7 @@
 // writes the unit into the batch's transaction only if the step succeeded.
 #include "runtime/stepper.hpp"
 
+#include <cerrno>
 #include <deque>
 
 #include "runtime/record_check.hpp"
@@ -59,6 +60,22 @@ void check_actor(const Actor& actor) {
   for (const auto& role : actor.roles) check_text(role, "a role of the actor");
 }
 
+// An idempotency lookup that cannot read refuses the step (retryable): taken for "not
+// used yet" it would apply a retried step a second time.
+[[noreturn]] void unreadable_key(const std::string& key, int rc) {
+  fail(StepError::storage_unavailable, "idempotency key \"" + key + "\" cannot be looked up: " +
+                                           storage::error_text(rc) + "; nothing was applied, retry",
+       {{"code", rc}});
+}
+
+// A read that failed inside a step that cannot be refused alone (a timer firing, a
+// cascade): the batch fails whole, so nothing is dropped for it.
+bool fail_batch_on_read(Batch& b, const StepFailure& f) {
+  if (f.error != StepError::storage_unavailable) return false;
+  b.note(f.details.is_object() ? f.details.value("code", EIO) : EIO);
+  return true;
+}
+
 std::string fingerprint(const std::string& event, const json& payload) {
   return sha256_hex(event + '\0' + payload.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -68,7 +85,7 @@ std::string fingerprint(const std::string& event, const json& payload) {
 std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id, std::string* damage) {
   if (auto it = b.overlay.find(id); it != b.overlay.end()) return it->second;
   int rc = 0;
-  auto bytes = b.txn.get(Db::inst, be64(id), &rc);
+  auto bytes = b.txn.get(Db::inst, be64(id), rc);
   b.note(rc);
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
@@ -155,7 +172,10 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     check_key(req.idempotency_key, "the idempotency key");  // the business key: Step::create
     check_actor(req.actor);
     if (!req.idempotency_key.empty()) {
-      if (auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key)); prior && prior->size() == 8) {
+      int rc = 0;
+      auto prior = b.txn.get(Db::idem, start_idem_key(req.idempotency_key), rc);
+      if (rc) unreadable_key(req.idempotency_key, rc);  // never applied as new
+      if (prior && prior->size() == 8) {
         auto& r = s.fetch(storage::read_be64(*prior));
         result.instance = view(r);
         result.replayed = true;
@@ -221,7 +241,10 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     std::string idem_key;
     if (!req.idempotency_key.empty()) {
       idem_key = event_idem_key(id, req.idempotency_key);
-      if (auto prior = b.txn.get(Db::idem, idem_key)) {
+      int rc = 0;
+      auto prior = b.txn.get(Db::idem, idem_key, rc);
+      if (rc) unreadable_key(req.idempotency_key, rc);  // never applied as new
+      if (prior) {
         if (*prior != fingerprint(req.event, req.payload))
           fail(StepError::invalid_request, "idempotency key \"" + req.idempotency_key +
                                                "\" was already used for a different event or payload");
@@ -310,10 +333,18 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     s.rearm(r, fired, TimePoint{Millis(static_cast<std::int64_t>(fired.due_ms))});
     return fired;
   };
+  // A firing that is dropped or refused is counted and logged once the batch commits.
+  auto dropped = [&](const std::string& why, bool refused) {
+    if (b.failed()) return;  // the batch fails whole: nothing was dropped
+    b.timer_drops.push_back({{"instance", id_to_text(st.instance)}, {"timerSeq", st.seq},
+                             {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(st.due_ms))), *TimeZone::utc())},
+                             {"reason", why}, {"refused", refused}});
+  };
   try {
     auto fired = consume();
     if (!fired) {
       apply(b, u);  // a stale key: just remove it
+      dropped("the instance no longer holds this timer, or has ended", false);
       return false;
     }
     InstanceRecord& r = u.records.at(st.instance);
@@ -335,7 +366,9 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     } catch (const std::exception& e) {
       refusal = internal(e);
     }
+    if (refusal && fail_batch_on_read(b, *refusal)) return false;
     if (refusal) {
+      dropped("the firing was refused (" + to_string(refusal->error) + "): " + refusal->message, true);
       consume();
       InstanceRecord& again = u.records.at(st.instance);
       again.version++;
@@ -345,14 +378,17 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
                        {{"timer", spec.id}, {"refused", to_string(refusal->error)}, {"message", refusal->message}},
                        json::array());
     }
-  } catch (const StepFailure&) {
+  } catch (const StepFailure& f) {
+    if (fail_batch_on_read(b, f)) return false;
     apply(b, u);  // instance gone: drop the key
+    dropped(f.message, false);
     return false;
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     // Even its refusal could not be recorded: drop the key rather than fail every sweep.
     u = Unit(b.next);
     u.del(Db::timers, std::string(key));
     apply(b, u);
+    dropped(std::string("its refusal could not be recorded: ") + e.what(), false);
     return false;
   }
   apply(b, u);
@@ -384,7 +420,8 @@ void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
         s.handle_event(r, c.event, c.payload, c.actor, std::nullopt, c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
         seal(u);
       }
-    } catch (const StepFailure&) {
+    } catch (const StepFailure& f) {
+      if (fail_batch_on_read(b, f)) return;
       continue;  // an internal event the target does not accept is dropped (the sender's step stands)
     } catch (const std::exception&) {
       continue;  // likewise (StepError::internal_error)
