@@ -8,20 +8,20 @@
 namespace bihuan::test {
 namespace {
 
-// Clears the flags of every leaf page of data.mdb: LMDB answers MDB_CORRUPTED for any
-// search that reaches one (what a damaged disk block leaves).
-int damage_leaf_pages(const std::string& dir) {
+// Points the main database's root, in both meta pages of data.mdb, past the end of the
+// file (what a damaged disk block leaves): every search of a named database then fails
+// with MDB_PAGE_NOTFOUND, a fatal code. Returns how many meta pages it changed.
+int damage_main_root(const std::string& dir) {
   int fd = ::open((std::filesystem::path(dir) / "data.mdb").c_str(), O_RDWR);
   if (fd < 0) return -1;
-  const off_t page = 4096;
-  off_t size = lseek(fd, 0, SEEK_END);
+  // Meta page: page header (16 bytes), magic, version, address, map size, then two MDB_db
+  // of 48 bytes (free pages, main); md_root is the last 8 bytes of an MDB_db.
+  const off_t page = 4096, root_at = 16 + 4 + 4 + 8 + 8 + 48 + 40;
   int n = 0;
-  for (off_t at = 2 * page; at + page <= size; at += page) {
-    std::uint16_t flags = 0;
-    if (pread(fd, &flags, 2, at + 10) != 2) break;
-    if ((flags & 0x07) != 0x02) continue;
-    std::uint16_t none = 0;
-    if (pwrite(fd, &none, 2, at + 10) == 2) ++n;
+  for (off_t meta = 0; meta < 2; ++meta) {
+    std::uint64_t root = 0, far = std::uint64_t{1} << 40;
+    if (pread(fd, &root, 8, meta * page + root_at) != 8 || root == 0 || root > (std::uint64_t{1} << 32)) continue;
+    if (pwrite(fd, &far, 8, meta * page + root_at) == 8) ++n;
   }
   ::close(fd);
   return n;
@@ -33,7 +33,7 @@ TEST_F(ServerTest, UnreadableStoreAnswers503NotNotFoundAndReadinessTurnsFalse) {
   std::string id = start_counter(c);
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(c.get("/readyz").status, 200);
-  ASSERT_GT(damage_leaf_pages(dir_ + "/data"), 0);
+  ASSERT_GT(damage_main_root(dir_ + "/data"), 0);
 
   for (const std::string path : {"/v1/instances/" + id, "/v1/instances/" + id + "/history", std::string("/v1/instances"),
                                  std::string("/v1/inbox"), std::string("/v1/stats")}) {

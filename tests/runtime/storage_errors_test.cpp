@@ -15,23 +15,23 @@ namespace bihuan::testing {
 namespace {
 
 const char* kTwo = R"({"id": "t.two", "version": 1, "initial": "A", "states": {
-  "A": {"on": {"go": {"roles": ["system"], "target": "B"}}},
+  "A": {"on": {"go": {"roles": ["system"], "target": "B"}, "ask": {"roles": ["USER"], "target": "B"}}},
   "B": {"type": "final", "outcome": "ok"}}})";
 
-// Clears the flags of every leaf page of data.mdb (what a damaged disk block leaves):
-// LMDB then answers MDB_CORRUPTED for any search that reaches one. Returns how many.
-int damage_leaf_pages(const std::string& dir) {
+// Points the main database's root, in both meta pages of data.mdb, past the end of the
+// file (what a damaged disk block leaves): every search of a named database then fails
+// with MDB_PAGE_NOTFOUND, a fatal code. Returns how many meta pages it changed.
+int damage_main_root(const std::string& dir) {
   int fd = ::open((std::filesystem::path(dir) / "data.mdb").c_str(), O_RDWR);
   if (fd < 0) return -1;
-  const off_t page = 4096;
-  off_t size = lseek(fd, 0, SEEK_END);
+  // Meta page: page header (16 bytes), magic, version, address, map size, then two MDB_db
+  // of 48 bytes (free pages, main); md_root is the last 8 bytes of an MDB_db.
+  const off_t page = 4096, root_at = 16 + 4 + 4 + 8 + 8 + 48 + 40;
   int n = 0;
-  for (off_t at = 2 * page; at + page <= size; at += page) {  // pages 0 and 1: the meta pages
-    std::uint16_t flags = 0;
-    if (pread(fd, &flags, 2, at + 10) != 2) break;  // MDB_page: pgno (8), pad (2), flags (2)
-    if ((flags & 0x07) != 0x02) continue;           // P_LEAF only
-    std::uint16_t none = 0;
-    if (pwrite(fd, &none, 2, at + 10) == 2) ++n;
+  for (off_t meta = 0; meta < 2; ++meta) {
+    std::uint64_t root = 0, far = std::uint64_t{1} << 40;
+    if (pread(fd, &root, 8, meta * page + root_at) != 8 || root == 0 || root > (std::uint64_t{1} << 32)) continue;
+    if (pwrite(fd, &far, 8, meta * page + root_at) == 8) ++n;
   }
   ::close(fd);
   return n;
@@ -71,8 +71,8 @@ class StorageErrorsTest : public EngineTest {
 
 TEST_F(StorageErrorsTest, ADamagedStoreIsUnavailableNotAbsentAndStopsTheEngine) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(start("t.two", {}, "k" + std::to_string(i)).instance->id);
-  ASSERT_GT(damage_leaf_pages(dir_), 0);
+  for (int i = 0; i < 5; ++i) ids.push_back(start("t.two", json::object(), "k" + std::to_string(i)).instance->id);
+  ASSERT_GT(damage_main_root(dir_), 0);
 
   // A read that cannot read says so: it is not "no such instance".
   std::string why;

@@ -228,6 +228,8 @@ int Env::copy_compact(const std::string& dir) {
     resize_.unlock_shared(true);
     if (rc != MDB_MAP_RESIZED || (rc = adopt_size()) != 0) break;
     rc = MDB_MAP_RESIZED;
+    std::error_code ec;  // the copy creates its file exclusively: the next attempt writes it anew
+    std::filesystem::remove(std::filesystem::path(dir) / "data.mdb", ec);
   }
   return check(rc);
 }
