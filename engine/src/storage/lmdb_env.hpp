@@ -91,6 +91,7 @@ class Env {
   int sync();
   unsigned dbi(Db db) const { return dbis_[static_cast<unsigned>(db)]; }
   const std::string& dir() const { return dir_; }
+  MDB_env* raw() const { return env_; }  // for tests that write an older format
   // The first fatal LMDB code (is_fatal) any call on this environment returned, or 0.
   int fatal() const { return fatal_.load(std::memory_order_acquire); }
   // Called once, on the thread that met it, with the first fatal code (set before use).
