@@ -19,8 +19,13 @@ struct TargetOptions {
 // The instance named by id or --key; prints "no instance ..." when there is none, or
 // "record-damaged: ..." when its stored record is damaged.
 std::optional<InstanceView> find_target(const TargetOptions& o, const Engine& engine) {
-  auto v = o.key.empty() ? engine.get(o.id) : engine.get_by_business_key(o.key);
+  std::string unavailable;
+  auto v = o.key.empty() ? engine.get(o.id, &unavailable) : engine.get_by_business_key(o.key, &unavailable);
   if (v) return v;
+  if (!unavailable.empty()) {  // a failed read is not "no instance"
+    fail(o.session, "storage-unavailable: " + unavailable);
+    return v;
+  }
   if (auto damage = o.key.empty() ? engine.damage(o.id) : engine.damage_by_business_key(o.key)) {
     fail(o.session, "record-damaged: " + *damage);
     return v;
@@ -74,7 +79,9 @@ void run_history(const TargetOptions& o) {
   if (auto v = find_target(o, *engine)) {
     const TimeZone& tz = zone_of(*engine, *v);
     HistoryPage page = engine->history_page({v->id, o.cursor, o.limit});
-    if (!page.error.empty()) {
+    if (page.unavailable) {
+      fail(o.session, "storage-unavailable: " + page.error);
+    } else if (!page.error.empty()) {
       fail(o.session, "--cursor: " + page.error);
     } else if (o.session.json()) {
       json j = {{"instance", v->id}, {"entries", json::array()}};
@@ -127,7 +134,7 @@ void run_list(ListOptions o) {
   if (!engine) return;
   InstancePage page = engine->query(q);
   if (!page.error.empty()) {
-    fail(o.session, "--cursor: " + page.error);
+    fail(o.session, (page.unavailable ? "storage-unavailable: " : "--cursor: ") + page.error);
   } else if (o.session.json()) {
     json j = {{"items", json::array()}, {"nextCursor", page.next_cursor}};
     for (const auto& v : page.items) j["items"].push_back(v.to_json(zone_of(*engine, v)));
@@ -161,7 +168,7 @@ void run_inbox(const InboxOptions& o) {
   InboxPage page = engine->inbox_page({o.actor.actor(), o.limit, o.cursor});
   const auto& items = page.items;
   if (!page.error.empty()) {
-    fail(o.session, "--cursor: " + page.error);
+    fail(o.session, (page.unavailable ? "storage-unavailable: " : "--cursor: ") + page.error);
   } else if (o.session.json()) {
     json j = {{"actor", o.actor.id}, {"items", json::array()}};
     if (!page.next_cursor.empty()) j["nextCursor"] = page.next_cursor;

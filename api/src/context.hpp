@@ -67,5 +67,8 @@ std::optional<Reply> migrate_members(const json& body, MigrateRequest& req);
 
 // The StepError -> HTTP status and problem mapping used by every step route.
 Reply step_problem(const StepResult& r);
+// A read the store could not serve (a page's `unavailable`, get()'s `unavailable`): 503,
+// type .../storage-unavailable, Retry-After. Never 404 or a short list.
+Reply storage_problem(const std::string& detail);
 
 }  // namespace bihuan::api

@@ -110,6 +110,12 @@ std::string engine_metrics_text(const EngineMetrics& m) {
   scalar(out, "bihuan_timers_ahead_dropped_total", "counter",
          "Timer firings executed ahead and dropped unwritten (another step came first).",
          static_cast<double>(m.timers_ahead_dropped));
+  scalar(out, "bihuan_timers_dropped_total", "counter",
+         "Timer firings dropped: only their timer was removed (instance gone, damaged, or no longer holding it).",
+         static_cast<double>(m.timers_dropped));
+  scalar(out, "bihuan_timers_refused_total", "counter",
+         "Timer firings their instance refused (guard, event not accepted); recorded in its history.",
+         static_cast<double>(m.timers_refused));
   scalar(out, "bihuan_steps_reexecuted_total", "counter",
          "Requests executed again: another process committed in between, or the commit under theirs failed.",
          static_cast<double>(m.reexecuted));
@@ -122,6 +128,9 @@ std::string engine_metrics_text(const EngineMetrics& m) {
   scalar(out, "bihuan_pending_timers", "gauge", "Timers waiting to fire.", static_cast<double>(m.pending_timers));
   scalar(out, "bihuan_instances", "gauge", "Instances stored (all statuses).", static_cast<double>(m.instances));
   scalar(out, "bihuan_storage_map_bytes", "gauge", "Size of the LMDB map.", static_cast<double>(m.map_bytes));
+  scalar(out, "bihuan_engine_failed", "gauge",
+         "1 once a fatal storage error stopped the engine (writes refused, /readyz false); else 0.",
+         m.failed ? 1.0 : 0.0);
   return out;
 }
 

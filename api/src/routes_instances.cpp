@@ -156,6 +156,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
     InstancePage page = ctx.engine.query(q);
+    if (page.unavailable) co_return storage_problem(page.error);
     if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
     for (const auto& v : page.items) items.push_back(ctx.instance_json(v));
@@ -167,8 +168,10 @@ void add_instance_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/instances/{id}", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
     std::optional<TimePoint> as_of;
     if (auto bad = time_param(call, "asOf", ctx, as_of)) co_return *bad;
-    auto v = as_of ? ctx.engine.as_of(call.params[0], *as_of) : ctx.engine.get(call.params[0]);
+    std::string unavailable;
+    auto v = as_of ? ctx.engine.as_of(call.params[0], *as_of, &unavailable) : ctx.engine.get(call.params[0], &unavailable);
     if (!v) {
+      if (!unavailable.empty()) co_return storage_problem(unavailable);
       if (auto damage = ctx.engine.damage(call.params[0])) co_return problem(500, "record-damaged", *damage);
       co_return problem(404, "not-found", "no instance " + call.params[0] + (as_of ? " at that time" : ""));
     }
@@ -234,7 +237,9 @@ void add_instance_routes(Router& router, Context& ctx) {
   });
 
   router.add(http::verb::get, "/v1/instances/{id}/history", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-    if (!ctx.engine.get(call.params[0])) {
+    std::string unavailable;
+    if (!ctx.engine.get(call.params[0], &unavailable)) {
+      if (!unavailable.empty()) co_return storage_problem(unavailable);
       if (auto damage = ctx.engine.damage(call.params[0])) co_return problem(500, "record-damaged", *damage);
       co_return problem(404, "not-found", "no instance " + call.params[0]);
     }
@@ -243,6 +248,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     HistoryPage page = ctx.engine.history_page(q);
+    if (page.unavailable) co_return storage_problem(page.error);
     if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
     for (const auto& e : page.items) items.push_back(e.to_json(*ctx.tz));
@@ -256,6 +262,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
     InboxPage page = ctx.engine.inbox_page(q);
+    if (page.unavailable) co_return storage_problem(page.error);
     if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
     for (const auto& item : page.items) {
@@ -292,6 +299,7 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = status_param(call, q.status)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
     StatsResult res = ctx.engine.stats(q);
+    if (res.unavailable) co_return storage_problem(res.error);
     json groups = json::array();
     for (const auto& g : res.groups) {
       json key = json::object();

@@ -39,6 +39,7 @@ void add_migration_routes(Router& router, Context& ctx) {
     // this io thread for about 100 commits. It is an administrator's operation.
     MigrationReport report = migrate_instances(ctx.engine, plan);
     if (!report.error.empty()) {
+      if (report.unavailable) co_return storage_problem(report.error);
       if (!plan.cursor.empty() && report.error.find("cursor") != std::string::npos)
         co_return problem(400, "bad-parameter", report.error, {{"/cursor", "cursor", "expected a nextCursor of this plan"}});
       co_return problem(404, "not-found", report.error);

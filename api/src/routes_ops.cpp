@@ -27,6 +27,7 @@ Reply step_problem(const StepResult& r) {
     case StepError::expression_error: status = 422; break;
     case StepError::invalid_request: status = 400; break;
     case StepError::storage_error: status = 503; break;
+    case StepError::storage_unavailable: status = 503; break;
     case StepError::record_damaged: status = 500; break;  // retrying does not help
     case StepError::internal_error: status = 500; break;
     case StepError::shutting_down: status = 503; break;
@@ -47,6 +48,12 @@ Reply step_problem(const StepResult& r) {
     extra["currentVersion"] = r.instance->version;
   Reply out = problem(status, to_string(r.error), r.message.empty() ? to_string(r.error) : r.message, std::move(errors), std::move(extra));
   if (status == 503) out.headers.emplace_back("Retry-After", "1");
+  return out;
+}
+
+Reply storage_problem(const std::string& detail) {
+  Reply out = problem(503, "storage-unavailable", detail.empty() ? "the store could not be read; retry later" : detail);
+  out.headers.emplace_back("Retry-After", "1");
   return out;
 }
 
@@ -82,6 +89,13 @@ void add_ops_routes(Router& router, Context& ctx) {
     co_return Reply::json_body(200, {{"status", "ok"}});
   });
   router.add(http::verb::get, "/readyz", Access::open, [&ctx](Call&) -> boost::asio::awaitable<Reply> {
+    // A fatal storage error stopped the engine (fail-stop): not ready, and it says why.
+    EngineMetrics m = ctx.engine.metrics();
+    if (m.failed) {
+      Reply r = problem(503, "storage-failed", m.failure);
+      r.headers.emplace_back("Retry-After", "60");
+      co_return r;
+    }
     bool ready = !ctx.draining && (!ctx.hooks.ready || ctx.hooks.ready());
     if (!ready) {
       Reply r = problem(503, "not-ready", ctx.draining ? "the server is shutting down" : "the server is not ready yet");

@@ -292,7 +292,10 @@ TEST_F(ServerTest, ADamagedRecordIs500RecordDamagedForStepsAndReadsWithoutRetryA
     ASSERT_TRUE(env) << error;
     auto txn = env->begin(true, nullptr);
     std::string key = storage::be64(std::stoull(id, nullptr, 16));
-    json r = json::from_msgpack(*txn->get(storage::Db::inst, key));
+    int rc = 0;
+    auto stored = txn->get(storage::Db::inst, key, rc);
+    ASSERT_TRUE(stored) << storage::error_text(rc);
+    json r = json::from_msgpack(*stored);
     r["s"] = 7;  // t.counter has two states
     auto bytes = json::to_msgpack(r);
     ASSERT_EQ(txn->put(storage::Db::inst, key, std::string(bytes.begin(), bytes.end())), 0);

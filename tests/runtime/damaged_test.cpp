@@ -310,7 +310,7 @@ TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
       // A member of the victim's newest history entry (after its 16-byte link) and of the
       // newest outbox message.
       edit_map(txn, storage::Db::hist, storage::be64(newest_entry), [&](json& e) { scramble(e, 1); }, 16);
-      if (auto cur = txn.cursor(storage::Db::outbox); cur && cur->last())
+      if (auto cur = txn.cursor(storage::Db::outbox); cur->last())
         edit_map(txn, storage::Db::outbox, std::string(cur->key()), [&](json& m) { scramble(m, 1); });
     });
     SCOPED_TRACE("round " + std::to_string(round) + ", last member replaced: " + member);

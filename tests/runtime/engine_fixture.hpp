@@ -29,11 +29,20 @@ inline std::shared_ptr<const Calendars> shipped_calendars() {
 
 inline TimePoint at(const char* iso) { return *parse_time(iso); }
 
+// A read in a test: an LMDB error fails the test (it is never "not found").
+template <class Source>
+std::optional<std::string> read_key(Source& source, storage::Db db, std::string_view key) {
+  int rc = 0;
+  auto v = source.get(db, key, rc);
+  EXPECT_EQ(rc, 0) << storage::error_text(rc);
+  return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+}
+
 // Rewrites the MessagePack map stored under `key` (after `skip` bytes: the history log's
 // link) with `edit`, in a raw LMDB transaction; a value that is not a map is left alone.
 template <class Edit>
 void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit edit, std::size_t skip = 0) {
-  auto found = txn.get(db, key);
+  auto found = read_key(txn, db, key);
   ASSERT_TRUE(found);
   std::string value(*found);
   json m = json::from_msgpack(value.substr(skip), true, false);

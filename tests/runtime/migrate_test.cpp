@@ -11,6 +11,7 @@
 using namespace bihuan;
 using bihuan::testing::at;
 using bihuan::testing::EngineTest;
+using bihuan::testing::read_key;
 namespace fs = std::filesystem;
 
 namespace {
@@ -28,7 +29,7 @@ std::pair<std::uint32_t, bool> raw_format(const std::string& dir) {
   auto env = storage::Env::open(dir, 64u << 20, false, &error);
   EXPECT_TRUE(env) << error;
   auto txn = env->begin(true, nullptr);
-  auto format = txn->get(storage::Db::meta, "format");
+  auto format = read_key(*txn, storage::Db::meta, "format");
   int rc = 0;
   bool legacy = txn->legacy_cursor("hist", &rc) != nullptr;
   EXPECT_EQ(rc, 0);

@@ -59,7 +59,7 @@ TEST_F(EngineTest, ADamagedFormatNumberIsRefusedWithoutMigrating) {
   std::string error;
   auto env = storage::Env::open(dir_, 64u << 20, false, &error);
   auto txn = env->begin(false, nullptr);
-  EXPECT_EQ(txn->get(storage::Db::meta, "format"), std::string_view(std::string(2, '\0')));  // untouched
+  EXPECT_EQ(bihuan::testing::read_key(*txn, storage::Db::meta, "format"), std::string(2, '\0'));  // untouched
 }
 
 TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
@@ -212,8 +212,11 @@ TEST_F(EngineTest, DurableModeAllocatesAheadNeverShortensAndKeepsEveryRecord) {
   EXPECT_EQ(env->used_bytes(), used);
   EXPECT_EQ(size_of(), size_before) << "opening alone changes nothing";
   auto txn = env->begin(false, nullptr);
-  EXPECT_EQ(txn->entries(storage::Db::inst), 8000u);
-  auto v = txn->get(storage::Db::inst, storage::be64(4000 + 1999));
+  int rc = 0;
+  EXPECT_EQ(txn->entries(storage::Db::inst, rc), 8000u);
+  EXPECT_EQ(rc, 0);
+  auto v = txn->get(storage::Db::inst, storage::be64(4000 + 1999), rc);
+  EXPECT_EQ(rc, 0);
   ASSERT_TRUE(v);
   EXPECT_EQ(*v, blob + "1999");
 }

@@ -13,6 +13,7 @@ using bihuan::runtime::Op;
 using bihuan::runtime::Overlay;
 using bihuan::runtime::Store;
 using bihuan::storage::Db;
+using bihuan::testing::read_key;
 
 namespace {
 
@@ -88,26 +89,26 @@ TEST_F(StoreTest, PointReadsPreferTheNewestBatchAndRotateForgetsOlderOnes) {
   s1.del(Db::inst, "i2");
   s1.put(Db::inst, "i3", "batch1");
   s1.put(Db::timers, "x", "batch1");
-  EXPECT_EQ(s1.get(Db::inst, "i1"), "batch1");
-  EXPECT_FALSE(s1.get(Db::inst, "i2"));
+  EXPECT_EQ(read_key(s1, Db::inst, "i1"), "batch1");
+  EXPECT_FALSE(read_key(s1, Db::inst, "i2"));
   overlay.rotate(2);
   Store s2(*snap, overlay, 2, log);
   s2.put(Db::inst, "i3", "batch2");
-  EXPECT_EQ(s2.get(Db::inst, "i1"), "batch1");  // the previous batch's write
-  EXPECT_FALSE(s2.get(Db::inst, "i2"));
-  EXPECT_EQ(s2.get(Db::inst, "i3"), "batch2");  // this batch's, over the previous one's
-  EXPECT_EQ(s2.get(Db::timers, "x"), "batch1");
+  EXPECT_EQ(read_key(s2, Db::inst, "i1"), "batch1");  // the previous batch's write
+  EXPECT_FALSE(read_key(s2, Db::inst, "i2"));
+  EXPECT_EQ(read_key(s2, Db::inst, "i3"), "batch2");  // this batch's, over the previous one's
+  EXPECT_EQ(read_key(s2, Db::timers, "x"), "batch1");
   // Batch 3 starts: batch 1 has committed (the snapshot would now hold it), so only
   // batch 2's writes stay in the overlay.
   overlay.rotate(3);
   Store s3(*snap, overlay, 3, log);
-  EXPECT_EQ(s3.get(Db::inst, "i1"), "v1");  // this old snapshot: batch 1 is gone from the overlay
-  EXPECT_EQ(s3.get(Db::inst, "i2"), "v2");
-  EXPECT_EQ(s3.get(Db::inst, "i3"), "batch2");
-  EXPECT_FALSE(s3.get(Db::timers, "x"));
+  EXPECT_EQ(read_key(s3, Db::inst, "i1"), "v1");  // this old snapshot: batch 1 is gone from the overlay
+  EXPECT_EQ(read_key(s3, Db::inst, "i2"), "v2");
+  EXPECT_EQ(read_key(s3, Db::inst, "i3"), "batch2");
+  EXPECT_FALSE(read_key(s3, Db::timers, "x"));
   EXPECT_EQ(walk(s3, Db::timers), "b=base-b d=base-d f=base-f h=base-h ");
   overlay.clear();
-  EXPECT_EQ(s3.get(Db::inst, "i3"), std::nullopt);
+  EXPECT_EQ(read_key(s3, Db::inst, "i3"), std::nullopt);
 }
 
 TEST_F(StoreTest, DirectModeWritesStraightIntoTheTransaction) {
@@ -118,8 +119,8 @@ TEST_F(StoreTest, DirectModeWritesStraightIntoTheTransaction) {
   EXPECT_EQ(s.del(Db::timers, "missing"), 0);
   EXPECT_EQ(s.put_owned(Db::inst, "i8", "owned"), 0);
   EXPECT_EQ(s.writes(), 4u);
-  EXPECT_EQ(txn->get(Db::inst, "i9"), "direct");
-  EXPECT_EQ(txn->get(Db::inst, "i8"), "owned");
+  EXPECT_EQ(read_key(*txn, Db::inst, "i9"), "direct");
+  EXPECT_EQ(read_key(*txn, Db::inst, "i8"), "owned");
   EXPECT_EQ(walk(s, Db::timers), "d=base-d f=base-f h=base-h ");
   txn->abort();
 }
@@ -134,8 +135,8 @@ TEST_F(StoreTest, StagedHistoryGoesToTheLogOnly) {
   Store s(*snap, overlay, 1, log);
   EXPECT_EQ(s.put_owned(Db::hist, std::string("h1"), std::string("entry"), true), 0);
   EXPECT_EQ(s.put_owned(Db::inst, std::string("i4"), std::string("owned")), 0);
-  EXPECT_FALSE(s.get(Db::hist, "h1"));
-  EXPECT_EQ(s.get(Db::inst, "i4"), "owned");
+  EXPECT_FALSE(read_key(s, Db::hist, "h1"));
+  EXPECT_EQ(read_key(s, Db::inst, "i4"), "owned");
   EXPECT_EQ(s.writes(), 2u);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[0].db, Db::hist);

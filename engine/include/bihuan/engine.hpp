@@ -11,6 +11,13 @@
 // own read transactions, never block writes and see committed steps only.
 // Time comes only from EngineOptions::clock; with a VirtualClock nothing happens until
 // advance_to() moves time forward.
+//
+// Storage errors are never answers: a read the store cannot serve says so (a page's
+// `unavailable`, get()'s `unavailable` out-parameter), never "not found" or a short list;
+// a step whose lookups cannot read is refused with StepError::storage_unavailable. A
+// fatal storage error (MDB_PANIC, MDB_CORRUPTED, MDB_PAGE_NOTFOUND...) stops the engine:
+// it logs it once with the data file, refuses every further write (storage-error), and
+// EngineMetrics::failed says so (the server's /readyz turns false). docs/storage.md.
 #pragma once
 
 #include <functional>
@@ -32,8 +39,8 @@ struct EngineOptions {
   // Simulation only: a killed process loses nothing, an OS crash or power loss can lose
   // or corrupt the store; the data file is sparse and as large as the map.
   bool durable = true;
-  std::size_t initial_map_bytes = 64u << 20;  // grows on demand
-  std::size_t max_batch = 2048;             // steps per group commit
+  std::size_t initial_map_bytes = 64u << 20;  // grows on demand; 64 KiB to 1 TiB
+  std::size_t max_batch = 2048;             // steps per group commit; 1 to 100,000
   // Durable mode: while one batch is being committed (written and flushed), the next one
   // is already executed on a read snapshot of the store plus the first batch's writes,
   // and acknowledged only after its own commit. false: execute and commit one batch at a
@@ -41,7 +48,10 @@ struct EngineOptions {
   bool pipeline = true;
   // Names known to the configuration (empty set = not checked at deploy).
   std::set<std::string> notifiers, task_handlers;
-  std::size_t max_cascade = 10000;          // internal steps (children, sends) per request
+  std::size_t max_cascade = 10000;          // internal steps (children, sends) per request; 1 to 1,000,000
+  // Where the engine logs (a fatal storage error, a failed commit, a dropped timer): one
+  // JSON object per call, {"ts","level","msg",...}, without a newline. Default: stderr.
+  std::function<void(const std::string& line)> log;
 };
 
 struct DeployResult {
@@ -110,6 +120,10 @@ struct EngineMetrics {
   // docs/ARCHITECTURE.md), and of those, the ones dropped unwritten because another
   // step came first (they then fired the usual way).
   std::uint64_t timers_ahead = 0, timers_ahead_dropped = 0;
+  // Timer firings that changed nothing but remove their timer (its instance gone, damaged
+  // or no longer holding the timer), and firings refused by their instance (recorded in
+  // its history); each is also logged.
+  std::uint64_t timers_dropped = 0, timers_refused = 0;
   Histogram step_latency_seconds;   // queued -> committed, per request
   Histogram batch_size;             // requests per group commit
   Histogram timer_lag_seconds;      // fired - due, per timer (real clock)
@@ -118,6 +132,10 @@ struct EngineMetrics {
   std::uint64_t pending_timers = 0;
   std::uint64_t instances = 0;
   std::uint64_t map_bytes = 0;      // LMDB map size now
+  // A fatal storage error stopped the engine (writes refused): `failure` says which and
+  // where. outbox_depth, pending_timers and instances are 0 when they cannot be read.
+  bool failed = false;
+  std::string failure;
 };
 
 // Counts of instances grouped by fields: what an administrator's dashboard shows.
@@ -139,6 +157,8 @@ struct StatsResult {
   std::uint64_t total = 0;
   std::vector<StatsGroup> groups;  // ordered by key
   bool truncated = false;
+  std::string error;               // non-empty: the store could not be read (why); no counts
+  bool unavailable = false;        // then true (retry later)
 };
 
 class Engine {
@@ -176,18 +196,22 @@ class Engine {
   virtual void hold_writer() = 0;
   virtual void release_writer() = 0;
 
-  // Reads (never block on writes).
-  virtual std::optional<InstanceView> get(const std::string& instance_id) const = 0;
+  // Reads (never block on writes). get(), get_by_business_key() and as_of() answer nullopt
+  // for "none" and when the store cannot be read; `unavailable`, if given, tells them
+  // apart: set to why the store failed (retry later), or cleared.
+  virtual std::optional<InstanceView> get(const std::string& instance_id, std::string* unavailable = nullptr) const = 0;
   // Why the stored record of this instance cannot be used, in the words a refused step
   // gives (StepError::record_damaged; docs/storage.md, "Damaged records"), or nullopt if
   // it is sound or does not exist. get(), get_by_business_key() and the other reads answer
   // a damaged one as missing.
   virtual std::optional<std::string> damage(const std::string& instance_id) const = 0;
-  virtual std::optional<InstanceView> get_by_business_key(const std::string& key) const = 0;
+  virtual std::optional<InstanceView> get_by_business_key(const std::string& key,
+                                                          std::string* unavailable = nullptr) const = 0;
   // damage() of the instance the business key names (nullopt: none, or it is sound).
   virtual std::optional<std::string> damage_by_business_key(const std::string& key) const = 0;
   virtual InstancePage query(const InstanceQuery& q) const = 0;
-  // The first page of inbox_page(): the `limit` tasks due first.
+  // The first page of inbox_page(): the `limit` tasks due first. inbox() and history()
+  // answer an empty list when the store cannot be read: use the page forms to tell.
   virtual std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit = 100) const = 0;
   // Reads every running instance in the states where the actor's roles allow an event
   // (about 1 µs each), whichever page it returns.
@@ -200,9 +224,11 @@ class Engine {
   virtual HistoryPage history_page(const HistoryQuery& q) const = 0;
   // Rebuilds the instance as it was at time t from its history (nullopt if it did not
   // exist yet).
-  virtual std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const = 0;
+  virtual std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t,
+                                            std::string* unavailable = nullptr) const = 0;
   virtual VerifyReport verify() const = 0;
-  // Counts instances (one read transaction; scans the definition's instances).
+  // Counts instances (one read transaction; scans the definition's instances). A store
+  // that cannot be read gives `error` and `unavailable`, never partial counts.
   virtual StatsResult stats(const StatsQuery& q) const = 0;
   virtual EngineMetrics metrics() const = 0;
 
@@ -249,7 +275,8 @@ class Engine {
   // back to the outbox and its due index).
   virtual bool retry_dead_letter(std::uint64_t seq) = 0;
 
-  // Online, compacted copy of the environment into an empty directory.
+  // Online, compacted copy of the environment into an empty directory. The map does not
+  // grow while it copies (a commit that needs more room waits for the copy).
   virtual bool backup(const std::string& dir, std::string* error) const = 0;
   // Waits for queued steps, flushes and stops the writer. Further writes fail.
   virtual void close() = 0;

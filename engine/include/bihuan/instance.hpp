@@ -56,7 +56,8 @@ enum class StepError {
   idempotency_key_reused, // this actor used the idempotency key for a different request (details.problems name the parts)
   expression_error,       // a guard/expression failed to evaluate (budget, types)
   invalid_request,        // malformed request (empty id, bad data type...)
-  storage_error,          // LMDB failed (disk full...); nothing was applied
+  storage_error,          // LMDB failed (disk full...), or the engine stopped after a fatal storage error; nothing was applied
+  storage_unavailable,    // a read the step needs failed (e.g. its idempotency or business-key lookup); nothing was applied; retry
   record_damaged,         // the instance's stored record is damaged (verify lists it); nothing was applied
   internal_error,         // the engine failed on this step (a defect; please report it); nothing was applied
   shutting_down,
@@ -175,7 +176,8 @@ struct HistoryQuery {
 struct HistoryPage {
   std::vector<HistoryEntry> items;  // oldest first
   std::string next_cursor;          // "" = no older entries
-  std::string error;                // non-empty: the cursor was refused (why); items empty
+  std::string error;                // non-empty: no page (why): the cursor was refused, or the store failed
+  bool unavailable = false;         // the store could not be read (retry later): not the request's fault
 };
 
 struct InstanceQuery {
@@ -191,7 +193,8 @@ struct InstanceQuery {
 struct InstancePage {
   std::vector<InstanceView> items;
   std::string next_cursor;  // "" = no more
-  std::string error;        // non-empty: the cursor was refused (why); items empty
+  std::string error;        // non-empty: no page (why): the cursor was refused, or the store failed
+  bool unavailable = false; // the store could not be read (retry later): not the request's fault
 };
 
 // A task in a person's inbox: an instance waiting for an event this actor may send.
@@ -214,7 +217,8 @@ struct InboxQuery {
 struct InboxPage {
   std::vector<InboxItem> items;
   std::string next_cursor;  // "" = no more
-  std::string error;        // non-empty: the cursor was refused (why); items empty
+  std::string error;        // non-empty: no page (why): the cursor was refused, or the store failed
+  bool unavailable = false; // the store could not be read (retry later): not the request's fault
 };
 
 // One problem verify() found (docs/storage.md, "Damaged records").

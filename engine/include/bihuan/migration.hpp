@@ -35,7 +35,8 @@ struct MigrationReport {
   std::vector<MigrationRefusal> refused;
   std::map<std::string, std::size_t> refused_by;  // to_string(StepError) -> count
   std::string next_cursor;   // non-empty: more instances to examine
-  std::string error;         // the plan cannot run (no definition, a cursor not of this plan)
+  std::string error;         // the plan cannot run (no definition, a cursor not of this plan, the store failed)
+  bool unavailable = false;  // error: the store could not be read (retry later)
   // {examined, migrated, skipped, refusedBy, refused: [{id, code, message}], dryRun,
   // nextCursor?}: what the HTTP API and the CLI print.
   json to_json(bool dry_run) const;

@@ -208,7 +208,8 @@ bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m, s
   else req.payload = {{"error", r.body}};
   StepResult sent = engine.send(req);
   if (sent.ok() || sent.replayed) return true;
-  bool transient = sent.error == StepError::storage_error || sent.error == StepError::shutting_down;
+  bool transient = sent.error == StepError::storage_error || sent.error == StepError::storage_unavailable ||
+                   sent.error == StepError::shutting_down;
   record_failure(ch, m, attempt, "instance " + m.instance_id + " did not take event " + event + ": " + sent.message,
                  !transient);
   return false;

@@ -39,13 +39,16 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
   overlay_.clear();  // every batch handed off has committed: the snapshot holds them all
   Ahead a{due, 0, ids_, next_};
   Prepared p;
+  json drops;
   {
-    std::shared_lock<std::shared_mutex> lock;
-    auto txn = read_txn(lock);
+    // Any read that fails here leaves the burst to the usual sweep, which meets (and
+    // reports) the failure.
+    auto txn = read_txn();
     if (!txn) return;
     // The keys due at `due`, read before any firing changes the index.
     std::vector<std::string> keys;
-    if (auto cur = txn->cursor(Db::timers)) {
+    {
+      auto cur = txn->cursor(Db::timers);
       for (bool ok = cur->first(); ok && keys.size() < kAheadMax; ok = cur->next()) {
         std::string_view key = cur->key();
         if (key.size() != kTimerKeyBytes) return;  // damaged: the usual sweep removes it
@@ -54,6 +57,7 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
         if (d < due) return;  // something is due already: the usual sweep fires it first
         keys.emplace_back(key);
       }
+      if (cur->status()) return;
     }
     if (keys.size() < kAheadMin) return;
     p.number = ++batch_number_;
@@ -61,25 +65,29 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
     p.not_before = due;
     Store store(*txn, overlay_, p.number, p.ops);
     StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
-    Batch b{store, TimePoint(Millis(due)), {}, next_, ids_, 0, 0};
+    Batch b{store, TimePoint(Millis(due)), {}, next_, ids_, 0, 0, {}};
     Stepper stepper(step_env);
     for (const auto& key : keys) {
       int rc = 0;
-      if (!store.get(Db::timers, key, &rc)) {  // an earlier firing of its instance removed it
+      if (!store.get(Db::timers, key, rc)) {  // an earlier firing of its instance removed it
         b.note(rc);
       } else if (stepper.fire_timer(b, key)) {
         ++a.fired;
       }
       if (b.failed()) break;
     }
+    if (!b.failed()) {
+      auto cur = store.cursor(Db::timers);
+      if (cur->first()) p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+      b.note(cur->status());
+    }
     if (b.failed()) {  // a read failed: the usual sweep meets (and reports) it
       overlay_.clear();
       ids_ = a.ids;
       return;
     }
-    if (auto cur = store.cursor(Db::timers); cur && cur->first())
-      p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
     next_ = b.next;
+    if (!b.timer_drops.empty()) drops = json(std::move(b.timer_drops));
   }
   // If the committer refuses it (another process committed first), this request is
   // executed again the usual way: a sweep up to the clock's reading then, never up to
@@ -87,6 +95,7 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
   p.requests.push_back(sweep_request(INT64_MIN));
   StepResult result;
   result.details = {{"fired", a.fired}, {"more", false}};
+  if (!drops.is_null()) result.details["dropped"] = std::move(drops);
   p.results.push_back(std::move(result));
   counters_.timers_ahead.fetch_add(a.fired, std::memory_order_relaxed);
   std::unique_lock lock(cmu_);  // the committer is idle (above) and only this thread hands off

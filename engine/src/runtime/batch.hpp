@@ -75,6 +75,9 @@ struct Batch {
   }
   bool failed() const { return storage_rc != 0; }
   std::size_t outbox_written = 0;
+  // Timer firings dropped or refused in this batch ({"instance", "timerKey", "reason",
+  // "refused"}): counted and logged once the batch commits (EngineImpl::count_timer_drops).
+  std::vector<json> timer_drops;
 };
 
 }  // namespace bihuan::runtime

@@ -12,7 +12,32 @@
 
 namespace bihuan {
 
+namespace {
+
+// Every numeric option in its sane range; a problem names the option and the range.
+bool valid_options(const EngineOptions& o, Problems& problems) {
+  auto check = [&](const char* name, std::uint64_t v, std::uint64_t lo, std::uint64_t hi, const char* unit) {
+    if (v >= lo && v <= hi) return true;
+    problems.error(std::string("/") + name, "engine-option",
+                   std::string("EngineOptions::") + name + " is " + std::to_string(v) + "; it must be " +
+                       std::to_string(lo) + " to " + std::to_string(hi) + unit);
+    return false;
+  };
+  bool ok = true;
+  if (o.data_dir.empty()) {
+    problems.error("/data_dir", "engine-option", "EngineOptions::data_dir is empty; give the data directory");
+    ok = false;
+  }
+  ok &= check("max_batch", o.max_batch, 1, 100000, " (steps per group commit)");
+  ok &= check("max_cascade", o.max_cascade, 1, 1000000, " (internal steps per request)");
+  ok &= check("initial_map_bytes", o.initial_map_bytes, std::uint64_t{64} << 10, std::uint64_t{1} << 40, " bytes");
+  return ok;
+}
+
+}  // namespace
+
 std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) {
+  if (!valid_options(options, problems)) return nullptr;
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   if (!options.calendars) options.calendars = std::make_shared<Calendars>();
   std::string error;
@@ -35,15 +60,67 @@ namespace runtime {
 using storage::be64;
 using storage::Db;
 
+namespace {
+
+std::string hex_bytes(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
 EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
-    : options_(std::move(options)), env_(std::move(env)), pipelined_(options_.durable && options_.pipeline) {}
+    : options_(std::move(options)), env_(std::move(env)), pipelined_(options_.durable && options_.pipeline) {
+  env_->on_fatal([this](int rc) { fail_stop(rc); });
+}
+
+void EngineImpl::log(const char* level, const std::string& msg, json fields) const {
+  json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())}, {"level", level}, {"msg", msg}};
+  for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (options_.log) options_.log(text);
+  else std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+void EngineImpl::fail_stop(int rc) {
+  // Once: Env calls this for the first fatal code only.
+  std::string file = (std::filesystem::path(options_.data_dir) / "data.mdb").string();
+  failure_ = "storage failed fatally (" + storage::error_text(rc) + ") in " + file +
+             "; the engine stopped taking writes: stop the process, run `bihuan verify` on the data directory, "
+             "and restore the latest backup if it reports damage";
+  failed_.store(true, std::memory_order_release);
+  log("fatal", "storage failed fatally; the engine refuses further writes",
+      {{"dataDir", options_.data_dir}, {"file", file}, {"code", rc}, {"error", storage::error_text(rc)}});
+}
+
+void EngineImpl::storage_failed(int rc, const std::string& what, std::size_t requests) {
+  counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+  std::string why = storage::error_text(rc);
+  if (storage::is_map_full(rc)) why += " (the map could not grow: is the disk full?)";
+  log("error", "storage failed; " + what + " was not applied",
+      {{"dataDir", options_.data_dir}, {"code", rc}, {"error", why}, {"requests", requests}});
+}
+
+std::string EngineImpl::unreadable(int rc) const {
+  return "the store could not be read (" + storage::error_text(rc) + "); retry later";
+}
 
 EngineImpl::~EngineImpl() { close(); }
 
 // The stored format number: kStorageFormat for a new store; nullopt (and a problem) if
 // meta/format is not a big-endian u32 of at least 1.
 std::optional<std::uint32_t> EngineImpl::stored_format(storage::Txn& txn, Problems& problems) const {
-  auto format = txn.get(Db::meta, "format");
+  int rc = 0;
+  auto format = txn.get(Db::meta, "format", rc);
+  if (rc) {
+    problems.error("", "storage", "cannot read meta/format in " + options_.data_dir + ": " + storage::error_text(rc));
+    return std::nullopt;
+  }
   if (!format) return kStorageFormat;
   std::uint32_t v = format->size() == 4 ? storage::read_be32(*format) : 0;
   if (v == 0)
@@ -58,9 +135,13 @@ std::optional<std::uint32_t> EngineImpl::stored_format(storage::Txn& txn, Proble
 bool EngineImpl::migrate(Problems& problems) {
   std::uint32_t from = kStorageFormat;
   {
-    std::shared_lock<std::shared_mutex> lock;
-    auto txn = read_txn(lock);
-    auto v = txn ? stored_format(*txn, problems) : std::optional<std::uint32_t>(kStorageFormat);
+    int rc = 0;
+    auto txn = read_txn(&rc);
+    if (!txn) {
+      problems.error("", "storage", "cannot read " + options_.data_dir + ": " + storage::error_text(rc));
+      return false;
+    }
+    auto v = stored_format(*txn, problems);
     if (!v) return false;
     from = *v;
   }
@@ -68,7 +149,10 @@ bool EngineImpl::migrate(Problems& problems) {
   for (int attempt = 0; attempt < 32; ++attempt) {
     int rc = 0;
     auto txn = env_->begin(true, &rc);
-    if (!txn) break;
+    if (!txn) {
+      problems.error("", "storage", "cannot begin a transaction on " + options_.data_dir + ": " + storage::error_text(rc));
+      return false;
+    }
     std::string error;
     rc = migrate_storage(*txn, from, &error);
     if (rc == 0) rc = txn->commit();
@@ -93,10 +177,16 @@ bool EngineImpl::init(Problems& problems) {
     problems.error("", "storage", "cannot begin a transaction: " + storage::error_text(rc));
     return false;
   }
-  const bool fresh = !txn->get(Db::meta, "format");
+  auto unreadable_store = [&](int code) {
+    problems.error("", "storage", "cannot read " + options_.data_dir + ": " + storage::error_text(code));
+    return false;
+  };
+  const bool fresh = !txn->get(Db::meta, "format", rc);
+  if (rc) return unreadable_store(rc);
   if (fresh) {
-    txn->put(Db::meta, "format", storage::be32(kStorageFormat));
-    txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
+    rc = txn->put(Db::meta, "format", storage::be32(kStorageFormat));
+    if (!rc) rc = txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
+    if (rc) return unreadable_store(rc);
   } else {
     auto stored = stored_format(*txn, problems);
     if (!stored) return false;
@@ -111,14 +201,18 @@ bool EngineImpl::init(Problems& problems) {
   }
   // Definitions: recompile every stored version (definitions.cpp).
   if (!load_definitions(*txn, &problems)) return false;
-  reload_sequences(*txn);
-  if (auto cur = txn->cursor(Db::timers); cur && cur->first())
-    next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+  if ((rc = reload_sequences(*txn))) return unreadable_store(rc);
+  {
+    auto cur = txn->cursor(Db::timers);
+    if (cur->first()) next_due_ms_ = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+    if (cur->status()) return unreadable_store(cur->status());
+  }
   // Commits of another process from now on are told by the stamp they leave (foreign_commit).
   {
     std::random_device rd;
     token_ = be64((std::uint64_t{rd()} << 32) ^ rd());
-    auto seen = txn->get(Db::meta, "writer");
+    auto seen = txn->get(Db::meta, "writer", rc);
+    if (rc) return unreadable_store(rc);
     stamp_ = seen ? std::string(*seen) : std::string();
   }
   // Only a new store has something to write; opening an existing one writes nothing.
@@ -183,6 +277,13 @@ void EngineImpl::post_drain_locked(bool even_if_empty) {
 
 void EngineImpl::submit(Request r) {
   r.queued = std::chrono::steady_clock::now();
+  if (stopped()) {
+    StepResult refused;
+    refused.error = StepError::storage_error;
+    refused.message = failure_;
+    if (r.done) r.done(refused);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
@@ -288,16 +389,21 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       std::int64_t now_ms = b.now.time_since_epoch().count();
       std::int64_t until = r.until_ms == INT64_MIN ? now_ms : r.until_ms;
       std::size_t cap = vclock ? kSweepVirtual : options_.max_batch;
-      std::size_t swept = 0, before = fired;
+      std::size_t swept = 0, before = fired, drops_before = b.timer_drops.size();
       bool more = false;
       auto cur = b.txn.cursor(Db::timers);  // LMDB keeps a write txn's cursors valid across puts
-      while (cur && !b.failed()) {
-        if (!cur->first()) break;
+      while (!b.failed()) {
+        if (!cur->first()) {
+          b.note(cur->status());  // a failed read is not "no timer due"
+          break;
+        }
         std::string key(cur->key());
         if (key.size() != kTimerKeyBytes) {
           // Not a key the engine wrote (a damaged file): it names no timer. Left in place
           // it would stop every sweep here, before the timers after it.
           b.note(b.txn.del(Db::timers, key));
+          b.timer_drops.push_back({{"timerKey", hex_bytes(key)}, {"reason", "a damaged timer key (" +
+                                   std::to_string(key.size()) + " bytes) was removed"}, {"refused", false}});
           continue;
         }
         auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
@@ -321,6 +427,9 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       }
       StepResult out;
       out.details = {{"fired", r.fired_before + (fired - before)}, {"more", more}};
+      if (b.timer_drops.size() > drops_before)
+        out.details["dropped"] = json(std::vector<json>(b.timer_drops.begin() + static_cast<std::ptrdiff_t>(drops_before),
+                                                        b.timer_drops.end()));
       return out;
     }
     case Request::barrier: return {};
@@ -331,6 +440,10 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
 
 bool EngineImpl::run_batch(std::vector<Request>& batch) {
   if (ahead_) settle_ahead();
+  if (stopped()) {  // fail-stop: nothing more is written
+    fail_batch(batch, failure_);
+    return false;
+  }
   if (pipelined_ && stageable(batch)) {
     run_staged(batch);
     return true;
@@ -347,16 +460,21 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
   std::vector<StepResult> results;
   TimePoint now = options_.clock->now();
   StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
+  int rc = 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
     results.clear();
-    int rc = 0;
     auto txn = env_->begin(true, &rc);
     if (!txn) break;
     // Another process committed since our last commit: its log keys and ids count.
-    if (foreign_commit(*txn)) reload_sequences(*txn);
+    int seen = 0;
+    if (foreign_commit(*txn, &seen)) seen = reload_sequences(*txn);
+    if (seen) {
+      rc = seen;
+      break;
+    }
     observe_definitions(*txn);  // deployed by another process: known before this batch runs
     Store store(*txn);
-    Batch b{store, now, {}, next_, ids_, 0, 0};
+    Batch b{store, now, {}, next_, ids_, 0, 0, {}};
     Stepper stepper(step_env);
     std::size_t fired = 0;
     for (auto& r : batch) results.push_back(apply_one(b, stepper, r, fired));
@@ -367,9 +485,12 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
       txn->abort();  // nothing changed: nothing to flush
       next_stamp = stamp_;
     } else if (!rc && !(rc = put_stamp(*txn, &next_stamp))) {
-      if (auto cur = txn->cursor(Db::timers); cur && cur->first())
-        next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
-      rc = txn->commit();
+      auto cur = txn->cursor(Db::timers);
+      if (cur->first()) next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+      rc = cur->status();
+      cur.reset();
+      if (!rc) rc = txn->commit();
+      else txn->abort();
     } else {
       txn->abort();
     }
@@ -387,13 +508,13 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
       return true;
     }
     if (storage::is_map_full(rc) && grow_map()) continue;
-    // Any other failure (disk full, I/O error): nothing of this batch was applied.
-    counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
-    fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
-    return false;
+    break;
   }
-  counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
-  fail_batch(batch, "storage failed, the step was not applied (cannot begin or grow the map)");
+  // Disk full, an I/O error, a damaged store: nothing of this batch was applied.
+  if (rc == 0) rc = EIO;
+  storage_failed(rc, "a batch of " + std::to_string(batch.size()) + " requests", batch.size());
+  fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc) +
+                        (storage::is_map_full(rc) ? " (the map could not grow)" : ""));
   return false;
 }
 
@@ -432,11 +553,25 @@ void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vecto
       const json& d = results[i].details;
       std::size_t fired = d.is_object() ? d.value("fired", std::size_t{0}) : batch[i].fired_before;
       counters_.timers_fired.fetch_add(fired - batch[i].fired_before, std::memory_order_relaxed);
+      if (d.is_object() && d.contains("dropped")) count_timer_drops(d["dropped"]);
     }
     if (kind != Request::start && kind != Request::event && kind != Request::cancel && kind != Request::migrate) continue;
     counters_.steps.fetch_add(1, std::memory_order_relaxed);
     if (!results[i].ok()) counters_.steps_refused.fetch_add(1, std::memory_order_relaxed);
     counters_.step_latency.observe(std::chrono::duration<double>(now - batch[i].queued).count());
+  }
+}
+
+void EngineImpl::count_timer_drops(const json& drops) {
+  for (const auto& d : drops) {
+    bool refused = d.value("refused", false);
+    (refused ? counters_.timers_refused : counters_.timers_dropped).fetch_add(1, std::memory_order_relaxed);
+    json fields = d;
+    fields.erase("refused");
+    fields["dataDir"] = options_.data_dir;
+    log("warn", refused ? "a timer firing was refused by its instance (recorded in its history)"
+                        : "a timer firing was dropped: only its timer was removed",
+        std::move(fields));
   }
 }
 
@@ -449,17 +584,23 @@ EngineMetrics EngineImpl::metrics() const {
   m.timers_fired = counters_.timers_fired.load(std::memory_order_relaxed);
   m.timers_ahead = counters_.timers_ahead.load(std::memory_order_relaxed);
   m.timers_ahead_dropped = counters_.timers_ahead_dropped.load(std::memory_order_relaxed);
+  m.timers_dropped = counters_.timers_dropped.load(std::memory_order_relaxed);
+  m.timers_refused = counters_.timers_refused.load(std::memory_order_relaxed);
   m.reexecuted = counters_.reexecuted.load(std::memory_order_relaxed);
   m.step_latency_seconds = counters_.step_latency.snapshot();
   m.batch_size = counters_.batch_size.snapshot();
   m.timer_lag_seconds = counters_.timer_lag.snapshot();
   m.map_bytes = env_->map_size();
-  std::shared_lock<std::shared_mutex> lock;
-  if (auto txn = read_txn(lock)) {
-    m.dead_letters = txn->entries(Db::dead);
-    m.outbox_depth = txn->entries(Db::outbox) + m.dead_letters;
-    m.pending_timers = txn->entries(Db::timers);
-    m.instances = txn->entries(Db::inst);
+  if (stopped()) {
+    m.failed = true;
+    m.failure = failure_;
+  }
+  if (auto txn = read_txn()) {
+    int rc = 0;  // a count that cannot be read stays 0 (documented)
+    m.dead_letters = txn->entries(Db::dead, rc);
+    m.outbox_depth = txn->entries(Db::outbox, rc) + m.dead_letters;
+    m.pending_timers = txn->entries(Db::timers, rc);
+    m.instances = txn->entries(Db::inst, rc);
   }
   return m;
 }
@@ -543,6 +684,7 @@ std::optional<TimePoint> EngineImpl::next_timer_due() const {
 }
 
 bool EngineImpl::backup(const std::string& dir, std::string* error) const {
+  // copy_compact holds the map's resize lock shared: no growth while it copies.
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (!std::filesystem::is_empty(dir, ec)) {

@@ -56,16 +56,17 @@ class EngineImpl final : public Engine {
   void start_async(StartRequest request, std::function<void(StepResult)> done) override;
   void send_async(EventRequest request, std::function<void(StepResult)> done) override;
 
-  std::optional<InstanceView> get(const std::string& instance_id) const override;
+  std::optional<InstanceView> get(const std::string& instance_id, std::string* unavailable = nullptr) const override;
   std::optional<std::string> damage(const std::string& instance_id) const override;
   std::optional<std::string> damage_by_business_key(const std::string& key) const override;
-  std::optional<InstanceView> get_by_business_key(const std::string& key) const override;
+  std::optional<InstanceView> get_by_business_key(const std::string& key, std::string* unavailable = nullptr) const override;
   InstancePage query(const InstanceQuery& q) const override;
   std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
   std::vector<HistoryEntry> history(const std::string& instance_id) const override;
   HistoryPage history_page(const HistoryQuery& q) const override;
   InboxPage inbox_page(const InboxQuery& q) const override;
-  std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t) const override;
+  std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t,
+                                    std::string* unavailable = nullptr) const override;
   VerifyReport verify() const override;
   StatsResult stats(const StatsQuery& q) const override;  // stats.cpp
   EngineMetrics metrics() const override;
@@ -129,6 +130,7 @@ class EngineImpl final : public Engine {
   void post_drain_locked(bool even_if_empty = false);
   // committed: a transaction was committed for the batch (not when it wrote nothing).
   void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results, bool committed);
+  void count_timer_drops(const json& drops);  // a committed sweep's "dropped" details: counted and logged
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
@@ -160,7 +162,7 @@ class EngineImpl final : public Engine {
   // the batches of a steady load whole instead of split into a large and a small one.
   void linger(std::unique_lock<std::mutex>& lock);
   void wait_committer_idle();  // writer; then no staged batch is in flight
-  void reload_sequences(storage::Txn& txn);  // ids_, next_ from the store
+  int reload_sequences(storage::Txn& txn);  // ids_, next_ from the store; an LMDB error leaves them
   // Writer, no staged batch in flight: forgets the overlay and reloads the sequences from
   // a fresh snapshot.
   void restart_from_store();
@@ -205,7 +207,8 @@ class EngineImpl final : public Engine {
   // the new stamp becomes stamp_ once committed). Finding another value there
   // (foreign_commit) means another process committed since our last commit; the value
   // found is then taken as seen (stamp_), since the caller goes on from that store.
-  bool foreign_commit(storage::Txn& txn);
+  // *rc: an LMDB error reading the stamp (then false).
+  bool foreign_commit(storage::Txn& txn, int* rc);
   int put_stamp(storage::Txn& txn, std::string* next) const;
   bool grow_map();  // doubles the map (no transaction of ours open); false if it cannot
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
@@ -226,9 +229,23 @@ class EngineImpl final : public Engine {
   // Any thread, any transaction: if the store counts more stored versions than seen,
   // loads the new ones (another process deployed them). One meta read otherwise.
   void observe_definitions(storage::Txn& txn) const;
+  // A read transaction (nullptr and *rc on failure). It holds the map's resize lock
+  // itself; `lock` is left empty (kept for callers written before).
+  std::unique_ptr<storage::Txn> read_txn(int* rc = nullptr) const;
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
-  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr) const;
+  // *rc (if given): the LMDB error that kept it from being read (0: none, or damaged).
+  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr,
+                                            int* rc = nullptr) const;
+  // "the store could not be read (<LMDB text>)": what an unavailable read says.
+  std::string unreadable(int rc) const;
+  // Logging (EngineOptions::log): one JSON line {"ts","level","msg",...fields}.
+  void log(const char* level, const std::string& msg, json fields = json::object()) const;
+  // A batch was not applied because storage failed: counted and logged.
+  void storage_failed(int rc, const std::string& what, std::size_t requests);
+  // The environment met a fatal error (storage::is_fatal): fail-stop (Env::on_fatal).
+  void fail_stop(int rc);
+  bool stopped() const { return failed_.load(std::memory_order_acquire); }
   // damage() for an id, within a read transaction.
   std::optional<std::string> damage_of(storage::Txn& txn, std::uint64_t id) const;
   InstanceView view_of(const InstanceRecord& r) const;
@@ -244,6 +261,9 @@ class EngineImpl final : public Engine {
   Sequences next_;  // next outbox and history keys
   std::atomic<std::int64_t> next_due_ms_{INT64_MAX};
   EngineCounters counters_;
+  // Fail-stop: set once (fail_stop), never cleared; failure_ is written before failed_.
+  std::atomic<bool> failed_{false};
+  std::string failure_;
 
   // The writer: one thread running an Asio io_context. submit() queues a request and
   // posts a drain if none is pending; a steady_timer wakes it for due timers.

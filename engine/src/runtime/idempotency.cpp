@@ -39,11 +39,11 @@ std::string legacy_fingerprint(const std::string& event, const json& payload) { 
 // Reads one record; a failed read or an undecodable record refuses the step.
 std::optional<std::string_view> read(Batch& b, const std::string& key, const std::string& idem_key) {
   int rc = 0;
-  auto v = b.txn.get(Db::idem, key, &rc);
+  auto v = b.txn.get(Db::idem, key, rc);
   if (rc)
-    fail(StepError::storage_error, "the record of idempotency key \"" + idem_key +
-                                       "\" could not be read (LMDB error " + std::to_string(rc) +
-                                       "); nothing was applied, try again");
+    fail(StepError::storage_unavailable, "the record of idempotency key \"" + idem_key +
+                                             "\" cannot be read: " + storage::error_text(rc) +
+                                             "; nothing was applied, retry", {{"code", rc}});
   return v;
 }
 

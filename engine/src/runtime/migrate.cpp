@@ -18,7 +18,9 @@ namespace {
 // move byte for byte, so every hash stays valid.
 int migrate_1_to_2(storage::Txn& txn, std::string* error) {
   int rc = 0;
-  if (txn.entries(Db::hist) != 0) {
+  std::size_t logged = txn.entries(Db::hist, rc);
+  if (rc) return rc;
+  if (logged != 0) {
     *error = "format 1 data already holds a format 2 history log (an interrupted migration by another build?)";
     return -1;
   }
@@ -27,7 +29,9 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
   std::uint64_t key = 0, instance = 0, prev = 0;
   auto finish = [&]() -> int {  // names the instance's newest entry in its record
     if (!instance) return 0;
-    auto bytes = txn.get(Db::inst, be64(instance));
+    int got = 0;
+    auto bytes = txn.get(Db::inst, be64(instance), got);
+    if (got) return got;
     if (!bytes) return 0;  // history of an instance whose record is gone: kept, verify reports it
     auto r = decode_instance(*bytes);
     if (!r) {
@@ -52,6 +56,7 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
     if ((rc = txn.put(Db::hist, be64(key), history_value(owner, prev, old->value()), true))) return rc;
     prev = key;
   }
+  if ((rc = old->status())) return rc;
   if ((rc = finish())) return rc;
   old.reset();
   return txn.drop_legacy("hist");

@@ -36,6 +36,7 @@ MigrationReport migrate_instances(Engine& engine, const MigrationPlan& plan) {
     InstancePage page = engine.query(q);
     if (!page.error.empty()) {
       out.error = page.error;
+      out.unavailable = page.unavailable;
       return out;
     }
     for (const auto& v : page.items) {

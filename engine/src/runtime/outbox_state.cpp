@@ -124,14 +124,14 @@ StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
   std::string key = be64(r.id), name = "outbox message " + std::to_string(r.id);
   int rc = 0;
   bool was_dead = false;
-  auto bytes = b.txn.get(Db::outbox, key, &rc);
+  auto bytes = b.txn.get(Db::outbox, key, rc);
   if (!bytes && !rc) {
-    bytes = b.txn.get(Db::dead, key, &rc);
+    bytes = b.txn.get(Db::dead, key, rc);
     was_dead = bytes.has_value();
   }
   if (rc) {
     b.note(rc);
-    return {};
+    return refused(StepError::storage_unavailable, name + " cannot be read");
   }
   if (!bytes) return refused(StepError::not_found, name + " does not exist");
   if (retry && !was_dead) return refused(StepError::invalid_request, name + " is not a dead letter");
@@ -172,7 +172,7 @@ StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
 StepResult EngineImpl::apply_ack(Batch& b, const Request& r) {
   std::string key = be64(r.id);
   int rc = 0;
-  if (auto bytes = b.txn.get(Db::outbox, key, &rc)) {
+  if (auto bytes = b.txn.get(Db::outbox, key, rc)) {
     // A record that does not decode names no due key: its key, if any, is left for
     // verify to report (outbox_due() skips a key whose record is gone).
     json m = decode_map(*bytes);
@@ -279,8 +279,10 @@ OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until
       page.more = true;
       break;
     }
+    int rc = 0;
+    auto bytes = txn->get(Db::outbox, be64(seq), rc);
+    if (rc) break;  // unreadable: the dispatcher polls again (the store's failure is logged)
     page.next = {due, seq};
-    auto bytes = txn->get(Db::outbox, be64(seq));
     if (!bytes) continue;
     json m = json::from_msgpack(bytes->begin(), bytes->end(), true, false);
     if (m.is_object() && outbox_due_key_of(m, seq) == k) page.messages.push_back(outbox_message(seq, m));

@@ -35,20 +35,34 @@ bool EngineImpl::stageable(const std::vector<Request>& batch) {
   return true;
 }
 
-void EngineImpl::reload_sequences(storage::Txn& txn) {
+int EngineImpl::reload_sequences(storage::Txn& txn) {
+  // Every read is checked: a failed one must not restart a log at 1 (its keys would be
+  // written again over entries that exist).
   Sequences next;
-  if (auto cur = txn.cursor(Db::inst); cur && cur->last()) ids_.observe(storage::read_be64(cur->key()));
-  if (auto cur = txn.cursor(Db::outbox); cur && cur->last()) next.outbox = storage::read_be64(cur->key()) + 1;
-  if (auto hw = txn.get(Db::meta, kOutboxNextKey); hw && hw->size() == 8)
+  IdGenerator ids = ids_;
+  int rc = 0;
+  if (auto cur = txn.cursor(Db::inst); cur->last()) ids.observe(storage::read_be64(cur->key()));
+  else if ((rc = cur->status())) return rc;
+  if (auto cur = txn.cursor(Db::outbox); cur->last()) next.outbox = storage::read_be64(cur->key()) + 1;
+  else if ((rc = cur->status())) return rc;
+  if (auto hw = txn.get(Db::meta, kOutboxNextKey, rc); hw && hw->size() == 8)
     next.outbox = std::max(next.outbox, storage::read_be64(*hw));
-  if (auto cur = txn.cursor(Db::hist); cur && cur->last()) next.history = storage::read_be64(cur->key()) + 1;
+  if (rc) return rc;
+  if (auto cur = txn.cursor(Db::hist); cur->last()) next.history = storage::read_be64(cur->key()) + 1;
+  else if ((rc = cur->status())) return rc;
+  ids_ = ids;
   next_ = next;
+  return 0;
 }
 
 void EngineImpl::restart_from_store() {
   overlay_.clear();
-  std::shared_lock<std::shared_mutex> lock;
-  if (auto txn = read_txn(lock)) reload_sequences(*txn);
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (txn) rc = reload_sequences(*txn);
+  // The sequences stay as they were: a direct batch reloads them in its write
+  // transaction (foreign_commit) before it writes, or fails.
+  if (rc) log("error", "cannot reload the log sequences from the store", {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
 }
 
 void EngineImpl::wait_committer_idle() {
@@ -80,30 +94,31 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
       // Every batch before the last one handed off has committed (the hand-off waits for
       // that), so the snapshot taken next holds them: only the last one's writes stay.
       overlay_.rotate(p.number);
-      std::shared_lock<std::shared_mutex> lock;
-      auto txn = read_txn(lock);
+      auto txn = read_txn(&rc);
       if (!txn) {
-        fail_batch(batch, "storage failed, the step was not applied (cannot begin a read transaction)");
+        storage_failed(rc, "a batch of " + std::to_string(batch.size()) + " requests", batch.size());
+        fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
         return;
       }
       Store store(*txn, overlay_, p.number, p.ops);
-      Batch b{store, options_.clock->now(), {}, next_, ids_, 0, 0};
+      Batch b{store, options_.clock->now(), {}, next_, ids_, 0, 0, {}};
       Stepper stepper(step_env);
       std::size_t fired = 0;
       p.results.reserve(batch.size());
       for (auto& r : batch) p.results.push_back(apply_one(b, stepper, r, fired));
       rc = b.storage_rc;
       if (!rc) {
-        if (auto cur = store.cursor(Db::timers); cur && cur->first())
-          p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
-        next_ = b.next;
+        auto cur = store.cursor(Db::timers);
+        if (cur->first()) p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+        rc = cur->status();
       }
+      if (!rc) next_ = b.next;
     }
     if (rc) {
       // A read failed. The overlay may hold part of this batch: start from the store.
       wait_committer_idle();
       restart_from_store();
-      counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+      storage_failed(rc, "a batch of " + std::to_string(batch.size()) + " requests", batch.size());
       fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
       return;
     }
@@ -141,8 +156,9 @@ void EngineImpl::linger(std::unique_lock<std::mutex>& lock) {
   lingering_ = false;
 }
 
-bool EngineImpl::foreign_commit(storage::Txn& txn) {
-  auto seen = txn.get(Db::meta, "writer");
+bool EngineImpl::foreign_commit(storage::Txn& txn, int* rc) {
+  auto seen = txn.get(Db::meta, "writer", *rc);
+  if (*rc) return false;
   std::string_view found = seen ? *seen : std::string_view();
   if (found == stamp_) return false;
   stamp_ = std::string(found);
@@ -155,8 +171,11 @@ int EngineImpl::put_stamp(storage::Txn& txn, std::string* next) const {
 }
 
 bool EngineImpl::grow_map() {
-  std::unique_lock resize(env_->resize_lock());
-  return env_->grow() == 0;
+  // Env::grow waits until no transaction or backup of this process is open.
+  int rc = env_->grow();
+  if (rc) log("error", "the map cannot grow", {{"dataDir", options_.data_dir}, {"mapBytes", env_->map_size()},
+                                               {"error", storage::error_text(rc)}});
+  return rc == 0;
 }
 
 int EngineImpl::commit_prepared(Prepared& p) {
@@ -183,7 +202,8 @@ int EngineImpl::commit_prepared(Prepared& p) {
     // Another process committed since our last commit: the batch may have read what it
     // changed (the batch executed on top of ours, if any, saw our writes in the overlay).
     // It is executed again, on a snapshot taken after this look.
-    if (foreign_commit(*txn)) return kConflict;
+    if (foreign_commit(*txn, &rc)) return kConflict;
+    if (rc) return rc;
     std::string next_stamp;
     rc = put_stamp(*txn, &next_stamp);
     for (std::size_t i = 0; rc == 0 && i < p.ops.size(); ++i) {
@@ -272,7 +292,7 @@ void EngineImpl::committer_loop() {
       continue;
     }
     if (rc != kConflict) {
-      counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+      storage_failed(rc, "a batch of " + std::to_string(p.requests.size()) + " requests", p.requests.size());
       fail_batch(p.requests, "storage failed, the step was not applied: " + storage::error_text(rc));
     }
     // Wake the writer: it executes the returned requests (and any batch on top) again.

@@ -14,15 +14,20 @@ namespace bihuan::runtime {
 using storage::be64;
 using storage::Db;
 
-std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>& lock) const {
-  lock = std::shared_lock(env_->resize_lock());
-  auto txn = env_->begin(false, nullptr);
+std::unique_ptr<storage::Txn> EngineImpl::read_txn(int* rc) const {
+  int ignored = 0;
+  auto txn = env_->begin(false, rc ? rc : &ignored);
   if (txn) observe_definitions(*txn);  // versions another process deployed (definitions.cpp)
   return txn;
 }
 
-std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id, std::string* damage) const {
-  auto bytes = txn.get(Db::inst, be64(id));
+std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>&) const { return read_txn(); }
+
+std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id, std::string* damage,
+                                                      int* rc_out) const {
+  int rc = 0;
+  auto bytes = txn.get(Db::inst, be64(id), rc);
+  if (rc_out) *rc_out = rc;
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
   std::string what = stored_record_damage(r, id, r ? registry_.find(r->definition, r->definition_version).get() : nullptr);
@@ -40,16 +45,15 @@ std::optional<std::string> EngineImpl::damage_of(storage::Txn& txn, std::uint64_
 std::optional<std::string> EngineImpl::damage(const std::string& instance_id) const {
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
+  auto txn = read_txn();
   return txn ? damage_of(*txn, *id) : std::nullopt;
 }
 
 std::optional<std::string> EngineImpl::damage_by_business_key(const std::string& key) const {
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
+  auto txn = read_txn();
   if (!txn) return std::nullopt;
-  auto v = txn->get(Db::bkey, key);
+  int rc = 0;
+  auto v = txn->get(Db::bkey, key, rc);
   if (!v || v->size() != 8) return std::nullopt;
   return damage_of(*txn, storage::read_be64(*v));
 }
@@ -58,24 +62,29 @@ InstanceView EngineImpl::view_of(const InstanceRecord& r) const {
   return to_view(r, registry_.find(r.definition, r.definition_version).get());
 }
 
-std::optional<InstanceView> EngineImpl::get(const std::string& instance_id) const {
+std::optional<InstanceView> EngineImpl::get(const std::string& instance_id, std::string* unavailable) const {
+  if (unavailable) unavailable->clear();
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return std::nullopt;
-  auto r = read_record(*txn, *id);
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  std::optional<InstanceRecord> r;
+  if (txn) r = read_record(*txn, *id, nullptr, &rc);
+  if (rc && unavailable) *unavailable = unreadable(rc);
   if (!r) return std::nullopt;
   return view_of(*r);
 }
 
-std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& key) const {
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return std::nullopt;
-  auto v = txn->get(Db::bkey, key);
-  if (!v || v->size() != 8) return std::nullopt;
-  auto r = read_record(*txn, storage::read_be64(*v));
+std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& key, std::string* unavailable) const {
+  if (unavailable) unavailable->clear();
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  std::optional<InstanceRecord> r;
+  if (txn) {
+    auto v = txn->get(Db::bkey, key, rc);
+    if (v && v->size() == 8) r = read_record(*txn, storage::read_be64(*v), nullptr, &rc);
+  }
+  if (rc && unavailable) *unavailable = unreadable(rc);
   if (!r) return std::nullopt;
   return view_of(*r);
 }
@@ -125,9 +134,16 @@ std::optional<std::string> unhex(const std::string& text) {
 
 InstancePage EngineImpl::query(const InstanceQuery& q) const {
   InstancePage page;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return page;
+  auto failed = [&](int rc) {
+    page.items.clear();
+    page.next_cursor.clear();
+    page.error = unreadable(rc);
+    page.unavailable = true;
+    return page;
+  };
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (!txn) return failed(rc);
   // Pick the narrowest index: state index for a definition, business keys for a prefix,
   // else every instance in id (= creation) order. The cursor is the last key seen.
   Db db = Db::inst;
@@ -156,7 +172,6 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
     skip_first = true;
   }
   auto cur = txn->cursor(db);
-  if (!cur) return page;
   std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
   std::size_t scanned = 0;
   std::string last_key;
@@ -168,7 +183,8 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
     std::uint64_t id = db == Db::inst ? storage::read_be64(key)
                        : db == Db::sidx ? storage::read_be64(key, key.size() - 8)
                                         : storage::read_be64(cur->value());
-    auto r = read_record(*txn, id);
+    auto r = read_record(*txn, id, nullptr, &rc);
+    if (rc) return failed(rc);
     if (!r) continue;
     auto v = view_of(*r);
     if (db == Db::bkey && v.business_key != key) continue;  // key reused by a newer instance
@@ -178,6 +194,7 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
       break;
     }
   }
+  if (cur->status()) return failed(cur->status());
   return page;
 }
 
@@ -229,9 +246,14 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
   const std::size_t limit = q.limit;
   if (limit == 0) return page;
   std::vector<Found> kept;  // a max-heap by `earlier` of at most limit + 1 tasks
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return page;
+  int rc = 0;
+  auto failed = [&](int code) {
+    page.error = unreadable(code);
+    page.unavailable = true;
+    return page;
+  };
+  auto txn = read_txn(&rc);
+  if (!txn) return failed(rc);
   const TimePoint now = options_.clock->now();
   const json actor_json = {{"id", actor.id}, {"roles", actor.roles}};
   std::set<std::pair<std::string, std::string>> scanned;  // (definition, state)
@@ -253,9 +275,10 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
       std::shared_ptr<const Definition> rdef;
       std::string now_text;  // `now` in rdef's zone
       json ctx;              // the context of `actors` expressions
-      for (bool ok = cur && cur->seek(prefix); ok; ok = cur->next()) {
+      for (bool ok = cur->seek(prefix); ok; ok = cur->next()) {
         if (cur->key().substr(0, prefix.size()) != prefix) break;
-        auto r = read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8));
+        auto r = read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8), nullptr, &rc);
+        if (rc) return failed(rc);
         if (!r || r->status != InstanceStatus::running) continue;
         if (!rdef || rdef->version != r->definition_version || rdef->id != r->definition) {
           rdef = registry_.find(r->definition, r->definition_version);
@@ -305,6 +328,7 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
           std::push_heap(kept.begin(), kept.end(), earlier);
         }
       }
+      if (cur->status()) return failed(cur->status());
     }
   }
   std::sort_heap(kept.begin(), kept.end(), earlier);
@@ -336,9 +360,10 @@ struct ChainStart {
 // for at most `max` entries: visit(entry, body) per entry. A missing or undecodable entry, an entry of another
 // instance, or a link that does not lead back stops the walk with a sentence in *broken.
 // Returns where the walk stopped: the next entry's key (0 at the first entry) and seq.
+// *rc (if given): the LMDB error that stopped the walk (not damage: the store failed).
 template <class Visit>
 ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken, Visit visit,
-                      ChainStart from, std::uint64_t max) {
+                      ChainStart from, std::uint64_t max, int* rc_out = nullptr) {
   std::string id_text = id_to_text(r.id);
   ChainStart at = from;
   auto stop = [&](const std::string& why) {
@@ -346,7 +371,12 @@ ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<st
     return ChainStart{0, at.seq};
   };
   for (std::uint64_t n = 0; at.key != 0 && n < max; ++n) {
-    auto bytes = txn.get(Db::hist, be64(at.key));
+    int rc = 0;
+    auto bytes = txn.get(Db::hist, be64(at.key), rc);
+    if (rc) {
+      if (rc_out) *rc_out = rc;
+      return stop("cannot be read: " + storage::error_text(rc));
+    }
     if (!bytes) return stop("is missing from the history log");
     auto stored = split_history_value(*bytes);
     std::string_view body;
@@ -372,10 +402,18 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
   HistoryPage page;
   auto id = id_from_text(q.instance_id);
   if (!id) return page;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return page;
-  auto r = read_record(*txn, *id);
+  auto failed = [&](int code) {
+    page.items.clear();
+    page.next_cursor.clear();
+    page.error = unreadable(code);
+    page.unavailable = true;
+    return page;
+  };
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (!txn) return failed(rc);
+  auto r = read_record(*txn, *id, nullptr, &rc);
+  if (rc) return failed(rc);
   if (!r) return page;
   std::uint64_t max = q.limit == 0 ? UINT64_MAX : q.limit;
   ChainStart from{r->last_entry, r->version};
@@ -385,7 +423,8 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
     std::optional<ChainStart> named;
     if (auto raw = unhex(q.cursor); raw && raw->size() == 16)
       named = ChainStart{storage::read_be64(*raw, 8), storage::read_be64(*raw)};
-    auto bytes = named && named->key ? txn->get(Db::hist, be64(named->key)) : std::nullopt;
+    auto bytes = named && named->key ? txn->get(Db::hist, be64(named->key), rc) : std::nullopt;
+    if (rc) return failed(rc);
     auto stored = bytes ? split_history_value(*bytes) : std::nullopt;
     auto e = stored ? history_from_bytes(stored->sealed, nullptr) : std::nullopt;
     if (!e || stored->instance != r->id || e->seq != named->seq || named->seq == 0 || named->seq > r->version ||
@@ -401,15 +440,23 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
   // A damaged record may claim any version.
   page.items.reserve(std::min<std::uint64_t>({max, from.seq, 4096}) + page.items.size());
   ChainStart next = walk_chain(
-      *txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { page.items.push_back(std::move(e)); }, from, max);
+      *txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { page.items.push_back(std::move(e)); }, from, max,
+      &rc);
+  if (rc) return failed(rc);
   if (next.key != 0) page.next_cursor = history_cursor(next);
   std::reverse(page.items.begin(), page.items.end());
   return page;
 }
 
-std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, TimePoint t) const {
-  auto entries = history(instance_id);
-  auto current = get(instance_id);
+std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, TimePoint t,
+                                              std::string* unavailable) const {
+  HistoryPage page = history_page({instance_id, "", 0});
+  if (page.unavailable) {
+    if (unavailable) *unavailable = page.error;
+    return std::nullopt;
+  }
+  auto& entries = page.items;
+  auto current = get(instance_id, unavailable);
   if (entries.empty() || !current || entries.front().at > t) return std::nullopt;
   InstanceView v = *current;
   v.data = json::object();
@@ -449,9 +496,9 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
 // verify() lives in verify.cpp.
 
 std::size_t EngineImpl::pending_timers() const {
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  return txn ? txn->entries(Db::timers) : 0;
+  auto txn = read_txn();
+  int rc = 0;
+  return txn ? txn->entries(Db::timers, rc) : 0;  // documented: 0 when it cannot be read
 }
 
 }  // namespace bihuan::runtime

@@ -51,18 +51,25 @@ bool in_scope(const InstanceView& v, const StatsQuery& q) {
 StatsResult EngineImpl::stats(const StatsQuery& q) const {
   StatsResult out;
   std::map<json, std::uint64_t> groups;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
-  if (!txn) return out;
+  // A store that cannot be read gives no counts, never partial ones.
+  auto failed = [&](int rc) {
+    StatsResult none;
+    none.error = unreadable(rc);
+    none.unavailable = true;
+    return none;
+  };
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (!txn) return failed(rc);
   Db db = q.definition.empty() ? Db::inst : Db::sidx;
   std::string prefix = q.definition.empty() ? "" : q.definition + std::string(1, '\0');
   auto cur = txn->cursor(db);
-  if (!cur) return out;
   for (bool ok = prefix.empty() ? cur->first() : cur->seek(prefix); ok; ok = cur->next()) {
     std::string_view key = cur->key();
     if (key.substr(0, prefix.size()) != prefix) break;
     std::uint64_t id = db == Db::inst ? storage::read_be64(key) : storage::read_be64(key, key.size() - 8);
-    auto r = read_record(*txn, id);
+    auto r = read_record(*txn, id, nullptr, &rc);
+    if (rc) return failed(rc);
     if (!r) continue;
     InstanceView v = view_of(*r);
     if (!in_scope(v, q)) continue;
@@ -78,6 +85,7 @@ StatsResult EngineImpl::stats(const StatsQuery& q) const {
       out.truncated = true;
     }
   }
+  if (cur->status()) return failed(cur->status());
   for (auto& [k, n] : groups) out.groups.push_back({k, n});
   return out;
 }

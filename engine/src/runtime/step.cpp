@@ -98,6 +98,10 @@ InstanceRecord& Step::fetch(std::uint64_t id) {
   if (auto it = u_.records.find(id); it != u_.records.end()) return it->second;
   std::string damage;
   auto r = stepper_.load(b_, id, &damage);
+  if (!r && b_.failed())  // the read failed (Stepper::load noted it): not "no such instance"
+    fail(StepError::storage_unavailable, "instance " + id_to_text(id) + " cannot be read: " +
+                                             storage::error_text(b_.storage_rc) + "; nothing was applied, retry",
+         {{"code", b_.storage_rc}});
   if (!r && !damage.empty()) fail(StepError::record_damaged, "instance " + id_to_text(id) + ": " + damaged_text(damage));
   if (!r) fail(StepError::not_found, "no instance with id " + id_to_text(id));
   u_.original_state.emplace(id, Unit::Original{r->state, r->definition_version});
@@ -112,7 +116,12 @@ const Definition& Step::definition_of(const InstanceRecord& r) {
 
 std::optional<std::uint64_t> Step::find_business_key(const std::string& key) {
   if (auto it = u_.business_keys.find(key); it != u_.business_keys.end()) return it->second;
-  auto v = b_.txn.get(Db::bkey, key);
+  int rc = 0;
+  auto v = b_.txn.get(Db::bkey, key, rc);
+  // A lookup that cannot read is not "no such key": the step could start a duplicate.
+  if (rc) fail(StepError::storage_unavailable, "the business key \"" + key + "\" cannot be looked up: " +
+                                                   storage::error_text(rc) + "; nothing was applied, retry",
+               {{"code", rc}});
   if (!v || v->size() != 8) return std::nullopt;
   return storage::read_be64(*v);
 }
@@ -567,11 +576,16 @@ void Step::cancel(InstanceRecord& r, const std::string& reason, const Actor& act
   r.deadlines.clear();
   record_history(r, "cancel", "cancel", actor, def.states[r.state].name, {{"reason", reason}}, json::array());
   // Children end with their parent.
-  if (auto cur = b_.txn.cursor(Db::children)) {
+  {
+    auto cur = b_.txn.cursor(Db::children);
     std::string prefix = be64(r.id);
     for (bool ok = cur->seek(prefix); ok && cur->key().substr(0, 8) == prefix; ok = cur->next())
       u_.cascades.push_back({Cascade::cancel, storage::read_be64(cur->key(), 8), {}, {}, nullptr,
                              Actor{"instance:" + id_to_text(r.id), {"system"}}, "parent cancelled: " + reason});
+    if (int rc = cur->status())  // the children must not outlive a cancel unseen
+      fail(StepError::storage_unavailable, "the children of instance " + id_to_text(r.id) + " cannot be read: " +
+                                               storage::error_text(rc) + "; nothing was applied, retry",
+           {{"code", rc}});
   }
   if (!from_parent && r.parent && !r.parent_event.empty())
     u_.cascades.push_back({Cascade::deliver, r.parent, {}, r.parent_event,

@@ -2,6 +2,7 @@
 // writes the unit into the batch's transaction only if the step succeeded.
 #include "runtime/stepper.hpp"
 
+#include <cerrno>
 #include <deque>
 
 #include "runtime/idempotency.hpp"
@@ -44,12 +45,20 @@ void check_actor(const Actor& actor) {
   for (const auto& role : actor.roles) check_text(role, "a role of the actor");
 }
 
+// A read that failed inside a step that cannot be refused alone (a timer firing, a
+// cascade): the batch fails whole, so nothing is dropped for it.
+bool fail_batch_on_read(Batch& b, const StepFailure& f) {
+  if (f.error != StepError::storage_unavailable) return false;
+  b.note(f.details.is_object() ? f.details.value("code", EIO) : EIO);
+  return true;
+}
+
 }  // namespace
 
 std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id, std::string* damage) {
   if (auto it = b.overlay.find(id); it != b.overlay.end()) return it->second;
   int rc = 0;
-  auto bytes = b.txn.get(Db::inst, be64(id), &rc);
+  auto bytes = b.txn.get(Db::inst, be64(id), rc);
   b.note(rc);
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
@@ -304,10 +313,18 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     s.rearm(r, fired, TimePoint{Millis(static_cast<std::int64_t>(fired.due_ms))});
     return fired;
   };
+  // A firing that is dropped or refused is counted and logged once the batch commits.
+  auto dropped = [&](const std::string& why, bool refused) {
+    if (b.failed()) return;  // the batch fails whole: nothing was dropped
+    b.timer_drops.push_back({{"instance", id_to_text(st.instance)}, {"timerSeq", st.seq},
+                             {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(st.due_ms))), *TimeZone::utc())},
+                             {"reason", why}, {"refused", refused}});
+  };
   try {
     auto fired = consume();
     if (!fired) {
       apply(b, u);  // a stale key: just remove it
+      dropped("the instance no longer holds this timer, or has ended", false);
       return false;
     }
     InstanceRecord& r = u.records.at(st.instance);
@@ -329,7 +346,9 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     } catch (const std::exception& e) {
       refusal = internal(e);
     }
+    if (refusal && fail_batch_on_read(b, *refusal)) return false;
     if (refusal) {
+      dropped("the firing was refused (" + to_string(refusal->error) + "): " + refusal->message, true);
       consume();
       InstanceRecord& again = u.records.at(st.instance);
       again.version++;
@@ -339,14 +358,17 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
                        {{"timer", spec.id}, {"refused", to_string(refusal->error)}, {"message", refusal->message}},
                        json::array());
     }
-  } catch (const StepFailure&) {
+  } catch (const StepFailure& f) {
+    if (fail_batch_on_read(b, f)) return false;
     apply(b, u);  // instance gone: drop the key
+    dropped(f.message, false);
     return false;
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     // Even its refusal could not be recorded: drop the key rather than fail every sweep.
     u = Unit(b.next);
     u.del(Db::timers, std::string(key));
     apply(b, u);
+    dropped(std::string("its refusal could not be recorded: ") + e.what(), false);
     return false;
   }
   apply(b, u);
@@ -378,7 +400,8 @@ void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
         s.handle_event(r, c.event, c.payload, c.actor, std::nullopt, c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
         seal(u);
       }
-    } catch (const StepFailure&) {
+    } catch (const StepFailure& f) {
+      if (fail_batch_on_read(b, f)) return;
       continue;  // an internal event the target does not accept is dropped (the sender's step stands)
     } catch (const std::exception&) {
       continue;  // likewise (StepError::internal_error)

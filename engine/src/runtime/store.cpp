@@ -74,6 +74,7 @@ bool StoreCursor::next() {
 bool StoreCursor::settle() {
   from_base_ = from_overlay_ = false;
   while (true) {
+    if (base_->status()) return false;  // the snapshot failed: no key is known to be next
     bool ov = overlay_ && it_ != overlay_->ordered_map().end() && it_->first[0] == prefix_[0];
     if (!base_ok_ && !ov) return false;
     std::string_view ov_key = ov ? std::string_view(it_->first).substr(1) : std::string_view();
@@ -98,10 +99,10 @@ bool StoreCursor::settle() {
   }
 }
 
-std::optional<std::string_view> Store::get(Db db, std::string_view key, int* rc) {
+std::optional<std::string_view> Store::get(Db db, std::string_view key, int& rc) {
   if (overlay_) {
     if (const auto* v = overlay_->find(db, key)) {
-      if (rc) *rc = 0;
+      rc = 0;
       if (!*v) return std::nullopt;
       return std::string_view(**v);
     }
@@ -136,7 +137,6 @@ int Store::del(Db db, std::string_view key) {
 
 std::unique_ptr<StoreCursor> Store::cursor(Db db) {
   auto base = txn_.cursor(db);
-  if (!base) return nullptr;
   return std::make_unique<StoreCursor>(std::move(base), overlay_ && Overlay::ordered(db) ? overlay_ : nullptr, db);
 }
 

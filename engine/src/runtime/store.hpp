@@ -65,6 +65,7 @@ class Overlay {
 };
 
 // A cursor over one database as the batch sees it (overlay merged over the snapshot).
+// As storage::Cursor: false from a positioning call is the end OR an error; status() says.
 class StoreCursor {
  public:
   // overlay: nullptr in direct mode, and for databases that are not Overlay::ordered().
@@ -74,6 +75,7 @@ class StoreCursor {
   bool next();
   std::string_view key() const { return key_; }
   std::string_view value() const { return value_; }
+  int status() const { return base_->status(); }  // 0, or the LMDB error that ended the walk
 
  private:
   bool settle();  // moves past deleted keys; sets key_/value_ from the smaller source
@@ -94,12 +96,13 @@ class Store {
 
   // The view is valid until the next write to the same database (LMDB moves data within
   // a page it writes; the overlay replaces the value of a key written again).
-  std::optional<std::string_view> get(storage::Db db, std::string_view key, int* rc = nullptr);
+  // nullopt with rc 0: not found; with rc != 0: the read failed.
+  std::optional<std::string_view> get(storage::Db db, std::string_view key, int& rc);
   int put(storage::Db db, std::string_view key, std::string_view value, bool append = false);
   // The same, taking the strings (a staged batch's op log keeps them without a copy).
   int put_owned(storage::Db db, std::string&& key, std::string&& value, bool append = false);
   int del(storage::Db db, std::string_view key);  // deleting a missing key is not an error
-  std::unique_ptr<StoreCursor> cursor(storage::Db db);
+  std::unique_ptr<StoreCursor> cursor(storage::Db db);  // never nullptr; see status()
   std::size_t writes() const { return writes_; }  // put and del calls so far
 
  private:

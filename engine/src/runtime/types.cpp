@@ -35,6 +35,7 @@ std::string to_string(StepError e) {
     case StepError::expression_error: return "expression-error";
     case StepError::invalid_request: return "invalid-request";
     case StepError::storage_error: return "storage-error";
+    case StepError::storage_unavailable: return "storage-unavailable";
     case StepError::record_damaged: return "record-damaged";
     case StepError::internal_error: return "internal-error";
     case StepError::shutting_down: return "shutting-down";

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
+#include <vector>
 
 namespace bihuan::storage {
 namespace {
@@ -24,6 +26,73 @@ const char* db_name(Db db) { return kDbNames[static_cast<unsigned>(db)]; }
 std::string error_text(int rc) { return mdb_strerror(rc); }
 bool is_map_full(int rc) { return rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED; }
 
+bool is_fatal(int rc) {
+  switch (rc) {
+    case MDB_PANIC:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_BAD_DBI:
+    case MDB_BAD_RSLOT:
+    case MDB_BAD_TXN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::size_t& ResizeLock::held_here() {
+  // Per thread, per lock (a thread may use several environments).
+  thread_local std::vector<std::pair<const ResizeLock*, std::size_t>> held;
+  for (auto& [lock, n] : held)
+    if (lock == this) return n;
+  for (auto& [lock, n] : held)
+    if (n == 0) {
+      lock = this;
+      return n;
+    }
+  return held.emplace_back(this, 0).second;
+}
+
+void ResizeLock::lock_shared(bool long_hold) {
+  std::size_t& mine = held_here();
+  std::unique_lock lock(mu_);
+  if (mine == 0) cv_.wait(lock, [&] { return !exclusive_ && (waiting_ == 0 || long_ > 0); });
+  ++mine;
+  ++shared_;
+  if (long_hold) ++long_;
+}
+
+void ResizeLock::unlock_shared(bool long_hold) {
+  std::size_t& mine = held_here();
+  {
+    std::lock_guard lock(mu_);
+    --mine;
+    --shared_;
+    if (long_hold) --long_;
+  }
+  cv_.notify_all();
+}
+
+bool ResizeLock::lock() {
+  if (held_here() != 0) return false;
+  std::unique_lock lock(mu_);
+  ++waiting_;
+  cv_.wait(lock, [&] { return !exclusive_ && shared_ == 0; });
+  --waiting_;
+  exclusive_ = true;
+  return true;
+}
+
+void ResizeLock::unlock() {
+  {
+    std::lock_guard lock(mu_);
+    exclusive_ = false;
+  }
+  cv_.notify_all();
+}
+
 std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bool nosync,
                                std::string* error) {
   std::error_code ec;
@@ -33,6 +102,7 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     return nullptr;
   }
   std::unique_ptr<Env> env(new Env());
+  env->dir_ = dir;
   int rc = mdb_env_create(&env->env_);
   if (rc == 0) rc = mdb_env_set_maxdbs(env->env_, static_cast<MDB_dbi>(Db::count_) + 2);
   if (rc == 0) rc = mdb_env_set_maxreaders(env->env_, 512);
@@ -40,8 +110,7 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     // Keep the size the file already has if it is larger.
     std::uintmax_t existing = std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
     if (ec) existing = 0;
-    env->map_bytes_ = std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing));
-    rc = mdb_env_set_mapsize(env->env_, env->map_bytes_);
+    rc = mdb_env_set_mapsize(env->env_, std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing)));
   }
   // MDB_NORDAHEAD: a page fault brings in one 4 KiB page, not a large folio (cache_ahead()).
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (nosync ? MDB_NOSYNC | MDB_WRITEMAP : 0u);
@@ -50,8 +119,7 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     if (error) *error = "cannot open LMDB environment in " + dir + ": " + mdb_strerror(rc);
     return nullptr;
   }
-  MDB_envinfo info;
-  if (mdb_env_info(env->env_, &info) == 0) env->map_bytes_ = info.me_mapsize;
+  env->read_size();
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
   for (unsigned i = 0; rc == 0 && i < static_cast<unsigned>(Db::count_); ++i)
@@ -83,7 +151,7 @@ void Env::cache_ahead() {
   const std::uint64_t page = page_bytes_, used = used_bytes();
   if (used == 0) return;
   if (used + kCacheAheadBytes / 2 <= cached_end_) return;
-  std::uint64_t target = std::min<std::uint64_t>(used + kCacheAheadBytes, map_bytes_ / page * page);
+  std::uint64_t target = std::min<std::uint64_t>(used + kCacheAheadBytes, map_size() / page * page);
   if (target <= used) return;
   // fallocate(2) lengthens the file if it is shorter and never shortens it or changes a
   // byte, even if another process's LMDB writer extends the file at the same moment (a
@@ -104,40 +172,87 @@ Env::~Env() {
   if (ahead_fd_ >= 0) ::close(ahead_fd_);
 }
 
-std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
-  MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
-  if (rc == MDB_MAP_RESIZED) {
-    // Another process grew the map: adopt its size.
-    mdb_env_set_mapsize(env_, 0);
-    rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
-  }
-  if (rc_out) *rc_out = rc;
-  if (rc != 0) return nullptr;
-  return std::unique_ptr<Txn>(new Txn(*this, txn, write));
+void Env::read_size() {
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) == 0) map_bytes_.store(info.me_mapsize, std::memory_order_relaxed);
 }
 
-int Env::grow() {
-  std::size_t next = map_bytes_ * 2;
-  int rc = mdb_env_set_mapsize(env_, next);
-  if (rc == 0) map_bytes_ = next;
+int Env::check(int rc, int earlier) {
+  // MDB_BAD_TXN after an earlier error of the same transaction (MDB_MAP_FULL) is its echo.
+  if (!is_fatal(rc) || (rc == MDB_BAD_TXN && earlier != 0)) return rc;
+  int none = 0;
+  if (fatal_.compare_exchange_strong(none, rc, std::memory_order_acq_rel) && on_fatal_) on_fatal_(rc);
   return rc;
 }
 
-int Env::copy_compact(const std::string& dir) const {
-  return mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
+int Env::adopt_size() {
+  if (!resize_.lock()) return MDB_MAP_RESIZED;  // this thread holds a transaction
+  int rc = mdb_env_set_mapsize(env_, 0);       // 0: the size in the meta page, at least the data
+  read_size();
+  resize_.unlock();
+  return rc;
+}
+
+std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
+  int rc = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    MDB_txn* txn = nullptr;
+    resize_.lock_shared();
+    rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
+    if (rc == 0) {
+      if (rc_out) *rc_out = 0;
+      return std::unique_ptr<Txn>(new Txn(*this, txn, write));
+    }
+    resize_.unlock_shared();
+    // Another process grew the map past ours: adopt its size, then begin again.
+    if (rc != MDB_MAP_RESIZED || (rc = adopt_size()) != 0) break;
+    rc = MDB_MAP_RESIZED;
+  }
+  if (rc_out) *rc_out = check(rc);
+  return nullptr;
+}
+
+int Env::grow() {
+  if (!resize_.lock()) return EBUSY;
+  int rc = mdb_env_set_mapsize(env_, map_size() * 2);
+  read_size();
+  resize_.unlock();
+  return check(rc);
+}
+
+int Env::copy_compact(const std::string& dir) {
+  int rc = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    resize_.lock_shared(true);  // no growth while the copy reads the map
+    rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
+    resize_.unlock_shared(true);
+    if (rc != MDB_MAP_RESIZED || (rc = adopt_size()) != 0) break;
+    rc = MDB_MAP_RESIZED;
+    std::error_code ec;  // the copy creates its file exclusively: the next attempt writes it anew
+    std::filesystem::remove(std::filesystem::path(dir) / "data.mdb", ec);
+  }
+  return check(rc);
 }
 
 int Env::sync() { return mdb_env_sync(env_, 1); }
 
-Txn::~Txn() {
-  close_cursors();
-  if (txn_) mdb_txn_abort(txn_);
+Txn::~Txn() { abort(); }
+
+void Txn::release() {
+  txn_ = nullptr;
+  env_.resize_.unlock_shared();
+}
+
+int Txn::check(int rc) {
+  if (rc == 0 || rc == MDB_NOTFOUND) return rc;
+  env_.check(rc, first_error_);
+  if (!first_error_) first_error_ = rc;
+  return rc;
 }
 
 MDB_cursor* Txn::at(Db db, int* rc) {
   MDB_cursor*& c = cursors_[static_cast<std::size_t>(db)];
-  if (!c) *rc = mdb_cursor_open(txn_, env_.dbi(db), &c);
+  if (!c) *rc = check(mdb_cursor_open(txn_, env_.dbi(db), &c));
   return c;
 }
 
@@ -149,47 +264,46 @@ void Txn::close_cursors() {
     }
 }
 
-std::optional<std::string_view> Txn::get(Db db, std::string_view key, int* rc_out) {
+std::optional<std::string_view> Txn::get(Db db, std::string_view key, int& rc) {
   MDB_val k = val(key), v;
-  int rc = 0;
+  rc = 0;
   MDB_cursor* c = at(db, &rc);
-  if (c) rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
-  if (rc_out) *rc_out = rc == MDB_NOTFOUND ? 0 : rc;
-  if (rc != 0) return std::nullopt;
-  return view(v);
+  if (c) rc = check(mdb_cursor_get(c, &k, &v, MDB_SET_KEY));
+  if (rc == MDB_NOTFOUND) rc = 0;
+  else if (rc == 0) return view(v);
+  return std::nullopt;
 }
 
 int Txn::put(Db db, std::string_view key, std::string_view value, bool append) {
   MDB_val k = val(key), v = val(value);
   int rc = 0;
   MDB_cursor* c = at(db, &rc);
-  return c ? mdb_cursor_put(c, &k, &v, append ? MDB_APPEND : 0) : rc;
+  return c ? check(mdb_cursor_put(c, &k, &v, append ? MDB_APPEND : 0)) : rc;
 }
 
 int Txn::del(Db db, std::string_view key) {
   MDB_val k = val(key), v;
   int rc = 0;
   MDB_cursor* c = at(db, &rc);
-  if (c) rc = mdb_cursor_get(c, &k, &v, MDB_SET);
-  if (rc == 0) rc = mdb_cursor_del(c, 0);
+  if (c) rc = check(mdb_cursor_get(c, &k, &v, MDB_SET));
+  if (rc == 0) rc = check(mdb_cursor_del(c, 0));
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-std::unique_ptr<Cursor> Txn::cursor(Db db, int* rc_out) {
-  auto c = std::unique_ptr<Cursor>(new Cursor());
-  int rc = mdb_cursor_open(txn_, env_.dbi(db), &c->cursor_);
-  if (rc_out) *rc_out = rc;
-  if (rc != 0) return nullptr;
+std::unique_ptr<Cursor> Txn::cursor(Db db) {
+  auto c = std::unique_ptr<Cursor>(new Cursor(*this));
+  c->rc_ = check(mdb_cursor_open(txn_, env_.dbi(db), &c->cursor_));
+  if (c->rc_) c->cursor_ = nullptr;
   return c;
 }
 
 std::unique_ptr<Cursor> Txn::legacy_cursor(const char* name, int* rc_out) {
   MDB_dbi dbi = 0;
   int rc = mdb_dbi_open(txn_, name, 0, &dbi);
-  *rc_out = rc == MDB_NOTFOUND ? 0 : rc;
+  *rc_out = rc == MDB_NOTFOUND ? 0 : check(rc);
   if (rc != 0) return nullptr;
-  auto c = std::unique_ptr<Cursor>(new Cursor());
-  *rc_out = mdb_cursor_open(txn_, dbi, &c->cursor_);
+  auto c = std::unique_ptr<Cursor>(new Cursor(*this));
+  *rc_out = check(mdb_cursor_open(txn_, dbi, &c->cursor_));
   if (*rc_out != 0) return nullptr;
   return c;
 }
@@ -198,27 +312,29 @@ int Txn::drop_legacy(const char* name) {
   MDB_dbi dbi = 0;
   int rc = mdb_dbi_open(txn_, name, 0, &dbi);
   if (rc == MDB_NOTFOUND) return 0;
-  return rc ? rc : mdb_drop(txn_, dbi, 1);
+  return check(rc ? rc : mdb_drop(txn_, dbi, 1));
 }
 
-std::size_t Txn::entries(Db db) {
+std::size_t Txn::entries(Db db, int& rc) {
   MDB_stat st;
-  if (mdb_stat(txn_, env_.dbi(db), &st) != 0) return 0;
-  return st.ms_entries;
+  rc = check(mdb_stat(txn_, env_.dbi(db), &st));
+  return rc ? 0 : st.ms_entries;
 }
 
 int Txn::commit() {
+  if (!txn_) return EINVAL;
   close_cursors();
   int rc = mdb_txn_commit(txn_);
-  txn_ = nullptr;
+  release();
   if (rc == 0 && write_) env_.cache_ahead();
-  return rc;
+  return check(rc);
 }
 
 void Txn::abort() {
+  if (!txn_) return;
   close_cursors();
-  if (txn_) mdb_txn_abort(txn_);
-  txn_ = nullptr;
+  mdb_txn_abort(txn_);
+  release();
 }
 
 Cursor::~Cursor() {
@@ -226,8 +342,10 @@ Cursor::~Cursor() {
 }
 
 bool Cursor::load(int op, std::string_view k) {
+  if (!cursor_) return false;  // rc_ says why
   MDB_val key = val(k), value;
-  int rc = mdb_cursor_get(cursor_, &key, &value, static_cast<MDB_cursor_op>(op));
+  int rc = txn_.check(mdb_cursor_get(cursor_, &key, &value, static_cast<MDB_cursor_op>(op)));
+  rc_ = rc == MDB_NOTFOUND ? 0 : rc;
   if (rc != 0) return false;
   key_ = view(key);
   value_ = view(value);
@@ -239,7 +357,7 @@ bool Cursor::first() { return load(MDB_FIRST); }
 bool Cursor::last() { return load(MDB_LAST); }
 bool Cursor::next() { return load(MDB_NEXT); }
 bool Cursor::prev() { return load(MDB_PREV); }
-int Cursor::del() { return mdb_cursor_del(cursor_, 0); }
+int Cursor::del() { return cursor_ ? txn_.check(mdb_cursor_del(cursor_, 0)) : rc_; }
 
 std::string be64(std::uint64_t v) {
   std::string s(8, '\0');

@@ -2,13 +2,17 @@
 //
 // Env owns the environment and the named databases. Txn is one read or write
 // transaction; Cursor walks one database in key order. Errors are LMDB return codes
-// (0 = success); error_text() turns them into sentences. Not-found is an empty optional.
+// (0 = success) that the caller must look at, never folded into "not found" or "end of
+// data"; error_text() turns them into sentences. Not-found is an empty optional.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -37,8 +41,35 @@ enum class Db : unsigned {
 std::string error_text(int rc);
 const char* db_name(Db db);  // the LMDB database's name ("history" for Db::hist)
 bool is_map_full(int rc);
+// The environment is damaged or LMDB cannot go on (MDB_PANIC, MDB_CORRUPTED,
+// MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH, MDB_BAD_DBI, MDB_BAD_RSLOT, and
+// MDB_BAD_TXN on a transaction that saw no error before): retrying cannot help.
+bool is_fatal(int rc);
 
 class Txn;
+
+// The map's resize lock. Every transaction of this process holds it shared for its life,
+// and so does an online copy; changing the map size needs it exclusive (LMDB's rule:
+// mdb_env_set_mapsize only with no transaction of this process active). A thread that
+// holds it shared takes it shared again at once (it may hold several transactions). A
+// waiting resize holds back new transactions, so a steady read load cannot starve it,
+// except while an online copy holds it: the resize waits for the copy anyway, and reads
+// go on meanwhile.
+class ResizeLock {
+ public:
+  void lock_shared(bool long_hold = false);
+  void unlock_shared(bool long_hold = false);
+  // false (without waiting) if the calling thread holds it shared: it would wait for itself.
+  bool lock();
+  void unlock();
+
+ private:
+  std::size_t& held_here();  // shared holds of this lock by the calling thread
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t shared_ = 0, long_ = 0, waiting_ = 0;
+  bool exclusive_ = false;
+};
 
 class Env {
  public:
@@ -50,17 +81,26 @@ class Env {
   static std::unique_ptr<Env> open_read_only(const std::string& dir, std::string* error);
   ~Env();
 
+  // A read or write transaction; nullptr and *rc on failure. A map grown by another
+  // process (MDB_MAP_RESIZED) is adopted first, once no transaction of this process is
+  // open; a thread that holds a transaction of this environment gets MDB_MAP_RESIZED
+  // instead (it would wait for itself). A Txn ends on the thread that began it.
   std::unique_ptr<Txn> begin(bool write, int* rc);
-  // Doubles the map size. Must be called with no transaction open in this process (the
-  // caller holds resize_lock() exclusively).
+  // Doubles the map size: waits until no transaction or copy of this process is open
+  // (EBUSY if the calling thread holds one).
   int grow();
-  std::size_t map_size() const { return map_bytes_; }
-  int copy_compact(const std::string& dir) const;
+  // The map size now (any thread).
+  std::size_t map_size() const { return map_bytes_.load(std::memory_order_relaxed); }
+  // Compacted copy into an empty directory. The map does not change size meanwhile.
+  int copy_compact(const std::string& dir);
   int sync();
-  // Readers hold it shared for the life of a read txn; grow() needs it exclusive.
-  std::shared_mutex& resize_lock() { return resize_; }
   unsigned dbi(Db db) const { return dbis_[static_cast<unsigned>(db)]; }
-  MDB_env* raw() const { return env_; }
+  const std::string& dir() const { return dir_; }
+  MDB_env* raw() const { return env_; }  // for tests that write an older format
+  // The first fatal LMDB code (is_fatal) any call on this environment returned, or 0.
+  int fatal() const { return fatal_.load(std::memory_order_acquire); }
+  // Called once, on the thread that met it, with the first fatal code (set before use).
+  void on_fatal(std::function<void(int rc)> f) { on_fatal_ = std::move(f); }
   // Keeps the page cache at 4 KiB granularity for the pages LMDB will write next. On
   // kernels whose ext4 page cache uses large folios (6.16 and later), a run of new pages
   // written with one writev lands in one folio of up to 256 KiB; rewriting any 4 KiB page
@@ -77,15 +117,27 @@ class Env {
   static constexpr std::uint64_t kCacheAheadBytes = std::uint64_t{2} << 20;
 
  private:
+  friend class Txn;
+  friend class Cursor;
   Env() = default;
+  int check(int rc, int earlier = 0);  // records a fatal code (earlier: the txn's first error)
+  int adopt_size();                     // MDB_MAP_RESIZED: take the size another process set
+  void read_size();                     // map_bytes_ from LMDB
   MDB_env* env_ = nullptr;
+  std::string dir_;
   unsigned dbis_[static_cast<unsigned>(Db::count_)] = {};
-  std::size_t map_bytes_ = 0;
+  std::atomic<std::size_t> map_bytes_{0};
   int ahead_fd_ = -1;
   std::uint64_t page_bytes_ = 0, cached_end_ = 0;
-  std::shared_mutex resize_;
+  ResizeLock resize_;
+  std::atomic<int> fatal_{0};
+  std::function<void(int)> on_fatal_;
 };
 
+// Walks one database in key order, leveldb-style: the positioning calls return true when
+// the cursor is on an item, false at the end of the data OR on an error; status() tells
+// which (0: the end; else the LMDB code). A loop over a cursor must look at status()
+// after it, or it takes a failed read for the end of the data.
 class Cursor {
  public:
   ~Cursor();
@@ -97,42 +149,53 @@ class Cursor {
   bool prev();
   std::string_view key() const { return key_; }
   std::string_view value() const { return value_; }
-  int del();  // deletes the current item
+  int status() const { return rc_; }  // 0, or the error that ended the walk
+  int del();                          // deletes the current item
 
  private:
   friend class Txn;
+  explicit Cursor(Txn& txn) : txn_(txn) {}
   bool load(int op, std::string_view k = {});
+  Txn& txn_;
   MDB_cursor* cursor_ = nullptr;
+  int rc_ = 0;
   std::string_view key_, value_;
 };
 
 // get, put and del go through one cursor per database, kept for the transaction's life:
 // LMDB skips the search from the root when the key falls on the page the cursor is on,
 // so a put after a get of the same key, keys in order, and appends cost one page search.
+// Every call says how it went (an LMDB code; not-found is an empty optional with rc 0).
 class Txn {
  public:
   ~Txn();  // aborts if neither committed nor aborted
-  std::optional<std::string_view> get(Db db, std::string_view key, int* rc = nullptr);
+  // nullopt with rc 0: not found; nullopt with rc != 0: the read failed.
+  std::optional<std::string_view> get(Db db, std::string_view key, int& rc);
   int put(Db db, std::string_view key, std::string_view value, bool append = false);
   int del(Db db, std::string_view key);  // MDB_NOTFOUND is returned as 0 (already gone)
-  std::unique_ptr<Cursor> cursor(Db db, int* rc = nullptr);
+  // Never nullptr: a cursor that cannot be opened reports it in status() and finds nothing.
+  std::unique_ptr<Cursor> cursor(Db db);
   // A named database of an older format, for migrations: a cursor over it if it exists
   // (nullptr and *rc = 0 if it does not), and deleting it. Write transactions only.
   std::unique_ptr<Cursor> legacy_cursor(const char* name, int* rc);
   int drop_legacy(const char* name);
-  std::size_t entries(Db db);  // number of records in db
+  std::size_t entries(Db db, int& rc);  // number of records in db (0 and rc on failure)
   int commit();
   void abort();
   bool writable() const { return write_; }
 
  private:
   friend class Env;
+  friend class Cursor;
   Txn(Env& env, MDB_txn* txn, bool write) : env_(env), txn_(txn), write_(write) {}
   MDB_cursor* at(Db db, int* rc);  // the database's cursor, opened on first use
   void close_cursors();            // before the transaction ends (LMDB frees write cursors then)
+  int check(int rc);               // Env::check, and the first error of this transaction
+  void release();                  // the resize lock, once the transaction has ended
   Env& env_;
   MDB_txn* txn_;
   bool write_;
+  int first_error_ = 0;
   MDB_cursor* cursors_[static_cast<std::size_t>(Db::count_)] = {};
 };
 
