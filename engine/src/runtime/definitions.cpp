@@ -15,9 +15,12 @@ std::string defs_key(const std::string& id, std::int64_t version) {
   return id + std::string(1, '\0') + be64(static_cast<std::uint64_t>(version));
 }
 
+// The stored versions' count (0 when none was stored, or when it cannot be read: then
+// nothing new is loaded now and the next transaction looks again).
 std::uint64_t stored_count(storage::Txn& txn) {
-  auto v = txn.get(Db::meta, kDefsCountKey);
-  return v && v->size() == 8 ? storage::read_be64(*v) : 0;
+  int rc = 0;
+  auto v = txn.get(Db::meta, kDefsCountKey, rc);
+  return !rc && v && v->size() == 8 ? storage::read_be64(*v) : 0;
 }
 
 std::string version_exists(const std::string& id, std::int64_t version) {
@@ -68,7 +71,7 @@ StepResult EngineImpl::apply_deploy(Batch& b, const Request& r) {
   StepResult out;
   if (b.failed()) return out;
   int rc = 0;
-  auto stored = b.txn.get(Db::defs, r.text, &rc);
+  auto stored = b.txn.get(Db::defs, r.text, rc);
   if (rc) {
     b.note(rc);
     return out;
@@ -82,7 +85,7 @@ StepResult EngineImpl::apply_deploy(Batch& b, const Request& r) {
     }
     return out;
   }
-  auto count = b.txn.get(Db::meta, kDefsCountKey, &rc);
+  auto count = b.txn.get(Db::meta, kDefsCountKey, rc);
   if (rc) {
     b.note(rc);
     return out;
@@ -127,6 +130,11 @@ bool EngineImpl::load_definitions(storage::Txn& txn, Problems* problems) const {
         return false;
       }
       registry_.add(def);
+    }
+    if (cur->status()) {  // not every version was read: the count is not taken as seen
+      if (problems) problems->error("", "storage", "the stored definitions cannot be read: " +
+                                                   storage::error_text(cur->status()));
+      return false;
     }
   }
   // At open: the count as found. Later: never lower (the writer may have counted its own

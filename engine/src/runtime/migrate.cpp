@@ -68,13 +68,14 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
 // a due key (never delivered, as before; verify names it). The seq after the newest
 // message is kept in meta/outbox-next, since that message may have moved out of `outbox`.
 int migrate_2_to_3(storage::Txn& txn, std::string* error) {
-  if (txn.entries(Db::due) != 0 || txn.entries(Db::dead) != 0) {
+  int rc = 0;
+  const std::size_t due = txn.entries(Db::due, rc), dead_n = rc ? 0 : txn.entries(Db::dead, rc);
+  if (rc) return rc;
+  if (due != 0 || dead_n != 0) {
     *error = "format 2 data already holds format 3 outbox databases (an interrupted migration by another build?)";
     return -1;
   }
-  int rc = 0;
-  auto cur = txn.cursor(Db::outbox, &rc);
-  if (!cur) return rc;
+  auto cur = txn.cursor(Db::outbox);
   std::vector<std::string> dead;
   std::uint64_t last = 0;
   for (bool ok = cur->first(); ok; ok = cur->next()) {
@@ -90,11 +91,12 @@ int migrate_2_to_3(storage::Txn& txn, std::string* error) {
       return rc;
     }
   }
+  if ((rc = cur->status())) return rc;
   cur.reset();
   for (const auto& key : dead)
     if ((rc = txn.del(Db::outbox, key))) return rc;
   if (last) {
-    auto mark = txn.get(Db::meta, kOutboxNextKey, &rc);
+    auto mark = txn.get(Db::meta, kOutboxNextKey, rc);
     if (rc) return rc;
     std::uint64_t next = mark && mark->size() == 8 ? storage::read_be64(*mark) : 0;
     if (next <= last && (rc = txn.put(Db::meta, kOutboxNextKey, be64(last + 1)))) return rc;

@@ -76,13 +76,17 @@ class Checker {
     };
     for (const auto& [db, check] : indexes) {
       auto cur = txn_.cursor(db);
-      for (bool ok = cur && cur->first(); ok; ok = cur->next()) {
+      for (bool ok = cur->first(); ok; ok = cur->next()) {
         ++index_entries_;
         (this->*check)(cur->key(), cur->value());
       }
+      if (cur->status()) unreadable(db, cur->status());
     }
     // Every entry of the log belongs to exactly one chain.
-    if (std::size_t logged = txn_.entries(Db::hist); logged != entries_)
+    int rc = 0;
+    if (std::size_t logged = txn_.entries(Db::hist, rc); rc)
+      unreadable(Db::hist, rc);
+    else if (logged != entries_)
       problem("chain", Db::hist, "",
               "the history log holds " + std::to_string(logged) + " entries but the instances' chains reach " +
                   std::to_string(entries_));
@@ -103,6 +107,19 @@ class Checker {
 
   // The instance an index entry names: nullptr (and a problem) if there is none; a record
   // that is damaged is reported by records() and not checked further (*skip).
+  // A read that failed (the walk found the structure sound, so this is rare): reported;
+  // the check goes on.
+  void unreadable(Db db, int rc) {
+    problem("structure", db, "", std::string("database ") + storage::db_name(db) + " cannot be read: " +
+                                     storage::error_text(rc));
+  }
+  std::optional<std::string_view> get(Db db, std::string_view key) {
+    int rc = 0;
+    auto v = txn_.get(db, key, rc);
+    if (rc) unreadable(db, rc);
+    return v;
+  }
+
   const Seen* instance(Db db, std::string_view key, std::uint64_t id, const std::string& what, bool* skip) {
     auto it = seen_.find(id);
     *skip = it != seen_.end() && !it->second.sound;
@@ -113,7 +130,7 @@ class Checker {
 
   void records() {
     auto inst = txn_.cursor(Db::inst);
-    for (bool ok = inst && inst->first(); ok; ok = inst->next()) {
+    for (bool ok = inst->first(); ok; ok = inst->next()) {
       ++instances_;
       std::uint64_t id = read_be64(inst->key());
       std::string id_text = id_to_text(id);
@@ -140,18 +157,19 @@ class Checker {
       for (const auto& t : r->timers) s.timers.emplace_back(t.due_ms, t.seq);
       indexed(*r, s, id_text);
     }
+    if (inst->status()) unreadable(Db::inst, inst->status());
   }
 
   // The index entries a sound record needs.
   void indexed(const InstanceRecord& r, const Seen& s, const std::string& id_text) {
     std::string sk = r.definition + '\0' + s.state + '\0' + be64(r.id);
-    if (!txn_.get(Db::sidx, sk))
+    if (!get(Db::sidx, sk))
       problem("index", Db::sidx, id_text,
               "instance " + id_text + " is in state " + s.state + " of " + r.definition +
                   ", but the state index has no entry for it (expected key " + hex(sk) +
                   "; lists by definition and inboxes miss it)");
     if (!r.business_key.empty()) {
-      auto v = txn_.get(Db::bkey, r.business_key);
+      auto v = get(Db::bkey, r.business_key);
       if (!v)
         problem("index", Db::bkey, id_text,
                 "instance " + id_text + " has business key " + in_quotes(r.business_key) +
@@ -162,12 +180,12 @@ class Checker {
                     ", older than instance " + id_text + " with the same key (expected the newest)");
     }
     for (const auto& t : r.timers)
-      if (!txn_.get(Db::timers, timer_key(t, r.id)))
+      if (!get(Db::timers, timer_key(t, r.id)))
         problem("index", Db::timers, id_text,
                 "instance " + id_text + " has timer " + std::to_string(t.seq) + " armed for " + std::to_string(t.due_ms) +
                     " ms, but the timer index has no entry for it (expected key " + hex(timer_key(t, r.id)) +
                     "; it would never fire)");
-    if (r.parent && !txn_.get(Db::children, be64(r.parent) + be64(r.id)))
+    if (r.parent && !get(Db::children, be64(r.parent) + be64(r.id)))
       problem("index", Db::children, id_text,
               "instance " + id_text + " names parent " + id_to_text(r.parent) +
                   ", but the children index has no entry for it (cancelling the parent would not cancel it)");
@@ -182,7 +200,7 @@ class Checker {
       problem("chain", Db::hist, id_text, "instance " + id_text + ": entry " + std::to_string(expect) + ": " + why);
     };
     while (at != 0) {
-      auto bytes = txn_.get(Db::hist, be64(at));
+      auto bytes = get(Db::hist, be64(at));
       if (!bytes) {
         broken("is missing from the history log");
         break;
@@ -332,7 +350,7 @@ class Checker {
       return;
     }
     json m = json::from_msgpack(value.begin(), value.end(), true, false);
-    if (m.is_object() && !txn_.get(Db::due, outbox_due_key_of(m, seq)))
+    if (m.is_object() && !get(Db::due, outbox_due_key_of(m, seq)))
       problem("index", Db::outbox, std::to_string(seq),
               "outbox message " + std::to_string(seq) + " has no due-index entry (it is never delivered)");
     auto id = msg->instance_id.empty() ? std::nullopt : id_from_text(msg->instance_id);
@@ -352,7 +370,7 @@ class Checker {
     }
     if (!msg->dead)
       problem("outbox", Db::dead, std::to_string(seq), "dead letter " + std::to_string(seq) + " is not marked dead");
-    if (txn_.get(Db::outbox, key))
+    if (get(Db::outbox, key))
       problem("outbox", Db::dead, std::to_string(seq),
               "message " + std::to_string(seq) + " is both waiting (outbox) and dead (it could be delivered twice)");
   }
@@ -365,7 +383,7 @@ class Checker {
       return;
     }
     std::uint64_t seq = read_be64(key, key.size() - 8);
-    auto bytes = txn_.get(Db::outbox, be64(seq));
+    auto bytes = get(Db::outbox, be64(seq));
     if (!bytes) {
       problem("index", Db::due, hex(key),
               "the due-index entry of message " + std::to_string(seq) + " names no waiting message");
