@@ -216,7 +216,9 @@ class Engine {
   // Makes a dead letter deliverable again now, with its attempt count reset.
   virtual bool retry_dead_letter(std::uint64_t seq) = 0;
 
-  // Online, compacted copy of the environment into an empty directory.
+  // Online, compacted copy of the environment into an empty directory (created mode 0700
+  // when missing); the copy's data.mdb is mode 0600. The path is taken as given: callers
+  // that take it from a request check it first (the API server keeps it inside a root).
   virtual bool backup(const std::string& dir, std::string* error) const = 0;
   // Waits for queued steps, flushes and stops the writer. Further writes fail.
   virtual void close() = 0;

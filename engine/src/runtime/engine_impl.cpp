@@ -602,14 +602,20 @@ std::optional<TimePoint> EngineImpl::next_timer_due() const {
 }
 
 bool EngineImpl::backup(const std::string& dir, std::string* error) const {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (!std::filesystem::is_empty(dir, ec)) {
+  if (!fs::exists(dir, ec)) {  // a new directory only its owner can enter
+    fs::create_directories(dir, ec);
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  }
+  if (!fs::is_empty(dir, ec)) {
     if (error) *error = "backup directory " + dir + " is not empty";
     return false;
   }
   int rc = env_->copy_compact(dir);
   if (rc && error) *error = "backup to " + dir + " failed: " + storage::error_text(rc);
+  // LMDB creates the copy 0666 less the umask; a backup holds every instance's data.
+  if (rc == 0) fs::permissions(fs::path(dir) / "data.mdb", fs::perms::owner_read | fs::perms::owner_write, ec);
   return rc == 0;
 }
 
