@@ -217,6 +217,7 @@ void run_serve(ServeOptions o) {
   // The effective configuration: the embedded default with the --config file laid over it
   // (EngineConfig::layer), then the command line's overrides.
   bool embedded_default = o.config.empty();
+  problems.set_file(o.config);
   std::string bundled = find_upward("workflows", "schema/definition.schema.json");
   std::string data_dir = o.data_dir.empty() ? file_data_dir(o.config) : o.data_dir;
   if (data_dir.empty()) data_dir = "./data";
@@ -249,8 +250,12 @@ void run_serve(ServeOptions o) {
   if (!problems.has_errors())
     config = embedded_default ? EngineConfig::from_json(effective, "", problems)
                               : EngineConfig::check_file_document(effective, o.config, problems);
+  // The server section too, even when the rest has errors: every problem in one go.
   std::optional<ServerConfig> server_config;
-  if (config) server_config = ServerConfig::from_json(config->server, config->base_dir, "/server", problems);
+  if (effective.is_object() && (!effective.contains("server") || effective["server"].is_object()))
+    server_config = ServerConfig::from_json(effective.value("server", json::object()),
+                                            embedded_default ? "" : fs::absolute(o.config).parent_path().string(),
+                                            "/server", problems);
   if (!config || !server_config) {
     log_problems(problems);
     log_line("error", "bihuan serve: the configuration has errors; not started",

@@ -121,7 +121,7 @@ TEST_F(ServerTest, BackupsAreWrittenOnlyInsideTheBackupRootAndOnlyForTheirOwner)
   serve(c);
   HttpClient admin(port_, "admin-token");
 
-  for (std::string bad : {"../outside/x", "../../x", "daily/../../outside/x", "/etc/bihuan-backup-test", outside + "/x",
+  for (std::string bad : std::vector<std::string>{"../outside/x", "../../x", "daily/../../outside/x", "/etc/bihuan-backup-test", outside + "/x",
                           dir_ + "/backups-x/y", "link", "link/x", "file/x", ".", root, "/"}) {
     auto r = admin.post("/v1/backup", {{"dir", bad}});
     EXPECT_EQ(r.status, 400) << bad << ": " << r.body;

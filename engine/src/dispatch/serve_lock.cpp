@@ -58,7 +58,7 @@ std::unique_ptr<ServeLock> ServeLock::acquire(const std::string& data_dir, std::
                       : pid == std::to_string(::getpid()) ? "this process (pid " + pid + ")"
                                                           : "process " + pid;
     return fail("the data directory " + absolute_dir(data_dir) + " is already served by " + who +
-                " (it holds " + file + "): only one server or dispatcher may run on a data directory; stop it "
+                " (it holds " + file_of(absolute_dir(data_dir)) + "): only one server or dispatcher may run on a data directory; stop it "
                 "first (the CLI's reads and steps may run beside it)");
   }
   std::string pid = std::to_string(::getpid()) + "\n";
