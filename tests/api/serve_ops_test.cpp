@@ -208,7 +208,7 @@ TEST_F(ServerTest, EveryLineBihuanServeWritesIsJson) {
   std::string data = dir_ + "/logged";
   std::ofstream(dir_ + "/sms.json") << R"({"id": "t.sms", "version": 1, "initial": "A",
     "states": {"A": {"onEntry": [{"notify": "sms-gateway", "to": "x", "template": "hello"}],
-                     "on": {"go": {"target": "B"}}}, "B": {"type": "final"}}})";
+                     "on": {"go": {"target": "B"}}}, "B": {"type": "final", "outcome": "done"}}})";
   ASSERT_EQ(run_cli(dir_, {"deploy", dir_ + "/sms.json", "-D", data}).rc, 0);
   ASSERT_EQ(run_cli(dir_, {"start", "t.sms", "-D", data}).rc, 0);
 
@@ -245,8 +245,9 @@ TEST_F(ServerTest, AConfigurationThatAddsTwoTokensKeepsTheBundledWorkflowsAndPlu
   auto defs = ops.get("/v1/definitions");
   ASSERT_EQ(defs.status, 200) << defs.body;
   std::set<std::string> ids;
-  for (const auto& d : defs.json_body()["items"]) ids.insert(d["id"].get<std::string>());
-  EXPECT_TRUE(ids.count("demo.leave-request")) << "the bundled workflows are deployed";
+  json listed = defs.json_body();
+  for (const auto& d : listed["items"]) ids.insert(d["id"].get<std::string>());
+  EXPECT_TRUE(ids.count("demo.leave-request")) << "the bundled workflows are deployed\n" << p.text();
   EXPECT_EQ(HttpClient(p.port, "clerk-token").get("/v1/inbox").status, 200);
   bool plugins = false;
   for (const auto& line : p.lines())
