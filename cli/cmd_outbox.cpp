@@ -114,6 +114,11 @@ void run_dispatch(const DispatchOptions& o, bool data_dir_given) {
   DispatcherOptions dopts;
   dopts.poll_ms = config->poll_ms;
   Dispatcher dispatcher(*engine, Dispatcher::channels_of(registry, *config), dopts);
+  if (!dispatcher.refusal().empty()) {  // a server (or another dispatcher) delivers this directory
+    services->attach(nullptr);
+    fail(o.session, dispatcher.refusal());
+    return;
+  }
   bool drained = true;
   if (o.once) {
     drained = dispatcher.drain(std::chrono::milliseconds(o.max_wait_ms));

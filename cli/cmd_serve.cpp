@@ -1,10 +1,12 @@
 // bihuan serve: the engine, its plugins and dispatcher, and the HTTP/JSON API in one
 // process. bihuan token-hash: the SHA-256 a configuration stores for a bearer token.
 //
-// With no --config it runs on the embedded default: data in ./data (or --data-dir), the
-// bundled workflows/ deployed, the bundled plugins loaded (notify.log into
-// <data>/notifications.jsonl), listening on 127.0.0.1:8080, and an administrator token
-// created once in <data>/dev-admin-token (printed in the first log lines).
+// It runs on the embedded default: data in ./data (or --data-dir), the bundled workflows/
+// deployed, the bundled plugins loaded (notify.log into <data>/notifications.jsonl),
+// listening on 127.0.0.1:8080. A --config file is laid over it (EngineConfig::layer);
+// with no --config an administrator token is created once in <data>/dev-admin-token
+// (printed in the first log lines). Every line it logs is one JSON object (bihuan/log.hpp).
+// It holds the data directory's serve lock (bihuan/serve_lock.hpp) for its whole life.
 #include <pthread.h>
 #include <signal.h>
 
@@ -14,7 +16,9 @@
 
 #include "bihuan/config.hpp"
 #include "bihuan/dispatcher.hpp"
+#include "bihuan/log.hpp"
 #include "bihuan/plugin_host.hpp"
+#include "bihuan/serve_lock.hpp"
 #include "bihuan/server.hpp"
 #include "commands.hpp"
 #include "definitions_io.hpp"
@@ -35,17 +39,22 @@ struct ServeOptions {
   std::string clock_start;  // run the engine clock from this instant (kept in <data>/clock.json)
   bool demo = false;        // the food-safety demo (serve_demo.hpp)
   std::string demo_at;
+  bool print_config = false;  // print the effective configuration and exit
 };
 
+// Every line serve writes is one JSON object (bihuan/log.hpp).
 void log_line(const std::string& level, const std::string& msg, json fields = json::object()) {
-  json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())}, {"level", level}, {"msg", msg}};
-  for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
-  std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  log_event(level, msg, fields);
 }
 
 void log_problems(const Problems& problems) {
-  for (const auto& p : problems.items())
-    log_line(p.severity == Severity::error ? "error" : "warn", p.to_string());
+  for (const auto& p : problems.items()) {
+    json fields = json::object();
+    if (!p.file.empty()) fields["file"] = p.file;
+    if (!p.pointer.empty()) fields["pointer"] = p.pointer;
+    if (!p.code.empty()) fields["code"] = p.code;
+    log_line(p.severity == Severity::error ? "error" : "warn", p.to_string(), fields);
+  }
 }
 
 // The nearest directory named `name` above the current directory or the executable.
@@ -102,6 +111,15 @@ void deploy_workflows(Engine& engine, const std::vector<std::string>& dirs) {
   }
   log_line("info", "workflows deployed",
            {{"dirs", dirs}, {"deployed", deployed}, {"unchanged", unchanged}, {"failed", failed}});
+}
+
+// The file's dataDir (resolved against its directory), or "".
+std::string file_data_dir(const std::string& config_file) {
+  if (config_file.empty()) return "";
+  Problems ignored;  // reported when the file is read for real
+  auto doc = EngineConfig::layer_file(json::object(), config_file, ignored);
+  if (!doc || !doc->is_object() || !doc->contains("dataDir") || !(*doc)["dataDir"].is_string()) return "";
+  return (*doc)["dataDir"].get<std::string>();
 }
 
 // The default administrator token: created once, kept (mode 0600) in the data directory.
@@ -167,7 +185,6 @@ void run_serve(ServeOptions o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Problems problems;
-  std::optional<EngineConfig> config;
   std::optional<DemoPlan> demo;
   if (o.demo) {
     DemoPlan plan;
@@ -175,64 +192,84 @@ void run_serve(ServeOptions o) {
     plan.workflows_dir = find_upward("workflows", "schema/definition.schema.json");
     if (!o.demo_at.empty()) plan.at = o.demo_at;
     if (plan.workflows_dir.empty()) {
-      std::cerr << "bihuan serve --demo: cannot find the bundled workflows/ folder\n";
+      log_line("error", "bihuan serve --demo: cannot find the bundled workflows/ folder");
       exit_code = 1;
       return;
     }
-    log_line("info", "preparing the food-safety demo (simulated up to " + plan.at + " on the first start)",
-             {{"dataDir", plan.root}});
-    auto started = std::chrono::steady_clock::now();
-    if (auto err = prepare_demo(plan); !err.empty()) {
-      log_line("error", "the demo could not be prepared: " + err);
-      exit_code = 1;
-      return;
+    if (!o.print_config) {
+      log_line("info", "preparing the food-safety demo (simulated up to " + plan.at + " on the first start)",
+               {{"dataDir", plan.root}});
+      auto started = std::chrono::steady_clock::now();
+      if (auto err = prepare_demo(plan); !err.empty()) {
+        log_line("error", "the demo could not be prepared: " + err);
+        exit_code = 1;
+        return;
+      }
+      log_line("info", "demo ready",
+               {{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
     }
-    log_line("info", "demo ready",
-             {{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
     o.config = demo_config_file(plan);
     o.data_dir = demo_engine_dir(plan);
     if (o.clock_start.empty()) o.clock_start = plan.at;
     if (o.workflows.empty()) o.workflows.push_back(plan.workflows_dir + "/food-safety");
     demo = plan;
   }
+  // The effective configuration: the embedded default with the --config file laid over it
+  // (EngineConfig::layer), then the command line's overrides.
   bool embedded_default = o.config.empty();
-  if (embedded_default) {
-    config = EngineConfig::defaults(o.data_dir.empty() ? "./data" : o.data_dir);
-  } else {
-    config = EngineConfig::load_file(o.config, problems);
+  problems.set_file(o.config);
+  std::string bundled = find_upward("workflows", "schema/definition.schema.json");
+  std::string data_dir = o.data_dir.empty() ? file_data_dir(o.config) : o.data_dir;
+  if (data_dir.empty()) data_dir = "./data";
+  json effective = EngineConfig::default_document(data_dir);
+  if (!bundled.empty()) {
+    effective["workflowDirs"] = {bundled};
+    effective["calendarDirs"] = {bundled + "/calendars"};
   }
-  log_problems(problems);
-  if (!config) {
-    std::cerr << "bihuan serve: the configuration " << o.config << " has errors\n";
-    exit_code = 1;
-    return;
+  if (!embedded_default) {
+    auto layered = EngineConfig::layer_file(effective, o.config, problems);
+    if (layered) effective = std::move(*layered);
   }
-  if (!o.data_dir.empty()) config->data_dir = o.data_dir;
-  if (config->data_dir.empty()) config->data_dir = "./data";
-  std::optional<ServerConfig> server_config = ServerConfig::from_json(config->server, config->base_dir, "/server", problems);
-  if (!server_config) {
-    log_problems(problems);
-    std::cerr << "bihuan serve: the server section of " << o.config << " has errors\n";
-    exit_code = 1;
-    return;
+  if (!o.data_dir.empty()) effective["dataDir"] = fs::absolute(o.data_dir).lexically_normal().string();
+  if (!o.workflows.empty()) {
+    effective["workflowDirs"] = json::array();
+    for (const auto& w : o.workflows) effective["workflowDirs"].push_back(fs::absolute(w).lexically_normal().string());
   }
+  if (o.no_workflows) effective["workflowDirs"] = json::array();
   if (!o.listen.empty()) {
     Problems lp;
-    auto l = ServerConfig::from_json({{"listen", o.listen}}, "", "--listen", lp);
-    if (!l) {
+    if (!ServerConfig::from_json({{"listen", o.listen}}, "", "--listen", lp)) {
       log_problems(lp);
       exit_code = 2;
       return;
     }
-    server_config->host = l->host;
-    server_config->port = l->port;
+    if (effective.is_object() && (!effective.contains("server") || effective["server"].is_object()))
+      effective["server"]["listen"] = o.listen;
   }
-  std::vector<std::string> workflow_dirs = o.workflows.empty() ? config->workflow_dirs : o.workflows;
-  std::string bundled = find_upward("workflows", "schema/definition.schema.json");
-  if (workflow_dirs.empty() && embedded_default && !bundled.empty()) workflow_dirs.push_back(bundled);
-  if (o.no_workflows) workflow_dirs.clear();
+  std::optional<EngineConfig> config;
+  if (!problems.has_errors())
+    config = embedded_default ? EngineConfig::from_json(effective, "", problems)
+                              : EngineConfig::check_file_document(effective, o.config, problems);
+  // The server section too, even when the rest has errors: every problem in one go.
+  std::optional<ServerConfig> server_config;
+  if (effective.is_object() && (!effective.contains("server") || effective["server"].is_object()))
+    server_config = ServerConfig::from_json(effective.value("server", json::object()),
+                                            embedded_default ? "" : fs::absolute(o.config).parent_path().string(),
+                                            "/server", problems);
+  if (!config || !server_config) {
+    log_problems(problems);
+    log_line("error", "bihuan serve: the configuration has errors; not started",
+             {{"config", embedded_default ? json("(embedded default)") : json(o.config)}});
+    exit_code = 1;
+    return;
+  }
+  log_problems(problems);  // warnings
+  if (o.print_config) {
+    std::cout << effective.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::string> workflow_dirs = config->workflow_dirs;
   std::vector<std::string> calendar_dirs = config->calendar_dirs;
-  if (calendar_dirs.empty() && !bundled.empty()) calendar_dirs.push_back(bundled + "/calendars");
 
   std::error_code ec;
   fs::create_directories(config->data_dir, ec);
@@ -243,6 +280,16 @@ void run_serve(ServeOptions o) {
             {"tls", server_config->tls.has_value()},
             {"workflowDirs", workflow_dirs},
             {"pluginDirs", config->plugin_dirs}});
+
+  // One server (one dispatcher) per data directory, held until this process ends.
+  std::string lock_error;
+  std::shared_ptr<ServeLock> serve_lock = ServeLock::acquire(config->data_dir, &lock_error);
+  if (!serve_lock) {
+    log_line("error", "not started: " + lock_error,
+             {{"dataDir", fs::absolute(config->data_dir, ec).lexically_normal().string()}});
+    exit_code = 1;
+    return;
+  }
 
   // Plugins first: the engine checks the names definitions use against them.
   bool clock_ok = true;
@@ -255,6 +302,12 @@ void run_serve(ServeOptions o) {
   Problems plugin_problems(config->file);
   auto registry = PluginRegistry::load(*config, services, plugin_problems);
   log_problems(plugin_problems);
+  if (plugin_problems.has_errors()) {
+    log_line("error", "bihuan serve: a configured plugin could not be loaded; not started",
+             {{"config", embedded_default ? json("(embedded default)") : json(o.config)}});
+    exit_code = 1;
+    return;
+  }
   json loaded = json::array();
   for (const auto& [name, obj] : registry.all()) loaded.push_back(name);
   log_line("info", "plugins loaded", {{"instances", loaded}});
@@ -271,7 +324,7 @@ void run_serve(ServeOptions o) {
   auto engine = Engine::open(std::move(eo), open_problems);
   if (!engine) {
     log_problems(open_problems);
-    std::cerr << "bihuan serve: cannot open " << config->data_dir << "\n";
+    log_line("error", "bihuan serve: cannot open the data directory; not started", {{"dataDir", config->data_dir}});
     exit_code = 1;
     return;
   }
@@ -283,6 +336,7 @@ void run_serve(ServeOptions o) {
   services->attach(engine.get());
   DispatcherOptions dopts;
   dopts.poll_ms = config->poll_ms;
+  dopts.lock = serve_lock;
   Dispatcher dispatcher(*engine, Dispatcher::channels_of(registry, *config), dopts);
   dispatcher.start();
 
@@ -356,13 +410,15 @@ void add_serve_commands(CLI::App& app) {
   cmd->add_flag("--demo", o->demo,
                 "Serve the food-safety package on the seeded demo city, simulated up to --demo-at on the first start");
   cmd->add_option("--demo-at", o->demo_at, "With --demo: the simulated moment to start at (default 2023-05-15T09:30:00+08:00)");
+  cmd->add_flag("--print-config", o->print_config,
+                "Print the effective configuration (the embedded default, --config laid over it, and the options) as JSON and exit");
   cmd->add_option("--clock-start", o->clock_start,
                   "Run the engine clock from this ISO 8601 instant (demos on simulated data); kept in <data>/clock.json");
   cmd->callback([o] {
     try {
       run_serve(*o);
     } catch (const std::exception& e) {
-      std::cerr << "bihuan serve: " << e.what() << "\n";
+      log_line("error", std::string("bihuan serve: ") + e.what());
       exit_code = 1;
     }
   });

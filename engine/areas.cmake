@@ -27,7 +27,7 @@ set(BIHUAN_THIRD_PARTY_boost "boost/")
 set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost)
 
 set(BIHUAN_AREA_json_AREAS "")
-set(BIHUAN_AREA_json_PUBLIC json problem)
+set(BIHUAN_AREA_json_PUBLIC json problem log)
 set(BIHUAN_AREA_json_THIRD nlohmann)
 
 set(BIHUAN_AREA_expr_AREAS "")
@@ -35,7 +35,7 @@ set(BIHUAN_AREA_expr_PUBLIC expr json problem)
 set(BIHUAN_AREA_expr_THIRD "")
 
 set(BIHUAN_AREA_time_AREAS "")
-set(BIHUAN_AREA_time_PUBLIC time clock json problem)
+set(BIHUAN_AREA_time_PUBLIC time clock json problem log)
 set(BIHUAN_AREA_time_THIRD "")
 
 set(BIHUAN_AREA_schema_AREAS "")
@@ -63,18 +63,18 @@ set(BIHUAN_AREA_definition_THIRD openssl)
 set(BIHUAN_AREA_definition_LINK OpenSSL::Crypto)
 
 set(BIHUAN_AREA_plugins_AREAS "")
-set(BIHUAN_AREA_plugins_PUBLIC plugin_host config schema json problem plugin)
+set(BIHUAN_AREA_plugins_PUBLIC plugin_host config schema json problem plugin log)
 set(BIHUAN_AREA_plugins_THIRD boost_dll)
 set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
 
 # runtime: the history's hash chain (OpenSSL EVP), the writer's timers (Asio io_context
 # and steady_timer), small vectors (Boost.Container).
 set(BIHUAN_AREA_runtime_AREAS render storage)
-set(BIHUAN_AREA_runtime_PUBLIC engine instance migration definition expr time clock schema config json problem)
+set(BIHUAN_AREA_runtime_PUBLIC engine instance migration definition expr time clock schema config json problem log)
 set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl)
 set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 
-# dispatch: reads an outbox message's stored body (runtime/record.hpp) and calls plugins.
+# dispatch: holds the data directory (serve_lock), reads an outbox message's stored body (runtime/record.hpp) and calls plugins.
 set(BIHUAN_AREA_dispatch_AREAS runtime)
-set(BIHUAN_AREA_dispatch_PUBLIC dispatcher plugin_host engine instance config schema definition expr time clock json problem plugin)
+set(BIHUAN_AREA_dispatch_PUBLIC dispatcher serve_lock log plugin_host engine instance config schema definition expr time clock json problem plugin)
 set(BIHUAN_AREA_dispatch_THIRD "")

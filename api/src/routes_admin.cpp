@@ -1,4 +1,5 @@
 // Administrative routes (role "admin"): verify, outbox, dead letters, retry, backup.
+#include "backup_path.hpp"
 #include "context.hpp"
 
 namespace bihuan::api {
@@ -75,12 +76,19 @@ void add_admin_routes(Router& router, Context& ctx) {
     auto body = body_json(call, error);
     if (!body) co_return error;
     if (!body->is_object() || !body->contains("dir") || !(*body)["dir"].is_string() || (*body)["dir"].get<std::string>().empty())
-      co_return problem(422, "missing-member", "the body needs \"dir\": an empty or new directory on the server",
-                        {{"/dir", "required", "expected a directory path"}});
-    std::string dir = (*body)["dir"].get<std::string>(), why;
-    if (!ctx.engine.backup(dir, &why)) co_return problem(409, "backup-failed", why, {{"/dir", "backup", why}});
-    ctx.log("info", "backup written", {{"dir", dir}, {"actor", call.who->actor.id}});
-    co_return Reply::json_body(200, {{"dir", dir}, {"ok", true}});
+      co_return problem(422, "missing-member", "the body needs \"dir\": a new or empty directory inside the backup root",
+                        {{"/dir", "required", "expected a path relative to the backup root"}});
+    std::string requested = (*body)["dir"].get<std::string>();
+    std::string root = ctx.config.backup_root.empty() ? default_backup_root(ctx.engine.options().data_dir)
+                                                      : ctx.config.backup_root;
+    BackupDir target = prepare_backup_dir(root, requested);
+    if (target.status == 400) co_return problem(400, "bad-backup-dir", target.why, {{"/dir", "backup-dir", target.why}});
+    if (target.status != 0)
+      co_return problem(target.status, "backup-failed", target.why, {{"/dir", "backup", target.why}});
+    std::string why;
+    if (!ctx.engine.backup(target.path, &why)) co_return problem(409, "backup-failed", why, {{"/dir", "backup", why}});
+    ctx.log("info", "backup written", {{"dir", target.path}, {"actor", call.who->actor.id}});
+    co_return Reply::json_body(200, {{"dir", requested}, {"path", target.path}, {"ok", true}});
   });
 }
 

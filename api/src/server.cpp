@@ -16,6 +16,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "auth.hpp"
+#include "bihuan/log.hpp"
 #include "context.hpp"
 
 namespace bihuan {
@@ -30,11 +31,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace api {
 
 void Context::log(const char* level, const std::string& msg, json fields) const {
-  json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())}, {"level", level}, {"msg", msg}};
-  for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
-  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = log_text(level, msg, fields);
   if (hooks.log) hooks.log(text);
-  else std::fprintf(stderr, "%s\n", text.c_str());
+  else log_write(text);
 }
 
 }  // namespace api

@@ -84,7 +84,8 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     return std::nullopt;
   }
   std::size_t before = problems.error_count();
-  unknown_keys(doc, at, {"listen", "threads", "timezone", "limits", "tokens", "tls", "metricsPublic"}, problems);
+  unknown_keys(doc, at, {"listen", "threads", "timezone", "limits", "tokens", "tls", "metricsPublic", "backupRoot"},
+               problems);
   if (doc.contains("listen")) {
     const json& l = doc["listen"];
     std::string text = l.is_string() ? l.get<std::string>() : "";
@@ -112,6 +113,12 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   if (doc.contains("timezone")) {
     if (!doc["timezone"].is_string()) problems.error(at + "/timezone", "config-type", "expected an IANA zone name");
     else c.timezone = doc["timezone"].get<std::string>();
+  }
+  if (doc.contains("backupRoot")) {
+    const json& b = doc["backupRoot"];
+    if (!b.is_string() || b.get<std::string>().empty())
+      problems.error(at + "/backupRoot", "config-type", "expected the directory backups are written into (a non-empty path)");
+    else c.backup_root = resolve(base_dir, b.get<std::string>());
   }
   if (doc.contains("metricsPublic")) {
     if (!doc["metricsPublic"].is_boolean()) problems.error(at + "/metricsPublic", "config-type", "expected true or false");

@@ -182,10 +182,10 @@ TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
   EXPECT_EQ(admin.get("/v1/outbox").status, 200);
   EXPECT_EQ(admin.get("/v1/dead-letters").status, 200);
   EXPECT_EQ(admin.request(http::verb::post, "/v1/dead-letters/12345/retry").status, 404);
-  auto backup = admin.post("/v1/backup", {{"dir", dir_ + "/backup"}});
+  auto backup = admin.post("/v1/backup", {{"dir", "backup"}});  // inside the default root <data>-backups
   EXPECT_EQ(backup.status, 200) << backup.body;
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/backup/data.mdb"));
-  EXPECT_EQ(admin.post("/v1/backup", {{"dir", dir_ + "/backup"}}).status, 409) << "not empty";
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/data-backups/backup/data.mdb"));
+  EXPECT_EQ(admin.post("/v1/backup", {{"dir", "backup"}}).status, 409) << "not empty";
 }
 
 TEST_F(ServerTest, MigrateMovesAnInstanceToANewVersionAfterADryRun) {

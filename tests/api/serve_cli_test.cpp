@@ -9,70 +9,13 @@
 #include <fstream>
 #include <thread>
 
+#include "serve_process.hpp"
 #include "server_fixture.hpp"
 
 using namespace bihuan;
 using namespace bihuan::test;
 
 namespace {
-
-struct ServeProcess {
-  pid_t pid = -1;
-  std::string log_path;
-  std::uint16_t port = 0;
-  bool exited = false;
-  int exit_status = -1;
-
-  // Starts `bihuan serve ARGS` with stderr to log_path and waits (up to 60 s) for the
-  // "listening" line, which carries the port (up to 300 s: --demo simulates first).
-  bool start(const std::vector<std::string>& args, const std::string& log) {
-    log_path = log;
-    pid = fork();
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 2);
-      std::vector<char*> argv = {const_cast<char*>(BIHUAN_CLI), const_cast<char*>("serve")};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(BIHUAN_CLI, argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 3000 && port == 0; ++i) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        exited = true;
-        exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        return false;
-      }
-      for (const auto& line : lines())
-        if (line.is_object() && line.value("msg", "") == "listening") port = line.value("port", 0);
-      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a child's log
-    }
-    return port != 0;
-  }
-  std::vector<json> lines() const {
-    std::vector<json> out;
-    std::ifstream in(log_path);
-    std::string line;
-    while (std::getline(in, line)) out.push_back(json::parse(line, nullptr, false));
-    return out;
-  }
-  int stop() {
-    kill(pid, SIGTERM);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  // A failed assertion must not leave the server running: it would hold the test's
-  // output pipe open and ctest would wait for it.
-  ~ServeProcess() {
-    if (pid > 0 && !exited) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
 
 std::string read_first_line(const std::string& path) {
   std::ifstream in(path);

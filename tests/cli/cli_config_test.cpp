@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "bihuan/config.hpp"
 #include "bihuan/json.hpp"
 #include "cli_run.hpp"
 
@@ -131,6 +132,98 @@ TEST_F(CliConfigTest, DeployRefusesUnknownNamesAndTakesTheDataDirFromTheConfigur
   auto broken = bihuan({"deploy", "--config", "absent.json", "good.json"});
   EXPECT_EQ(broken.rc, 1);
   EXPECT_NE(broken.err.find("the configuration absent.json has errors"), std::string::npos) << broken.err;
+}
+
+// --config is laid over the embedded default (docs/operations.md, "Configuration layers").
+TEST_F(CliConfigTest, ServePrintConfigLaysTheFileOverTheEmbeddedDefault) {
+  json token = {{"name", "ops"}, {"sha256", std::string(64, 'a')}, {"actor", "ops"}, {"roles", {"admin"}}};
+  json token2 = {{"name", "portal"}, {"sha256", std::string(64, 'b')}, {"actor", "portal"}};
+  json file = {{"dataDir", "served"},
+               {"pluginDirs", {"my-plugins"}},
+               {"plugins",
+                {{"log", {{"plugin", "notify.log"}, {"config", {{"path", "/tmp/mine.jsonl"}}}}},
+                 {"notify-log", nullptr},
+                 {"mail", {{"plugin", "notify.log"}, {"config", {{"path", "/tmp/mail.jsonl"}}}}}}},
+               {"server", {{"limits", {{"bodyBytes", 2048}}}, {"tokens", {token, token2}}}}};
+  write("layered.json", file.dump(2));
+  auto r = bihuan({"serve", "--config", "layered.json", "--print-config"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  json doc = r.doc();
+  EXPECT_EQ(doc["dataDir"], (dir_ / "served").string()) << "relative to the file";
+  EXPECT_EQ(doc["plugins"]["log"]["config"]["path"], "/tmp/mine.jsonl") << "an instance named in the file replaces";
+  EXPECT_FALSE(doc["plugins"].contains("notify-log")) << "null removes a bundled instance";
+  EXPECT_TRUE(doc["plugins"].contains("mail"));
+  ASSERT_GE(doc["pluginDirs"].size(), 2u);
+  EXPECT_EQ(doc["pluginDirs"][0], (dir_ / "my-plugins").string()) << "the file's folders come first";
+  EXPECT_EQ(doc["pluginDirs"][1], BIHUAN_BINARY_DIR "/plugins") << "then the bundled ones";
+  ASSERT_EQ(doc["workflowDirs"].size(), 1u);
+  EXPECT_EQ(doc["workflowDirs"][0], BIHUAN_SOURCE_DIR "/workflows") << "the bundled workflows stay";
+  EXPECT_EQ(doc["server"]["tokens"].size(), 2u);
+  EXPECT_EQ(doc["server"]["limits"]["bodyBytes"], 2048);
+  EXPECT_FALSE(fs::exists(dir_ / "served")) << "printing opens nothing";
+
+  // Options override the file.
+  r = bihuan({"serve", "--config", "layered.json", "--print-config", "--listen", "0.0.0.0:9000", "--no-workflows",
+              "--data-dir", "elsewhere"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.doc()["server"]["listen"], "0.0.0.0:9000");
+  EXPECT_EQ(r.doc()["workflowDirs"], json::array());
+  EXPECT_EQ(r.doc()["dataDir"], (dir_ / "elsewhere").string());
+}
+
+TEST_F(CliConfigTest, ServePrintConfigWithoutAFileIsTheEmbeddedDefault) {
+  auto r = bihuan({"serve", "--print-config"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  json doc = r.doc();
+  EXPECT_EQ(doc["dataDir"], (dir_ / "data").string());
+  EXPECT_EQ(doc["plugins"]["log"]["plugin"], "notify.log");
+  EXPECT_EQ(doc["plugins"]["notify-log"]["config"]["path"], (dir_ / "data" / "notifications.jsonl").string());
+  EXPECT_EQ(doc["calendarDirs"][0], BIHUAN_SOURCE_DIR "/workflows/calendars");
+  EXPECT_FALSE(fs::exists(dir_ / "data"));
+}
+
+TEST_F(CliConfigTest, ServeRefusesAnUnknownMemberOfALayeredFile) {
+  write("typo.json", R"({"server": {"listen": "127.0.0.1:0", "tokns": []}, "dispatch": {"polMs": 5}})");
+  auto r = bihuan({"serve", "--config", "typo.json", "--print-config"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("/server/tokns"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/dispatch/polMs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("typo.json:1:"), std::string::npos) << "with the file's line:column: " << r.err;
+}
+
+TEST(ConfigLayers, ObjectsMergeNamedItemsMergeByNameScalarsReplace) {
+  json base = {{"dataDir", "/d"},
+               {"pluginDirs", {"/bundled"}},
+               {"calendarDirs", {"/bundled/calendars"}},
+               {"workflowDirs", {"/bundled/workflows"}},
+               {"dispatch", {{"pollMs", 50}}},
+               {"plugins", {{"a", {{"plugin", "notify.log"}, {"config", {{"path", "/a"}}}, {"timeoutMs", 9}}}}},
+               {"server", {{"listen", "127.0.0.1:8080"}, {"limits", {{"bodyBytes", 1}, {"burst", 2}}},
+                           {"tokens", {{{"name", "x"}, {"actor", "old"}}, {{"name", "y"}, {"actor", "y"}}}},
+                           {"tls", {{"certificate", "/c"}, {"privateKey", "/k"}}}}}};
+  json over = {{"dataDir", "data"},
+               {"pluginDirs", {"p", "/bundled"}},
+               {"calendarDirs", {"cal"}},
+               {"workflowDirs", {"w"}},
+               {"dispatch", {{"pollMs", 10}}},
+               {"plugins", {{"a", {{"plugin", "notify.webhook"}, {"config", {{"url", "https://x"}}}}}}},
+               {"server", {{"limits", {{"burst", 5}}},
+                           {"tokens", {{{"name", "x"}, {"actor", "new"}}, {{"name", "z"}, {"actor", "z"}}}},
+                           {"tls", {{"certificate", "c.pem"}, {"privateKey", "k.pem"}}}}}};
+  json out = bihuan::EngineConfig::layer(base, over, "/etc/b");
+  EXPECT_EQ(out["dataDir"], "/etc/b/data");
+  EXPECT_EQ(out["pluginDirs"], json({"/etc/b/p", "/bundled"}));
+  EXPECT_EQ(out["calendarDirs"], json({"/bundled/calendars", "/etc/b/cal"}));
+  EXPECT_EQ(out["workflowDirs"], json({"/etc/b/w"}));
+  EXPECT_EQ(out["dispatch"]["pollMs"], 10);
+  EXPECT_EQ(out["plugins"]["a"], over["plugins"]["a"]) << "an instance is replaced whole";
+  EXPECT_EQ(out["server"]["listen"], "127.0.0.1:8080");
+  EXPECT_EQ(out["server"]["limits"], json({{"bodyBytes", 1}, {"burst", 5}}));
+  ASSERT_EQ(out["server"]["tokens"].size(), 3u);
+  EXPECT_EQ(out["server"]["tokens"][0]["actor"], "new");
+  EXPECT_EQ(out["server"]["tokens"][2]["name"], "z");
+  EXPECT_EQ(out["server"]["tls"], json({{"certificate", "/etc/b/c.pem"}, {"privateKey", "/etc/b/k.pem"}}));
 }
 
 }  // namespace

@@ -38,7 +38,9 @@ TEST_F(ConfigTest, AGoodFileResolvesPathsAgainstItsDirectoryAndReadsPolicies) {
   EXPECT_EQ(c->file, path);
   EXPECT_EQ(c->data_dir, dir_ + "/data");
   EXPECT_EQ(c->calendar_dirs, (std::vector<std::string>{dir_ + "/cal", "/abs/cal"}));
-  EXPECT_EQ(c->plugin_dirs, std::vector<std::string>{dir_ + "/plugins"});
+  std::vector<std::string> dirs = {dir_ + "/plugins"};  // the file's, then the bundled ones
+  for (const auto& d : EngineConfig::default_plugin_dirs()) dirs.push_back(d);
+  EXPECT_EQ(c->plugin_dirs, dirs);
   EXPECT_EQ(c->poll_ms, 20);
   ASSERT_EQ(c->plugins.size(), 2u);
   const auto& sms = c->plugins.at("sms-gateway");

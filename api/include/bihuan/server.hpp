@@ -62,6 +62,9 @@ struct ServerConfig {
   bool metrics_public = true;    // /metrics without a token
   std::vector<ApiToken> tokens;
   std::optional<TlsConfig> tls;
+  // POST /v1/backup writes only inside this directory ("backupRoot"; "" = "<data
+  // directory>-backups" beside the data directory). See docs/operations.md.
+  std::string backup_root;
 
   // Reads the "server" section (`doc` is that object); relative paths resolve against
   // `base_dir`. Problems carry JSON Pointers under `at` (e.g. "/server").
@@ -77,7 +80,7 @@ struct ServerConfig {
 struct ServerHooks {
   std::function<std::string()> extra_metrics;  // more Prometheus text (may be empty)
   std::function<bool()> ready;                 // readiness beyond "engine open"
-  // One JSON log line (without newline), e.g. to stderr. Default: stderr.
+  // One JSON log line (without newline). Default: the process log (bihuan/log.hpp).
   std::function<void(const std::string&)> log;
 };
 

@@ -17,6 +17,9 @@
 //
 // Relative paths are resolved against the configuration file's directory. Every problem
 // is reported with its JSON Pointer (and line:column). See docs/plugins.md.
+//
+// Layering (`bihuan serve --config` on the embedded default; docs/operations.md): a file
+// is laid over a base document member by member, see EngineConfig::layer.
 #pragma once
 
 #include <map>
@@ -64,9 +67,34 @@ struct EngineConfig {
   // The configuration used when none is given: `data_dir`, the default plugin dirs and
   // two notify.log instances, "notify-log" and "log", writing <data_dir>/notifications.jsonl.
   static EngineConfig defaults(const std::string& data_dir);
-  // Plugin dirs searched when a file names none: $BIHUAN_PLUGIN_PATH (colon-separated),
-  // then <executable dir>/../plugins (the build tree) and <executable dir>/../lib/bihuan/plugins.
+  // defaults() as a document (absolute paths), the base a file is layered on.
+  static json default_document(const std::string& data_dir);
+  // The bundled plugin dirs, always searched after a configuration's own `pluginDirs`:
+  // $BIHUAN_PLUGIN_PATH (colon-separated), then <executable dir>/../plugins (the build
+  // tree) and <executable dir>/../lib/bihuan/plugins.
   static std::vector<std::string> default_plugin_dirs();
+
+  // Lays `over` (a configuration file's document, relative paths resolved against
+  // `over_base_dir` first) on `base` (absolute paths), member by member:
+  //  - objects merge member by member: the top level, "dispatch", "server",
+  //    "server.limits";
+  //  - "plugins" merge by instance name: an instance in `over` replaces the one of that
+  //    name in `base` whole (its plugin, config and policy), null removes it;
+  //  - arrays of named items merge by name: "server.tokens" (a token of the same
+  //    "name" is replaced, others are added);
+  //  - "pluginDirs" and "calendarDirs" add to the base's: `over`'s plugin dirs are
+  //    searched first, its calendar dirs loaded last (a calendar of the same id wins);
+  //  - everything else replaces: scalars, "workflowDirs", "server.tls".
+  // A member of `over` that is not an object where an object merges replaces as well (the
+  // check that follows reports it). Nothing throws.
+  static json layer(const json& base, const json& over, const std::string& over_base_dir);
+  // Reads the file at `path` and lays it on `base`: the document to check (nullopt when
+  // the file cannot be read or is not JSON; problems carry its name and line:column).
+  static std::optional<json> layer_file(const json& base, const std::string& path, Problems& problems);
+  // Checks a document made from the file at `path` (layer_file, perhaps with overrides):
+  // relative paths resolve against the file's directory, and problems get the file's
+  // name and the line:column of their pointer where the file has it.
+  static std::optional<EngineConfig> check_file_document(const json& doc, const std::string& path, Problems& problems);
 };
 
 }  // namespace bihuan

@@ -15,6 +15,11 @@
 // acknowledged (deleted) only after its plugin reported success, so a crash at any point
 // redelivers it: receivers deduplicate on its idempotency key.
 //
+// One dispatcher per data directory: a Dispatcher holds the directory's serve lock
+// (bihuan/serve_lock.hpp) for its life, taking it at construction unless it is handed one
+// in DispatcherOptions::lock. When another server or dispatcher holds it, refusal() says
+// so and start(), run_once() and drain() deliver nothing.
+//
 // Thread-safety: start()/stop() from one controlling thread; run_once() and drain() are
 // for callers that do not start() the background loop (tests, `bihuan dispatch --once`);
 // stats() from any thread.
@@ -29,6 +34,7 @@
 #include "bihuan/config.hpp"
 #include "bihuan/engine.hpp"
 #include "bihuan/plugin_host.hpp"
+#include "bihuan/serve_lock.hpp"
 
 namespace bihuan {
 
@@ -43,6 +49,9 @@ struct DispatcherOptions {
   std::uint64_t seed = 0;            // jitter RNG seed (0: from std::random_device)
   std::size_t queue_per_channel = 1024;  // messages taken from the outbox ahead of delivery
   std::size_t max_abandoned = 16;    // hung calls per channel before it stops calling
+  // The engine's data directory's serve lock when the caller already holds it (bihuan
+  // serve takes it before opening the engine); null: the dispatcher takes it itself.
+  std::shared_ptr<ServeLock> lock;
 };
 
 class Dispatcher {
@@ -60,9 +69,11 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   // Background delivery: looks for due messages every poll_ms, whenever wake() is
-  // called, and (real clocks) when the due index says the next message falls due. stop() stops taking new messages, lets calls in flight finish (each within
-  // its timeout) and waits until their outcomes are recorded.
-  void start();
+  // called, and (real clocks) when the due index says the next message falls due. stop()
+  // stops taking new messages, lets calls in flight finish (each within its timeout) and
+  // waits until their outcomes are recorded. start() is false (and starts nothing) when
+  // refusal() is not empty.
+  bool start();
   void stop();
   void wake();
 
@@ -74,6 +85,9 @@ class Dispatcher {
   bool drain(std::chrono::milliseconds limit);
 
   Stats stats() const;
+  // "" while this dispatcher holds its data directory's serve lock; otherwise why not (the
+  // directory is served by another process or dispatcher: the message names its pid).
+  const std::string& refusal() const;
 
   // The upper bound of the delay after `attempts` failed attempts (full jitter draws
   // uniformly from [0, bound]).

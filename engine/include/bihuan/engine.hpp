@@ -275,8 +275,10 @@ class Engine {
   // back to the outbox and its due index).
   virtual bool retry_dead_letter(std::uint64_t seq) = 0;
 
-  // Online, compacted copy of the environment into an empty directory. The map does not
-  // grow while it copies (a commit that needs more room waits for the copy).
+  // Online, compacted copy of the environment into an empty directory (created mode 0700
+  // when missing); the copy's data.mdb is mode 0600. The map does not grow while it copies
+  // (a commit that needs more room waits for the copy). The path is taken as given:
+  // callers that take it from a request check it first (the API server keeps it inside a root).
   virtual bool backup(const std::string& dir, std::string* error) const = 0;
   // Waits for queued steps, flushes and stops the writer. Further writes fail.
   virtual void close() = 0;

@@ -2,6 +2,7 @@
 // pointer), then paths resolved against the file's directory.
 #include "bihuan/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -111,7 +112,92 @@ std::vector<std::string> resolve_all(const std::string& base_dir, const json& li
   return out;
 }
 
+// A file's paths resolved against its directory (absolute ones stay): the engine's and
+// the two the server section holds ("tls" files, "backupRoot"; bihuan/server.hpp).
+json resolve_paths(json doc, const std::string& base_dir) {
+  if (!doc.is_object() || base_dir.empty()) return doc;
+  auto fix = [&](json& v) {
+    if (v.is_string() && !v.get<std::string>().empty()) v = resolve(base_dir, v.get<std::string>());
+  };
+  if (doc.contains("dataDir")) fix(doc["dataDir"]);
+  for (const char* key : {"calendarDirs", "pluginDirs", "workflowDirs"})
+    if (doc.contains(key) && doc[key].is_array())
+      for (auto& x : doc[key]) fix(x);
+  if (doc.contains("plugins") && doc["plugins"].is_object())
+    for (auto& [name, entry] : doc["plugins"].items())
+      if (entry.is_object() && entry.contains("file")) fix(entry["file"]);
+  if (doc.contains("server") && doc["server"].is_object()) {
+    json& server = doc["server"];
+    if (server.contains("backupRoot")) fix(server["backupRoot"]);
+    if (server.contains("tls") && server["tls"].is_object())
+      for (const char* key : {"certificate", "privateKey"})
+        if (server["tls"].contains(key)) fix(server["tls"][key]);
+  }
+  return doc;
+}
+
+bool both(const json& base, const std::string& key, const json& v, json::value_t type) {
+  return base.contains(key) && base[key].type() == type && v.type() == type;
+}
+
+// Items with a "name" replace the base's item of that name; others are added.
+json merge_named(json base, const json& over) {
+  for (const auto& item : over) {
+    bool replaced = false;
+    if (item.is_object() && item.contains("name") && item["name"].is_string())
+      for (auto& b : base)
+        if (b.is_object() && b.value("name", json()) == item["name"]) {
+          b = item;
+          replaced = true;
+          break;
+        }
+    if (!replaced) base.push_back(item);
+  }
+  return base;
+}
+
+json layer_server(json base, const json& over) {
+  for (const auto& [key, v] : over.items()) {
+    if (key == "limits" && both(base, key, v, json::value_t::object)) base[key].update(v);
+    else if (key == "tokens" && both(base, key, v, json::value_t::array)) base[key] = merge_named(base[key], v);
+    else base[key] = v;
+  }
+  return base;
+}
+
 }  // namespace
+
+json EngineConfig::layer(const json& base, const json& over_doc, const std::string& over_base_dir) {
+  if (!over_doc.is_object()) return over_doc;  // the check reports it
+  json out = base.is_object() ? base : json::object();
+  json over = resolve_paths(over_doc, over_base_dir);
+  for (const auto& [key, v] : over.items()) {
+    if (key == "plugins" && both(out, key, v, json::value_t::object)) {
+      for (const auto& [name, instance] : v.items()) {
+        if (instance.is_null()) out[key].erase(name);
+        else out[key][name] = instance;
+      }
+    } else if (key == "pluginDirs" && both(out, key, v, json::value_t::array)) {
+      json dirs = v;  // searched first
+      for (const auto& d : out[key])
+        if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+      out[key] = dirs;
+    } else if (key == "calendarDirs" && both(out, key, v, json::value_t::array)) {
+      json dirs = json::array();
+      for (const auto& d : out[key])
+        if (std::find(v.begin(), v.end(), d) == v.end()) dirs.push_back(d);
+      for (const auto& d : v) dirs.push_back(d);  // loaded last: their calendars win
+      out[key] = dirs;
+    } else if (key == "dispatch" && both(out, key, v, json::value_t::object)) {
+      out[key].update(v);
+    } else if (key == "server" && both(out, key, v, json::value_t::object)) {
+      out[key] = layer_server(out[key], v);
+    } else {
+      out[key] = v;
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> EngineConfig::default_plugin_dirs() {
   std::vector<std::string> dirs;
@@ -134,20 +220,22 @@ std::vector<std::string> EngineConfig::default_plugin_dirs() {
   return dirs;
 }
 
-EngineConfig EngineConfig::defaults(const std::string& data_dir) {
-  EngineConfig c;
-  c.data_dir = data_dir;
-  c.plugin_dirs = default_plugin_dirs();
+json EngineConfig::default_document(const std::string& data_dir) {
   std::error_code ec;
-  std::string log = (fs::absolute(data_dir, ec) / "notifications.jsonl").lexically_normal().string();
-  for (const char* name : {"notify-log", "log"}) {
-    PluginInstanceConfig p;
-    p.name = name;
-    p.plugin = "notify.log";
-    p.config = {{"path", log}};
-    c.plugins[name] = std::move(p);
-  }
-  return c;
+  fs::path dir = fs::absolute(data_dir, ec).lexically_normal();
+  std::string log = (dir / "notifications.jsonl").string();
+  json doc = {{"dataDir", dir.string()}, {"pluginDirs", default_plugin_dirs()}, {"plugins", json::object()}};
+  for (const char* name : {"notify-log", "log"})
+    doc["plugins"][name] = {{"plugin", "notify.log"}, {"config", {{"path", log}}}};
+  return doc;
+}
+
+EngineConfig EngineConfig::defaults(const std::string& data_dir) {
+  Problems problems;
+  auto c = from_json(default_document(data_dir), "", problems);
+  EngineConfig out = c ? std::move(*c) : EngineConfig{};
+  out.data_dir = data_dir;
+  return out;
 }
 
 std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::string& base_dir, Problems& problems) {
@@ -157,7 +245,9 @@ std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::
   EngineConfig c;
   if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
   if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);
-  c.plugin_dirs = doc.contains("pluginDirs") ? resolve_all(base_dir, doc["pluginDirs"]) : default_plugin_dirs();
+  if (doc.contains("pluginDirs")) c.plugin_dirs = resolve_all(base_dir, doc["pluginDirs"]);
+  for (auto& d : default_plugin_dirs())  // the bundled folders, searched after the file's
+    if (std::find(c.plugin_dirs.begin(), c.plugin_dirs.end(), d) == c.plugin_dirs.end()) c.plugin_dirs.push_back(d);
   if (doc.contains("workflowDirs")) c.workflow_dirs = resolve_all(base_dir, doc["workflowDirs"]);
   if (doc.contains("server")) c.server = doc["server"];
   c.base_dir = base_dir;
@@ -189,21 +279,37 @@ std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::
 }
 
 std::optional<EngineConfig> EngineConfig::load_file(const std::string& path, Problems& problems) {
-  Problems found(path);
-  auto text_problems = [&] {
-    for (auto p : found.items()) {
-      if (p.file.empty()) p.file = path;
-      problems.add(std::move(p));
-    }
-  };
-  auto doc = load_json_file(path, found);
-  if (!doc) {
-    text_problems();
-    return std::nullopt;
+  auto doc = layer_file(json::object(), path, problems);
+  if (!doc) return std::nullopt;
+  return check_file_document(*doc, path, problems);
+}
+
+namespace {
+
+// Problems of the file at `path`, with its name and positions, added to `problems`.
+void add_file_problems(Problems& found, const std::string& path, Problems& problems) {
+  for (auto p : found.items()) {
+    if (p.file.empty()) p.file = path;
+    problems.add(std::move(p));
   }
+}
+
+}  // namespace
+
+std::optional<json> EngineConfig::layer_file(const json& base, const std::string& path, Problems& problems) {
+  Problems found(path);
+  auto doc = load_json_file(path, found);
+  add_file_problems(found, path, problems);
+  if (!doc) return std::nullopt;
   std::error_code ec;
-  std::string base = fs::absolute(path, ec).parent_path().string();
-  auto config = from_json(*doc, base, found);
+  return layer(base, *doc, fs::absolute(path, ec).parent_path().string());
+}
+
+std::optional<EngineConfig> EngineConfig::check_file_document(const json& doc, const std::string& path,
+                                                              Problems& problems) {
+  Problems found(path);
+  std::error_code ec;
+  auto config = from_json(doc, fs::absolute(path, ec).parent_path().string(), found);
   // Positions for pointer-only problems: re-read the text (small files).
   if (found.has_errors()) {
     std::string text;
@@ -215,7 +321,7 @@ std::optional<EngineConfig> EngineConfig::load_file(const std::string& path, Pro
     }
     attach_positions(text, found);
   }
-  text_problems();
+  add_file_problems(found, path, problems);
   if (config) config->file = path;
   return config;
 }

@@ -8,13 +8,13 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "bihuan/log.hpp"
 #include "dispatch/caller.hpp"
 #include "runtime/record.hpp"
 
@@ -56,6 +56,8 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::optional<std::int64_t> next_due;  // the last scan's first due time after its start (ms)
   bool workers_started = false, stopping = false, woken = false;
   std::thread loop;
+  std::shared_ptr<ServeLock> lock;  // held for the dispatcher's life
+  std::string refusal;              // why the lock is not held ("" when it is)
 
   std::mutex rng_mu;
   std::mt19937_64 rng;
@@ -90,6 +92,9 @@ std::int64_t Dispatcher::State::jitter(const ChannelPolicy& p, std::uint32_t n) 
 
 Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, DispatcherOptions options)
     : state_(std::make_shared<State>(engine, options)) {
+  state_->lock = std::move(state_->options.lock);
+  if (!state_->lock && !engine.options().data_dir.empty())
+    state_->lock = ServeLock::acquire(engine.options().data_dir, &state_->refusal);
   for (auto& c : channels) {
     if (!c.plugin) continue;
     c.policy.concurrency = std::max<std::size_t>(c.policy.concurrency, 1);
@@ -110,7 +115,10 @@ std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& regis
   return out;
 }
 
-Dispatcher::~Dispatcher() { stop(); }
+Dispatcher::~Dispatcher() {
+  stop();
+  state_->lock.reset();  // even if an abandoned call still holds the state
+}
 
 void Dispatcher::State::start_workers() {
   std::lock_guard lock(mu);
@@ -326,15 +334,16 @@ std::size_t Dispatcher::State::scan_pages(std::uint64_t epoch) {
     if (channels.count(name)) continue;
     std::lock_guard lock(mu);
     if (warned.insert(name).second)
-      std::cerr << "bihuan dispatch: no plugin is configured for channel \"" << name
-                << "\"; its messages stay in the outbox\n";
+      log_event("warn", "no plugin is configured for this channel; its messages stay in the outbox",
+                {{"channel", name}});
   }
   return queued;
 }
 
-void Dispatcher::start() {
+bool Dispatcher::start() {
   auto s = state_;
-  if (s->loop.joinable()) return;
+  if (!s->refusal.empty()) return false;
+  if (s->loop.joinable()) return true;
   s->start_workers();
   s->loop = std::thread([s] {
     std::unique_lock lock(s->mu);
@@ -351,7 +360,10 @@ void Dispatcher::start() {
       s->scan_cv.wait_for(lock, std::chrono::milliseconds(wait), [&] { return s->stopping || s->woken; });
     }
   });
+  return true;
 }
+
+const std::string& Dispatcher::refusal() const { return state_->refusal; }
 
 void Dispatcher::wake() {
   {
@@ -375,6 +387,7 @@ void Dispatcher::stop() {
 
 std::size_t Dispatcher::run_once() {
   auto& s = *state_;
+  if (!s.refusal.empty()) return 0;
   s.start_workers();
   std::uint64_t before = s.attempts.load();
   s.scan();
@@ -385,6 +398,7 @@ std::size_t Dispatcher::run_once() {
 
 bool Dispatcher::drain(std::chrono::milliseconds limit) {
   auto& s = *state_;
+  if (!s.refusal.empty()) return false;
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
     run_once();

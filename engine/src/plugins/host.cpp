@@ -1,7 +1,6 @@
 // The host services lent to plugins (bihuan_host): logging, configuration, the clock and
 // events back to instances. Every function is noexcept at the C boundary.
-#include <iostream>
-
+#include "bihuan/log.hpp"
 #include "plugins/dll.hpp"
 
 namespace bihuan {
@@ -25,9 +24,9 @@ void HostServices::log(PluginLogLevel level, const std::string& instance_name, c
     log_(level, instance_name, message);
     return;
   }
-  static const char* names[] = {"debug", "info", "warning", "error"};
+  static const char* names[] = {"debug", "info", "warn", "error"};
   if (level == PluginLogLevel::debug) return;
-  std::cerr << "plugin " << instance_name << ": " << names[static_cast<int>(level)] << ": " << message << "\n";
+  log_event(names[static_cast<int>(level)], message, {{"plugin", instance_name}});
 }
 
 bool HostServices::emit_event(const std::string& from, const std::string& instance_id, const std::string& event,

@@ -1,6 +1,8 @@
 // Opening, the writer thread and group commit. Reads live in reads.cpp.
 #include "runtime/engine_impl.hpp"
 
+#include "bihuan/log.hpp"
+
 #include <filesystem>
 #include <future>
 #include <random>
@@ -79,12 +81,12 @@ EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
   env_->on_fatal([this](int rc) { fail_stop(rc); });
 }
 
+// One line format for the whole process (bihuan/log.hpp); EngineOptions::log, if set,
+// takes this engine's lines instead of the process's sink.
 void EngineImpl::log(const char* level, const std::string& msg, json fields) const {
-  json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())}, {"level", level}, {"msg", msg}};
-  for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
-  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = log_text(level, msg, fields);
   if (options_.log) options_.log(text);
-  else std::fprintf(stderr, "%s\n", text.c_str());
+  else log_write(text);
 }
 
 void EngineImpl::fail_stop(int rc) {
@@ -685,14 +687,20 @@ std::optional<TimePoint> EngineImpl::next_timer_due() const {
 
 bool EngineImpl::backup(const std::string& dir, std::string* error) const {
   // copy_compact holds the map's resize lock shared: no growth while it copies.
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (!std::filesystem::is_empty(dir, ec)) {
+  if (!fs::exists(dir, ec)) {  // a new directory only its owner can enter
+    fs::create_directories(dir, ec);
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  }
+  if (!fs::is_empty(dir, ec)) {
     if (error) *error = "backup directory " + dir + " is not empty";
     return false;
   }
   int rc = env_->copy_compact(dir);
   if (rc && error) *error = "backup to " + dir + " failed: " + storage::error_text(rc);
+  // LMDB creates the copy 0666 less the umask; a backup holds every instance's data.
+  if (rc == 0) fs::permissions(fs::path(dir) / "data.mdb", fs::perms::owner_read | fs::perms::owner_write, ec);
   return rc == 0;
 }
 
