@@ -9,6 +9,8 @@
 
 #include "bihuan/time.hpp"
 
+#include "bihuan/log.hpp"
+
 namespace bihuan {
 namespace {
 
@@ -86,13 +88,10 @@ void Calendars::note_use(const Calendar& c, TimePoint a, TimePoint b) const {
     const auto& years = c.years();
     std::string covered = years.empty() ? std::string("no year")
                                         : std::to_string(*years.begin()) + "-" + std::to_string(*years.rbegin());
-    json line = {{"ts", format_time(SystemClock().now(), *TimeZone::utc())},
-                 {"level", "warn"},
-                 {"msg", "calendar " + c.id() + " has no holiday data for " + std::to_string(y) + " (it covers " +
-                             covered + "): working days there count weekends only; add the year's data (docs/operations.md)"},
-                 {"calendar", c.id()},
-                 {"year", y}};
-    std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n" << std::flush;
+    log_event("warn",
+              "calendar " + c.id() + " has no holiday data for " + std::to_string(y) + " (it covers " + covered +
+                  "): working days there count weekends only; add the year's data (docs/operations.md)",
+              {{"calendar", c.id()}, {"year", y}});
   }
 }
 
