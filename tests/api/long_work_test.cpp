@@ -2,6 +2,7 @@
 // store runs (on the worker pool), ordinary requests keep being answered. Measured by
 // order, not by wall-clock limits: many GETs complete before the verify's answer arrives.
 #include <atomic>
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -104,6 +105,7 @@ TEST_F(LongWorkTest, GetsAreAnsweredWhileALongVerifyRuns) {
     if (!verify_done) ++before;
   }
   reader.join();
+  std::printf("%zu of %zu GETs answered before the verify\n", before, total);
   EXPECT_TRUE(all_ok);
   EXPECT_GE(before, 20u) << "only " << before << " of " << total << " GETs were answered before the verify";
   ASSERT_EQ(verify_res.result_int(), 200u) << verify_res.body();
