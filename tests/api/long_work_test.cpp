@@ -8,6 +8,17 @@
 
 #include "server_fixture.hpp"
 
+#if defined(__SANITIZE_THREAD__)  // GCC
+#define BIHUAN_UNDER_TSAN 1
+#elif defined(__has_feature)  // Clang
+#if __has_feature(thread_sanitizer)
+#define BIHUAN_UNDER_TSAN 1
+#endif
+#endif
+#ifndef BIHUAN_UNDER_TSAN
+#define BIHUAN_UNDER_TSAN 0
+#endif
+
 namespace bihuan::test {
 namespace {
 
@@ -68,7 +79,7 @@ class LongWorkTest : public ServerTest {
 // One io thread, so a verify run on it would answer nothing else until it ends (today's
 // code before the worker pool: 0 GETs complete first). On the pool, the GETs go on.
 TEST_F(LongWorkTest, GetsAreAnsweredWhileALongVerifyRuns) {
-#if defined(__SANITIZE_THREAD__)
+#if BIHUAN_UNDER_TSAN
   constexpr std::size_t kInstances = 4000, kBumps = 4;  // ThreadSanitizer slows all alike
 #else
   constexpr std::size_t kInstances = 20000, kBumps = 4;  // verify: seconds
