@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # Sets up (installs missing Debian packages, configures, builds) and runs every test.
 # Idempotent; quick when already built. CI runs exactly this (via .ci/run).
+# Then builds the engine, API and plugin tests with ThreadSanitizer in build-tsan and runs
+# them (docs/testing.md, "ThreadSanitizer"); BIHUAN_TSAN=0 skips that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_DIR=$BUILD_DIR ./scripts/lint-openapi.sh
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 600
+
+if [ "${BIHUAN_TSAN:-1}" != 0 ]; then
+  TSAN_DIR=${TSAN_BUILD_DIR:-build-tsan}
+  if [ ! -f "$TSAN_DIR/build.ninja" ]; then
+    cmake -S . -B "$TSAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIHUAN_TSAN=ON \
+      -DBIHUAN_BUILD_BENCH=OFF -DBIHUAN_JEMALLOC=OFF
+  fi
+  cmake --build "$TSAN_DIR" -j "$(nproc)" --target test_runtime test_api test_plugins
+  # Every report fails its test; tests/tsan.supp lists third-party false positives only.
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+    ctest --test-dir "$TSAN_DIR" --output-on-failure -j "$(nproc)" --timeout 600 -L '^(runtime|api|plugins)$'
+fi

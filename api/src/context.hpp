@@ -1,13 +1,16 @@
 // What every route handler shares: the engine, the configuration, the time zone answers
-// are written in, metrics and the log. Also the bridge from the engine's asynchronous
-// steps to a coroutine.
+// are written in, metrics and the log. Also the bridges that keep long work off the io
+// threads: the engine's asynchronous steps (await_step) and the server's worker pool
+// (on_pool).
 #pragma once
 
 #include <atomic>
 #include <memory>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -24,6 +27,8 @@ struct Context {
   ServerHooks hooks;
   HttpMetrics metrics;
   std::atomic<bool> draining{false};
+  // The server's worker pool (a few threads, ServerImpl): where on_pool() runs work.
+  boost::asio::any_io_executor pool;
 
   // One structured log line: {"ts","level","msg",...fields}.
   void log(const char* level, const std::string& msg, json fields = json::object()) const;
@@ -46,6 +51,20 @@ boost::asio::awaitable<StepResult> await_step(Submit submit) {
         });
       },
       token);
+}
+
+// Runs `work()` on the worker pool and resumes the coroutine on its own strand with the
+// result (or the exception `work` threw). For whatever can take long or wait for a
+// commit (verify, backup, deploy, cancel, migrations, scans such as inbox, stats and
+// queries), so the io threads keep answering other requests meanwhile. The result type
+// must be default-constructible. The pool has a fixed number of threads: more such
+// requests than threads queue there, never on the io threads.
+template <class Work>
+boost::asio::awaitable<std::invoke_result_t<Work&>> on_pool(Context& ctx, Work work) {
+  using Result = std::invoke_result_t<Work&>;
+  co_return co_await boost::asio::co_spawn(
+      ctx.pool, [w = std::move(work)]() mutable -> boost::asio::awaitable<Result> { co_return w(); },
+      boost::asio::use_awaitable);
 }
 
 void add_ops_routes(Router& router, Context& ctx);

@@ -1,4 +1,5 @@
-// Administrative routes (role "admin"): verify, outbox, dead letters, retry, backup.
+// Administrative routes (role "admin"): verify, outbox, dead letters, retry, backup. Each
+// runs its engine call on the worker pool (on_pool): none holds an io thread.
 #include "backup_path.hpp"
 #include "context.hpp"
 
@@ -38,7 +39,9 @@ awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
   std::size_t limit = 100;
   std::uint64_t after = 0;
   if (auto bad = page_params(call, limit, after)) co_return *bad;
-  auto list = dead_only ? ctx.engine.dead_letters(limit, after) : ctx.engine.outbox(limit, after);
+  auto list = co_await on_pool(ctx, [&ctx, dead_only, limit, after] {
+    return dead_only ? ctx.engine.dead_letters(limit, after) : ctx.engine.outbox(limit, after);
+  });
   json items = json::array();
   for (const auto& m : list) items.push_back(message_json(ctx, m));
   json out = {{"items", items}};
@@ -50,7 +53,7 @@ awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
 
 void add_admin_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/verify", Access::admin, [&ctx](Call&) -> awaitable<Reply> {
-    VerifyReport rep = ctx.engine.verify();
+    VerifyReport rep = co_await on_pool(ctx, [&ctx] { return ctx.engine.verify(); });
     json problems = json::array();
     for (const auto& p : rep.problems) problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
     co_return Reply::json_body(200, {{"ok", rep.ok()}, {"file", rep.file}, {"structureOk", rep.structure_ok},
@@ -66,7 +69,7 @@ void add_admin_routes(Router& router, Context& ctx) {
     auto parsed = parse_uint(call.params[0]);
     std::uint64_t seq = parsed.value_or(0);
     if (!parsed) co_return problem(400, "bad-path", "seq must be a message number", {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
-    if (!ctx.engine.retry_dead_letter(seq))
+    if (!co_await on_pool(ctx, [&ctx, seq] { return ctx.engine.retry_dead_letter(seq); }))
       co_return problem(404, "not-found", "no dead letter " + call.params[0] + " (it may have been retried or delivered)");
     ctx.log("info", "dead letter retried", {{"seq", seq}, {"actor", call.who->actor.id}});
     co_return Reply::json_body(200, {{"seq", seq}, {"retried", true}});
@@ -86,7 +89,8 @@ void add_admin_routes(Router& router, Context& ctx) {
     if (target.status != 0)
       co_return problem(target.status, "backup-failed", target.why, {{"/dir", "backup", target.why}});
     std::string why;
-    if (!ctx.engine.backup(target.path, &why)) co_return problem(409, "backup-failed", why, {{"/dir", "backup", why}});
+    if (!co_await on_pool(ctx, [&ctx, &target, &why] { return ctx.engine.backup(target.path, &why); }))
+      co_return problem(409, "backup-failed", why, {{"/dir", "backup", why}});
     ctx.log("info", "backup written", {{"dir", target.path}, {"actor", call.who->actor.id}});
     co_return Reply::json_body(200, {{"dir", requested}, {"path", target.path}, {"ok", true}});
   });

@@ -68,7 +68,8 @@ void add_definition_routes(Router& router, Context& ctx) {
     Reply error;
     auto doc = body_json(call, error);
     if (!doc) co_return error;
-    DeployResult res = ctx.engine.deploy(*doc, "request body");
+    // Compiling and committing a definition: on the pool.
+    DeployResult res = co_await on_pool(ctx, [&ctx, &doc] { return ctx.engine.deploy(*doc, "request body"); });
     if (!res.ok) {
       bool exists = false;
       for (const auto& p : res.problems.items()) exists = exists || p.code == "version-exists";
@@ -94,8 +95,9 @@ void add_definition_routes(Router& router, Context& ctx) {
     Problems problems("request body");
     DefinitionContext dc;
     dc.calendars = ctx.engine.options().calendars.get();
-    auto def = compile_definition(*doc, problems, dc);
-    co_return Reply::json_body(200, {{"valid", def != nullptr},
+    // Compiling a definition of up to the body limit: on the pool.
+    bool valid = co_await on_pool(ctx, [&] { return compile_definition(*doc, problems, dc) != nullptr; });
+    co_return Reply::json_body(200, {{"valid", valid},
                                      {"errors", problems.error_count()},
                                      {"problems", problems_json(problems)}});
   });

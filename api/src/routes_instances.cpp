@@ -155,7 +155,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = status_param(call, q.status)) co_return *bad;
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
-    InstancePage page = ctx.engine.query(q);
+    // A filter can scan many records before it fills a page: on the pool.
+    InstancePage page = co_await on_pool(ctx, [&ctx, &q] { return ctx.engine.query(q); });
     if (page.unavailable) co_return storage_problem(page.error);
     if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
@@ -207,9 +208,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     std::string reason = body->value("reason", "");
     Actor actor = call.who->actor;
     std::string id = call.params[0];
-    // cancel() has no asynchronous form: it is rare and administrative, so it runs on the
-    // io thread and blocks it for one commit.
-    StepResult res = ctx.engine.cancel(id, reason, actor);
+    // cancel() has no asynchronous form: it waits for its commit on the pool.
+    StepResult res = co_await on_pool(ctx, [&] { return ctx.engine.cancel(id, reason, actor); });
     if (!res.ok() || !res.instance) co_return step_problem(res);
     co_return instance_reply(ctx, 200, *res.instance);
   });
@@ -225,8 +225,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     req.instance_id = call.params[0];
     req.actor = call.who->actor;
     if (auto bad = if_match_version(call, req.expected_version)) co_return *bad;
-    // Like cancel, migrate() runs on the io thread: rare and administrative.
-    StepResult res = ctx.engine.migrate(req);
+    // Like cancel, migrate() waits for its commit on the pool.
+    StepResult res = co_await on_pool(ctx, [&ctx, &req] { return ctx.engine.migrate(req); });
     if (!res.ok() || !res.instance) co_return step_problem(res);
     if (req.dry_run) {  // the instance as it would be: no ETag, nothing changed
       json out = ctx.instance_json(*res.instance);
@@ -261,7 +261,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     InboxQuery q{call.who->actor, 100, ""};
     if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
     if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
-    InboxPage page = ctx.engine.inbox_page(q);
+    // The inbox scans every waiting instance the actor may act on: on the pool.
+    InboxPage page = co_await on_pool(ctx, [&ctx, &q] { return ctx.engine.inbox_page(q); });
     if (page.unavailable) co_return storage_problem(page.error);
     if (auto bad = refused_cursor(page.error)) co_return *bad;
     json items = json::array();
@@ -298,7 +299,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = time_param(call, "to", ctx, q.created_to)) co_return *bad;
     if (auto bad = status_param(call, q.status)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
-    StatsResult res = ctx.engine.stats(q);
+    // Statistics scan every instance of the definition (or all): on the pool.
+    StatsResult res = co_await on_pool(ctx, [&ctx, &q] { return ctx.engine.stats(q); });
     if (res.unavailable) co_return storage_problem(res.error);
     json groups = json::array();
     for (const auto& g : res.groups) {

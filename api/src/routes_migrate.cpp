@@ -35,9 +35,8 @@ void add_migration_routes(Router& router, Context& ctx) {
       plan.limit = it->get<std::size_t>();
     }
     plan.step.actor = call.who->actor;
-    // Synchronous, like one migrate: each instance is a commit, so a page of 100 blocks
-    // this io thread for about 100 commits. It is an administrator's operation.
-    MigrationReport report = migrate_instances(ctx.engine, plan);
+    // Each instance is a commit, so a page of 100 takes about 100 commits: on the pool.
+    MigrationReport report = co_await on_pool(ctx, [&ctx, &plan] { return migrate_instances(ctx.engine, plan); });
     if (!report.error.empty()) {
       if (report.unavailable) co_return storage_problem(report.error);
       if (!plan.cursor.empty() && report.error.find("cursor") != std::string::npos)

@@ -12,6 +12,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
@@ -65,6 +66,10 @@ bool query_split(std::string_view text, std::vector<std::pair<std::string, std::
   return true;
 }
 
+// Threads of the worker pool (api::on_pool): verify, backup, deploy, cancel, migrations
+// and scans run there, so they never hold an io thread.
+constexpr std::size_t kPoolThreads = 4;
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(Engine& engine, ServerConfig config, ServerHooks hooks, std::shared_ptr<const TimeZone> tz)
@@ -72,7 +77,9 @@ class ServerImpl final : public Server {
         auth_(ctx_.config),
         ioc_(static_cast<int>(ctx_.config.threads)),
         acceptor_strand_(asio::make_strand(ioc_)),
-        acceptor_(acceptor_strand_) {
+        acceptor_(acceptor_strand_),
+        pool_(kPoolThreads) {
+    ctx_.pool = pool_.get_executor();
     api::add_ops_routes(router_, ctx_);
     api::add_definition_routes(router_, ctx_);
     api::add_instance_routes(router_, ctx_);
@@ -160,9 +167,10 @@ class ServerImpl final : public Server {
       // holds a socket until its handler ran (stopping the threads before would leave
       // that socket open and its client waiting).
       if (!cv_.wait_for(lock, grace, [this] { return !accepting_ && conns_.empty(); })) {
+        std::size_t left = conns_.size();  // read under mu_ (session() erases under it)
         lock.unlock();
         ctx_.log("warn", "shutdown grace period over; closing the remaining connections",
-                 {{"connections", conns_.size()}});
+                 {{"connections", left}});
         cancel_idle(true);
         lock.lock();
         cv_.wait_for(lock, std::chrono::seconds(2), [this] { return conns_.empty(); });
@@ -171,6 +179,10 @@ class ServerImpl final : public Server {
     ioc_.stop();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
+    // Work still on the pool (a request whose connection was closed) finishes before the
+    // engine may go; its answer, posted to the stopped io_context, is dropped.
+    pool_.stop();
+    pool_.join();
     ctx_.log("info", "server stopped", {{"port", port_}});
     std::lock_guard lock(mu_);
     stopped_ = true;
@@ -431,6 +443,7 @@ class ServerImpl final : public Server {
   asio::io_context ioc_;
   asio::strand<asio::io_context::executor_type> acceptor_strand_;
   tcp::acceptor acceptor_;
+  asio::thread_pool pool_;
   std::optional<ssl::context> ssl_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;

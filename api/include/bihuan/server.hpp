@@ -11,6 +11,9 @@
 // every step it causes; nothing in a body can change that. Administrative routes need
 // the role "admin". Each token has a rate limit (token bucket).
 //
+// Work that can take long (verify, backup, deploy, cancel, migrations, scans) runs on a
+// small worker pool the server owns, never on the `threads` io threads; shutdown() joins it.
+//
 // Thread-safety: start() and shutdown() from one controlling thread; port() and
 // metrics_text() from any thread. The Engine must outlive the Server.
 #pragma once

@@ -10,15 +10,19 @@
 // Thread-safety: PluginLibrary and PluginObject are immutable after creation; their
 // methods may be called from any thread (a PluginObject forwards concurrent calls to the
 // plugin, which the SDK requires to be thread-safe). PluginRegistry is immutable after
-// load(); HostServices::attach() may be called once from any thread.
+// load(); HostServices::attach() may be called from any thread: once attach(nullptr) has
+// returned, no emit_event() uses the engine it detached (a plugin call that timed out and
+// still runs cannot reach an engine being destroyed).
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -64,7 +68,11 @@ class HostServices {
  public:
   using LogSink = std::function<void(PluginLogLevel, const std::string& instance_name, const std::string& message)>;
   explicit HostServices(std::shared_ptr<const Clock> clock, LogSink log = {});
-  void attach(Engine* engine) { engine_.store(engine); }  // nullptr detaches
+  // nullptr detaches; waits for emit_event() calls that use the engine attached before.
+  void attach(Engine* engine) {
+    std::unique_lock lock(engine_mu_);
+    engine_ = engine;
+  }
   std::int64_t now_ms() const;
   void log(PluginLogLevel level, const std::string& instance_name, const std::string& message) const;
   // Queues `event` for the instance (async). False with *error when refused.
@@ -74,7 +82,8 @@ class HostServices {
  private:
   std::shared_ptr<const Clock> clock_;
   LogSink log_;
-  std::atomic<Engine*> engine_{nullptr};
+  mutable std::shared_mutex engine_mu_;  // held shared while emit_event() uses engine_
+  Engine* engine_ = nullptr;
 };
 
 class PluginLibrary;

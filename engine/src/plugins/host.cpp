@@ -35,8 +35,10 @@ bool HostServices::emit_event(const std::string& from, const std::string& instan
     if (error) *error = std::move(why);
     return false;
   };
-  Engine* engine = engine_.load();
-  if (!engine) return fail("no engine is attached to the plugin host");
+  {
+    std::shared_lock lock(engine_mu_);
+    if (!engine_) return fail("no engine is attached to the plugin host");
+  }
   if (instance_id.empty() || event.empty()) return fail("emit_event needs an instance id and an event name");
   json payload = json::object();
   if (!payload_json.empty()) {
@@ -51,7 +53,10 @@ bool HostServices::emit_event(const std::string& from, const std::string& instan
   req.event = event;
   req.payload = std::move(payload);
   req.actor = Actor{"plugin:" + from, {"system"}};
-  engine->send_async(std::move(req), nullptr);
+  // Shared while queueing, so attach(nullptr) (before the engine is destroyed) waits for it.
+  std::shared_lock lock(engine_mu_);
+  if (!engine_) return fail("no engine is attached to the plugin host");
+  engine_->send_async(std::move(req), nullptr);
   return true;
 }
 

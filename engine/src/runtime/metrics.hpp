@@ -1,5 +1,6 @@
-// Engine counters and histograms. Written by the writer thread only, read from any thread
-// (relaxed atomics: a reader may see a histogram mid-update, off by one observation).
+// Engine counters and histograms. Written by the writer and the committer thread (each
+// update one atomic read-modify-write, so none is lost), read from any thread (relaxed
+// atomics: a reader may see a histogram mid-update, off by one observation).
 #pragma once
 
 #include <array>
@@ -19,8 +20,7 @@ class AtomicHistogram {
     std::size_t i = 0;
     while (i < bounds_.size() && v > bounds_[i]) ++i;
     counts_[i].fetch_add(times, std::memory_order_relaxed);
-    sum_.store(sum_.load(std::memory_order_relaxed) + v * static_cast<double>(times),
-               std::memory_order_relaxed);  // one writer
+    sum_.fetch_add(v * static_cast<double>(times), std::memory_order_relaxed);
     count_.fetch_add(times, std::memory_order_relaxed);
   }
   Histogram snapshot() const {
