@@ -1,7 +1,8 @@
 // Throughput, latency, CPU, memory and timer figures of the durable engine (issue targets
 // in docs/PERFORMANCE.md, which also records the figures and the exact commands).
 //
-//   ./build/bench/bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|inbox|all
+//   ./build/bench/bench_engine --scenario
+//   disk|starts|events|events-local|latency|nosync|cpu|idle|timers|inbox|all
 //                              [--n 100000[,1000000...]] [--quick] [--runs 3] [--window 256]
 //                              [--dir /var/tmp/bihuan-bench] [--keep] [--map-mib 16384]
 //
@@ -58,8 +59,9 @@ void check(const ClosedLoop& loop, const char* what) {
 }
 
 void add_store_figures(Results& out, const std::string& dir, std::size_t instances) {
-  out.add("data_mdb_bytes_per_instance", static_cast<double>(disk_bytes(fs::path(dir) / "data.mdb")) /
-                                              static_cast<double>(instances));
+  out.add(
+      "data_mdb_bytes_per_instance",
+      static_cast<double>(disk_bytes(fs::path(dir) / "data.mdb")) / static_cast<double>(instances));
 }
 
 // The storage floor: fdatasync latency of the data directory's disk, for an in-place 4 KiB
@@ -74,14 +76,15 @@ void disk(int run, Results& out) {
   std::vector<double> inplace, commit;
   for (int i = 0; i < reps; ++i) {
     auto t0 = SteadyClock::now();
-    if (pwrite(fd, page.data(), 4096, 0) != 4096 || fdatasync(fd) != 0) throw std::runtime_error("probe write failed");
+    if (pwrite(fd, page.data(), 4096, 0) != 4096 || fdatasync(fd) != 0)
+      throw std::runtime_error("probe write failed");
     inplace.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
   }
   for (int i = 0; i < reps; ++i) {
     auto t0 = SteadyClock::now();
     off_t at = static_cast<off_t>(page.size()) * (i + 1);
-    if (pwrite(fd, page.data(), page.size(), at) != static_cast<ssize_t>(page.size()) || fdatasync(fd) != 0 ||
-        pwrite(fd, page.data(), 4096, 0) != 4096 || fdatasync(fd) != 0)
+    if (pwrite(fd, page.data(), page.size(), at) != static_cast<ssize_t>(page.size()) ||
+        fdatasync(fd) != 0 || pwrite(fd, page.data(), 4096, 0) != 4096 || fdatasync(fd) != 0)
       throw std::runtime_error("probe write failed");
     commit.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
   }
@@ -187,7 +190,8 @@ void latency(int run, Results& out) {
 // d) and e) starts then uniform events, durable or not; optionally pinned to one core.
 // Reports throughput and CPU per step: the whole process, and the engine's share (the
 // process minus the submitting thread).
-void steps(bool durable, bool one_core, std::size_t count, const std::string& label, int run, Results& out) {
+void steps(bool durable, bool one_core, std::size_t count, const std::string& label, int run,
+           Results& out) {
   if (one_core) pin_to_cpu(0);
   std::string dir = run_dir(label, run);
   DirGuard guard{dir};
@@ -198,12 +202,14 @@ void steps(bool durable, bool one_core, std::size_t count, const std::string& la
     loop.window = durable ? g_opt.window : 256;
     std::mt19937_64 rng(11 + static_cast<unsigned>(run));
     std::uniform_int_distribution<std::size_t> which(0, count - 1);
-    double cpu0 = cpu_seconds(RUSAGE_SELF), self0 = cpu_seconds(RUSAGE_THREAD), sys0 = cpu_sys_seconds(RUSAGE_SELF);
+    double cpu0 = cpu_seconds(RUSAGE_SELF), self0 = cpu_seconds(RUSAGE_THREAD),
+           sys0 = cpu_sys_seconds(RUSAGE_SELF);
     double wchar0 = proc_io("wchar"), written0 = proc_io("write_bytes");
     if (kind == 0)
       loop.run(count, [&](std::size_t i, auto done) { start_task(*opened.engine, i, done, &ids); });
     else
-      loop.run(count, [&](std::size_t, auto done) { touch(*opened.engine, ids[which(rng)], done); });
+      loop.run(count,
+               [&](std::size_t, auto done) { touch(*opened.engine, ids[which(rng)], done); });
     double cpu = cpu_seconds(RUSAGE_SELF) - cpu0, self = cpu_seconds(RUSAGE_THREAD) - self0;
     double sys = cpu_sys_seconds(RUSAGE_SELF) - sys0;
     check(loop, label.c_str());
@@ -237,7 +243,8 @@ void idle_create(std::size_t n, const std::string& dir, Results& out) {
   out.add("rss_anon_mib_after_close", rss_anon_mib());
   add_store_figures(out, dir, n);
   out.add("backup_bytes_per_instance",
-          static_cast<double>(file_bytes(fs::path(dir + "-backup") / "data.mdb")) / static_cast<double>(n));
+          static_cast<double>(file_bytes(fs::path(dir + "-backup") / "data.mdb")) /
+              static_cast<double>(n));
 }
 
 // f) restart: Engine::open in durable mode in a fresh process, then the first step.
@@ -271,8 +278,10 @@ void idle(std::size_t n) {
     Results merged;
     for (int phase = 0; phase < 3; ++phase) {
       auto r = run_in_children(1, [&](int, Results& out) {
-        if (phase == 0) idle_create(n, dir, out);
-        else idle_reopen(dir, phase == 1, out);
+        if (phase == 0)
+          idle_create(n, dir, out);
+        else
+          idle_reopen(dir, phase == 1, out);
       });
       if (r.empty()) break;
       for (auto& item : r[0].items) merged.items.push_back(item);
@@ -284,7 +293,8 @@ void idle(std::size_t n) {
 
 // g) timers on the virtual clock: `m` due timers fired by one advance_to(). `spread_ms`:
 // instance i is started at T0 + i*spread_ms, so its timer is due 30 days later.
-void timers_virtual(std::size_t m, int spread_ms, const std::string& prefix, int run, Results& out) {
+void timers_virtual(std::size_t m, int spread_ms, const std::string& prefix, int run,
+                    Results& out) {
   std::string dir = run_dir("timers-" + prefix, run);
   DirGuard guard{dir};
   const auto t0 = *bihuan::parse_time("2024-01-01T00:00:00Z");
@@ -298,7 +308,8 @@ void timers_virtual(std::size_t m, int spread_ms, const std::string& prefix, int
         bihuan::StartRequest req;
         req.definition = "bench.task";
         req.data = {{"n", 0}, {"name", business_name(i)}};
-        if (!opened.engine->start(req).ok()) throw std::runtime_error("timer population start failed");
+        if (!opened.engine->start(req).ok())
+          throw std::runtime_error("timer population start failed");
         clock->advance(bihuan::Millis(spread_ms));
       }
       opened.engine->close();
@@ -307,10 +318,12 @@ void timers_virtual(std::size_t m, int spread_ms, const std::string& prefix, int
   auto clock = std::make_shared<bihuan::VirtualClock>(t0);
   auto opened = open_engine(dir, true, clock);
   auto w0 = SteadyClock::now();
-  std::size_t fired = opened.engine->advance_to(t0 + std::chrono::hours(24 * 31) +
-                                                bihuan::Millis(static_cast<std::int64_t>(m) * spread_ms));
+  std::size_t fired = opened.engine->advance_to(
+      t0 + std::chrono::hours(24 * 31) + bihuan::Millis(static_cast<std::int64_t>(m) * spread_ms));
   double secs = seconds_since(w0);
-  if (fired != m) throw std::runtime_error("fired " + std::to_string(fired) + " of " + std::to_string(m) + " timers");
+  if (fired != m)
+    throw std::runtime_error("fired " + std::to_string(fired) + " of " + std::to_string(m) +
+                             " timers");
   out.add(prefix + "fired_per_s", static_cast<double>(m) / secs);
   out.add(prefix + "wall_ms", secs * 1e3);
   opened.engine->close();
@@ -326,12 +339,17 @@ void timers_real(std::size_t m, int spread_ms, const std::string& prefix, int ru
   auto opened = open_engine(dir, true);
   Engine& e = *opened.engine;
   using Sys = std::chrono::system_clock;
-  auto wall_ms = [] { return std::chrono::duration_cast<std::chrono::milliseconds>(Sys::now().time_since_epoch()).count(); };
+  auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Sys::now().time_since_epoch())
+        .count();
+  };
   const std::int64_t lead_ms = 2000 + static_cast<std::int64_t>(m) / 5;  // time to create them
   const std::int64_t first_due = wall_ms() + lead_ms;
   std::vector<std::int64_t> due(m);
   for (std::size_t i = 0; i < m; ++i)
-    due[i] = first_due + (spread_ms ? static_cast<std::int64_t>(i) * spread_ms / static_cast<std::int64_t>(m) : 0);
+    due[i] =
+        first_due +
+        (spread_ms ? static_cast<std::int64_t>(i) * spread_ms / static_cast<std::int64_t>(m) : 0);
   ClosedLoop loop;
   loop.window = g_opt.window;
   auto utc = bihuan::TimeZone::utc();
@@ -353,7 +371,8 @@ void timers_real(std::size_t m, int spread_ms, const std::string& prefix, int ru
     if (p == 0) break;
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  if (last != 0) throw std::runtime_error("timer burst: " + std::to_string(last) + " timers did not fire");
+  if (last != 0)
+    throw std::runtime_error("timer burst: " + std::to_string(last) + " timers did not fire");
   std::sort(due.begin(), due.end());
   std::vector<double> late(m);
   std::size_t s = 0;
@@ -387,18 +406,22 @@ void inbox(std::size_t n, int run, Results& out) {
   DirGuard guard{dir};
   auto opened = open_engine(dir, false);
   auto& e = *opened.engine;
-  auto deployed = e.deploy(json::parse(R"({"id":"bench.inspect","version":1,"initial":"DUE","states":{
+  auto deployed =
+      e.deploy(json::parse(R"({"id":"bench.inspect","version":1,"initial":"DUE","states":{
     "DUE":{"deadline":{"after":"P30D"},
            "on":{"report":{"roles":["CADRE"],"actors":{"var":"data.cadre"},"target":"DONE"},
                  "waive":{"roles":["OFFICE"],"target":"DONE"}}},
-    "DONE":{"type":"final","outcome":"done"}}})"), "bench");
+    "DONE":{"type":"final","outcome":"done"}}})"),
+               "bench");
   if (!deployed.ok) throw std::runtime_error("deploy bench.inspect failed");
   ClosedLoop loop;
   loop.window = 256;
   loop.run(n, [&](std::size_t i, auto done) {
     bihuan::StartRequest r;
     r.definition = "bench.inspect";
-    r.data = {{"cadre", "cadre-" + std::to_string(i % 430)}, {"name", business_name(i)}, {"grade", "ABCD"[i % 4]}};
+    r.data = {{"cadre", "cadre-" + std::to_string(i % 430)},
+              {"name", business_name(i)},
+              {"grade", "ABCD"[i % 4]}};
     e.start_async(std::move(r), [done](bihuan::StepResult res) { done(res.ok(), res.message); });
   });
   check(loop, "inbox population");
@@ -422,10 +445,10 @@ void repeat(const std::string& label, const std::function<void(int, Results&)>& 
   std::printf("# %s ...\n", label.c_str());
   std::fflush(stdout);
   print_summary(label, run_in_children(g_opt.runs, [&](int run, Results& r) {
-    body(run, r);
-    r.add("loadavg_1m", load_average());
-    r.add("machine_ms", machine_ms());
-  }));
+                  body(run, r);
+                  r.add("loadavg_1m", load_average());
+                  r.add("machine_ms", machine_ms());
+                }));
 }
 
 std::vector<std::size_t> parse_list(std::string v) {
@@ -441,11 +464,13 @@ std::vector<std::size_t> parse_list(std::string v) {
 bool wants(const std::string& s) { return g_opt.scenario == s || g_opt.scenario == "all"; }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: bench_engine --scenario disk|starts|events|events-local|latency|nosync|cpu|idle|timers|inbox|all\n"
-               "                    [--n N[,N...]] [--quick] [--runs R] [--window W] [--dir DIR] [--keep]\n"
-               "                    [--map-mib M]  (initial LMDB map; 0 = engine default)\n"
-               "                    [--no-pipeline]  (durable: execute and commit one batch at a time)\n");
+  std::fprintf(
+      stderr,
+      "usage: bench_engine --scenario "
+      "disk|starts|events|events-local|latency|nosync|cpu|idle|timers|inbox|all\n"
+      "                    [--n N[,N...]] [--quick] [--runs R] [--window W] [--dir DIR] [--keep]\n"
+      "                    [--map-mib M]  (initial LMDB map; 0 = engine default)\n"
+      "                    [--no-pipeline]  (durable: execute and commit one batch at a time)\n");
   return 2;
 }
 
@@ -459,38 +484,56 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--scenario") g_opt.scenario = value();
-      else if (a == "--n") g_opt.n = parse_list(value());
-      else if (a == "--quick") g_opt.quick = true;
-      else if (a == "--runs") g_opt.runs = std::stoi(value());
-      else if (a == "--window") g_opt.window = std::stoul(value());
-      else if (a == "--dir") g_opt.dir = value();
-      else if (a == "--keep") g_opt.keep = true;
-      else if (a == "--map-mib") bench::g_map_bytes = std::stoull(value()) << 20;
-      else if (a == "--no-pipeline") bench::g_pipeline = false;
-      else return usage();
+      if (a == "--scenario")
+        g_opt.scenario = value();
+      else if (a == "--n")
+        g_opt.n = parse_list(value());
+      else if (a == "--quick")
+        g_opt.quick = true;
+      else if (a == "--runs")
+        g_opt.runs = std::stoi(value());
+      else if (a == "--window")
+        g_opt.window = std::stoul(value());
+      else if (a == "--dir")
+        g_opt.dir = value();
+      else if (a == "--keep")
+        g_opt.keep = true;
+      else if (a == "--map-mib")
+        bench::g_map_bytes = std::stoull(value()) << 20;
+      else if (a == "--no-pipeline")
+        bench::g_pipeline = false;
+      else
+        return usage();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s\n", e.what());
       return usage();
     }
   }
-  static const char* known[] = {"disk", "starts", "events", "events-local", "latency", "nosync", "cpu", "idle", "timers", "inbox", "all"};
-  if (std::find(std::begin(known), std::end(known), g_opt.scenario) == std::end(known)) return usage();
+  static const char* known[] = {"disk", "starts", "events", "events-local", "latency", "nosync",
+                                "cpu",  "idle",   "timers", "inbox",        "all"};
+  if (std::find(std::begin(known), std::end(known), g_opt.scenario) == std::end(known))
+    return usage();
   if (g_opt.runs <= 0) g_opt.runs = g_opt.quick ? 1 : 3;
   fs::create_directories(g_opt.dir);
   if (is_tmpfs(g_opt.dir))
-    std::fprintf(stderr, "warning: %s is on tmpfs; fsync costs nothing there and durable figures are meaningless\n",
-                 g_opt.dir.c_str());
-  std::printf("# bench_engine scenario=%s runs=%d window=%zu map=%zuMiB dir=%s%s%s\n", g_opt.scenario.c_str(),
-              g_opt.runs, g_opt.window, bench::g_map_bytes >> 20, g_opt.dir.c_str(), g_opt.quick ? " quick" : "",
+    std::fprintf(
+        stderr,
+        "warning: %s is on tmpfs; fsync costs nothing there and durable figures are meaningless\n",
+        g_opt.dir.c_str());
+  std::printf("# bench_engine scenario=%s runs=%d window=%zu map=%zuMiB dir=%s%s%s\n",
+              g_opt.scenario.c_str(), g_opt.runs, g_opt.window, bench::g_map_bytes >> 20,
+              g_opt.dir.c_str(), g_opt.quick ? " quick" : "",
               bench::g_pipeline ? "" : " no-pipeline");
   std::printf("%-22s %-34s %14s   [min .. max]\n", "scenario", "metric", "median");
 
   if (wants("disk")) repeat("disk", [](int run, Results& r) { disk(run, r); });
   if (wants("starts")) {
     std::vector<std::size_t> sizes = g_opt.n;
-    if (sizes.empty()) sizes = g_opt.quick ? std::vector<std::size_t>{5000} : std::vector<std::size_t>{10000, 100000, 1000000};
-    for (std::size_t n : sizes) repeat("starts-" + std::to_string(n), [n](int run, Results& r) { starts(n, run, r); });
+    if (sizes.empty())
+      sizes = g_opt.quick ? std::vector<std::size_t>{5000}
+                          : std::vector<std::size_t>{10000, 100000, 1000000};
+    for (std::size_t n : sizes)
+      repeat("starts-" + std::to_string(n), [n](int run, Results& r) { starts(n, run, r); });
   }
   if (wants("events")) {
     std::size_t n = first_n(100000, 5000);
@@ -504,19 +547,25 @@ int main(int argc, char** argv) {
   if (wants("latency")) repeat("latency-1000/s", [](int run, Results& r) { latency(run, r); });
   if (wants("nosync")) {
     std::size_t n = first_n(300000, 10000);
-    repeat("nosync-1core", [n](int run, Results& r) { steps(false, true, n, "nosync-1core", run, r); });
-    repeat("nosync-2cores", [n](int run, Results& r) { steps(false, false, n, "nosync-2cores", run, r); });
+    repeat("nosync-1core",
+           [n](int run, Results& r) { steps(false, true, n, "nosync-1core", run, r); });
+    repeat("nosync-2cores",
+           [n](int run, Results& r) { steps(false, false, n, "nosync-2cores", run, r); });
   }
   if (wants("cpu")) {
     std::size_t n = first_n(100000, 5000);
-    repeat("cpu-durable", [n](int run, Results& r) { steps(true, false, n, "cpu-durable", run, r); });
+    repeat("cpu-durable",
+           [n](int run, Results& r) { steps(true, false, n, "cpu-durable", run, r); });
   }
   if (wants("idle")) idle(first_n(1000000, 20000));
   if (wants("timers")) repeat("timers", [](int run, Results& r) { timers(run, r); });
   if (wants("inbox")) {
     std::vector<std::size_t> sizes = g_opt.n;
-    if (sizes.empty()) sizes = g_opt.quick ? std::vector<std::size_t>{2400} : std::vector<std::size_t>{2400, 10000, 100000};
-    for (std::size_t n : sizes) repeat("inbox-" + std::to_string(n), [n](int run, Results& r) { inbox(n, run, r); });
+    if (sizes.empty())
+      sizes = g_opt.quick ? std::vector<std::size_t>{2400}
+                          : std::vector<std::size_t>{2400, 10000, 100000};
+    for (std::size_t n : sizes)
+      repeat("inbox-" + std::to_string(n), [n](int run, Results& r) { inbox(n, run, r); });
   }
   std::error_code ec;
   if (!g_opt.keep) fs::remove(g_opt.dir, ec);  // only if empty

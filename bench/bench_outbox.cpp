@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "../tests/plugins/loopback_http.hpp"
 #include "bihuan/config.hpp"
 #include "bihuan/dispatcher.hpp"
 #include "bihuan/plugin_host.hpp"
-#include "../tests/plugins/loopback_http.hpp"
 
 namespace {
 
@@ -89,7 +89,8 @@ double run_once(const Options& o, int run) {
   if (o.plugin == "webhook") {
     receiver = std::make_unique<bihuan::testing::LoopbackHttpServer>();
     out.plugin = "notify.webhook";
-    out.config = {{"url", receiver->url("/bench")}, {"secret", "bench-secret"}, {"timeoutMs", 10000}};
+    out.config = {
+        {"url", receiver->url("/bench")}, {"secret", "bench-secret"}, {"timeoutMs", 10000}};
     out.policy.timeout_ms = 20000;
   } else {
     out.plugin = "notify.log";
@@ -118,7 +119,8 @@ double run_once(const Options& o, int run) {
   engine->close();
   if (receiver && receiver->count() < static_cast<std::size_t>(o.n))
     std::cerr << "the receiver answered only " << receiver->count() << " requests\n";
-  if (s.delivered < static_cast<std::uint64_t>(o.n)) std::cerr << "only " << s.delivered << " delivered\n";
+  if (s.delivered < static_cast<std::uint64_t>(o.n))
+    std::cerr << "only " << s.delivered << " delivered\n";
   fs::remove_all(dir);
   return o.n / secs;
 }
@@ -130,15 +132,23 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--n") o.n = std::stoi(next());
-    else if (a == "--runs") o.runs = std::stoi(next());
-    else if (a == "--concurrency") o.concurrency = std::stoul(next());
-    else if (a == "--fsync") o.fsync = true;
-    else if (a == "--mode") o.mode = next();
-    else if (a == "--dir") o.dir = next();
-    else if (a == "--plugin") o.plugin = next();
+    if (a == "--n")
+      o.n = std::stoi(next());
+    else if (a == "--runs")
+      o.runs = std::stoi(next());
+    else if (a == "--concurrency")
+      o.concurrency = std::stoul(next());
+    else if (a == "--fsync")
+      o.fsync = true;
+    else if (a == "--mode")
+      o.mode = next();
+    else if (a == "--dir")
+      o.dir = next();
+    else if (a == "--plugin")
+      o.plugin = next();
     else {
-      std::cerr << "usage: bench_outbox [--plugin log|webhook] [--n N] [--runs R] [--concurrency C] [--fsync] "
+      std::cerr << "usage: bench_outbox [--plugin log|webhook] [--n N] [--runs R] [--concurrency "
+                   "C] [--fsync] "
                    "[--mode background|once] [--dir D]\n";
       return 2;
     }
@@ -154,9 +164,11 @@ int main(int argc, char** argv) {
     std::cout << "run " << r + 1 << ": " << static_cast<long>(rate) << " messages/s\n";
   }
   std::sort(rates.begin(), rates.end());
-  std::cout << "outbox delivery to " << (o.plugin == "webhook" ? "notify.webhook (loopback receiver)" : "notify.log")
+  std::cout << "outbox delivery to "
+            << (o.plugin == "webhook" ? "notify.webhook (loopback receiver)" : "notify.log")
             << ": n=" << o.n << " concurrency=" << o.concurrency
             << " fsync=" << (o.fsync ? "yes" : "no") << " mode=" << o.mode << ": median "
-            << static_cast<long>(rates[rates.size() / 2]) << " messages/s [" << static_cast<long>(rates.front())
-            << " .. " << static_cast<long>(rates.back()) << "]\n";
+            << static_cast<long>(rates[rates.size() / 2]) << " messages/s ["
+            << static_cast<long>(rates.front()) << " .. " << static_cast<long>(rates.back())
+            << "]\n";
 }

@@ -7,16 +7,17 @@
 //                      run_once(): the poll, 10 deliveries and their acknowledgements.
 // Only the public API is used, so the same file builds on older commits (the "before").
 //
-//   ./build/bench/bench_outbox_poll --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-//   BIHUAN_BENCH_DEAD=100000 BIHUAN_BENCH_DIR=/var/tmp/bihuan-bench (defaults)
+//   ./build/bench/bench_outbox_poll --benchmark_repetitions=5
+//   --benchmark_report_aggregates_only=true BIHUAN_BENCH_DEAD=100000
+//   BIHUAN_BENCH_DIR=/var/tmp/bihuan-bench (defaults)
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <iostream>
-#include <unistd.h>
 
 #include "bihuan/config.hpp"
 #include "bihuan/dispatcher.hpp"
@@ -72,7 +73,8 @@ struct World {
   World() {
     std::size_t dead = env_size("BIHUAN_BENCH_DEAD", 100000);
     const char* base = std::getenv("BIHUAN_BENCH_DIR");
-    dir = std::string(base && *base ? base : "/var/tmp/bihuan-bench") + "/outbox-poll-" + std::to_string(::getpid());
+    dir = std::string(base && *base ? base : "/var/tmp/bihuan-bench") + "/outbox-poll-" +
+          std::to_string(::getpid());
     fs::remove_all(dir);
     fs::create_directories(dir);
     clock = std::make_shared<VirtualClock>(TimePoint(Millis(1'800'000'000'000)));
@@ -97,15 +99,17 @@ struct World {
       after = page.back().seq;
       for (const auto& m : page) seqs.push_back(m.seq);
     }
-    if (seqs.size() != dead) fail("expected " + std::to_string(dead) + " messages, found " + std::to_string(seqs.size()));
+    if (seqs.size() != dead)
+      fail("expected " + std::to_string(dead) + " messages, found " + std::to_string(seqs.size()));
     left = seqs.size();
     {
       CommitGroup group(*engine);
       for (auto seq : seqs)
-        engine->record_delivery_failure_async(seq, "the receiver was down", clock->now(), true, [&](bool ok) {
-          if (!ok) fail("record_delivery_failure failed");
-          if (--left == 0) marked.set_value();
-        });
+        engine->record_delivery_failure_async(seq, "the receiver was down", clock->now(), true,
+                                              [&](bool ok) {
+                                                if (!ok) fail("record_delivery_failure failed");
+                                                if (--left == 0) marked.set_value();
+                                              });
     }
     marked.get_future().wait();
     if (engine->dead_letters(1).empty()) fail("no dead letters");

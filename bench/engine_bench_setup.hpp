@@ -43,7 +43,8 @@ inline std::size_t g_map_bytes = std::size_t{16} << 30;
 // EngineOptions::pipeline for every engine the benchmark opens (--no-pipeline: false).
 inline bool g_pipeline = true;
 
-inline Opened open_engine(const std::string& dir, bool durable, std::shared_ptr<bihuan::Clock> clock = nullptr) {
+inline Opened open_engine(const std::string& dir, bool durable,
+                          std::shared_ptr<bihuan::Clock> clock = nullptr) {
   bihuan::EngineOptions o;
   o.data_dir = dir;
   o.durable = durable;
@@ -56,10 +57,14 @@ inline Opened open_engine(const std::string& dir, bool durable, std::shared_ptr<
   out.engine = Engine::open(o, p);
   out.open_seconds = seconds_since(t0);
   if (!out.engine)
-    throw std::runtime_error("cannot open engine in " + dir + ": " + (p.items().empty() ? "" : p.items()[0].to_string()));
+    throw std::runtime_error("cannot open engine in " + dir + ": " +
+                             (p.items().empty() ? "" : p.items()[0].to_string()));
   for (const char* text : {kTaskDefinition, kAtDefinition}) {
     auto r = out.engine->deploy(json::parse(text), "bench");
-    if (!r.ok) throw std::runtime_error("deploy failed: " + (r.problems.items().empty() ? "" : r.problems.items()[0].to_string()));
+    if (!r.ok)
+      throw std::runtime_error("deploy failed: " + (r.problems.items().empty()
+                                                        ? ""
+                                                        : r.problems.items()[0].to_string()));
   }
   return out;
 }
@@ -100,7 +105,9 @@ inline std::vector<std::string> create_population(const std::string& dir, std::s
   ClosedLoop loop;
   loop.window = 256;
   loop.run(n, [&](std::size_t i, auto done) { start_task(*opened.engine, i, done, &ids); });
-  if (loop.failures) throw std::runtime_error("population: " + std::to_string(loop.failures) + " starts failed: " + loop.first_failure);
+  if (loop.failures)
+    throw std::runtime_error("population: " + std::to_string(loop.failures) +
+                             " starts failed: " + loop.first_failure);
   opened.engine->close();
   return ids;
 }

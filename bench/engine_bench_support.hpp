@@ -30,7 +30,8 @@ namespace bench {
 using SteadyClock = std::chrono::steady_clock;
 
 inline std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
 }
 
 inline double seconds_since(SteadyClock::time_point t0) {
@@ -51,7 +52,8 @@ inline long proc_status_kib(const char* field) {
   std::string line;
   std::size_t n = std::strlen(field);
   while (std::getline(in, line))
-    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':') return std::atol(line.c_str() + n + 1);
+    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':')
+      return std::atol(line.c_str() + n + 1);
   return -1;
 }
 
@@ -66,7 +68,8 @@ inline double proc_io(const char* field) {
   std::string line;
   std::size_t n = std::strlen(field);
   while (std::getline(in, line))
-    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':') return std::atof(line.c_str() + n + 1);
+    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':')
+      return std::atof(line.c_str() + n + 1);
   return -1;
 }
 
@@ -90,7 +93,8 @@ inline double machine_ms() {
       j["k" + std::to_string(k)] = {{"n", i * k}, {"s", "business-00042"}, {"a", {1, 2, 3}}};
     sink += bihuan::json::parse(j.dump()).size();
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return sink ? ms : -1;
 }
 
@@ -179,7 +183,8 @@ struct ClosedLoop {
           if (!have_failure.exchange(true)) first_failure = why;
         }
         std::size_t c = completed.fetch_add(1) + 1;
-        if (c % tenth == 0 && c / tenth <= 10) decile_s[c / tenth - 1] = static_cast<double>(t - start) / 1e9;
+        if (c % tenth == 0 && c / tenth <= 10)
+          decile_s[c / tenth - 1] = static_cast<double>(t - start) / 1e9;
         inflight.fetch_sub(1, std::memory_order_acq_rel);
         inflight.notify_one();
       });
@@ -193,7 +198,8 @@ struct ClosedLoop {
   // of more than 200 us between two completions marks a new commit. Counts the commits.
   std::size_t commits_observed() const {
     std::vector<std::int64_t> done(t0_.size());
-    for (std::size_t i = 0; i < done.size(); ++i) done[i] = t0_[i] + static_cast<std::int64_t>(latency_us[i] * 1e3);
+    for (std::size_t i = 0; i < done.size(); ++i)
+      done[i] = t0_[i] + static_cast<std::int64_t>(latency_us[i] * 1e3);
     std::sort(done.begin(), done.end());
     std::size_t commits = done.empty() ? 0 : 1;
     for (std::size_t i = 1; i < done.size(); ++i)
@@ -205,7 +211,8 @@ struct ClosedLoop {
   // first and last tenth.
   void report(Results& out, const std::string& prefix) {
     std::size_t n = latency_us.size();
-    if (std::size_t c = commits_observed()) out.add(prefix + "steps_per_commit", static_cast<double>(n) / static_cast<double>(c));
+    if (std::size_t c = commits_observed())
+      out.add(prefix + "steps_per_commit", static_cast<double>(n) / static_cast<double>(c));
     out.add(prefix + "per_s", static_cast<double>(n) / seconds);
     out.add(prefix + "p50_ms", percentile(latency_us, 50) / 1e3);
     out.add(prefix + "p99_ms", percentile(latency_us, 99) / 1e3);
@@ -221,7 +228,8 @@ struct ClosedLoop {
 
 // Runs body in a fresh child process `runs` times; the child sends its Results through a
 // pipe. Returns one Results per successful run. The parent must stay single-threaded.
-inline std::vector<Results> run_in_children(int runs, const std::function<void(int run, Results&)>& body) {
+inline std::vector<Results> run_in_children(int runs,
+                                            const std::function<void(int run, Results&)>& body) {
   std::vector<Results> all;
   for (int run = 0; run < runs; ++run) {
     int fds[2];
@@ -261,7 +269,8 @@ inline std::vector<Results> run_in_children(int runs, const std::function<void(i
     close(fds[1]);
     std::string text;
     char buf[4096];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+      text.append(buf, static_cast<std::size_t>(n));
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -294,8 +303,8 @@ inline void print_summary(const std::string& label, const std::vector<Results>& 
     auto v = values[k];
     std::sort(v.begin(), v.end());
     double med = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-    std::printf("%-22s %-34s %14.4g   [%.4g .. %.4g]  n=%zu\n", label.c_str(), k.c_str(), med, v.front(), v.back(),
-                v.size());
+    std::printf("%-22s %-34s %14.4g   [%.4g .. %.4g]  n=%zu\n", label.c_str(), k.c_str(), med,
+                v.front(), v.back(), v.size());
   }
   std::fflush(stdout);
 }

@@ -1,4 +1,5 @@
-// Administration: bihuan verify (pages, records, chains, indexes), backup (online compacted copy) and timers.
+// Administration: bihuan verify (pages, records, chains, indexes), backup (online compacted copy)
+// and timers.
 #include <filesystem>
 #include <iostream>
 
@@ -18,19 +19,33 @@ void run_verify(const SessionOptions& o) {
     json problems = json::array();
     for (const auto& p : r.problems)
       problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
-    print_json({{"ok", r.ok()}, {"file", r.file}, {"structureOk", r.structure_ok}, {"databases", r.databases},
-                {"pages", r.pages}, {"instances", r.instances}, {"entries", r.entries},
-                {"indexEntries", r.index_entries}, {"broken", r.broken}, {"problems", problems}});
+    print_json({{"ok", r.ok()},
+                {"file", r.file},
+                {"structureOk", r.structure_ok},
+                {"databases", r.databases},
+                {"pages", r.pages},
+                {"instances", r.instances},
+                {"entries", r.entries},
+                {"indexEntries", r.index_entries},
+                {"broken", r.broken},
+                {"problems", problems}});
   } else {
-    auto n = [](std::uint64_t v, const char* one, const char* many) { return std::to_string(v) + " " + (v == 1 ? one : many); };
+    auto n = [](std::uint64_t v, const char* one, const char* many) {
+      return std::to_string(v) + " " + (v == 1 ? one : many);
+    };
     for (const auto& b : r.broken) std::cout << b << "\n";
-    std::cout << "walked " << n(r.databases, "database", "databases") << " (" << n(r.pages, "page", "pages") << ")";
+    std::cout << "walked " << n(r.databases, "database", "databases") << " ("
+              << n(r.pages, "page", "pages") << ")";
     if (r.structure_ok)
       std::cout << "; checked " << n(r.instances, "instance", "instances") << ", "
-                << n(r.entries, "history entry", "history entries") << ", " << n(r.index_entries, "index entry", "index entries");
+                << n(r.entries, "history entry", "history entries") << ", "
+                << n(r.index_entries, "index entry", "index entries");
     else
-      std::cout << "; the structure is damaged, so records and indexes were not checked (restore a backup: docs/operations.md)";
-    std::cout << ": " << (r.ok() ? std::string("all intact") : n(r.broken.size(), "problem", "problems")) << "\n";
+      std::cout << "; the structure is damaged, so records and indexes were not checked (restore a "
+                   "backup: docs/operations.md)";
+    std::cout << ": "
+              << (r.ok() ? std::string("all intact") : n(r.broken.size(), "problem", "problems"))
+              << "\n";
   }
   if (!r.ok()) exit_code = 1;
 }
@@ -52,8 +67,10 @@ void run_backup(const BackupOptions& o) {
   }
   std::error_code ec;
   std::string where = std::filesystem::absolute(o.dir, ec).lexically_normal().string();
-  if (o.session.json()) print_json({{"backup", where}});
-  else std::cout << "backup written to " << where << " (open it with --data " << o.dir << ")\n";
+  if (o.session.json())
+    print_json({{"backup", where}});
+  else
+    std::cout << "backup written to " << where << " (open it with --data " << o.dir << ")\n";
 }
 
 void run_timers(const SessionOptions& o) {
@@ -79,13 +96,15 @@ void run_timers(const SessionOptions& o) {
 void add_admin_commands(CLI::App& app) {
   {
     auto o = std::make_shared<SessionOptions>();
-    auto* cmd = app.add_subcommand("verify", "Check the store: every page, record, history chain and index");
+    auto* cmd = app.add_subcommand("verify",
+                                   "Check the store: every page, record, history chain and index");
     add_session_options(cmd, *o);
     cmd->callback([o] { guarded(*o, [&] { run_verify(*o); }); });
   }
   {
     auto o = std::make_shared<BackupOptions>();
-    auto* cmd = app.add_subcommand("backup", "Write an online, compacted copy of the data directory");
+    auto* cmd =
+        app.add_subcommand("backup", "Write an online, compacted copy of the data directory");
     cmd->add_option("dir", o->dir, "Target directory (created; must be empty)")->required();
     add_session_options(cmd, o->session);
     cmd->callback([o] { guarded(o->session, [&] { run_backup(*o); }); });

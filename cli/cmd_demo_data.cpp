@@ -25,20 +25,25 @@ void run_demo_data(const DemoOptions& o) {
   for (const auto& b : city.businesses) ++grades[b.grade];
   for (const auto& c : city.cadres)
     if (c.replaces.empty()) ++levels[c.level];
-  std::cout << "wrote " << o.out << " (seed " << o.seed << "): " << city.businesses.size() << " businesses (A "
-            << grades["A"] << ", B " << grades["B"] << ", C " << grades["C"] << ", D " << grades["D"] << "), "
-            << levels["city"] + levels["township"] + levels["village"] << " cadres (B " << levels["city"] << ", C "
-            << levels["township"] << ", D " << levels["village"] << ") + " << levels["prefecture"]
-            << " prefecture cadres, " << city.cadres.size() - (levels["city"] + levels["township"] + levels["village"] + levels["prefecture"])
-            << " replacement cadres in 2023, " << city.units.size() << " responsible units, " << city.stations.size()
-            << " regulator stations, " << city.bindings.size() << " bindings\n";
+  std::cout << "wrote " << o.out << " (seed " << o.seed << "): " << city.businesses.size()
+            << " businesses (A " << grades["A"] << ", B " << grades["B"] << ", C " << grades["C"]
+            << ", D " << grades["D"] << "), "
+            << levels["city"] + levels["township"] + levels["village"] << " cadres (B "
+            << levels["city"] << ", C " << levels["township"] << ", D " << levels["village"]
+            << ") + " << levels["prefecture"] << " prefecture cadres, "
+            << city.cadres.size() -
+                   (levels["city"] + levels["township"] + levels["village"] + levels["prefecture"])
+            << " replacement cadres in 2023, " << city.units.size() << " responsible units, "
+            << city.stations.size() << " regulator stations, " << city.bindings.size()
+            << " bindings\n";
 }
 
 }  // namespace
 
 void add_demo_data(CLI::App& app) {
   auto o = std::make_shared<DemoOptions>();
-  auto* cmd = app.add_subcommand("demo-data", "Write the seeded demo city (CSV, SQLite, engine-config.json)");
+  auto* cmd = app.add_subcommand("demo-data",
+                                 "Write the seeded demo city (CSV, SQLite, engine-config.json)");
   cmd->add_option("--seed", o->seed, "Seed (same seed, same files)")->capture_default_str();
   cmd->add_option("--out", o->out, "Output directory")->capture_default_str();
   cmd->callback([o] { run_demo_data(*o); });

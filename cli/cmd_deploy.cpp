@@ -63,7 +63,8 @@ void run_deploy(const DeployOptions& o, bool data_dir_given) {
     names = load_configured_names(o.config, problems);
     for (const auto& p : problems.items()) std::cerr << p.to_string() << "\n";
     if (!names) return fail(o.session, "the configuration " + o.config + " has errors");
-    if (!data_dir_given && !names->config.data_dir.empty()) session.data_dir = names->config.data_dir;
+    if (!data_dir_given && !names->config.data_dir.empty())
+      session.data_dir = names->config.data_dir;
     if (session.calendars.empty()) session.calendars = names->config.calendar_dirs;
   }
   auto engine = open_engine(session, true, o.files);
@@ -77,8 +78,10 @@ void run_deploy(const DeployOptions& o, bool data_dir_given) {
   }
   engine->close();
   report["failed"] = failed;
-  if (o.session.json()) print_json(report);
-  else if (failed) std::cout << failed << " of " << o.files.size() << " files not deployed\n";
+  if (o.session.json())
+    print_json(report);
+  else if (failed)
+    std::cout << failed << " of " << o.files.size() << " files not deployed\n";
   if (failed) exit_code = 1;
 }
 
@@ -88,8 +91,9 @@ void add_deploy(CLI::App& app) {
   auto o = std::make_shared<DeployOptions>();
   auto* cmd = app.add_subcommand("deploy", "Deploy definitions into the data directory");
   cmd->add_option("files", o->files, "Definition files")->required();
-  cmd->add_option("--config", o->config,
-                  "Engine configuration: notifiers and task handlers used must be configured in it");
+  cmd->add_option(
+      "--config", o->config,
+      "Engine configuration: notifiers and task handlers used must be configured in it");
   add_session_options(cmd, o->session);
   cmd->callback([o, cmd] {
     bool given = cmd->count("--data-dir") > 0 || std::getenv("BIHUAN_DATA") != nullptr;

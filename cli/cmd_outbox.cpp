@@ -22,9 +22,15 @@ struct OutboxOptions {
 
 json message_json(const OutboxMessage& m) {
   const TimeZone& utc = *TimeZone::utc();
-  json j = {{"seq", m.seq},           {"kind", m.kind},         {"channel", m.channel},
-            {"instance", m.instance_id}, {"key", m.idempotency_key}, {"attempts", m.attempts},
-            {"dead", m.dead},         {"created", format_time(m.created_at, utc)}, {"body", m.body}};
+  json j = {{"seq", m.seq},
+            {"kind", m.kind},
+            {"channel", m.channel},
+            {"instance", m.instance_id},
+            {"key", m.idempotency_key},
+            {"attempts", m.attempts},
+            {"dead", m.dead},
+            {"created", format_time(m.created_at, utc)},
+            {"body", m.body}};
   if (m.next_attempt_at) j["nextAttempt"] = format_time(*m.next_attempt_at, utc);
   if (!m.last_error.empty()) j["lastError"] = m.last_error;
   return j;
@@ -69,12 +75,18 @@ void run_retry(const RetryOptions& o) {
     for (const auto& m : engine->dead_letters(1u << 30)) seqs.push_back(m.seq);
   std::size_t done = 0;
   for (auto seq : seqs) {
-    if (engine->retry_dead_letter(seq)) ++done;
-    else fail(o.session, "message " + std::to_string(seq) + " is not a dead letter (see bihuan dead-letters)");
+    if (engine->retry_dead_letter(seq))
+      ++done;
+    else
+      fail(o.session,
+           "message " + std::to_string(seq) + " is not a dead letter (see bihuan dead-letters)");
   }
   engine->close();
-  if (o.session.json()) print_json({{"retried", done}});
-  else std::cout << done << (done == 1 ? " dead letter" : " dead letters") << " will be delivered again\n";
+  if (o.session.json())
+    print_json({{"retried", done}});
+  else
+    std::cout << done << (done == 1 ? " dead letter" : " dead letters")
+              << " will be delivered again\n";
 }
 
 struct DispatchOptions {
@@ -132,16 +144,25 @@ void run_dispatch(const DispatchOptions& o, bool data_dir_given) {
   dispatcher.stop();
   services->attach(nullptr);
   auto s = dispatcher.stats();
-  std::size_t left = engine->outbox(1u << 30, 0).size(), dead = engine->dead_letters(1u << 30).size();
+  std::size_t left = engine->outbox(1u << 30, 0).size(),
+              dead = engine->dead_letters(1u << 30).size();
   engine->close();
   if (o.session.json()) {
-    print_json({{"attempts", s.attempts}, {"delivered", s.delivered}, {"failed", s.failed}, {"dead", s.dead},
-                {"timedOut", s.timed_out}, {"left", left}, {"deadLetters", dead}});
+    print_json({{"attempts", s.attempts},
+                {"delivered", s.delivered},
+                {"failed", s.failed},
+                {"dead", s.dead},
+                {"timedOut", s.timed_out},
+                {"left", left},
+                {"deadLetters", dead}});
   } else {
-    std::cout << "delivered " << s.delivered << " of " << s.attempts << " attempts; " << s.failed << " failed (retry later), "
-              << s.dead << " became dead letters; outbox: " << left << " left, " << dead << " dead\n";
+    std::cout << "delivered " << s.delivered << " of " << s.attempts << " attempts; " << s.failed
+              << " failed (retry later), " << s.dead << " became dead letters; outbox: " << left
+              << " left, " << dead << " dead\n";
   }
-  if (o.once && !drained) fail(o.session, "messages are still waiting for a retry (run again later, or see bihuan outbox)");
+  if (o.once && !drained)
+    fail(o.session,
+         "messages are still waiting for a retry (run again later, or see bihuan outbox)");
 }
 
 }  // namespace
@@ -149,7 +170,8 @@ void run_dispatch(const DispatchOptions& o, bool data_dir_given) {
 void add_outbox_commands(CLI::App& app) {
   {
     auto o = std::make_shared<OutboxOptions>();
-    auto* cmd = app.add_subcommand("outbox", "List outbox messages waiting for delivery (and dead letters)");
+    auto* cmd = app.add_subcommand("outbox",
+                                   "List outbox messages waiting for delivery (and dead letters)");
     cmd->add_flag("--dead", o->dead_only, "Only dead letters");
     cmd->add_option("--limit", o->limit, "At most this many")->capture_default_str();
     add_session_options(cmd, o->session);
@@ -158,7 +180,8 @@ void add_outbox_commands(CLI::App& app) {
   {
     auto o = std::make_shared<OutboxOptions>();
     o->dead_only = true;
-    auto* cmd = app.add_subcommand("dead-letters", "List messages that failed every delivery attempt");
+    auto* cmd =
+        app.add_subcommand("dead-letters", "List messages that failed every delivery attempt");
     cmd->add_option("--limit", o->limit, "At most this many")->capture_default_str();
     add_session_options(cmd, o->session);
     cmd->callback([o] { guarded(o->session, [&] { run_outbox(*o); }); });
@@ -176,10 +199,15 @@ void add_outbox_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<DispatchOptions>();
-    auto* cmd = app.add_subcommand("dispatch", "Deliver outbox messages through the configured plugins");
-    cmd->add_option("--config", o->config, "Engine configuration file (default: notify-log and log -> <data>/notifications.jsonl)");
-    cmd->add_flag("--once", o->once, "Deliver until the outbox is empty (or only dead letters are left), then exit");
-    cmd->add_option("--max-wait-ms", o->max_wait_ms, "With --once: longest wait for retries")->capture_default_str();
+    auto* cmd =
+        app.add_subcommand("dispatch", "Deliver outbox messages through the configured plugins");
+    cmd->add_option(
+        "--config", o->config,
+        "Engine configuration file (default: notify-log and log -> <data>/notifications.jsonl)");
+    cmd->add_flag("--once", o->once,
+                  "Deliver until the outbox is empty (or only dead letters are left), then exit");
+    cmd->add_option("--max-wait-ms", o->max_wait_ms, "With --once: longest wait for retries")
+        ->capture_default_str();
     add_session_options(cmd, o->session);
     cmd->callback([o, cmd] {
       bool given = cmd->count("--data-dir") > 0 || std::getenv("BIHUAN_DATA") != nullptr;

@@ -20,7 +20,8 @@ struct TargetOptions {
 // "record-damaged: ..." when its stored record is damaged.
 std::optional<InstanceView> find_target(const TargetOptions& o, const Engine& engine) {
   std::string unavailable;
-  auto v = o.key.empty() ? engine.get(o.id, &unavailable) : engine.get_by_business_key(o.key, &unavailable);
+  auto v = o.key.empty() ? engine.get(o.id, &unavailable)
+                         : engine.get_by_business_key(o.key, &unavailable);
   if (v) return v;
   if (!unavailable.empty()) {  // a failed read is not "no instance"
     fail(o.session, "storage-unavailable: " + unavailable);
@@ -30,8 +31,9 @@ std::optional<InstanceView> find_target(const TargetOptions& o, const Engine& en
     fail(o.session, "record-damaged: " + *damage);
     return v;
   }
-  fail(o.session, (o.key.empty() ? "no instance " + o.id : "no instance with business key " + o.key) + " in " +
-                      o.session.data_dir);
+  fail(o.session,
+       (o.key.empty() ? "no instance " + o.id : "no instance with business key " + o.key) + " in " +
+           o.session.data_dir);
   return v;
 }
 
@@ -43,7 +45,8 @@ void add_target(CLI::App* cmd, TargetOptions& o) {
 }
 
 void require_target(const TargetOptions& o, const std::string& command) {
-  if (o.id.empty() && o.key.empty()) throw CLI::ValidationError(command, "give an instance id or --key KEY");
+  if (o.id.empty() && o.key.empty())
+    throw CLI::ValidationError(command, "give an instance id or --key KEY");
 }
 
 // ---- show
@@ -65,8 +68,10 @@ void run_show(const TargetOptions& o) {
         return;
       }
     }
-    if (o.session.json()) print_json(v->to_json(zone_of(*engine, *v)));
-    else print_instance(std::cout, *engine, *v);
+    if (o.session.json())
+      print_json(v->to_json(zone_of(*engine, *v)));
+    else
+      print_instance(std::cout, *engine, *v);
   }
   engine->close();
 }
@@ -91,10 +96,12 @@ void run_history(const TargetOptions& o) {
     } else {
       Table t({"SEQ", "TIME", "KIND", "EVENT", "ACTOR", "FROM → TO", "HASH"});
       for (const auto& e : page.items)
-        t.add({std::to_string(e.seq), format_time(e.at, tz), e.kind, e.event.empty() ? "-" : e.event,
-               e.actor.empty() ? "-" : e.actor, (e.from.empty() ? "∅" : e.from) + " → " + e.to, short_hash(e.hash)});
+        t.add({std::to_string(e.seq), format_time(e.at, tz), e.kind,
+               e.event.empty() ? "-" : e.event, e.actor.empty() ? "-" : e.actor,
+               (e.from.empty() ? "∅" : e.from) + " → " + e.to, short_hash(e.hash)});
       t.print(std::cout);
-      if (!page.next_cursor.empty()) std::cout << "older entries with --cursor " << page.next_cursor << "\n";
+      if (!page.next_cursor.empty())
+        std::cout << "older entries with --cursor " << page.next_cursor << "\n";
     }
   }
   engine->close();
@@ -112,8 +119,9 @@ struct ListOptions {
 void run_list(ListOptions o) {
   InstanceQuery& q = o.query;
   if (!o.status.empty()) {
-    q.status = o.status == "running" ? InstanceStatus::running
-               : o.status == "completed" ? InstanceStatus::completed : InstanceStatus::cancelled;
+    q.status = o.status == "running"     ? InstanceStatus::running
+               : o.status == "completed" ? InstanceStatus::completed
+                                         : InstanceStatus::cancelled;
   }
   for (const auto& w : o.where) {
     auto eq = w.find('=');
@@ -124,8 +132,8 @@ void run_list(ListOptions o) {
     Problems problems("--where " + w.substr(0, eq));
     auto v = load_json(std::string_view(w).substr(eq + 1), problems);
     if (!v) {
-      fail(o.session, "--where " + w + ": the value is not JSON (quote strings: " + w.substr(0, eq + 1) +
-                          "'\"text\"')");
+      fail(o.session, "--where " + w + ": the value is not JSON (quote strings: " +
+                          w.substr(0, eq + 1) + "'\"text\"')");
       return;
     }
     q.data_equals.emplace_back(w.substr(0, eq), std::move(*v));
@@ -184,9 +192,9 @@ void run_inbox(const InboxOptions& o) {
     for (const auto& it : items) {
       std::string events;
       for (const auto& e : it.events) events += (events.empty() ? "" : ",") + e;
-      t.add({it.instance.id, it.instance.definition, it.instance.business_key.empty() ? "-" : it.instance.business_key,
-             it.instance.state, events,
-             it.deadline ? format_time(*it.deadline, zone_of(*engine, it.instance)) : "-"});
+      t.add({it.instance.id, it.instance.definition,
+             it.instance.business_key.empty() ? "-" : it.instance.business_key, it.instance.state,
+             events, it.deadline ? format_time(*it.deadline, zone_of(*engine, it.instance)) : "-"});
     }
     t.print(std::cout);
     std::cout << items.size() << (items.size() == 1 ? " task" : " tasks") << " for " << o.actor.id;
@@ -211,10 +219,13 @@ void add_read_commands(CLI::App& app) {
   }
   {
     auto o = std::make_shared<TargetOptions>();
-    auto* cmd = app.add_subcommand("history", "An instance's history: one hash-chained entry per step");
+    auto* cmd =
+        app.add_subcommand("history", "An instance's history: one hash-chained entry per step");
     add_target(cmd, *o);
-    cmd->add_option("--limit", o->limit, "Only the newest N entries (before --cursor); 0 = all")->capture_default_str();
-    cmd->add_option("--cursor", o->cursor, "Cursor printed by the previous page: the entries before it");
+    cmd->add_option("--limit", o->limit, "Only the newest N entries (before --cursor); 0 = all")
+        ->capture_default_str();
+    cmd->add_option("--cursor", o->cursor,
+                    "Cursor printed by the previous page: the entries before it");
     cmd->callback([o] {
       require_target(*o, "history");
       guarded(o->session, [&] { run_history(*o); });

@@ -81,13 +81,15 @@ std::vector<std::string> definition_files(const std::vector<std::string>& dirs) 
       files.push_back(d);
       continue;
     }
-    for (auto it = fs::recursive_directory_iterator(d, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(d, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       auto name = it->path().filename().string();
       if (it->is_directory() && (name == "schema" || name == "calendars" || name[0] == '.')) {
         it.disable_recursion_pending();
         continue;
       }
-      if (it->is_regular_file() && it->path().extension() == ".json") files.push_back(it->path().string());
+      if (it->is_regular_file() && it->path().extension() == ".json")
+        files.push_back(it->path().string());
     }
   }
   std::sort(files.begin(), files.end());
@@ -99,7 +101,8 @@ void deploy_workflows(Engine& engine, const std::vector<std::string>& dirs) {
   for (const auto& file : definition_files(dirs)) {
     Problems problems(file);
     auto doc = load_json_file(file, problems);
-    if (!doc || !doc->is_object() || !doc->contains("states") || !doc->contains("id")) continue;  // not a definition
+    if (!doc || !doc->is_object() || !doc->contains("states") || !doc->contains("id"))
+      continue;  // not a definition
     auto res = engine.deploy(*doc, file);
     if (res.ok) {
       res.unchanged ? ++unchanged : ++deployed;
@@ -118,7 +121,8 @@ std::string file_data_dir(const std::string& config_file) {
   if (config_file.empty()) return "";
   Problems ignored;  // reported when the file is read for real
   auto doc = EngineConfig::layer_file(json::object(), config_file, ignored);
-  if (!doc || !doc->is_object() || !doc->contains("dataDir") || !(*doc)["dataDir"].is_string()) return "";
+  if (!doc || !doc->is_object() || !doc->contains("dataDir") || !(*doc)["dataDir"].is_string())
+    return "";
   return (*doc)["dataDir"].get<std::string>();
 }
 
@@ -159,20 +163,28 @@ std::shared_ptr<Clock> make_clock(const ServeOptions& o, const std::string& data
       return nullptr;
     }
     if (!o.clock_start.empty())
-      log_line("warn", "--clock-start ignored: this data directory's clock continues from " + file.string());
-    log_line("info", "engine clock runs shifted", {{"file", file.string()}, {"startedAt", format_time(*at, *TimeZone::utc())}});
+      log_line("warn", "--clock-start ignored: this data directory's clock continues from " +
+                           file.string());
+    log_line("info", "engine clock runs shifted",
+             {{"file", file.string()}, {"startedAt", format_time(*at, *TimeZone::utc())}});
     return std::make_shared<OffsetClock>(*at, *system_at);
   }
   auto at = parse_time(o.clock_start);
   if (!at) {
-    log_line("error", "--clock-start: expected an ISO 8601 time such as 2023-05-15T09:00:00+08:00, got " + o.clock_start);
+    log_line("error",
+             "--clock-start: expected an ISO 8601 time such as 2023-05-15T09:00:00+08:00, got " +
+                 o.clock_start);
     ok = false;
     return nullptr;
   }
   TimePoint now = SystemClock().now();
   std::ofstream out(file);
-  out << json({{"at", format_time(*at, *TimeZone::utc())}, {"systemAt", format_time(now, *TimeZone::utc())}}).dump() << "\n";
-  log_line("info", "engine clock starts at " + o.clock_start + " and runs in real time", {{"file", file.string()}});
+  out << json({{"at", format_time(*at, *TimeZone::utc())},
+               {"systemAt", format_time(now, *TimeZone::utc())}})
+             .dump()
+      << "\n";
+  log_line("info", "engine clock starts at " + o.clock_start + " and runs in real time",
+           {{"file", file.string()}});
   return std::make_shared<OffsetClock>(*at, now);
 }
 
@@ -197,16 +209,20 @@ void run_serve(ServeOptions o) {
       return;
     }
     if (!o.print_config) {
-      log_line("info", "preparing the food-safety demo (simulated up to " + plan.at + " on the first start)",
-               {{"dataDir", plan.root}});
+      log_line(
+          "info",
+          "preparing the food-safety demo (simulated up to " + plan.at + " on the first start)",
+          {{"dataDir", plan.root}});
       auto started = std::chrono::steady_clock::now();
       if (auto err = prepare_demo(plan); !err.empty()) {
         log_line("error", "the demo could not be prepared: " + err);
         exit_code = 1;
         return;
       }
-      log_line("info", "demo ready",
-               {{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+      log_line(
+          "info", "demo ready",
+          {{"seconds",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
     }
     o.config = demo_config_file(plan);
     o.data_dir = demo_engine_dir(plan);
@@ -230,10 +246,12 @@ void run_serve(ServeOptions o) {
     auto layered = EngineConfig::layer_file(effective, o.config, problems);
     if (layered) effective = std::move(*layered);
   }
-  if (!o.data_dir.empty()) effective["dataDir"] = fs::absolute(o.data_dir).lexically_normal().string();
+  if (!o.data_dir.empty())
+    effective["dataDir"] = fs::absolute(o.data_dir).lexically_normal().string();
   if (!o.workflows.empty()) {
     effective["workflowDirs"] = json::array();
-    for (const auto& w : o.workflows) effective["workflowDirs"].push_back(fs::absolute(w).lexically_normal().string());
+    for (const auto& w : o.workflows)
+      effective["workflowDirs"].push_back(fs::absolute(w).lexically_normal().string());
   }
   if (o.no_workflows) effective["workflowDirs"] = json::array();
   if (!o.listen.empty()) {
@@ -253,9 +271,9 @@ void run_serve(ServeOptions o) {
   // The server section too, even when the rest has errors: every problem in one go.
   std::optional<ServerConfig> server_config;
   if (effective.is_object() && (!effective.contains("server") || effective["server"].is_object()))
-    server_config = ServerConfig::from_json(effective.value("server", json::object()),
-                                            embedded_default ? "" : fs::absolute(o.config).parent_path().string(),
-                                            "/server", problems);
+    server_config = ServerConfig::from_json(
+        effective.value("server", json::object()),
+        embedded_default ? "" : fs::absolute(o.config).parent_path().string(), "/server", problems);
   if (!config || !server_config) {
     log_problems(problems);
     log_line("error", "bihuan serve: the configuration has errors; not started",
@@ -316,7 +334,8 @@ void run_serve(ServeOptions o) {
   eo.data_dir = config->data_dir;
   eo.clock = clock;
   Problems cal_problems;
-  eo.calendars = std::make_shared<Calendars>(find_calendars(calendar_dirs, config->data_dir, cal_problems));
+  eo.calendars =
+      std::make_shared<Calendars>(find_calendars(calendar_dirs, config->data_dir, cal_problems));
   log_problems(cal_problems);
   configured_names(*config, registry, eo.notifiers, eo.task_handlers);
   Problems open_problems(config->data_dir);
@@ -324,12 +343,15 @@ void run_serve(ServeOptions o) {
   auto engine = Engine::open(std::move(eo), open_problems);
   if (!engine) {
     log_problems(open_problems);
-    log_line("error", "bihuan serve: cannot open the data directory; not started", {{"dataDir", config->data_dir}});
+    log_line("error", "bihuan serve: cannot open the data directory; not started",
+             {{"dataDir", config->data_dir}});
     exit_code = 1;
     return;
   }
   log_line("info", "engine open",
-           {{"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opened_at).count()},
+           {{"ms",
+             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opened_at)
+                 .count()},
             {"instances", engine->metrics().instances},
             {"pendingTimers", engine->metrics().pending_timers}});
   if (!workflow_dirs.empty()) deploy_workflows(*engine, workflow_dirs);
@@ -348,23 +370,29 @@ void run_serve(ServeOptions o) {
   }
   if (embedded_default && server_config->tokens.empty()) {
     std::string token = dev_admin_token(config->data_dir);
-    server_config->tokens.push_back({"dev-admin", ServerConfig::hash_token(token), Actor{"admin", {"admin"}}, 0, 0});
-    log_line("info", "development administrator token (embedded default only; kept in <data>/dev-admin-token)",
-             {{"token", token}, {"actor", "admin"}, {"roles", {"admin"}}});
+    server_config->tokens.push_back(
+        {"dev-admin", ServerConfig::hash_token(token), Actor{"admin", {"admin"}}, 0, 0});
+    log_line(
+        "info",
+        "development administrator token (embedded default only; kept in <data>/dev-admin-token)",
+        {{"token", token}, {"actor", "admin"}, {"roles", {"admin"}}});
   }
   if (server_config->tokens.empty())
-    log_line("warn", "no tokens are configured: every /v1 route will answer 401 (see docs/operations.md)");
+    log_line("warn",
+             "no tokens are configured: every /v1 route will answer 401 (see docs/operations.md)");
 
   ServerHooks hooks;
   hooks.extra_metrics = [&dispatcher] {
     auto s = dispatcher.stats();
     std::string out;
     auto counter = [&out](const char* name, const char* help, std::uint64_t v) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " + std::to_string(v) + "\n";
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+             " " + std::to_string(v) + "\n";
     };
     counter("bihuan_outbox_attempts_total", "Delivery attempts made.", s.attempts);
     counter("bihuan_outbox_delivered_total", "Messages delivered.", s.delivered);
-    counter("bihuan_outbox_failures_total", "Delivery attempts that failed (to be retried).", s.failed);
+    counter("bihuan_outbox_failures_total", "Delivery attempts that failed (to be retried).",
+            s.failed);
     counter("bihuan_outbox_dead_total", "Messages that became dead letters.", s.dead);
     counter("bihuan_outbox_timeouts_total", "Delivery attempts that timed out.", s.timed_out);
     return out;
@@ -380,8 +408,8 @@ void run_serve(ServeOptions o) {
     return;
   }
   log_line("info", "listening",
-           {{"url", std::string(server_config->tls ? "https" : "http") + "://" + server_config->host + ":" +
-                        std::to_string(server->port())},
+           {{"url", std::string(server_config->tls ? "https" : "http") + "://" +
+                        server_config->host + ":" + std::to_string(server->port())},
             {"port", server->port()},
             {"openapi", "/v1/openapi.json"}});
 
@@ -399,21 +427,31 @@ void run_serve(ServeOptions o) {
 
 void add_serve_commands(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
-  auto* cmd = app.add_subcommand("serve", "Run the HTTP/JSON API server with the engine and its plugins");
-  cmd->add_option("--config", o->config, "Configuration file (default: the embedded default, see docs/operations.md)");
-  cmd->add_option("-D,--data-dir,--data", o->data_dir, "Data directory (overrides the configuration's dataDir)")
+  auto* cmd =
+      app.add_subcommand("serve", "Run the HTTP/JSON API server with the engine and its plugins");
+  cmd->add_option("--config", o->config,
+                  "Configuration file (default: the embedded default, see docs/operations.md)");
+  cmd->add_option("-D,--data-dir,--data", o->data_dir,
+                  "Data directory (overrides the configuration's dataDir)")
       ->envname("BIHUAN_DATA");
-  cmd->add_option("--listen", o->listen, "host:port to listen on (overrides the configuration; port 0 = any)");
-  cmd->add_option("--workflows", o->workflows, "Definition files or folders to deploy at start (repeat)")
+  cmd->add_option("--listen", o->listen,
+                  "host:port to listen on (overrides the configuration; port 0 = any)");
+  cmd->add_option("--workflows", o->workflows,
+                  "Definition files or folders to deploy at start (repeat)")
       ->allow_extra_args(false);
   cmd->add_flag("--no-workflows", o->no_workflows, "Deploy nothing at start");
   cmd->add_flag("--demo", o->demo,
-                "Serve the food-safety package on the seeded demo city, simulated up to --demo-at on the first start");
-  cmd->add_option("--demo-at", o->demo_at, "With --demo: the simulated moment to start at (default 2023-05-15T09:30:00+08:00)");
+                "Serve the food-safety package on the seeded demo city, simulated up to --demo-at "
+                "on the first start");
+  cmd->add_option(
+      "--demo-at", o->demo_at,
+      "With --demo: the simulated moment to start at (default 2023-05-15T09:30:00+08:00)");
   cmd->add_flag("--print-config", o->print_config,
-                "Print the effective configuration (the embedded default, --config laid over it, and the options) as JSON and exit");
+                "Print the effective configuration (the embedded default, --config laid over it, "
+                "and the options) as JSON and exit");
   cmd->add_option("--clock-start", o->clock_start,
-                  "Run the engine clock from this ISO 8601 instant (demos on simulated data); kept in <data>/clock.json");
+                  "Run the engine clock from this ISO 8601 instant (demos on simulated data); kept "
+                  "in <data>/clock.json");
   cmd->callback([o] {
     try {
       run_serve(*o);
@@ -424,7 +462,8 @@ void add_serve_commands(CLI::App& app) {
   });
 
   auto token = std::make_shared<std::string>();
-  auto* th = app.add_subcommand("token-hash", "Print the SHA-256 a configuration stores for a bearer token");
+  auto* th = app.add_subcommand("token-hash",
+                                "Print the SHA-256 a configuration stores for a bearer token");
   th->add_option("token", *token, "The token text (read from stdin when omitted)");
   th->callback([token] {
     std::string t = *token;

@@ -53,20 +53,27 @@ void run_simulate(SimulateOptions o) {
     s << in.rdbuf();
     json doc = json::parse(s.str(), nullptr, false);
     if (!in || doc.is_discarded()) return fail(o.behaviour_file + ": not a readable JSON file");
-    if (auto e = sim::from_json(doc, o.run.behaviour); !e.empty()) return fail(o.behaviour_file + ": " + e);
+    if (auto e = sim::from_json(doc, o.run.behaviour); !e.empty())
+      return fail(o.behaviour_file + ": " + e);
   }
   // The run and the statistics both stand on --end: refuse a bad one before either.
   auto end = parse_time(o.run.end);
-  if (!end) return fail("--end: \"" + o.run.end + "\" is not an ISO 8601 time (e.g. 2023-07-15T00:00:00+08:00)");
+  if (!end)
+    return fail("--end: \"" + o.run.end +
+                "\" is not an ISO 8601 time (e.g. 2023-07-15T00:00:00+08:00)");
   o.run.durable = !o.nosync;
   if (o.run.workflows_dir.empty()) o.run.workflows_dir = find_up("workflows/food-safety");
   if (o.run.calendars_dir.empty()) o.run.calendars_dir = find_up("workflows/calendars");
   bool temp = o.run.data_dir.empty();
-  if (temp) o.run.data_dir = (fs::temp_directory_path() / ("bihuan-simulate-" + std::to_string(::getpid()))).string();
+  if (temp)
+    o.run.data_dir =
+        (fs::temp_directory_path() / ("bihuan-simulate-" + std::to_string(::getpid()))).string();
 
   demo::City full;
-  if (o.city_dir.empty()) full = demo::generate_city(o.run.seed);
-  else if (auto e = sim::load_city_csv(o.city_dir, full); !e.empty()) return fail(e);
+  if (o.city_dir.empty())
+    full = demo::generate_city(o.run.seed);
+  else if (auto e = sim::load_city_csv(o.city_dir, full); !e.empty())
+    return fail(e);
   demo::City city = sim::subset(full, {o.townships.begin(), o.townships.end()});
   std::map<std::string, std::string> labels;
   for (const auto& r : city.regions) labels[r.id] = r.name;
@@ -100,13 +107,16 @@ void run_simulate(SimulateOptions o) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   if (!o.quiet) sim::print_tables(stats, std::cout);
-  std::cout << "simulated " << city.businesses.size() << " businesses, " << city.cadres.size() << " cadres"
-            << (o.run.daily ? ", " + std::to_string(report.daily_records) + " daily records" : std::string())
-            << " to " << o.run.end << " in " << report.seconds << " s (" << (o.run.durable ? "durable" : "nosync")
-            << "): " << report.actions << " actor steps (" << report.refused << " refused), " << report.notifications
-            << " notifications, " << report.queries << " data-source queries; " << report.moments << " moments, "
-            << report.commits << " commits, " << report.timers_fired << " timers; peak RSS " << ru.ru_maxrss / 1024
-            << " MiB\n";
+  std::cout << "simulated " << city.businesses.size() << " businesses, " << city.cadres.size()
+            << " cadres"
+            << (o.run.daily ? ", " + std::to_string(report.daily_records) + " daily records"
+                            : std::string())
+            << " to " << o.run.end << " in " << report.seconds << " s ("
+            << (o.run.durable ? "durable" : "nosync") << "): " << report.actions << " actor steps ("
+            << report.refused << " refused), " << report.notifications << " notifications, "
+            << report.queries << " data-source queries; " << report.moments << " moments, "
+            << report.commits << " commits, " << report.timers_fired << " timers; peak RSS "
+            << ru.ru_maxrss / 1024 << " MiB\n";
   if (!o.quiet && report.refused) {
     std::cout << "refused steps:";
     for (const auto& [what, n] : report.refusals) std::cout << " " << what << " " << n << ";";
@@ -118,10 +128,14 @@ void run_simulate(SimulateOptions o) {
       oracles_ok = false;
       std::cerr << "bihuan simulate: self-check " << name << " failed: " << o2.dump() << "\n";
     }
-  if (!o.json_file.empty()) std::ofstream(o.json_file, std::ios::binary | std::ios::trunc) << stats.dump(1) << "\n";
-  if (!o.html_file.empty()) std::ofstream(o.html_file, std::ios::binary | std::ios::trunc) << sim::html_report(stats);
-  if (temp && !o.keep) fs::remove_all(o.run.data_dir);
-  else std::cout << "data directory: " << o.run.data_dir << "\n";
+  if (!o.json_file.empty())
+    std::ofstream(o.json_file, std::ios::binary | std::ios::trunc) << stats.dump(1) << "\n";
+  if (!o.html_file.empty())
+    std::ofstream(o.html_file, std::ios::binary | std::ios::trunc) << sim::html_report(stats);
+  if (temp && !o.keep)
+    fs::remove_all(o.run.data_dir);
+  else
+    std::cout << "data directory: " << o.run.data_dir << "\n";
   if (!oracles_ok) exit_code = 1;
 }
 
@@ -129,23 +143,33 @@ void run_simulate(SimulateOptions o) {
 
 void add_simulate(CLI::App& app) {
   auto o = std::make_shared<SimulateOptions>();
-  auto* cmd = app.add_subcommand("simulate", "Simulate the food-safety year on the engine and report the statistics");
-  cmd->add_option("--seed", o->run.seed, "Seed of the city and of the actors' behaviour")->capture_default_str();
-  cmd->add_option("--city", o->city_dir, "Read the city from a bihuan demo-data directory (default: generate it)");
-  cmd->add_option("-D,--data", o->run.data_dir, "Fresh data directory to run in (default: a temporary one, removed)");
-  cmd->add_option("--behaviour", o->behaviour_file, "JSON behaviour file (rates; see workflows/food-safety/README.md)");
+  auto* cmd = app.add_subcommand(
+      "simulate", "Simulate the food-safety year on the engine and report the statistics");
+  cmd->add_option("--seed", o->run.seed, "Seed of the city and of the actors' behaviour")
+      ->capture_default_str();
+  cmd->add_option("--city", o->city_dir,
+                  "Read the city from a bihuan demo-data directory (default: generate it)");
+  cmd->add_option("-D,--data", o->run.data_dir,
+                  "Fresh data directory to run in (default: a temporary one, removed)");
+  cmd->add_option("--behaviour", o->behaviour_file,
+                  "JSON behaviour file (rates; see workflows/food-safety/README.md)");
   cmd->add_flag("--compliant", o->compliant, "Everyone on time: the report's 100% shape");
-  cmd->add_option("--townships", o->townships, "Only these township ids (e.g. T01 T07): a quick subset")
+  cmd->add_option("--townships", o->townships,
+                  "Only these township ids (e.g. T01 T07): a quick subset")
       ->delimiter(',');
-  cmd->add_option("--end", o->run.end, "Stop and take the statistics at this time")->capture_default_str();
-  cmd->add_flag("--daily", o->run.daily, "Also run a daily self-management record for every open business");
+  cmd->add_option("--end", o->run.end, "Stop and take the statistics at this time")
+      ->capture_default_str();
+  cmd->add_flag("--daily", o->run.daily,
+                "Also run a daily self-management record for every open business");
   cmd->add_flag("--nosync", o->nosync, "MDB_NOSYNC storage (speed experiments; default durable)");
   cmd->add_flag("--keep", o->keep, "Keep the temporary data directory");
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the summary line");
   cmd->add_option("--json", o->json_file, "Write the statistics as JSON");
   cmd->add_option("--html", o->html_file, "Write a self-contained HTML report");
-  cmd->add_option("--workflows", o->run.workflows_dir, "The food-safety definitions (default: nearest workflows/food-safety)");
-  cmd->add_option("--calendars", o->run.calendars_dir, "Calendar directory (default: nearest workflows/calendars)");
+  cmd->add_option("--workflows", o->run.workflows_dir,
+                  "The food-safety definitions (default: nearest workflows/food-safety)");
+  cmd->add_option("--calendars", o->run.calendars_dir,
+                  "Calendar directory (default: nearest workflows/calendars)");
   cmd->callback([o] {
     try {
       run_simulate(*o);

@@ -11,7 +11,8 @@ std::optional<ConfiguredNames> load_configured_names(const std::string& file, Pr
   for (const auto& [name, instance] : config->plugins) {
     std::string error;
     std::optional<std::string> path = instance.file;
-    if (instance.file.empty()) path = find_plugin_file(instance.plugin, config->plugin_dirs, &error);
+    if (instance.file.empty())
+      path = find_plugin_file(instance.plugin, config->plugin_dirs, &error);
     std::shared_ptr<PluginLibrary> lib;
     if (path) lib = PluginLibrary::open(*path, &error);
     if (!lib) {

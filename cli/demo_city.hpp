@@ -36,7 +36,8 @@ class Rng {
 };
 
 struct Region {
-  std::string id, name, kind, parent_id;  // kind: prefecture | city | street | town | township | zone | village
+  std::string id, name, kind,
+      parent_id;  // kind: prefecture | city | street | town | township | zone | village
 };
 struct Station {
   std::string id, name, townships;  // townships: ids joined by '|'

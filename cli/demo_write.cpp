@@ -33,34 +33,46 @@ std::vector<Table> tables_of(const City& c) {
   for (const auto& x : c.regions) t.back().rows.push_back({x.id, x.name, x.kind, x.parent_id});
   t.push_back({"stations", {"id", "name", "townships"}, {}});
   for (const auto& x : c.stations) t.back().rows.push_back({x.id, x.name, x.townships});
-  t.push_back({"cadres", {"id", "name", "level", "regionId", "townshipId", "villageId", "adminId", "upperAdminId",
-                          "signatoryId", "startAt", "endAt", "replaces"}, {}});
+  t.push_back({"cadres",
+               {"id", "name", "level", "regionId", "townshipId", "villageId", "adminId",
+                "upperAdminId", "signatoryId", "startAt", "endAt", "replaces"},
+               {}});
   for (const auto& x : c.cadres)
-    t.back().rows.push_back({x.id, x.name, x.level, x.region_id, x.township_id, x.village_id, x.admin_id,
-                             x.upper_admin_id, x.signatory_id, x.start_at, x.end_at, x.replaces});
-  t.push_back({"businesses", {"id", "name", "grade", "type", "riskLevel", "townshipId", "villageId", "stationId",
-                              "principalId", "directorId", "officerId", "requiresDirector", "closedOn"}, {}});
+    t.back().rows.push_back({x.id, x.name, x.level, x.region_id, x.township_id, x.village_id,
+                             x.admin_id, x.upper_admin_id, x.signatory_id, x.start_at, x.end_at,
+                             x.replaces});
+  t.push_back({"businesses",
+               {"id", "name", "grade", "type", "riskLevel", "townshipId", "villageId", "stationId",
+                "principalId", "directorId", "officerId", "requiresDirector", "closedOn"},
+               {}});
   for (const auto& x : c.businesses)
-    t.back().rows.push_back({x.id, x.name, x.grade, x.type, x.risk_level, x.township_id, x.village_id, x.station_id,
-                             x.principal_id, x.director_id, x.officer_id, x.requires_director ? "1" : "0", x.closed_on});
+    t.back().rows.push_back({x.id, x.name, x.grade, x.type, x.risk_level, x.township_id,
+                             x.village_id, x.station_id, x.principal_id, x.director_id,
+                             x.officer_id, x.requires_director ? "1" : "0", x.closed_on});
   t.push_back({"bindings", {"id", "cadreId", "businessId", "level", "startAt", "endAt"}, {}});
   for (const auto& x : c.bindings)
     t.back().rows.push_back({x.id, x.cadre_id, x.business_id, x.level, x.start_at, x.end_at});
   t.push_back({"units", {"id", "name", "kind", "clerkId", "reviewerId", "upperAdminId"}, {}});
-  for (const auto& x : c.units) t.back().rows.push_back({x.id, x.name, x.kind, x.clerk_id, x.reviewer_id, x.upper_admin_id});
+  for (const auto& x : c.units)
+    t.back().rows.push_back({x.id, x.name, x.kind, x.clerk_id, x.reviewer_id, x.upper_admin_id});
   return t;
 }
 
 // The scheduler's query (workflows/food-safety/scheduler.json): active bindings of open
 // businesses at :asOf, optionally of some cadre levels (:levels, a JSON array).
 const char* kActiveBindings =
-    "SELECT b.id AS bindingId, c.id AS cadreId, c.name AS cadreName, c.level AS level, s.id AS businessId, "
-    "s.name AS businessName, s.type AS businessType, s.riskLevel AS riskLevel, s.grade AS baobaoGrade, "
-    "s.principalId AS principalId, c.adminId AS adminId, c.upperAdminId AS upperAdminId, s.stationId AS stationId, "
+    "SELECT b.id AS bindingId, c.id AS cadreId, c.name AS cadreName, c.level AS level, s.id AS "
+    "businessId, "
+    "s.name AS businessName, s.type AS businessType, s.riskLevel AS riskLevel, s.grade AS "
+    "baobaoGrade, "
+    "s.principalId AS principalId, c.adminId AS adminId, c.upperAdminId AS upperAdminId, "
+    "s.stationId AS stationId, "
     "s.townshipId AS townshipId, s.villageId AS villageId "
     "FROM bindings b JOIN cadres c ON c.id = b.cadreId JOIN businesses s ON s.id = b.businessId "
-    "WHERE b.startAt <= :asOf AND (b.endAt = '' OR b.endAt > :asOf) AND (s.closedOn = '' OR s.closedOn > :asOf) "
-    "AND (:levels = '[]' OR c.level IN (SELECT value FROM json_each(:levels))) AND :period IS NOT NULL "
+    "WHERE b.startAt <= :asOf AND (b.endAt = '' OR b.endAt > :asOf) AND (s.closedOn = '' OR "
+    "s.closedOn > :asOf) "
+    "AND (:levels = '[]' OR c.level IN (SELECT value FROM json_each(:levels))) AND :period IS NOT "
+    "NULL "
     "ORDER BY b.id";
 
 std::string write_sqlite(const std::vector<Table>& tables, const std::string& path) {
@@ -80,14 +92,16 @@ std::string write_sqlite(const std::vector<Table>& tables, const std::string& pa
   };
   exec("BEGIN");
   for (const auto& t : tables) {
-    std::string create = "CREATE TABLE " + t.name + " (", insert = "INSERT INTO " + t.name + " VALUES (";
+    std::string create = "CREATE TABLE " + t.name + " (",
+                insert = "INSERT INTO " + t.name + " VALUES (";
     for (std::size_t i = 0; i < t.columns.size(); ++i) {
       create += (i ? ", " : "") + t.columns[i] + (i ? " TEXT NOT NULL" : " TEXT PRIMARY KEY");
       insert += i ? ", ?" : "?";
     }
     exec(create + ")");
     sqlite3_stmt* st = nullptr;
-    if (error.empty() && sqlite3_prepare_v2(db, (insert + ")").c_str(), -1, &st, nullptr) != SQLITE_OK)
+    if (error.empty() &&
+        sqlite3_prepare_v2(db, (insert + ")").c_str(), -1, &st, nullptr) != SQLITE_OK)
       error = path + ": " + sqlite3_errmsg(db);
     for (const auto& row : t.rows) {
       if (!error.empty()) break;
@@ -123,21 +137,24 @@ std::string write_city(const City& city, const std::string& dir) {
   }
   std::string db = std::filesystem::absolute(dir + "/city.sqlite").lexically_normal().string();
   if (auto e = write_sqlite(tables, db); !e.empty()) return e;
-  json config = {
-      {"plugins",
-       {{"master-data",
-         {{"plugin", "source.sqlite"},
-          {"config",
-           {{"database", db},
-            {"maxRows", 100000},
-            {"queries",
-             {{"active_bindings", {{"sql", kActiveBindings}, {"params", {"asOf", "levels", "period"}}}},
-              {"units", {{"sql", "SELECT * FROM units ORDER BY id"}}},
-              {"cadres", {{"sql", "SELECT * FROM cadres ORDER BY id"}}},
-              {"businesses", {{"sql", "SELECT * FROM businesses ORDER BY id"}}}}}}}}},
-        {"notify-log",
-         {{"plugin", "notify.log"},
-          {"config", {{"path", std::filesystem::absolute(dir + "/notifications.jsonl").lexically_normal().string()}}}}}}}};
+  json config = {{"plugins",
+                  {{"master-data",
+                    {{"plugin", "source.sqlite"},
+                     {"config",
+                      {{"database", db},
+                       {"maxRows", 100000},
+                       {"queries",
+                        {{"active_bindings",
+                          {{"sql", kActiveBindings}, {"params", {"asOf", "levels", "period"}}}},
+                         {"units", {{"sql", "SELECT * FROM units ORDER BY id"}}},
+                         {"cadres", {{"sql", "SELECT * FROM cadres ORDER BY id"}}},
+                         {"businesses", {{"sql", "SELECT * FROM businesses ORDER BY id"}}}}}}}}},
+                   {"notify-log",
+                    {{"plugin", "notify.log"},
+                     {"config",
+                      {{"path", std::filesystem::absolute(dir + "/notifications.jsonl")
+                                    .lexically_normal()
+                                    .string()}}}}}}}};
   std::ofstream(dir + "/engine-config.json", std::ios::trunc) << config.dump(2) << "\n";
   return {};
 }

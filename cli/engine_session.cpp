@@ -29,7 +29,8 @@ void add_session_options(CLI::App* cmd, SessionOptions& o, bool data_is_dir) {
 namespace {
 
 // Calendars from --calendars, else from the first place upward of `near` that has some.
-std::shared_ptr<const Calendars> load_calendars(const SessionOptions& o, const std::vector<std::string>& near) {
+std::shared_ptr<const Calendars> load_calendars(const SessionOptions& o,
+                                                const std::vector<std::string>& near) {
   Problems problems;
   Calendars found;
   if (!o.calendars.empty()) {
@@ -55,12 +56,15 @@ std::shared_ptr<const Calendars> load_calendars(const SessionOptions& o, const s
 
 }  // namespace
 
-std::unique_ptr<Engine> open_engine(const SessionOptions& o, bool create, const std::vector<std::string>& near) {
+std::unique_ptr<Engine> open_engine(const SessionOptions& o, bool create,
+                                    const std::vector<std::string>& near) {
   std::error_code ec;
   if (!create && !fs::exists(fs::path(o.data_dir) / "data.mdb", ec)) {
-    fail(o, fs::is_directory(o.data_dir, ec)
-                ? o.data_dir + " holds no Bihuan data (deploy a definition first, or pass --data DIR)"
-                : "no data directory " + o.data_dir + " (deploy a definition first, or pass --data DIR)");
+    fail(o,
+         fs::is_directory(o.data_dir, ec)
+             ? o.data_dir + " holds no Bihuan data (deploy a definition first, or pass --data DIR)"
+             : "no data directory " + o.data_dir +
+                   " (deploy a definition first, or pass --data DIR)");
     return nullptr;
   }
   EngineOptions eo;
@@ -82,14 +86,16 @@ Actor ActorOptions::actor() const {
 }
 
 void add_actor_options(CLI::App* cmd, ActorOptions& a, bool required) {
-  auto* actor = cmd->add_option("--actor", a.id, required ? "Actor id" : "Actor id (default: system)");
+  auto* actor =
+      cmd->add_option("--actor", a.id, required ? "Actor id" : "Actor id (default: system)");
   if (required) actor->required();
   cmd->add_option("--role", a.roles, "Actor role (repeat, or comma-separated)")
       ->allow_extra_args(false)
       ->delimiter(',');
 }
 
-std::optional<json> read_json_arg(const SessionOptions& o, const std::string& option, const std::string& arg) {
+std::optional<json> read_json_arg(const SessionOptions& o, const std::string& option,
+                                  const std::string& arg) {
   std::string text = arg;
   Problems problems(option);
   if (!arg.empty() && arg[0] == '@') {

@@ -34,7 +34,8 @@ std::optional<json> read_arg(const std::string& arg, const std::string& what) {
 void add_eval(CLI::App& app) {
   auto rule_arg = std::make_shared<std::string>();
   auto data_arg = std::make_shared<std::string>("{}");
-  auto* cmd = app.add_subcommand("eval", "Evaluate a JsonLogic rule against data (JSON text or @file)");
+  auto* cmd =
+      app.add_subcommand("eval", "Evaluate a JsonLogic rule against data (JSON text or @file)");
   cmd->add_option("rule", *rule_arg, "The rule: JSON text or @file")->required();
   cmd->add_option("data", *data_arg, "The data: JSON text or @file (default {})");
   cmd->callback([=] {
@@ -53,7 +54,8 @@ void add_eval(CLI::App& app) {
     auto result = expr::evaluate(*rule, *data);
     if (!result.ok()) {
       std::cerr << "bihuan eval: " << result.error->message
-                << (result.error->pointer.empty() ? "" : " [at " + result.error->pointer + "]") << "\n";
+                << (result.error->pointer.empty() ? "" : " [at " + result.error->pointer + "]")
+                << "\n";
       exit_code = 1;
       return;
     }

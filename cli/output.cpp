@@ -17,7 +17,10 @@ const TimeZone& zone_of(const Engine& engine, const InstanceView& v) {
 
 json problem_json(const Problem& p) {
   json j = {{"severity", p.severity == Severity::error ? "error" : "warning"},
-            {"file", p.file}, {"pointer", p.pointer}, {"code", p.code}, {"message", p.message}};
+            {"file", p.file},
+            {"pointer", p.pointer},
+            {"code", p.code},
+            {"message", p.message}};
   if (p.line) {
     j["line"] = p.line;
     j["column"] = p.column;
@@ -33,7 +36,11 @@ std::size_t display_width(const std::string& text) {
   std::size_t width = 0;
   for (std::size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 1;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xe  ? 3
+                      : (c >> 3) == 0x1e ? 4
+                                         : 1;
     char32_t cp = len == 1 ? c : c & (0x7f >> len);
     for (std::size_t k = 1; k < len && i + k < text.size(); ++k)
       cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3f);
@@ -51,7 +58,8 @@ void Table::print(std::ostream& out) const {
   std::vector<std::size_t> widths;
   for (const auto& row : rows_) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
+    for (std::size_t c = 0; c < row.size(); ++c)
+      widths[c] = std::max(widths[c], display_width(row[c]));
   }
   for (const auto& row : rows_) {
     std::string line;

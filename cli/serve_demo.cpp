@@ -10,14 +10,18 @@ namespace bihuan::cli {
 
 namespace fs = std::filesystem;
 
-std::string demo_engine_dir(const DemoPlan& plan) { return (fs::path(plan.root) / "engine").string(); }
+std::string demo_engine_dir(const DemoPlan& plan) {
+  return (fs::path(plan.root) / "engine").string();
+}
 std::string demo_config_file(const DemoPlan& plan) {
   return (fs::path(plan.root) / "city" / "engine-config.json").string();
 }
 
 std::string prepare_demo(const DemoPlan& plan) {
   std::error_code ec;
-  if (fs::exists(fs::path(demo_engine_dir(plan)) / "data.mdb", ec) && fs::exists(demo_config_file(plan), ec)) return "";
+  if (fs::exists(fs::path(demo_engine_dir(plan)) / "data.mdb", ec) &&
+      fs::exists(demo_config_file(plan), ec))
+    return "";
   if (fs::exists(plan.root, ec) && !fs::is_empty(plan.root, ec))
     return plan.root + " is not empty and holds no demo: give --demo an empty or new --data-dir";
   sim::RunOptions o;
@@ -58,7 +62,8 @@ std::vector<ApiToken> demo_tokens(const DemoPlan& plan, const Engine& engine, js
       if (c.end_at.empty() && cadres.size() < 120) cadres.push_back({c.id, {"CADRE"}});
     for (const auto& s : city.stations) stations.push_back({s.id, {"REGULATOR"}});
     for (const auto& b : city.businesses)
-      if (b.closed_on.empty() && !b.officer_id.empty() && officers.size() < 120) officers.push_back({b.officer_id, {"OFFICER"}});
+      if (b.closed_on.empty() && !b.officer_id.empty() && officers.size() < 120)
+        officers.push_back({b.officer_id, {"OFFICER"}});
     std::vector<std::pair<std::string, std::pair<Actor, std::size_t>>> chosen = {
         {"office-admin", {Actor{"office-admin", {"admin", "ADMIN", "OFFICE"}}, 0}},
         {"cadre", busiest(engine, cadres)},
@@ -66,7 +71,10 @@ std::vector<ApiToken> demo_tokens(const DemoPlan& plan, const Engine& engine, js
         {"business-officer", busiest(engine, officers)}};
     for (const auto& [name, pick] : chosen)
       if (name == "office-admin" || pick.second > 0)  // only people with something to do
-        list.push_back({{"name", name}, {"actor", pick.first.id}, {"roles", pick.first.roles}, {"token", ServerConfig::generate_token()}});
+        list.push_back({{"name", name},
+                        {"actor", pick.first.id},
+                        {"roles", pick.first.roles},
+                        {"token", ServerConfig::generate_token()}});
     std::ofstream out(file, std::ios::trunc);
     out << list.dump(1) << "\n";
     out.close();
@@ -77,7 +85,8 @@ std::vector<ApiToken> demo_tokens(const DemoPlan& plan, const Engine& engine, js
   printable = json::array();
   for (const auto& t : list) {
     Actor a{t.value("actor", ""), t.value("roles", std::vector<std::string>{})};
-    tokens.push_back({t.value("name", ""), ServerConfig::hash_token(t.value("token", "")), a, 0, 0});
+    tokens.push_back(
+        {t.value("name", ""), ServerConfig::hash_token(t.value("token", "")), a, 0, 0});
     json p = t;
     p["inbox"] = engine.inbox(a, 1000).size();
     printable.push_back(std::move(p));

@@ -16,8 +16,8 @@
 namespace bihuan::cli {
 
 struct DemoPlan {
-  std::string root;            // the data directory
-  std::string workflows_dir;   // the bundled workflows/
+  std::string root;                              // the data directory
+  std::string workflows_dir;                     // the bundled workflows/
   std::string at = "2023-05-15T09:30:00+08:00";  // the simulated moment the server starts at
   std::uint64_t seed = 2023;
 };

@@ -9,18 +9,29 @@ namespace {
 
 // Every member by its JSON name, so from_json and to_json cannot drift apart.
 std::vector<std::pair<std::string, double*>> members(Behaviour& b) {
-  return {{"signingOnTime", &b.signing.on_time},       {"signingLate", &b.signing.late},
-          {"inspectionOnTime", &b.inspection.on_time}, {"inspectionLate", &b.inspection.late},
-          {"listingOnTime", &b.listing.on_time},       {"listingLate", &b.listing.late},
-          {"claimOnTime", &b.claiming.on_time},        {"claimLate", &b.claiming.late},
-          {"letterReturn", &b.letter_return},          {"visitReturn", &b.visit_return},
-          {"adminReview", &b.admin_review},            {"problemsPerVisit", &b.problems_per_visit},
-          {"severityGeneral", &b.severity_general},    {"severitySerious", &b.severity_serious},
-          {"severityIllegal", &b.severity_illegal},    {"rectifyMedianDays", &b.rectify_median_days},
-          {"rectifySigma", &b.rectify_sigma},          {"reopen", &b.reopen},
-          {"dailyOnTime", &b.daily_on_time},           {"dailyLate", &b.daily_late},
+  return {{"signingOnTime", &b.signing.on_time},
+          {"signingLate", &b.signing.late},
+          {"inspectionOnTime", &b.inspection.on_time},
+          {"inspectionLate", &b.inspection.late},
+          {"listingOnTime", &b.listing.on_time},
+          {"listingLate", &b.listing.late},
+          {"claimOnTime", &b.claiming.on_time},
+          {"claimLate", &b.claiming.late},
+          {"letterReturn", &b.letter_return},
+          {"visitReturn", &b.visit_return},
+          {"adminReview", &b.admin_review},
+          {"problemsPerVisit", &b.problems_per_visit},
+          {"severityGeneral", &b.severity_general},
+          {"severitySerious", &b.severity_serious},
+          {"severityIllegal", &b.severity_illegal},
+          {"rectifyMedianDays", &b.rectify_median_days},
+          {"rectifySigma", &b.rectify_sigma},
+          {"reopen", &b.reopen},
+          {"dailyOnTime", &b.daily_on_time},
+          {"dailyLate", &b.daily_late},
           {"dailySloppyShare", &b.daily_sloppy_share},
-          {"promptDays", &b.prompt_days},              {"rectifyWithinDeadline", &b.rectify_within_deadline}};
+          {"promptDays", &b.prompt_days},
+          {"rectifyWithinDeadline", &b.rectify_within_deadline}};
 }
 
 }  // namespace
@@ -50,7 +61,8 @@ std::string from_json(const json& doc, Behaviour& b) {
       for (const auto& m : list) known += (known.empty() ? "" : ", ") + m.first;
       return "unknown behaviour \"" + key + "\" (known: " + known + ")";
     }
-    if (!value.is_number() || value.get<double>() < 0) return "\"" + key + "\" must be a number >= 0";
+    if (!value.is_number() || value.get<double>() < 0)
+      return "\"" + key + "\" must be a number >= 0";
     *it->second = value.get<double>();
   }
   for (const Rates* r : {&b.signing, &b.inspection, &b.listing, &b.claiming})

@@ -20,20 +20,20 @@ struct Rates {  // one actor's timeliness: the rest of 1 - onTime - late is over
 };
 
 struct Behaviour {
-  Rates signing;            // commitment letters: sign within the 15-day window / late / never
-  Rates inspection;         // supervision visits: within the period / within 3 weeks after / never
-  Rates listing;            // responsibility lists: submitted before dueAt / late / never
-  Rates claiming{0.95, 0.05};  // regulator stations claim a problem within 2 working days / later
-  double letter_return = 0.03;     // an uploaded letter is returned once for a better scan
-  double visit_return = 0.02;      // a submitted visit is returned once by the office
-  double admin_review = 0.5;       // the office reviews a visit itself (else auto-accepted)
+  Rates signing;     // commitment letters: sign within the 15-day window / late / never
+  Rates inspection;  // supervision visits: within the period / within 3 weeks after / never
+  Rates listing;     // responsibility lists: submitted before dueAt / late / never
+  Rates claiming{0.95, 0.05};   // regulator stations claim a problem within 2 working days / later
+  double letter_return = 0.03;  // an uploaded letter is returned once for a better scan
+  double visit_return = 0.02;   // a submitted visit is returned once by the office
+  double admin_review = 0.5;    // the office reviews a visit itself (else auto-accepted)
   double problems_per_visit = 0.19;
   double severity_general = 0.25, severity_serious = 0.04, severity_illegal = 0.01;  // rest minor
   double rectify_median_days = 5, rectify_sigma = 0.8;  // lognormal evidence time
-  double reopen = 0.05;            // a re-check fails and reopens the problem
-  double daily_on_time = 0.90, daily_late = 0.05;  // daily records (the rest are missed)
-  double daily_sloppy_share = 0.2; // businesses whose misses cluster (same means overall)
-  double prompt_days = 10;         // on-time letter/list steps happen within this many days each
+  double reopen = 0.05;                                 // a re-check fails and reopens the problem
+  double daily_on_time = 0.90, daily_late = 0.05;       // daily records (the rest are missed)
+  double daily_sloppy_share = 0.2;  // businesses whose misses cluster (same means overall)
+  double prompt_days = 10;          // on-time letter/list steps happen within this many days each
   double rectify_within_deadline = 0.7;  // share of rectifications cut short to meet the deadline
 };
 

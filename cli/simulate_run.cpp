@@ -30,8 +30,9 @@ using demo::Rng;
 constexpr std::int64_t kHour = 3600 * 1000;
 constexpr std::int64_t kDay = 24 * kHour;
 const char* kStart = "2022-11-15T09:00:00+08:00";
-const std::vector<std::string> kChecklist = {"staffing", "risk_list", "self_management", "health", "premises",
-                                             "disinfection", "storage", "notice_board", "last_round_fixed"};
+const std::vector<std::string> kChecklist = {"staffing", "risk_list",    "self_management",
+                                             "health",   "premises",     "disinfection",
+                                             "storage",  "notice_board", "last_round_fixed"};
 
 std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint tp(std::int64_t v) { return TimePoint(Millis(v)); }
@@ -61,7 +62,8 @@ struct Action {
 
 class Sim {
  public:
-  Sim(const demo::City& city, const RunOptions& o, Engine& engine, VirtualClock& clock, PluginObject* source)
+  Sim(const demo::City& city, const RunOptions& o, Engine& engine, VirtualClock& clock,
+      PluginObject* source)
       : city_(city), o_(o), b_(o.behaviour), engine_(engine), clock_(clock), source_(source) {
     for (const auto& k : city_.cadres) cadres_[k.id] = &k;
     for (const auto& b : city_.businesses) businesses_[b.id] = &b;
@@ -74,9 +76,11 @@ class Sim {
 
  private:
   // Scheduling.
-  void at(std::int64_t when, std::function<void()> fn) { queue_.push({when, ++seq_, std::move(fn)}); }
-  void send(const std::string& instance, const std::string& key, const std::string& event, const Actor& who,
-            json payload, std::function<void(const StepResult&)> then = {}) {
+  void at(std::int64_t when, std::function<void()> fn) {
+    queue_.push({when, ++seq_, std::move(fn)});
+  }
+  void send(const std::string& instance, const std::string& key, const std::string& event,
+            const Actor& who, json payload, std::function<void(const StepResult&)> then = {}) {
     Pending p;
     p.event.instance_id = instance;
     p.event.business_key = instance.empty() ? key : "";
@@ -86,7 +90,8 @@ class Sim {
     p.then = std::move(then);
     batch_.push_back(std::move(p));
   }
-  void start(const std::string& def, const std::string& key, json data, std::function<void(const StepResult&)> then = {}) {
+  void start(const std::string& def, const std::string& key, json data,
+             std::function<void(const StepResult&)> then = {}) {
     Pending p;
     p.is_start = true;
     p.start.definition = def;
@@ -104,14 +109,17 @@ class Sim {
     if (days <= 0) return from;
     std::int64_t t = from + std::int64_t(days * kDay);
     std::int64_t midnight = t - (t + 8 * kHour) % kDay;
-    for (std::int64_t slot : {midnight + 9 * kHour, midnight + 15 * kHour, midnight + kDay + 9 * kHour})
+    for (std::int64_t slot :
+         {midnight + 9 * kHour, midnight + 15 * kHour, midnight + kDay + 9 * kHour})
       if (slot >= t) return slot;
     return t;
   }
   // The last office slot at or before t.
   static std::int64_t floor_slot(std::int64_t t) {
     std::int64_t midnight = t - (t + 8 * kHour) % kDay, local = t - midnight;
-    return local >= 15 * kHour ? midnight + 15 * kHour : local >= 9 * kHour ? midnight + 9 * kHour : midnight - 9 * kHour;
+    return local >= 15 * kHour  ? midnight + 15 * kHour
+           : local >= 9 * kHour ? midnight + 9 * kHour
+                                : midnight - 9 * kHour;
   }
   double lognormal(Rng& r, double median, double sigma) {
     double u1 = std::max(r.unit(), 1e-12), u2 = r.unit();
@@ -152,7 +160,8 @@ class Sim {
   std::vector<Pending> batch_;
   std::unordered_set<std::string> known_;
   std::unordered_map<std::string, std::string> sup_key_;  // supervision id -> business key
-  std::unordered_map<std::string, int> missed_streak_;    // business -> consecutive days without a record
+  std::unordered_map<std::string, int>
+      missed_streak_;  // business -> consecutive days without a record
   std::uint64_t outbox_seen_ = 0;
   std::vector<std::uint64_t> acks_;
   RunReport report_;
@@ -187,8 +196,10 @@ void Sim::flush() {
           slot->result = std::move(r);
           one_done();
         };
-        if (p.is_start) engine_.start_async(p.start, done);
-        else engine_.send_async(p.event, done);
+        if (p.is_start)
+          engine_.start_async(p.start, done);
+        else
+          engine_.send_async(p.event, done);
       }
       engine_.advance_to_async(clock_.now(), [&](std::size_t) { one_done(); });
     }
@@ -200,7 +211,8 @@ void Sim::flush() {
       ++report_.actions;
       if (!p.result.ok()) {
         ++report_.refused;
-        ++report_.refusals[(p.is_start ? "start " + p.start.definition : p.event.event) + ": " + to_string(p.result.error)];
+        ++report_.refusals[(p.is_start ? "start " + p.start.definition : p.event.event) + ": " +
+                           to_string(p.result.error)];
       }
       if (p.then) p.then(p.result);
     }
@@ -245,8 +257,10 @@ void Sim::deliver() {
       if (!known_.insert(id).second) continue;
       auto v = engine_.get(id);
       if (!v || v->status != InstanceStatus::running) continue;
-      if (v->definition == "food-safety.supervision") on_supervision(*v);
-      else if (v->definition == "food-safety.problem") on_problem(*v);
+      if (v->definition == "food-safety.supervision")
+        on_supervision(*v);
+      else if (v->definition == "food-safety.problem")
+        on_problem(*v);
     }
     flush();
   }
@@ -280,12 +294,17 @@ RunReport Sim::play() {
 
 void Sim::setup() {
   std::int64_t now = ms(clock_.now());
-  json plan = {{"rounds", round_plan(o_.plan_end.empty() ? o_.end : o_.plan_end)}, {"next", 0}, {"checklist", kChecklist}, {"adminId", "adm-GM"}};
+  json plan = {{"rounds", round_plan(o_.plan_end.empty() ? o_.end : o_.plan_end)},
+               {"next", 0},
+               {"checklist", kChecklist},
+               {"adminId", "adm-GM"}};
   start("food-safety.scheduler", "scheduler/all/2023", plan);
   for (const auto& u : city_.units) list(u);
   for (const auto& k : city_.cadres) {
-    if (k.replaces.empty()) letter(k, "new_binding", now);
-    else if (ms(iso(k.start_at)) < end_) at(ms(iso(k.start_at)) + 9 * kHour, [this, &k] { churn(k); });
+    if (k.replaces.empty())
+      letter(k, "new_binding", now);
+    else if (ms(iso(k.start_at)) < end_)
+      at(ms(iso(k.start_at)) + 9 * kHour, [this, &k] { churn(k); });
   }
   for (const auto& b : city_.businesses)
     if (!b.closed_on.empty() && ms(iso(b.closed_on)) < end_)
@@ -301,12 +320,21 @@ void Sim::setup() {
 void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t now) {
   json ids = json::array();
   for (const auto& bd : city_.bindings)
-    if (bd.cadre_id == k.id && ms(iso(bd.start_at)) <= now && (bd.end_at.empty() || ms(iso(bd.end_at)) > now))
+    if (bd.cadre_id == k.id && ms(iso(bd.start_at)) <= now &&
+        (bd.end_at.empty() || ms(iso(bd.end_at)) > now))
       ids.push_back(bd.business_id);
-  json data = {{"cadreId", k.id}, {"cadreName", k.name}, {"level", k.level}, {"reason", reason},
-               {"businessIds", ids}, {"signatoryId", k.signatory_id}, {"signatoryLevel", k.level},
-               {"adminId", k.admin_id}, {"upperAdminId", k.upper_admin_id}, {"responsibilityListVer", 1},
-               {"taskListVer", 1}, {"townshipId", k.township_id.empty() ? "GM" : k.township_id},
+  json data = {{"cadreId", k.id},
+               {"cadreName", k.name},
+               {"level", k.level},
+               {"reason", reason},
+               {"businessIds", ids},
+               {"signatoryId", k.signatory_id},
+               {"signatoryLevel", k.level},
+               {"adminId", k.admin_id},
+               {"upperAdminId", k.upper_admin_id},
+               {"responsibilityListVer", 1},
+               {"taskListVer", 1},
+               {"townshipId", k.township_id.empty() ? "GM" : k.township_id},
                {"villageId", k.village_id}};
   std::string key = "letter/" + k.id + "/2023";
   start("food-safety.commitment-letter", key, data, [this, key, &k, now](const StepResult& r) {
@@ -316,7 +344,8 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
     int when = timeliness(*rng, b_.signing);
     if (when == 2) return;
     double quick = b_.prompt_days;
-    std::int64_t sign_at = when == 0 ? later(now, rng->unit() * quick, *rng) : later(now, 16 + rng->unit() * 25, *rng);
+    std::int64_t sign_at =
+        when == 0 ? later(now, rng->unit() * quick, *rng) : later(now, 16 + rng->unit() * 25, *rng);
     Actor cadre{k.id, {"CADRE"}}, office{k.admin_id, {"ADMIN"}};
     at(sign_at, [=, this] {
       char date[16];
@@ -324,7 +353,8 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
       std::tm tm{};
       gmtime_r(&secs, &tm);
       std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-      json sig = {{"cadreSignature", k.name}, {"signatorySignature", k.signatory_id}, {"signedOn", date}};
+      json sig = {
+          {"cadreSignature", k.name}, {"signatorySignature", k.signatory_id}, {"signedOn", date}};
       send(id, "", "sign", cadre, sig, [=, this](const StepResult& s) {
         if (!s.ok()) return;
         std::int64_t up = later(sign_at, rng->unit() * std::min(quick, 2.0), *rng);
@@ -336,15 +366,18 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
             bool ret = rng->chance(b_.letter_return);
             at(review, [=, this] {
               if (!ret) return send(id, "", "approve", office, json::object());
-              send(id, "", "return", office, {{"reason", "扫描件不清晰"}}, [=, this](const StepResult& x) {
-                if (!x.ok()) return;
-                std::int64_t again = later(review, 1 + rng->unit() * 3, *rng);
-                at(again, [=, this] {
-                  send(id, "", "upload", cadre, file, [=, this](const StepResult& y) {
-                    if (y.ok()) at(later(again, 1 + rng->unit() * 2, *rng), [=, this] { send(id, "", "approve", office, json::object()); });
-                  });
-                });
-              });
+              send(id, "", "return", office, {{"reason", "扫描件不清晰"}},
+                   [=, this](const StepResult& x) {
+                     if (!x.ok()) return;
+                     std::int64_t again = later(review, 1 + rng->unit() * 3, *rng);
+                     at(again, [=, this] {
+                       send(id, "", "upload", cadre, file, [=, this](const StepResult& y) {
+                         if (y.ok())
+                           at(later(again, 1 + rng->unit() * 2, *rng),
+                              [=, this] { send(id, "", "approve", office, json::object()); });
+                       });
+                     });
+                   });
             });
           });
         });
@@ -359,9 +392,15 @@ void Sim::list(const demo::Unit& u) {
   std::string township = u.kind == "township" ? u.id : "";
   for (const auto& r : city_.regions)
     if (r.id == u.id && r.kind == "village") township = r.parent_id;
-  json data = {{"unitId", u.id}, {"unitName", u.name}, {"year", 2023}, {"level", u.kind}, {"submitterId", u.clerk_id},
-               {"reviewerId", u.reviewer_id}, {"upperAdminId", u.upper_admin_id},
-               {"dueAt", "2022-12-31T23:59:59+08:00"}, {"townshipId", township},
+  json data = {{"unitId", u.id},
+               {"unitName", u.name},
+               {"year", 2023},
+               {"level", u.kind},
+               {"submitterId", u.clerk_id},
+               {"reviewerId", u.reviewer_id},
+               {"upperAdminId", u.upper_admin_id},
+               {"dueAt", "2022-12-31T23:59:59+08:00"},
+               {"townshipId", township},
                {"villageId", u.kind == "village" ? u.id : ""}};
   std::string key = "list/" + u.id + "/2023";
   std::int64_t now = ms(clock_.now());
@@ -371,13 +410,18 @@ void Sim::list(const demo::Unit& u) {
     auto rng = std::make_shared<Rng>(mix(o_.seed, key));
     int when = timeliness(*rng, b_.listing);
     if (when == 2) return;
-    std::int64_t sub = when == 0 ? later(now, rng->unit() * std::min(30.0, 3 * b_.prompt_days), *rng)
-                                 : later(ms(iso("2023-01-01T00:00:00+08:00")), rng->unit() * 20, *rng);
-    json file = {{"listVersion", 1}, {"fileHash", std::string(64, 'b')}, {"fileName", "list-" + u.id + ".pdf"}};
+    std::int64_t sub = when == 0
+                           ? later(now, rng->unit() * std::min(30.0, 3 * b_.prompt_days), *rng)
+                           : later(ms(iso("2023-01-01T00:00:00+08:00")), rng->unit() * 20, *rng);
+    json file = {{"listVersion", 1},
+                 {"fileHash", std::string(64, 'b')},
+                 {"fileName", "list-" + u.id + ".pdf"}};
     at(sub, [=, this] {
       send(id, "", "submit", Actor{u.clerk_id, {"ADMIN"}}, file, [=, this](const StepResult& s) {
-        if (s.ok()) at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days), *rng),
-                       [=, this] { send(id, "", "accept", Actor{u.reviewer_id, {"ADMIN"}}, json::object()); });
+        if (s.ok())
+          at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days), *rng), [=, this] {
+            send(id, "", "accept", Actor{u.reviewer_id, {"ADMIN"}}, json::object());
+          });
       });
     });
   });
@@ -397,8 +441,11 @@ void Sim::churn(const demo::Cadre& next) {
       if (prev->cadre_id != old.id || prev->end_at != next.start_at) continue;
       for (const auto& p : periods_)
         send("", "sup/" + p + "/" + prev->id, "rebind", office,
-             {{"newCadreId", next.id}, {"newCadreName", next.name}, {"newBindingId", bd.id},
-              {"newAdminId", next.admin_id}, {"reason", "干部调整"}});
+             {{"newCadreId", next.id},
+              {"newCadreName", next.name},
+              {"newBindingId", bd.id},
+              {"newAdminId", next.admin_id},
+              {"reason", "干部调整"}});
     }
   }
 }
@@ -430,7 +477,8 @@ void Sim::on_supervision(const InstanceView& v) {
   json d = v.data;
   at(go, [=, this] {
     // Check-in and submission in one batch: steps of one instance apply in order.
-    send(id, "", "check_in", Actor{d["cadreId"], {"CADRE"}}, {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
+    send(id, "", "check_in", Actor{d["cadreId"], {"CADRE"}},
+         {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
     visit(id, d, r, false);
   });
 }
@@ -446,10 +494,15 @@ void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
       continue;
     }
     double u = r.unit();
-    const char* sev = u < b_.severity_illegal ? "illegal"
+    const char* sev = u < b_.severity_illegal                         ? "illegal"
                       : u < b_.severity_illegal + b_.severity_serious ? "serious"
-                      : u < b_.severity_illegal + b_.severity_serious + b_.severity_general ? "general" : "minor";
-    answers.push_back({{"itemId", item}, {"compliant", false}, {"note", "检查发现问题：" + item}, {"severity", sev}});
+                      : u < b_.severity_illegal + b_.severity_serious + b_.severity_general
+                          ? "general"
+                          : "minor";
+    answers.push_back({{"itemId", item},
+                       {"compliant", false},
+                       {"note", "检查发现问题：" + item},
+                       {"severity", sev}});
   }
   Actor cadre{d["cadreId"], {"CADRE"}};
   send(id, "", "submit", cadre, {{"answers", answers}}, [=, this](const StepResult& s) mutable {
@@ -459,12 +512,15 @@ void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
     if (!resubmit && r.chance(b_.visit_return)) {
       std::int64_t ret = later(now, 0.5 + r.unit(), r);
       at(ret, [=, this]() mutable {
-        send(id, "", "return", office, {{"reason", "请补充现场照片"}}, [=, this](const StepResult& x) mutable {
-          if (x.ok()) at(later(ret, 0.5 + r.unit() * 2, r), [=, this] { visit(id, d, r, true); });
-        });
+        send(id, "", "return", office, {{"reason", "请补充现场照片"}},
+             [=, this](const StepResult& x) mutable {
+               if (x.ok())
+                 at(later(ret, 0.5 + r.unit() * 2, r), [=, this] { visit(id, d, r, true); });
+             });
       });
     } else if (r.chance(b_.admin_review)) {
-      at(later(now, r.unit() * 3, r), [=, this] { send(id, "", "accept", office, json::object()); });
+      at(later(now, r.unit() * 3, r),
+         [=, this] { send(id, "", "accept", office, json::object()); });
     }
   });
 }
@@ -473,66 +529,78 @@ void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
 void Sim::on_problem(const InstanceView& v) {
   const json& d = v.data;
   std::string task = d.value("taskId", "");
-  std::string key = (sup_key_.count(task) ? sup_key_[task] : v.business_key) + "/" + d.value("checklistItemId", "");
+  std::string key = (sup_key_.count(task) ? sup_key_[task] : v.business_key) + "/" +
+                    d.value("checklistItemId", "");
   auto r = std::make_shared<Rng>(mix(o_.seed, key));
   std::string id = v.id, station = d["stationId"];
   std::int64_t now = ms(clock_.now());
   int when = timeliness(*r, b_.claiming);
-  std::int64_t claim = when == 0 ? later(now, r->unit() * 1.5, *r) : later(now, 3 + r->unit() * 5, *r);
+  std::int64_t claim =
+      when == 0 ? later(now, r->unit() * 1.5, *r) : later(now, 3 + r->unit() * 5, *r);
   at(claim, [=, this] {
-    send(id, "", "claim", Actor{station, {"REGULATOR"}}, json::object(), [=, this](const StepResult& s) {
-      if (!s.ok()) return;
-      std::int64_t order = later(claim, r->unit() * 0.5, *r);
-      at(order, [=, this] {
-        send(id, "", "order_rectification", Actor{"insp-" + station, {"INSPECTOR"}}, {{"measure", "限期整改"}},
-             [=, this](const StepResult& x) {
-               if (!x.ok() || !x.instance) return;
-               if (x.instance->state == "ESCALATED") {
-                 at(later(order, 20 + r->unit() * 40, *r), [=, this] {
-                   send(id, "", "conclude", Actor{station, {"REGULATOR"}}, {{"conclusion", "已立案查处"}});
-                 });
-                 return;
-               }
-               evidence(id, x.instance->data, r, order);
-             });
-      });
-    });
+    send(id, "", "claim", Actor{station, {"REGULATOR"}}, json::object(),
+         [=, this](const StepResult& s) {
+           if (!s.ok()) return;
+           std::int64_t order = later(claim, r->unit() * 0.5, *r);
+           at(order, [=, this] {
+             send(id, "", "order_rectification", Actor{"insp-" + station, {"INSPECTOR"}},
+                  {{"measure", "限期整改"}}, [=, this](const StepResult& x) {
+                    if (!x.ok() || !x.instance) return;
+                    if (x.instance->state == "ESCALATED") {
+                      at(later(order, 20 + r->unit() * 40, *r), [=, this] {
+                        send(id, "", "conclude", Actor{station, {"REGULATOR"}},
+                             {{"conclusion", "已立案查处"}});
+                      });
+                      return;
+                    }
+                    evidence(id, x.instance->data, r, order);
+                  });
+           });
+         });
   });
 }
 
-void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from) {
+void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
+                   std::int64_t from) {
   std::int64_t ev = later(from, lognormal(*r, b_.rectify_median_days, b_.rectify_sigma), *r);
   if (d.contains("rectifyDeadline") && r->chance(b_.rectify_within_deadline))
     ev = std::min(ev, std::max(from, floor_slot(ms(iso(d["rectifyDeadline"])) - kHour)));
   std::string principal = d.value("principalId", "");
-  Actor submitter = principal.empty() ? Actor{"insp-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
-                                      : Actor{principal, {"PRINCIPAL"}};
-  Actor checker = r->chance(0.5) ? Actor{"insp2-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
-                                 : Actor{d["reporterId"], {"CADRE"}};
+  Actor submitter = principal.empty()
+                        ? Actor{"insp-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
+                        : Actor{principal, {"PRINCIPAL"}};
+  Actor checker = r->chance(0.5)
+                      ? Actor{"insp2-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
+                      : Actor{d["reporterId"], {"CADRE"}};
   at(ev, [=, this] {
-    send(id, "", "submit_evidence", submitter, {{"note", "已按要求整改"}}, [=, this](const StepResult& s) {
-      if (!s.ok()) return;
-      std::int64_t check = later(ev, r->unit() * std::min(3.0, 3 * b_.prompt_days + 0.2), *r);
-      bool fail = r->chance(b_.reopen);
-      at(check, [=, this] {
-        send(id, "", "start_recheck", checker, json::object());
-        {
-          {
-            if (!fail) return send(id, "", "pass", checker, json::object());
-            send(id, "", "fail", checker, {{"reason", "复查未通过"}}, [=, this](const StepResult& y) {
-              if (!y.ok()) return;
-              at(check, [=, this] {  // after the system's resume step
-                auto now = engine_.get(id);
-                if (now && now->state == "RECTIFYING") evidence(id, now->data, r, check);
-                else if (now && now->state == "ESCALATED")
-                  at(later(check, 20 + r->unit() * 40, *r),
-                     [=, this] { send(id, "", "conclude", Actor{d["stationId"], {"REGULATOR"}}, {{"conclusion", "已立案查处"}}); });
-              });
-            });
-          }
-        }
-      });
-    });
+    send(id, "", "submit_evidence", submitter, {{"note", "已按要求整改"}},
+         [=, this](const StepResult& s) {
+           if (!s.ok()) return;
+           std::int64_t check = later(ev, r->unit() * std::min(3.0, 3 * b_.prompt_days + 0.2), *r);
+           bool fail = r->chance(b_.reopen);
+           at(check, [=, this] {
+             send(id, "", "start_recheck", checker, json::object());
+             {
+               {
+                 if (!fail) return send(id, "", "pass", checker, json::object());
+                 send(id, "", "fail", checker, {{"reason", "复查未通过"}},
+                      [=, this](const StepResult& y) {
+                        if (!y.ok()) return;
+                        at(check, [=, this] {  // after the system's resume step
+                          auto now = engine_.get(id);
+                          if (now && now->state == "RECTIFYING")
+                            evidence(id, now->data, r, check);
+                          else if (now && now->state == "ESCALATED")
+                            at(later(check, 20 + r->unit() * 40, *r), [=, this] {
+                              send(id, "", "conclude", Actor{d["stationId"], {"REGULATOR"}},
+                                   {{"conclusion", "已立案查处"}});
+                            });
+                        });
+                      });
+               }
+             }
+           });
+         });
   });
 }
 
@@ -549,11 +617,19 @@ void Sim::daily(std::int64_t day) {
     if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day) continue;
     std::string cadre;
     for (const auto* bd : by_business_.at(b.id))
-      if (ms(iso(bd->start_at)) <= day && (bd->end_at.empty() || ms(iso(bd->end_at)) > day)) cadre = bd->cadre_id;
+      if (ms(iso(bd->start_at)) <= day && (bd->end_at.empty() || ms(iso(bd->end_at)) > day))
+        cadre = bd->cadre_id;
     int& streak = missed_streak_[b.id];
-    json data = {{"businessId", b.id}, {"businessName", b.name}, {"date", date}, {"officerId", b.officer_id},
-                 {"cadreId", cadre}, {"stationId", b.station_id}, {"principalId", b.principal_id},
-                 {"missedStreak", streak}, {"townshipId", b.township_id}, {"villageId", b.village_id},
+    json data = {{"businessId", b.id},
+                 {"businessName", b.name},
+                 {"date", date},
+                 {"officerId", b.officer_id},
+                 {"cadreId", cadre},
+                 {"stationId", b.station_id},
+                 {"principalId", b.principal_id},
+                 {"missedStreak", streak},
+                 {"townshipId", b.township_id},
+                 {"villageId", b.village_id},
                  {"period", period}};
     if (!b.director_id.empty()) data["directorId"] = b.director_id;
     std::string key = "daily/" + b.id + "/" + date;
@@ -562,7 +638,8 @@ void Sim::daily(std::int64_t day) {
     // Sloppy businesses carry most misses and late days; the overall means stay the rates.
     double share = std::max(b_.daily_sloppy_share, 1e-9);
     double miss = 1 - b_.daily_on_time - b_.daily_late;
-    double p_miss = sloppy ? std::min(1.0, miss * 0.84 / share) : miss * 0.16 / std::max(1 - share, 1e-9);
+    double p_miss =
+        sloppy ? std::min(1.0, miss * 0.84 / share) : miss * 0.16 / std::max(1 - share, 1e-9);
     double p_late = sloppy ? std::min(1.0 - p_miss, b_.daily_late * 0.64 / share)
                            : b_.daily_late * 0.36 / std::max(1 - share, 1e-9);
     Rng r(mix(o_.seed, key));
@@ -580,9 +657,10 @@ void Sim::daily(std::int64_t day) {
       }
       std::int64_t t = day + hour * kHour;
       at(t, [=, this] {
-        send(id, "", "submit", Actor{officer, {"OFFICER"}}, {{"zeroRisk", true}}, [=, this](const StepResult& x) {
-          if (x.ok()) missed_streak_[bid] = 0;
-        });
+        send(id, "", "submit", Actor{officer, {"OFFICER"}}, {{"zeroRisk", true}},
+             [=, this](const StepResult& x) {
+               if (x.ok()) missed_streak_[bid] = 0;
+             });
       });
     });
   }
@@ -598,7 +676,8 @@ json round_plan(const std::string& end) {
                         {"2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"},
                         {"2023Q4", "2023-10-01T00:00:00+08:00", "2023-12-31T23:59:59+08:00"}};
   for (const auto& x : r)
-    if (*parse_time(x[1]) < *parse_time(end)) rounds.push_back({{"period", x[0]}, {"start", x[1]}, {"end", x[2]}});
+    if (*parse_time(x[1]) < *parse_time(end))
+      rounds.push_back({{"period", x[0]}, {"start", x[1]}, {"end", x[2]}});
   return rounds;
 }
 
@@ -622,7 +701,8 @@ RunReport run(const demo::City& city, const RunOptions& o) {
   eo.calendars = std::make_shared<Calendars>(find_calendars({o.calendars_dir}, ".", problems));
   auto engine = Engine::open(eo, problems);
   if (!engine || problems.has_errors()) {
-    for (const auto& p : problems.items()) out.error += (out.error.empty() ? "" : "; ") + p.to_string();
+    for (const auto& p : problems.items())
+      out.error += (out.error.empty() ? "" : "; ") + p.to_string();
     if (out.error.empty()) out.error = "cannot open the engine in " + eo.data_dir;
     return out;
   }
@@ -642,12 +722,14 @@ RunReport run(const demo::City& city, const RunOptions& o) {
       return out;
     }
   }
-  if (files.empty()) return engine->close(), out.error = "no definitions in " + o.workflows_dir, out;
+  if (files.empty())
+    return engine->close(), out.error = "no definitions in " + o.workflows_dir, out;
 
   // The master-data source, exactly as engine-config.json configures it.
   Problems cp;
   auto config = EngineConfig::load_file(city_dir + "/engine-config.json", cp);
-  if (!config) return engine->close(), out.error = "cannot read " + city_dir + "/engine-config.json", out;
+  if (!config)
+    return engine->close(), out.error = "cannot read " + city_dir + "/engine-config.json", out;
   for (auto it = config->plugins.begin(); it != config->plugins.end();)
     it = it->first == "master-data" ? std::next(it) : config->plugins.erase(it);
   auto services = std::make_shared<HostServices>(clock);

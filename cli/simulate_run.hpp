@@ -31,21 +31,22 @@ namespace bihuan::cli::sim {
 
 struct RunOptions {
   std::uint64_t seed = 2023;
-  std::string data_dir;       // must be empty or missing
-  std::string workflows_dir;  // workflows/food-safety
-  std::string calendars_dir;  // workflows/calendars
+  std::string data_dir;                           // must be empty or missing
+  std::string workflows_dir;                      // workflows/food-safety
+  std::string calendars_dir;                      // workflows/calendars
   std::string end = "2024-01-31T00:00:00+08:00";  // the moment statistics are taken
-  std::string plan_end;       // the scheduler plans the rounds starting before this ("" = end)
+  std::string plan_end;  // the scheduler plans the rounds starting before this ("" = end)
   bool durable = true;
-  bool daily = false;         // daily self-management records for every open business
+  bool daily = false;  // daily self-management records for every open business
   Behaviour behaviour;
 };
 
 struct RunReport {
-  std::string error;          // "" = ok
+  std::string error;  // "" = ok
   std::uint64_t actions = 0, refused = 0, notifications = 0, queries = 0;
   std::uint64_t daily_records = 0;
-  std::uint64_t commits = 0, timers_fired = 0, moments = 0;  // engine metrics; distinct times acted at
+  std::uint64_t commits = 0, timers_fired = 0,
+                moments = 0;  // engine metrics; distinct times acted at
   double seconds = 0;         // wall time of the simulation proper
   // Refused steps by "event: error" (expected: re-binding or exempting a task that has
   // already ended, superseding a filed letter, acting on a task that was exempted).

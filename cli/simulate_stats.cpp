@@ -15,11 +15,13 @@ constexpr std::int64_t kDayMs = 24 * 3600 * 1000;
 // Additive counts of one (period, level, region node).
 struct Counts {
   std::int64_t due = 0, exempted = 0, completed = 0, completed_late = 0, visited = 0;
-  std::int64_t problems = 0, closed = 0, reopened = 0, rectify_overdue = 0, escalated = 0, close_ms = 0;
+  std::int64_t problems = 0, closed = 0, reopened = 0, rectify_overdue = 0, escalated = 0,
+               close_ms = 0;
   std::int64_t letters = 0, signed_ = 0, filed = 0, lists = 0, lists_accepted = 0;
   std::int64_t daily = 0, daily_on_time = 0, daily_late = 0, daily_missed = 0;
   void add(const Counts& o) {
-    due += o.due, exempted += o.exempted, completed += o.completed, completed_late += o.completed_late;
+    due += o.due, exempted += o.exempted, completed += o.completed,
+        completed_late += o.completed_late;
     visited += o.visited, problems += o.problems, closed += o.closed, reopened += o.reopened;
     rectify_overdue += o.rectify_overdue, escalated += o.escalated, close_ms += o.close_ms;
     letters += o.letters, signed_ += o.signed_, filed += o.filed, lists += o.lists;
@@ -59,7 +61,9 @@ json to_json(const Counts& c) {
           {"reopenRate", rate(c.reopened, c.problems)},
           {"problemsEscalated", c.escalated},
           {"closeDaysSum", double(c.close_ms) / double(kDayMs)},
-          {"meanDaysToClose", c.closed ? json(std::round(double(c.close_ms) / double(c.closed) / kDayMs * 100) / 100) : json(nullptr)},
+          {"meanDaysToClose",
+           c.closed ? json(std::round(double(c.close_ms) / double(c.closed) / kDayMs * 100) / 100)
+                    : json(nullptr)},
           {"dailyRecords", c.daily},
           {"dailyOnTime", c.daily_on_time},
           {"dailyLate", c.daily_late},
@@ -113,7 +117,8 @@ struct Tally {
 
 }  // namespace
 
-json compute(const Engine& engine, const std::string& end, const std::map<std::string, std::string>& labels) {
+json compute(const Engine& engine, const std::string& end,
+             const std::map<std::string, std::string>& labels) {
   Tally tally;
   json oracles = json::object();
   // The plan and the frozen denominators, from the scheduler.
@@ -141,7 +146,8 @@ json compute(const Engine& engine, const std::string& end, const std::map<std::s
   std::map<std::string, std::int64_t> spawned, counted;
   for (const auto& v : all_of(engine, "food-safety.supervision")) {
     const json& d = v.data;
-    Where w{d.value("period", ""), d.value("level", ""), d.value("townshipId", ""), d.value("villageId", "")};
+    Where w{d.value("period", ""), d.value("level", ""), d.value("townshipId", ""),
+            d.value("villageId", "")};
     task_where[v.id] = w;
     if (v.parent == scheduler_id) ++spawned[w.period];
     if (v.outcome == "reassigned") continue;
@@ -159,7 +165,8 @@ json compute(const Engine& engine, const std::string& end, const std::map<std::s
     std::string p = o["period"];
     std::int64_t due = o["due"];
     denominators_ok = denominators_ok && due == spawned[p] && due == counted[p];
-    denominators.push_back({{"period", p}, {"frozen", due}, {"spawned", spawned[p]}, {"counted", counted[p]}});
+    denominators.push_back(
+        {{"period", p}, {"frozen", due}, {"spawned", spawned[p]}, {"counted", counted[p]}});
   }
   oracles["denominators"] = {{"ok", denominators_ok}, {"periods", denominators}};
 
@@ -172,13 +179,17 @@ json compute(const Engine& engine, const std::string& end, const std::map<std::s
     bool closed = v.outcome == "closed";
     if (closed) {
       ++closed_checked;
-      std::int64_t claim = ms_of(d.value("claimedAt", json())), ev = ms_of(d.value("evidenceAt", json()));
-      std::int64_t re = ms_of(d.value("recheckedAt", json())), done = ms_of(d.value("closedAt", json()));
-      bool by_recheck = d.value("recheckResult", json()) == "pass" || (re && !d.contains("caseConclusion"));
+      std::int64_t claim = ms_of(d.value("claimedAt", json())),
+                   ev = ms_of(d.value("evidenceAt", json()));
+      std::int64_t re = ms_of(d.value("recheckedAt", json())),
+                   done = ms_of(d.value("closedAt", json()));
+      bool by_recheck =
+          d.value("recheckResult", json()) == "pass" || (re && !d.contains("caseConclusion"));
       bool ok = claim && done >= claim && (!by_recheck || (ev >= claim && re >= ev && ev && re));
       if (!ok) ++order_violations;
     }
-    std::int64_t took = closed ? ms_of(d.value("closedAt", json())) - v.created_at.time_since_epoch().count() : 0;
+    std::int64_t took =
+        closed ? ms_of(d.value("closedAt", json())) - v.created_at.time_since_epoch().count() : 0;
     tally.add(w.period, w.level, w.township, w.village, [&](Counts& c) {
       ++c.problems;
       if (closed) ++c.closed, c.close_ms += took;
@@ -187,11 +198,12 @@ json compute(const Engine& engine, const std::string& end, const std::map<std::s
       if (d.contains("escalatedAt")) ++c.escalated;
     });
   }
-  oracles["closedProblemTimes"] = {{"ok", order_violations == 0}, {"closed", closed_checked},
-                                   {"violations", order_violations}};
+  oracles["closedProblemTimes"] = {
+      {"ok", order_violations == 0}, {"closed", closed_checked}, {"violations", order_violations}};
 
   // Letters and lists as of each period's end (the year: as of the end of the run).
-  auto as_of_periods = [&](const std::string& def, const std::function<void(const InstanceView&, const std::string&)>& f) {
+  auto as_of_periods = [&](const std::string& def,
+                           const std::function<void(const InstanceView&, const std::string&)>& f) {
     for (const auto& v : all_of(engine, def)) {
       for (const auto& p : periods)
         if (auto then = engine.as_of(v.id, TimePoint(Millis(period_end[p])))) f(*then, p);
@@ -202,16 +214,19 @@ json compute(const Engine& engine, const std::string& end, const std::map<std::s
     if (v.outcome == "superseded" || v.outcome == "void") return;
     const json& d = v.data;
     bool is_signed = d.contains("signedAt"), filed = v.outcome == "filed";
-    tally.add(p, d.value("level", ""), d.value("townshipId", ""), d.value("villageId", ""),
-              [&](Counts& c) { ++c.letters, c.signed_ += is_signed, c.filed += filed; }, false);
+    tally.add(
+        p, d.value("level", ""), d.value("townshipId", ""), d.value("villageId", ""),
+        [&](Counts& c) { ++c.letters, c.signed_ += is_signed, c.filed += filed; }, false);
   });
-  as_of_periods("food-safety.responsibility-list", [&](const InstanceView& v, const std::string& p) {
-    if (v.outcome == "cancelled") return;
-    const json& d = v.data;
-    bool accepted = v.outcome == "accepted";
-    tally.add(p, d.value("level", ""), d.value("townshipId", ""), d.value("villageId", ""),
-              [&](Counts& c) { ++c.lists, c.lists_accepted += accepted; }, false);
-  });
+  as_of_periods("food-safety.responsibility-list",
+                [&](const InstanceView& v, const std::string& p) {
+                  if (v.outcome == "cancelled") return;
+                  const json& d = v.data;
+                  bool accepted = v.outcome == "accepted";
+                  tally.add(
+                      p, d.value("level", ""), d.value("townshipId", ""), d.value("villageId", ""),
+                      [&](Counts& c) { ++c.lists, c.lists_accepted += accepted; }, false);
+                });
   // Daily records: the engine's grouped counts.
   StatsQuery sq;
   sq.definition = "food-safety.daily-record";
@@ -255,8 +270,11 @@ json compute(const Engine& engine, const std::string& end, const std::map<std::s
     json villages = json::array();
     for (const auto& v : tally.villages)
       if (v.compare(0, t.size() + 1, t + "/") == 0)
-        villages.push_back({{"id", v.substr(t.size() + 1)}, {"name", label(v.substr(t.size() + 1))}, {"byPeriod", node(v)}});
-    townships.push_back({{"id", t}, {"name", label(t)}, {"byPeriod", node(t)}, {"villages", villages}});
+        villages.push_back({{"id", v.substr(t.size() + 1)},
+                            {"name", label(v.substr(t.size() + 1))},
+                            {"byPeriod", node(v)}});
+    townships.push_back(
+        {{"id", t}, {"name", label(t)}, {"byPeriod", node(t)}, {"villages", villages}});
   }
   // Roll-up oracle: every count of the city equals the sum over townships.
   for (const auto& p : all_periods)

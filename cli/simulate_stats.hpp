@@ -24,7 +24,8 @@
 
 namespace bihuan::cli::sim {
 
-json compute(const Engine& engine, const std::string& end, const std::map<std::string, std::string>& labels);
+json compute(const Engine& engine, const std::string& end,
+             const std::map<std::string, std::string>& labels);
 
 // The printed tables: the city per period, levels for the year, townships for the year.
 void print_tables(const json& stats, std::ostream& out);

@@ -26,7 +26,8 @@ void check_coverage(const Definition& def, const Calendars& calendars, Problems&
   std::vector<std::pair<std::string, std::string>> uses;  // calendar, pointer
   if (!def.calendar.empty()) uses.emplace_back(def.calendar, "/calendar");
   for (const auto& st : def.states) {
-    if (st.deadline && !st.deadline->calendar.empty()) uses.emplace_back(st.deadline->calendar, st.deadline->pointer);
+    if (st.deadline && !st.deadline->calendar.empty())
+      uses.emplace_back(st.deadline->calendar, st.deadline->pointer);
     for (const auto& t : st.timers)
       if (!t.calendar.empty()) uses.emplace_back(t.calendar, t.pointer);
   }
@@ -42,9 +43,12 @@ void check_coverage(const Definition& def, const Calendars& calendars, Problems&
     warned.insert(id);
     std::string last = cal->years().empty() ? "" : std::to_string(*cal->years().rbegin());
     problems.warning(pointer, "calendar-coverage",
-                     "calendar " + id + " has holiday data for " + year_span(cal->years()) + " only: working days " +
-                         (last.empty() ? std::string("count weekends only") : "after " + last + "-12-31 count weekends only") +
-                         " (add " + std::to_string(last.empty() ? today.year : std::stoi(last) + 1) +
+                     "calendar " + id + " has holiday data for " + year_span(cal->years()) +
+                         " only: working days " +
+                         (last.empty() ? std::string("count weekends only")
+                                       : "after " + last + "-12-31 count weekends only") +
+                         " (add " +
+                         std::to_string(last.empty() ? today.year : std::stoi(last) + 1) +
                          " once it is published: docs/operations.md, \"Working-day calendars\")");
   }
 }
@@ -60,13 +64,15 @@ struct ValidateOptions {
 void run_validate(const ValidateOptions& o) {
   Problems cal_problems;
   std::vector<std::string> cal_dirs;
-  Calendars calendars = find_calendars(o.calendars, o.files.empty() ? "." : o.files.front(), cal_problems, &cal_dirs);
+  Calendars calendars =
+      find_calendars(o.calendars, o.files.empty() ? "." : o.files.front(), cal_problems, &cal_dirs);
   // Definitions validated together may spawn each other: their ids form the known set.
   std::set<std::string> ids;
   if (o.files.size() > 1)
     for (const auto& f : o.files) {
       Problems scratch;
-      if (auto doc = load_json_file(f, scratch); doc && doc->is_object() && (*doc)["id"].is_string())
+      if (auto doc = load_json_file(f, scratch);
+          doc && doc->is_object() && (*doc)["id"].is_string())
         ids.insert((*doc)["id"].get<std::string>());
     }
   DefinitionContext ctx;
@@ -83,7 +89,8 @@ void run_validate(const ValidateOptions& o) {
   for (const auto& id : calendars.ids()) {
     auto cal = calendars.find(id);
     report["calendars"].push_back({{"id", id}, {"years", cal->years()}});
-    if (o.format == "text") std::cout << "calendar " << id << ": holiday data for " << year_span(cal->years()) << "\n";
+    if (o.format == "text")
+      std::cout << "calendar " << id << ": holiday data for " << year_span(cal->years()) << "\n";
   }
   report["calendarDirs"] = cal_dirs;
   if (o.format == "text" && calendars.ids().empty())
@@ -126,13 +133,15 @@ void add_validate(CLI::App& app) {
   auto o = std::make_shared<ValidateOptions>();
   auto* cmd = app.add_subcommand("validate", "Check workflow definitions; report every problem");
   cmd->add_option("files", o->files, "Definition files")->required();
-  cmd->add_option("--calendars", o->calendars,
-                  "Calendar directories (default: $BIHUAN_CALENDARS, else the nearest calendars/ or "
-                  "workflows/calendars/, else the bundled ones)");
+  cmd->add_option(
+      "--calendars", o->calendars,
+      "Calendar directories (default: $BIHUAN_CALENDARS, else the nearest calendars/ or "
+      "workflows/calendars/, else the bundled ones)");
   cmd->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"text", "json"}));
   cmd->add_flag("--strict", o->strict, "Treat warnings as errors");
-  cmd->add_option("--config", o->config,
-                  "Engine configuration: notifiers and task handlers used must be configured in it");
+  cmd->add_option(
+      "--config", o->config,
+      "Engine configuration: notifiers and task handlers used must be configured in it");
   cmd->callback([o] { run_validate(*o); });
 }
 

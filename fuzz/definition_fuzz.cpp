@@ -106,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   if (!bihuan::locate(text, existing)) __builtin_trap();  // it is in the document
   check_located(text, existing);
   // A pointer of raw bytes (the input's last few), usually resolving nowhere.
-  std::string raw = "/" + std::string(text.substr(text.size() - std::min<std::size_t>(text.size(), seed % 24)));
+  std::string raw =
+      "/" + std::string(text.substr(text.size() - std::min<std::size_t>(text.size(), seed % 24)));
   (void)bihuan::locate(text, raw);
   check_located(text, raw);
   return 0;

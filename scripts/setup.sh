@@ -10,7 +10,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       googletest libgtest-dev libgmock-dev libbenchmark-dev
       libkainjow-mustache-dev libvalijson-dev libcli11-dev
       libssl-dev libsqlite3-dev libspdlog-dev libjemalloc-dev
-      tzdata clang libclang-rt-14-dev
+      tzdata clang clang-format libclang-rt-14-dev
       python3-aiosmtpd openssl)   # plugin tests: a real SMTP server; a test TLS certificate
 
 missing=()

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/check-format.sh   # .clang-format holds for every tracked C++ file
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_DIR=$BUILD_DIR ./scripts/lint-openapi.sh
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 600

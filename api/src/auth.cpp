@@ -6,7 +6,8 @@ namespace bihuan::api {
 
 Auth::Auth(const ServerConfig& config) {
   for (const auto& t : config.tokens) {
-    Entry e{{t.name, t.actor}, t.rate_per_second > 0 ? t.rate_per_second : config.rate_per_second,
+    Entry e{{t.name, t.actor},
+            t.rate_per_second > 0 ? t.rate_per_second : config.rate_per_second,
             t.burst > 0 ? t.burst : config.burst};
     by_hash_[t.sha256_hex] = std::move(e);
   }

@@ -83,7 +83,9 @@ BackupDir prepare_backup_dir(const std::string& root_text, const std::string& re
   fs::path asked(requested);
   for (const auto& part : asked)
     if (part == "..")
-      return refuse(400, "\"" + requested + "\" contains \"..\": name a directory inside the backup root " + root.string());
+      return refuse(400, "\"" + requested +
+                             "\" contains \"..\": name a directory inside the backup root " +
+                             root.string());
   fs::path rel = asked;
   if (asked.is_absolute()) {
     fs::path abs = normal_dir(asked);
@@ -94,15 +96,20 @@ BackupDir prepare_backup_dir(const std::string& root_text, const std::string& re
   }
   rel = normal_dir(rel);
   if (rel.empty() || rel == ".")
-    return refuse(400, "\"" + requested + "\" is the backup root itself: name a new directory inside " + root.string());
+    return refuse(400, "\"" + requested +
+                           "\" is the backup root itself: name a new directory inside " +
+                           root.string());
 
   if (!fs::exists(root, ec)) {
     fs::create_directories(root, ec);
-    if (ec) return refuse(500, "cannot create the backup root " + root.string() + ": " + ec.message());
+    if (ec)
+      return refuse(500, "cannot create the backup root " + root.string() + ": " + ec.message());
     fs::permissions(root, fs::perms::owner_all, ec);
   }
   Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.fd < 0) return refuse(500, "cannot open the backup root " + root.string() + ": " + std::strerror(errno));
+  if (dir.fd < 0)
+    return refuse(500,
+                  "cannot open the backup root " + root.string() + ": " + std::strerror(errno));
   fs::path walked = root;
   for (const auto& part : rel) {
     if (part == "." || part.empty()) continue;
@@ -117,14 +124,17 @@ BackupDir prepare_backup_dir(const std::string& root_text, const std::string& re
       int err = errno;
       struct stat st {};
       if (::fstatat(dir.fd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-        return refuse(400, walked.string() + " is a symbolic link: backups are written only into real directories "
-                                             "inside the backup root");
+        return refuse(400,
+                      walked.string() +
+                          " is a symbolic link: backups are written only into real directories "
+                          "inside the backup root");
       if (err == ENOTDIR) return refuse(400, walked.string() + " exists and is not a directory");
       return refuse(500, "cannot open " + walked.string() + ": " + std::strerror(err));
     }
     dir.reset(next);
   }
-  if (!is_empty_dir(dir.fd)) return refuse(409, "backup directory " + walked.string() + " is not empty");
+  if (!is_empty_dir(dir.fd))
+    return refuse(409, "backup directory " + walked.string() + " is not empty");
   return {walked.string(), 0, ""};
 }
 

@@ -17,9 +17,9 @@
 namespace bihuan::api {
 
 struct BackupDir {
-  std::string path;    // absolute, normalized: where to write ("" when refused)
-  unsigned status = 0; // 0 = ok; else 400 (a path that is not allowed), 409 (not empty) or 500
-  std::string why;     // the sentence for the problem's detail
+  std::string path;     // absolute, normalized: where to write ("" when refused)
+  unsigned status = 0;  // 0 = ok; else 400 (a path that is not allowed), 409 (not empty) or 500
+  std::string why;      // the sentence for the problem's detail
 };
 
 // The backup root when the configuration names none: "<data_dir>-backups" beside the data

@@ -7,8 +7,8 @@
 #include <atomic>
 #include <memory>
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -47,7 +47,8 @@ boost::asio::awaitable<StepResult> await_step(Submit submit) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         submit([shared](StepResult r) {
           auto ex = boost::asio::get_associated_executor(*shared);
-          boost::asio::post(ex, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
+          boost::asio::post(
+              ex, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
         });
       },
       token);
@@ -63,7 +64,8 @@ template <class Work>
 boost::asio::awaitable<std::invoke_result_t<Work&>> on_pool(Context& ctx, Work work) {
   using Result = std::invoke_result_t<Work&>;
   co_return co_await boost::asio::co_spawn(
-      ctx.pool, [w = std::move(work)]() mutable -> boost::asio::awaitable<Result> { co_return w(); },
+      ctx.pool,
+      [w = std::move(work)]() mutable -> boost::asio::awaitable<Result> { co_return w(); },
       boost::asio::use_awaitable);
 }
 
@@ -76,11 +78,13 @@ void add_migration_routes(Router& router, Context& ctx);
 
 // body.cpp: checks of JSON request bodies, each a 422 naming the member's pointer.
 // body_json() that must be an object:
-std::optional<json> object_body(const Call& call, Reply& error, const json* empty_default = nullptr);
+std::optional<json> object_body(const Call& call, Reply& error,
+                                const json* empty_default = nullptr);
 // Members other than `known`:
 std::optional<Reply> unknown_members(const json& body, std::initializer_list<const char*> known);
 // `key` of the given type (an integer accepts unsigned); `what` names it in the message.
-std::optional<Reply> expect_type(const json& body, const char* key, json::value_t type, const char* what, bool required);
+std::optional<Reply> expect_type(const json& body, const char* key, json::value_t type,
+                                 const char* what, bool required);
 // toVersion, states, set, reason and dryRun of a migration into `req`.
 std::optional<Reply> migrate_members(const json& body, MigrateRequest& req);
 

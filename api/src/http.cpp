@@ -23,30 +23,47 @@ namespace {
 
 const char* title_of(unsigned status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
 }  // namespace
 
-Reply problem(unsigned status, const std::string& code, const std::string& detail, std::vector<FieldError> errors,
-              json extra) {
+Reply problem(unsigned status, const std::string& code, const std::string& detail,
+              std::vector<FieldError> errors, json extra) {
   json j = {{"type", "https://bihuan.dev/problems/" + code},
             {"title", title_of(status)},
             {"status", status},
@@ -54,7 +71,8 @@ Reply problem(unsigned status, const std::string& code, const std::string& detai
             {"detail", detail}};
   if (!errors.empty()) {
     json list = json::array();
-    for (auto& e : errors) list.push_back({{"pointer", e.pointer}, {"code", e.code}, {"detail", e.detail}});
+    for (auto& e : errors)
+      list.push_back({{"pointer", e.pointer}, {"code", e.code}, {"detail", e.detail}});
     j["errors"] = std::move(list);
   }
   if (extra.is_object())
@@ -91,12 +109,14 @@ std::optional<json> body_json(const Call& call, Reply& error, const json* empty_
   std::string media = type.substr(0, type.find(';'));
   while (!media.empty() && media.back() == ' ') media.pop_back();
   for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  bool is_json = media == "application/json" || (media.size() > 5 && media.compare(media.size() - 5, 5, "+json") == 0);
+  bool is_json = media == "application/json" ||
+                 (media.size() > 5 && media.compare(media.size() - 5, 5, "+json") == 0);
   if (!is_json) {
-    error = problem(415, "unsupported-media-type",
-                    "the body must be application/json" + (type.empty() ? std::string(" (no Content-Type was given)")
-                                                                        : " (got " + type + ")"),
-                    {{"header:Content-Type", "expected-json", "expected application/json"}});
+    error = problem(
+        415, "unsupported-media-type",
+        "the body must be application/json" +
+            (type.empty() ? std::string(" (no Content-Type was given)") : " (got " + type + ")"),
+        {{"header:Content-Type", "expected-json", "expected application/json"}});
     return std::nullopt;
   }
   Problems problems("request body");
@@ -105,7 +125,9 @@ std::optional<json> body_json(const Call& call, Reply& error, const json* empty_
     std::vector<FieldError> errors;
     std::string detail = "the body is not valid JSON";
     for (const auto& p : problems.items()) {
-      std::string where = p.line ? " at line " + std::to_string(p.line) + ", column " + std::to_string(p.column) : "";
+      std::string where =
+          p.line ? " at line " + std::to_string(p.line) + ", column " + std::to_string(p.column)
+                 : "";
       errors.push_back({p.pointer, p.code, p.message + where});
       if (errors.size() == 1) detail += where + ": " + p.message;
     }
@@ -128,8 +150,12 @@ std::optional<std::uint64_t> parse_uint(std::string_view text) {
 std::optional<std::string> percent_decode(std::string_view text, bool query) {
   std::string out;
   out.reserve(text.size());
-  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '%') {

@@ -49,9 +49,9 @@ struct Principal {
 
 struct Call {
   const HttpRequest& req;
-  std::string path;                                       // decoded, without the query
-  std::vector<std::pair<std::string, std::string>> query; // decoded, in order
-  std::vector<std::string> params;                        // path parameters, decoded
+  std::string path;                                        // decoded, without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::string> params;                         // path parameters, decoded
   const Principal* who = nullptr;
 
   const std::string* query_value(std::string_view name) const;  // first; nullptr if absent

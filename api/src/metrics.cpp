@@ -29,14 +29,16 @@ void family(std::string& out, const std::string& name, const char* type, const s
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
 
-void scalar(std::string& out, const std::string& name, const char* type, const std::string& help, double v) {
+void scalar(std::string& out, const std::string& name, const char* type, const std::string& help,
+            double v) {
   family(out, name, type, help);
   out += name + " " + num(v) + "\n";
 }
 
 }  // namespace
 
-void write_histogram(std::string& out, const std::string& name, const std::string& help, const Histogram& h) {
+void write_histogram(std::string& out, const std::string& name, const std::string& help,
+                     const Histogram& h) {
   family(out, name, "histogram", help);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < h.bounds.size() && i < h.counts.size(); ++i) {
@@ -73,61 +75,77 @@ void HttpMetrics::count(std::size_t route, unsigned status, double seconds) {
 
 std::string HttpMetrics::text() const {
   std::string out;
-  family(out, "bihuan_http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status.");
+  family(out, "bihuan_http_requests_total", "counter",
+         "HTTP requests answered, by route pattern, method and status.");
   for (std::size_t r = 0; r < routes_.size(); ++r)
     for (unsigned st = 0; st < kStatuses; ++st) {
       std::uint64_t n = requests_[r * kStatuses + st].load(std::memory_order_relaxed);
       if (!n) continue;
-      out += "bihuan_http_requests_total{route=\"" + label_escape(routes_[r].second) + "\",method=\"" + routes_[r].first +
-             "\",status=\"" + std::to_string(st) + "\"} " + std::to_string(n) + "\n";
+      out += "bihuan_http_requests_total{route=\"" + label_escape(routes_[r].second) +
+             "\",method=\"" + routes_[r].first + "\",status=\"" + std::to_string(st) + "\"} " +
+             std::to_string(n) + "\n";
     }
   Histogram h;
   h.bounds = bounds_;
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) h.counts.push_back(buckets_[i].load(std::memory_order_relaxed));
+  for (std::size_t i = 0; i <= bounds_.size(); ++i)
+    h.counts.push_back(buckets_[i].load(std::memory_order_relaxed));
   h.sum = static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
   h.count = count_.load(std::memory_order_relaxed);
-  write_histogram(out, "bihuan_http_request_duration_seconds", "Time from a complete request to its answer.", h);
+  write_histogram(out, "bihuan_http_request_duration_seconds",
+                  "Time from a complete request to its answer.", h);
   scalar(out, "bihuan_http_open_connections", "gauge", "Connections open now.",
          static_cast<double>(connections_.load(std::memory_order_relaxed)));
-  scalar(out, "bihuan_http_refused_connections_total", "counter", "Connections refused at the connection limit.",
+  scalar(out, "bihuan_http_refused_connections_total", "counter",
+         "Connections refused at the connection limit.",
          static_cast<double>(refused_.load(std::memory_order_relaxed)));
   return out;
 }
 
 std::string engine_metrics_text(const EngineMetrics& m) {
   std::string out;
-  scalar(out, "bihuan_steps_total", "counter", "Steps applied (start, event, cancel, migrate), refused ones included.",
+  scalar(out, "bihuan_steps_total", "counter",
+         "Steps applied (start, event, cancel, migrate), refused ones included.",
          static_cast<double>(m.steps));
-  scalar(out, "bihuan_steps_refused_total", "counter", "Steps refused (guard, role, version, payload...).",
-         static_cast<double>(m.steps_refused));
-  scalar(out, "bihuan_commits_total", "counter", "LMDB write transactions committed (group commits).",
-         static_cast<double>(m.commits));
-  scalar(out, "bihuan_storage_failures_total", "counter", "Group commits that failed in storage (nothing applied).",
+  scalar(out, "bihuan_steps_refused_total", "counter",
+         "Steps refused (guard, role, version, payload...).", static_cast<double>(m.steps_refused));
+  scalar(out, "bihuan_commits_total", "counter",
+         "LMDB write transactions committed (group commits).", static_cast<double>(m.commits));
+  scalar(out, "bihuan_storage_failures_total", "counter",
+         "Group commits that failed in storage (nothing applied).",
          static_cast<double>(m.storage_failures));
-  scalar(out, "bihuan_timers_fired_total", "counter", "Timers fired.", static_cast<double>(m.timers_fired));
-  scalar(out, "bihuan_timers_ahead_total", "counter", "Timer firings executed ahead of their due time.",
-         static_cast<double>(m.timers_ahead));
+  scalar(out, "bihuan_timers_fired_total", "counter", "Timers fired.",
+         static_cast<double>(m.timers_fired));
+  scalar(out, "bihuan_timers_ahead_total", "counter",
+         "Timer firings executed ahead of their due time.", static_cast<double>(m.timers_ahead));
   scalar(out, "bihuan_timers_ahead_dropped_total", "counter",
          "Timer firings executed ahead and dropped unwritten (another step came first).",
          static_cast<double>(m.timers_ahead_dropped));
   scalar(out, "bihuan_timers_dropped_total", "counter",
-         "Timer firings dropped: only their timer was removed (instance gone, damaged, or no longer holding it).",
+         "Timer firings dropped: only their timer was removed (instance gone, damaged, or no "
+         "longer holding it).",
          static_cast<double>(m.timers_dropped));
-  scalar(out, "bihuan_timers_refused_total", "counter",
-         "Timer firings their instance refused (guard, event not accepted); recorded in its history.",
-         static_cast<double>(m.timers_refused));
+  scalar(
+      out, "bihuan_timers_refused_total", "counter",
+      "Timer firings their instance refused (guard, event not accepted); recorded in its history.",
+      static_cast<double>(m.timers_refused));
   scalar(out, "bihuan_steps_reexecuted_total", "counter",
-         "Requests executed again: another process committed in between, or the commit under theirs failed.",
+         "Requests executed again: another process committed in between, or the commit under "
+         "theirs failed.",
          static_cast<double>(m.reexecuted));
-  write_histogram(out, "bihuan_step_latency_seconds", "Time from a step's request to its durable commit.",
-                  m.step_latency_seconds);
-  write_histogram(out, "bihuan_group_commit_batch_size", "Requests per group commit.", m.batch_size);
-  write_histogram(out, "bihuan_timer_lag_seconds", "How late timers fired after their due time.", m.timer_lag_seconds);
+  write_histogram(out, "bihuan_step_latency_seconds",
+                  "Time from a step's request to its durable commit.", m.step_latency_seconds);
+  write_histogram(out, "bihuan_group_commit_batch_size", "Requests per group commit.",
+                  m.batch_size);
+  write_histogram(out, "bihuan_timer_lag_seconds", "How late timers fired after their due time.",
+                  m.timer_lag_seconds);
   scalar(out, "bihuan_outbox_depth", "gauge", "Messages in the outbox (waiting, retrying or dead).",
          static_cast<double>(m.outbox_depth));
-  scalar(out, "bihuan_pending_timers", "gauge", "Timers waiting to fire.", static_cast<double>(m.pending_timers));
-  scalar(out, "bihuan_instances", "gauge", "Instances stored (all statuses).", static_cast<double>(m.instances));
-  scalar(out, "bihuan_storage_map_bytes", "gauge", "Size of the LMDB map.", static_cast<double>(m.map_bytes));
+  scalar(out, "bihuan_pending_timers", "gauge", "Timers waiting to fire.",
+         static_cast<double>(m.pending_timers));
+  scalar(out, "bihuan_instances", "gauge", "Instances stored (all statuses).",
+         static_cast<double>(m.instances));
+  scalar(out, "bihuan_storage_map_bytes", "gauge", "Size of the LMDB map.",
+         static_cast<double>(m.map_bytes));
   scalar(out, "bihuan_engine_failed", "gauge",
          "1 once a fatal storage error stopped the engine (writes refused, /readyz false); else 0.",
          m.failed ? 1.0 : 0.0);

@@ -39,6 +39,7 @@ class HttpMetrics {
 std::string engine_metrics_text(const EngineMetrics& m);
 
 // Appends one histogram family (cumulative buckets, _sum, _count).
-void write_histogram(std::string& out, const std::string& name, const std::string& help, const Histogram& h);
+void write_histogram(std::string& out, const std::string& name, const std::string& help,
+                     const Histogram& h);
 
 }  // namespace bihuan::api

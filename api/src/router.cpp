@@ -48,7 +48,8 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
     }
     if (!ok) continue;
     if (r.method != method) {
-      if (!m.path_known || m.allow.find(std::string(http::to_string(r.method))) == std::string::npos)
+      if (!m.path_known ||
+          m.allow.find(std::string(http::to_string(r.method))) == std::string::npos)
         m.allow += (m.allow.empty() ? "" : ", ") + std::string(http::to_string(r.method));
       m.path_known = true;
       continue;

@@ -29,11 +29,11 @@ class Router {
   void add(http::verb method, std::string pattern, Access access, Handler handler);
 
   struct Match {
-    const Route* route = nullptr;      // null: no route
-    bool path_known = false;           // some route has this path (then 405, with `allow`)
-    std::string allow;                 // methods of that path, "GET, POST"
-    std::vector<std::string> params;   // decoded
-    bool bad_encoding = false;         // a segment had a broken %-escape
+    const Route* route = nullptr;     // null: no route
+    bool path_known = false;          // some route has this path (then 405, with `allow`)
+    std::string allow;                // methods of that path, "GET, POST"
+    std::vector<std::string> params;  // decoded
+    bool bad_encoding = false;        // a segment had a broken %-escape
   };
   Match match(http::verb method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }

@@ -10,8 +10,9 @@ namespace {
 using boost::asio::awaitable;
 
 json message_json(const Context& ctx, const OutboxMessage& m) {
-  json j = {{"seq", m.seq},           {"kind", m.kind},         {"channel", m.channel},
-            {"instance", m.instance_id}, {"step", m.step},     {"idempotencyKey", m.idempotency_key},
+  json j = {{"seq", m.seq},           {"kind", m.kind},
+            {"channel", m.channel},   {"instance", m.instance_id},
+            {"step", m.step},         {"idempotencyKey", m.idempotency_key},
             {"body", m.body},         {"createdAt", format_time(m.created_at, *ctx.tz)},
             {"attempts", m.attempts}, {"dead", m.dead}};
   if (m.next_attempt_at) j["nextAttemptAt"] = format_time(*m.next_attempt_at, *ctx.tz);
@@ -27,10 +28,13 @@ std::optional<Reply> page_params(const Call& call, std::size_t& limit, std::uint
     auto parsed = parse_uint(*v);
     std::uint64_t n = parsed.value_or(0);
     if (!parsed || (std::string(name) == "limit" && (n < 1 || n > 1000)))
-      return problem(400, "bad-parameter", std::string(name) + " must be a non-negative integer (limit 1..1000)",
+      return problem(400, "bad-parameter",
+                     std::string(name) + " must be a non-negative integer (limit 1..1000)",
                      {{std::string("query:") + name, "integer", "got \"" + *v + "\""}});
-    if (std::string(name) == "limit") limit = static_cast<std::size_t>(n);
-    else after = n;
+    if (std::string(name) == "limit")
+      limit = static_cast<std::size_t>(n);
+    else
+      after = n;
   }
   return std::nullopt;
 }
@@ -55,41 +59,60 @@ void add_admin_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/verify", Access::admin, [&ctx](Call&) -> awaitable<Reply> {
     VerifyReport rep = co_await on_pool(ctx, [&ctx] { return ctx.engine.verify(); });
     json problems = json::array();
-    for (const auto& p : rep.problems) problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
-    co_return Reply::json_body(200, {{"ok", rep.ok()}, {"file", rep.file}, {"structureOk", rep.structure_ok},
-                                     {"databases", rep.databases}, {"pages", rep.pages}, {"instances", rep.instances},
-                                     {"entries", rep.entries}, {"indexEntries", rep.index_entries},
-                                     {"broken", rep.broken}, {"problems", problems}});
+    for (const auto& p : rep.problems)
+      problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
+    co_return Reply::json_body(200, {{"ok", rep.ok()},
+                                     {"file", rep.file},
+                                     {"structureOk", rep.structure_ok},
+                                     {"databases", rep.databases},
+                                     {"pages", rep.pages},
+                                     {"instances", rep.instances},
+                                     {"entries", rep.entries},
+                                     {"indexEntries", rep.index_entries},
+                                     {"broken", rep.broken},
+                                     {"problems", problems}});
   });
   router.add(http::verb::get, "/v1/outbox", Access::admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, false); });
   router.add(http::verb::get, "/v1/dead-letters", Access::admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, true); });
-  router.add(http::verb::post, "/v1/dead-letters/{seq}/retry", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
-    auto parsed = parse_uint(call.params[0]);
-    std::uint64_t seq = parsed.value_or(0);
-    if (!parsed) co_return problem(400, "bad-path", "seq must be a message number", {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
-    if (!co_await on_pool(ctx, [&ctx, seq] { return ctx.engine.retry_dead_letter(seq); }))
-      co_return problem(404, "not-found", "no dead letter " + call.params[0] + " (it may have been retried or delivered)");
-    ctx.log("info", "dead letter retried", {{"seq", seq}, {"actor", call.who->actor.id}});
-    co_return Reply::json_body(200, {{"seq", seq}, {"retried", true}});
-  });
+  router.add(
+      http::verb::post, "/v1/dead-letters/{seq}/retry", Access::admin,
+      [&ctx](Call& call) -> awaitable<Reply> {
+        auto parsed = parse_uint(call.params[0]);
+        std::uint64_t seq = parsed.value_or(0);
+        if (!parsed)
+          co_return problem(400, "bad-path", "seq must be a message number",
+                            {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
+        if (!co_await on_pool(ctx, [&ctx, seq] { return ctx.engine.retry_dead_letter(seq); }))
+          co_return problem(
+              404, "not-found",
+              "no dead letter " + call.params[0] + " (it may have been retried or delivered)");
+        ctx.log("info", "dead letter retried", {{"seq", seq}, {"actor", call.who->actor.id}});
+        co_return Reply::json_body(200, {{"seq", seq}, {"retried", true}});
+      });
   router.add(http::verb::post, "/v1/backup", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
     Reply error;
     auto body = body_json(call, error);
     if (!body) co_return error;
-    if (!body->is_object() || !body->contains("dir") || !(*body)["dir"].is_string() || (*body)["dir"].get<std::string>().empty())
-      co_return problem(422, "missing-member", "the body needs \"dir\": a new or empty directory inside the backup root",
+    if (!body->is_object() || !body->contains("dir") || !(*body)["dir"].is_string() ||
+        (*body)["dir"].get<std::string>().empty())
+      co_return problem(422, "missing-member",
+                        "the body needs \"dir\": a new or empty directory inside the backup root",
                         {{"/dir", "required", "expected a path relative to the backup root"}});
     std::string requested = (*body)["dir"].get<std::string>();
-    std::string root = ctx.config.backup_root.empty() ? default_backup_root(ctx.engine.options().data_dir)
-                                                      : ctx.config.backup_root;
+    std::string root = ctx.config.backup_root.empty()
+                           ? default_backup_root(ctx.engine.options().data_dir)
+                           : ctx.config.backup_root;
     BackupDir target = prepare_backup_dir(root, requested);
-    if (target.status == 400) co_return problem(400, "bad-backup-dir", target.why, {{"/dir", "backup-dir", target.why}});
+    if (target.status == 400)
+      co_return problem(400, "bad-backup-dir", target.why, {{"/dir", "backup-dir", target.why}});
     if (target.status != 0)
-      co_return problem(target.status, "backup-failed", target.why, {{"/dir", "backup", target.why}});
+      co_return problem(target.status, "backup-failed", target.why,
+                        {{"/dir", "backup", target.why}});
     std::string why;
-    if (!co_await on_pool(ctx, [&ctx, &target, &why] { return ctx.engine.backup(target.path, &why); }))
+    if (!co_await on_pool(ctx,
+                          [&ctx, &target, &why] { return ctx.engine.backup(target.path, &why); }))
       co_return problem(409, "backup-failed", why, {{"/dir", "backup", why}});
     ctx.log("info", "backup written", {{"dir", target.path}, {"actor", call.who->actor.id}});
     co_return Reply::json_body(200, {{"dir", requested}, {"path", target.path}, {"ok", true}});

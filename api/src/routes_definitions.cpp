@@ -10,15 +10,19 @@ using boost::asio::awaitable;
 json summary(const Definition& d) {
   json states = json::array();
   for (const auto& st : d.states) states.push_back(st.name);
-  return {{"id", d.id},         {"version", d.version},    {"title", d.title}, {"description", d.description},
-          {"digest", d.digest}, {"timezone", d.timezone_name}, {"roles", d.roles}, {"states", states}};
+  return {{"id", d.id},         {"version", d.version},
+          {"title", d.title},   {"description", d.description},
+          {"digest", d.digest}, {"timezone", d.timezone_name},
+          {"roles", d.roles},   {"states", states}};
 }
 
 std::vector<FieldError> field_errors(const Problems& problems, bool errors_only) {
   std::vector<FieldError> out;
   for (const auto& p : problems.items()) {
     if (errors_only && p.severity != Severity::error) continue;
-    std::string where = p.line ? " (line " + std::to_string(p.line) + ", column " + std::to_string(p.column) + ")" : "";
+    std::string where =
+        p.line ? " (line " + std::to_string(p.line) + ", column " + std::to_string(p.column) + ")"
+               : "";
     out.push_back({p.pointer, p.code, p.message + where});
   }
   return out;
@@ -50,8 +54,9 @@ bool version_param(const Call& call, std::optional<std::int64_t>& version, Reply
     }
   } catch (const std::exception&) {
   }
-  error = problem(400, "bad-parameter", "version must be a positive integer",
-                  {{"query:version", "expected-integer", "expected a positive integer, got \"" + *v + "\""}});
+  error = problem(
+      400, "bad-parameter", "version must be a positive integer",
+      {{"query:version", "expected-integer", "expected a positive integer, got \"" + *v + "\""}});
   return false;
 }
 
@@ -64,72 +69,91 @@ void add_definition_routes(Router& router, Context& ctx) {
     co_return Reply::json_body(200, {{"items", items}});
   });
 
-  router.add(http::verb::post, "/v1/definitions", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
-    Reply error;
-    auto doc = body_json(call, error);
-    if (!doc) co_return error;
-    // Compiling and committing a definition: on the pool.
-    DeployResult res = co_await on_pool(ctx, [&ctx, &doc] { return ctx.engine.deploy(*doc, "request body"); });
-    if (!res.ok) {
-      bool exists = false;
-      for (const auto& p : res.problems.items()) exists = exists || p.code == "version-exists";
-      co_return problem(exists ? 409 : 422, exists ? "version-exists" : "invalid-definition",
-                        exists ? "this id and version are deployed with different content; deploy a new version"
-                               : "the definition has " + std::to_string(res.problems.error_count()) + " error(s)",
-                        field_errors(res.problems, true), {{"problems", problems_json(res.problems)}});
-    }
-    ctx.log("info", "definition deployed",
-            {{"id", res.id}, {"version", res.version}, {"unchanged", res.unchanged}, {"actor", call.who->actor.id}});
-    Reply r = Reply::json_body(res.unchanged ? 200 : 201, {{"id", res.id},
-                                                           {"version", res.version},
-                                                           {"unchanged", res.unchanged},
-                                                           {"warnings", problems_json(res.problems)}});
-    r.headers.emplace_back("Location", "/v1/definitions/" + res.id + "?version=" + std::to_string(res.version));
-    co_return r;
-  });
+  router.add(
+      http::verb::post, "/v1/definitions", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
+        Reply error;
+        auto doc = body_json(call, error);
+        if (!doc) co_return error;
+        // Compiling and committing a definition: on the pool.
+        DeployResult res =
+            co_await on_pool(ctx, [&ctx, &doc] { return ctx.engine.deploy(*doc, "request body"); });
+        if (!res.ok) {
+          bool exists = false;
+          for (const auto& p : res.problems.items()) exists = exists || p.code == "version-exists";
+          co_return problem(
+              exists ? 409 : 422, exists ? "version-exists" : "invalid-definition",
+              exists
+                  ? "this id and version are deployed with different content; deploy a new version"
+                  : "the definition has " + std::to_string(res.problems.error_count()) +
+                        " error(s)",
+              field_errors(res.problems, true), {{"problems", problems_json(res.problems)}});
+        }
+        ctx.log("info", "definition deployed",
+                {{"id", res.id},
+                 {"version", res.version},
+                 {"unchanged", res.unchanged},
+                 {"actor", call.who->actor.id}});
+        Reply r = Reply::json_body(res.unchanged ? 200 : 201,
+                                   {{"id", res.id},
+                                    {"version", res.version},
+                                    {"unchanged", res.unchanged},
+                                    {"warnings", problems_json(res.problems)}});
+        r.headers.emplace_back(
+            "Location", "/v1/definitions/" + res.id + "?version=" + std::to_string(res.version));
+        co_return r;
+      });
 
-  router.add(http::verb::post, "/v1/definitions/validate", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-    Reply error;
-    auto doc = body_json(call, error);
-    if (!doc) co_return error;
-    Problems problems("request body");
-    DefinitionContext dc;
-    dc.calendars = ctx.engine.options().calendars.get();
-    // Compiling a definition of up to the body limit: on the pool.
-    bool valid = co_await on_pool(ctx, [&] { return compile_definition(*doc, problems, dc) != nullptr; });
-    co_return Reply::json_body(200, {{"valid", valid},
-                                     {"errors", problems.error_count()},
-                                     {"problems", problems_json(problems)}});
-  });
+  router.add(http::verb::post, "/v1/definitions/validate", Access::token,
+             [&ctx](Call& call) -> awaitable<Reply> {
+               Reply error;
+               auto doc = body_json(call, error);
+               if (!doc) co_return error;
+               Problems problems("request body");
+               DefinitionContext dc;
+               dc.calendars = ctx.engine.options().calendars.get();
+               // Compiling a definition of up to the body limit: on the pool.
+               bool valid = co_await on_pool(
+                   ctx, [&] { return compile_definition(*doc, problems, dc) != nullptr; });
+               co_return Reply::json_body(200, {{"valid", valid},
+                                                {"errors", problems.error_count()},
+                                                {"problems", problems_json(problems)}});
+             });
 
-  router.add(http::verb::get, "/v1/definitions/{id}", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-    std::optional<std::int64_t> version;
-    Reply error;
-    if (!version_param(call, version, error)) co_return error;
-    auto def = ctx.engine.definition(call.params[0], version);
-    if (!def)
-      co_return problem(404, "no-such-definition",
-                        "no definition \"" + call.params[0] + "\"" + (version ? " version " + std::to_string(*version) : ""));
-    json j = summary(*def);
-    j["source"] = def->source;
-    co_return Reply::json_body(200, j);
-  });
+  router.add(http::verb::get, "/v1/definitions/{id}", Access::token,
+             [&ctx](Call& call) -> awaitable<Reply> {
+               std::optional<std::int64_t> version;
+               Reply error;
+               if (!version_param(call, version, error)) co_return error;
+               auto def = ctx.engine.definition(call.params[0], version);
+               if (!def)
+                 co_return problem(404, "no-such-definition",
+                                   "no definition \"" + call.params[0] + "\"" +
+                                       (version ? " version " + std::to_string(*version) : ""));
+               json j = summary(*def);
+               j["source"] = def->source;
+               co_return Reply::json_body(200, j);
+             });
 
-  router.add(http::verb::get, "/v1/definitions/{id}/graph", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-    std::optional<std::int64_t> version;
-    Reply error;
-    if (!version_param(call, version, error)) co_return error;
-    const std::string* f = call.query_value("format");
-    std::string format = f ? *f : "mermaid";
-    auto def = ctx.engine.definition(call.params[0], version);
-    if (!def) co_return problem(404, "no-such-definition", "no definition \"" + call.params[0] + "\"");
-    auto text = render_graph(*def, format);
-    if (!text)
-      co_return problem(400, "bad-parameter", "format must be dot or mermaid",
-                        {{"query:format", "enum", "expected \"dot\" or \"mermaid\", got \"" + format + "\""}});
-    co_return Reply::text(200, format == "dot" ? "text/vnd.graphviz; charset=utf-8" : "text/plain; charset=utf-8",
-                          std::move(*text));
-  });
+  router.add(
+      http::verb::get, "/v1/definitions/{id}/graph", Access::token,
+      [&ctx](Call& call) -> awaitable<Reply> {
+        std::optional<std::int64_t> version;
+        Reply error;
+        if (!version_param(call, version, error)) co_return error;
+        const std::string* f = call.query_value("format");
+        std::string format = f ? *f : "mermaid";
+        auto def = ctx.engine.definition(call.params[0], version);
+        if (!def)
+          co_return problem(404, "no-such-definition", "no definition \"" + call.params[0] + "\"");
+        auto text = render_graph(*def, format);
+        if (!text)
+          co_return problem(400, "bad-parameter", "format must be dot or mermaid",
+                            {{"query:format", "enum",
+                              "expected \"dot\" or \"mermaid\", got \"" + format + "\""}});
+        co_return Reply::text(
+            200, format == "dot" ? "text/vnd.graphviz; charset=utf-8" : "text/plain; charset=utf-8",
+            std::move(*text));
+      });
 }
 
 }  // namespace bihuan::api

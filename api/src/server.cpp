@@ -33,8 +33,10 @@ namespace api {
 
 void Context::log(const char* level, const std::string& msg, json fields) const {
   std::string text = log_text(level, msg, fields);
-  if (hooks.log) hooks.log(text);
-  else log_write(text);
+  if (hooks.log)
+    hooks.log(text);
+  else
+    log_write(text);
 }
 
 }  // namespace api
@@ -57,7 +59,8 @@ bool query_split(std::string_view text, std::vector<std::pair<std::string, std::
     if (!part.empty()) {
       std::size_t eq = part.find('=');
       auto k = api::percent_decode(part.substr(0, eq), true);
-      auto v = api::percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
+      auto v = api::percent_decode(
+          eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
       if (!k || !v) return false;
       out.emplace_back(std::move(*k), std::move(*v));
     }
@@ -72,7 +75,8 @@ constexpr std::size_t kPoolThreads = 4;
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(Engine& engine, ServerConfig config, ServerHooks hooks, std::shared_ptr<const TimeZone> tz)
+  ServerImpl(Engine& engine, ServerConfig config, ServerHooks hooks,
+             std::shared_ptr<const TimeZone> tz)
       : ctx_{engine, std::move(config), std::move(tz), std::move(hooks), {}, {}},
         auth_(ctx_.config),
         ioc_(static_cast<int>(ctx_.config.threads)),
@@ -86,7 +90,8 @@ class ServerImpl final : public Server {
     api::add_admin_routes(router_, ctx_);
     api::add_migration_routes(router_, ctx_);
     std::vector<std::pair<std::string, std::string>> names;
-    for (const auto& r : router_.routes()) names.emplace_back(std::string(api::http::to_string(r.method)), r.pattern);
+    for (const auto& r : router_.routes())
+      names.emplace_back(std::string(api::http::to_string(r.method)), r.pattern);
     ctx_.metrics.set_routes(std::move(names));
   }
 
@@ -96,7 +101,8 @@ class ServerImpl final : public Server {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(ctx_.config.host, ec);
     if (ec) {
-      problems.error("/server/listen", "listen-address", "\"" + ctx_.config.host + "\" is not an IP address");
+      problems.error("/server/listen", "listen-address",
+                     "\"" + ctx_.config.host + "\" is not an IP address");
       return false;
     }
     tcp::endpoint ep(address, ctx_.config.port);
@@ -106,21 +112,23 @@ class ServerImpl final : public Server {
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       problems.error("/server/listen", "listen-failed",
-                     "cannot listen on " + ctx_.config.host + ":" + std::to_string(ctx_.config.port) + ": " + ec.message());
+                     "cannot listen on " + ctx_.config.host + ":" +
+                         std::to_string(ctx_.config.port) + ": " + ec.message());
       return false;
     }
     port_ = acceptor_.local_endpoint().port();
     if (ctx_.config.tls) {
       try {
         ssl_.emplace(ssl::context::tls_server);
-        ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                          ssl::context::no_tlsv1_1);
         ssl_->use_certificate_chain_file(ctx_.config.tls->certificate_file);
         ssl_->use_private_key_file(ctx_.config.tls->private_key_file, ssl::context::pem);
       } catch (const std::exception& e) {
         problems.error("/server/tls", "tls-files",
-                       "cannot load TLS certificate " + ctx_.config.tls->certificate_file + " / key " +
-                           ctx_.config.tls->private_key_file + ": " + e.what());
+                       "cannot load TLS certificate " + ctx_.config.tls->certificate_file +
+                           " / key " + ctx_.config.tls->private_key_file + ": " + e.what());
         return false;
       }
     }
@@ -137,7 +145,8 @@ class ServerImpl final : public Server {
       accepting_ = false;
       cv_.notify_all();
     });
-    for (std::size_t i = 0; i < ctx_.config.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (std::size_t i = 0; i < ctx_.config.threads; ++i)
+      threads_.emplace_back([this] { ioc_.run(); });
   }
 
   std::uint16_t port() const override { return port_; }
@@ -145,7 +154,8 @@ class ServerImpl final : public Server {
 
   std::vector<std::string> routes() const override {
     std::vector<std::string> out;
-    for (const auto& r : router_.routes()) out.push_back(std::string(api::http::to_string(r.method)) + " " + r.pattern);
+    for (const auto& r : router_.routes())
+      out.push_back(std::string(api::http::to_string(r.method)) + " " + r.pattern);
     return out;
   }
 
@@ -244,7 +254,8 @@ class ServerImpl final : public Server {
   asio::awaitable<void> refuse(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     stream.expires_after(std::chrono::seconds(2));
-    Reply r = api::problem(503, "too-many-connections", "the server is at its connection limit; try again shortly");
+    Reply r = api::problem(503, "too-many-connections",
+                           "the server is at its connection limit; try again shortly");
     api::http::response<api::http::string_body> res{api::http::status::service_unavailable, 11};
     res.set(api::http::field::content_type, r.content_type);
     res.set(api::http::field::retry_after, "1");
@@ -286,11 +297,13 @@ class ServerImpl final : public Server {
   }
 
   template <class Stream>
-  asio::awaitable<void> write_reply(Stream& s, Reply reply, unsigned version, bool keep_alive, bool& ok) {
+  asio::awaitable<void> write_reply(Stream& s, Reply reply, unsigned version, bool keep_alive,
+                                    bool& ok) {
     namespace http = api::http;
     http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
     res.set(http::field::server, "bihuan/0.1");
-    if (!reply.body.empty() || reply.status != 204) res.set(http::field::content_type, reply.content_type);
+    if (!reply.body.empty() || reply.status != 204)
+      res.set(http::field::content_type, reply.content_type);
     for (auto& [k, v] : reply.headers) res.set(k, v);
     res.keep_alive(keep_alive);
     res.body() = std::move(reply.body);
@@ -330,14 +343,16 @@ class ServerImpl final : public Server {
         std::optional<Reply> answer;
         if (ec == http::error::body_limit)
           answer = api::problem(413, "body-too-large",
-                                "the body is larger than the limit of " + std::to_string(ctx_.config.body_limit) + " bytes");
+                                "the body is larger than the limit of " +
+                                    std::to_string(ctx_.config.body_limit) + " bytes");
         else if (ec == http::error::header_limit)
-          answer = api::problem(431, "headers-too-large",
-                                "the request headers exceed " + std::to_string(ctx_.config.header_limit) + " bytes");
+          answer = api::problem(
+              431, "headers-too-large",
+              "the request headers exceed " + std::to_string(ctx_.config.header_limit) + " bytes");
         else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-                 ec != http::error::end_of_stream &&
-                 ec != http::error::partial_message)
-          answer = api::problem(400, "bad-http", "the request is not valid HTTP/1.1: " + ec.message());
+                 ec != http::error::end_of_stream && ec != http::error::partial_message)
+          answer =
+              api::problem(400, "bad-http", "the request is not valid HTTP/1.1: " + ec.message());
         if (answer) {
           bool ok = false;
           count(kUnmatched, answer->status, 0);
@@ -354,7 +369,8 @@ class ServerImpl final : public Server {
       unsigned status = reply.status;
       bool ok = false;
       co_await write_reply(s, std::move(reply), req.version(), keep, ok);
-      count(route, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      count(route, status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (!ok || !keep) co_return;
     }
   }
@@ -373,7 +389,9 @@ class ServerImpl final : public Server {
     ctx_.metrics.count(route, status, seconds);
     if (status >= 500 && status != 503)
       ctx_.log("error", "request failed",
-               {{"route", route < router_.routes().size() ? router_.routes()[route].pattern : "unmatched"}, {"status", status}});
+               {{"route",
+                 route < router_.routes().size() ? router_.routes()[route].pattern : "unmatched"},
+                {"status", status}});
   }
 
   asio::awaitable<Reply> handle(api::HttpRequest& req, std::size_t& route_index) {
@@ -382,51 +400,64 @@ class ServerImpl final : public Server {
     std::string_view raw_path = target.substr(0, q);
     api::Call call{req, std::string(raw_path), {}, {}, nullptr};
     if (raw_path.empty() || raw_path[0] != '/')
-      co_return api::problem(400, "bad-target", "the request target must be a path starting with /");
+      co_return api::problem(400, "bad-target",
+                             "the request target must be a path starting with /");
     if (q != std::string_view::npos && !query_split(target.substr(q + 1), call.query))
       co_return api::problem(400, "bad-query", "the query string has a broken %-escape");
     auto m = router_.match(req.method(), raw_path);
     if (!m.route) {
       if (m.path_known) {
         Reply r = api::problem(405, "method-not-allowed",
-                               std::string(req.method_string()) + " is not allowed on " + std::string(raw_path) +
-                                   " (allowed: " + m.allow + ")");
+                               std::string(req.method_string()) + " is not allowed on " +
+                                   std::string(raw_path) + " (allowed: " + m.allow + ")");
         r.headers.emplace_back("Allow", m.allow);
         co_return r;
       }
-      co_return api::problem(404, "no-such-route", "no route " + std::string(raw_path) + " (see /v1/openapi.json)");
+      co_return api::problem(404, "no-such-route",
+                             "no route " + std::string(raw_path) + " (see /v1/openapi.json)");
     }
     route_index = static_cast<std::size_t>(m.route - router_.routes().data());
     const std::string& route_name = m.route->pattern;
-    if (m.bad_encoding) co_return api::problem(400, "bad-path", "a path segment has a broken %-escape");
+    if (m.bad_encoding)
+      co_return api::problem(400, "bad-path", "a path segment has a broken %-escape");
     call.params = std::move(m.params);
     api::Principal who;
     api::Access access = m.route->access;
     if (route_name == "/metrics" && !ctx_.config.metrics_public) access = api::Access::admin;
     if (access != api::Access::open) {
       auto header = req.find(api::http::field::authorization);
-      std::string_view value = header == req.end() ? std::string_view() : std::string_view(header->value().data(), header->value().size());
+      std::string_view value =
+          header == req.end() ? std::string_view()
+                              : std::string_view(header->value().data(), header->value().size());
       auto outcome = auth_.authenticate(value, who);
       if (outcome != api::Auth::Outcome::ok) {
-        std::string detail = outcome == api::Auth::Outcome::missing ? "this route needs a bearer token (Authorization: Bearer <token>)"
-                             : outcome == api::Auth::Outcome::malformed ? "the Authorization header must be \"Bearer <token>\""
-                                                                         : "the bearer token is not known";
-        Reply r = api::problem(401, "unauthenticated", detail, {{"header:Authorization", "token", detail}});
-        r.headers.emplace_back("WWW-Authenticate", outcome == api::Auth::Outcome::missing
-                                                       ? "Bearer realm=\"bihuan\""
-                                                       : "Bearer realm=\"bihuan\", error=\"invalid_token\"");
+        std::string detail = outcome == api::Auth::Outcome::missing
+                                 ? "this route needs a bearer token (Authorization: Bearer <token>)"
+                             : outcome == api::Auth::Outcome::malformed
+                                 ? "the Authorization header must be \"Bearer <token>\""
+                                 : "the bearer token is not known";
+        Reply r = api::problem(401, "unauthenticated", detail,
+                               {{"header:Authorization", "token", detail}});
+        r.headers.emplace_back("WWW-Authenticate",
+                               outcome == api::Auth::Outcome::missing
+                                   ? "Bearer realm=\"bihuan\""
+                                   : "Bearer realm=\"bihuan\", error=\"invalid_token\"");
         co_return r;
       }
       double retry_after = 0;
       if (!auth_.admit(who.token_name, retry_after)) {
-        Reply r = api::problem(429, "rate-limited",
-                               "token \"" + who.token_name + "\" is over its request rate; retry after the Retry-After seconds");
-        r.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(retry_after))));
+        Reply r =
+            api::problem(429, "rate-limited",
+                         "token \"" + who.token_name +
+                             "\" is over its request rate; retry after the Retry-After seconds");
+        r.headers.emplace_back("Retry-After",
+                               std::to_string(static_cast<long>(std::ceil(retry_after))));
         co_return r;
       }
       if (access == api::Access::admin && !who.actor.has_role("admin"))
-        co_return api::problem(403, "admin-role-required",
-                               "this route needs the role \"admin\"; actor \"" + who.actor.id + "\" does not have it");
+        co_return api::problem(
+            403, "admin-role-required",
+            "this route needs the role \"admin\"; actor \"" + who.actor.id + "\" does not have it");
       call.who = &who;
     }
     try {
@@ -434,7 +465,8 @@ class ServerImpl final : public Server {
     } catch (const std::exception& e) {
       ctx_.log("error", "handler failed", {{"route", route_name}, {"error", e.what()}});
     }
-    co_return api::problem(500, "internal-error", "the server failed to answer this request; it has been logged");
+    co_return api::problem(500, "internal-error",
+                           "the server failed to answer this request; it has been logged");
   }
 
   api::Context ctx_;
@@ -456,11 +488,13 @@ class ServerImpl final : public Server {
 
 }  // namespace
 
-std::unique_ptr<Server> Server::start(Engine& engine, ServerConfig config, ServerHooks hooks, Problems& problems) {
+std::unique_ptr<Server> Server::start(Engine& engine, ServerConfig config, ServerHooks hooks,
+                                      Problems& problems) {
   auto tz = TimeZone::load(config.timezone, &problems);
   if (!tz) return nullptr;
   if (config.threads == 0) config.threads = 1;
-  auto server = std::make_unique<ServerImpl>(engine, std::move(config), std::move(hooks), std::move(tz));
+  auto server =
+      std::make_unique<ServerImpl>(engine, std::move(config), std::move(hooks), std::move(tz));
   if (!server->listen(problems)) return nullptr;
   server->run();
   return server;

@@ -10,7 +10,8 @@ namespace bihuan {
 
 namespace {
 
-void unknown_keys(const json& obj, const std::string& at, std::initializer_list<const char*> known, Problems& problems) {
+void unknown_keys(const json& obj, const std::string& at, std::initializer_list<const char*> known,
+                  Problems& problems) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
@@ -24,15 +25,16 @@ void unknown_keys(const json& obj, const std::string& at, std::initializer_list<
 }
 
 template <class T>
-bool read_number(const json& obj, const char* key, const std::string& at, double min, double max, T& out,
-                 Problems& problems) {
+bool read_number(const json& obj, const char* key, const std::string& at, double min, double max,
+                 T& out, Problems& problems) {
   if (!obj.contains(key)) return true;
   const json& v = obj[key];
   if (!v.is_number() || v.get<double>() < min || v.get<double>() > max ||
       (std::is_integral_v<T> && !v.is_number_integer() && !v.is_number_unsigned())) {
     problems.error(at + "/" + key, "config-type",
-                   std::string("expected ") + (std::is_integral_v<T> ? "an integer" : "a number") + " from " +
-                       std::to_string(static_cast<long long>(min)) + " to " + std::to_string(static_cast<long long>(max)));
+                   std::string("expected ") + (std::is_integral_v<T> ? "an integer" : "a number") +
+                       " from " + std::to_string(static_cast<long long>(min)) + " to " +
+                       std::to_string(static_cast<long long>(max)));
     return false;
   }
   out = v.get<T>();
@@ -72,7 +74,8 @@ std::string ServerConfig::hash_token(const std::string& token) {
 
 std::string ServerConfig::generate_token() {
   unsigned char bytes[20];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("OpenSSL could not generate random bytes");
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw std::runtime_error("OpenSSL could not generate random bytes");
   return "bh_" + hex_of(bytes, sizeof bytes);
 }
 
@@ -84,8 +87,10 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     return std::nullopt;
   }
   std::size_t before = problems.error_count();
-  unknown_keys(doc, at, {"listen", "threads", "timezone", "limits", "tokens", "tls", "metricsPublic", "backupRoot"},
-               problems);
+  unknown_keys(
+      doc, at,
+      {"listen", "threads", "timezone", "limits", "tokens", "tls", "metricsPublic", "backupRoot"},
+      problems);
   if (doc.contains("listen")) {
     const json& l = doc["listen"];
     std::string text = l.is_string() ? l.get<std::string>() : "";
@@ -102,27 +107,35 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
       }
     }
     if (!ok) {
-      problems.error(at + "/listen", "config-listen", "expected \"host:port\" (e.g. \"127.0.0.1:8080\"; port 0 = any)");
+      problems.error(at + "/listen", "config-listen",
+                     "expected \"host:port\" (e.g. \"127.0.0.1:8080\"; port 0 = any)");
     } else {
       c.host = text.substr(0, colon);
-      if (c.host.size() > 2 && c.host.front() == '[' && c.host.back() == ']') c.host = c.host.substr(1, c.host.size() - 2);
+      if (c.host.size() > 2 && c.host.front() == '[' && c.host.back() == ']')
+        c.host = c.host.substr(1, c.host.size() - 2);
       c.port = static_cast<std::uint16_t>(port);
     }
   }
   read_number(doc, "threads", at, 1, 64, c.threads, problems);
   if (doc.contains("timezone")) {
-    if (!doc["timezone"].is_string()) problems.error(at + "/timezone", "config-type", "expected an IANA zone name");
-    else c.timezone = doc["timezone"].get<std::string>();
+    if (!doc["timezone"].is_string())
+      problems.error(at + "/timezone", "config-type", "expected an IANA zone name");
+    else
+      c.timezone = doc["timezone"].get<std::string>();
   }
   if (doc.contains("backupRoot")) {
     const json& b = doc["backupRoot"];
     if (!b.is_string() || b.get<std::string>().empty())
-      problems.error(at + "/backupRoot", "config-type", "expected the directory backups are written into (a non-empty path)");
-    else c.backup_root = resolve(base_dir, b.get<std::string>());
+      problems.error(at + "/backupRoot", "config-type",
+                     "expected the directory backups are written into (a non-empty path)");
+    else
+      c.backup_root = resolve(base_dir, b.get<std::string>());
   }
   if (doc.contains("metricsPublic")) {
-    if (!doc["metricsPublic"].is_boolean()) problems.error(at + "/metricsPublic", "config-type", "expected true or false");
-    else c.metrics_public = doc["metricsPublic"].get<bool>();
+    if (!doc["metricsPublic"].is_boolean())
+      problems.error(at + "/metricsPublic", "config-type", "expected true or false");
+    else
+      c.metrics_public = doc["metricsPublic"].get<bool>();
   }
   if (doc.contains("limits")) {
     const json& l = doc["limits"];
@@ -130,12 +143,15 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     if (!l.is_object()) {
       problems.error(la, "config-type", "expected an object");
     } else {
-      unknown_keys(l, la, {"bodyBytes", "headerBytes", "requestTimeoutMs", "connections", "ratePerSecond", "burst"},
-                   problems);
+      unknown_keys(
+          l, la,
+          {"bodyBytes", "headerBytes", "requestTimeoutMs", "connections", "ratePerSecond", "burst"},
+          problems);
       read_number(l, "bodyBytes", la, 1024, 1e9, c.body_limit, problems);
       read_number(l, "headerBytes", la, 1024, 1e6, c.header_limit, problems);
       std::int64_t ms = c.request_timeout.count();
-      if (read_number(l, "requestTimeoutMs", la, 100, 3.6e6, ms, problems)) c.request_timeout = std::chrono::milliseconds(ms);
+      if (read_number(l, "requestTimeoutMs", la, 100, 3.6e6, ms, problems))
+        c.request_timeout = std::chrono::milliseconds(ms);
       read_number(l, "connections", la, 1, 1e6, c.max_connections, problems);
       read_number(l, "ratePerSecond", la, 0, 1e9, c.rate_per_second, problems);
       read_number(l, "burst", la, 0, 1e9, c.burst, problems);
@@ -143,7 +159,8 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   }
   if (doc.contains("tokens")) {
     const json& list = doc["tokens"];
-    if (!list.is_array()) problems.error(at + "/tokens", "config-type", "expected an array of tokens");
+    if (!list.is_array())
+      problems.error(at + "/tokens", "config-type", "expected an array of tokens");
     else {
       std::set<std::string> names, hashes;
       for (std::size_t i = 0; i < list.size(); ++i) {
@@ -153,30 +170,39 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
           problems.error(ta, "config-type", "expected an object {name, sha256, actor, roles}");
           continue;
         }
-        unknown_keys(t, ta, {"name", "sha256", "actor", "roles", "ratePerSecond", "burst"}, problems);
+        unknown_keys(t, ta, {"name", "sha256", "actor", "roles", "ratePerSecond", "burst"},
+                     problems);
         ApiToken tok;
         auto str = [&](const char* key, std::string& out, const char* what) {
           if (!t.contains(key) || !t[key].is_string() || t[key].get<std::string>().empty())
             problems.error(ta + "/" + key, "config-required", std::string("expected ") + what);
-          else out = t[key].get<std::string>();
+          else
+            out = t[key].get<std::string>();
         };
         str("name", tok.name, "the token's name (a non-empty string)");
-        str("sha256", tok.sha256_hex, "the SHA-256 of the token, 64 lowercase hex digits (bihuan token-hash TEXT)");
+        str("sha256", tok.sha256_hex,
+            "the SHA-256 of the token, 64 lowercase hex digits (bihuan token-hash TEXT)");
         str("actor", tok.actor.id, "the actor id the token acts as");
         if (!tok.sha256_hex.empty() && !is_hex64(tok.sha256_hex))
-          problems.error(ta + "/sha256", "config-token-hash", "expected 64 lowercase hex digits (a SHA-256), not the token itself");
+          problems.error(ta + "/sha256", "config-token-hash",
+                         "expected 64 lowercase hex digits (a SHA-256), not the token itself");
         if (t.contains("roles")) {
-          if (!t["roles"].is_array()) problems.error(ta + "/roles", "config-type", "expected an array of role names");
+          if (!t["roles"].is_array())
+            problems.error(ta + "/roles", "config-type", "expected an array of role names");
           else
             for (std::size_t r = 0; r < t["roles"].size(); ++r) {
-              if (!t["roles"][r].is_string()) problems.error(ta + "/roles/" + std::to_string(r), "config-type", "expected a role name");
-              else tok.actor.roles.push_back(t["roles"][r].get<std::string>());
+              if (!t["roles"][r].is_string())
+                problems.error(ta + "/roles/" + std::to_string(r), "config-type",
+                               "expected a role name");
+              else
+                tok.actor.roles.push_back(t["roles"][r].get<std::string>());
             }
         }
         read_number(t, "ratePerSecond", ta, 0, 1e9, tok.rate_per_second, problems);
         read_number(t, "burst", ta, 0, 1e9, tok.burst, problems);
         if (!tok.name.empty() && !names.insert(tok.name).second)
-          problems.error(ta + "/name", "config-duplicate", "another token already has the name \"" + tok.name + "\"");
+          problems.error(ta + "/name", "config-duplicate",
+                         "another token already has the name \"" + tok.name + "\"");
         if (!tok.sha256_hex.empty() && !hashes.insert(tok.sha256_hex).second)
           problems.error(ta + "/sha256", "config-duplicate", "another token has the same hash");
         c.tokens.push_back(std::move(tok));
@@ -185,9 +211,10 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   }
   if (doc.contains("tls")) {
     const json& t = doc["tls"];
-    if (!t.is_object() || !t.contains("certificate") || !t["certificate"].is_string() || !t.contains("privateKey") ||
-        !t["privateKey"].is_string()) {
-      problems.error(at + "/tls", "config-tls", "expected {\"certificate\": \"cert.pem\", \"privateKey\": \"key.pem\"}");
+    if (!t.is_object() || !t.contains("certificate") || !t["certificate"].is_string() ||
+        !t.contains("privateKey") || !t["privateKey"].is_string()) {
+      problems.error(at + "/tls", "config-tls",
+                     "expected {\"certificate\": \"cert.pem\", \"privateKey\": \"key.pem\"}");
     } else {
       unknown_keys(t, at + "/tls", {"certificate", "privateKey"}, problems);
       c.tls = TlsConfig{resolve(base_dir, t["certificate"].get<std::string>()),

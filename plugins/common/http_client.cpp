@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,7 +16,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <algorithm>
 #include <cctype>
 #include <exception>
 #include <stdexcept>
@@ -45,7 +45,8 @@ asio::awaitable<void> exchange(Stream& stream, const Request& req, Response& out
   r.target(req.url.target);
   r.version(11);
   bool default_port = req.url.port == (req.url.tls ? "443" : "80");
-  std::string host = req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
+  std::string host =
+      req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
   r.set(bhttp::field::host, default_port ? host : host + ":" + req.url.port);
   r.set(bhttp::field::user_agent, "bihuan-plugin/1.0");
   r.set(bhttp::field::connection, "close");
@@ -55,7 +56,8 @@ asio::awaitable<void> exchange(Stream& stream, const Request& req, Response& out
   beast::error_code ec;
   co_await bhttp::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    out.transport = ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
+    out.transport =
+        ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
     out.error = "cannot send the request: " + ec.message();
     co_return;
   }
@@ -64,7 +66,8 @@ asio::awaitable<void> exchange(Stream& stream, const Request& req, Response& out
   parser.body_limit(kBodyLimit);
   co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    out.transport = ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
+    out.transport =
+        ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
     out.error = "no complete response: " + ec.message();
     co_return;
   }
@@ -98,8 +101,8 @@ struct HttpClient::Impl {
 
   // Resolves the URL's host, bounded by the deadline as far as the system resolver lets us.
   // Leaves `endpoints` empty and sets `out` on failure.
-  asio::awaitable<void> resolve(const Request& req, Clock::time_point deadline, std::vector<tcp::endpoint>& endpoints,
-                                Response& out) const {
+  asio::awaitable<void> resolve(const Request& req, Clock::time_point deadline,
+                                std::vector<tcp::endpoint>& endpoints, Response& out) const {
     auto ex = co_await asio::this_coro::executor;
     beast::error_code ec;
     tcp::resolver resolver(ex);
@@ -113,14 +116,16 @@ struct HttpClient::Impl {
     timer.cancel();
     if (ec || resolve_timed_out) {
       out.transport = resolve_timed_out ? Response::Transport::timeout : Response::Transport::error;
-      out.error = "cannot resolve " + req.url.host + ": " + (resolve_timed_out ? "timed out" : ec.message());
+      out.error = "cannot resolve " + req.url.host + ": " +
+                  (resolve_timed_out ? "timed out" : ec.message());
       co_return;
     }
     for (const auto& r : results) endpoints.push_back(r.endpoint());
   }
 
   asio::awaitable<void> connect_and_exchange(const Request& req, Clock::time_point deadline,
-                                             const std::vector<tcp::endpoint>& endpoints, Response& out) const {
+                                             const std::vector<tcp::endpoint>& endpoints,
+                                             Response& out) const {
     auto ex = co_await asio::this_coro::executor;
     beast::error_code ec;
     beast::tcp_stream tcp_stream(ex);
@@ -132,18 +137,22 @@ struct HttpClient::Impl {
       tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ec);
       co_return;
     }
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), const_cast<asio::ssl::context&>(tls));
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream),
+                                                const_cast<asio::ssl::context&>(tls));
     beast::get_lowest_layer(stream).expires_at(deadline);
-    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    co_await beast::get_lowest_layer(stream).async_connect(
+        endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return fail_connect(req, ec, out);
     asio::ip::make_address(req.url.host, ec);
     bool is_ip = !ec;
     ec = {};
     if (!is_ip) SSL_set_tlsext_host_name(stream.native_handle(), req.url.host.c_str());  // SNI
     if (verify) stream.set_verify_callback(asio::ssl::host_name_verification(req.url.host));
-    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      out.transport = ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
+      out.transport =
+          ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
       out.error = "TLS handshake with " + req.url.host + " failed: " + ec.message();
       co_return;
     }
@@ -152,7 +161,8 @@ struct HttpClient::Impl {
   }
 
   static void fail_connect(const Request& req, const beast::error_code& ec, Response& out) {
-    out.transport = ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
+    out.transport =
+        ec == beast::error::timeout ? Response::Transport::timeout : Response::Transport::error;
     out.error = "cannot connect to " + req.url.host + ":" + req.url.port + ": " + ec.message();
   }
 };
@@ -166,7 +176,9 @@ HttpClient::HttpClient(const ClientOptions& options) : impl_(std::make_unique<Im
     if (ec) throw std::runtime_error("cannot load the system's CA certificates: " + ec.message());
     if (!options.ca_file.empty()) {
       impl_->tls.load_verify_file(options.ca_file, ec);
-      if (ec) throw std::runtime_error("cannot load CA certificates from " + options.ca_file + ": " + ec.message());
+      if (ec)
+        throw std::runtime_error("cannot load CA certificates from " + options.ca_file + ": " +
+                                 ec.message());
     }
   } else {
     impl_->tls.set_verify_mode(asio::ssl::verify_none, ec);
@@ -196,7 +208,8 @@ Response HttpClient::send(const Request& req) const {
     out.error = e.what();
   }
   if (out.transport == Response::Transport::timeout)
-    out.error = "timed out after " + std::to_string(req.timeout.count()) + " ms (" + out.error + ")";
+    out.error =
+        "timed out after " + std::to_string(req.timeout.count()) + " ms (" + out.error + ")";
   return out;
 }
 
@@ -210,13 +223,16 @@ std::optional<Url> Url::parse(std::string_view text, std::string* error) {
   std::string_view rest = text;
   std::string scheme = lower(rest.substr(0, rest.find("://")));
   if (rest.find("://") == std::string_view::npos) return bad("expected http:// or https://");
-  if (scheme == "https") u.tls = true;
-  else if (scheme != "http") return bad("the scheme must be http or https");
+  if (scheme == "https")
+    u.tls = true;
+  else if (scheme != "http")
+    return bad("the scheme must be http or https");
   rest.remove_prefix(scheme.size() + 3);
   auto end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, end);
   rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-  if (authority.find('@') != std::string_view::npos) return bad("user:password@ is not supported (use headers)");
+  if (authority.find('@') != std::string_view::npos)
+    return bad("user:password@ is not supported (use headers)");
   if (!authority.empty() && authority[0] == '[') {
     auto close = authority.find(']');
     if (close == std::string_view::npos) return bad("unclosed [ in the host");
@@ -233,12 +249,14 @@ std::optional<Url> Url::parse(std::string_view text, std::string* error) {
   if (u.port.empty()) u.port = u.tls ? "443" : "80";
   for (char c : u.port)
     if (!std::isdigit(static_cast<unsigned char>(c))) return bad("the port must be a number");
-  if (u.port.size() > 5 || std::stoi(u.port) < 1 || std::stoi(u.port) > 65535) return bad("the port must be 1..65535");
+  if (u.port.size() > 5 || std::stoi(u.port) < 1 || std::stoi(u.port) > 65535)
+    return bad("the port must be 1..65535");
   auto hash = rest.find('#');
   if (hash != std::string_view::npos) rest = rest.substr(0, hash);
   u.target = rest.empty() || rest[0] != '/' ? "/" + std::string(rest) : std::string(rest);
   for (char c : u.target)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("spaces and control characters must be percent-encoded");
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return bad("spaces and control characters must be percent-encoded");
   return u;
 }
 
@@ -256,7 +274,9 @@ std::string describe(const Request& request, const Response& response) {
   if (!response.body.empty()) {
     // The first 300 bytes, cut before a UTF-8 continuation byte so no character is split.
     std::size_t cut = std::min<std::size_t>(response.body.size(), 300);
-    while (cut > 0 && cut < response.body.size() && (static_cast<unsigned char>(response.body[cut]) & 0xC0) == 0x80) --cut;
+    while (cut > 0 && cut < response.body.size() &&
+           (static_cast<unsigned char>(response.body[cut]) & 0xC0) == 0x80)
+      --cut;
     out += ": " + response.body.substr(0, cut) + (cut < response.body.size() ? "…" : "");
   }
   return out;
@@ -265,8 +285,8 @@ std::string describe(const Request& request, const Response& response) {
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), mac, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < len; ++i) {
@@ -276,7 +296,9 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && lower(a) == lower(b); }
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && lower(a) == lower(b);
+}
 
 std::string percent_encode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";

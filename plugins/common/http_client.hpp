@@ -48,7 +48,7 @@ struct Response {
 };
 
 struct ClientOptions {
-  std::string ca_file;    // extra trusted CA certificates (PEM) for https
+  std::string ca_file;  // extra trusted CA certificates (PEM) for https
   bool verify_tls = true;
 };
 

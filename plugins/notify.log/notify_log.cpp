@@ -36,7 +36,8 @@ class LogNotifier final : public Notifier {
     auto dir = std::filesystem::path(path_).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + " for appending: " + std::strerror(errno));
+    if (fd_ < 0)
+      throw std::runtime_error("cannot open " + path_ + " for appending: " + std::strerror(errno));
   }
   ~LogNotifier() override {
     if (fd_ >= 0) ::close(fd_);
@@ -47,8 +48,10 @@ class LogNotifier final : public Notifier {
   Result notify(const Message& m) override {
     // m.json is one JSON object: splice our field in front of its members.
     std::string line = "{\"loggedAt\":" + std::to_string(host_.now_ms());
-    if (m.json.size() > 2) line += "," + std::string(m.json.substr(1));
-    else line += "}";
+    if (m.json.size() > 2)
+      line += "," + std::string(m.json.substr(1));
+    else
+      line += "}";
     line += '\n';
     const char* p = line.data();
     std::size_t left = line.size();
@@ -59,7 +62,8 @@ class LogNotifier final : public Notifier {
       p += n;
       left -= static_cast<std::size_t>(n);
     }
-    if (fsync_ && ::fdatasync(fd_) != 0) return Result::retry("cannot sync " + path_ + ": " + std::strerror(errno));
+    if (fsync_ && ::fdatasync(fd_) != 0)
+      return Result::retry("cannot sync " + path_ + ": " + std::strerror(errno));
     return Result::ok();
   }
 
@@ -72,4 +76,5 @@ class LogNotifier final : public Notifier {
 
 }  // namespace
 
-BIHUAN_PLUGIN(LogNotifier, "notify.log", "1.0.0", kSchema, "Appends each notification as a JSON line to a file")
+BIHUAN_PLUGIN(LogNotifier, "notify.log", "1.0.0", kSchema,
+              "Appends each notification as a JSON line to a file")

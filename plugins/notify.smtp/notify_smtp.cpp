@@ -18,14 +18,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fcntl.h>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -60,7 +60,8 @@ std::string base64(std::string_view in) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
                  static_cast<unsigned char>(in[i + 2]);
     out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
   }
@@ -68,7 +69,8 @@ std::string base64(std::string_view in) {
     unsigned v = static_cast<unsigned char>(in[i]) << 16;
     out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
   } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
   }
   return out;
@@ -84,7 +86,8 @@ bool is_ascii_printable(std::string_view s) {
 // with CRLF SP, each line at most 76 characters counting the `prefix` ("Subject: ") on
 // the first. ASCII text without "=?" that fits stays as is.
 std::string encode_header_text(std::string_view s, std::size_t prefix) {
-  if (is_ascii_printable(s) && s.find("=?") == std::string_view::npos && prefix + s.size() <= 76) return std::string(s);
+  if (is_ascii_printable(s) && s.find("=?") == std::string_view::npos && prefix + s.size() <= 76)
+    return std::string(s);
   std::string out;
   std::size_t i = 0, room = 76 - prefix;  // characters left on this line
   while (i < s.size()) {
@@ -94,9 +97,12 @@ std::string encode_header_text(std::string_view s, std::size_t prefix) {
     while (end < s.size()) {
       std::size_t len = 1;
       auto c = static_cast<unsigned char>(s[end]);
-      if (c >= 0xF0) len = 4;
-      else if (c >= 0xE0) len = 3;
-      else if (c >= 0xC0) len = 2;
+      if (c >= 0xF0)
+        len = 4;
+      else if (c >= 0xE0)
+        len = 3;
+      else if (c >= 0xC0)
+        len = 2;
       if (take + len > max_bytes && take > 0) break;
       take += len;
       end += len;
@@ -115,8 +121,10 @@ std::string to_crlf(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
-    if (text[i] == '\n' || text[i] == '\r') out += "\r\n";
-    else out += text[i];
+    if (text[i] == '\n' || text[i] == '\r')
+      out += "\r\n";
+    else
+      out += text[i];
   }
   if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out += "\r\n";
   return out;
@@ -136,10 +144,12 @@ std::string dot_stuffed(std::string_view crlf_text) {
 
 bool is_address(std::string_view a) {
   auto at = a.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == a.size() || a.find('@', at + 1) != std::string_view::npos)
+  if (at == std::string_view::npos || at == 0 || at + 1 == a.size() ||
+      a.find('@', at + 1) != std::string_view::npos)
     return false;
   for (char c : a)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == '<' || c == '>' || c == ',' || c == 0x7f) return false;
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '<' || c == '>' || c == ',' || c == 0x7f)
+      return false;
   return true;
 }
 
@@ -170,7 +180,8 @@ class Session {
     }
     std::string last = "no address";
     for (addrinfo* a = res; a; a = a->ai_next) {
-      int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+      int fd =
+          ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
       if (fd < 0) continue;
       int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
       if (rc != 0 && errno == EINPROGRESS && wait(fd, POLLOUT)) {
@@ -233,7 +244,8 @@ class Session {
  private:
   bool wait(int fd, short events) {
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
       if (left <= 0) {
         timed_out_ = true;
         errno = ETIMEDOUT;
@@ -246,7 +258,8 @@ class Session {
     }
   }
   bool fail_io(const char* what) {
-    error_ = timed_out_ ? std::string("timed out ") + what : std::string(what) + ": " + std::strerror(errno);
+    error_ = timed_out_ ? std::string("timed out ") + what
+                        : std::string(what) + ": " + std::strerror(errno);
     return false;
   }
   bool read_line(std::string& line) {
@@ -285,10 +298,11 @@ std::string rfc5322_date(std::int64_t ms) {
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-                months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
+                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
@@ -315,13 +329,15 @@ class SmtpNotifier final : public Notifier {
     timeout_ = std::chrono::milliseconds(std::stoll(host.config_or("/timeoutMs", "30000")));
     eight_bit_ = host.config_or("/bodyEncoding", "base64") == "8bit";
     default_subject_ = host.config_or("/defaultSubject", "Bihuan notification");
-    if (!username_.empty() && password_.empty()) throw std::runtime_error("username is set but password is not");
+    if (!username_.empty() && password_.empty())
+      throw std::runtime_error("username is set but password is not");
   }
 
   Result notify(const Message& m) override {
     if (m.to.empty()) return Result::fail("the message has no recipients");
     for (auto to : m.to)
-      if (!is_address(to)) return Result::fail("recipient \"" + std::string(to) + "\" is not an e-mail address");
+      if (!is_address(to))
+        return Result::fail("recipient \"" + std::string(to) + "\" is not an e-mail address");
     Session s(Clock::now() + timeout_);
     if (!s.connect(server_, port_)) return Result::retry(s.error());
     Reply r = s.read_reply();
@@ -335,7 +351,8 @@ class SmtpNotifier final : public Notifier {
     }
     bool eight_bit = eight_bit_ && esmtp && r.text.find("8BITMIME") != std::string::npos;
     if (!username_.empty()) {
-      r = s.command("AUTH PLAIN " + base64(std::string(1, '\0') + username_ + std::string(1, '\0') + password_));
+      r = s.command("AUTH PLAIN " +
+                    base64(std::string(1, '\0') + username_ + std::string(1, '\0') + password_));
       if (r.code != 235) return outcome("AUTH PLAIN", r, s);
     }
     r = s.command("MAIL FROM:<" + from_ + ">" + (eight_bit ? " BODY=8BITMIME" : ""));
@@ -356,7 +373,8 @@ class SmtpNotifier final : public Notifier {
  private:
   // A failed step: 4xx, timeouts and broken connections retry, 5xx fails. Says RSET/QUIT.
   Result outcome(const std::string& step, const Reply& r, Session& s) {
-    std::string what = "SMTP " + server_ + ":" + port_ + ": " + step + ": " + (r.code ? r.text : s.error());
+    std::string what =
+        "SMTP " + server_ + ":" + port_ + ": " + step + ": " + (r.code ? r.text : s.error());
     if (r.code) s.command("QUIT");
     if (r.code >= 500) return Result::fail(what);
     return Result::retry(what);
@@ -364,11 +382,15 @@ class SmtpNotifier final : public Notifier {
 
   std::string compose(const Message& m, bool eight_bit) const {
     std::string h;
-    h += "From: " + (from_name_.empty() ? from_ : encode_header_text(from_name_, 6) + " <" + from_ + ">") + "\r\n";
+    h += "From: " +
+         (from_name_.empty() ? from_ : encode_header_text(from_name_, 6) + " <" + from_ + ">") +
+         "\r\n";
     std::string to;
     for (auto t : m.to) to += (to.empty() ? "" : ",\r\n ") + std::string(t);
     h += "To: " + to + "\r\n";
-    h += "Subject: " + encode_header_text(m.subject.empty() ? std::string_view(default_subject_) : m.subject, 9) + "\r\n";
+    h += "Subject: " +
+         encode_header_text(m.subject.empty() ? std::string_view(default_subject_) : m.subject, 9) +
+         "\r\n";
     h += "Date: " + rfc5322_date(host_.now_ms()) + "\r\n";
     h += "Message-ID: <" + hex(m.key) + "@bihuan>\r\n";
     if (is_ascii_printable(m.key)) h += "X-Bihuan-Key: " + std::string(m.key) + "\r\n";
@@ -393,4 +415,5 @@ class SmtpNotifier final : public Notifier {
 
 }  // namespace
 
-BIHUAN_PLUGIN(SmtpNotifier, "notify.smtp", "1.0.0", kSchema, "Sends each notification as an e-mail through SMTP")
+BIHUAN_PLUGIN(SmtpNotifier, "notify.smtp", "1.0.0", kSchema,
+              "Sends each notification as an e-mail through SMTP")

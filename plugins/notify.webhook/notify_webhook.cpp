@@ -35,8 +35,8 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-const char* const kReserved[] = {"Content-Type", "Content-Length", "Host", "Idempotency-Key", "X-Bihuan-Signature",
-                                 "X-Bihuan-Timestamp"};
+const char* const kReserved[] = {"Content-Type",    "Content-Length",     "Host",
+                                 "Idempotency-Key", "X-Bihuan-Signature", "X-Bihuan-Timestamp"};
 
 http::ClientOptions client_options(const Host& host) {
   http::ClientOptions o;
@@ -57,7 +57,8 @@ class WebhookNotifier final : public Notifier {
     auto headers = nlohmann::json::parse(host.config_or("/headers", "{}"));
     for (const auto& [name, value] : headers.items()) {
       for (const char* reserved : kReserved)
-        if (http::iequals(name, reserved)) throw std::runtime_error("header " + name + " is set by notify.webhook itself");
+        if (http::iequals(name, reserved))
+          throw std::runtime_error("header " + name + " is set by notify.webhook itself");
       headers_.emplace_back(name, value.get<std::string>());
     }
   }
@@ -72,12 +73,16 @@ class WebhookNotifier final : public Notifier {
     req.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
     req.headers.emplace_back("Idempotency-Key", std::string(m.key));
     req.headers.emplace_back("X-Bihuan-Timestamp", std::to_string(host_.now_ms()));
-    req.headers.emplace_back("X-Bihuan-Signature", "sha256=" + http::hmac_sha256_hex(secret_, req.body));
+    req.headers.emplace_back("X-Bihuan-Signature",
+                             "sha256=" + http::hmac_sha256_hex(secret_, req.body));
     auto res = client_.send(req);
     switch (http::classify(res)) {
-      case http::Verdict::ok: return Result::ok("HTTP " + std::to_string(res.status));
-      case http::Verdict::retry: return Result::retry(http::describe(req, res));
-      case http::Verdict::fail: break;
+      case http::Verdict::ok:
+        return Result::ok("HTTP " + std::to_string(res.status));
+      case http::Verdict::retry:
+        return Result::retry(http::describe(req, res));
+      case http::Verdict::fail:
+        break;
     }
     return Result::fail(http::describe(req, res));
   }

@@ -84,9 +84,12 @@ std::vector<json> parse_csv(const std::string& text, std::vector<std::string>& h
   for (std::size_t i = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0; i < text.size(); ++i) {
     char c = text[i];
     if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false, was_quoted = true;
-      else field += c, line += c == '\n';
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"')
+        field += '"', ++i;
+      else if (c == '"')
+        quoted = false, was_quoted = true;
+      else
+        field += c, line += c == '\n';
     } else if (c == ',') {
       end_field();
     } else if (c == '\n' || c == '\r') {
@@ -108,12 +111,14 @@ std::vector<json> parse_csv(const std::string& text, std::vector<std::string>& h
   header = records[0];
   std::set<std::string> seen;
   for (const auto& h : header)
-    if (h.empty() || !seen.insert(h).second) throw std::runtime_error("header: empty or duplicate column name \"" + h + "\"");
+    if (h.empty() || !seen.insert(h).second)
+      throw std::runtime_error("header: empty or duplicate column name \"" + h + "\"");
   std::vector<json> rows;
   for (std::size_t r = 1; r < records.size(); ++r) {
     if (records[r].size() != header.size())
-      throw std::runtime_error("record " + std::to_string(r + 1) + " has " + std::to_string(records[r].size()) +
-                               " fields; the header has " + std::to_string(header.size()));
+      throw std::runtime_error("record " + std::to_string(r + 1) + " has " +
+                               std::to_string(records[r].size()) + " fields; the header has " +
+                               std::to_string(header.size()));
     json row = json::object();
     for (std::size_t c = 0; c < header.size(); ++c) row[header[c]] = records[r][c];
     rows.push_back(std::move(row));
@@ -126,7 +131,8 @@ std::vector<json> parse_json_rows(const std::string& text) {
   if (!doc.is_array()) throw std::runtime_error("the file must hold a JSON array of objects");
   std::vector<json> rows;
   for (auto& r : doc) {
-    if (!r.is_object()) throw std::runtime_error("element " + std::to_string(rows.size()) + " is not an object");
+    if (!r.is_object())
+      throw std::runtime_error("element " + std::to_string(rows.size()) + " is not an object");
     rows.push_back(std::move(r));
   }
   return rows;
@@ -148,7 +154,8 @@ struct QuerySpec {
 
 bool matches(const json& cell, const json& param) {
   if (cell == param) return true;
-  return cell.is_string() && !param.is_string() && cell.get_ref<const std::string&>() == param.dump();
+  return cell.is_string() && !param.is_string() &&
+         cell.get_ref<const std::string&>() == param.dump();
 }
 
 class CsvSource final : public DataSource {
@@ -160,8 +167,9 @@ class CsvSource final : public DataSource {
       table.name = name;
       table.file = t["file"].get<std::string>();
       std::string format = t.value("format", "");
-      table.is_json = format == "json" || (format.empty() && table.file.size() > 5 &&
-                                            table.file.compare(table.file.size() - 5, 5, ".json") == 0);
+      table.is_json =
+          format == "json" || (format.empty() && table.file.size() > 5 &&
+                               table.file.compare(table.file.size() - 5, 5, ".json") == 0);
       std::string error;
       if (!load(table, &error)) throw std::runtime_error("table " + name + ": " + error);
       tables_[name] = std::move(table);
@@ -169,11 +177,13 @@ class CsvSource final : public DataSource {
     for (const auto& [name, q] : config["queries"].items()) {
       QuerySpec spec;
       spec.table = q["table"].get<std::string>();
-      if (!tables_.count(spec.table)) throw std::runtime_error("query " + name + ": no table \"" + spec.table + "\"");
+      if (!tables_.count(spec.table))
+        throw std::runtime_error("query " + name + ": no table \"" + spec.table + "\"");
       spec.filter = q.value("filter", std::vector<std::string>{});
       spec.columns = q.value("columns", std::vector<std::string>{});
       if (auto missing = unknown_column(tables_[spec.table], spec); !missing.empty())
-        throw std::runtime_error("query " + name + ": table " + spec.table + " has no column \"" + missing + "\"");
+        throw std::runtime_error("query " + name + ": table " + spec.table + " has no column \"" +
+                                 missing + "\"");
       queries_[name] = std::move(spec);
     }
   }
@@ -183,16 +193,19 @@ class CsvSource final : public DataSource {
     if (it == queries_.end()) {
       std::string known;
       for (const auto& [name, s] : queries_) known += (known.empty() ? "" : ", ") + name;
-      return Result::fail("unknown query \"" + std::string(q.name) + "\" (configured: " + known + ")");
+      return Result::fail("unknown query \"" + std::string(q.name) + "\" (configured: " + known +
+                          ")");
     }
     const QuerySpec& spec = it->second;
     json params = json::parse(q.params_json, nullptr, false);
-    if (!params.is_object()) return Result::fail("query " + it->first + ": params must be a JSON object");
+    if (!params.is_object())
+      return Result::fail("query " + it->first + ": params must be a JSON object");
     for (const auto& [name, v] : params.items())
       if (std::find(spec.filter.begin(), spec.filter.end(), name) == spec.filter.end())
         return Result::fail("query " + it->first + " has no parameter \"" + name + "\"");
     for (const auto& f : spec.filter)
-      if (!params.contains(f)) return Result::fail("query " + it->first + " needs parameter \"" + f + "\"");
+      if (!params.contains(f))
+        return Result::fail("query " + it->first + " needs parameter \"" + f + "\"");
     std::lock_guard lock(mu_);
     Table& table = tables_[spec.table];
     refresh(table);
@@ -283,7 +296,8 @@ class CsvSource final : public DataSource {
         if (q.table == t.name && (missing = unknown_column(next, q)).empty() == false) break;
       if (missing.empty()) {
         t = std::move(next);
-        host_.log(LogLevel::info, "table " + t.name + " reloaded from " + t.file + " (" + std::to_string(t.rows.size()) + " rows)");
+        host_.log(LogLevel::info, "table " + t.name + " reloaded from " + t.file + " (" +
+                                      std::to_string(t.rows.size()) + " rows)");
         return;
       }
       error = t.file + ": the new version has no column \"" + missing + "\" that a query uses";
@@ -292,8 +306,8 @@ class CsvSource final : public DataSource {
     }
     t.bad_mtime_ns = mtime;
     t.bad_size = size;
-    host_.log(LogLevel::warning, "table " + t.name + ": keeping the previous data (" + std::to_string(t.rows.size()) +
-                                     " rows): " + error);
+    host_.log(LogLevel::warning, "table " + t.name + ": keeping the previous data (" +
+                                     std::to_string(t.rows.size()) + " rows): " + error);
   }
 
   Host host_;
@@ -304,5 +318,6 @@ class CsvSource final : public DataSource {
 
 }  // namespace
 
-BIHUAN_PLUGIN(CsvSource, "source.csv", "1.0.0", kSchema,
-              "Named equality queries over tables loaded from CSV or JSON files, reloaded when they change")
+BIHUAN_PLUGIN(
+    CsvSource, "source.csv", "1.0.0", kSchema,
+    "Named equality queries over tables loaded from CSV or JSON files, reloaded when they change")

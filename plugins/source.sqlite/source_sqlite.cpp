@@ -84,7 +84,8 @@ class SqliteSource final : public DataSource {
     path_ = host.config_or("/database", "");
     timeout_ = std::chrono::milliseconds(std::stoll(host.config_or("/timeoutMs", "5000")));
     max_rows_ = std::stoll(host.config_or("/maxRows", "10000"));
-    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
       close();
       throw std::runtime_error("cannot open the database " + path_ + " read-only: " + why);
@@ -109,19 +110,23 @@ class SqliteSource final : public DataSource {
     if (it == statements_.end()) {
       std::string known;
       for (const auto& [name, s] : statements_) known += (known.empty() ? "" : ", ") + name;
-      return Result::fail("unknown query \"" + std::string(q.name) + "\" (configured: " + known + ")");
+      return Result::fail("unknown query \"" + std::string(q.name) + "\" (configured: " + known +
+                          ")");
     }
     json params = json::parse(q.params_json, nullptr, false);
-    if (!params.is_object()) return Result::fail("query " + it->first + ": params must be a JSON object");
+    if (!params.is_object())
+      return Result::fail("query " + it->first + ": params must be a JSON object");
     std::lock_guard lock(mu_);
     sqlite3_stmt* st = it->second.stmt;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     for (const auto& [name, value] : params.items())
       if (!it->second.params.count(name))
-        return Result::fail("query " + it->first + " has no parameter \"" + name + "\"" + expected(it->second));
+        return Result::fail("query " + it->first + " has no parameter \"" + name + "\"" +
+                            expected(it->second));
     for (const auto& [name, index] : it->second.params) {
-      if (!params.contains(name)) return Result::fail("query " + it->first + " needs parameter \"" + name + "\"");
+      if (!params.contains(name))
+        return Result::fail("query " + it->first + " needs parameter \"" + name + "\"");
       bind(st, index, params[name]);
     }
     deadline_ = Clock::now() + timeout_;
@@ -130,23 +135,29 @@ class SqliteSource final : public DataSource {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       if (static_cast<long long>(rows.size()) >= max_rows_) {
         sqlite3_reset(st);
-        return Result::fail("query " + it->first + " returned more than maxRows (" + std::to_string(max_rows_) + ") rows");
+        return Result::fail("query " + it->first + " returned more than maxRows (" +
+                            std::to_string(max_rows_) + ") rows");
       }
       json row = json::object();
-      for (int c = 0, n = sqlite3_column_count(st); c < n; ++c) row[sqlite3_column_name(st, c)] = column(st, c);
+      for (int c = 0, n = sqlite3_column_count(st); c < n; ++c)
+        row[sqlite3_column_name(st, c)] = column(st, c);
       rows.push_back(std::move(row));
     }
     std::string error = sqlite3_errmsg(db_);
     sqlite3_reset(st);
     if (rc == SQLITE_INTERRUPT)
-      return Result::fail("query " + it->first + " exceeded its time limit of " + std::to_string(timeout_.count()) + " ms");
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Result::retry("query " + it->first + ": database busy: " + error);
+      return Result::fail("query " + it->first + " exceeded its time limit of " +
+                          std::to_string(timeout_.count()) + " ms");
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+      return Result::retry("query " + it->first + ": database busy: " + error);
     if (rc != SQLITE_DONE) return Result::fail("query " + it->first + " failed: " + error);
     return Result::ok(rows.dump());
   }
 
  private:
-  static int progress(void* self) { return Clock::now() > static_cast<SqliteSource*>(self)->deadline_ ? 1 : 0; }
+  static int progress(void* self) {
+    return Clock::now() > static_cast<SqliteSource*>(self)->deadline_ ? 1 : 0;
+  }
 
   void exec(const char* sql) {
     char* err = nullptr;
@@ -162,8 +173,9 @@ class SqliteSource final : public DataSource {
     Statement s;
     const char* tail = nullptr;
     deadline_ = Clock::now() + timeout_;
-    if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s.stmt, &tail) !=
-            SQLITE_OK || !s.stmt) {
+    if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &s.stmt, &tail) != SQLITE_OK ||
+        !s.stmt) {
       std::string why = s.stmt ? "" : sqlite3_errmsg(db_);
       sqlite3_finalize(s.stmt);
       throw std::runtime_error("query " + name + ": " + (why.empty() ? "the SQL is empty" : why));
@@ -171,10 +183,13 @@ class SqliteSource final : public DataSource {
     statements_[name] = s;  // finalized by close() from here on
     if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos)
       throw std::runtime_error("query " + name + ": only one SQL statement is allowed");
-    if (!sqlite3_stmt_readonly(s.stmt)) throw std::runtime_error("query " + name + ": the statement would write; only reads are allowed");
+    if (!sqlite3_stmt_readonly(s.stmt))
+      throw std::runtime_error("query " + name +
+                               ": the statement would write; only reads are allowed");
     for (int i = 1, n = sqlite3_bind_parameter_count(s.stmt); i <= n; ++i) {
       const char* p = sqlite3_bind_parameter_name(s.stmt, i);
-      if (!p || p[0] == '?') throw std::runtime_error("query " + name + ": use named parameters (:name), not ?");
+      if (!p || p[0] == '?')
+        throw std::runtime_error("query " + name + ": use named parameters (:name), not ?");
       statements_[name].params[p + 1] = i;
     }
     if (q.contains("params")) {
@@ -183,9 +198,13 @@ class SqliteSource final : public DataSource {
       std::set<std::string> in_sql;
       for (const auto& [p, i] : statements_[name].params) in_sql.insert(p);
       for (const auto& p : listed)
-        if (!in_sql.count(p)) throw std::runtime_error("query " + name + ": parameter \"" + p + "\" is listed but the SQL has no :" + p);
+        if (!in_sql.count(p))
+          throw std::runtime_error("query " + name + ": parameter \"" + p +
+                                   "\" is listed but the SQL has no :" + p);
       for (const auto& p : in_sql)
-        if (!listed.count(p)) throw std::runtime_error("query " + name + ": the SQL uses :" + p + " but params does not list it");
+        if (!listed.count(p))
+          throw std::runtime_error("query " + name + ": the SQL uses :" + p +
+                                   " but params does not list it");
     }
   }
 
@@ -215,14 +234,18 @@ class SqliteSource final : public DataSource {
 
   static json column(sqlite3_stmt* st, int c) {
     switch (sqlite3_column_type(st, c)) {
-      case SQLITE_INTEGER: return sqlite3_column_int64(st, c);
-      case SQLITE_FLOAT: return sqlite3_column_double(st, c);
+      case SQLITE_INTEGER:
+        return sqlite3_column_int64(st, c);
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(st, c);
       case SQLITE_TEXT:
         return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
                            static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
       case SQLITE_BLOB:
-        return base64(static_cast<const unsigned char*>(sqlite3_column_blob(st, c)), sqlite3_column_bytes(st, c));
-      default: return nullptr;
+        return base64(static_cast<const unsigned char*>(sqlite3_column_blob(st, c)),
+                      sqlite3_column_bytes(st, c));
+      default:
+        return nullptr;
     }
   }
 

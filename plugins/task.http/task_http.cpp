@@ -40,7 +40,8 @@ constexpr const char* kSchema = R"json({
 class HttpTask final : public TaskHandler {
  public:
   explicit HttpTask(const Host& host)
-      : client_(http::ClientOptions{host.config_or("/caFile", ""), host.config_or("/verifyTls", "true") == "true"}) {
+      : client_(http::ClientOptions{host.config_or("/caFile", ""),
+                                    host.config_or("/verifyTls", "true") == "true"}) {
     url_template_ = host.config_or("/url", "");
     method_ = host.config_or("/method", "POST");
     timeout_ = std::chrono::milliseconds(std::stoll(host.config_or("/timeoutMs", "10000")));
@@ -49,12 +50,14 @@ class HttpTask final : public TaskHandler {
     std::string probe = url_template_;
     for (auto open = probe.find('{'); open != std::string::npos; open = probe.find('{')) {
       auto close = probe.find('}', open);
-      if (close == std::string::npos) throw std::runtime_error("url: unclosed { in " + url_template_);
+      if (close == std::string::npos)
+        throw std::runtime_error("url: unclosed { in " + url_template_);
       probe.replace(open, close - open + 1, "x");
     }
     if (!http::Url::parse(probe, &error)) throw std::runtime_error("url: " + error);
     json headers = json::parse(host.config_or("/headers", "{}"));
-    for (const auto& [name, value] : headers.items()) headers_.emplace_back(name, value.get<std::string>());
+    for (const auto& [name, value] : headers.items())
+      headers_.emplace_back(name, value.get<std::string>());
   }
 
   Result run(const Task& task) override {
@@ -76,15 +79,19 @@ class HttpTask final : public TaskHandler {
     for (const auto& h : headers_) req.headers.push_back(h);
     auto res = client_.send(req);
     switch (http::classify(res)) {
-      case http::Verdict::retry: return Result::retry(http::describe(req, res));
-      case http::Verdict::fail: return Result::fail(http::describe(req, res));
-      case http::Verdict::ok: break;
+      case http::Verdict::retry:
+        return Result::retry(http::describe(req, res));
+      case http::Verdict::fail:
+        return Result::fail(http::describe(req, res));
+      case http::Verdict::ok:
+        break;
     }
     if (res.body.find_first_not_of(" \t\r\n") == std::string::npos) return Result::ok("{}");
     if (!json::accept(res.body))
       return Result::fail(req.method + " " + req.url.text + ": HTTP " + std::to_string(res.status) +
                           " answered with a body that is not JSON (Content-Type: " +
-                          (res.content_type.empty() ? "none" : res.content_type) + "): " + res.body.substr(0, 200));
+                          (res.content_type.empty() ? "none" : res.content_type) +
+                          "): " + res.body.substr(0, 200));
     return Result::ok(res.body);
   }
 
@@ -100,7 +107,8 @@ class HttpTask final : public TaskHandler {
       auto close = url_template_.find('}', i);
       std::string name = url_template_.substr(i + 1, close - i - 1);
       if (!input.is_object() || !input.contains(name) || input[name].is_null()) {
-        error = "the task input has no field \"" + name + "\" for the URL template " + url_template_;
+        error =
+            "the task input has no field \"" + name + "\" for the URL template " + url_template_;
         return false;
       }
       const json& v = input[name];

@@ -17,7 +17,8 @@ using namespace bihuan::plugin;
 
 void append(const std::string& path, const std::string& line, bool truncate) {
   if (path.empty()) return;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND), 0644);
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND), 0644);
   if (fd < 0) return;
   ssize_t n = ::write(fd, line.data(), line.size());
   (void)n;
@@ -36,7 +37,8 @@ class Flaky final : public Notifier {
   Result notify(const Message& m) override {
     int now = ++in_flight_;
     int seen = max_.load();
-    while (now > seen && !max_.compare_exchange_weak(seen, now)) {}
+    while (now > seen && !max_.compare_exchange_weak(seen, now)) {
+    }
     if (sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
     --in_flight_;
     {
@@ -66,4 +68,5 @@ class Flaky final : public Notifier {
 
 BIHUAN_PLUGIN(Flaky, "test.flaky", "1.0.0", R"({"type":"object","properties":{
   "failures":{"type":"integer"},"permanent":{"type":"boolean"},"sleepMs":{"type":"integer","minimum":0},
-  "statsPath":{"type":"string"},"logPath":{"type":"string"}}})", "Fails on purpose")
+  "statsPath":{"type":"string"},"logPath":{"type":"string"}}})",
+              "Fails on purpose")

@@ -21,4 +21,5 @@ class Hanging final : public Notifier {
 }  // namespace
 
 BIHUAN_PLUGIN(Hanging, "test.hanging", "1.0.0",
-              R"({"type":"object","properties":{"hangMs":{"type":"integer","minimum":0}}})", "Hangs")
+              R"({"type":"object","properties":{"hangMs":{"type":"integer","minimum":0}}})",
+              "Hangs")

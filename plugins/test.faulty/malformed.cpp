@@ -6,8 +6,14 @@
 namespace {
 using namespace bihuan::plugin;
 
-const bihuan_descriptor descriptor = {BIHUAN_PLUGIN_ABI_MAJOR, BIHUAN_PLUGIN_ABI_MINOR, sizeof(bihuan_descriptor),
-                                      BIHUAN_KIND_DATA_SOURCE, "test.malformed", "1.0.0", "{}", "malformed JSON"};
+const bihuan_descriptor descriptor = {BIHUAN_PLUGIN_ABI_MAJOR,
+                                      BIHUAN_PLUGIN_ABI_MINOR,
+                                      sizeof(bihuan_descriptor),
+                                      BIHUAN_KIND_DATA_SOURCE,
+                                      "test.malformed",
+                                      "1.0.0",
+                                      "{}",
+                                      "malformed JSON"};
 void destroy(void*) {}
 void query(void*, const bihuan_query* q, void* ctx, bihuan_reply_fn reply) {
   std::string_view name = view(q->name);

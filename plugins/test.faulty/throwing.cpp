@@ -22,6 +22,7 @@ class Throwing final : public Notifier {
 };
 }  // namespace
 
-BIHUAN_PLUGIN(Throwing, "test.throwing", "1.0.0",
-              R"({"type":"object","properties":{"throwIn":{"enum":["constructor","notify","notify-int"]}}})",
-              "Throws")
+BIHUAN_PLUGIN(
+    Throwing, "test.throwing", "1.0.0",
+    R"({"type":"object","properties":{"throwIn":{"enum":["constructor","notify","notify-int"]}}})",
+    "Throws")

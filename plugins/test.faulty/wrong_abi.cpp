@@ -4,9 +4,12 @@
 #include "bihuan/plugin/abi.hpp"
 
 namespace {
-const bihuan_descriptor descriptor = {99, 0, sizeof(bihuan_descriptor), BIHUAN_KIND_NOTIFIER,
-                                      "test.wrong-abi", "1.0.0", "{}", "built for ABI 99"};
-int32_t create(const bihuan_host*, bihuan_object*, void*, bihuan_reply_fn) { std::abort(); }  // must never run
+const bihuan_descriptor descriptor = {
+    99,      0,    sizeof(bihuan_descriptor), BIHUAN_KIND_NOTIFIER, "test.wrong-abi",
+    "1.0.0", "{}", "built for ABI 99"};
+int32_t create(const bihuan_host*, bihuan_object*, void*, bihuan_reply_fn) {
+  std::abort();
+}  // must never run
 }  // namespace
 
 BIHUAN_PLUGIN_ALIAS(bihuan_plugin_descriptor, descriptor)

@@ -15,7 +15,8 @@ std::vector<bihuan::json> run_example(const std::string& dir, int& rc) {
   FILE* p = popen(cmd.c_str(), "r");
   std::vector<bihuan::json> lines;
   char buf[4096];
-  while (p && std::fgets(buf, sizeof buf, p)) lines.push_back(bihuan::json::parse(buf, nullptr, false));
+  while (p && std::fgets(buf, sizeof buf, p))
+    lines.push_back(bihuan::json::parse(buf, nullptr, false));
   rc = p ? pclose(p) : -1;
   return lines;
 }

@@ -34,10 +34,13 @@ struct Response {
 
 class HttpClient {
  public:
-  explicit HttpClient(std::uint16_t port, std::string token = {}) : port_(port), token_(std::move(token)) { connect(); }
+  explicit HttpClient(std::uint16_t port, std::string token = {})
+      : port_(port), token_(std::move(token)) {
+    connect();
+  }
 
-  Response request(http::verb method, const std::string& target, const std::string& body = {}, const Headers& headers = {},
-                   const char* content_type = "application/json") {
+  Response request(http::verb method, const std::string& target, const std::string& body = {},
+                   const Headers& headers = {}, const char* content_type = "application/json") {
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
     if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
@@ -62,7 +65,9 @@ class HttpClient {
     closed_ = !out.raw.keep_alive();  // reconnect before the next request, not now
     return out;
   }
-  Response get(const std::string& target, const Headers& h = {}) { return request(http::verb::get, target, {}, h); }
+  Response get(const std::string& target, const Headers& h = {}) {
+    return request(http::verb::get, target, {}, h);
+  }
   Response post(const std::string& target, const json& body, const Headers& h = {}) {
     return request(http::verb::post, target, body.dump(), h);
   }
@@ -87,7 +92,8 @@ class HttpClient {
 
 // Sends `bytes`, then reads until the server closes or `timeout_ms` passes. Returns what
 // the server sent ("" if nothing).
-inline std::string raw_exchange(std::uint16_t port, const std::string& bytes, int timeout_ms = 5000, bool half_close = false) {
+inline std::string raw_exchange(std::uint16_t port, const std::string& bytes, int timeout_ms = 5000,
+                                bool half_close = false) {
   boost::asio::io_context ioc;
   tcp::socket s(ioc);
   s.connect(tcp::endpoint(boost::asio::ip::address_v4::loopback(), port));

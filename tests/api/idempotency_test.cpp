@@ -19,9 +19,12 @@ class IdempotencyApiTest : public ServerTest {
     ServerConfig c = config();
     // A second clerk, a visitor without roles, and clerk-1 again through a token that
     // lost the clerk role.
-    c.tokens.push_back({"clerk2", ServerConfig::hash_token("clerk2-token"), Actor{"clerk-2", {"clerk"}}, 0, 0});
-    c.tokens.push_back({"visitor", ServerConfig::hash_token("visitor-token"), Actor{"visitor", {}}, 0, 0});
-    c.tokens.push_back({"demoted", ServerConfig::hash_token("demoted-token"), Actor{"clerk-1", {}}, 0, 0});
+    c.tokens.push_back(
+        {"clerk2", ServerConfig::hash_token("clerk2-token"), Actor{"clerk-2", {"clerk"}}, 0, 0});
+    c.tokens.push_back(
+        {"visitor", ServerConfig::hash_token("visitor-token"), Actor{"visitor", {}}, 0, 0});
+    c.tokens.push_back(
+        {"demoted", ServerConfig::hash_token("demoted-token"), Actor{"clerk-1", {}}, 0, 0});
     serve(std::move(c));
   }
   static Headers key(const std::string& k) { return {{"Idempotency-Key", k}}; }
@@ -31,8 +34,10 @@ class IdempotencyApiTest : public ServerTest {
 
 TEST_F(IdempotencyApiTest, TwoCallersWithOneKeyStartTheirOwnInstances) {
   HttpClient one(port_, "clerk-token"), two(port_, "clerk2-token");
-  auto a = one.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-1"));
-  auto b = two.post("/v1/instances", {{"definition", "t.other"}, {"data", {{"who", "two"}}}}, key("order-1"));
+  auto a = one.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}},
+                    key("order-1"));
+  auto b = two.post("/v1/instances", {{"definition", "t.other"}, {"data", {{"who", "two"}}}},
+                    key("order-1"));
   ASSERT_EQ(a.status, 201) << a.body;
   ASSERT_EQ(b.status, 201) << b.body;
   EXPECT_EQ(b.json_body()["replayed"], false);
@@ -45,9 +50,11 @@ TEST_F(IdempotencyApiTest, TwoCallersWithOneKeyStartTheirOwnInstances) {
 
 TEST_F(IdempotencyApiTest, AKeyReusedWithOtherDataIsA422NamingTheDifference) {
   HttpClient c(port_, "clerk-token");
-  auto a = c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-2"));
+  auto a =
+      c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-2"));
   ASSERT_EQ(a.status, 201);
-  auto b = c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 5}}}}, key("order-2"));
+  auto b =
+      c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 5}}}}, key("order-2"));
   ASSERT_EQ(b.status, 422) << b.body;
   EXPECT_EQ(b.header("Content-Type"), "application/problem+json");
   EXPECT_EQ(b.json_body()["code"], "idempotency-key-reused");
@@ -57,29 +64,41 @@ TEST_F(IdempotencyApiTest, AKeyReusedWithOtherDataIsA422NamingTheDifference) {
   EXPECT_EQ(c.get("/v1/instances").json_body()["items"].size(), 1u);
 
   std::string id = a.json_body()["id"];
-  ASSERT_EQ(c.post("/v1/instances/" + id + "/events", {{"event", "bump"}, {"payload", {{"by", 1}}}}, key("bump-2")).status, 200);
-  auto other = c.post("/v1/instances/" + id + "/events", {{"event", "bump"}, {"payload", {{"by", 2}}}}, key("bump-2"));
+  ASSERT_EQ(c.post("/v1/instances/" + id + "/events", {{"event", "bump"}, {"payload", {{"by", 1}}}},
+                   key("bump-2"))
+                .status,
+            200);
+  auto other = c.post("/v1/instances/" + id + "/events",
+                      {{"event", "bump"}, {"payload", {{"by", 2}}}}, key("bump-2"));
   ASSERT_EQ(other.status, 422) << other.body;
   EXPECT_EQ(other.json_body()["errors"][0]["pointer"], "/payload");
   EXPECT_EQ(c.get("/v1/instances/" + id).json_body()["data"]["n"], 1);
 }
 
 TEST_F(IdempotencyApiTest, AReplayByACallerWithoutTheRoleIsRefused) {
-  HttpClient clerk(port_, "clerk-token"), visitor(port_, "visitor-token"), demoted(port_, "demoted-token");
+  HttpClient clerk(port_, "clerk-token"), visitor(port_, "visitor-token"),
+      demoted(port_, "demoted-token");
   std::string id = start_counter(clerk);
-  ASSERT_EQ(clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-3")).status, 200);
-  EXPECT_EQ(visitor.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-new")).status, 403);
-  auto same_key = visitor.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-3"));
+  ASSERT_EQ(
+      clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-3")).status,
+      200);
+  EXPECT_EQ(
+      visitor.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-new")).status,
+      403);
+  auto same_key =
+      visitor.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-3"));
   EXPECT_EQ(same_key.status, 403) << same_key.body;
   EXPECT_EQ(same_key.json_body()["code"], "role-not-allowed");
-  auto lost_role = demoted.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-3"));
+  auto lost_role =
+      demoted.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-3"));
   EXPECT_EQ(lost_role.status, 403) << lost_role.body;
   EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["data"]["n"], 1);
 }
 
 TEST_F(IdempotencyApiTest, AReplayAfterFurtherStepsAnswersWhatTheStepAnswered) {
   HttpClient c(port_, "clerk-token");
-  auto s = c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-4"));
+  auto s =
+      c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-4"));
   ASSERT_EQ(s.status, 201);
   std::string id = s.json_body()["id"];
   auto first = c.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, key("bump-4"));
@@ -97,7 +116,8 @@ TEST_F(IdempotencyApiTest, AReplayAfterFurtherStepsAnswersWhatTheStepAnswered) {
   EXPECT_EQ(body["currentVersion"], 3);
   EXPECT_TRUE(body["data"].is_null()) << replay.body;
 
-  auto start_again = c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-4"));
+  auto start_again =
+      c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}, key("order-4"));
   ASSERT_EQ(start_again.status, 201) << start_again.body;
   EXPECT_EQ(start_again.header("ETag"), "\"1\"");
   EXPECT_EQ(start_again.header("Location"), "/v1/instances/" + id);

@@ -58,7 +58,8 @@ class LongWorkTest : public ServerTest {
   }
 
   // Submits `n` requests in one CommitGroup and waits until every one has answered ok.
-  void run_all(std::size_t n, const std::function<void(std::size_t, std::function<void(StepResult)>)>& submit) {
+  void run_all(std::size_t n,
+               const std::function<void(std::size_t, std::function<void(StepResult)>)>& submit) {
     std::atomic<std::size_t> left{n}, failed{0};
     std::promise<void> all;
     {
@@ -114,7 +115,8 @@ TEST_F(LongWorkTest, GetsAreAnsweredWhileALongVerifyRuns) {
   bool all_ok = true;
   auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);  // safety net only
   while (!verify_done && std::chrono::steady_clock::now() < give_up) {
-    Response r = (total % 2 == 0) ? getter.get("/v1/instances/" + first_id_) : getter.get("/healthz");
+    Response r =
+        (total % 2 == 0) ? getter.get("/v1/instances/" + first_id_) : getter.get("/healthz");
     all_ok = all_ok && r.status == 200;
     ++total;
     if (!verify_done) ++before;
@@ -122,7 +124,8 @@ TEST_F(LongWorkTest, GetsAreAnsweredWhileALongVerifyRuns) {
   reader.join();
   std::printf("%zu of %zu GETs answered before the verify\n", before, total);
   EXPECT_TRUE(all_ok);
-  EXPECT_GE(before, 20u) << "only " << before << " of " << total << " GETs were answered before the verify";
+  EXPECT_GE(before, 20u) << "only " << before << " of " << total
+                         << " GETs were answered before the verify";
   ASSERT_EQ(verify_res.result_int(), 200u) << verify_res.body();
   json body = json::parse(verify_res.body(), nullptr, false);
   EXPECT_EQ(body.value("ok", false), true) << verify_res.body();

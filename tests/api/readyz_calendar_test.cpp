@@ -7,7 +7,8 @@ using namespace bihuan::test;
 
 namespace {
 
-const char* kWorkingDeadline = R"({"id": "t.wd", "version": 1, "calendar": "cn-mainland", "initial": "open",
+const char* kWorkingDeadline =
+    R"({"id": "t.wd", "version": 1, "calendar": "cn-mainland", "initial": "open",
   "states": {"open": {"deadline": {"after": "P5D", "workingDays": true}, "on": {"done": {"target": "end", "roles": ["USER"]}}},
              "end": {"type": "final", "outcome": "done"}}})";
 
@@ -19,7 +20,8 @@ TEST_F(ServerTest, ReadyzListsCalendarCoverageAndUncoveredYearsUsed) {
   EngineOptions eo;
   eo.data_dir = dir_ + "/data";
   eo.clock = std::make_shared<VirtualClock>(*parse_time("2026-12-29T09:00:00+08:00"));
-  eo.calendars = std::make_shared<Calendars>(Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", problems));
+  eo.calendars = std::make_shared<Calendars>(
+      Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", problems));
   engine_ = Engine::open(eo, problems);
   ASSERT_TRUE(engine_);
   ASSERT_TRUE(engine_->deploy(json::parse(kWorkingDeadline), "wd").ok);
@@ -43,5 +45,6 @@ TEST_F(ServerTest, ReadyzListsCalendarCoverageAndUncoveredYearsUsed) {
   EXPECT_NE(logged.find("\"year\":2027"), std::string::npos) << logged;
   auto after = c.get("/readyz");
   ASSERT_EQ(after.status, 200);
-  EXPECT_EQ(after.json_body()["calendars"][0]["uncoveredYearsUsed"], json::array({2027})) << after.body;
+  EXPECT_EQ(after.json_body()["calendars"][0]["uncoveredYearsUsed"], json::array({2027}))
+      << after.body;
 }

@@ -63,7 +63,8 @@ TEST_F(ServerTest, BodyAndHeaderLimitsAnswer413And431) {
   cfg.header_limit = 2048;
   serve(cfg);
   HttpClient c(port_, "clerk-token");
-  std::string big = "{\"definition\": \"t.counter\", \"data\": {\"x\": \"" + std::string(10000, 'a') + "\"}}";
+  std::string big =
+      "{\"definition\": \"t.counter\", \"data\": {\"x\": \"" + std::string(10000, 'a') + "\"}}";
   auto r = c.request(http::verb::post, "/v1/instances", big);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.json_body()["code"], "body-too-large");
@@ -87,8 +88,9 @@ TEST_F(ServerTest, SlowClientsAreCutOffAndAbruptDisconnectsHarmNothing) {
     boost::asio::io_context ioc;
     tcp::socket s(ioc);
     s.connect(tcp::endpoint(boost::asio::ip::address_v4::loopback(), port_));
-    std::string part = "POST /v1/instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer clerk-token\r\n"
-                       "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"defin";
+    std::string part =
+        "POST /v1/instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer clerk-token\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"defin";
     boost::asio::write(s, boost::asio::buffer(part));
     s.close();
   }
@@ -102,8 +104,16 @@ TEST_F(ServerTest, ThousandsOfRandomRequestsLeaveTheServerServing) {
   serve();
   std::mt19937 rng(20231128);
   const char* methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "BREW", ""};
-  const char* paths[] = {"/v1/instances", "/v1/instances/0000000000000001/events", "/v1/definitions", "/v1/stats?groupBy=",
-                         "/healthz", "/%", "/v1/instances?limit=99999999999999999999", "*", "/v1/inbox", "/v1/../../etc/passwd"};
+  const char* paths[] = {"/v1/instances",
+                         "/v1/instances/0000000000000001/events",
+                         "/v1/definitions",
+                         "/v1/stats?groupBy=",
+                         "/healthz",
+                         "/%",
+                         "/v1/instances?limit=99999999999999999999",
+                         "*",
+                         "/v1/inbox",
+                         "/v1/../../etc/passwd"};
   auto random_bytes = [&](std::size_t n) {
     std::string s;
     for (std::size_t i = 0; i < n; ++i) s += static_cast<char>(rng() % 256);
@@ -113,11 +123,15 @@ TEST_F(ServerTest, ThousandsOfRandomRequestsLeaveTheServerServing) {
   for (int i = 0; i < 1500; ++i) {
     std::string req;
     switch (rng() % 4) {
-      case 0: req = random_bytes(rng() % 200); break;  // garbage
+      case 0:
+        req = random_bytes(rng() % 200);
+        break;   // garbage
       case 1: {  // a plausible request with a random body
         std::string body = random_bytes(rng() % 100);
-        req = std::string(methods[rng() % 8]) + " " + paths[rng() % 10] + " HTTP/1.1\r\nHost: x\r\n" +
-              "Authorization: Bearer clerk-token\r\nContent-Type: application/json\r\nContent-Length: " +
+        req = std::string(methods[rng() % 8]) + " " + paths[rng() % 10] +
+              " HTTP/1.1\r\nHost: x\r\n" +
+              "Authorization: Bearer clerk-token\r\nContent-Type: "
+              "application/json\r\nContent-Length: " +
               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
         break;
       }
@@ -126,11 +140,13 @@ TEST_F(ServerTest, ThousandsOfRandomRequestsLeaveTheServerServing) {
         break;
       }
       default: {  // valid JSON of a random shape
-        json body = rng() % 2 ? json({{"event", random_bytes(5)}, {"payload", {{"x", rng()}}}}) : json::array({rng(), "x"});
+        json body = rng() % 2 ? json({{"event", random_bytes(5)}, {"payload", {{"x", rng()}}}})
+                              : json::array({rng(), "x"});
         std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
-        req = std::string("POST ") + paths[rng() % 3] + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer clerk-token\r\n" +
-              "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(text.size()) +
-              "\r\n\r\n" + text;
+        req = std::string("POST ") + paths[rng() % 3] +
+              " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer clerk-token\r\n" +
+              "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+              std::to_string(text.size()) + "\r\n\r\n" + text;
       }
     }
     std::string answer = raw_exchange(port_, req, 3000, true);
@@ -157,17 +173,25 @@ TEST_F(ServerTest, ManyClientsOnOneAndOnManyInstancesLoseNothing) {
   for (int t = 0; t < kClients; ++t)
     threads.emplace_back([&, t] {
       HttpClient c(port_, "clerk-token");
-      std::string own = c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}).json_body().value("id", "");
+      std::string own = c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}})
+                            .json_body()
+                            .value("id", "");
       for (int k = 0; k < kPer; ++k) {
         // Optimistic concurrency on the shared instance: read the version, send with If-Match.
         auto cur = c.get("/v1/instances/" + shared);
-        auto r = c.post("/v1/instances/" + shared + "/events", {{"event", "bump"}}, {{"If-Match", cur.header("ETag")}});
-        if (r.status == 200) ++shared_ok;
-        else if (r.status == 412) ++conflicts;
-        else ++failures;
+        auto r = c.post("/v1/instances/" + shared + "/events", {{"event", "bump"}},
+                        {{"If-Match", cur.header("ETag")}});
+        if (r.status == 200)
+          ++shared_ok;
+        else if (r.status == 412)
+          ++conflicts;
+        else
+          ++failures;
         auto o = c.post("/v1/instances/" + own + "/events", {{"event", "bump"}});
-        if (o.status == 200) ++own_ok;
-        else ++failures;
+        if (o.status == 200)
+          ++own_ok;
+        else
+          ++failures;
       }
       (void)t;
     });
@@ -210,7 +234,8 @@ TEST_F(ServerTest, ShutdownFinishesWhatIsInFlightAndThenRefuses) {
       }
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let some requests run (not a wait for a result)
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(20));  // let some requests run (not a wait for a result)
   server_->shutdown(std::chrono::seconds(5));
   sender.join();
   EXPECT_EQ(engine_->get(id)->data["n"], ok.load()) << "every answered step is durable, no more";
@@ -223,8 +248,9 @@ TEST_F(ServerTest, ShutdownFinishesWhatIsInFlightAndThenRefuses) {
 
 TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
   std::string cert = dir_ + "/cert.pem", key = dir_ + "/key.pem";
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 -keyout " + key + " -out " + cert +
-                    " >/dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl must be installed (scripts/setup.sh)";
   ServerConfig cfg = config();
   cfg.tls = TlsConfig{cert, key};
@@ -255,7 +281,8 @@ TEST_F(ServerTest, ServesOverTlsWithTheConfiguredCertificate) {
 TEST(ServerConfigTest, TheServerSectionIsCheckedWithPointers) {
   Problems problems;
   auto cfg = ServerConfig::from_json(
-      json::parse(R"({"listen": "127.0.0.1", "threads": 0, "tokens": [{"name": "a", "sha256": "secret", "actor": "x"}],
+      json::parse(
+          R"({"listen": "127.0.0.1", "threads": 0, "tokens": [{"name": "a", "sha256": "secret", "actor": "x"}],
                      "limits": {"bodyBytes": "big"}, "colour": 1})"),
       "", "/server", problems);
   EXPECT_FALSE(cfg);
@@ -268,8 +295,10 @@ TEST(ServerConfigTest, TheServerSectionIsCheckedWithPointers) {
   EXPECT_TRUE(pointers.count("/server/colour"));
   Problems ok_problems;
   auto ok = ServerConfig::from_json(
-      json::parse(R"({"listen": "0.0.0.0:0", "tokens": [{"name": "a", "sha256": ")" + ServerConfig::hash_token("t") +
-                  R"(", "actor": "x", "roles": ["admin"]}], "tls": {"certificate": "c.pem", "privateKey": "k.pem"}})"),
+      json::parse(
+          R"({"listen": "0.0.0.0:0", "tokens": [{"name": "a", "sha256": ")" +
+          ServerConfig::hash_token("t") +
+          R"(", "actor": "x", "roles": ["admin"]}], "tls": {"certificate": "c.pem", "privateKey": "k.pem"}})"),
       "/etc/bihuan", "/server", ok_problems);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->host, "0.0.0.0");
@@ -311,16 +340,19 @@ TEST_F(ServerTest, ADamagedRecordIs500RecordDamagedForStepsAndReadsWithoutRetryA
   auto sent = c.post("/v1/instances/" + id + "/events", {{"event", "bump"}});
   EXPECT_EQ(sent.status, 500) << sent.body;
   EXPECT_EQ(sent.json_body()["code"], "record-damaged");
-  EXPECT_NE(sent.body.find("state 7 is not a state of t.counter v1"), std::string::npos) << sent.body;
+  EXPECT_NE(sent.body.find("state 7 is not a state of t.counter v1"), std::string::npos)
+      << sent.body;
   EXPECT_EQ(sent.header("Retry-After"), "");
   auto read = c.get("/v1/instances/" + id);  // reads say why, not "not found"
   EXPECT_EQ(read.status, 500) << read.body;
   EXPECT_EQ(read.json_body()["code"], "record-damaged");
-  EXPECT_NE(read.body.find("state 7 is not a state of t.counter v1"), std::string::npos) << read.body;
+  EXPECT_NE(read.body.find("state 7 is not a state of t.counter v1"), std::string::npos)
+      << read.body;
   EXPECT_EQ(c.get("/v1/instances/" + id + "/history").status, 500);
   EXPECT_EQ(c.get("/v1/instances/0123456789abcdef").status, 404);
   InstanceQuery q;
   EXPECT_TRUE(engine_->query(q).items.empty()) << "lists skip it";
-  EXPECT_EQ(c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}).status, 201)
+  EXPECT_EQ(c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", 0}}}}).status,
+            201)
       << "the server goes on";
 }

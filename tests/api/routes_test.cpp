@@ -26,10 +26,13 @@ TEST_F(ServerTest, OperationsRoutesNeedNoToken) {
   EXPECT_NE(m.body.find("bihuan_group_commit_batch_size_bucket"), std::string::npos);
   EXPECT_NE(m.body.find("bihuan_timer_lag_seconds_count"), std::string::npos);
   EXPECT_NE(m.body.find("bihuan_outbox_depth"), std::string::npos);
-  EXPECT_NE(m.body.find("bihuan_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"), std::string::npos)
+  EXPECT_NE(
+      m.body.find("bihuan_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"),
+      std::string::npos)
       << m.body;
   c.get("/no/such/route");
-  EXPECT_NE(c.get("/metrics").body.find("route=\"unmatched\",method=\"-\",status=\"404\"} 1"), std::string::npos);
+  EXPECT_NE(c.get("/metrics").body.find("route=\"unmatched\",method=\"-\",status=\"404\"} 1"),
+            std::string::npos);
   auto doc = c.get("/v1/openapi.json");
   EXPECT_EQ(doc.status, 200);
   EXPECT_EQ(doc.json_body().value("openapi", ""), "3.1.0");
@@ -58,18 +61,22 @@ TEST_F(ServerTest, StartGetSendWithETagsAndTheTokensIdentityAsActor) {
   EXPECT_EQ(got.header("ETag"), "\"1\"");
   EXPECT_EQ(got.json_body()["state"], "open");
 
-  auto sent = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, {{"If-Match", "\"1\""}});
+  auto sent =
+      clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, {{"If-Match", "\"1\""}});
   ASSERT_EQ(sent.status, 200) << sent.body;
   EXPECT_EQ(sent.header("ETag"), "\"2\"");
   EXPECT_EQ(sent.json_body()["data"]["n"], 1);
-  EXPECT_EQ(sent.json_body()["data"]["by"], json::array({"clerk-1"})) << "the actor is the token's identity";
+  EXPECT_EQ(sent.json_body()["data"]["by"], json::array({"clerk-1"}))
+      << "the actor is the token's identity";
 
   // A stale If-Match: 412, nothing applied.
-  auto stale = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, {{"If-Match", "\"1\""}});
+  auto stale =
+      clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}}, {{"If-Match", "\"1\""}});
   EXPECT_EQ(stale.status, 412);
   EXPECT_EQ(stale.json_body()["currentVersion"], 2);
   // Nobody can name another actor in the body.
-  auto spoof = clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}, {"actor", "admin"}});
+  auto spoof =
+      clerk.post("/v1/instances/" + id + "/events", {{"event", "bump"}, {"actor", "admin"}});
   EXPECT_EQ(spoof.status, 422);
   EXPECT_EQ(first_error_pointer(spoof), "/actor");
   // The definition's role check applies: clerks may not close.
@@ -79,7 +86,8 @@ TEST_F(ServerTest, StartGetSendWithETagsAndTheTokensIdentityAsActor) {
   // An event the state does not accept: 409.
   auto unknown = clerk.post("/v1/instances/" + id + "/events", {{"event", "fly"}});
   EXPECT_EQ(unknown.status, 409);
-  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["version"], 2) << "refused steps change nothing";
+  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["version"], 2)
+      << "refused steps change nothing";
 
   auto history = clerk.get("/v1/instances/" + id + "/history");
   ASSERT_EQ(history.status, 200);
@@ -94,7 +102,8 @@ TEST_F(ServerTest, HistoryComesInPagesWithACursor) {
   serve();
   HttpClient c(port_, "clerk-token");
   std::string id = start_counter(c);
-  for (int i = 0; i < 6; ++i) ASSERT_EQ(c.post("/v1/instances/" + id + "/events", {{"event", "bump"}}).status, 200);
+  for (int i = 0; i < 6; ++i)
+    ASSERT_EQ(c.post("/v1/instances/" + id + "/events", {{"event", "bump"}}).status, 200);
   auto seqs = [](const Response& r) {
     std::vector<int> out;
     json body = r.json_body();
@@ -119,7 +128,9 @@ TEST_F(ServerTest, HistoryComesInPagesWithACursor) {
   auto bad = c.get(base + "?cursor=00ff");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(first_error_pointer(bad), "query:cursor");
-  EXPECT_NE(bad.json_body().value("detail", "").find("does not name an entry of instance " + id), std::string::npos) << bad.body;
+  EXPECT_NE(bad.json_body().value("detail", "").find("does not name an entry of instance " + id),
+            std::string::npos)
+      << bad.body;
   EXPECT_EQ(c.get(base + "?limit=0").status, 400);
   EXPECT_EQ(c.get(base + "?limit=1001").status, 400);
 }
@@ -135,8 +146,10 @@ TEST_F(ServerTest, AnIdempotencyKeyReplaysTheFirstResult) {
   ASSERT_EQ(again.status, 200);
   EXPECT_EQ(again.json_body()["replayed"], true);
   EXPECT_EQ(c.get("/v1/instances/" + id).json_body()["data"]["n"], 1) << "applied once";
-  auto s1 = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
-  auto s2 = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
+  auto s1 =
+      c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
+  auto s2 =
+      c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", "start-7"}});
   EXPECT_EQ(s1.status, 201);
   EXPECT_EQ(s2.status, 201) << "a replay answers as its start did";
   EXPECT_EQ(s2.json_body()["replayed"], true);
@@ -148,16 +161,19 @@ TEST_F(ServerTest, AnIdempotencyKeyReplaysTheFirstResult) {
 TEST_F(ServerTest, OverlongBusinessAndIdempotencyKeysAreRefusedWithTheirPointer) {
   serve();
   HttpClient c(port_, "clerk-token");
-  auto long_key = c.post("/v1/instances", {{"definition", "t.counter"}, {"businessKey", std::string(300, 'k')}});
+  auto long_key = c.post("/v1/instances",
+                         {{"definition", "t.counter"}, {"businessKey", std::string(300, 'k')}});
   ASSERT_EQ(long_key.status, 422) << long_key.body;
   EXPECT_EQ(long_key.json_body()["code"], "too-long");
   EXPECT_EQ(long_key.json_body()["errors"][0]["pointer"], "/businessKey");
   EXPECT_EQ(long_key.json_body()["errors"][0]["detail"], "expected at most 256 bytes, got 300");
-  auto long_idem = c.post("/v1/instances", {{"definition", "t.counter"}}, {{"Idempotency-Key", std::string(257, 'i')}});
+  auto long_idem = c.post("/v1/instances", {{"definition", "t.counter"}},
+                          {{"Idempotency-Key", std::string(257, 'i')}});
   ASSERT_EQ(long_idem.status, 400) << long_idem.body;
   EXPECT_EQ(long_idem.json_body()["errors"][0]["pointer"], "header:Idempotency-Key");
-  auto at_limit = c.post("/v1/instances", {{"definition", "t.counter"}, {"businessKey", std::string(256, 'k')}},
-                         {{"Idempotency-Key", std::string(256, 'i')}});
+  auto at_limit =
+      c.post("/v1/instances", {{"definition", "t.counter"}, {"businessKey", std::string(256, 'k')}},
+             {{"Idempotency-Key", std::string(256, 'i')}});
   EXPECT_EQ(at_limit.status, 201) << at_limit.body;
 }
 
@@ -168,7 +184,8 @@ TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
   std::string id = start_counter(clerk);
   auto denied = clerk.post("/v1/instances/" + id + "/cancel", {{"reason", "x"}});
   EXPECT_EQ(denied.status, 403);
-  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["status"], "running") << "the step was not applied";
+  EXPECT_EQ(clerk.get("/v1/instances/" + id).json_body()["status"], "running")
+      << "the step was not applied";
   EXPECT_EQ(clerk.get("/v1/verify").status, 403);
   EXPECT_EQ(clerk.get("/v1/outbox").status, 403);
   EXPECT_EQ(clerk.post("/v1/definitions", json::parse(kCounterDefinition)).status, 403);
@@ -182,7 +199,8 @@ TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
   EXPECT_EQ(admin.get("/v1/outbox").status, 200);
   EXPECT_EQ(admin.get("/v1/dead-letters").status, 200);
   EXPECT_EQ(admin.request(http::verb::post, "/v1/dead-letters/12345/retry").status, 404);
-  auto backup = admin.post("/v1/backup", {{"dir", "backup"}});  // inside the default root <data>-backups
+  auto backup =
+      admin.post("/v1/backup", {{"dir", "backup"}});  // inside the default root <data>-backups
   EXPECT_EQ(backup.status, 200) << backup.body;
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/data-backups/backup/data.mdb"));
   EXPECT_EQ(admin.post("/v1/backup", {{"dir", "backup"}}).status, 409) << "not empty";
@@ -204,21 +222,27 @@ TEST_F(ServerTest, MigrateMovesAnInstanceToANewVersionAfterADryRun) {
   EXPECT_EQ(clerk.post(path, {{"dryRun", true}}).status, 403);
   auto unmapped = admin.post(path, json::object());
   EXPECT_EQ(unmapped.status, 400) << unmapped.body;
-  EXPECT_NE(unmapped.json_body().value("detail", "").find("has no state \"open\""), std::string::npos) << unmapped.body;
+  EXPECT_NE(unmapped.json_body().value("detail", "").find("has no state \"open\""),
+            std::string::npos)
+      << unmapped.body;
   EXPECT_EQ(first_error_pointer(unmapped), "/states");
   auto typo = admin.post(path, {{"states", {{"opne", "counting"}}}});
   EXPECT_EQ(typo.status, 400);
   EXPECT_EQ(first_error_pointer(typo), "/states/opne") << typo.body;
   EXPECT_EQ(first_error_pointer(admin.post(path, {{"toVersion", 9}})), "/toVersion");
-  EXPECT_EQ(first_error_pointer(admin.post(path, {{"states", {{"open", "counting"}}}, {"set", {{"n", 1}}}})), "/set/n");
+  EXPECT_EQ(first_error_pointer(
+                admin.post(path, {{"states", {{"open", "counting"}}}, {"set", {{"n", 1}}}})),
+            "/set/n");
   auto wrong = admin.post(path, {{"states", {{"open", 7}}}});
   EXPECT_EQ(wrong.status, 422);
   EXPECT_EQ(first_error_pointer(wrong), "/states/open");
   EXPECT_EQ(first_error_pointer(admin.post(path, {{"toVersion", "2"}})), "/toVersion");
   EXPECT_EQ(first_error_pointer(admin.post(path, {{"dryrun", true}})), "/dryrun");
 
-  json body = {{"states", {{"open", "counting"}}}, {"set", {{"/n", {{"+", {{{"var", "data.n"}}, 10}}}}}},
-               {"reason", "rename"}, {"dryRun", true}};
+  json body = {{"states", {{"open", "counting"}}},
+               {"set", {{"/n", {{"+", {{{"var", "data.n"}}, 10}}}}}},
+               {"reason", "rename"},
+               {"dryRun", true}};
   auto dry = admin.post(path, body);
   ASSERT_EQ(dry.status, 200) << dry.body;
   EXPECT_EQ(dry.json_body()["state"], "counting");
@@ -255,7 +279,9 @@ TEST_F(ServerTest, AMigrationPlanCountsADryRunThenMigratesPageByPage) {
 
   EXPECT_EQ(clerk.post("/v1/migrations", {{"definition", "t.counter"}}).status, 403);
   EXPECT_EQ(first_error_pointer(admin.post("/v1/migrations", json::object())), "/definition");
-  EXPECT_EQ(first_error_pointer(admin.post("/v1/migrations", {{"definition", "t.counter"}, {"limit", 0}})), "/limit");
+  EXPECT_EQ(first_error_pointer(
+                admin.post("/v1/migrations", {{"definition", "t.counter"}, {"limit", 0}})),
+            "/limit");
   EXPECT_EQ(admin.post("/v1/migrations", {{"definition", "t.none"}}).status, 404);
   auto bad_cursor = admin.post("/v1/migrations", {{"definition", "t.counter"}, {"cursor", "zz"}});
   EXPECT_EQ(bad_cursor.status, 400);
@@ -267,7 +293,10 @@ TEST_F(ServerTest, AMigrationPlanCountsADryRunThenMigratesPageByPage) {
   EXPECT_EQ(refused.json_body()["refusedBy"]["data-invalid"], 3);
   EXPECT_EQ(refused.json_body()["refused"][0]["code"], "data-invalid");
 
-  json plan = {{"definition", "t.counter"}, {"set", {{"/owner", "office"}}}, {"limit", 2}, {"reason", "owners"}};
+  json plan = {{"definition", "t.counter"},
+               {"set", {{"/owner", "office"}}},
+               {"limit", 2},
+               {"reason", "owners"}};
   auto page1 = admin.post("/v1/migrations", plan);
   ASSERT_EQ(page1.status, 200) << page1.body;
   EXPECT_EQ(page1.json_body()["migrated"], 2);
@@ -295,12 +324,16 @@ TEST_F(ServerTest, DefinitionsDeployValidateGetAndGraph) {
   def["title"] = "changed";
   EXPECT_EQ(admin.post("/v1/definitions", def).status, 409) << "same version, other content";
 
-  json broken = {{"id", "t.broken"}, {"version", 1}, {"initial", "nowhere"}, {"states", {{"a", {{"type", "final"}}}}}};
+  json broken = {{"id", "t.broken"},
+                 {"version", 1},
+                 {"initial", "nowhere"},
+                 {"states", {{"a", {{"type", "final"}}}}}};
   auto bad = admin.post("/v1/definitions", broken);
   EXPECT_EQ(bad.status, 422);
   bool names_initial = false;
   json bad_body = bad.json_body();
-  for (const auto& e : bad_body["errors"]) names_initial = names_initial || e["pointer"] == "/initial";
+  for (const auto& e : bad_body["errors"])
+    names_initial = names_initial || e["pointer"] == "/initial";
   EXPECT_TRUE(names_initial) << bad.body;
   auto checked = admin.post("/v1/definitions/validate", broken);
   EXPECT_EQ(checked.status, 200);
@@ -324,12 +357,16 @@ TEST_F(ServerTest, QueryPagesWithACursorAndStatsGroupInstances) {
   serve();
   HttpClient c(port_, "clerk-token");
   for (int i = 0; i < 7; ++i)
-    ASSERT_EQ(c.post("/v1/instances", {{"definition", "t.counter"}, {"data", {{"n", i % 2}, {"grade", i < 3 ? "A" : "B"}}}}).status, 201);
+    ASSERT_EQ(c.post("/v1/instances", {{"definition", "t.counter"},
+                                       {"data", {{"n", i % 2}, {"grade", i < 3 ? "A" : "B"}}}})
+                  .status,
+              201);
   std::set<std::string> seen;
   std::string cursor;
   int pages = 0;
   do {
-    auto page = c.get("/v1/instances?definition=t.counter&limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    auto page = c.get("/v1/instances?definition=t.counter&limit=3" +
+                      (cursor.empty() ? "" : "&cursor=" + cursor));
     ASSERT_EQ(page.status, 200) << page.body;
     json body = page.json_body();
     for (const auto& item : body["items"]) seen.insert(item["id"].get<std::string>());
@@ -382,7 +419,8 @@ TEST_F(ServerTest, TheInboxListsWhatTheCallerMaySend) {
   ASSERT_EQ(p2.status, 200) << p2.body;
   ASSERT_EQ(p2.json_body()["items"].size(), 1u);
   EXPECT_FALSE(p2.json_body().contains("nextCursor"));
-  std::set<std::string> seen = {p1.json_body()["items"][0]["instance"]["id"], p1.json_body()["items"][1]["instance"]["id"],
+  std::set<std::string> seen = {p1.json_body()["items"][0]["instance"]["id"],
+                                p1.json_body()["items"][1]["instance"]["id"],
                                 p2.json_body()["items"][0]["instance"]["id"]};
   EXPECT_EQ(seen, (std::set<std::string>{id, second, third}));
   auto bad = clerk.get("/v1/inbox?cursor=00ff");
@@ -424,8 +462,10 @@ TEST_F(ServerTest, EveryRouteIsInTheOpenApiDocumentAndEveryDocumentedOperationIs
     }
   std::set<std::string> served;
   for (const auto& r : server_->routes()) served.insert(r);
-  for (const auto& r : served) EXPECT_TRUE(documented.count(r)) << r << " is served but not documented";
-  for (const auto& d : documented) EXPECT_TRUE(served.count(d)) << d << " is documented but not served";
+  for (const auto& r : served)
+    EXPECT_TRUE(documented.count(r)) << r << " is served but not documented";
+  for (const auto& d : documented)
+    EXPECT_TRUE(served.count(d)) << d << " is documented but not served";
   // And the file in the repository is what the server serves.
   std::ifstream in(std::string(BIHUAN_SOURCE_DIR) + "/api/openapi.json");
   std::stringstream ss;

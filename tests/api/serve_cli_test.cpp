@@ -45,7 +45,8 @@ TEST_F(ServerTest, BihuanServeRunsTheEmbeddedDefaultAndStopsCleanlyOnSigterm) {
   json body = defs.json_body();
   for (const auto& d : body["items"]) ids.insert(d["id"].get<std::string>());
   EXPECT_TRUE(ids.count("demo.leave-request")) << "the bundled workflows are deployed";
-  auto started = c.post("/v1/instances", {{"definition", "demo.leave-request"}, {"data", {{"employee", "e1"}, {"days", 2}}}});
+  auto started = c.post("/v1/instances", {{"definition", "demo.leave-request"},
+                                          {"data", {{"employee", "e1"}, {"days", 2}}}});
   EXPECT_EQ(started.status, 201) << started.body;
 
   EXPECT_EQ(p.stop(), 0);
@@ -56,21 +57,24 @@ TEST_F(ServerTest, BihuanServeRunsTheEmbeddedDefaultAndStopsCleanlyOnSigterm) {
   // A restart with --clock-start keeps the data and runs the clock from that instant; a
   // second restart continues the same timeline (clock.json) instead of starting over.
   ServeProcess again;
-  ASSERT_TRUE(again.start({"--listen", "127.0.0.1:0", "--data-dir", data, "--no-workflows", "--clock-start",
-                           "2023-05-15T09:00:00+08:00"},
+  ASSERT_TRUE(again.start({"--listen", "127.0.0.1:0", "--data-dir", data, "--no-workflows",
+                           "--clock-start", "2023-05-15T09:00:00+08:00"},
                           dir_ + "/serve2.log"));
   HttpClient c2(again.port, token);
-  auto second = c2.post("/v1/instances", {{"definition", "demo.leave-request"}, {"data", {{"employee", "e2"}, {"days", 1}}}});
+  auto second = c2.post("/v1/instances", {{"definition", "demo.leave-request"},
+                                          {"data", {{"employee", "e2"}, {"days", 1}}}});
   ASSERT_EQ(second.status, 201) << second.body;
   EXPECT_EQ(second.json_body()["createdAt"].get<std::string>().substr(0, 10), "2023-05-15");
-  EXPECT_EQ(c2.get("/v1/stats?definition=demo.leave-request").json_body()["total"], 2) << "the data survived the restart";
+  EXPECT_EQ(c2.get("/v1/stats?definition=demo.leave-request").json_body()["total"], 2)
+      << "the data survived the restart";
   EXPECT_EQ(again.stop(), 0);
   EXPECT_TRUE(std::filesystem::exists(data + "/clock.json"));
 }
 
 TEST_F(ServerTest, BihuanServeRefusesABadConfigurationNamingThePointer) {
   std::string cfg = dir_ + "/bad.json";
-  std::ofstream(cfg) << R"({"dataDir": "d", "server": {"listen": "nowhere", "tokens": [{"name": "x"}]}})";
+  std::ofstream(cfg)
+      << R"({"dataDir": "d", "server": {"listen": "nowhere", "tokens": [{"name": "x"}]}})";
   ServeProcess p;
   EXPECT_FALSE(p.start({"--config", cfg}, dir_ + "/bad.log"));
   EXPECT_TRUE(p.exited);
@@ -85,26 +89,30 @@ TEST_F(ServerTest, BihuanServeRefusesABadConfigurationNamingThePointer) {
 TEST_F(ServerTest, BihuanServeDemoServesTheSimulatedCityWithTokensForBusyPeople) {
   std::string data = dir_ + "/demo";
   ServeProcess p;
-  ASSERT_TRUE(p.start({"--demo", "--demo-at", "2022-12-12T09:00:00+08:00", "--listen", "127.0.0.1:0", "--data-dir", data},
+  ASSERT_TRUE(p.start({"--demo", "--demo-at", "2022-12-12T09:00:00+08:00", "--listen",
+                       "127.0.0.1:0", "--data-dir", data},
                       dir_ + "/demo.log"))
       << "see " << dir_ << "/demo.log";
   std::ifstream in(data + "/demo-tokens.json");
   json tokens = json::parse(in, nullptr, false);
   ASSERT_TRUE(tokens.is_array());
   std::map<std::string, std::string> by_name;
-  for (const auto& t : tokens) by_name[t["name"].get<std::string>()] = t["token"].get<std::string>();
+  for (const auto& t : tokens)
+    by_name[t["name"].get<std::string>()] = t["token"].get<std::string>();
   ASSERT_TRUE(by_name.count("office-admin"));
   ASSERT_TRUE(by_name.count("cadre")) << "some cadre has work on 12 December 2022";
 
   HttpClient admin(p.port, by_name["office-admin"]);
   auto stats = admin.get("/v1/stats?definition=food-safety.supervision&groupBy=status");
   ASSERT_EQ(stats.status, 200);
-  EXPECT_GT(stats.json_body()["total"].get<int>(), 2000) << "the first round's supervision tasks are open";
+  EXPECT_GT(stats.json_body()["total"].get<int>(), 2000)
+      << "the first round's supervision tasks are open";
   HttpClient cadre(p.port, by_name["cadre"]);
   auto inbox = cadre.get("/v1/inbox");
   ASSERT_EQ(inbox.status, 200);
   EXPECT_FALSE(inbox.json_body()["items"].empty());
-  auto got = cadre.get("/v1/instances/" + inbox.json_body()["items"][0]["instance"]["id"].get<std::string>());
+  auto got = cadre.get("/v1/instances/" +
+                       inbox.json_body()["items"][0]["instance"]["id"].get<std::string>());
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(p.stop(), 0);
 }

@@ -51,7 +51,8 @@ std::string first_non_json_line(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) {
     json j = json::parse(line, nullptr, false);
-    if (!j.is_object() || !j.contains("ts") || !j.contains("level") || !j["msg"].is_string()) return line;
+    if (!j.is_object() || !j.contains("ts") || !j.contains("level") || !j["msg"].is_string())
+      return line;
   }
   return "";
 }
@@ -69,15 +70,20 @@ TEST_F(ServerTest, ASecondServerOnADataDirectoryIsRefusedUntilTheFirstIsKilled) 
   EXPECT_TRUE(second.exited);
   EXPECT_EQ(second.exit_status, 1);
   std::string refused = second.text();
-  EXPECT_NE(refused.find("already served by process " + std::to_string(first.pid)), std::string::npos) << refused;
-  EXPECT_NE(refused.find(fs::absolute(data).lexically_normal().string()), std::string::npos) << refused;
+  EXPECT_NE(refused.find("already served by process " + std::to_string(first.pid)),
+            std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find(fs::absolute(data).lexically_normal().string()), std::string::npos)
+      << refused;
   EXPECT_EQ(first_non_json_line(refused), "");
 
   // Beside the server, the CLI's reads and steps stay allowed; a second dispatcher does not.
   EXPECT_EQ(run_cli(dir_, {"timers", "-D", data}).rc, 0);
   auto dispatch = run_cli(dir_, {"dispatch", "--once", "-D", data});
   EXPECT_EQ(dispatch.rc, 1);
-  EXPECT_NE(dispatch.err.find("already served by process " + std::to_string(first.pid)), std::string::npos) << dispatch.err;
+  EXPECT_NE(dispatch.err.find("already served by process " + std::to_string(first.pid)),
+            std::string::npos)
+      << dispatch.err;
 
   first.kill9();  // no shutdown: the kernel releases the lock
   ServeProcess third;
@@ -121,8 +127,9 @@ TEST_F(ServerTest, BackupsAreWrittenOnlyInsideTheBackupRootAndOnlyForTheirOwner)
   serve(c);
   HttpClient admin(port_, "admin-token");
 
-  for (std::string bad : std::vector<std::string>{"../outside/x", "../../x", "daily/../../outside/x", "/etc/bihuan-backup-test", outside + "/x",
-                          dir_ + "/backups-x/y", "link", "link/x", "file/x", ".", root, "/"}) {
+  for (std::string bad : std::vector<std::string>{
+           "../outside/x", "../../x", "daily/../../outside/x", "/etc/bihuan-backup-test",
+           outside + "/x", dir_ + "/backups-x/y", "link", "link/x", "file/x", ".", root, "/"}) {
     auto r = admin.post("/v1/backup", {{"dir", bad}});
     EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
     json body = r.json_body();
@@ -180,9 +187,10 @@ TEST_F(ServerTest, TheServerSectionNamesTheBackupRootRelativeToTheFile) {
 
 TEST_F(ServerTest, AConfigurationWithAPluginThatCannotBeLoadedOrAnUnknownMemberDoesNotStart) {
   std::string missing = dir_ + "/missing-plugin.json";
-  std::ofstream(missing) << json({{"dataDir", "d1"},
-                                  {"plugins", {{"sms", {{"plugin", "notify.nowhere"}, {"config", json::object()}}}}}})
-                                .dump(2);
+  std::ofstream(missing)
+      << json({{"dataDir", "d1"},
+               {"plugins", {{"sms", {{"plugin", "notify.nowhere"}, {"config", json::object()}}}}}})
+             .dump(2);
   ServeProcess a;
   EXPECT_FALSE(a.start({"--config", missing, "--listen", "127.0.0.1:0"}, dir_ + "/missing.log"));
   EXPECT_TRUE(a.exited);
@@ -191,7 +199,8 @@ TEST_F(ServerTest, AConfigurationWithAPluginThatCannotBeLoadedOrAnUnknownMemberD
   EXPECT_EQ(first_non_json_line(a.text()), "");
 
   std::string unknown = dir_ + "/unknown-member.json";
-  std::ofstream(unknown) << R"({"dataDir": "d2", "dispatch": {"pollMs": 50, "polMs": 5}, "servr": {}})";
+  std::ofstream(unknown)
+      << R"({"dataDir": "d2", "dispatch": {"pollMs": 50, "polMs": 5}, "servr": {}})";
   ServeProcess b;
   EXPECT_FALSE(b.start({"--config", unknown, "--listen", "127.0.0.1:0"}, dir_ + "/unknown.log"));
   EXPECT_TRUE(b.exited);
@@ -213,8 +222,11 @@ TEST_F(ServerTest, EveryLineBihuanServeWritesIsJson) {
   ASSERT_EQ(run_cli(dir_, {"start", "t.sms", "-D", data}).rc, 0);
 
   ServeProcess p;
-  ASSERT_TRUE(p.start({"--listen", "127.0.0.1:0", "--data-dir", data}, dir_ + "/serve.log")) << p.text();
-  ASSERT_TRUE(p.wait_for_line("no plugin is configured for this channel; its messages stay in the outbox")) << p.text();
+  ASSERT_TRUE(p.start({"--listen", "127.0.0.1:0", "--data-dir", data}, dir_ + "/serve.log"))
+      << p.text();
+  ASSERT_TRUE(
+      p.wait_for_line("no plugin is configured for this channel; its messages stay in the outbox"))
+      << p.text();
   HttpClient c(p.port, "wrong-token");
   EXPECT_EQ(c.get("/v1/definitions").status, 401);
   EXPECT_EQ(p.stop(), 0);
@@ -225,7 +237,8 @@ TEST_F(ServerTest, EveryLineBihuanServeWritesIsJson) {
 
   // An error on the way out too.
   ServeProcess bad;
-  EXPECT_FALSE(bad.start({"--config", dir_ + "/no-such-file.json", "--listen", "127.0.0.1:0"}, dir_ + "/bad.log"));
+  EXPECT_FALSE(bad.start({"--config", dir_ + "/no-such-file.json", "--listen", "127.0.0.1:0"},
+                         dir_ + "/bad.log"));
   EXPECT_EQ(bad.exit_status, 1);
   EXPECT_NE(bad.text().find("no-such-file.json"), std::string::npos) << bad.text();
   EXPECT_EQ(first_non_json_line(bad.text()), "") << bad.text();
@@ -235,19 +248,28 @@ TEST_F(ServerTest, AConfigurationThatAddsTwoTokensKeepsTheBundledWorkflowsAndPlu
   std::string cfg = dir_ + "/tokens.json";
   std::ofstream(cfg) << json({{"server",
                                {{"tokens",
-                                 {{{"name", "ops"}, {"sha256", ServerConfig::hash_token("ops-token")}, {"actor", "ops"}, {"roles", {"admin"}}},
-                                  {{"name", "clerk"}, {"sha256", ServerConfig::hash_token("clerk-token")}, {"actor", "c1"}, {"roles", {"clerk"}}}}}}}})
-                                .dump(2);
+                                 {{{"name", "ops"},
+                                   {"sha256", ServerConfig::hash_token("ops-token")},
+                                   {"actor", "ops"},
+                                   {"roles", {"admin"}}},
+                                  {{"name", "clerk"},
+                                   {"sha256", ServerConfig::hash_token("clerk-token")},
+                                   {"actor", "c1"},
+                                   {"roles", {"clerk"}}}}}}}})
+                            .dump(2);
   std::string data = dir_ + "/layered";
   ServeProcess p;
-  ASSERT_TRUE(p.start({"--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", data}, dir_ + "/layered.log")) << p.text();
+  ASSERT_TRUE(p.start({"--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", data},
+                      dir_ + "/layered.log"))
+      << p.text();
   HttpClient ops(p.port, "ops-token");
   auto defs = ops.get("/v1/definitions");
   ASSERT_EQ(defs.status, 200) << defs.body;
   std::set<std::string> ids;
   json listed = defs.json_body();
   for (const auto& d : listed["items"]) ids.insert(d["id"].get<std::string>());
-  EXPECT_TRUE(ids.count("demo.leave-request")) << "the bundled workflows are deployed\n" << p.text();
+  EXPECT_TRUE(ids.count("demo.leave-request")) << "the bundled workflows are deployed\n"
+                                               << p.text();
   EXPECT_EQ(HttpClient(p.port, "clerk-token").get("/v1/inbox").status, 200);
   bool plugins = false;
   for (const auto& line : p.lines())

@@ -51,7 +51,8 @@ struct ServeProcess {
       }
       for (const auto& line : lines())
         if (line.is_object() && line.value("msg", "") == "listening") port = line.value("port", 0);
-      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a child's log
+      if (port == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling a child's log
     }
     return port != 0;
   }

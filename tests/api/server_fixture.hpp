@@ -13,7 +13,8 @@
 
 namespace bihuan::test {
 
-inline const char* kCounterDefinition = R"({"id": "t.counter", "version": 1, "title": {"zh": "计数", "en": "Counter"},
+inline const char* kCounterDefinition =
+    R"({"id": "t.counter", "version": 1, "title": {"zh": "计数", "en": "Counter"},
   "initial": "open", "states": {
   "open": {"on": {"bump": {"roles": ["clerk", "admin"], "set": {"/n": {"+": [{"var": "data.n"}, 1]}, "/by/-": {"var": "actor.id"}}},
                   "close": {"roles": ["manager"], "target": "done"}}},
@@ -23,7 +24,8 @@ class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::random_device rd;
-    dir_ = (std::filesystem::temp_directory_path() / ("bihuan-api-" + std::to_string(rd()))).string();
+    dir_ =
+        (std::filesystem::temp_directory_path() / ("bihuan-api-" + std::to_string(rd()))).string();
     std::filesystem::create_directories(dir_);
     Problems problems;
     EngineOptions eo;
@@ -46,9 +48,10 @@ class ServerTest : public ::testing::Test {
     ServerConfig c;
     c.port = 0;
     c.threads = 2;
-    c.tokens = {{"admin", ServerConfig::hash_token("admin-token"), Actor{"admin", {"admin"}}, 0, 0},
-                {"clerk", ServerConfig::hash_token("clerk-token"), Actor{"clerk-1", {"clerk"}}, 0, 0},
-                {"slow", ServerConfig::hash_token("slow-token"), Actor{"slow", {"clerk"}}, 1, 2}};
+    c.tokens = {
+        {"admin", ServerConfig::hash_token("admin-token"), Actor{"admin", {"admin"}}, 0, 0},
+        {"clerk", ServerConfig::hash_token("clerk-token"), Actor{"clerk-1", {"clerk"}}, 0, 0},
+        {"slow", ServerConfig::hash_token("slow-token"), Actor{"slow", {"clerk"}}, 1, 2}};
     c.rate_per_second = 0;  // unlimited unless a token says otherwise
     return c;
   }

@@ -20,7 +20,9 @@ int damage_main_root(const std::string& dir) {
   int n = 0;
   for (off_t meta = 0; meta < 2; ++meta) {
     std::uint64_t root = 0, far = std::uint64_t{1} << 40;
-    if (pread(fd, &root, 8, meta * page + root_at) != 8 || root == 0 || root > (std::uint64_t{1} << 32)) continue;
+    if (pread(fd, &root, 8, meta * page + root_at) != 8 || root == 0 ||
+        root > (std::uint64_t{1} << 32))
+      continue;
     if (pwrite(fd, &far, 8, meta * page + root_at) == 8) ++n;
   }
   ::close(fd);
@@ -35,11 +37,13 @@ TEST_F(ServerTest, UnreadableStoreAnswers503NotNotFoundAndReadinessTurnsFalse) {
   ASSERT_EQ(c.get("/readyz").status, 200);
   ASSERT_GT(damage_main_root(dir_ + "/data"), 0);
 
-  for (const std::string path : {"/v1/instances/" + id, "/v1/instances/" + id + "/history", std::string("/v1/instances"),
-                                 std::string("/v1/inbox"), std::string("/v1/stats")}) {
+  for (const std::string path :
+       {"/v1/instances/" + id, "/v1/instances/" + id + "/history", std::string("/v1/instances"),
+        std::string("/v1/inbox"), std::string("/v1/stats")}) {
     auto r = c.get(path);
     EXPECT_EQ(r.status, 503) << path << ": " << r.body;
-    EXPECT_EQ(r.json_body().value("type", ""), "https://bihuan.dev/problems/storage-unavailable") << path << ": " << r.body;
+    EXPECT_EQ(r.json_body().value("type", ""), "https://bihuan.dev/problems/storage-unavailable")
+        << path << ": " << r.body;
     EXPECT_FALSE(r.header("Retry-After").empty()) << path;
   }
   // The engine stopped (fail-stop): not ready, naming the data file; writes refused.

@@ -25,14 +25,19 @@ std::string uses(const std::string& cal) {
                {"calendar", cal},
                {"initial", "open"},
                {"states",
-                {{"open", {{"deadline", {{"after", "P3D"}, {"workingDays", true}}}, {"on", {{"done", {{"target", "end"}, {"roles", {"USER"}}}}}}}},
+                {{"open",
+                  {{"deadline", {{"after", "P3D"}, {"workingDays", true}}},
+                   {"on", {{"done", {{"target", "end"}, {"roles", {"USER"}}}}}}}},
                  {"end", {{"type", "final"}, {"outcome", "done"}}}}}})
       .dump(2);
 }
 
 // A calendar `id` covering `year` (no holidays listed).
 std::string calendar(const std::string& id, const std::string& year) {
-  return json({{"id", id}, {"timezone", "Asia/Shanghai"}, {"years", {{year, {{"holidays", json::array()}}}}}}).dump();
+  return json({{"id", id},
+               {"timezone", "Asia/Shanghai"},
+               {"years", {{year, {{"holidays", json::array()}}}}}})
+      .dump();
 }
 
 class CliCalendarsTest : public ::testing::Test {
@@ -69,7 +74,8 @@ TEST_F(CliCalendarsTest, ValidateFindsTheBundledCalendarsFromAnotherDirectory) {
   EXPECT_TRUE(fs::exists(fs::path(doc["calendarDirs"][0].get<std::string>()) / "cn-mainland.json"));
   // Text mode says which years the data covers.
   auto text = bihuan({"validate", "def.json"});
-  EXPECT_NE(text.out.find("calendar cn-mainland: holiday data for 2022-2026"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("calendar cn-mainland: holiday data for 2022-2026"), std::string::npos)
+      << text.out;
 }
 
 TEST_F(CliCalendarsTest, ACalendarWhoseDataEndsBeforeNextYearIsAWarning) {
@@ -84,7 +90,8 @@ TEST_F(CliCalendarsTest, ACalendarWhoseDataEndsBeforeNextYearIsAWarning) {
   json p = doc["files"][0]["problems"][0];
   EXPECT_EQ(p["code"], "calendar-coverage");
   EXPECT_EQ(p["pointer"], "/calendar");
-  EXPECT_NE(p["message"].get<std::string>().find("holiday data for 2020 only"), std::string::npos) << p;
+  EXPECT_NE(p["message"].get<std::string>().find("holiday data for 2020 only"), std::string::npos)
+      << p;
   EXPECT_EQ(bihuan({"validate", "--strict", "old-def.json"}).rc, 1);
   // A calendar with data for next year: nothing to say.
   auto far = bihuan({"validate", "--format", "json", "far-def.json"});

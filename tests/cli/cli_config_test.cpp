@@ -22,11 +22,14 @@ using bihuan::testing::CliRun;
 using bihuan::testing::run_bihuan;
 
 // A definition that notifies `notifier` and runs task `handler`.
-std::string definition(const std::string& id, const std::string& notifier, const std::string& handler) {
+std::string definition(const std::string& id, const std::string& notifier,
+                       const std::string& handler) {
   return R"({"id": ")" + id + R"(", "version": 1, "initial": "WORK",
     "states": {
-      "WORK": {"onEntry": [{"notify": ")" + notifier + R"(", "to": {"var": "data.who"}, "template": "请处理 {{data.n}}"},
-                           {"task": ")" + handler + R"(", "input": {"var": "data.input"},
+      "WORK": {"onEntry": [{"notify": ")" +
+         notifier + R"(", "to": {"var": "data.who"}, "template": "请处理 {{data.n}}"},
+                           {"task": ")" +
+         handler + R"(", "input": {"var": "data.input"},
                             "onResult": "done", "onError": "failed"}],
                "on": {"done": {"target": "OK"}, "failed": {"target": "BAD"}}},
       "OK": {"type": "final", "outcome": "ok"},
@@ -43,7 +46,8 @@ class CliConfigTest : public ::testing::Test {
         {"dataDir", "data"},
         {"pluginDirs", {BIHUAN_BINARY_DIR "/plugins", BIHUAN_BINARY_DIR "/plugins/test.faulty"}},
         {"plugins",
-         {{"mail", {{"plugin", "notify.log"}, {"config", {{"path", (dir_ / "mail.jsonl").string()}}}}},
+         {{"mail",
+           {{"plugin", "notify.log"}, {"config", {{"path", (dir_ / "mail.jsonl").string()}}}}},
           {"check", {{"plugin", "test.echo-task"}, {"config", json::object()}}},
           {"registry", {{"plugin", "source.csv"}, {"config", json::object()}}}}}};
     std::ofstream(dir_ / "engine.json") << config.dump(2);
@@ -52,7 +56,9 @@ class CliConfigTest : public ::testing::Test {
     write("query.json", definition("t.query", "mail", "registry"));  // a data source serves tasks
   }
   void TearDown() override { fs::remove_all(dir_); }
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
 
   CliRun bihuan(const std::vector<std::string>& args) { return run_bihuan(dir_, args); }
 
@@ -78,19 +84,22 @@ TEST_F(CliConfigTest, ValidateChecksNotifierAndHandlerNamesAgainstTheConfigurati
   json report = bad.doc();
   EXPECT_EQ(report["errors"], 2);
   auto c = codes(report["files"][0]);
-  EXPECT_NE(std::find(c.begin(), c.end(), std::make_pair(std::string("unknown-notifier"),
-                                                         std::string("/states/WORK/onEntry/0/notify"))),
+  EXPECT_NE(std::find(c.begin(), c.end(),
+                      std::make_pair(std::string("unknown-notifier"),
+                                     std::string("/states/WORK/onEntry/0/notify"))),
             c.end())
       << report.dump(2);
-  EXPECT_NE(std::find(c.begin(), c.end(), std::make_pair(std::string("unknown-handler"),
-                                                         std::string("/states/WORK/onEntry/1/task"))),
+  EXPECT_NE(std::find(c.begin(), c.end(),
+                      std::make_pair(std::string("unknown-handler"),
+                                     std::string("/states/WORK/onEntry/1/task"))),
             c.end())
       << report.dump(2);
 
   auto text = bihuan({"validate", "--config", "engine.json", "bad.json"});
   EXPECT_EQ(text.rc, 1);
   EXPECT_NE(text.out.find("bad.json:4:"), std::string::npos) << text.out;  // with line:column
-  EXPECT_NE(text.out.find("no notifier named \"sms\" in the configuration"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("no notifier named \"sms\" in the configuration"), std::string::npos)
+      << text.out;
 
   // Without a configuration, names are not checked.
   EXPECT_EQ(bihuan({"validate", "bad.json"}).rc, 0);
@@ -102,8 +111,10 @@ TEST_F(CliConfigTest, ValidateReportsABrokenConfigurationAndWarnsAboutAMissingPl
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
   EXPECT_GE(r.doc()["problems"].size(), 1u) << r.out;
 
-  json config = {{"pluginDirs", {(dir_ / "nowhere").string()}},
-                 {"plugins", {{"mail", {{"plugin", "notify.nothing"}}}, {"check", {{"plugin", "task.nothing"}}}}}};
+  json config = {
+      {"pluginDirs", {(dir_ / "nowhere").string()}},
+      {"plugins",
+       {{"mail", {{"plugin", "notify.nothing"}}}, {"check", {{"plugin", "task.nothing"}}}}}};
   write("missing.json", config.dump());
   r = bihuan({"validate", "--config", "missing.json", "--format", "json", "good.json"});
   EXPECT_EQ(r.rc, 0) << r.out << r.err;  // configured names are accepted, with warnings
@@ -120,8 +131,9 @@ TEST_F(CliConfigTest, DeployRefusesUnknownNamesAndTakesTheDataDirFromTheConfigur
   EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
   EXPECT_EQ(bad.doc()["files"][0]["ok"], false);
   auto c = codes(bad.doc()["files"][0]);
-  EXPECT_NE(std::find(c.begin(), c.end(), std::make_pair(std::string("unknown-notifier"),
-                                                         std::string("/states/WORK/onEntry/0/notify"))),
+  EXPECT_NE(std::find(c.begin(), c.end(),
+                      std::make_pair(std::string("unknown-notifier"),
+                                     std::string("/states/WORK/onEntry/0/notify"))),
             c.end());
 
   auto good = bihuan({"deploy", "--config", "engine.json", "--format", "json", "good.json"});
@@ -131,12 +143,14 @@ TEST_F(CliConfigTest, DeployRefusesUnknownNamesAndTakesTheDataDirFromTheConfigur
 
   auto broken = bihuan({"deploy", "--config", "absent.json", "good.json"});
   EXPECT_EQ(broken.rc, 1);
-  EXPECT_NE(broken.err.find("the configuration absent.json has errors"), std::string::npos) << broken.err;
+  EXPECT_NE(broken.err.find("the configuration absent.json has errors"), std::string::npos)
+      << broken.err;
 }
 
 // --config is laid over the embedded default (docs/operations.md, "Configuration layers").
 TEST_F(CliConfigTest, ServePrintConfigLaysTheFileOverTheEmbeddedDefault) {
-  json token = {{"name", "ops"}, {"sha256", std::string(64, 'a')}, {"actor", "ops"}, {"roles", {"admin"}}};
+  json token = {
+      {"name", "ops"}, {"sha256", std::string(64, 'a')}, {"actor", "ops"}, {"roles", {"admin"}}};
   json token2 = {{"name", "portal"}, {"sha256", std::string(64, 'b')}, {"actor", "portal"}};
   json file = {{"dataDir", "served"},
                {"pluginDirs", {"my-plugins"}},
@@ -150,11 +164,13 @@ TEST_F(CliConfigTest, ServePrintConfigLaysTheFileOverTheEmbeddedDefault) {
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   json doc = r.doc();
   EXPECT_EQ(doc["dataDir"], (dir_ / "served").string()) << "relative to the file";
-  EXPECT_EQ(doc["plugins"]["log"]["config"]["path"], "/tmp/mine.jsonl") << "an instance named in the file replaces";
+  EXPECT_EQ(doc["plugins"]["log"]["config"]["path"], "/tmp/mine.jsonl")
+      << "an instance named in the file replaces";
   EXPECT_FALSE(doc["plugins"].contains("notify-log")) << "null removes a bundled instance";
   EXPECT_TRUE(doc["plugins"].contains("mail"));
   ASSERT_GE(doc["pluginDirs"].size(), 2u);
-  EXPECT_EQ(doc["pluginDirs"][0], (dir_ / "my-plugins").string()) << "the file's folders come first";
+  EXPECT_EQ(doc["pluginDirs"][0], (dir_ / "my-plugins").string())
+      << "the file's folders come first";
   EXPECT_EQ(doc["pluginDirs"][1], BIHUAN_BINARY_DIR "/plugins") << "then the bundled ones";
   ASSERT_EQ(doc["workflowDirs"].size(), 1u);
   EXPECT_EQ(doc["workflowDirs"][0], BIHUAN_SOURCE_DIR "/workflows") << "the bundled workflows stay";
@@ -163,8 +179,8 @@ TEST_F(CliConfigTest, ServePrintConfigLaysTheFileOverTheEmbeddedDefault) {
   EXPECT_FALSE(fs::exists(dir_ / "served")) << "printing opens nothing";
 
   // Options override the file.
-  r = bihuan({"serve", "--config", "layered.json", "--print-config", "--listen", "0.0.0.0:9000", "--no-workflows",
-              "--data-dir", "elsewhere"});
+  r = bihuan({"serve", "--config", "layered.json", "--print-config", "--listen", "0.0.0.0:9000",
+              "--no-workflows", "--data-dir", "elsewhere"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.doc()["server"]["listen"], "0.0.0.0:9000");
   EXPECT_EQ(r.doc()["workflowDirs"], json::array());
@@ -177,40 +193,49 @@ TEST_F(CliConfigTest, ServePrintConfigWithoutAFileIsTheEmbeddedDefault) {
   json doc = r.doc();
   EXPECT_EQ(doc["dataDir"], (dir_ / "data").string());
   EXPECT_EQ(doc["plugins"]["log"]["plugin"], "notify.log");
-  EXPECT_EQ(doc["plugins"]["notify-log"]["config"]["path"], (dir_ / "data" / "notifications.jsonl").string());
+  EXPECT_EQ(doc["plugins"]["notify-log"]["config"]["path"],
+            (dir_ / "data" / "notifications.jsonl").string());
   EXPECT_EQ(doc["calendarDirs"][0], BIHUAN_SOURCE_DIR "/workflows/calendars");
   EXPECT_FALSE(fs::exists(dir_ / "data"));
 }
 
 TEST_F(CliConfigTest, ServeRefusesAnUnknownMemberOfALayeredFile) {
-  write("typo.json", R"({"server": {"listen": "127.0.0.1:0", "tokns": []}, "dispatch": {"polMs": 5}})");
+  write("typo.json",
+        R"({"server": {"listen": "127.0.0.1:0", "tokns": []}, "dispatch": {"polMs": 5}})");
   auto r = bihuan({"serve", "--config", "typo.json", "--print-config"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("/server/tokns"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("/dispatch/polMs"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("typo.json:1:"), std::string::npos) << "with the file's line:column: " << r.err;
+  EXPECT_NE(r.err.find("typo.json:1:"), std::string::npos)
+      << "with the file's line:column: " << r.err;
 }
 
 TEST(ConfigLayers, ObjectsMergeNamedItemsMergeByNameScalarsReplace) {
-  json base = {{"dataDir", "/d"},
-               {"pluginDirs", {"/bundled"}},
-               {"calendarDirs", {"/bundled/calendars"}},
-               {"workflowDirs", {"/bundled/workflows"}},
-               {"dispatch", {{"pollMs", 50}}},
-               {"plugins", {{"a", {{"plugin", "notify.log"}, {"config", {{"path", "/a"}}}, {"timeoutMs", 9}}}}},
-               {"server", {{"listen", "127.0.0.1:8080"}, {"limits", {{"bodyBytes", 1}, {"burst", 2}}},
-                           {"tokens", {{{"name", "x"}, {"actor", "old"}}, {{"name", "y"}, {"actor", "y"}}}},
-                           {"tls", {{"certificate", "/c"}, {"privateKey", "/k"}}}}}};
-  json over = {{"dataDir", "data"},
-               {"pluginDirs", {"p", "/bundled"}},
-               {"calendarDirs", {"cal"}},
-               {"workflowDirs", {"w"}},
-               {"dispatch", {{"pollMs", 10}}},
-               {"plugins", {{"a", {{"plugin", "notify.webhook"}, {"config", {{"url", "https://x"}}}}}}},
-               {"server", {{"limits", {{"burst", 5}}},
-                           {"tokens", {{{"name", "x"}, {"actor", "new"}}, {{"name", "z"}, {"actor", "z"}}}},
-                           {"tls", {{"certificate", "c.pem"}, {"privateKey", "k.pem"}}}}}};
+  json base = {
+      {"dataDir", "/d"},
+      {"pluginDirs", {"/bundled"}},
+      {"calendarDirs", {"/bundled/calendars"}},
+      {"workflowDirs", {"/bundled/workflows"}},
+      {"dispatch", {{"pollMs", 50}}},
+      {"plugins",
+       {{"a", {{"plugin", "notify.log"}, {"config", {{"path", "/a"}}}, {"timeoutMs", 9}}}}},
+      {"server",
+       {{"listen", "127.0.0.1:8080"},
+        {"limits", {{"bodyBytes", 1}, {"burst", 2}}},
+        {"tokens", {{{"name", "x"}, {"actor", "old"}}, {{"name", "y"}, {"actor", "y"}}}},
+        {"tls", {{"certificate", "/c"}, {"privateKey", "/k"}}}}}};
+  json over = {
+      {"dataDir", "data"},
+      {"pluginDirs", {"p", "/bundled"}},
+      {"calendarDirs", {"cal"}},
+      {"workflowDirs", {"w"}},
+      {"dispatch", {{"pollMs", 10}}},
+      {"plugins", {{"a", {{"plugin", "notify.webhook"}, {"config", {{"url", "https://x"}}}}}}},
+      {"server",
+       {{"limits", {{"burst", 5}}},
+        {"tokens", {{{"name", "x"}, {"actor", "new"}}, {{"name", "z"}, {"actor", "z"}}}},
+        {"tls", {{"certificate", "c.pem"}, {"privateKey", "k.pem"}}}}}};
   json out = bihuan::EngineConfig::layer(base, over, "/etc/b");
   EXPECT_EQ(out["dataDir"], "/etc/b/data");
   EXPECT_EQ(out["pluginDirs"], json({"/etc/b/p", "/bundled"}));
@@ -223,7 +248,8 @@ TEST(ConfigLayers, ObjectsMergeNamedItemsMergeByNameScalarsReplace) {
   ASSERT_EQ(out["server"]["tokens"].size(), 3u);
   EXPECT_EQ(out["server"]["tokens"][0]["actor"], "new");
   EXPECT_EQ(out["server"]["tokens"][2]["name"], "z");
-  EXPECT_EQ(out["server"]["tls"], json({{"certificate", "/etc/b/c.pem"}, {"privateKey", "/etc/b/k.pem"}}));
+  EXPECT_EQ(out["server"]["tls"],
+            json({{"certificate", "/etc/b/c.pem"}, {"privateKey", "/etc/b/k.pem"}}));
 }
 
 }  // namespace

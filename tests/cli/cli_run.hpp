@@ -43,7 +43,8 @@ inline std::string read_file(const std::filesystem::path& p) {
 
 // `bihuan args...` in `dir`; out.txt and err.txt in `dir` hold its output afterwards.
 inline CliRun run_bihuan(const std::filesystem::path& dir, const std::vector<std::string>& args) {
-  std::string cmd = "cd " + shell_quote(dir.string()) + " && env -u BIHUAN_DATA " + shell_quote(BIHUAN_CLI);
+  std::string cmd =
+      "cd " + shell_quote(dir.string()) + " && env -u BIHUAN_DATA " + shell_quote(BIHUAN_CLI);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >out.txt 2>err.txt";
   CliRun r;

@@ -60,10 +60,12 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, ValidateReportsCodesAsJson) {
-  auto ok = bihuan({"validate", "--format", "json", kSource + "/tests/definition/fixtures/valid/minimal.json"});
+  auto ok = bihuan(
+      {"validate", "--format", "json", kSource + "/tests/definition/fixtures/valid/minimal.json"});
   EXPECT_EQ(ok.rc, 0) << ok.out << ok.err;
   EXPECT_EQ(ok.doc()["errors"], 0);
-  auto bad = bihuan({"validate", "--format", "json", kSource + "/tests/definition/fixtures/invalid/bad-duration.json"});
+  auto bad = bihuan({"validate", "--format", "json",
+                     kSource + "/tests/definition/fixtures/invalid/bad-duration.json"});
   EXPECT_EQ(bad.rc, 1);
   json report = bad.doc();
   ASSERT_EQ(report["files"].size(), 1u);
@@ -86,7 +88,8 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   auto d = bihuan({"deploy", "--format", "json", kLeave});
   ASSERT_EQ(d.rc, 0) << d.err;
   EXPECT_EQ(d.doc()["files"][0]["result"], "deployed");
-  EXPECT_EQ(bihuan({"deploy", "--format", "json", kLeave}).doc()["files"][0]["result"], "unchanged");
+  EXPECT_EQ(bihuan({"deploy", "--format", "json", kLeave}).doc()["files"][0]["result"],
+            "unchanged");
 
   auto s = bihuan({"start", "demo.leave-request", "--key", "LR-1", "--format", "json", "--data",
                    R"({"employee": "李雷", "days": 2})"});
@@ -97,7 +100,8 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   EXPECT_EQ(inst["state"], "SUBMITTED");
   EXPECT_EQ(inst["version"], 1);
   EXPECT_TRUE(inst["deadline"].is_string());
-  EXPECT_NE(inst["createdAt"].get<std::string>().find("+08:00"), std::string::npos);  // definition's zone
+  EXPECT_NE(inst["createdAt"].get<std::string>().find("+08:00"),
+            std::string::npos);  // definition's zone
 
   auto inbox = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--format", "json"});
   ASSERT_EQ(inbox.rc, 0) << inbox.err;
@@ -110,11 +114,13 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   auto refused = bihuan({"send", id, "approve", "--actor", "e1", "--role", "EMPLOYEE"});
   EXPECT_EQ(refused.rc, 1);
   EXPECT_NE(refused.err.find("role-not-allowed"), std::string::npos) << refused.err;
-  auto refused_json = bihuan({"send", id, "approve", "--actor", "e1", "--role", "EMPLOYEE", "--format", "json"});
+  auto refused_json =
+      bihuan({"send", id, "approve", "--actor", "e1", "--role", "EMPLOYEE", "--format", "json"});
   EXPECT_EQ(refused_json.rc, 1);
   EXPECT_EQ(refused_json.doc()["error"], "role-not-allowed");
 
-  auto sent = bihuan({"send", "--key", "LR-1", "approve", "--actor", "m1", "--role", "MANAGER", "--format", "json"});
+  auto sent = bihuan({"send", "--key", "LR-1", "approve", "--actor", "m1", "--role", "MANAGER",
+                      "--format", "json"});
   ASSERT_EQ(sent.rc, 0) << sent.err;
   EXPECT_EQ(sent.doc()["state"], "APPROVED");
   EXPECT_EQ(sent.doc()["status"], "completed");
@@ -147,10 +153,13 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   EXPECT_EQ(before.doc()["entries"][0]["kind"], "start");
   EXPECT_FALSE(before.doc().contains("nextCursor"));
   auto newest_text = bihuan({"history", id, "--limit", "1"});
-  EXPECT_NE(newest_text.out.find("older entries with --cursor " + older), std::string::npos) << newest_text.out;
+  EXPECT_NE(newest_text.out.find("older entries with --cursor " + older), std::string::npos)
+      << newest_text.out;
   auto bad_cursor = bihuan({"history", id, "--cursor", "00ff"});
   EXPECT_EQ(bad_cursor.rc, 1);
-  EXPECT_NE(bad_cursor.err.find("--cursor: the cursor \"00ff\" does not name an entry"), std::string::npos) << bad_cursor.err;
+  EXPECT_NE(bad_cursor.err.find("--cursor: the cursor \"00ff\" does not name an entry"),
+            std::string::npos)
+      << bad_cursor.err;
 
   std::string other = start_leave("LR-2", 5);
   auto list = bihuan({"list", "--status", "running", "--format", "json"});
@@ -168,18 +177,22 @@ TEST_F(CliTest, DeployStartSendAndRead) {
   EXPECT_NE(page2.doc()["items"][0]["id"], paged.doc()["items"][0]["id"]);
 
   std::string third = start_leave("LR-3", 4);  // two tasks for the manager now
-  auto tasks = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1", "--format", "json"});
+  auto tasks =
+      bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1", "--format", "json"});
   ASSERT_EQ(tasks.rc, 0) << tasks.err;
   ASSERT_EQ(tasks.doc()["items"].size(), 1u);
   std::string next = tasks.doc()["nextCursor"];
-  auto more = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1", "--cursor", next, "--format", "json"});
+  auto more = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1", "--cursor",
+                      next, "--format", "json"});
   ASSERT_EQ(more.rc, 0) << more.err;
   ASSERT_EQ(more.doc()["items"].size(), 1u);
-  EXPECT_EQ((std::set<std::string>{tasks.doc()["items"][0]["instance"]["id"], more.doc()["items"][0]["instance"]["id"]}),
+  EXPECT_EQ((std::set<std::string>{tasks.doc()["items"][0]["instance"]["id"],
+                                   more.doc()["items"][0]["instance"]["id"]}),
             (std::set<std::string>{other, third}));
   EXPECT_FALSE(more.doc().contains("nextCursor"));
   auto tasks_text = bihuan({"inbox", "--actor", "m1", "--role", "MANAGER", "--limit", "1"});
-  EXPECT_NE(tasks_text.out.find("1 task for m1; more with --cursor " + next), std::string::npos) << tasks_text.out;
+  EXPECT_NE(tasks_text.out.find("1 task for m1; more with --cursor " + next), std::string::npos)
+      << tasks_text.out;
   ASSERT_EQ(bihuan({"cancel", third, "--reason", "withdrawn"}).rc, 0);
 
   auto cancel = bihuan({"cancel", other, "--reason", "withdrawn", "--format", "json"});
@@ -211,16 +224,21 @@ TEST_F(CliTest, MigrateShowsADryRunThenMovesTheInstance) {
   EXPECT_NE(bad.err.find("--state SUBMITTED: expected OLD=NEW"), std::string::npos) << bad.err;
   auto typo = bihuan({"migrate", id, "--state", "SUBMITED=SUBMITTED"});
   EXPECT_EQ(typo.rc, 1);
-  EXPECT_NE(typo.err.find("invalid-request: states: \"SUBMITED\" is not a state of"), std::string::npos) << typo.err;
+  EXPECT_NE(typo.err.find("invalid-request: states: \"SUBMITED\" is not a state of"),
+            std::string::npos)
+      << typo.err;
 
   auto dry = bihuan({"migrate", id, "--dry-run", "--set", "/days=3"});
   ASSERT_EQ(dry.rc, 0) << dry.err;
-  EXPECT_NE(dry.out.find("dry run, nothing written: demo.leave-request v1 -> v2, SUBMITTED -> SUBMITTED"),
-            std::string::npos) << dry.out;
+  EXPECT_NE(
+      dry.out.find("dry run, nothing written: demo.leave-request v1 -> v2, SUBMITTED -> SUBMITTED"),
+      std::string::npos)
+      << dry.out;
   EXPECT_NE(dry.out.find("set /days = 3"), std::string::npos) << dry.out;
   EXPECT_EQ(bihuan({"show", id, "--format", "json"}).doc()["definitionVersion"], 1);
 
-  auto done = bihuan({"migrate", id, "--reason", "new rules", "--expected-version", "1", "--format", "json"});
+  auto done = bihuan(
+      {"migrate", id, "--reason", "new rules", "--expected-version", "1", "--format", "json"});
   ASSERT_EQ(done.rc, 0) << done.err;
   EXPECT_EQ(done.doc()["definitionVersion"], 2);
   EXPECT_EQ(done.doc()["migration"]["dryRun"], false);
@@ -229,21 +247,30 @@ TEST_F(CliTest, MigrateShowsADryRunThenMovesTheInstance) {
   // A plan: every running instance of the definition, each alone.
   for (const char* key : {"LR-10", "LR-11"})
     ASSERT_EQ(bihuan({"start", "demo.leave-request", "--version", "1", "--key", key, "--data",
-                      R"({"employee": "韩梅梅", "days": 1})"}).rc, 0);
-  auto plan_dry = bihuan({"migrate", "--definition", "demo.leave-request", "--dry-run", "--format", "json"});
+                      R"({"employee": "韩梅梅", "days": 1})"})
+                  .rc,
+              0);
+  auto plan_dry =
+      bihuan({"migrate", "--definition", "demo.leave-request", "--dry-run", "--format", "json"});
   ASSERT_EQ(plan_dry.rc, 0) << plan_dry.err;
   EXPECT_EQ(plan_dry.doc()["examined"], 3);
   EXPECT_EQ(plan_dry.doc()["migrated"], 2);
   EXPECT_EQ(plan_dry.doc()["skipped"], 1) << "LR-9 is on v2 already";
-  auto plan_typo = bihuan({"migrate", "--definition", "demo.leave-request", "--state", "SUBMITED=SUBMITTED"});
+  auto plan_typo =
+      bihuan({"migrate", "--definition", "demo.leave-request", "--state", "SUBMITED=SUBMITTED"});
   EXPECT_EQ(plan_typo.rc, 1);
-  EXPECT_NE(plan_typo.out.find("0 migrated, 2 refused, 1 skipped"), std::string::npos) << plan_typo.out;
+  EXPECT_NE(plan_typo.out.find("0 migrated, 2 refused, 1 skipped"), std::string::npos)
+      << plan_typo.out;
   auto plan = bihuan({"migrate", "--definition", "demo.leave-request", "--from-version", "1"});
   ASSERT_EQ(plan.rc, 0) << plan.err;
-  EXPECT_NE(plan.out.find("3 running instances of demo.leave-request: 2 migrated, 0 refused, 1 skipped"),
-            std::string::npos) << plan.out;
-  EXPECT_EQ(bihuan({"migrate", id, "--definition", "demo.leave-request"}).rc, 2) << "an id or a plan, not both";
-  EXPECT_EQ(bihuan({"migrate", "--definition", "demo.leave-request", "--expected-version", "1"}).rc, 2);
+  EXPECT_NE(
+      plan.out.find("3 running instances of demo.leave-request: 2 migrated, 0 refused, 1 skipped"),
+      std::string::npos)
+      << plan.out;
+  EXPECT_EQ(bihuan({"migrate", id, "--definition", "demo.leave-request"}).rc, 2)
+      << "an id or a plan, not both";
+  EXPECT_EQ(bihuan({"migrate", "--definition", "demo.leave-request", "--expected-version", "1"}).rc,
+            2);
   EXPECT_EQ(bihuan({"verify"}).rc, 0);
 }
 
@@ -255,7 +282,9 @@ TEST_F(CliTest, ErrorsAreClear) {
   start_leave("LR-9", 1);
   auto missing = bihuan({"show", "0123456789abcdef"});
   EXPECT_EQ(missing.rc, 1);
-  EXPECT_NE(missing.err.find("bihuan show: no instance 0123456789abcdef in ./data"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("bihuan show: no instance 0123456789abcdef in ./data"),
+            std::string::npos)
+      << missing.err;
 
   auto bad_data = bihuan({"start", "demo.leave-request", "--data", R"({"days": 2,,})"});
   EXPECT_EQ(bad_data.rc, 1);
@@ -265,11 +294,12 @@ TEST_F(CliTest, ErrorsAreClear) {
   EXPECT_EQ(invalid.rc, 1);
   EXPECT_NE(invalid.err.find("data-invalid"), std::string::npos) << invalid.err;
 
-  EXPECT_EQ(bihuan({"send", "0123456789abcdef"}).rc, 2);                  // usage
-  EXPECT_EQ(bihuan({"list", "--state", "SUBMITTED"}).rc, 2);               // --state needs --definition
+  EXPECT_EQ(bihuan({"send", "0123456789abcdef"}).rc, 2);      // usage
+  EXPECT_EQ(bihuan({"list", "--state", "SUBMITTED"}).rc, 2);  // --state needs --definition
   EXPECT_EQ(bihuan({"send", "0123456789abcdef", "approve", "--actor", "m1"}).rc, 1);
 
-  auto bad_deploy = bihuan({"deploy", kSource + "/tests/definition/fixtures/invalid/bad-duration.json"});
+  auto bad_deploy =
+      bihuan({"deploy", kSource + "/tests/definition/fixtures/invalid/bad-duration.json"});
   EXPECT_EQ(bad_deploy.rc, 1);
   EXPECT_NE(bad_deploy.out.find("bad-duration.json:"), std::string::npos) << bad_deploy.out;
   EXPECT_NE(bad_deploy.out.find("(bad-duration)"), std::string::npos) << bad_deploy.out;
@@ -289,21 +319,27 @@ TEST_F(CliTest, NewerStorageFormatIsRefused) {
 TEST_F(CliTest, ADamagedRecordIsNamedByShowHistoryAndVerify) {
   std::string id = start_leave("LR-1", 1);
   ASSERT_EQ(id.size(), 16u);
-  put_raw(bihuan::storage::Db::inst, bihuan::storage::be64(std::stoull(id, nullptr, 16)), std::string("\xc1\x00\x07", 3));
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"show", id}, {"show", "--key", "LR-1"}, {"history", id}, {"history", "--key", "LR-1"}}) {
+  put_raw(bihuan::storage::Db::inst, bihuan::storage::be64(std::stoull(id, nullptr, 16)),
+          std::string("\xc1\x00\x07", 3));
+  for (const auto& args : std::vector<std::vector<std::string>>{{"show", id},
+                                                                {"show", "--key", "LR-1"},
+                                                                {"history", id},
+                                                                {"history", "--key", "LR-1"}}) {
     auto r = bihuan(args);
     EXPECT_EQ(r.rc, 1) << args[0] << " " << args[1];
-    EXPECT_NE(r.err.find("record-damaged: instance " + id + ": its stored record is damaged (it does not decode)"),
+    EXPECT_NE(r.err.find("record-damaged: instance " + id +
+                         ": its stored record is damaged (it does not decode)"),
               std::string::npos)
         << r.err;
   }
   auto missing = bihuan({"show", "--key", "LR-2"});
   EXPECT_EQ(missing.rc, 1);
-  EXPECT_NE(missing.err.find("no instance with business key LR-2"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("no instance with business key LR-2"), std::string::npos)
+      << missing.err;
   auto verify = bihuan({"verify"});
   EXPECT_NE(verify.rc, 0);
-  EXPECT_NE((verify.out + verify.err).find("instance " + id + ": record does not decode"), std::string::npos)
+  EXPECT_NE((verify.out + verify.err).find("instance " + id + ": record does not decode"),
+            std::string::npos)
       << verify.out << verify.err;
 }
 

@@ -127,18 +127,21 @@ class RoundChecker {
         problem("retry of acknowledged start " + key + " gave instance " + r.instance->id +
                 (r.replayed ? " (replayed)" : " (new)") + ", expected " + s.id + " replayed");
       if (r.replayed && (r.instance->version != 1 || r.instance->state != "WAITING"))
-        problem("retry of start " + key + " answered version " + std::to_string(r.instance->version) + " " +
-                r.instance->state + ", not what the start answered (1 WAITING)");
+        problem("retry of start " + key + " answered version " +
+                std::to_string(r.instance->version) + " " + r.instance->state +
+                ", not what the start answered (1 WAITING)");
       if (!s.acked) ++(r.replayed ? stats.retried_starts_replayed : stats.retried_starts_new);
       auto again = engine_.start(req);
-      if (!again.ok() || !again.replayed || !again.instance || again.instance->id != r.instance->id ||
-          again.instance->version != 1)
-        problem("second retry of start " + key + " did not replay instance " + r.instance->id + " at version 1");
+      if (!again.ok() || !again.replayed || !again.instance ||
+          again.instance->id != r.instance->id || again.instance->version != 1)
+        problem("second retry of start " + key + " did not replay instance " + r.instance->id +
+                " at version 1");
       auto other = req;
       other.data["pings"] = 7;
       auto reused = engine_.start(other);
       if (reused.error != StepError::idempotency_key_reused || !reused.details.is_object() ||
-          reused.details["problems"].size() != 1 || reused.details["problems"][0].value("pointer", "") != "/data")
+          reused.details["problems"].size() != 1 ||
+          reused.details["problems"][0].value("pointer", "") != "/data")
         problem("start key " + key + " reused with other data was not refused naming /data: " +
                 to_string(reused.error) + " " + reused.message);
     }
@@ -158,8 +161,9 @@ class RoundChecker {
       if (e.acked && !r.replayed)
         problem("retry of acknowledged event " + key + " was applied again");
       if (e.acked && r.replayed && r.instance->version != e.version)
-        problem("retry of acknowledged event " + key + " answered version " + std::to_string(r.instance->version) +
-                ", not the version " + std::to_string(e.version) + " it was acknowledged with");
+        problem("retry of acknowledged event " + key + " answered version " +
+                std::to_string(r.instance->version) + ", not the version " +
+                std::to_string(e.version) + " it was acknowledged with");
       if (r.replayed && after->version != before->version)
         problem("replayed event " + key + " moved instance " + e.instance + " from version " +
                 std::to_string(before->version) + " to " + std::to_string(after->version));
@@ -171,20 +175,24 @@ class RoundChecker {
                 ", version " + std::to_string(after->version) + " -> " +
                 std::to_string(last->version) + ")");
       else if (again.instance->version != r.instance->version)
-        problem("second retry of event " + key + " answered version " + std::to_string(again.instance->version) +
-                ", the first " + std::to_string(r.instance->version));
+        problem("second retry of event " + key + " answered version " +
+                std::to_string(again.instance->version) + ", the first " +
+                std::to_string(r.instance->version));
       auto other = req;
       other.payload["other"] = true;
       auto reused = engine_.send(other);
       if (reused.error != StepError::idempotency_key_reused || !reused.details.is_object() ||
-          reused.details["problems"].size() != 1 || reused.details["problems"][0].value("pointer", "") != "/payload")
-        problem("event key " + key + " reused with another payload was not refused naming /payload: " +
+          reused.details["problems"].size() != 1 ||
+          reused.details["problems"][0].value("pointer", "") != "/payload")
+        problem("event key " + key +
+                " reused with another payload was not refused naming /payload: " +
                 to_string(reused.error) + " " + reused.message);
       auto demoted = req;
       demoted.actor.roles.clear();
       auto refused = engine_.send(demoted);
       if (refused.error != StepError::role_not_allowed)
-        problem("retry of event " + key + " by its actor without the role was not refused: " + to_string(refused.error));
+        problem("retry of event " + key +
+                " by its actor without the role was not refused: " + to_string(refused.error));
       if (engine_.get(e.instance)->version != last->version)
         problem("a refused reuse of event key " + key + " moved instance " + e.instance);
     }

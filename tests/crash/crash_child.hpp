@@ -156,7 +156,7 @@ inline void run_worker(ChildWork& w, int lane_no, std::uint64_t seed) {
 // the burst as it is cancelled or handed off: the checks then find each ping and each
 // firing exactly once, in either order.
 inline void run_burst(ChildWork& w, std::uint64_t seed) {
-  constexpr int kBurst = 100;  // above the look-ahead's minimum of 64
+  constexpr int kBurst = 100;                           // above the look-ahead's minimum of 64
   const std::string delay = kDelays[1 + seed % 3].iso;  // 50, 120 or 250 ms
   std::mt19937_64 rng(seed ^ 0xb0b);
   std::vector<std::string> keys;
@@ -165,7 +165,8 @@ inline void run_burst(ChildWork& w, std::uint64_t seed) {
     for (int i = 0; i < kBurst && w.next_start.load() < ChildWork::kMaxStartsPerRound; ++i) {
       std::string key = "s" + std::to_string(w.round) + "-" + std::to_string(w.next_start++);
       emit(w.fd, "T s " + key + " " + delay);
-      w.engine.start_async(start_request(key, delay), [&w, key](StepResult r) { report(w, "s", key, r); });
+      w.engine.start_async(start_request(key, delay),
+                           [&w, key](StepResult r) { report(w, "s", key, r); });
       keys.push_back(key);
     }
   }
@@ -181,7 +182,8 @@ inline void run_burst(ChildWork& w, std::uint64_t seed) {
   for (int i = 0; i < 5; ++i) {
     auto target = w.engine.get_by_business_key(keys[rng() % keys.size()]);
     if (!target) continue;
-    std::string key = "e" + std::to_string(w.round) + "-" + target->business_key + "-b" + std::to_string(i);
+    std::string key =
+        "e" + std::to_string(w.round) + "-" + target->business_key + "-b" + std::to_string(i);
     emit(w.fd, "T e " + key + " " + target->id);
     report(w, "e", key, w.engine.send(event_request(key, target->id)));
   }

@@ -67,8 +67,7 @@ inline std::int64_t delay_ms(const std::string& iso) {
 // the child grows the map (several times) while being killed.
 inline std::size_t map_bytes() {
   const char* v = std::getenv("BIHUAN_CRASH_MAP_BYTES");
-  return v && *v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10))
-                 : std::size_t{1} << 20;
+  return v && *v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10)) : std::size_t{1} << 20;
 }
 
 inline Actor worker() { return {"worker", {"USER"}}; }

@@ -185,7 +185,8 @@ TEST(Crash, KilledWorkloadLosesNothingAndRetriesConverge) {
               << stats.retried_starts_replayed << " replayed + " << stats.retried_starts_new
               << " new, events " << stats.retried_events_replayed << " replayed + "
               << stats.retried_events_new << " new; " << stats.instances << " instances, "
-              << stats.ticked << " ticked, " << checker.fired_on_due_ms << " on their due ms" << std::endl;
+              << stats.ticked << " ticked, " << checker.fired_on_due_ms << " on their due ms"
+              << std::endl;
     ASSERT_TRUE(problems.empty()) << "round " << round << " (seed " << seed << "), data kept in "
                                   << dir.string() << ":\n"
                                   << first_lines(problems, 20);

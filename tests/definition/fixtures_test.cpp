@@ -30,7 +30,8 @@ std::multiset<Key> expected_of(const fs::path& file) {
   if (!fs::exists(file)) return out;
   auto doc = json::parse(read(file));
   for (const auto& e : doc)
-    out.emplace(e.value("severity", "error"), e.at("code").get<std::string>(), e.at("pointer").get<std::string>());
+    out.emplace(e.value("severity", "error"), e.at("code").get<std::string>(),
+                e.at("pointer").get<std::string>());
   return out;
 }
 
@@ -46,7 +47,8 @@ std::vector<fs::path> fixtures(const char* sub) {
   if (!fs::exists(dir)) return out;
   for (const auto& e : fs::directory_iterator(dir)) {
     auto name = e.path().filename().string();
-    if (e.path().extension() == ".json" && name.find(".expected.") == std::string::npos) out.push_back(e.path());
+    if (e.path().extension() == ".json" && name.find(".expected.") == std::string::npos)
+      out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -94,12 +96,15 @@ TEST(DefinitionFixtures, InvalidOnesReportExactlyTheExpectedProblems) {
 
 TEST(ShippedWorkflows, ValidateWithoutErrors) {
   std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(fs::path(BIHUAN_SOURCE_DIR) / "workflows")) {
+  for (const auto& e :
+       fs::recursive_directory_iterator(fs::path(BIHUAN_SOURCE_DIR) / "workflows")) {
     auto p = e.path();
     if (p.extension() != ".json") continue;
-    if (p.string().find("/schema/") != std::string::npos || p.string().find("/calendars/") != std::string::npos)
+    if (p.string().find("/schema/") != std::string::npos ||
+        p.string().find("/calendars/") != std::string::npos)
       continue;
-    if (p.string().find("/data/") != std::string::npos || p.string().find("/config") != std::string::npos)
+    if (p.string().find("/data/") != std::string::npos ||
+        p.string().find("/config") != std::string::npos)
       continue;
     files.push_back(p);
   }

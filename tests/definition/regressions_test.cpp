@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "bihuan/definition.hpp"
-#include "definition_test_support.hpp"
 #include "bihuan/schema.hpp"
+#include "definition_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace bihuan;
@@ -65,7 +65,8 @@ std::vector<std::string> regression_files() {
   std::vector<std::string> out;
   if (!fs::is_directory(kDir)) return out;
   for (const auto& e : fs::directory_iterator(kDir))
-    if (e.is_regular_file() && e.path().filename() != "README.md") out.push_back(e.path().filename().string());
+    if (e.is_regular_file() && e.path().filename() != "README.md")
+      out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -86,9 +87,9 @@ INSTANTIATE_TEST_SUITE_P(Files, DefinitionRegression, testing::ValuesIn(regressi
 
 TEST(DefinitionRegressions, DirectoryHoldsTheHandMadeCases) {
   auto files = regression_files();
-  for (const char* name : {"random-bytes.bin", "invalid-utf8-in-string.json", "huge-number-1e400.json",
-                           "huge-number-integer.json", "number-as-duration.json", "emoji-state.json",
-                           "nul-byte.json"})
+  for (const char* name :
+       {"random-bytes.bin", "invalid-utf8-in-string.json", "huge-number-1e400.json",
+        "huge-number-integer.json", "number-as-duration.json", "emoji-state.json", "nul-byte.json"})
     EXPECT_NE(std::find(files.begin(), files.end(), name), files.end()) << name;
 }
 
@@ -135,8 +136,9 @@ TEST(DefinitionRegressions, DeepButAllowedNesting) {
   for (int i = 0; i < 240; ++i) guard += R"({"!":)";
   guard += "true";
   guard.append(240, '}');
-  std::string text = R"({"id":"gen","version":1,"initial":"A","states":{"A":{"on":{"go":{"roles":["system"],"guard":)" +
-                     guard + R"(,"target":"DONE"}}},"DONE":{"type":"final","outcome":"done"}}})";
+  std::string text =
+      R"({"id":"gen","version":1,"initial":"A","states":{"A":{"on":{"go":{"roles":["system"],"guard":)" +
+      guard + R"(,"target":"DONE"}}},"DONE":{"type":"final","outcome":"done"}}})";
   compile_hostile(text);
   std::string title;
   for (int i = 0; i < 250; ++i) title += "[";
@@ -151,7 +153,8 @@ TEST(DefinitionRegressions, FiftyMegabyteTitle) {
   EXPECT_TRUE(has_code(text, "string-too-long"));
   // The same size as many small strings is within every limit but the document's.
   std::string many = "[";
-  for (std::size_t i = 0; many.size() < (50u << 20); ++i) many += i ? ",\"abcdefghijklmnopqrstuvwxyz\"" : "\"a\"";
+  for (std::size_t i = 0; many.size() < (50u << 20); ++i)
+    many += i ? ",\"abcdefghijklmnopqrstuvwxyz\"" : "\"a\"";
   many += "]";
   compile_hostile(with_title(many));
 }
@@ -166,8 +169,9 @@ TEST(DefinitionRegressions, LongStringsAgainstSchemaPatterns) {
   // The schema's duration pattern ("\\d+") and language-tag pattern ("(-[A-Za-z0-9]{1,8})*")
   // once ran in std::regex's recursive matcher: ~30 KB overflowed an 8 MB stack.
   const std::string digits(1u << 20, '1');
-  std::string text = R"({"id":"gen","version":1,"initial":"A","states":{"A":{"deadline":{"after":"P)" + digits +
-                     R"(D"},"on":{"go":{"roles":["system"],"target":"DONE"}}},"DONE":{"type":"final","outcome":"done"}}})";
+  std::string text =
+      R"({"id":"gen","version":1,"initial":"A","states":{"A":{"deadline":{"after":"P)" + digits +
+      R"(D"},"on":{"go":{"roles":["system"],"target":"DONE"}}},"DONE":{"type":"final","outcome":"done"}}})";
   EXPECT_FALSE(compile_hostile(text));
   EXPECT_TRUE(has_code(text, "bad-duration"));
   std::string tag = "en";
@@ -179,7 +183,8 @@ TEST(DefinitionRegressions, LongStringsAgainstSchemaPatterns) {
 
 TEST(SchemaPatterns, MatchLongStringsAndRefuseBackReferences) {
   Problems problems;
-  auto digits = JsonSchema::compile(json::parse(R"({"type":"string","pattern":"^\\d+$"})"), problems, "");
+  auto digits =
+      JsonSchema::compile(json::parse(R"({"type":"string","pattern":"^\\d+$"})"), problems, "");
   ASSERT_TRUE(digits);
   EXPECT_TRUE(digits->accepts(json(std::string(1u << 20, '7'))));
   EXPECT_FALSE(digits->accepts(json(std::string(1u << 20, '7') + "x")));
@@ -199,7 +204,8 @@ TEST(SchemaPatterns, MatchLongStringsAndRefuseBackReferences) {
 
   // In property names, and a member merely named "pattern" is not the keyword.
   auto names = JsonSchema::compile(
-      json::parse(R"({"propertyNames":{"pattern":"^[a-z]+$"},"properties":{"pattern":{"type":"integer"}},
+      json::parse(
+          R"({"propertyNames":{"pattern":"^[a-z]+$"},"properties":{"pattern":{"type":"integer"}},
                       "enum":[{"pattern":"x"},{"pattern":1}]})"),
       problems, "");
   ASSERT_TRUE(names);
@@ -250,15 +256,16 @@ TEST(JsonSchemaFormats, DateTimeDateAndTimeAcceptExactlyTheRfc3339Shapes) {
   };
   auto dt = of("date-time"), d = of("date"), t = of("time");
   ASSERT_TRUE(dt && d && t);
-  for (const char* ok : {"2023-04-03T09:00:00+08:00", "2023-04-03t09:00:00z", "2024-02-29T23:59:60.123Z",
-                         "12023-12-31T00:00:00-23:59"})
+  for (const char* ok : {"2023-04-03T09:00:00+08:00", "2023-04-03t09:00:00z",
+                         "2024-02-29T23:59:60.123Z", "12023-12-31T00:00:00-23:59"})
     EXPECT_TRUE(dt->accepts(ok)) << ok;
-  for (const char* bad : {"2023-04-03 09:00:00+08:00", "2023-04-31T09:00:00Z", "2023-02-30T09:00:00Z",
-                          "2023-13-01T09:00:00Z", "2023-04-03T24:00:00Z", "2023-04-03T09:60:00Z",
-                          "2023-04-03T09:00:61Z", "2023-04-03T09:00:00", "2023-04-03T09:00:00.Z",
-                          "2023-04-03T09:00:00+8:00", "2023-04-03T09:00:00|08:00", "2023-4-03T09:00:00Z",
-                          "-04-03T09:00:00Z", "2023-04-03T09:00:00Z ", "", "2023-00-10T09:00:00Z",
-                          "2023-04-00T09:00:00Z"})
+  for (const char* bad :
+       {"2023-04-03 09:00:00+08:00", "2023-04-31T09:00:00Z", "2023-02-30T09:00:00Z",
+        "2023-13-01T09:00:00Z", "2023-04-03T24:00:00Z", "2023-04-03T09:60:00Z",
+        "2023-04-03T09:00:61Z", "2023-04-03T09:00:00", "2023-04-03T09:00:00.Z",
+        "2023-04-03T09:00:00+8:00", "2023-04-03T09:00:00|08:00", "2023-4-03T09:00:00Z",
+        "-04-03T09:00:00Z", "2023-04-03T09:00:00Z ", "", "2023-00-10T09:00:00Z",
+        "2023-04-00T09:00:00Z"})
     EXPECT_FALSE(dt->accepts(bad)) << bad;
   EXPECT_TRUE(d->accepts("2023-06-30"));
   EXPECT_FALSE(d->accepts("2023-06-31"));

@@ -31,7 +31,8 @@ TEST(ExprCheck, UnknownOperatorSuggestsTheClosestName) {
   const Problem& e = p.items()[0];
   EXPECT_EQ(e.code, "unknown-operator");
   EXPECT_EQ(e.pointer, "/guard/and/1");
-  EXPECT_EQ(e.message.rfind("unknown JsonLogic operator \"fitler\"; did you mean \"filter\"?", 0), 0u)
+  EXPECT_EQ(e.message.rfind("unknown JsonLogic operator \"fitler\"; did you mean \"filter\"?", 0),
+            0u)
       << e.message;
   EXPECT_NE(e.message.find("(known: var, missing, missing_some, if"), std::string::npos);
 }
@@ -95,11 +96,13 @@ TEST(ExprCheck, PointersAreEscaped) {
 TEST(ExprCheck, OperatorNamesListsOfficialAndExtensions) {
   std::vector<std::string> names = operator_names();
   EXPECT_EQ(names.size(), 44u);
-  for (const char* name : {"var", "missing", "missing_some", "if", "?:", "==", "===", "!=", "!==",
-                           "!", "!!", "or", "and", ">", ">=", "<", "<=", "max", "min", "+", "-",
-                           "*", "/", "%", "map", "filter", "reduce", "all", "none", "some",
-                           "merge", "in", "cat", "substr", "log", "now", "time_add", "time_diff",
-                           "time_before", "count", "sum", "unique", "contains_all", "get"}) {
+  for (const char* name :
+       {"var", "missing", "missing_some", "if",  "?:",       "==",        "===",         "!=",
+        "!==", "!",       "!!",           "or",  "and",      ">",         ">=",          "<",
+        "<=",  "max",     "min",          "+",   "-",        "*",         "/",           "%",
+        "map", "filter",  "reduce",       "all", "none",     "some",      "merge",       "in",
+        "cat", "substr",  "log",          "now", "time_add", "time_diff", "time_before", "count",
+        "sum", "unique",  "contains_all", "get"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
 }

@@ -44,8 +44,8 @@ TEST(ExprCoercion, StrictEquality) {
 
 TEST(ExprCoercion, Ordering) {
   EXPECT_EQ(value_of(R"({"<":["a", "b"]})"), true);
-  EXPECT_EQ(value_of(R"({"<":["10", "9"]})"), true);   // both strings: text order
-  EXPECT_EQ(value_of(R"({"<":["10", 9]})"), false);    // a number: numeric order
+  EXPECT_EQ(value_of(R"({"<":["10", "9"]})"), true);  // both strings: text order
+  EXPECT_EQ(value_of(R"({"<":["10", 9]})"), false);   // a number: numeric order
   EXPECT_EQ(value_of(R"({"<":[null, 1]})"), true);
   EXPECT_EQ(value_of(R"({"<":["abc", 1]})"), false);
   EXPECT_EQ(value_of(R"({">=":["abc", 1]})"), false);
@@ -60,7 +60,7 @@ TEST(ExprCoercion, Ordering) {
 
 TEST(ExprCoercion, Arithmetic) {
   EXPECT_EQ(value_of(R"({"+":"3.14"})"), 3.14);
-  EXPECT_EQ(value_of(R"({"+":["3px", 1]})"), 4);  // parseFloat
+  EXPECT_EQ(value_of(R"({"+":["3px", 1]})"), 4);        // parseFloat
   EXPECT_EQ(value_of(R"({"-":["3px", 1]})"), nullptr);  // Number("3px") is NaN
   EXPECT_EQ(value_of(R"({"+":[null, 1]})"), nullptr);   // parseFloat(null) is NaN
   EXPECT_EQ(value_of(R"({"-":[null, 1]})"), -1);
@@ -159,8 +159,9 @@ TEST(ExprCoercion, ArrayOperators) {
 }
 
 TEST(ExprCoercion, Reduce) {
-  EXPECT_EQ(value_of(R"({"reduce":[[1, 2], {"cat":[{"var":"accumulator"}, {"var":"current"}]}, ""]})"),
-            "12");
+  EXPECT_EQ(
+      value_of(R"({"reduce":[[1, 2], {"cat":[{"var":"accumulator"}, {"var":"current"}]}, ""]})"),
+      "12");
   // The initial value is evaluated in the outer scope.
   EXPECT_EQ(value_of(R"({"reduce":[[1, 2], {"+":[{"var":"accumulator"}, {"var":"current"}]},
                                  {"var":"start"}]})",
@@ -168,8 +169,8 @@ TEST(ExprCoercion, Reduce) {
             13);
   // Results that point into a list the rule built itself survive the list.
   EXPECT_EQ(value_of(R"({"reduce":[[{"var":"x"}, 2], {"var":"current"}, 0]})", R"({"x":1})"), 2);
-  EXPECT_EQ(value_of(R"({"reduce":[{"map":[[1, 2, 3], {"*":[{"var":""}, 2]}]}, {"var":"current"}]})"),
-            6);
+  EXPECT_EQ(
+      value_of(R"({"reduce":[{"map":[[1, 2, 3], {"*":[{"var":""}, 2]}]}, {"var":"current"}]})"), 6);
   EXPECT_EQ(value_of(R"({"reduce":[[[1], [2]], {"var":"current.0"}, {"merge":[[9]]}]})"), 2);
   EXPECT_EQ(value_of(R"({"reduce":[[1, 2], {"var":"accumulator"}, {"merge":[[9]]}]})"),
             json::parse("[9]"));

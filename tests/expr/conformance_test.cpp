@@ -86,8 +86,8 @@ TEST_P(JsonLogicCase, Evaluates) {
   ASSERT_LT(i, suite().cases.size());
   const Case& c = suite().cases[i];
   EvalResult r = evaluate(c.rule, c.data);
-  ASSERT_TRUE(r.ok()) << "case " << i << ": " << c.rule.dump() << " with " << c.data.dump()
-                      << ": " << r.error->message << " at " << r.error->pointer;
+  ASSERT_TRUE(r.ok()) << "case " << i << ": " << c.rule.dump() << " with " << c.data.dump() << ": "
+                      << r.error->message << " at " << r.error->pointer;
   EXPECT_TRUE(testing::same_json(*r.value, c.expected))
       << "case " << i << ": " << c.rule.dump() << " with " << c.data.dump() << "\n  got "
       << r.value->dump() << "\n  expected " << c.expected.dump();

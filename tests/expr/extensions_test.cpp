@@ -17,8 +17,9 @@ TEST(ExprExtensions, NowReadsTheDataNow) {
 }
 
 TEST(ExprExtensions, TimeOperatorsNeedTheHost) {
-  for (const char* rule : {R"({"time_add":["2024-01-01T00:00:00Z", "P1D"]})",
-                           R"({"time_diff":["a", "b", "days"]})", R"({"time_before":["a", "b"]})"}) {
+  for (const char* rule :
+       {R"({"time_add":["2024-01-01T00:00:00Z", "P1D"]})", R"({"time_diff":["a", "b", "days"]})",
+        R"({"time_before":["a", "b"]})"}) {
     EvalResult r = run(rule);
     ASSERT_FALSE(r.ok()) << rule;
     EXPECT_NE(r.error->message.find("needs the engine's time host"), std::string::npos);
@@ -30,7 +31,8 @@ TEST(ExprExtensions, TimeOperatorsNeedTheHost) {
 TEST(ExprExtensions, TimeOperatorsCallTheHost) {
   std::vector<std::pair<std::string, json>> calls;
   Host host;
-  host.call = [&](std::string_view op, const json& args, std::string& error) -> std::optional<json> {
+  host.call = [&](std::string_view op, const json& args,
+                  std::string& error) -> std::optional<json> {
     calls.emplace_back(std::string(op), args);
     if (op == "time_diff") {
       error = "unknown unit \"fortnights\"";
@@ -38,8 +40,8 @@ TEST(ExprExtensions, TimeOperatorsCallTheHost) {
     }
     return json("2024-01-02T00:00:00Z");
   };
-  EvalResult r = run(R"({"time_add":[{"now":[]}, "P1D", "cn"]})", R"({"now":"2024-01-01T00:00:00Z"})",
-                     {}, &host);
+  EvalResult r = run(R"({"time_add":[{"now":[]}, "P1D", "cn"]})",
+                     R"({"now":"2024-01-01T00:00:00Z"})", {}, &host);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r.value, "2024-01-02T00:00:00Z");
   ASSERT_EQ(calls.size(), 1u);
@@ -67,8 +69,9 @@ TEST(ExprExtensions, Sum) {
 }
 
 TEST(ExprExtensions, Unique) {
-  EXPECT_EQ(value_of(R"({"unique":[[1, 2, 1, "1", 1.0, [1], [1], {"var":"o"}]]})", R"({"o":{"a":1}})"),
-            json::parse(R"([1, 2, "1", [1], {"a":1}])"));
+  EXPECT_EQ(
+      value_of(R"({"unique":[[1, 2, 1, "1", 1.0, [1], [1], {"var":"o"}]]})", R"({"o":{"a":1}})"),
+      json::parse(R"([1, 2, "1", [1], {"a":1}])"));
   EXPECT_EQ(value_of(R"({"unique":"abc"})"), json::array());
 }
 

@@ -114,7 +114,9 @@ TEST(ExprLimits, StepBudgetCountsComparisonsOfBigValues) {
 TEST(ExprLimits, DoublingStringsAreBounded) {
   EvalLimits limits;
   limits.max_result_bytes = 1 << 20;
-  json rule = {{"reduce", {range(100), json::parse(R"({"cat":[{"var":"accumulator"},{"var":"accumulator"}]})"), "x"}}};
+  json rule = {
+      {"reduce",
+       {range(100), json::parse(R"({"cat":[{"var":"accumulator"},{"var":"accumulator"}]})"), "x"}}};
   auto start = Clock::now();
   EvalResult r = evaluate(rule, json(), limits);
   ASSERT_FALSE(r.ok());
@@ -127,8 +129,7 @@ TEST(ExprLimits, DoublingArraysAreBounded) {
   EvalLimits limits;
   limits.max_result_bytes = 1 << 20;
   for (const char* body : {R"({"merge":[{"var":"accumulator"},{"var":"accumulator"}]})",
-                           R"([{"var":"accumulator"},{"var":"accumulator"}])",
-                           R"({"var":""})"}) {
+                           R"([{"var":"accumulator"},{"var":"accumulator"}])", R"({"var":""})"}) {
     json rule = {{"reduce", {range(10'000), json::parse(body), json::array({1})}}};
     auto start = Clock::now();
     EvalResult r = evaluate(rule, json(), limits);
@@ -170,11 +171,11 @@ TEST(ExprLimits, MultiplyWithoutArgumentsIsAnError) {
 }
 
 TEST(ExprLimits, NeverThrowsOnOddInput) {
-  for (const char* rule : {R"({"var":[[[]]]})", R"({"substr":[]})", R"({"in":[]})",
-                           R"({"missing_some":[]})", R"({"missing_some":[1, "abc"]})",
-                           R"({"reduce":[]})", R"({"map":[]})", R"({"-":[]})", R"({"if":[[]]})",
-                           R"({"get":[]})", R"({"count":[]})", R"({"unique":[]})",
-                           R"({"contains_all":[]})", R"({"sum":[]})", R"({"now":[]})"}) {
+  for (const char* rule :
+       {R"({"var":[[[]]]})", R"({"substr":[]})", R"({"in":[]})", R"({"missing_some":[]})",
+        R"({"missing_some":[1, "abc"]})", R"({"reduce":[]})", R"({"map":[]})", R"({"-":[]})",
+        R"({"if":[[]]})", R"({"get":[]})", R"({"count":[]})", R"({"unique":[]})",
+        R"({"contains_all":[]})", R"({"sum":[]})", R"({"now":[]})"}) {
     EXPECT_NO_THROW((void)testing::run(rule)) << rule;
   }
 }

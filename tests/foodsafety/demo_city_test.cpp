@@ -13,7 +13,8 @@ using namespace bihuan::testing;
 
 namespace {
 
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {  // demo files: no quoted newlines
+std::vector<std::vector<std::string>> read_csv(
+    const std::string& path) {  // demo files: no quoted newlines
   std::vector<std::vector<std::string>> rows;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
@@ -21,9 +22,12 @@ std::vector<std::vector<std::string>> read_csv(const std::string& path) {  // de
     std::vector<std::string> f(1);
     bool q = false;
     for (char ch : line) {
-      if (ch == '"') q = !q;
-      else if (ch == ',' && !q) f.emplace_back();
-      else f.back() += ch;
+      if (ch == '"')
+        q = !q;
+      else if (ch == ',' && !q)
+        f.emplace_back();
+      else
+        f.back() += ch;
     }
     rows.push_back(f);
   }
@@ -48,7 +52,8 @@ class DemoCityTest : public FoodSafetyTest {
 };
 
 TEST_F(DemoCityTest, TheCityHasTheReportsShapeAndTheSameSeedGivesTheSameBytes) {
-  for (const char* f : {"regions.csv", "stations.csv", "cadres.csv", "businesses.csv", "bindings.csv", "units.csv"})
+  for (const char* f :
+       {"regions.csv", "stations.csv", "cadres.csv", "businesses.csv", "bindings.csv", "units.csv"})
     EXPECT_EQ(read_text(dir_a_ + "/" + f), read_text(dir_b_ + "/" + f)) << f;
   auto biz = read_csv(dir_a_ + "/businesses.csv");
   std::map<std::string, int> grades;
@@ -92,13 +97,18 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
   };
 
   clock_->set(at("2023-06-25T09:00:00+08:00"));
-  json plan = {{"rounds", {{{"period", "2023Q3"}, {"start", "2023-07-01T00:00:00+08:00"},
-                            {"end", "2023-09-30T23:59:59+08:00"}}}},
-               {"next", 0}, {"checklist", {"staff", "hygiene", "records"}}, {"adminId", "adm-GM"}};
+  json plan = {{"rounds",
+                {{{"period", "2023Q3"},
+                  {"start", "2023-07-01T00:00:00+08:00"},
+                  {"end", "2023-09-30T23:59:59+08:00"}}}},
+               {"next", 0},
+               {"checklist", {"staff", "hygiene", "records"}},
+               {"adminId", "adm-GM"}};
   auto id = begin("food-safety.scheduler", plan, "scheduler/2023Q3");
   go("2023-07-01T00:00:00+08:00");
   ASSERT_EQ(state(id), "LOADING");
-  Dispatcher d(*engine_, Dispatcher::channels_of(registry, *config), DispatcherOptions{50, 1, 1024, 16});
+  Dispatcher d(*engine_, Dispatcher::channels_of(registry, *config),
+               DispatcherOptions{50, 1, 1024, 16});
   d.run_once();
   engine_->advance_to(clock_->now());
   services->attach(nullptr);
@@ -112,7 +122,8 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
   // before the loop (C++20 lifetime rules), so with a large configuration it may prepare
   // no query at all. Reported to the plugin's owner; skip rather than fail here.
   if (v->data.value("lastLoadError", "").find("(configured: )") != std::string::npos)
-    GTEST_SKIP() << "source.sqlite prepared no queries (dangling range-for temporary): " << v->data["lastLoadError"];
+    GTEST_SKIP() << "source.sqlite prepared no queries (dangling range-for temporary): "
+                 << v->data["lastLoadError"];
   ASSERT_EQ(v->outcome, "done") << v->data.dump().substr(0, 400);
   EXPECT_EQ(v->data["opened"][0]["due"], expected);
   auto tasks = by_definition("food-safety.supervision");

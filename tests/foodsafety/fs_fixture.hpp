@@ -13,8 +13,10 @@
 namespace bihuan::testing {
 
 // EXPECT_HAS(text, part): `part` occurs in `text`.
-#define FS_EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "expected \"" << (part) << "\" in:\n" << (text)
+#define FS_EXPECT_HAS(text, part)                            \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
+      << "expected \"" << (part) << "\" in:\n"               \
+      << (text)
 
 inline json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -41,7 +43,8 @@ class FoodSafetyTest : public EngineTest {
     dir_ = make_temp_dir("fs");
     clock_ = std::make_shared<VirtualClock>(at(start_time()));
     open();
-    for (const auto& e : std::filesystem::directory_iterator(BIHUAN_SOURCE_DIR "/workflows/food-safety"))
+    for (const auto& e :
+         std::filesystem::directory_iterator(BIHUAN_SOURCE_DIR "/workflows/food-safety"))
       if (e.path().extension() == ".json") deploy(read_json_file(e.path().string()).dump());
   }
 
@@ -52,13 +55,15 @@ class FoodSafetyTest : public EngineTest {
     engine_->advance_to(clock_->now());
     return r.instance ? r.instance->id : "";
   }
-  StepResult act(const std::string& id, const std::string& event, const Actor& who, json payload = json::object()) {
+  StepResult act(const std::string& id, const std::string& event, const Actor& who,
+                 json payload = json::object()) {
     return send(id, event, std::move(payload), who);
   }
-  void ok(const std::string& id, const std::string& event, const Actor& who, json payload = json::object()) {
+  void ok(const std::string& id, const std::string& event, const Actor& who,
+          json payload = json::object()) {
     auto r = act(id, event, who, std::move(payload));
-    ASSERT_TRUE(r.ok()) << event << " by " << who.id << ": " << to_string(r.error) << ": " << r.message << " "
-                        << r.details.dump();
+    ASSERT_TRUE(r.ok()) << event << " by " << who.id << ": " << to_string(r.error) << ": "
+                        << r.message << " " << r.details.dump();
   }
   std::string state(const std::string& id) { return engine_->get(id)->state; }
   json data(const std::string& id) { return engine_->get(id)->data; }
@@ -73,14 +78,17 @@ class FoodSafetyTest : public EngineTest {
       if (page.empty()) break;
       for (auto& m : page) {
         seen_ = m.seq;
-        if (m.kind == "notify") out.push_back(m.body);
-        else tasks_.push_back(m);
+        if (m.kind == "notify")
+          out.push_back(m.body);
+        else
+          tasks_.push_back(m);
       }
     }
     return out;
   }
   // Notifications to `who` whose text contains `part`, among `notes`.
-  static std::size_t count_to(const std::vector<json>& notes, const std::string& who, const std::string& part = "") {
+  static std::size_t count_to(const std::vector<json>& notes, const std::string& who,
+                              const std::string& part = "") {
     return std::count_if(notes.begin(), notes.end(), [&](const json& n) {
       bool to = std::find(n["to"].begin(), n["to"].end(), json(who)) != n["to"].end();
       return to && n["text"].get<std::string>().find(part) != std::string::npos;

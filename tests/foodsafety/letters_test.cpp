@@ -11,12 +11,21 @@ namespace {
 const std::string kHash(64, 'a');
 
 json letter(const std::string& cadre_id, const std::string& reason = "new_binding") {
-  return {{"cadreId", cadre_id}, {"cadreName", "王干部"}, {"level", "village"}, {"reason", reason},
-          {"businessIds", {"B0001", "B0002"}}, {"signatoryId", "sec-1"}, {"signatoryLevel", "village"},
-          {"adminId", "adm-t1"}, {"upperAdminId", "adm-city"}, {"responsibilityListVer", 1}, {"taskListVer", 1}};
+  return {{"cadreId", cadre_id},
+          {"cadreName", "王干部"},
+          {"level", "village"},
+          {"reason", reason},
+          {"businessIds", {"B0001", "B0002"}},
+          {"signatoryId", "sec-1"},
+          {"signatoryLevel", "village"},
+          {"adminId", "adm-t1"},
+          {"upperAdminId", "adm-city"},
+          {"responsibilityListVer", 1},
+          {"taskListVer", 1}};
 }
 json signature() {
-  return {{"cadreSignature", "王干部"}, {"signatorySignature", "李书记"}, {"signedOn", "2023-04-03"}};
+  return {
+      {"cadreSignature", "王干部"}, {"signatorySignature", "李书记"}, {"signedOn", "2023-04-03"}};
 }
 json upload() { return {{"fileHash", kHash}, {"fileName", "letter.pdf"}}; }
 
@@ -51,7 +60,8 @@ TEST_F(LetterTest, AReturnedLetterIsUploadedAgain) {
   auto id = begin("food-safety.commitment-letter", letter("c-1"));
   ok(id, "sign", cadre("c-1"), signature());
   ok(id, "upload", cadre("c-1"), upload());
-  EXPECT_EQ(act(id, "return", admin("adm-t1")).error, StepError::payload_invalid) << "a return needs a reason";
+  EXPECT_EQ(act(id, "return", admin("adm-t1")).error, StepError::payload_invalid)
+      << "a return needs a reason";
   ok(id, "return", admin("adm-t1"), {{"reason", "扫描件不清晰"}});
   EXPECT_EQ(state(id), "RETURNED");
   EXPECT_EQ(count_to(take_notes(), "c-1", "扫描件不清晰"), 1u);
@@ -64,7 +74,8 @@ TEST_F(LetterTest, AReturnedLetterIsUploadedAgain) {
 TEST_F(LetterTest, OnlyTheNamedSignersAtTheCadresLevelMaySign) {
   auto id = begin("food-safety.commitment-letter", letter("c-1"));
   EXPECT_EQ(act(id, "sign", cadre("c-2"), signature()).error, StepError::actor_not_allowed);
-  EXPECT_EQ(act(id, "sign", cadre("c-1"), {{"cadreSignature", "x"}}).error, StepError::payload_invalid);
+  EXPECT_EQ(act(id, "sign", cadre("c-1"), {{"cadreSignature", "x"}}).error,
+            StepError::payload_invalid);
   json wrong = letter("c-3");
   wrong["signatoryLevel"] = "township";
   auto w = begin("food-safety.commitment-letter", wrong);
@@ -87,7 +98,8 @@ TEST_F(LetterTest, OverdueSigningRemindsThenNotifiesTheOfficeThenEscalates) {
   go("2023-04-25T09:00:00+08:00");  // +7d
   EXPECT_EQ(count_to(take_notes(), "adm-city", "逾期 7 天"), 1u);
   EXPECT_EQ(data(id)["signEscalated"], true);
-  EXPECT_EQ(state(id), "AWAITING_SIGNATURE") << "a missed SLA marks the letter; it does not move it";
+  EXPECT_EQ(state(id), "AWAITING_SIGNATURE")
+      << "a missed SLA marks the letter; it does not move it";
   ok(id, "sign", cadre("c-1"), signature());  // still possible, late
   EXPECT_EQ(state(id), "SIGNED");
 }
@@ -115,8 +127,13 @@ TEST_F(LetterTest, ALetterForACadreWithoutBusinessesIsVoid) {
 }
 
 json unit_list() {
-  return {{"unitId", "T01"}, {"unitName", "河西街道"}, {"year", 2023}, {"submitterId", "clerk-t1"},
-          {"reviewerId", "adm-city"}, {"upperAdminId", "adm-pref"}, {"dueAt", "2023-04-20T18:00:00+08:00"}};
+  return {{"unitId", "T01"},
+          {"unitName", "河西街道"},
+          {"year", 2023},
+          {"submitterId", "clerk-t1"},
+          {"reviewerId", "adm-city"},
+          {"upperAdminId", "adm-pref"},
+          {"dueAt", "2023-04-20T18:00:00+08:00"}};
 }
 
 TEST_F(LetterTest, ResponsibilityListIsSubmittedReturnedAndAccepted) {
@@ -125,7 +142,8 @@ TEST_F(LetterTest, ResponsibilityListIsSubmittedReturnedAndAccepted) {
   json sub = {{"listVersion", 1}, {"fileHash", kHash}, {"fileName", "list.pdf"}};
   EXPECT_EQ(act(id, "submit", admin("someone"), sub).error, StepError::actor_not_allowed);
   ok(id, "submit", admin("clerk-t1"), sub);
-  EXPECT_EQ(act(id, "accept", admin("clerk-t1")).error, StepError::actor_not_allowed) << "no self-acceptance";
+  EXPECT_EQ(act(id, "accept", admin("clerk-t1")).error, StepError::actor_not_allowed)
+      << "no self-acceptance";
   ok(id, "return", admin("adm-city"), {{"reason", "缺少村级清单"}});
   EXPECT_EQ(state(id), "RETURNED");
   sub["listVersion"] = 2;

@@ -10,14 +10,16 @@ using namespace bihuan::testing;
 namespace {
 
 json problem(const std::string& severity = "general") {
-  return {{"source", "supervision"}, {"businessId", "B0001"}, {"businessName", "张记小吃"}, {"severity", severity},
-          {"description", "后厨地面油污"}, {"reporterId", "c-1"}, {"stationId", "st-1"}, {"adminId", "adm-t1"},
-          {"principalId", "p-1"}};
+  return {{"source", "supervision"}, {"businessId", "B0001"},         {"businessName", "张记小吃"},
+          {"severity", severity},    {"description", "后厨地面油污"}, {"reporterId", "c-1"},
+          {"stationId", "st-1"},     {"adminId", "adm-t1"},           {"principalId", "p-1"}};
 }
 
 class ProblemTest : public FoodSafetyTest {
  protected:
-  const char* start_time() const override { return "2023-06-19T09:00:00+08:00"; }  // Monday before the Dragon Boat holiday
+  const char* start_time() const override {
+    return "2023-06-19T09:00:00+08:00";
+  }  // Monday before the Dragon Boat holiday
   std::string rectifying(const std::string& severity = "general") {
     auto id = begin("food-safety.problem", problem(severity));
     ok(id, "claim", regulator("st-1"));
@@ -48,8 +50,9 @@ TEST_F(ProblemTest, HappyPathClosesWithOrderedTimestampsAndTheReporterHearsEachS
   auto notes = take_notes();
   for (const char* part : {"已认领", "已责令整改", "整改证据已提交", "正在复查", "已销号"})
     EXPECT_EQ(count_to(notes, "c-1", part), 1u) << part;
-  EXPECT_EQ(events(id), (std::vector<std::string>{"start", "timer:push", "claim", "order_rectification", "submit_evidence",
-                                                  "start_recheck", "pass"}));
+  EXPECT_EQ(events(id),
+            (std::vector<std::string>{"start", "timer:push", "claim", "order_rectification",
+                                      "submit_evidence", "start_recheck", "pass"}));
 }
 
 TEST_F(ProblemTest, TheRecheckerMustNotBeTheEvidenceSubmitterAndOnlyTheRecheckerDecides) {
@@ -84,7 +87,8 @@ TEST_F(ProblemTest, AFailedRecheckReopensWithANewDeadlineAndThreeReopensEscalate
   auto notes = take_notes();
   EXPECT_EQ(count_to(notes, "c-1", "复查未通过"), 3u);
   EXPECT_EQ(count_to(notes, "adm-t1", "升级立案"), 1u);
-  ok(id, "conclude", regulator("st-1"), {{"conclusion", "罚款并整改"}, {"caseNo", "格市监罚〔2023〕1号"}});
+  ok(id, "conclude", regulator("st-1"),
+     {{"conclusion", "罚款并整改"}, {"caseNo", "格市监罚〔2023〕1号"}});
   EXPECT_EQ(engine_->get(id)->outcome, "closed");
 }
 
@@ -116,13 +120,24 @@ TEST_F(ProblemTest, ClaimAndRectificationOverdueFlagAndNotify) {
 }
 
 TEST_F(ProblemTest, ClosingAProblemIsCountedByTheSupervisionTaskThatFoundIt) {
-  json task = {{"bindingId", "bd-1"}, {"cadreId", "c-1"}, {"businessId", "B0001"}, {"period", "2023Q2"},
-               {"periodStart", "2023-04-01T00:00:00+08:00"}, {"periodEnd", "2023-06-30T23:59:59+08:00"},
-               {"checklist", {"hygiene"}}, {"adminId", "adm-t1"}, {"stationId", "st-1"}, {"riskLevel", "B"}};
+  json task = {{"bindingId", "bd-1"},
+               {"cadreId", "c-1"},
+               {"businessId", "B0001"},
+               {"period", "2023Q2"},
+               {"periodStart", "2023-04-01T00:00:00+08:00"},
+               {"periodEnd", "2023-06-30T23:59:59+08:00"},
+               {"checklist", {"hygiene"}},
+               {"adminId", "adm-t1"},
+               {"stationId", "st-1"},
+               {"riskLevel", "B"}};
   auto sup = begin("food-safety.supervision", task);
   ok(sup, "check_in", cadre("c-1"), {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
   ok(sup, "submit", cadre("c-1"),
-     {{"answers", {{{"itemId", "hygiene"}, {"compliant", false}, {"note", "无健康证"}, {"severity", "general"}}}}});
+     {{"answers",
+       {{{"itemId", "hygiene"},
+         {"compliant", false},
+         {"note", "无健康证"},
+         {"severity", "general"}}}}});
   engine_->advance_to(clock_->now());
   auto p = engine_->get_by_business_key(sup + "/hygiene");
   ASSERT_TRUE(p);

@@ -13,8 +13,12 @@ namespace {
 
 json plan() {
   return {{"rounds",
-           {{{"period", "2022R1"}, {"start", "2022-12-01T00:00:00+08:00"}, {"end", "2022-12-31T23:59:59+08:00"}},
-            {{"period", "2023Q1"}, {"start", "2023-01-01T00:00:00+08:00"}, {"end", "2023-03-31T23:59:59+08:00"}}}},
+           {{{"period", "2022R1"},
+             {"start", "2022-12-01T00:00:00+08:00"},
+             {"end", "2022-12-31T23:59:59+08:00"}},
+            {{"period", "2023Q1"},
+             {"start", "2023-01-01T00:00:00+08:00"},
+             {"end", "2023-03-31T23:59:59+08:00"}}}},
           {"next", 0},
           {"checklist", {"staff", "hygiene"}},
           {"adminId", "adm-city"}};
@@ -22,9 +26,10 @@ json plan() {
 
 json binding(int n) {
   std::string s = std::to_string(n);
-  return {{"bindingId", "bd-" + s}, {"cadreId", "c-" + s}, {"level", "village"}, {"businessId", "B" + s},
-          {"businessName", "主体" + s}, {"businessType", "stall"}, {"riskLevel", "B"}, {"baobaoGrade", "D"},
-          {"adminId", "adm-t1"}, {"upperAdminId", "adm-city"}, {"stationId", "st-1"}, {"townshipId", "T01"}};
+  return {{"bindingId", "bd-" + s},     {"cadreId", "c-" + s},        {"level", "village"},
+          {"businessId", "B" + s},      {"businessName", "主体" + s}, {"businessType", "stall"},
+          {"riskLevel", "B"},           {"baobaoGrade", "D"},         {"adminId", "adm-t1"},
+          {"upperAdminId", "adm-city"}, {"stationId", "st-1"},        {"townshipId", "T01"}};
 }
 
 class SchedulerTest : public FoodSafetyTest {

@@ -10,9 +10,9 @@ using namespace bihuan::testing;
 namespace {
 
 json day(const std::string& date, int streak = 0) {
-  return {{"businessId", "B0001"}, {"businessName", "张记小吃"}, {"date", date}, {"officerId", "o-1"},
-          {"directorId", "d-1"}, {"principalId", "p-1"}, {"cadreId", "c-1"}, {"stationId", "st-1"},
-          {"missedStreak", streak}};
+  return {{"businessId", "B0001"}, {"businessName", "张记小吃"}, {"date", date},
+          {"officerId", "o-1"},    {"directorId", "d-1"},        {"principalId", "p-1"},
+          {"cadreId", "c-1"},      {"stationId", "st-1"},        {"missedStreak", streak}};
 }
 
 class SelfManagementTest : public FoodSafetyTest {
@@ -23,8 +23,10 @@ class SelfManagementTest : public FoodSafetyTest {
 TEST_F(SelfManagementTest, AZeroRiskDailyRecordOnTime) {
   auto id = begin("food-safety.daily-record", day("2023-05-08"), "daily/B0001/2023-05-08");
   EXPECT_EQ(engine_->get(id)->deadline, at("2023-05-09T00:00:00+08:00"));
-  EXPECT_EQ(act(id, "submit", officer("o-2"), {{"zeroRisk", true}}).error, StepError::actor_not_allowed);
-  EXPECT_EQ(act(id, "submit", officer("o-1"), {{"zeroRisk", false}}).error, StepError::payload_invalid)
+  EXPECT_EQ(act(id, "submit", officer("o-2"), {{"zeroRisk", true}}).error,
+            StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "submit", officer("o-1"), {{"zeroRisk", false}}).error,
+            StepError::payload_invalid)
       << "a day with risks must list its hazards";
   ok(id, "submit", officer("o-1"), {{"zeroRisk", true}});
   auto v = engine_->get(id);
@@ -37,14 +39,16 @@ TEST_F(SelfManagementTest, AZeroRiskDailyRecordOnTime) {
 TEST_F(SelfManagementTest, HazardsAreReportedToTheDirectorAndPrincipal) {
   auto id = begin("food-safety.daily-record", day("2023-05-08"));
   ok(id, "submit", director("d-1"),
-     {{"zeroRisk", false}, {"hazards", {{{"description", "冷藏温度偏高"}, {"measure", "调整温控"}}}}});
+     {{"zeroRisk", false},
+      {"hazards", {{{"description", "冷藏温度偏高"}, {"measure", "调整温控"}}}}});
   EXPECT_EQ(data(id)["hazardCount"], 1);
   auto notes = take_notes();
   EXPECT_EQ(count_to(notes, "d-1", "风险隐患"), 1u);
   EXPECT_EQ(count_to(notes, "p-1", "风险隐患"), 1u);
 }
 
-TEST_F(SelfManagementTest, AMissedDayRemindsTheOfficerThenTheDirectorAndMayBeRecordedLateUntilNoon) {
+TEST_F(SelfManagementTest,
+       AMissedDayRemindsTheOfficerThenTheDirectorAndMayBeRecordedLateUntilNoon) {
   auto late = begin("food-safety.daily-record", day("2023-05-08"));
   go("2023-05-08T20:00:00+08:00");
   EXPECT_EQ(count_to(take_notes(), "o-1", "尚未填写"), 1u);
@@ -69,16 +73,21 @@ TEST_F(SelfManagementTest, AThirdConsecutiveMissAlertsTheCadreAndTheStation) {
 }
 
 json week() {
-  return {{"businessId", "B0001"}, {"businessName", "张记小吃"}, {"weekStart", "2023-05-08"},
-          {"authorIds", {"d-1"}}, {"principalId", "p-1"}};
+  return {{"businessId", "B0001"},
+          {"businessName", "张记小吃"},
+          {"weekStart", "2023-05-08"},
+          {"authorIds", {"d-1"}},
+          {"principalId", "p-1"}};
 }
 json weekly_report() {
-  return {{"daysDone", 6}, {"daysMissing", 1}, {"openHazards", 0}, {"summary", "本周排查无重大隐患"}};
+  return {
+      {"daysDone", 6}, {"daysMissing", 1}, {"openHazards", 0}, {"summary", "本周排查无重大隐患"}};
 }
 
 TEST_F(SelfManagementTest, TheWeeklyReportIsFiledByItsAuthorOrMissedAfterGrace) {
   auto filed = begin("food-safety.weekly-report", week());
-  EXPECT_EQ(act(filed, "submit", officer("o-1"), weekly_report()).error, StepError::actor_not_allowed)
+  EXPECT_EQ(act(filed, "submit", officer("o-1"), weekly_report()).error,
+            StepError::actor_not_allowed)
       << "a business that needs a director: the director files";
   ok(filed, "submit", director("d-1"), weekly_report());
   EXPECT_EQ(engine_->get(filed)->outcome, "on_time");
@@ -87,7 +96,8 @@ TEST_F(SelfManagementTest, TheWeeklyReportIsFiledByItsAuthorOrMissedAfterGrace) 
   other["businessId"] = "B0002";
   auto missed = begin("food-safety.weekly-report", other);
   go("2023-05-14T00:00:00+08:00");
-  EXPECT_EQ(count_to(take_notes(), "d-1", "尚未填报"), 1u) << "only the open report is reminded (T-1d)";
+  EXPECT_EQ(count_to(take_notes(), "d-1", "尚未填报"), 1u)
+      << "only the open report is reminded (T-1d)";
   go("2023-05-15T00:00:00+08:00");
   EXPECT_EQ(state(missed), "GRACE");
   go("2023-05-16T00:00:00+08:00");  // one working day of grace
@@ -98,10 +108,13 @@ TEST_F(SelfManagementTest, TheWeeklyReportIsFiledByItsAuthorOrMissedAfterGrace) 
 }
 
 TEST_F(SelfManagementTest, MonthlyMinutesNeedThePrincipalPresentAndAPlan) {
-  json month = {{"businessId", "B0001"}, {"businessName", "张记小吃"}, {"month", "2023-05"},
-                {"monthEnd", "2023-06-01T00:00:00+08:00"}, {"principalId", "p-1"}, {"authorIds", {"p-1", "d-1"}}};
+  json month = {{"businessId", "B0001"}, {"businessName", "张记小吃"},
+                {"month", "2023-05"},    {"monthEnd", "2023-06-01T00:00:00+08:00"},
+                {"principalId", "p-1"},  {"authorIds", {"p-1", "d-1"}}};
   auto id = begin("food-safety.monthly-minutes", month);
-  json minutes = {{"heldOn", "2023-05-29"}, {"attendees", {"d-1", "o-1"}}, {"summary", "本月调度"},
+  json minutes = {{"heldOn", "2023-05-29"},
+                  {"attendees", {"d-1", "o-1"}},
+                  {"summary", "本月调度"},
                   {"nextMonthPlan", "六月重点排查冷链"}};
   auto r = act(id, "hold", director("d-1"), minutes);
   EXPECT_EQ(r.error, StepError::guard_false);

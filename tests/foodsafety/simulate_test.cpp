@@ -29,9 +29,11 @@ std::string slurp(const std::string& path) {
 
 // Runs bihuan simulate into a fresh directory; returns the exit status.
 int simulate(const std::string& dir, const std::string& extra) {
-  std::string cmd = std::string(BIHUAN_CLI) + " simulate -q --data " + dir + "/run --json " + dir + "/stats.json" +
-                    " --workflows " BIHUAN_SOURCE_DIR "/workflows/food-safety --calendars " BIHUAN_SOURCE_DIR
-                    "/workflows/calendars" + extra + " > " + dir + "/out.txt 2>&1";
+  std::string cmd = std::string(BIHUAN_CLI) + " simulate -q --data " + dir + "/run --json " + dir +
+                    "/stats.json" +
+                    " --workflows " BIHUAN_SOURCE_DIR
+                    "/workflows/food-safety --calendars " BIHUAN_SOURCE_DIR "/workflows/calendars" +
+                    extra + " > " + dir + "/out.txt 2>&1";
   int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -45,8 +47,10 @@ std::vector<std::map<std::string, std::string>> csv(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::vector<std::string> f(1);
     for (char c : line) {
-      if (c == ',') f.emplace_back();
-      else f.back().push_back(c);
+      if (c == ',')
+        f.emplace_back();
+      else
+        f.back().push_back(c);
     }
     rows.push_back(f);
   }
@@ -54,7 +58,8 @@ std::vector<std::map<std::string, std::string>> csv(const std::string& path) {
   for (std::size_t r = 1; r < rows.size(); ++r) {
     EXPECT_EQ(rows[r].size(), rows[0].size()) << path << " line " << r + 1;
     std::map<std::string, std::string> m;
-    for (std::size_t i = 0; i < rows[0].size() && i < rows[r].size(); ++i) m[rows[0][i]] = rows[r][i];
+    for (std::size_t i = 0; i < rows[0].size() && i < rows[r].size(); ++i)
+      m[rows[0][i]] = rows[r][i];
     out.push_back(m);
   }
   return out;
@@ -94,7 +99,8 @@ TEST_F(SimulateTest, OraclesHoldAndTheSameSeedGivesIdenticalStatistics) {
                   << sb.substr(at_char > 300 ? at_char - 300 : 0, 400) << "\"";
   }
   json st = json::parse(sa);
-  for (const auto& [name, o] : st["oracles"].items()) EXPECT_TRUE(o["ok"].get<bool>()) << name << ": " << o.dump();
+  for (const auto& [name, o] : st["oracles"].items())
+    EXPECT_TRUE(o["ok"].get<bool>()) << name << ": " << o.dump();
 
   auto engine = open_engine(a);
   ASSERT_TRUE(engine);
@@ -108,7 +114,8 @@ TEST_F(SimulateTest, OraclesHoldAndTheSameSeedGivesIdenticalStatistics) {
       for (const auto& v : page.items) {
         ++seen;
         EXPECT_LE(v.updated_at, at("2023-07-15T00:00:00+08:00"))
-            << v.id << " (" << v.definition << ", " << v.state << ") updated at " << format_time(v.updated_at, *TimeZone::utc());
+            << v.id << " (" << v.definition << ", " << v.state << ") updated at "
+            << format_time(v.updated_at, *TimeZone::utc());
       }
       if (page.next_cursor.empty()) break;
       all.cursor = page.next_cursor;
@@ -156,11 +163,14 @@ TEST_F(SimulateTest, OraclesHoldAndTheSameSeedGivesIdenticalStatistics) {
   // Roll-ups: every count of the city is the sum over its townships.
   for (const auto& period : st["periods"])
     for (const auto& level : st["levels"]) {
-      const json& city = st["city"]["byPeriod"][period.get<std::string>()][level.get<std::string>()];
+      const json& city =
+          st["city"]["byPeriod"][period.get<std::string>()][level.get<std::string>()];
       for (const auto& [field, value] : city.items()) {
         if (!value.is_number_integer()) continue;
         std::int64_t sum = 0;
-        for (const auto& t : st["townships"]) sum += t["byPeriod"][period.get<std::string>()][level.get<std::string>()][field].get<std::int64_t>();
+        for (const auto& t : st["townships"])
+          sum += t["byPeriod"][period.get<std::string>()][level.get<std::string>()][field]
+                     .get<std::int64_t>();
         EXPECT_EQ(sum, value.get<std::int64_t>()) << period << " " << level << " " << field;
       }
     }
@@ -220,7 +230,8 @@ TEST_F(SimulateTest, CompliantActorsReproduceTheReportsHundredPercentShape) {
 TEST_F(SimulateTest, ABadEndIsRefusedBeforeAnythingRuns) {
   std::string d = fresh();
   EXPECT_EQ(simulate(d, " --end 2023-13-45 --nosync"), 1);
-  EXPECT_NE(slurp(d + "/out.txt").find("--end: \"2023-13-45\" is not an ISO 8601 time"), std::string::npos)
+  EXPECT_NE(slurp(d + "/out.txt").find("--end: \"2023-13-45\" is not an ISO 8601 time"),
+            std::string::npos)
       << slurp(d + "/out.txt");
   EXPECT_FALSE(std::filesystem::exists(d + "/run/engine"));
 }

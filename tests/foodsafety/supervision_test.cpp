@@ -10,18 +10,39 @@ using namespace bihuan::testing;
 namespace {
 
 json task_data(const std::string& binding = "bd-1", const std::string& risk = "B") {
-  return {{"bindingId", binding}, {"cadreId", "c-1"}, {"cadreName", "王干部"}, {"level", "village"},
-          {"businessId", "B0001"}, {"businessName", "张记小吃"}, {"businessType", "small_restaurant"},
-          {"riskLevel", risk}, {"baobaoGrade", "D"}, {"principalId", "p-1"}, {"period", "2023Q2"},
-          {"periodStart", "2023-04-01T00:00:00+08:00"}, {"periodEnd", "2023-06-30T23:59:59+08:00"},
-          {"checklist", {"staff", "hygiene", "records"}}, {"adminId", "adm-t1"}, {"upperAdminId", "adm-city"},
-          {"stationId", "st-1"}, {"townshipId", "T01"}, {"villageId", "V001"}};
+  return {{"bindingId", binding},
+          {"cadreId", "c-1"},
+          {"cadreName", "王干部"},
+          {"level", "village"},
+          {"businessId", "B0001"},
+          {"businessName", "张记小吃"},
+          {"businessType", "small_restaurant"},
+          {"riskLevel", risk},
+          {"baobaoGrade", "D"},
+          {"principalId", "p-1"},
+          {"period", "2023Q2"},
+          {"periodStart", "2023-04-01T00:00:00+08:00"},
+          {"periodEnd", "2023-06-30T23:59:59+08:00"},
+          {"checklist", {"staff", "hygiene", "records"}},
+          {"adminId", "adm-t1"},
+          {"upperAdminId", "adm-city"},
+          {"stationId", "st-1"},
+          {"townshipId", "T01"},
+          {"villageId", "V001"}};
 }
-json check_in(const std::string& mode = "ONSITE") { return {{"lat", 36.4}, {"lng", 94.9}, {"mode", mode}}; }
+json check_in(const std::string& mode = "ONSITE") {
+  return {{"lat", 36.4}, {"lng", 94.9}, {"mode", mode}};
+}
 json answers(bool all_ok) {
-  json a = json::array({{{"itemId", "staff"}, {"compliant", true}}, {{"itemId", "records"}, {"compliant", true}}});
-  if (all_ok) a.push_back({{"itemId", "hygiene"}, {"compliant", true}});
-  else a.push_back({{"itemId", "hygiene"}, {"compliant", false}, {"note", "后厨地面油污"}, {"severity", "minor"}});
+  json a = json::array(
+      {{{"itemId", "staff"}, {"compliant", true}}, {{"itemId", "records"}, {"compliant", true}}});
+  if (all_ok)
+    a.push_back({{"itemId", "hygiene"}, {"compliant", true}});
+  else
+    a.push_back({{"itemId", "hygiene"},
+                 {"compliant", false},
+                 {"note", "后厨地面油污"},
+                 {"severity", "minor"}});
   return {{"answers", a}};
 }
 
@@ -49,7 +70,8 @@ TEST_F(SupervisionTest, HappyPathIsPushedAtPeriodStartAndCompletedOnTime) {
   EXPECT_EQ(v->outcome, "completed");
   EXPECT_EQ(v->data["acceptedBy"], "adm-t1");
   EXPECT_TRUE(by_definition("food-safety.problem").empty());
-  EXPECT_EQ(events(id), (std::vector<std::string>{"start", "period_start", "check_in", "submit", "accept"}));
+  EXPECT_EQ(events(id),
+            (std::vector<std::string>{"start", "period_start", "check_in", "submit", "accept"}));
 }
 
 TEST_F(SupervisionTest, RemoteVisitsAreRefusedForHighRiskBusinessesAndEveryItemMustBeAnswered) {
@@ -87,7 +109,8 @@ TEST_F(SupervisionTest, ANonCompliantAnswerSpawnsOneProblemAndAReturnDoesNotSpaw
   EXPECT_EQ(state(id), "CHECKED_IN");
   EXPECT_EQ(count_to(take_notes(), "c-1", "请补充照片"), 1u);
   ok(id, "submit", cadre("c-1"), answers(false));
-  EXPECT_EQ(by_definition("food-safety.problem").size(), 1u) << "no duplicate problem on resubmission";
+  EXPECT_EQ(by_definition("food-safety.problem").size(), 1u)
+      << "no duplicate problem on resubmission";
   EXPECT_EQ(data(id)["returnCount"], 1);
   // Without a review, the submission is accepted automatically after 5 working days.
   go("2023-04-30T00:00:00+08:00");
@@ -122,7 +145,8 @@ TEST_F(SupervisionTest, OverdueMarksLateNotifiesEscalatesAndEndsCompletedLate) {
 TEST_F(SupervisionTest, AClosedBusinessIsExemptedWithReasonAndApprover) {
   auto id = begin("food-safety.supervision", task_data());
   go("2023-04-01T00:00:00+08:00");
-  EXPECT_EQ(act(id, "business_closed", admin("adm-t1"), {{"reason", "停业"}}).error, StepError::payload_invalid);
+  EXPECT_EQ(act(id, "business_closed", admin("adm-t1"), {{"reason", "停业"}}).error,
+            StepError::payload_invalid);
   ok(id, "business_closed", admin("adm-t1"), {{"reason", "停业"}, {"approverId", "adm-city"}});
   auto v = engine_->get(id);
   EXPECT_EQ(v->outcome, "exempted");
@@ -135,8 +159,11 @@ TEST_F(SupervisionTest, ACadreChangeReassignsTheTaskToTheNewCadreWithTheSameDueT
   auto id = begin("food-safety.supervision", task_data(), "sup/2023Q2/bd-1");
   go("2023-04-01T00:00:00+08:00");
   clock_->set(at("2023-05-08T09:00:00+08:00"));
-  ok(id, "rebind", admin("adm-t1"), {{"newCadreId", "c-9"}, {"newCadreName", "赵干部"}, {"newBindingId", "bd-9"},
-                                      {"reason", "干部调动"}});
+  ok(id, "rebind", admin("adm-t1"),
+     {{"newCadreId", "c-9"},
+      {"newCadreName", "赵干部"},
+      {"newBindingId", "bd-9"},
+      {"reason", "干部调动"}});
   EXPECT_EQ(engine_->get(id)->outcome, "reassigned");
   engine_->advance_to(clock_->now());
   auto next = engine_->get_by_business_key("sup/2023Q2/bd-9");
@@ -150,7 +177,8 @@ TEST_F(SupervisionTest, ACadreChangeReassignsTheTaskToTheNewCadreWithTheSameDueT
   EXPECT_EQ(count_to(notes, "c-1", "已转交"), 1u);
   EXPECT_EQ(count_to(notes, "c-9", "已转交"), 1u);
   EXPECT_EQ(count_to(notes, "c-9", "督导任务已下达"), 1u);
-  EXPECT_EQ(act(next->id, "check_in", cadre("c-1"), check_in()).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(next->id, "check_in", cadre("c-1"), check_in()).error,
+            StepError::actor_not_allowed);
   ok(next->id, "check_in", cadre("c-9"), check_in());
 }
 

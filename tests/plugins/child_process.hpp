@@ -40,7 +40,8 @@ class ChildProcess {
       int status = 0;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       pid_t done = 0;
-      while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+      while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 &&
+             std::chrono::steady_clock::now() < deadline)
         ::poll(nullptr, 0, 10);  // not a timing assumption: a bounded wait for the exit
       if (done == 0) {
         ::kill(pid_, SIGKILL);
@@ -61,7 +62,8 @@ class ChildProcess {
         buffer_.erase(0, nl + 1);
         return line;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (fd_ < 0 || left.count() <= 0) return std::nullopt;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

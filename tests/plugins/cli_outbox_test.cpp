@@ -21,7 +21,8 @@ class CliOutboxTest : public ::testing::Test {
   void SetUp() override { dir_ = make_temp_dir("cliout"); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   CliRun bihuan(const std::string& args) {
-    std::string cmd = "cd '" + dir_ + "' && env -u BIHUAN_DATA -u BIHUAN_PLUGIN_PATH '" BIHUAN_CLI "' " + args +
+    std::string cmd = "cd '" + dir_ +
+                      "' && env -u BIHUAN_DATA -u BIHUAN_PLUGIN_PATH '" BIHUAN_CLI "' " + args +
                       " >out.txt 2>err.txt";
     CliRun r;
     int status = std::system(cmd.c_str());
@@ -30,7 +31,9 @@ class CliOutboxTest : public ::testing::Test {
     r.err = read_text(dir_ + "/err.txt");
     return r;
   }
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ + "/" + name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name) << text;
+  }
   std::string dir_;
 };
 
@@ -42,8 +45,11 @@ TEST_F(CliOutboxTest, DispatchDeadLettersAndRetry) {
   write("def.json", def.dump());
   ASSERT_EQ(bihuan("deploy def.json").rc, 0);
   for (int i = 0; i < 3; ++i)
-    ASSERT_EQ(bihuan("start t.notify --data-dir data --data '{\"who\": \"张三\", \"name\": \"李四\", \"n\": " +
-                     std::to_string(i) + "}'").rc, 0);
+    ASSERT_EQ(bihuan("start t.notify --data-dir data --data '{\"who\": \"张三\", \"name\": "
+                     "\"李四\", \"n\": " +
+                     std::to_string(i) + "}'")
+                  .rc,
+              0);
   auto listed = bihuan("outbox --format json");
   ASSERT_EQ(listed.rc, 0) << listed.err;
   ASSERT_EQ(listed.doc().size(), 3u) << listed.out;
@@ -51,7 +57,8 @@ TEST_F(CliOutboxTest, DispatchDeadLettersAndRetry) {
   EXPECT_EQ(listed.doc()[0]["attempts"], 0);
 
   // An administrator's configuration where "log" always fails: one attempt, then dead.
-  write("failing.json", R"({"dataDir": "data", "pluginDirs": [")" BIHUAN_BINARY_DIR R"(/plugins/test.faulty"],
+  write("failing.json",
+        R"({"dataDir": "data", "pluginDirs": [")" BIHUAN_BINARY_DIR R"(/plugins/test.faulty"],
     "plugins": {"log": {"plugin": "test.flaky", "config": {"failures": -1}, "maxAttempts": 1}}})");
   auto failing = bihuan("dispatch --config failing.json --once --format json");
   EXPECT_EQ(failing.rc, 0) << failing.err;
@@ -91,7 +98,8 @@ TEST_F(CliOutboxTest, DispatchDeadLettersAndRetry) {
 }
 
 TEST_F(CliOutboxTest, AConfigurationWithErrorsIsReportedWithPositions) {
-  write("bad.json", "{\n  \"plugins\": {\"log\": {\"plugin\": \"notify.log\", \"concurrency\": 0}}\n}\n");
+  write("bad.json",
+        "{\n  \"plugins\": {\"log\": {\"plugin\": \"notify.log\", \"concurrency\": 0}}\n}\n");
   auto r = bihuan("dispatch --config bad.json --once");
   EXPECT_EQ(r.rc, 1);
   EXPECT_HAS(r.err, "bad.json:2:");

@@ -87,7 +87,8 @@ TEST_F(ConfigTest, EveryProblemIsReportedWithItsPointerAndPosition) {
 }
 
 TEST_F(ConfigTest, BackoffMaxBelowInitialIsAnError) {
-  std::string path = write(R"({"plugins": {"c": {"plugin": "notify.log", "backoff": {"initialMs": 5000, "maxMs": 10}}}})");
+  std::string path = write(
+      R"({"plugins": {"c": {"plugin": "notify.log", "backoff": {"initialMs": 5000, "maxMs": 10}}}})");
   Problems p;
   EXPECT_FALSE(EngineConfig::load_file(path, p));
   ASSERT_EQ(p.error_count(), 1u) << problems_text(p);
@@ -163,7 +164,8 @@ TEST_F(ConfigTest, DeployChecksNamesAgainstTheConfigurationItRunsWith) {
   EXPECT_FALSE(r.ok);
   bool found = false;
   for (const auto& item : r.problems.items())
-    if (item.code == "unknown-notifier" && item.pointer == "/states/OPEN/onEntry/0/notify") found = true;
+    if (item.code == "unknown-notifier" && item.pointer == "/states/OPEN/onEntry/0/notify")
+      found = true;
   EXPECT_TRUE(found) << problems_text(r.problems);
   // A task handler is not a notifier.
   EXPECT_FALSE(engine->deploy(json::parse(notify_definition("echo", "t.echo")), "d.json").ok);

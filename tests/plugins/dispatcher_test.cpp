@@ -11,7 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ChannelPolicy policy(std::size_t concurrency, std::uint32_t max_attempts = 8, std::int64_t timeout_ms = 5000) {
+ChannelPolicy policy(std::size_t concurrency, std::uint32_t max_attempts = 8,
+                     std::int64_t timeout_ms = 5000) {
   ChannelPolicy p;
   p.concurrency = concurrency;
   p.max_attempts = max_attempts;
@@ -36,7 +37,8 @@ class DispatcherTest : public PluginEngineTest {
   void advance_to_next_attempt() {
     TimePoint next = clock_->now();
     for (const auto& m : outbox())
-      if (!m.dead && m.next_attempt_at && (next == clock_->now() || *m.next_attempt_at < next)) next = *m.next_attempt_at;
+      if (!m.dead && m.next_attempt_at && (next == clock_->now() || *m.next_attempt_at < next))
+        next = *m.next_attempt_at;
     clock_->set(next);
   }
   // Moves the virtual clock past every scheduled attempt.
@@ -79,12 +81,14 @@ TEST_F(DispatcherTest, DeliversEveryMessageToNotifyLogAndEmptiesTheOutbox) {
     EXPECT_EQ(l["definition"], "t.notify");
   }
   EXPECT_EQ(logged, keys);
-  EXPECT_EQ(lines[0]["text"].get<std::string>().rfind("你好 李四，这是第 ", 0), 0u) << lines[0].dump();
+  EXPECT_EQ(lines[0]["text"].get<std::string>().rfind("你好 李四，这是第 ", 0), 0u)
+      << lines[0].dump();
   EXPECT_EQ(d->stats().delivered, 25u);
 }
 
 TEST_F(DispatcherTest, AFailingAttemptIsRetriedAfterABackoffByTheEngineClock) {
-  load(config_of({instance("log", "test.flaky", {{"failures", 2}, {"logPath", work_ + "/ok.txt"}}, policy(1))}));
+  load(config_of({instance("log", "test.flaky", {{"failures", 2}, {"logPath", work_ + "/ok.txt"}},
+                           policy(1))}));
   deploy(notify_definition("log"));
   start_notify(1);
   auto d = dispatcher();
@@ -153,7 +157,8 @@ TEST_F(DispatcherTest, AfterMaxAttemptsAMessageIsADeadLetterUntilRetried) {
 }
 
 TEST_F(DispatcherTest, APermanentFailureIsADeadLetterAtOnce) {
-  load(config_of({instance("log", "test.flaky", {{"failures", -1}, {"permanent", true}}, policy(1))}));
+  load(config_of(
+      {instance("log", "test.flaky", {{"failures", -1}, {"permanent", true}}, policy(1))}));
   deploy(notify_definition("log"));
   start_notify(1);
   auto d = dispatcher();
@@ -165,7 +170,8 @@ TEST_F(DispatcherTest, APermanentFailureIsADeadLetterAtOnce) {
 
 TEST_F(DispatcherTest, NoMoreCallsThanTheChannelsConcurrencyAreInFlight) {
   std::string stats = work_ + "/stats.txt";
-  load(config_of({instance("log", "test.flaky", {{"sleepMs", 20}, {"statsPath", stats}}, policy(3))}));
+  load(config_of(
+      {instance("log", "test.flaky", {{"sleepMs", 20}, {"statsPath", stats}}, policy(3))}));
   deploy(notify_definition("log"));
   for (int i = 0; i < 15; ++i) start_notify(i);
   auto d = dispatcher();
@@ -192,7 +198,8 @@ TEST_F(DispatcherTest, AMessageAcknowledgedDuringAScanIsNotDeliveredAgain) {
   auto d = dispatcher(o);
   d->start();
   auto t0 = std::chrono::steady_clock::now();
-  while (!outbox().empty() && std::chrono::steady_clock::now() - t0 < 60s) std::this_thread::sleep_for(1ms);
+  while (!outbox().empty() && std::chrono::steady_clock::now() - t0 < 60s)
+    std::this_thread::sleep_for(1ms);
   d->stop();
   EXPECT_TRUE(outbox().empty());
   EXPECT_EQ(d->stats().delivered, static_cast<std::uint64_t>(n));
@@ -215,7 +222,8 @@ TEST_F(DispatcherTest, AHangingPluginTimesOutWithoutBlockingOtherChannelsOrSteps
   auto d = dispatcher(o);
   auto t0 = std::chrono::steady_clock::now();
   d->start();
-  while (read_json_lines(work_ + "/n.jsonl").size() < 5 && std::chrono::steady_clock::now() - t0 < 5s)
+  while (read_json_lines(work_ + "/n.jsonl").size() < 5 &&
+         std::chrono::steady_clock::now() - t0 < 5s)
     std::this_thread::sleep_for(2ms);
   EXPECT_EQ(read_json_lines(work_ + "/n.jsonl").size(), 5u);
   EXPECT_EQ(d->stats().timed_out, 0u) << "the other channel did not wait for the hung one";
@@ -225,7 +233,8 @@ TEST_F(DispatcherTest, AHangingPluginTimesOutWithoutBlockingOtherChannelsOrSteps
   if (std::chrono::steady_clock::now() - t0 < 5500ms) {
     EXPECT_EQ(d->stats().timed_out, 0u) << "the steps waited for the hung call";
   }
-  while (d->stats().timed_out == 0 && std::chrono::steady_clock::now() - t0 < 30s) std::this_thread::sleep_for(5ms);
+  while (d->stats().timed_out == 0 && std::chrono::steady_clock::now() - t0 < 30s)
+    std::this_thread::sleep_for(5ms);
   d->stop();
   auto s = d->stats();
   EXPECT_EQ(s.timed_out, 1u);
@@ -266,10 +275,15 @@ TEST_F(DispatcherTest, ATaskResultArrivesFromDeepInNestedStatesWithLongNames) {
   load(config_of({instance("echo", "test.echo-task", json::object(), policy(2))}));
   const std::string a(63, 'A'), b(63, 'B'), c(63, 'C'), e(63, 'E');
   deploy(R"({"id": "t.nested-task", "version": 1, "initial": ")" + a + R"(", "states": {
-    ")" + a + R"(": {"type": "compound", "initial": ")" + b + R"(", "states": {
-      ")" + b + R"(": {"type": "compound", "initial": ")" + c + R"(", "states": {
-        ")" + c + R"(": {"type": "compound", "initial": ")" + e + R"(", "states": {
-          ")" + e + R"(": {"onEntry": [{"task": "echo", "input": {"var": "data"}, "onResult": "done"}]}}}}}},
+    ")" + a +
+         R"(": {"type": "compound", "initial": ")" + b + R"(", "states": {
+      ")" +
+         b + R"(": {"type": "compound", "initial": ")" + c + R"(", "states": {
+        ")" +
+         c + R"(": {"type": "compound", "initial": ")" + e + R"(", "states": {
+          ")" +
+         e +
+         R"(": {"onEntry": [{"task": "echo", "input": {"var": "data"}, "onResult": "done"}]}}}}}},
       "on": {"done": {"target": "OK", "set": {"/result": {"var": "event.payload"}}}}},
     "OK": {"type": "final", "outcome": "ok"}}})");
   auto s = start("t.nested-task", {{"n", 1}});
@@ -332,7 +346,9 @@ TEST_F(DispatcherTest, AMessageForTheWrongKindOfPluginIsADeadLetterAndUnknownCha
   EXPECT_EQ(d->run_once(), 1u);
   auto dead = engine_->dead_letters();
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_HAS(dead[0].last_error, "channel \"echo\" is a task handler (plugin test.echo-task), it cannot deliver a notify message");
+  EXPECT_HAS(dead[0].last_error,
+             "channel \"echo\" is a task handler (plugin test.echo-task), it cannot deliver a "
+             "notify message");
   auto box = outbox();
   ASSERT_EQ(box.size(), 2u);
   EXPECT_EQ(box[1].channel, "nobody");

@@ -101,13 +101,15 @@ TEST(KillDuringDelivery, EveryMessageIsDeliveredAtLeastOnceAfterARestart) {
   if (child == 0) deliver_until_killed(dir, log);
   // Kill it once it is well into the work, but not done.
   auto t0 = std::chrono::steady_clock::now();
-  while (count_lines(log) < kKillAfter && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
+  while (count_lines(log) < kKillAfter && std::chrono::steady_clock::now() - t0 < 20s)
+    std::this_thread::sleep_for(1ms);
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself (status " << status << ")";
   std::size_t before = count_lines(log);
-  ASSERT_GE(before, static_cast<std::size_t>(kKillAfter)) << "the child delivered too little before the deadline";
+  ASSERT_GE(before, static_cast<std::size_t>(kKillAfter))
+      << "the child delivered too little before the deadline";
 
   auto engine = open_engine(dir);
   ASSERT_TRUE(engine);
@@ -136,8 +138,9 @@ TEST(KillDuringDelivery, EveryMessageIsDeliveredAtLeastOnceAfterARestart) {
   for (const auto& k : keys) missing += seen.count(k) ? 0 : 1;
   EXPECT_EQ(missing, 0u) << "messages lost";
   EXPECT_EQ(seen.size(), keys.size()) << "no message that was never produced";
-  std::cout << "kill test: " << before << " lines before SIGKILL, " << left_after_kill << " messages left in the outbox, "
-            << lines - keys.size() << " duplicates after restart\n";
+  std::cout << "kill test: " << before << " lines before SIGKILL, " << left_after_kill
+            << " messages left in the outbox, " << lines - keys.size()
+            << " duplicates after restart\n";
   engine->close();
   std::filesystem::remove_all(dir);
 }

@@ -22,15 +22,16 @@ std::string open_error(const std::string& path) {
   return error;
 }
 
-OutboxMessage message(const std::string& text, const std::string& key = "0000000000000001:1:/states/OPEN/onEntry/0") {
+OutboxMessage message(const std::string& text,
+                      const std::string& key = "0000000000000001:1:/states/OPEN/onEntry/0") {
   OutboxMessage m;
   m.seq = 1;
   m.kind = "notify";
   m.channel = "log";
   m.instance_id = "0000000000000001";
   m.idempotency_key = key;
-  m.body = {{"to", {"张三", "李四"}}, {"text", text}, {"subject", "主题"}, {"definition", "t.notify"},
-            {"state", "OPEN"}, {"businessKey", "BK-1"}};
+  m.body = {{"to", {"张三", "李四"}},   {"text", text},    {"subject", "主题"},
+            {"definition", "t.notify"}, {"state", "OPEN"}, {"businessKey", "BK-1"}};
   return m;
 }
 
@@ -98,7 +99,8 @@ TEST(PluginLoader, AConstructorThatThrowsIsAClearErrorNotACrash) {
   auto lib = open_ok(faulty("test.throwing"));
   ASSERT_TRUE(lib);
   Problems p;
-  EXPECT_FALSE(lib->create("thrower", {{"throwIn", "constructor"}}, nullptr, p, "/plugins/thrower"));
+  EXPECT_FALSE(
+      lib->create("thrower", {{"throwIn", "constructor"}}, nullptr, p, "/plugins/thrower"));
   ASSERT_EQ(p.error_count(), 1u) << problems_text(p);
   EXPECT_EQ(p.items()[0].pointer, "/plugins/thrower");
   EXPECT_HAS(p.items()[0].message, faulty("test.throwing"));
@@ -168,10 +170,12 @@ TEST(PluginLoader, AWrongConfigurationIsReportedWithPointersAndTheObjectIsNotCre
   for (const auto& item : p.items()) {
     pointers.insert(item.pointer);
     EXPECT_EQ(item.file, "engine.json");
-    EXPECT_HAS(item.message, "configuration of \"sms\" (plugin notify.log, " + bundled("notify.log"));
+    EXPECT_HAS(item.message,
+               "configuration of \"sms\" (plugin notify.log, " + bundled("notify.log"));
   }
   EXPECT_TRUE(pointers.count("/plugins/sms/config/path")) << problems_text(p);  // wrong type
-  EXPECT_TRUE(pointers.count("/plugins/sms/config")) << problems_text(p);       // missing path, unknown key
+  EXPECT_TRUE(pointers.count("/plugins/sms/config"))
+      << problems_text(p);  // missing path, unknown key
 }
 
 TEST(PluginLoader, TheLibraryStaysLoadedWhileAnObjectFromItLives) {
@@ -213,7 +217,8 @@ TEST(PluginRegistryLoad, BadInstancesAreLeftOutAndTheOthersLoad) {
   for (const auto& item : p.items()) by_pointer[item.pointer] += item.message;
   EXPECT_HAS(by_pointer["/plugins/old"], "ABI 99.0");
   EXPECT_HAS(by_pointer["/plugins/nofactory"], "bihuan_plugin_create");
-  EXPECT_HAS(by_pointer["/plugins/ghost/plugin"], "no file notify.nowhere.so in the plugin directories");
+  EXPECT_HAS(by_pointer["/plugins/ghost/plugin"],
+             "no file notify.nowhere.so in the plugin directories");
   EXPECT_HAS(by_pointer["/plugins/badcfg/config/path"], "configuration of \"badcfg\"");
   EXPECT_HAS(by_pointer["/plugins/renamed/plugin"], "is plugin notify.log, not notify.other");
   std::filesystem::remove_all(dir);
@@ -231,7 +236,8 @@ TEST(PluginHost, PluginsGetTheClockTheirConfigAndCanEmitEvents) {
   auto obj = lib->create("log", {{"path", dir + "/n.jsonl"}}, services, p);
   ASSERT_TRUE(obj);
   ASSERT_TRUE(obj->notify(message("t"), 1).ok());
-  EXPECT_EQ(read_json_lines(dir + "/n.jsonl").at(0)["loggedAt"], clock->now().time_since_epoch().count());
+  EXPECT_EQ(read_json_lines(dir + "/n.jsonl").at(0)["loggedAt"],
+            clock->now().time_since_epoch().count());
   std::string error;
   EXPECT_FALSE(services->emit_event("log", "0000000000000001", "x", "{}", &error));
   EXPECT_HAS(error, "no engine is attached");

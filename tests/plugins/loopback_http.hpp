@@ -19,8 +19,8 @@
 #include <condition_variable>
 #include <functional>
 #include <list>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -67,7 +67,9 @@ class LoopbackHttpServer {
   LoopbackHttpServer& operator=(const LoopbackHttpServer&) = delete;
 
   int port() const { return port_; }
-  std::string url(const std::string& path = "/hook") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path = "/hook") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   void set_handler(Handler h) {
     std::lock_guard lock(mu_);
     handler_ = std::move(h);
@@ -133,7 +135,8 @@ class LoopbackHttpServer {
     char buf[65536];
     std::size_t header_end = std::string::npos, need = 0;
     for (;;) {
-      if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+      if (header_end == std::string::npos &&
+          (header_end = data.find("\r\n\r\n")) != std::string::npos) {
         std::size_t line_end = data.find("\r\n");
         std::string first = data.substr(0, line_end);
         r.method = first.substr(0, first.find(' '));
@@ -143,13 +146,15 @@ class LoopbackHttpServer {
           std::string line = data.substr(pos, e - pos);
           auto colon = line.find(':');
           std::string name = line.substr(0, colon);
-          std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+          std::transform(name.begin(), name.end(), name.begin(),
+                         [](unsigned char ch) { return std::tolower(ch); });
           std::string value = line.substr(colon + 1);
           value.erase(0, value.find_first_not_of(' '));
           r.headers[name] = value;
           pos = e + 2;
         }
-        need = header_end + 4 + (r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0);
+        need = header_end + 4 +
+               (r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0);
       }
       if (header_end != std::string::npos && data.size() >= need) {
         r.body = data.substr(header_end + 4, need - header_end - 4);
@@ -176,13 +181,16 @@ class LoopbackHttpServer {
         std::unique_lock lock(mu_);
         received_.push_back(r);
         if (handler_) reply = handler_(r);
-        if (reply.hang) cv_.wait(lock, [&] { return stopping_; });
-        else if (reply.delay.count() > 0) cv_.wait_for(lock, reply.delay, [&] { return stopping_; });
+        if (reply.hang)
+          cv_.wait(lock, [&] { return stopping_; });
+        else if (reply.delay.count() > 0)
+          cv_.wait_for(lock, reply.delay, [&] { return stopping_; });
       }
       if (!reply.hang) {
-        std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\nContent-Type: " + reply.content_type +
-                          "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\nConnection: close\r\n\r\n" +
-                          reply.body;
+        std::string out = "HTTP/1.1 " + std::to_string(reply.status) +
+                          " X\r\nContent-Type: " + reply.content_type +
+                          "\r\nContent-Length: " + std::to_string(reply.body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + reply.body;
         for (std::size_t off = 0; off < out.size();) {
           ssize_t n = ::send(c, out.data() + off, out.size() - off, MSG_NOSIGNAL);
           if (n <= 0) break;

@@ -17,17 +17,24 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kSubject = "请假审批：王五申请 3 天年假（2026 年 12 月 1 日至 3 日），请在两个工作日内处理";
-const std::string kText = "王经理，您好：\n\n王五申请休假 3 天。\n.以点开头的一行\n..两个点\n.\n请登录系统审批。";
+const std::string kSubject =
+    "请假审批：王五申请 3 天年假（2026 年 12 月 1 日至 3 日），请在两个工作日内处理";
+const std::string kText =
+    "王经理，您好：\n\n王五申请休假 3 天。\n.以点开头的一行\n..两个点\n.\n请登录系统审批。";
 
-OutboxMessage message(std::vector<std::string> to, const std::string& key = "0000000000000009:2:/states/OPEN/onEntry/0") {
+OutboxMessage message(std::vector<std::string> to,
+                      const std::string& key = "0000000000000009:2:/states/OPEN/onEntry/0") {
   OutboxMessage m;
   m.seq = 9;
   m.kind = "notify";
   m.channel = "mail";
   m.instance_id = "0000000000000009";
   m.idempotency_key = key;
-  m.body = {{"to", to}, {"text", kText}, {"subject", kSubject}, {"definition", "t.notify"}, {"state", "OPEN"}};
+  m.body = {{"to", to},
+            {"text", kText},
+            {"subject", kSubject},
+            {"definition", "t.notify"},
+            {"state", "OPEN"}};
   return m;
 }
 
@@ -43,7 +50,8 @@ class SmtpTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(make_temp_dir("smtp"));
-    server_ = new ChildProcess({"/usr/bin/python3", BIHUAN_SOURCE_DIR "/tests/plugins/smtp_server.py", log()});
+    server_ = new ChildProcess(
+        {"/usr/bin/python3", BIHUAN_SOURCE_DIR "/tests/plugins/smtp_server.py", log()});
     auto port = server_->read_line(60s);
     port_ = new std::string(port.value_or(""));
   }
@@ -55,8 +63,9 @@ class SmtpTest : public ::testing::Test {
   }
   static std::string log() { return *dir_ + "/received.jsonl"; }
   void SetUp() override {
-    ASSERT_FALSE(port_->empty()) << "the aiosmtpd server did not start: is python3-aiosmtpd installed "
-                                    "(scripts/setup.sh) for /usr/bin/python3?";
+    ASSERT_FALSE(port_->empty())
+        << "the aiosmtpd server did not start: is python3-aiosmtpd installed "
+           "(scripts/setup.sh) for /usr/bin/python3?";
     std::filesystem::remove(log());
   }
 
@@ -64,7 +73,9 @@ class SmtpTest : public ::testing::Test {
     return create_bundled(lib_, "notify.smtp", "mail", config, nullptr, problems);
   }
   json config(json extra = json::object()) const {
-    json c = {{"host", "127.0.0.1"}, {"port", std::stoi(*port_)}, {"from", "workflow@example.org"},
+    json c = {{"host", "127.0.0.1"},
+              {"port", std::stoi(*port_)},
+              {"from", "workflow@example.org"},
               {"timeoutMs", 30000}};
     c.update(extra);
     return c;
@@ -80,7 +91,8 @@ std::string* SmtpTest::port_ = nullptr;
 ChildProcess* SmtpTest::server_ = nullptr;
 
 TEST_F(SmtpTest, SendsChineseSubjectAndBodyToEveryRecipientWithAuthPlain) {
-  auto mail = create(config({{"fromName", "闭环 工作流"}, {"username", "bihuan"}, {"password", "密码-pw"}}));
+  auto mail = create(
+      config({{"fromName", "闭环 工作流"}, {"username", "bihuan"}, {"password", "密码-pw"}}));
   ASSERT_TRUE(mail);
   auto r = mail->notify(message({"wang.jingli@example.org", "hr@example.com"}), 1);
   ASSERT_TRUE(r.ok()) << r.body;

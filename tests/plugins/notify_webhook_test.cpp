@@ -19,8 +19,8 @@ using namespace std::chrono_literals;
 std::string hmac_hex(const std::string& key, const std::string& data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), mac, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   std::string out;
   char buf[3];
   for (unsigned i = 0; i < len; ++i) std::snprintf(buf, sizeof buf, "%02x", mac[i]), out += buf;
@@ -34,8 +34,9 @@ OutboxMessage message(const std::string& key = "0000000000000007:3:/states/OPEN/
   m.channel = "hook";
   m.instance_id = "0000000000000007";
   m.idempotency_key = key;
-  m.body = {{"to", {"张三"}}, {"text", "请审批 王五 的请假（3 天）"}, {"subject", "请假审批"},
-            {"definition", "t.notify"}, {"state", "OPEN"}, {"businessKey", "BK-7"}};
+  m.body = {{"to", {"张三"}},        {"text", "请审批 王五 的请假（3 天）"},
+            {"subject", "请假审批"}, {"definition", "t.notify"},
+            {"state", "OPEN"},       {"businessKey", "BK-7"}};
   return m;
 }
 
@@ -49,7 +50,9 @@ class WebhookTest : public ::testing::Test {
 
 TEST_F(WebhookTest, PostsTheMessageAsJsonSignedWithHmacAndTheIdempotencyKey) {
   LoopbackHttpServer server([](const HttpReceived&) { return HttpReply{}; });
-  auto hook = create({{"url", server.url("/hooks/bihuan?x=1")}, {"secret", "s3cret-密钥"}, {"timeoutMs", 10000},
+  auto hook = create({{"url", server.url("/hooks/bihuan?x=1")},
+                      {"secret", "s3cret-密钥"},
+                      {"timeoutMs", 10000},
                       {"headers", {{"Authorization", "Bearer t0ken"}}}});
   ASSERT_TRUE(hook);
   auto r = hook->notify(message(), 2);
@@ -77,7 +80,8 @@ TEST_F(WebhookTest, PostsTheMessageAsJsonSignedWithHmacAndTheIdempotencyKey) {
   EXPECT_EQ(body["businessKey"], "BK-7");
 
   // A host name goes through the resolver (an IP address does not).
-  auto by_name = create({{"url", "http://localhost:" + std::to_string(server.port()) + "/by-name"}, {"secret", "k"}});
+  auto by_name = create(
+      {{"url", "http://localhost:" + std::to_string(server.port()) + "/by-name"}, {"secret", "k"}});
   ASSERT_TRUE(by_name);
   r = by_name->notify(message(), 1);
   ASSERT_TRUE(r.ok()) << r.body;
@@ -86,7 +90,9 @@ TEST_F(WebhookTest, PostsTheMessageAsJsonSignedWithHmacAndTheIdempotencyKey) {
 
 TEST_F(WebhookTest, ServerErrorsAndTooManyRequestsRetryOtherClientErrorsFail) {
   int status = 500;
-  LoopbackHttpServer server([&](const HttpReceived&) { return HttpReply{status, R"({"error":"数据库不可用"})"}; });
+  LoopbackHttpServer server([&](const HttpReceived&) {
+    return HttpReply{status, R"({"error":"数据库不可用"})"};
+  });
   auto hook = create({{"url", server.url()}, {"secret", "k"}});
   ASSERT_TRUE(hook);
   auto r = hook->notify(message(), 1);
@@ -112,7 +118,9 @@ TEST_F(WebhookTest, ServerErrorsAndTooManyRequestsRetryOtherClientErrorsFail) {
 TEST_F(WebhookTest, ALongAnswerIsQuotedInTheErrorCutAtACharacterBoundary) {
   std::string long_body;
   for (int i = 0; i < 200; ++i) long_body += "错";  // 600 bytes of 3-byte characters
-  LoopbackHttpServer server([&](const HttpReceived&) { return HttpReply{502, long_body, "text/plain"}; });
+  LoopbackHttpServer server([&](const HttpReceived&) {
+    return HttpReply{502, long_body, "text/plain"};
+  });
   auto hook = create({{"url", server.url()}, {"secret", "k"}});
   ASSERT_TRUE(hook);
   auto r = hook->notify(message(), 1);
@@ -136,8 +144,8 @@ TEST_F(WebhookTest, AHangingServerTimesOutAsARetryWithinTheConfiguredTime) {
   auto elapsed = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "timed out after 1000 ms");
-  EXPECT_GE(elapsed, 900ms);   // it did wait for the answer...
-  EXPECT_LT(elapsed, 10s);     // ...but not for ever (generous: a loaded 2-core machine)
+  EXPECT_GE(elapsed, 900ms);  // it did wait for the answer...
+  EXPECT_LT(elapsed, 10s);    // ...but not for ever (generous: a loaded 2-core machine)
   EXPECT_EQ(server.received().size(), 1u);  // the request arrived; the answer never came
 }
 
@@ -161,7 +169,9 @@ TEST_F(WebhookTest, NoServerListeningIsARetry) {
     LoopbackHttpServer closed;
     port = closed.port();
   }
-  auto hook = create({{"url", "http://127.0.0.1:" + std::to_string(port) + "/x"}, {"secret", "k"}, {"timeoutMs", 5000}});
+  auto hook = create({{"url", "http://127.0.0.1:" + std::to_string(port) + "/x"},
+                      {"secret", "k"},
+                      {"timeoutMs", 5000}});
   ASSERT_TRUE(hook);
   auto r = hook->notify(message(), 1);
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
@@ -176,7 +186,9 @@ TEST_F(WebhookTest, BadConfigurationsAreRefusedWithTheReason) {
   EXPECT_FALSE(create({{"url", "http://127.0.0.1:1/"}}, &p2));
   EXPECT_HAS(problems_text(p2), "secret");
   Problems p3;
-  EXPECT_FALSE(create({{"url", "http://127.0.0.1:1/"}, {"secret", "k"}, {"headers", {{"idempotency-key", "x"}}}}, &p3));
+  EXPECT_FALSE(create(
+      {{"url", "http://127.0.0.1:1/"}, {"secret", "k"}, {"headers", {{"idempotency-key", "x"}}}},
+      &p3));
   EXPECT_HAS(problems_text(p3), "header idempotency-key is set by notify.webhook itself");
   Problems p4;
   EXPECT_FALSE(create({{"url", "http://127.0.0.1:99999/"}, {"secret", "k"}}, &p4));
@@ -186,10 +198,12 @@ TEST_F(WebhookTest, BadConfigurationsAreRefusedWithTheReason) {
 TEST_F(WebhookTest, HttpsWithASelfSignedCertificateVerifiesAgainstCaFile) {
   auto dir = make_temp_dir("https");
   std::string cert = dir + "/cert.pem", key = dir + "/key.pem", log = dir + "/received.jsonl";
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
-                    " -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
+      " -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
-  ChildProcess server({"/usr/bin/python3", BIHUAN_SOURCE_DIR "/tests/plugins/https_server.py", cert, key, log});
+  ChildProcess server(
+      {"/usr/bin/python3", BIHUAN_SOURCE_DIR "/tests/plugins/https_server.py", cert, key, log});
   auto port = server.read_line(30s);
   ASSERT_TRUE(port) << "the Python HTTPS server did not start";
   std::string url = "https://127.0.0.1:" + *port + "/secure";
@@ -221,7 +235,8 @@ TEST_F(WebhookDispatchTest, TheDispatcherDeliversEveryOutboxMessageToTheReceiver
   ChannelPolicy policy;
   policy.concurrency = 2;
   policy.timeout_ms = 20000;
-  load(config_of({instance("hook", "notify.webhook", {{"url", server.url()}, {"secret", "k"}}, policy)}));
+  load(config_of(
+      {instance("hook", "notify.webhook", {{"url", server.url()}, {"secret", "k"}}, policy)}));
   deploy(notify_definition("hook"));
   std::set<std::string> keys;
   for (int i = 0; i < 5; ++i) start_notify(i);

@@ -17,10 +17,14 @@ TEST_F(PluginEngineTest, AnOutOfTreePluginBuildsAgainstTheInstalledSdkAndDeliver
   std::string work = make_temp_dir("oot");
   std::string log = work + "/build.log";
   std::string prefix = work + "/prefix", build = work + "/build";
-  ASSERT_EQ(run("cmake --install " BIHUAN_BINARY_DIR " --prefix " + prefix + " --component plugin_sdk", log), 0)
+  ASSERT_EQ(
+      run("cmake --install " BIHUAN_BINARY_DIR " --prefix " + prefix + " --component plugin_sdk",
+          log),
+      0)
       << read_text(log);
   EXPECT_TRUE(std::filesystem::exists(prefix + "/include/bihuan/plugin/sdk.hpp"));
-  EXPECT_FALSE(std::filesystem::exists(prefix + "/include/bihuan/engine.hpp")) << "only the SDK is installed";
+  EXPECT_FALSE(std::filesystem::exists(prefix + "/include/bihuan/engine.hpp"))
+      << "only the SDK is installed";
   ASSERT_EQ(run("cmake -S " BIHUAN_SOURCE_DIR "/examples/plugin-out-of-tree -B " + build +
                     " -DCMAKE_PREFIX_PATH=" + prefix + " -DCMAKE_BUILD_TYPE=Release",
                 log),
@@ -31,7 +35,8 @@ TEST_F(PluginEngineTest, AnOutOfTreePluginBuildsAgainstTheInstalledSdkAndDeliver
 
   EngineConfig c;
   c.plugin_dirs = {build};
-  c.plugins["greeter"] = instance("greeter", "notify.hello", {{"path", work + "/greetings.txt"}, {"greeting", "你好"}});
+  c.plugins["greeter"] = instance("greeter", "notify.hello",
+                                  {{"path", work + "/greetings.txt"}, {"greeting", "你好"}});
   load(c);
   EXPECT_EQ(registry_.find("greeter")->info().file, build + "/notify.hello.so");
   deploy(notify_definition("greeter"));

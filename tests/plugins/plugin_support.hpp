@@ -13,12 +13,16 @@
 #include "runtime/engine_fixture.hpp"
 
 // EXPECT_HAS(text, part): `part` occurs in `text` (prints the text otherwise).
-#define EXPECT_HAS(text, part)                                                                     \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "expected \"" << (part) << "\" in:\n" << (text)
+#define EXPECT_HAS(text, part)                               \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
+      << "expected \"" << (part) << "\" in:\n"               \
+      << (text)
 
 namespace bihuan::testing {
 
-inline std::string bundled(const std::string& name) { return std::string(BIHUAN_BINARY_DIR "/plugins/") + name + ".so"; }
+inline std::string bundled(const std::string& name) {
+  return std::string(BIHUAN_BINARY_DIR "/plugins/") + name + ".so";
+}
 inline std::string faulty(const std::string& name) {
   return std::string(BIHUAN_BINARY_DIR "/plugins/test.faulty/") + name + ".so";
 }
@@ -32,16 +36,17 @@ inline std::string problems_text(const Problems& p) {
 // Opens the bundled plugin `library` into `lib` and creates the instance `name` (config
 // pointer /plugins/<name>). With `problems` the caller checks the outcome; without, a
 // refusal fails the test with the plugin's problems.
-inline std::shared_ptr<PluginObject> create_bundled(std::shared_ptr<PluginLibrary>& lib, const std::string& library,
-                                                    const std::string& name, const json& config,
-                                                    std::shared_ptr<HostServices> services = nullptr,
-                                                    Problems* problems = nullptr) {
+inline std::shared_ptr<PluginObject> create_bundled(
+    std::shared_ptr<PluginLibrary>& lib, const std::string& library, const std::string& name,
+    const json& config, std::shared_ptr<HostServices> services = nullptr,
+    Problems* problems = nullptr) {
   std::string error;
   lib = PluginLibrary::open(bundled(library), &error);
   EXPECT_TRUE(lib) << error;
   if (!lib) return nullptr;
   Problems local;
-  auto obj = lib->create(name, config, std::move(services), problems ? *problems : local, "/plugins/" + name);
+  auto obj = lib->create(name, config, std::move(services), problems ? *problems : local,
+                         "/plugins/" + name);
   if (!problems) {
     EXPECT_TRUE(obj) << problems_text(local);
   }
@@ -64,8 +69,8 @@ inline std::vector<json> read_json_lines(const std::string& path) {
 }
 
 // One instance entry of an engine configuration.
-inline PluginInstanceConfig instance(const std::string& name, const std::string& plugin, json config,
-                                     ChannelPolicy policy = {}) {
+inline PluginInstanceConfig instance(const std::string& name, const std::string& plugin,
+                                     json config, ChannelPolicy policy = {}) {
   PluginInstanceConfig p;
   p.name = name;
   p.plugin = plugin;
@@ -82,10 +87,12 @@ inline EngineConfig config_of(std::vector<PluginInstanceConfig> instances) {
 }
 
 // A workflow whose initial state notifies `channel` (Chinese text) and can be closed.
-inline std::string notify_definition(const std::string& channel, const std::string& id = "t.notify") {
+inline std::string notify_definition(const std::string& channel,
+                                     const std::string& id = "t.notify") {
   return R"({"id": ")" + id + R"(", "version": 1, "initial": "OPEN",
     "states": {
-      "OPEN": {"onEntry": [{"notify": ")" + channel + R"(", "to": {"var": "data.who"},
+      "OPEN": {"onEntry": [{"notify": ")" +
+         channel + R"(", "to": {"var": "data.who"},
                             "subject": "通知 {{data.n}}", "template": "你好 {{data.name}}，这是第 {{data.n}} 条消息"}],
                "on": {"close": {"target": "DONE"}}},
       "DONE": {"type": "final", "outcome": "done"}}})";
@@ -95,7 +102,8 @@ inline std::string notify_definition(const std::string& channel, const std::stri
 inline std::string task_definition(const std::string& channel) {
   return R"({"id": "t.task", "version": 1, "initial": "WORK",
     "states": {
-      "WORK": {"onEntry": [{"task": ")" + channel + R"(", "input": {"var": "data.input"},
+      "WORK": {"onEntry": [{"task": ")" +
+         channel + R"(", "input": {"var": "data.input"},
                             "onResult": "done", "onError": "failed"}],
                "on": {"done": {"target": "OK", "set": {"/result": {"var": "event.payload"}}},
                       "poke": {"set": {"/poked": {"var": "event.payload.from"}}},
@@ -109,10 +117,11 @@ class PluginEngineTest : public EngineTest {
  protected:
   void load(EngineConfig config) {
     config_ = std::move(config);
-    services_ = std::make_shared<HostServices>(clock_, [this](PluginLogLevel, const std::string& who, const std::string& m) {
-      std::lock_guard lock(log_mu_);
-      plugin_log_.push_back(who + ": " + m);
-    });
+    services_ = std::make_shared<HostServices>(
+        clock_, [this](PluginLogLevel, const std::string& who, const std::string& m) {
+          std::lock_guard lock(log_mu_);
+          plugin_log_.push_back(who + ": " + m);
+        });
     Problems p;
     registry_ = PluginRegistry::load(config_, services_, p);
     ASSERT_FALSE(p.has_errors()) << problems_text(p);

@@ -22,11 +22,12 @@ class CsvTest : public ::testing::Test {
     write("cadres.json", R"([{"business": 1, "cadre": "张三", "role": "包保干部"},
                              {"business": 1, "cadre": "李四", "role": "主要负责人"},
                              {"business": 2, "cadre": "王五", "role": "包保干部", "phone": "138"}])");
-    services_ = std::make_shared<HostServices>(std::make_shared<VirtualClock>(TimePoint{}),
-                                               [this](PluginLogLevel level, const std::string& who, const std::string& m) {
-                                                 std::lock_guard lock(mu_);
-                                                 log_.push_back((level == PluginLogLevel::warning ? "warning " : "") + who + ": " + m);
-                                               });
+    services_ = std::make_shared<HostServices>(
+        std::make_shared<VirtualClock>(TimePoint{}),
+        [this](PluginLogLevel level, const std::string& who, const std::string& m) {
+          std::lock_guard lock(mu_);
+          log_.push_back((level == PluginLogLevel::warning ? "warning " : "") + who + ": " + m);
+        });
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -37,15 +38,22 @@ class CsvTest : public ::testing::Test {
   void replace(const std::string& name, const std::string& text, int seconds_forward) {
     write(name, text);
     auto p = std::filesystem::path(dir_ + "/" + name);
-    std::filesystem::last_write_time(p, std::filesystem::last_write_time(p) + std::chrono::seconds(seconds_forward));
+    std::filesystem::last_write_time(
+        p, std::filesystem::last_write_time(p) + std::chrono::seconds(seconds_forward));
   }
   json config() const {
-    return {{"tables", {{"business", {{"file", dir_ + "/business.csv"}}}, {"cadres", {{"file", dir_ + "/cadres.json"}}}}},
-            {"queries",
-             {{"business-by-id", {{"table", "business"}, {"filter", {"id"}}}},
-              {"in-district", {{"table", "business"}, {"filter", {"district"}}, {"columns", {"name"}}}},
-              {"cadres-of", {{"table", "cadres"}, {"filter", {"business", "role"}}, {"columns", {"cadre", "phone"}}}},
-              {"all-cadres", {{"table", "cadres"}}}}}};
+    return {
+        {"tables",
+         {{"business", {{"file", dir_ + "/business.csv"}}},
+          {"cadres", {{"file", dir_ + "/cadres.json"}}}}},
+        {"queries",
+         {{"business-by-id", {{"table", "business"}, {"filter", {"id"}}}},
+          {"in-district", {{"table", "business"}, {"filter", {"district"}}, {"columns", {"name"}}}},
+          {"cadres-of",
+           {{"table", "cadres"},
+            {"filter", {"business", "role"}},
+            {"columns", {"cadre", "phone"}}}},
+          {"all-cadres", {{"table", "cadres"}}}}}};
   }
   std::shared_ptr<PluginObject> create(const json& config, Problems* problems = nullptr) {
     return create_bundled(lib_, "source.csv", "files", config, services_, problems);
@@ -67,7 +75,10 @@ TEST_F(CsvTest, QueriesFilterByEqualityAndQuotedFieldsSurvive) {
   ASSERT_TRUE(src);
   auto r = src->query("business-by-id", {{"id", "1"}});
   ASSERT_TRUE(r.ok()) << r.body;
-  EXPECT_EQ(r.value, json::parse(R"([{"id": "1", "name": "海淀区第一食堂", "district": "海淀", "note": "含逗号, 和 \"引号\""}])"));
+  EXPECT_EQ(
+      r.value,
+      json::parse(
+          R"([{"id": "1", "name": "海淀区第一食堂", "district": "海淀", "note": "含逗号, 和 \"引号\""}])"));
   // A number parameter matches the CSV text "2".
   r = src->query("business-by-id", {{"id", 2}});
   ASSERT_TRUE(r.ok()) << r.body;
@@ -107,7 +118,8 @@ TEST_F(CsvTest, BrokenFilesAndUnknownColumnsAreRefusedAtStart) {
   c = config();
   c["tables"]["broken"] = {{"file", dir_ + "/broken.csv"}};
   EXPECT_FALSE(create(c, &p2));
-  EXPECT_HAS(problems_text(p2), "table broken: " + dir_ + "/broken.csv: record 2 has 3 fields; the header has 2");
+  EXPECT_HAS(problems_text(p2),
+             "table broken: " + dir_ + "/broken.csv: record 2 has 3 fields; the header has 2");
   write("quote.csv", "a,b\n\"open,2\n");
   Problems p3;
   c["tables"]["broken"] = {{"file", dir_ + "/quote.csv"}};
@@ -142,18 +154,21 @@ TEST_F(CsvTest, AChangedFileIsReloadedAndABrokenOneKeepsTheOldRowsAndIsReportedO
   l = log();
   std::size_t warnings = 0;
   for (const auto& line : l)
-    if (line.rfind("warning files: table business: keeping the previous data (1 rows)", 0) == 0) ++warnings;
+    if (line.rfind("warning files: table business: keeping the previous data (1 rows)", 0) == 0)
+      ++warnings;
   EXPECT_EQ(warnings, 1u) << ::testing::PrintToString(l);
   EXPECT_HAS(l.back(), "record 2 has 2 fields; the header has 4");
 
   // A version that drops a column a query filters on is refused the same way.
   replace("business.csv", "id,name\n6,x\n", 15);
-  EXPECT_EQ(src->query("in-district", {{"district", "海淀"}}).value, json::parse(R"([{"name": "新开的店"}])"));
+  EXPECT_EQ(src->query("in-district", {{"district", "海淀"}}).value,
+            json::parse(R"([{"name": "新开的店"}])"));
   EXPECT_HAS(log().back(), "no column \"district\"");
 
   // Fixed again: reloaded.
   replace("business.csv", "id,name,district,note\n7,修好了,海淀,ok\n", 20);
-  EXPECT_EQ(src->query("in-district", {{"district", "海淀"}}).value, json::parse(R"([{"name": "修好了"}])"));
+  EXPECT_EQ(src->query("in-district", {{"district", "海淀"}}).value,
+            json::parse(R"([{"name": "修好了"}])"));
 
   // JSON tables reload the same way.
   replace("cadres.json", R"([{"business": 1, "cadre": "赵六", "role": "包保干部"}])", 5);

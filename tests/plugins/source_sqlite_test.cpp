@@ -51,9 +51,16 @@ class SqliteTest : public ::testing::Test {
 };
 
 const json kQueries = {
-    {"business-by-id", {{"sql", "SELECT id, name, score, licence, closed FROM business WHERE id = :id"}, {"params", {"id"}}}},
-    {"cadres-of", {{"sql", "SELECT cadre, role FROM binding WHERE business = $business AND role = @role ORDER BY cadre"}}},
-    {"in-district", {{"sql", "SELECT name FROM business WHERE district = :district AND closed IS NULL ORDER BY id"}}},
+    {"business-by-id",
+     {{"sql", "SELECT id, name, score, licence, closed FROM business WHERE id = :id"},
+      {"params", {"id"}}}},
+    {"cadres-of",
+     {{"sql",
+       "SELECT cadre, role FROM binding WHERE business = $business AND role = @role ORDER BY "
+       "cadre"}}},
+    {"in-district",
+     {{"sql",
+       "SELECT name FROM business WHERE district = :district AND closed IS NULL ORDER BY id"}}},
     {"count", {{"sql", "SELECT count(*) AS n FROM business"}}}};
 
 TEST_F(SqliteTest, NamedQueriesBindParametersByNameAndReturnJsonRows) {
@@ -62,7 +69,10 @@ TEST_F(SqliteTest, NamedQueriesBindParametersByNameAndReturnJsonRows) {
   EXPECT_EQ(db->info().kind, PluginKind::data_source);
   auto r = db->query("business-by-id", {{"id", 1}});
   ASSERT_TRUE(r.ok()) << r.body;
-  EXPECT_EQ(r.value, json::parse(R"([{"id": 1, "name": "海淀区第一食堂", "score": 92.5, "licence": "AP8Q", "closed": null}])"));
+  EXPECT_EQ(
+      r.value,
+      json::parse(
+          R"([{"id": 1, "name": "海淀区第一食堂", "score": 92.5, "licence": "AP8Q", "closed": null}])"));
   r = db->query("cadres-of", {{"business", 1}, {"role", "包保干部"}});
   ASSERT_TRUE(r.ok()) << r.body;
   EXPECT_EQ(r.value, json::parse(R"([{"cadre": "张三", "role": "包保干部"}])"));
@@ -85,7 +95,9 @@ TEST_F(SqliteTest, UnknownQueriesAndMissingOrUnknownParametersAreClearErrors) {
   ASSERT_TRUE(db);
   auto r = db->query("no-such", json::object());
   EXPECT_FALSE(r.ok());
-  EXPECT_HAS(r.body, "unknown query \"no-such\" (configured: business-by-id, cadres-of, count, in-district)");
+  EXPECT_HAS(
+      r.body,
+      "unknown query \"no-such\" (configured: business-by-id, cadres-of, count, in-district)");
   r = db->query("cadres-of", {{"business", 1}});
   EXPECT_FALSE(r.ok());
   EXPECT_HAS(r.body, "query cadres-of needs parameter \"role\"");
@@ -95,18 +107,25 @@ TEST_F(SqliteTest, UnknownQueriesAndMissingOrUnknownParametersAreClearErrors) {
 }
 
 TEST_F(SqliteTest, BadSqlWritesPositionalParametersAndMissingFilesAreRefusedAtStart) {
-  EXPECT_HAS(refused(config({{"broken", {{"sql", "SELEC name FROM business"}}}})), "query broken: near \"SELEC\"");
-  EXPECT_HAS(refused(config({{"nope", {{"sql", "SELECT * FROM nowhere"}}}})), "query nope: no such table: nowhere");
-  EXPECT_HAS(refused(config({{"wipe", {{"sql", "DELETE FROM business"}}}})), "query wipe: the statement would write");
-  EXPECT_HAS(refused(config({{"q", {{"sql", "SELECT * FROM business WHERE id = ?"}}}})), "use named parameters");
+  EXPECT_HAS(refused(config({{"broken", {{"sql", "SELEC name FROM business"}}}})),
+             "query broken: near \"SELEC\"");
+  EXPECT_HAS(refused(config({{"nope", {{"sql", "SELECT * FROM nowhere"}}}})),
+             "query nope: no such table: nowhere");
+  EXPECT_HAS(refused(config({{"wipe", {{"sql", "DELETE FROM business"}}}})),
+             "query wipe: the statement would write");
+  EXPECT_HAS(refused(config({{"q", {{"sql", "SELECT * FROM business WHERE id = ?"}}}})),
+             "use named parameters");
   EXPECT_HAS(refused(config({{"two", {{"sql", "SELECT 1; SELECT 2"}}}})), "only one SQL statement");
-  EXPECT_HAS(refused(config({{"q", {{"sql", "SELECT * FROM business WHERE id = :id"}, {"params", {"ident"}}}}})),
-             "parameter \"ident\" is listed but the SQL has no :ident");
+  EXPECT_HAS(
+      refused(config(
+          {{"q", {{"sql", "SELECT * FROM business WHERE id = :id"}, {"params", {"ident"}}}}})),
+      "parameter \"ident\" is listed but the SQL has no :ident");
   json missing = config(kQueries);
   missing["database"] = dir_ + "/absent.db";
   EXPECT_HAS(refused(missing), "cannot open the database " + dir_ + "/absent.db read-only");
   EXPECT_HAS(refused({{"database", db_}}), "/plugins/db");  // no queries: schema error
-  std::ofstream(dir_ + "/not.db") << "this is not a database, just text that is long enough to have a header";
+  std::ofstream(dir_ + "/not.db")
+      << "this is not a database, just text that is long enough to have a header";
   json not_db = config(kQueries);
   not_db["database"] = dir_ + "/not.db";
   EXPECT_HAS(refused(not_db), "not.db");
@@ -124,8 +143,10 @@ TEST_F(SqliteTest, TheConnectionIsReadOnlyEvenForStatementsThatLookHarmless) {
 
 TEST_F(SqliteTest, AQueryOverItsTimeLimitIsStoppedWithAClearError) {
   // A recursive CTE that would count for a very long time.
-  auto db = create(config({{"slow", {{"sql", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-                                             "SELECT max(x) AS m FROM c"}}}},
+  auto db = create(config({{"slow",
+                            {{"sql",
+                              "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                              "SELECT max(x) AS m FROM c"}}}},
                           {{"timeoutMs", 200}}));
   ASSERT_TRUE(db);
   auto t0 = std::chrono::steady_clock::now();

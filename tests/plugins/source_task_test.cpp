@@ -27,7 +27,8 @@ TEST_F(SourceTaskTest, RowsComeBackAsTheResultEventAndFailuresAsTheErrorEvent) {
   load(config_of({instance("src", "test.malformed", json::object())}));
   std::set<std::string> notifiers, handlers;
   configured_names(config_, registry_, notifiers, handlers);
-  EXPECT_TRUE(handlers.count("src")) << "a data source is a valid task channel for deploy's name check";
+  EXPECT_TRUE(handlers.count("src"))
+      << "a data source is a valid task channel for deploy's name check";
   EXPECT_FALSE(notifiers.count("src"));
 
   json good = json::parse(kQueryFlow);

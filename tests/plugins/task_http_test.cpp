@@ -11,7 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-OutboxMessage task(json input, const std::string& key = "000000000000000a:1:/states/WORK/onEntry/0") {
+OutboxMessage task(json input,
+                   const std::string& key = "000000000000000a:1:/states/WORK/onEntry/0") {
   OutboxMessage m;
   m.seq = 10;
   m.kind = "task";
@@ -31,8 +32,11 @@ class TaskHttpTest : public ::testing::Test {
 };
 
 TEST_F(TaskHttpTest, CallsTheTemplatedUrlWithTheInputAndReturnsTheResponseJson) {
-  LoopbackHttpServer server([](const HttpReceived&) { return HttpReply{200, R"({"passed": true, "score": 95, "备注": "合格"})"}; });
-  auto check = create({{"url", "http://127.0.0.1:" + std::to_string(server.port()) + "/inspections/{business}?by={cadre}"},
+  LoopbackHttpServer server([](const HttpReceived&) {
+    return HttpReply{200, R"({"passed": true, "score": 95, "备注": "合格"})"};
+  });
+  auto check = create({{"url", "http://127.0.0.1:" + std::to_string(server.port()) +
+                                   "/inspections/{business}?by={cadre}"},
                        {"headers", {{"X-Api-Key", "k1"}}}});
   ASSERT_TRUE(check);
   EXPECT_EQ(check->kind(), PluginKind::task_handler);
@@ -71,7 +75,9 @@ TEST_F(TaskHttpTest, NonJsonAnswersAndErrorStatusesFailClearlyServerErrorsAndTim
   reply = HttpReply{200, "<html>维护中</html>", "text/html"};
   auto r = check->run_task(task({{"id", 1}}), 1);
   EXPECT_EQ(r.status, PluginResult::Status::fail) << r.body;
-  EXPECT_HAS(r.body, "POST " + server.url("/x/1") + ": HTTP 200 answered with a body that is not JSON (Content-Type: text/html)");
+  EXPECT_HAS(r.body,
+             "POST " + server.url("/x/1") +
+                 ": HTTP 200 answered with a body that is not JSON (Content-Type: text/html)");
   reply = HttpReply{404, R"({"error": "no such business"})"};
   r = check->run_task(task({{"id", 1}}), 1);
   EXPECT_EQ(r.status, PluginResult::Status::fail) << r.body;

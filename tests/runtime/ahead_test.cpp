@@ -60,7 +60,8 @@ class AheadTest : public EngineTest {
     manual_ = std::make_shared<ManualClock>(at("2033-04-03T09:00:00Z"));
     open_with(options());
     deploy(kBurst);
-    for (int i = 0; i < kBurstSize; ++i) ids_.push_back(start("t.burst", {{"due", "2033-04-03T10:00:00Z"}}).instance->id);
+    for (int i = 0; i < kBurstSize; ++i)
+      ids_.push_back(start("t.burst", {{"due", "2033-04-03T10:00:00Z"}}).instance->id);
     far_ = start("t.burst", {{"due", "2033-05-01T00:00:00Z"}}).instance->id;
   }
   EngineOptions options() const {
@@ -75,7 +76,8 @@ class AheadTest : public EngineTest {
     manual_->set(due_ - before);
     before_ = engine_->metrics().timers_ahead;
     ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
-    ASSERT_TRUE(eventually([&] { return engine_->metrics().timers_ahead == before_ + kBurstSize; }));
+    ASSERT_TRUE(
+        eventually([&] { return engine_->metrics().timers_ahead == before_ + kBurstSize; }));
   }
   int in_state(const std::string& state) const {
     int n = 0;
@@ -147,14 +149,16 @@ TEST_F(AheadTest, AnotherProcessCommittingFirstSendsTheBurstBackAndNothingFiresE
   // The CLI is another process on the same store (on the real clock, years before these
   // timers are due): it commits while the committer holds
   // the burst (before the burst's transaction begins, 10 ms before the due time here).
-  auto cli = run_bihuan(dir_, {"send", "-D", dir_, ids_[0], "leave", "--actor", "u2", "--role", "USER"});
+  auto cli =
+      run_bihuan(dir_, {"send", "-D", dir_, ids_[0], "leave", "--actor", "u2", "--role", "USER"});
   ASSERT_EQ(cli.rc, 0) << cli.out << cli.err;
   // 5 ms before the due time the committer begins the transaction, finds the CLI's
   // commit and hands the burst's sweep back, which runs again at once: up to the clock,
   // not up to the due time, so nothing fires yet.
   manual_->set(due_ - Millis(5));
   ASSERT_TRUE(eventually([&] { return engine_->metrics().reexecuted == 1; }));
-  ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());  // after the sweep sent back
+  ASSERT_TRUE(
+      start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());  // after the sweep sent back
   EXPECT_EQ(in_state("WAIT"), kBurstSize - 1);
   EXPECT_EQ(engine_->history(ids_[1]).size(), 1u);
   EXPECT_EQ(engine_->get(ids_[0])->state, "DONE");
@@ -175,10 +179,12 @@ TEST_F(AheadTest, TheBurstsTransactionIsLetGoWhenTheClockDoesNotReachTheDueTime)
   // Another process needs the writer lock. The committer holds the transaction at most
   // twice the lead (steady time), then lets it go for a lead's time: the CLI gets through
   // (`timeout` turns a writer lock held for good into a failure instead of a hang).
-  std::string cmd = "cd " + shell_quote(dir_) + " && timeout 20 env -u BIHUAN_DATA " + shell_quote(BIHUAN_CLI) +
-                    " send -D " + shell_quote(dir_) + " " + ids_[0] + " leave --actor u2 --role USER >out.txt 2>err.txt";
+  std::string cmd = "cd " + shell_quote(dir_) + " && timeout 20 env -u BIHUAN_DATA " +
+                    shell_quote(BIHUAN_CLI) + " send -D " + shell_quote(dir_) + " " + ids_[0] +
+                    " leave --actor u2 --role USER >out.txt 2>err.txt";
   int status = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(std::filesystem::path(dir_) / "err.txt");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << read_file(std::filesystem::path(dir_) / "err.txt");
   // The burst, executed on the store before the CLI's step, is sent back and nothing fires
   // before the due time.
   EXPECT_TRUE(eventually([&] { return engine_->metrics().reexecuted == 1; }));
@@ -208,7 +214,8 @@ TEST_F(AheadTest, ClosingBeforeTheDueTimeWritesNothingOfTheBurst) {
 TEST_F(AheadTest, FewTimersDueTogetherFireTheUsualWay) {
   // Fewer than the minimum due in one millisecond: nothing is executed ahead.
   std::vector<std::string> few;
-  for (int i = 0; i < 10; ++i) few.push_back(start("t.burst", {{"due", "2033-04-03T09:30:00Z"}}).instance->id);
+  for (int i = 0; i < 10; ++i)
+    few.push_back(start("t.burst", {{"due", "2033-04-03T09:30:00Z"}}).instance->id);
   manual_->set(at("2033-04-03T09:30:00Z") - Millis(400));
   ASSERT_TRUE(start("t.burst", {{"due", "2033-06-01T00:00:00Z"}}).ok());
   manual_->set(at("2033-04-03T09:30:00Z"));

@@ -128,7 +128,8 @@ TEST_F(EngineTest, HistoryIsReadInPagesThatStayPutWhileTheInstanceGoesOn) {
   EXPECT_EQ(seqs(second), (std::vector<std::uint64_t>{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}));
   HistoryPage one = engine_->history_page({id, first.next_cursor, 1});  // the cursor's entry alone
   EXPECT_EQ(seqs(one), (std::vector<std::uint64_t>{15}));
-  EXPECT_EQ(seqs(engine_->history_page({id, one.next_cursor, 2})), (std::vector<std::uint64_t>{13, 14}));
+  EXPECT_EQ(seqs(engine_->history_page({id, one.next_cursor, 2})),
+            (std::vector<std::uint64_t>{13, 14}));
   HistoryPage last = engine_->history_page({id, second.next_cursor, 10});
   EXPECT_EQ(seqs(last), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
   EXPECT_TRUE(last.next_cursor.empty());
@@ -147,7 +148,8 @@ TEST_F(EngineTest, HistoryIsReadInPagesThatStayPutWhileTheInstanceGoesOn) {
                                  first.next_cursor.substr(0, 16) + std::string(16, 'f')}) {
     HistoryPage p = engine_->history_page({id, bad, 10});
     EXPECT_TRUE(p.items.empty()) << bad;
-    EXPECT_NE(p.error.find("does not name an entry of instance " + id), std::string::npos) << p.error;
+    EXPECT_NE(p.error.find("does not name an entry of instance " + id), std::string::npos)
+        << p.error;
   }
   EXPECT_TRUE(engine_->history_page({"00000000000000ff", "", 10}).items.empty());
 }
@@ -224,7 +226,8 @@ TEST_F(EngineTest, DeployIsVersionedAndImmutable) {
   EXPECT_FALSE(clash.ok);
   auto old_id = start("t.approval", {{"days", 5}}).instance->id;
   changed["version"] = 2;
-  changed["states"]["OPEN"]["on"]["approve"]["transitions"][0]["guard"] = json::parse(R"({"<=": [{"var": "data.days"}, 10]})");
+  changed["states"]["OPEN"]["on"]["approve"]["transitions"][0]["guard"] =
+      json::parse(R"({"<=": [{"var": "data.days"}, 10]})");
   ASSERT_TRUE(engine_->deploy(changed, "v2").ok);
   auto fresh = start("t.approval", {{"days", 5}});
   EXPECT_EQ(fresh.instance->definition_version, 2);
@@ -263,7 +266,8 @@ TEST_F(EngineTest, NotificationTemplatesSeeEveryMemberTheyNameAndRenderFreshEach
     json data = {{"name", name}, {"flag", flag}, {"unread", json::array({1, 2, 3})}};
     if (flag) data["box"] = {{"k", "v"}, {"other", 1}};
     auto id = start("t.tpl", data, "key-" + name).instance->id;
-    EXPECT_TRUE(send(id, "go", {{"items", std::move(items)}, {"count", 2}}, {"u<1>", {"USER"}}).ok());
+    EXPECT_TRUE(
+        send(id, "go", {{"items", std::move(items)}, {"count", 2}}, {"u<1>", {"USER"}}).ok());
   };
   run("甲", true, json::array({{{"label", "a"}}, {{"label", "b"}}}));
   run("乙", false, json::array());

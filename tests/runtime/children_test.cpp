@@ -67,10 +67,12 @@ TEST_F(EngineTest, CancellingAParentCancelsItsChildren) {
   for (const char* k : {"child:a", "child:b"}) {
     auto v = engine_->get_by_business_key(k);
     EXPECT_EQ(v->status, InstanceStatus::cancelled) << k;
-    EXPECT_EQ(engine_->history(v->id).back().payload["reason"], "parent cancelled: business closed");
+    EXPECT_EQ(engine_->history(v->id).back().payload["reason"],
+              "parent cancelled: business closed");
   }
   EXPECT_EQ(engine_->pending_timers(), 0u);
-  EXPECT_EQ(engine_->cancel(p.instance->id, "again", {"admin", {"ADMIN"}}).error, StepError::instance_ended);
+  EXPECT_EQ(engine_->cancel(p.instance->id, "again", {"admin", {"ADMIN"}}).error,
+            StepError::instance_ended);
 }
 
 TEST_F(EngineTest, InboxListsWhatAnActorMaySendSortedByDeadline) {
@@ -103,7 +105,8 @@ TEST_F(EngineTest, InboxKeepsTheEarliestDeadlinesUnderItsLimit) {
   for (int i = 0; i < 40; ++i) {
     int day = 1 + (i * 17) % 40;  // a permutation of 1..40: May 1 to June 9
     char when[40];
-    std::snprintf(when, sizeof when, "2023-%02d-%02dT12:00:00+08:00", day <= 31 ? 5 : 6, day <= 31 ? day : day - 31);
+    std::snprintf(when, sizeof when, "2023-%02d-%02dT12:00:00+08:00", day <= 31 ? 5 : 6,
+                  day <= 31 ? day : day - 31);
     auto r = start("t.task", {{"due", when}, {"cadre", i % 2 ? "c1" : "c2"}, {"n", i}});
     ASSERT_TRUE(r.ok()) << r.message;
     due_of[r.instance->id] = when;
@@ -121,7 +124,8 @@ TEST_F(EngineTest, InboxKeepsTheEarliestDeadlinesUnderItsLimit) {
   ASSERT_EQ(c1.size(), 3u);
   for (std::size_t k = 1; k < c1.size(); ++k) EXPECT_LT(*c1[k - 1].deadline, *c1[k].deadline);
   for (const auto& item : c1) {
-    EXPECT_EQ(item.instance.data["cadre"], "c1") << "the data went back into the view after the actors check";
+    EXPECT_EQ(item.instance.data["cadre"], "c1")
+        << "the data went back into the view after the actors check";
     EXPECT_EQ(item.events, std::vector<std::string>{"report"});
   }
   EXPECT_EQ(engine_->inbox({"c1", {"CADRE"}}, 100).size(), 20u);
@@ -143,14 +147,16 @@ TEST_F(EngineTest, InboxKeepsTheEarliestDeadlinesUnderItsLimit) {
     q.cursor = p.next_cursor;
   }
   ASSERT_EQ(paged.size(), 40u);
-  for (std::size_t k = 1; k < paged.size(); ++k) EXPECT_LT(due_of[paged[k - 1]], due_of[paged[k]]) << k;
+  for (std::size_t k = 1; k < paged.size(); ++k)
+    EXPECT_LT(due_of[paged[k - 1]], due_of[paged[k]]) << k;
   InboxPage last = engine_->inbox_page({{"o1", {"OFFICE"}}, 39, ""});
   EXPECT_EQ(last.items.size(), 39u) << "one of 40 was waived";
   EXPECT_TRUE(last.next_cursor.empty());
   for (const std::string& bad : {std::string("zz"), std::string("00ff"), std::string(34, 'f')}) {
     InboxPage p = engine_->inbox_page({{"o1", {"OFFICE"}}, 7, bad});
     EXPECT_TRUE(p.items.empty());
-    EXPECT_NE(p.error.find("is not a nextCursor of an inbox"), std::string::npos) << bad << ": " << p.error;
+    EXPECT_NE(p.error.find("is not a nextCursor of an inbox"), std::string::npos)
+        << bad << ": " << p.error;
   }
 }
 

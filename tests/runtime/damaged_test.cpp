@@ -15,8 +15,8 @@
 
 using namespace bihuan;
 using bihuan::testing::at;
-using bihuan::testing::EngineTest;
 using bihuan::testing::edit_map;
+using bihuan::testing::EngineTest;
 
 namespace {
 
@@ -26,7 +26,9 @@ const char* kTimed = R"({"id": "t.d", "version": 1, "initial": "A", "states": {
                "tick": {"roles": ["system"], "target": "B"}}},
   "B": {"type": "final", "outcome": "ok"}}})";
 
-std::string record_key(const std::string& id) { return storage::be64(std::stoull(id, nullptr, 16)); }
+std::string record_key(const std::string& id) {
+  return storage::be64(std::stoull(id, nullptr, 16));
+}
 
 // The engine fixture, named for what these tests do to its store.
 using DamageTest = EngineTest;
@@ -45,14 +47,16 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   auto garbage = start("t.d", json::object(), "key:garbage").instance->id;
   auto healthy = start("t.d", json::object(), "key:healthy").instance->id;
   reopen_after_raw_edit([&](storage::Txn& txn) {
-    edit_map(txn, storage::Db::inst, record_key(bad_state), [](json& r) { r["s"] = 99; });  // t.d v1 has two states
+    edit_map(txn, storage::Db::inst, record_key(bad_state),
+             [](json& r) { r["s"] = 99; });  // t.d v1 has two states
     ASSERT_EQ(txn.put(storage::Db::inst, record_key(garbage), std::string("\xc1\x00\x07", 3)), 0);
   });
 
   // Steps: a clear refusal naming the instance and what is wrong; nothing applied.
   auto r = send(bad_state, "go");
   EXPECT_EQ(r.error, StepError::record_damaged);
-  EXPECT_NE(r.message.find("instance " + bad_state + ": its stored record is damaged (state 99 is not a state of t.d v1)"),
+  EXPECT_NE(r.message.find("instance " + bad_state +
+                           ": its stored record is damaged (state 99 is not a state of t.d v1)"),
             std::string::npos)
       << r.message;
   EXPECT_NE(r.message.find("bihuan verify"), std::string::npos) << r.message;
@@ -66,7 +70,8 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   EXPECT_FALSE(engine_->get(bad_state));
   EXPECT_FALSE(engine_->get(garbage));
   ASSERT_TRUE(engine_->get(healthy));
-  EXPECT_EQ(engine_->damage(bad_state).value_or(""), send(bad_state, "go").message);  // the words of a refused step
+  EXPECT_EQ(engine_->damage(bad_state).value_or(""),
+            send(bad_state, "go").message);  // the words of a refused step
   EXPECT_NE(engine_->damage(garbage).value_or("").find("it does not decode"), std::string::npos);
   EXPECT_FALSE(engine_->damage(healthy));
   EXPECT_FALSE(engine_->damage("0123456789abcdef"));
@@ -89,7 +94,8 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
   // verify names both.
   auto report = engine_->verify();
   EXPECT_FALSE(report.ok());
-  EXPECT_TRUE(has(report.broken, "instance " + bad_state + ": record is damaged: state 99 is not a state of t.d v1"))
+  EXPECT_TRUE(has(report.broken, "instance " + bad_state +
+                                     ": record is damaged: state 99 is not a state of t.d v1"))
       << ::testing::PrintToString(report.broken);
   EXPECT_TRUE(has(report.broken, "instance " + garbage + ": record does not decode"))
       << ::testing::PrintToString(report.broken);
@@ -111,7 +117,8 @@ TEST_F(DamageTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
   });
   auto r = send(id, "go");
   EXPECT_EQ(r.error, StepError::record_damaged);
-  EXPECT_NE(r.message.find("timer 5 of state 0 is not a timer of t.d v1"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("timer 5 of state 0 is not a timer of t.d v1"), std::string::npos)
+      << r.message;
   EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:00:00+08:00")), 0u);  // dropped, not fired
   EXPECT_EQ(engine_->metrics().pending_timers, 0u);
 }
@@ -133,7 +140,9 @@ TEST_F(DamageTest, AMalformedTimerKeyDoesNotStopTheTimersAfterIt) {
   deploy(kTimed);
   auto id = start("t.d").instance->id;
   // Sorts before every real key (they start with the due time's 8 bytes).
-  reopen_after_raw_edit([&](storage::Txn& txn) { ASSERT_EQ(txn.put(storage::Db::timers, std::string("\x00\x01", 2), ""), 0); });
+  reopen_after_raw_edit([&](storage::Txn& txn) {
+    ASSERT_EQ(txn.put(storage::Db::timers, std::string("\x00\x01", 2), ""), 0);
+  });
   EXPECT_EQ(engine_->metrics().pending_timers, 2u);
   EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:00:00+08:00")), 1u);
   EXPECT_EQ(engine_->get(id)->state, "B");
@@ -151,7 +160,10 @@ TEST(DamagedBytesTest, TruncatedAndFlippedRecordsDecodeOrAreRefused) {
   r.business_key = "supervision:2023Q2:business-0042";
   r.state = 1;
   r.version = 7;
-  r.data = {{"n", 3}, {"name", "餐馆"}, {"list", {1, 2.5, nullptr, true}}, {"nested", {{"a", {{"b", "c"}}}}}};
+  r.data = {{"n", 3},
+            {"name", "餐馆"},
+            {"list", {1, 2.5, nullptr, true}},
+            {"nested", {{"a", {{"b", "c"}}}}}};
   r.created_ms = 1680000000000;
   r.updated_ms = 1680000001000;
   r.deadlines = {{1, 1680003600000}};
@@ -188,7 +200,8 @@ TEST(DamagedBytesTest, TruncatedAndFlippedRecordsDecodeOrAreRefused) {
 // through the same decoders.
 TEST(DamagedBytesTest, FuzzInputsAreAnsweredWithoutACrash) {
   std::size_t files = 0;
-  for (const auto& f : std::filesystem::directory_iterator(BIHUAN_SOURCE_DIR "/tests/runtime/damaged")) {
+  for (const auto& f :
+       std::filesystem::directory_iterator(BIHUAN_SOURCE_DIR "/tests/runtime/damaged")) {
     if (f.path().extension() == ".md") continue;
     std::ifstream in(f.path(), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -225,7 +238,8 @@ TEST_F(DamageTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows
       m["n"] = "many";
       m["err"] = json::array();
     });
-    ASSERT_EQ(txn.put(storage::Db::outbox, storage::be64(before[1].seq), std::string("\x93\x01", 2)), 0);
+    ASSERT_EQ(
+        txn.put(storage::Db::outbox, storage::be64(before[1].seq), std::string("\x93\x01", 2)), 0);
   });
   auto now = engine_->outbox();
   ASSERT_EQ(now.size(), 2u);
@@ -237,13 +251,15 @@ TEST_F(DamageTest, ADamagedOutboxRecordIsSkippedOrReadWithDefaultsAndNeverThrows
   EXPECT_EQ(now[1].seq, before[2].seq);
   // The writer's bookkeeping on both: no exception escapes it, and the engine goes on.
   EXPECT_TRUE(engine_->record_delivery_failure(before[0].seq, "refused", clock_->now(), true));
-  EXPECT_TRUE(engine_->dead_letters().size() == 1u && engine_->dead_letters()[0].seq == before[0].seq);
+  EXPECT_TRUE(engine_->dead_letters().size() == 1u &&
+              engine_->dead_letters()[0].seq == before[0].seq);
   EXPECT_TRUE(engine_->retry_dead_letter(before[0].seq));
   EXPECT_FALSE(engine_->record_delivery_failure(before[1].seq, "refused", clock_->now(), false));
   EXPECT_FALSE(engine_->retry_dead_letter(before[1].seq));
   EXPECT_TRUE(start("t.n").ok());
   auto report = engine_->verify();
-  EXPECT_TRUE(has(report.broken, "outbox message " + std::to_string(before[1].seq) + ": record does not decode"))
+  EXPECT_TRUE(has(report.broken,
+                  "outbox message " + std::to_string(before[1].seq) + ": record does not decode"))
       << ::testing::PrintToString(report.broken);
   EXPECT_EQ(report.broken.size(), 1u) << ::testing::PrintToString(report.broken);
 }
@@ -252,18 +268,30 @@ namespace {
 // A random MessagePack-able value of a random type, sized to stress the readers.
 json random_value(std::mt19937_64& rng) {
   switch (rng() % 12) {
-    case 0: return nullptr;
-    case 1: return static_cast<bool>(rng() & 1);
-    case 2: return static_cast<std::int64_t>(rng());  // any 64-bit pattern, negative too
-    case 3: return rng();                              // unsigned
-    case 4: return static_cast<std::int64_t>(rng() % 7) - 3;
-    case 5: return std::ldexp(static_cast<double>(rng() % 1000), static_cast<int>(rng() % 80) - 40);
-    case 6: return std::string(rng() % 40, static_cast<char>('a' + rng() % 26));
-    case 7: return std::string("\xff\xfe\x00", 3);
-    case 8: return json::array({static_cast<std::int64_t>(rng() % 5), -1, "x"});
-    case 9: return json::array({json::array({rng() % 4, rng(), 0, 0, 0})});
-    case 10: return json::object({{"n", rng() % 9}});
-    default: return json::array();
+    case 0:
+      return nullptr;
+    case 1:
+      return static_cast<bool>(rng() & 1);
+    case 2:
+      return static_cast<std::int64_t>(rng());  // any 64-bit pattern, negative too
+    case 3:
+      return rng();  // unsigned
+    case 4:
+      return static_cast<std::int64_t>(rng() % 7) - 3;
+    case 5:
+      return std::ldexp(static_cast<double>(rng() % 1000), static_cast<int>(rng() % 80) - 40);
+    case 6:
+      return std::string(rng() % 40, static_cast<char>('a' + rng() % 26));
+    case 7:
+      return std::string("\xff\xfe\x00", 3);
+    case 8:
+      return json::array({static_cast<std::int64_t>(rng() % 5), -1, "x"});
+    case 9:
+      return json::array({json::array({rng() % 4, rng(), 0, 0, 0})});
+    case 10:
+      return json::object({{"n", rng() % 9}});
+    default:
+      return json::array();
   }
 }
 }  // namespace
@@ -303,15 +331,21 @@ TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
       // Index entries the engine did not write: a due timer of the victim with a random
       // sequence number, a child link to a random id, a business key pointing at the victim.
       std::string vkey = record_key(victim);
-      std::string due = storage::be64(static_cast<std::uint64_t>(clock_->now().time_since_epoch().count()) + rng() % 3600000);
-      ASSERT_EQ(txn.put(storage::Db::timers, due + vkey + storage::be32(static_cast<std::uint32_t>(rng())), ""), 0);
+      std::string due = storage::be64(
+          static_cast<std::uint64_t>(clock_->now().time_since_epoch().count()) + rng() % 3600000);
+      ASSERT_EQ(txn.put(storage::Db::timers,
+                        due + vkey + storage::be32(static_cast<std::uint32_t>(rng())), ""),
+                0);
       ASSERT_EQ(txn.put(storage::Db::children, vkey + storage::be64(rng()), ""), 0);
       ASSERT_EQ(txn.put(storage::Db::bkey, "damage:" + std::to_string(round), vkey), 0);
       // A member of the victim's newest history entry (after its 16-byte link) and of the
       // newest outbox message.
-      edit_map(txn, storage::Db::hist, storage::be64(newest_entry), [&](json& e) { scramble(e, 1); }, 16);
+      edit_map(
+          txn, storage::Db::hist, storage::be64(newest_entry), [&](json& e) { scramble(e, 1); },
+          16);
       if (auto cur = txn.cursor(storage::Db::outbox); cur->last())
-        edit_map(txn, storage::Db::outbox, std::string(cur->key()), [&](json& m) { scramble(m, 1); });
+        edit_map(txn, storage::Db::outbox, std::string(cur->key()),
+                 [&](json& m) { scramble(m, 1); });
     });
     SCOPED_TRACE("round " + std::to_string(round) + ", last member replaced: " + member);
     victims.push_back(victim);
@@ -353,7 +387,8 @@ TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
   for (const auto& line : engine_->verify().broken) {
     bool about_victim = false;
     for (const auto& v : victims) about_victim |= line.find(v) != std::string::npos;
-    EXPECT_TRUE(about_victim || line.find("outbox message") != std::string::npos || line.find("history log holds") != std::string::npos)
+    EXPECT_TRUE(about_victim || line.find("outbox message") != std::string::npos ||
+                line.find("history log holds") != std::string::npos)
         << line;
   }
 }

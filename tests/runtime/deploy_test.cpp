@@ -15,7 +15,11 @@ namespace {
 
 // A one-state definition `id` v1 whose initial state is `state` (so two texts differ).
 std::string doc(const std::string& id, const std::string& state, int version = 1) {
-  return json({{"id", id}, {"version", version}, {"initial", state}, {"states", {{state, {{"type", "final"}, {"outcome", "done"}}}}}}).dump();
+  return json({{"id", id},
+               {"version", version},
+               {"initial", state},
+               {"states", {{state, {{"type", "final"}, {"outcome", "done"}}}}}})
+      .dump();
 }
 
 class DeployTest : public EngineTest {
@@ -25,8 +29,8 @@ class DeployTest : public EngineTest {
   }
   // `bihuan deploy FILE` on this test's data directory, beside the open engine.
   CliRun cli_deploy(const std::string& name) {
-    return run_bihuan(dir_, {"deploy", "--data-dir", dir_, "--calendars", BIHUAN_SOURCE_DIR "/workflows/calendars",
-                             "--format", "json", name});
+    return run_bihuan(dir_, {"deploy", "--data-dir", dir_, "--calendars",
+                             BIHUAN_SOURCE_DIR "/workflows/calendars", "--format", "json", name});
   }
 };
 
@@ -51,7 +55,8 @@ TEST_F(DeployTest, TwoThreadsDeployingOneVersionWithDifferentContentOneWins) {
     for (const auto& p : loser.problems.items()) {
       if (p.severity != Severity::error) continue;
       EXPECT_EQ(p.code, "version-exists");
-      EXPECT_NE(p.message.find("already deployed with different content"), std::string::npos) << p.message;
+      EXPECT_NE(p.message.find("already deployed with different content"), std::string::npos)
+          << p.message;
     }
     const std::string winner_state = ra.ok ? "A" : "B";
     EXPECT_EQ(engine_->definition(id, 1)->source["initial"], winner_state);

@@ -14,7 +14,8 @@ namespace bihuan::testing {
 
 inline std::string make_temp_dir(const std::string& tag) {
   static std::mt19937_64 rng(std::random_device{}());
-  auto dir = std::filesystem::temp_directory_path() / ("bihuan-" + tag + "-" + std::to_string(rng()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("bihuan-" + tag + "-" + std::to_string(rng()));
   std::filesystem::create_directories(dir);
   return dir.string();
 }
@@ -22,7 +23,8 @@ inline std::string make_temp_dir(const std::string& tag) {
 inline std::shared_ptr<const Calendars> shipped_calendars() {
   static auto cals = [] {
     Problems p;
-    return std::make_shared<Calendars>(Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", p));
+    return std::make_shared<Calendars>(
+        Calendars::load_dir(BIHUAN_SOURCE_DIR "/workflows/calendars", p));
   }();
   return cals;
 }
@@ -41,7 +43,8 @@ std::optional<std::string> read_key(Source& source, storage::Db db, std::string_
 // Rewrites the MessagePack map stored under `key` (after `skip` bytes: the history log's
 // link) with `edit`, in a raw LMDB transaction; a value that is not a map is left alone.
 template <class Edit>
-void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit edit, std::size_t skip = 0) {
+void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit edit,
+              std::size_t skip = 0) {
   auto found = read_key(txn, db, key);
   ASSERT_TRUE(found);
   std::string value(*found);

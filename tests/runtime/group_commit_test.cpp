@@ -144,8 +144,10 @@ TEST_F(EngineTest, ConcurrentDuplicatesMakeOneInstanceAndApplyOneEventPerKey) {
           a.idempotency_key = "idem-" + key;
           engine_->start_async(a, [&, key](StepResult r) {
             std::lock_guard lock(mu);
-            if (!r.ok() || !r.instance) ++wrong;
-            else by_idem[key].insert(r.instance->id);
+            if (!r.ok() || !r.instance)
+              ++wrong;
+            else
+              by_idem[key].insert(r.instance->id);
             finish();
           });
           StartRequest b;
@@ -170,7 +172,8 @@ TEST_F(EngineTest, ConcurrentDuplicatesMakeOneInstanceAndApplyOneEventPerKey) {
   for (const auto& [key, ids] : by_idem) EXPECT_EQ(ids.size(), 1u) << "idempotency key " << key;
   ASSERT_EQ(by_bkey.size(), static_cast<std::size_t>(kKeys));
   for (const auto& [key, ids] : by_bkey) EXPECT_EQ(ids.size(), 1u) << "business key " << key;
-  EXPECT_EQ(engine_->query({.definition = "t.c", .limit = 1000}).items.size(), static_cast<std::size_t>(2 * kKeys));
+  EXPECT_EQ(engine_->query({.definition = "t.c", .limit = 1000}).items.size(),
+            static_cast<std::size_t>(2 * kKeys));
 
   // The same event (one idempotency key per instance) from every thread at once.
   std::vector<std::string> targets;

@@ -1,8 +1,8 @@
 // Idempotency keys (docs/http-api.md, "Idempotency-Key"; docs/storage.md, "Idempotency
 // records"): scoped to their caller, refused for a different request, authorized again on
 // replay, and answered with what the original step returned.
-#include "engine_fixture.hpp"
 #include "runtime/idempotency.hpp"
+#include "engine_fixture.hpp"
 
 using namespace bihuan;
 using bihuan::testing::EngineTest;
@@ -36,7 +36,8 @@ StartRequest start_req(const std::string& def, json data, const std::string& key
   return r;
 }
 
-EventRequest event_req(const std::string& id, const std::string& event, json payload, const std::string& key, Actor actor) {
+EventRequest event_req(const std::string& id, const std::string& event, json payload,
+                       const std::string& key, Actor actor) {
   EventRequest r;
   r.instance_id = id;
   r.event = event;
@@ -86,7 +87,8 @@ TEST_F(IdempotencyTest, TwoCallersWithOneKeyStartTheirOwnInstances) {
   EXPECT_TRUE(a2.created && b2.created);
 
   // Events: one key per caller on one instance.
-  auto ea = engine_->send(event_req(a.instance->id, "note", {{"text", "from alice"}}, "e-1", alice()));
+  auto ea =
+      engine_->send(event_req(a.instance->id, "note", {{"text", "from alice"}}, "e-1", alice()));
   auto eb = engine_->send(event_req(a.instance->id, "note", {{"text", "from bob"}}, "e-1", bob()));
   ASSERT_TRUE(ea.ok() && eb.ok()) << ea.message << " / " << eb.message;
   EXPECT_FALSE(eb.replayed);
@@ -104,7 +106,8 @@ TEST_F(IdempotencyTest, AKeyReusedForAnotherRequestIsRefusedNamingTheDifference)
   other.business_key = "case-9";
   auto two = engine_->start(other);
   EXPECT_EQ(two.error, StepError::idempotency_key_reused);
-  EXPECT_EQ(pointers(two), (std::vector<std::string>{"/definition", "/businessKey"})) << two.message;
+  EXPECT_EQ(pointers(two), (std::vector<std::string>{"/definition", "/businessKey"}))
+      << two.message;
   auto pinned = start_req("t.review", {{"days", 1}}, "k-2", alice());
   pinned.version = 1;
   EXPECT_EQ(pointers(engine_->start(pinned)), std::vector<std::string>{"/version"});
@@ -138,7 +141,8 @@ TEST_F(IdempotencyTest, AReplayIsAuthorizedLikeTheOriginal) {
   Actor demoted{"alice", {}};
   auto replay = engine_->send(event_req(a.instance->id, "note", {{"text", "x"}}, "e-3", demoted));
   EXPECT_EQ(replay.error, StepError::role_not_allowed) << to_string(replay.error);
-  EXPECT_TRUE(engine_->send(event_req(a.instance->id, "note", {{"text", "x"}}, "e-3", alice())).replayed);
+  EXPECT_TRUE(
+      engine_->send(event_req(a.instance->id, "note", {{"text", "x"}}, "e-3", alice())).replayed);
   EXPECT_EQ(engine_->get(a.instance->id)->version, 2u);
 }
 
@@ -160,7 +164,8 @@ TEST_F(IdempotencyTest, AReplayAfterFurtherStepsReturnsTheOriginalResult) {
   ASSERT_TRUE(done.ok());
   ASSERT_EQ(done.instance->version, 3u);
 
-  auto event_replay = engine_->send(event_req(s.instance->id, "note", {{"text", "x"}}, "e-4", alice()));
+  auto event_replay =
+      engine_->send(event_req(s.instance->id, "note", {{"text", "x"}}, "e-4", alice()));
   ASSERT_TRUE(event_replay.ok()) << event_replay.message;
   EXPECT_TRUE(event_replay.replayed);
   EXPECT_EQ(event_replay.instance->version, 2u);
@@ -199,7 +204,9 @@ TEST_F(IdempotencyTest, OldRecordsStillReplayAndRefuseWhatTheyCanTell) {
     ASSERT_EQ(txn.put(storage::Db::idem, start_key, storage::be64(id)), 0);
     std::string event_key = std::string("e") + '\0' + storage::be64(id) + "old-event";
     json payload = {{"text", "x"}};
-    ASSERT_EQ(txn.put(storage::Db::idem, event_key, runtime::sha256_hex(std::string("note") + '\0' + payload.dump())), 0);
+    ASSERT_EQ(txn.put(storage::Db::idem, event_key,
+                      runtime::sha256_hex(std::string("note") + '\0' + payload.dump())),
+              0);
   });
   auto start = engine_->start(start_req("t.review", {{"days", 7}}, "old-start", bob()));
   ASSERT_TRUE(start.ok()) << start.message;
@@ -209,12 +216,15 @@ TEST_F(IdempotencyTest, OldRecordsStillReplayAndRefuseWhatTheyCanTell) {
   EXPECT_EQ(other.error, StepError::idempotency_key_reused);
   EXPECT_EQ(pointers(other), std::vector<std::string>{"/definition"});
 
-  auto event = engine_->send(event_req(s.instance->id, "note", {{"text", "x"}}, "old-event", alice()));
+  auto event =
+      engine_->send(event_req(s.instance->id, "note", {{"text", "x"}}, "old-event", alice()));
   ASSERT_TRUE(event.ok()) << event.message;
   EXPECT_TRUE(event.replayed);
-  auto differs = engine_->send(event_req(s.instance->id, "note", {{"text", "y"}}, "old-event", alice()));
+  auto differs =
+      engine_->send(event_req(s.instance->id, "note", {{"text", "y"}}, "old-event", alice()));
   EXPECT_EQ(differs.error, StepError::idempotency_key_reused);
-  auto guest = engine_->send(event_req(s.instance->id, "note", {{"text", "x"}}, "old-event", {"guest", {}}));
+  auto guest =
+      engine_->send(event_req(s.instance->id, "note", {{"text", "x"}}, "old-event", {"guest", {}}));
   EXPECT_EQ(guest.error, StepError::role_not_allowed);
   EXPECT_EQ(engine_->get(s.instance->id)->version, 2u);
   EXPECT_EQ(engine_->query({}).items.size(), 1u);
@@ -230,7 +240,9 @@ TEST_F(IdempotencyTest, ADamagedRecordRefusesTheStep) {
   std::uint64_t id = *runtime::id_from_text(s.instance->id);
   reopen_after_raw_edit([&](storage::Txn& txn) {
     ASSERT_EQ(txn.put(storage::Db::idem, runtime::idem::start_key("alice", "k-5"), "\x81\xa1i"), 0);
-    ASSERT_EQ(txn.put(storage::Db::idem, runtime::idem::event_key(id, "alice", "e-5"), std::string(8, '\0')), 0);
+    ASSERT_EQ(txn.put(storage::Db::idem, runtime::idem::event_key(id, "alice", "e-5"),
+                      std::string(8, '\0')),
+              0);
   });
   auto start = engine_->start(start_req("t.review", {{"days", 1}}, "k-5", alice()));
   EXPECT_EQ(start.error, StepError::record_damaged) << start.message;
@@ -248,7 +260,8 @@ TEST_F(EngineTest, KeysAnOldBuildWroteStillReplay) {
   engine_.reset();
   fs::remove(fs::path(dir_) / "data.mdb");
   fs::remove(fs::path(dir_) / "lock.mdb");
-  fs::copy_file(fs::path(BIHUAN_SOURCE_DIR) / "tests/data/format1/data.mdb", fs::path(dir_) / "data.mdb");
+  fs::copy_file(fs::path(BIHUAN_SOURCE_DIR) / "tests/data/format1/data.mdb",
+                fs::path(dir_) / "data.mdb");
   fs::permissions(fs::path(dir_) / "data.mdb", fs::perms::owner_write, fs::perm_options::add);
   clock_->set(bihuan::testing::at("2026-12-01T00:00:00+08:00"));
   open();
@@ -257,7 +270,11 @@ TEST_F(EngineTest, KeysAnOldBuildWroteStillReplay) {
   StartRequest s;
   s.definition = "m.parent";
   s.business_key = "m-parent:4";
-  s.data = {{"batch", 4}, {"items", {"a", "b", "c"}}, {"done", 0}, {"reminded", 0}, {"notes", json::array()}};
+  s.data = {{"batch", 4},
+            {"items", {"a", "b", "c"}},
+            {"done", 0},
+            {"reminded", 0},
+            {"notes", json::array()}};
   s.idempotency_key = "p4";
   auto replay = engine_->start(s);
   ASSERT_TRUE(replay.ok()) << replay.message;

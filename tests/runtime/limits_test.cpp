@@ -32,7 +32,9 @@ const char* kChild = R"({
   }
 })";
 
-bool mentions(const StepResult& r, const std::string& part) { return r.message.find(part) != std::string::npos; }
+bool mentions(const StepResult& r, const std::string& part) {
+  return r.message.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -51,7 +53,8 @@ TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
       r.definition = "t.child";
       r.business_key = std::move(bkey);
       r.idempotency_key = std::move(idem);
-      engine_->start_async(r, [&answers, k](StepResult res) { answers[k].set_value(std::move(res)); });
+      engine_->start_async(r,
+                           [&answers, k](StepResult res) { answers[k].set_value(std::move(res)); });
     };
     starting(huge, "", 0);
     starting("", huge, 1);
@@ -66,14 +69,17 @@ TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
     by_key.business_key = huge;
     by_key.event = "finish";
     by_key.actor = {"u1", {"USER"}};
-    engine_->send_async(by_key, [&answers](StepResult res) { answers[4].set_value(std::move(res)); });
+    engine_->send_async(by_key,
+                        [&answers](StepResult res) { answers[4].set_value(std::move(res)); });
     starting("", "", 5);
   }
   std::vector<StepResult> got;
   for (auto& a : answers) got.push_back(a.get_future().get());
 
   EXPECT_EQ(got[0].error, StepError::invalid_request);
-  EXPECT_TRUE(mentions(got[0], "the business key of a new t.child instance is 600 bytes long; at most 256 are allowed"))
+  EXPECT_TRUE(mentions(
+      got[0],
+      "the business key of a new t.child instance is 600 bytes long; at most 256 are allowed"))
       << got[0].message;
   EXPECT_EQ(got[0].details.value("limit", 0), 256);
   EXPECT_EQ(got[1].error, StepError::invalid_request);
@@ -101,7 +107,8 @@ TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
   // A child's business key computed by the step: that step is refused, the parent stays.
   auto spawned = send(parent, "spawn", {{"key", huge}});
   EXPECT_EQ(spawned.error, StepError::invalid_request);
-  EXPECT_TRUE(mentions(spawned, "the business key of a new t.child instance is 600 bytes long")) << spawned.message;
+  EXPECT_TRUE(mentions(spawned, "the business key of a new t.child instance is 600 bytes long"))
+      << spawned.message;
   EXPECT_EQ(engine_->get(parent)->version, 1u);
   auto fine = send(parent, "spawn", {{"key", "child-1"}});
   ASSERT_TRUE(fine.ok()) << fine.message;
@@ -125,11 +132,13 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
     return v;
   };
   EXPECT_FALSE(json_defect(nest(kMaxDataDepth), kMaxDataDepth));
-  EXPECT_EQ(json_defect(nest(kMaxDataDepth + 1), kMaxDataDepth), "is nested more than 256 levels deep");
+  EXPECT_EQ(json_defect(nest(kMaxDataDepth + 1), kMaxDataDepth),
+            "is nested more than 256 levels deep");
 
   auto too_deep = start("t.wrap", nest(600));
   EXPECT_EQ(too_deep.error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(too_deep, "the data of a new t.wrap instance is nested more than 256 levels deep"))
+  EXPECT_TRUE(
+      mentions(too_deep, "the data of a new t.wrap instance is nested more than 256 levels deep"))
       << too_deep.message;
   auto at_limit = start("t.wrap", nest(kMaxDataDepth));
   ASSERT_TRUE(at_limit.ok()) << at_limit.message;
@@ -140,7 +149,8 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
   const std::string id = s.instance->id;
   auto payload = send(id, "note", nest(300));
   EXPECT_EQ(payload.error, StepError::payload_invalid);
-  EXPECT_TRUE(mentions(payload, "the payload of \"note\" is nested more than 256 levels deep")) << payload.message;
+  EXPECT_TRUE(mentions(payload, "the payload of \"note\" is nested more than 256 levels deep"))
+      << payload.message;
   ASSERT_TRUE(send(id, "note", nest(kMaxDataDepth - 1)).ok());  // under /last: 256 levels
   EXPECT_EQ(send(id, "note", nest(kMaxDataDepth)).error, StepError::data_invalid);
 
@@ -150,7 +160,9 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
   while ((r = send(id, "wrap")).ok() && wrapped < 1000) ++wrapped;
   EXPECT_EQ(wrapped, kMaxDataDepth - 2);
   EXPECT_EQ(r.error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(r, "\"set\" of /x (/states/OPEN/on/wrap/set): the value is nested more than 255 levels deep (data may nest 256 levels)"))
+  EXPECT_TRUE(mentions(r,
+                       "\"set\" of /x (/states/OPEN/on/wrap/set): the value is nested more than "
+                       "255 levels deep (data may nest 256 levels)"))
       << r.message;
   auto now = engine_->get(id);
   ASSERT_TRUE(now) << engine_->damage(id).value_or("");
@@ -167,7 +179,8 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
       "childDone": {"roles": ["system"], "target": "DONE"}}},
     "DONE": {"type": "final", "outcome": "closed"}}})");
   auto parent = start("t.deep-parent").instance->id;
-  ASSERT_TRUE(send(parent, "spawn", {{"d", nest(kMaxDataDepth - 1)}}).ok());  // child data: 256 levels
+  ASSERT_TRUE(
+      send(parent, "spawn", {{"d", nest(kMaxDataDepth - 1)}}).ok());  // child data: 256 levels
   InstanceQuery children;
   children.definition = "t.child";
   auto kids = engine_->query(children);
@@ -197,7 +210,8 @@ TEST_F(EngineTest, AStepThatWouldStoreARecordOverTheLimitIsRefusedAndChangesNoth
 
   auto whole = start("t.grow", {{"notes", json::array({std::string(kMaxRecordBytes, 'x')})}});
   EXPECT_EQ(whole.error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(whole, "bytes, nearly all of it its data; at most 1048576 are allowed")) << whole.message;
+  EXPECT_TRUE(mentions(whole, "bytes, nearly all of it its data; at most 1048576 are allowed"))
+      << whole.message;
   EXPECT_EQ(engine_->query({}).items.size(), 0u) << "nothing of the refused start is stored";
 
   auto s = start("t.grow", {{"notes", json::array()}, {"chunk", std::string(200 * 1024, 't')}});
@@ -209,7 +223,8 @@ TEST_F(EngineTest, AStepThatWouldStoreARecordOverTheLimitIsRefusedAndChangesNoth
   std::size_t notes = 2;
   StepResult r;
   while ((r = send(id, "note", {{"text", chunk}})).ok() && notes < 100) ++notes;
-  EXPECT_EQ(notes, 2u + 4u) << "the chunk, 2 x 200 KiB and 4 x 100 KiB fit in 1 MiB; a fifth note does not";
+  EXPECT_EQ(notes, 2u + 4u)
+      << "the chunk, 2 x 200 KiB and 4 x 100 KiB fit in 1 MiB; a fifth note does not";
   EXPECT_EQ(r.error, StepError::data_invalid);
   EXPECT_TRUE(mentions(r, "instance " + id + " would be stored in ")) << r.message;
   ASSERT_TRUE(r.instance) << "a refusal reports the instance as it is";
@@ -258,7 +273,8 @@ TEST_F(EngineTest, AnEventWhoseHistoryEntryWouldPassTheLimitIsRefusedAndChangesN
   auto big = send(id, "ping", {{"text", std::string(3 << 20, 'b')}});
   EXPECT_EQ(big.error, StepError::payload_invalid);
   EXPECT_TRUE(mentions(big, "the history entry of this step would be ")) << big.message;
-  EXPECT_TRUE(mentions(big, "at most " + std::to_string(kMaxEntryBytes) + " are allowed")) << big.message;
+  EXPECT_TRUE(mentions(big, "at most " + std::to_string(kMaxEntryBytes) + " are allowed"))
+      << big.message;
   auto after = engine_->get(id);
   ASSERT_TRUE(after);
   EXPECT_EQ(after->version, kept.instance->version) << "the refused event changed nothing";
@@ -274,13 +290,16 @@ TEST_F(EngineTest, AnEventWhoseHistoryEntryWouldPassTheLimitIsRefusedAndChangesN
 TEST_F(EngineTest, TextThatIsNotUtf8IsRefusedAloneAndNothingCrashes) {
   deploy(kParent);
   deploy(kChild);
-  const std::string bad = "a\xff\xfe" "b";
+  const std::string bad =
+      "a\xff\xfe"
+      "b";
   auto parent = start("t.parent").instance->id;
   std::vector<std::promise<StepResult>> answers(5);
   {
     CommitGroup group(*engine_);
     auto sending = [&](EventRequest e, int k) {
-      engine_->send_async(e, [&answers, k](StepResult res) { answers[k].set_value(std::move(res)); });
+      engine_->send_async(e,
+                          [&answers, k](StepResult res) { answers[k].set_value(std::move(res)); });
     };
     EventRequest e;
     e.instance_id = parent;
@@ -309,22 +328,26 @@ TEST_F(EngineTest, TextThatIsNotUtf8IsRefusedAloneAndNothingCrashes) {
   std::vector<StepResult> got;
   for (auto& a : answers) got.push_back(a.get_future().get());
   EXPECT_EQ(got[0].error, StepError::payload_invalid);
-  EXPECT_TRUE(mentions(got[0], "the payload of \"spawn\" has a string that is not UTF-8 at /key")) << got[0].message;
+  EXPECT_TRUE(mentions(got[0], "the payload of \"spawn\" has a string that is not UTF-8 at /key"))
+      << got[0].message;
   EXPECT_EQ(got[1].error, StepError::invalid_request);
   EXPECT_TRUE(mentions(got[1], "the event name is not valid UTF-8")) << got[1].message;
   EXPECT_EQ(got[2].error, StepError::invalid_request);
   EXPECT_TRUE(mentions(got[2], "the actor id is not valid UTF-8")) << got[2].message;
   EXPECT_EQ(got[3].error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(got[3], "the data of a new t.child instance has a string that is not UTF-8 at /list/1/t"))
+  EXPECT_TRUE(mentions(
+      got[3], "the data of a new t.child instance has a string that is not UTF-8 at /list/1/t"))
       << got[3].message;
   ASSERT_TRUE(got[4].ok()) << got[4].message;
 
   auto keyed = start("t.child", json::object(), bad);
   EXPECT_EQ(keyed.error, StepError::invalid_request);
-  EXPECT_TRUE(mentions(keyed, "the business key of a new t.child instance is not valid UTF-8")) << keyed.message;
+  EXPECT_TRUE(mentions(keyed, "the business key of a new t.child instance is not valid UTF-8"))
+      << keyed.message;
   auto member = start("t.child", {{bad, 1}});
   EXPECT_EQ(member.error, StepError::data_invalid);
-  EXPECT_TRUE(mentions(member, "has a member name that is not UTF-8 in the object at the top")) << member.message;
+  EXPECT_TRUE(mentions(member, "has a member name that is not UTF-8 in the object at the top"))
+      << member.message;
   auto cancelled = engine_->cancel(parent, "why" + bad, Actor::system());
   EXPECT_EQ(cancelled.error, StepError::invalid_request);
   EXPECT_TRUE(mentions(cancelled, "the reason is not valid UTF-8")) << cancelled.message;
@@ -343,8 +366,21 @@ namespace {
 
 // Random text: empty, ASCII, Chinese, stray bytes (not UTF-8), up to 700 bytes.
 std::string random_text(std::mt19937_64& rng) {
-  static const std::vector<std::string> pieces = {"a", "Z", "9", "-", ":", "餐", "馆", "𝄞", "\xff", "\xc0\xaf",
-                                                  "\xed\xa0\x80", "\xe6\x97", "\x80", std::string(1, '\0'), "~/"};
+  static const std::vector<std::string> pieces = {"a",
+                                                  "Z",
+                                                  "9",
+                                                  "-",
+                                                  ":",
+                                                  "餐",
+                                                  "馆",
+                                                  "𝄞",
+                                                  "\xff",
+                                                  "\xc0\xaf",
+                                                  "\xed\xa0\x80",
+                                                  "\xe6\x97",
+                                                  "\x80",
+                                                  std::string(1, '\0'),
+                                                  "~/"};
   std::string s;
   std::size_t n = rng() % 4 == 0 ? rng() % 700 : rng() % 12;
   while (s.size() < n) s += pieces[rng() % pieces.size()];
@@ -355,14 +391,19 @@ std::string random_text(std::mt19937_64& rng) {
 json random_json(std::mt19937_64& rng, int depth = 0) {
   if (depth == 0 && rng() % 6 == 0) {  // deep
     json v = json::array();
-    for (std::size_t i = 0, levels = 200 + rng() % 120; i < levels; ++i) v = json::array({std::move(v)});
+    for (std::size_t i = 0, levels = 200 + rng() % 120; i < levels; ++i)
+      v = json::array({std::move(v)});
     return json{{"deep", std::move(v)}};
   }
   switch (rng() % (depth > 3 ? 4 : 6)) {
-    case 0: return nullptr;
-    case 1: return static_cast<std::int64_t>(rng());
-    case 2: return random_text(rng);
-    case 3: return rng() % 2 == 0;
+    case 0:
+      return nullptr;
+    case 1:
+      return static_cast<std::int64_t>(rng());
+    case 2:
+      return random_text(rng);
+    case 3:
+      return rng() % 2 == 0;
     case 4: {
       json a = json::array();
       for (std::size_t i = rng() % 4; i > 0; --i) a.push_back(random_json(rng, depth + 1));
@@ -399,7 +440,9 @@ TEST_F(EngineTest, RandomBadRequestsAreRefusedAloneAndNothingBreaks) {
     std::vector<std::promise<StepResult>> answers(kPerBatch + 1);
     {
       CommitGroup group(*engine_);
-      auto answer = [&answers](int k) { return [&answers, k](StepResult r) { answers[k].set_value(std::move(r)); }; };
+      auto answer = [&answers](int k) {
+        return [&answers, k](StepResult r) { answers[k].set_value(std::move(r)); };
+      };
       for (int k = 0; k < kPerBatch; ++k) {
         Actor actor{rng() % 3 ? "u1" : random_text(rng), {rng() % 3 ? "USER" : random_text(rng)}};
         switch (rng() % 2) {
@@ -416,8 +459,10 @@ TEST_F(EngineTest, RandomBadRequestsAreRefusedAloneAndNothingBreaks) {
           }
           default: {
             EventRequest e;
-            if (rng() % 4) e.instance_id = ids[rng() % ids.size()];
-            else e.business_key = random_text(rng);
+            if (rng() % 4)
+              e.instance_id = ids[rng() % ids.size()];
+            else
+              e.business_key = random_text(rng);
             static const char* events[] = {"spawn", "finish", "close", "childDone"};
             e.event = rng() % 4 ? events[rng() % 4] : random_text(rng);
             e.payload = rng() % 2 ? json{{"key", random_text(rng)}} : random_json(rng);

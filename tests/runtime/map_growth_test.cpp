@@ -28,7 +28,7 @@ const char* kGrow = R"({"id": "t.grow", "version": 1, "initial": "A", "states": 
   "B": {"type": "final", "outcome": "ok"}}})";
 
 constexpr std::size_t kSmallMap = 256u << 10;  // both processes start here and grow
-constexpr int kChildSteps = 320;                // x 48 KB: about 15 MiB from the child
+constexpr int kChildSteps = 320;               // x 48 KB: about 15 MiB from the child
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -105,7 +105,8 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
   std::thread child([&] {
     std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
     std::string cmd = "BIHUAN_GROW_CHILD=" + shell_quote(dir) + " timeout 60 " + shell_quote(exe) +
-                      " --gtest_filter=MapGrowthChild.* >" + shell_quote(dir + "/child.txt") + " 2>&1";
+                      " --gtest_filter=MapGrowthChild.* >" + shell_quote(dir + "/child.txt") +
+                      " 2>&1";
     child_status = std::system(cmd.c_str());
     child_done = true;
   });
@@ -122,9 +123,12 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
         for (std::size_t i = t; i < ids.size(); i += 2) {
           std::uint64_t at_least = acked[i].load();
           auto v = engine->get(ids[i]);
-          if (!v) failures.add("get " + ids[i] + ": missing");
-          else if (v->version < at_least) failures.add("get " + ids[i] + ": version went back");
-          if (engine->history(ids[i]).size() < at_least) failures.add("history " + ids[i] + ": entries missing");
+          if (!v)
+            failures.add("get " + ids[i] + ": missing");
+          else if (v->version < at_least)
+            failures.add("get " + ids[i] + ": version went back");
+          if (engine->history(ids[i]).size() < at_least)
+            failures.add("history " + ids[i] + ": entries missing");
         }
         InstanceQuery q;
         q.definition = "t.grow";
@@ -137,8 +141,10 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
   threads.emplace_back([&] {
     for (int n = 0; !child_done; ++n) {
       std::string to = dir + "/backup-" + std::to_string(n), error;
-      if (!engine->backup(to, &error)) failures.add("backup: " + error);
-      else ++backups;
+      if (!engine->backup(to, &error))
+        failures.add("backup: " + error);
+      else
+        ++backups;
       if (n > 0) std::filesystem::remove_all(dir + "/backup-" + std::to_string(n - 1));
     }
   });
@@ -154,8 +160,10 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
           e.payload = {{"blob", blob}};
           e.actor = Actor::system();
           auto res = engine->send(e);
-          if (!res.ok()) failures.add("send " + ids[i] + ": " + res.message);
-          else acked[i] = res.instance->version;
+          if (!res.ok())
+            failures.add("send " + ids[i] + ": " + res.message);
+          else
+            acked[i] = res.instance->version;
           ++writes;
         }
       }
@@ -163,14 +171,17 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
   child.join();
   for (auto& th : threads) th.join();
 
-  ASSERT_TRUE(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0) << read_text(dir + "/child.txt");
+  ASSERT_TRUE(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0)
+      << read_text(dir + "/child.txt");
   EXPECT_EQ(failures.count.load(), 0) << failures.first;
   EXPECT_GT(reads.load(), 0u);
   EXPECT_GT(backups.load(), 0u);
   EXPECT_GT(writes.load(), 0u);
   // Every step of both processes is there, chains intact.
-  for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(engine->get(ids[i])->version, acked[i].load());
-  for (int i = 0; i < kChildSteps; i += 37) EXPECT_TRUE(engine->get_by_business_key("child-" + std::to_string(i)));
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(engine->get(ids[i])->version, acked[i].load());
+  for (int i = 0; i < kChildSteps; i += 37)
+    EXPECT_TRUE(engine->get_by_business_key("child-" + std::to_string(i)));
   InstanceQuery q;
   q.definition = "t.grow";
   q.limit = 1000;

@@ -30,7 +30,9 @@ const char* kV2 = R"({"id": "t.mig", "version": 2, "initial": "OPEN",
     "CHECK": {"deadline": {"after": "P5D"}, "on": {"approve": {"roles": ["USER"], "target": "DONE"}}},
     "DONE": {"type": "final", "outcome": "done"}}})";
 
-bool mentions(const StepResult& r, const std::string& part) { return r.message.find(part) != std::string::npos; }
+bool mentions(const StepResult& r, const std::string& part) {
+  return r.message.find(part) != std::string::npos;
+}
 
 MigrateRequest to_v2(const std::string& id) {
   MigrateRequest m;
@@ -55,7 +57,8 @@ class MigrateInstanceTest : public EngineTest {
   }
 };
 
-TEST_F(MigrateInstanceTest, KeepsTimersAndDeadlinesOfTheSameNameArmsNewOnesAndGoesOnInTheNewVersion) {
+TEST_F(MigrateInstanceTest,
+       KeepsTimersAndDeadlinesOfTheSameNameArmsNewOnesAndGoesOnInTheNewVersion) {
   const TimePoint t0 = clock_->now();
   auto s = start("t.mig");
   ASSERT_TRUE(s.ok()) << s.message;
@@ -146,7 +149,8 @@ TEST_F(MigrateInstanceTest, AStateMapMovesARenamedStateAndItsIndex) {
   auto r = engine_->migrate(m);
   ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.instance->state, "CHECK");
-  EXPECT_FALSE(r.details["deadlines"][0]["kept"].get<bool>()) << "CHECK is another state: its deadline is new";
+  EXPECT_FALSE(r.details["deadlines"][0]["kept"].get<bool>())
+      << "CHECK is another state: its deadline is new";
   EXPECT_EQ(*engine_->get(id)->deadline, clock_->now() + std::chrono::hours(24 * 5));
   EXPECT_EQ(in_state("CHECK"), 1u);
   EXPECT_EQ(in_state("REVIEW"), 0u) << "the state index moved with it";
@@ -175,11 +179,17 @@ TEST_F(MigrateInstanceTest, RefusalsNameWhatIsWrongAndChangeNothing) {
     cases.push_back({what, m, e, message});
   };
   add("a typo in the map", StepError::invalid_request, "states: \"OPN\" is not a state of t.mig v1",
-      [](MigrateRequest& m) { m.states = {{"OPN", "OPEN"}}; });
-  add("a map to a missing state", StepError::invalid_request, "states: \"GONE\" (for \"OPEN\") is not a state of t.mig v2",
-      [](MigrateRequest& m) { m.states = {{"OPEN", "GONE"}}; });
+      [](MigrateRequest& m) {
+        m.states = {{"OPN", "OPEN"}};
+      });
+  add("a map to a missing state", StepError::invalid_request,
+      "states: \"GONE\" (for \"OPEN\") is not a state of t.mig v2", [](MigrateRequest& m) {
+        m.states = {{"OPEN", "GONE"}};
+      });
   add("a final state", StepError::invalid_request, "is final: cancel the instance instead",
-      [](MigrateRequest& m) { m.states = {{"OPEN", "DONE"}}; });
+      [](MigrateRequest& m) {
+        m.states = {{"OPEN", "DONE"}};
+      });
   add("its own version", StepError::invalid_request, "is on version 1 of t.mig already",
       [](MigrateRequest& m) { m.to_version = 1; });
   add("a version not deployed", StepError::not_found, "has no deployed version 9",
@@ -187,13 +197,19 @@ TEST_F(MigrateInstanceTest, RefusalsNameWhatIsWrongAndChangeNothing) {
   add("a stale version", StepError::version_conflict, "instance is at version 1, not 7",
       [](MigrateRequest& m) { m.expected_version = 7; });
   add("a pointer without /", StepError::invalid_request, "set: \"grade\" is not a JSON Pointer",
-      [](MigrateRequest& m) { m.set = {{"grade", "B"}}; });
+      [](MigrateRequest& m) {
+        m.set = {{"grade", "B"}};
+      });
   add("the whole data", StepError::invalid_request, "set: \"\" is not a JSON Pointer",
-      [](MigrateRequest& m) { m.set = {{"", 5}}; });
-  add("a value the schema refuses", StepError::data_invalid, "",
-      [](MigrateRequest& m) { m.set = {{"/grade", "E"}}; });
-  add("an expression that fails", StepError::expression_error, "/set/",
-      [](MigrateRequest& m) { m.set = {{"/grade", json::parse(R"({"time_add": ["not a time", "P1D"]})")}}; });
+      [](MigrateRequest& m) {
+        m.set = {{"", 5}};
+      });
+  add("a value the schema refuses", StepError::data_invalid, "", [](MigrateRequest& m) {
+    m.set = {{"/grade", "E"}};
+  });
+  add("an expression that fails", StepError::expression_error, "/set/", [](MigrateRequest& m) {
+    m.set = {{"/grade", json::parse(R"({"time_add": ["not a time", "P1D"]})")}};
+  });
   for (auto& c : cases) {
     for (bool dry : {true, false}) {
       c.req.dry_run = dry;
@@ -252,7 +268,8 @@ TEST_F(MigrateInstanceTest, APlanMigratesEachRunningInstanceAloneAfterADryRunWit
   auto dry = migrate_instances(*engine_, plan);
   EXPECT_EQ(dry.migrated, 4u);
   EXPECT_TRUE(dry.refused.empty());
-  for (const auto& id : v1) EXPECT_EQ(engine_->get(id)->definition_version, 1) << "a dry run writes nothing";
+  for (const auto& id : v1)
+    EXPECT_EQ(engine_->get(id)->definition_version, 1) << "a dry run writes nothing";
 
   plan.step.dry_run = false;
   plan.limit = 3;
@@ -273,7 +290,8 @@ TEST_F(MigrateInstanceTest, APlanMigratesEachRunningInstanceAloneAfterADryRunWit
     EXPECT_EQ(v->data["grade"], "C");
   }
   EXPECT_EQ(engine_->get(v1[3])->state, "CHECK");
-  EXPECT_EQ(engine_->get(ended.instance->id)->definition_version, 1) << "ended instances stay as they ended";
+  EXPECT_EQ(engine_->get(ended.instance->id)->definition_version, 1)
+      << "ended instances stay as they ended";
 
   // v3 renames OPEN to QUEUED, which the query meets after OPEN: each instance counts once.
   std::string v3 = kV2;

@@ -120,7 +120,9 @@ TEST_F(MigrateTest, AFailedMigrationChangesNothing) {
   EXPECT_FALSE(Engine::open(o, p));
   ASSERT_EQ(p.items().size(), 1u);
   const std::string& m = p.items()[0].message;
-  EXPECT_NE(m.find("from storage format 1 to " + std::to_string(runtime::kStorageFormat)), std::string::npos) << m;
+  EXPECT_NE(m.find("from storage format 1 to " + std::to_string(runtime::kStorageFormat)),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("13 bytes"), std::string::npos) << m;
   EXPECT_NE(m.find(dir_), std::string::npos) << m;
   EXPECT_EQ(raw_format(dir_), std::make_pair(1u, true));

@@ -34,7 +34,8 @@ void expect_same(const json& a, const json& b, const std::string& where = "") {
     for (const auto& [k, v] : a.items()) expect_same(v, b.at(k), where + "/" + k);
   } else if (a.is_array()) {
     ASSERT_EQ(a.size(), b.size()) << where;
-    for (std::size_t i = 0; i < a.size(); ++i) expect_same(a[i], b[i], where + "/" + std::to_string(i));
+    for (std::size_t i = 0; i < a.size(); ++i)
+      expect_same(a[i], b[i], where + "/" + std::to_string(i));
   } else {
     EXPECT_EQ(a, b) << where;
   }
@@ -43,15 +44,20 @@ void expect_same(const json& a, const json& b, const std::string& where = "") {
 json random_value(std::mt19937_64& rng, int depth) {
   std::uniform_int_distribution<int> kind(0, depth > 3 ? 5 : 7);
   switch (kind(rng)) {
-    case 0: return nullptr;
-    case 1: return rng() % 2 == 0;
+    case 0:
+      return nullptr;
+    case 1:
+      return rng() % 2 == 0;
     case 2: {  // signed, every width
       std::int64_t v = static_cast<std::int64_t>(rng());
       return v >> (rng() % 64);
     }
-    case 3: return static_cast<std::uint64_t>(rng() >> (rng() % 64));
-    case 4: return std::uniform_real_distribution<double>(-1e12, 1e12)(rng);
-    case 5: return std::string(rng() % 300, static_cast<char>('a' + rng() % 26)) + "包保";
+    case 3:
+      return static_cast<std::uint64_t>(rng() >> (rng() % 64));
+    case 4:
+      return std::uniform_real_distribution<double>(-1e12, 1e12)(rng);
+    case 5:
+      return std::string(rng() % 300, static_cast<char>('a' + rng() % 26)) + "包保";
     case 6: {
       json a = json::array();
       for (std::size_t i = 0, n = rng() % 20; i < n; ++i) a.push_back(random_value(rng, depth + 1));
@@ -59,7 +65,8 @@ json random_value(std::mt19937_64& rng, int depth) {
     }
     default: {
       json o = json::object();
-      for (std::size_t i = 0, n = rng() % 20; i < n; ++i) o["k" + std::to_string(rng() % 40)] = random_value(rng, depth + 1);
+      for (std::size_t i = 0, n = rng() % 20; i < n; ++i)
+        o["k" + std::to_string(rng() % 40)] = random_value(rng, depth + 1);
       return o;
     }
   }
@@ -88,7 +95,8 @@ TEST(MsgpackTest, ReadsWhatNlohmannWrote) {
     expect_same(json::from_msgpack(bytes), *ours);
   }
   // Edge widths, float32 and a repeated key (the last value wins).
-  for (std::int64_t x : std::initializer_list<std::int64_t>{-33, -128, -129, -32768, -32769, -2147483648LL, -2147483649LL, INT64_MIN})
+  for (std::int64_t x : std::initializer_list<std::int64_t>{
+           -33, -128, -129, -32768, -32769, -2147483648LL, -2147483649LL, INT64_MIN})
     expect_same(json(x), *decode(encode(json(x))));
   expect_same(json(std::uint64_t{UINT64_MAX}), *decode(encode(json(std::uint64_t{UINT64_MAX}))));
   EXPECT_EQ(*decode(std::string("\xca\x3f\xc0\x00\x00", 5)), json(1.5));
@@ -109,8 +117,9 @@ TEST(MsgpackTest, WritesTheBytesNlohmannWritesAtEveryWidth) {
       expected.insert(expected.end(), b.begin(), b.end());
       EXPECT_EQ(w.size(), expected.size()) << n;
     }
-    for (std::int64_t x : std::initializer_list<std::int64_t>{0, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
-                                                              4294967296LL, -1, -32, -33, -128, -129, INT64_MIN}) {
+    for (std::int64_t x :
+         std::initializer_list<std::int64_t>{0, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
+                                             4294967296LL, -1, -32, -33, -128, -129, INT64_MIN}) {
       w.value(json(x));
       auto b = json::to_msgpack(json(x));
       expected.insert(expected.end(), b.begin(), b.end());
@@ -130,10 +139,11 @@ TEST(MsgpackTest, WritesTheBytesNlohmannWritesAtEveryWidth) {
 TEST(MsgpackTest, MalformedInputIsRefusedNotOverread) {
   json v = {{"a", {1, -200, 3.5, "text", nullptr, true}}, {"b", {{"c", std::string(40, 'x')}}}};
   std::string bytes = encode(v);
-  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode(bytes.substr(0, n))) << "prefix of " << n;
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(decode(bytes.substr(0, n))) << "prefix of " << n;
   EXPECT_FALSE(decode(std::string("\xdd\xff\xff\xff\xff", 5)));  // 4 G items claimed, none there
-  EXPECT_FALSE(decode(std::string("\xc1", 1)));                   // never used
-  std::string deep(100000, '\x91');                               // arrays nested 100,000 deep
+  EXPECT_FALSE(decode(std::string("\xc1", 1)));                  // never used
+  std::string deep(100000, '\x91');                              // arrays nested 100,000 deep
   deep.push_back('\xc0');
   EXPECT_FALSE(decode(deep));
 }

@@ -49,10 +49,12 @@ Raw read_raw(const std::string& dir) {
   auto txn = env->begin(false, nullptr);
   auto format = txn->get(storage::Db::meta, "format");
   EXPECT_TRUE(format && storage::read_be32(*format) == runtime::kStorageFormat);
-  for (auto [db, into] : {std::pair{storage::Db::outbox, &out.waiting}, std::pair{storage::Db::dead, &out.dead}}) {
+  for (auto [db, into] :
+       {std::pair{storage::Db::outbox, &out.waiting}, std::pair{storage::Db::dead, &out.dead}}) {
     auto cur = txn->cursor(db);
     for (bool ok = cur && cur->first(); ok; ok = cur->next())
-      (*into)[storage::read_be64(cur->key())] = json::from_msgpack(cur->value().begin(), cur->value().end());
+      (*into)[storage::read_be64(cur->key())] =
+          json::from_msgpack(cur->value().begin(), cur->value().end());
   }
   auto cur = txn->cursor(storage::Db::due);
   for (bool ok = cur && cur->first(); ok; ok = cur->next()) out.due.emplace(cur->key());
@@ -68,7 +70,8 @@ void expect_consistent(const Raw& raw) {
     EXPECT_FALSE(raw.dead.count(seq)) << "message " << seq << " is both waiting and dead";
     want.insert(runtime::outbox_due_key_of(m, seq));
   }
-  for (const auto& [seq, m] : raw.dead) EXPECT_TRUE(m.value("dead", false)) << "dead letter " << seq;
+  for (const auto& [seq, m] : raw.dead)
+    EXPECT_TRUE(m.value("dead", false)) << "dead letter " << seq;
   EXPECT_EQ(raw.due, want);
 }
 
@@ -109,7 +112,8 @@ TEST_F(OutboxIndexTest, DeadLettersAreNotInTheDueRead) {
   auto listed = engine_->outbox(1000);
   EXPECT_EQ(seqs(listed), seqs(all));
   EXPECT_TRUE(listed[0].dead && !listed[1].dead && listed[3].dead);
-  EXPECT_EQ(seqs(engine_->outbox(2, all[1].seq)), (std::vector<std::uint64_t>{all[2].seq, all[3].seq}));
+  EXPECT_EQ(seqs(engine_->outbox(2, all[1].seq)),
+            (std::vector<std::uint64_t>{all[2].seq, all[3].seq}));
   auto m = engine_->metrics();
   EXPECT_EQ(m.outbox_depth, 5u);
   EXPECT_EQ(m.dead_letters, 2u);
@@ -129,7 +133,8 @@ TEST_F(OutboxIndexTest, AFailureReschedulesTheMessageInTheIndex) {
   EXPECT_EQ(*page.next_due, later);  // the dispatcher's wake-up
   clock_->set(later);
   page = engine_->outbox_due("log", clock_->now(), 1000);
-  EXPECT_EQ(seqs(page.messages), (std::vector<std::uint64_t>{all[1].seq, all[2].seq, all[0].seq}));  // due order
+  EXPECT_EQ(seqs(page.messages),
+            (std::vector<std::uint64_t>{all[1].seq, all[2].seq, all[0].seq}));  // due order
   EXPECT_FALSE(page.next_due);
   EXPECT_EQ(page.messages[2].attempts, 1u);
   EXPECT_EQ(page.messages[2].last_error, "busy");
@@ -166,7 +171,8 @@ TEST_F(OutboxIndexTest, ARetryMovesADeadLetterBackAndIsRefusedForOneThatIsNotDea
 
 TEST_F(OutboxIndexTest, AnAcknowledgementRemovesTheRecordAndItsKey) {
   auto all = start_n(3);
-  ASSERT_TRUE(engine_->record_delivery_failure(all[1].seq, "x", clock_->now() + std::chrono::hours(1)));
+  ASSERT_TRUE(
+      engine_->record_delivery_failure(all[1].seq, "x", clock_->now() + std::chrono::hours(1)));
   ASSERT_TRUE(engine_->record_delivery_failure(all[2].seq, "x", clock_->now(), true));
   for (const auto& m : all) ASSERT_TRUE(engine_->ack_outbox(m.seq));
   EXPECT_TRUE(engine_->outbox(1000).empty());
@@ -215,10 +221,19 @@ TEST_F(OutboxIndexTest, TheIndexMatchesTheRecordsAfterTheWriterIsKilled) {
       if (box.empty()) continue;
       const auto& m = box[rng() % box.size()];
       switch (rng() % 4) {
-        case 0: (void)e->ack_outbox(m.seq); break;
-        case 1: (void)e->record_delivery_failure(m.seq, "x", e->clock().now() + Millis(rng() % 5000), false); break;
-        case 2: (void)e->record_delivery_failure(m.seq, "x", e->clock().now(), true); break;
-        default: (void)e->retry_dead_letter(m.seq); break;
+        case 0:
+          (void)e->ack_outbox(m.seq);
+          break;
+        case 1:
+          (void)e->record_delivery_failure(m.seq, "x", e->clock().now() + Millis(rng() % 5000),
+                                           false);
+          break;
+        case 2:
+          (void)e->record_delivery_failure(m.seq, "x", e->clock().now(), true);
+          break;
+        default:
+          (void)e->retry_dead_letter(m.seq);
+          break;
       }
       if (::write(pipefd[1], "x", 1) != 1) ::_exit(3);
     }

@@ -5,8 +5,8 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <future>
 #include <functional>
+#include <future>
 #include <mutex>
 
 #include "cli/cli_run.hpp"
@@ -57,7 +57,8 @@ std::vector<StepResult> send_all(Engine& e, const std::vector<EventRequest>& req
 TEST_F(EngineTest, PipelinedStepsOfOneInstanceStayInOrderAcrossBatches) {
   deploy(kCounter);
   std::vector<std::string> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
+  for (int i = 0; i < 20; ++i)
+    ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
   // 2,000 events on 20 instances, submitted without waiting: many batches, each executed
   // while the one before is committed, reading that one's writes from the overlay.
   std::vector<EventRequest> requests;
@@ -68,7 +69,8 @@ TEST_F(EngineTest, PipelinedStepsOfOneInstanceStayInOrderAcrossBatches) {
   for (std::size_t i = 0; i < results.size(); ++i) {
     ASSERT_TRUE(results[i].ok()) << results[i].message;
     auto& v = last_version[requests[i].instance_id];
-    EXPECT_EQ(results[i].instance->version, v ? v + 1 : 2u) << "request " << i;  // strictly in submission order
+    EXPECT_EQ(results[i].instance->version, v ? v + 1 : 2u)
+        << "request " << i;  // strictly in submission order
     v = results[i].instance->version;
   }
   EXPECT_GT(engine_->metrics().commits, 2u);
@@ -89,7 +91,8 @@ TEST_F(EngineTest, AnotherProcessCommittingInBetweenIsSeen) {
   ASSERT_TRUE(send(id, "bump").ok());
   // The CLI is another process on the same store (on the real clock, before the timer is
   // due): it appends to the history log and changes the record behind this engine's back.
-  auto cli = bihuan::testing::run_bihuan(dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});
+  auto cli = bihuan::testing::run_bihuan(
+      dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});
   ASSERT_EQ(cli.rc, 0) << cli.out << cli.err;
   // A pipelined event: executed on a snapshot that holds the CLI's step; its log keys
   // come after the CLI's.
@@ -98,7 +101,8 @@ TEST_F(EngineTest, AnotherProcessCommittingInBetweenIsSeen) {
   EXPECT_EQ(engine_->metrics().reexecuted, 1u);  // its first commit attempt found the CLI's stamp
   EXPECT_EQ(e.instance->data["n"], 3);
   EXPECT_EQ(e.instance->version, 4u);
-  cli = bihuan::testing::run_bihuan(dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});
+  cli = bihuan::testing::run_bihuan(
+      dir_, {"send", "-D", dir_, id, "bump", "--actor", "u2", "--role", "USER"});
   ASSERT_EQ(cli.rc, 0) << cli.out << cli.err;
   // A timer firing (a direct batch) after another foreign step.
   EXPECT_EQ(engine_->advance_to(at("2033-04-03T10:00:00+08:00")), 1u);
@@ -142,7 +146,8 @@ TEST_P(FullDiskTest, AFailedCommitFailsItsStepsAndLosesNothingAcknowledged) {
   reopen_with(o);
   deploy(kCounter);
   std::vector<std::string> ids;
-  for (int i = 0; i < 40; ++i) ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
+  for (int i = 0; i < 40; ++i)
+    ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
   // 4,000 events with 3 KB payloads (kept in the history: about a page each), round robin,
   // submitted without waiting: consecutive batches hold steps of the same instances.
   std::vector<EventRequest> requests;
@@ -185,7 +190,8 @@ TEST_P(FullDiskTest, AFailedCommitFailsItsStepsAndLosesNothingAcknowledged) {
     } else {
       ++failed;
       EXPECT_EQ(r.error, StepError::storage_error);
-      EXPECT_NE(r.message.find("storage failed, the step was not applied"), std::string::npos) << r.message;
+      EXPECT_NE(r.message.find("storage failed, the step was not applied"), std::string::npos)
+          << r.message;
     }
   }
   EXPECT_GT(ok, 0u);
@@ -270,11 +276,12 @@ std::string run_script(const std::string& dir, bool pipeline, std::shared_ptr<Vi
       out += key + ": missing\n";
       continue;
     }
-    out += key + ": " + v->state + " v" + std::to_string(v->version) + " " + std::string(to_string(v->status)) + " " +
-           v->data.dump() + "\n";
+    out += key + ": " + v->state + " v" + std::to_string(v->version) + " " +
+           std::string(to_string(v->status)) + " " + v->data.dump() + "\n";
   }
   out += "timers " + std::to_string(engine->pending_timers()) + " outbox " +
-         std::to_string(engine->outbox(1000, 0).size()) + " verify " + (engine->verify().ok() ? "ok" : "FAILED");
+         std::to_string(engine->outbox(1000, 0).size()) + " verify " +
+         (engine->verify().ok() ? "ok" : "FAILED");
   engine->close();
   return out;
 }

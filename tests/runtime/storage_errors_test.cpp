@@ -30,7 +30,9 @@ int damage_main_root(const std::string& dir) {
   int n = 0;
   for (off_t meta = 0; meta < 2; ++meta) {
     std::uint64_t root = 0, far = std::uint64_t{1} << 40;
-    if (pread(fd, &root, 8, meta * page + root_at) != 8 || root == 0 || root > (std::uint64_t{1} << 32)) continue;
+    if (pread(fd, &root, 8, meta * page + root_at) != 8 || root == 0 ||
+        root > (std::uint64_t{1} << 32))
+      continue;
     if (pwrite(fd, &far, 8, meta * page + root_at) == 8) ++n;
   }
   ::close(fd);
@@ -71,7 +73,8 @@ class StorageErrorsTest : public EngineTest {
 
 TEST_F(StorageErrorsTest, ADamagedStoreIsUnavailableNotAbsentAndStopsTheEngine) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(start("t.two", json::object(), "k" + std::to_string(i)).instance->id);
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(start("t.two", json::object(), "k" + std::to_string(i)).instance->id);
   ASSERT_GT(damage_main_root(dir_), 0);
 
   // A read that cannot read says so: it is not "no such instance".
@@ -106,7 +109,8 @@ TEST_F(StorageErrorsTest, ADamagedStoreIsUnavailableNotAbsentAndStopsTheEngine) 
   again.idempotency_key = "once";
   auto r = engine_->start(again);
   EXPECT_FALSE(r.ok());
-  EXPECT_TRUE(r.error == StepError::storage_error || r.error == StepError::storage_unavailable) << to_string(r.error);
+  EXPECT_TRUE(r.error == StepError::storage_error || r.error == StepError::storage_unavailable)
+      << to_string(r.error);
   EXPECT_NE(r.message.find("data.mdb"), std::string::npos) << r.message;
   auto sent = send(ids[1], "go", json::object(), Actor::system());
   EXPECT_EQ(sent.error, StepError::storage_error);
@@ -148,7 +152,8 @@ TEST(EngineOptionsCheck, OptionsOutOfRangeAreRefusedNamingTheOption) {
     EXPECT_FALSE(Engine::open(o, p)) << c.option;
     ASSERT_EQ(p.items().size(), 1u) << c.option;
     EXPECT_EQ(p.items()[0].pointer, std::string("/") + c.option);
-    EXPECT_NE(p.items()[0].message.find(std::string("EngineOptions::") + c.option), std::string::npos)
+    EXPECT_NE(p.items()[0].message.find(std::string("EngineOptions::") + c.option),
+              std::string::npos)
         << p.items()[0].message;
   }
   EngineOptions fine;

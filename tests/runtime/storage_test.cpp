@@ -23,7 +23,8 @@ namespace {
 // Closes the fixture's engine, stores `value` as meta/format in a raw LMDB transaction and
 // opens an engine on the directory again; returns whether it opened.
 bool reopen_with_format(std::unique_ptr<Engine>& engine, const std::string& dir,
-                        std::shared_ptr<VirtualClock> clock, const std::string& value, Problems& p) {
+                        std::shared_ptr<VirtualClock> clock, const std::string& value,
+                        Problems& p) {
   engine->close();
   engine.reset();
   {
@@ -46,20 +47,24 @@ TEST_F(EngineTest, RefusesANewerStorageFormatWithAClearMessage) {
   Problems p;
   EXPECT_FALSE(reopen_with_format(engine_, dir_, clock_, storage::be32(99), p));
   ASSERT_EQ(p.items().size(), 1u);
-  EXPECT_NE(p.items()[0].message.find("storage format 99"), std::string::npos) << p.items()[0].message;
-  EXPECT_NE(p.items()[0].message.find("up to " + std::to_string(runtime::kStorageFormat)), std::string::npos);
+  EXPECT_NE(p.items()[0].message.find("storage format 99"), std::string::npos)
+      << p.items()[0].message;
+  EXPECT_NE(p.items()[0].message.find("up to " + std::to_string(runtime::kStorageFormat)),
+            std::string::npos);
 }
 
 TEST_F(EngineTest, ADamagedFormatNumberIsRefusedWithoutMigrating) {
   Problems p;
   EXPECT_FALSE(reopen_with_format(engine_, dir_, clock_, std::string(2, '\0'), p));
   ASSERT_EQ(p.items().size(), 1u);
-  EXPECT_NE(p.items()[0].message.find(dir_ + ": meta/format is damaged (2 bytes"), std::string::npos)
+  EXPECT_NE(p.items()[0].message.find(dir_ + ": meta/format is damaged (2 bytes"),
+            std::string::npos)
       << p.items()[0].message;
   std::string error;
   auto env = storage::Env::open(dir_, 64u << 20, false, &error);
   auto txn = env->begin(false, nullptr);
-  EXPECT_EQ(bihuan::testing::read_key(*txn, storage::Db::meta, "format"), std::string(2, '\0'));  // untouched
+  EXPECT_EQ(bihuan::testing::read_key(*txn, storage::Db::meta, "format"),
+            std::string(2, '\0'));  // untouched
 }
 
 TEST_F(EngineTest, MapGrowsOnDemandWithoutLosingAStep) {
@@ -112,7 +117,8 @@ TEST_F(EngineTest, TamperedHistoryIsDetected) {
   ASSERT_TRUE(send(id, "go", {{"blob", "a"}}, Actor::system()).ok());
   engine_->close();
   engine_.reset();
-  edit_history(dir_, id, 2, [](std::string&, json& e) { e["a"] = "mallory"; });  // rewrite who did it
+  edit_history(dir_, id, 2,
+               [](std::string&, json& e) { e["a"] = "mallory"; });  // rewrite who did it
   open();
   auto report = engine_->verify();
   ASSERT_EQ(report.broken.size(), 1u);
@@ -180,7 +186,7 @@ TEST_F(EngineTest, DurableModeAllocatesAheadNeverShortensAndKeepsEveryRecord) {
   const std::string blob(1000, 'b');
   std::uint64_t used = 0;
   auto size_of = [&] {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(stat(path.c_str(), &st), 0);
     return static_cast<std::uint64_t>(st.st_size);
   };
@@ -190,12 +196,15 @@ TEST_F(EngineTest, DurableModeAllocatesAheadNeverShortensAndKeepsEveryRecord) {
     for (int round = 0; round < 3; ++round) {
       auto txn = env->begin(true, nullptr);
       for (std::uint64_t i = 0; i < 2000; ++i)
-        ASSERT_EQ(txn->put(storage::Db::inst, storage::be64(round * 2000 + i), blob + std::to_string(i)), 0);
+        ASSERT_EQ(
+            txn->put(storage::Db::inst, storage::be64(round * 2000 + i), blob + std::to_string(i)),
+            0);
       ASSERT_EQ(txn->commit(), 0);
     }
     used = env->used_bytes();
     ASSERT_GT(used, 6000u * 1000);
-    EXPECT_GE(size_of(), used + storage::Env::kCacheAheadBytes / 2) << "allocated past the last used page";
+    EXPECT_GE(size_of(), used + storage::Env::kCacheAheadBytes / 2)
+        << "allocated past the last used page";
     EXPECT_LE(size_of(), used + storage::Env::kCacheAheadBytes);
     // As if another process had just extended the file further: it must stay that long.
     ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(used + (16u << 20))), 0);

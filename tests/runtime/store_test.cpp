@@ -25,7 +25,8 @@ class StoreTest : public ::testing::Test {
     env_ = storage::Env::open(dir_, 16u << 20, false, &error);
     ASSERT_TRUE(env_) << error;
     auto txn = env_->begin(true, nullptr);
-    for (const char* k : {"b", "d", "f", "h"}) ASSERT_EQ(txn->put(Db::timers, k, std::string("base-") + k), 0);
+    for (const char* k : {"b", "d", "f", "h"})
+      ASSERT_EQ(txn->put(Db::timers, k, std::string("base-") + k), 0);
     ASSERT_EQ(txn->put(Db::inst, "i1", "v1"), 0);
     ASSERT_EQ(txn->put(Db::inst, "i2", "v2"), 0);
     ASSERT_EQ(txn->commit(), 0);
@@ -38,7 +39,8 @@ class StoreTest : public ::testing::Test {
   static std::string walk(Store& s, Db db, std::string_view from = {}) {
     std::string out;
     auto c = s.cursor(db);
-    for (bool ok = c->seek(from); ok; ok = c->next()) out += std::string(c->key()) + "=" + std::string(c->value()) + " ";
+    for (bool ok = c->seek(from); ok; ok = c->next())
+      out += std::string(c->key()) + "=" + std::string(c->value()) + " ";
     return out;
   }
   std::string dir_;
@@ -102,7 +104,8 @@ TEST_F(StoreTest, PointReadsPreferTheNewestBatchAndRotateForgetsOlderOnes) {
   // batch 2's writes stay in the overlay.
   overlay.rotate(3);
   Store s3(*snap, overlay, 3, log);
-  EXPECT_EQ(read_key(s3, Db::inst, "i1"), "v1");  // this old snapshot: batch 1 is gone from the overlay
+  EXPECT_EQ(read_key(s3, Db::inst, "i1"),
+            "v1");  // this old snapshot: batch 1 is gone from the overlay
   EXPECT_EQ(read_key(s3, Db::inst, "i2"), "v2");
   EXPECT_EQ(read_key(s3, Db::inst, "i3"), "batch2");
   EXPECT_FALSE(read_key(s3, Db::timers, "x"));

@@ -96,7 +96,8 @@ TEST_F(EngineTest, WorkingDayTimerSkipsTheNationalDayHoliday) {
 
 TEST_F(EngineTest, AbsoluteTimerFromData) {
   deploy(kTimers);
-  auto id = start("t.timers", {{"ticks", 0}, {"fixedAt", "2023-04-03T15:30:00+08:00"}}).instance->id;
+  auto id =
+      start("t.timers", {{"ticks", 0}, {"fixedAt", "2023-04-03T15:30:00+08:00"}}).instance->id;
   ASSERT_TRUE(send(id, "leave").ok());
   engine_->advance_to(at("2023-04-03T15:29:59+08:00"));
   EXPECT_EQ(engine_->get(id)->state, "RUNG");
@@ -148,7 +149,8 @@ TEST_F(EngineTest, DeadlineRemindsThenMarksOverdueThenEscalates) {
 
 TEST_F(EngineTest, RefusedTimerEventIsConsumedAndRecorded) {
   json def = json::parse(kTimers);
-  def["states"]["WAIT"]["on"]["ring"]["guard"] = json::parse(R"({"==": [{"var": "data.allow"}, true]})");
+  def["states"]["WAIT"]["on"]["ring"]["guard"] =
+      json::parse(R"({"==": [{"var": "data.allow"}, true]})");
   deploy(def.dump());
   auto id = start("t.timers", {{"ticks", 0}, {"allow", false}}).instance->id;
   engine_->advance_to(at("2023-04-03T11:00:00+08:00"));
@@ -189,7 +191,8 @@ TEST_F(EngineTest, OneAdvanceIsOneCommitAndEachTimerSeesItsOwnDueTime) {
     auto h = engine_->history(ids[i]);
     ASSERT_EQ(h.size(), 2u);
     EXPECT_EQ(h[1].at, at("2023-04-03T11:00:00+08:00") + std::chrono::minutes(i));
-    EXPECT_EQ(engine_->get(ids[i])->data["rungAt"], format_time(h[1].at, *TimeZone::load("Asia/Shanghai")));
+    EXPECT_EQ(engine_->get(ids[i])->data["rungAt"],
+              format_time(h[1].at, *TimeZone::load("Asia/Shanghai")));
   }
   EXPECT_EQ(clock_->now(), at("2023-04-03T12:00:00+08:00"));
   EXPECT_TRUE(engine_->verify().ok());

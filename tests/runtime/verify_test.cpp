@@ -51,12 +51,14 @@ std::uint64_t branch_below_root(const std::string& dir, const char* db) {
   mdb_env_set_maxdbs(env, 64);
   std::uint64_t found = 0;
   MDB_txn* txn = nullptr;
-  if (mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0640) == 0 && mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0) {
+  if (mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0640) == 0 &&
+      mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0) {
     MDB_val k{std::strlen(db), const_cast<char*>(db)}, v;
     // The main database's value for a named database is its record: md_depth (u16) at 6,
     // md_root at 40.
     MDB_dbi main_db = 0;
-    if (mdb_dbi_open(txn, nullptr, 0, &main_db) == 0 && mdb_get(txn, main_db, &k, &v) == 0 && v.mv_size >= 48) {
+    if (mdb_dbi_open(txn, nullptr, 0, &main_db) == 0 && mdb_get(txn, main_db, &k, &v) == 0 &&
+        v.mv_size >= 48) {
       std::uint16_t depth;
       std::uint64_t root;
       std::memcpy(&depth, static_cast<char*>(v.mv_data) + 6, 2);
@@ -68,7 +70,8 @@ std::uint64_t branch_below_root(const std::string& dir, const char* db) {
         // offsets; a branch node's child page number is its first 6 bytes.
         std::string page(st.ms_psize, '\0');
         int fd = ::open((fs::path(dir) / "data.mdb").c_str(), O_RDONLY);
-        if (::pread(fd, page.data(), page.size(), static_cast<off_t>(root * st.ms_psize)) == static_cast<ssize_t>(page.size())) {
+        if (::pread(fd, page.data(), page.size(), static_cast<off_t>(root * st.ms_psize)) ==
+            static_cast<ssize_t>(page.size())) {
           std::uint16_t off;
           std::memcpy(&off, page.data() + 16, 2);
           std::uint16_t lo, hi, flags;
@@ -116,7 +119,10 @@ class VerifyTest : public EngineTest {
       r.idempotency_key = "idem:" + std::to_string(i);
       ASSERT_TRUE(engine_->start(r).instance);
     }
-    ASSERT_TRUE(start("t.parent", {{"items", {"a", "b"}}, {"owner", "u1"}, {"done", 0}, {"outcomes", json::array()}}).instance);
+    ASSERT_TRUE(
+        start("t.parent",
+              {{"items", {"a", "b"}}, {"owner", "u1"}, {"done", 0}, {"outcomes", json::array()}})
+            .instance);
     auto sent = send(start("t.d", json::object(), "key:sent").instance->id, "go");
     ASSERT_EQ(sent.error, StepError::none) << sent.message;
   }
@@ -161,7 +167,8 @@ TEST_F(VerifyTest, AZeroedBranchPageIsReportedByVerifyAndTheProcessLivesOn) {
   ASSERT_FALSE(r.problems.empty());
   EXPECT_EQ(r.problems[0].kind, "structure");
   EXPECT_EQ(r.problems[0].db, "inst") << joined(r.broken);
-  EXPECT_TRUE(has(r.broken, "store structure damaged in " + (fs::path(dir_) / "data.mdb").string() + ": database inst: "))
+  EXPECT_TRUE(has(r.broken, "store structure damaged in " + (fs::path(dir_) / "data.mdb").string() +
+                                ": database inst: "))
       << joined(r.broken);
   // Again: the engine still answers.
   EXPECT_FALSE(engine_->verify().ok());
@@ -191,7 +198,8 @@ TEST_F(VerifyTest, OpeningADamagedCopyIsRefusedWithTheWayToRestore) {
   for (auto& d : engine_->definitions()) defs[{d->id, d->version}] = d;
   auto r = runtime::check_store(copy, &defs);
   EXPECT_FALSE(r.structure_ok);
-  EXPECT_TRUE(has(r.broken, "store structure damaged in " + copy + "/data.mdb: database inst: ")) << joined(r.broken);
+  EXPECT_TRUE(has(r.broken, "store structure damaged in " + copy + "/data.mdb: database inst: "))
+      << joined(r.broken);
 
   auto o = base_options();
   o.data_dir = copy;
@@ -200,7 +208,9 @@ TEST_F(VerifyTest, OpeningADamagedCopyIsRefusedWithTheWayToRestore) {
   EXPECT_FALSE(refused);
   ASSERT_FALSE(p.items().empty());
   std::string text = p.items()[0].to_string();
-  EXPECT_NE(text.find("store structure damaged in " + copy + "/data.mdb: database inst: "), std::string::npos) << text;
+  EXPECT_NE(text.find("store structure damaged in " + copy + "/data.mdb: database inst: "),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("Restore the newest backup"), std::string::npos) << text;
   EXPECT_NE(text.find("docs/operations.md"), std::string::npos) << text;
   // Refused again on the next try (no marker was written).
@@ -218,14 +228,20 @@ TEST_F(VerifyTest, DamagedIndexEntriesAreReportedWithDatabaseAndKey) {
   auto id = [](const std::string& text) { return *runtime::id_from_text(text); };
   reopen_after_raw_edit([&](storage::Txn& txn) {
     // A start's idempotency record naming an instance that does not exist.
-    ASSERT_EQ(txn.put(storage::Db::idem, std::string("s\0ghost", 7), storage::be64(0x0123456789abcdefULL)), 0);
+    ASSERT_EQ(txn.put(storage::Db::idem, std::string("s\0ghost", 7),
+                      storage::be64(0x0123456789abcdefULL)),
+              0);
     // An event's idempotency record of a missing instance.
-    ASSERT_EQ(txn.put(storage::Db::idem, std::string("e\0", 2) + storage::be64(0x0123456789abcdeeULL) + "k",
-                      std::string(64, 'a')), 0);
+    ASSERT_EQ(txn.put(storage::Db::idem,
+                      std::string("e\0", 2) + storage::be64(0x0123456789abcdeeULL) + "k",
+                      std::string(64, 'a')),
+              0);
     // A business key naming an instance with another key.
     ASSERT_EQ(txn.put(storage::Db::bkey, "key:0", storage::be64(id(idem_victim))), 0);
     // A state-index entry for a state the instance is not in.
-    ASSERT_EQ(txn.put(storage::Db::sidx, std::string("t.d\0B\0", 6) + storage::be64(id(idem_victim)), ""), 0);
+    ASSERT_EQ(
+        txn.put(storage::Db::sidx, std::string("t.d\0B\0", 6) + storage::be64(id(idem_victim)), ""),
+        0);
     // The timer of one instance gone from the timer index.
     auto cur = txn.cursor(storage::Db::timers);
     for (bool ok = cur && cur->first(); ok; ok = cur->next())
@@ -238,10 +254,20 @@ TEST_F(VerifyTest, DamagedIndexEntriesAreReportedWithDatabaseAndKey) {
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(r.structure_ok);
   std::string all = joined(r.broken);
-  EXPECT_TRUE(has(r.broken, "the idempotency record of start key \"ghost\" (a retried start would answer with nothing) names instance 0123456789abcdef, which does not exist")) << all;
-  EXPECT_TRUE(has(r.broken, "the idempotency record of event key \"k\" names instance 0123456789abcdee, which does not exist")) << all;
-  EXPECT_TRUE(has(r.broken, "the business key \"key:0\" names instance " + idem_victim + ", whose business key is \"key:1\"")) << all;
-  EXPECT_TRUE(has(r.broken, "the state index puts instance " + idem_victim + " in t.d/B, but it is in t.d/A")) << all;
+  EXPECT_TRUE(has(r.broken,
+                  "the idempotency record of start key \"ghost\" (a retried start would answer "
+                  "with nothing) names instance 0123456789abcdef, which does not exist"))
+      << all;
+  EXPECT_TRUE(has(r.broken,
+                  "the idempotency record of event key \"k\" names instance 0123456789abcdee, "
+                  "which does not exist"))
+      << all;
+  EXPECT_TRUE(has(r.broken, "the business key \"key:0\" names instance " + idem_victim +
+                                ", whose business key is \"key:1\""))
+      << all;
+  EXPECT_TRUE(has(r.broken,
+                  "the state index puts instance " + idem_victim + " in t.d/B, but it is in t.d/A"))
+      << all;
   EXPECT_TRUE(has(r.broken, "instance " + timer_victim + " has timer ")) << all;
   EXPECT_TRUE(has(r.broken, "but the timer index has no entry for it")) << all;
   // Each with its database and key.
@@ -263,7 +289,7 @@ TEST_F(VerifyTest, TheCheckAtOpenRunsOnlyAfterAnUncleanStop) {
     Problems p;
     auto check = runtime::StartCheck::begin(dir_, p);
     ASSERT_TRUE(check);
-    EXPECT_FALSE(check->checked());  // clean stop
+    EXPECT_FALSE(check->checked());                           // clean stop
     EXPECT_FALSE(fs::exists(fs::path(dir_) / "clean-stop"));  // removed while open
   }
   // The StartCheck above ended without a clean close: as after a crash.

@@ -28,13 +28,15 @@ class CnMainlandData : public ::testing::Test {
   // Working days in the year, by walking every date.
   int working_days_in(std::int32_t year) const {
     int n = 0;
-    for (LocalDate d{year, 1, 1}; d.year == year; d = time_detail::add_days(d, 1)) n += cal_->is_working_day(d);
+    for (LocalDate d{year, 1, 1}; d.year == year; d = time_detail::add_days(d, 1))
+      n += cal_->is_working_day(d);
     return n;
   }
   // Weekdays (Mon-Fri) of [from, to] that are not working days.
   int weekdays_off(const char* from, const char* to) const {
     int n = 0;
-    for (LocalDate d = *parse_local_date(from); d <= *parse_local_date(to); d = time_detail::add_days(d, 1))
+    for (LocalDate d = *parse_local_date(from); d <= *parse_local_date(to);
+         d = time_detail::add_days(d, 1))
       n += iso_weekday(d) <= 5 && !cal_->is_working_day(d);
     return n;
   }
@@ -51,14 +53,15 @@ TEST_F(CnMainlandData, CoversEveryPublishedYear) {
 
 TEST_F(CnMainlandData, WorkingDaysPerYear) {
   // 365 or 366 days, less weekends and weekday holidays, plus weekend make-up days.
-  const std::map<std::int32_t, int> expected = {{2022, 249}, {2023, 249}, {2024, 251}, {2025, 248}, {2026, 248}};
+  const std::map<std::int32_t, int> expected = {
+      {2022, 249}, {2023, 249}, {2024, 251}, {2025, 248}, {2026, 248}};
   for (const auto& [year, n] : expected) EXPECT_EQ(working_days_in(year), n) << year;
 }
 
 TEST_F(CnMainlandData, SpringFestival2024) {
   // 2月10日至17日放假调休，共8天。2月4日（星期日）、2月18日（星期日）上班。
-  for (const char* d : {"2024-02-10", "2024-02-11", "2024-02-12", "2024-02-13", "2024-02-14", "2024-02-15",
-                        "2024-02-16", "2024-02-17"})
+  for (const char* d : {"2024-02-10", "2024-02-11", "2024-02-12", "2024-02-13", "2024-02-14",
+                        "2024-02-15", "2024-02-16", "2024-02-17"})
     EXPECT_FALSE(working(d)) << d;
   EXPECT_TRUE(working("2024-02-04"));
   EXPECT_TRUE(working("2024-02-18"));
@@ -75,7 +78,8 @@ TEST_F(CnMainlandData, Rules2025AddSpringFestivalEveAndMayTheSecond) {
   EXPECT_EQ(weekdays_off("2025-01-28", "2025-02-04"), 6);
   EXPECT_TRUE(working("2025-01-26"));
   EXPECT_TRUE(working("2025-02-08"));
-  // 劳动节 5月1日至5日, 4月27日（周日）上班; 国庆、中秋 10月1日至8日, 9月28日（周日）、10月11日（周六）上班.
+  // 劳动节 5月1日至5日, 4月27日（周日）上班; 国庆、中秋 10月1日至8日,
+  // 9月28日（周日）、10月11日（周六）上班.
   EXPECT_EQ(weekdays_off("2025-05-01", "2025-05-05"), 3);
   EXPECT_TRUE(working("2025-04-27"));
   EXPECT_EQ(weekdays_off("2025-10-01", "2025-10-08"), 6);
@@ -85,16 +89,19 @@ TEST_F(CnMainlandData, Rules2025AddSpringFestivalEveAndMayTheSecond) {
 }
 
 TEST_F(CnMainlandData, Year2026) {
-  // 元旦 1月1日至3日, 1月4日（周日）上班; 春节 2月15日至23日 (9 days), 2月14日（周六）、2月28日（周六）上班.
+  // 元旦 1月1日至3日, 1月4日（周日）上班; 春节 2月15日至23日 (9 days),
+  // 2月14日（周六）、2月28日（周六）上班.
   EXPECT_FALSE(working("2026-01-02"));
   EXPECT_TRUE(working("2026-01-04"));
   EXPECT_EQ(weekdays_off("2026-02-15", "2026-02-23"), 6);  // Sunday the 15th to Monday the 23rd
-  // A make-up working day on a weekend counts: Friday 2026-02-13 + 1 working day is Saturday the 14th.
+  // A make-up working day on a weekend counts: Friday 2026-02-13 + 1 working day is Saturday the
+  // 14th.
   EXPECT_TRUE(working("2026-02-14"));
   EXPECT_EQ(add("2026-02-13T10:00:00", "P1D"), "2026-02-14T10:00:00+08:00");
   EXPECT_EQ(add("2026-02-14T10:00:00", "P1D"), "2026-02-24T10:00:00+08:00");
   EXPECT_TRUE(working("2026-02-28"));
-  // 中秋 9月25日至27日 and 国庆 10月1日至7日 apart; 9月20日（周日）、10月10日（周六）、5月9日（周六）上班.
+  // 中秋 9月25日至27日 and 国庆 10月1日至7日 apart;
+  // 9月20日（周日）、10月10日（周六）、5月9日（周六）上班.
   EXPECT_FALSE(working("2026-09-25"));
   EXPECT_EQ(weekdays_off("2026-10-01", "2026-10-07"), 5);
   for (const char* d : {"2026-05-09", "2026-09-20", "2026-10-10"}) EXPECT_TRUE(working(d)) << d;
@@ -109,14 +116,16 @@ TEST_F(CnMainlandData, UncoveredYearsAreReportedAndLoggedOncePerCalendarAndYear)
             std::vector<std::int32_t>{2021});
 
   ::testing::internal::CaptureStderr();
-  calendars_.note_use(*cal_, at("2024-01-01T09:00:00"), at("2024-03-01T09:00:00"));  // covered: silent
+  calendars_.note_use(*cal_, at("2024-01-01T09:00:00"),
+                      at("2024-03-01T09:00:00"));  // covered: silent
   std::string covered = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(covered, "");
   EXPECT_TRUE(calendars_.gaps().empty());
 
   ::testing::internal::CaptureStderr();
   calendars_.note_use(*cal_, at("2026-12-30T09:00:00"), at("2027-01-05T09:00:00"));
-  calendars_.note_use(*cal_, at("2027-02-01T09:00:00"), at("2027-02-03T09:00:00"));  // again: not logged
+  calendars_.note_use(*cal_, at("2027-02-01T09:00:00"),
+                      at("2027-02-03T09:00:00"));  // again: not logged
   std::string logged = ::testing::internal::GetCapturedStderr();
   auto line = json::parse(logged.substr(0, logged.find('\n')));
   EXPECT_EQ(line["level"], "warn");

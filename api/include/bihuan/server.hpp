@@ -33,9 +33,9 @@
 namespace bihuan {
 
 struct ApiToken {
-  std::string name;        // for logs and metrics ("office-admin")
-  std::string sha256_hex;  // SHA-256 of the secret token text, lowercase hex
-  Actor actor;             // who the bearer is
+  std::string name;            // for logs and metrics ("office-admin")
+  std::string sha256_hex;      // SHA-256 of the secret token text, lowercase hex
+  Actor actor;                 // who the bearer is
   double rate_per_second = 0;  // 0 = the server default
   double burst = 0;            // 0 = the server default
 };
@@ -62,7 +62,7 @@ struct ServerConfig {
   std::size_t max_connections = 1024;
   double rate_per_second = 200;  // per token
   double burst = 400;
-  bool metrics_public = true;    // /metrics without a token
+  bool metrics_public = true;  // /metrics without a token
   std::vector<ApiToken> tokens;
   std::optional<TlsConfig> tls;
   // POST /v1/backup writes only inside this directory ("backupRoot"; "" = "<data

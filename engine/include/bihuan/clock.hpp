@@ -46,7 +46,8 @@ class VirtualClock final : public Clock {
   // Moves time to `t`; never backwards (a smaller t is ignored).
   void set(TimePoint t) {
     auto v = t.time_since_epoch().count(), cur = ms_.load();
-    while (v > cur && !ms_.compare_exchange_weak(cur, v)) {}
+    while (v > cur && !ms_.compare_exchange_weak(cur, v)) {
+    }
   }
   void advance(Millis d) { ms_ += d.count(); }
 

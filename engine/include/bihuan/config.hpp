@@ -34,9 +34,9 @@ namespace bihuan {
 
 // Delivery policy of one channel (a configured notifier or task handler).
 struct ChannelPolicy {
-  std::size_t concurrency = 4;      // plugin calls in flight at once
-  std::int64_t timeout_ms = 5000;   // per call; then the attempt counts as failed
-  std::uint32_t max_attempts = 8;   // then the message becomes a dead letter
+  std::size_t concurrency = 4;     // plugin calls in flight at once
+  std::int64_t timeout_ms = 5000;  // per call; then the attempt counts as failed
+  std::uint32_t max_attempts = 8;  // then the message becomes a dead letter
   std::int64_t backoff_initial_ms = 1000;
   std::int64_t backoff_max_ms = 3600000;
 };
@@ -63,7 +63,8 @@ struct EngineConfig {
   // Reads and checks a configuration file. Returns nullopt with errors on any problem.
   static std::optional<EngineConfig> load_file(const std::string& path, Problems& problems);
   // Checks a parsed document; relative paths resolve against `base_dir`.
-  static std::optional<EngineConfig> from_json(const json& doc, const std::string& base_dir, Problems& problems);
+  static std::optional<EngineConfig> from_json(const json& doc, const std::string& base_dir,
+                                               Problems& problems);
   // The configuration used when none is given: `data_dir`, the default plugin dirs and
   // two notify.log instances, "notify-log" and "log", writing <data_dir>/notifications.jsonl.
   static EngineConfig defaults(const std::string& data_dir);
@@ -90,11 +91,13 @@ struct EngineConfig {
   static json layer(const json& base, const json& over, const std::string& over_base_dir);
   // Reads the file at `path` and lays it on `base`: the document to check (nullopt when
   // the file cannot be read or is not JSON; problems carry its name and line:column).
-  static std::optional<json> layer_file(const json& base, const std::string& path, Problems& problems);
+  static std::optional<json> layer_file(const json& base, const std::string& path,
+                                        Problems& problems);
   // Checks a document made from the file at `path` (layer_file, perhaps with overrides):
   // relative paths resolve against the file's directory, and problems get the file's
   // name and the line:column of their pointer where the file has it.
-  static std::optional<EngineConfig> check_file_document(const json& doc, const std::string& path, Problems& problems);
+  static std::optional<EngineConfig> check_file_document(const json& doc, const std::string& path,
+                                                         Problems& problems);
 };
 
 }  // namespace bihuan

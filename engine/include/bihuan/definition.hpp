@@ -55,7 +55,7 @@ struct EventSpec {
 enum class TimerAnchor { entry, deadline };
 
 struct TimerSpec {
-  std::string id;           // unique in the state ("deadline.remind.0" for expansions)
+  std::string id;  // unique in the state ("deadline.remind.0" for expansions)
   TimerAnchor anchor = TimerAnchor::entry;
   std::optional<json> after;  // duration text or expression yielding one
   std::optional<json> at;     // expression yielding ISO time
@@ -142,8 +142,7 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
                                                      const DefinitionContext& ctx);
 
 // Parses and compiles definition text, attaching line:column to every problem.
-std::shared_ptr<const Definition> compile_definition_text(std::string_view text,
-                                                          Problems& problems,
+std::shared_ptr<const Definition> compile_definition_text(std::string_view text, Problems& problems,
                                                           const DefinitionContext& ctx);
 
 // The state graph as Graphviz DOT ("dot") or Mermaid ("mermaid") text; nullopt for any

@@ -45,10 +45,10 @@ struct DispatchChannel {
 };
 
 struct DispatcherOptions {
-  std::int64_t poll_ms = 50;         // background loop: how often to look for due messages
-  std::uint64_t seed = 0;            // jitter RNG seed (0: from std::random_device)
+  std::int64_t poll_ms = 50;             // background loop: how often to look for due messages
+  std::uint64_t seed = 0;                // jitter RNG seed (0: from std::random_device)
   std::size_t queue_per_channel = 1024;  // messages taken from the outbox ahead of delivery
-  std::size_t max_abandoned = 16;    // hung calls per channel before it stops calling
+  std::size_t max_abandoned = 16;        // hung calls per channel before it stops calling
   // The engine's data directory's serve lock when the caller already holds it (bihuan
   // serve takes it before opening the engine); null: the dispatcher takes it itself.
   std::shared_ptr<ServeLock> lock;
@@ -63,7 +63,8 @@ class Dispatcher {
 
   Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, DispatcherOptions options = {});
   // Every notifier and task handler of `registry`, with the policies in `config`.
-  static std::vector<DispatchChannel> channels_of(const PluginRegistry& registry, const EngineConfig& config);
+  static std::vector<DispatchChannel> channels_of(const PluginRegistry& registry,
+                                                  const EngineConfig& config);
   ~Dispatcher();  // stop()
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;

@@ -32,15 +32,15 @@
 namespace bihuan {
 
 struct EngineOptions {
-  std::string data_dir;                     // created if missing
-  std::shared_ptr<Clock> clock;             // default SystemClock
+  std::string data_dir;          // created if missing
+  std::shared_ptr<Clock> clock;  // default SystemClock
   std::shared_ptr<const Calendars> calendars;
   // false: no fsync, and LMDB writes straight into its map (MDB_NOSYNC | MDB_WRITEMAP).
   // Simulation only: a killed process loses nothing, an OS crash or power loss can lose
   // or corrupt the store; the data file is sparse and as large as the map.
   bool durable = true;
   std::size_t initial_map_bytes = 64u << 20;  // grows on demand; 64 KiB to 1 TiB
-  std::size_t max_batch = 2048;             // steps per group commit; 1 to 100,000
+  std::size_t max_batch = 2048;               // steps per group commit; 1 to 100,000
   // Durable mode: while one batch is being committed (written and flushed), the next one
   // is already executed on a read snapshot of the store plus the first batch's writes,
   // and acknowledged only after its own commit. false: execute and commit one batch at a
@@ -48,7 +48,7 @@ struct EngineOptions {
   bool pipeline = true;
   // Names known to the configuration (empty set = not checked at deploy).
   std::set<std::string> notifiers, task_handlers;
-  std::size_t max_cascade = 10000;          // internal steps (children, sends) per request; 1 to 1,000,000
+  std::size_t max_cascade = 10000;  // internal steps (children, sends) per request; 1 to 1,000,000
   // Where the engine logs (a fatal storage error, a failed commit, a dropped timer): one
   // JSON object per call, {"ts","level","msg",...}, without a newline. Default: stderr.
   std::function<void(const std::string& line)> log;
@@ -65,17 +65,17 @@ struct DeployResult {
 // An outbox message a step produced (notification or task), as stored.
 struct OutboxMessage {
   std::uint64_t seq = 0;
-  std::string kind;        // "notify" | "task"
-  std::string channel;     // notifier / task handler name
+  std::string kind;     // "notify" | "task"
+  std::string channel;  // notifier / task handler name
   std::string instance_id;
   std::uint64_t step = 0;  // instance version that produced it
   std::string idempotency_key;
-  json body;               // rendered message or task input, recipients...
+  json body;  // rendered message or task input, recipients...
   TimePoint created_at{};
   // Delivery state (kept by the dispatcher, see docs/plugins.md).
-  std::uint32_t attempts = 0;           // failed attempts so far
+  std::uint32_t attempts = 0;                // failed attempts so far
   std::optional<TimePoint> next_attempt_at;  // not before (backoff); none = now
-  bool dead = false;                    // dead letter: no more attempts until retried
+  bool dead = false;                         // dead letter: no more attempts until retried
   std::string last_error;
 };
 
@@ -108,7 +108,7 @@ struct Histogram {
 
 // What the engine has done since it opened (for /metrics; cheap to read).
 struct EngineMetrics {
-  std::uint64_t steps = 0;          // requests applied (start, event, cancel, migrate) incl. refused
+  std::uint64_t steps = 0;  // requests applied (start, event, cancel, migrate) incl. refused
   std::uint64_t steps_refused = 0;  // of which refused (guard, role, version...)
   std::uint64_t commits = 0;        // LMDB write transactions committed
   std::uint64_t storage_failures = 0;
@@ -124,14 +124,14 @@ struct EngineMetrics {
   // or no longer holding the timer), and firings refused by their instance (recorded in
   // its history); each is also logged.
   std::uint64_t timers_dropped = 0, timers_refused = 0;
-  Histogram step_latency_seconds;   // queued -> committed, per request
-  Histogram batch_size;             // requests per group commit
-  Histogram timer_lag_seconds;      // fired - due, per timer (real clock)
-  std::uint64_t outbox_depth = 0;   // messages waiting (incl. dead letters)
-  std::uint64_t dead_letters = 0;   // of which dead letters
+  Histogram step_latency_seconds;  // queued -> committed, per request
+  Histogram batch_size;            // requests per group commit
+  Histogram timer_lag_seconds;     // fired - due, per timer (real clock)
+  std::uint64_t outbox_depth = 0;  // messages waiting (incl. dead letters)
+  std::uint64_t dead_letters = 0;  // of which dead letters
   std::uint64_t pending_timers = 0;
   std::uint64_t instances = 0;
-  std::uint64_t map_bytes = 0;      // LMDB map size now
+  std::uint64_t map_bytes = 0;  // LMDB map size now
   // A fatal storage error stopped the engine (writes refused): `failure` says which and
   // where. outbox_depth, pending_timers and instances are 0 when they cannot be read.
   bool failed = false;
@@ -157,8 +157,8 @@ struct StatsResult {
   std::uint64_t total = 0;
   std::vector<StatsGroup> groups;  // ordered by key
   bool truncated = false;
-  std::string error;               // non-empty: the store could not be read (why); no counts
-  bool unavailable = false;        // then true (retry later)
+  std::string error;         // non-empty: the store could not be read (why); no counts
+  bool unavailable = false;  // then true (retry later)
 };
 
 class Engine {
@@ -171,8 +171,8 @@ class Engine {
   // Validates and stores a definition as an immutable version. Deploying the same id and
   // version again with the same content is a no-op; with different content, an error.
   virtual DeployResult deploy(const json& doc, const std::string& source_name) = 0;
-  virtual std::shared_ptr<const Definition> definition(const std::string& id,
-                                                       std::optional<std::int64_t> version = {}) const = 0;
+  virtual std::shared_ptr<const Definition> definition(
+      const std::string& id, std::optional<std::int64_t> version = {}) const = 0;
   virtual std::vector<std::shared_ptr<const Definition>> definitions() const = 0;
 
   // Durable steps. The synchronous forms block until the step is committed (or refused).
@@ -199,14 +199,15 @@ class Engine {
   // Reads (never block on writes). get(), get_by_business_key() and as_of() answer nullopt
   // for "none" and when the store cannot be read; `unavailable`, if given, tells them
   // apart: set to why the store failed (retry later), or cleared.
-  virtual std::optional<InstanceView> get(const std::string& instance_id, std::string* unavailable = nullptr) const = 0;
+  virtual std::optional<InstanceView> get(const std::string& instance_id,
+                                          std::string* unavailable = nullptr) const = 0;
   // Why the stored record of this instance cannot be used, in the words a refused step
   // gives (StepError::record_damaged; docs/storage.md, "Damaged records"), or nullopt if
   // it is sound or does not exist. get(), get_by_business_key() and the other reads answer
   // a damaged one as missing.
   virtual std::optional<std::string> damage(const std::string& instance_id) const = 0;
-  virtual std::optional<InstanceView> get_by_business_key(const std::string& key,
-                                                          std::string* unavailable = nullptr) const = 0;
+  virtual std::optional<InstanceView> get_by_business_key(
+      const std::string& key, std::string* unavailable = nullptr) const = 0;
   // damage() of the instance the business key names (nullopt: none, or it is sound).
   virtual std::optional<std::string> damage_by_business_key(const std::string& key) const = 0;
   virtual InstancePage query(const InstanceQuery& q) const = 0;
@@ -248,7 +249,8 @@ class Engine {
   // Outbox (delivered by the plugin dispatcher). outbox() lists every message, dead
   // letters too, in seq order (a merge of the two databases; an admin listing, not the
   // dispatcher's read).
-  virtual std::vector<OutboxMessage> outbox(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
+  virtual std::vector<OutboxMessage> outbox(std::size_t limit = 100,
+                                            std::uint64_t after_seq = 0) const = 0;
   // The dispatcher's read: messages of `channel` due by `until`, at most `limit`, after
   // `after` (nullopt: from the first), through the channel's due index. Costs one index
   // step and one record read per message returned, whatever else the outbox holds (dead
@@ -265,12 +267,14 @@ class Engine {
   virtual void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) = 0;
   // One failed attempt: attempts+1, the error, when to try next (its place in the due
   // index); dead = give up (the message moves to the dead letters).
-  virtual bool record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at,
-                                       bool dead = false) = 0;
-  virtual void record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at,
-                                             bool dead, std::function<void(bool)> done) = 0;
+  virtual bool record_delivery_failure(std::uint64_t seq, const std::string& error,
+                                       TimePoint next_attempt_at, bool dead = false) = 0;
+  virtual void record_delivery_failure_async(std::uint64_t seq, std::string error,
+                                             TimePoint next_attempt_at, bool dead,
+                                             std::function<void(bool)> done) = 0;
   // Dead letters in seq order, read from their own database.
-  virtual std::vector<OutboxMessage> dead_letters(std::size_t limit = 100, std::uint64_t after_seq = 0) const = 0;
+  virtual std::vector<OutboxMessage> dead_letters(std::size_t limit = 100,
+                                                  std::uint64_t after_seq = 0) const = 0;
   // Makes a dead letter deliverable again now, with its attempt count reset (it moves
   // back to the outbox and its due index).
   virtual bool retry_dead_letter(std::uint64_t seq) = 0;

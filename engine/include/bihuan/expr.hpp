@@ -23,9 +23,9 @@
 namespace bihuan::expr {
 
 struct EvalLimits {
-  std::uint64_t max_steps = 1'000'000;      // operator applications + elements visited
-  std::size_t max_depth = 128;              // nesting of rules (capped at 1000)
-  std::size_t max_result_bytes = 16u << 20; // rough size of any string/array built
+  std::uint64_t max_steps = 1'000'000;       // operator applications + elements visited
+  std::size_t max_depth = 128;               // nesting of rules (capped at 1000)
+  std::size_t max_result_bytes = 16u << 20;  // rough size of any string/array built
 };
 
 struct EvalError {
@@ -58,8 +58,7 @@ EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits
 
 // As above, with `host` (may be null) answering the time_* operators. `host` is only
 // used during the call.
-EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits,
-                    const Host* host);
+EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits, const Host* host);
 
 // JsonLogic truthiness (truthy.md): 0, "", [], null, false and NaN are falsy.
 bool truthy(const json& value);

@@ -29,52 +29,56 @@ struct InstanceView {
   std::string definition;
   std::int64_t definition_version = 0;
   std::string business_key;
-  std::string state;      // the innermost state's name
+  std::string state;  // the innermost state's name
   InstanceStatus status = InstanceStatus::running;
-  std::string outcome;    // for completed instances: the final state's outcome
+  std::string outcome;        // for completed instances: the final state's outcome
   std::uint64_t version = 0;  // number of steps applied; 1 after start
   json data;
   TimePoint created_at{}, updated_at{};
   std::optional<TimePoint> deadline;  // due time of the innermost state with a deadline
-  std::string parent;     // parent instance id, "" for none
+  std::string parent;                 // parent instance id, "" for none
   json to_json(const TimeZone& tz) const;
 };
 
 // Why a request was refused. Each code maps to one HTTP status in the API.
 enum class StepError {
   none,
-  not_found,              // no such instance / definition
-  unknown_event,          // the current state does not accept this event
-  role_not_allowed,       // actor lacks every role the event names
-  actor_not_allowed,      // the event's `actors` expression excludes this actor
-  guard_false,            // no transition's guard held
-  payload_invalid,        // payload fails the event's payloadSchema
-  data_invalid,           // the step would make data fail dataSchema
-  version_conflict,       // expected_version != current version
-  instance_ended,         // completed or cancelled
-  duplicate_business_key, // a running instance already has this business key
-  idempotency_key_reused, // this actor used the idempotency key for a different request (details.problems name the parts)
-  expression_error,       // a guard/expression failed to evaluate (budget, types)
-  invalid_request,        // malformed request (empty id, bad data type...)
-  storage_error,          // LMDB failed (disk full...), or the engine stopped after a fatal storage error; nothing was applied
-  storage_unavailable,    // a read the step needs failed (e.g. its idempotency or business-key lookup); nothing was applied; retry
-  record_damaged,         // the instance's stored record is damaged (verify lists it); nothing was applied
-  internal_error,         // the engine failed on this step (a defect; please report it); nothing was applied
+  not_found,               // no such instance / definition
+  unknown_event,           // the current state does not accept this event
+  role_not_allowed,        // actor lacks every role the event names
+  actor_not_allowed,       // the event's `actors` expression excludes this actor
+  guard_false,             // no transition's guard held
+  payload_invalid,         // payload fails the event's payloadSchema
+  data_invalid,            // the step would make data fail dataSchema
+  version_conflict,        // expected_version != current version
+  instance_ended,          // completed or cancelled
+  duplicate_business_key,  // a running instance already has this business key
+  idempotency_key_reused,  // this actor used the idempotency key for a different request
+                           // (details.problems name the parts)
+  expression_error,        // a guard/expression failed to evaluate (budget, types)
+  invalid_request,         // malformed request (empty id, bad data type...)
+  storage_error,  // LMDB failed (disk full...), or the engine stopped after a fatal storage error;
+                  // nothing was applied
+  storage_unavailable,  // a read the step needs failed (e.g. its idempotency or business-key
+                        // lookup); nothing was applied; retry
+  record_damaged,  // the instance's stored record is damaged (verify lists it); nothing was applied
+  internal_error,  // the engine failed on this step (a defect; please report it); nothing was
+                   // applied
   shutting_down,
 };
 std::string to_string(StepError e);
 
 struct StepResult {
   StepError error = StepError::none;
-  std::string message;       // plain sentence for a person
-  json details;              // e.g. allowed events, schema problems
+  std::string message;  // plain sentence for a person
+  json details;         // e.g. allowed events, schema problems
   // After the step (or current, on refusal). A replay (`replayed`) gives the instance as
   // the original step left it: its version, state, status, outcome and times; when the
   // instance has moved on since, `data` is null (not kept per step) and details holds
   // {"currentVersion": n}.
   std::optional<InstanceView> instance;
-  bool replayed = false;     // an idempotent retry (or returnExisting): nothing was applied
-  bool created = false;      // a start that created `instance`, or a replay of one by its key
+  bool replayed = false;  // an idempotent retry (or returnExisting): nothing was applied
+  bool created = false;   // a start that created `instance`, or a replay of one by its key
   bool ok() const { return error == StepError::none; }
 };
 
@@ -106,8 +110,8 @@ struct StartRequest {
   std::optional<std::int64_t> version;  // default: the latest deployed
   std::string business_key;             // optional; at most kMaxKeyBytes
   json data = json::object();
-  std::string idempotency_key;          // optional; at most kMaxKeyBytes
-  bool return_existing = false;         // business key running: return it instead of refusing
+  std::string idempotency_key;   // optional; at most kMaxKeyBytes
+  bool return_existing = false;  // business key running: return it instead of refusing
   Actor actor = Actor::system();
 };
 
@@ -152,14 +156,14 @@ struct MigrateRequest {
 struct HistoryEntry {
   std::uint64_t seq = 0;  // 1-based step number (= instance version after it)
   TimePoint at{};
-  std::string kind;       // start | event | timer | cancel | child | migrate
+  std::string kind;  // start | event | timer | cancel | child | migrate
   std::string event;
   std::string actor;
   std::vector<std::string> roles;
-  std::string from, to;   // state names ("" before start)
+  std::string from, to;  // state names ("" before start)
   json payload;
-  json changes;           // [[pointer, new value], ...]; the start entry holds all data at "" 
-  std::string status;     // instance status after the step
+  json changes;                 // [[pointer, new value], ...]; the start entry holds all data at ""
+  std::string status;           // instance status after the step
   std::string prev_hash, hash;  // hex
   json to_json(const TimeZone& tz) const;
 };
@@ -176,17 +180,17 @@ struct HistoryQuery {
 struct HistoryPage {
   std::vector<HistoryEntry> items;  // oldest first
   std::string next_cursor;          // "" = no older entries
-  std::string error;                // non-empty: no page (why): the cursor was refused, or the store failed
-  bool unavailable = false;         // the store could not be read (retry later): not the request's fault
+  std::string error;  // non-empty: no page (why): the cursor was refused, or the store failed
+  bool unavailable = false;  // the store could not be read (retry later): not the request's fault
 };
 
 struct InstanceQuery {
-  std::string definition;          // "" = any
-  std::string state;               // "" = any (needs definition)
+  std::string definition;  // "" = any
+  std::string state;       // "" = any (needs definition)
   std::string business_key_prefix;
   std::optional<InstanceStatus> status;
   std::vector<std::pair<std::string, json>> data_equals;  // (JSON Pointer, value)
-  std::string cursor;   // from the previous page
+  std::string cursor;                                     // from the previous page
   std::size_t limit = 50;
 };
 
@@ -194,7 +198,7 @@ struct InstancePage {
   std::vector<InstanceView> items;
   std::string next_cursor;  // "" = no more
   std::string error;        // non-empty: no page (why): the cursor was refused, or the store failed
-  bool unavailable = false; // the store could not be read (retry later): not the request's fault
+  bool unavailable = false;  // the store could not be read (retry later): not the request's fault
 };
 
 // A task in a person's inbox: an instance waiting for an event this actor may send.
@@ -218,7 +222,7 @@ struct InboxPage {
   std::vector<InboxItem> items;
   std::string next_cursor;  // "" = no more
   std::string error;        // non-empty: no page (why): the cursor was refused, or the store failed
-  bool unavailable = false; // the store could not be read (retry later): not the request's fault
+  bool unavailable = false;  // the store could not be read (retry later): not the request's fault
 };
 
 // One problem verify() found (docs/storage.md, "Damaged records").
@@ -229,20 +233,21 @@ struct VerifyProblem {
   // outbox message does not decode or names no instance; "open": the check could not open
   // the store or start its process.
   std::string kind;
-  std::string db;    // the LMDB database ("inst", "history", "idem", ...; "(main)", "(free pages)")
-  std::string key;   // the instance id (16 hex digits) or the key's bytes in hex; "" for a whole database
+  std::string db;  // the LMDB database ("inst", "history", "idem", ...; "(main)", "(free pages)")
+  std::string
+      key;  // the instance id (16 hex digits) or the key's bytes in hex; "" for a whole database
   std::string text;  // the sentence, as in `broken`
 };
 
 struct VerifyReport {
   std::uint64_t instances = 0, entries = 0;
-  std::uint64_t index_entries = 0;         // idem, bkey, sidx, timers, children and outbox entries checked
+  std::uint64_t index_entries = 0;  // idem, bkey, sidx, timers, children and outbox entries checked
   std::uint64_t databases = 0, pages = 0;  // walked by the structural check
   // false: the structural walk found damaged pages (or died on them); the record, chain
   // and index checks did not run. Restore a backup (docs/operations.md).
   bool structure_ok = true;
-  std::string file;                  // the data file checked (data.mdb)
-  std::vector<std::string> broken;   // one sentence per problem: "instance <id>: entry <seq>: ..."
+  std::string file;                 // the data file checked (data.mdb)
+  std::vector<std::string> broken;  // one sentence per problem: "instance <id>: entry <seq>: ..."
   std::vector<VerifyProblem> problems;  // the same problems, with kind, database and key
   bool ok() const { return broken.empty(); }
 };

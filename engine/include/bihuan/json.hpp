@@ -21,8 +21,8 @@ using json = nlohmann::json;
 
 struct JsonLimits {
   std::size_t max_depth = 256;
-  std::size_t max_string = 4u << 20;   // bytes in one string
-  std::size_t max_bytes = 64u << 20;   // whole document
+  std::size_t max_string = 4u << 20;  // bytes in one string
+  std::size_t max_bytes = 64u << 20;  // whole document
 };
 
 // True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past

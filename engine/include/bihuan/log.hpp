@@ -21,7 +21,8 @@
 namespace bihuan {
 
 // The line (without newline) log_event would write.
-std::string log_text(std::string_view level, std::string_view msg, const json& fields = json::object());
+std::string log_text(std::string_view level, std::string_view msg,
+                     const json& fields = json::object());
 
 // Writes one line to the sink.
 void log_event(std::string_view level, std::string_view msg, const json& fields = json::object());

@@ -34,8 +34,9 @@ struct MigrationReport {
   std::size_t skipped = 0;   // on another version than from_version, or on the target already
   std::vector<MigrationRefusal> refused;
   std::map<std::string, std::size_t> refused_by;  // to_string(StepError) -> count
-  std::string next_cursor;   // non-empty: more instances to examine
-  std::string error;         // the plan cannot run (no definition, a cursor not of this plan, the store failed)
+  std::string next_cursor;                        // non-empty: more instances to examine
+  std::string
+      error;  // the plan cannot run (no definition, a cursor not of this plan, the store failed)
   bool unavailable = false;  // error: the store could not be read (retry later)
   // {examined, migrated, skipped, refusedBy, refused: [{id, code, message}], dryRun,
   // nextCursor?}: what the HTTP API and the CLI print.

@@ -66,7 +66,8 @@ enum class PluginLogLevel { debug = 0, info = 1, warning = 2, error = 3 };
 // a way to send events to instances. Events are refused until an engine is attached.
 class HostServices {
  public:
-  using LogSink = std::function<void(PluginLogLevel, const std::string& instance_name, const std::string& message)>;
+  using LogSink = std::function<void(PluginLogLevel, const std::string& instance_name,
+                                     const std::string& message)>;
   explicit HostServices(std::shared_ptr<const Clock> clock, LogSink log = {});
   // nullptr detaches; waits for emit_event() calls that use the engine attached before.
   void attach(Engine* engine) {
@@ -74,7 +75,8 @@ class HostServices {
     engine_ = engine;
   }
   std::int64_t now_ms() const;
-  void log(PluginLogLevel level, const std::string& instance_name, const std::string& message) const;
+  void log(PluginLogLevel level, const std::string& instance_name,
+           const std::string& message) const;
   // Queues `event` for the instance (async). False with *error when refused.
   bool emit_event(const std::string& from, const std::string& instance_id, const std::string& event,
                   std::string_view payload_json, std::string* error) const;
@@ -142,7 +144,8 @@ class PluginLibrary {
 
 // Finds the library of plugin `name` ("notify.log" -> "notify.log.so") in `dirs`, in
 // order. Returns the path, or nullopt and *error listing where it looked.
-std::optional<std::string> find_plugin_file(const std::string& name, const std::vector<std::string>& dirs,
+std::optional<std::string> find_plugin_file(const std::string& name,
+                                            const std::vector<std::string>& dirs,
                                             std::string* error);
 
 // The plugin objects of an engine configuration, by configured name.
@@ -151,7 +154,8 @@ class PluginRegistry {
   // Loads every instance in config.plugins. An instance whose library cannot be found or
   // loaded, or whose configuration is invalid, is left out with errors in `problems`
   // (pointer /plugins/<name>...); the others load.
-  static PluginRegistry load(const EngineConfig& config, std::shared_ptr<HostServices> services, Problems& problems);
+  static PluginRegistry load(const EngineConfig& config, std::shared_ptr<HostServices> services,
+                             Problems& problems);
 
   std::shared_ptr<PluginObject> find(const std::string& name) const;
   std::set<std::string> names(PluginKind kind) const;
@@ -167,7 +171,7 @@ class PluginRegistry {
 // task_handlers): each instance by the kind its plugin declares; an instance whose plugin
 // did not load counts as both (it is configured: its messages wait in the outbox until
 // the plugin is fixed).
-void configured_names(const EngineConfig& config, const PluginRegistry& registry, std::set<std::string>& notifiers,
-                      std::set<std::string>& task_handlers);
+void configured_names(const EngineConfig& config, const PluginRegistry& registry,
+                      std::set<std::string>& notifiers, std::set<std::string>& task_handlers);
 
 }  // namespace bihuan

@@ -15,12 +15,12 @@ enum class Severity { error, warning };
 
 struct Problem {
   Severity severity = Severity::error;
-  std::string file;     // the file or request the input came from ("" if none)
-  std::string pointer;  // RFC 6901 JSON Pointer of the offending element ("" = whole doc)
+  std::string file;          // the file or request the input came from ("" if none)
+  std::string pointer;       // RFC 6901 JSON Pointer of the offending element ("" = whole doc)
   std::uint32_t line = 0;    // 1-based; 0 when unknown
   std::uint32_t column = 0;  // 1-based, in bytes; 0 when unknown
-  std::string code;     // stable machine-readable code, e.g. "unknown-target"
-  std::string message;  // plain sentence for a person
+  std::string code;          // stable machine-readable code, e.g. "unknown-target"
+  std::string message;       // plain sentence for a person
 
   // "file:line:col: error: message [pointer] (code)"
   std::string to_string() const;

@@ -71,7 +71,10 @@ class TimeZone {
   TimePoint from_local(const LocalDate& d, std::int64_t millis_of_day) const;
   void to_local(TimePoint t, LocalDate& d, std::int64_t& millis_of_day) const;
 
-  struct Transition { std::int64_t at_seconds; std::int32_t offset; };
+  struct Transition {
+    std::int64_t at_seconds;
+    std::int32_t offset;
+  };
   TimeZone(std::string name, std::vector<Transition> transitions, std::int32_t initial_offset);
 
  private:
@@ -99,8 +102,8 @@ class Calendar {
   // Parses a calendar document. Returns nullptr and adds errors (with pointers) on bad
   // input: unknown keys, malformed dates/ranges, a day both holiday and workday, an
   // unknown time zone.
-  static std::shared_ptr<const Calendar> from_json(const json& doc, Problems& problems,
-                                                   const std::string& tzdir = "/usr/share/zoneinfo");
+  static std::shared_ptr<const Calendar> from_json(
+      const json& doc, Problems& problems, const std::string& tzdir = "/usr/share/zoneinfo");
 
   const std::string& id() const { return id_; }
   const TimeZone& zone() const { return *zone_; }
@@ -128,7 +131,8 @@ class Calendar {
   std::int64_t working_days_between(TimePoint from, TimePoint to) const;
 
   Calendar(std::string id, std::shared_ptr<const TimeZone> zone, std::set<unsigned> weekend,
-           std::set<LocalDate> holidays, std::set<LocalDate> workdays, std::set<std::int32_t> years);
+           std::set<LocalDate> holidays, std::set<LocalDate> workdays,
+           std::set<std::int32_t> years);
 
  private:
   std::string id_;
@@ -146,7 +150,9 @@ TimePoint add_duration(TimePoint t, const Duration& d, const TimeZone& tz);
 struct CalendarGap {
   std::string calendar;
   std::int32_t year = 0;
-  bool operator<(const CalendarGap& o) const { return calendar != o.calendar ? calendar < o.calendar : year < o.year; }
+  bool operator<(const CalendarGap& o) const {
+    return calendar != o.calendar ? calendar < o.calendar : year < o.year;
+  }
 };
 
 // Calendars by id, loaded from a directory of *.json files.

@@ -64,7 +64,8 @@ const JsonSchema& config_schema() {
 
 // Keys the schema allows; anything else is a typo worth an error (checked here rather than
 // with additionalProperties so each unknown key gets its own pointer and sentence).
-void unknown_keys(const json& obj, const std::string& at, std::initializer_list<const char*> known, Problems& problems) {
+void unknown_keys(const json& obj, const std::string& at, std::initializer_list<const char*> known,
+                  Problems& problems) {
   if (!obj.is_object()) return;
   std::string list;
   for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
@@ -80,23 +81,31 @@ void unknown_keys(const json& obj, const std::string& at, std::initializer_list<
 bool valid_instance_name(const std::string& n) {
   if (n.empty() || n.size() > 100 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
   for (char c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
   return true;
 }
 
 void structure_checks(const json& doc, Problems& problems) {
-  unknown_keys(doc, "", {"$schema", "description", "dataDir", "calendarDirs", "pluginDirs", "workflowDirs", "dispatch", "plugins", "server"},
+  unknown_keys(doc, "",
+               {"$schema", "description", "dataDir", "calendarDirs", "pluginDirs", "workflowDirs",
+                "dispatch", "plugins", "server"},
                problems);
   if (doc.contains("dispatch")) unknown_keys(doc["dispatch"], "/dispatch", {"pollMs"}, problems);
   if (!doc.contains("plugins") || !doc["plugins"].is_object()) return;
   for (const auto& [name, entry] : doc["plugins"].items()) {
     std::string at = "/plugins/" + pointer_escape(name);
     if (!valid_instance_name(name))
-      problems.error(at, "config-name",
-                     "instance name \"" + name + "\" must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
+      problems.error(
+          at, "config-name",
+          "instance name \"" + name +
+              "\" must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
     unknown_keys(entry, at,
-                 {"plugin", "file", "description", "config", "concurrency", "timeoutMs", "maxAttempts", "backoff"}, problems);
-    if (entry.is_object() && entry.contains("backoff")) unknown_keys(entry["backoff"], at + "/backoff", {"initialMs", "maxMs"}, problems);
+                 {"plugin", "file", "description", "config", "concurrency", "timeoutMs",
+                  "maxAttempts", "backoff"},
+                 problems);
+    if (entry.is_object() && entry.contains("backoff"))
+      unknown_keys(entry["backoff"], at + "/backoff", {"initialMs", "maxMs"}, problems);
   }
 }
 
@@ -158,9 +167,12 @@ json merge_named(json base, const json& over) {
 
 json layer_server(json base, const json& over) {
   for (const auto& [key, v] : over.items()) {
-    if (key == "limits" && both(base, key, v, json::value_t::object)) base[key].update(v);
-    else if (key == "tokens" && both(base, key, v, json::value_t::array)) base[key] = merge_named(base[key], v);
-    else base[key] = v;
+    if (key == "limits" && both(base, key, v, json::value_t::object))
+      base[key].update(v);
+    else if (key == "tokens" && both(base, key, v, json::value_t::array))
+      base[key] = merge_named(base[key], v);
+    else
+      base[key] = v;
   }
   return base;
 }
@@ -174,8 +186,10 @@ json EngineConfig::layer(const json& base, const json& over_doc, const std::stri
   for (const auto& [key, v] : over.items()) {
     if (key == "plugins" && both(out, key, v, json::value_t::object)) {
       for (const auto& [name, instance] : v.items()) {
-        if (instance.is_null()) out[key].erase(name);
-        else out[key][name] = instance;
+        if (instance.is_null())
+          out[key].erase(name);
+        else
+          out[key][name] = instance;
       }
     } else if (key == "pluginDirs" && both(out, key, v, json::value_t::array)) {
       json dirs = v;  // searched first
@@ -224,7 +238,9 @@ json EngineConfig::default_document(const std::string& data_dir) {
   std::error_code ec;
   fs::path dir = fs::absolute(data_dir, ec).lexically_normal();
   std::string log = (dir / "notifications.jsonl").string();
-  json doc = {{"dataDir", dir.string()}, {"pluginDirs", default_plugin_dirs()}, {"plugins", json::object()}};
+  json doc = {{"dataDir", dir.string()},
+              {"pluginDirs", default_plugin_dirs()},
+              {"plugins", json::object()}};
   for (const char* name : {"notify-log", "log"})
     doc["plugins"][name] = {{"plugin", "notify.log"}, {"config", {{"path", log}}}};
   return doc;
@@ -238,16 +254,19 @@ EngineConfig EngineConfig::defaults(const std::string& data_dir) {
   return out;
 }
 
-std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::string& base_dir, Problems& problems) {
+std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::string& base_dir,
+                                                    Problems& problems) {
   std::size_t before = problems.error_count();
   structure_checks(doc, problems);
-  if (!config_schema().validate(doc, problems, "", "config") || problems.error_count() > before) return std::nullopt;
+  if (!config_schema().validate(doc, problems, "", "config") || problems.error_count() > before)
+    return std::nullopt;
   EngineConfig c;
   if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
   if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);
   if (doc.contains("pluginDirs")) c.plugin_dirs = resolve_all(base_dir, doc["pluginDirs"]);
   for (auto& d : default_plugin_dirs())  // the bundled folders, searched after the file's
-    if (std::find(c.plugin_dirs.begin(), c.plugin_dirs.end(), d) == c.plugin_dirs.end()) c.plugin_dirs.push_back(d);
+    if (std::find(c.plugin_dirs.begin(), c.plugin_dirs.end(), d) == c.plugin_dirs.end())
+      c.plugin_dirs.push_back(d);
   if (doc.contains("workflowDirs")) c.workflow_dirs = resolve_all(base_dir, doc["workflowDirs"]);
   if (doc.contains("server")) c.server = doc["server"];
   c.base_dir = base_dir;
@@ -264,12 +283,14 @@ std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::
       p.policy.timeout_ms = entry.value("timeoutMs", p.policy.timeout_ms);
       p.policy.max_attempts = entry.value("maxAttempts", p.policy.max_attempts);
       if (entry.contains("backoff")) {
-        p.policy.backoff_initial_ms = entry["backoff"].value("initialMs", p.policy.backoff_initial_ms);
+        p.policy.backoff_initial_ms =
+            entry["backoff"].value("initialMs", p.policy.backoff_initial_ms);
         p.policy.backoff_max_ms = entry["backoff"].value("maxMs", p.policy.backoff_max_ms);
       }
       if (p.policy.backoff_max_ms < p.policy.backoff_initial_ms)
         problems.error(at + "/backoff/maxMs", "config-backoff",
-                       "backoff maxMs (" + std::to_string(p.policy.backoff_max_ms) + ") is smaller than initialMs (" +
+                       "backoff maxMs (" + std::to_string(p.policy.backoff_max_ms) +
+                           ") is smaller than initialMs (" +
                            std::to_string(p.policy.backoff_initial_ms) + ")");
       c.plugins[name] = std::move(p);
     }
@@ -296,7 +317,8 @@ void add_file_problems(Problems& found, const std::string& path, Problems& probl
 
 }  // namespace
 
-std::optional<json> EngineConfig::layer_file(const json& base, const std::string& path, Problems& problems) {
+std::optional<json> EngineConfig::layer_file(const json& base, const std::string& path,
+                                             Problems& problems) {
   Problems found(path);
   auto doc = load_json_file(path, found);
   add_file_problems(found, path, problems);
@@ -305,7 +327,8 @@ std::optional<json> EngineConfig::layer_file(const json& base, const std::string
   return layer(base, *doc, fs::absolute(path, ec).parent_path().string());
 }
 
-std::optional<EngineConfig> EngineConfig::check_file_document(const json& doc, const std::string& path,
+std::optional<EngineConfig> EngineConfig::check_file_document(const json& doc,
+                                                              const std::string& path,
                                                               Problems& problems) {
   Problems found(path);
   std::error_code ec;

@@ -56,7 +56,8 @@ void check_graph(const Definition& def, Problems& problems) {
     changed = false;
     for (const auto& st : def.states) {
       if (finishes[st.index] || st.type == StateType::compound) continue;
-      if (std::any_of(edges[st.index].begin(), edges[st.index].end(), [&](int n) { return finishes[n]; })) {
+      if (std::any_of(edges[st.index].begin(), edges[st.index].end(),
+                      [&](int n) { return finishes[n]; })) {
         finishes[st.index] = true;
         changed = true;
       }
@@ -65,7 +66,8 @@ void check_graph(const Definition& def, Problems& problems) {
   for (const auto& st : def.states) {
     if (st.type == StateType::compound || !reached[st.index] || finishes[st.index]) continue;
     problems.error(st.pointer, "no-path-to-final",
-                   "an instance in state \"" + st.name + "\" can never reach a final state (it would be stuck)");
+                   "an instance in state \"" + st.name +
+                       "\" can never reach a final state (it would be stuck)");
   }
 }
 
@@ -76,7 +78,8 @@ void check_timers(const Definition& def, Problems& problems) {
       if (t.id == "deadline.overdue" && t.transition.target >= 0) overdue_leaves = true;
     for (const auto& t : st.timers) {
       auto never = [&](const std::string& why) {
-        problems.error(t.pointer, "timer-never-fires", "timer \"" + t.id + "\" can never fire: " + why);
+        problems.error(t.pointer, "timer-never-fires",
+                       "timer \"" + t.id + "\" can never fire: " + why);
       };
       if (st.type == StateType::final_state) {
         never("it is on a final state, which ends the instance on entry");
@@ -88,14 +91,15 @@ void check_timers(const Definition& def, Problems& problems) {
           if (*when < std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()))
             never("its fixed time " + t.at->get<std::string>() + " is already past");
         } else {
-          problems.error(t.pointer + "/at", "bad-time", "\"" + t.at->get<std::string>() + "\" is not an ISO 8601 time");
+          problems.error(t.pointer + "/at", "bad-time",
+                         "\"" + t.at->get<std::string>() + "\" is not an ISO 8601 time");
         }
       }
       if (!t.event.empty() && !def.find_event(st.index, t.event))
         never("it fires event \"" + t.event + "\", which neither state \"" + st.name +
               "\" nor its ancestors handle");
-      if (overdue_leaves && t.anchor == TimerAnchor::deadline && t.id != "deadline.overdue" && t.after &&
-          t.after->is_string()) {
+      if (overdue_leaves && t.anchor == TimerAnchor::deadline && t.id != "deadline.overdue" &&
+          t.after && t.after->is_string()) {
         if (auto d = parse_duration(t.after->get<std::string>()); d && approx_millis(*d) > 0)
           never("the overdue transition leaves the state before this offset is reached");
       }
@@ -114,21 +118,26 @@ void check_lints(const Definition& def, const json& doc, Problems& problems) {
     for (const auto& [name, ev] : st.on) {
       if (ev.human()) human = true;
       if (ev.roles.empty() && !ev.actors)
-        problems.warning(ev.pointer, "open-event", "event \"" + name + "\" names no roles or actors: any actor may send it");
+        problems.warning(ev.pointer, "open-event",
+                         "event \"" + name + "\" names no roles or actors: any actor may send it");
       if (roles_declared)
         for (std::size_t i = 0; i < ev.roles.size(); ++i)
           if (ev.roles[i] != "system" && !declared.count(ev.roles[i]))
-            problems.error(ev.pointer + "/roles/" + std::to_string(i), "unknown-role",
-                           "role \"" + ev.roles[i] + "\" is not declared in the top-level \"roles\"");
-      if (ev.transitions.size() == 1 && ev.transitions[0].is_else && ev.pointer != ev.transitions[0].pointer)
-        problems.warning(ev.pointer, "else-only", "event \"" + name + "\" has only an \"else\" transition");
+            problems.error(
+                ev.pointer + "/roles/" + std::to_string(i), "unknown-role",
+                "role \"" + ev.roles[i] + "\" is not declared in the top-level \"roles\"");
+      if (ev.transitions.size() == 1 && ev.transitions[0].is_else &&
+          ev.pointer != ev.transitions[0].pointer)
+        problems.warning(ev.pointer, "else-only",
+                         "event \"" + name + "\" has only an \"else\" transition");
     }
     if (human && st.type == StateType::atomic) {
       bool has_deadline = false;
       for (int a : def.ancestry(st.index)) has_deadline |= def.states[a].deadline.has_value();
       if (!has_deadline)
-        problems.warning(st.pointer, "no-deadline",
-                         "state \"" + st.name + "\" waits on a person but has no deadline (add \"deadline\")");
+        problems.warning(
+            st.pointer, "no-deadline",
+            "state \"" + st.name + "\" waits on a person but has no deadline (add \"deadline\")");
     }
   }
 }

@@ -54,9 +54,11 @@ void Compiler::check_data_expr(const json& value, const std::string& ptr) {
       check_expr(value, ptr);
       return;
     }
-    for (auto it = value.begin(); it != value.end(); ++it) check_data_expr(it.value(), child(ptr, it.key()));
+    for (auto it = value.begin(); it != value.end(); ++it)
+      check_data_expr(it.value(), child(ptr, it.key()));
   } else if (value.is_array()) {
-    for (std::size_t i = 0; i < value.size(); ++i) check_data_expr(value[i], ptr + "/" + std::to_string(i));
+    for (std::size_t i = 0; i < value.size(); ++i)
+      check_data_expr(value[i], ptr + "/" + std::to_string(i));
   }
 }
 
@@ -65,7 +67,8 @@ void Compiler::check_duration_value(const json& v, const std::string& ptr, bool 
     std::string why;
     auto d = parse_duration(v.get<std::string>(), &why);
     if (!d) {
-      error(ptr, "bad-duration", "\"" + v.get<std::string>() + "\" is not an ISO 8601 duration: " + why);
+      error(ptr, "bad-duration",
+            "\"" + v.get<std::string>() + "\" is not an ISO 8601 duration: " + why);
     } else if (!allow_negative && d->negative && !d->is_zero()) {
       error(ptr, "bad-duration", "a delay from state entry cannot be negative");
     }
@@ -98,7 +101,8 @@ std::vector<ActionSpec> Compiler::parse_actions(const json& list, const std::str
       spec.kind = ActionKind::notify;
       spec.name = str_or(a, "notify");
       if (ctx.notifiers && !ctx.notifiers->count(spec.name))
-        error(ap + "/notify", "unknown-notifier", "no notifier named \"" + spec.name + "\" in the configuration");
+        error(ap + "/notify", "unknown-notifier",
+              "no notifier named \"" + spec.name + "\" in the configuration");
       auto check_tpl = [&](const json& t, const std::string& tp) {
         if (!t.is_string()) return;
         if (auto err = render::check_template(t.get<std::string>()))
@@ -107,19 +111,22 @@ std::vector<ActionSpec> Compiler::parse_actions(const json& list, const std::str
       if (auto t = member(a, "template")) check_tpl(*t, ap + "/template");
       if (auto t = member(a, "subject")) check_tpl(*t, ap + "/subject");
       if (auto ts = member(a, "templates"); ts && ts->is_object())
-        for (auto it = ts->begin(); it != ts->end(); ++it) check_tpl(it.value(), child(ap + "/templates", it.key()));
+        for (auto it = ts->begin(); it != ts->end(); ++it)
+          check_tpl(it.value(), child(ap + "/templates", it.key()));
       if (auto t = member(a, "to")) check_data_expr(*t, ap + "/to");
     } else if (a.contains("task")) {
       spec.kind = ActionKind::task;
       spec.name = str_or(a, "task");
       if (ctx.task_handlers && !ctx.task_handlers->count(spec.name))
-        error(ap + "/task", "unknown-handler", "no task handler named \"" + spec.name + "\" in the configuration");
+        error(ap + "/task", "unknown-handler",
+              "no task handler named \"" + spec.name + "\" in the configuration");
       if (auto t = member(a, "input")) check_data_expr(*t, ap + "/input");
     } else if (a.contains("spawn")) {
       spec.kind = ActionKind::spawn;
       spec.name = str_or(a, "spawn");
       if (ctx.definitions && !ctx.definitions->count(spec.name))
-        error(ap + "/spawn", "unknown-definition", "no definition with id \"" + spec.name + "\" is deployed");
+        error(ap + "/spawn", "unknown-definition",
+              "no definition with id \"" + spec.name + "\" is deployed");
       if (auto t = member(a, "forEach")) check_expr(*t, ap + "/forEach");
       if (auto t = member(a, "businessKey")) check_expr(*t, ap + "/businessKey");
       if (auto t = member(a, "data")) check_data_expr(*t, ap + "/data");
@@ -153,7 +160,8 @@ TransitionSpec Compiler::parse_transition(const json& t, const std::string& ptr)
     for (auto it = set->begin(); it != set->end(); ++it) {
       std::string sp = child(ptr + "/set", it.key());
       if (!valid_data_pointer(it.key()))
-        error(sp, "bad-pointer", "\"" + it.key() + "\" is not a JSON Pointer into the data (it must start with '/')");
+        error(sp, "bad-pointer",
+              "\"" + it.key() + "\" is not a JSON Pointer into the data (it must start with '/')");
       check_data_expr(it.value(), sp);
       tr.set.emplace_back(it.key(), it.value());
     }
@@ -162,7 +170,8 @@ TransitionSpec Compiler::parse_transition(const json& t, const std::string& ptr)
   return tr;
 }
 
-void Compiler::parse_event(StateSpec& st, const std::string& name, const json& e, const std::string& ptr) {
+void Compiler::parse_event(StateSpec& st, const std::string& name, const json& e,
+                           const std::string& ptr) {
   EventSpec ev;
   ev.name = name;
   ev.pointer = ptr;
@@ -178,11 +187,13 @@ void Compiler::parse_event(StateSpec& st, const std::string& name, const json& e
     ev.actors = *a;
     check_expr(*a, ptr + "/actors");
   }
-  if (auto ps = member(e, "payloadSchema")) ev.payload_schema = JsonSchema::compile(*ps, problems, ptr + "/payloadSchema");
+  if (auto ps = member(e, "payloadSchema"))
+    ev.payload_schema = JsonSchema::compile(*ps, problems, ptr + "/payloadSchema");
   if (auto rm = member(e, "rejectMessage")) ev.reject_message = *rm;
   if (auto ts = member(e, "transitions"); ts && ts->is_array()) {
     for (std::size_t i = 0; i < ts->size(); ++i)
-      ev.transitions.push_back(parse_transition((*ts)[i], ptr + "/transitions/" + std::to_string(i)));
+      ev.transitions.push_back(
+          parse_transition((*ts)[i], ptr + "/transitions/" + std::to_string(i)));
   } else {
     ev.transitions.push_back(parse_transition(e, ptr));
   }
@@ -195,11 +206,13 @@ void Compiler::parse_event(StateSpec& st, const std::string& name, const json& e
     if (tr.is_else && tr.guard)
       error(tr.pointer, "else-with-guard", "an \"else\" transition cannot have a guard");
     if (tr.is_else && i + 1 != ev.transitions.size())
-      error(tr.pointer, "else-not-last", "the \"else\" transition must be the last one for event \"" + name + "\"");
+      error(tr.pointer, "else-not-last",
+            "the \"else\" transition must be the last one for event \"" + name + "\"");
     if (closed) {
       if (unguarded && !tr.is_else)
         error(tr.pointer, "duplicate-unguarded",
-              "a second unguarded transition for event \"" + name + "\" (the first is " + closer + ")");
+              "a second unguarded transition for event \"" + name + "\" (the first is " + closer +
+                  ")");
       else
         error(tr.pointer, "unreachable-transition",
               "this transition can never be taken: " + closer + " before it always matches");
@@ -223,7 +236,8 @@ void Compiler::parse_timers(StateSpec& st, const json& timers, const std::string
     spec.pointer = tp;
     spec.id = str_or(t, "id", "timer" + std::to_string(i));
     if (!ids.insert(spec.id).second)
-      error(tp, "duplicate-id", "timer id \"" + spec.id + "\" is used twice in state \"" + st.name + "\"");
+      error(tp, "duplicate-id",
+            "timer id \"" + spec.id + "\" is used twice in state \"" + st.name + "\"");
     if (auto a = member(t, "after")) {
       spec.after = *a;
       check_duration_value(*a, tp + "/after", false);
@@ -236,16 +250,19 @@ void Compiler::parse_timers(StateSpec& st, const json& timers, const std::string
       std::string why;
       spec.every = parse_duration(ev->get<std::string>(), &why);
       if (!spec.every)
-        error(tp + "/every", "bad-duration", "\"" + ev->get<std::string>() + "\" is not an ISO 8601 duration: " + why);
+        error(tp + "/every", "bad-duration",
+              "\"" + ev->get<std::string>() + "\" is not an ISO 8601 duration: " + why);
     }
-    if (auto l = member(t, "limit"); l && l->is_number_unsigned()) spec.limit = l->get<std::uint32_t>();
+    if (auto l = member(t, "limit"); l && l->is_number_unsigned())
+      spec.limit = l->get<std::uint32_t>();
     if (auto c = member(t, "calendar"); c && c->is_string()) {
       spec.calendar = c->get<std::string>();
       check_calendar(spec.calendar, tp + "/calendar");
     } else if (auto w = member(t, "workingDays"); w && w->is_boolean() && w->get<bool>()) {
       spec.calendar = def.calendar;
       if (def.calendar.empty())
-        error(tp + "/workingDays", "unknown-calendar", "workingDays needs a top-level \"calendar\"");
+        error(tp + "/workingDays", "unknown-calendar",
+              "workingDays needs a top-level \"calendar\"");
     }
     spec.event = str_or(t, "event");
     spec.transition = parse_transition(t, tp);
@@ -273,7 +290,8 @@ void Compiler::parse_deadline(StateSpec& st, const json& d, const std::string& p
     if (def.calendar.empty())
       error(ptr + "/workingDays", "unknown-calendar", "workingDays needs a top-level \"calendar\"");
   }
-  auto add_item = [&](const json& item, const std::string& ip, const std::string& id, const char* dflt_offset) {
+  auto add_item = [&](const json& item, const std::string& ip, const std::string& id,
+                      const char* dflt_offset) {
     if (!item.is_object()) return;
     TimerSpec spec;
     spec.pointer = ip;
@@ -292,18 +310,22 @@ void Compiler::parse_deadline(StateSpec& st, const json& d, const std::string& p
   };
   if (auto r = member(d, "remind"); r && r->is_array())
     for (std::size_t i = 0; i < r->size(); ++i)
-      add_item((*r)[i], ptr + "/remind/" + std::to_string(i), "deadline.remind." + std::to_string(i), "PT0S");
+      add_item((*r)[i], ptr + "/remind/" + std::to_string(i),
+               "deadline.remind." + std::to_string(i), "PT0S");
   if (auto o = member(d, "overdue")) add_item(*o, ptr + "/overdue", "deadline.overdue", "PT0S");
   if (auto e = member(d, "escalate"); e && e->is_array())
     for (std::size_t i = 0; i < e->size(); ++i)
-      add_item((*e)[i], ptr + "/escalate/" + std::to_string(i), "deadline.escalate." + std::to_string(i), "PT0S");
+      add_item((*e)[i], ptr + "/escalate/" + std::to_string(i),
+               "deadline.escalate." + std::to_string(i), "PT0S");
   st.deadline = std::move(dl);
 }
 
-void Compiler::parse_state(const std::string& name, const json& s, const std::string& ptr, int parent) {
+void Compiler::parse_state(const std::string& name, const json& s, const std::string& ptr,
+                           int parent) {
   if (auto it = state_pointers.find(name); it != state_pointers.end()) {
-    error(ptr, "duplicate-id", "state name \"" + name + "\" is already used at " + it->second +
-                                   " (state names are unique across all levels)");
+    error(ptr, "duplicate-id",
+          "state name \"" + name + "\" is already used at " + it->second +
+              " (state names are unique across all levels)");
     return;
   }
   state_pointers.emplace(name, ptr);
@@ -313,7 +335,9 @@ void Compiler::parse_state(const std::string& name, const json& s, const std::st
   st.parent = parent;
   st.pointer = ptr;
   std::string type = str_or(s, "type", "atomic");
-  st.type = type == "final" ? StateType::final_state : type == "compound" ? StateType::compound : StateType::atomic;
+  st.type = type == "final"      ? StateType::final_state
+            : type == "compound" ? StateType::compound
+                                 : StateType::atomic;
   if (auto t = member(s, "title")) st.title = *t;
   st.category = str_or(s, "category");
   st.outcome = str_or(s, "outcome");
@@ -349,7 +373,8 @@ void Compiler::parse_states(const json& states, const std::string& ptr, int pare
   for (auto it = states.begin(); it != states.end(); ++it) {
     int before = static_cast<int>(def.states.size());
     parse_state(it.key(), it.value(), child(ptr, it.key()), parent);
-    if (parent >= 0 && static_cast<int>(def.states.size()) > before) def.states[parent].children.push_back(before);
+    if (parent >= 0 && static_cast<int>(def.states.size()) > before)
+      def.states[parent].children.push_back(before);
   }
 }
 
@@ -362,7 +387,8 @@ void Compiler::resolve_targets() {
     if (idx < 0) {
       std::string known;
       for (const auto& s : def.states) known += (known.empty() ? "" : ", ") + s.name;
-      error(it->first, "unknown-target", "no state named \"" + it->second + "\" (states: " + known + ")");
+      error(it->first, "unknown-target",
+            "no state named \"" + it->second + "\" (states: " + known + ")");
     }
     tr.target = idx;
   };

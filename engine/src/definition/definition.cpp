@@ -7,7 +7,8 @@ namespace bihuan {
 
 bool EventSpec::human() const {
   if (roles.empty()) return true;
-  return std::any_of(roles.begin(), roles.end(), [](const std::string& r) { return r != "system"; });
+  return std::any_of(roles.begin(), roles.end(),
+                     [](const std::string& r) { return r != "system"; });
 }
 
 int Definition::find_state(const std::string& name) const {

@@ -32,14 +32,16 @@ void drop_shadowed_schema_errors(Problems& problems, std::size_t first) {
   auto& items = problems.items();
   std::set<std::string> specific;
   for (std::size_t i = first; i < items.size(); ++i)
-    if (items[i].code != "schema" && items[i].severity == Severity::error) specific.insert(items[i].pointer);
+    if (items[i].code != "schema" && items[i].severity == Severity::error)
+      specific.insert(items[i].pointer);
   std::vector<Problem> kept(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(first));
   for (std::size_t i = first; i < items.size(); ++i) {
     const auto& p = items[i];
     if (p.code == "schema") {
       bool shadow = std::any_of(specific.begin(), specific.end(), [&](const std::string& s) {
-        return s == p.pointer || (s.size() > p.pointer.size() && s.compare(0, p.pointer.size(), p.pointer) == 0 &&
-                                  s[p.pointer.size()] == '/' && p.message.rfind("Failed to", 0) == 0);
+        return s == p.pointer ||
+               (s.size() > p.pointer.size() && s.compare(0, p.pointer.size(), p.pointer) == 0 &&
+                s[p.pointer.size()] == '/' && p.message.rfind("Failed to", 0) == 0);
       });
       if (shadow) continue;
     }
@@ -73,8 +75,10 @@ bool mentions_ref(const json& v) {
 // Fills Definition::data_member_schemas when the root of dataSchema lets a member be
 // checked on its own (see definition.hpp); otherwise leaves data_schema_by_member false.
 void split_data_schema(const json& ds, Definition& def) {
-  static const std::set<std::string> kRootKeys = {"type", "properties", "required", "additionalProperties", "title",
-                                                  "description", "$comment", "$schema", "default", "examples"};
+  static const std::set<std::string> kRootKeys = {
+      "type",    "properties",  "required", "additionalProperties",
+      "title",   "description", "$comment", "$schema",
+      "default", "examples"};
   if (!ds.is_object() || ds.value("type", json()) != "object" || mentions_ref(ds)) return;
   for (const auto& [k, v] : ds.items())
     if (!kRootKeys.count(k)) return;
@@ -119,7 +123,8 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
   auto def = std::make_shared<Definition>();
   definition_detail::Compiler c{problems, ctx, *def, {}, {}};
   def->id = string_member(doc, "id", "");
-  if (auto v = doc.find("version"); v != doc.end() && v->is_number_integer()) def->version = v->get<std::int64_t>();
+  if (auto v = doc.find("version"); v != doc.end() && v->is_number_integer())
+    def->version = v->get<std::int64_t>();
   if (auto t = doc.find("title"); t != doc.end()) def->title = *t;
   if (auto t = doc.find("description"); t != doc.end()) def->description = *t;
   def->timezone_name = string_member(doc, "timezone", "Asia/Shanghai");
@@ -127,7 +132,8 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
     Problems tzp(problems.file());
     def->timezone = TimeZone::load(def->timezone_name, &tzp, ctx.tzdir);
     if (!def->timezone)
-      problems.error("/timezone", "unknown-timezone", "unknown time zone \"" + def->timezone_name + "\"");
+      problems.error("/timezone", "unknown-timezone",
+                     "unknown time zone \"" + def->timezone_name + "\"");
   }
   if (!def->timezone) def->timezone = TimeZone::utc();
   if (auto cal = doc.find("calendar"); cal != doc.end() && cal->is_string()) {
@@ -146,12 +152,14 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
   std::string initial = string_member(doc, "initial", "");
   def->initial = def->find_state(initial);
   if (def->initial < 0 && doc.contains("initial") && doc["initial"].is_string())
-    problems.error("/initial", "unknown-initial", "initial state \"" + initial + "\" is not defined");
+    problems.error("/initial", "unknown-initial",
+                   "initial state \"" + initial + "\" is not defined");
   else if (def->initial >= 0 && def->states[def->initial].parent >= 0)
     problems.error("/initial", "unknown-initial", "the initial state must be a top-level state");
   for (const auto& s : def->states)
     if (s.type == StateType::compound && s.initial_child < 0 && s.children.empty())
-      problems.error(s.pointer, "empty-compound", "compound state \"" + s.name + "\" has no child states");
+      problems.error(s.pointer, "empty-compound",
+                     "compound state \"" + s.name + "\" has no child states");
 
   definition_detail::check_graph(*def, problems);
   definition_detail::check_timers(*def, problems);
@@ -177,10 +185,12 @@ std::shared_ptr<const Definition> compile_definition_text(std::string_view text,
   Problems located(problems.file());
   for (std::size_t i = first; i < problems.items().size(); ++i) located.add(problems.items()[i]);
   attach_positions(text, located);
-  std::stable_sort(located.items().begin(), located.items().end(), [](const Problem& a, const Problem& b) {
-    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-  });
-  std::copy(located.items().begin(), located.items().end(), problems.items().begin() + static_cast<std::ptrdiff_t>(first));
+  std::stable_sort(located.items().begin(), located.items().end(),
+                   [](const Problem& a, const Problem& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  std::copy(located.items().begin(), located.items().end(),
+            problems.items().begin() + static_cast<std::ptrdiff_t>(first));
   return def;
 }
 

@@ -37,7 +37,11 @@ std::vector<Edge> edges_of(const Definition& def) {
   for (const auto& st : def.states) {
     for (const auto& [name, ev] : st.on)
       for (const auto& tr : ev.transitions)
-        if (tr.target >= 0) out.push_back({st.index, tr.target, name + (tr.guard ? " [guard]" : tr.is_else ? " [else]" : "")});
+        if (tr.target >= 0)
+          out.push_back({st.index, tr.target,
+                         name + (tr.guard     ? " [guard]"
+                                 : tr.is_else ? " [else]"
+                                              : "")});
     for (const auto& t : st.timers) {
       if (t.transition.target >= 0) out.push_back({st.index, t.transition.target, "timer " + t.id});
     }
@@ -53,7 +57,8 @@ void write_dot(const Definition& def, std::ostream& os) {
     std::string pad(static_cast<std::size_t>(indent) * 2, ' ');
     std::string label = st.name + "\\n" + dot_escape(text_of(st.title, ""));
     if (st.type == StateType::compound) {
-      os << pad << "subgraph \"cluster_" << st.name << "\" {\n" << pad << "  label=\"" << label << "\";\n";
+      os << pad << "subgraph \"cluster_" << st.name << "\" {\n"
+         << pad << "  label=\"" << label << "\";\n";
       for (int c : st.children) emit(c, indent + 1);
       os << pad << "}\n";
     } else {
@@ -91,7 +96,8 @@ void write_mermaid(const Definition& def, std::ostream& os) {
     if (!title.empty()) os << pad << st.name << " : " << mermaid_label(title) << "\n";
     if (st.type == StateType::compound) {
       os << pad << "state " << st.name << " {\n";
-      if (st.initial_child >= 0) os << pad << "  [*] --> " << def.states[st.initial_child].name << "\n";
+      if (st.initial_child >= 0)
+        os << pad << "  [*] --> " << def.states[st.initial_child].name << "\n";
       for (int c : st.children) emit(c, indent + 1);
       os << pad << "}\n";
     }
@@ -100,7 +106,8 @@ void write_mermaid(const Definition& def, std::ostream& os) {
     if (st.parent < 0) emit(st.index, 1);
   os << "  [*] --> " << def.states[def.initial].name << "\n";
   for (const auto& e : edges_of(def))
-    os << "  " << def.states[e.from].name << " --> " << def.states[e.to].name << " : " << mermaid_label(e.label) << "\n";
+    os << "  " << def.states[e.from].name << " --> " << def.states[e.to].name << " : "
+       << mermaid_label(e.label) << "\n";
   for (const auto& st : def.states)
     if (st.type == StateType::final_state) os << "  " << st.name << " --> [*]\n";
 }
@@ -109,9 +116,12 @@ void write_mermaid(const Definition& def, std::ostream& os) {
 
 std::optional<std::string> render_graph(const Definition& def, const std::string& format) {
   std::ostringstream os;
-  if (format == "dot") write_dot(def, os);
-  else if (format == "mermaid") write_mermaid(def, os);
-  else return std::nullopt;
+  if (format == "dot")
+    write_dot(def, os);
+  else if (format == "mermaid")
+    write_mermaid(def, os);
+  else
+    return std::nullopt;
   return os.str();
 }
 

@@ -12,7 +12,8 @@ Caller::~Caller() {
   thread_.join();
 }
 
-void Caller::run(std::shared_ptr<Slot> slot, std::shared_ptr<std::atomic<std::uint64_t>> abandoned) {
+void Caller::run(std::shared_ptr<Slot> slot,
+                 std::shared_ptr<std::atomic<std::uint64_t>> abandoned) {
   std::unique_lock lock(slot->mu);
   while (true) {
     slot->cv.wait(lock, [&] { return slot->job || slot->quit; });
@@ -39,7 +40,8 @@ void Caller::run(std::shared_ptr<Slot> slot, std::shared_ptr<std::atomic<std::ui
   }
 }
 
-std::optional<PluginResult> Caller::call(std::function<PluginResult()> fn, std::chrono::milliseconds timeout) {
+std::optional<PluginResult> Caller::call(std::function<PluginResult()> fn,
+                                         std::chrono::milliseconds timeout) {
   if (!thread_.joinable()) {
     slot_ = std::make_shared<Slot>();
     thread_ = std::thread(&Caller::run, slot_, abandoned_);

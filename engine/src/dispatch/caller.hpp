@@ -20,13 +20,15 @@ namespace bihuan::dispatch {
 
 class Caller {
  public:
-  explicit Caller(std::shared_ptr<std::atomic<std::uint64_t>> abandoned) : abandoned_(std::move(abandoned)) {}
+  explicit Caller(std::shared_ptr<std::atomic<std::uint64_t>> abandoned)
+      : abandoned_(std::move(abandoned)) {}
   ~Caller();
   Caller(const Caller&) = delete;
   Caller& operator=(const Caller&) = delete;
 
   // The call's result, or nullopt when it did not return within `timeout`.
-  std::optional<PluginResult> call(std::function<PluginResult()> fn, std::chrono::milliseconds timeout);
+  std::optional<PluginResult> call(std::function<PluginResult()> fn,
+                                   std::chrono::milliseconds timeout);
 
  private:
   struct Slot {
@@ -37,7 +39,8 @@ class Caller {
     bool quit = false;
     bool abandoned = false;
   };
-  static void run(std::shared_ptr<Slot> slot, std::shared_ptr<std::atomic<std::uint64_t>> abandoned);
+  static void run(std::shared_ptr<Slot> slot,
+                  std::shared_ptr<std::atomic<std::uint64_t>> abandoned);
 
   std::shared_ptr<std::atomic<std::uint64_t>> abandoned_;
   std::shared_ptr<Slot> slot_;

@@ -1,8 +1,8 @@
 // The outbox dispatcher (bihuan/dispatcher.hpp). A scan reads each channel's due messages
 // (Engine::outbox_due) into its queue; each channel's `concurrency` workers call the
 // plugin through a Caller (timeout), and every outcome goes back to the engine as a
-// writer request (ack, or failure with the next attempt time / dead letter). A message stays "in flight" from being queued until
-// its outcome is committed, so no scan hands it out twice.
+// writer request (ack, or failure with the next attempt time / dead letter). A message stays "in
+// flight" from being queued until its outcome is committed, so no scan hands it out twice.
 #include "bihuan/dispatcher.hpp"
 
 #include <algorithm>
@@ -29,7 +29,8 @@ struct ChannelState {
   std::deque<OutboxMessage> queue;  // guarded by State::mu
   std::condition_variable cv;       // work queued / stopping
   std::vector<std::thread> workers;
-  std::shared_ptr<std::atomic<std::uint64_t>> abandoned = std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::shared_ptr<std::atomic<std::uint64_t>> abandoned =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 std::int64_t ms_of(TimePoint t) { return t.time_since_epoch().count(); }
@@ -52,7 +53,7 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::map<std::uint64_t, std::uint64_t> settled;
   std::uint64_t scan_epoch = 0;
   int scanning = 0;
-  std::set<std::string> warned;     // channels without a plugin, reported once
+  std::set<std::string> warned;          // channels without a plugin, reported once
   std::optional<std::int64_t> next_due;  // the last scan's first due time after its start (ms)
   bool workers_started = false, stopping = false, woken = false;
   std::thread loop;
@@ -64,7 +65,8 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
 
   std::atomic<std::uint64_t> attempts{0}, delivered{0}, failed{0}, dead{0}, timed_out{0};
 
-  State(Engine& e, DispatcherOptions o) : engine(e), options(o), rng(o.seed ? o.seed : std::random_device{}()) {}
+  State(Engine& e, DispatcherOptions o)
+      : engine(e), options(o), rng(o.seed ? o.seed : std::random_device{}()) {}
 
   void start_workers();
   void stop_workers();
@@ -72,8 +74,10 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::size_t scan();
   std::size_t scan_pages(std::uint64_t epoch);
   void deliver(ChannelState& ch, Caller& caller, const OutboxMessage& m);
-  void record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt, std::string error, bool permanent);
-  bool task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt, const PluginResult& r);
+  void record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
+                      std::string error, bool permanent);
+  bool task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
+                    const PluginResult& r);
   void finish(std::uint64_t seq);
   std::int64_t jitter(const ChannelPolicy& p, std::uint32_t attempts);
 };
@@ -90,7 +94,8 @@ std::int64_t Dispatcher::State::jitter(const ChannelPolicy& p, std::uint32_t n) 
   return std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(bound, 0))(rng);
 }
 
-Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, DispatcherOptions options)
+Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels,
+                       DispatcherOptions options)
     : state_(std::make_shared<State>(engine, options)) {
   state_->lock = std::move(state_->options.lock);
   if (!state_->lock && !engine.options().data_dir.empty())
@@ -104,12 +109,14 @@ Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels, Di
   }
 }
 
-std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& registry, const EngineConfig& config) {
+std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& registry,
+                                                     const EngineConfig& config) {
   std::vector<DispatchChannel> out;
   for (const auto& [name, obj] : registry.all()) {
     // Data sources are channels too: they serve task actions that name a `query`.
     DispatchChannel c{name, obj, {}};
-    if (auto it = config.plugins.find(name); it != config.plugins.end()) c.policy = it->second.policy;
+    if (auto it = config.plugins.find(name); it != config.plugins.end())
+      c.policy = it->second.policy;
     out.push_back(std::move(c));
   }
   return out;
@@ -179,22 +186,23 @@ void Dispatcher::State::finish(std::uint64_t seq) {
   done_cv.notify_all();
 }
 
-void Dispatcher::State::record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
-                                       std::string error, bool permanent) {
+void Dispatcher::State::record_failure(ChannelState& ch, const OutboxMessage& m,
+                                       std::uint32_t attempt, std::string error, bool permanent) {
   const ChannelPolicy& p = ch.channel.policy;
   bool give_up = permanent || attempt >= p.max_attempts;
   TimePoint next = engine.clock().now();
   if (!give_up) next += Millis(jitter(p, attempt));
   ++(give_up ? dead : failed);
-  engine.record_delivery_failure_async(m.seq, std::move(error), next, give_up,
-                                       [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
+  engine.record_delivery_failure_async(
+      m.seq, std::move(error), next, give_up,
+      [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
 }
 
 // A task's result (or permanent failure) goes to the instance as an event, idempotently
 // (a redelivered task sends the same key: the engine replays instead of applying twice).
 // Returns true when the message may be acknowledged.
-bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
-                                     const PluginResult& r) {
+bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m,
+                                     std::uint32_t attempt, const PluginResult& r) {
   // Read defensively: a damaged outbox record may hold anything here (json::value throws).
   auto named = m.body.is_object() ? m.body.find(r.ok() ? "onResult" : "onError") : m.body.end();
   std::string event = named != m.body.end() && named->is_string() ? named->get<std::string>() : "";
@@ -211,14 +219,19 @@ bool Dispatcher::State::task_outcome(ChannelState& ch, const OutboxMessage& m, s
   // The message key names the action by its pointer in the definition, which nested
   // states with long names can stretch past what the engine takes: use its digest then
   // (the same for every delivery of this message, so retries still replay).
-  if (req.idempotency_key.size() > kMaxKeyBytes) req.idempotency_key = "sha256:" + runtime::sha256_hex(req.idempotency_key);
-  if (r.ok()) req.payload = r.value.is_object() ? r.value : json{{"result", r.value}};
-  else req.payload = {{"error", r.body}};
+  if (req.idempotency_key.size() > kMaxKeyBytes)
+    req.idempotency_key = "sha256:" + runtime::sha256_hex(req.idempotency_key);
+  if (r.ok())
+    req.payload = r.value.is_object() ? r.value : json{{"result", r.value}};
+  else
+    req.payload = {{"error", r.body}};
   StepResult sent = engine.send(req);
   if (sent.ok() || sent.replayed) return true;
-  bool transient = sent.error == StepError::storage_error || sent.error == StepError::storage_unavailable ||
+  bool transient = sent.error == StepError::storage_error ||
+                   sent.error == StepError::storage_unavailable ||
                    sent.error == StepError::shutting_down;
-  record_failure(ch, m, attempt, "instance " + m.instance_id + " did not take event " + event + ": " + sent.message,
+  record_failure(ch, m, attempt,
+                 "instance " + m.instance_id + " did not take event " + event + ": " + sent.message,
                  !transient);
   return false;
 }
@@ -231,28 +244,37 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   // A task on a data-source channel runs the named query with the task input as its
   // parameters; the rows come back as the result payload {"rows": [...]}.
   bool is_query = is_task && c.plugin->kind() == PluginKind::data_source;
-  PluginKind want = is_query ? PluginKind::data_source : is_task ? PluginKind::task_handler : PluginKind::notifier;
+  PluginKind want = is_query  ? PluginKind::data_source
+                    : is_task ? PluginKind::task_handler
+                              : PluginKind::notifier;
   if (is_query && !(m.body.contains("query") && m.body["query"].is_string())) {
-    record_failure(ch, m, attempt, "channel \"" + c.name + "\" is a data source (plugin " + c.plugin->info().name +
-                                       "): the task action must name a \"query\"", true);
+    record_failure(ch, m, attempt,
+                   "channel \"" + c.name + "\" is a data source (plugin " + c.plugin->info().name +
+                       "): the task action must name a \"query\"",
+                   true);
     return;
   }
   if (c.plugin->kind() != want) {
-    record_failure(ch, m, attempt, "channel \"" + c.name + "\" is a " + to_string(c.plugin->kind()) + " (plugin " +
-                                       c.plugin->info().name + "), it cannot deliver a " + m.kind + " message", true);
+    record_failure(ch, m, attempt,
+                   "channel \"" + c.name + "\" is a " + to_string(c.plugin->kind()) + " (plugin " +
+                       c.plugin->info().name + "), it cannot deliver a " + m.kind + " message",
+                   true);
     return;
   }
   if (ch.abandoned->load() >= options.max_abandoned) {
-    record_failure(ch, m, attempt, "channel \"" + c.name + "\" has " + std::to_string(ch.abandoned->load()) +
-                                       " timed-out calls still running; not calling plugin " + c.plugin->info().name +
-                                       " until they return", false);
+    record_failure(ch, m, attempt,
+                   "channel \"" + c.name + "\" has " + std::to_string(ch.abandoned->load()) +
+                       " timed-out calls still running; not calling plugin " +
+                       c.plugin->info().name + " until they return",
+                   false);
     return;
   }
   auto plugin = c.plugin;
   auto result = caller.call(
       [plugin, m, attempt, is_task, is_query] {
         if (is_query) {
-          json params = m.body.contains("input") && m.body["input"].is_object() ? m.body["input"] : json::object();
+          json params = m.body.contains("input") && m.body["input"].is_object() ? m.body["input"]
+                                                                                : json::object();
           PluginResult r = plugin->query(m.body["query"].get<std::string>(), params);
           if (r.ok()) r.value = json{{"rows", std::move(r.value)}};
           return r;
@@ -262,9 +284,11 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
       std::chrono::milliseconds(c.policy.timeout_ms));
   if (!result) {
     ++timed_out;
-    record_failure(ch, m, attempt, plugin->info().file + ": plugin " + plugin->info().name + " (\"" + c.name +
-                                       "\") did not answer within " + std::to_string(c.policy.timeout_ms) +
-                                       " ms; the call was abandoned", false);
+    record_failure(ch, m, attempt,
+                   plugin->info().file + ": plugin " + plugin->info().name + " (\"" + c.name +
+                       "\") did not answer within " + std::to_string(c.policy.timeout_ms) +
+                       " ms; the call was abandoned",
+                   false);
     return;
   }
   if (result->status == PluginResult::Status::retry || (!is_task && !result->ok())) {
@@ -273,7 +297,8 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   }
   if (is_task && !task_outcome(ch, m, attempt, *result)) return;
   ++delivered;
-  engine.ack_outbox_async(m.seq, [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
+  engine.ack_outbox_async(m.seq,
+                          [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
 }
 
 std::size_t Dispatcher::State::scan() {
@@ -296,7 +321,8 @@ std::size_t Dispatcher::State::scan() {
 std::size_t Dispatcher::State::scan_pages(std::uint64_t epoch) {
   TimePoint now = engine.clock().now();
   std::size_t queued = 0;
-  std::optional<std::int64_t> later;  // the first due time after `now` over the channels read to their end
+  std::optional<std::int64_t>
+      later;  // the first due time after `now` over the channels read to their end
   for (auto& [name, chp] : channels) {
     ChannelState& ch = *chp;
     std::optional<OutboxDueKey> after;
@@ -311,7 +337,8 @@ std::size_t Dispatcher::State::scan_pages(std::uint64_t epoch) {
       if (stopping) return queued;
       for (auto& m : page.messages) {
         if (inflight.count(m.seq)) continue;
-        if (auto it = settled.find(m.seq); it != settled.end() && it->second >= epoch) continue;  // page predates it
+        if (auto it = settled.find(m.seq); it != settled.end() && it->second >= epoch)
+          continue;  // page predates it
         if (ch.queue.size() >= options.queue_per_channel) break;
         inflight.insert(m.seq);
         ch.queue.push_back(std::move(m));
@@ -357,7 +384,8 @@ bool Dispatcher::start() {
       std::int64_t wait = s->options.poll_ms;
       if (s->next_due && !s->engine.clock().is_virtual())
         wait = std::clamp<std::int64_t>(*s->next_due - ms_of(s->engine.clock().now()), 0, wait);
-      s->scan_cv.wait_for(lock, std::chrono::milliseconds(wait), [&] { return s->stopping || s->woken; });
+      s->scan_cv.wait_for(lock, std::chrono::milliseconds(wait),
+                          [&] { return s->stopping || s->woken; });
     }
   });
   return true;
@@ -410,7 +438,8 @@ bool Dispatcher::drain(std::chrono::milliseconds limit) {
     }
     if (!next) return true;
     std::int64_t wait = std::max<std::int64_t>(*next - ms_of(s.engine.clock().now()), 0);
-    if (wait > 0 && s.engine.clock().is_virtual()) return false;  // time only moves when the test moves it
+    if (wait > 0 && s.engine.clock().is_virtual())
+      return false;  // time only moves when the test moves it
     auto wake_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
     if (wake_at > deadline) return false;
     std::this_thread::sleep_until(wake_at);

@@ -53,16 +53,19 @@ std::unique_ptr<ServeLock> ServeLock::acquire(const std::string& data_dir, std::
     int err = errno;
     std::string pid = err == EWOULDBLOCK ? holder_pid(fd) : "";
     ::close(fd);
-    if (err != EWOULDBLOCK) return fail("cannot lock the serve lock " + file + ": " + std::strerror(err));
-    std::string who = pid.empty() ? "another process"
+    if (err != EWOULDBLOCK)
+      return fail("cannot lock the serve lock " + file + ": " + std::strerror(err));
+    std::string who = pid.empty()                         ? "another process"
                       : pid == std::to_string(::getpid()) ? "this process (pid " + pid + ")"
                                                           : "process " + pid;
     return fail("the data directory " + absolute_dir(data_dir) + " is already served by " + who +
-                " (it holds " + file_of(absolute_dir(data_dir)) + "): only one server or dispatcher may run on a data directory; stop it "
+                " (it holds " + file_of(absolute_dir(data_dir)) +
+                "): only one server or dispatcher may run on a data directory; stop it "
                 "first (the CLI's reads and steps may run beside it)");
   }
   std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     // The lock holds all the same; the pid is only for the other side's message.
   }
   return std::unique_ptr<ServeLock>(new ServeLock(fd, data_dir));

@@ -26,8 +26,8 @@ bool set_number(Val& out, double value) {
 
 // Math.max / Math.min: NaN if any argument is NaN.
 bool extreme(Evaluator& ev, Args args, Val& out, bool is_max) {
-  double result = is_max ? -std::numeric_limits<double>::infinity()
-                         : std::numeric_limits<double>::infinity();
+  double result =
+      is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   for (const Val& a : args) {
     double d = to_number(&a.get(), ev.meter());
     if (std::isnan(d) || std::isnan(result)) {

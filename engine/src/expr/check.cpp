@@ -20,11 +20,11 @@ constexpr std::size_t kCheckDepth = EvalLimits{}.max_depth;
 // when there is something to report.
 struct Node {
   const json* value;
-  std::size_t parent;     // index in the node list; npos for the root
-  std::string_view key;   // the operator whose argument this is, if has_key
-  std::size_t index;      // position in an argument list or array, if has_index
-  bool has_key;           // false for elements of an array literal
-  bool has_index;         // false for the single-argument sugar {"op": x}
+  std::size_t parent;    // index in the node list; npos for the root
+  std::string_view key;  // the operator whose argument this is, if has_key
+  std::size_t index;     // position in an argument list or array, if has_index
+  bool has_key;          // false for elements of an array literal
+  bool has_index;        // false for the single-argument sugar {"op": x}
   std::size_t depth;
 };
 
@@ -53,7 +53,8 @@ class Checker {
     if (nodes_[n].depth >= kCheckDepth) {
       if (!too_deep_reported_) {
         too_deep_reported_ = true;
-        error(n, "rule-too-deep", "rule nested deeper than " + std::to_string(kCheckDepth) + " levels");
+        error(n, "rule-too-deep",
+              "rule nested deeper than " + std::to_string(kCheckDepth) + " levels");
       }
       return;
     }
@@ -103,7 +104,8 @@ class Checker {
       want = std::to_string(op.min_args) + " to " + std::to_string(op.max_args) + " arguments";
     }
     error(n, "operator-arity",
-          "operator \"" + std::string(op.name) + "\" takes " + want + ", got " + std::to_string(count));
+          "operator \"" + std::string(op.name) + "\" takes " + want + ", got " +
+              std::to_string(count));
   }
 
   // var's path is a string, a number, null, or a rule computing one.

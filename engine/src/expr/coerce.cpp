@@ -94,7 +94,8 @@ double parse_decimal(std::string_view s) {
     if (e != std::string_view::npos) {
       std::string_view exp_text = s.substr(e + 1);
       bool neg = !exp_text.empty() && exp_text[0] == '-';
-      if (!exp_text.empty() && (exp_text[0] == '-' || exp_text[0] == '+')) exp_text.remove_prefix(1);
+      if (!exp_text.empty() && (exp_text[0] == '-' || exp_text[0] == '+'))
+        exp_text.remove_prefix(1);
       for (char c : exp_text) exponent = std::min(exponent * 10 + (c - '0'), 100000L);
       if (neg) exponent = -exponent;
     }
@@ -115,17 +116,30 @@ bool parse_radix(std::string_view s, double& out) {
   if (s.size() < 3 || s[0] != '0') return false;
   int base = 0;
   switch (s[1]) {
-    case 'x': case 'X': base = 16; break;
-    case 'o': case 'O': base = 8; break;
-    case 'b': case 'B': base = 2; break;
-    default: return false;
+    case 'x':
+    case 'X':
+      base = 16;
+      break;
+    case 'o':
+    case 'O':
+      base = 8;
+      break;
+    case 'b':
+    case 'B':
+      base = 2;
+      break;
+    default:
+      return false;
   }
   double value = 0;
   for (char c : s.substr(2)) {
     int d = -1;
-    if (is_digit(c)) d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    if (is_digit(c))
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
     if (d < 0 || d >= base) {
       out = kNaN;
       return true;
@@ -189,19 +203,26 @@ double string_to_number(std::string_view s) {
 double to_number(const json* v, Meter& meter) {
   if (v == nullptr) return kNaN;
   switch (v->type()) {
-    case json::value_t::null: return 0;
-    case json::value_t::boolean: return v->get<bool>() ? 1 : 0;
-    case json::value_t::number_integer: return static_cast<double>(v->get<std::int64_t>());
-    case json::value_t::number_unsigned: return static_cast<double>(v->get<std::uint64_t>());
-    case json::value_t::number_float: return v->get<double>();
-    case json::value_t::string: return string_to_number(v->get_ref<const std::string&>());
+    case json::value_t::null:
+      return 0;
+    case json::value_t::boolean:
+      return v->get<bool>() ? 1 : 0;
+    case json::value_t::number_integer:
+      return static_cast<double>(v->get<std::int64_t>());
+    case json::value_t::number_unsigned:
+      return static_cast<double>(v->get<std::uint64_t>());
+    case json::value_t::number_float:
+      return v->get<double>();
+    case json::value_t::string:
+      return string_to_number(v->get_ref<const std::string&>());
     case json::value_t::array: {
       if (v->empty()) return 0;
       std::string text;
       append_string(text, *v, meter);
       return string_to_number(text);
     }
-    default: return kNaN;
+    default:
+      return kNaN;
   }
 }
 
@@ -288,14 +309,30 @@ void append_number(std::string& out, double d) {
 
 void append_string(std::string& out, const json& v, Meter& meter) {
   switch (v.type()) {
-    case json::value_t::null: out += "null"; break;
-    case json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; break;
-    case json::value_t::number_integer: out += std::to_string(v.get<std::int64_t>()); break;
-    case json::value_t::number_unsigned: out += std::to_string(v.get<std::uint64_t>()); break;
-    case json::value_t::number_float: append_number(out, v.get<double>()); break;
-    case json::value_t::string: out += v.get_ref<const std::string&>(); break;
-    case json::value_t::array: append_array(out, v, meter); break;
-    default: out += "[object Object]"; break;
+    case json::value_t::null:
+      out += "null";
+      break;
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      break;
+    case json::value_t::number_integer:
+      out += std::to_string(v.get<std::int64_t>());
+      break;
+    case json::value_t::number_unsigned:
+      out += std::to_string(v.get<std::uint64_t>());
+      break;
+    case json::value_t::number_float:
+      append_number(out, v.get<double>());
+      break;
+    case json::value_t::string:
+      out += v.get_ref<const std::string&>();
+      break;
+    case json::value_t::array:
+      append_array(out, v, meter);
+      break;
+    default:
+      out += "[object Object]";
+      break;
   }
   if (out.size() > meter.max_bytes) meter.overflow = true;
 }
@@ -310,17 +347,24 @@ json make_number(double d) {
 
 bool is_truthy(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return false;
-    case json::value_t::boolean: return v.get<bool>();
-    case json::value_t::number_integer: return v.get<std::int64_t>() != 0;
-    case json::value_t::number_unsigned: return v.get<std::uint64_t>() != 0;
+    case json::value_t::null:
+      return false;
+    case json::value_t::boolean:
+      return v.get<bool>();
+    case json::value_t::number_integer:
+      return v.get<std::int64_t>() != 0;
+    case json::value_t::number_unsigned:
+      return v.get<std::uint64_t>() != 0;
     case json::value_t::number_float: {
       double d = v.get<double>();
       return d != 0 && !std::isnan(d);
     }
-    case json::value_t::string: return !v.get_ref<const std::string&>().empty();
-    case json::value_t::array: return !v.empty();
-    default: return true;
+    case json::value_t::string:
+      return !v.get_ref<const std::string&>().empty();
+    case json::value_t::array:
+      return !v.empty();
+    default:
+      return true;
   }
 }
 
@@ -355,7 +399,8 @@ Footprint footprint(const json& v, std::size_t byte_limit, std::size_t depth_lim
         if (child.is_structured()) {
           stack.push_back({&child, item.depth + 1});
         } else {
-          total.bytes += kNode + (child.is_string() ? child.get_ref<const std::string&>().size() : 0);
+          total.bytes +=
+              kNode + (child.is_string() ? child.get_ref<const std::string&>().size() : 0);
         }
       }
     }

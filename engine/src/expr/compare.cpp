@@ -14,13 +14,18 @@ enum class JsType { undefined, null, boolean, number, string, object };
 JsType js_type(const json* v) {
   if (v == nullptr) return JsType::undefined;
   switch (v->type()) {
-    case json::value_t::null: return JsType::null;
-    case json::value_t::boolean: return JsType::boolean;
+    case json::value_t::null:
+      return JsType::null;
+    case json::value_t::boolean:
+      return JsType::boolean;
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return JsType::number;
-    case json::value_t::string: return JsType::string;
-    default: return JsType::object;
+    case json::value_t::number_float:
+      return JsType::number;
+    case json::value_t::string:
+      return JsType::string;
+    default:
+      return JsType::object;
   }
 }
 
@@ -58,11 +63,16 @@ bool strict_equal(const json* a, const json* b) {
   if (ta != tb) return false;
   switch (ta) {
     case JsType::undefined:
-    case JsType::null: return true;
-    case JsType::boolean: return a->get<bool>() == b->get<bool>();
-    case JsType::number: return number_equal(*a, *b);
-    case JsType::string: return a->get_ref<const std::string&>() == b->get_ref<const std::string&>();
-    case JsType::object: return a == b;  // identity
+    case JsType::null:
+      return true;
+    case JsType::boolean:
+      return a->get<bool>() == b->get<bool>();
+    case JsType::number:
+      return number_equal(*a, *b);
+    case JsType::string:
+      return a->get_ref<const std::string&>() == b->get_ref<const std::string&>();
+    case JsType::object:
+      return a == b;  // identity
   }
   return false;
 }

@@ -88,16 +88,22 @@ bool Evaluator::apply(const OpInfo& op, const json& values, const Scope& scope, 
   ArgList args(values);
   switch (op.form) {
     case Form::eager:
-    case Form::var: return apply_eager(op, args, scope, out, depth);
-    case Form::if_: return eval_if(args, scope, out, depth);
-    case Form::and_: return eval_and_or(true, args, scope, out, depth);
-    case Form::or_: return eval_and_or(false, args, scope, out, depth);
-    case Form::reduce: return eval_reduce(args, scope, out, depth);
+    case Form::var:
+      return apply_eager(op, args, scope, out, depth);
+    case Form::if_:
+      return eval_if(args, scope, out, depth);
+    case Form::and_:
+      return eval_and_or(true, args, scope, out, depth);
+    case Form::or_:
+      return eval_and_or(false, args, scope, out, depth);
+    case Form::reduce:
+      return eval_reduce(args, scope, out, depth);
     case Form::map:
     case Form::filter:
     case Form::all:
     case Form::none:
-    case Form::some: return eval_iterate(op.form, args, scope, out, depth);
+    case Form::some:
+      return eval_iterate(op.form, args, scope, out, depth);
   }
   return fail("internal error: operator \"" + std::string(op.name) + "\" has no form");
 }
@@ -227,8 +233,8 @@ EvalResult evaluate(const json& rule, const json& data, const EvalLimits& limits
       // Copying JSON recurses: refuse a borrowed result nested too deep to copy safely.
       Footprint f = footprint(out.get(), std::numeric_limits<std::size_t>::max(), kMaxValueDepth);
       if (f.depth > kMaxValueDepth) {
-        result.error = EvalError{"", "result is nested deeper than " +
-                                         std::to_string(kMaxValueDepth) + " levels"};
+        result.error = EvalError{
+            "", "result is nested deeper than " + std::to_string(kMaxValueDepth) + " levels"};
         return result;
       }
     }

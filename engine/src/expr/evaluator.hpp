@@ -83,7 +83,7 @@ class Evaluator {
   const Host* host_;
   std::uint64_t steps_ = 0;
   Meter meter_;
-  std::vector<Val> stack_;          // evaluated arguments of eager operators
+  std::vector<Val> stack_;  // evaluated arguments of eager operators
   std::string message_;
   std::vector<std::string> trail_;  // pointer tokens, innermost first
 };

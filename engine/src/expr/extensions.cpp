@@ -61,7 +61,9 @@ std::size_t value_hash(const json& root) {
                                         ? json::value_t::number_integer
                                         : v.type()));
     switch (v.type()) {
-      case json::value_t::boolean: mix(h, v.get<bool>()); break;
+      case json::value_t::boolean:
+        mix(h, v.get<bool>());
+        break;
       case json::value_t::number_integer:
       case json::value_t::number_unsigned:
       case json::value_t::number_float: {
@@ -69,7 +71,9 @@ std::size_t value_hash(const json& root) {
         mix(h, std::hash<double>{}(d == 0 ? 0.0 : d));
         break;
       }
-      case json::value_t::string: mix(h, std::hash<std::string>{}(v.get_ref<const std::string&>())); break;
+      case json::value_t::string:
+        mix(h, std::hash<std::string>{}(v.get_ref<const std::string&>()));
+        break;
       case json::value_t::array:
         mix(h, v.size());
         for (const json& child : v) stack.push_back(&child);
@@ -81,7 +85,8 @@ std::size_t value_hash(const json& root) {
           stack.push_back(&it.value());
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return h;

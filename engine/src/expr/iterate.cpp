@@ -82,15 +82,20 @@ bool Evaluator::eval_iterate(Form form, const ArgList& args, const Scope& scope,
   }
   switch (form) {
     case Form::map:
-    case Form::filter: out.set(std::move(result)); break;
-    case Form::some: out.set(json(false)); break;
-    default: out.set(json(true)); break;  // all, none
+    case Form::filter:
+      out.set(std::move(result));
+      break;
+    case Form::some:
+      out.set(json(false));
+      break;
+    default:
+      out.set(json(true));
+      break;  // all, none
   }
   return true;
 }
 
-bool Evaluator::eval_reduce(const ArgList& args, const Scope& scope, Val& out,
-                            std::size_t depth) {
+bool Evaluator::eval_reduce(const ArgList& args, const Scope& scope, Val& out, std::size_t depth) {
   Val list;
   if (!eval_arg(args, 0, scope, list, depth)) return false;
   Val acc;  // the initial value, evaluated in the outer scope, or null

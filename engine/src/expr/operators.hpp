@@ -21,8 +21,8 @@ using EagerFn = bool (*)(Evaluator& ev, const Scope& scope, Args args, Val& out)
 // first; the others decide themselves what to evaluate and in which scope.
 enum class Form : std::uint8_t {
   eager,
-  var,      // eager, with a fast path for a literal path
-  if_,      // "if" and "?:"
+  var,  // eager, with a fast path for a literal path
+  if_,  // "if" and "?:"
   and_,
   or_,
   map,
@@ -40,8 +40,8 @@ struct OpInfo {
   std::uint16_t min_args;
   std::uint16_t max_args;  // kUnbounded: any number
   Form form;
-  EagerFn fn;              // for Form::eager and Form::var
-  bool extension;          // a Bihuan extension, not official JsonLogic
+  EagerFn fn;      // for Form::eager and Form::var
+  bool extension;  // a Bihuan extension, not official JsonLogic
 };
 
 // nullptr for names that are no operator.

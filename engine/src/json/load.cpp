@@ -31,11 +31,14 @@ std::size_t find_too_deep(std::string_view text, std::size_t max_depth) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '[' || c == '{') {
       if (++depth > max_depth) return i;
     } else if ((c == ']' || c == '}') && depth > 0) {
@@ -78,7 +81,8 @@ class DomBuilder : public nlohmann::json_sax<json> {
     if (k.size() > limits_.max_string) {  // reported at the object holding it
       failed_ = true;
       problems_.error(pointer(), "string-too-long",
-                      "object key of " + std::to_string(k.size()) + " bytes is longer than the limit of " +
+                      "object key of " + std::to_string(k.size()) +
+                          " bytes is longer than the limit of " +
                           std::to_string(limits_.max_string));
       return false;
     }
@@ -101,7 +105,8 @@ class DomBuilder : public nlohmann::json_sax<json> {
     if (colon != std::string::npos) msg = msg.substr(colon + 2);
     // Others (number overflow: "[json.exception.out_of_range.406] number overflow parsing
     // '1e400'") carry only the tag.
-    else if (auto tag_end = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos)
+    else if (auto tag_end = msg.find("] ");
+             msg.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos)
       msg = msg.substr(tag_end + 2);
     parse_message_ = std::move(msg);
     return false;
@@ -121,10 +126,11 @@ class DomBuilder : public nlohmann::json_sax<json> {
   }
   void fail(const std::string& code, const std::string& message) {
     failed_ = true;
-    problems_.error(pointer() + (stack_.empty() || stack_.back()->is_array()
-                                     ? (stack_.empty() ? "" : "/" + std::to_string(stack_.back()->size()))
-                                     : "/" + pointer_escape(key_)),
-                    code, message);
+    problems_.error(
+        pointer() + (stack_.empty() || stack_.back()->is_array()
+                         ? (stack_.empty() ? "" : "/" + std::to_string(stack_.back()->size()))
+                         : "/" + pointer_escape(key_)),
+        code, message);
   }
   json* slot(json&& v) {
     if (stack_.empty()) {
@@ -146,7 +152,8 @@ class DomBuilder : public nlohmann::json_sax<json> {
   }
   bool open(json&& v) {
     std::string name;
-    if (!stack_.empty()) name = stack_.back()->is_array() ? std::to_string(stack_.back()->size()) : key_;
+    if (!stack_.empty())
+      name = stack_.back()->is_array() ? std::to_string(stack_.back()->size()) : key_;
     json* p = slot(std::move(v));
     if (!stack_.empty()) path_.push_back(name);
     stack_.push_back(p);
@@ -176,13 +183,14 @@ std::optional<json> load_json(std::string_view text, Problems& problems, const J
     problems.add(std::move(p));
   };
   if (text.size() > limits.max_bytes) {
-    add(0, "document-too-large", "document of " + std::to_string(text.size()) +
-                                     " bytes is larger than the limit of " +
-                                     std::to_string(limits.max_bytes));
+    add(0, "document-too-large",
+        "document of " + std::to_string(text.size()) + " bytes is larger than the limit of " +
+            std::to_string(limits.max_bytes));
     return std::nullopt;
   }
   if (auto deep = find_too_deep(text, limits.max_depth); deep != std::string_view::npos) {
-    add(deep, "too-deep", "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
+    add(deep, "too-deep",
+        "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
     return std::nullopt;
   }
   DomBuilder builder(problems, limits);
@@ -234,10 +242,14 @@ bool valid_utf8(std::string_view s) {
     }
     std::size_t n = 0;
     std::uint32_t cp = 0, min = 0;
-    if ((c & 0xe0) == 0xc0) n = 1, cp = c & 0x1f, min = 0x80;
-    else if ((c & 0xf0) == 0xe0) n = 2, cp = c & 0x0f, min = 0x800;
-    else if ((c & 0xf8) == 0xf0) n = 3, cp = c & 0x07, min = 0x10000;
-    else return false;
+    if ((c & 0xe0) == 0xc0)
+      n = 1, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+      n = 2, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+      n = 3, cp = c & 0x07, min = 0x10000;
+    else
+      return false;
     if (static_cast<std::size_t>(end - p) <= n) return false;
     for (std::size_t i = 1; i <= n; ++i) {
       if ((p[i] & 0xc0) != 0x80) return false;

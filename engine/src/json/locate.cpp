@@ -28,11 +28,21 @@ struct Scanner {
       if (i >= t.size()) return false;
       char e = t[i++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           if (i + 4 > t.size()) return false;
           unsigned cp = std::stoul(std::string(t.substr(i, 4)), nullptr, 16);
@@ -42,18 +52,25 @@ struct Scanner {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             i += 6;
           }
-          if (cp < 0x80) out += char(cp);
-          else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-          else if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F));
+          if (cp < 0x80)
+            out += char(cp);
+          else if (cp < 0x800) {
+            out += char(0xC0 | (cp >> 6));
+            out += char(0x80 | (cp & 0x3F));
+          } else if (cp < 0x10000) {
+            out += char(0xE0 | (cp >> 12));
+            out += char(0x80 | ((cp >> 6) & 0x3F));
             out += char(0x80 | (cp & 0x3F));
           } else {
-            out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-            out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+            out += char(0xF0 | (cp >> 18));
+            out += char(0x80 | ((cp >> 12) & 0x3F));
+            out += char(0x80 | ((cp >> 6) & 0x3F));
+            out += char(0x80 | (cp & 0x3F));
           }
           break;
         }
-        default: out += e;
+        default:
+          out += e;
       }
     }
     if (i >= t.size()) return false;
@@ -91,7 +108,6 @@ struct Scanner {
   }
 };
 
-
 }  // namespace
 
 std::vector<std::string> split_pointer(std::string_view pointer) {
@@ -100,7 +116,8 @@ std::vector<std::string> split_pointer(std::string_view pointer) {
   std::size_t pos = 1;
   while (true) {
     auto next = pointer.find('/', pos);
-    std::string tok(pointer.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
+    std::string tok(
+        pointer.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
     std::string un;
     for (std::size_t k = 0; k < tok.size(); ++k) {
       if (tok[k] == '~' && k + 1 < tok.size()) {
@@ -121,9 +138,12 @@ std::string pointer_escape(std::string_view token) {
   std::string out;
   out.reserve(token.size());
   for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
   return out;
 }
@@ -146,7 +166,10 @@ std::optional<TextPosition> locate(std::string_view text, std::string_view point
           s.ws();
           if (s.i >= text.size() || text[s.i] != ':') return std::nullopt;
           ++s.i;
-          if (key == token) { found = true; break; }
+          if (key == token) {
+            found = true;
+            break;
+          }
           if (!s.skip_value()) return std::nullopt;
           s.ws();
           if (s.i < text.size() && text[s.i] == ',') ++s.i;
@@ -155,7 +178,8 @@ std::optional<TextPosition> locate(std::string_view text, std::string_view point
       } else if (text[s.i] == '[') {
         ++s.i;
         std::size_t want = 0;
-        if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+        if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos)
+          return std::nullopt;
         want = std::stoul(token);
         for (std::size_t k = 0; k < want; ++k) {
           s.ws();
@@ -175,7 +199,12 @@ std::optional<TextPosition> locate(std::string_view text, std::string_view point
   // Re-use the line/column counter.
   TextPosition p{1, 1};
   for (std::size_t k = 0; k < s.i && k < text.size(); ++k) {
-    if (text[k] == '\n') { ++p.line; p.column = 1; } else { ++p.column; }
+    if (text[k] == '\n') {
+      ++p.line;
+      p.column = 1;
+    } else {
+      ++p.column;
+    }
   }
   return p;
 }

@@ -23,8 +23,9 @@ std::string now_utc() {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -56,8 +57,10 @@ void log_write(const std::string& line) {
     std::lock_guard lock(sink_mu);
     s = sink;
   }
-  if (s) (*s)(line);
-  else write_stderr(line);
+  if (s)
+    (*s)(line);
+  else
+    write_stderr(line);
 }
 
 void log_event(std::string_view level, std::string_view msg, const json& fields) {
@@ -66,7 +69,8 @@ void log_event(std::string_view level, std::string_view msg, const json& fields)
 
 void set_log_sink(std::function<void(const std::string& line)> f) {
   std::lock_guard lock(sink_mu);
-  sink = f ? std::make_shared<const std::function<void(const std::string&)>>(std::move(f)) : nullptr;
+  sink =
+      f ? std::make_shared<const std::function<void(const std::string&)>>(std::move(f)) : nullptr;
 }
 
 }  // namespace bihuan

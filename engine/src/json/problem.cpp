@@ -13,13 +13,13 @@ std::string Problem::to_string() const {
 }
 
 void Problems::error(std::string pointer, std::string code, std::string message) {
-  items_.push_back({Severity::error, file_, std::move(pointer), 0, 0, std::move(code),
-                    std::move(message)});
+  items_.push_back(
+      {Severity::error, file_, std::move(pointer), 0, 0, std::move(code), std::move(message)});
 }
 
 void Problems::warning(std::string pointer, std::string code, std::string message) {
-  items_.push_back({Severity::warning, file_, std::move(pointer), 0, 0, std::move(code),
-                    std::move(message)});
+  items_.push_back(
+      {Severity::warning, file_, std::move(pointer), 0, 0, std::move(code), std::move(message)});
 }
 
 void Problems::append(const Problems& other) {

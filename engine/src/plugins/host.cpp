@@ -7,9 +7,12 @@ namespace bihuan {
 
 std::string to_string(PluginKind k) {
   switch (k) {
-    case PluginKind::notifier: return "notifier";
-    case PluginKind::data_source: return "data source";
-    case PluginKind::task_handler: return "task handler";
+    case PluginKind::notifier:
+      return "notifier";
+    case PluginKind::data_source:
+      return "data source";
+    case PluginKind::task_handler:
+      return "task handler";
   }
   return "unknown";
 }
@@ -19,7 +22,8 @@ HostServices::HostServices(std::shared_ptr<const Clock> clock, LogSink log)
 
 std::int64_t HostServices::now_ms() const { return clock_->now().time_since_epoch().count(); }
 
-void HostServices::log(PluginLogLevel level, const std::string& instance_name, const std::string& message) const {
+void HostServices::log(PluginLogLevel level, const std::string& instance_name,
+                       const std::string& message) const {
   if (log_) {
     log_(level, instance_name, message);
     return;
@@ -29,8 +33,9 @@ void HostServices::log(PluginLogLevel level, const std::string& instance_name, c
   log_event(names[static_cast<int>(level)], message, {{"plugin", instance_name}});
 }
 
-bool HostServices::emit_event(const std::string& from, const std::string& instance_id, const std::string& event,
-                              std::string_view payload_json, std::string* error) const {
+bool HostServices::emit_event(const std::string& from, const std::string& instance_id,
+                              const std::string& event, std::string_view payload_json,
+                              std::string* error) const {
   auto fail = [&](std::string why) {
     if (error) *error = std::move(why);
     return false;
@@ -39,13 +44,15 @@ bool HostServices::emit_event(const std::string& from, const std::string& instan
     std::shared_lock lock(engine_mu_);
     if (!engine_) return fail("no engine is attached to the plugin host");
   }
-  if (instance_id.empty() || event.empty()) return fail("emit_event needs an instance id and an event name");
+  if (instance_id.empty() || event.empty())
+    return fail("emit_event needs an instance id and an event name");
   json payload = json::object();
   if (!payload_json.empty()) {
     Problems p;
     auto doc = load_json(payload_json, p);
     if (!doc || !doc->is_object())
-      return fail("emit_event payload is not a JSON object" + (p.items().empty() ? "" : ": " + p.items()[0].message));
+      return fail("emit_event payload is not a JSON object" +
+                  (p.items().empty() ? "" : ": " + p.items()[0].message));
     payload = std::move(*doc);
   }
   EventRequest req;
@@ -69,12 +76,16 @@ HostContext& ctx_of(void* c) { return *static_cast<HostContext*>(c); }
 void host_log(void* c, std::int32_t level, bihuan_text message) noexcept {
   try {
     auto lvl = static_cast<PluginLogLevel>(std::clamp<std::int32_t>(level, 0, 3));
-    ctx_of(c).services->log(lvl, ctx_of(c).name, std::string(message.data ? message.data : "", message.data ? message.size : 0));
+    ctx_of(c).services->log(
+        lvl, ctx_of(c).name,
+        std::string(message.data ? message.data : "", message.data ? message.size : 0));
   } catch (...) {
   }
 }
 
-bihuan_text host_config(void* c) noexcept { return {ctx_of(c).config_text.data(), ctx_of(c).config_text.size()}; }
+bihuan_text host_config(void* c) noexcept {
+  return {ctx_of(c).config_text.data(), ctx_of(c).config_text.size()};
+}
 
 std::int32_t host_config_value(void* c, const char* pointer, bihuan_text* out) noexcept {
   try {
@@ -103,14 +114,19 @@ std::int64_t host_now_ms(void* c) noexcept {
   }
 }
 
-std::string as_string(bihuan_text t) { return t.data ? std::string(t.data, t.size) : std::string(); }
+std::string as_string(bihuan_text t) {
+  return t.data ? std::string(t.data, t.size) : std::string();
+}
 
-std::int32_t host_emit_event(void* c, bihuan_text instance_id, bihuan_text event, bihuan_text payload) noexcept {
+std::int32_t host_emit_event(void* c, bihuan_text instance_id, bihuan_text event,
+                             bihuan_text payload) noexcept {
   try {
     HostContext& ctx = ctx_of(c);
     std::string error;
-    if (ctx.services->emit_event(ctx.name, as_string(instance_id), as_string(event),
-                                 payload.data ? std::string_view(payload.data, payload.size) : std::string_view(), &error))
+    if (ctx.services->emit_event(
+            ctx.name, as_string(instance_id), as_string(event),
+            payload.data ? std::string_view(payload.data, payload.size) : std::string_view(),
+            &error))
       return 0;
     ctx.services->log(PluginLogLevel::warning, ctx.name, "event refused: " + error);
     return 1;
@@ -119,7 +135,9 @@ std::int32_t host_emit_event(void* c, bihuan_text instance_id, bihuan_text event
   }
 }
 
-bihuan_text host_instance_name(void* c) noexcept { return {ctx_of(c).name.data(), ctx_of(c).name.size()}; }
+bihuan_text host_instance_name(void* c) noexcept {
+  return {ctx_of(c).name.data(), ctx_of(c).name.size()};
+}
 
 }  // namespace
 

@@ -26,8 +26,8 @@ std::optional<std::string> bounded(const char* s, std::size_t max) {
 bool valid_plugin_name(const std::string& n) {
   if (n.empty() || n.size() > 100) return false;
   for (char c : n)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '-' || c == '_'))
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_'))
       return false;
   return true;
 }
@@ -61,7 +61,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::string& path, std:
       boost::dll::library_info info(path, false);
       aliases = info.symbols(BIHUAN_PLUGIN_ALIAS_SECTION);
     } catch (const std::exception& e) {
-      return fail(std::string("not a plugin library: the file is not a shared library (") + e.what() + ")");
+      return fail(std::string("not a plugin library: the file is not a shared library (") +
+                  e.what() + ")");
     }
     for (const char* sym : {BIHUAN_PLUGIN_DESCRIPTOR_SYMBOL, BIHUAN_PLUGIN_CREATE_SYMBOL})
       if (std::find(aliases.begin(), aliases.end(), sym) == aliases.end())
@@ -72,9 +73,11 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::string& path, std:
     //    matter) and read the descriptor: data only, no plugin function is called.
     auto impl = std::make_shared<Impl>();
     boost::dll::fs::error_code ec;
-    impl->library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+    impl->library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local,
+                       ec);
     if (ec || !impl->library.is_loaded()) return fail("cannot be loaded: " + dl_reason(path));
-    if (!impl->library.has(BIHUAN_PLUGIN_DESCRIPTOR_SYMBOL) || !impl->library.has(BIHUAN_PLUGIN_CREATE_SYMBOL))
+    if (!impl->library.has(BIHUAN_PLUGIN_DESCRIPTOR_SYMBOL) ||
+        !impl->library.has(BIHUAN_PLUGIN_CREATE_SYMBOL))
       return fail("not a Bihuan plugin: the aliases are not visible after loading");
     // An alias is a `const void*` variable holding the target's address (get_alias<T>
     // dereferences it; reading the variable first lets us refuse a null one).
@@ -90,18 +93,22 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::string& path, std:
     info.abi_major = d->abi_major;
     info.abi_minor = d->abi_minor;
     if (d->abi_major != BIHUAN_PLUGIN_ABI_MAJOR)
-      return fail("built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
-                  "; this Bihuan loads ABI " + std::to_string(BIHUAN_PLUGIN_ABI_MAJOR) + ".x (rebuild the plugin against this Bihuan's SDK)");
+      return fail("built for plugin ABI " + std::to_string(d->abi_major) + "." +
+                  std::to_string(d->abi_minor) + "; this Bihuan loads ABI " +
+                  std::to_string(BIHUAN_PLUGIN_ABI_MAJOR) +
+                  ".x (rebuild the plugin against this Bihuan's SDK)");
     if (d->struct_size < sizeof(bihuan_descriptor))
-      return fail("its descriptor is truncated (" + std::to_string(d->struct_size) + " bytes, ABI " +
-                  std::to_string(BIHUAN_PLUGIN_ABI_MAJOR) + " needs " + std::to_string(sizeof(bihuan_descriptor)) + ")");
+      return fail("its descriptor is truncated (" + std::to_string(d->struct_size) +
+                  " bytes, ABI " + std::to_string(BIHUAN_PLUGIN_ABI_MAJOR) + " needs " +
+                  std::to_string(sizeof(bihuan_descriptor)) + ")");
     if (d->kind < BIHUAN_KIND_NOTIFIER || d->kind > BIHUAN_KIND_TASK_HANDLER)
       return fail("its descriptor names an unknown plugin kind " + std::to_string(d->kind) +
                   " (1 notifier, 2 data source, 3 task handler)");
     info.kind = static_cast<PluginKind>(d->kind);
     auto name = bounded(d->name, 100);
     if (!name || !valid_plugin_name(*name))
-      return fail("its descriptor has no valid plugin name (lowercase letters, digits, '.', '-', '_')");
+      return fail(
+          "its descriptor has no valid plugin name (lowercase letters, digits, '.', '-', '_')");
     info.name = *name;
     auto version = bounded(d->version, 100);
     if (!version || version->empty()) return fail("plugin " + info.name + " declares no version");
@@ -127,15 +134,18 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::string& path, std:
   }
 }
 
-std::shared_ptr<PluginObject> PluginLibrary::create(const std::string& instance_name, const json& config,
-                                                    std::shared_ptr<HostServices> services, Problems& problems,
+std::shared_ptr<PluginObject> PluginLibrary::create(const std::string& instance_name,
+                                                    const json& config,
+                                                    std::shared_ptr<HostServices> services,
+                                                    Problems& problems,
                                                     const std::string& pointer) const {
   std::string who = info_.file + ": plugin " + info_.name + " (\"" + instance_name + "\")";
   // The configuration first: a plugin never sees one its schema rejects.
   Problems found;
   if (!impl_->schema->validate(config, found, pointer + "/config", "plugin-config")) {
     for (auto p : found.items()) {
-      p.message = "configuration of \"" + instance_name + "\" (plugin " + info_.name + ", " + info_.file + "): " + p.message;
+      p.message = "configuration of \"" + instance_name + "\" (plugin " + info_.name + ", " +
+                  info_.file + "): " + p.message;
       if (p.file.empty()) p.file = problems.file();
       problems.add(std::move(p));
     }
@@ -156,33 +166,41 @@ std::shared_ptr<PluginObject> PluginLibrary::create(const std::string& instance_
   try {
     rc = impl_->create(&impl->host->table, &obj, &err, &plugins::reply_to);
   } catch (...) {
-    problems.error(pointer, "plugin-create", who + ": the factory threw an exception across the plugin boundary (the SDK forbids that)");
+    problems.error(
+        pointer, "plugin-create",
+        who + ": the factory threw an exception across the plugin boundary (the SDK forbids that)");
     return nullptr;
   }
   if (rc != 0) {
     problems.error(pointer, "plugin-create",
-                   who + ": refused to start: " + (err.called && !err.body.empty() ? err.body : "no reason given"));
+                   who + ": refused to start: " +
+                       (err.called && !err.body.empty() ? err.body : "no reason given"));
     return nullptr;
   }
   impl->object = obj;  // from here ~Impl destroys it
   auto entry_ok = [&] {
     switch (info_.kind) {
-      case PluginKind::notifier: return obj.notify != nullptr;
-      case PluginKind::data_source: return obj.query != nullptr;
-      case PluginKind::task_handler: return obj.run_task != nullptr;
+      case PluginKind::notifier:
+        return obj.notify != nullptr;
+      case PluginKind::data_source:
+        return obj.query != nullptr;
+      case PluginKind::task_handler:
+        return obj.run_task != nullptr;
     }
     return false;
   }();
   if (obj.struct_size < sizeof(bihuan_object) || !obj.destroy || !entry_ok) {
-    problems.error(pointer, "plugin-create", who + ": the factory returned an incomplete object (no " +
-                                                 to_string(info_.kind) + " entry point or no destroy)");
+    problems.error(pointer, "plugin-create",
+                   who + ": the factory returned an incomplete object (no " +
+                       to_string(info_.kind) + " entry point or no destroy)");
     if (!obj.destroy) impl->object = {};
     return nullptr;
   }
   return std::make_shared<PluginObject>(std::move(impl));
 }
 
-std::optional<std::string> find_plugin_file(const std::string& name, const std::vector<std::string>& dirs,
+std::optional<std::string> find_plugin_file(const std::string& name,
+                                            const std::vector<std::string>& dirs,
                                             std::string* error) {
   std::string looked;
   for (const auto& dir : dirs) {

@@ -16,9 +16,12 @@ bihuan_text t(const std::string& s) { return {s.data(), s.size()}; }
 
 PluginResult::Status status_of(std::int32_t s) {
   switch (s) {
-    case BIHUAN_STATUS_OK: return PluginResult::Status::ok;
-    case BIHUAN_STATUS_RETRY: return PluginResult::Status::retry;
-    default: return PluginResult::Status::fail;
+    case BIHUAN_STATUS_OK:
+      return PluginResult::Status::ok;
+    case BIHUAN_STATUS_RETRY:
+      return PluginResult::Status::retry;
+    default:
+      return PluginResult::Status::fail;
   }
 }
 
@@ -37,7 +40,8 @@ std::string PluginObject::Impl::where() const {
   return info.file + ": plugin " + info.name + " (\"" + (host ? host->name : std::string()) + "\")";
 }
 
-PluginObject::PluginObject(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), name_(impl_->host->name) {}
+PluginObject::PluginObject(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), name_(impl_->host->name) {}
 PluginObject::~PluginObject() = default;
 
 const PluginInfo& PluginObject::info() const { return impl_->info; }
@@ -51,22 +55,28 @@ PluginResult invoke(const PluginObject::Impl& impl, const std::string& what, Cal
   try {
     call(&reply);
   } catch (const std::exception& e) {
-    return PluginResult::failure(impl.where() + ": " + what + " threw an exception across the plugin boundary: " + e.what());
+    return PluginResult::failure(impl.where() + ": " + what +
+                                 " threw an exception across the plugin boundary: " + e.what());
   } catch (...) {
-    return PluginResult::failure(impl.where() + ": " + what + " threw an exception across the plugin boundary");
+    return PluginResult::failure(impl.where() + ": " + what +
+                                 " threw an exception across the plugin boundary");
   }
-  if (!reply.called) return PluginResult::failure(impl.where() + ": " + what + " returned without a result");
+  if (!reply.called)
+    return PluginResult::failure(impl.where() + ": " + what + " returned without a result");
   if (reply.status < BIHUAN_STATUS_OK || reply.status > BIHUAN_STATUS_FAIL)
-    return PluginResult::failure(impl.where() + ": " + what + " answered with unknown status " + std::to_string(reply.status));
+    return PluginResult::failure(impl.where() + ": " + what + " answered with unknown status " +
+                                 std::to_string(reply.status));
   PluginResult out;
   out.status = status_of(reply.status);
   out.body = std::move(reply.body);
-  if (!out.ok() && out.body.empty()) out.body = impl.where() + ": " + what + " failed without saying why";
+  if (!out.ok() && out.body.empty())
+    out.body = impl.where() + ": " + what + " failed without saying why";
   return out;
 }
 
 // Parses an ok body as JSON; a malformed one becomes a permanent failure naming the file.
-void parse_body(const PluginObject::Impl& impl, const std::string& what, PluginResult& r, bool empty_is_null) {
+void parse_body(const PluginObject::Impl& impl, const std::string& what, PluginResult& r,
+                bool empty_is_null) {
   if (!r.ok()) return;
   if (empty_is_null && r.body.empty()) {
     r.value = nullptr;
@@ -76,7 +86,8 @@ void parse_body(const PluginObject::Impl& impl, const std::string& what, PluginR
   auto doc = load_json(r.body, p);
   if (!doc) {
     std::string detail = p.items().empty() ? std::string() : p.items()[0].to_string();
-    r = PluginResult::failure(impl.where() + ": " + what + " returned malformed JSON (" + detail + ")");
+    r = PluginResult::failure(impl.where() + ": " + what + " returned malformed JSON (" + detail +
+                              ")");
     return;
   }
   r.value = std::move(*doc);
@@ -86,7 +97,9 @@ void parse_body(const PluginObject::Impl& impl, const std::string& what, PluginR
 
 PluginResult PluginObject::notify(const OutboxMessage& m, std::uint32_t attempt) const {
   const Impl& impl = *impl_;
-  if (!impl.object.notify) return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) + ", not a notifier");
+  if (!impl.object.notify)
+    return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) +
+                                 ", not a notifier");
   const json& body = m.body;
   std::vector<std::string> to;
   if (auto it = body.find("to"); it != body.end() && it->is_array())
@@ -94,9 +107,17 @@ PluginResult PluginObject::notify(const OutboxMessage& m, std::uint32_t attempt)
   std::string subject = text_field(body, "subject"), text = text_field(body, "text"),
               definition = text_field(body, "definition"), state = text_field(body, "state"),
               business_key = text_field(body, "businessKey");
-  json whole = {{"key", m.idempotency_key}, {"channel", m.channel}, {"instance", m.instance_id}, {"seq", m.seq},
-                {"to", to},           {"subject", subject},     {"text", text},            {"definition", definition},
-                {"state", state},     {"businessKey", business_key}, {"attempt", attempt},
+  json whole = {{"key", m.idempotency_key},
+                {"channel", m.channel},
+                {"instance", m.instance_id},
+                {"seq", m.seq},
+                {"to", to},
+                {"subject", subject},
+                {"text", text},
+                {"definition", definition},
+                {"state", state},
+                {"businessKey", business_key},
+                {"attempt", attempt},
                 {"created", m.created_at.time_since_epoch().count()}};
   std::string whole_text = whole.dump();
   std::vector<bihuan_text> to_texts;
@@ -115,17 +136,27 @@ PluginResult PluginObject::notify(const OutboxMessage& m, std::uint32_t attempt)
   msg.to_count = to_texts.size();
   msg.attempt = attempt;
   msg.json = t(whole_text);
-  return invoke(impl, "notify", [&](plugins::Reply* r) { impl.object.notify(impl.object.self, &msg, r, &plugins::reply_to); });
+  return invoke(impl, "notify", [&](plugins::Reply* r) {
+    impl.object.notify(impl.object.self, &msg, r, &plugins::reply_to);
+  });
 }
 
 PluginResult PluginObject::run_task(const OutboxMessage& m, std::uint32_t attempt) const {
   const Impl& impl = *impl_;
-  if (!impl.object.run_task) return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) + ", not a task handler");
+  if (!impl.object.run_task)
+    return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) +
+                                 ", not a task handler");
   const json& body = m.body;
   std::string definition = text_field(body, "definition"), state = text_field(body, "state");
   std::string input = body.contains("input") ? body["input"].dump() : "null";
-  json whole = {{"key", m.idempotency_key}, {"channel", m.channel},   {"instance", m.instance_id}, {"seq", m.seq},
-                {"definition", definition}, {"state", state}, {"input", body.value("input", json())}, {"attempt", attempt}};
+  json whole = {{"key", m.idempotency_key},
+                {"channel", m.channel},
+                {"instance", m.instance_id},
+                {"seq", m.seq},
+                {"definition", definition},
+                {"state", state},
+                {"input", body.value("input", json())},
+                {"attempt", attempt}};
   std::string whole_text = whole.dump();
   bihuan_task task{};
   task.struct_size = sizeof(bihuan_task);
@@ -137,14 +168,18 @@ PluginResult PluginObject::run_task(const OutboxMessage& m, std::uint32_t attemp
   task.input_json = t(input);
   task.attempt = attempt;
   task.json = t(whole_text);
-  auto r = invoke(impl, "run_task", [&](plugins::Reply* rep) { impl.object.run_task(impl.object.self, &task, rep, &plugins::reply_to); });
+  auto r = invoke(impl, "run_task", [&](plugins::Reply* rep) {
+    impl.object.run_task(impl.object.self, &task, rep, &plugins::reply_to);
+  });
   parse_body(impl, "run_task", r, true);
   return r;
 }
 
 PluginResult PluginObject::query(const std::string& query_name, const json& params) const {
   const Impl& impl = *impl_;
-  if (!impl.object.query) return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) + ", not a data source");
+  if (!impl.object.query)
+    return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) +
+                                 ", not a data source");
   std::string params_text = params.is_object() ? params.dump() : "{}";
   bihuan_query q{sizeof(bihuan_query), t(query_name), t(params_text)};
   std::string what = "query \"" + query_name + "\"";
@@ -152,8 +187,10 @@ PluginResult PluginObject::query(const std::string& query_name, const json& para
     impl.object.query(impl.object.self, &q, rep, &plugins::reply_to);
   });
   parse_body(impl, what, r, false);
-  if (r.ok() && !(r.value.is_array() && std::all_of(r.value.begin(), r.value.end(), [](const json& x) { return x.is_object(); })))
-    r = PluginResult::failure(impl.where() + ": query \"" + query_name + "\" must return a JSON array of row objects, got " +
+  if (r.ok() && !(r.value.is_array() && std::all_of(r.value.begin(), r.value.end(),
+                                                    [](const json& x) { return x.is_object(); })))
+    r = PluginResult::failure(impl.where() + ": query \"" + query_name +
+                              "\" must return a JSON array of row objects, got " +
                               std::string(r.value.type_name()));
   return r;
 }

@@ -8,8 +8,8 @@
 
 namespace bihuan {
 
-PluginRegistry PluginRegistry::load(const EngineConfig& config, std::shared_ptr<HostServices> services,
-                                    Problems& problems) {
+PluginRegistry PluginRegistry::load(const EngineConfig& config,
+                                    std::shared_ptr<HostServices> services, Problems& problems) {
   PluginRegistry out;
   out.services_ = services ? std::move(services) : std::make_shared<HostServices>(nullptr);
   Problems found(config.file.empty() ? problems.file() : config.file);
@@ -17,8 +17,9 @@ PluginRegistry PluginRegistry::load(const EngineConfig& config, std::shared_ptr<
   for (const auto& [name, entry] : config.plugins) {
     std::string at = "/plugins/" + pointer_escape(name);
     std::string error;
-    std::optional<std::string> path = entry.file.empty() ? find_plugin_file(entry.plugin, config.plugin_dirs, &error)
-                                                          : std::optional<std::string>(entry.file);
+    std::optional<std::string> path =
+        entry.file.empty() ? find_plugin_file(entry.plugin, config.plugin_dirs, &error)
+                           : std::optional<std::string>(entry.file);
     if (!path) {
       found.error(at + "/plugin", "plugin-not-found", "\"" + name + "\": " + error);
       continue;
@@ -31,10 +32,12 @@ PluginRegistry PluginRegistry::load(const EngineConfig& config, std::shared_ptr<
     }
     if (lib->info().name != entry.plugin) {
       found.error(at + "/plugin", "plugin-name",
-                  "\"" + name + "\": " + *path + " is plugin " + lib->info().name + ", not " + entry.plugin);
+                  "\"" + name + "\": " + *path + " is plugin " + lib->info().name + ", not " +
+                      entry.plugin);
       continue;
     }
-    if (auto obj = lib->create(name, entry.config, out.services_, found, at)) out.objects_[name] = std::move(obj);
+    if (auto obj = lib->create(name, entry.config, out.services_, found, at))
+      out.objects_[name] = std::move(obj);
   }
   if (!config.file.empty() && found.has_errors()) {
     std::ifstream in(config.file, std::ios::binary);
@@ -58,8 +61,8 @@ std::set<std::string> PluginRegistry::names(PluginKind kind) const {
   return out;
 }
 
-void configured_names(const EngineConfig& config, const PluginRegistry& registry, std::set<std::string>& notifiers,
-                      std::set<std::string>& task_handlers) {
+void configured_names(const EngineConfig& config, const PluginRegistry& registry,
+                      std::set<std::string>& notifiers, std::set<std::string>& task_handlers) {
   for (const auto& [name, entry] : config.plugins) {
     auto obj = registry.find(name);
     if (!obj || obj->kind() == PluginKind::notifier) notifiers.insert(name);

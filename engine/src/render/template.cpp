@@ -19,7 +19,8 @@ data to_data(const json& v, int depth = 0) {
   switch (v.type()) {
     case json::value_t::object: {
       data d{data::type::object};
-      for (auto it = v.begin(); it != v.end(); ++it) d.set(it.key(), to_data(it.value(), depth + 1));
+      for (auto it = v.begin(); it != v.end(); ++it)
+        d.set(it.key(), to_data(it.value(), depth + 1));
       return d;
     }
     case json::value_t::array: {
@@ -27,10 +28,14 @@ data to_data(const json& v, int depth = 0) {
       for (const auto& e : v) d.push_back(to_data(e, depth + 1));
       return d;
     }
-    case json::value_t::string: return data(v.get<std::string>());
-    case json::value_t::boolean: return v.get<bool>() ? data(data::type::bool_true) : data(data::type::bool_false);
-    case json::value_t::null: return data(data::type::bool_false);
-    default: return data(v.dump());
+    case json::value_t::string:
+      return data(v.get<std::string>());
+    case json::value_t::boolean:
+      return v.get<bool>() ? data(data::type::bool_true) : data(data::type::bool_false);
+    case json::value_t::null:
+      return data(data::type::bool_false);
+    default:
+      return data(v.dump());
   }
 }
 

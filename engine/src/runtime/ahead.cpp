@@ -157,7 +157,9 @@ std::int64_t EngineImpl::replay_lead_ms(const Prepared& p) {
 }
 
 void EngineImpl::observe_ahead_lag(const Prepared& p) {
-  double late = std::max<std::int64_t>(0, options_.clock->now().time_since_epoch().count() - p.not_before) / 1000.0;
+  double late =
+      std::max<std::int64_t>(0, options_.clock->now().time_since_epoch().count() - p.not_before) /
+      1000.0;
   counters_.timer_lag.observe(late, p.results.front().details.value("fired", std::uint64_t{0}));
 }
 

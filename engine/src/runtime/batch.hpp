@@ -19,7 +19,8 @@ namespace bihuan::runtime {
 // Definitions by id and version, shared with readers.
 class DefinitionRegistry {
  public:
-  std::shared_ptr<const Definition> find(const std::string& id, std::optional<std::int64_t> version) const;
+  std::shared_ptr<const Definition> find(const std::string& id,
+                                         std::optional<std::int64_t> version) const;
   void add(std::shared_ptr<const Definition> def);
   std::vector<std::shared_ptr<const Definition>> all() const;
   std::set<std::string> ids() const;

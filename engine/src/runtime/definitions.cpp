@@ -97,9 +97,12 @@ StepResult EngineImpl::apply_deploy(Batch& b, const Request& r) {
   return out;
 }
 
-void EngineImpl::register_deployed(const std::vector<Request>& batch, const std::vector<StepResult>& results) {
+void EngineImpl::register_deployed(const std::vector<Request>& batch,
+                                   const std::vector<StepResult>& results) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].kind != Request::deploy || !results[i].ok() || !results[i].details.contains("stored")) continue;
+    if (batch[i].kind != Request::deploy || !results[i].ok() ||
+        !results[i].details.contains("stored"))
+      continue;
     registry_.add(batch[i].def);
     // Ours is the next count: nothing else is new. (Otherwise the next read loads the rest.)
     std::uint64_t n = results[i].details["stored"].get<std::uint64_t>();
@@ -126,23 +129,28 @@ bool EngineImpl::load_definitions(storage::Txn& txn, Problems* problems) const {
       if (!def) {
         if (!problems) continue;  // a lazy reload: the version stays unknown to this process
         for (auto& item : p.items()) problems->add(item);
-        problems->error("", "stored-definition", "a stored definition no longer compiles (missing calendar?)");
+        problems->error("", "stored-definition",
+                        "a stored definition no longer compiles (missing calendar?)");
         return false;
       }
       registry_.add(def);
     }
     if (cur->status()) {  // not every version was read: the count is not taken as seen
-      if (problems) problems->error("", "storage", "the stored definitions cannot be read: " +
-                                                   storage::error_text(cur->status()));
+      if (problems)
+        problems->error(
+            "", "storage",
+            "the stored definitions cannot be read: " + storage::error_text(cur->status()));
       return false;
     }
   }
   // At open: the count as found. Later: never lower (the writer may have counted its own
   // deploy meanwhile).
   std::uint64_t seen = defs_seen_.load();
-  if (problems || seen == UINT64_MAX) defs_seen_ = count;
+  if (problems || seen == UINT64_MAX)
+    defs_seen_ = count;
   else
-    while (seen < count && !defs_seen_.compare_exchange_weak(seen, count)) {}
+    while (seen < count && !defs_seen_.compare_exchange_weak(seen, count)) {
+    }
   return true;
 }
 
@@ -154,7 +162,8 @@ void EngineImpl::observe_definitions(storage::Txn& txn) const {
   load_definitions(txn, nullptr);
 }
 
-std::shared_ptr<const Definition> EngineImpl::definition(const std::string& id, std::optional<std::int64_t> version) const {
+std::shared_ptr<const Definition> EngineImpl::definition(
+    const std::string& id, std::optional<std::int64_t> version) const {
   if (version)
     if (auto known = registry_.find(id, version)) return known;  // a stored version never changes
   std::shared_lock<std::shared_mutex> lock;

@@ -18,21 +18,24 @@ namespace {
 
 // Every numeric option in its sane range; a problem names the option and the range.
 bool valid_options(const EngineOptions& o, Problems& problems) {
-  auto check = [&](const char* name, std::uint64_t v, std::uint64_t lo, std::uint64_t hi, const char* unit) {
+  auto check = [&](const char* name, std::uint64_t v, std::uint64_t lo, std::uint64_t hi,
+                   const char* unit) {
     if (v >= lo && v <= hi) return true;
     problems.error(std::string("/") + name, "engine-option",
-                   std::string("EngineOptions::") + name + " is " + std::to_string(v) + "; it must be " +
-                       std::to_string(lo) + " to " + std::to_string(hi) + unit);
+                   std::string("EngineOptions::") + name + " is " + std::to_string(v) +
+                       "; it must be " + std::to_string(lo) + " to " + std::to_string(hi) + unit);
     return false;
   };
   bool ok = true;
   if (o.data_dir.empty()) {
-    problems.error("/data_dir", "engine-option", "EngineOptions::data_dir is empty; give the data directory");
+    problems.error("/data_dir", "engine-option",
+                   "EngineOptions::data_dir is empty; give the data directory");
     ok = false;
   }
   ok &= check("max_batch", o.max_batch, 1, 100000, " (steps per group commit)");
   ok &= check("max_cascade", o.max_cascade, 1, 1000000, " (internal steps per request)");
-  ok &= check("initial_map_bytes", o.initial_map_bytes, std::uint64_t{64} << 10, std::uint64_t{1} << 40, " bytes");
+  ok &= check("initial_map_bytes", o.initial_map_bytes, std::uint64_t{64} << 10,
+              std::uint64_t{1} << 40, " bytes");
   return ok;
 }
 
@@ -46,7 +49,8 @@ std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) 
   // After an unclean stop, the structure is checked before LMDB serves a page of it.
   auto check = runtime::StartCheck::begin(options.data_dir, problems);
   if (!check) return nullptr;
-  auto env = storage::Env::open(options.data_dir, options.initial_map_bytes, !options.durable, &error);
+  auto env =
+      storage::Env::open(options.data_dir, options.initial_map_bytes, !options.durable, &error);
   if (!env) {
     problems.error("", "storage", error);
     return nullptr;
@@ -77,7 +81,9 @@ std::string hex_bytes(std::string_view bytes) {
 }  // namespace
 
 EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
-    : options_(std::move(options)), env_(std::move(env)), pipelined_(options_.durable && options_.pipeline) {
+    : options_(std::move(options)),
+      env_(std::move(env)),
+      pipelined_(options_.durable && options_.pipeline) {
   env_->on_fatal([this](int rc) { fail_stop(rc); });
 }
 
@@ -85,19 +91,25 @@ EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
 // takes this engine's lines instead of the process's sink.
 void EngineImpl::log(const char* level, const std::string& msg, json fields) const {
   std::string text = log_text(level, msg, fields);
-  if (options_.log) options_.log(text);
-  else log_write(text);
+  if (options_.log)
+    options_.log(text);
+  else
+    log_write(text);
 }
 
 void EngineImpl::fail_stop(int rc) {
   // Once: Env calls this for the first fatal code only.
   std::string file = (std::filesystem::path(options_.data_dir) / "data.mdb").string();
   failure_ = "storage failed fatally (" + storage::error_text(rc) + ") in " + file +
-             "; the engine stopped taking writes: stop the process, run `bihuan verify` on the data directory, "
+             "; the engine stopped taking writes: stop the process, run `bihuan verify` on the "
+             "data directory, "
              "and restore the latest backup if it reports damage";
   failed_.store(true, std::memory_order_release);
   log("fatal", "storage failed fatally; the engine refuses further writes",
-      {{"dataDir", options_.data_dir}, {"file", file}, {"code", rc}, {"error", storage::error_text(rc)}});
+      {{"dataDir", options_.data_dir},
+       {"file", file},
+       {"code", rc},
+       {"error", storage::error_text(rc)}});
 }
 
 void EngineImpl::storage_failed(int rc, const std::string& what, std::size_t requests) {
@@ -116,18 +128,22 @@ EngineImpl::~EngineImpl() { close(); }
 
 // The stored format number: kStorageFormat for a new store; nullopt (and a problem) if
 // meta/format is not a big-endian u32 of at least 1.
-std::optional<std::uint32_t> EngineImpl::stored_format(storage::Txn& txn, Problems& problems) const {
+std::optional<std::uint32_t> EngineImpl::stored_format(storage::Txn& txn,
+                                                       Problems& problems) const {
   int rc = 0;
   auto format = txn.get(Db::meta, "format", rc);
   if (rc) {
-    problems.error("", "storage", "cannot read meta/format in " + options_.data_dir + ": " + storage::error_text(rc));
+    problems.error(
+        "", "storage",
+        "cannot read meta/format in " + options_.data_dir + ": " + storage::error_text(rc));
     return std::nullopt;
   }
   if (!format) return kStorageFormat;
   std::uint32_t v = format->size() == 4 ? storage::read_be32(*format) : 0;
   if (v == 0)
     problems.error("", "storage-format",
-                   options_.data_dir + ": meta/format is damaged (" + std::to_string(format->size()) +
+                   options_.data_dir + ": meta/format is damaged (" +
+                       std::to_string(format->size()) +
                        " bytes; expected a 4-byte format number of at least 1); restore a backup");
   return v ? std::optional<std::uint32_t>(v) : std::nullopt;
 }
@@ -140,7 +156,8 @@ bool EngineImpl::migrate(Problems& problems) {
     int rc = 0;
     auto txn = read_txn(&rc);
     if (!txn) {
-      problems.error("", "storage", "cannot read " + options_.data_dir + ": " + storage::error_text(rc));
+      problems.error("", "storage",
+                     "cannot read " + options_.data_dir + ": " + storage::error_text(rc));
       return false;
     }
     auto v = stored_format(*txn, problems);
@@ -152,18 +169,23 @@ bool EngineImpl::migrate(Problems& problems) {
     int rc = 0;
     auto txn = env_->begin(true, &rc);
     if (!txn) {
-      problems.error("", "storage", "cannot begin a transaction on " + options_.data_dir + ": " + storage::error_text(rc));
+      problems.error(
+          "", "storage",
+          "cannot begin a transaction on " + options_.data_dir + ": " + storage::error_text(rc));
       return false;
     }
     std::string error;
     rc = migrate_storage(*txn, from, &error);
-    if (rc == 0) rc = txn->commit();
-    else txn->abort();
+    if (rc == 0)
+      rc = txn->commit();
+    else
+      txn->abort();
     if (rc == 0) return true;
     if (storage::is_map_full(rc) && env_->grow() == 0) continue;
     problems.error("", "storage-format",
-                   "cannot migrate " + options_.data_dir + " from storage format " + std::to_string(from) + " to " +
-                       std::to_string(kStorageFormat) + ": " + (error.empty() ? storage::error_text(rc) : error) +
+                   "cannot migrate " + options_.data_dir + " from storage format " +
+                       std::to_string(from) + " to " + std::to_string(kStorageFormat) + ": " +
+                       (error.empty() ? storage::error_text(rc) : error) +
                        " (nothing was changed)");
     return false;
   }
@@ -180,14 +202,16 @@ bool EngineImpl::init(Problems& problems) {
     return false;
   }
   auto unreadable_store = [&](int code) {
-    problems.error("", "storage", "cannot read " + options_.data_dir + ": " + storage::error_text(code));
+    problems.error("", "storage",
+                   "cannot read " + options_.data_dir + ": " + storage::error_text(code));
     return false;
   };
   const bool fresh = !txn->get(Db::meta, "format", rc);
   if (rc) return unreadable_store(rc);
   if (fresh) {
     rc = txn->put(Db::meta, "format", storage::be32(kStorageFormat));
-    if (!rc) rc = txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
+    if (!rc)
+      rc = txn->put(Db::meta, "created", format_time(options_.clock->now(), *TimeZone::utc()));
     if (rc) return unreadable_store(rc);
   } else {
     auto stored = stored_format(*txn, problems);
@@ -196,7 +220,8 @@ bool EngineImpl::init(Problems& problems) {
     if (v > kStorageFormat) {
       problems.error("", "storage-format",
                      options_.data_dir + " uses storage format " + std::to_string(v) +
-                         "; this build of Bihuan reads formats up to " + std::to_string(kStorageFormat) +
+                         "; this build of Bihuan reads formats up to " +
+                         std::to_string(kStorageFormat) +
                          " (upgrade Bihuan, or open a backup made by this version)");
       return false;
     }
@@ -224,7 +249,8 @@ bool EngineImpl::init(Problems& problems) {
     txn->abort();
   }
   if (rc) {
-    problems.error("", "storage", "cannot initialise " + options_.data_dir + ": " + storage::error_text(rc));
+    problems.error("", "storage",
+                   "cannot initialise " + options_.data_dir + ": " + storage::error_text(rc));
     return false;
   }
   writer_ = std::thread([this] { io_.run(); });
@@ -328,7 +354,8 @@ void EngineImpl::drain() {
     drain_posted_ = false;
     if (held_ == 0 || sync_queued_ > 0 || stopping_) post_drain_locked();
   }
-  if (!options_.clock->is_virtual() && next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
+  if (!options_.clock->is_virtual() &&
+      next_due_ms_.load() <= options_.clock->now().time_since_epoch().count())
     batch.push_back(sweep_request(INT64_MIN));
   if (pipelined_) catch_up(batch);
   if (!batch.empty()) run_batch(batch);
@@ -348,7 +375,8 @@ void EngineImpl::schedule_timers() {
   }
   std::int64_t now = options_.clock->now().time_since_epoch().count();
   // A burst due within the look-ahead is executed now, while the writer is idle.
-  if (!ahead_ && pipelined_ && !timer_batch_failed_ && due > now && due - now <= kAheadMs && due != ahead_tried_) {
+  if (!ahead_ && pipelined_ && !timer_batch_failed_ && due > now && due - now <= kAheadMs &&
+      due != ahead_tried_) {
     bool idle;
     {
       std::lock_guard lock(mu_);
@@ -377,12 +405,18 @@ void EngineImpl::schedule_timers() {
 StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired) {
   if (b.failed()) return {};  // the batch is lost anyway; it is retried or failed whole
   switch (r.kind) {
-    case Request::start: return stepper.start(b, *r.start_req);
-    case Request::event: return stepper.event(b, *r.event_req);
-    case Request::cancel: return stepper.cancel(b, r.id, r.text, r.actor);
-    case Request::migrate: return stepper.migrate(b, r.id, *r.migrate_req);
-    case Request::deploy: return apply_deploy(b, r);
-    case Request::ack: return apply_ack(b, r);
+    case Request::start:
+      return stepper.start(b, *r.start_req);
+    case Request::event:
+      return stepper.event(b, *r.event_req);
+    case Request::cancel:
+      return stepper.cancel(b, r.id, r.text, r.actor);
+    case Request::migrate:
+      return stepper.migrate(b, r.id, *r.migrate_req);
+    case Request::deploy:
+      return apply_deploy(b, r);
+    case Request::ack:
+      return apply_ack(b, r);
     case Request::fire_timers: {
       // The sweep: always the earliest timer key next, so timers armed by a firing and due
       // by `until` fire in this sweep too, in due order. With a virtual clock time moves to
@@ -404,8 +438,10 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
           // Not a key the engine wrote (a damaged file): it names no timer. Left in place
           // it would stop every sweep here, before the timers after it.
           b.note(b.txn.del(Db::timers, key));
-          b.timer_drops.push_back({{"timerKey", hex_bytes(key)}, {"reason", "a damaged timer key (" +
-                                   std::to_string(key.size()) + " bytes) was removed"}, {"refused", false}});
+          b.timer_drops.push_back({{"timerKey", hex_bytes(key)},
+                                   {"reason", "a damaged timer key (" + std::to_string(key.size()) +
+                                                  " bytes) was removed"},
+                                   {"refused", false}});
           continue;
         }
         auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
@@ -421,7 +457,8 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
         }
         if (stepper.fire_timer(b, key)) ++fired;
         ++swept;
-        if (!vclock) counters_.timer_lag.observe(std::max<double>(0, double(now_ms - due_ms) / 1000.0));
+        if (!vclock)
+          counters_.timer_lag.observe(std::max<double>(0, double(now_ms - due_ms) / 1000.0));
       }
       if (vclock && !more && until > now_ms) {
         b.now = TimePoint(Millis(until));
@@ -430,12 +467,15 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       StepResult out;
       out.details = {{"fired", r.fired_before + (fired - before)}, {"more", more}};
       if (b.timer_drops.size() > drops_before)
-        out.details["dropped"] = json(std::vector<json>(b.timer_drops.begin() + static_cast<std::ptrdiff_t>(drops_before),
-                                                        b.timer_drops.end()));
+        out.details["dropped"] = json(
+            std::vector<json>(b.timer_drops.begin() + static_cast<std::ptrdiff_t>(drops_before),
+                              b.timer_drops.end()));
       return out;
     }
-    case Request::barrier: return {};
-    case Request::outbox_state: return apply_outbox_state(b, r);
+    case Request::barrier:
+      return {};
+    case Request::outbox_state:
+      return apply_outbox_state(b, r);
   }
   return {};
 }
@@ -491,8 +531,10 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
       if (cur->first()) next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
       rc = cur->status();
       cur.reset();
-      if (!rc) rc = txn->commit();
-      else txn->abort();
+      if (!rc)
+        rc = txn->commit();
+      else
+        txn->abort();
     } else {
       txn->abort();
     }
@@ -522,7 +564,8 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
 
 void EngineImpl::deliver(std::vector<Request>& batch, std::vector<StepResult>& results) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].kind == Request::fire_timers && batch[i].done && results[i].details.value("more", false)) {
+    if (batch[i].kind == Request::fire_timers && batch[i].done &&
+        results[i].details.value("more", false)) {
       // A sweep split over transactions: the rest goes first in the next batch.
       Request rest = std::move(batch[i]);
       rest.fired_before = results[i].details.value("fired", std::size_t{0});
@@ -544,8 +587,8 @@ void EngineImpl::fail_batch(std::vector<Request>& batch, const std::string& mess
     if (r.done) r.done(failed);
 }
 
-void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results,
-                             bool committed) {
+void EngineImpl::count_batch(const std::vector<Request>& batch,
+                             const std::vector<StepResult>& results, bool committed) {
   auto now = std::chrono::steady_clock::now();
   if (committed) counters_.commits.fetch_add(1, std::memory_order_relaxed);
   counters_.batch_size.observe(static_cast<double>(batch.size()));
@@ -557,7 +600,9 @@ void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vecto
       counters_.timers_fired.fetch_add(fired - batch[i].fired_before, std::memory_order_relaxed);
       if (d.is_object() && d.contains("dropped")) count_timer_drops(d["dropped"]);
     }
-    if (kind != Request::start && kind != Request::event && kind != Request::cancel && kind != Request::migrate) continue;
+    if (kind != Request::start && kind != Request::event && kind != Request::cancel &&
+        kind != Request::migrate)
+      continue;
     counters_.steps.fetch_add(1, std::memory_order_relaxed);
     if (!results[i].ok()) counters_.steps_refused.fetch_add(1, std::memory_order_relaxed);
     counters_.step_latency.observe(std::chrono::duration<double>(now - batch[i].queued).count());
@@ -567,12 +612,14 @@ void EngineImpl::count_batch(const std::vector<Request>& batch, const std::vecto
 void EngineImpl::count_timer_drops(const json& drops) {
   for (const auto& d : drops) {
     bool refused = d.value("refused", false);
-    (refused ? counters_.timers_refused : counters_.timers_dropped).fetch_add(1, std::memory_order_relaxed);
+    (refused ? counters_.timers_refused : counters_.timers_dropped)
+        .fetch_add(1, std::memory_order_relaxed);
     json fields = d;
     fields.erase("refused");
     fields["dataDir"] = options_.data_dir;
-    log("warn", refused ? "a timer firing was refused by its instance (recorded in its history)"
-                        : "a timer firing was dropped: only its timer was removed",
+    log("warn",
+        refused ? "a timer firing was refused by its instance (recorded in its history)"
+                : "a timer firing was dropped: only its timer was removed",
         std::move(fields));
   }
 }
@@ -628,7 +675,8 @@ StepResult not_an_id(const std::string& text) {
 
 }  // namespace
 
-StepResult EngineImpl::cancel(const std::string& instance_id, const std::string& reason, const Actor& actor) {
+StepResult EngineImpl::cancel(const std::string& instance_id, const std::string& reason,
+                              const Actor& actor) {
   auto id = id_from_text(instance_id);
   if (!id) return not_an_id(instance_id);
   Request r{Request::cancel, {}, {}, *id, reason, {}, actor, nullptr};
@@ -700,7 +748,8 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
   int rc = env_->copy_compact(dir);
   if (rc && error) *error = "backup to " + dir + " failed: " + storage::error_text(rc);
   // LMDB creates the copy 0666 less the umask; a backup holds every instance's data.
-  if (rc == 0) fs::permissions(fs::path(dir) / "data.mdb", fs::perms::owner_read | fs::perms::owner_write, ec);
+  if (rc == 0)
+    fs::permissions(fs::path(dir) / "data.mdb", fs::perms::owner_read | fs::perms::owner_write, ec);
   return rc == 0;
 }
 

@@ -46,20 +46,24 @@ class EngineImpl final : public Engine {
   std::unique_ptr<StartCheck> start_check_;
 
   DeployResult deploy(const json& doc, const std::string& source_name) override;
-  std::shared_ptr<const Definition> definition(const std::string& id, std::optional<std::int64_t> version) const override;
+  std::shared_ptr<const Definition> definition(const std::string& id,
+                                               std::optional<std::int64_t> version) const override;
   std::vector<std::shared_ptr<const Definition>> definitions() const override;
 
   StepResult start(const StartRequest& request) override;
   StepResult send(const EventRequest& request) override;
-  StepResult cancel(const std::string& instance_id, const std::string& reason, const Actor& actor) override;
+  StepResult cancel(const std::string& instance_id, const std::string& reason,
+                    const Actor& actor) override;
   StepResult migrate(const MigrateRequest& request) override;
   void start_async(StartRequest request, std::function<void(StepResult)> done) override;
   void send_async(EventRequest request, std::function<void(StepResult)> done) override;
 
-  std::optional<InstanceView> get(const std::string& instance_id, std::string* unavailable = nullptr) const override;
+  std::optional<InstanceView> get(const std::string& instance_id,
+                                  std::string* unavailable = nullptr) const override;
   std::optional<std::string> damage(const std::string& instance_id) const override;
   std::optional<std::string> damage_by_business_key(const std::string& key) const override;
-  std::optional<InstanceView> get_by_business_key(const std::string& key, std::string* unavailable = nullptr) const override;
+  std::optional<InstanceView> get_by_business_key(
+      const std::string& key, std::string* unavailable = nullptr) const override;
   InstancePage query(const InstanceQuery& q) const override;
   std::vector<InboxItem> inbox(const Actor& actor, std::size_t limit) const override;
   std::vector<HistoryEntry> history(const std::string& instance_id) const override;
@@ -85,10 +89,13 @@ class EngineImpl final : public Engine {
   std::vector<std::string> outbox_channels() const override;
   bool ack_outbox(std::uint64_t seq) override;
   void ack_outbox_async(std::uint64_t seq, std::function<void(bool)> done) override;
-  bool record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at, bool dead) override;
-  void record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at, bool dead,
+  bool record_delivery_failure(std::uint64_t seq, const std::string& error,
+                               TimePoint next_attempt_at, bool dead) override;
+  void record_delivery_failure_async(std::uint64_t seq, std::string error,
+                                     TimePoint next_attempt_at, bool dead,
                                      std::function<void(bool)> done) override;
-  std::vector<OutboxMessage> dead_letters(std::size_t limit, std::uint64_t after_seq) const override;
+  std::vector<OutboxMessage> dead_letters(std::size_t limit,
+                                          std::uint64_t after_seq) const override;
   bool retry_dead_letter(std::uint64_t seq) override;
 
   bool backup(const std::string& dir, std::string* error) const override;
@@ -100,20 +107,31 @@ class EngineImpl final : public Engine {
   bool migrate(Problems& problems);
   std::optional<std::uint32_t> stored_format(storage::Txn& txn, Problems& problems) const;
   struct Request {
-    enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state, migrate } kind;
+    enum Kind {
+      start,
+      event,
+      cancel,
+      fire_timers,
+      deploy,
+      ack,
+      barrier,
+      outbox_state,
+      migrate
+    } kind;
     std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
     std::optional<EventRequest> event_req;  // empty unless kind == event
     std::uint64_t id = 0;
-    std::string text;  // cancel reason / deploy key
-    std::string value; // deploy value
+    std::string text;   // cancel reason / deploy key
+    std::string value;  // deploy value
     Actor actor;
     std::function<void(StepResult)> done;
     std::chrono::steady_clock::time_point queued{};  // set by submit()
     std::int64_t until_ms = INT64_MIN;  // fire_timers: sweep up to here (MIN: the batch's now)
     std::size_t fired_before = 0;       // fire_timers split over transactions: fired so far
     bool sync = false;                  // a caller blocks on it: never held
-    std::shared_ptr<const MigrateRequest> migrate_req;  // kind == migrate (rare: a pointer keeps Request small)
-    std::shared_ptr<const Definition> def;              // kind == deploy: the compiled version
+    std::shared_ptr<const MigrateRequest>
+        migrate_req;                        // kind == migrate (rare: a pointer keeps Request small)
+    std::shared_ptr<const Definition> def;  // kind == deploy: the compiled version
   };
   // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per
   // advance) and real clock (a burst is split so that other requests commit in between).
@@ -129,12 +147,14 @@ class EngineImpl final : public Engine {
   // mu_ held. even_if_empty: the committer handed requests back (they are not in queue_).
   void post_drain_locked(bool even_if_empty = false);
   // committed: a transaction was committed for the batch (not when it wrote nothing).
-  void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results, bool committed);
-  void count_timer_drops(const json& drops);  // a committed sweep's "dropped" details: counted and logged
+  void count_batch(const std::vector<Request>& batch, const std::vector<StepResult>& results,
+                   bool committed);
+  void count_timer_drops(
+      const json& drops);  // a committed sweep's "dropped" details: counted and logged
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
-  bool run_batch(std::vector<Request>& batch);  // false: the batch failed (storage)
+  bool run_batch(std::vector<Request>& batch);   // false: the batch failed (storage)
   bool run_direct(std::vector<Request>& batch);  // executes and commits on this thread
   void fail_batch(std::vector<Request>& batch, const std::string& message);
   void deliver(std::vector<Request>& batch, std::vector<StepResult>& results);  // after the commit
@@ -145,8 +165,8 @@ class EngineImpl final : public Engine {
     std::vector<Request> requests;
     std::vector<StepResult> results;
     std::vector<Op> ops;
-    std::uint64_t number = 0;    // the overlay's tag for this batch's writes
-    std::uint64_t epoch = 0;     // epoch_ when it was executed
+    std::uint64_t number = 0;  // the overlay's tag for this batch's writes
+    std::uint64_t epoch = 0;   // epoch_ when it was executed
     std::int64_t next_due = INT64_MAX;
     // A timer burst executed ahead: committed only once the clock reads this (ms).
     std::int64_t not_before = INT64_MIN;
@@ -161,7 +181,7 @@ class EngineImpl final : public Engine {
   // long as the last commit took (the new batch could not commit earlier anyway). Keeps
   // the batches of a steady load whole instead of split into a large and a small one.
   void linger(std::unique_lock<std::mutex>& lock);
-  void wait_committer_idle();  // writer; then no staged batch is in flight
+  void wait_committer_idle();               // writer; then no staged batch is in flight
   int reload_sequences(storage::Txn& txn);  // ids_, next_ from the store; an LMDB error leaves them
   // Writer, no staged batch in flight: forgets the overlay and reloads the sequences from
   // a fresh snapshot.
@@ -179,13 +199,13 @@ class EngineImpl final : public Engine {
   struct Ahead {
     std::int64_t due = 0;  // ms
     std::size_t fired = 0;
-    IdGenerator ids;       // ids_ and next_ before it: restored if it is dropped
+    IdGenerator ids;  // ids_ and next_ before it: restored if it is dropped
     Sequences next;
   };
-  static constexpr std::int64_t kAheadMs = 1000;    // look at most this far ahead
-  static constexpr std::size_t kAheadMin = 64;      // fewer due together: fire as usual
-  static constexpr std::size_t kAheadMax = 20000;   // firings executed ahead at most
-  static constexpr int kDropped = -30001;           // commit_prepared: cancelled ahead batch
+  static constexpr std::int64_t kAheadMs = 1000;   // look at most this far ahead
+  static constexpr std::size_t kAheadMin = 64;     // fewer due together: fire as usual
+  static constexpr std::size_t kAheadMax = 20000;  // firings executed ahead at most
+  static constexpr int kDropped = -30001;          // commit_prepared: cancelled ahead batch
   // Writer, queue empty: executes the timers due at `due` and hands them off.
   void prepare_ahead(std::int64_t due);
   // Writer, before it runs any batch: once the due time is reached the committer commits
@@ -195,14 +215,15 @@ class EngineImpl final : public Engine {
   // Committer, cmu_ held by `lock`: waits until the clock reads `ms` (due), the writer
   // cancels (cancelled) or the steady clock passes `limit` (expired).
   enum class Held { due, cancelled, expired };
-  Held hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock,
-                  std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max());
+  Held hold_until(
+      std::int64_t ms, std::unique_lock<std::mutex>& lock,
+      std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max());
   // How long before its due time the committer begins the burst's transaction and
   // replays it: 2 us per write (a cold CPU's pace; warm it is 0.5), 10 to 250 ms. The
   // transaction is held open only for what is left of that lead after the replay.
   static std::int64_t replay_lead_ms(const Prepared& p);
   void observe_ahead_lag(const Prepared& p);  // committer, after its commit
-  static constexpr int kConflict = -30000;  // outside LMDB's error range
+  static constexpr int kConflict = -30000;    // outside LMDB's error range
   // Every commit of this engine writes meta/"writer" = token_ + be64(count) (put_stamp;
   // the new stamp becomes stamp_ once committed). Finding another value there
   // (foreign_commit) means another process committed since our last commit; the value
@@ -235,8 +256,8 @@ class EngineImpl final : public Engine {
   std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
   // *rc (if given): the LMDB error that kept it from being read (0: none, or damaged).
-  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id, std::string* damage = nullptr,
-                                            int* rc = nullptr) const;
+  std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id,
+                                            std::string* damage = nullptr, int* rc = nullptr) const;
   // "the store could not be read (<LMDB text>)": what an unavailable read says.
   std::string unreadable(int rc) const;
   // Logging (EngineOptions::log): one JSON line {"ts","level","msg",...fields}.
@@ -268,13 +289,14 @@ class EngineImpl final : public Engine {
   // The writer: one thread running an Asio io_context. submit() queues a request and
   // posts a drain if none is pending; a steady_timer wakes it for due timers.
   boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
   boost::asio::steady_timer timer_{io_};
   std::mutex mu_;
   std::deque<Request> queue_;
   bool drain_posted_ = false;
-  int held_ = 0;                 // hold_writer() minus release_writer()
-  std::size_t sync_queued_ = 0;  // synchronous requests in queue_ (they ignore holds)
+  int held_ = 0;                     // hold_writer() minus release_writer()
+  std::size_t sync_queued_ = 0;      // synchronous requests in queue_ (they ignore holds)
   bool timer_batch_failed_ = false;  // writer thread only
   bool stopping_ = false;
   bool closed_ = false;
@@ -289,10 +311,10 @@ class EngineImpl final : public Engine {
   bool committing_ = false;          // the committer holds a batch (until its commit ended)
   bool delivering_ = false;          // the committer runs a committed batch's callbacks
   bool committer_stop_ = false;
-  std::uint64_t epoch_ = 0;          // bumped when the committer refuses a batch
-  std::vector<Request> returned_;    // requests to execute again, oldest first
-  bool ahead_cancel_ = false;        // the writer cancels the held ahead batch
-  bool ahead_dropped_ = false;       // the committer aborted it
+  std::uint64_t epoch_ = 0;        // bumped when the committer refuses a batch
+  std::vector<Request> returned_;  // requests to execute again, oldest first
+  bool ahead_cancel_ = false;      // the writer cancels the held ahead batch
+  bool ahead_dropped_ = false;     // the committer aborted it
   // The stamp of our last commit (meta/"writer"); the one found at open until then. Used
   // by whichever thread commits (they hand over under cmu_).
   std::string token_, stamp_;
@@ -301,7 +323,7 @@ class EngineImpl final : public Engine {
   std::condition_variable queue_cv_;
   bool lingering_ = false;
   bool committer_busy_ = false;
-  std::size_t handed_size_ = 0;                           // requests in the batch handed off last
+  std::size_t handed_size_ = 0;  // requests in the batch handed off last
   std::chrono::steady_clock::time_point handed_at_{};
   std::atomic<std::int64_t> last_commit_ns_{0};
   // Writer thread only.

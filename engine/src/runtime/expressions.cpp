@@ -30,7 +30,8 @@ std::optional<json> call_time_operator(std::string_view op, const json& args, co
     if (!t) return error = "time_add: " + args[0].dump() + " is not an ISO 8601 time", std::nullopt;
     std::string why;
     auto d = args[1].is_string() ? parse_duration(args[1].get<std::string>(), &why) : std::nullopt;
-    if (!d) return error = "time_add: " + args[1].dump() + " is not an ISO 8601 duration", std::nullopt;
+    if (!d)
+      return error = "time_add: " + args[1].dump() + " is not an ISO 8601 duration", std::nullopt;
     const Calendar* cal = calendar_arg(2);
     if (!error.empty()) return std::nullopt;
     TimePoint out = cal ? cal->add(*t, *d, true) : add_duration(*t, *d, zone);
@@ -49,11 +50,14 @@ std::optional<json> call_time_operator(std::string_view op, const json& args, co
     if (unit == "seconds") return json(delta / 1000.0);
     if (unit == "working_days") {
       const Calendar* cal = calendar_arg(3);
-      if (!cal) return error = error.empty() ? "time_diff: working_days needs a calendar" : error, std::nullopt;
+      if (!cal)
+        return error = error.empty() ? "time_diff: working_days needs a calendar" : error,
+               std::nullopt;
       calendars->note_use(*cal, *a, *b);
       return json(cal->working_days_between(*a, *b));
     }
-    return error = "time_diff: unit must be days, hours, minutes, seconds or working_days", std::nullopt;
+    return error = "time_diff: unit must be days, hours, minutes, seconds or working_days",
+           std::nullopt;
   }
   if (op == "time_before") {
     if (args.size() < 2) return error = "time_before takes [a, b]", std::nullopt;
@@ -78,7 +82,8 @@ json Expressions::eval(const json& rule, const json& context, const std::string&
 
 json Expressions::build(const json& value, const json& context, const std::string& where) const {
   if (value.is_object()) {
-    if (value.size() == 1 && expr::is_operator(value.begin().key())) return eval(value, context, where);
+    if (value.size() == 1 && expr::is_operator(value.begin().key()))
+      return eval(value, context, where);
     json out = json::object();
     for (auto it = value.begin(); it != value.end(); ++it)
       out[it.key()] = build(it.value(), context, where + "/" + pointer_escape(it.key()));
@@ -86,7 +91,8 @@ json Expressions::build(const json& value, const json& context, const std::strin
   }
   if (value.is_array()) {
     json out = json::array();
-    for (std::size_t i = 0; i < value.size(); ++i) out.push_back(build(value[i], context, where + "/" + std::to_string(i)));
+    for (std::size_t i = 0; i < value.size(); ++i)
+      out.push_back(build(value[i], context, where + "/" + std::to_string(i)));
     return out;
   }
   return value;
@@ -101,16 +107,21 @@ const Calendar* Expressions::calendar(const std::string& id) const {
   return calendars_->find(id).get();
 }
 
-std::optional<TimePoint> Expressions::add(TimePoint from, const json& duration, const std::string& cal_id,
-                                          const json& context, const std::string& where) const {
+std::optional<TimePoint> Expressions::add(TimePoint from, const json& duration,
+                                          const std::string& cal_id, const json& context,
+                                          const std::string& where) const {
   json value = duration.is_string() ? duration : eval(duration, context, where);
   if (value.is_null()) return std::nullopt;
   std::string why;
   auto d = value.is_string() ? parse_duration(value.get<std::string>(), &why) : std::nullopt;
-  if (!d) fail(StepError::expression_error, "at " + where + ": " + value.dump() + " is not an ISO 8601 duration");
+  if (!d)
+    fail(StepError::expression_error,
+         "at " + where + ": " + value.dump() + " is not an ISO 8601 duration");
   if (!cal_id.empty()) {
     const Calendar* cal = calendar(cal_id);
-    if (!cal) fail(StepError::expression_error, "at " + where + ": calendar \"" + cal_id + "\" is not loaded");
+    if (!cal)
+      fail(StepError::expression_error,
+           "at " + where + ": calendar \"" + cal_id + "\" is not loaded");
     TimePoint out = cal->add(from, *d, true);
     calendars_->note_use(*cal, from, out);  // years without holiday data: logged once
     return out;
@@ -118,11 +129,15 @@ std::optional<TimePoint> Expressions::add(TimePoint from, const json& duration, 
   return add_duration(from, *d, *def_.timezone);
 }
 
-std::optional<TimePoint> Expressions::at(const json& rule, const json& context, const std::string& where) const {
+std::optional<TimePoint> Expressions::at(const json& rule, const json& context,
+                                         const std::string& where) const {
   json value = rule.is_string() ? rule : eval(rule, context, where);
   if (value.is_null()) return std::nullopt;
-  auto t = value.is_string() ? parse_time(value.get<std::string>(), def_.timezone.get()) : std::nullopt;
-  if (!t) fail(StepError::expression_error, "at " + where + ": " + value.dump() + " is not an ISO 8601 time");
+  auto t =
+      value.is_string() ? parse_time(value.get<std::string>(), def_.timezone.get()) : std::nullopt;
+  if (!t)
+    fail(StepError::expression_error,
+         "at " + where + ": " + value.dump() + " is not an ISO 8601 time");
   return t;
 }
 

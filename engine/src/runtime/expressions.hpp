@@ -9,7 +9,8 @@ namespace bihuan::runtime {
 
 class Expressions {
  public:
-  Expressions(const Definition& def, const Calendars* calendars) : def_(def), calendars_(calendars) {}
+  Expressions(const Definition& def, const Calendars* calendars)
+      : def_(def), calendars_(calendars) {}
 
   // Evaluates `rule` over `context`; a failure throws StepFailure(expression_error) naming
   // `where` (the JSON Pointer of the expression in the definition).
@@ -25,7 +26,8 @@ class Expressions {
   std::optional<TimePoint> add(TimePoint from, const json& duration, const std::string& calendar,
                                const json& context, const std::string& where) const;
   // An `at` expression: ISO time text; nullopt for null.
-  std::optional<TimePoint> at(const json& rule, const json& context, const std::string& where) const;
+  std::optional<TimePoint> at(const json& rule, const json& context,
+                              const std::string& where) const;
 
   const Calendar* calendar(const std::string& id) const;
   const TimeZone& zone() const { return *def_.timezone; }

@@ -34,22 +34,27 @@ std::string legacy_event_key(std::uint64_t id, const std::string& key) {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 std::string digest(const json& j) { return sha256_hex(dump(j)); }
-std::string legacy_fingerprint(const std::string& event, const json& payload) { return sha256_hex(event + '\0' + dump(payload)); }
+std::string legacy_fingerprint(const std::string& event, const json& payload) {
+  return sha256_hex(event + '\0' + dump(payload));
+}
 
 // Reads one record; a failed read or an undecodable record refuses the step.
-std::optional<std::string_view> read(Batch& b, const std::string& key, const std::string& idem_key) {
+std::optional<std::string_view> read(Batch& b, const std::string& key,
+                                     const std::string& idem_key) {
   int rc = 0;
   auto v = b.txn.get(Db::idem, key, rc);
   if (rc)
-    fail(StepError::storage_unavailable, "the record of idempotency key \"" + idem_key +
-                                             "\" cannot be read: " + storage::error_text(rc) +
-                                             "; nothing was applied, retry", {{"code", rc}});
+    fail(StepError::storage_unavailable,
+         "the record of idempotency key \"" + idem_key +
+             "\" cannot be read: " + storage::error_text(rc) + "; nothing was applied, retry",
+         {{"code", rc}});
   return v;
 }
 
 [[noreturn]] void damaged(const std::string& idem_key) {
-  fail(StepError::record_damaged, "the stored record of idempotency key \"" + idem_key +
-                                      "\" is damaged; nothing was applied (bihuan verify lists it)");
+  fail(StepError::record_damaged,
+       "the stored record of idempotency key \"" + idem_key +
+           "\" is damaged; nothing was applied (bihuan verify lists it)");
 }
 
 std::optional<IdemRecord> decode(std::string_view bytes) {
@@ -132,10 +137,11 @@ std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 [[noreturn]] void reused(const std::string& key, json problems) {
   std::string parts;
-  for (const auto& p : problems) parts += (parts.empty() ? "" : ", ") + p["pointer"].get<std::string>();
+  for (const auto& p : problems)
+    parts += (parts.empty() ? "" : ", ") + p["pointer"].get<std::string>();
   fail(StepError::idempotency_key_reused,
-       "idempotency key \"" + key + "\" was already used for a different request (it differs in " + parts +
-           "); use a new key for a new request",
+       "idempotency key \"" + key + "\" was already used for a different request (it differs in " +
+           parts + "); use a new key for a new request",
        {{"problems", std::move(problems)}});
 }
 
@@ -177,7 +183,8 @@ std::optional<IdemRecord> find_start(Batch& b, const StartRequest& req) {
 }
 
 std::optional<IdemRecord> find_event(Batch& b, std::uint64_t instance, const EventRequest& req) {
-  if (auto v = read(b, event_key(instance, req.actor.id, req.idempotency_key), req.idempotency_key)) {
+  if (auto v =
+          read(b, event_key(instance, req.actor.id, req.idempotency_key), req.idempotency_key)) {
     auto r = decode(*v);
     if (!r || r->instance != instance) damaged(req.idempotency_key);
     return r;
@@ -215,7 +222,8 @@ IdemRecord of_start(const StartRequest& req, const InstanceView& after) {
   return r;
 }
 
-IdemRecord of_event(const EventRequest& req, const std::vector<std::string>& roles, const InstanceView& after) {
+IdemRecord of_event(const EventRequest& req, const std::vector<std::string>& roles,
+                    const InstanceView& after) {
   IdemRecord r;
   r.event = req.event;
   r.body_digest = digest(req.payload);
@@ -263,17 +271,22 @@ void check_same_start(const IdemRecord& r, const StartRequest& req, const Instan
   const std::string& definition = r.legacy ? current.definition : r.definition;
   const std::string& business_key = r.legacy ? current.business_key : r.business_key;
   if (req.definition != definition)
-    problems.push_back(differs("/definition", "the key started a " + quoted(definition) + " instance, not " +
-                                                  quoted(req.definition)));
+    problems.push_back(differs("/definition", "the key started a " + quoted(definition) +
+                                                  " instance, not " + quoted(req.definition)));
   if (!r.legacy && req.version != r.requested_version)
-    problems.push_back(differs("/version", "the key asked for " +
-                                               (r.requested_version ? "version " + std::to_string(*r.requested_version)
-                                                                    : std::string("the latest version"))));
+    problems.push_back(differs(
+        "/version", "the key asked for " + (r.requested_version
+                                                ? "version " + std::to_string(*r.requested_version)
+                                                : std::string("the latest version"))));
   if (req.business_key != business_key)
-    problems.push_back(differs("/businessKey", business_key.empty() ? std::string("the key started an instance without a business key")
-                                                                    : "the key started an instance with business key " + quoted(business_key)));
+    problems.push_back(
+        differs("/businessKey",
+                business_key.empty()
+                    ? std::string("the key started an instance without a business key")
+                    : "the key started an instance with business key " + quoted(business_key)));
   if (!r.legacy && digest(req.data) != r.body_digest)
-    problems.push_back(differs("/data", "the data differs from the data the key started an instance with"));
+    problems.push_back(
+        differs("/data", "the data differs from the data the key started an instance with"));
   if (!problems.empty()) reused(req.idempotency_key, std::move(problems));
 }
 
@@ -284,24 +297,31 @@ void check_same_event(const IdemRecord& r, const EventRequest& req) {
       problems.push_back(differs("/event", "the key was used for a different event or payload"));
   } else {
     if (req.event != r.event)
-      problems.push_back(differs("/event", "the key was used for event " + quoted(r.event) + ", not " + quoted(req.event)));
+      problems.push_back(differs("/event", "the key was used for event " + quoted(r.event) +
+                                               ", not " + quoted(req.event)));
     if (digest(req.payload) != r.body_digest)
-      problems.push_back(differs("/payload", "the payload differs from the payload sent with this key"));
+      problems.push_back(
+          differs("/payload", "the payload differs from the payload sent with this key"));
     if (req.expected_version != r.expected_version)
-      problems.push_back(differs("header:If-Match",
-                                 r.expected_version ? "the key was used with expected version " + std::to_string(*r.expected_version)
-                                                    : std::string("the key was used without an expected version")));
+      problems.push_back(differs(
+          "header:If-Match",
+          r.expected_version
+              ? "the key was used with expected version " + std::to_string(*r.expected_version)
+              : std::string("the key was used without an expected version")));
   }
   if (!problems.empty()) reused(req.idempotency_key, std::move(problems));
 }
 
 void authorize_event(const IdemRecord& r, const EventRequest& req, const Definition& def) {
   auto allowed = [&](const std::vector<std::string>& roles) {
-    return roles.empty() || std::any_of(roles.begin(), roles.end(), [&](const std::string& role) { return req.actor.has_role(role); });
+    return roles.empty() || std::any_of(roles.begin(), roles.end(), [&](const std::string& role) {
+             return req.actor.has_role(role);
+           });
   };
   if (!r.legacy) {
     if (!allowed(r.roles))
-      fail(StepError::role_not_allowed, "event \"" + r.event + "\" needs one of the roles " + json(r.roles).dump(),
+      fail(StepError::role_not_allowed,
+           "event \"" + r.event + "\" needs one of the roles " + json(r.roles).dump(),
            {{"required", r.roles}});
     return;
   }
@@ -312,9 +332,11 @@ void authorize_event(const IdemRecord& r, const EventRequest& req, const Definit
     if (!ev) continue;
     if (allowed(ev->roles)) return;
     for (const auto& role : ev->roles)
-      if (std::find(required.begin(), required.end(), role) == required.end()) required.push_back(role);
+      if (std::find(required.begin(), required.end(), role) == required.end())
+        required.push_back(role);
   }
-  fail(StepError::role_not_allowed, "event \"" + req.event + "\" needs one of the roles " + json(required).dump(),
+  fail(StepError::role_not_allowed,
+       "event \"" + req.event + "\" needs one of the roles " + json(required).dump(),
        {{"required", required}});
 }
 

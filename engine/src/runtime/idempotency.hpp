@@ -28,17 +28,18 @@ namespace bihuan::runtime {
 struct Batch;
 
 struct IdemRecord {
-  bool legacy = false;  // an old record: only `instance` (a start) or `legacy_fingerprint` (an event)
+  bool legacy =
+      false;  // an old record: only `instance` (a start) or `legacy_fingerprint` (an event)
   std::string legacy_fingerprint;
   std::uint64_t instance = 0;
   // The request as far as it is compared.
-  std::string definition;                      // start
+  std::string definition;                         // start
   std::optional<std::int64_t> requested_version;  // start: the version asked for (none = latest)
-  std::string business_key;                    // start
-  std::string body_digest;                     // start: of the data; event: of the payload (hex)
-  std::string event;                           // event
+  std::string business_key;                       // start
+  std::string body_digest;                        // start: of the data; event: of the payload (hex)
+  std::string event;                              // event
   std::optional<std::uint64_t> expected_version;  // event
-  std::vector<std::string> roles;              // event: roles it needed where accepted (empty = any)
+  std::vector<std::string> roles;  // event: roles it needed where accepted (empty = any)
   // The result of the step.
   std::uint64_t version = 0;
   std::string state;
@@ -67,7 +68,8 @@ std::optional<IdemRecord> find_event(Batch& b, std::uint64_t instance, const Eve
 
 // The record a successful step writes (its key: start_key / event_key).
 IdemRecord of_start(const StartRequest& req, const InstanceView& after);
-IdemRecord of_event(const EventRequest& req, const std::vector<std::string>& roles, const InstanceView& after);
+IdemRecord of_event(const EventRequest& req, const std::vector<std::string>& roles,
+                    const InstanceView& after);
 std::string encode(const IdemRecord& r);
 
 // Fails the step (StepError::idempotency_key_reused, details.problems naming each part by

@@ -21,7 +21,9 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
   std::size_t logged = txn.entries(Db::hist, rc);
   if (rc) return rc;
   if (logged != 0) {
-    *error = "format 1 data already holds a format 2 history log (an interrupted migration by another build?)";
+    *error =
+        "format 1 data already holds a format 2 history log (an interrupted migration by another "
+        "build?)";
     return -1;
   }
   auto old = txn.legacy_cursor("hist", &rc);
@@ -43,7 +45,8 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
   };
   for (bool ok = old->first(); ok; ok = old->next()) {
     if (old->key().size() != 12) {
-      *error = "format 1 history key of " + std::to_string(old->key().size()) + " bytes (expected 12)";
+      *error =
+          "format 1 history key of " + std::to_string(old->key().size()) + " bytes (expected 12)";
       return -1;
     }
     std::uint64_t owner = storage::read_be64(old->key());
@@ -53,7 +56,8 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
       prev = 0;
     }
     ++key;
-    if ((rc = txn.put(Db::hist, be64(key), history_value(owner, prev, old->value()), true))) return rc;
+    if ((rc = txn.put(Db::hist, be64(key), history_value(owner, prev, old->value()), true)))
+      return rc;
     prev = key;
   }
   if ((rc = old->status())) return rc;
@@ -72,7 +76,9 @@ int migrate_2_to_3(storage::Txn& txn, std::string* error) {
   const std::size_t due = txn.entries(Db::due, rc), dead_n = rc ? 0 : txn.entries(Db::dead, rc);
   if (rc) return rc;
   if (due != 0 || dead_n != 0) {
-    *error = "format 2 data already holds format 3 outbox databases (an interrupted migration by another build?)";
+    *error =
+        "format 2 data already holds format 3 outbox databases (an interrupted migration by "
+        "another build?)";
     return -1;
   }
   auto cur = txn.cursor(Db::outbox);

@@ -31,8 +31,12 @@ class Writer {
   }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
-  void map(std::uint32_t n) { n < 16 ? byte(0x80 | n) : n < 65536 ? head(0xde, n, 2) : head(0xdf, n, 4); }
-  void array(std::uint32_t n) { n < 16 ? byte(0x90 | n) : n < 65536 ? head(0xdc, n, 2) : head(0xdd, n, 4); }
+  void map(std::uint32_t n) {
+    n < 16 ? byte(0x80 | n) : n < 65536 ? head(0xde, n, 2) : head(0xdf, n, 4);
+  }
+  void array(std::uint32_t n) {
+    n < 16 ? byte(0x90 | n) : n < 65536 ? head(0xdc, n, 2) : head(0xdd, n, 4);
+  }
   void str(std::string_view s);
   void uint(std::uint64_t v);
   void sint(std::int64_t v);
@@ -88,7 +92,7 @@ class Reader {
   // Any value. Integers keep nlohmann's types: positive fixint and uint* are unsigned,
   // negative fixint and int* signed; a map's repeated key keeps its last value.
   std::optional<json> value();
-  bool skip();                  // skips one value
+  bool skip();  // skips one value
   std::size_t pos() const { return pos_; }
   bool done() const { return pos_ >= in_.size(); }
 

@@ -58,7 +58,8 @@ bool bool_member(const json& m, const char* key) {
 }
 
 void read_delivery_state(const json& m, OutboxMessage& msg) {
-  msg.attempts = static_cast<std::uint32_t>(std::clamp<std::int64_t>(int_member(m, "n"), 0, UINT32_MAX));
+  msg.attempts =
+      static_cast<std::uint32_t>(std::clamp<std::int64_t>(int_member(m, "n"), 0, UINT32_MAX));
   if (auto it = m.find("at"); it != m.end() && it->is_number_integer())
     msg.next_attempt_at = TimePoint(Millis(it->get<std::int64_t>()));
   msg.dead = bool_member(m, "dead");
@@ -77,7 +78,8 @@ std::string outbox_due_key(std::string_view channel, std::int64_t due_ms, std::u
 
 std::int64_t outbox_due_ms(const json& m) {
   auto it = m.find("at");
-  return it != m.end() && it->is_number_integer() ? it->get<std::int64_t>() : int_member(m, "created");
+  return it != m.end() && it->is_number_integer() ? it->get<std::int64_t>()
+                                                  : int_member(m, "created");
 }
 
 std::string outbox_due_key_of(const json& m, std::uint64_t seq) {
@@ -106,7 +108,9 @@ OutboxMessage outbox_message(std::uint64_t seq, const json& m) {
 
 namespace {
 
-json decode_map(std::string_view bytes) { return json::from_msgpack(bytes.begin(), bytes.end(), true, false); }
+json decode_map(std::string_view bytes) {
+  return json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+}
 
 std::string_view bytes_of(const std::vector<std::uint8_t>& v) {
   return {reinterpret_cast<const char*>(v.data()), v.size()};
@@ -120,7 +124,8 @@ std::string_view bytes_of(const std::vector<std::uint8_t>& v) {
 StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
   const std::string& op = r.value;
   bool retry = op == "r";
-  if (!retry && (op.empty() || (op[0] != 'f' && op[0] != 'd'))) return refused(StepError::invalid_request, "unknown outbox operation");
+  if (!retry && (op.empty() || (op[0] != 'f' && op[0] != 'd')))
+    return refused(StepError::invalid_request, "unknown outbox operation");
   std::string key = be64(r.id), name = "outbox message " + std::to_string(r.id);
   int rc = 0;
   bool was_dead = false;
@@ -134,7 +139,8 @@ StepResult EngineImpl::apply_outbox_state(Batch& b, const Request& r) {
     return refused(StepError::storage_unavailable, name + " cannot be read");
   }
   if (!bytes) return refused(StepError::not_found, name + " does not exist");
-  if (retry && !was_dead) return refused(StepError::invalid_request, name + " is not a dead letter");
+  if (retry && !was_dead)
+    return refused(StepError::invalid_request, name + " is not a dead letter");
   json m = decode_map(*bytes);
   if (!m.is_object()) return refused(StepError::invalid_request, name + " does not decode");
   std::string old_due = was_dead ? std::string() : outbox_due_key_of(m, r.id);
@@ -185,7 +191,8 @@ StepResult EngineImpl::apply_ack(Batch& b, const Request& r) {
   // A seq names one message for good (plugins and the admin API see it), so the next
   // open must not start again after a lower one. That can only happen once the newest
   // message is gone: the mark is written then, not on every acknowledgement.
-  if (!b.failed() && r.id + 1 == b.next.outbox) b.note(b.txn.put(Db::meta, kOutboxNextKey, be64(b.next.outbox)));
+  if (!b.failed() && r.id + 1 == b.next.outbox)
+    b.note(b.txn.put(Db::meta, kOutboxNextKey, be64(b.next.outbox)));
   return {};
 }
 
@@ -197,14 +204,29 @@ void EngineImpl::ack_outbox_async(std::uint64_t seq, std::function<void(bool)> d
   submit(Request{Request::ack, {}, {}, seq, {}, {}, {}, to_bool(std::move(done))});
 }
 
-bool EngineImpl::record_delivery_failure(std::uint64_t seq, const std::string& error, TimePoint next_attempt_at,
-                                         bool dead) {
-  return submit_and_wait(Request{Request::outbox_state, {}, {}, seq, error, failure_op(next_attempt_at, dead), {}, nullptr}).ok();
+bool EngineImpl::record_delivery_failure(std::uint64_t seq, const std::string& error,
+                                         TimePoint next_attempt_at, bool dead) {
+  return submit_and_wait(Request{Request::outbox_state,
+                                 {},
+                                 {},
+                                 seq,
+                                 error,
+                                 failure_op(next_attempt_at, dead),
+                                 {},
+                                 nullptr})
+      .ok();
 }
 
-void EngineImpl::record_delivery_failure_async(std::uint64_t seq, std::string error, TimePoint next_attempt_at,
-                                               bool dead, std::function<void(bool)> done) {
-  submit(Request{Request::outbox_state, {}, {}, seq, std::move(error), failure_op(next_attempt_at, dead), {},
+void EngineImpl::record_delivery_failure_async(std::uint64_t seq, std::string error,
+                                               TimePoint next_attempt_at, bool dead,
+                                               std::function<void(bool)> done) {
+  submit(Request{Request::outbox_state,
+                 {},
+                 {},
+                 seq,
+                 std::move(error),
+                 failure_op(next_attempt_at, dead),
+                 {},
                  to_bool(std::move(done))});
 }
 
@@ -214,7 +236,8 @@ bool EngineImpl::retry_dead_letter(std::uint64_t seq) {
 
 // A record that does not decode is skipped by every read (verify() lists it); wrong-typed
 // members read as missing.
-std::vector<OutboxMessage> EngineImpl::dead_letters(std::size_t limit, std::uint64_t after_seq) const {
+std::vector<OutboxMessage> EngineImpl::dead_letters(std::size_t limit,
+                                                    std::uint64_t after_seq) const {
   std::vector<OutboxMessage> out;
   std::shared_lock<std::shared_mutex> lock;
   auto txn = read_txn(lock);
@@ -266,8 +289,9 @@ OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until
   std::int64_t until_ms = until.time_since_epoch().count();
   for (bool ok = cur->seek(start); ok; ok = cur->next()) {
     std::string_view k = cur->key();
-    if (k.substr(0, prefix.size()) != prefix) break;     // the next channel
-    if (k.size() != prefix.size() + 16) continue;         // another channel whose name starts with this one and \0
+    if (k.substr(0, prefix.size()) != prefix) break;  // the next channel
+    if (k.size() != prefix.size() + 16)
+      continue;  // another channel whose name starts with this one and \0
     if (after && k == start) continue;
     auto due = static_cast<std::int64_t>(storage::read_be64(k.substr(prefix.size(), 8)));
     std::uint64_t seq = storage::read_be64(k.substr(prefix.size() + 8));
@@ -285,7 +309,8 @@ OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until
     page.next = {due, seq};
     if (!bytes) continue;
     json m = json::from_msgpack(bytes->begin(), bytes->end(), true, false);
-    if (m.is_object() && outbox_due_key_of(m, seq) == k) page.messages.push_back(outbox_message(seq, m));
+    if (m.is_object() && outbox_due_key_of(m, seq) == k)
+      page.messages.push_back(outbox_message(seq, m));
   }
   return page;
 }

@@ -41,15 +41,21 @@ int EngineImpl::reload_sequences(storage::Txn& txn) {
   Sequences next;
   IdGenerator ids = ids_;
   int rc = 0;
-  if (auto cur = txn.cursor(Db::inst); cur->last()) ids.observe(storage::read_be64(cur->key()));
-  else if ((rc = cur->status())) return rc;
-  if (auto cur = txn.cursor(Db::outbox); cur->last()) next.outbox = storage::read_be64(cur->key()) + 1;
-  else if ((rc = cur->status())) return rc;
+  if (auto cur = txn.cursor(Db::inst); cur->last())
+    ids.observe(storage::read_be64(cur->key()));
+  else if ((rc = cur->status()))
+    return rc;
+  if (auto cur = txn.cursor(Db::outbox); cur->last())
+    next.outbox = storage::read_be64(cur->key()) + 1;
+  else if ((rc = cur->status()))
+    return rc;
   if (auto hw = txn.get(Db::meta, kOutboxNextKey, rc); hw && hw->size() == 8)
     next.outbox = std::max(next.outbox, storage::read_be64(*hw));
   if (rc) return rc;
-  if (auto cur = txn.cursor(Db::hist); cur->last()) next.history = storage::read_be64(cur->key()) + 1;
-  else if ((rc = cur->status())) return rc;
+  if (auto cur = txn.cursor(Db::hist); cur->last())
+    next.history = storage::read_be64(cur->key()) + 1;
+  else if ((rc = cur->status()))
+    return rc;
   ids_ = ids;
   next_ = next;
   return 0;
@@ -62,7 +68,9 @@ void EngineImpl::restart_from_store() {
   if (txn) rc = reload_sequences(*txn);
   // The sequences stay as they were: a direct batch reloads them in its write
   // transaction (foreign_commit) before it writes, or fails.
-  if (rc) log("error", "cannot reload the log sequences from the store", {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
+  if (rc)
+    log("error", "cannot reload the log sequences from the store",
+        {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
 }
 
 void EngineImpl::wait_committer_idle() {
@@ -80,7 +88,8 @@ void EngineImpl::catch_up(std::vector<Request>& batch) {
     back.swap(returned_);
   }
   restart_from_store();
-  batch.insert(batch.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
+  batch.insert(batch.begin(), std::make_move_iterator(back.begin()),
+               std::make_move_iterator(back.end()));
 }
 
 void EngineImpl::run_staged(std::vector<Request>& batch) {
@@ -96,7 +105,8 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
       overlay_.rotate(p.number);
       auto txn = read_txn(&rc);
       if (!txn) {
-        storage_failed(rc, "a batch of " + std::to_string(batch.size()) + " requests", batch.size());
+        storage_failed(rc, "a batch of " + std::to_string(batch.size()) + " requests",
+                       batch.size());
         fail_batch(batch, "storage failed, the step was not applied: " + storage::error_text(rc));
         return;
       }
@@ -152,7 +162,8 @@ void EngineImpl::linger(std::unique_lock<std::mutex>& lock) {
   if (!committer_busy_ || queue_.size() >= handed_size_ || stopping_ || held_ > 0) return;
   auto until = handed_at_ + std::chrono::nanoseconds(last_commit_ns_.load() / 2);
   lingering_ = true;
-  queue_cv_.wait_until(lock, until, [&] { return !committer_busy_ || queue_.size() >= handed_size_ || stopping_; });
+  queue_cv_.wait_until(
+      lock, until, [&] { return !committer_busy_ || queue_.size() >= handed_size_ || stopping_; });
   lingering_ = false;
 }
 
@@ -173,8 +184,11 @@ int EngineImpl::put_stamp(storage::Txn& txn, std::string* next) const {
 bool EngineImpl::grow_map() {
   // Env::grow waits until no transaction or backup of this process is open.
   int rc = env_->grow();
-  if (rc) log("error", "the map cannot grow", {{"dataDir", options_.data_dir}, {"mapBytes", env_->map_size()},
-                                               {"error", storage::error_text(rc)}});
+  if (rc)
+    log("error", "the map cannot grow",
+        {{"dataDir", options_.data_dir},
+         {"mapBytes", env_->map_size()},
+         {"error", storage::error_text(rc)}});
   return rc == 0;
 }
 
@@ -190,8 +204,9 @@ int EngineImpl::commit_prepared(Prepared& p) {
       std::unique_lock lock(cmu_);
       // After letting go, first a lead's time without it (or until the due time), so that
       // another process gets the writer lock meanwhile.
-      if (let_go && hold_until(p.not_before, lock, std::chrono::steady_clock::now() +
-                                                       std::chrono::milliseconds(lead)) == Held::cancelled)
+      if (let_go && hold_until(p.not_before, lock,
+                               std::chrono::steady_clock::now() +
+                                   std::chrono::milliseconds(lead)) == Held::cancelled)
         return kDropped;
       if (hold_until(p.not_before - lead, lock) == Held::cancelled) return kDropped;
       let_go = false;
@@ -215,7 +230,8 @@ int EngineImpl::commit_prepared(Prepared& p) {
       // wall clock is set back meanwhile: then the transaction is let go and begun again
       // once the clock is near the due time again.
       std::unique_lock lock(cmu_);
-      auto limit = std::chrono::steady_clock::now() + std::chrono::milliseconds(2 * replay_lead_ms(p));
+      auto limit =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(2 * replay_lead_ms(p));
       Held held = hold_until(p.not_before, lock, limit);
       if (held != Held::due) {
         lock.unlock();
@@ -226,8 +242,10 @@ int EngineImpl::commit_prepared(Prepared& p) {
         continue;
       }
     }
-    if (rc == 0) rc = txn->commit();
-    else txn->abort();
+    if (rc == 0)
+      rc = txn->commit();
+    else
+      txn->abort();
     if (rc == 0) {
       stamp_ = std::move(next_stamp);
       ++stamp_count_;
@@ -251,7 +269,9 @@ void EngineImpl::committer_loop() {
     }
     auto t0 = std::chrono::steady_clock::now();
     int rc = commit_prepared(p);
-    last_commit_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    last_commit_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     {
       std::lock_guard q(mu_);
       committer_busy_ = false;
@@ -292,8 +312,10 @@ void EngineImpl::committer_loop() {
       continue;
     }
     if (rc != kConflict) {
-      storage_failed(rc, "a batch of " + std::to_string(p.requests.size()) + " requests", p.requests.size());
-      fail_batch(p.requests, "storage failed, the step was not applied: " + storage::error_text(rc));
+      storage_failed(rc, "a batch of " + std::to_string(p.requests.size()) + " requests",
+                     p.requests.size());
+      fail_batch(p.requests,
+                 "storage failed, the step was not applied: " + storage::error_text(rc));
     }
     // Wake the writer: it executes the returned requests (and any batch on top) again.
     std::lock_guard lock(mu_);

@@ -21,16 +21,19 @@ std::unique_ptr<storage::Txn> EngineImpl::read_txn(int* rc) const {
   return txn;
 }
 
-std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>&) const { return read_txn(); }
+std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>&) const {
+  return read_txn();
+}
 
-std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id, std::string* damage,
-                                                      int* rc_out) const {
+std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id,
+                                                      std::string* damage, int* rc_out) const {
   int rc = 0;
   auto bytes = txn.get(Db::inst, be64(id), rc);
   if (rc_out) *rc_out = rc;
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
-  std::string what = stored_record_damage(r, id, r ? registry_.find(r->definition, r->definition_version).get() : nullptr);
+  std::string what = stored_record_damage(
+      r, id, r ? registry_.find(r->definition, r->definition_version).get() : nullptr);
   if (what.empty()) return r;
   if (damage) *damage = std::move(what);
   return std::nullopt;
@@ -62,7 +65,8 @@ InstanceView EngineImpl::view_of(const InstanceRecord& r) const {
   return to_view(r, registry_.find(r.definition, r.definition_version).get());
 }
 
-std::optional<InstanceView> EngineImpl::get(const std::string& instance_id, std::string* unavailable) const {
+std::optional<InstanceView> EngineImpl::get(const std::string& instance_id,
+                                            std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
@@ -75,7 +79,8 @@ std::optional<InstanceView> EngineImpl::get(const std::string& instance_id, std:
   return view_of(*r);
 }
 
-std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& key, std::string* unavailable) const {
+std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& key,
+                                                            std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   int rc = 0;
   auto txn = read_txn(&rc);
@@ -95,7 +100,8 @@ bool matches(const InstanceView& v, const InstanceQuery& q) {
   if (q.status && v.status != *q.status) return false;
   if (!q.definition.empty() && v.definition != q.definition) return false;
   if (!q.state.empty() && v.state != q.state) return false;
-  if (!q.business_key_prefix.empty() && v.business_key.rfind(q.business_key_prefix, 0) != 0) return false;
+  if (!q.business_key_prefix.empty() && v.business_key.rfind(q.business_key_prefix, 0) != 0)
+    return false;
   for (const auto& [ptr, value] : q.data_equals) {
     json::json_pointer p;
     try {
@@ -122,7 +128,9 @@ std::optional<std::string> unhex(const std::string& text) {
   if (text.size() % 2) return std::nullopt;
   std::string out;
   for (std::size_t i = 0; i < text.size(); i += 2) {
-    auto d = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    auto d = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
     int hi = d(text[i]), lo = d(text[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out += static_cast<char>(hi * 16 + lo);
@@ -164,7 +172,8 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
     // first page again, and it would loop.
     auto raw = unhex(q.cursor);
     if (!raw || raw->size() <= prefix.size() || raw->rfind(prefix, 0) != 0) {
-      page.error = "the cursor \"" + q.cursor.substr(0, 64) + "\" is not a nextCursor of this query" +
+      page.error = "the cursor \"" + q.cursor.substr(0, 64) +
+                   "\" is not a nextCursor of this query" +
                    " (the same definition, state and business-key prefix)";
       return page;
     }
@@ -180,7 +189,7 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
     if (key.substr(0, prefix.size()) != prefix) break;
     if (skip_first && key == start) continue;
     last_key = std::string(key);
-    std::uint64_t id = db == Db::inst ? storage::read_be64(key)
+    std::uint64_t id = db == Db::inst   ? storage::read_be64(key)
                        : db == Db::sidx ? storage::read_be64(key, key.size() - 8)
                                         : storage::read_be64(cur->value());
     auto r = read_record(*txn, id, nullptr, &rc);
@@ -190,7 +199,8 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
     if (db == Db::bkey && v.business_key != key) continue;  // key reused by a newer instance
     if (matches(v, q)) page.items.push_back(std::move(v));
     if (page.items.size() >= limit || ++scanned >= 100000) {
-      if (cur->next() && cur->key().substr(0, prefix.size()) == prefix) page.next_cursor = hex(last_key);
+      if (cur->next() && cur->key().substr(0, prefix.size()) == prefix)
+        page.next_cursor = hex(last_key);
       break;
     }
   }
@@ -213,13 +223,15 @@ struct InboxKey {
 };
 
 std::string inbox_cursor(const InboxKey& k) {
-  return hex(std::string(1, k.no_deadline ? '\1' : '\0') + be64(static_cast<std::uint64_t>(k.due_ms)) + be64(k.id));
+  return hex(std::string(1, k.no_deadline ? '\1' : '\0') +
+             be64(static_cast<std::uint64_t>(k.due_ms)) + be64(k.id));
 }
 
 std::optional<InboxKey> parse_inbox_cursor(const std::string& text) {
   auto raw = unhex(text);
   if (!raw || raw->size() != 17 || static_cast<unsigned char>((*raw)[0]) > 1) return std::nullopt;
-  return InboxKey{(*raw)[0] == '\1', static_cast<std::int64_t>(storage::read_be64(*raw, 1)), storage::read_be64(*raw, 9)};
+  return InboxKey{(*raw)[0] == '\1', static_cast<std::int64_t>(storage::read_be64(*raw, 1)),
+                  storage::read_be64(*raw, 9)};
 }
 
 }  // namespace
@@ -264,7 +276,8 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
       std::vector<const EventSpec*> candidates;
       for (const auto* ev : def->events_in(st.index)) {
         if (!ev->human()) continue;
-        bool role_ok = ev->roles.empty() || std::any_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& r) {
+        bool role_ok = ev->roles.empty() ||
+                       std::any_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& r) {
                          return r != "system" && actor.has_role(r);
                        });
         if (role_ok) candidates.push_back(ev);
@@ -277,7 +290,8 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
       json ctx;              // the context of `actors` expressions
       for (bool ok = cur->seek(prefix); ok; ok = cur->next()) {
         if (cur->key().substr(0, prefix.size()) != prefix) break;
-        auto r = read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8), nullptr, &rc);
+        auto r =
+            read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8), nullptr, &rc);
         if (rc) return failed(rc);
         if (!r || r->status != InstanceStatus::running) continue;
         if (!rdef || rdef->version != r->definition_version || rdef->id != r->definition) {
@@ -286,8 +300,10 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
         }
         if (!rdef || rdef->states[r->state].name != st.name) continue;
         // The innermost deadline, as views show it.
-        InboxKey key{r->deadlines.empty(), r->deadlines.empty() ? 0 : r->deadlines.back().second, r->id};
-        if ((after && !(*after < key)) || (kept.size() > limit && !(key < kept.front().key))) continue;
+        InboxKey key{r->deadlines.empty(), r->deadlines.empty() ? 0 : r->deadlines.back().second,
+                     r->id};
+        if ((after && !(*after < key)) || (kept.size() > limit && !(key < kept.front().key)))
+          continue;
         std::vector<std::string> events;
         bool lent = false;  // the record's data is in ctx
         for (const auto* ev : candidates) {
@@ -295,9 +311,11 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
           if (!actual) continue;
           if (actual->actors) {
             if (ctx.is_null())  // once per state: later instances replace data and instance
-              ctx = {{"data", nullptr}, {"actor", actor_json},
+              ctx = {{"data", nullptr},
+                     {"actor", actor_json},
                      {"instance", {{"id", ""}, {"businessKey", ""}, {"state", st.name}}},
-                     {"event", nullptr}, {"now", ""}};
+                     {"event", nullptr},
+                     {"now", ""}};
             if (!lent) {
               ctx["data"] = std::move(r->data);
               ctx["instance"]["id"] = id_to_text(r->id);
@@ -306,8 +324,10 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
               lent = true;
             }
             try {
-              json allowed = Expressions(*rdef, options_.calendars.get()).eval(*actual->actors, ctx, actual->pointer + "/actors");
-              bool ok_actor = allowed.is_array() ? std::find(allowed.begin(), allowed.end(), json(actor.id)) != allowed.end()
+              json allowed = Expressions(*rdef, options_.calendars.get())
+                                 .eval(*actual->actors, ctx, actual->pointer + "/actors");
+              bool ok_actor = allowed.is_array() ? std::find(allowed.begin(), allowed.end(),
+                                                             json(actor.id)) != allowed.end()
                                                  : allowed == json(actor.id);
               if (!ok_actor) continue;
             } catch (const StepFailure&) {
@@ -357,17 +377,18 @@ struct ChainStart {
 
 // Walks the history chain of record `r`, newest entry first, along the links of the
 // history log, from `from` ({r.last_entry, r.version} for the newest entry; key 0: none)
-// for at most `max` entries: visit(entry, body) per entry. A missing or undecodable entry, an entry of another
-// instance, or a link that does not lead back stops the walk with a sentence in *broken.
+// for at most `max` entries: visit(entry, body) per entry. A missing or undecodable entry, an entry
+// of another instance, or a link that does not lead back stops the walk with a sentence in *broken.
 // Returns where the walk stopped: the next entry's key (0 at the first entry) and seq.
 // *rc (if given): the LMDB error that stopped the walk (not damage: the store failed).
 template <class Visit>
-ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken, Visit visit,
-                      ChainStart from, std::uint64_t max, int* rc_out = nullptr) {
+ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<std::string>* broken,
+                      Visit visit, ChainStart from, std::uint64_t max, int* rc_out = nullptr) {
   std::string id_text = id_to_text(r.id);
   ChainStart at = from;
   auto stop = [&](const std::string& why) {
-    if (broken) broken->push_back("instance " + id_text + ": entry " + std::to_string(at.seq) + ": " + why);
+    if (broken)
+      broken->push_back("instance " + id_text + ": entry " + std::to_string(at.seq) + ": " + why);
     return ChainStart{0, at.seq};
   };
   for (std::uint64_t n = 0; at.key != 0 && n < max; ++n) {
@@ -382,8 +403,10 @@ ChainStart walk_chain(storage::Txn& txn, const InstanceRecord& r, std::vector<st
     std::string_view body;
     auto e = stored ? history_from_bytes(stored->sealed, &body) : std::nullopt;
     if (!e) return stop("does not decode");
-    if (stored->instance != r.id) return stop("belongs to instance " + id_to_text(stored->instance) + " (link tampered)");
-    if (stored->prev_entry >= at.key) return stop("links forward in the history log (link tampered)");
+    if (stored->instance != r.id)
+      return stop("belongs to instance " + id_to_text(stored->instance) + " (link tampered)");
+    if (stored->prev_entry >= at.key)
+      return stop("links forward in the history log (link tampered)");
     visit(std::move(*e), body);
     at = {stored->prev_entry, at.seq - 1};
   }
@@ -427,9 +450,10 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
     if (rc) return failed(rc);
     auto stored = bytes ? split_history_value(*bytes) : std::nullopt;
     auto e = stored ? history_from_bytes(stored->sealed, nullptr) : std::nullopt;
-    if (!e || stored->instance != r->id || e->seq != named->seq || named->seq == 0 || named->seq > r->version ||
-        stored->prev_entry >= named->key) {
-      page.error = "the cursor \"" + q.cursor.substr(0, 64) + "\" does not name an entry of instance " + q.instance_id +
+    if (!e || stored->instance != r->id || e->seq != named->seq || named->seq == 0 ||
+        named->seq > r->version || stored->prev_entry >= named->key) {
+      page.error = "the cursor \"" + q.cursor.substr(0, 64) +
+                   "\" does not name an entry of instance " + q.instance_id +
                    " (give a nextCursor from a page of its history)";
       return page;
     }
@@ -440,7 +464,8 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
   // A damaged record may claim any version.
   page.items.reserve(std::min<std::uint64_t>({max, from.seq, 4096}) + page.items.size());
   ChainStart next = walk_chain(
-      *txn, *r, nullptr, [&](HistoryEntry&& e, std::string_view) { page.items.push_back(std::move(e)); }, from, max,
+      *txn, *r, nullptr,
+      [&](HistoryEntry&& e, std::string_view) { page.items.push_back(std::move(e)); }, from, max,
       &rc);
   if (rc) return failed(rc);
   if (next.key != 0) page.next_cursor = history_cursor(next);
@@ -474,7 +499,8 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
     for (const auto& change : e.changes) {
       if (!change.is_array() || change.size() != 2 || !change[0].is_string()) continue;
       std::string ptr = change[0].get<std::string>();
-      if (ptr.empty()) v.data = change[1];
+      if (ptr.empty())
+        v.data = change[1];
       else {
         try {
           assign_pointer(v.data, ptr, change[1]);
@@ -485,7 +511,7 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
     v.state = e.to;
     v.version = e.seq;
     v.updated_at = e.at;
-    v.status = e.status == "completed" ? InstanceStatus::completed
+    v.status = e.status == "completed"   ? InstanceStatus::completed
                : e.status == "cancelled" ? InstanceStatus::cancelled
                                          : InstanceStatus::running;
   }

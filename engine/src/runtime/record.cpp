@@ -34,7 +34,8 @@ std::string encode(const InstanceRecord& r) {
   std::string out;
   out.reserve(256);
   msgpack::Writer w(out);
-  std::uint32_t n = 13 + !r.business_key.empty() + !r.outcome.empty() + !r.deadlines.empty() + (r.parent ? 2 : 0);
+  std::uint32_t n =
+      13 + !r.business_key.empty() + !r.outcome.empty() + !r.deadlines.empty() + (r.parent ? 2 : 0);
   w.map(n);
   w.str("i"), w.uint(r.id);
   w.str("d"), w.str(r.definition);
@@ -86,34 +87,47 @@ std::optional<InstanceRecord> decode_instance(std::string_view bytes) {
     auto key = rd.str();
     if (!key) return std::nullopt;
     bool ok = true;
-    if (*key == "i") ok = num(r.id);
-    else if (*key == "d") ok = str(r.definition);
-    else if (*key == "v") ok = num(r.definition_version);
-    else if (*key == "s") ok = num(r.state);
+    if (*key == "i")
+      ok = num(r.id);
+    else if (*key == "d")
+      ok = str(r.definition);
+    else if (*key == "v")
+      ok = num(r.definition_version);
+    else if (*key == "s")
+      ok = num(r.state);
     else if (*key == "st") {
       int st = 0;
       ok = num(st) && st >= 0 && st <= 2;
       r.status = static_cast<InstanceStatus>(st);
-    } else if (*key == "n") ok = num(r.version);
+    } else if (*key == "n")
+      ok = num(r.version);
     else if (*key == "x") {
       auto v = rd.value();
       ok = v.has_value();
       if (ok) r.data = std::move(*v);
-    } else if (*key == "c") ok = num(r.created_ms);
-    else if (*key == "u") ok = num(r.updated_ms);
-    else if (*key == "h") ok = str(r.last_hash);
-    else if (*key == "hq") ok = num(r.last_entry);
+    } else if (*key == "c")
+      ok = num(r.created_ms);
+    else if (*key == "u")
+      ok = num(r.updated_ms);
+    else if (*key == "h")
+      ok = str(r.last_hash);
+    else if (*key == "hq")
+      ok = num(r.last_entry);
     else if (*key == "t") {
       auto count = rd.array();
       ok = count.has_value();
       for (std::uint32_t k = 0; ok && k < *count; ++k) {
         TimerRef t;
-        ok = rd.array() == 5u && num(t.due_ms) && num(t.seq) && num(t.state) && num(t.timer) && num(t.fired);
+        ok = rd.array() == 5u && num(t.due_ms) && num(t.seq) && num(t.state) && num(t.timer) &&
+             num(t.fired);
         r.timers.push_back(t);
       }
-    } else if (*key == "ts") ok = num(r.next_timer_seq);
-    else if (*key == "k") ok = str(r.business_key);
-    else if (*key == "o") ok = str(r.outcome);
+    } else if (*key == "ts")
+      ok = num(r.next_timer_seq);
+    else if (*key == "k")
+      ok = str(r.business_key);
+    else if (*key == "o")
+      ok = str(r.outcome);
     else if (*key == "dl") {
       auto count = rd.array();
       ok = count.has_value();
@@ -122,9 +136,12 @@ std::optional<InstanceRecord> decode_instance(std::string_view bytes) {
         ok = rd.array() == 2u && num(d.first) && num(d.second);
         r.deadlines.push_back(d);
       }
-    } else if (*key == "p") ok = num(r.parent);
-    else if (*key == "pe") ok = str(r.parent_event);
-    else ok = rd.skip();  // a field from a newer minor format: ignore
+    } else if (*key == "p")
+      ok = num(r.parent);
+    else if (*key == "pe")
+      ok = str(r.parent_event);
+    else
+      ok = rd.skip();  // a field from a newer minor format: ignore
     if (!ok) return std::nullopt;
   }
   return r;
@@ -138,7 +155,8 @@ StoredTimer parse_timer_key(std::string_view key) {
   return {read_be64(key, 0), read_be64(key, 8), read_be32(key, 16)};
 }
 
-std::string history_value(std::uint64_t instance, std::uint64_t prev_entry, std::string_view sealed) {
+std::string history_value(std::uint64_t instance, std::uint64_t prev_entry,
+                          std::string_view sealed) {
   std::string out;
   out.reserve(16 + sealed.size());
   out.append(be64(instance)).append(be64(prev_entry)).append(sealed);
@@ -207,26 +225,34 @@ std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::stri
       auto v = rd.integer();
       ok = v.has_value();
       if (ok) e.at = TimePoint(Millis(*v));
-    } else if (*key == "k") ok = str(e.kind);
-    else if (*key == "e") ok = str(e.event);
-    else if (*key == "a") ok = str(e.actor);
+    } else if (*key == "k")
+      ok = str(e.kind);
+    else if (*key == "e")
+      ok = str(e.event);
+    else if (*key == "a")
+      ok = str(e.actor);
     else if (*key == "r") {
       auto count = rd.array();
       ok = count.has_value();
       for (std::uint32_t k = 0; ok && k < *count; ++k) ok = str(e.roles.emplace_back());
-    } else if (*key == "f") ok = str(e.from);
-    else if (*key == "o") ok = str(e.to);
+    } else if (*key == "f")
+      ok = str(e.from);
+    else if (*key == "o")
+      ok = str(e.to);
     else if (*key == "p" || *key == "c") {
       auto v = rd.value();
       ok = v.has_value();
       if (ok) (*key == "p" ? e.payload : e.changes) = std::move(*v);
-    } else if (*key == "s") ok = str(e.status);
-    else if (*key == "prev") ok = str(e.prev_hash);
+    } else if (*key == "s")
+      ok = str(e.status);
+    else if (*key == "prev")
+      ok = str(e.prev_hash);
     else if (*key == "hash") {
       ok = str(e.hash);
       has_hash = true;
       if (body) *body = bytes.substr(0, key_pos);
-    } else ok = rd.skip();
+    } else
+      ok = rd.skip();
     if (!ok) return std::nullopt;
   }
   if (!has_hash) return std::nullopt;

@@ -18,10 +18,10 @@ std::optional<std::uint64_t> id_from_text(std::string_view text);
 
 struct TimerRef {
   std::uint64_t due_ms = 0;
-  std::uint32_t seq = 0;     // unique per instance
-  int state = -1;            // index of the state that armed it
-  int timer = -1;            // index into StateSpec::timers
-  std::uint32_t fired = 0;   // times a repeating timer has fired
+  std::uint32_t seq = 0;    // unique per instance
+  int state = -1;           // index of the state that armed it
+  int timer = -1;           // index into StateSpec::timers
+  std::uint32_t fired = 0;  // times a repeating timer has fired
 };
 
 struct InstanceRecord {
@@ -35,10 +35,11 @@ struct InstanceRecord {
   std::uint64_t version = 0;
   json data = json::object();
   std::int64_t created_ms = 0, updated_ms = 0;
-  std::vector<std::pair<int, std::int64_t>> deadlines;  // (state with a deadline, due ms), outer first
+  std::vector<std::pair<int, std::int64_t>>
+      deadlines;  // (state with a deadline, due ms), outer first
   std::uint64_t parent = 0;
-  std::string parent_event;  // event sent to the parent when this instance ends
-  std::string last_hash;     // hash of the newest history entry (hex)
+  std::string parent_event;      // event sent to the parent when this instance ends
+  std::string last_hash;         // hash of the newest history entry (hex)
   std::uint64_t last_entry = 0;  // key (global seq) of the newest history entry
   std::vector<TimerRef> timers;
   std::uint32_t next_timer_seq = 0;
@@ -62,7 +63,8 @@ StoredTimer parse_timer_key(std::string_view key);
 // MessagePack map whose last member is "hash". The body is everything before that
 // member; hash = SHA-256(prev_hash || body). The 16-byte link is outside the hash: a
 // changed link breaks the chain walk instead (verify finds it).
-std::string history_value(std::uint64_t instance, std::uint64_t prev_entry, std::string_view sealed);
+std::string history_value(std::uint64_t instance, std::uint64_t prev_entry,
+                          std::string_view sealed);
 struct StoredEntry {
   std::uint64_t instance = 0, prev_entry = 0;
   std::string_view sealed;  // the entry itself
@@ -83,7 +85,8 @@ std::string encode_history_body(const HistoryFields& e);
 std::string history_hash(std::string_view prev_hash, std::string_view body);
 std::string seal_history(std::string body, const std::string& hash);
 // Decodes a stored entry; `body`, if given, receives the hashed part of `bytes`.
-std::optional<HistoryEntry> history_from_bytes(std::string_view bytes, std::string_view* body = nullptr);
+std::optional<HistoryEntry> history_from_bytes(std::string_view bytes,
+                                               std::string_view* body = nullptr);
 
 std::string sha256_hex(std::string_view bytes);
 // The digest of `first` followed by `second`, without joining them.

@@ -18,7 +18,8 @@ std::string record_damage(const InstanceRecord& r, std::uint64_t key_id, const D
 
 // What is wrong with a stored record: `r` as decoded from the bytes under `key_id`
 // (nullopt: they did not decode), checked against `def` when it is deployed. "" if sound.
-std::string stored_record_damage(const std::optional<InstanceRecord>& r, std::uint64_t key_id, const Definition* def);
+std::string stored_record_damage(const std::optional<InstanceRecord>& r, std::uint64_t key_id,
+                                 const Definition* def);
 
 // The text steps and verify() give for a record that does not decode or does not fit.
 inline std::string damaged_text(const std::string& what) {

@@ -25,8 +25,8 @@ std::string stamp_of(const fs::path& data) {
   struct stat st;
   if (::stat(data.c_str(), &st) != 0) return {};
   std::ostringstream s;
-  s << "bihuan clean stop\nino " << st.st_ino << "\nsize " << st.st_size << "\nmtime " << st.st_mtim.tv_sec << "."
-    << st.st_mtim.tv_nsec << "\n";
+  s << "bihuan clean stop\nino " << st.st_ino << "\nsize " << st.st_size << "\nmtime "
+    << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec << "\n";
   return s.str();
 }
 
@@ -81,7 +81,8 @@ void StartCheck::closed_cleanly() {
     if (!now.empty()) {
       std::ofstream(tmp, std::ios::binary | std::ios::trunc) << now;
       std::error_code ec;
-      fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read, ec);  // as data.mdb
+      fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read,
+                      ec);  // as data.mdb
       fs::rename(tmp, marker, ec);
     }
   }

@@ -67,7 +67,8 @@ StatsResult EngineImpl::stats(const StatsQuery& q) const {
   for (bool ok = prefix.empty() ? cur->first() : cur->seek(prefix); ok; ok = cur->next()) {
     std::string_view key = cur->key();
     if (key.substr(0, prefix.size()) != prefix) break;
-    std::uint64_t id = db == Db::inst ? storage::read_be64(key) : storage::read_be64(key, key.size() - 8);
+    std::uint64_t id =
+        db == Db::inst ? storage::read_be64(key) : storage::read_be64(key, key.size() - 8);
     auto r = read_record(*txn, id, nullptr, &rc);
     if (rc) return failed(rc);
     if (!r) continue;

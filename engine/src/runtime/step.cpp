@@ -29,13 +29,15 @@ std::string text_of(const json& t) {
 }  // namespace
 
 void check_text(const std::string& text, std::string_view what) {
-  if (!valid_utf8(text)) fail(StepError::invalid_request, std::string(what) + " is not valid UTF-8");
+  if (!valid_utf8(text))
+    fail(StepError::invalid_request, std::string(what) + " is not valid UTF-8");
 }
 
 void check_key(const std::string& key, std::string_view what) {
   if (key.size() > kMaxKeyBytes)
-    fail(StepError::invalid_request, std::string(what) + " is " + std::to_string(key.size()) + " bytes long; at most " +
-                                         std::to_string(kMaxKeyBytes) + " are allowed",
+    fail(StepError::invalid_request,
+         std::string(what) + " is " + std::to_string(key.size()) + " bytes long; at most " +
+             std::to_string(kMaxKeyBytes) + " are allowed",
          {{"bytes", key.size()}, {"limit", kMaxKeyBytes}});
   check_text(key, what);
 }
@@ -47,10 +49,12 @@ void assign_pointer(json& data, const std::string& pointer, json value) {
     if (cur->is_array()) {
       std::size_t idx = cur->size();
       if (tok != "-") {
-        if (tok.empty() || tok.size() > 9 || tok.find_first_not_of("0123456789") != std::string::npos)
+        if (tok.empty() || tok.size() > 9 ||
+            tok.find_first_not_of("0123456789") != std::string::npos)
           fail(StepError::data_invalid, "cannot index an array with \"" + tok + "\" in " + pointer);
         idx = std::stoul(tok);
-        if (idx > cur->size()) fail(StepError::data_invalid, "array index out of range in " + pointer);
+        if (idx > cur->size())
+          fail(StepError::data_invalid, "array index out of range in " + pointer);
       }
       if (idx == cur->size()) cur->push_back(nullptr);
       cur = &(*cur)[idx];
@@ -89,8 +93,8 @@ InstanceView to_view(const InstanceRecord& r, const Definition* def) {
 }
 
 void Unit::too_long_key(storage::Db db, std::size_t bytes) {
-  fail(StepError::invalid_request, "the step would store a key of " + std::to_string(bytes) + " bytes in \"" +
-                                       storage::db_name(db) + "\"; at most " +
+  fail(StepError::invalid_request, "the step would store a key of " + std::to_string(bytes) +
+                                       " bytes in \"" + storage::db_name(db) + "\"; at most " +
                                        std::to_string(kMaxStoredKeyBytes) + " fit");
 }
 
@@ -99,10 +103,12 @@ InstanceRecord& Step::fetch(std::uint64_t id) {
   std::string damage;
   auto r = stepper_.load(b_, id, &damage);
   if (!r && b_.failed())  // the read failed (Stepper::load noted it): not "no such instance"
-    fail(StepError::storage_unavailable, "instance " + id_to_text(id) + " cannot be read: " +
-                                             storage::error_text(b_.storage_rc) + "; nothing was applied, retry",
+    fail(StepError::storage_unavailable,
+         "instance " + id_to_text(id) + " cannot be read: " + storage::error_text(b_.storage_rc) +
+             "; nothing was applied, retry",
          {{"code", b_.storage_rc}});
-  if (!r && !damage.empty()) fail(StepError::record_damaged, "instance " + id_to_text(id) + ": " + damaged_text(damage));
+  if (!r && !damage.empty())
+    fail(StepError::record_damaged, "instance " + id_to_text(id) + ": " + damaged_text(damage));
   if (!r) fail(StepError::not_found, "no instance with id " + id_to_text(id));
   u_.original_state.emplace(id, Unit::Original{r->state, r->definition_version});
   return u_.records.emplace(id, std::move(*r)).first->second;
@@ -110,7 +116,9 @@ InstanceRecord& Step::fetch(std::uint64_t id) {
 
 const Definition& Step::definition_of(const InstanceRecord& r) {
   const Definition* d = stepper_.definition(r.definition, r.definition_version);
-  if (!d) fail(StepError::not_found, "definition " + r.definition + " v" + std::to_string(r.definition_version) + " is not deployed");
+  if (!d)
+    fail(StepError::not_found, "definition " + r.definition + " v" +
+                                   std::to_string(r.definition_version) + " is not deployed");
   return *d;
 }
 
@@ -119,14 +127,17 @@ std::optional<std::uint64_t> Step::find_business_key(const std::string& key) {
   int rc = 0;
   auto v = b_.txn.get(Db::bkey, key, rc);
   // A lookup that cannot read is not "no such key": the step could start a duplicate.
-  if (rc) fail(StepError::storage_unavailable, "the business key \"" + key + "\" cannot be looked up: " +
-                                                   storage::error_text(rc) + "; nothing was applied, retry",
-               {{"code", rc}});
+  if (rc)
+    fail(StepError::storage_unavailable,
+         "the business key \"" + key + "\" cannot be looked up: " + storage::error_text(rc) +
+             "; nothing was applied, retry",
+         {{"code", rc}});
   if (!v || v->size() != 8) return std::nullopt;
   return storage::read_be64(*v);
 }
 
-json Step::lease_context(InstanceRecord& r, const Definition& def, json event, const Actor& actor) const {
+json Step::lease_context(InstanceRecord& r, const Definition& def, json event,
+                         const Actor& actor) const {
   // Members are placed in key order at the end of each object: no searches, and no
   // initializer lists (they copy every element twice).
   json ctx(json::value_t::object), who(json::value_t::object);
@@ -139,8 +150,11 @@ json Step::lease_context(InstanceRecord& r, const Definition& def, json event, c
   c.emplace_hint(c.end(), "event", std::move(event));
   if (def.uses_instance)
     c.emplace_hint(c.end(), "instance",
-                   json{{"id", id_to_text(r.id)}, {"businessKey", r.business_key}, {"definition", r.definition},
-                        {"version", r.version}, {"state", state_name(def, r.state)},
+                   json{{"id", id_to_text(r.id)},
+                        {"businessKey", r.business_key},
+                        {"definition", r.definition},
+                        {"version", r.version},
+                        {"state", state_name(def, r.state)},
                         {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
                         {"parent", r.parent ? id_to_text(r.parent) : std::string()}});
   if (def.uses_now) c.emplace_hint(c.end(), "now", format_time(b_.now, *def.timezone));
@@ -152,13 +166,14 @@ json& Step::data_of(json& ctx) {
   return it != ctx.end() ? *it : ctx["data"];
 }
 
-void Step::record_history(InstanceRecord& r, const std::string& kind, const std::string& event, const Actor& actor,
-                          const std::string& from, const json& payload, const json& changes, bool bounded) {
+void Step::record_history(InstanceRecord& r, const std::string& kind, const std::string& event,
+                          const Actor& actor, const std::string& from, const json& payload,
+                          const json& changes, bool bounded) {
   const Definition& def = definition_of(r);
   std::string status = to_string(r.status);
-  std::string body = encode_history_body({r.version, b_.now.time_since_epoch().count(), kind, event, actor.id,
-                                          actor.roles, from, def.states[r.state].name, payload, changes, status,
-                                          r.last_hash});
+  std::string body = encode_history_body({r.version, b_.now.time_since_epoch().count(), kind, event,
+                                          actor.id, actor.roles, from, def.states[r.state].name,
+                                          payload, changes, status, r.last_hash});
   if (bounded && body.size() > kMaxEntryBytes) {
     const bool has_payload = !payload.is_null() && !payload.empty();
     fail(has_payload ? StepError::payload_invalid : StepError::data_invalid,
@@ -169,12 +184,14 @@ void Step::record_history(InstanceRecord& r, const std::string& kind, const std:
   }
   r.last_hash = history_hash(r.last_hash, body);
   std::uint64_t key = u_.next.history++;
-  u_.put(Db::hist, be64(key), history_value(r.id, r.last_entry, seal_history(std::move(body), r.last_hash)));
+  u_.put(Db::hist, be64(key),
+         history_value(r.id, r.last_entry, seal_history(std::move(body), r.last_hash)));
   r.last_entry = key;
 }
 
 void Step::arm(InstanceRecord& r, int state, int timer, TimePoint due, std::uint32_t fired) {
-  TimerRef t{static_cast<std::uint64_t>(std::max<std::int64_t>(0, ms(due))), r.next_timer_seq++, state, timer, fired};
+  TimerRef t{static_cast<std::uint64_t>(std::max<std::int64_t>(0, ms(due))), r.next_timer_seq++,
+             state, timer, fired};
   r.timers.push_back(t);
   u_.put(Db::timers, timer_key(t, r.id), "");
 }
@@ -195,17 +212,21 @@ void Step::rearm(InstanceRecord& r, const TimerRef& fired_timer, TimePoint due) 
   if (spec.limit && fired_timer.fired + 1 >= spec.limit) return;
   Expressions ex(def, env_.calendars);
   json ctx = lease_context(r, def, nullptr, Actor::system());
-  auto next = ex.add(due, json(spec.every->to_string()), spec.calendar, ctx, spec.pointer + "/every");
+  auto next =
+      ex.add(due, json(spec.every->to_string()), spec.calendar, ctx, spec.pointer + "/every");
   release(r, ctx);
-  if (next && *next > due) arm(r, fired_timer.state, fired_timer.timer, *next, fired_timer.fired + 1);
+  if (next && *next > due)
+    arm(r, fired_timer.state, fired_timer.timer, *next, fired_timer.fired + 1);
 }
 
-void Step::enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor, int depth) {
+void Step::enter(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor,
+                 int depth) {
   arm_state(r, def, state, ctx, nullptr);
   run_actions(r, def, def.states[state].on_entry, ctx, actor, depth);
 }
 
-void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& ctx, Carried* carried) {
+void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& ctx,
+                     Carried* carried) {
   const StateSpec& st = def.states[state];
   Expressions ex(def, env_.calendars);
   std::optional<TimePoint> due;
@@ -213,18 +234,22 @@ void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& 
     const auto& d = *st.deadline;
     const std::int64_t* kept = nullptr;
     if (carried)
-      if (auto it = carried->deadlines.find(st.name); it != carried->deadlines.end()) kept = &it->second;
-    if (kept) due = TimePoint(Millis(*kept));
-    else if (d.at) due = ex.at(*d.at, ctx, d.pointer + "/at");
-    else if (d.after) due = ex.add(b_.now, *d.after, d.calendar, ctx, d.pointer + "/after");
+      if (auto it = carried->deadlines.find(st.name); it != carried->deadlines.end())
+        kept = &it->second;
+    if (kept)
+      due = TimePoint(Millis(*kept));
+    else if (d.at)
+      due = ex.at(*d.at, ctx, d.pointer + "/at");
+    else if (d.after)
+      due = ex.add(b_.now, *d.after, d.calendar, ctx, d.pointer + "/after");
     if (due) r.deadlines.emplace_back(state, ms(*due));
   }
   for (std::size_t i = 0; i < st.timers.size(); ++i) {
     const TimerSpec& t = st.timers[i];
     if (carried)
       if (auto it = carried->timers.find(std::pair{st.name, t.id}); it != carried->timers.end()) {
-        arm(r, state, static_cast<int>(i), TimePoint(Millis(static_cast<std::int64_t>(it->second.due_ms))),
-            it->second.fired);
+        arm(r, state, static_cast<int>(i),
+            TimePoint(Millis(static_cast<std::int64_t>(it->second.due_ms))), it->second.fired);
         continue;
       }
     std::optional<TimePoint> when;
@@ -241,7 +266,8 @@ void Step::arm_state(InstanceRecord& r, const Definition& def, int state, json& 
   }
 }
 
-void Step::exit(InstanceRecord& r, const Definition& def, int state, json& ctx, const Actor& actor) {
+void Step::exit(InstanceRecord& r, const Definition& def, int state, json& ctx,
+                const Actor& actor) {
   run_actions(r, def, def.states[state].on_exit, ctx, actor, 0);
   disarm(r, state);
   std::erase_if(r.deadlines, [&](const auto& d) { return d.first == state; });
@@ -253,7 +279,8 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     Expressions ex(def, env_.calendars);
     std::vector<json> values;
     values.reserve(tr.set.size());
-    for (const auto& [ptr, rule] : tr.set) values.push_back(ex.build(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
+    for (const auto& [ptr, rule] : tr.set)
+      values.push_back(ex.build(rule, ctx, tr.pointer + "/set/" + pointer_escape(ptr)));
     for (std::size_t i = 0; i < values.size(); ++i) {
       const std::string& ptr = tr.set[i].first;
       // The data above the value is checked already: only the value, at its depth.
@@ -261,8 +288,9 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
       auto defect = levels >= kMaxDataDepth ? std::optional<std::string>("is nested too deep")
                                             : json_defect(values[i], kMaxDataDepth - levels);
       if (defect)
-        fail(StepError::data_invalid, "\"set\" of " + ptr + " (" + tr.pointer + "/set): the value " + *defect +
-                                          " (data may nest " + std::to_string(kMaxDataDepth) + " levels)",
+        fail(StepError::data_invalid,
+             "\"set\" of " + ptr + " (" + tr.pointer + "/set): the value " + *defect +
+                 " (data may nest " + std::to_string(kMaxDataDepth) + " levels)",
              {{"limit", kMaxDataDepth}});
       json& change = changes.emplace_back(json::array());
       change.push_back(tr.set[i].first);
@@ -293,7 +321,8 @@ void Step::transition(InstanceRecord& r, const Definition& def, const Transition
     path.push_back(s);
   }
   std::reverse(path.begin(), path.end());
-  for (int c = def.states[tr.target].initial_child; c >= 0; c = def.states[c].initial_child) path.push_back(c);
+  for (int c = def.states[tr.target].initial_child; c >= 0; c = def.states[c].initial_child)
+    path.push_back(c);
   r.state = path.back();
   if (def.uses_instance) ctx["instance"]["state"] = def.states[r.state].name;
   for (int s : path) enter(r, def, s, ctx, actor, depth);
@@ -306,10 +335,18 @@ void Step::finish(InstanceRecord& r, const Definition& def, const json& data) {
   disarm(r, -1);
   r.deadlines.clear();
   if (r.parent && !r.parent_event.empty())
-    u_.cascades.push_back({Cascade::deliver, r.parent, {}, r.parent_event,
-                           {{"child", id_to_text(r.id)}, {"businessKey", r.business_key}, {"outcome", r.outcome},
-                            {"status", "completed"}, {"data", data}, {"definition", r.definition}},
-                           Actor::system(), {}});
+    u_.cascades.push_back({Cascade::deliver,
+                           r.parent,
+                           {},
+                           r.parent_event,
+                           {{"child", id_to_text(r.id)},
+                            {"businessKey", r.business_key},
+                            {"outcome", r.outcome},
+                            {"status", "completed"},
+                            {"data", data},
+                            {"definition", r.definition}},
+                           Actor::system(),
+                           {}});
 }
 
 // The top-level member a data pointer starts in ("/a/b" -> "a"); nullopt for "".
@@ -319,30 +356,36 @@ static std::optional<std::string> first_member(const std::string& pointer) {
   return std::move(tokens.front());
 }
 
-void Step::check_data(const InstanceRecord& r, const Definition& def, const std::set<std::string>* members) {
+void Step::check_data(const InstanceRecord& r, const Definition& def,
+                      const std::set<std::string>* members) {
   if (!def.data_schema) return;
   Problems p;
   bool ok = true;
   if (members) {
     for (const auto& m : *members) {
       auto it = def.data_member_schemas.find(m);
-      const JsonSchema* schema = it != def.data_member_schemas.end() ? it->second.get() : def.data_extra_schema.get();
-      if (schema) ok = schema->validate(r.data.at(m), p, "/data/" + pointer_escape(m), "data-invalid") && ok;
+      const JsonSchema* schema =
+          it != def.data_member_schemas.end() ? it->second.get() : def.data_extra_schema.get();
+      if (schema)
+        ok = schema->validate(r.data.at(m), p, "/data/" + pointer_escape(m), "data-invalid") && ok;
     }
   } else {
     ok = def.data_schema->validate(r.data, p, "/data", "data-invalid");
   }
   if (!ok) {
     json list = json::array();
-    for (const auto& item : p.items()) list.push_back({{"pointer", item.pointer}, {"message", item.message}});
-    fail(StepError::data_invalid, "instance data would not satisfy the definition's dataSchema: " +
-                                      p.items().front().message + " at " + p.items().front().pointer,
+    for (const auto& item : p.items())
+      list.push_back({{"pointer", item.pointer}, {"message", item.message}});
+    fail(StepError::data_invalid,
+         "instance data would not satisfy the definition's dataSchema: " +
+             p.items().front().message + " at " + p.items().front().pointer,
          {{"problems", list}});
   }
 }
 
-void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vector<ActionSpec>& actions, json& ctx,
-                       const Actor& /*actor*/, int depth) {
+void Step::run_actions(InstanceRecord& r, const Definition& def,
+                       const std::vector<ActionSpec>& actions, json& ctx, const Actor& /*actor*/,
+                       int depth) {
   if (actions.empty()) return;
   Expressions ex(def, env_.calendars);
   for (std::size_t ai = 0; ai < actions.size(); ++ai) {
@@ -351,8 +394,9 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
     if (s.contains("when") && !ex.test(s["when"], ctx, a.pointer + "/when")) continue;
     std::string idem = id_to_text(r.id) + ":" + std::to_string(r.version) + ":" + a.pointer;
     auto outbox = [&](const char* kind, json body) {
-      json msg = {{"kind", kind}, {"channel", a.name}, {"instance", id_to_text(r.id)}, {"step", r.version},
-                  {"key", idem}, {"body", std::move(body)}, {"created", ms(b_.now)}};
+      json msg = {{"kind", kind},         {"channel", a.name}, {"instance", id_to_text(r.id)},
+                  {"step", r.version},    {"key", idem},       {"body", std::move(body)},
+                  {"created", ms(b_.now)}};
       auto bytes = json::to_msgpack(msg);
       u_.put(Db::due, outbox_due_key(a.name, ms(b_.now), u_.next.outbox), "");  // due from now
       u_.put(Db::outbox, be64(u_.next.outbox++), std::string(bytes.begin(), bytes.end()));
@@ -361,12 +405,18 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
       case ActionKind::notify: {
         json to = s.contains("to") ? ex.build(s["to"], ctx, a.pointer + "/to") : json(nullptr);
         if (!to.is_array()) to = json::array({to});
-        to.erase(std::remove_if(to.begin(), to.end(), [](const json& x) { return x.is_null() || x == ""; }), to.end());
+        to.erase(std::remove_if(to.begin(), to.end(),
+                                [](const json& x) { return x.is_null() || x == ""; }),
+                 to.end());
         std::string tpl;
-        if (s.contains("template") && s["template"].is_string()) tpl = s["template"].get<std::string>();
-        else if (s.contains("templates")) tpl = text_of(s["templates"]);
-        json body = {{"to", to}, {"text", render::render_template(tpl, ctx)},
-                     {"definition", r.definition}, {"state", state_name(def, r.state)},
+        if (s.contains("template") && s["template"].is_string())
+          tpl = s["template"].get<std::string>();
+        else if (s.contains("templates"))
+          tpl = text_of(s["templates"]);
+        json body = {{"to", to},
+                     {"text", render::render_template(tpl, ctx)},
+                     {"definition", r.definition},
+                     {"state", state_name(def, r.state)},
                      {"businessKey", r.business_key}};
         if (s.contains("subject") && s["subject"].is_string())
           body["subject"] = render::render_template(s["subject"].get<std::string>(), ctx);
@@ -374,36 +424,54 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
         break;
       }
       case ActionKind::task: {
-        json input = s.contains("input") ? ex.build(s["input"], ctx, a.pointer + "/input") : json(nullptr);
-        json body = {{"input", input}, {"onResult", s.value("onResult", "")}, {"onError", s.value("onError", "")},
-                     {"definition", r.definition}, {"state", state_name(def, r.state)}};
-        if (s.contains("query") && s["query"].is_string()) body["query"] = s["query"];  // data-source channel
+        json input =
+            s.contains("input") ? ex.build(s["input"], ctx, a.pointer + "/input") : json(nullptr);
+        json body = {{"input", input},
+                     {"onResult", s.value("onResult", "")},
+                     {"onError", s.value("onError", "")},
+                     {"definition", r.definition},
+                     {"state", state_name(def, r.state)}};
+        if (s.contains("query") && s["query"].is_string())
+          body["query"] = s["query"];  // data-source channel
         outbox("task", std::move(body));
         break;
       }
       case ActionKind::spawn: {
-        auto child_def = env_.definitions.find(a.name, s.contains("version") && s["version"].is_number_integer()
-                                                           ? std::optional<std::int64_t>(s["version"].get<std::int64_t>())
-                                                           : std::nullopt);
-        if (!child_def) fail(StepError::invalid_request, "spawn: definition \"" + a.name + "\" is not deployed", {{"pointer", a.pointer}});
+        auto child_def = env_.definitions.find(
+            a.name, s.contains("version") && s["version"].is_number_integer()
+                        ? std::optional<std::int64_t>(s["version"].get<std::int64_t>())
+                        : std::nullopt);
+        if (!child_def)
+          fail(StepError::invalid_request, "spawn: definition \"" + a.name + "\" is not deployed",
+               {{"pointer", a.pointer}});
         u_.pinned.push_back(child_def);
-        if (depth >= kMaxSpawnDepth) fail(StepError::invalid_request, "spawn nested deeper than " + std::to_string(kMaxSpawnDepth));
-        json items = s.contains("forEach") ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach") : json::array({nullptr});
-        if (!items.is_array()) fail(StepError::expression_error, "spawn: forEach must yield an array", {{"pointer", a.pointer + "/forEach"}});
+        if (depth >= kMaxSpawnDepth)
+          fail(StepError::invalid_request,
+               "spawn nested deeper than " + std::to_string(kMaxSpawnDepth));
+        json items = s.contains("forEach") ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach")
+                                           : json::array({nullptr});
+        if (!items.is_array())
+          fail(StepError::expression_error, "spawn: forEach must yield an array",
+               {{"pointer", a.pointer + "/forEach"}});
         std::string on_done = s.value("onDone", "");
         // One copy of the context for the whole loop (a copy per child made a spawn over
         // the rows of a query quadratic in the number of rows).
         json item_ctx = ctx;
         for (std::size_t i = 0; i < items.size(); ++i) {
-          if (++u_.spawned > env_.max_cascade) fail(StepError::invalid_request, "a step may spawn at most " + std::to_string(env_.max_cascade) + " children");
+          if (++u_.spawned > env_.max_cascade)
+            fail(StepError::invalid_request,
+                 "a step may spawn at most " + std::to_string(env_.max_cascade) + " children");
           item_ctx["item"] = items[i];
           item_ctx["index"] = i;
-          json data = s.contains("data") ? ex.build(s["data"], item_ctx, a.pointer + "/data") : json::object();
+          json data = s.contains("data") ? ex.build(s["data"], item_ctx, a.pointer + "/data")
+                                         : json::object();
           std::string key;
           if (s.contains("businessKey")) {
             json k = ex.eval(s["businessKey"], item_ctx, a.pointer + "/businessKey");
-            if (k.is_string()) key = k.get<std::string>();
-            else if (!k.is_null()) key = k.dump();
+            if (k.is_string())
+              key = k.get<std::string>();
+            else if (!k.is_null())
+              key = k.dump();
           }
           if (!key.empty()) {
             if (auto existing = find_business_key(key)) {
@@ -411,22 +479,33 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
               if (other.status == InstanceStatus::running) continue;  // idempotent: already there
             }
           }
-          std::uint64_t child = create(*child_def, std::move(data), key, r.id, on_done, Actor::system(), depth + 1);
+          std::uint64_t child =
+              create(*child_def, std::move(data), key, r.id, on_done, Actor::system(), depth + 1);
           u_.put(Db::children, be64(r.id) + be64(child), "");
         }
         break;
       }
       case ActionKind::send: {
-        Cascade c{Cascade::deliver, 0, {}, a.name, json::object(), Actor{"instance:" + id_to_text(r.id), {"system"}}, {}};
+        Cascade c{Cascade::deliver,
+                  0,
+                  {},
+                  a.name,
+                  json::object(),
+                  Actor{"instance:" + id_to_text(r.id), {"system"}},
+                  {}};
         if (s.contains("payload")) c.payload = ex.build(s["payload"], ctx, a.pointer + "/payload");
         if (s.contains("to")) {
           json to = ex.eval(s["to"], ctx, a.pointer + "/to");
           auto id = to.is_string() ? id_from_text(to.get<std::string>()) : std::nullopt;
-          if (!id) fail(StepError::expression_error, "send: \"to\" must yield an instance id", {{"pointer", a.pointer + "/to"}});
+          if (!id)
+            fail(StepError::expression_error, "send: \"to\" must yield an instance id",
+                 {{"pointer", a.pointer + "/to"}});
           c.target = *id;
         } else if (s.contains("toBusinessKey")) {
           json to = ex.eval(s["toBusinessKey"], ctx, a.pointer + "/toBusinessKey");
-          if (!to.is_string()) fail(StepError::expression_error, "send: \"toBusinessKey\" must yield a string", {{"pointer", a.pointer + "/toBusinessKey"}});
+          if (!to.is_string())
+            fail(StepError::expression_error, "send: \"toBusinessKey\" must yield a string",
+                 {{"pointer", a.pointer + "/toBusinessKey"}});
           c.target_business_key = to.get<std::string>();
         }
         u_.cascades.push_back(std::move(c));
@@ -436,13 +515,15 @@ void Step::run_actions(InstanceRecord& r, const Definition& def, const std::vect
   }
 }
 
-std::uint64_t Step::create(const Definition& def, json data, const std::string& business_key, std::uint64_t parent,
-                           const std::string& parent_event, const Actor& actor, int depth) {
+std::uint64_t Step::create(const Definition& def, json data, const std::string& business_key,
+                           std::uint64_t parent, const std::string& parent_event,
+                           const Actor& actor, int depth) {
   if (!data.is_object()) fail(StepError::invalid_request, "instance data must be a JSON object");
   if (business_key.size() > kMaxKeyBytes || !valid_utf8(business_key))  // the message only then
     check_key(business_key, "the business key of a new " + def.id + " instance");
   if (auto defect = json_defect(data, kMaxDataDepth))
-    fail(StepError::data_invalid, "the data of a new " + def.id + " instance " + *defect, {{"limit", kMaxDataDepth}});
+    fail(StepError::data_invalid, "the data of a new " + def.id + " instance " + *defect,
+         {{"limit", kMaxDataDepth}});
   InstanceRecord rec;
   rec.id = b_.ids.next(b_.now);
   rec.definition = def.id;
@@ -458,7 +539,8 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
   check_data(r, def);
   json initial_data = r.data;
   std::vector<int> path{def.initial};
-  for (int c = def.states[def.initial].initial_child; c >= 0; c = def.states[c].initial_child) path.push_back(c);
+  for (int c = def.states[def.initial].initial_child; c >= 0; c = def.states[c].initial_child)
+    path.push_back(c);
   r.state = path.back();
   json ctx = lease_context(r, def, nullptr, actor);
   for (int s : path) enter(r, def, s, ctx, actor, depth);
@@ -468,19 +550,23 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
     u_.business_keys[business_key] = r.id;
     u_.put(Db::bkey, business_key, be64(r.id));
   }
-  record_history(r, "start", "", actor, "", nullptr, json::array({json::array({"", std::move(initial_data)})}));
+  record_history(r, "start", "", actor, "", nullptr,
+                 json::array({json::array({"", std::move(initial_data)})}));
   return r.id;
 }
 
-void Step::handle_event(InstanceRecord& r, const std::string& name, const json& payload, const Actor& actor,
-                        std::optional<std::uint64_t> expected_version, const std::string& kind) {
+void Step::handle_event(InstanceRecord& r, const std::string& name, const json& payload,
+                        const Actor& actor, std::optional<std::uint64_t> expected_version,
+                        const std::string& kind) {
   const Definition& def = definition_of(r);
   if (r.status != InstanceStatus::running)
-    fail(StepError::instance_ended, "instance " + id_to_text(r.id) + " has " + to_string(r.status) +
-                                        (r.outcome.empty() ? "" : " with outcome \"" + r.outcome + "\""));
+    fail(StepError::instance_ended,
+         "instance " + id_to_text(r.id) + " has " + to_string(r.status) +
+             (r.outcome.empty() ? "" : " with outcome \"" + r.outcome + "\""));
   if (expected_version && *expected_version != r.version)
     fail(StepError::version_conflict,
-         "instance is at version " + std::to_string(r.version) + ", not " + std::to_string(*expected_version),
+         "instance is at version " + std::to_string(r.version) + ", not " +
+             std::to_string(*expected_version),
          {{"current", r.version}});
   const EventSpec* ev = def.find_event(r.state, name);
   if (!ev) {
@@ -491,8 +577,10 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
          {{"state", def.states[r.state].name}, {"allowed", allowed}});
   }
   if (!ev->roles.empty() &&
-      std::none_of(ev->roles.begin(), ev->roles.end(), [&](const std::string& role) { return actor.has_role(role); }))
-    fail(StepError::role_not_allowed, "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
+      std::none_of(ev->roles.begin(), ev->roles.end(),
+                   [&](const std::string& role) { return actor.has_role(role); }))
+    fail(StepError::role_not_allowed,
+         "event \"" + name + "\" needs one of the roles " + json(ev->roles).dump(),
          {{"required", ev->roles}});
   json event(json::value_t::object);
   auto& e = event.get_ref<json::object_t&>();
@@ -502,17 +590,26 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
   Expressions ex(def, env_.calendars);
   if (ev->actors) {
     json allowed = ex.eval(*ev->actors, ctx, ev->pointer + "/actors");
-    bool ok = allowed.is_array() ? std::any_of(allowed.begin(), allowed.end(), [&](const json& a) { return a.is_string() && a.get<std::string>() == actor.id; })
-                                 : allowed.is_string() && allowed.get<std::string>() == actor.id;
-    if (!ok) fail(StepError::actor_not_allowed, "actor \"" + actor.id + "\" may not send \"" + name + "\" to this instance");
+    bool ok = allowed.is_array()
+                  ? std::any_of(allowed.begin(), allowed.end(),
+                                [&](const json& a) {
+                                  return a.is_string() && a.get<std::string>() == actor.id;
+                                })
+                  : allowed.is_string() && allowed.get<std::string>() == actor.id;
+    if (!ok)
+      fail(StepError::actor_not_allowed,
+           "actor \"" + actor.id + "\" may not send \"" + name + "\" to this instance");
   }
   if (ev->payload_schema) {
     Problems p;
     if (!ev->payload_schema->validate(payload, p, "/payload", "payload-invalid")) {
       json list = json::array();
-      for (const auto& item : p.items()) list.push_back({{"pointer", item.pointer}, {"message", item.message}});
-      fail(StepError::payload_invalid, "payload of \"" + name + "\" is invalid: " + p.items().front().message +
-                                           " at " + p.items().front().pointer, {{"problems", list}});
+      for (const auto& item : p.items())
+        list.push_back({{"pointer", item.pointer}, {"message", item.message}});
+      fail(StepError::payload_invalid,
+           "payload of \"" + name + "\" is invalid: " + p.items().front().message + " at " +
+               p.items().front().pointer,
+           {{"problems", list}});
     }
   }
   const TransitionSpec* chosen = nullptr;
@@ -524,13 +621,16 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
   }
   if (!chosen) {
     std::string msg = text_of(ev->reject_message);
-    fail(StepError::guard_false, msg.empty() ? "no transition of event \"" + name + "\" applies now (every guard is false)" : msg);
+    fail(StepError::guard_false,
+         msg.empty() ? "no transition of event \"" + name + "\" applies now (every guard is false)"
+                     : msg);
   }
   take(r, def, *chosen, ctx, actor, kind, name, payload);
 }
 
-void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx, const Actor& actor,
-                const std::string& kind, const std::string& event, const json& payload) {
+void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& tr, json& ctx,
+                const Actor& actor, const std::string& kind, const std::string& event,
+                const json& payload) {
   std::string from = def.states[r.state].name;
   r.version++;
   r.updated_ms = ms(b_.now);
@@ -565,33 +665,50 @@ void Step::timer_transition(InstanceRecord& r, const TimerSpec& spec) {
   take(r, def, spec.transition, ctx, sys, "timer", "timer:" + spec.id, nullptr);
 }
 
-void Step::cancel(InstanceRecord& r, const std::string& reason, const Actor& actor, bool from_parent) {
+void Step::cancel(InstanceRecord& r, const std::string& reason, const Actor& actor,
+                  bool from_parent) {
   const Definition& def = definition_of(r);
   if (r.status != InstanceStatus::running)
-    fail(StepError::instance_ended, "instance " + id_to_text(r.id) + " has already " + to_string(r.status));
+    fail(StepError::instance_ended,
+         "instance " + id_to_text(r.id) + " has already " + to_string(r.status));
   r.version++;
   r.updated_ms = ms(b_.now);
   r.status = InstanceStatus::cancelled;
   disarm(r, -1);
   r.deadlines.clear();
-  record_history(r, "cancel", "cancel", actor, def.states[r.state].name, {{"reason", reason}}, json::array());
+  record_history(r, "cancel", "cancel", actor, def.states[r.state].name, {{"reason", reason}},
+                 json::array());
   // Children end with their parent.
   {
     auto cur = b_.txn.cursor(Db::children);
     std::string prefix = be64(r.id);
     for (bool ok = cur->seek(prefix); ok && cur->key().substr(0, 8) == prefix; ok = cur->next())
-      u_.cascades.push_back({Cascade::cancel, storage::read_be64(cur->key(), 8), {}, {}, nullptr,
-                             Actor{"instance:" + id_to_text(r.id), {"system"}}, "parent cancelled: " + reason});
+      u_.cascades.push_back({Cascade::cancel,
+                             storage::read_be64(cur->key(), 8),
+                             {},
+                             {},
+                             nullptr,
+                             Actor{"instance:" + id_to_text(r.id), {"system"}},
+                             "parent cancelled: " + reason});
     if (int rc = cur->status())  // the children must not outlive a cancel unseen
-      fail(StepError::storage_unavailable, "the children of instance " + id_to_text(r.id) + " cannot be read: " +
-                                               storage::error_text(rc) + "; nothing was applied, retry",
+      fail(StepError::storage_unavailable,
+           "the children of instance " + id_to_text(r.id) +
+               " cannot be read: " + storage::error_text(rc) + "; nothing was applied, retry",
            {{"code", rc}});
   }
   if (!from_parent && r.parent && !r.parent_event.empty())
-    u_.cascades.push_back({Cascade::deliver, r.parent, {}, r.parent_event,
-                           {{"child", id_to_text(r.id)}, {"businessKey", r.business_key}, {"outcome", nullptr},
-                            {"status", "cancelled"}, {"data", r.data}, {"definition", r.definition}},
-                           Actor::system(), {}});
+    u_.cascades.push_back({Cascade::deliver,
+                           r.parent,
+                           {},
+                           r.parent_event,
+                           {{"child", id_to_text(r.id)},
+                            {"businessKey", r.business_key},
+                            {"outcome", nullptr},
+                            {"status", "cancelled"},
+                            {"data", r.data},
+                            {"definition", r.definition}},
+                           Actor::system(),
+                           {}});
 }
 
 }  // namespace bihuan::runtime

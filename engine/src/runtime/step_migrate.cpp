@@ -8,8 +8,10 @@ namespace {
 
 // A refused migration request, with the JSON Pointer of the member at fault (the HTTP
 // API puts it in the problem's errors).
-[[noreturn]] void refuse(StepError e, const std::string& message, const std::string& pointer, const char* code) {
-  fail(e, message, {{"problems", json::array({{{"pointer", pointer}, {"code", code}, {"message", message}}})}});
+[[noreturn]] void refuse(StepError e, const std::string& message, const std::string& pointer,
+                         const char* code) {
+  fail(e, message,
+       {{"problems", json::array({{{"pointer", pointer}, {"code", code}, {"message", message}}})}});
 }
 
 }  // namespace
@@ -22,30 +24,36 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
                                         ": only a running instance can be migrated");
   if (req.expected_version && *req.expected_version != r.version)
     fail(StepError::version_conflict,
-         "instance is at version " + std::to_string(r.version) + ", not " + std::to_string(*req.expected_version),
+         "instance is at version " + std::to_string(r.version) + ", not " +
+             std::to_string(*req.expected_version),
          {{"current", r.version}});
   std::int64_t target = 0;
-  if (req.to_version) target = *req.to_version;
-  else if (auto newest = env_.definitions.find(r.definition, std::nullopt)) target = newest->version;
+  if (req.to_version)
+    target = *req.to_version;
+  else if (auto newest = env_.definitions.find(r.definition, std::nullopt))
+    target = newest->version;
   const Definition* to = stepper_.definition(r.definition, target);
   if (!to)
-    refuse(StepError::not_found, "definition " + r.definition + " has no deployed version " + std::to_string(target),
+    refuse(StepError::not_found,
+           "definition " + r.definition + " has no deployed version " + std::to_string(target),
            "/toVersion", "not-deployed");
   if (to->version == from.version)
     refuse(StepError::invalid_request,
-           "instance " + id_text + " is on version " + std::to_string(from.version) + " of " + r.definition + " already",
+           "instance " + id_text + " is on version " + std::to_string(from.version) + " of " +
+               r.definition + " already",
            "/toVersion", "same-version");
   // The map is checked whole, so that one map used for many instances finds its typos on
   // the first of them.
   for (const auto& [old_name, new_name] : req.states) {
     if (from.find_state(old_name) < 0)
       refuse(StepError::invalid_request,
-             "states: \"" + old_name + "\" is not a state of " + r.definition + " v" + std::to_string(from.version),
+             "states: \"" + old_name + "\" is not a state of " + r.definition + " v" +
+                 std::to_string(from.version),
              "/states/" + pointer_escape(old_name), "unknown-state");
     if (to->find_state(new_name) < 0)
       refuse(StepError::invalid_request,
-             "states: \"" + new_name + "\" (for \"" + old_name + "\") is not a state of " + r.definition + " v" +
-                 std::to_string(to->version),
+             "states: \"" + new_name + "\" (for \"" + old_name + "\") is not a state of " +
+                 r.definition + " v" + std::to_string(to->version),
              "/states/" + pointer_escape(old_name), "unknown-state");
   }
   const std::string old_name = from.states[r.state].name;
@@ -54,20 +62,24 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
   const int ns = to->find_state(new_name);
   if (ns < 0)
     refuse(StepError::invalid_request,
-           "version " + std::to_string(to->version) + " of " + r.definition + " has no state \"" + new_name +
-               "\": map it in states, e.g. {\"" + old_name + "\": \"...\"}",
+           "version " + std::to_string(to->version) + " of " + r.definition + " has no state \"" +
+               new_name + "\": map it in states, e.g. {\"" + old_name + "\": \"...\"}",
            "/states", "unmapped-state");
   if (to->states[ns].type != StateType::atomic)
-    refuse(StepError::invalid_request,
-           "state \"" + new_name + "\" of " + r.definition + " v" + std::to_string(to->version) + " is " +
-               (to->states[ns].type == StateType::final_state ? "final: cancel the instance instead"
-                                                              : "compound: map to one of its states"),
-           "/states/" + pointer_escape(old_name), "not-atomic");
+    refuse(
+        StepError::invalid_request,
+        "state \"" + new_name + "\" of " + r.definition + " v" + std::to_string(to->version) +
+            " is " +
+            (to->states[ns].type == StateType::final_state ? "final: cancel the instance instead"
+                                                           : "compound: map to one of its states"),
+        "/states/" + pointer_escape(old_name), "not-atomic");
 
   Carried carried;
-  for (const auto& [state, due] : r.deadlines) carried.deadlines.emplace(from.states[state].name, due);
+  for (const auto& [state, due] : r.deadlines)
+    carried.deadlines.emplace(from.states[state].name, due);
   for (const TimerRef& t : r.timers)
-    carried.timers.emplace(std::pair{from.states[t.state].name, from.states[t.state].timers[t.timer].id}, t);
+    carried.timers.emplace(
+        std::pair{from.states[t.state].name, from.states[t.state].timers[t.timer].id}, t);
   disarm(r, -1);
   r.deadlines.clear();
   r.definition_version = to->version;
@@ -82,7 +94,8 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
     tr.set = req.set;
     for (const auto& [ptr, rule] : tr.set)
       if (ptr.empty() || ptr[0] != '/')  // "" would replace the data object itself
-        refuse(StepError::invalid_request, "set: \"" + ptr + "\" is not a JSON Pointer (it starts with /)",
+        refuse(StepError::invalid_request,
+               "set: \"" + ptr + "\" is not a JSON Pointer (it starts with /)",
                "/set/" + pointer_escape(ptr), "pointer");
     transition(r, *to, tr, ctx, req.actor, changes, 0);
   }
@@ -95,21 +108,26 @@ json Step::migrate(InstanceRecord& r, const MigrateRequest& req) {
   for (const TimerRef& t : r.timers) {
     const StateSpec& st = to->states[t.state];
     const std::string& id = st.timers[t.timer].id;
-    timers.push_back({{"state", st.name}, {"id", id},
-                      {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(t.due_ms))), *to->timezone)},
+    timers.push_back({{"state", st.name},
+                      {"id", id},
+                      {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(t.due_ms))),
+                                          *to->timezone)},
                       {"kept", carried.timers.count(std::pair{st.name, id}) > 0}});
   }
   for (const auto& [state, due] : r.deadlines) {
     const std::string& name = to->states[state].name;
-    deadlines.push_back({{"state", name}, {"due", format_time(TimePoint(Millis(due)), *to->timezone)},
+    deadlines.push_back({{"state", name},
+                         {"due", format_time(TimePoint(Millis(due)), *to->timezone)},
                          {"kept", carried.deadlines.count(name) > 0}});
   }
-  json report = {{"fromVersion", from.version}, {"toVersion", to->version}, {"fromState", old_name},
-                 {"toState", new_name},         {"timers", std::move(timers)}, {"deadlines", std::move(deadlines)},
+  json report = {{"fromVersion", from.version}, {"toVersion", to->version},
+                 {"fromState", old_name},       {"toState", new_name},
+                 {"timers", std::move(timers)}, {"deadlines", std::move(deadlines)},
                  {"changes", changes}};
-  record_history(r, "migrate", "", req.actor, old_name,
-                 {{"fromVersion", from.version}, {"toVersion", to->version}, {"reason", req.reason}}, std::move(changes),
-                 true);
+  record_history(
+      r, "migrate", "", req.actor, old_name,
+      {{"fromVersion", from.version}, {"toVersion", to->version}, {"reason", req.reason}},
+      std::move(changes), true);
   return report;
 }
 

@@ -29,7 +29,8 @@ std::string state_key(const std::string& def, const std::string& state, std::uin
 // request; the step is refused like any other (its unit is discarded, nothing of it was
 // written) so that the batch and the process go on.
 StepFailure internal(const std::exception& e) {
-  return {StepError::internal_error, std::string("the engine failed on this step (a defect; please report it): ") + e.what()};
+  return {StepError::internal_error,
+          std::string("the engine failed on this step (a defect; please report it): ") + e.what()};
 }
 
 StepResult refused(const StepFailure& f) {
@@ -62,7 +63,8 @@ std::optional<InstanceRecord> Stepper::load(Batch& b, std::uint64_t id, std::str
   b.note(rc);
   if (!bytes) return std::nullopt;
   auto r = decode_instance(*bytes);
-  std::string what = stored_record_damage(r, id, r ? definition(r->definition, r->definition_version) : nullptr);
+  std::string what =
+      stored_record_damage(r, id, r ? definition(r->definition, r->definition_version) : nullptr);
   if (what.empty()) return r;
   if (damage) *damage = std::move(what);
   return std::nullopt;
@@ -76,7 +78,9 @@ const Definition* Stepper::definition(const std::string& id, std::int64_t versio
   return used_.emplace_back(std::move(d)).get();
 }
 
-InstanceView Stepper::view(const InstanceRecord& r) { return to_view(r, definition(r.definition, r.definition_version)); }
+InstanceView Stepper::view(const InstanceRecord& r) {
+  return to_view(r, definition(r.definition, r.definition_version));
+}
 
 void Stepper::seal(Unit& u) {
   u.sealed.clear();
@@ -84,9 +88,10 @@ void Stepper::seal(Unit& u) {
   for (const auto& [id, rec] : u.records) {
     std::string bytes = encode(rec);
     if (bytes.size() > kMaxRecordBytes)
-      fail(StepError::data_invalid, "instance " + id_to_text(id) + " would be stored in " + std::to_string(bytes.size()) +
-                                        " bytes, nearly all of it its data; at most " + std::to_string(kMaxRecordBytes) +
-                                        " are allowed",
+      fail(StepError::data_invalid,
+           "instance " + id_to_text(id) + " would be stored in " + std::to_string(bytes.size()) +
+               " bytes, nearly all of it its data; at most " + std::to_string(kMaxRecordBytes) +
+               " are allowed",
            {{"limit", kMaxRecordBytes}, {"bytes", bytes.size()}});
     u.sealed.push_back(std::move(bytes));
   }
@@ -103,7 +108,8 @@ void Stepper::apply(Batch& b, Unit& u) {
   for (auto& [is_put, db, key, value] : u.ops) {
     // History and outbox keys only grow: append at the right edge of their trees.
     bool append = db == Db::hist || db == Db::outbox;
-    b.note(is_put ? b.txn.put_owned(db, std::move(key), std::move(value), append) : b.txn.del(db, key));
+    b.note(is_put ? b.txn.put_owned(db, std::move(key), std::move(value), append)
+                  : b.txn.del(db, key));
     if (b.failed()) return;
   }
   std::size_t sealed = 0;
@@ -114,9 +120,10 @@ void Stepper::apply(Batch& b, Unit& u) {
     if (def && (before.state != rec.state || before.version != rec.definition_version)) {
       // The index key names the state, so the name before is read in the version the
       // record was loaded with (a migration changes the version).
-      const Definition* old = before.state < 0                         ? nullptr
-                              : before.version == rec.definition_version ? def
-                                                                       : definition(rec.definition, before.version);
+      const Definition* old = before.state < 0 ? nullptr
+                              : before.version == rec.definition_version
+                                  ? def
+                                  : definition(rec.definition, before.version);
       const std::string* was_in = old ? &old->states[before.state].name : nullptr;
       const std::string& now_in = def->states[rec.state].name;
       if (!was_in || *was_in != now_in) {
@@ -139,8 +146,9 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
   try {
     auto def = env_.definitions.find(req.definition, req.version);
     if (!def)
-      fail(StepError::not_found, "no deployed definition \"" + req.definition + "\"" +
-                                     (req.version ? " version " + std::to_string(*req.version) : ""));
+      fail(StepError::not_found,
+           "no deployed definition \"" + req.definition + "\"" +
+               (req.version ? " version " + std::to_string(*req.version) : ""));
     u.pinned.push_back(def);
     check_key(req.idempotency_key, "the idempotency key");  // the business key: Step::create
     check_actor(req.actor);
@@ -175,7 +183,8 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     result.instance = to_view(u.records.at(id), def.get());
     result.created = true;
     if (!req.idempotency_key.empty())
-      u.put(Db::idem, idem::start_key(req.actor.id, req.idempotency_key), idem::encode(idem::of_start(req, *result.instance)));
+      u.put(Db::idem, idem::start_key(req.actor.id, req.idempotency_key),
+            idem::encode(idem::of_start(req, *result.instance)));
     seal(u);
   } catch (const StepFailure& f) {
     return refused(f);
@@ -195,12 +204,15 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
   try {
     if (!req.instance_id.empty()) {
       auto parsed = id_from_text(req.instance_id);
-      if (!parsed) fail(StepError::not_found, "\"" + req.instance_id + "\" is not an instance id (16 hex digits)");
+      if (!parsed)
+        fail(StepError::not_found,
+             "\"" + req.instance_id + "\" is not an instance id (16 hex digits)");
       id = *parsed;
     } else if (!req.business_key.empty()) {
       check_key(req.business_key, "the business key");
       auto found = s.find_business_key(req.business_key);
-      if (!found) fail(StepError::not_found, "no instance with business key \"" + req.business_key + "\"");
+      if (!found)
+        fail(StepError::not_found, "no instance with business key \"" + req.business_key + "\"");
       id = *found;
     } else {
       fail(StepError::invalid_request, "an event needs an instance id or a business key");
@@ -212,7 +224,8 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     // Only a request's payload: the engine's own (a child's end carries its data, which
     // may be as deep as allowed) are made from checked data.
     if (auto defect = json_defect(req.payload, kMaxDataDepth))
-      fail(StepError::payload_invalid, "the payload of \"" + req.event + "\" " + *defect, {{"limit", kMaxDataDepth}});
+      fail(StepError::payload_invalid, "the payload of \"" + req.event + "\" " + *defect,
+           {{"limit", kMaxDataDepth}});
     InstanceRecord& r = s.fetch(id);
     if (!req.idempotency_key.empty()) {
       // A retry: the same request, by a caller the event's roles still admit, answers what
@@ -230,7 +243,8 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     // The roles the event needs where it is accepted now, for a replay's check.
     std::vector<std::string> roles;
     if (!req.idempotency_key.empty())
-      if (const EventSpec* ev = s.definition_of(r).find_event(r.state, req.event)) roles = ev->roles;
+      if (const EventSpec* ev = s.definition_of(r).find_event(r.state, req.event))
+        roles = ev->roles;
     s.handle_event(r, req.event, req.payload, req.actor, req.expected_version, "event");
     result.instance = view(r);
     if (!req.idempotency_key.empty())
@@ -241,8 +255,7 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
     auto out = refused(f);
     if (auto it = u.records.find(id); it != u.records.end() && f.error != StepError::not_found) {
       // Report the instance as it is (unchanged), not the discarded working copy.
-      if (auto current = load(b, id))
-        out.instance = view(*current);
+      if (auto current = load(b, id)) out.instance = view(*current);
     }
     return out;
   } catch (const std::exception& e) {
@@ -275,7 +288,8 @@ StepResult Stepper::migrate(Batch& b, std::uint64_t id, const MigrateRequest& re
   return result;
 }
 
-StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason, const Actor& actor) {
+StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason,
+                           const Actor& actor) {
   Unit u(b.next);
   Step s(*this, env_, b, u);
   StepResult result;
@@ -284,7 +298,7 @@ StepResult Stepper::cancel(Batch& b, std::uint64_t id, const std::string& reason
     check_actor(actor);
     InstanceRecord& r = s.fetch(id);
     s.cancel(r, reason, actor, false);  // not sealed: a cancel never grows a record, so one
-    result.instance = view(r);           // stored before the limit can still be cancelled
+    result.instance = view(r);          // stored before the limit can still be cancelled
   } catch (const StepFailure& f) {
     return refused(f);
   } catch (const std::exception& e) {
@@ -306,7 +320,8 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     u = Unit(b.next);
     u.del(Db::timers, std::string(key));
     InstanceRecord& r = s.fetch(st.instance);
-    auto it = std::find_if(r.timers.begin(), r.timers.end(), [&](const TimerRef& t) { return t.seq == st.seq; });
+    auto it = std::find_if(r.timers.begin(), r.timers.end(),
+                           [&](const TimerRef& t) { return t.seq == st.seq; });
     if (it == r.timers.end() || r.status != InstanceStatus::running) return std::nullopt;
     TimerRef fired = *it;
     r.timers.erase(it);
@@ -316,9 +331,13 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
   // A firing that is dropped or refused is counted and logged once the batch commits.
   auto dropped = [&](const std::string& why, bool refused) {
     if (b.failed()) return;  // the batch fails whole: nothing was dropped
-    b.timer_drops.push_back({{"instance", id_to_text(st.instance)}, {"timerSeq", st.seq},
-                             {"due", format_time(TimePoint(Millis(static_cast<std::int64_t>(st.due_ms))), *TimeZone::utc())},
-                             {"reason", why}, {"refused", refused}});
+    b.timer_drops.push_back(
+        {{"instance", id_to_text(st.instance)},
+         {"timerSeq", st.seq},
+         {"due",
+          format_time(TimePoint(Millis(static_cast<std::int64_t>(st.due_ms))), *TimeZone::utc())},
+         {"reason", why},
+         {"refused", refused}});
   };
   try {
     auto fired = consume();
@@ -336,7 +355,8 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     std::optional<StepFailure> refusal;
     try {
       if (!spec.event.empty())
-        s.handle_event(r, spec.event, {{"timer", spec.id}, {"due", format_time(due, *def.timezone)}},
+        s.handle_event(r, spec.event,
+                       {{"timer", spec.id}, {"due", format_time(due, *def.timezone)}},
                        Actor::system(), std::nullopt, "timer");
       else
         s.timer_transition(r, spec);
@@ -348,14 +368,17 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
     }
     if (refusal && fail_batch_on_read(b, *refusal)) return false;
     if (refusal) {
-      dropped("the firing was refused (" + to_string(refusal->error) + "): " + refusal->message, true);
+      dropped("the firing was refused (" + to_string(refusal->error) + "): " + refusal->message,
+              true);
       consume();
       InstanceRecord& again = u.records.at(st.instance);
       again.version++;
       again.updated_ms = b.now.time_since_epoch().count();
-      s.record_history(again, "timer", spec.event.empty() ? "timer:" + spec.id : spec.event, Actor::system(),
-                       def.states[again.state].name,
-                       {{"timer", spec.id}, {"refused", to_string(refusal->error)}, {"message", refusal->message}},
+      s.record_history(again, "timer", spec.event.empty() ? "timer:" + spec.id : spec.event,
+                       Actor::system(), def.states[again.state].name,
+                       {{"timer", spec.id},
+                        {"refused", to_string(refusal->error)},
+                        {"message", refusal->message}},
                        json::array());
     }
   } catch (const StepFailure& f) {
@@ -378,7 +401,8 @@ bool Stepper::fire_timer(Batch& b, std::string_view key) {
 
 void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
   if (first.empty()) return;
-  std::deque<Cascade> todo(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end()));
+  std::deque<Cascade> todo(std::make_move_iterator(first.begin()),
+                           std::make_move_iterator(first.end()));
   std::size_t done = 0;
   while (!todo.empty() && done++ < env_.max_cascade && !b.storage_rc) {
     Cascade c = std::move(todo.front());
@@ -397,12 +421,14 @@ void Stepper::run_cascades(Batch& b, std::vector<Cascade> first) {
         if (r.status != InstanceStatus::running) continue;
         s.cancel(r, c.reason, c.actor, true);
       } else {
-        s.handle_event(r, c.event, c.payload, c.actor, std::nullopt, c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
+        s.handle_event(r, c.event, c.payload, c.actor, std::nullopt,
+                       c.actor.id.rfind("instance:", 0) == 0 ? "message" : "child");
         seal(u);
       }
     } catch (const StepFailure& f) {
       if (fail_batch_on_read(b, f)) return;
-      continue;  // an internal event the target does not accept is dropped (the sender's step stands)
+      continue;  // an internal event the target does not accept is dropped (the sender's step
+                 // stands)
     } catch (const std::exception&) {
       continue;  // likewise (StepError::internal_error)
     }

@@ -39,8 +39,10 @@ void Overlay::set(Db db, std::string_view key, Value value, std::uint64_t batch)
     return;
   }
   Point& m = gen_[cur_][static_cast<std::size_t>(db)];
-  if (auto it = m.find(key); it != m.end()) it->second = std::move(value);
-  else m.emplace(std::string(key), std::move(value));
+  if (auto it = m.find(key); it != m.end())
+    it->second = std::move(value);
+  else
+    m.emplace(std::string(key), std::move(value));
 }
 
 void Overlay::rotate(std::uint64_t batch) {
@@ -137,7 +139,8 @@ int Store::del(Db db, std::string_view key) {
 
 std::unique_ptr<StoreCursor> Store::cursor(Db db) {
   auto base = txn_.cursor(db);
-  return std::make_unique<StoreCursor>(std::move(base), overlay_ && Overlay::ordered(db) ? overlay_ : nullptr, db);
+  return std::make_unique<StoreCursor>(std::move(base),
+                                       overlay_ && Overlay::ordered(db) ? overlay_ : nullptr, db);
 }
 
 }  // namespace bihuan::runtime

@@ -43,7 +43,9 @@ class Overlay {
   };
   using Ordered = std::map<std::string, Tagged, std::less<>>;  // key: one byte of Db, then the key
 
-  static bool ordered(storage::Db db) { return db == storage::Db::timers || db == storage::Db::children; }
+  static bool ordered(storage::Db db) {
+    return db == storage::Db::timers || db == storage::Db::children;
+  }
   // nullptr: not written by a batch in flight.
   const Value* find(storage::Db db, std::string_view key) const;
   void set(storage::Db db, std::string_view key, Value value, std::uint64_t batch);
@@ -101,9 +103,9 @@ class Store {
   int put(storage::Db db, std::string_view key, std::string_view value, bool append = false);
   // The same, taking the strings (a staged batch's op log keeps them without a copy).
   int put_owned(storage::Db db, std::string&& key, std::string&& value, bool append = false);
-  int del(storage::Db db, std::string_view key);  // deleting a missing key is not an error
+  int del(storage::Db db, std::string_view key);        // deleting a missing key is not an error
   std::unique_ptr<StoreCursor> cursor(storage::Db db);  // never nullptr; see status()
-  std::size_t writes() const { return writes_; }  // put and del calls so far
+  std::size_t writes() const { return writes_; }        // put and del calls so far
 
  private:
   std::size_t writes_ = 0;

@@ -35,14 +35,16 @@ std::string hex(std::string_view bytes) {
 // A key as text for a sentence: printable bytes as they are, others as '?', at most 80.
 std::string shown(std::string_view bytes) {
   std::string out;
-  for (unsigned char c : bytes.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  for (unsigned char c : bytes.substr(0, 80))
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
   if (bytes.size() > 80) out += "...";
   return out;
 }
 
 std::string in_quotes(std::string_view bytes) { return "\"" + shown(bytes) + "\""; }
 
-void send_problem(ChildOut& out, std::string_view kind, std::string_view db, std::string_view key, std::string_view text) {
+void send_problem(ChildOut& out, std::string_view kind, std::string_view db, std::string_view key,
+                  std::string_view text) {
   std::string l;
   l.append(kind).append("\t").append(db).append("\t").append(key).append("\t").append(text);
   out.line('P', l);
@@ -63,14 +65,15 @@ struct Seen {
 // store. Every problem goes to `out` at once.
 class Checker {
  public:
-  Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out) : txn_(txn), defs_(defs), out_(out) {}
+  Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out)
+      : txn_(txn), defs_(defs), out_(out) {}
 
   void run() {
     records();
     // The indexes, each walked against the records. Another index is one more row.
     const std::pair<Db, void (Checker::*)(std::string_view, std::string_view)> indexes[] = {
-        {Db::idem, &Checker::idem_entry},     {Db::bkey, &Checker::bkey_entry},
-        {Db::sidx, &Checker::sidx_entry},     {Db::timers, &Checker::timer_entry},
+        {Db::idem, &Checker::idem_entry},      {Db::bkey, &Checker::bkey_entry},
+        {Db::sidx, &Checker::sidx_entry},      {Db::timers, &Checker::timer_entry},
         {Db::children, &Checker::child_entry}, {Db::outbox, &Checker::outbox_entry},
         {Db::dead, &Checker::dead_entry},      {Db::due, &Checker::due_entry},
     };
@@ -88,11 +91,13 @@ class Checker {
       unreadable(Db::hist, rc);
     else if (logged != entries_)
       problem("chain", Db::hist, "",
-              "the history log holds " + std::to_string(logged) + " entries but the instances' chains reach " +
-                  std::to_string(entries_));
+              "the history log holds " + std::to_string(logged) +
+                  " entries but the instances' chains reach " + std::to_string(entries_));
     if (problems_ > kMaxProblems)
-      send_problem(out_, "index", "", "", std::to_string(problems_ - kMaxProblems) + " more problems are not listed");
-    out_.line('C', std::to_string(instances_) + "\t" + std::to_string(entries_) + "\t" + std::to_string(index_entries_));
+      send_problem(out_, "index", "", "",
+                   std::to_string(problems_ - kMaxProblems) + " more problems are not listed");
+    out_.line('C', std::to_string(instances_) + "\t" + std::to_string(entries_) + "\t" +
+                       std::to_string(index_entries_));
   }
 
  private:
@@ -110,8 +115,9 @@ class Checker {
   // A read that failed (the walk found the structure sound, so this is rare): reported;
   // the check goes on.
   void unreadable(Db db, int rc) {
-    problem("structure", db, "", std::string("database ") + storage::db_name(db) + " cannot be read: " +
-                                     storage::error_text(rc));
+    problem("structure", db, "",
+            std::string("database ") + storage::db_name(db) +
+                " cannot be read: " + storage::error_text(rc));
   }
   std::optional<std::string_view> get(Db db, std::string_view key) {
     int rc = 0;
@@ -120,11 +126,13 @@ class Checker {
     return v;
   }
 
-  const Seen* instance(Db db, std::string_view key, std::uint64_t id, const std::string& what, bool* skip) {
+  const Seen* instance(Db db, std::string_view key, std::uint64_t id, const std::string& what,
+                       bool* skip) {
     auto it = seen_.find(id);
     *skip = it != seen_.end() && !it->second.sound;
     if (it != seen_.end()) return &it->second;
-    problem("index", db, hex(key), what + " names instance " + id_to_text(id) + ", which does not exist");
+    problem("index", db, hex(key),
+            what + " names instance " + id_to_text(id) + ", which does not exist");
     return nullptr;
   }
 
@@ -136,7 +144,8 @@ class Checker {
       std::string id_text = id_to_text(id);
       if (inst->key().size() != 8) {
         problem("record", Db::inst, hex(inst->key()),
-                "an instance key of " + std::to_string(inst->key().size()) + " bytes (expected an 8-byte id)");
+                "an instance key of " + std::to_string(inst->key().size()) +
+                    " bytes (expected an 8-byte id)");
         continue;
       }
       Seen& s = seen_[id];
@@ -147,13 +156,18 @@ class Checker {
       }
       const Definition* def = find(r->definition, r->definition_version);
       std::string damage = def ? record_damage(*r, id, *def)
-                               : "names definition " + r->definition + " v" + std::to_string(r->definition_version) +
+                               : "names definition " + r->definition + " v" +
+                                     std::to_string(r->definition_version) +
                                      ", which is not deployed";
-      if (!damage.empty()) problem("record", Db::inst, id_text, "instance " + id_text + ": record is damaged: " + damage);
+      if (!damage.empty())
+        problem("record", Db::inst, id_text,
+                "instance " + id_text + ": record is damaged: " + damage);
       r->id = id;  // its chain is walked as the key's
       chain(*r, id_text);
       if (!damage.empty()) continue;
-      s = Seen{true, r->definition, def->states[r->state].name, r->business_key, r->parent, r->version, {}};
+      s = Seen{
+          true, r->definition, def->states[r->state].name, r->business_key, r->parent, r->version,
+          {}};
       for (const auto& t : r->timers) s.timers.emplace_back(t.due_ms, t.seq);
       indexed(*r, s, id_text);
     }
@@ -176,19 +190,22 @@ class Checker {
                     ", but the business-key index has no entry for it");
       else if (v->size() == 8 && read_be64(*v) < r.id)
         problem("index", Db::bkey, hex(r.business_key),
-                "the business key " + in_quotes(r.business_key) + " names instance " + id_to_text(read_be64(*v)) +
-                    ", older than instance " + id_text + " with the same key (expected the newest)");
+                "the business key " + in_quotes(r.business_key) + " names instance " +
+                    id_to_text(read_be64(*v)) + ", older than instance " + id_text +
+                    " with the same key (expected the newest)");
     }
     for (const auto& t : r.timers)
       if (!get(Db::timers, timer_key(t, r.id)))
         problem("index", Db::timers, id_text,
-                "instance " + id_text + " has timer " + std::to_string(t.seq) + " armed for " + std::to_string(t.due_ms) +
-                    " ms, but the timer index has no entry for it (expected key " + hex(timer_key(t, r.id)) +
-                    "; it would never fire)");
+                "instance " + id_text + " has timer " + std::to_string(t.seq) + " armed for " +
+                    std::to_string(t.due_ms) +
+                    " ms, but the timer index has no entry for it (expected key " +
+                    hex(timer_key(t, r.id)) + "; it would never fire)");
     if (r.parent && !get(Db::children, be64(r.parent) + be64(r.id)))
       problem("index", Db::children, id_text,
               "instance " + id_text + " names parent " + id_to_text(r.parent) +
-                  ", but the children index has no entry for it (cancelling the parent would not cancel it)");
+                  ", but the children index has no entry for it (cancelling the parent would not "
+                  "cancel it)");
   }
 
   // Newest first: each entry's hash must be what the newer entry names as previous.
@@ -197,7 +214,8 @@ class Checker {
     std::string newer_prev = r.last_hash;
     const char* newer = "the instance record";
     auto broken = [&](const std::string& why) {
-      problem("chain", Db::hist, id_text, "instance " + id_text + ": entry " + std::to_string(expect) + ": " + why);
+      problem("chain", Db::hist, id_text,
+              "instance " + id_text + ": entry " + std::to_string(expect) + ": " + why);
     };
     while (at != 0) {
       auto bytes = get(Db::hist, be64(at));
@@ -222,8 +240,10 @@ class Checker {
       }
       ++n;
       if (e->seq != expect) broken("sequence number is " + std::to_string(e->seq));
-      if (e->hash != newer_prev) broken(std::string("hash differs from the one ") + newer + " names (link broken)");
-      if (history_hash(e->prev_hash, body) != e->hash) broken("content does not match its hash (tampered)");
+      if (e->hash != newer_prev)
+        broken(std::string("hash differs from the one ") + newer + " names (link broken)");
+      if (history_hash(e->prev_hash, body) != e->hash)
+        broken("content does not match its hash (tampered)");
       newer_prev = e->prev_hash;
       newer = "the next entry";
       --expect;
@@ -231,11 +251,12 @@ class Checker {
     }
     entries_ += n;
     if (n == r.version && !newer_prev.empty())
-      problem("chain", Db::hist, id_text, "instance " + id_text + ": entry 1: names a previous hash (link broken)");
+      problem("chain", Db::hist, id_text,
+              "instance " + id_text + ": entry 1: names a previous hash (link broken)");
     if (n != r.version)
       problem("chain", Db::hist, id_text,
-              "instance " + id_text + ": has " + std::to_string(n) + " history entries but version " +
-                  std::to_string(r.version));
+              "instance " + id_text + ": has " + std::to_string(n) +
+                  " history entries but version " + std::to_string(r.version));
   }
 
   // s\0key -> be64(id) (a start); e\0 be64(id) key -> SHA-256 hex of the event (an event).
@@ -244,90 +265,113 @@ class Checker {
     if (key.size() >= 2 && key[0] == 's' && key[1] == '\0') {
       std::string what = "the idempotency record of start key " + in_quotes(key.substr(2));
       if (value.size() != 8)
-        problem("index", Db::idem, hex(key), what + " holds " + std::to_string(value.size()) + " bytes (expected an 8-byte instance id)");
+        problem("index", Db::idem, hex(key),
+                what + " holds " + std::to_string(value.size()) +
+                    " bytes (expected an 8-byte instance id)");
       else
-        instance(Db::idem, key, read_be64(value), what + " (a retried start would answer with nothing)", &skip);
+        instance(Db::idem, key, read_be64(value),
+                 what + " (a retried start would answer with nothing)", &skip);
     } else if (key.size() >= 10 && key[0] == 'e' && key[1] == '\0') {
       std::string what = "the idempotency record of event key " + in_quotes(key.substr(10));
       instance(Db::idem, key, read_be64(key, 2), what, &skip);
-      if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string_view::npos)
-        problem("index", Db::idem, hex(key), what + " holds " + in_quotes(value) + " (expected a SHA-256 fingerprint, 64 hex digits)");
+      if (value.size() != 64 ||
+          value.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+        problem("index", Db::idem, hex(key),
+                what + " holds " + in_quotes(value) +
+                    " (expected a SHA-256 fingerprint, 64 hex digits)");
     } else if (key.size() >= 2 && (key[0] == 'S' || key[0] == 'E') && key[1] == '\0') {
       // A record keyed by the caller (idempotency.hpp): it holds the step's result.
-      std::string what = std::string("the idempotency record ") + (key[0] == 'S' ? "of a start" : "of an event") +
-                         " (key " + hex(key) + ")";
+      std::string what = std::string("the idempotency record ") +
+                         (key[0] == 'S' ? "of a start" : "of an event") + " (key " + hex(key) + ")";
       auto rec = idem::decode_record(value);
       if (!rec) {
-        problem("index", Db::idem, hex(key), what + " does not decode (a retried step is refused: record-damaged)");
+        problem("index", Db::idem, hex(key),
+                what + " does not decode (a retried step is refused: record-damaged)");
         return;
       }
       if (key[0] == 'E' && (key.size() < 10 || read_be64(key, 2) != rec->instance))
-        problem("index", Db::idem, hex(key), what + " is keyed by another instance than the " +
-                                                 id_to_text(rec->instance) + " it names");
-      const Seen* s = instance(Db::idem, key, rec->instance, what + " (a retried step would answer with nothing)", &skip);
+        problem("index", Db::idem, hex(key),
+                what + " is keyed by another instance than the " + id_to_text(rec->instance) +
+                    " it names");
+      const Seen* s = instance(Db::idem, key, rec->instance,
+                               what + " (a retried step would answer with nothing)", &skip);
       if (s && !skip && rec->version > s->version)
         problem("index", Db::idem, hex(key),
                 what + " answers version " + std::to_string(rec->version) + " but instance " +
                     id_to_text(rec->instance) + " is at version " + std::to_string(s->version));
     } else {
-      problem("index", Db::idem, hex(key), "an idempotency record " + in_quotes(key) +
-                                               " is neither a start's (S\\0 or s\\0) nor an event's (E\\0 or e\\0)");
+      problem("index", Db::idem, hex(key),
+              "an idempotency record " + in_quotes(key) +
+                  " is neither a start's (S\\0 or s\\0) nor an event's (E\\0 or e\\0)");
     }
   }
 
   void bkey_entry(std::string_view key, std::string_view value) {
     std::string what = "the business key " + in_quotes(key);
     if (value.size() != 8) {
-      problem("index", Db::bkey, hex(key), what + " holds " + std::to_string(value.size()) + " bytes (expected an 8-byte instance id)");
+      problem("index", Db::bkey, hex(key),
+              what + " holds " + std::to_string(value.size()) +
+                  " bytes (expected an 8-byte instance id)");
       return;
     }
     bool skip = false;
     const Seen* s = instance(Db::bkey, key, read_be64(value), what, &skip);
     if (s && !skip && s->business_key != key)
       problem("index", Db::bkey, hex(key),
-              what + " names instance " + id_to_text(read_be64(value)) + ", whose business key is " + in_quotes(s->business_key));
+              what + " names instance " + id_to_text(read_be64(value)) +
+                  ", whose business key is " + in_quotes(s->business_key));
   }
 
   // definition \0 state \0 be64(id)
   void sidx_entry(std::string_view key, std::string_view) {
     std::size_t first = key.find('\0');
     if (first == std::string_view::npos || key.size() < first + 10 || key[key.size() - 9] != '\0') {
-      problem("index", Db::sidx, hex(key), "a state-index key that is not definition \\0 state \\0 id");
+      problem("index", Db::sidx, hex(key),
+              "a state-index key that is not definition \\0 state \\0 id");
       return;
     }
-    std::string_view def = key.substr(0, first), state = key.substr(first + 1, key.size() - 9 - first - 1);
+    std::string_view def = key.substr(0, first),
+                     state = key.substr(first + 1, key.size() - 9 - first - 1);
     std::uint64_t id = read_be64(key, key.size() - 8);
     bool skip = false;
-    const Seen* s = instance(Db::sidx, key, id, "the state index entry " + in_quotes(std::string(def) + "/" + std::string(state)), &skip);
+    const Seen* s = instance(
+        Db::sidx, key, id,
+        "the state index entry " + in_quotes(std::string(def) + "/" + std::string(state)), &skip);
     if (!s || skip) return;
     if (s->definition != def || s->state != state)
       problem("index", Db::sidx, hex(key),
-              "the state index puts instance " + id_to_text(id) + " in " + shown(def) + "/" + shown(state) + ", but it is in " +
-                  s->definition + "/" + s->state + " (expected one entry, for its current state)");
+              "the state index puts instance " + id_to_text(id) + " in " + shown(def) + "/" +
+                  shown(state) + ", but it is in " + s->definition + "/" + s->state +
+                  " (expected one entry, for its current state)");
   }
 
   // be64(due) be64(instance) be32(seq)
   void timer_entry(std::string_view key, std::string_view) {
     if (key.size() != kTimerKeyBytes) {
-      problem("index", Db::timers, hex(key), "a timer key of " + std::to_string(key.size()) + " bytes (expected 20)");
+      problem("index", Db::timers, hex(key),
+              "a timer key of " + std::to_string(key.size()) + " bytes (expected 20)");
       return;
     }
     auto t = parse_timer_key(key);
     bool skip = false;
-    std::string what = "timer " + std::to_string(t.seq) + " due at " + std::to_string(t.due_ms) + " ms";
-    const Seen* s = instance(Db::timers, key, t.instance, "the timer index entry of " + what, &skip);
+    std::string what =
+        "timer " + std::to_string(t.seq) + " due at " + std::to_string(t.due_ms) + " ms";
+    const Seen* s =
+        instance(Db::timers, key, t.instance, "the timer index entry of " + what, &skip);
     if (!s || skip) return;
     for (const auto& [due, seq] : s->timers)
       if (seq == t.seq && due == t.due_ms) return;
-    problem("index", Db::timers, hex(key),
-            "the timer index holds " + what + " of instance " + id_to_text(t.instance) +
-                ", which the instance does not have armed (expected only the timers its record holds)");
+    problem(
+        "index", Db::timers, hex(key),
+        "the timer index holds " + what + " of instance " + id_to_text(t.instance) +
+            ", which the instance does not have armed (expected only the timers its record holds)");
   }
 
   // be64(parent) be64(child)
   void child_entry(std::string_view key, std::string_view) {
     if (key.size() != 16) {
-      problem("index", Db::children, hex(key), "a children key of " + std::to_string(key.size()) + " bytes (expected 16)");
+      problem("index", Db::children, hex(key),
+              "a children key of " + std::to_string(key.size()) + " bytes (expected 16)");
       return;
     }
     std::uint64_t parent = read_be64(key), child = read_be64(key, 8);
@@ -346,17 +390,20 @@ class Checker {
     auto msg = decode_outbox(seq, value);
     if (!msg) {
       problem("outbox", Db::outbox, std::to_string(seq),
-              "outbox message " + std::to_string(seq) + ": record does not decode (it is never delivered)");
+              "outbox message " + std::to_string(seq) +
+                  ": record does not decode (it is never delivered)");
       return;
     }
     json m = json::from_msgpack(value.begin(), value.end(), true, false);
     if (m.is_object() && !get(Db::due, outbox_due_key_of(m, seq)))
       problem("index", Db::outbox, std::to_string(seq),
-              "outbox message " + std::to_string(seq) + " has no due-index entry (it is never delivered)");
+              "outbox message " + std::to_string(seq) +
+                  " has no due-index entry (it is never delivered)");
     auto id = msg->instance_id.empty() ? std::nullopt : id_from_text(msg->instance_id);
     if (id && !seen_.count(*id))
       problem("outbox", Db::outbox, std::to_string(seq),
-              "outbox message " + std::to_string(seq) + " names instance " + msg->instance_id + ", which does not exist");
+              "outbox message " + std::to_string(seq) + " names instance " + msg->instance_id +
+                  ", which does not exist");
   }
 
   // A dead letter: a message record with `dead` set, whose seq is not also waiting.
@@ -365,34 +412,40 @@ class Checker {
     auto msg = decode_outbox(seq, value);
     if (!msg) {
       problem("outbox", Db::dead, std::to_string(seq),
-              "dead letter " + std::to_string(seq) + ": record does not decode (it can never be retried)");
+              "dead letter " + std::to_string(seq) +
+                  ": record does not decode (it can never be retried)");
       return;
     }
     if (!msg->dead)
-      problem("outbox", Db::dead, std::to_string(seq), "dead letter " + std::to_string(seq) + " is not marked dead");
+      problem("outbox", Db::dead, std::to_string(seq),
+              "dead letter " + std::to_string(seq) + " is not marked dead");
     if (get(Db::outbox, key))
       problem("outbox", Db::dead, std::to_string(seq),
-              "message " + std::to_string(seq) + " is both waiting (outbox) and dead (it could be delivered twice)");
+              "message " + std::to_string(seq) +
+                  " is both waiting (outbox) and dead (it could be delivered twice)");
   }
 
   // A due-index key: channel \0 be64(due) be64(seq), naming a waiting message whose own
   // channel and due time make exactly this key (docs/storage.md, "The outbox").
   void due_entry(std::string_view key, std::string_view) {
     if (key.size() < 17 || key[key.size() - 17] != '\0') {
-      problem("index", Db::due, hex(key), "a due-index key that is not channel \\0 be64(due) be64(seq)");
+      problem("index", Db::due, hex(key),
+              "a due-index key that is not channel \\0 be64(due) be64(seq)");
       return;
     }
     std::uint64_t seq = read_be64(key, key.size() - 8);
     auto bytes = get(Db::outbox, be64(seq));
     if (!bytes) {
-      problem("index", Db::due, hex(key),
-              "the due-index entry of message " + std::to_string(seq) + " names no waiting message");
+      problem(
+          "index", Db::due, hex(key),
+          "the due-index entry of message " + std::to_string(seq) + " names no waiting message");
       return;
     }
     json m = json::from_msgpack(bytes->begin(), bytes->end(), true, false);
     if (m.is_object() && outbox_due_key_of(m, seq) != key)
       problem("index", Db::due, hex(key),
-              "the due-index entry of message " + std::to_string(seq) + " disagrees with its channel or due time");
+              "the due-index entry of message " + std::to_string(seq) +
+                  " disagrees with its channel or due time");
   }
 
   storage::Txn& txn_;
@@ -435,11 +488,12 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs) {
       assert_out = &out;
       storage::on_lmdb_assert(*env, [](const char* message) { assert_out->line('A', message); });
       bool sound = true;
-      storage::WalkSink sink{[&](const std::string& db) { out.line('W', db); },
-                             [&](const std::string& db, const std::string& key, const std::string& text) {
-                               sound = false;
-                               send_problem(out, "structure", db, key, text);
-                             }};
+      storage::WalkSink sink{
+          [&](const std::string& db) { out.line('W', db); },
+          [&](const std::string& db, const std::string& key, const std::string& text) {
+            sound = false;
+            send_problem(out, "structure", db, key, text);
+          }};
       auto counts = storage::walk_structure(*env, sink);
       out.line('S', std::to_string(counts.databases) + "\t" + std::to_string(counts.pages));
       if (!sound || !defs) return;
@@ -469,9 +523,15 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs) {
   for (const auto& l : end.lines) {
     std::string text = l.substr(1);
     switch (l[0]) {
-      case 'W': walking = text; break;
-      case 'L': checking = true; break;
-      case 'A': assertion = text; break;
+      case 'W':
+        walking = text;
+        break;
+      case 'L':
+        checking = true;
+        break;
+      case 'A':
+        assertion = text;
+        break;
       case 'S': {
         auto f = fields(text, 2);
         report.databases = std::strtoull(f[0].c_str(), nullptr, 10);
@@ -490,20 +550,28 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs) {
         add({f[0], f[1], f[2], f[3]});
         break;
       }
-      case 'O': add({"open", "", "", text}); break;
-      case 'X': add({checking ? "record" : "structure", walking, "", "the check failed: " + text}); break;
-      default: break;
+      case 'O':
+        add({"open", "", "", text});
+        break;
+      case 'X':
+        add({checking ? "record" : "structure", walking, "", "the check failed: " + text});
+        break;
+      default:
+        break;
     }
   }
   if (!end.death.empty()) {
-    std::string how = "the check's process was " + end.death +
-                      (assertion.empty() ? std::string() : " on LMDB's assertion \"" + assertion + "\"");
+    std::string how =
+        "the check's process was " + end.death +
+        (assertion.empty() ? std::string() : " on LMDB's assertion \"" + assertion + "\"");
     if (end.lines.empty() && end.death.rfind("could not start", 0) == 0)
       add({"open", "", "", end.death});
     else if (checking)
-      add({"structure", walking, "", how + " while it checked the records and indexes (a page is damaged)"});
+      add({"structure", walking, "",
+           how + " while it checked the records and indexes (a page is damaged)"});
     else
-      add({"structure", walking.empty() ? "(main)" : walking, "", how + " while it walked this database (a page is damaged)"});
+      add({"structure", walking.empty() ? "(main)" : walking, "",
+           how + " while it walked this database (a page is damaged)"});
   }
   return report;
 }
@@ -514,10 +582,14 @@ std::string damaged_store_text(const std::string& dir, const VerifyReport& repor
   for (const auto& p : report.problems)
     if (p.kind == "structure" && n++ == 0) first = p.text;
   if (n > 1) more = " (and " + std::to_string(n - 1) + " more)";
-  return first + more + ". The last stop was not clean and the check at open found the store damaged, so it is not "
-         "served. Restore the newest backup: stop every process using " + dir + ", move " + dir +
-         " aside (keep it for analysis), check the backup with `bihuan verify --data-dir <backup>`, copy it to " + dir +
-         " and start again (docs/operations.md, \"Restoring from a backup\")";
+  return first + more +
+         ". The last stop was not clean and the check at open found the store damaged, so it is "
+         "not "
+         "served. Restore the newest backup: stop every process using " +
+         dir + ", move " + dir +
+         " aside (keep it for analysis), check the backup with `bihuan verify --data-dir "
+         "<backup>`, copy it to " +
+         dir + " and start again (docs/operations.md, \"Restoring from a backup\")";
 }
 
 VerifyReport EngineImpl::verify() const {

@@ -42,7 +42,8 @@ struct ChildEnd {
 ChildEnd run_in_child(const std::function<void(ChildOut&)>& work);
 
 // The definitions a check knows, copied before the fork (no registry lock in the child).
-using DefinitionSet = std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const Definition>>;
+using DefinitionSet =
+    std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const Definition>>;
 
 // Checks the store in `dir` from a child process: the structural walk of every database
 // (storage/walk.hpp); then, if `defs` is given and the structure is sound, every record,

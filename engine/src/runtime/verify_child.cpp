@@ -74,9 +74,11 @@ ChildEnd run_in_child(const std::function<void(ChildOut&)>& work) {
   bool done = !end.lines.empty() && end.lines.back() == "D";
   if (done) end.lines.pop_back();
   if (WIFSIGNALED(status))
-    end.death = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    end.death = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                strsignal(WTERMSIG(status)) + ")";
   else if (WIFEXITED(status) && (WEXITSTATUS(status) != 0 || !done))
-    end.death = "ended with exit status " + std::to_string(WEXITSTATUS(status)) + " before it finished";
+    end.death =
+        "ended with exit status " + std::to_string(WEXITSTATUS(status)) + " before it finished";
   return end;
 }
 

@@ -30,7 +30,8 @@ constexpr const char* kPatternKeyword = "x-bihuan-pattern";
 
 std::shared_ptr<const std::regex> compile_pattern(const std::string& pattern) {
 #ifdef __GLIBCXX__
-  return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+  return std::make_shared<const std::regex>(
+      pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
 #else
   return std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
 #endif
@@ -44,12 +45,15 @@ class PatternConstraint : public valijson::constraints::PolyConstraint {
                 valijson::ValidationResults* results) const override {
     if (!target.isString()) return true;  // strict types, as Valijson's own check
     if (std::regex_search(target.asString(), *regex_)) return true;
-    if (results) results->pushError(context, "Failed to match regex specified by 'pattern' constraint.");
+    if (results)
+      results->pushError(context, "Failed to match regex specified by 'pattern' constraint.");
     return false;
   }
 
  private:
-  Constraint* cloneInto(void* where) const override { return new (where) PatternConstraint(regex_); }
+  Constraint* cloneInto(void* where) const override {
+    return new (where) PatternConstraint(regex_);
+  }
   size_t sizeOf() const override { return sizeof(PatternConstraint); }
 
   std::shared_ptr<const std::regex> regex_;
@@ -73,7 +77,8 @@ class PatternBuilder : public valijson::ConstraintBuilder {
 constexpr const char* kFormatKeyword = "x-bihuan-format";
 
 bool day_in_month(int month, int day) {
-  int limit = month == 2 ? 29 : (month <= 7 ? (month % 2 == 0 ? 30 : 31) : (month % 2 != 0 ? 30 : 31));
+  int limit =
+      month == 2 ? 29 : (month <= 7 ? (month % 2 == 0 ? 30 : 31) : (month % 2 != 0 ? 30 : 31));
   return day >= 1 && day <= limit;
 }
 
@@ -88,7 +93,8 @@ struct Scan {
   }
   // Exactly two digits, at most `max`.
   bool two(int max, int* out = nullptr) {
-    if (i + 2 > s.size() || !std::isdigit(static_cast<unsigned char>(s[i])) || !std::isdigit(static_cast<unsigned char>(s[i + 1])))
+    if (i + 2 > s.size() || !std::isdigit(static_cast<unsigned char>(s[i])) ||
+        !std::isdigit(static_cast<unsigned char>(s[i + 1])))
       return false;
     int v = (s[i] - '0') * 10 + (s[i + 1] - '0');
     i += 2;
@@ -129,14 +135,16 @@ class FormatConstraint : public valijson::constraints::PolyConstraint {
     if (!target.isString()) return true;
     bool ok = valid_format(format_, target.asString());
     if (!ok && results)
-      results->pushError(context, format_ == "time" ? "String should be a valid time"
+      results->pushError(context, format_ == "time"   ? "String should be a valid time"
                                   : format_ == "date" ? "String should be a valid date"
                                                       : "String should be a valid date-time");
     return ok;
   }
 
  private:
-  Constraint* cloneInto(void* where) const override { return new (where) FormatConstraint(format_); }
+  Constraint* cloneInto(void* where) const override {
+    return new (where) FormatConstraint(format_);
+  }
   size_t sizeOf() const override { return sizeof(FormatConstraint); }
 
   std::string format_;
@@ -151,7 +159,9 @@ class FormatBuilder : public valijson::ConstraintBuilder {
   }
 };
 
-bool own_format(const json& v) { return v.is_string() && (v == "date" || v == "time" || v == "date-time"); }
+bool own_format(const json& v) {
+  return v.is_string() && (v == "date" || v == "time" || v == "date-time");
+}
 
 // A copy of `schema` with each "pattern" keyword renamed to kPatternKeyword (and each
 // date/time "format" to kFormatKeyword). Values of
@@ -166,10 +176,14 @@ json with_own_patterns(const json& schema) {
   json out = json::object();
   for (auto it = schema.begin(); it != schema.end(); ++it) {
     const std::string& key = it.key();
-    if (key == "pattern" && it->is_string()) out[kPatternKeyword] = *it;
-    else if (key == "format" && own_format(*it)) out[kFormatKeyword] = *it;
-    else if (key == "enum" || key == "const" || key == "default" || key == "examples") out[key] = *it;
-    else out[key] = with_own_patterns(*it);
+    if (key == "pattern" && it->is_string())
+      out[kPatternKeyword] = *it;
+    else if (key == "format" && own_format(*it))
+      out[kFormatKeyword] = *it;
+    else if (key == "enum" || key == "const" || key == "default" || key == "examples")
+      out[key] = *it;
+    else
+      out[key] = with_own_patterns(*it);
   }
   return out;
 }
@@ -244,9 +258,8 @@ bool JsonSchema::validate(const json& doc, Problems& problems, const std::string
   // valijson's generic echoes when a specific message exists at the same path.
   std::vector<std::pair<std::string, std::string>> kept;
   for (const auto& e : errors) {
-    bool shadowed = std::any_of(errors.begin(), errors.end(), [&](const auto& o) {
-      return is_prefix(e.context, o.context);
-    });
+    bool shadowed = std::any_of(errors.begin(), errors.end(),
+                                [&](const auto& o) { return is_prefix(e.context, o.context); });
     if (shadowed) continue;
     std::string ptr = base + to_pointer(e.context);
     bool generic = e.description.rfind("Failed to validate against", 0) == 0 ||
@@ -260,7 +273,8 @@ bool JsonSchema::validate(const json& doc, Problems& problems, const std::string
     static const std::string kUnwanted = "'additionalProperties' constraints: '";
     if (auto at = message.find(kUnwanted); at != std::string::npos) {
       std::string name = message.substr(at + kUnwanted.size());
-      if (name.size() >= 2 && name.compare(name.size() - 2, 2, "'.") == 0) name.resize(name.size() - 2);
+      if (name.size() >= 2 && name.compare(name.size() - 2, 2, "'.") == 0)
+        name.resize(name.size() - 2);
       ptr += "/" + pointer_escape(name);
       message = "unknown member \"" + name + "\" (not allowed here)";
     }

@@ -12,7 +12,7 @@
 namespace bihuan::storage {
 namespace {
 
-const char* kDbNames[] = {"meta", "defs", "inst", "history", "bkey", "idem",
+const char* kDbNames[] = {"meta",   "defs", "inst",   "history",  "bkey",       "idem",
                           "timers", "sidx", "outbox", "children", "outbox_due", "dead"};
 static_assert(sizeof(kDbNames) / sizeof(kDbNames[0]) == static_cast<unsigned>(Db::count_));
 
@@ -108,9 +108,11 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   if (rc == 0) rc = mdb_env_set_maxreaders(env->env_, 512);
   if (rc == 0) {
     // Keep the size the file already has if it is larger.
-    std::uintmax_t existing = std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
+    std::uintmax_t existing =
+        std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
     if (ec) existing = 0;
-    rc = mdb_env_set_mapsize(env->env_, std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing)));
+    rc = mdb_env_set_mapsize(env->env_,
+                             std::max<std::size_t>(map_bytes, static_cast<std::size_t>(existing)));
   }
   // MDB_NORDAHEAD: a page fault brings in one 4 KiB page, not a large folio (cache_ahead()).
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (nosync ? MDB_NOSYNC | MDB_WRITEMAP : 0u);
@@ -124,8 +126,10 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
   for (unsigned i = 0; rc == 0 && i < static_cast<unsigned>(Db::count_); ++i)
     rc = mdb_dbi_open(txn, kDbNames[i], MDB_CREATE, &env->dbis_[i]);
-  if (rc == 0) rc = mdb_txn_commit(txn);
-  else if (txn) mdb_txn_abort(txn);
+  if (rc == 0)
+    rc = mdb_txn_commit(txn);
+  else if (txn)
+    mdb_txn_abort(txn);
   if (rc != 0) {
     if (error) *error = "cannot open databases in " + dir + ": " + mdb_strerror(rc);
     return nullptr;
@@ -133,7 +137,8 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   MDB_stat st;
   if (mdb_env_stat(env->env_, &st) == 0) env->page_bytes_ = st.ms_psize;
   // Only needed where LMDB writes with pwrite/writev; MDB_WRITEMAP writes through faults.
-  if (!nosync) env->ahead_fd_ = ::open((std::filesystem::path(dir) / "data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+  if (!nosync)
+    env->ahead_fd_ = ::open((std::filesystem::path(dir) / "data.mdb").c_str(), O_RDWR | O_CLOEXEC);
   // No cache_ahead() here: opening (also for a read-only CLI command) changes nothing;
   // the first write commit allocates ahead.
   if (env->ahead_fd_ >= 0) posix_fadvise(env->ahead_fd_, 0, 0, POSIX_FADV_RANDOM);
@@ -158,11 +163,13 @@ void Env::cache_ahead() {
   // stat-then-ftruncate could cut off its pages). Not glibc's posix_fallocate: where the
   // file system lacks fallocate it writes zero bytes, which could race with such a writer.
   std::uint64_t from = std::max(used, cached_end_);
-  if (fallocate(ahead_fd_, 0, static_cast<off_t>(from), static_cast<off_t>(target - from)) != 0) return;
+  if (fallocate(ahead_fd_, 0, static_cast<off_t>(from), static_cast<off_t>(target - from)) != 0)
+    return;
   // WILLNEED on a descriptor marked POSIX_FADV_RANDOM reads the range in as 4 KiB folios
   // (forced readahead uses the mapping's smallest folio order); unwritten blocks read as
   // zeros without I/O.
-  if (posix_fadvise(ahead_fd_, static_cast<off_t>(from), static_cast<off_t>(target - from), POSIX_FADV_WILLNEED) != 0)
+  if (posix_fadvise(ahead_fd_, static_cast<off_t>(from), static_cast<off_t>(target - from),
+                    POSIX_FADV_WILLNEED) != 0)
     return;
   cached_end_ = target;
 }
@@ -181,13 +188,14 @@ int Env::check(int rc, int earlier) {
   // MDB_BAD_TXN after an earlier error of the same transaction (MDB_MAP_FULL) is its echo.
   if (!is_fatal(rc) || (rc == MDB_BAD_TXN && earlier != 0)) return rc;
   int none = 0;
-  if (fatal_.compare_exchange_strong(none, rc, std::memory_order_acq_rel) && on_fatal_) on_fatal_(rc);
+  if (fatal_.compare_exchange_strong(none, rc, std::memory_order_acq_rel) && on_fatal_)
+    on_fatal_(rc);
   return rc;
 }
 
 int Env::adopt_size() {
   if (!resize_.lock()) return MDB_MAP_RESIZED;  // this thread holds a transaction
-  int rc = mdb_env_set_mapsize(env_, 0);       // 0: the size in the meta page, at least the data
+  int rc = mdb_env_set_mapsize(env_, 0);        // 0: the size in the meta page, at least the data
   read_size();
   resize_.unlock();
   return rc;
@@ -269,8 +277,10 @@ std::optional<std::string_view> Txn::get(Db db, std::string_view key, int& rc) {
   rc = 0;
   MDB_cursor* c = at(db, &rc);
   if (c) rc = check(mdb_cursor_get(c, &k, &v, MDB_SET_KEY));
-  if (rc == MDB_NOTFOUND) rc = 0;
-  else if (rc == 0) return view(v);
+  if (rc == MDB_NOTFOUND)
+    rc = 0;
+  else if (rc == 0)
+    return view(v);
   return std::nullopt;
 }
 
@@ -361,25 +371,29 @@ int Cursor::del() { return cursor_ ? txn_.check(mdb_cursor_del(cursor_, 0)) : rc
 
 std::string be64(std::uint64_t v) {
   std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
 
 std::string be32(std::uint32_t v) {
   std::string s(4, '\0');
-  for (int i = 3; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 3; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
 
 std::uint64_t read_be64(std::string_view s, std::size_t at) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && at + i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
+  for (std::size_t i = 0; i < 8 && at + i < s.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[at + i]);
   return v;
 }
 
 std::uint32_t read_be32(std::string_view s, std::size_t at) {
   std::uint32_t v = 0;
-  for (std::size_t i = 0; i < 4 && at + i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
+  for (std::size_t i = 0; i < 4 && at + i < s.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[at + i]);
   return v;
 }
 

@@ -121,8 +121,8 @@ class Env {
   friend class Cursor;
   Env() = default;
   int check(int rc, int earlier = 0);  // records a fatal code (earlier: the txn's first error)
-  int adopt_size();                     // MDB_MAP_RESIZED: take the size another process set
-  void read_size();                     // map_bytes_ from LMDB
+  int adopt_size();                    // MDB_MAP_RESIZED: take the size another process set
+  void read_size();                    // map_bytes_ from LMDB
   MDB_env* env_ = nullptr;
   std::string dir_;
   unsigned dbis_[static_cast<unsigned>(Db::count_)] = {};

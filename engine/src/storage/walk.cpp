@@ -53,20 +53,24 @@ struct Walker {
   // The free-page list: key a transaction id, value an IDL (count, then page numbers).
   void check_free(std::string_view value, const std::string& db, std::string_view key) {
     if (value.size() < sizeof(PageId) || value.size() % sizeof(PageId)) {
-      problem(db, hex(key), "a free-page list of " + std::to_string(value.size()) + " bytes (expected whole page numbers)");
+      problem(db, hex(key),
+              "a free-page list of " + std::to_string(value.size()) +
+                  " bytes (expected whole page numbers)");
       return;
     }
     std::vector<PageId> ids(value.size() / sizeof(PageId));
     std::memcpy(ids.data(), value.data(), value.size());
     if (ids[0] != ids.size() - 1) {
-      problem(db, hex(key), "a free-page list says it holds " + std::to_string(ids[0]) + " pages but holds " +
-                                std::to_string(ids.size() - 1));
+      problem(db, hex(key),
+              "a free-page list says it holds " + std::to_string(ids[0]) + " pages but holds " +
+                  std::to_string(ids.size() - 1));
       return;
     }
     for (std::size_t i = 1; i < ids.size(); ++i)
       if (ids[i] < 2 || ids[i] >= page_limit) {
-        problem(db, hex(key), "a free-page list names page " + std::to_string(ids[i]) + ", outside the file's pages 2 to " +
-                                  std::to_string(page_limit - 1));
+        problem(db, hex(key),
+                "a free-page list names page " + std::to_string(ids[i]) +
+                    ", outside the file's pages 2 to " + std::to_string(page_limit - 1));
         return;
       }
   }
@@ -92,12 +96,14 @@ struct Walker {
     std::string prev;
     std::uint64_t n = 0;
     bool stopped = false;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
       std::string_view key = view(k), value = view(v);
       if (n > 0 && !(std::string_view(prev) < key)) {
         problem(db, hex(key),
-                "keys do not rise: this key follows " + (prev.empty() ? std::string("an empty key") : hex(prev)) +
-                    " after " + count_text(n, "entry", "entries") + " (a page is damaged)");
+                "keys do not rise: this key follows " +
+                    (prev.empty() ? std::string("an empty key") : hex(prev)) + " after " +
+                    count_text(n, "entry", "entries") + " (a page is damaged)");
         stopped = true;
         break;
       }
@@ -109,10 +115,13 @@ struct Walker {
     }
     if (!stopped && rc != MDB_NOTFOUND)
       problem(db, hex(prev),
-              std::string("LMDB failed after ") + count_text(n, "entry", "entries") + ": " + mdb_strerror(rc));
+              std::string("LMDB failed after ") + count_text(n, "entry", "entries") + ": " +
+                  mdb_strerror(rc));
     else if (!stopped && n != st.ms_entries)
-      problem(db, "", "the walk reached " + count_text(n, "entry", "entries") + " but the database records " +
-                          std::to_string(st.ms_entries) + " (pages are missing or damaged)");
+      problem(db, "",
+              "the walk reached " + count_text(n, "entry", "entries") +
+                  " but the database records " + std::to_string(st.ms_entries) +
+                  " (pages are missing or damaged)");
     mdb_cursor_close(c);
     counts.entries += n;
   }
@@ -132,11 +141,13 @@ std::unique_ptr<Env> Env::open_read_only(const std::string& dir, std::string* er
   if (rc == 0) rc = mdb_env_set_maxreaders(env->env_, 512);
   if (rc == 0) {
     std::error_code ec;
-    std::uintmax_t existing = std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
+    std::uintmax_t existing =
+        std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb", ec);
     env->map_bytes_ = ec ? 0 : static_cast<std::size_t>(existing);
     if (env->map_bytes_) rc = mdb_env_set_mapsize(env->env_, env->map_bytes_);
   }
-  if (rc == 0) rc = mdb_env_open(env->env_, dir.c_str(), MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0640);
+  if (rc == 0)
+    rc = mdb_env_open(env->env_, dir.c_str(), MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0640);
   if (rc != 0) {
     if (error) *error = "cannot open LMDB environment in " + dir + " to read: " + mdb_strerror(rc);
     return nullptr;
@@ -147,11 +158,15 @@ std::unique_ptr<Env> Env::open_read_only(const std::string& dir, std::string* er
   for (unsigned i = 0; rc == 0 && i < static_cast<unsigned>(Db::count_); ++i) {
     MDB_dbi dbi = 0;
     int found = mdb_dbi_open(txn, db_name(static_cast<Db>(i)), 0, &dbi);
-    if (found == 0) env->dbis_[i] = dbi;
-    else if (found != MDB_NOTFOUND) rc = found;
+    if (found == 0)
+      env->dbis_[i] = dbi;
+    else if (found != MDB_NOTFOUND)
+      rc = found;
   }
-  if (rc == 0) rc = mdb_txn_commit(txn);  // keeps the handles
-  else if (txn) mdb_txn_abort(txn);
+  if (rc == 0)
+    rc = mdb_txn_commit(txn);  // keeps the handles
+  else if (txn)
+    mdb_txn_abort(txn);
   if (rc != 0) {
     if (error) *error = "cannot open databases in " + dir + ": " + mdb_strerror(rc);
     return nullptr;
@@ -167,7 +182,9 @@ WalkCounts walk_structure(Env& env, const WalkSink& sink) {
     rc = mdb_txn_begin(env.raw(), nullptr, MDB_RDONLY, &txn);
   }
   if (rc != 0) {
-    if (sink.problem) sink.problem("(main)", "", std::string("cannot begin a read transaction: ") + mdb_strerror(rc));
+    if (sink.problem)
+      sink.problem("(main)", "",
+                   std::string("cannot begin a read transaction: ") + mdb_strerror(rc));
     return {};
   }
   MDB_envinfo info;
@@ -178,9 +195,11 @@ WalkCounts walk_structure(Env& env, const WalkSink& sink) {
   w.walk(1, "(main)", false, &names);  // MAIN_DBI: a key per named database
   for (const auto& name : names) {
     MDB_dbi dbi = 0;
-    rc = name.find('\0') == std::string::npos ? mdb_dbi_open(txn, name.c_str(), 0, &dbi) : MDB_INCOMPATIBLE;
+    rc = name.find('\0') == std::string::npos ? mdb_dbi_open(txn, name.c_str(), 0, &dbi)
+                                              : MDB_INCOMPATIBLE;
     if (rc != 0) {
-      w.problem("(main)", hex(name), "names a database LMDB cannot open: " + std::string(mdb_strerror(rc)));
+      w.problem("(main)", hex(name),
+                "names a database LMDB cannot open: " + std::string(mdb_strerror(rc)));
       continue;
     }
     w.walk(dbi, name, false, nullptr);

@@ -18,7 +18,8 @@ struct WalkSink {
   // database by its LMDB name).
   std::function<void(const std::string& db)> at;
   // One defect: the database, the key (hex; "" for the whole database) and a sentence.
-  std::function<void(const std::string& db, const std::string& key, const std::string& text)> problem;
+  std::function<void(const std::string& db, const std::string& key, const std::string& text)>
+      problem;
 };
 
 struct WalkCounts {

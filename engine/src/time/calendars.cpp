@@ -75,7 +75,9 @@ std::shared_ptr<const Calendar> Calendars::find(const std::string& id) const {
 }
 
 void Calendars::note_use(const Calendar& c, TimePoint a, TimePoint b) const {
-  if (a == TimePoint::max() || a == TimePoint::min() || b == TimePoint::max() || b == TimePoint::min()) return;
+  if (a == TimePoint::max() || a == TimePoint::min() || b == TimePoint::max() ||
+      b == TimePoint::min())
+    return;
   std::vector<std::int32_t> missing = c.uncovered_years(a, b);
   if (missing.empty()) return;
   std::vector<std::int32_t> fresh;
@@ -86,12 +88,15 @@ void Calendars::note_use(const Calendar& c, TimePoint a, TimePoint b) const {
   }
   for (std::int32_t y : fresh) {
     const auto& years = c.years();
-    std::string covered = years.empty() ? std::string("no year")
-                                        : std::to_string(*years.begin()) + "-" + std::to_string(*years.rbegin());
-    log_event("warn",
-              "calendar " + c.id() + " has no holiday data for " + std::to_string(y) + " (it covers " + covered +
-                  "): working days there count weekends only; add the year's data (docs/operations.md)",
-              {{"calendar", c.id()}, {"year", y}});
+    std::string covered =
+        years.empty() ? std::string("no year")
+                      : std::to_string(*years.begin()) + "-" + std::to_string(*years.rbegin());
+    log_event(
+        "warn",
+        "calendar " + c.id() + " has no holiday data for " + std::to_string(y) + " (it covers " +
+            covered +
+            "): working days there count weekends only; add the year's data (docs/operations.md)",
+        {{"calendar", c.id()}, {"year", y}});
   }
 }
 

@@ -66,14 +66,14 @@ typedef struct bihuan_text {
 
 /* What a plugin is; read by the host before any plugin code runs. Static storage. */
 typedef struct bihuan_descriptor {
-  uint32_t abi_major;     /* BIHUAN_PLUGIN_ABI_MAJOR the plugin was built against */
-  uint32_t abi_minor;     /* BIHUAN_PLUGIN_ABI_MINOR the plugin was built against */
-  uint32_t struct_size;   /* sizeof(bihuan_descriptor) as the plugin saw it */
-  uint32_t kind;          /* BIHUAN_KIND_* */
-  const char* name;       /* NUL-terminated, stable: "notify.log" (what admins write) */
-  const char* version;    /* NUL-terminated: the plugin's own version, "1.2.0" */
+  uint32_t abi_major;        /* BIHUAN_PLUGIN_ABI_MAJOR the plugin was built against */
+  uint32_t abi_minor;        /* BIHUAN_PLUGIN_ABI_MINOR the plugin was built against */
+  uint32_t struct_size;      /* sizeof(bihuan_descriptor) as the plugin saw it */
+  uint32_t kind;             /* BIHUAN_KIND_* */
+  const char* name;          /* NUL-terminated, stable: "notify.log" (what admins write) */
+  const char* version;       /* NUL-terminated: the plugin's own version, "1.2.0" */
   const char* config_schema; /* NUL-terminated JSON Schema (draft-07) of its config */
-  const char* summary;    /* NUL-terminated one-line description */
+  const char* summary;       /* NUL-terminated one-line description */
 } bihuan_descriptor;
 
 /* The narrow interface the host lends a plugin object: never the engine itself. The
@@ -91,7 +91,8 @@ typedef struct bihuan_host {
   int64_t (*now_ms)(void* context);
   /* Queues an event for an instance (payload: a JSON object). Returns 0 when queued,
    * nonzero when refused (unknown instance id, malformed payload, engine stopping). */
-  int32_t (*emit_event)(void* context, bihuan_text instance_id, bihuan_text event, bihuan_text payload_json);
+  int32_t (*emit_event)(void* context, bihuan_text instance_id, bihuan_text event,
+                        bihuan_text payload_json);
   /* The name this instance has in the engine configuration ("sms-gateway"). */
   bihuan_text (*instance_name)(void* context);
 } bihuan_host;
@@ -103,18 +104,18 @@ typedef void (*bihuan_reply_fn)(void* reply_context, int32_t status, bihuan_text
 /* A rendered notification (kind notifier). */
 typedef struct bihuan_message {
   uint32_t struct_size;
-  bihuan_text key;          /* stable idempotency key: the same for every attempt */
-  bihuan_text channel;      /* configured notifier name */
+  bihuan_text key;     /* stable idempotency key: the same for every attempt */
+  bihuan_text channel; /* configured notifier name */
   bihuan_text instance_id;
   bihuan_text definition;
   bihuan_text state;
   bihuan_text business_key;
-  bihuan_text subject;      /* may be empty */
-  bihuan_text text;         /* rendered body, UTF-8 */
-  const bihuan_text* to;    /* recipients */
+  bihuan_text subject;   /* may be empty */
+  bihuan_text text;      /* rendered body, UTF-8 */
+  const bihuan_text* to; /* recipients */
   size_t to_count;
-  uint32_t attempt;         /* 1 for the first attempt */
-  bihuan_text json;         /* the whole message as one JSON object (same fields) */
+  uint32_t attempt; /* 1 for the first attempt */
+  bihuan_text json; /* the whole message as one JSON object (same fields) */
 } bihuan_message;
 
 /* Work for a task step (kind task_handler). OK body = the result (JSON value) the
@@ -122,21 +123,21 @@ typedef struct bihuan_message {
  * {"error": text} with onError. */
 typedef struct bihuan_task {
   uint32_t struct_size;
-  bihuan_text key;          /* stable idempotency key */
+  bihuan_text key; /* stable idempotency key */
   bihuan_text channel;
   bihuan_text instance_id;
   bihuan_text definition;
   bihuan_text state;
-  bihuan_text input_json;   /* the step's input (any JSON value) */
+  bihuan_text input_json; /* the step's input (any JSON value) */
   uint32_t attempt;
-  bihuan_text json;         /* the whole task as one JSON object */
+  bihuan_text json; /* the whole task as one JSON object */
 } bihuan_task;
 
 /* A named query (kind data_source). OK body = a JSON array of row objects. */
 typedef struct bihuan_query {
   uint32_t struct_size;
-  bihuan_text name;         /* the query's name, e.g. "supplier-by-id" */
-  bihuan_text params_json;  /* a JSON object of parameters */
+  bihuan_text name;        /* the query's name, e.g. "supplier-by-id" */
+  bihuan_text params_json; /* a JSON object of parameters */
 } bihuan_query;
 
 /* A live plugin object. The entry for the object's kind must be set; the others may be
@@ -145,15 +146,16 @@ typedef struct bihuan_object {
   uint32_t struct_size;
   void* self;
   void (*destroy)(void* self);
-  void (*notify)(void* self, const bihuan_message* message, void* reply_context, bihuan_reply_fn reply);
+  void (*notify)(void* self, const bihuan_message* message, void* reply_context,
+                 bihuan_reply_fn reply);
   void (*query)(void* self, const bihuan_query* query, void* reply_context, bihuan_reply_fn reply);
   void (*run_task)(void* self, const bihuan_task* task, void* reply_context, bihuan_reply_fn reply);
 } bihuan_object;
 
 /* The factory. Fills *out and returns 0; or calls error(error_context, FAIL, sentence)
  * and returns nonzero. `host` outlives the object. Must not throw. */
-typedef int32_t (*bihuan_create_fn)(const bihuan_host* host, bihuan_object* out, void* error_context,
-                                    bihuan_reply_fn error);
+typedef int32_t (*bihuan_create_fn)(const bihuan_host* host, bihuan_object* out,
+                                    void* error_context, bihuan_reply_fn error);
 
 #ifdef __cplusplus
 }
@@ -170,12 +172,12 @@ typedef int32_t (*bihuan_create_fn)(const bihuan_host* host, bihuan_object* out,
 #define BIHUAN_PLUGIN_SECTION __attribute__((section("boostdll")))
 #endif
 #ifdef __cplusplus
-#define BIHUAN_PLUGIN_ALIAS(alias, target)                                                        \
-  extern "C" BIHUAN_PLUGIN_EXPORT const void* alias;                                              \
-  BIHUAN_PLUGIN_SECTION const void* alias =                                                       \
+#define BIHUAN_PLUGIN_ALIAS(alias, target)           \
+  extern "C" BIHUAN_PLUGIN_EXPORT const void* alias; \
+  BIHUAN_PLUGIN_SECTION const void* alias =          \
       reinterpret_cast<const void*>(reinterpret_cast<intptr_t>(&target));
 #else
-#define BIHUAN_PLUGIN_ALIAS(alias, target)                                                        \
+#define BIHUAN_PLUGIN_ALIAS(alias, target) \
   BIHUAN_PLUGIN_EXPORT BIHUAN_PLUGIN_SECTION const void* alias = (const void*)(intptr_t)(&target);
 #endif
 

@@ -51,7 +51,11 @@ enum class Kind : std::uint32_t {
   task_handler = BIHUAN_KIND_TASK_HANDLER,
 };
 
-enum class Status : std::int32_t { ok = BIHUAN_STATUS_OK, retry = BIHUAN_STATUS_RETRY, fail = BIHUAN_STATUS_FAIL };
+enum class Status : std::int32_t {
+  ok = BIHUAN_STATUS_OK,
+  retry = BIHUAN_STATUS_RETRY,
+  fail = BIHUAN_STATUS_FAIL
+};
 
 // What a plugin method returns: status and a body (receipt/rows/result on ok, a sentence
 // naming what went wrong otherwise).
@@ -72,7 +76,9 @@ enum class LogLevel : std::int32_t {
   error = BIHUAN_LOG_ERROR,
 };
 
-inline std::string_view view(bihuan_text t) noexcept { return t.data ? std::string_view(t.data, t.size) : std::string_view(); }
+inline std::string_view view(bihuan_text t) noexcept {
+  return t.data ? std::string_view(t.data, t.size) : std::string_view();
+}
 inline bihuan_text text(std::string_view s) noexcept { return {s.data(), s.size()}; }
 
 // The host services a plugin object may use: logging, its configuration, the clock and a
@@ -86,12 +92,15 @@ class Host {
     if (h_ && h_->log) h_->log(h_->context, static_cast<std::int32_t>(level), text(message));
   }
   // The configuration as JSON text (validated against the plugin's config schema).
-  std::string_view config_json() const noexcept { return h_ && h_->config ? view(h_->config(h_->context)) : std::string_view(); }
+  std::string_view config_json() const noexcept {
+    return h_ && h_->config ? view(h_->config(h_->context)) : std::string_view();
+  }
   // One configuration value by JSON Pointer: strings without quotes, numbers, booleans,
   // arrays and objects as JSON text; nullopt if absent.
   std::optional<std::string> config(const std::string& pointer) const {
     bihuan_text out{nullptr, 0};
-    if (!h_ || !h_->config_value || !h_->config_value(h_->context, pointer.c_str(), &out)) return std::nullopt;
+    if (!h_ || !h_->config_value || !h_->config_value(h_->context, pointer.c_str(), &out))
+      return std::nullopt;
     return std::string(view(out));
   }
   std::string config_or(const std::string& pointer, std::string fallback) const {
@@ -101,7 +110,8 @@ class Host {
   // Milliseconds since the Unix epoch, by the engine's clock.
   std::int64_t now_ms() const noexcept { return h_ && h_->now_ms ? h_->now_ms(h_->context) : 0; }
   // Queues an event (payload: JSON object text) for an instance. True when queued.
-  bool emit_event(std::string_view instance_id, std::string_view event, std::string_view payload_json = "{}") const noexcept {
+  bool emit_event(std::string_view instance_id, std::string_view event,
+                  std::string_view payload_json = "{}") const noexcept {
     return h_ && h_->emit_event &&
            h_->emit_event(h_->context, text(instance_id), text(event), text(payload_json)) == 0;
   }
@@ -169,11 +179,21 @@ inline std::string json_quote(std::string_view s) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";
@@ -204,7 +224,8 @@ void guarded(bihuan_reply_fn fn, void* ctx, F&& f) noexcept {
     std::string what = std::string("plugin threw: ") + e.what();
     if (fn) fn(ctx, BIHUAN_STATUS_FAIL, text(what));
   } catch (...) {
-    if (fn) fn(ctx, BIHUAN_STATUS_FAIL, text("plugin threw an exception that is not a std::exception"));
+    if (fn)
+      fn(ctx, BIHUAN_STATUS_FAIL, text("plugin threw an exception that is not a std::exception"));
   }
 }
 
@@ -229,14 +250,16 @@ void notify_thunk(void* self, const bihuan_message* m, void* ctx, bihuan_reply_f
 
 template <class T>
 void query_thunk(void* self, const bihuan_query* q, void* ctx, bihuan_reply_fn fn) noexcept {
-  guarded(fn, ctx, [&] { return static_cast<T*>(self)->query(Query{view(q->name), view(q->params_json)}); });
+  guarded(fn, ctx, [&] {
+    return static_cast<T*>(self)->query(Query{view(q->name), view(q->params_json)});
+  });
 }
 
 template <class T>
 void task_thunk(void* self, const bihuan_task* t, void* ctx, bihuan_reply_fn fn) noexcept {
   guarded(fn, ctx, [&] {
-    Task task{view(t->key),        view(t->channel), view(t->instance_id), view(t->definition),
-              view(t->state),      view(t->input_json), t->attempt,        view(t->json)};
+    Task task{view(t->key),   view(t->channel),    view(t->instance_id), view(t->definition),
+              view(t->state), view(t->input_json), t->attempt,           view(t->json)};
     return static_cast<T*>(self)->run(task);
   });
 }
@@ -250,8 +273,10 @@ void destroy_thunk(void* self) noexcept {
 }
 
 template <class T>
-std::int32_t create(const bihuan_host* host, bihuan_object* out, void* ctx, bihuan_reply_fn error) noexcept {
-  static_assert(std::is_constructible_v<T, const Host&>, "a plugin class needs a constructor T(const bihuan::plugin::Host&)");
+std::int32_t create(const bihuan_host* host, bihuan_object* out, void* ctx,
+                    bihuan_reply_fn error) noexcept {
+  static_assert(std::is_constructible_v<T, const Host&>,
+                "a plugin class needs a constructor T(const bihuan::plugin::Host&)");
   try {
     if (!out) return 1;
     T* obj = new T(Host(host));
@@ -263,7 +288,9 @@ std::int32_t create(const bihuan_host* host, bihuan_object* out, void* ctx, bihu
   } catch (const std::exception& e) {
     if (error) error(ctx, BIHUAN_STATUS_FAIL, text(e.what()));
   } catch (...) {
-    if (error) error(ctx, BIHUAN_STATUS_FAIL, text("the plugin's constructor threw an exception that is not a std::exception"));
+    if (error)
+      error(ctx, BIHUAN_STATUS_FAIL,
+            text("the plugin's constructor threw an exception that is not a std::exception"));
   }
   return 1;
 }
@@ -277,15 +304,20 @@ std::int32_t create(const bihuan_host* host, bihuan_object* out, void* ctx, bihu
 // Class derives from exactly one of Notifier, DataSource, TaskHandler and has a
 // constructor Class(const bihuan::plugin::Host&). The schema is a JSON Schema (draft-07)
 // text that the host validates the configuration against before creating the object.
-#define BIHUAN_PLUGIN(Class, Name, Version, ConfigSchema, Summary)                                    \
-  namespace bihuan_plugin_export {                                                                   \
-  static const bihuan_descriptor descriptor_object = {                                              \
-      BIHUAN_PLUGIN_ABI_MAJOR, BIHUAN_PLUGIN_ABI_MINOR, sizeof(bihuan_descriptor),                   \
-      static_cast<uint32_t>(Class::kind), Name, Version, ConfigSchema, Summary};                     \
-  static int32_t create_object(const bihuan_host* host, bihuan_object* out, void* ctx,              \
-                               bihuan_reply_fn error) noexcept {                                     \
-    return ::bihuan::plugin::detail::create<Class>(host, out, ctx, error);                           \
-  }                                                                                                  \
-  BIHUAN_PLUGIN_ALIAS(bihuan_plugin_descriptor, descriptor_object)                                   \
-  BIHUAN_PLUGIN_ALIAS(bihuan_plugin_create, create_object)                                           \
+#define BIHUAN_PLUGIN(Class, Name, Version, ConfigSchema, Summary)                        \
+  namespace bihuan_plugin_export {                                                        \
+  static const bihuan_descriptor descriptor_object = {BIHUAN_PLUGIN_ABI_MAJOR,            \
+                                                      BIHUAN_PLUGIN_ABI_MINOR,            \
+                                                      sizeof(bihuan_descriptor),          \
+                                                      static_cast<uint32_t>(Class::kind), \
+                                                      Name,                               \
+                                                      Version,                            \
+                                                      ConfigSchema,                       \
+                                                      Summary};                           \
+  static int32_t create_object(const bihuan_host* host, bihuan_object* out, void* ctx,    \
+                               bihuan_reply_fn error) noexcept {                          \
+    return ::bihuan::plugin::detail::create<Class>(host, out, ctx, error);                \
+  }                                                                                       \
+  BIHUAN_PLUGIN_ALIAS(bihuan_plugin_descriptor, descriptor_object)                        \
+  BIHUAN_PLUGIN_ALIAS(bihuan_plugin_create, create_object)                                \
   }
