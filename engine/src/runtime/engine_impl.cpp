@@ -9,7 +9,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "runtime/migrate.hpp"
+#include "runtime/format_upgrade.hpp"
 #include "runtime/verify.hpp"
 
 namespace bihuan {
@@ -150,7 +150,7 @@ std::optional<std::uint32_t> EngineImpl::stored_format(storage::Txn& txn,
 
 // Runs before anything else touches the environment, so growing the map needs no lock
 // against readers of this process. A current store costs one read transaction.
-bool EngineImpl::migrate(Problems& problems) {
+bool EngineImpl::upgrade_format(Problems& problems) {
   std::uint32_t from = kStorageFormat;
   {
     int rc = 0;
@@ -175,7 +175,7 @@ bool EngineImpl::migrate(Problems& problems) {
       return false;
     }
     std::string error;
-    rc = migrate_storage(*txn, from, &error);
+    rc = upgrade_format(*txn, from, &error);
     if (rc == 0)
       rc = txn->commit();
     else
@@ -194,7 +194,7 @@ bool EngineImpl::migrate(Problems& problems) {
 }
 
 bool EngineImpl::init(Problems& problems) {
-  if (!migrate(problems)) return false;
+  if (!upgrade_format(problems)) return false;
   int rc = 0;
   auto txn = env_->begin(true, &rc);
   if (!txn) {

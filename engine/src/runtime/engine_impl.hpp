@@ -26,7 +26,7 @@ class StartCheck;  // runtime/verify.hpp
 
 // 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
 // letters in their own database, waiting messages indexed by channel and due time
-// (migrate.cpp).
+// (format_upgrade.cpp).
 inline constexpr std::uint32_t kStorageFormat = 3;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
@@ -104,7 +104,7 @@ class EngineImpl final : public Engine {
   const EngineOptions& options() const override { return options_; }
 
  private:
-  bool migrate(Problems& problems);
+  bool upgrade_format(Problems& problems);  // an older storage format (format_upgrade.cpp)
   std::optional<std::uint32_t> stored_format(storage::Txn& txn, Problems& problems) const;
   struct Request {
     enum Kind {

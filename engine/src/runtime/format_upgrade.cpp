@@ -1,5 +1,5 @@
 // Storage migrations, one function per format step, run inside the opening transaction.
-#include "runtime/migrate.hpp"
+#include "runtime/format_upgrade.hpp"
 
 #include "runtime/engine_impl.hpp"
 #include "runtime/outbox_state.hpp"
@@ -16,7 +16,7 @@ namespace {
 // entry to one log ("history", keyed by a global sequence) and links each entry to the
 // instance's previous one; the instance record names its newest entry ("hq"). Entries
 // move byte for byte, so every hash stays valid.
-int migrate_1_to_2(storage::Txn& txn, std::string* error) {
+int upgrade_1_to_2(storage::Txn& txn, std::string* error) {
   int rc = 0;
   std::size_t logged = txn.entries(Db::hist, rc);
   if (rc) return rc;
@@ -71,7 +71,7 @@ int migrate_1_to_2(storage::Txn& txn, std::string* error) {
 // message its `outbox_due` key. A record that does not decode stays where it is, without
 // a due key (never delivered, as before; verify names it). The seq after the newest
 // message is kept in meta/outbox-next, since that message may have moved out of `outbox`.
-int migrate_2_to_3(storage::Txn& txn, std::string* error) {
+int upgrade_2_to_3(storage::Txn& txn, std::string* error) {
   int rc = 0;
   const std::size_t due = txn.entries(Db::due, rc), dead_n = rc ? 0 : txn.entries(Db::dead, rc);
   if (rc) return rc;
@@ -112,10 +112,10 @@ int migrate_2_to_3(storage::Txn& txn, std::string* error) {
 
 }  // namespace
 
-int migrate_storage(storage::Txn& txn, std::uint32_t from, std::string* error) {
+int upgrade_format(storage::Txn& txn, std::uint32_t from, std::string* error) {
   int rc = 0;
-  if (from < 2 && (rc = migrate_1_to_2(txn, error))) return rc;
-  if (from < 3 && (rc = migrate_2_to_3(txn, error))) return rc;
+  if (from < 2 && (rc = upgrade_1_to_2(txn, error))) return rc;
+  if (from < 3 && (rc = upgrade_2_to_3(txn, error))) return rc;
   return txn.put(Db::meta, "format", storage::be32(kStorageFormat));
 }
 
