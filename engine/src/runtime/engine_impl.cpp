@@ -175,7 +175,7 @@ bool EngineImpl::upgrade_format(Problems& problems) {
       return false;
     }
     std::string error;
-    rc = upgrade_format(*txn, from, &error);
+    rc = runtime::upgrade_format(*txn, from, &error);  // format_upgrade.hpp
     if (rc == 0)
       rc = txn->commit();
     else
