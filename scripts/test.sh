@@ -19,6 +19,8 @@ if [ "${BIHUAN_TSAN:-1}" != 0 ]; then
   fi
   cmake --build "$TSAN_DIR" -j "$(nproc)" --target test_runtime test_api test_plugins
   # Every report fails its test; tests/tsan.supp lists third-party false positives only.
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+  # die_after_fork=0: crash and kill tests fork a child that runs an engine (its own
+  # threads); TSan would otherwise end such a child at its first thread.
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 suppressions=$PWD/tests/tsan.supp" \
     ctest --test-dir "$TSAN_DIR" --output-on-failure -j "$(nproc)" --timeout 600 -L '^(runtime|api|plugins)$'
 fi
