@@ -47,7 +47,7 @@ Raw read_raw(const std::string& dir) {
   EXPECT_TRUE(env) << error;
   if (!env) return out;
   auto txn = env->begin(false, nullptr);
-  auto format = txn->get(storage::Db::meta, "format");
+  auto format = bihuan::testing::read_key(*txn, storage::Db::meta, "format");
   EXPECT_TRUE(format && storage::read_be32(*format) == runtime::kStorageFormat);
   for (auto [db, into] :
        {std::pair{storage::Db::outbox, &out.waiting}, std::pair{storage::Db::dead, &out.dead}}) {
