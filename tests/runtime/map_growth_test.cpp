@@ -186,7 +186,10 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
   q.definition = "t.grow";
   q.limit = 1000;
   EXPECT_EQ(engine->query(q).items.size(), ids.size() + kChildSteps);
-  EXPECT_TRUE(engine->verify().ok());
+  {
+    auto report = engine->verify();
+    EXPECT_TRUE(report.ok()) << ::testing::PrintToString(report.broken);
+  }
   EXPECT_GT(engine->metrics().map_bytes, 8u << 20);
   // The last backup is a sound store.
   std::string last;

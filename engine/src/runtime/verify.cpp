@@ -438,7 +438,7 @@ class Checker {
     if (!bytes) {
       problem(
           "index", Db::due, hex(key),
-          "the due-index entry of message " + std::to_string(seq) + " names no waiting message");
+          "the due-index entry of outbox message " + std::to_string(seq) + " names no waiting message");
       return;
     }
     json m = json::from_msgpack(bytes->begin(), bytes->end(), true, false);

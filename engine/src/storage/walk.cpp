@@ -99,7 +99,9 @@ struct Walker {
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
       std::string_view key = view(k), value = view(v);
-      if (n > 0 && !(std::string_view(prev) < key)) {
+      // In the database's own order (the free list's keys are native integers).
+      MDB_val prev_val{prev.size(), prev.data()};
+      if (n > 0 && mdb_cmp(txn, dbi, &prev_val, &k) >= 0) {
         problem(db, hex(key),
                 "keys do not rise: this key follows " +
                     (prev.empty() ? std::string("an empty key") : hex(prev)) + " after " +
