@@ -436,9 +436,9 @@ class Checker {
     std::uint64_t seq = read_be64(key, key.size() - 8);
     auto bytes = get(Db::outbox, be64(seq));
     if (!bytes) {
-      problem(
-          "index", Db::due, hex(key),
-          "the due-index entry of outbox message " + std::to_string(seq) + " names no waiting message");
+      problem("index", Db::due, hex(key),
+              "the due-index entry of outbox message " + std::to_string(seq) +
+                  " names no waiting message");
       return;
     }
     json m = json::from_msgpack(bytes->begin(), bytes->end(), true, false);
