@@ -104,6 +104,7 @@ void edit_history(const std::string& dir, const std::string& id, std::uint64_t s
     auto bytes = json::to_msgpack(e);
     std::string key(cur->key());
     ASSERT_EQ(txn->put(storage::Db::hist, key, link + std::string(bytes.begin(), bytes.end())), 0);
+    cur.reset();  // LMDB frees a write transaction's cursors at commit: close it first
     ASSERT_EQ(txn->commit(), 0);
     return;
   }
