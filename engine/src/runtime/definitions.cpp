@@ -166,14 +166,12 @@ std::shared_ptr<const Definition> EngineImpl::definition(
     const std::string& id, std::optional<std::int64_t> version) const {
   if (version)
     if (auto known = registry_.find(id, version)) return known;  // a stored version never changes
-  std::shared_lock<std::shared_mutex> lock;
-  read_txn(lock);  // loads versions stored by another process, if any
+  read_txn();  // loads versions stored by another process, if any
   return registry_.find(id, version);
 }
 
 std::vector<std::shared_ptr<const Definition>> EngineImpl::definitions() const {
-  std::shared_lock<std::shared_mutex> lock;
-  read_txn(lock);
+  read_txn();
   return registry_.all();
 }
 

@@ -66,20 +66,6 @@ namespace runtime {
 using storage::be64;
 using storage::Db;
 
-namespace {
-
-std::string hex_bytes(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-}  // namespace
-
 EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
     : options_(std::move(options)),
       env_(std::move(env)),
@@ -438,7 +424,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
           // Not a key the engine wrote (a damaged file): it names no timer. Left in place
           // it would stop every sweep here, before the timers after it.
           b.note(b.txn.del(Db::timers, key));
-          b.timer_drops.push_back({{"timerKey", hex_bytes(key)},
+          b.timer_drops.push_back({{"timerKey", storage::hex(key)},
                                    {"reason", "a damaged timer key (" + std::to_string(key.size()) +
                                                   " bytes) was removed"},
                                    {"refused", false}});

@@ -251,9 +251,8 @@ class EngineImpl final : public Engine {
   // loads the new ones (another process deployed them). One meta read otherwise.
   void observe_definitions(storage::Txn& txn) const;
   // A read transaction (nullptr and *rc on failure). It holds the map's resize lock
-  // itself; `lock` is left empty (kept for callers written before).
+  // itself for its life.
   std::unique_ptr<storage::Txn> read_txn(int* rc = nullptr) const;
-  std::unique_ptr<storage::Txn> read_txn(std::shared_lock<std::shared_mutex>& lock) const;
   // nullopt if there is none or it is damaged; then `damage`, if given, says what is wrong.
   // *rc (if given): the LMDB error that kept it from being read (0: none, or damaged).
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id,

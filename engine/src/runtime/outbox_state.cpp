@@ -239,8 +239,7 @@ bool EngineImpl::retry_dead_letter(std::uint64_t seq) {
 std::vector<OutboxMessage> EngineImpl::dead_letters(std::size_t limit,
                                                     std::uint64_t after_seq) const {
   std::vector<OutboxMessage> out;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
+  auto txn = read_txn();
   if (!txn) return out;
   auto cur = txn->cursor(Db::dead);
   for (bool ok = cur && cur->seek(be64(after_seq + 1)); ok && out.size() < limit; ok = cur->next())
@@ -255,8 +254,7 @@ std::vector<OutboxMessage> EngineImpl::dead_letters(std::size_t limit,
 std::vector<OutboxMessage> EngineImpl::outbox(std::size_t limit, std::uint64_t after_seq) const {
   std::vector<OutboxMessage> out;
   if (after_seq == UINT64_MAX) return out;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
+  auto txn = read_txn();
   if (!txn) return out;
   auto waiting = txn->cursor(Db::outbox), dead = txn->cursor(Db::dead);
   std::string from = be64(after_seq + 1);
@@ -279,8 +277,7 @@ OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until
                                      std::optional<OutboxDueKey> after) const {
   OutboxDuePage page;
   if (after) page.next = *after;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
+  auto txn = read_txn();
   if (!txn) return page;
   auto cur = txn->cursor(Db::due);
   if (!cur) return page;
@@ -319,8 +316,7 @@ OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until
 // its name followed by \1.
 std::vector<std::string> EngineImpl::outbox_channels() const {
   std::vector<std::string> out;
-  std::shared_lock<std::shared_mutex> lock;
-  auto txn = read_txn(lock);
+  auto txn = read_txn();
   if (!txn) return out;
   auto cur = txn->cursor(Db::due);
   for (bool ok = cur && cur->first(); ok;) {

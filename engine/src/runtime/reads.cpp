@@ -21,10 +21,6 @@ std::unique_ptr<storage::Txn> EngineImpl::read_txn(int* rc) const {
   return txn;
 }
 
-std::unique_ptr<storage::Txn> EngineImpl::read_txn(std::shared_lock<std::shared_mutex>&) const {
-  return read_txn();
-}
-
 std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id,
                                                       std::string* damage, int* rc_out) const {
   int rc = 0;
@@ -114,15 +110,7 @@ bool matches(const InstanceView& v, const InstanceQuery& q) {
   return true;
 }
 
-std::string hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
+using storage::hex;
 
 std::optional<std::string> unhex(const std::string& text) {
   if (text.size() % 2) return std::nullopt;

@@ -21,16 +21,7 @@ namespace {
 
 constexpr std::uint64_t kMaxProblems = 10000;  // lines sent; the rest are counted
 
-std::string hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes.substr(0, 128)) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  if (bytes.size() > 128) out += "...";
-  return out;
-}
+std::string hex(std::string_view bytes) { return storage::hex(bytes, 128); }
 
 // A key as text for a sentence: printable bytes as they are, others as '?', at most 80.
 std::string shown(std::string_view bytes) {

@@ -383,6 +383,17 @@ std::string be32(std::uint32_t v) {
   return s;
 }
 
+std::string hex(std::string_view bytes, std::size_t max_bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes.substr(0, max_bytes)) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  if (bytes.size() > max_bytes) out += "...";
+  return out;
+}
+
 std::uint64_t read_be64(std::string_view s, std::size_t at) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < 8 && at + i < s.size(); ++i)

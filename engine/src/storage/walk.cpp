@@ -15,16 +15,7 @@ using PageId = std::size_t;
 
 std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
-std::string hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes.substr(0, 64)) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  if (bytes.size() > 64) out += "...";
-  return out;
-}
+std::string shown(std::string_view bytes) { return hex(bytes, 64); }  // a key in a message
 
 std::string count_text(std::uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
@@ -53,7 +44,7 @@ struct Walker {
   // The free-page list: key a transaction id, value an IDL (count, then page numbers).
   void check_free(std::string_view value, const std::string& db, std::string_view key) {
     if (value.size() < sizeof(PageId) || value.size() % sizeof(PageId)) {
-      problem(db, hex(key),
+      problem(db, shown(key),
               "a free-page list of " + std::to_string(value.size()) +
                   " bytes (expected whole page numbers)");
       return;
@@ -61,14 +52,14 @@ struct Walker {
     std::vector<PageId> ids(value.size() / sizeof(PageId));
     std::memcpy(ids.data(), value.data(), value.size());
     if (ids[0] != ids.size() - 1) {
-      problem(db, hex(key),
+      problem(db, shown(key),
               "a free-page list says it holds " + std::to_string(ids[0]) + " pages but holds " +
                   std::to_string(ids.size() - 1));
       return;
     }
     for (std::size_t i = 1; i < ids.size(); ++i)
       if (ids[i] < 2 || ids[i] >= page_limit) {
-        problem(db, hex(key),
+        problem(db, shown(key),
                 "a free-page list names page " + std::to_string(ids[i]) +
                     ", outside the file's pages 2 to " + std::to_string(page_limit - 1));
         return;
@@ -102,9 +93,9 @@ struct Walker {
       // In the database's own order (the free list's keys are native integers).
       MDB_val prev_val{prev.size(), prev.data()};
       if (n > 0 && mdb_cmp(txn, dbi, &prev_val, &k) >= 0) {
-        problem(db, hex(key),
+        problem(db, shown(key),
                 "keys do not rise: this key follows " +
-                    (prev.empty() ? std::string("an empty key") : hex(prev)) + " after " +
+                    (prev.empty() ? std::string("an empty key") : shown(prev)) + " after " +
                     count_text(n, "entry", "entries") + " (a page is damaged)");
         stopped = true;
         break;
@@ -116,7 +107,7 @@ struct Walker {
       prev.assign(key);
     }
     if (!stopped && rc != MDB_NOTFOUND)
-      problem(db, hex(prev),
+      problem(db, shown(prev),
               std::string("LMDB failed after ") + count_text(n, "entry", "entries") + ": " +
                   mdb_strerror(rc));
     else if (!stopped && n != st.ms_entries)
@@ -200,7 +191,7 @@ WalkCounts walk_structure(Env& env, const WalkSink& sink) {
     rc = name.find('\0') == std::string::npos ? mdb_dbi_open(txn, name.c_str(), 0, &dbi)
                                               : MDB_INCOMPATIBLE;
     if (rc != 0) {
-      w.problem("(main)", hex(name),
+      w.problem("(main)", shown(name),
                 "names a database LMDB cannot open: " + std::string(mdb_strerror(rc)));
       continue;
     }
