@@ -194,6 +194,7 @@ void run_serve(ServeOptions o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reloads the identity file (the server logs the outcome)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Problems problems;
@@ -362,14 +363,18 @@ void run_serve(ServeOptions o) {
   Dispatcher dispatcher(*engine, Dispatcher::channels_of(registry, *config), dopts);
   dispatcher.start();
 
+  json sign_in = json::object();  // token name -> token, told again with the console's address
   if (demo && server_config->tokens.empty()) {
     json printable;
     server_config->tokens = demo_tokens(*demo, *engine, printable);
-    for (const auto& t : printable)
+    for (const auto& t : printable) {
       log_line("info", "demo token (kept in <data>/demo-tokens.json)", t);
+      sign_in[t.value("name", "")] = t.value("token", "");
+    }
   }
   if (embedded_default && server_config->tokens.empty()) {
     std::string token = dev_admin_token(config->data_dir);
+    sign_in["dev-admin"] = token;
     server_config->tokens.push_back(
         {"dev-admin", ServerConfig::hash_token(token), Actor{"admin", {"admin"}}, 0, 0});
     log_line(
@@ -377,7 +382,7 @@ void run_serve(ServeOptions o) {
         "development administrator token (embedded default only; kept in <data>/dev-admin-token)",
         {{"token", token}, {"actor", "admin"}, {"roles", {"admin"}}});
   }
-  if (server_config->tokens.empty())
+  if (server_config->tokens.empty() && server_config->identity_file.empty())
     log_line("warn",
              "no tokens are configured: every /v1 route will answer 401 (see docs/operations.md)");
 
@@ -412,9 +417,20 @@ void run_serve(ServeOptions o) {
                         server_config->host + ":" + std::to_string(server->port())},
             {"port", server->port()},
             {"openapi", "/v1/openapi.json"}});
+  // The last line of the start: where people open the console, and the tokens they can
+  // sign in with (the demo's, or the development administrator's), by name.
+  const std::string console_url =
+      std::string(server_config->tls ? "https" : "http") + "://" +
+      (server_config->host == "0.0.0.0" ? std::string("127.0.0.1") : server_config->host) + ":" +
+      std::to_string(server->port()) + "/";
+  log_line("info", "web console: open it in a browser and sign in with a token",
+           {{"console", console_url}, {"signIn", sign_in}});
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    Problems reload_problems;
+    server->reload_identity(reload_problems);
+  }
   log_line("info", "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server->shutdown(std::chrono::seconds(10));
   dispatcher.stop();

@@ -211,4 +211,17 @@ City generate_city(std::uint64_t seed) {
   return c;
 }
 
+std::string region_path(const City& city, const std::string& region_id) {
+  std::string path, id = region_id;
+  for (std::size_t depth = 0; !id.empty() && depth <= city.regions.size(); ++depth) {
+    const Region* r = nullptr;
+    for (const auto& x : city.regions)
+      if (x.id == id) r = &x;
+    if (!r) return "";
+    path = path.empty() ? r->id : r->id + "/" + path;
+    id = r->parent_id;
+  }
+  return path;
+}
+
 }  // namespace bihuan::cli::demo

@@ -70,6 +70,11 @@ struct City {
 
 City generate_city(std::uint64_t seed);
 
+// The organisation path of a region: its id and its ancestors' ids from the root, joined
+// by '/' ("HX", "HX/GM", "HX/GM/T03", "HX/GM/T03/V012"): the `unitPath` of the instances
+// that belong to it (docs/authorization.md). "" for an unknown id (or an empty one).
+std::string region_path(const City& city, const std::string& region_id);
+
 // Writes regions/stations/cadres/businesses/bindings/units as CSV (RFC 4180, UTF-8) and
 // the same tables as one SQLite database, plus engine-config.json naming the data source
 // "master-data" (source.sqlite, query active_bindings) and the notifier "notify-log".

@@ -29,8 +29,9 @@ std::string csv_field(const std::string& s) {
 
 std::vector<Table> tables_of(const City& c) {
   std::vector<Table> t;
-  t.push_back({"regions", {"id", "name", "kind", "parentId"}, {}});
-  for (const auto& x : c.regions) t.back().rows.push_back({x.id, x.name, x.kind, x.parent_id});
+  t.push_back({"regions", {"id", "name", "kind", "parentId", "path"}, {}});
+  for (const auto& x : c.regions)
+    t.back().rows.push_back({x.id, x.name, x.kind, x.parent_id, region_path(c, x.id)});
   t.push_back({"stations", {"id", "name", "townships"}, {}});
   for (const auto& x : c.stations) t.back().rows.push_back({x.id, x.name, x.townships});
   t.push_back({"cadres",
@@ -59,7 +60,8 @@ std::vector<Table> tables_of(const City& c) {
 }
 
 // The scheduler's query (workflows/food-safety/scheduler.json): active bindings of open
-// businesses at :asOf, optionally of some cadre levels (:levels, a JSON array).
+// businesses at :asOf, optionally of some cadre levels (:levels, a JSON array). unitPath is
+// the organisation path of the business's village (its township if none).
 const char* kActiveBindings =
     "SELECT b.id AS bindingId, c.id AS cadreId, c.name AS cadreName, c.level AS level, s.id AS "
     "businessId, "
@@ -67,8 +69,10 @@ const char* kActiveBindings =
     "baobaoGrade, "
     "s.principalId AS principalId, c.adminId AS adminId, c.upperAdminId AS upperAdminId, "
     "s.stationId AS stationId, "
-    "s.townshipId AS townshipId, s.villageId AS villageId "
+    "s.townshipId AS townshipId, s.villageId AS villageId, COALESCE(v.path, '') AS unitPath "
     "FROM bindings b JOIN cadres c ON c.id = b.cadreId JOIN businesses s ON s.id = b.businessId "
+    "LEFT JOIN regions v ON v.id = (CASE WHEN s.villageId = '' THEN s.townshipId ELSE "
+    "s.villageId END) "
     "WHERE b.startAt <= :asOf AND (b.endAt = '' OR b.endAt > :asOf) AND (s.closedOn = '' OR "
     "s.closedOn > :asOf) "
     "AND (:levels = '[]' OR c.level IN (SELECT value FROM json_each(:levels))) AND :period IS NOT "

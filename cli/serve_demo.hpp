@@ -28,9 +28,12 @@ std::string prepare_demo(const DemoPlan& plan);
 std::string demo_engine_dir(const DemoPlan& plan);
 std::string demo_config_file(const DemoPlan& plan);
 
-// Tokens for the office administrator and the cadre, regulator station and business
-// officer with the most waiting tasks (created once in <root>/demo-tokens.json). Each
-// entry of `printable` is {name, actor, roles, token, inbox}.
+// Tokens (created once in <root>/demo-tokens.json) for a global administrator ("admin"),
+// the city office ("city-office": a unit administrator of HX/GM), a township office
+// ("township-office"), and the cadre, regulator station, business principal and officer
+// with the most waiting tasks (those with none are left out). Each carries its attributes
+// (docs/authorization.md). Each entry of `printable` is {name, actor, roles, attrs, token,
+// inbox}.
 std::vector<ApiToken> demo_tokens(const DemoPlan& plan, const Engine& engine, json& printable);
 
 }  // namespace bihuan::cli

@@ -69,6 +69,10 @@ class Sim {
     for (const auto& b : city_.businesses) businesses_[b.id] = &b;
     for (const auto& bd : city_.bindings) by_business_[bd.business_id].push_back(&bd);
     for (const auto& r : round_plan(o.end)) periods_.push_back(r["period"]);
+    for (const auto& r : city_.regions) {
+      paths_[r.id] = demo::region_path(city_, r.id);
+      if (r.kind == "city") city_path_ = paths_[r.id];
+    }
     end_ = ms(iso(o.end));
   }
 
@@ -132,7 +136,35 @@ class Sim {
     return u < rates.on_time ? 0 : u < rates.on_time + rates.late ? 1 : 2;
   }
 
-  // Actors.
+  // Actors, as the people they stand for (docs/authorization.md): a cadre, an office of a
+  // region (attrs.unit), a regulator station's staff (attrs.station), a business's people.
+  std::string path(const std::string& region) const {
+    auto it = paths_.find(region);
+    return it == paths_.end() ? "" : it->second;
+  }
+  Actor cadre_actor(const std::string& id) const {
+    auto it = cadres_.find(id);
+    json attrs = json::object();
+    if (it != cadres_.end())
+      attrs = {{"level", it->second->level}, {"region", it->second->region_id}};
+    return {id, {"CADRE"}, attrs};
+  }
+  // "adm-T03" is the office of region T03; an office outside the city has no unit here.
+  Actor office_actor(const std::string& id) const {
+    std::string unit = id.rfind("adm-", 0) == 0 ? path(id.substr(4)) : "";
+    return {id, {"ADMIN"}, unit.empty() ? json::object() : json{{"unit", unit}}};
+  }
+  static Actor station_actor(const std::string& id, const std::string& station, const char* role) {
+    return {id, {role}, {{"station", station}}};
+  }
+  static Actor business_actor(const std::string& id, const std::string& business,
+                              const char* role) {
+    return {id, {role}, {{"business", business}}};
+  }
+  std::string business_path(const demo::Business& b) const {
+    return path(b.village_id.empty() ? b.township_id : b.village_id);
+  }
+
   void setup();
   void letter(const demo::Cadre& k, const std::string& reason, std::int64_t now);
   void list(const demo::Unit& u);
@@ -154,6 +186,8 @@ class Sim {
   std::map<std::string, const demo::Business*> businesses_;
   std::map<std::string, std::vector<const demo::Binding*>> by_business_;
   std::vector<std::string> periods_;
+  std::map<std::string, std::string> paths_;  // region id -> organisation path
+  std::string city_path_;
   std::int64_t end_ = 0;
   std::priority_queue<Action, std::vector<Action>, std::greater<Action>> queue_;
   std::uint64_t seq_ = 0;
@@ -297,7 +331,8 @@ void Sim::setup() {
   json plan = {{"rounds", round_plan(o_.plan_end.empty() ? o_.end : o_.plan_end)},
                {"next", 0},
                {"checklist", kChecklist},
-               {"adminId", "adm-GM"}};
+               {"adminId", "adm-GM"},
+               {"unitPath", city_path_}};
   start("food-safety.scheduler", "scheduler/all/2023", plan);
   for (const auto& u : city_.units) list(u);
   for (const auto& k : city_.cadres) {
@@ -335,7 +370,8 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
                {"responsibilityListVer", 1},
                {"taskListVer", 1},
                {"townshipId", k.township_id.empty() ? "GM" : k.township_id},
-               {"villageId", k.village_id}};
+               {"villageId", k.village_id},
+               {"unitPath", path(k.region_id)}};
   std::string key = "letter/" + k.id + "/2023";
   start("food-safety.commitment-letter", key, data, [this, key, &k, now](const StepResult& r) {
     if (!r.ok() || !r.instance) return;
@@ -346,7 +382,7 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
     double quick = b_.prompt_days;
     std::int64_t sign_at =
         when == 0 ? later(now, rng->unit() * quick, *rng) : later(now, 16 + rng->unit() * 25, *rng);
-    Actor cadre{k.id, {"CADRE"}}, office{k.admin_id, {"ADMIN"}};
+    Actor cadre = cadre_actor(k.id), office = office_actor(k.admin_id);
     at(sign_at, [=, this] {
       char date[16];
       std::time_t secs = std::time_t((sign_at + 8 * kHour) / 1000);
@@ -401,7 +437,8 @@ void Sim::list(const demo::Unit& u) {
                {"upperAdminId", u.upper_admin_id},
                {"dueAt", "2022-12-31T23:59:59+08:00"},
                {"townshipId", township},
-               {"villageId", u.kind == "village" ? u.id : ""}};
+               {"villageId", u.kind == "village" ? u.id : ""},
+               {"unitPath", path(u.id)}};
   std::string key = "list/" + u.id + "/2023";
   std::int64_t now = ms(clock_.now());
   start("food-safety.responsibility-list", key, data, [=, this](const StepResult& r) {
@@ -417,12 +454,13 @@ void Sim::list(const demo::Unit& u) {
                  {"fileHash", std::string(64, 'b')},
                  {"fileName", "list-" + u.id + ".pdf"}};
     at(sub, [=, this] {
-      send(id, "", "submit", Actor{u.clerk_id, {"ADMIN"}}, file, [=, this](const StepResult& s) {
-        if (s.ok())
-          at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days), *rng), [=, this] {
-            send(id, "", "accept", Actor{u.reviewer_id, {"ADMIN"}}, json::object());
-          });
-      });
+      send(id, "", "submit", Actor{u.clerk_id, {"ADMIN"}, {{"unit", path(u.id)}}}, file,
+           [=, this](const StepResult& s) {
+             if (s.ok())
+               at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days), *rng), [=, this] {
+                 send(id, "", "accept", office_actor(u.reviewer_id), json::object());
+               });
+           });
     });
   });
 }
@@ -432,7 +470,7 @@ void Sim::list(const demo::Unit& u) {
 void Sim::churn(const demo::Cadre& next) {
   std::int64_t now = ms(clock_.now());
   const demo::Cadre& old = *cadres_.at(next.replaces);
-  Actor office{old.admin_id, {"ADMIN"}};
+  Actor office = office_actor(old.admin_id);
   send("", "letter/" + old.id + "/2023", "supersede", office, {{"reason", "干部调整"}});
   letter(next, "change", now);
   for (const auto& bd : city_.bindings) {
@@ -456,7 +494,7 @@ void Sim::closure(const demo::Business& b) {
     if (bd->end_at != b.closed_on) continue;
     const demo::Cadre& k = *cadres_.at(bd->cadre_id);
     for (const auto& p : periods_)
-      send("", "sup/" + p + "/" + bd->id, "business_closed", Actor{k.admin_id, {"ADMIN"}},
+      send("", "sup/" + p + "/" + bd->id, "business_closed", office_actor(k.admin_id),
            {{"reason", "停业"}, {"approverId", k.upper_admin_id}});
   }
 }
@@ -477,7 +515,7 @@ void Sim::on_supervision(const InstanceView& v) {
   json d = v.data;
   at(go, [=, this] {
     // Check-in and submission in one batch: steps of one instance apply in order.
-    send(id, "", "check_in", Actor{d["cadreId"], {"CADRE"}},
+    send(id, "", "check_in", cadre_actor(d["cadreId"]),
          {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
     visit(id, d, r, false);
   });
@@ -504,11 +542,11 @@ void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
                        {"note", "检查发现问题：" + item},
                        {"severity", sev}});
   }
-  Actor cadre{d["cadreId"], {"CADRE"}};
+  Actor cadre = cadre_actor(d["cadreId"]);
   send(id, "", "submit", cadre, {{"answers", answers}}, [=, this](const StepResult& s) mutable {
     if (!s.ok()) return;
     std::int64_t now = ms(clock_.now());
-    Actor office{d["adminId"], {"ADMIN"}};
+    Actor office = office_actor(d["adminId"]);
     if (!resubmit && r.chance(b_.visit_return)) {
       std::int64_t ret = later(now, 0.5 + r.unit(), r);
       at(ret, [=, this]() mutable {
@@ -538,17 +576,18 @@ void Sim::on_problem(const InstanceView& v) {
   std::int64_t claim =
       when == 0 ? later(now, r->unit() * 1.5, *r) : later(now, 3 + r->unit() * 5, *r);
   at(claim, [=, this] {
-    send(id, "", "claim", Actor{station, {"REGULATOR"}}, json::object(),
+    send(id, "", "claim", station_actor(station, station, "REGULATOR"), json::object(),
          [=, this](const StepResult& s) {
            if (!s.ok()) return;
            std::int64_t order = later(claim, r->unit() * 0.5, *r);
            at(order, [=, this] {
-             send(id, "", "order_rectification", Actor{"insp-" + station, {"INSPECTOR"}},
-                  {{"measure", "限期整改"}}, [=, this](const StepResult& x) {
+             send(id, "", "order_rectification",
+                  station_actor("insp-" + station, station, "INSPECTOR"), {{"measure", "限期整改"}},
+                  [=, this](const StepResult& x) {
                     if (!x.ok() || !x.instance) return;
                     if (x.instance->state == "ESCALATED") {
                       at(later(order, 20 + r->unit() * 40, *r), [=, this] {
-                        send(id, "", "conclude", Actor{station, {"REGULATOR"}},
+                        send(id, "", "conclude", station_actor(station, station, "REGULATOR"),
                              {{"conclusion", "已立案查处"}});
                       });
                       return;
@@ -565,13 +604,15 @@ void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
   std::int64_t ev = later(from, lognormal(*r, b_.rectify_median_days, b_.rectify_sigma), *r);
   if (d.contains("rectifyDeadline") && r->chance(b_.rectify_within_deadline))
     ev = std::min(ev, std::max(from, floor_slot(ms(iso(d["rectifyDeadline"])) - kHour)));
-  std::string principal = d.value("principalId", "");
+  std::string principal = d.is_object() && d.contains("principalId") && d["principalId"].is_string()
+                              ? d["principalId"].get<std::string>()
+                              : "";
+  std::string station = d["stationId"];
   Actor submitter = principal.empty()
-                        ? Actor{"insp-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
-                        : Actor{principal, {"PRINCIPAL"}};
-  Actor checker = r->chance(0.5)
-                      ? Actor{"insp2-" + d["stationId"].get<std::string>(), {"INSPECTOR"}}
-                      : Actor{d["reporterId"], {"CADRE"}};
+                        ? station_actor("insp-" + station, station, "INSPECTOR")
+                        : business_actor(principal, d.value("businessId", ""), "PRINCIPAL");
+  Actor checker = r->chance(0.5) ? station_actor("insp2-" + station, station, "INSPECTOR")
+                                 : cadre_actor(d["reporterId"]);
   at(ev, [=, this] {
     send(id, "", "submit_evidence", submitter, {{"note", "已按要求整改"}},
          [=, this](const StepResult& s) {
@@ -592,7 +633,7 @@ void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
                             evidence(id, now->data, r, check);
                           else if (now && now->state == "ESCALATED")
                             at(later(check, 20 + r->unit() * 40, *r), [=, this] {
-                              send(id, "", "conclude", Actor{d["stationId"], {"REGULATOR"}},
+                              send(id, "", "conclude", station_actor(station, station, "REGULATOR"),
                                    {{"conclusion", "已立案查处"}});
                             });
                         });
@@ -630,6 +671,7 @@ void Sim::daily(std::int64_t day) {
                  {"missedStreak", streak},
                  {"townshipId", b.township_id},
                  {"villageId", b.village_id},
+                 {"unitPath", business_path(b)},
                  {"period", period}};
     if (!b.director_id.empty()) data["directorId"] = b.director_id;
     std::string key = "daily/" + b.id + "/" + date;
@@ -657,7 +699,7 @@ void Sim::daily(std::int64_t day) {
       }
       std::int64_t t = day + hour * kHour;
       at(t, [=, this] {
-        send(id, "", "submit", Actor{officer, {"OFFICER"}}, {{"zeroRisk", true}},
+        send(id, "", "submit", business_actor(officer, bid, "OFFICER"), {{"zeroRisk", true}},
              [=, this](const StepResult& x) {
                if (x.ok()) missed_streak_[bid] = 0;
              });

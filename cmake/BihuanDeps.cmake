@@ -11,6 +11,12 @@ find_library(LMDB_LIBRARY lmdb REQUIRED)
 add_library(bihuan_lmdb INTERFACE)
 target_include_directories(bihuan_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
 target_link_libraries(bihuan_lmdb INTERFACE ${LMDB_LIBRARY})
+# libmagic (Debian libmagic-dev): what an uploaded attachment really is (engine/src/attachments).
+find_path(MAGIC_INCLUDE_DIR magic.h REQUIRED)
+find_library(MAGIC_LIBRARY magic REQUIRED)
+add_library(bihuan_magic INTERFACE)
+target_include_directories(bihuan_magic SYSTEM INTERFACE ${MAGIC_INCLUDE_DIR})
+target_link_libraries(bihuan_magic INTERFACE ${MAGIC_LIBRARY})
 
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 add_library(bihuan_valijson INTERFACE)

@@ -11,7 +11,8 @@
 # compile); cmake/CheckBoundaries.cmake fails the build when an area includes a public or
 # third-party header outside its lists (those live on paths every compiler sees).
 
-set(BIHUAN_AREAS json expr time schema render config storage definition plugins runtime dispatch)
+set(BIHUAN_AREAS json expr time schema render config storage definition plugins runtime dispatch
+    attachments)
 
 # Third-party header prefixes we police, by name.
 set(BIHUAN_THIRD_PARTY_nlohmann "nlohmann/")
@@ -24,7 +25,9 @@ set(BIHUAN_THIRD_PARTY_boost_container "boost/container")
 set(BIHUAN_THIRD_PARTY_openssl "openssl/")
 set(BIHUAN_THIRD_PARTY_spdlog "spdlog/")
 set(BIHUAN_THIRD_PARTY_boost "boost/")
-set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost)
+set(BIHUAN_THIRD_PARTY_magic "magic.h")
+set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost
+    magic)
 
 set(BIHUAN_AREA_json_AREAS "")
 set(BIHUAN_AREA_json_PUBLIC json problem log)
@@ -39,7 +42,7 @@ set(BIHUAN_AREA_time_PUBLIC time clock json problem log)
 set(BIHUAN_AREA_time_THIRD "")
 
 set(BIHUAN_AREA_schema_AREAS "")
-set(BIHUAN_AREA_schema_PUBLIC schema json problem)
+set(BIHUAN_AREA_schema_PUBLIC schema schema_attachments json problem)
 set(BIHUAN_AREA_schema_THIRD valijson)
 set(BIHUAN_AREA_schema_LINK bihuan_valijson)
 
@@ -70,7 +73,7 @@ set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
 # runtime: the history's hash chain (OpenSSL EVP), the writer's timers (Asio io_context
 # and steady_timer), small vectors (Boost.Container).
 set(BIHUAN_AREA_runtime_AREAS render storage)
-set(BIHUAN_AREA_runtime_PUBLIC engine instance migration definition expr time clock schema config json problem log)
+set(BIHUAN_AREA_runtime_PUBLIC engine attachment_check schema_attachments query_match instance migration definition expr time clock schema config json problem log)
 set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl)
 set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 
@@ -78,3 +81,10 @@ set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 set(BIHUAN_AREA_dispatch_AREAS runtime)
 set(BIHUAN_AREA_dispatch_PUBLIC dispatcher serve_lock log plugin_host engine instance config schema definition expr time clock json problem plugin)
 set(BIHUAN_AREA_dispatch_THIRD "")
+
+# attachments: evidence files stored by content (SHA-256 from OpenSSL EVP) under the data
+# directory; libmagic says what a file really is.
+set(BIHUAN_AREA_attachments_AREAS "")
+set(BIHUAN_AREA_attachments_PUBLIC attachments time clock json problem)
+set(BIHUAN_AREA_attachments_THIRD openssl magic)
+set(BIHUAN_AREA_attachments_LINK OpenSSL::Crypto bihuan_magic)

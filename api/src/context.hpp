@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -15,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "bihuan/server.hpp"
+#include "jwt.hpp"
 #include "metrics.hpp"
 #include "router.hpp"
 
@@ -29,10 +32,32 @@ struct Context {
   std::atomic<bool> draining{false};
   // The server's worker pool (a few threads, ServerImpl): where on_pool() runs work.
   boost::asio::any_io_executor pool;
+  // The identity provider of the identity table in use (it changes with a reload), or
+  // nullopt: the console's sign-in through it (routes_identity.cpp, routes_console.cpp).
+  std::function<std::optional<SignInProvider>()> sign_in;
+  // Evidence files under the data directory (routes_attachments.cpp); null when the store
+  // could not be opened (the routes then answer 503).
+  std::shared_ptr<AttachmentStore> attachments;
 
   // One structured log line: {"ts","level","msg",...fields}.
   void log(const char* level, const std::string& msg, json fields = json::object()) const;
   json instance_json(const InstanceView& v) const { return v.to_json(*tz); }
+  // The instance as `who` may see it: nullopt (and `unavailable` set when the store could
+  // not be read) when there is none or it is not visible to `who` (docs/authorization.md:
+  // an invisible instance is answered exactly as an unknown one).
+  std::optional<InstanceView> visible_instance(const std::string& id, const Actor& who,
+                                               std::string* unavailable) const {
+    auto v = engine.get(id, unavailable);
+    if (v && !visible(*v, who)) return std::nullopt;
+    return v;
+  }
+  // Audit of one refusal (401, 403, or 404 by scope): counts
+  // bihuan_http_refused_total{reason} and logs one JSON line {"msg": "request refused",
+  // actor ("anonymous" without one), method, route (the pattern), status, reason}. The
+  // server calls it for every 401/403 reply and every reply with Reply::refusal set; a
+  // route needs it only for a refusal it does not answer itself.
+  void refused(const Principal* who, std::string_view method, const std::string& route,
+               unsigned status, const std::string& reason);
   // Everything /metrics shows: engine, HTTP, and the hooks' extra families.
   std::string metrics_text() const;
 };
@@ -72,9 +97,24 @@ boost::asio::awaitable<std::invoke_result_t<Work&>> on_pool(Context& ctx, Work w
 void add_ops_routes(Router& router, Context& ctx);
 void add_definition_routes(Router& router, Context& ctx);
 void add_instance_routes(Router& router, Context& ctx);
+// routes_instance_views.cpp: an instance's /verify, /timers and /children.
+void add_instance_view_routes(Router& router, Context& ctx);
 void add_admin_routes(Router& router, Context& ctx);
 
 void add_migration_routes(Router& router, Context& ctx);
+// routes_bulk.cpp: /v1/instances/export and /v1/batches (bulk cancel, migrate, retry).
+// The batches run on their own threads; stop_batches() stops them (at shutdown, before
+// the engine may close).
+class Batches;
+std::shared_ptr<Batches> add_bulk_routes(Router& router, Context& ctx);
+void stop_batches(Batches& batches);
+
+// routes_attachments.cpp: POST /v1/attachments, GET /v1/instances/{id}/attachments/{address},
+// and the hourly orphan sweep (on the pool, by the engine's clock).
+void add_attachment_routes(Router& router, Context& ctx);
+void start_orphan_sweep(Context& ctx);
+// routes_console.cpp: the web console's files and GET /v1/instances/{id}/events.
+void add_console_routes(Router& router, Context& ctx);
 
 // body.cpp: checks of JSON request bodies, each a 422 naming the member's pointer.
 // body_json() that must be an object:

@@ -62,6 +62,11 @@ const char* title_of(unsigned status) {
 
 }  // namespace
 
+Reply refused_by_scope(Reply not_found, std::string reason) {
+  not_found.refusal = std::move(reason);
+  return not_found;
+}
+
 Reply problem(unsigned status, const std::string& code, const std::string& detail,
               std::vector<FieldError> errors, json extra) {
   json j = {{"type", "https://bihuan.dev/problems/" + code},
@@ -123,15 +128,21 @@ std::optional<json> body_json(const Call& call, Reply& error, const json* empty_
   auto doc = load_json(body, problems);
   if (!doc) {
     std::vector<FieldError> errors;
+    json positioned = json::array();  // `problems`: each with its line and column
     std::string detail = "the body is not valid JSON";
     for (const auto& p : problems.items()) {
+      json one = {
+          {"severity", "error"}, {"pointer", p.pointer}, {"code", p.code}, {"message", p.message}};
+      if (p.line) one["line"] = p.line, one["column"] = p.column;
+      positioned.push_back(std::move(one));
       std::string where =
           p.line ? " at line " + std::to_string(p.line) + ", column " + std::to_string(p.column)
                  : "";
       errors.push_back({p.pointer, p.code, p.message + where});
       if (errors.size() == 1) detail += where + ": " + p.message;
     }
-    error = problem(400, "invalid-json", detail, std::move(errors));
+    error = problem(400, "invalid-json", detail, std::move(errors),
+                    {{"problems", std::move(positioned)}});
     return std::nullopt;
   }
   return doc;

@@ -2,6 +2,8 @@
 // caller, and the Reply they build. Internal to the api module (Beast lives here).
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +25,16 @@ struct Reply {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Audit: why the caller was refused. The server counts and logs every 401 and 403 (reason:
+  // this, else the problem's type code) and every other reply where this is set, such as
+  // a 404 given because the instance is out of the caller's scope (refused_by_scope()).
+  std::string refusal;
+  // A streamed body (HTTP/1.1 chunked transfer coding) instead of `body`: the server
+  // calls chunks() on its worker pool (never on an io thread) until it answers "" and
+  // writes each piece as it comes, so a large answer (an export) is never held whole.
+  // nullopt: it failed (and logged why); the connection is then closed without the last
+  // chunk, so the client sees a truncated body. It does not throw.
+  std::function<std::optional<std::string>()> chunks;
 
   static Reply json_body(unsigned status, const json& body);
   static Reply text(unsigned status, std::string content_type, std::string body);
@@ -41,10 +53,15 @@ struct FieldError {
 Reply problem(unsigned status, const std::string& code, const std::string& detail,
               std::vector<FieldError> errors = {}, json extra = json::object());
 
+// A 404 "no such instance" that hides an instance out of the caller's scope: answered
+// exactly as an unknown one, but audited (bihuan_http_refused_total{reason="out-of-scope"}
+// and a log line).
+Reply refused_by_scope(Reply not_found, std::string reason = "out-of-scope");
+
 // The authenticated caller (nullptr on public routes).
 struct Principal {
-  std::string token_name;
-  Actor actor;
+  std::string token_name;  // the configured token's name, or "jwt:<actor id>"
+  Actor actor;             // id, roles, attrs
 };
 
 struct Call {

@@ -73,6 +73,21 @@ void HttpMetrics::count(std::size_t route, unsigned status, double seconds) {
   count_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void HttpMetrics::refused(const std::string& reason) {
+  std::lock_guard lock(refusals_mu_);
+  // Reasons are fixed codes, but a route's problem type could be anything: bounded.
+  if (refusals_.size() < 256 || refusals_.count(reason))
+    ++refusals_[reason];
+  else
+    ++refusals_["other"];
+}
+
+std::uint64_t HttpMetrics::refused_count(const std::string& reason) const {
+  std::lock_guard lock(refusals_mu_);
+  auto it = refusals_.find(reason);
+  return it == refusals_.end() ? 0 : it->second;
+}
+
 std::string HttpMetrics::text() const {
   std::string out;
   family(out, "bihuan_http_requests_total", "counter",
@@ -98,6 +113,15 @@ std::string HttpMetrics::text() const {
   scalar(out, "bihuan_http_refused_connections_total", "counter",
          "Connections refused at the connection limit.",
          static_cast<double>(refused_.load(std::memory_order_relaxed)));
+  family(out, "bihuan_http_refused_total", "counter",
+         "Requests refused authentication (401) or authorization (403, 404 by scope), by "
+         "reason.");
+  {
+    std::lock_guard lock(refusals_mu_);
+    for (const auto& [reason, n] : refusals_)
+      out += "bihuan_http_refused_total{reason=\"" + label_escape(reason) + "\"} " +
+             std::to_string(n) + "\n";
+  }
   return out;
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,9 @@ class HttpMetrics {
   void connection_opened() { connections_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
   void connection_refused() { refused_.fetch_add(1, std::memory_order_relaxed); }
+  // One refused authentication or authorization (bihuan_http_refused_total{reason}).
+  void refused(const std::string& reason);
+  std::uint64_t refused_count(const std::string& reason) const;
   std::int64_t open_connections() const { return connections_.load(std::memory_order_relaxed); }
   std::string text() const;
 
@@ -33,6 +38,8 @@ class HttpMetrics {
   std::atomic<std::uint64_t> sum_micros_{0}, count_{0};
   std::atomic<std::int64_t> connections_{0};
   std::atomic<std::uint64_t> refused_{0};
+  mutable std::mutex refusals_mu_;
+  std::map<std::string, std::uint64_t> refusals_;  // by reason (a few dozen at most)
 };
 
 // The engine's counters in Prometheus text (bihuan_* families).

@@ -11,9 +11,10 @@
 namespace bihuan::api {
 
 enum class Access {
-  open,   // no token (health, metrics when public, the OpenAPI document)
-  token,  // any valid token
-  admin,  // a token whose actor has the role "admin"
+  open,        // no token (health, metrics when public, the OpenAPI document)
+  token,       // any valid token
+  admin,       // a global administrator: role "admin" and no attrs.unit (Actor::global_admin)
+  unit_admin,  // role "admin", any unit: the route checks the instance (bihuan::administers)
 };
 
 struct Route {

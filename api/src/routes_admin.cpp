@@ -1,4 +1,5 @@
-// Administrative routes (role "admin"): verify, outbox, dead letters, retry, backup. Each
+// Administrative routes: verify, outbox, backup (global administrators); dead letters and
+// their retry (also unit administrators, for their unit's instances). Each
 // runs its engine call on the worker pool (on_pool): none holds an io thread.
 #include "backup_path.hpp"
 #include "context.hpp"
@@ -39,6 +40,12 @@ std::optional<Reply> page_params(const Call& call, std::size_t& limit, std::uint
   return std::nullopt;
 }
 
+// A unit administrator's view of messages: those of instances it administers.
+bool administered(const Context& ctx, const Actor& who, const std::string& instance_id) {
+  auto v = ctx.engine.get(instance_id);
+  return v && administers(who, *v);
+}
+
 awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
   std::size_t limit = 100;
   std::uint64_t after = 0;
@@ -46,8 +53,11 @@ awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
   auto list = co_await on_pool(ctx, [&ctx, dead_only, limit, after] {
     return dead_only ? ctx.engine.dead_letters(limit, after) : ctx.engine.outbox(limit, after);
   });
+  const Actor& who = call.who->actor;
   json items = json::array();
-  for (const auto& m : list) items.push_back(message_json(ctx, m));
+  for (const auto& m : list)
+    if (who.global_admin() || administered(ctx, who, m.instance_id))
+      items.push_back(message_json(ctx, m));
   json out = {{"items", items}};
   if (list.size() == limit) out["nextAfter"] = list.back().seq;
   co_return Reply::json_body(200, out);
@@ -74,16 +84,28 @@ void add_admin_routes(Router& router, Context& ctx) {
   });
   router.add(http::verb::get, "/v1/outbox", Access::admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, false); });
-  router.add(http::verb::get, "/v1/dead-letters", Access::admin,
+  router.add(http::verb::get, "/v1/dead-letters", Access::unit_admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, true); });
   router.add(
-      http::verb::post, "/v1/dead-letters/{seq}/retry", Access::admin,
+      http::verb::post, "/v1/dead-letters/{seq}/retry", Access::unit_admin,
       [&ctx](Call& call) -> awaitable<Reply> {
         auto parsed = parse_uint(call.params[0]);
         std::uint64_t seq = parsed.value_or(0);
         if (!parsed)
           co_return problem(400, "bad-path", "seq must be a message number",
                             {{"path:seq", "integer", "got \"" + call.params[0] + "\""}});
+        const Actor& who = call.who->actor;
+        if (!who.global_admin()) {  // a unit administrator: only its instances' letters
+          bool mine = co_await on_pool(ctx, [&ctx, &who, seq] {
+            auto found = ctx.engine.dead_letters(1, seq - 1);
+            return !found.empty() && found[0].seq == seq &&
+                   administered(ctx, who, found[0].instance_id);
+          });
+          if (!mine)
+            co_return refused_by_scope(problem(
+                404, "not-found",
+                "no dead letter " + call.params[0] + " (it may have been retried or delivered)"));
+        }
         if (!co_await on_pool(ctx, [&ctx, seq] { return ctx.engine.retry_dead_letter(seq); }))
           co_return problem(
               404, "not-found",

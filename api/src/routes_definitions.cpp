@@ -1,5 +1,6 @@
 // /v1/definitions: list, deploy (admin), validate without deploying, get, graph.
 #include "context.hpp"
+#include "graph_layout.hpp"
 
 namespace bihuan::api {
 
@@ -60,14 +61,27 @@ bool version_param(const Call& call, std::optional<std::int64_t>& version, Reply
   return false;
 }
 
+// The server's definitionReaders: nullopt when `who` may read definitions, else the 403.
+std::optional<Reply> definitions_refused(const Context& ctx, const Actor& who) {
+  const auto& roles = ctx.config.definition_readers;
+  if (roles.empty() || who.global_admin()) return std::nullopt;
+  for (const auto& r : roles)
+    if (who.has_role(r)) return std::nullopt;
+  return problem(403, "definitions-not-readable",
+                 "definitions are readable by the roles " + json(roles).dump() + " only; actor \"" +
+                     who.id + "\" has none of them");
+}
+
 }  // namespace
 
 void add_definition_routes(Router& router, Context& ctx) {
-  router.add(http::verb::get, "/v1/definitions", Access::token, [&ctx](Call&) -> awaitable<Reply> {
-    json items = json::array();
-    for (const auto& d : ctx.engine.definitions()) items.push_back(summary(*d));
-    co_return Reply::json_body(200, {{"items", items}});
-  });
+  router.add(http::verb::get, "/v1/definitions", Access::token,
+             [&ctx](Call& call) -> awaitable<Reply> {
+               if (auto refused = definitions_refused(ctx, call.who->actor)) co_return *refused;
+               json items = json::array();
+               for (const auto& d : ctx.engine.definitions()) items.push_back(summary(*d));
+               co_return Reply::json_body(200, {{"items", items}});
+             });
 
   router.add(
       http::verb::post, "/v1/definitions", Access::admin, [&ctx](Call& call) -> awaitable<Reply> {
@@ -75,8 +89,12 @@ void add_definition_routes(Router& router, Context& ctx) {
         auto doc = body_json(call, error);
         if (!doc) co_return error;
         // Compiling and committing a definition: on the pool.
-        DeployResult res =
-            co_await on_pool(ctx, [&ctx, &doc] { return ctx.engine.deploy(*doc, "request body"); });
+        // Each problem gets its line and column in the text as sent (the console marks them).
+        DeployResult res = co_await on_pool(ctx, [&ctx, &doc, &call] {
+          DeployResult r = ctx.engine.deploy(*doc, "request body");
+          attach_positions(call.req.body(), r.problems);
+          return r;
+        });
         if (!res.ok) {
           bool exists = false;
           for (const auto& p : res.problems.items()) exists = exists || p.code == "version-exists";
@@ -111,9 +129,13 @@ void add_definition_routes(Router& router, Context& ctx) {
                Problems problems("request body");
                DefinitionContext dc;
                dc.calendars = ctx.engine.options().calendars.get();
-               // Compiling a definition of up to the body limit: on the pool.
-               bool valid = co_await on_pool(
-                   ctx, [&] { return compile_definition(*doc, problems, dc) != nullptr; });
+               // Compiling a definition of up to the body limit, and finding each problem's
+               // line and column in the text as sent: on the pool.
+               bool valid = co_await on_pool(ctx, [&] {
+                 bool ok = compile_definition(*doc, problems, dc) != nullptr;
+                 attach_positions(call.req.body(), problems);
+                 return ok;
+               });
                co_return Reply::json_body(200, {{"valid", valid},
                                                 {"errors", problems.error_count()},
                                                 {"problems", problems_json(problems)}});
@@ -121,6 +143,7 @@ void add_definition_routes(Router& router, Context& ctx) {
 
   router.add(http::verb::get, "/v1/definitions/{id}", Access::token,
              [&ctx](Call& call) -> awaitable<Reply> {
+               if (auto refused = definitions_refused(ctx, call.who->actor)) co_return *refused;
                std::optional<std::int64_t> version;
                Reply error;
                if (!version_param(call, version, error)) co_return error;
@@ -137,6 +160,7 @@ void add_definition_routes(Router& router, Context& ctx) {
   router.add(
       http::verb::get, "/v1/definitions/{id}/graph", Access::token,
       [&ctx](Call& call) -> awaitable<Reply> {
+        if (auto refused = definitions_refused(ctx, call.who->actor)) co_return *refused;
         std::optional<std::int64_t> version;
         Reply error;
         if (!version_param(call, version, error)) co_return error;
@@ -145,11 +169,25 @@ void add_definition_routes(Router& router, Context& ctx) {
         auto def = ctx.engine.definition(call.params[0], version);
         if (!def)
           co_return problem(404, "no-such-definition", "no definition \"" + call.params[0] + "\"");
+        if (format == "layout") {  // positions for the console to draw (graph_layout.hpp)
+          const std::string* l = call.query_value("lang");
+          std::string lang = l ? *l : "zh";
+          if (lang != "zh" && lang != "en")
+            co_return problem(
+                400, "bad-parameter", "lang must be zh or en",
+                {{"query:lang", "enum", "expected \"zh\" or \"en\", got \"" + lang + "\""}});
+          std::string why;
+          // Graphviz takes milliseconds for a large definition (once, then cached): on the pool.
+          auto doc = co_await on_pool(ctx, [&] { return graph_layout(*def, lang, &why); });
+          if (!doc) co_return problem(500, "layout-failed", why);
+          co_return Reply::json_body(200, *doc);
+        }
         auto text = render_graph(*def, format);
         if (!text)
-          co_return problem(400, "bad-parameter", "format must be dot or mermaid",
-                            {{"query:format", "enum",
-                              "expected \"dot\" or \"mermaid\", got \"" + format + "\""}});
+          co_return problem(
+              400, "bad-parameter", "format must be dot, mermaid or layout",
+              {{"query:format", "enum",
+                "expected \"dot\", \"mermaid\" or \"layout\", got \"" + format + "\""}});
         co_return Reply::text(
             200, format == "dot" ? "text/vnd.graphviz; charset=utf-8" : "text/plain; charset=utf-8",
             std::move(*text));

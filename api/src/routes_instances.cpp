@@ -1,4 +1,6 @@
 // /v1/instances (start, query, get, events, cancel, migrate, history), /v1/inbox, /v1/stats.
+#include <set>
+
 #include "context.hpp"
 
 namespace bihuan::api {
@@ -130,6 +132,49 @@ std::optional<Reply> time_param(const Call& call, const char* name, const Contex
   return std::nullopt;
 }
 
+// Cancel and migrate: 404 for an instance the caller may not see (as for an unknown one),
+// 403 for one it sees but does not administer (a unit administrator of another unit).
+std::optional<Reply> check_administers(const Context& ctx, const Call& call,
+                                       const std::string& id) {
+  const Actor& who = call.who->actor;
+  if (who.global_admin()) return std::nullopt;  // the engine answers unknown ids itself
+  std::string unavailable;
+  auto v = ctx.visible_instance(id, who, &unavailable);
+  if (!v) {
+    if (!unavailable.empty()) return storage_problem(unavailable);
+    Reply r = problem(404, "not-found", "no instance with id " + id);
+    return ctx.engine.get(id) ? refused_by_scope(std::move(r)) : r;  // audited when by scope
+  }
+  if (!administers(who, *v))
+    return problem(403, "not-administrator",
+                   "actor \"" + who.id + "\" administers unit \"" + who.unit() +
+                       "\", which does not cover this instance's unit \"" + v->unit + "\"");
+  return std::nullopt;
+}
+
+// A /v1/stats groupBy entry (StatsQuery in engine.hpp).
+bool stats_field_ok(const std::string& f) {
+  static const std::set<std::string> fixed = {
+      "definition", "version",   "state", "status",      "outcome",      "category",
+      "overdue",    "escalated", "unit",  "created:day", "created:week", "created:month"};
+  if (f[0] == '/' || fixed.count(f)) return true;
+  if (f.rfind("unit:", 0) != 0 || f.size() < 6 || f.size() > 7) return false;
+  for (std::size_t i = 5; i < f.size(); ++i)
+    if (f[i] < '0' || f[i] > '9') return false;
+  int n = std::stoi(f.substr(5));
+  return n >= 1 && n <= 16 && f[5] != '0';
+}
+
+// A unit path: non-empty segments joined by "/", no control characters, at most 400 bytes.
+bool unit_path_ok(const std::string& u) {
+  if (u.empty() || u.size() > 400 || u.front() == '/' || u.back() == '/') return false;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    if (static_cast<unsigned char>(u[i]) < 0x20 || u[i] == 0x7f) return false;
+    if (u[i] == '/' && u[i + 1] == '/') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void add_instance_routes(Router& router, Context& ctx) {
@@ -180,12 +225,17 @@ void add_instance_routes(Router& router, Context& ctx) {
         if (const std::string* v = call.query_value("businessKeyPrefix"))
           q.business_key_prefix = *v;
         if (const std::string* v = call.query_value("cursor")) q.cursor = *v;
+        if (const std::string* v = call.query_value("unit")) {  // a unit and its subtree
+          q.unit = *v;
+          while (!q.unit.empty() && q.unit.back() == '/') q.unit.pop_back();
+        }
         if (!q.state.empty() && q.definition.empty())
           co_return problem(400, "bad-parameter", "state needs definition",
                             {{"query:state", "needs-definition", "give definition= with state="}});
         if (auto bad = status_param(call, q.status)) co_return *bad;
         if (auto bad = limit_param(call, q.limit, 1000)) co_return *bad;
         if (auto bad = filters(call, q.data_equals)) co_return *bad;
+        q.viewer = call.who->actor;  // only what the caller may see, from its index ranges
         // A filter can scan many records before it fills a page: on the pool.
         InstancePage page = co_await on_pool(ctx, [&ctx, &q] { return ctx.engine.query(q); });
         if (page.unavailable) co_return storage_problem(page.error);
@@ -197,22 +247,28 @@ void add_instance_routes(Router& router, Context& ctx) {
         co_return Reply::json_body(200, out);
       });
 
-  router.add(
-      http::verb::get, "/v1/instances/{id}", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
-        std::optional<TimePoint> as_of;
-        if (auto bad = time_param(call, "asOf", ctx, as_of)) co_return *bad;
-        std::string unavailable;
-        auto v = as_of ? ctx.engine.as_of(call.params[0], *as_of, &unavailable)
-                       : ctx.engine.get(call.params[0], &unavailable);
-        if (!v) {
-          if (!unavailable.empty()) co_return storage_problem(unavailable);
-          if (auto damage = ctx.engine.damage(call.params[0]))
-            co_return problem(500, "record-damaged", *damage);
-          co_return problem(404, "not-found",
-                            "no instance " + call.params[0] + (as_of ? " at that time" : ""));
-        }
-        co_return instance_reply(ctx, 200, *v);
-      });
+  router.add(http::verb::get, "/v1/instances/{id}", Access::token,
+             [&ctx](Call& call) -> awaitable<Reply> {
+               std::optional<TimePoint> as_of;
+               if (auto bad = time_param(call, "asOf", ctx, as_of)) co_return *bad;
+               std::string unavailable;
+               const Actor& who = call.who->actor;
+               // Visibility is decided on the instance as it is now (its access today), also
+               // for a view of the past.
+               auto now = ctx.visible_instance(call.params[0], who, &unavailable);
+               std::optional<InstanceView> v = now;
+               if (now && as_of) v = ctx.engine.as_of(call.params[0], *as_of, &unavailable);
+               if (!v) {
+                 if (!unavailable.empty()) co_return storage_problem(unavailable);
+                 if (who.global_admin())  // damage is told to those who see everything
+                   if (auto damage = ctx.engine.damage(call.params[0]))
+                     co_return problem(500, "record-damaged", *damage);
+                 co_return problem(
+                     404, "not-found",
+                     "no instance " + call.params[0] + (now && as_of ? " at that time" : ""));
+               }
+               co_return instance_reply(ctx, 200, *v);
+             });
 
   router.add(
       http::verb::post, "/v1/instances/{id}/events", Access::token,
@@ -234,12 +290,15 @@ void add_instance_routes(Router& router, Context& ctx) {
         if (auto bad = if_match_version(call, req.expected_version)) co_return *bad;
         StepResult res = co_await await_step(
             [&](auto done) { ctx.engine.send_async(std::move(req), std::move(done)); });
+        // An instance that exists but is not the caller's is answered as unknown and audited.
+        if (res.error == StepError::not_found && ctx.engine.get(call.params[0]))
+          co_return refused_by_scope(step_problem(res));
         if (!res.ok() || !res.instance) co_return step_problem(res);
         co_return instance_reply(ctx, 200, *res.instance, replay_members(res));
       });
 
   router.add(
-      http::verb::post, "/v1/instances/{id}/cancel", Access::admin,
+      http::verb::post, "/v1/instances/{id}/cancel", Access::unit_admin,
       [&ctx](Call& call) -> awaitable<Reply> {
         Reply error;
         json empty = json::object();
@@ -251,6 +310,7 @@ void add_instance_routes(Router& router, Context& ctx) {
         std::string reason = body->value("reason", "");
         Actor actor = call.who->actor;
         std::string id = call.params[0];
+        if (auto refused = check_administers(ctx, call, id)) co_return *refused;
         // cancel() has no asynchronous form: it waits for its commit on the pool.
         StepResult res =
             co_await on_pool(ctx, [&] { return ctx.engine.cancel(id, reason, actor); });
@@ -259,7 +319,7 @@ void add_instance_routes(Router& router, Context& ctx) {
       });
 
   router.add(
-      http::verb::post, "/v1/instances/{id}/migrate", Access::admin,
+      http::verb::post, "/v1/instances/{id}/migrate", Access::unit_admin,
       [&ctx](Call& call) -> awaitable<Reply> {
         Reply error;
         json empty = json::object();
@@ -271,6 +331,7 @@ void add_instance_routes(Router& router, Context& ctx) {
         if (auto bad = migrate_members(*body, req)) co_return *bad;
         req.instance_id = call.params[0];
         req.actor = call.who->actor;
+        if (auto refused = check_administers(ctx, call, req.instance_id)) co_return *refused;
         if (auto bad = if_match_version(call, req.expected_version)) co_return *bad;
         // Like cancel, migrate() waits for its commit on the pool.
         StepResult res = co_await on_pool(ctx, [&ctx, &req] { return ctx.engine.migrate(req); });
@@ -286,10 +347,11 @@ void add_instance_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/instances/{id}/history", Access::token,
              [&ctx](Call& call) -> awaitable<Reply> {
                std::string unavailable;
-               if (!ctx.engine.get(call.params[0], &unavailable)) {
+               if (!ctx.visible_instance(call.params[0], call.who->actor, &unavailable)) {
                  if (!unavailable.empty()) co_return storage_problem(unavailable);
-                 if (auto damage = ctx.engine.damage(call.params[0]))
-                   co_return problem(500, "record-damaged", *damage);
+                 if (call.who->actor.global_admin())
+                   if (auto damage = ctx.engine.damage(call.params[0]))
+                     co_return problem(500, "record-damaged", *damage);
                  co_return problem(404, "not-found", "no instance " + call.params[0]);
                }
                // Pages run back from the newest entry; each lists its entries oldest first.
@@ -335,13 +397,12 @@ void add_instance_routes(Router& router, Context& ctx) {
         if (comma == std::string::npos) comma = v->size();
         std::string f = v->substr(i, comma - i);
         if (!f.empty()) {
-          bool ok = f[0] == '/' || f == "definition" || f == "version" || f == "state" ||
-                    f == "status" || f == "outcome";
-          if (!ok)
-            co_return problem(
-                400, "bad-parameter",
-                "groupBy takes definition, version, state, status, outcome or /data/pointer",
-                {{"query:groupBy", "enum", "unknown field \"" + f + "\""}});
+          if (!stats_field_ok(f))
+            co_return problem(400, "bad-parameter",
+                              "groupBy takes definition, version, state, status, outcome, "
+                              "category, overdue, escalated, unit, unit:N (1..16), "
+                              "created:day|week|month or /data/pointer",
+                              {{"query:groupBy", "enum", "unknown field \"" + f + "\""}});
           q.group_by.push_back(f);
         }
         i = comma + 1;
@@ -351,6 +412,15 @@ void add_instance_routes(Router& router, Context& ctx) {
     if (auto bad = time_param(call, "to", ctx, q.created_to)) co_return *bad;
     if (auto bad = status_param(call, q.status)) co_return *bad;
     if (auto bad = filters(call, q.data_equals)) co_return *bad;
+    if (const std::string* v = call.query_value("unit")) {
+      if (!unit_path_ok(*v))
+        co_return problem(
+            400, "bad-parameter", "unit is a path of non-empty segments",
+            {{"query:unit", "pattern", "\"" + v->substr(0, 64) + "\" is not a unit path"}});
+      q.unit = *v;
+    }
+    q.tz = ctx.tz;               // created:* periods in the server's zone
+    q.viewer = call.who->actor;  // counts only over what the caller may see
     // Statistics scan every instance of the definition (or all): on the pool.
     StatsResult res = co_await on_pool(ctx, [&ctx, &q] { return ctx.engine.stats(q); });
     if (res.unavailable) co_return storage_problem(res.error);
@@ -364,7 +434,8 @@ void add_instance_routes(Router& router, Context& ctx) {
     co_return Reply::json_body(200, {{"total", res.total},
                                      {"groupBy", q.group_by},
                                      {"groups", groups},
-                                     {"truncated", res.truncated}});
+                                     {"truncated", res.truncated},
+                                     {"asOf", format_time(res.as_of, *ctx.tz)}});
   });
 }
 

@@ -25,6 +25,7 @@ Reply step_problem(const StepResult& r) {
       status = 403;
       break;
     case StepError::actor_not_allowed:
+    case StepError::start_not_allowed:
       status = 403;
       break;
     case StepError::guard_false:

@@ -17,6 +17,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "auth.hpp"
+#include "bihuan/attachment_check.hpp"
 #include "bihuan/log.hpp"
 #include "context.hpp"
 
@@ -37,6 +38,18 @@ void Context::log(const char* level, const std::string& msg, json fields) const 
     hooks.log(text);
   else
     log_write(text);
+}
+
+void Context::refused(const Principal* who, std::string_view method, const std::string& route,
+                      unsigned status, const std::string& reason) {
+  metrics.refused(reason);
+  log("warn", "request refused",
+      {{"actor", who ? json(who->actor.id) : json("anonymous")},
+       {"token", who ? json(who->token_name) : json(nullptr)},
+       {"method", std::string(method)},
+       {"route", route},
+       {"status", status},
+       {"reason", reason}});
 }
 
 }  // namespace api
@@ -78,17 +91,39 @@ class ServerImpl final : public Server {
   ServerImpl(Engine& engine, ServerConfig config, ServerHooks hooks,
              std::shared_ptr<const TimeZone> tz)
       : ctx_{engine, std::move(config), std::move(tz), std::move(hooks), {}, {}},
-        auth_(ctx_.config),
+        auth_(ctx_.config, engine.clock()),
         ioc_(static_cast<int>(ctx_.config.threads)),
         acceptor_strand_(asio::make_strand(ioc_)),
         acceptor_(acceptor_strand_),
         pool_(kPoolThreads) {
     ctx_.pool = pool_.get_executor();
+    if (!engine.options().data_dir.empty()) try {
+        ctx_.attachments =
+            std::make_shared<AttachmentStore>(engine.options().data_dir, ctx_.config.attachments);
+        // A step naming a file refers to it from then on: no longer an orphan candidate.
+        set_attachment_check(engine, [store = ctx_.attachments](const std::string& address) {
+          if (!store->stat(address)) return false;
+          store->mark_referenced(address);
+          return true;
+        });
+      } catch (const std::exception& e) {
+        ctx_.log("error", "attachment store unavailable", {{"error", e.what()}});
+      }
+    ctx_.sign_in = [this]() -> std::optional<api::SignInProvider> {
+      auto table = auth_.table();
+      if (!table || !table->jwt()) return std::nullopt;
+      return table->jwt()->sign_in();
+    };
     api::add_ops_routes(router_, ctx_);
     api::add_definition_routes(router_, ctx_);
+    batches_ = api::add_bulk_routes(router_, ctx_);  // before /v1/instances/{id}
     api::add_instance_routes(router_, ctx_);
+    api::add_instance_view_routes(router_, ctx_);
     api::add_admin_routes(router_, ctx_);
     api::add_migration_routes(router_, ctx_);
+    api::add_identity_routes(router_, ctx_, [this](Problems& p) { return reload_identity(p); });
+    api::add_console_routes(router_, ctx_);
+    api::add_attachment_routes(router_, ctx_);
     std::vector<std::pair<std::string, std::string>> names;
     for (const auto& r : router_.routes())
       names.emplace_back(std::string(api::http::to_string(r.method)), r.pattern);
@@ -117,6 +152,7 @@ class ServerImpl final : public Server {
       return false;
     }
     port_ = acceptor_.local_endpoint().port();
+    loopback_ = address.is_loopback();
     if (ctx_.config.tls) {
       try {
         ssl_.emplace(ssl::context::tls_server);
@@ -147,6 +183,35 @@ class ServerImpl final : public Server {
     });
     for (std::size_t i = 0; i < ctx_.config.threads; ++i)
       threads_.emplace_back([this] { ioc_.run(); });
+    api::start_orphan_sweep(ctx_);
+  }
+
+  // The first identity table (the constructor cannot fail).
+  bool load_identity(Problems& problems) { return auth_.reload(problems); }
+
+  bool reload_identity(Problems& problems) override {
+    if (ctx_.config.identity_file.empty()) {
+      problems.error("/server/identityFile", "no-identity-file",
+                     "the server configuration names no identityFile; nothing to reload");
+      ctx_.log("error", "identity reload refused: no identity file is configured");
+      return false;
+    }
+    if (!auth_.reload(problems)) {
+      json list = json::array();
+      for (const auto& p : problems.items())
+        if (p.severity == Severity::error)
+          list.push_back(
+              {{"file", p.file}, {"pointer", p.pointer}, {"code", p.code}, {"detail", p.message}});
+      ctx_.log("error", "identity reload refused; the identities in use are unchanged",
+               {{"file", ctx_.config.identity_file}, {"problems", std::move(list)}});
+      return false;
+    }
+    auto table = auth_.table();
+    ctx_.log("info", "identity reloaded",
+             {{"file", ctx_.config.identity_file},
+              {"tokens", table->token_count()},
+              {"jwtKeys", table->jwt() ? table->jwt()->key_count() : 0}});
+    return true;
   }
 
   std::uint16_t port() const override { return port_; }
@@ -193,6 +258,7 @@ class ServerImpl final : public Server {
     // engine may go; its answer, posted to the stopped io_context, is dropped.
     pool_.stop();
     pool_.join();
+    api::stop_batches(*batches_);  // running bulk actions stop between two chunks
     ctx_.log("info", "server stopped", {{"port", port_}});
     std::lock_guard lock(mu_);
     stopped_ = true;
@@ -300,6 +366,10 @@ class ServerImpl final : public Server {
   asio::awaitable<void> write_reply(Stream& s, Reply reply, unsigned version, bool keep_alive,
                                     bool& ok) {
     namespace http = api::http;
+    if (reply.chunks) {
+      co_await write_chunked(s, std::move(reply), version, keep_alive, ok);
+      co_return;
+    }
     http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
     res.set(http::field::server, "bihuan/0.1");
     if (!reply.body.empty() || reply.status != 204)
@@ -313,6 +383,43 @@ class ServerImpl final : public Server {
     ok = !ec;
   }
 
+  // A streamed reply (Reply::chunks): the header, then each chunk as it is produced, then
+  // the last chunk. An HTTP/1.0 client gets the body unchunked and the connection closed.
+  template <class Stream>
+  asio::awaitable<void> write_chunked(Stream& s, Reply reply, unsigned version, bool keep_alive,
+                                      bool& ok) {
+    namespace http = api::http;
+    ok = false;
+    http::response<http::empty_body> res{static_cast<http::status>(reply.status), version};
+    res.set(http::field::server, "bihuan/0.1");
+    res.set(http::field::content_type, reply.content_type);
+    for (auto& [k, v] : reply.headers) res.set(k, v);
+    const bool chunked = version >= 11;
+    res.keep_alive(chunked && keep_alive);
+    if (chunked) res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
+    auto [ec, n] = co_await http::async_write_header(s, sr, use_tuple);
+    if (ec) co_return;
+    for (;;) {
+      std::optional<std::string> piece =
+          co_await api::on_pool(ctx_, [&reply] { return reply.chunks(); });
+      if (!piece) co_return;  // no last chunk: the client sees the body cut short
+      const std::string chunk = std::move(*piece);
+      beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
+      if (chunk.empty()) break;
+      auto [wec, wn] =
+          chunked ? co_await asio::async_write(s, http::make_chunk(asio::buffer(chunk)), use_tuple)
+                  : co_await asio::async_write(s, asio::buffer(chunk), use_tuple);
+      if (wec) co_return;
+    }
+    if (chunked) {
+      auto [lec, ln] = co_await asio::async_write(s, http::make_chunk_last(), use_tuple);
+      if (lec) co_return;
+    }
+    ok = chunked;
+  }
+
   template <class Stream>
   asio::awaitable<void> serve(Stream& s, Conn& conn) {
     namespace http = api::http;
@@ -322,9 +429,23 @@ class ServerImpl final : public Server {
       if (ctx_.draining) co_return;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(ctx_.config.header_limit));
-      parser.body_limit(ctx_.config.body_limit);
+      // An upload (POST /v1/attachments) may be as large as attachments.maxBytes; every
+      // other body is held to limits.bodyBytes once its header says which it is.
+      const std::size_t upload_limit = ctx_.config.attachments.max_bytes;
+      parser.body_limit(std::max<std::uint64_t>(ctx_.config.body_limit, upload_limit));
       beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
       auto [ec, n] = co_await http::async_read_header(s, buffer, parser, use_tuple);
+      bool upload = false;
+      if (!ec) {
+        upload =
+            parser.get().method() == http::verb::post &&
+            parser.get().target().substr(0, parser.get().target().find('?')) == "/v1/attachments";
+        std::uint64_t own = upload ? upload_limit : ctx_.config.body_limit;
+        if (parser.content_length() && *parser.content_length() > own)
+          ec = http::error::body_limit;
+        else if (!parser.is_done())
+          parser.body_limit(own);
+      }
       conn.busy = true;
       // The shutdown closes idle connections on this strand. A read that had completed
       // when it did is not served: its client sees the connection close and the request
@@ -341,7 +462,14 @@ class ServerImpl final : public Server {
       }
       if (ec) {
         std::optional<Reply> answer;
-        if (ec == http::error::body_limit)
+        if (ec == http::error::body_limit && upload)
+          answer = api::problem(
+              413, "attachment-too-large",
+              "the file is larger than the limit of " + std::to_string(upload_limit) +
+                  " bytes (server.attachments.maxBytes)",
+              {{"", "max-bytes", "expected at most " + std::to_string(upload_limit) + " bytes"}},
+              {{"maxBytes", upload_limit}});
+        else if (ec == http::error::body_limit)
           answer = api::problem(413, "body-too-large",
                                 "the body is larger than the limit of " +
                                     std::to_string(ctx_.config.body_limit) + " bytes");
@@ -363,7 +491,11 @@ class ServerImpl final : public Server {
       auto start = std::chrono::steady_clock::now();
       api::HttpRequest req = parser.release();
       std::size_t route = kUnmatched;
-      Reply reply = co_await handle(req, route);
+      api::Principal who;
+      bool known = false;
+      Reply reply = co_await handle(req, route, who, known);
+      if (reply.status == 401 || reply.status == 403 || !reply.refusal.empty())
+        audit(req, route, known ? &who : nullptr, reply);
       if (reply.content_type == "application/problem+json") add_instance(reply, req);
       bool keep = req.keep_alive() && !ctx_.draining;
       unsigned status = reply.status;
@@ -385,6 +517,21 @@ class ServerImpl final : public Server {
 
   static constexpr std::size_t kUnmatched = static_cast<std::size_t>(-1);
 
+  // A refusal: its reason is Reply::refusal, else the problem's type code.
+  void audit(const api::HttpRequest& req, std::size_t route, const api::Principal* who,
+             const Reply& reply) {
+    std::string reason = reply.refusal;
+    if (reason.empty()) {
+      auto body = json::parse(reply.body, nullptr, false);
+      std::string type = body.is_object() ? body.value("type", "") : "";
+      reason = type.empty() ? "status-" + std::to_string(reply.status)
+                            : type.substr(type.rfind('/') + 1);
+    }
+    ctx_.refused(who, std::string_view(req.method_string().data(), req.method_string().size()),
+                 route < router_.routes().size() ? router_.routes()[route].pattern : "unmatched",
+                 reply.status, reason);
+  }
+
   void count(std::size_t route, unsigned status, double seconds) {
     ctx_.metrics.count(route, status, seconds);
     if (status >= 500 && status != 503)
@@ -394,7 +541,9 @@ class ServerImpl final : public Server {
                 {"status", status}});
   }
 
-  asio::awaitable<Reply> handle(api::HttpRequest& req, std::size_t& route_index) {
+  // `who` and `known` are filled once the caller is authenticated.
+  asio::awaitable<Reply> handle(api::HttpRequest& req, std::size_t& route_index,
+                                api::Principal& who, bool& known) {
     std::string_view target(req.target().data(), req.target().size());
     std::size_t q = target.find('?');
     std::string_view raw_path = target.substr(0, q);
@@ -421,29 +570,28 @@ class ServerImpl final : public Server {
     if (m.bad_encoding)
       co_return api::problem(400, "bad-path", "a path segment has a broken %-escape");
     call.params = std::move(m.params);
-    api::Principal who;
     api::Access access = m.route->access;
-    if (route_name == "/metrics" && !ctx_.config.metrics_public) access = api::Access::admin;
+    // /metrics: public only on a loopback listen address (and metricsPublic not false);
+    // elsewhere any valid token.
+    if (route_name == "/metrics" && !(loopback_ && ctx_.config.metrics_public))
+      access = api::Access::token;
     if (access != api::Access::open) {
       auto header = req.find(api::http::field::authorization);
       std::string_view value =
           header == req.end() ? std::string_view()
                               : std::string_view(header->value().data(), header->value().size());
       auto outcome = auth_.authenticate(value, who);
-      if (outcome != api::Auth::Outcome::ok) {
-        std::string detail = outcome == api::Auth::Outcome::missing
-                                 ? "this route needs a bearer token (Authorization: Bearer <token>)"
-                             : outcome == api::Auth::Outcome::malformed
-                                 ? "the Authorization header must be \"Bearer <token>\""
-                                 : "the bearer token is not known";
-        Reply r = api::problem(401, "unauthenticated", detail,
-                               {{"header:Authorization", "token", detail}});
+      if (!outcome.ok) {
+        Reply r = api::problem(401, "unauthenticated", outcome.detail,
+                               {{"header:Authorization", outcome.reason, outcome.detail}});
         r.headers.emplace_back("WWW-Authenticate",
-                               outcome == api::Auth::Outcome::missing
+                               outcome.missing
                                    ? "Bearer realm=\"bihuan\""
                                    : "Bearer realm=\"bihuan\", error=\"invalid_token\"");
+        r.refusal = outcome.reason;
         co_return r;
       }
+      known = true;
       double retry_after = 0;
       if (!auth_.admit(who.token_name, retry_after)) {
         Reply r =
@@ -454,7 +602,12 @@ class ServerImpl final : public Server {
                                std::to_string(static_cast<long>(std::ceil(retry_after))));
         co_return r;
       }
-      if (access == api::Access::admin && !who.actor.has_role("admin"))
+      if (access == api::Access::admin && !who.actor.global_admin())
+        co_return api::problem(403, "global-admin-required",
+                               "this route needs a global administrator (role \"admin\" without "
+                               "attrs.unit); actor \"" +
+                                   who.actor.id + "\" is not one");
+      if (access == api::Access::unit_admin && !who.actor.has_role("admin"))
         co_return api::problem(
             403, "admin-role-required",
             "this route needs the role \"admin\"; actor \"" + who.actor.id + "\" does not have it");
@@ -471,6 +624,7 @@ class ServerImpl final : public Server {
 
   api::Context ctx_;
   api::Router router_;
+  std::shared_ptr<api::Batches> batches_;
   api::Auth auth_;
   asio::io_context ioc_;
   asio::strand<asio::io_context::executor_type> acceptor_strand_;
@@ -479,6 +633,7 @@ class ServerImpl final : public Server {
   std::optional<ssl::context> ssl_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
+  bool loopback_ = false;  // the listen address is 127.0.0.0/8 or ::1
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::shared_ptr<Conn>> conns_;
@@ -495,7 +650,7 @@ std::unique_ptr<Server> Server::start(Engine& engine, ServerConfig config, Serve
   if (config.threads == 0) config.threads = 1;
   auto server =
       std::make_unique<ServerImpl>(engine, std::move(config), std::move(hooks), std::move(tz));
-  if (!server->listen(problems)) return nullptr;
+  if (!server->load_identity(problems) || !server->listen(problems)) return nullptr;
   server->run();
   return server;
 }

@@ -3,8 +3,10 @@
 #include <openssl/rand.h>
 
 #include <filesystem>
+#include <set>
 
 #include "bihuan/server.hpp"
+#include "jwt.hpp"
 
 namespace bihuan {
 
@@ -79,6 +81,79 @@ std::string ServerConfig::generate_token() {
   return "bh_" + hex_of(bytes, sizeof bytes);
 }
 
+std::vector<ApiToken> ServerConfig::tokens_from_json(const json& list, const std::string& at,
+                                                     Problems& problems) {
+  std::vector<ApiToken> out;
+  if (!list.is_array()) {
+    problems.error(at, "config-type", "expected an array of tokens");
+    return out;
+  }
+  std::set<std::string> names, hashes;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const json& t = list[i];
+    std::string ta = at + "/" + std::to_string(i);
+    if (!t.is_object()) {
+      problems.error(ta, "config-type", "expected an object {name, sha256, actor, roles}");
+      continue;
+    }
+    std::size_t before = problems.error_count();
+    unknown_keys(t, ta, {"name", "sha256", "actor", "roles", "attrs", "ratePerSecond", "burst"},
+                 problems);
+    ApiToken tok;
+    auto str = [&](const char* key, std::string& field, const char* what) {
+      if (!t.contains(key) || !t[key].is_string() || t[key].get<std::string>().empty())
+        problems.error(ta + "/" + key, "config-required", std::string("expected ") + what);
+      else
+        field = t[key].get<std::string>();
+    };
+    str("name", tok.name, "the token's name (a non-empty string)");
+    str("sha256", tok.sha256_hex,
+        "the SHA-256 of the token, 64 lowercase hex digits (bihuan token-hash TEXT)");
+    str("actor", tok.actor.id, "the actor id the token acts as");
+    if (!tok.sha256_hex.empty() && !is_hex64(tok.sha256_hex))
+      problems.error(ta + "/sha256", "config-token-hash",
+                     "expected 64 lowercase hex digits (a SHA-256), not the token itself");
+    if (t.contains("roles")) {
+      if (!t["roles"].is_array())
+        problems.error(ta + "/roles", "config-type", "expected an array of role names");
+      else
+        for (std::size_t r = 0; r < t["roles"].size(); ++r) {
+          if (!t["roles"][r].is_string())
+            problems.error(ta + "/roles/" + std::to_string(r), "config-type",
+                           "expected a role name");
+          else
+            tok.actor.roles.push_back(t["roles"][r].get<std::string>());
+        }
+    }
+    if (t.contains("attrs")) {
+      const json& a = t["attrs"];
+      if (!a.is_object())
+        problems.error(ta + "/attrs", "config-type",
+                       "expected an object of attributes ({\"unit\": \"golmud/T03\"})");
+      else
+        for (const auto& [name, value] : a.items()) {
+          std::string pa = ta + "/attrs/" + pointer_escape(name);
+          if (!api::attr_value_ok(value))
+            problems.error(pa, "config-type",
+                           "expected a string, number, boolean or array of strings");
+          else if (name == "unit" && !(value.is_string()))
+            problems.error(pa, "config-type",
+                           "expected the unit path, a string such as \"golmud/T03\"");
+        }
+      if (a.is_object()) tok.actor.attrs = a;
+    }
+    read_number(t, "ratePerSecond", ta, 0, 1e9, tok.rate_per_second, problems);
+    read_number(t, "burst", ta, 0, 1e9, tok.burst, problems);
+    if (!tok.name.empty() && !names.insert(tok.name).second)
+      problems.error(ta + "/name", "config-duplicate",
+                     "another token already has the name \"" + tok.name + "\"");
+    if (!tok.sha256_hex.empty() && !hashes.insert(tok.sha256_hex).second)
+      problems.error(ta + "/sha256", "config-duplicate", "another token has the same hash");
+    if (problems.error_count() == before) out.push_back(std::move(tok));
+  }
+  return out;
+}
+
 std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::string& base_dir,
                                                     const std::string& at, Problems& problems) {
   ServerConfig c;
@@ -87,10 +162,10 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     return std::nullopt;
   }
   std::size_t before = problems.error_count();
-  unknown_keys(
-      doc, at,
-      {"listen", "threads", "timezone", "limits", "tokens", "tls", "metricsPublic", "backupRoot"},
-      problems);
+  unknown_keys(doc, at,
+               {"listen", "threads", "timezone", "limits", "tokens", "identityFile", "tls",
+                "metricsPublic", "backupRoot", "definitionReaders", "attachments"},
+               problems);
   if (doc.contains("listen")) {
     const json& l = doc["listen"];
     std::string text = l.is_string() ? l.get<std::string>() : "";
@@ -123,6 +198,20 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     else
       c.timezone = doc["timezone"].get<std::string>();
   }
+  if (doc.contains("definitionReaders")) {
+    const json& d = doc["definitionReaders"];
+    bool ok = d.is_array();
+    for (std::size_t i = 0; ok && i < d.size(); ++i)
+      if (!d[i].is_string() || d[i].get<std::string>().empty()) {
+        problems.error(at + "/definitionReaders/" + std::to_string(i), "config-type",
+                       "expected a role name (a non-empty string)");
+        ok = false;
+      }
+    if (!d.is_array())
+      problems.error(at + "/definitionReaders", "config-type",
+                     "expected an array of role names (empty: every authenticated caller)");
+    if (ok) c.definition_readers = d.get<std::vector<std::string>>();
+  }
   if (doc.contains("backupRoot")) {
     const json& b = doc["backupRoot"];
     if (!b.is_string() || b.get<std::string>().empty())
@@ -136,6 +225,33 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
       problems.error(at + "/metricsPublic", "config-type", "expected true or false");
     else
       c.metrics_public = doc["metricsPublic"].get<bool>();
+  }
+  if (doc.contains("attachments")) {
+    const json& a = doc["attachments"];
+    std::string aa = at + "/attachments";
+    if (!a.is_object()) {
+      problems.error(aa, "config-type", "expected an object {maxBytes, types, orphanHours}");
+    } else {
+      unknown_keys(a, aa, {"maxBytes", "types", "orphanHours"}, problems);
+      read_number(a, "maxBytes", aa, 1, 4e9, c.attachments.max_bytes, problems);
+      std::int64_t hours = c.attachments.orphan_after.count();
+      if (read_number(a, "orphanHours", aa, 1, 24 * 366, hours, problems))
+        c.attachments.orphan_after = std::chrono::hours(hours);
+      if (a.contains("types")) {
+        const json& t = a["types"];
+        bool ok = t.is_array() && !t.empty();
+        for (std::size_t i = 0; ok && i < t.size(); ++i)
+          if (!t[i].is_string() || t[i].get<std::string>().find('/') == std::string::npos) {
+            problems.error(aa + "/types/" + std::to_string(i), "config-type",
+                           "expected a media type such as \"image/jpeg\"");
+            ok = false;
+          }
+        if (!t.is_array() || t.empty())
+          problems.error(aa + "/types", "config-type",
+                         "expected a non-empty array of media types (e.g. [\"image/jpeg\"])");
+        if (ok) c.attachments.types = t.get<std::vector<std::string>>();
+      }
+    }
   }
   if (doc.contains("limits")) {
     const json& l = doc["limits"];
@@ -157,57 +273,15 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
       read_number(l, "burst", la, 0, 1e9, c.burst, problems);
     }
   }
-  if (doc.contains("tokens")) {
-    const json& list = doc["tokens"];
-    if (!list.is_array())
-      problems.error(at + "/tokens", "config-type", "expected an array of tokens");
-    else {
-      std::set<std::string> names, hashes;
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        const json& t = list[i];
-        std::string ta = at + "/tokens/" + std::to_string(i);
-        if (!t.is_object()) {
-          problems.error(ta, "config-type", "expected an object {name, sha256, actor, roles}");
-          continue;
-        }
-        unknown_keys(t, ta, {"name", "sha256", "actor", "roles", "ratePerSecond", "burst"},
-                     problems);
-        ApiToken tok;
-        auto str = [&](const char* key, std::string& out, const char* what) {
-          if (!t.contains(key) || !t[key].is_string() || t[key].get<std::string>().empty())
-            problems.error(ta + "/" + key, "config-required", std::string("expected ") + what);
-          else
-            out = t[key].get<std::string>();
-        };
-        str("name", tok.name, "the token's name (a non-empty string)");
-        str("sha256", tok.sha256_hex,
-            "the SHA-256 of the token, 64 lowercase hex digits (bihuan token-hash TEXT)");
-        str("actor", tok.actor.id, "the actor id the token acts as");
-        if (!tok.sha256_hex.empty() && !is_hex64(tok.sha256_hex))
-          problems.error(ta + "/sha256", "config-token-hash",
-                         "expected 64 lowercase hex digits (a SHA-256), not the token itself");
-        if (t.contains("roles")) {
-          if (!t["roles"].is_array())
-            problems.error(ta + "/roles", "config-type", "expected an array of role names");
-          else
-            for (std::size_t r = 0; r < t["roles"].size(); ++r) {
-              if (!t["roles"][r].is_string())
-                problems.error(ta + "/roles/" + std::to_string(r), "config-type",
-                               "expected a role name");
-              else
-                tok.actor.roles.push_back(t["roles"][r].get<std::string>());
-            }
-        }
-        read_number(t, "ratePerSecond", ta, 0, 1e9, tok.rate_per_second, problems);
-        read_number(t, "burst", ta, 0, 1e9, tok.burst, problems);
-        if (!tok.name.empty() && !names.insert(tok.name).second)
-          problems.error(ta + "/name", "config-duplicate",
-                         "another token already has the name \"" + tok.name + "\"");
-        if (!tok.sha256_hex.empty() && !hashes.insert(tok.sha256_hex).second)
-          problems.error(ta + "/sha256", "config-duplicate", "another token has the same hash");
-        c.tokens.push_back(std::move(tok));
-      }
-    }
+  if (doc.contains("tokens")) c.tokens = tokens_from_json(doc["tokens"], at + "/tokens", problems);
+  if (doc.contains("identityFile")) {
+    const json& f = doc["identityFile"];
+    if (!f.is_string() || f.get<std::string>().empty())
+      problems.error(at + "/identityFile", "config-type",
+                     "expected the path of the identity file (a non-empty string, relative to "
+                     "the configuration file)");
+    else
+      c.identity_file = resolve(base_dir, f.get<std::string>());
   }
   if (doc.contains("tls")) {
     const json& t = doc["tls"];
@@ -226,3 +300,15 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
 }
 
 }  // namespace bihuan
+
+namespace bihuan::api {
+
+bool attr_value_ok(const json& v) {
+  if (v.is_string() || v.is_number() || v.is_boolean()) return true;
+  if (!v.is_array()) return false;
+  for (const auto& e : v)
+    if (!e.is_string()) return false;
+  return true;
+}
+
+}  // namespace bihuan::api

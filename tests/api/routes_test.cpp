@@ -353,6 +353,40 @@ TEST_F(ServerTest, DefinitionsDeployValidateGetAndGraph) {
   EXPECT_EQ(admin.get("/v1/definitions/t.counter/graph?format=png").status, 400);
 }
 
+// The console marks problems at their lines: validate and deploy answer each problem's
+// line and column in the text as sent, and a JSON syntax error has them too.
+TEST_F(ServerTest, DefinitionProblemsCarryTheirLineAndColumnInTheTextAsSent) {
+  serve();
+  HttpClient admin(port_, "admin-token");
+  const std::string text =
+      "{\n"
+      "  \"id\": \"t.lines\",\n"
+      "  \"version\": 1,\n"
+      "  \"initial\": \"NOWHERE\",\n"
+      "  \"states\": {\"A\": {\"type\": \"final\"}}\n"
+      "}\n";
+  for (const char* path : {"/v1/definitions/validate", "/v1/definitions"}) {
+    auto r = admin.request(http::verb::post, path, text);
+    ASSERT_EQ(r.status, std::string(path) == "/v1/definitions" ? 422 : 200) << r.body;
+    bool found = false;
+    json body = r.json_body();
+    for (const auto& p : body["problems"])
+      if (p["pointer"] == "/initial") {
+        found = true;
+        EXPECT_EQ(p["line"], 4) << path << " " << p.dump();
+        EXPECT_EQ(p["column"], 14) << path << " " << p.dump();
+      }
+    EXPECT_TRUE(found) << path << " " << r.body;
+  }
+  auto broken = admin.request(http::verb::post, "/v1/definitions/validate",
+                              "{\n  \"id\": \"t.lines\",\n  \"version\" 1\n}");
+  ASSERT_EQ(broken.status, 400) << broken.body;
+  EXPECT_EQ(broken.json_body()["code"], "invalid-json");
+  ASSERT_FALSE(broken.json_body()["problems"].empty()) << broken.body;
+  EXPECT_EQ(broken.json_body()["problems"][0]["line"], 3) << broken.body;
+  EXPECT_GT(broken.json_body()["problems"][0]["column"].get<int>(), 0) << broken.body;
+}
+
 TEST_F(ServerTest, QueryPagesWithACursorAndStatsGroupInstances) {
   serve();
   HttpClient c(port_, "clerk-token");

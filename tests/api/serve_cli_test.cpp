@@ -99,10 +99,10 @@ TEST_F(ServerTest, BihuanServeDemoServesTheSimulatedCityWithTokensForBusyPeople)
   std::map<std::string, std::string> by_name;
   for (const auto& t : tokens)
     by_name[t["name"].get<std::string>()] = t["token"].get<std::string>();
-  ASSERT_TRUE(by_name.count("office-admin"));
+  ASSERT_TRUE(by_name.count("city-office"));
   ASSERT_TRUE(by_name.count("cadre")) << "some cadre has work on 12 December 2022";
 
-  HttpClient admin(p.port, by_name["office-admin"]);
+  HttpClient admin(p.port, by_name["city-office"]);
   auto stats = admin.get("/v1/stats?definition=food-safety.supervision&groupBy=status");
   ASSERT_EQ(stats.status, 200);
   EXPECT_GT(stats.json_body()["total"].get<int>(), 2000)

@@ -181,6 +181,23 @@ TEST(DefinitionRegressions, LongStringsAgainstSchemaPatterns) {
   EXPECT_TRUE(compile_hostile(with_title(R"({"en-GB":"x"})")));
 }
 
+TEST(SchemaErrors, AMissingMemberIsReportedBesideADeeperError) {
+  Problems problems;
+  auto schema = JsonSchema::compile(json::parse(R"({"type":"object","required":["date","note"],
+                      "properties":{"note":{"type":"string","minLength":5}}})"),
+                                    problems, "");
+  ASSERT_TRUE(schema);
+  Problems why;
+  EXPECT_FALSE(schema->validate(json::parse(R"({"note":"ab"})"), why, "/payload"));
+  bool missing = false, short_note = false;
+  for (const auto& p : why.items()) {
+    missing |= p.pointer == "/payload" && p.message.find("'date'") != std::string::npos;
+    short_note |= p.pointer == "/payload/note";
+  }
+  EXPECT_TRUE(missing);
+  EXPECT_TRUE(short_note);
+}
+
 TEST(SchemaPatterns, MatchLongStringsAndRefuseBackReferences) {
   Problems problems;
   auto digits =

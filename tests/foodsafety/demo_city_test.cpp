@@ -69,6 +69,16 @@ TEST_F(DemoCityTest, TheCityHasTheReportsShapeAndTheSameSeedGivesTheSameBytes) {
   EXPECT_EQ(levels["village"], 377);
   EXPECT_GE(levels["prefecture"], 2);
   EXPECT_EQ(read_csv(dir_a_ + "/units.csv").size() - 1, 71u);
+  // Each region's organisation path (the instances' unitPath) is its parent's plus its id.
+  auto regions = read_csv(dir_a_ + "/regions.csv");
+  ASSERT_EQ(regions[0], (std::vector<std::string>{"id", "name", "kind", "parentId", "path"}));
+  std::map<std::string, std::string> path;
+  for (std::size_t i = 1; i < regions.size(); ++i) path[regions[i][0]] = regions[i][4];
+  for (std::size_t i = 1; i < regions.size(); ++i)
+    EXPECT_EQ(regions[i][4],
+              regions[i][3].empty() ? regions[i][0] : path[regions[i][3]] + "/" + regions[i][0]);
+  EXPECT_EQ(path["T03"], "HX/GM/T03");
+  EXPECT_EQ(path["V012"], "HX/GM/T02/V012");
 }
 
 TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatcher) {
@@ -103,7 +113,8 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
                   {"end", "2023-09-30T23:59:59+08:00"}}}},
                {"next", 0},
                {"checklist", {"staff", "hygiene", "records"}},
-               {"adminId", "adm-GM"}};
+               {"adminId", "adm-GM"},
+               {"unitPath", "HX/GM"}};
   auto id = begin("food-safety.scheduler", plan, "scheduler/2023Q3");
   go("2023-07-01T00:00:00+08:00");
   ASSERT_EQ(state(id), "LOADING");
@@ -131,6 +142,11 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
   std::size_t open = 0;
   for (const auto& t : tasks) open += t.state == "OPEN";
   EXPECT_EQ(open, expected);
+  // Each task belongs to its business's village (the row's unitPath from regions.path).
+  for (const auto& t : tasks)
+    ASSERT_EQ(t.data["unitPath"], "HX/GM/" + t.data["townshipId"].get<std::string>() + "/" +
+                                      t.data["villageId"].get<std::string>())
+        << t.data.dump().substr(0, 300);
 }
 
 }  // namespace

@@ -25,11 +25,19 @@ inline json read_json_file(const std::string& path) {
   return json::parse(s.str());
 }
 
+// The package's people. A station's people carry the attribute `station` (their key
+// "station:<id>" is what a problem's events admit); an office carries `unit` when given.
 inline Actor cadre(const std::string& id) { return {id, {"CADRE"}}; }
-inline Actor admin(const std::string& id) { return {id, {"ADMIN"}}; }
+inline Actor admin(const std::string& id, const std::string& unit = "") {
+  return {id, {"ADMIN"}, unit.empty() ? json::object() : json{{"unit", unit}}};
+}
 inline Actor signatory(const std::string& id) { return {id, {"SIGNATORY"}}; }
-inline Actor regulator(const std::string& id) { return {id, {"REGULATOR"}}; }
-inline Actor inspector(const std::string& id) { return {id, {"INSPECTOR"}}; }
+inline Actor regulator(const std::string& station) {
+  return {station, {"REGULATOR"}, {{"station", station}}};
+}
+inline Actor inspector(const std::string& id, const std::string& station = "st-1") {
+  return {id, {"INSPECTOR"}, {{"station", station}}};
+}
 inline Actor principal(const std::string& id) { return {id, {"PRINCIPAL"}}; }
 inline Actor officer(const std::string& id) { return {id, {"OFFICER"}}; }
 inline Actor director(const std::string& id) { return {id, {"DIRECTOR"}}; }

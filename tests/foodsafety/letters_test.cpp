@@ -20,6 +20,7 @@ json letter(const std::string& cadre_id, const std::string& reason = "new_bindin
           {"signatoryLevel", "village"},
           {"adminId", "adm-t1"},
           {"upperAdminId", "adm-city"},
+          {"unitPath", "HX/GM/T01/V001"},
           {"responsibilityListVer", 1},
           {"taskListVer", 1}};
 }
@@ -73,7 +74,12 @@ TEST_F(LetterTest, AReturnedLetterIsUploadedAgain) {
 
 TEST_F(LetterTest, OnlyTheNamedSignersAtTheCadresLevelMaySign) {
   auto id = begin("food-safety.commitment-letter", letter("c-1"));
-  EXPECT_EQ(act(id, "sign", cadre("c-2"), signature()).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "sign", cadre("c-2"), signature()).error, StepError::not_found)
+      << "another cadre does not even see the letter";
+  EXPECT_EQ(
+      act(id, "sign", Actor{"sec-9", {"SIGNATORY"}, {{"unit", "HX/GM/T01"}}}, signature()).error,
+      StepError::actor_not_allowed)
+      << "a signatory who sees the letter (through a unit) but is not the one named";
   EXPECT_EQ(act(id, "sign", cadre("c-1"), {{"cadreSignature", "x"}}).error,
             StepError::payload_invalid);
   json wrong = letter("c-3");
@@ -82,6 +88,28 @@ TEST_F(LetterTest, OnlyTheNamedSignersAtTheCadresLevelMaySign) {
   auto r = act(w, "sign", cadre("c-3"), signature());
   EXPECT_EQ(r.error, StepError::guard_false);
   FS_EXPECT_HAS(r.message, "签署人须为干部同级主要负责人");
+}
+
+// Issue 20: only the letter's own (same-level) office reviews it; the upper office only
+// once the signing has been escalated to it. Another township's office does not even see
+// the letter (not-found, as an unknown id); the city office sees it through its unit but
+// may not act (actor-not-allowed).
+TEST_F(LetterTest, AnotherTownshipsOfficeCannotApproveReturnOrVoidTheLetter) {
+  auto id = begin("food-safety.commitment-letter", letter("c-1"));
+  const Actor other = admin("adm-t2", "HX/GM/T02"), city = admin("adm-city", "HX/GM");
+  EXPECT_EQ(act(id, "void", other, {{"reason", "x"}}).error, StepError::not_found);
+  EXPECT_EQ(act(id, "void", city, {{"reason", "x"}}).error, StepError::actor_not_allowed);
+  ok(id, "sign", cadre("c-1"), signature());
+  EXPECT_EQ(act(id, "upload", cadre("c-2"), upload()).error, StepError::not_found);
+  EXPECT_EQ(act(id, "upload", other, upload()).error, StepError::not_found);
+  EXPECT_EQ(act(id, "upload", city, upload()).error, StepError::actor_not_allowed);
+  ok(id, "upload", cadre("c-1"), upload());
+  EXPECT_EQ(act(id, "approve", other).error, StepError::not_found);
+  EXPECT_EQ(act(id, "return", other, {{"reason", "x"}}).error, StepError::not_found);
+  EXPECT_EQ(act(id, "approve", city).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "return", city, {{"reason", "x"}}).error, StepError::actor_not_allowed);
+  ok(id, "approve", admin("adm-t1", "HX/GM/T01"));
+  EXPECT_EQ(engine_->get(id)->outcome, "filed");
 }
 
 TEST_F(LetterTest, OverdueSigningRemindsThenNotifiesTheOfficeThenEscalates) {
@@ -100,6 +128,11 @@ TEST_F(LetterTest, OverdueSigningRemindsThenNotifiesTheOfficeThenEscalates) {
   EXPECT_EQ(data(id)["signEscalated"], true);
   EXPECT_EQ(state(id), "AWAITING_SIGNATURE")
       << "a missed SLA marks the letter; it does not move it";
+  EXPECT_EQ(act(id, "void", admin("adm-t2", "HX/GM/T02"), {{"reason", "x"}}).error,
+            StepError::not_found);
+  // Escalated: the upper office (adm-city) may act on the letter now; another may not.
+  EXPECT_EQ(act(id, "void", admin("adm-x", "HX/GM"), {{"reason", "x"}}).error,
+            StepError::actor_not_allowed);
   ok(id, "sign", cadre("c-1"), signature());  // still possible, late
   EXPECT_EQ(state(id), "SIGNED");
 }
@@ -129,6 +162,7 @@ TEST_F(LetterTest, ALetterForACadreWithoutBusinessesIsVoid) {
 json unit_list() {
   return {{"unitId", "T01"},
           {"unitName", "河西街道"},
+          {"unitPath", "HX/GM/T01"},
           {"year", 2023},
           {"submitterId", "clerk-t1"},
           {"reviewerId", "adm-city"},
@@ -140,7 +174,10 @@ TEST_F(LetterTest, ResponsibilityListIsSubmittedReturnedAndAccepted) {
   auto id = begin("food-safety.responsibility-list", unit_list());
   EXPECT_EQ(state(id), "DUE");
   json sub = {{"listVersion", 1}, {"fileHash", kHash}, {"fileName", "list.pdf"}};
-  EXPECT_EQ(act(id, "submit", admin("someone"), sub).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "submit", admin("someone"), sub).error, StepError::not_found)
+      << "an office that neither is named nor covers the unit does not see the list";
+  EXPECT_EQ(act(id, "submit", admin("adm-x", "HX/GM"), sub).error, StepError::actor_not_allowed)
+      << "an office above sees it but does not file it";
   ok(id, "submit", admin("clerk-t1"), sub);
   EXPECT_EQ(act(id, "accept", admin("clerk-t1")).error, StepError::actor_not_allowed)
       << "no self-acceptance";
@@ -149,6 +186,26 @@ TEST_F(LetterTest, ResponsibilityListIsSubmittedReturnedAndAccepted) {
   sub["listVersion"] = 2;
   ok(id, "submit", admin("clerk-t1"), sub);
   ok(id, "accept", admin("adm-city"));
+  EXPECT_EQ(engine_->get(id)->outcome, "accepted");
+}
+
+TEST_F(LetterTest, AnotherTownshipsOfficeCannotAcceptAVillageList) {
+  json village = unit_list();
+  village["unitId"] = "V001";
+  village["unitPath"] = "HX/GM/T01/V001";
+  village["submitterId"] = "clerk-v1";
+  village["reviewerId"] = "adm-t1";
+  village["upperAdminId"] = "adm-city";
+  auto id = begin("food-safety.responsibility-list", village);
+  ok(id, "submit", admin("clerk-v1"),
+     {{"listVersion", 1}, {"fileHash", kHash}, {"fileName", "list.pdf"}});
+  const Actor other = admin("adm-t2", "HX/GM/T02"), city = admin("adm-city", "HX/GM");
+  EXPECT_EQ(act(id, "accept", other).error, StepError::not_found);
+  EXPECT_EQ(act(id, "return", other, {{"reason", "x"}}).error, StepError::not_found);
+  EXPECT_EQ(act(id, "cancel", other, {{"reason", "x"}}).error, StepError::not_found);
+  EXPECT_EQ(act(id, "accept", city).error, StepError::actor_not_allowed)
+      << "the city sees its villages' lists; their township reviews them";
+  ok(id, "accept", admin("adm-t1", "HX/GM/T01"));
   EXPECT_EQ(engine_->get(id)->outcome, "accepted");
 }
 

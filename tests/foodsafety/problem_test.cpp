@@ -10,9 +10,11 @@ using namespace bihuan::testing;
 namespace {
 
 json problem(const std::string& severity = "general") {
-  return {{"source", "supervision"}, {"businessId", "B0001"},         {"businessName", "张记小吃"},
-          {"severity", severity},    {"description", "后厨地面油污"}, {"reporterId", "c-1"},
-          {"stationId", "st-1"},     {"adminId", "adm-t1"},           {"principalId", "p-1"}};
+  return {{"source", "supervision"},       {"businessId", "B0001"},
+          {"businessName", "张记小吃"},    {"severity", severity},
+          {"description", "后厨地面油污"}, {"reporterId", "c-1"},
+          {"stationId", "st-1"},           {"adminId", "adm-t1"},
+          {"principalId", "p-1"},          {"unitPath", "HX/GM/T01/V001"}};
 }
 
 class ProblemTest : public FoodSafetyTest {
@@ -119,6 +121,69 @@ TEST_F(ProblemTest, ClaimAndRectificationOverdueFlagAndNotify) {
   EXPECT_EQ(count_to(take_notes(), "c-1", "反馈逾期"), 1u);
 }
 
+// Issue 20: a station acts only on the problems routed to it (its people carry the
+// attribute station = stationId). Another station does not even see them (not-found, as
+// an unknown id); the city bureau sees every problem of the city (its unit) but acts on
+// none of a station's (actor-not-allowed). A re-route hands the problem over.
+const Actor kCityBureau{
+    "smr-GM", {"REGULATOR", "INSPECTOR"}, {{"unit", "HX/GM"}, {"station", "SMR"}}};
+
+TEST_F(ProblemTest, AStationActsOnlyOnProblemsRoutedToItAndAReRouteHandsThemOver) {
+  auto id = begin("food-safety.problem", problem());
+  EXPECT_EQ(act(id, "claim", regulator("st-2")).error, StepError::not_found);
+  EXPECT_EQ(act(id, "invalidate", regulator("st-2"), {{"reason", "非本所辖区"}}).error,
+            StepError::not_found);
+  EXPECT_EQ(act(id, "reroute", regulator("st-2"), {{"stationId", "st-2"}, {"reason", "x"}}).error,
+            StepError::not_found);
+  EXPECT_EQ(act(id, "claim", Actor{"st-1", {"REGULATOR"}}).error, StepError::not_found)
+      << "the station's id alone is not its key: the attribute station is";
+  EXPECT_EQ(act(id, "claim", kCityBureau).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "invalidate", kCityBureau, {{"reason", "x"}}).error,
+            StepError::actor_not_allowed);
+  ok(id, "reroute", regulator("st-1"), {{"stationId", "st-2"}, {"reason", "主体属第二所辖区"}});
+  EXPECT_EQ(state(id), "PUSHED");
+  EXPECT_EQ(data(id)["stationId"], "st-2");
+  EXPECT_EQ(data(id)["reroutedFrom"], "st-1");
+  EXPECT_EQ(count_to(take_notes(), "st-2", "新问题待认领"), 1u);
+  EXPECT_EQ(act(id, "claim", regulator("st-1")).error, StepError::not_found);
+  EXPECT_EQ(act(id, "invalidate", regulator("st-1"), {{"reason", "x"}}).error,
+            StepError::not_found);
+  ok(id, "claim", regulator("st-2"));
+  EXPECT_EQ(
+      act(id, "order_rectification", inspector("insp-1", "st-1"), {{"measure", "整改"}}).error,
+      StepError::not_found);
+  json transfer = {{"department", "教育局"}, {"reason", "学校食堂"}};
+  EXPECT_EQ(act(id, "transfer", regulator("st-1"), transfer).error, StepError::not_found);
+  EXPECT_EQ(act(id, "transfer", kCityBureau, transfer).error, StepError::actor_not_allowed);
+  ok(id, "transfer", regulator("st-2"), transfer);
+  EXPECT_EQ(engine_->get(id)->outcome, "transferred");
+}
+
+TEST_F(ProblemTest, OnlyTheBusinesssPrincipalOrTheStationsInspectorSubmitsEvidence) {
+  auto id = rectifying();
+  EXPECT_EQ(act(id, "submit_evidence", principal("p-2"), {{"note", "x"}}).error,
+            StepError::not_found)
+      << "another business's principal does not see the problem";
+  EXPECT_EQ(act(id, "submit_evidence", inspector("insp-9", "st-2"), {{"note", "x"}}).error,
+            StepError::not_found)
+      << "nor does another station's inspector";
+  EXPECT_EQ(act(id, "submit_evidence", kCityBureau, {{"note", "x"}}).error,
+            StepError::actor_not_allowed);
+  ok(id, "submit_evidence", principal("p-1"), {{"note", "已整改"}});
+}
+
+TEST_F(ProblemTest, ACadreCannotStartTheRecheckOfAnotherCadresProblem) {
+  auto id = rectifying();
+  ok(id, "submit_evidence", principal("p-1"), {{"note", "已整改"}});
+  EXPECT_EQ(act(id, "start_recheck", cadre("c-2")).error, StepError::not_found);
+  EXPECT_EQ(act(id, "start_recheck", inspector("insp-9", "st-2")).error, StepError::not_found);
+  EXPECT_EQ(act(id, "start_recheck", kCityBureau).error, StepError::actor_not_allowed);
+  EXPECT_TRUE(engine_->inbox(cadre("c-2"), 100).empty()) << "nor is it in their inbox";
+  ASSERT_EQ(engine_->inbox(cadre("c-1"), 100).size(), 1u);
+  ok(id, "start_recheck", cadre("c-1"));
+  EXPECT_EQ(data(id)["recheckerId"], "c-1");
+}
+
 TEST_F(ProblemTest, ClosingAProblemIsCountedByTheSupervisionTaskThatFoundIt) {
   json task = {{"bindingId", "bd-1"},
                {"cadreId", "c-1"},
@@ -129,6 +194,8 @@ TEST_F(ProblemTest, ClosingAProblemIsCountedByTheSupervisionTaskThatFoundIt) {
                {"checklist", {"hygiene"}},
                {"adminId", "adm-t1"},
                {"stationId", "st-1"},
+               {"principalId", "p-1"},
+               {"unitPath", "HX/GM/T01/V001"},
                {"riskLevel", "B"}};
   auto sup = begin("food-safety.supervision", task);
   ok(sup, "check_in", cadre("c-1"), {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
@@ -142,6 +209,7 @@ TEST_F(ProblemTest, ClosingAProblemIsCountedByTheSupervisionTaskThatFoundIt) {
   auto p = engine_->get_by_business_key(sup + "/hygiene");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->state, "PUSHED");
+  EXPECT_EQ(p->data["unitPath"], "HX/GM/T01/V001") << "the problem belongs where the task does";
   ok(p->id, "claim", regulator("st-1"));
   ok(p->id, "order_rectification", inspector("insp-1"), {{"measure", "办理健康证"}});
   ok(p->id, "submit_evidence", principal("p-1"), {{"note", "已办理"}});

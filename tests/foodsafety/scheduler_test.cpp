@@ -21,7 +21,8 @@ json plan() {
              {"end", "2023-03-31T23:59:59+08:00"}}}},
           {"next", 0},
           {"checklist", {"staff", "hygiene"}},
-          {"adminId", "adm-city"}};
+          {"adminId", "adm-city"},
+          {"unitPath", "HX/GM"}};
 }
 
 json binding(int n) {

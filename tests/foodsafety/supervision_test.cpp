@@ -28,6 +28,7 @@ json task_data(const std::string& binding = "bd-1", const std::string& risk = "B
           {"upperAdminId", "adm-city"},
           {"stationId", "st-1"},
           {"townshipId", "T01"},
+          {"unitPath", "HX/GM/T01/V001"},
           {"villageId", "V001"}};
 }
 json check_in(const std::string& mode = "ONSITE") {
@@ -59,7 +60,8 @@ TEST_F(SupervisionTest, HappyPathIsPushedAtPeriodStartAndCompletedOnTime) {
   EXPECT_EQ(state(id), "OPEN");
   EXPECT_EQ(engine_->get(id)->deadline, at("2023-06-30T23:59:59+08:00"));
   EXPECT_EQ(count_to(take_notes(), "c-1", "督导任务已下达"), 1u);
-  EXPECT_EQ(act(id, "check_in", cadre("c-2"), check_in()).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "check_in", cadre("c-2"), check_in()).error, StepError::not_found)
+      << "another cadre does not see the task";
   clock_->set(at("2023-05-10T10:00:00+08:00"));
   ok(id, "check_in", cadre("c-1"), check_in());
   ok(id, "submit", cadre("c-1"), answers(true));
@@ -138,8 +140,31 @@ TEST_F(SupervisionTest, OverdueMarksLateNotifiesEscalatesAndEndsCompletedLate) {
   EXPECT_EQ(data(id)["escalated"], true);
   ok(id, "check_in", cadre("c-1"), check_in());
   ok(id, "submit", cadre("c-1"), answers(true));
-  ok(id, "accept", admin("adm-t1"));
+  EXPECT_EQ(act(id, "accept", admin("adm-x", "HX/GM")).error, StepError::actor_not_allowed);
+  ok(id, "accept", admin("adm-city"));  // escalated: the upper office may act
   EXPECT_EQ(engine_->get(id)->outcome, "completed_late");
+}
+
+// Issue 20: only the task's own office reviews, exempts or re-binds it; the upper office
+// too once the overdue task has been escalated to it (+15 days).
+TEST_F(SupervisionTest, AnotherTownshipsOfficeCannotAcceptReturnExemptOrRebindTheTask) {
+  auto id = begin("food-safety.supervision", task_data());
+  go("2023-04-01T00:00:00+08:00");
+  // Another township's office does not see the task; the city office sees it (its unit,
+  // and named as the upper office) but acts only once the task is escalated to it.
+  const Actor other = admin("adm-t2", "HX/GM/T02"), city = admin("adm-city", "HX/GM");
+  EXPECT_EQ(act(id, "business_closed", other, {{"reason", "停业"}, {"approverId", "x"}}).error,
+            StepError::not_found);
+  EXPECT_EQ(act(id, "rebind", other, {{"newCadreId", "c-9"}}).error, StepError::not_found);
+  EXPECT_EQ(act(id, "rebind", city, {{"newCadreId", "c-9"}}).error, StepError::actor_not_allowed);
+  ok(id, "check_in", cadre("c-1"), check_in());
+  ok(id, "submit", cadre("c-1"), answers(true));
+  EXPECT_EQ(act(id, "accept", other).error, StepError::not_found);
+  EXPECT_EQ(act(id, "return", other, {{"reason", "x"}}).error, StepError::not_found);
+  EXPECT_EQ(act(id, "accept", city).error, StepError::actor_not_allowed);
+  EXPECT_EQ(act(id, "return", city, {{"reason", "x"}}).error, StepError::actor_not_allowed);
+  ok(id, "accept", admin("adm-t1", "HX/GM/T01"));
+  EXPECT_EQ(engine_->get(id)->outcome, "completed");
 }
 
 TEST_F(SupervisionTest, AClosedBusinessIsExemptedWithReasonAndApprover) {
@@ -177,8 +202,8 @@ TEST_F(SupervisionTest, ACadreChangeReassignsTheTaskToTheNewCadreWithTheSameDueT
   EXPECT_EQ(count_to(notes, "c-1", "已转交"), 1u);
   EXPECT_EQ(count_to(notes, "c-9", "已转交"), 1u);
   EXPECT_EQ(count_to(notes, "c-9", "督导任务已下达"), 1u);
-  EXPECT_EQ(act(next->id, "check_in", cadre("c-1"), check_in()).error,
-            StepError::actor_not_allowed);
+  EXPECT_EQ(act(next->id, "check_in", cadre("c-1"), check_in()).error, StepError::not_found)
+      << "the old cadre does not see the new cadre's task";
   ok(next->id, "check_in", cadre("c-9"), check_in());
 }
 

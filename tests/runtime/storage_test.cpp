@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
 
 #include "engine_fixture.hpp"
 #include "runtime/engine_impl.hpp"
@@ -229,4 +230,52 @@ TEST_F(EngineTest, DurableModeAllocatesAheadNeverShortensAndKeepsEveryRecord) {
   EXPECT_EQ(rc, 0);
   ASSERT_TRUE(v);
   EXPECT_EQ(*v, blob + "1999");
+}
+
+// A long read yields to a map resize (runtime/scan.hpp): while a scan holds its read
+// transaction, a resize waits for it and holds back every new transaction of the process.
+// The scan sees the resize waiting, takes a new snapshot in between, and goes on after its
+// last key: the resize is done before the scan ends, and no key is lost or read twice.
+// Before ScanCursor the resize could only happen after the scan's transaction ended.
+TEST(ScanCursorTest, ALongScanLetsAWaitingMapResizeGoFirstAndLosesNoKey) {
+  const std::string dir = bihuan::testing::make_temp_dir("scan");
+  std::string error;
+  auto env = storage::Env::open(dir, 1u << 20, false, &error);
+  ASSERT_TRUE(env) << error;
+  {
+    auto txn = env->begin(true, nullptr);
+    ASSERT_TRUE(txn);
+    for (std::uint64_t i = 0; i < 5000; ++i)
+      ASSERT_EQ(txn->put(storage::Db::inst, storage::be64(i), "v"), 0);
+    ASSERT_EQ(txn->commit(), 0);
+  }
+  const std::size_t before = env->map_size();
+  int rc = 0;
+  auto txn = env->begin(false, &rc);
+  ASSERT_TRUE(txn) << rc;
+  runtime::ScanCursor cur(*env, *txn, storage::Db::inst, 1000000);  // no renewal by count
+  std::vector<std::uint64_t> seen;
+  bool ok = cur.first();
+  for (int i = 0; ok && i < 100; ++i, ok = cur.next())
+    seen.push_back(storage::read_be64(cur.key()));
+  ASSERT_TRUE(ok);
+  std::atomic<int> grown{-1};
+  std::thread resize([&] { grown = env->grow(); });
+  // The resize thread announces itself before it waits (a condition, not a timer).
+  auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!env->growth_waiting() && std::chrono::steady_clock::now() < limit)
+    std::this_thread::yield();
+  ASSERT_TRUE(env->growth_waiting());
+  for (; ok; ok = cur.next()) seen.push_back(storage::read_be64(cur.key()));
+  EXPECT_EQ(cur.status(), 0);
+  // Still inside the scan's transaction: the resize has already happened.
+  EXPECT_EQ(env->map_size(), before * 2);
+  EXPECT_EQ(cur.renewals(), 1u);
+  txn.reset();
+  resize.join();
+  EXPECT_EQ(grown.load(), 0);
+  ASSERT_EQ(seen.size(), 5000u);
+  for (std::uint64_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i);
+  env.reset();
+  std::filesystem::remove_all(dir);
 }

@@ -74,6 +74,15 @@ struct DeadlineSpec {
   std::string pointer;
 };
 
+// The definition's `access` block (docs/authorization.md): who may see its instances and
+// who may start one. Absent members: the open default (unit "", readers ["*"], any starter).
+struct AccessSpec {
+  std::optional<json> unit;     // JsonLogic over {data, instance}: the unit path
+  std::optional<json> readers;  // data expression over {data, instance}: reader key(s)
+  std::optional<json> start;    // JsonLogic over {actor, data}: truthy = may start
+  bool declared = false;        // the definition has an `access` block
+};
+
 enum class StateType { atomic, compound, final_state };
 
 struct StateSpec {
@@ -109,6 +118,7 @@ class Definition {
   std::shared_ptr<const JsonSchema> data_extra_schema;  // additionalProperties, when a schema
   bool data_schema_by_member = false;
   std::vector<std::string> roles;
+  AccessSpec access;
   int initial = -1;
   std::vector<StateSpec> states;  // index = StateSpec::index; parents before children
   json source;                    // the document as deployed

@@ -49,6 +49,10 @@ struct EngineOptions {
   // Names known to the configuration (empty set = not checked at deploy).
   std::set<std::string> notifiers, task_handlers;
   std::size_t max_cascade = 10000;  // internal steps (children, sends) per request; 1 to 1,000,000
+  // Long reads (statistics, the inbox, lists) take a new snapshot after this many records
+  // and whenever a map resize waits for them, so that one long scan never holds back the
+  // map's growth and with it every other request; 1 to 100,000,000.
+  std::size_t scan_chunk = 65536;
   // Where the engine logs (a fatal storage error, a failed commit, a dropped timer): one
   // JSON object per call, {"ts","level","msg",...}, without a newline. Default: stderr.
   std::function<void(const std::string& line)> log;
@@ -140,7 +144,15 @@ struct EngineMetrics {
 
 // Counts of instances grouped by fields: what an administrator's dashboard shows.
 // group_by entries: "definition", "version", "state", "status", "outcome", or a JSON
-// Pointer into instance data ("/grade"). Window bounds apply to created_at: [from, to).
+// Pointer into instance data ("/grade"); and (the dashboard's, docs/http-api.md):
+//   "category"   the state's `category` (the innermost state's or nearest ancestor's)
+//   "overdue"    true for a running instance whose deadline is before the engine's now
+//   "escalated"  true when the state or an ancestor declares "x-escalated": true, or a
+//                dataSchema property declaring "x-escalated": true holds true
+//   "unit"       the instance's unit path; "unit:N" its first N segments (N 1..16)
+//   "created:day" / "created:week" / "created:month"  the local date of created_at in
+//                `tz` ("2023-05-15"; a week by its Monday; a month "2023-05")
+// Window bounds apply to created_at: [from, to).
 struct StatsQuery {
   std::string definition;  // "" = all definitions
   std::vector<std::string> group_by;
@@ -148,6 +160,13 @@ struct StatsQuery {
   std::optional<InstanceStatus> status;
   std::vector<std::pair<std::string, json>> data_equals;  // (JSON Pointer, value)
   std::size_t max_groups = 10000;                         // then `truncated`
+  // Only instances whose unit is this path or below it ("" = every instance).
+  std::string unit;
+  // The zone of the created:* periods (null = UTC).
+  std::shared_ptr<const TimeZone> tz;
+  // Who is asking: counts only over the instances visible to this actor
+  // (docs/authorization.md). nullopt = every instance.
+  std::optional<Actor> viewer;
 };
 struct StatsGroup {
   json key;  // array of values, one per group_by entry (null where data lacks the field)
@@ -157,8 +176,46 @@ struct StatsResult {
   std::uint64_t total = 0;
   std::vector<StatsGroup> groups;  // ordered by key
   bool truncated = false;
+  TimePoint as_of{};         // the engine's clock when counting ("overdue" is judged at it)
   std::string error;         // non-empty: the store could not be read (why); no counts
   bool unavailable = false;  // then true (retry later)
+  // Snapshots the counts were read from: 1 = one consistent moment. More when the scan
+  // was long enough to be read in chunks (EngineOptions::scan_chunk) or let the map grow:
+  // then an instance that changed state during the scan may be counted as of either side.
+  std::size_t snapshots = 1;
+};
+
+// One instance's history chain checked (Engine::verify_instance): each entry's hash
+// against its content and against the link the newer entry (or the record) names.
+struct ChainCheck {
+  bool found = false;               // the instance exists (and its record is sound)
+  std::uint64_t version = 0;        // entries the record says it has
+  std::uint64_t entries = 0;        // entries reached and checked
+  std::uint64_t first_broken = 0;   // lowest step number found broken; 0 = none
+  std::vector<std::string> broken;  // one sentence per problem, newest first
+  std::string error;                // non-empty: the store could not be read (why)
+  bool unavailable = false;
+  bool ok() const { return found && error.empty() && broken.empty() && entries == version; }
+};
+
+// A pending timer of an instance (Engine::instance_timers), or its deadline.
+struct PendingTimer {
+  std::string name;   // the timer's id in its state ("deadline.remind.0"), or "deadline"
+  std::string kind;   // "timer" | "deadline"
+  std::string state;  // the state that armed it (the deadline's state)
+  TimePoint due{};
+  std::string event;              // the event it fires ("" = acts directly, or a deadline)
+  std::string target;             // the state it moves to directly ("" = none)
+  std::optional<Duration> every;  // repeats
+  std::uint32_t fired = 0;        // times a repeating timer has fired
+};
+
+// A page of an instance's children (Engine::children), in id (= creation) order.
+struct ChildrenPage {
+  std::vector<InstanceView> items;
+  std::string next_cursor;  // "" = no more
+  std::string error;        // non-empty: no page (why): a refused cursor, or the store failed
+  bool unavailable = false;
 };
 
 class Engine {
@@ -187,6 +244,11 @@ class Engine {
   // or the writer); keep it short and never wait for the engine inside it.
   virtual void start_async(StartRequest request, std::function<void(StepResult)> done) = 0;
   virtual void send_async(EventRequest request, std::function<void(StepResult)> done) = 0;
+  // The same for cancel() and migrate() (bulk actions submit many at once, so that they
+  // share group commits).
+  virtual void cancel_async(std::string instance_id, std::string reason, Actor actor,
+                            std::function<void(StepResult)> done) = 0;
+  virtual void migrate_async(MigrateRequest request, std::function<void(StepResult)> done) = 0;
 
   // Holding the writer (see CommitGroup below): while a hold is active, async requests
   // queue up instead of being taken as they arrive; releasing the last hold lets the
@@ -228,6 +290,19 @@ class Engine {
   virtual std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t,
                                             std::string* unavailable = nullptr) const = 0;
   virtual VerifyReport verify() const = 0;
+  // The hash chain of one instance only (what verify() checks for every instance); one
+  // read per entry. An unknown (or damaged) instance: found false.
+  virtual ChainCheck verify_instance(const std::string& instance_id) const = 0;
+  // The instance's pending timers and deadlines, due first (from its record; one read).
+  // An unknown instance, or a store that cannot be read (`unavailable` set): empty.
+  virtual std::vector<PendingTimer> instance_timers(const std::string& instance_id,
+                                                    std::string* unavailable = nullptr) const = 0;
+  // The children the instance spawned, from the children index: up to `limit` after the
+  // cursor (the next_cursor of the previous page). `viewer`: only the children it may see
+  // (docs/authorization.md); a page may then hold fewer than `limit` with more to come.
+  virtual ChildrenPage children(const std::string& instance_id, const std::string& cursor,
+                                std::size_t limit,
+                                const std::optional<Actor>& viewer = {}) const = 0;
   // Counts instances (one read transaction; scans the definition's instances). A store
   // that cannot be read gives `error` and `unavailable`, never partial counts.
   virtual StatsResult stats(const StatsQuery& q) const = 0;

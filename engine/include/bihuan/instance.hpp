@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bihuan/json.hpp"
@@ -12,13 +13,32 @@
 
 namespace bihuan {
 
-// Who sends an event. The HTTP API sets it from the bearer token, never from a body.
+// Who sends an event or reads. The HTTP API sets it from the bearer token or JWT, never
+// from a body. docs/authorization.md says what each part means to the engine.
 struct Actor {
   std::string id;
   std::vector<std::string> roles;
-  static Actor system() { return {"system", {"system"}}; }
+  // Attributes: an object of string, number, boolean or array-of-strings values
+  // ({"unit": "golmud/T03", "station": "ST01"}). `unit` is the organisation unit the
+  // actor looks after (sees every instance at or below it).
+  json attrs = json::object();
+  static Actor system() { return {"system", {"system"}, json::object()}; }
   bool has_role(const std::string& r) const;
+  bool is_system() const { return id == "system" && has_role("system"); }
+  // attrs.unit if it is a non-empty string, else "".
+  std::string unit() const;
+  // Role "admin" without a unit: sees and administers everything (and system).
+  bool global_admin() const;
+  // "*", "actor:<id>", "role:<r>" per role, "<name>:<value>" per string attribute (each
+  // string of an array attribute). Sorted, unique.
+  std::vector<std::string> keys() const;
+  // {"id", "roles", "attrs"}: what expressions see as `actor`.
+  json to_json() const;
 };
+
+// True when `outer` is `inner` or one of its ancestors ("a/b" covers "a/b" and "a/b/c",
+// not "a/bc"). An empty `outer` covers nothing.
+bool unit_covers(std::string_view outer, std::string_view inner);
 
 enum class InstanceStatus { running, completed, cancelled };
 std::string to_string(InstanceStatus s);
@@ -37,8 +57,21 @@ struct InstanceView {
   TimePoint created_at{}, updated_at{};
   std::optional<TimePoint> deadline;  // due time of the innermost state with a deadline
   std::string parent;                 // parent instance id, "" for none
+  // Access (the definition's `access`, evaluated after the instance's latest step): its
+  // organisation unit ("" = none) and reader keys (sorted, unique; ["*"] = open).
+  std::string unit;
+  std::vector<std::string> readers;
   json to_json(const TimeZone& tz) const;
 };
+
+// May `actor` see this instance? system, a global admin, an actor whose unit covers the
+// instance's, or one holding one of its reader keys. docs/authorization.md.
+bool visible(const InstanceView& instance, const Actor& actor);
+// The same over an instance's unit and sorted reader keys.
+bool visible(std::string_view unit, const std::vector<std::string>& readers, const Actor& actor);
+// May `actor` cancel, migrate or retry for this instance? system, a global admin, or an
+// "admin" whose unit covers the instance's.
+bool administers(const Actor& actor, const InstanceView& instance);
 
 // Why a request was refused. Each code maps to one HTTP status in the API.
 enum class StepError {
@@ -47,6 +80,7 @@ enum class StepError {
   unknown_event,           // the current state does not accept this event
   role_not_allowed,        // actor lacks every role the event names
   actor_not_allowed,       // the event's `actors` expression excludes this actor
+  start_not_allowed,       // the definition's access.start excludes this actor or this data
   guard_false,             // no transition's guard held
   payload_invalid,         // payload fails the event's payloadSchema
   data_invalid,            // the step would make data fail dataSchema
@@ -188,10 +222,17 @@ struct InstanceQuery {
   std::string definition;  // "" = any
   std::string state;       // "" = any (needs definition)
   std::string business_key_prefix;
+  // "" = any; else the instance's unit is this one or below it (unit_covers): "golmud/T03"
+  // takes golmud/T03 and golmud/T03/V12, not golmud/T030. With a definition and no viewer
+  // scope, read from the unit index (uidx) instead of every instance of the definition.
+  std::string unit;
   std::optional<InstanceStatus> status;
   std::vector<std::pair<std::string, json>> data_equals;  // (JSON Pointer, value)
   std::string cursor;                                     // from the previous page
   std::size_t limit = 50;
+  // Who is asking: only instances visible to this actor (docs/authorization.md), read
+  // from that actor's index ranges. nullopt = every instance (embedders, the CLI).
+  std::optional<Actor> viewer;
 };
 
 struct InstancePage {
@@ -229,9 +270,9 @@ struct InboxPage {
 struct VerifyProblem {
   // "structure": a database's pages (the B-tree) are damaged; "record": an instance record
   // does not decode or fit its definition; "chain": a history chain is broken; "index": an
-  // index entry (idem, bkey, sidx, timers, children) and the records disagree; "outbox": an
-  // outbox message does not decode or names no instance; "open": the check could not open
-  // the store or start its process.
+  // index entry (idem, bkey, sidx, timers, children, ridx, uidx) and the records
+  // disagree; "outbox": an outbox message does not decode or names no instance; "open":
+  // the check could not open the store or start its process.
   std::string kind;
   std::string db;  // the LMDB database ("inst", "history", "idem", ...; "(main)", "(free pages)")
   std::string
@@ -241,7 +282,8 @@ struct VerifyProblem {
 
 struct VerifyReport {
   std::uint64_t instances = 0, entries = 0;
-  std::uint64_t index_entries = 0;  // idem, bkey, sidx, timers, children and outbox entries checked
+  // idem, bkey, sidx, timers, children, ridx, uidx and outbox entries checked
+  std::uint64_t index_entries = 0;
   std::uint64_t databases = 0, pages = 0;  // walked by the structural check
   // false: the structural walk found damaged pages (or died on them); the record, chain
   // and index checks did not run. Restore a backup (docs/operations.md).

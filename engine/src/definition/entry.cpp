@@ -147,6 +147,21 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
   if (auto r = doc.find("roles"); r != doc.end() && r->is_array())
     for (const auto& role : *r)
       if (role.is_string()) def->roles.push_back(role.get<std::string>());
+  if (auto a = doc.find("access"); a != doc.end() && a->is_object()) {
+    def->access.declared = true;
+    if (auto u = a->find("unit"); u != a->end()) {
+      def->access.unit = *u;
+      c.check_expr(*u, "/access/unit");
+    }
+    if (auto r = a->find("readers"); r != a->end()) {
+      def->access.readers = *r;
+      c.check_data_expr(*r, "/access/readers");
+    }
+    if (auto s = a->find("start"); s != a->end()) {
+      def->access.start = *s;
+      c.check_expr(*s, "/access/start");
+    }
+  }
   if (auto st = doc.find("states"); st != doc.end()) c.parse_states(*st, "/states", -1);
   c.resolve_targets();
   std::string initial = string_member(doc, "initial", "");

@@ -33,6 +33,7 @@ bool valid_options(const EngineOptions& o, Problems& problems) {
     ok = false;
   }
   ok &= check("max_batch", o.max_batch, 1, 100000, " (steps per group commit)");
+  ok &= check("scan_chunk", o.scan_chunk, 1, 100000000, " (records per snapshot of a long read)");
   ok &= check("max_cascade", o.max_cascade, 1, 1000000, " (internal steps per request)");
   ok &= check("initial_map_bytes", o.initial_map_bytes, std::uint64_t{64} << 10,
               std::uint64_t{1} << 40, " bytes");
@@ -487,7 +488,7 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
   }
   std::vector<StepResult> results;
   TimePoint now = options_.clock->now();
-  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
+  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade, attachment_check()};
   int rc = 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
     results.clear();
@@ -677,6 +678,22 @@ StepResult EngineImpl::migrate(const MigrateRequest& request) {
   return submit_and_wait(std::move(r));
 }
 
+void EngineImpl::cancel_async(std::string instance_id, std::string reason, Actor actor,
+                              std::function<void(StepResult)> done) {
+  auto id = id_from_text(instance_id);
+  if (!id) return done(not_an_id(instance_id));
+  submit(Request{
+      Request::cancel, {}, {}, *id, std::move(reason), {}, std::move(actor), std::move(done)});
+}
+
+void EngineImpl::migrate_async(MigrateRequest request, std::function<void(StepResult)> done) {
+  auto id = id_from_text(request.instance_id);
+  if (!id) return done(not_an_id(request.instance_id));
+  Request r{Request::migrate, {}, {}, *id, {}, {}, request.actor, std::move(done)};
+  r.migrate_req = std::make_shared<const MigrateRequest>(std::move(request));
+  submit(std::move(r));
+}
+
 void EngineImpl::start_async(StartRequest request, std::function<void(StepResult)> done) {
   submit(Request{Request::start, std::move(request), {}, 0, {}, {}, {}, std::move(done)});
 }
@@ -740,4 +757,13 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
 }
 
 }  // namespace runtime
+}  // namespace bihuan
+
+namespace bihuan {
+
+void set_attachment_check(Engine& engine, AttachmentCheck stored) {
+  if (auto* impl = dynamic_cast<runtime::EngineImpl*>(&engine))
+    impl->set_attachment_check(std::move(stored));
+}
+
 }  // namespace bihuan

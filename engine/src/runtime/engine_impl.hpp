@@ -14,9 +14,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "bihuan/attachment_check.hpp"
 #include "bihuan/engine.hpp"
+#include "runtime/access_index.hpp"
 #include "runtime/batch.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/scan.hpp"
 #include "runtime/stepper.hpp"
 #include "storage/lmdb_env.hpp"
 
@@ -26,8 +29,8 @@ class StartCheck;  // runtime/verify.hpp
 
 // 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
 // letters in their own database, waiting messages indexed by channel and due time
-// (format_upgrade.cpp).
-inline constexpr std::uint32_t kStorageFormat = 3;
+// (format_upgrade.cpp). 4: the reader and unit indexes (ridx, uidx) of scoped reads.
+inline constexpr std::uint32_t kStorageFormat = 4;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
@@ -55,6 +58,9 @@ class EngineImpl final : public Engine {
   StepResult cancel(const std::string& instance_id, const std::string& reason,
                     const Actor& actor) override;
   StepResult migrate(const MigrateRequest& request) override;
+  void cancel_async(std::string instance_id, std::string reason, Actor actor,
+                    std::function<void(StepResult)> done) override;
+  void migrate_async(MigrateRequest request, std::function<void(StepResult)> done) override;
   void start_async(StartRequest request, std::function<void(StepResult)> done) override;
   void send_async(EventRequest request, std::function<void(StepResult)> done) override;
 
@@ -72,6 +78,11 @@ class EngineImpl final : public Engine {
   std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t,
                                     std::string* unavailable = nullptr) const override;
   VerifyReport verify() const override;
+  ChainCheck verify_instance(const std::string& instance_id) const override;
+  std::vector<PendingTimer> instance_timers(const std::string& instance_id,
+                                            std::string* unavailable) const override;
+  ChildrenPage children(const std::string& instance_id, const std::string& cursor,
+                        std::size_t limit, const std::optional<Actor>& viewer) const override;
   StatsResult stats(const StatsQuery& q) const override;  // stats.cpp
   EngineMetrics metrics() const override;
 
@@ -102,8 +113,15 @@ class EngineImpl final : public Engine {
   void close() override;
   const Clock& clock() const override { return *options_.clock; }
   const EngineOptions& options() const override { return options_; }
+  void set_attachment_check(AttachmentCheck stored) {
+    attachment_check_.store(std::make_shared<const AttachmentCheck>(std::move(stored)));
+  }
+  std::shared_ptr<const AttachmentCheck> attachment_check() const {
+    return attachment_check_.load();
+  }
 
  private:
+  std::atomic<std::shared_ptr<const AttachmentCheck>> attachment_check_;
   bool upgrade_format(Problems& problems);  // an older storage format (format_upgrade.cpp)
   std::optional<std::uint32_t> stored_format(storage::Txn& txn, Problems& problems) const;
   struct Request {
@@ -257,6 +275,10 @@ class EngineImpl final : public Engine {
   // *rc (if given): the LMDB error that kept it from being read (0: none, or damaged).
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id,
                                             std::string* damage = nullptr, int* rc = nullptr) const;
+  // A cursor for a long read in `txn` that renews it in chunks (runtime/scan.hpp).
+  ScanCursor scan(storage::Txn& txn, storage::Db db) const {
+    return ScanCursor(*env_, txn, db, options_.scan_chunk);
+  }
   // "the store could not be read (<LMDB text>)": what an unavailable read says.
   std::string unreadable(int rc) const;
   // Logging (EngineOptions::log): one JSON line {"ts","level","msg",...fields}.
@@ -269,6 +291,27 @@ class EngineImpl final : public Engine {
   // damage() for an id, within a read transaction.
   std::optional<std::string> damage_of(storage::Txn& txn, std::uint64_t id) const;
   InstanceView view_of(const InstanceRecord& r) const;
+
+  // Scoped reads (scoped_reads.cpp): a viewer that is neither system nor a global
+  // administrator reads only its index ranges (access_index.hpp).
+  static bool scoped(const std::optional<Actor>& viewer) {
+    return viewer && !viewer->is_system() && !viewer->global_admin();
+  }
+  struct ScopeWalk {
+    int rc = 0;                // the LMDB error that ended the walk (0: none)
+    std::size_t stream = 0;    // where it stopped (visit said stop, or the budget ran out) ...
+    std::string key;           // ... after this entry
+    bool more = false;         // entries remain after that (in this stream or a later one)
+    std::size_t renewals = 0;  // new snapshots taken on the way (runtime/scan.hpp)
+  };
+  // Walks `streams` from stream `from`, after key `after` ("": from its start), in order;
+  // visit(record, stream) for each record the stream yields (yields()), until it returns
+  // false or `budget` entries were read. Records that are damaged are passed over.
+  ScopeWalk walk_scope(storage::Txn& txn, const Scope& scope,
+                       const std::vector<ScopeStream>& streams, std::size_t from,
+                       const std::string& after, std::size_t budget,
+                       const std::function<bool(InstanceRecord&, std::size_t)>& visit) const;
+  InstancePage scoped_query(const InstanceQuery& q) const;
 
   EngineOptions options_;
   std::unique_ptr<storage::Env> env_;

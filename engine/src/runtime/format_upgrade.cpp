@@ -1,6 +1,7 @@
 // Storage migrations, one function per format step, run inside the opening transaction.
 #include "runtime/format_upgrade.hpp"
 
+#include "runtime/access_index.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record.hpp"
@@ -110,12 +111,38 @@ int upgrade_2_to_3(storage::Txn& txn, std::string* error) {
   return 0;
 }
 
+// Format 4 adds the reader index (ridx) and the unit index (uidx) that scoped lists and
+// counts read. Every record gets the entries of its access fields; a record written
+// before format 4 has none stored, so it is open: one ridx entry for reader key "*". A
+// record that does not decode gets none (verify names it).
+int upgrade_3_to_4(storage::Txn& txn, std::string* error) {
+  int rc = 0;
+  const std::size_t readers = txn.entries(Db::ridx, rc), units = rc ? 0 : txn.entries(Db::uidx, rc);
+  if (rc) return rc;
+  if (readers != 0 || units != 0) {
+    *error =
+        "format 3 data already holds format 4 access indexes (an interrupted migration by "
+        "another build?)";
+    return -1;
+  }
+  Store store(txn);
+  auto cur = txn.cursor(Db::inst);
+  for (bool ok = cur->first(); ok; ok = cur->next()) {
+    if (cur->key().size() != 8) continue;  // not a key the engine wrote: left for verify
+    auto fields = stored_access(cur->value());
+    if (!fields) continue;
+    if ((rc = reindex_access(store, storage::read_be64(cur->key()), nullptr, *fields))) return rc;
+  }
+  return cur->status();
+}
+
 }  // namespace
 
 int upgrade_format(storage::Txn& txn, std::uint32_t from, std::string* error) {
   int rc = 0;
   if (from < 2 && (rc = upgrade_1_to_2(txn, error))) return rc;
   if (from < 3 && (rc = upgrade_2_to_3(txn, error))) return rc;
+  if (from < 4 && (rc = upgrade_3_to_4(txn, error))) return rc;
   return txn.put(Db::meta, "format", storage::be32(kStorageFormat));
 }
 

@@ -93,7 +93,7 @@ void EngineImpl::catch_up(std::vector<Request>& batch) {
 }
 
 void EngineImpl::run_staged(std::vector<Request>& batch) {
-  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade};
+  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade, attachment_check()};
   while (!batch.empty()) {
     Prepared p;
     p.number = ++batch_number_;

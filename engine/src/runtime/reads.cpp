@@ -2,12 +2,14 @@
 #include <algorithm>
 
 #include "bihuan/expr.hpp"
+#include "bihuan/query_match.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
+#include "runtime/step_access.hpp"
 
 namespace bihuan::runtime {
 
@@ -92,43 +94,13 @@ std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& k
 
 namespace {
 
-bool matches(const InstanceView& v, const InstanceQuery& q) {
-  if (q.status && v.status != *q.status) return false;
-  if (!q.definition.empty() && v.definition != q.definition) return false;
-  if (!q.state.empty() && v.state != q.state) return false;
-  if (!q.business_key_prefix.empty() && v.business_key.rfind(q.business_key_prefix, 0) != 0)
-    return false;
-  for (const auto& [ptr, value] : q.data_equals) {
-    json::json_pointer p;
-    try {
-      p = json::json_pointer(ptr);
-    } catch (const std::exception&) {
-      return false;
-    }
-    if (!v.data.contains(p) || v.data.at(p) != value) return false;
-  }
-  return true;
-}
-
 using storage::hex;
-
-std::optional<std::string> unhex(const std::string& text) {
-  if (text.size() % 2) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); i += 2) {
-    auto d = [](char c) {
-      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    };
-    int hi = d(text[i]), lo = d(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-  }
-  return out;
-}
+using storage::unhex;
 
 }  // namespace
 
 InstancePage EngineImpl::query(const InstanceQuery& q) const {
+  if (scoped(q.viewer)) return scoped_query(q);  // scoped_reads.cpp
   InstancePage page;
   auto failed = [&](int rc) {
     page.items.clear();
@@ -144,7 +116,11 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
   // else every instance in id (= creation) order. The cursor is the last key seen.
   Db db = Db::inst;
   std::string prefix;
-  if (!q.definition.empty()) {
+  if (!q.definition.empty() && !q.unit.empty() && q.state.empty()) {
+    // The unit's subtree of the definition's part of the unit index (access_index.hpp).
+    db = Db::uidx;
+    prefix = q.definition + std::string(1, '\0') + q.unit + "/";
+  } else if (!q.definition.empty()) {
     db = Db::sidx;
     prefix = q.definition + std::string(1, '\0');
     if (!q.state.empty()) prefix += q.state + std::string(1, '\0');
@@ -168,31 +144,31 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
     start = *raw;
     skip_first = true;
   }
-  auto cur = txn->cursor(db);
+  auto cur = scan(*txn, db);
   std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
   std::size_t scanned = 0;
   std::string last_key;
-  for (bool ok = start.empty() ? cur->first() : cur->seek(start); ok; ok = cur->next()) {
-    std::string_view key = cur->key();
+  for (bool ok = start.empty() ? cur.first() : cur.seek(start); ok; ok = cur.next()) {
+    std::string_view key = cur.key();
     if (key.substr(0, prefix.size()) != prefix) break;
     if (skip_first && key == start) continue;
     last_key = std::string(key);
-    std::uint64_t id = db == Db::inst   ? storage::read_be64(key)
-                       : db == Db::sidx ? storage::read_be64(key, key.size() - 8)
-                                        : storage::read_be64(cur->value());
+    std::uint64_t id = db == Db::inst                     ? storage::read_be64(key)
+                       : db == Db::sidx || db == Db::uidx ? storage::read_be64(key, key.size() - 8)
+                                                          : storage::read_be64(cur.value());
     auto r = read_record(*txn, id, nullptr, &rc);
     if (rc) return failed(rc);
     if (!r) continue;
     auto v = view_of(*r);
     if (db == Db::bkey && v.business_key != key) continue;  // key reused by a newer instance
-    if (matches(v, q)) page.items.push_back(std::move(v));
+    if (query_matches(v, q)) page.items.push_back(std::move(v));
     if (page.items.size() >= limit || ++scanned >= 100000) {
-      if (cur->next() && cur->key().substr(0, prefix.size()) == prefix)
+      if (cur.next() && cur.key().substr(0, prefix.size()) == prefix)
         page.next_cursor = hex(last_key);
       break;
     }
   }
-  if (cur->status()) return failed(cur->status());
+  if (cur.status()) return failed(cur.status());
   return page;
 }
 
@@ -225,7 +201,8 @@ std::optional<InboxKey> parse_inbox_cursor(const std::string& text) {
 }  // namespace
 
 InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
-  // Scans the state index for every state with an event the actor's roles allow. Per
+  // Scans the state index for every state with an event the actor's roles allow, and
+  // passes over the instances the actor does not see (access_index.hpp: Scope). Per
   // instance it decodes the record and evaluates `actors` expressions against its data
   // (moved into the context, not copied); only the `limit` + 1 tasks due first after the
   // cursor are kept, and only those become views.
@@ -255,8 +232,13 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
   auto txn = read_txn(&rc);
   if (!txn) return failed(rc);
   const TimePoint now = options_.clock->now();
-  const json actor_json = {{"id", actor.id}, {"roles", actor.roles}};
+  const json actor_json = actor.to_json();
+  // Only instances the actor sees (docs/authorization.md); system and global
+  // administrators see all.
+  std::optional<Scope> scope;
+  if (!actor.is_system() && !actor.global_admin()) scope.emplace(actor);
   std::set<std::pair<std::string, std::string>> scanned;  // (definition, state)
+  std::size_t renewed = 0;  // new snapshots taken by the scans (runtime/scan.hpp)
   for (const auto& def : registry_.all()) {
     for (const auto& st : def->states) {
       if (st.type == StateType::compound || !scanned.insert({def->id, st.name}).second) continue;
@@ -272,16 +254,16 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
       }
       if (candidates.empty()) continue;
       std::string prefix = def->id + std::string(1, '\0') + st.name + std::string(1, '\0');
-      auto cur = txn->cursor(Db::sidx);
+      auto cur = scan(*txn, Db::sidx);
       std::shared_ptr<const Definition> rdef;
       std::string now_text;  // `now` in rdef's zone
       json ctx;              // the context of `actors` expressions
-      for (bool ok = cur->seek(prefix); ok; ok = cur->next()) {
-        if (cur->key().substr(0, prefix.size()) != prefix) break;
+      for (bool ok = cur.seek(prefix); ok; ok = cur.next()) {
+        if (cur.key().substr(0, prefix.size()) != prefix) break;
         auto r =
-            read_record(*txn, storage::read_be64(cur->key(), cur->key().size() - 8), nullptr, &rc);
+            read_record(*txn, storage::read_be64(cur.key(), cur.key().size() - 8), nullptr, &rc);
         if (rc) return failed(rc);
-        if (!r || r->status != InstanceStatus::running) continue;
+        if (!r || r->status != InstanceStatus::running || (scope && !scope->sees(*r))) continue;
         if (!rdef || rdef->version != r->definition_version || rdef->id != r->definition) {
           rdef = registry_.find(r->definition, r->definition_version);
           if (rdef) now_text = format_time(now, *rdef->timezone);
@@ -314,10 +296,7 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
             try {
               json allowed = Expressions(*rdef, options_.calendars.get())
                                  .eval(*actual->actors, ctx, actual->pointer + "/actors");
-              bool ok_actor = allowed.is_array() ? std::find(allowed.begin(), allowed.end(),
-                                                             json(actor.id)) != allowed.end()
-                                                 : allowed == json(actor.id);
-              if (!ok_actor) continue;
+              if (!actors_admit(allowed, actor)) continue;
             } catch (const StepFailure&) {
               continue;
             }
@@ -336,10 +315,17 @@ InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
           std::push_heap(kept.begin(), kept.end(), earlier);
         }
       }
-      if (cur->status()) return failed(cur->status());
+      if (cur.status()) return failed(cur.status());
+      renewed += cur.renewals();
     }
   }
   std::sort_heap(kept.begin(), kept.end(), earlier);
+  if (renewed) {
+    // Across snapshots an instance that moved from a state scanned before to one scanned
+    // after may have been found twice: each task is listed once (its earlier key).
+    std::set<std::uint64_t> ids;
+    std::erase_if(kept, [&](const Found& f) { return !ids.insert(f.key.id).second; });
+  }
   if (kept.size() > limit) {
     kept.pop_back();
     page.next_cursor = inbox_cursor(kept.back().key);
@@ -507,7 +493,162 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
   return v;
 }
 
-// verify() lives in verify.cpp.
+// verify() lives in verify.cpp; one instance's chain here (the same checks as its
+// Checker::chain, with walk_chain's link checks).
+ChainCheck EngineImpl::verify_instance(const std::string& instance_id) const {
+  ChainCheck out;
+  auto id = id_from_text(instance_id);
+  if (!id) return out;
+  int rc = 0;
+  auto failed = [&](int code) {
+    out.error = unreadable(code);
+    out.unavailable = true;
+    return out;
+  };
+  auto txn = read_txn(&rc);
+  if (!txn) return failed(rc);
+  auto r = read_record(*txn, *id, nullptr, &rc);
+  if (rc) return failed(rc);
+  if (!r) return out;
+  out.found = true;
+  out.version = r->version;
+  std::string newer_prev = r->last_hash;
+  const char* newer = "the instance record";
+  std::uint64_t expect = r->version;
+  auto broken = [&](std::uint64_t seq, const std::string& why) {
+    out.broken.push_back("instance " + instance_id + ": entry " + std::to_string(seq) + ": " + why);
+    if (out.first_broken == 0 || seq < out.first_broken) out.first_broken = seq;
+  };
+  std::vector<std::string> stopped;
+  ChainStart end = walk_chain(
+      *txn, *r, &stopped,
+      [&](HistoryEntry&& e, std::string_view body) {
+        ++out.entries;
+        if (e.seq != expect) broken(expect, "sequence number is " + std::to_string(e.seq));
+        if (e.hash != newer_prev)
+          broken(expect,
+                 std::string("hash differs from the one ") + newer + " names (link broken)");
+        if (history_hash(e.prev_hash, body) != e.hash)
+          broken(expect, "content does not match its hash (tampered)");
+        newer_prev = e.prev_hash;
+        newer = "the next entry";
+        --expect;
+      },
+      {r->last_entry, r->version}, UINT64_MAX, &rc);
+  if (rc) return failed(rc);
+  if (!stopped.empty()) {
+    out.broken.push_back(stopped.front());
+    if (out.first_broken == 0 || end.seq < out.first_broken) out.first_broken = end.seq;
+  }
+  if (stopped.empty() && out.entries == r->version && !newer_prev.empty())
+    broken(1, "names a previous hash (link broken)");
+  if (out.entries != r->version && stopped.empty())
+    broken(expect == 0 ? 1 : expect, "the chain has " + std::to_string(out.entries) +
+                                         " entries but the record's version is " +
+                                         std::to_string(r->version));
+  return out;
+}
+
+std::vector<PendingTimer> EngineImpl::instance_timers(const std::string& instance_id,
+                                                      std::string* unavailable) const {
+  if (unavailable) unavailable->clear();
+  std::vector<PendingTimer> out;
+  auto id = id_from_text(instance_id);
+  if (!id) return out;
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  std::optional<InstanceRecord> r;
+  if (txn) r = read_record(*txn, *id, nullptr, &rc);
+  if (rc && unavailable) *unavailable = unreadable(rc);
+  if (!r || r->status != InstanceStatus::running) return out;
+  auto def = registry_.find(r->definition, r->definition_version);
+  auto state_name = [&](int s) {
+    return def && s >= 0 && s < static_cast<int>(def->states.size()) ? def->states[s].name
+                                                                     : std::string();
+  };
+  for (const auto& [state, due] : r->deadlines) {
+    PendingTimer t;
+    t.name = "deadline";
+    t.kind = "deadline";
+    t.state = state_name(state);
+    t.due = TimePoint(Millis(due));
+    out.push_back(std::move(t));
+  }
+  for (const auto& ref : r->timers) {
+    PendingTimer t;
+    t.kind = "timer";
+    t.state = state_name(ref.state);
+    t.due = TimePoint(Millis(static_cast<std::int64_t>(ref.due_ms)));
+    t.fired = ref.fired;
+    const TimerSpec* spec =
+        def && ref.state >= 0 && ref.state < static_cast<int>(def->states.size()) &&
+                ref.timer >= 0 && ref.timer < static_cast<int>(def->states[ref.state].timers.size())
+            ? &def->states[ref.state].timers[ref.timer]
+            : nullptr;
+    if (spec) {
+      t.name = spec->id;
+      t.event = spec->event;
+      if (spec->event.empty() && spec->transition.target >= 0)
+        t.target = state_name(spec->transition.target);
+      t.every = spec->every;
+    }
+    out.push_back(std::move(t));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const PendingTimer& a, const PendingTimer& b) { return a.due < b.due; });
+  return out;
+}
+
+ChildrenPage EngineImpl::children(const std::string& instance_id, const std::string& cursor,
+                                  std::size_t limit, const std::optional<Actor>& viewer) const {
+  ChildrenPage page;
+  auto id = id_from_text(instance_id);
+  if (!id) return page;
+  auto failed = [&](int code) {
+    page.items.clear();
+    page.next_cursor.clear();
+    page.error = unreadable(code);
+    page.unavailable = true;
+    return page;
+  };
+  std::string prefix = be64(*id), start = prefix;
+  if (!cursor.empty()) {
+    auto after = id_from_text(cursor);
+    if (!after) {
+      page.error = "the cursor \"" + cursor.substr(0, 64) +
+                   "\" is not a child id (give a nextCursor from a page of children)";
+      return page;
+    }
+    start = prefix + be64(*after + 1);
+  }
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (!txn) return failed(rc);
+  auto cur = txn->cursor(Db::children);
+  // At most this many index entries per page when the viewer sees few of them.
+  std::size_t budget = std::max<std::size_t>(limit * 20, 1000), read = 0;
+  std::uint64_t last = 0;
+  bool more = false;
+  for (bool ok = cur->seek(start); ok; ok = cur->next()) {
+    auto key = cur->key();
+    if (key.size() != 16 || key.substr(0, 8) != prefix) break;
+    if (page.items.size() >= limit || read >= budget) {
+      more = true;
+      break;
+    }
+    ++read;
+    last = storage::read_be64(key, 8);
+    auto r = read_record(*txn, last, nullptr, &rc);
+    if (rc) return failed(rc);
+    if (!r) continue;  // gone or damaged: passed over
+    InstanceView v = view_of(*r);
+    if (viewer && !visible(v, *viewer)) continue;
+    page.items.push_back(std::move(v));
+  }
+  if (int st = cur->status()) return failed(st);
+  if (more) page.next_cursor = id_to_text(last);
+  return page;
+}
 
 std::size_t EngineImpl::pending_timers() const {
   auto txn = read_txn();

@@ -36,6 +36,8 @@ std::string encode(const InstanceRecord& r) {
   msgpack::Writer w(out);
   std::uint32_t n =
       13 + !r.business_key.empty() + !r.outcome.empty() + !r.deadlines.empty() + (r.parent ? 2 : 0);
+  const bool open_access = r.unit.empty() && r.readers.size() == 1 && r.readers[0] == "*";
+  if (!open_access) n += 2;
   w.map(n);
   w.str("i"), w.uint(r.id);
   w.str("d"), w.str(r.definition);
@@ -63,6 +65,11 @@ std::string encode(const InstanceRecord& r) {
   if (r.parent) {
     w.str("p"), w.uint(r.parent);
     w.str("pe"), w.str(r.parent_event);
+  }
+  if (!open_access) {
+    w.str("au"), w.str(r.unit);
+    w.str("ar"), w.array(static_cast<std::uint32_t>(r.readers.size()));
+    for (const auto& k : r.readers) w.str(k);
   }
   w.finish();
   return out;
@@ -140,7 +147,18 @@ std::optional<InstanceRecord> decode_instance(std::string_view bytes) {
       ok = num(r.parent);
     else if (*key == "pe")
       ok = str(r.parent_event);
-    else
+    else if (*key == "au")
+      ok = str(r.unit);
+    else if (*key == "ar") {
+      auto count = rd.array();
+      ok = count.has_value();
+      r.readers.clear();
+      for (std::uint32_t k = 0; ok && k < *count; ++k) {
+        std::string key_text;
+        ok = str(key_text);
+        r.readers.push_back(std::move(key_text));
+      }
+    } else
       ok = rd.skip();  // a field from a newer minor format: ignore
     if (!ok) return std::nullopt;
   }

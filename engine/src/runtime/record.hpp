@@ -43,6 +43,11 @@ struct InstanceRecord {
   std::uint64_t last_entry = 0;  // key (global seq) of the newest history entry
   std::vector<TimerRef> timers;
   std::uint32_t next_timer_seq = 0;
+  // Access (the definition's `access` after the latest step; docs/authorization.md): the
+  // unit path ("" = none) and the reader keys, sorted and unique. Not stored when they are
+  // the open default ("" and ["*"]); a record without them decodes to that default.
+  std::string unit;
+  std::vector<std::string> readers{"*"};
 };
 
 std::string encode(const InstanceRecord& r);

@@ -2,10 +2,12 @@
 // timers, actions, children. See docs/ARCHITECTURE.md ("A step") for the order of effects.
 #include <algorithm>
 
+#include "bihuan/schema_attachments.hpp"
 #include "render/template.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
+#include "runtime/step_access.hpp"
 
 namespace bihuan::runtime {
 
@@ -89,6 +91,8 @@ InstanceView to_view(const InstanceRecord& r, const Definition* def) {
   v.updated_at = TimePoint(Millis(r.updated_ms));
   if (!r.deadlines.empty()) v.deadline = TimePoint(Millis(r.deadlines.back().second));
   if (r.parent) v.parent = id_to_text(r.parent);
+  v.unit = r.unit;
+  v.readers = r.readers;
   return v;
 }
 
@@ -142,6 +146,7 @@ json Step::lease_context(InstanceRecord& r, const Definition& def, json event,
   // initializer lists (they copy every element twice).
   json ctx(json::value_t::object), who(json::value_t::object);
   auto& w = who.get_ref<json::object_t&>();
+  w.emplace_hint(w.end(), "attrs", actor.attrs.is_object() ? actor.attrs : json::object());
   w.emplace_hint(w.end(), "id", actor.id);
   w.emplace_hint(w.end(), "roles", actor.roles);
   auto& c = ctx.get_ref<json::object_t&>();
@@ -590,19 +595,20 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
   Expressions ex(def, env_.calendars);
   if (ev->actors) {
     json allowed = ex.eval(*ev->actors, ctx, ev->pointer + "/actors");
-    bool ok = allowed.is_array()
-                  ? std::any_of(allowed.begin(), allowed.end(),
-                                [&](const json& a) {
-                                  return a.is_string() && a.get<std::string>() == actor.id;
-                                })
-                  : allowed.is_string() && allowed.get<std::string>() == actor.id;
+    bool ok = actors_admit(allowed, actor);
     if (!ok)
       fail(StepError::actor_not_allowed,
            "actor \"" + actor.id + "\" may not send \"" + name + "\" to this instance");
   }
   if (ev->payload_schema) {
     Problems p;
-    if (!ev->payload_schema->validate(payload, p, "/payload", "payload-invalid")) {
+    std::vector<std::pair<std::string, std::string>> named;  // attachments: {path, address}
+    bool valid;
+    {
+      AttachmentCollector collect(named);
+      valid = ev->payload_schema->validate(payload, p, "/payload", "payload-invalid");
+    }
+    if (!valid) {
       json list = json::array();
       for (const auto& item : p.items())
         list.push_back({{"pointer", item.pointer}, {"message", item.message}});
@@ -611,6 +617,20 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
                p.items().front().pointer,
            {{"problems", list}});
     }
+    // Files the payload names must be stored (docs/attachments.md); the history entry's
+    // hash covers the payload, and so these addresses.
+    if (env_.attachment_stored && *env_.attachment_stored)
+      for (const auto& [path, address] : named)
+        if (!(*env_.attachment_stored)(address)) {
+          std::string pointer = "/payload" + path;
+          fail(StepError::payload_invalid,
+               "payload of \"" + name + "\" names a file that is not stored: " + address + " at " +
+                   pointer,
+               {{"problems",
+                 json::array(
+                     {{{"pointer", pointer},
+                       {"message", "not stored: upload it first (POST /v1/attachments)"}}})}});
+        }
   }
   const TransitionSpec* chosen = nullptr;
   for (const auto& tr : ev->transitions) {

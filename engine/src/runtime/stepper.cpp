@@ -5,9 +5,11 @@
 #include <cerrno>
 #include <deque>
 
+#include "runtime/access_index.hpp"
 #include "runtime/idempotency.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
+#include "runtime/step_access.hpp"
 
 namespace bihuan::runtime {
 
@@ -85,6 +87,9 @@ InstanceView Stepper::view(const InstanceRecord& r) {
 void Stepper::seal(Unit& u) {
   u.sealed.clear();
   u.sealed.reserve(u.records.size());
+  for (auto& [id, rec] : u.records)
+    if (const Definition* def = definition(rec.definition, rec.definition_version))
+      compute_access(rec, *def, env_.calendars);
   for (const auto& [id, rec] : u.records) {
     std::string bytes = encode(rec);
     if (bytes.size() > kMaxRecordBytes)
@@ -93,6 +98,12 @@ void Stepper::seal(Unit& u) {
                " bytes, nearly all of it its data; at most " + std::to_string(kMaxRecordBytes) +
                " are allowed",
            {{"limit", kMaxRecordBytes}, {"bytes", bytes.size()}});
+    if (std::size_t key = longest_access_key(rec); key > Unit::kMaxStoredKeyBytes)
+      fail(StepError::data_invalid,
+           "instance " + id_to_text(id) + " would need an access index key of " +
+               std::to_string(key) + " bytes (definition id and unit, or a reader key); at most " +
+               std::to_string(Unit::kMaxStoredKeyBytes) + " fit",
+           {{"limit", Unit::kMaxStoredKeyBytes}, {"bytes", key}});
     u.sealed.push_back(std::move(bytes));
   }
 }
@@ -103,7 +114,15 @@ void Stepper::apply(Batch& b, Unit& u) {
   // never grow their records; they are encoded here, unchecked.
   if (u.sealed.size() != u.records.size()) {
     u.sealed.clear();
-    for (const auto& [id, rec] : u.records) u.sealed.push_back(encode(rec));
+    for (auto& [id, rec] : u.records) {
+      // Their data did not change, but a new record (none today) or a new version would
+      // need its access: computed, and kept as it was if it cannot be.
+      if (const Definition* def = definition(rec.definition, rec.definition_version)) try {
+          compute_access(rec, *def, env_.calendars);
+        } catch (const StepFailure&) {
+        }
+      u.sealed.push_back(encode(rec));
+    }
   }
   for (auto& [is_put, db, key, value] : u.ops) {
     // History and outbox keys only grow: append at the right edge of their trees.
@@ -131,6 +150,21 @@ void Stepper::apply(Batch& b, Unit& u) {
         b.note(b.txn.put(Db::sidx, state_key(rec.definition, now_in, id), ""));
       }
     }
+    // The reader and unit indexes (access_index.hpp) follow the record's access fields:
+    // those it was stored with are read before it is overwritten (a new one has none).
+    std::optional<AccessFields> stored;
+    if (before.state >= 0) {
+      if (auto it = b.overlay.find(id); it != b.overlay.end()) {
+        stored = access_fields(it->second);
+      } else {
+        int rc = 0;
+        auto bytes = b.txn.get(Db::inst, be64(id), rc);
+        b.note(rc);
+        if (bytes) stored = stored_access(*bytes);  // undecodable: no entry known to remove
+      }
+    }
+    if (!stored || !same_access(*stored, rec))
+      b.note(reindex_access(b.txn, id, stored ? &*stored : nullptr, access_fields(rec)));
     b.note(b.txn.put_owned(Db::inst, be64(id), std::move(u.sealed[sealed++])));
     if (b.failed()) return;
     b.overlay[id] = std::move(rec);
@@ -152,6 +186,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     u.pinned.push_back(def);
     check_key(req.idempotency_key, "the idempotency key");  // the business key: Step::create
     check_actor(req.actor);
+    check_start(*def, req.actor, req.data, env_.calendars);  // a replay too: authorized alike
     if (!req.idempotency_key.empty()) {
       // A retry: the same request answers what its start answered; another is refused.
       if (auto prior = idem::find_start(b, req)) {
@@ -169,10 +204,12 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
         auto& r = s.fetch(*existing);
         if (r.status == InstanceStatus::running) {
           auto current = view(r);
-          if (!req.return_existing)
+          // The existing instance is named (or returned) only to a caller who may see it.
+          bool sees = visible(current, req.actor);
+          if (!req.return_existing || !sees)
             fail(StepError::duplicate_business_key,
                  "a running instance already has business key \"" + req.business_key + "\"",
-                 {{"instance", current.id}});
+                 sees ? json{{"instance", current.id}} : json(nullptr));
           result.instance = std::move(current);
           result.replayed = true;
           return result;
@@ -180,6 +217,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
       }
     }
     std::uint64_t id = s.create(*def, req.data, req.business_key, 0, "", req.actor, 0);
+    compute_access(u.records.at(id), *def, env_.calendars);
     result.instance = to_view(u.records.at(id), def.get());
     result.created = true;
     if (!req.idempotency_key.empty())
@@ -227,6 +265,11 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       fail(StepError::payload_invalid, "the payload of \"" + req.event + "\" " + *defect,
            {{"limit", kMaxDataDepth}});
     InstanceRecord& r = s.fetch(id);
+    // An instance the sender may not see is not there for it (no existence leak).
+    if (!visible(r.unit, r.readers, req.actor))
+      fail(StepError::not_found, req.instance_id.empty()
+                                     ? "no instance with business key \"" + req.business_key + "\""
+                                     : "no instance with id " + id_to_text(id));
     if (!req.idempotency_key.empty()) {
       // A retry: the same request, by a caller the event's roles still admit, answers what
       // its step answered; another request with this key is refused.
@@ -251,6 +294,8 @@ StepResult Stepper::event(Batch& b, const EventRequest& req) {
       u.put(Db::idem, idem::event_key(id, req.actor.id, req.idempotency_key),
             idem::encode(idem::of_event(req, roles, *result.instance)));
     seal(u);
+    result.instance->unit = r.unit;  // seal() computed them from the data after the step
+    result.instance->readers = r.readers;
   } catch (const StepFailure& f) {
     auto out = refused(f);
     if (auto it = u.records.find(id); it != u.records.end() && f.error != StepError::not_found) {

@@ -4,6 +4,7 @@
 // or writes nothing and says why.
 #pragma once
 
+#include "bihuan/attachment_check.hpp"
 #include "runtime/batch.hpp"
 
 namespace bihuan::runtime {
@@ -14,6 +15,8 @@ struct StepEnv {
   const DefinitionRegistry& definitions;
   const Calendars* calendars;
   std::size_t max_cascade;
+  // Engine::set_attachment_check's function for this batch (null: not set).
+  std::shared_ptr<const AttachmentCheck> attachment_stored = nullptr;
 };
 
 class Stepper {

@@ -35,6 +35,8 @@ std::string to_string(StepError e) {
       return "role-not-allowed";
     case StepError::actor_not_allowed:
       return "actor-not-allowed";
+    case StepError::start_not_allowed:
+      return "start-not-allowed";
     case StepError::guard_false:
       return "guard-false";
     case StepError::payload_invalid:
@@ -81,6 +83,7 @@ json InstanceView::to_json(const TimeZone& tz) const {
   if (!outcome.empty()) j["outcome"] = outcome;
   if (deadline) j["deadline"] = format_time(*deadline, tz);
   if (!parent.empty()) j["parent"] = parent;
+  if (!unit.empty()) j["unit"] = unit;
   return j;
 }
 

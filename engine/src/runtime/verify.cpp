@@ -2,9 +2,11 @@
 // and indexes, all in a child process (runtime/verify.hpp, docs/storage.md).
 #include "runtime/verify.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <unordered_map>
 
+#include "runtime/access_index.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/idempotency.hpp"
 #include "runtime/outbox_state.hpp"
@@ -50,6 +52,7 @@ struct Seen {
   std::uint64_t parent = 0;
   std::uint64_t version = 0;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> timers;  // (due ms, seq)
+  std::vector<IndexEntry> access;  // its reader and unit index entries (access_index.hpp)
 };
 
 // The record, chain and index checks, on one read transaction of a structurally sound
@@ -67,6 +70,7 @@ class Checker {
         {Db::sidx, &Checker::sidx_entry},      {Db::timers, &Checker::timer_entry},
         {Db::children, &Checker::child_entry}, {Db::outbox, &Checker::outbox_entry},
         {Db::dead, &Checker::dead_entry},      {Db::due, &Checker::due_entry},
+        {Db::ridx, &Checker::ridx_entry},      {Db::uidx, &Checker::uidx_entry},
     };
     for (const auto& [db, check] : indexes) {
       auto cur = txn_.cursor(db);
@@ -160,6 +164,7 @@ class Checker {
           true, r->definition, def->states[r->state].name, r->business_key, r->parent, r->version,
           {}};
       for (const auto& t : r->timers) s.timers.emplace_back(t.due_ms, t.seq);
+      s.access = access_entries(access_fields(*r), id);
       indexed(*r, s, id_text);
     }
     if (inst->status()) unreadable(Db::inst, inst->status());
@@ -192,6 +197,15 @@ class Checker {
                     std::to_string(t.due_ms) +
                     " ms, but the timer index has no entry for it (expected key " +
                     hex(timer_key(t, r.id)) + "; it would never fire)");
+    for (const auto& e : s.access)
+      if (!get(e.db, e.key))
+        problem("index", e.db, id_text,
+                "instance " + id_text + (e.db == Db::ridx ? " has reader key " : " has unit ") +
+                    in_quotes(e.db == Db::ridx ? std::string_view(e.key).substr(0, e.key.find('\0'))
+                                               : std::string_view(r.unit)) +
+                    ", but the " + (e.db == Db::ridx ? "reader" : "unit") +
+                    " index has no entry for it (expected key " + hex(e.key) +
+                    "; scoped lists and counts miss it)");
     if (r.parent && !get(Db::children, be64(r.parent) + be64(r.id)))
       problem("index", Db::children, id_text,
               "instance " + id_text + " names parent " + id_to_text(r.parent) +
@@ -335,6 +349,35 @@ class Checker {
                   shown(state) + ", but it is in " + s->definition + "/" + s->state +
                   " (expected one entry, for its current state)");
   }
+
+  // ridx: reader \0 definition \0 be64(id); uidx: definition \0 unit "/" \0 be64(id). The
+  // entry must be one its instance's access fields give (Seen::access).
+  void access_entry(Db db, std::string_view key) {
+    const char* what = db == Db::ridx ? "reader" : "unit";
+    if (key.size() < 10 || key[key.size() - 9] != '\0' || key.find('\0') + 9 >= key.size()) {
+      problem(
+          "index", db, hex(key),
+          std::string("a ") + what + "-index key that is not " +
+              (db == Db::ridx ? "reader \\0 definition \\0 id" : "definition \\0 unit/ \\0 id"));
+      return;
+    }
+    std::uint64_t id = read_be64(key, key.size() - 8);
+    bool skip = false;
+    const Seen* s = instance(
+        db, key, id,
+        std::string("the ") + what + " index entry " + in_quotes(key.substr(0, key.size() - 9)),
+        &skip);
+    if (!s || skip) return;
+    if (!std::binary_search(s->access.begin(), s->access.end(), IndexEntry{db, std::string(key)}))
+      problem("index", db, hex(key),
+              std::string("the ") + what + " index entry " +
+                  in_quotes(key.substr(0, key.size() - 9)) + " names instance " + id_to_text(id) +
+                  ", whose " +
+                  (db == Db::ridx ? "reader keys do not include it" : "unit is another") +
+                  " (it would show the instance to callers who may not see it)");
+  }
+  void ridx_entry(std::string_view key, std::string_view) { access_entry(Db::ridx, key); }
+  void uidx_entry(std::string_view key, std::string_view) { access_entry(Db::uidx, key); }
 
   // be64(due) be64(instance) be32(seq)
   void timer_entry(std::string_view key, std::string_view) {

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "bihuan/schema.hpp"
+#include "bihuan/schema_attachments.hpp"
 
 namespace bihuan {
 namespace {
@@ -119,12 +120,27 @@ struct Scan {
   }
 };
 
+// "sha256:" and 64 lowercase hex digits: an attachment's address (bihuan/attachments.hpp).
+bool attachment_address(std::string_view text) {
+  if (text.size() != 71 || text.substr(0, 7) != "sha256:") return false;
+  for (char c : text.substr(7))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 bool valid_format(const std::string& format, std::string_view text) {
+  if (format == "bihuan-attachment") return attachment_address(text);
   Scan sc{text};
   if (format == "date") return sc.date() && sc.done();
   if (format == "time") return sc.time() && sc.done();
   return sc.date() && sc.lit_any("Tt") && sc.time() && sc.done();
 }
+
+// Where attachments()'s run collects each valid "bihuan-attachment" string (null: not
+// collecting). Set only for the duration of one validation on this thread.
+thread_local std::vector<std::pair<std::string, std::string>>* t_attachments = nullptr;
+
+std::string context_pointer(const std::vector<std::string>& context);
 
 class FormatConstraint : public valijson::constraints::PolyConstraint {
  public:
@@ -134,10 +150,15 @@ class FormatConstraint : public valijson::constraints::PolyConstraint {
                 valijson::ValidationResults* results) const override {
     if (!target.isString()) return true;
     bool ok = valid_format(format_, target.asString());
+    if (ok && t_attachments && format_ == "bihuan-attachment")
+      t_attachments->emplace_back(context_pointer(context), target.asString());
     if (!ok && results)
       results->pushError(context, format_ == "time"   ? "String should be a valid time"
                                   : format_ == "date" ? "String should be a valid date"
-                                                      : "String should be a valid date-time");
+                                  : format_ == "bihuan-attachment"
+                                      ? "String should be an attachment "
+                                        "address (sha256:<64 hex>)"
+                                      : "String should be a valid date-time");
     return ok;
   }
 
@@ -160,7 +181,8 @@ class FormatBuilder : public valijson::ConstraintBuilder {
 };
 
 bool own_format(const json& v) {
-  return v.is_string() && (v == "date" || v == "time" || v == "date-time");
+  return v.is_string() &&
+         (v == "date" || v == "time" || v == "date-time" || v == "bihuan-attachment");
 }
 
 // A copy of `schema` with each "pattern" keyword renamed to kPatternKeyword (and each
@@ -234,6 +256,8 @@ std::string to_pointer(const std::vector<std::string>& context) {
   return out;
 }
 
+std::string context_pointer(const std::vector<std::string>& context) { return to_pointer(context); }
+
 bool is_prefix(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   return a.size() < b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
@@ -258,8 +282,11 @@ bool JsonSchema::validate(const json& doc, Problems& problems, const std::string
   // valijson's generic echoes when a specific message exists at the same path.
   std::vector<std::pair<std::string, std::string>> kept;
   for (const auto& e : errors) {
-    bool shadowed = std::any_of(errors.begin(), errors.end(),
-                                [&](const auto& o) { return is_prefix(e.context, o.context); });
+    // A missing member is its own problem, whatever else is wrong deeper in the object.
+    bool missing = e.description.rfind("Missing required property", 0) == 0;
+    bool shadowed = !missing && std::any_of(errors.begin(), errors.end(), [&](const auto& o) {
+      return is_prefix(e.context, o.context);
+    });
     if (shadowed) continue;
     std::string ptr = base + to_pointer(e.context);
     bool generic = e.description.rfind("Failed to validate against", 0) == 0 ||
@@ -284,6 +311,12 @@ bool JsonSchema::validate(const json& doc, Problems& problems, const std::string
   for (auto& [ptr, msg] : kept) problems.error(ptr, code, msg);
   return false;
 }
+
+AttachmentCollector::AttachmentCollector(std::vector<std::pair<std::string, std::string>>& out)
+    : previous_(t_attachments) {
+  t_attachments = &out;
+}
+AttachmentCollector::~AttachmentCollector() { t_attachments = previous_; }
 
 bool JsonSchema::accepts(const json& doc) const {
   valijson::Validator validator;

@@ -12,8 +12,8 @@
 namespace bihuan::storage {
 namespace {
 
-const char* kDbNames[] = {"meta",   "defs", "inst",   "history",  "bkey",       "idem",
-                          "timers", "sidx", "outbox", "children", "outbox_due", "dead"};
+const char* kDbNames[] = {"meta", "defs",   "inst",     "history",    "bkey", "idem", "timers",
+                          "sidx", "outbox", "children", "outbox_due", "dead", "ridx", "uidx"};
 static_assert(sizeof(kDbNames) / sizeof(kDbNames[0]) == static_cast<unsigned>(Db::count_));
 
 MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
@@ -79,8 +79,10 @@ bool ResizeLock::lock() {
   if (held_here() != 0) return false;
   std::unique_lock lock(mu_);
   ++waiting_;
+  waiting_flag_.store(true, std::memory_order_relaxed);
   cv_.wait(lock, [&] { return !exclusive_ && shared_ == 0; });
   --waiting_;
+  waiting_flag_.store(waiting_ > 0, std::memory_order_relaxed);
   exclusive_ = true;
   return true;
 }
@@ -121,9 +123,15 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
     if (error) *error = "cannot open LMDB environment in " + dir + ": " + mdb_strerror(rc);
     return nullptr;
   }
-  env->read_size();
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
+  // Another process may grow the map between the file_size above and this begin: no
+  // transaction of ours is open yet, so its size is adopted here directly.
+  for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < 8; ++attempt) {
+    rc = mdb_env_set_mapsize(env->env_, 0);
+    if (rc == 0) rc = mdb_txn_begin(env->env_, nullptr, 0, &txn);
+  }
+  env->read_size();
   for (unsigned i = 0; rc == 0 && i < static_cast<unsigned>(Db::count_); ++i)
     rc = mdb_dbi_open(txn, kDbNames[i], MDB_CREATE, &env->dbis_[i]);
   if (rc == 0)
@@ -249,6 +257,30 @@ Txn::~Txn() { abort(); }
 void Txn::release() {
   txn_ = nullptr;
   env_.resize_.unlock_shared();
+}
+
+int Txn::renew() {
+  if (write_ || !txn_) return EINVAL;
+  close_cursors();
+  mdb_txn_reset(txn_);
+  env_.resize_.unlock_shared();  // a waiting resize takes the lock here
+  env_.resize_.lock_shared();
+  int rc = mdb_txn_renew(txn_);
+  for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < 8; ++attempt) {
+    // Another process grew the map: adopt its size with no transaction of this thread
+    // holding the lock, as Env::begin does; the lock is held again either way.
+    env_.resize_.unlock_shared();
+    rc = env_.adopt_size();
+    env_.resize_.lock_shared();
+    if (rc == 0) rc = mdb_txn_renew(txn_);
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn_);
+    release();
+    return env_.check(rc);
+  }
+  first_error_ = 0;
+  return 0;
 }
 
 int Txn::check(int rc) {
@@ -391,6 +423,21 @@ std::string hex(std::string_view bytes, std::size_t max_bytes) {
     out += digits[c & 15];
   }
   if (bytes.size() > max_bytes) out += "...";
+  return out;
+}
+
+std::optional<std::string> unhex(std::string_view text) {
+  if (text.size() % 2) return std::nullopt;
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
   return out;
 }
 

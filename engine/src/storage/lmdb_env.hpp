@@ -35,6 +35,8 @@ enum class Db : unsigned {
   children,  // be64(parent) be64(child) -> ""
   due,       // "outbox_due": channel \0 be64(due ms) be64(seq) -> "" (one per `outbox` record)
   dead,      // be64(seq) -> msgpack message (dead letters)
+  ridx,      // reader key \0 definition \0 be64(instance id) -> "" (one per reader key)
+  uidx,      // definition \0 unit "/" \0 be64(instance id) -> "" (instances with a unit)
   count_
 };
 
@@ -62,6 +64,8 @@ class ResizeLock {
   // false (without waiting) if the calling thread holds it shared: it would wait for itself.
   bool lock();
   void unlock();
+  // A resize waits for the shared holders (any thread; a hint, read without the lock).
+  bool waiting() const { return waiting_flag_.load(std::memory_order_relaxed); }
 
  private:
   std::size_t& held_here();  // shared holds of this lock by the calling thread
@@ -69,6 +73,7 @@ class ResizeLock {
   std::condition_variable cv_;
   std::size_t shared_ = 0, long_ = 0, waiting_ = 0;
   bool exclusive_ = false;
+  std::atomic<bool> waiting_flag_{false};  // waiting_ > 0
 };
 
 class Env {
@@ -91,6 +96,9 @@ class Env {
   int grow();
   // The map size now (any thread).
   std::size_t map_size() const { return map_bytes_.load(std::memory_order_relaxed); }
+  // A map resize is waiting for this process's transactions to end (any thread): a long
+  // read should end its transaction soon (Txn::renew).
+  bool growth_waiting() const { return resize_.waiting(); }
   // Compacted copy into an empty directory. The map does not change size meanwhile.
   int copy_compact(const std::string& dir);
   int sync();
@@ -183,6 +191,13 @@ class Txn {
   int commit();
   void abort();
   bool writable() const { return write_; }
+  // A read transaction only: ends this snapshot and begins a new one on the same object
+  // (mdb_txn_reset, then mdb_txn_renew), releasing the resize lock in between, so that a
+  // waiting map resize goes first. Every Cursor of this transaction and every value read
+  // from it are invalid afterwards (open new cursors); the transaction's own get/put
+  // cursors are reopened on first use. A long scan calls it between chunks (runtime/scan.hpp).
+  // 0, or the LMDB error of the new snapshot (then the transaction is unusable).
+  int renew();
 
  private:
   friend class Env;
@@ -205,6 +220,8 @@ std::string be32(std::uint32_t v);
 std::uint64_t read_be64(std::string_view s, std::size_t at = 0);
 // Lower-case hex of the first `max_bytes` bytes, "..." after when cut: keys in messages.
 std::string hex(std::string_view bytes, std::size_t max_bytes = SIZE_MAX);
+// The bytes of lower-case hex text (cursors); nullopt if it is not.
+std::optional<std::string> unhex(std::string_view text);
 std::uint32_t read_be32(std::string_view s, std::size_t at = 0);
 
 }  // namespace bihuan::storage

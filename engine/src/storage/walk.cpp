@@ -148,6 +148,11 @@ std::unique_ptr<Env> Env::open_read_only(const std::string& dir, std::string* er
   for (auto& d : env->dbis_) d = ~0u;  // an absent database: every use fails with EINVAL
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(env->env_, nullptr, MDB_RDONLY, &txn);
+  for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < 8; ++attempt) {
+    rc = mdb_env_set_mapsize(env->env_, 0);  // another process grew the map; none of ours open
+    if (rc == 0) rc = mdb_txn_begin(env->env_, nullptr, MDB_RDONLY, &txn);
+  }
+  if (rc == 0) env->read_size();
   for (unsigned i = 0; rc == 0 && i < static_cast<unsigned>(Db::count_); ++i) {
     MDB_dbi dbi = 0;
     int found = mdb_dbi_open(txn, db_name(static_cast<Db>(i)), 0, &dbi);

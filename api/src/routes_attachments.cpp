@@ -1,0 +1,201 @@
+// Evidence files (docs/attachments.md): POST /v1/attachments stores a file by content and
+// answers its address; GET /v1/instances/{id}/attachments/{address} serves a file to
+// whoever may see an instance whose history names it. The orphan sweep runs hourly on
+// the worker pool and ages files by the engine's clock.
+#include <boost/asio/steady_timer.hpp>
+
+#include "context.hpp"
+
+namespace bihuan::api {
+
+namespace {
+
+// Does `v` (a payload, a change list) hold the string `address` anywhere?
+bool names(const json& v, const std::string& address) {
+  if (v.is_string()) return v.get_ref<const std::string&>() == address;
+  if (v.is_array() || v.is_object())
+    for (const auto& e : v)
+      if (names(e, address)) return true;
+  return false;
+}
+
+std::string media_type_of(std::string header) {
+  auto semi = header.find(';');
+  if (semi != std::string::npos) header.resize(semi);
+  while (!header.empty() && header.back() == ' ') header.pop_back();
+  for (auto& c : header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return header;
+}
+
+std::string extension_of(const std::string& type) {
+  if (type == "image/jpeg") return ".jpg";
+  if (type == "image/png") return ".png";
+  if (type == "application/pdf") return ".pdf";
+  return "";
+}
+
+json info_json(const AttachmentInfo& info) {
+  return {{"address", info.address}, {"size", info.size}, {"contentType", info.content_type}};
+}
+
+Reply unavailable_store() {
+  return problem(503, "attachments-unavailable",
+                 "the attachment store could not be opened (see the server log)");
+}
+
+}  // namespace
+
+void add_attachment_routes(Router& router, Context& ctx) {
+  using boost::asio::awaitable;
+  router.add(
+      http::verb::post, "/v1/attachments", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
+        if (!ctx.attachments) co_return unavailable_store();
+        const std::string& body = call.req.body();
+        if (body.empty())
+          co_return problem(422, "empty-attachment", "the body is empty: send the file's bytes",
+                            {{"", "required", "expected the file's bytes"}});
+        // The size was checked while reading (server.cpp); the type is what the bytes are.
+        std::string declared = media_type_of(call.header(http::field::content_type));
+        auto result = co_await on_pool(ctx, [&ctx, &call, &body] {
+          return ctx.attachments->put(body, call.who->actor.id, ctx.engine.clock().now());
+        });
+        const auto& types = ctx.attachments->options().types;
+        std::string accepted;
+        for (const auto& t : types) accepted += (accepted.empty() ? "" : ", ") + t;
+        switch (result.status) {
+          case AttachmentStore::PutStatus::too_large:
+            co_return problem(413, "attachment-too-large",
+                              "the file is larger than the limit of " +
+                                  std::to_string(ctx.attachments->options().max_bytes) + " bytes",
+                              {}, {{"maxBytes", ctx.attachments->options().max_bytes}});
+          case AttachmentStore::PutStatus::wrong_type:
+            co_return problem(
+                415, "attachment-type",
+                "the file is " + result.detected +
+                    ", which is not accepted (accepted: " + accepted + ")",
+                {{"header:Content-Type", "media-type", "expected one of: " + accepted}},
+                {{"detected", result.detected}, {"accepted", types}});
+          case AttachmentStore::PutStatus::failed:
+            ctx.log("error", "attachment not stored", {{"error", result.error}});
+            co_return problem(507, "attachment-not-stored",
+                              "the file could not be stored: " + result.error);
+          case AttachmentStore::PutStatus::stored:
+          case AttachmentStore::PutStatus::existed:
+            break;
+        }
+        // A declared type (other than the generic ones) must be what the bytes are. The
+        // file is stored by then (it is valid and accepted); the sweep removes it if no
+        // step ever names it.
+        if (!declared.empty() && declared != "application/octet-stream" &&
+            declared != result.info.content_type)
+          co_return problem(
+              415, "attachment-type",
+              "Content-Type says " + declared + " but the file is " + result.info.content_type,
+              {{"header:Content-Type", "media-type",
+                "expected " + result.info.content_type + " (or application/octet-stream)"}},
+              {{"detected", result.info.content_type}, {"accepted", types}});
+        bool created = result.status == AttachmentStore::PutStatus::stored;
+        ctx.log("info", created ? "attachment stored" : "attachment already stored",
+                {{"address", result.info.address},
+                 {"size", result.info.size},
+                 {"actor", call.who->actor.id}});
+        co_return Reply::json_body(created ? 201 : 200, info_json(result.info));
+      });
+
+  router.add(
+      http::verb::get, "/v1/instances/{id}/attachments/{address}", Access::token,
+      [&ctx](Call& call) -> awaitable<Reply> {
+        if (!ctx.attachments) co_return unavailable_store();
+        const std::string& id = call.params[0];
+        const std::string& address = call.params[1];
+        std::string unavailable;
+        if (!ctx.visible_instance(id, call.who->actor, &unavailable)) {
+          if (!unavailable.empty()) co_return storage_problem(unavailable);
+          Reply r = problem(404, "not-found", "no instance " + id);
+          co_return ctx.engine.get(id) ? refused_by_scope(std::move(r)) : r;
+        }
+        if (!AttachmentStore::parse_address(address))
+          co_return problem(400, "bad-parameter", "not an attachment address: " + address,
+                            {{"path:address", "format", "expected sha256:<64 lowercase hex>"}});
+        // Only a file this instance's history names: knowing an address is not a right to
+        // its file.
+        // A page at a time, newest first; a history that cannot be read is a 503, never
+        // "not named" (a 404).
+        struct Named {
+          bool yes = false;
+          std::string unavailable;
+        };
+        Named named = co_await on_pool(ctx, [&ctx, &id, &address] {
+          Named out;
+          HistoryQuery q{id, "", 1000};
+          for (;;) {
+            HistoryPage page = ctx.engine.history_page(q);
+            if (!page.error.empty()) {
+              out.unavailable = page.error;  // our own cursors: only the store can fail
+              return out;
+            }
+            for (const auto& e : page.items)
+              if (names(e.payload, address) || names(e.changes, address)) {
+                out.yes = true;
+                return out;
+              }
+            if (page.next_cursor.empty()) return out;
+            q.cursor = page.next_cursor;
+          }
+        });
+        if (!named.unavailable.empty()) co_return storage_problem(named.unavailable);
+        if (!named.yes)
+          co_return problem(404, "not-found", "instance " + id + " names no attachment " + address);
+        std::string etag = "\"" + address + "\"";
+        if (call.header(http::field::if_none_match) == etag) {
+          Reply r;
+          r.status = 304;
+          r.content_type.clear();
+          r.headers = {{"ETag", etag}, {"Cache-Control", "private, no-cache"}};
+          co_return r;
+        }
+        auto info = ctx.attachments->stat(address);
+        std::string bytes;
+        bool ok = info && co_await on_pool(ctx, [&ctx, &address, &bytes] {
+                    return ctx.attachments->read(address, bytes);
+                  });
+        if (!ok)
+          co_return problem(404, "attachment-missing",
+                            "instance " + id + " names " + address +
+                                " but the file is not stored (bihuan verify reports it)");
+        Reply r = Reply::text(200, info->content_type, std::move(bytes));
+        std::string hex = address.substr(7);
+        r.headers = {{"ETag", etag},
+                     {"Cache-Control", "private, no-cache"},
+                     {"X-Content-Type-Options", "nosniff"},
+                     {"Content-Security-Policy", "sandbox; default-src 'none'"},
+                     {"Content-Disposition", "inline; filename=\"" + hex.substr(0, 16) +
+                                                 extension_of(info->content_type) + "\""}};
+        co_return r;
+      });
+}
+
+void start_orphan_sweep(Context& ctx) {
+  if (!ctx.attachments) return;
+  struct Sweep : std::enable_shared_from_this<Sweep> {
+    Context& ctx;
+    boost::asio::steady_timer timer;
+    Sweep(Context& c) : ctx(c), timer(c.pool) {}
+    void run() {
+      try {
+        std::size_t n = ctx.attachments->sweep_orphans(ctx.engine.clock().now());
+        if (n) ctx.log("info", "orphan attachments removed", {{"count", n}});
+      } catch (const std::exception& e) {
+        ctx.log("error", "orphan sweep failed", {{"error", e.what()}});
+      }
+      timer.expires_after(std::chrono::hours(1));
+      timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec) self->run();
+      });
+    }
+  };
+  auto sweep = std::make_shared<Sweep>(ctx);
+  boost::asio::post(ctx.pool, [sweep] { sweep->run(); });
+}
+
+}  // namespace bihuan::api

@@ -1,0 +1,91 @@
+// Evidence files stored once by content (docs/attachments.md). A file's address is
+// "sha256:<64 lowercase hex>", the SHA-256 of its bytes. Layout under the data directory:
+//
+//   attachments/sha256/ab/cd/<hex>       the file (read-only once renamed into place)
+//   attachments/sha256/ab/cd/<hex>.json  who uploaded it, when, size, detected content type
+//   attachments/pending/<hex>            present while nothing has referenced the file yet
+//                                        (the orphan sweep's list)
+//   attachments/tmp/                     files being written (cleared at open)
+//
+// A file is written to tmp/, fsync'd, renamed into place and its directory fsync'd before
+// put() returns: a file is either wholly present under its address or absent, also after
+// kill -9 or a power cut. Thread-safety: every member may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bihuan/time.hpp"
+
+namespace bihuan {
+
+struct AttachmentOptions {
+  std::uint64_t max_bytes = 20u << 20;  // larger uploads are refused (too_large)
+  // Content types accepted, as libmagic names them (MAGIC_MIME_TYPE).
+  std::vector<std::string> types = {"image/jpeg", "image/png", "application/pdf"};
+  // An upload nothing referenced within this time is removed by sweep_orphans().
+  std::chrono::hours orphan_after{24};
+};
+
+struct AttachmentInfo {
+  std::string address;  // sha256:<hex>
+  std::uint64_t size = 0;
+  std::string content_type;  // detected
+  std::string uploaded_by;   // actor id of the first upload
+  TimePoint uploaded_at{};   // engine clock at the first upload
+};
+
+class AttachmentStore {
+ public:
+  // Opens (creating) <data_dir>/attachments and clears its tmp/ of half-written files.
+  // Throws std::runtime_error when the directories cannot be made.
+  AttachmentStore(const std::string& data_dir, AttachmentOptions options);
+  ~AttachmentStore();
+  AttachmentStore(const AttachmentStore&) = delete;
+  AttachmentStore& operator=(const AttachmentStore&) = delete;
+
+  const AttachmentOptions& options() const;
+
+  enum class PutStatus { stored, existed, too_large, wrong_type, failed };
+  struct PutResult {
+    PutStatus status = PutStatus::failed;
+    AttachmentInfo info;   // stored / existed (existed: the first upload's record)
+    std::string detected;  // wrong_type: what libmagic says the bytes are
+    std::string error;     // failed: the system's message
+  };
+  // Stores `bytes` (checks size, then type), durably, before returning. A file already
+  // stored answers `existed` and is not written again.
+  PutResult put(std::string_view bytes, const std::string& uploaded_by, TimePoint now);
+
+  // The parsed hex of "sha256:<64 lowercase hex>", or nullopt.
+  static std::optional<std::string> parse_address(std::string_view address);
+  // The file's record; nullopt when it is not stored.
+  std::optional<AttachmentInfo> stat(std::string_view address) const;
+  // The file's bytes (false when not stored or unreadable).
+  bool read(std::string_view address, std::string& out) const;
+
+  enum class Check { ok, missing, corrupt };
+  // Re-hashes the stored file: missing (not there), corrupt (bytes no longer hash to the
+  // address), ok.
+  Check check(std::string_view address) const;
+
+  // A step named the file: it is no longer an orphan candidate. Idempotent.
+  void mark_referenced(std::string_view address);
+  // Removes files still unreferenced `options().orphan_after` after their upload, by the
+  // caller's clock (`now`: the engine's). Returns how many were removed.
+  std::size_t sweep_orphans(TimePoint now);
+
+  // The path a stored file has (for tests that damage one on purpose).
+  std::string path_of(std::string_view address) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bihuan

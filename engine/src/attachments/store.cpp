@@ -1,0 +1,276 @@
+// AttachmentStore: content-addressed files under <data dir>/attachments (bihuan/attachments.hpp,
+// docs/attachments.md). Durability: write tmp/<random>, fsync it, rename into place,
+// fsync the directory; the record (<hex>.json) the same way. A crash leaves at most a file
+// in tmp/ (cleared at open) or a stored file without its record (rewritten by the next
+// upload of the same bytes; stat() then answers from the file alone).
+#include <fcntl.h>
+#include <magic.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+#include "bihuan/attachments.hpp"
+#include "bihuan/json.hpp"
+
+namespace bihuan {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hex_of(const unsigned char* bytes, unsigned n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (unsigned i = 0; i < n; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  return hex_of(md, n);
+}
+
+std::string sys_error(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Writes all of `bytes` to a new file `path` and fsyncs it. Throws on failure.
+void write_synced(const fs::path& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) throw std::runtime_error(sys_error("open " + path.string()));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string e = sys_error("write " + path.string());
+      ::close(fd);
+      throw std::runtime_error(e);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    std::string e = sys_error("fsync " + path.string());
+    ::close(fd);
+    throw std::runtime_error(e);
+  }
+  ::close(fd);
+}
+
+void sync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(sys_error("open " + dir.string()));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error(sys_error("fsync " + dir.string()));
+}
+
+bool read_all(const fs::path& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+}  // namespace
+
+struct AttachmentStore::Impl {
+  AttachmentOptions options;
+  fs::path root, tmp, pending;
+  std::mutex magic_mu;  // a magic_t is not thread-safe
+  magic_t magic = nullptr;
+  std::mutex write_mu;  // one writer of a given address at a time (simple: all writers)
+  std::atomic<std::uint64_t> seq{0};
+  std::uint64_t salt = std::random_device{}();
+
+  fs::path dir_of(const std::string& hex) const {
+    return root / "sha256" / hex.substr(0, 2) / hex.substr(2, 2);
+  }
+  fs::path tmp_name() {
+    return tmp /
+           (std::to_string(::getpid()) + "-" + std::to_string(salt) + "-" + std::to_string(seq++));
+  }
+  // Renames tmp -> dest and syncs dest's directory.
+  void install(std::string_view bytes, const fs::path& dest) {
+    fs::path t = tmp_name();
+    write_synced(t, bytes);
+    fs::create_directories(dest.parent_path());
+    if (::rename(t.c_str(), dest.c_str()) != 0) {
+      std::string e = sys_error("rename to " + dest.string());
+      ::unlink(t.c_str());
+      throw std::runtime_error(e);
+    }
+    sync_dir(dest.parent_path());
+  }
+  std::string detect(std::string_view bytes) {
+    std::lock_guard lock(magic_mu);
+    const char* m = magic_buffer(magic, bytes.data(), bytes.size());
+    return m ? std::string(m) : std::string("application/octet-stream");
+  }
+};
+
+AttachmentStore::AttachmentStore(const std::string& data_dir, AttachmentOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->root = fs::path(data_dir) / "attachments";
+  impl_->tmp = impl_->root / "tmp";
+  impl_->pending = impl_->root / "pending";
+  std::error_code ec;
+  fs::remove_all(impl_->tmp, ec);
+  for (const auto& d : {impl_->tmp, impl_->pending, impl_->root / "sha256"}) {
+    fs::create_directories(d, ec);
+    if (ec) throw std::runtime_error("cannot create " + d.string() + ": " + ec.message());
+  }
+  impl_->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
+  if (!impl_->magic || magic_load(impl_->magic, nullptr) != 0) {
+    std::string why = impl_->magic ? magic_error(impl_->magic) : "magic_open failed";
+    if (impl_->magic) magic_close(impl_->magic);
+    throw std::runtime_error("libmagic: " + why);
+  }
+}
+
+AttachmentStore::~AttachmentStore() {
+  if (impl_ && impl_->magic) magic_close(impl_->magic);
+}
+
+const AttachmentOptions& AttachmentStore::options() const { return impl_->options; }
+
+std::optional<std::string> AttachmentStore::parse_address(std::string_view address) {
+  constexpr std::string_view prefix = "sha256:";
+  if (address.size() != prefix.size() + 64 || address.substr(0, prefix.size()) != prefix)
+    return std::nullopt;
+  std::string hex(address.substr(prefix.size()));
+  for (char c : hex)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  return hex;
+}
+
+std::string AttachmentStore::path_of(std::string_view address) const {
+  auto hex = parse_address(address);
+  return hex ? (impl_->dir_of(*hex) / *hex).string() : std::string();
+}
+
+AttachmentStore::PutResult AttachmentStore::put(std::string_view bytes,
+                                                const std::string& uploaded_by, TimePoint now) {
+  PutResult r;
+  if (bytes.size() > impl_->options.max_bytes) {
+    r.status = PutStatus::too_large;
+    return r;
+  }
+  std::string type = impl_->detect(bytes);
+  bool allowed = false;
+  for (const auto& t : impl_->options.types) allowed = allowed || t == type;
+  if (!allowed) {
+    r.status = PutStatus::wrong_type;
+    r.detected = type;
+    return r;
+  }
+  std::string hex = sha256_hex(bytes);
+  std::string address = "sha256:" + hex;
+  try {
+    std::lock_guard lock(impl_->write_mu);
+    fs::path dir = impl_->dir_of(hex);
+    fs::path file = dir / hex, record = dir / (hex + ".json");
+    if (auto have = stat(address); have && fs::exists(record)) {
+      r.status = PutStatus::existed;
+      r.info = *have;
+      return r;
+    }
+    r.info = {address, bytes.size(), type, uploaded_by, now};
+    // The pending marker first: a crash after it leaves an orphan candidate the sweep
+    // removes, never an unlisted file.
+    if (!fs::exists(impl_->pending / hex))
+      impl_->install(json{{"at", now.time_since_epoch().count()}}.dump(), impl_->pending / hex);
+    if (!fs::exists(file)) impl_->install(bytes, file);
+    json rec = {{"address", address},
+                {"size", bytes.size()},
+                {"contentType", type},
+                {"uploadedBy", uploaded_by},
+                {"uploadedAtMs", now.time_since_epoch().count()}};
+    impl_->install(rec.dump(), record);
+    r.status = PutStatus::stored;
+  } catch (const std::exception& e) {
+    r.status = PutStatus::failed;
+    r.error = e.what();
+  }
+  return r;
+}
+
+std::optional<AttachmentInfo> AttachmentStore::stat(std::string_view address) const {
+  auto hex = parse_address(address);
+  if (!hex) return std::nullopt;
+  fs::path dir = impl_->dir_of(*hex);
+  std::error_code ec;
+  auto size = fs::file_size(dir / *hex, ec);
+  if (ec) return std::nullopt;
+  AttachmentInfo info{std::string(address), size, "application/octet-stream", "", {}};
+  std::string text;
+  if (read_all(dir / (*hex + ".json"), text)) {
+    auto rec = json::parse(text, nullptr, false);
+    if (rec.is_object()) {
+      info.content_type = rec.value("contentType", info.content_type);
+      info.uploaded_by = rec.value("uploadedBy", "");
+      info.uploaded_at = TimePoint(Millis(rec.value("uploadedAtMs", std::int64_t{0})));
+    }
+  }
+  return info;
+}
+
+bool AttachmentStore::read(std::string_view address, std::string& out) const {
+  auto hex = parse_address(address);
+  return hex && read_all(impl_->dir_of(*hex) / *hex, out);
+}
+
+AttachmentStore::Check AttachmentStore::check(std::string_view address) const {
+  auto hex = parse_address(address);
+  std::string bytes;
+  if (!hex || !read_all(impl_->dir_of(*hex) / *hex, bytes)) return Check::missing;
+  return sha256_hex(bytes) == *hex ? Check::ok : Check::corrupt;
+}
+
+void AttachmentStore::mark_referenced(std::string_view address) {
+  auto hex = parse_address(address);
+  if (!hex) return;
+  std::lock_guard lock(impl_->write_mu);
+  if (::unlink((impl_->pending / *hex).c_str()) == 0) sync_dir(impl_->pending);
+}
+
+std::size_t AttachmentStore::sweep_orphans(TimePoint now) {
+  std::size_t removed = 0;
+  std::lock_guard lock(impl_->write_mu);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(impl_->pending, ec)) {
+    std::string hex = entry.path().filename().string();
+    if (!parse_address("sha256:" + hex)) continue;
+    std::string text;
+    if (!read_all(entry.path(), text)) continue;
+    auto rec = json::parse(text, nullptr, false);
+    if (!rec.is_object()) continue;
+    TimePoint at(Millis(rec.value("at", std::int64_t{0})));
+    if (now - at < impl_->options.orphan_after) continue;
+    fs::path dir = impl_->dir_of(hex);
+    std::error_code rm;
+    fs::remove(dir / hex, rm);
+    fs::remove(dir / (hex + ".json"), rm);
+    if (fs::exists(dir, rm)) sync_dir(dir);
+    fs::remove(entry.path(), rm);
+    ++removed;
+  }
+  if (removed) sync_dir(impl_->pending);
+  return removed;
+}
+
+}  // namespace bihuan

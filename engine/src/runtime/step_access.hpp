@@ -1,0 +1,25 @@
+// Access of instance records (docs/authorization.md).
+#pragma once
+
+#include "runtime/record.hpp"
+#include "runtime/step.hpp"
+
+namespace bihuan::runtime {
+
+// Sets r.unit and r.readers from def.access over r's data (r.state must be valid). Open
+// default when `access` has neither unit nor readers: unit "", readers ["*"]; with one of
+// them, an absent `readers` means none (only the unit's offices see it). Throws StepFailure
+// (expression-error, naming /access/...) when an expression fails or yields a value that
+// is not a unit path / reader keys, so the step that would store it is refused.
+void compute_access(InstanceRecord& r, const Definition& def, const Calendars* calendars);
+
+// Refuses (StepFailure start-not-allowed) a start the definition's access.start does not
+// allow for this actor and data. system and global admins always may.
+void check_start(const Definition& def, const Actor& actor, const json& data,
+                 const Calendars* calendars);
+
+// Whether the value of an event's `actors` expression admits `actor`: a string, or an
+// array of strings, each the actor's id or one of Actor::keys() ("station:ST01").
+bool actors_admit(const json& allowed, const Actor& actor);
+
+}  // namespace bihuan::runtime
