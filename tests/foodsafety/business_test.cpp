@@ -49,6 +49,7 @@ json visit(const std::string& period, const std::string& start, const std::strin
           {"businessName", "张记小吃"},
           {"businessType", "small_restaurant"},
           {"riskLevel", "B"},
+          {"baobaoGrade", "D"},
           {"principalId", "p-1"},
           {"period", period},
           {"periodStart", start},
@@ -105,6 +106,8 @@ TEST_F(BusinessFileTest, MissedRecordsAreCarriedByTheNextVisitWhichMustAnswerThe
   EXPECT_EQ(raised[0].data["stationId"], "st-1");
   EXPECT_EQ(raised[0].data["reporterId"], "c-1");
   EXPECT_EQ(raised[0].data["unitPath"], kUnit);
+  EXPECT_EQ(raised[0].data["checklistItemId"], "M1");
+  EXPECT_EQ(raised[0].business_key, biz + "/M1");
   EXPECT_EQ(act(raised[0].id, "claim", regulator("st-2")).error, StepError::not_found)
       << "another station does not see it";
   ok(raised[0].id, "claim", regulator("st-1"));
