@@ -170,6 +170,7 @@ class Sim {
   void list(const demo::Unit& u);
   void churn(const demo::Cadre& next);
   void closure(const demo::Business& b);
+  void business_file(const demo::Business& b, std::int64_t now);
   void on_supervision(const InstanceView& v);
   void visit(const std::string& id, const json& d, Rng r, bool resubmit);
   void on_problem(const InstanceView& v);
@@ -335,6 +336,7 @@ void Sim::setup() {
                {"unitPath", city_path_}};
   start("food-safety.scheduler", "scheduler/all/2023", plan);
   for (const auto& u : city_.units) list(u);
+  for (const auto& b : city_.businesses) business_file(b, now);
   for (const auto& k : city_.cadres) {
     if (k.replaces.empty())
       letter(k, "new_binding", now);
@@ -488,8 +490,34 @@ void Sim::churn(const demo::Cadre& next) {
   }
 }
 
-// A business closes: its live supervision tasks are exempted (approved upstairs).
+// The business file (food-safety.business, key biz/<id>): the engine marks items for the
+// next visit there (missed records, a missing director) and raises their problems.
+void Sim::business_file(const demo::Business& b, std::int64_t now) {
+  if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= now) return;
+  const demo::Cadre* k = nullptr;
+  for (const auto* bd : by_business_.at(b.id))
+    if (ms(iso(bd->start_at)) <= now && (bd->end_at.empty() || ms(iso(bd->end_at)) > now))
+      k = cadres_.at(bd->cadre_id);
+  if (!k && !by_business_.at(b.id).empty()) k = cadres_.at(by_business_.at(b.id).front()->cadre_id);
+  if (!k) return;
+  json data = {{"businessId", b.id},
+               {"businessName", b.name},
+               {"unitPath", business_path(b)},
+               {"stationId", b.station_id},
+               {"adminId", k->admin_id},
+               {"cadreId", k->id},
+               {"principalId", b.principal_id},
+               {"requiresDirector", b.requires_director}};
+  if (!k->upper_admin_id.empty()) data["upperAdminId"] = k->upper_admin_id;
+  if (!b.director_id.empty()) data["directorId"] = b.director_id;
+  if (!b.officer_id.empty()) data["officerId"] = b.officer_id;
+  start("food-safety.business", "biz/" + b.id, data);
+}
+
+// A business closes: its live supervision tasks are exempted (approved upstairs), its file
+// closed.
 void Sim::closure(const demo::Business& b) {
+  send("", "biz/" + b.id, "close", Actor::system(), json::object());
   for (const auto* bd : by_business_.at(b.id)) {
     if (bd->end_at != b.closed_on) continue;
     const demo::Cadre& k = *cadres_.at(bd->cadre_id);
@@ -542,6 +570,11 @@ void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
                        {"note", "检查发现问题：" + item},
                        {"severity", sev}});
   }
+  // Items the business file marked for this visit (missed records, a missing director):
+  // the cadre checks each; found rectified (their problems are handled on their own).
+  if (auto now = engine_.get(id); now && now->data.contains("markedItems"))
+    for (const auto& m : now->data["markedItems"])
+      answers.push_back({{"itemId", m["itemId"]}, {"compliant", true}});
   Actor cadre = cadre_actor(d["cadreId"]);
   send(id, "", "submit", cadre, {{"answers", answers}}, [=, this](const StepResult& s) mutable {
     if (!s.ok()) return;

@@ -170,11 +170,20 @@ json compute(const Engine& engine, const std::string& end,
   }
   oracles["denominators"] = {{"ok", denominators_ok}, {"periods", denominators}};
 
-  // Problems, attributed to the visit that found them.
+  // Problems, attributed to the visit that found them; those of other sources (raised by a
+  // business file or registered by a person) are counted by source on their own.
   std::int64_t closed_checked = 0, order_violations = 0;
+  json by_source = json::object();
   for (const auto& v : all_of(engine, "food-safety.problem")) {
     const json& d = v.data;
     auto it = task_where.find(v.parent);
+    if (d.value("source", "supervision") != "supervision") {
+      json& c = by_source[d.value("source", "other")];
+      if (c.is_null()) c = {{"found", 0}, {"closed", 0}};
+      c["found"] = c["found"].get<std::int64_t>() + 1;
+      if (v.outcome == "closed") c["closed"] = c["closed"].get<std::int64_t>() + 1;
+      continue;
+    }
     Where w = it != task_where.end() ? it->second : Where{"unknown", "unknown", "", ""};
     bool closed = v.outcome == "closed";
     if (closed) {
@@ -293,6 +302,7 @@ json compute(const Engine& engine, const std::string& end,
           {"statsAsOf", end},
           {"city", {{"id", "GM"}, {"name", label("GM")}, {"byPeriod", node("city")}}},
           {"townships", townships},
+          {"problemsBySource", by_source},
           {"oracles", oracles}};
 }
 

@@ -88,7 +88,7 @@ TEST_F(SupervisionTest, RemoteVisitsAreRefusedForHighRiskBusinessesAndEveryItemM
   partial["answers"].erase(2);
   r = act(low, "submit", cadre("c-1"), partial);
   EXPECT_EQ(r.error, StepError::guard_false);
-  FS_EXPECT_HAS(r.message, "所有必查项目都必须填写");
+  FS_EXPECT_HAS(r.message, "所有必查项目（含列入本次督导重点的事项）都必须填写");
   json no_note = {{"answers", {{{"itemId", "staff"}, {"compliant", false}}}}};
   EXPECT_EQ(act(low, "submit", cadre("c-1"), no_note).error, StepError::payload_invalid);
 }
