@@ -398,5 +398,22 @@ TEST_F(AttachmentsTest, KillNineDuringAnUploadLosesNothingAcknowledgedAndLeavesN
   EXPECT_EQ(again.stop(), 0);
 }
 
+// The console judges "overdue" at the engine's clock: /v1/me answers it (RFC 3339, ms).
+TEST_F(AttachmentsTest, MeAnswersTheEnginesClockWithMilliseconds) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  auto before = std::chrono::time_point_cast<Millis>(engine_->clock().now());
+  auto me = clerk.get("/v1/me");
+  auto after = engine_->clock().now();
+  ASSERT_EQ(me.status, 200) << me.body;
+  std::string now = me.json_body()["now"];
+  EXPECT_EQ(now.size(), 24u) << now;  // 2026-12-05T22:20:56.123Z
+  EXPECT_EQ(now.back(), 'Z') << now;
+  auto at = parse_time(now);
+  ASSERT_TRUE(at) << now;
+  EXPECT_LE(before, *at);
+  EXPECT_LE(*at, after);
+}
+
 }  // namespace
 }  // namespace bihuan::test
