@@ -31,11 +31,35 @@ export async function api(path, { method = "GET", body, headers = {}, token } = 
   return data;
 }
 
-// Who the token is: GET /v1/me when the server has it ({id, roles, attrs}), else the
+// An evidence file (docs/attachments.md): POST /v1/attachments with the file's bytes and
+// the tab's token; answers {address, size, contentType}, throws ApiError (413 too large,
+// 415 not an accepted type).
+export async function uploadFile(file, { token } = {}) {
+  const t = token ?? session.token;
+  const res = await fetch("/v1/attachments", {
+    method: "POST", body: file, cache: "no-store", credentials: "omit",
+    headers: { Accept: "application/json", "Content-Type": "application/octet-stream", ...(t ? { Authorization: `Bearer ${t}` } : {}) },
+  });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+// The engine's clock less the browser's, in ms, from /v1/me's `now` (0 until known):
+// "overdue" is judged at the engine's clock (a virtual one in the demo), not the browser's.
+let clockOffset = 0;
+export const engineNow = () => Date.now() + clockOffset;
+
+// Who the token is: GET /v1/me when the server has it ({id, roles, attrs, now}), else the
 // inbox's `actor` member (an id only).
 export async function whoAmI(token) {
   try {
-    return await api("/v1/me", { token });
+    const me = await api("/v1/me", { token });
+    const now = Date.parse(me?.now ?? "");
+    if (!Number.isNaN(now)) clockOffset = now - Date.now();
+    return me;
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
   }

@@ -1,6 +1,6 @@
 // What several pages share: titles from a definition's source, idempotency keys, the
 // overdue test, a load failure as a notice.
-import { ApiError } from "./api.js";
+import { ApiError, engineNow } from "./api.js";
 import { h } from "./dom.js";
 import { t, text } from "./i18n.js";
 
@@ -38,7 +38,8 @@ export function newKey() {
   const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
-export const overdue = (iso) => iso && new Date(iso).getTime() < Date.now();
+// At the engine's clock (api.js, engineNow), not the browser's.
+export const overdue = (iso) => iso && new Date(iso).getTime() < engineNow();
 export const statusText = (s) => t(s) || s;
 
 export function failure(e) {

@@ -23,7 +23,7 @@ addStrings({
     instChainBroken: "记录被改动：哈希链从第 {s} 步起断裂。", instOlder: "更早的记录",
     instPastNoActions: "历史视图中不能办理事项。", instOfSteps: "共 {n} 步，已显示 {m} 步。",
     instTimerState: "所在状态", instTimer_remind: "期限提醒", instTimer_overdue: "逾期处理",
-    instTimer_escalate: "逾期升级", instMoreChildren: "只列出了前 100 个下级案件。",
+    instTimer_escalate: "逾期升级", instMoreChildren: "更多下级案件",
   },
   en: {
     instGraph: "Graph", instGraphFailed: "The graph cannot be shown", instAsOf: "Past view",
@@ -38,7 +38,7 @@ addStrings({
     instChainBroken: "Altered: the hash chain is broken from step {s} on.", instOlder: "Older entries",
     instPastNoActions: "Nothing can be done in a past view.", instOfSteps: "{n} steps, {m} shown.",
     instTimerState: "State", instTimer_remind: "Deadline reminder", instTimer_overdue: "Overdue handling",
-    instTimer_escalate: "Escalation", instMoreChildren: "Only the first 100 children are listed.",
+    instTimer_escalate: "Escalation", instMoreChildren: "More children",
   },
 });
 
@@ -156,12 +156,25 @@ async function family(inst) {
       dl.append(h("dd", { id: "parent", class: "hidden-parent", text: fill(t("instParentHidden"), { id: inst.parent }) }));
     }
   }
-  const kids = await api(`/v1/instances/${enc(inst.id)}/children?limit=100`);
+  // The children 100 at a time; "more" follows the route's cursor.
   dl.append(h("dt", { text: t("instChildren") }));
-  dl.append(h("dd", { id: "children" }, kids.items.length
-    ? h("ul", { class: "children" }, await Promise.all(kids.items.map(async (v) => h("li", {}, await instanceLink(v)))))
-    : h("span", { class: "none", text: t("instNoChildren") }),
-    kids.nextCursor ? h("p", { class: "hint", text: t("instMoreChildren") }) : null));
+  const dd = h("dd", { id: "children" });
+  const list = h("ul", { class: "children" });
+  dl.append(dd);
+  const page = async (cursor) => {
+    const kids = await api(`/v1/instances/${enc(inst.id)}/children?limit=100${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    list.append(...await Promise.all(kids.items.map(async (v) => h("li", {}, await instanceLink(v)))));
+    if (!cursor) dd.append(kids.items.length ? list : h("span", { class: "none", text: t("instNoChildren") }));
+    if (kids.nextCursor) {
+      const more = h("button", { type: "button", class: "small", id: "children-more", text: t("instMoreChildren"),
+        onclick: async () => {
+          more.disabled = true;
+          try { await page(kids.nextCursor); more.remove(); } catch (e) { more.disabled = false; dd.append(failure(e)); }
+        } });
+      dd.append(more);
+    }
+  };
+  await page("");
   return sec;
 }
 

@@ -2,8 +2,11 @@
 // descriptions (JSON Schema wants strings: x-title / x-description give a Text,
 // {"zh": ..., "en": ...}, and win), string / number / integer / boolean, enum (labels from
 // x-enumTitles) and oneOf of consts as choices, format date / date-time, required,
-// nested objects, arrays of strings. The server checks the payload; its problems
+// nested objects, arrays of strings, and files: a string (or an array of strings) of
+// format bihuan-attachment is a file input whose files are uploaded on choose (POST
+// /v1/attachments) and sent as their addresses. The server checks the payload; its problems
 // (errors[].pointer, "/payload/...") are shown at the field they point to.
+import { uploadFile } from "./api.js";
 import { h } from "./dom.js";
 import { lang, t, text } from "./i18n.js";
 
@@ -81,6 +84,48 @@ function field(name, s, pointer, required, depth) {
       const n = Number(control.value);
       return Number.isNaN(n) ? control.value : n;
     };
+  } else if ((type === "string" && s.format === "bihuan-attachment") ||
+             (type === "array" && s.items?.format === "bihuan-attachment")) {
+    // Files: each chosen one is uploaded at once; the payload gets the addresses.
+    const many = type === "array";
+    const addresses = [];
+    const chosen = h("ul", { class: "files" });
+    const input = h("input", { id, type: "file", name: pointer, "aria-describedby": described,
+      accept: "image/jpeg,image/png,application/pdf", multiple: many ? true : undefined });
+    const fail = (msg) => {
+      err.textContent = msg;
+      err.hidden = !msg;
+      wrap.classList.toggle("invalid", !!msg);
+    };
+    input.addEventListener("change", async () => {
+      fail("");
+      const files = [...input.files];
+      input.value = "";
+      if (!many) { addresses.length = 0; chosen.replaceChildren(); }
+      if (many && s.maxItems && addresses.length + files.length > s.maxItems) {
+        fail(t("fileTooMany").replace("{n}", s.maxItems));
+        return;
+      }
+      for (const file of files) {
+        const li = h("li", { class: "uploading", text: `${file.name} ${t("uploading")}` });
+        chosen.append(li);
+        try {
+          const r = await uploadFile(file);
+          addresses.push(r.address);
+          li.className = "uploaded";
+          li.dataset.address = r.address;
+          li.textContent = file.name;
+          li.append(" ", h("button", { type: "button", class: "small", text: t("remove"),
+            onclick: () => { addresses.splice(addresses.indexOf(r.address), 1); li.remove(); } }));
+        } catch (e) {
+          li.remove();
+          const why = e?.status === 413 ? t("fileTooLarge") : e?.status === 415 ? t("fileWrongType") : e.message;
+          fail(`${file.name}: ${why}`);
+        }
+      }
+    });
+    control = h("div", { class: "file-field" }, input, chosen);
+    get = () => (many ? (addresses.length || required ? [...addresses] : undefined) : addresses[0]);
   } else if (type === "array" && (s.items?.type === "string" || !s.items)) {
     const list = h("div", { class: "list", id });
     const addRow = (v = "") => {

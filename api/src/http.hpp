@@ -15,6 +15,10 @@
 #include "bihuan/instance.hpp"
 #include "bihuan/json.hpp"
 
+namespace bihuan {
+class AttachmentUpload;  // bihuan/attachments.hpp
+}
+
 namespace bihuan::api {
 
 namespace http = boost::beast::http;
@@ -70,6 +74,9 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::vector<std::string> params;                         // path parameters, decoded
   const Principal* who = nullptr;
+  // POST /v1/attachments: the body, streamed to a temp file while it was read (server.cpp);
+  // null when the body is in `req` (no store, or no body).
+  AttachmentUpload* upload = nullptr;
 
   const std::string* query_value(std::string_view name) const;  // first; nullptr if absent
   std::string header(http::field f) const;

@@ -51,13 +51,17 @@ void add_attachment_routes(Router& router, Context& ctx) {
       http::verb::post, "/v1/attachments", Access::token, [&ctx](Call& call) -> awaitable<Reply> {
         if (!ctx.attachments) co_return unavailable_store();
         const std::string& body = call.req.body();
-        if (body.empty())
+        if (call.upload ? call.upload->size() == 0 : body.empty())
           co_return problem(422, "empty-attachment", "the body is empty: send the file's bytes",
                             {{"", "required", "expected the file's bytes"}});
-        // The size was checked while reading (server.cpp); the type is what the bytes are.
+        // The size was checked while reading (server.cpp), which streamed the body to a
+        // temp file (call.upload); the type is what the bytes are.
         std::string declared = media_type_of(call.header(http::field::content_type));
         auto result = co_await on_pool(ctx, [&ctx, &call, &body] {
-          return ctx.attachments->put(body, call.who->actor.id, ctx.engine.clock().now());
+          return call.upload
+                     ? ctx.attachments->put(*call.upload, call.who->actor.id,
+                                            ctx.engine.clock().now())
+                     : ctx.attachments->put(body, call.who->actor.id, ctx.engine.clock().now());
         });
         const auto& types = ctx.attachments->options().types;
         std::string accepted;

@@ -420,6 +420,31 @@ class ServerImpl final : public Server {
     ok = chunked;
   }
 
+  // Reads an upload's body in pieces of 64 KiB into `staged` (file and hash), never whole.
+  // Errors: the parser's (body_limit past maxBytes), the stream's; a failed write stops
+  // the read with no error (staged.error() tells).
+  template <class Stream>
+  asio::awaitable<beast::error_code> read_upload(
+      Stream& s, beast::flat_buffer& buffer, api::http::request_parser<api::http::buffer_body>& p,
+      AttachmentUpload& staged) {
+    namespace http = api::http;
+    std::vector<char> piece(64 * 1024);
+    while (!p.is_done()) {
+      p.get().body().data = piece.data();
+      p.get().body().size = piece.size();
+      beast::get_lowest_layer(s).expires_after(ctx_.config.request_timeout);
+      auto [ec, n] = co_await http::async_read(s, buffer, p, use_tuple);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return ec;
+      std::size_t got = piece.size() - p.get().body().size;
+      if (!staged.write(std::string_view(piece.data(), got))) {
+        if (staged.too_large()) co_return beast::error_code(http::error::body_limit);
+        co_return beast::error_code{};  // staged.error(): answered 507
+      }
+    }
+    co_return beast::error_code{};
+  }
+
   template <class Stream>
   asio::awaitable<void> serve(Stream& s, Conn& conn) {
     namespace http = api::http;
@@ -428,6 +453,8 @@ class ServerImpl final : public Server {
       conn.busy = false;
       if (ctx_.draining) co_return;
       http::request_parser<http::string_body> parser;
+      std::unique_ptr<AttachmentUpload> staged;  // a streamed upload's temp file
+      std::optional<http::request_header<>> streamed;
       parser.header_limit(static_cast<std::uint32_t>(ctx_.config.header_limit));
       // An upload (POST /v1/attachments) may be as large as attachments.maxBytes; every
       // other body is held to limits.bodyBytes once its header says which it is.
@@ -458,7 +485,24 @@ class ServerImpl final : public Server {
           auto [wec, wn] = co_await http::async_write(s, cont, use_tuple);
           if (wec) co_return;
         }
-        std::tie(ec, n) = co_await http::async_read(s, buffer, parser, use_tuple);
+        if (upload && ctx_.attachments) {
+          // Streamed to attachments/tmp/ and hashed while read (docs/attachments.md).
+          staged = ctx_.attachments->begin_upload();
+          http::request_parser<http::buffer_body> streaming(std::move(parser));
+          ec = co_await read_upload(s, buffer, streaming, *staged);
+          if (!ec) streamed = streaming.release().base();
+        } else {
+          std::tie(ec, n) = co_await http::async_read(s, buffer, parser, use_tuple);
+        }
+      }
+      if (staged && !staged->error().empty()) {  // a write failed (disk full): 507, close
+        ctx_.log("error", "attachment not stored", {{"error", staged->error()}});
+        bool ok = false;
+        Reply answer = api::problem(507, "attachment-not-stored",
+                                    "the file could not be written (see the server log)");
+        count(kUnmatched, answer.status, 0);
+        co_await write_reply(s, std::move(answer), 11, false, ok);
+        co_return;
       }
       if (ec) {
         std::optional<Reply> answer;
@@ -489,11 +533,12 @@ class ServerImpl final : public Server {
         co_return;
       }
       auto start = std::chrono::steady_clock::now();
-      api::HttpRequest req = parser.release();
+      api::HttpRequest req = streamed ? api::HttpRequest(std::move(*streamed)) : parser.release();
       std::size_t route = kUnmatched;
       api::Principal who;
       bool known = false;
-      Reply reply = co_await handle(req, route, who, known);
+      Reply reply = co_await handle(req, route, who, known, streamed ? staged.get() : nullptr);
+      staged.reset();  // its temp file, unless stored
       if (reply.status == 401 || reply.status == 403 || !reply.refusal.empty())
         audit(req, route, known ? &who : nullptr, reply);
       if (reply.content_type == "application/problem+json") add_instance(reply, req);
@@ -543,11 +588,12 @@ class ServerImpl final : public Server {
 
   // `who` and `known` are filled once the caller is authenticated.
   asio::awaitable<Reply> handle(api::HttpRequest& req, std::size_t& route_index,
-                                api::Principal& who, bool& known) {
+                                api::Principal& who, bool& known,
+                                AttachmentUpload* upload = nullptr) {
     std::string_view target(req.target().data(), req.target().size());
     std::size_t q = target.find('?');
     std::string_view raw_path = target.substr(0, q);
-    api::Call call{req, std::string(raw_path), {}, {}, nullptr};
+    api::Call call{req, std::string(raw_path), {}, {}, nullptr, upload};
     if (raw_path.empty() || raw_path[0] != '/')
       co_return api::problem(400, "bad-target",
                              "the request target must be a path starting with /");

@@ -1,8 +1,13 @@
 // Evidence files through the real server (docs/attachments.md): upload limits and types,
 // once-by-content storage, and reading a file through an instance by every kind of caller.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "attachments/attachment_samples.hpp"  // tests/ is on the include path
+#include "bihuan/attachments.hpp"
+#include "serve_process.hpp"
 #include "server_fixture.hpp"
 
 namespace bihuan::test {
@@ -24,13 +29,30 @@ const char* kEvidence = R"({
   }
 })";
 
+// A start whose data names a scanned letter.
+const char* kScanned = R"({
+  "id": "t.scanned", "version": 1,
+  "dataSchema": {"type": "object", "properties": {
+    "scan": {"type": "string", "format": "bihuan-attachment"}}},
+  "initial": "OPEN",
+  "states": {"OPEN": {"on": {"close": {"target": "DONE"}}},
+             "DONE": {"type": "final", "outcome": "done"}}
+})";
+
 class AttachmentsTest : public ServerTest {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
-    auto res = engine_->deploy(json::parse(kEvidence), "evidence");
-    ASSERT_TRUE(res.ok) << (res.problems.items().empty() ? ""
-                                                         : res.problems.items()[0].to_string());
+    for (const char* doc : {kEvidence, kScanned}) {
+      auto res = engine_->deploy(json::parse(doc), "evidence");
+      ASSERT_TRUE(res.ok) << (res.problems.items().empty() ? ""
+                                                           : res.problems.items()[0].to_string());
+    }
+  }
+  std::string stored_path(const std::string& address) const {
+    std::string hex = address.substr(7);
+    return dir_ + "/data/attachments/sha256/" + hex.substr(0, 2) + "/" + hex.substr(2, 2) + "/" +
+           hex;
   }
   ServerConfig config_with_other() const {
     ServerConfig c = config();
@@ -162,6 +184,238 @@ TEST_F(AttachmentsTest, AStepNamingAFileNotStoredIsRefusedWithItsPointer) {
             200);
   // Named by a step: no longer an orphan candidate.
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/attachments/pending/" + a.substr(7)));
+}
+
+TEST_F(AttachmentsTest, StartDataNamingAFileNotStoredIsRefusedWithItsPointer) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  std::string missing = "sha256:" + std::string(64, 'd');
+  auto r =
+      clerk.post("/v1/instances", {{"definition", "t.scanned"}, {"data", {{"scan", missing}}}});
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("/data/scan"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("not stored"), std::string::npos) << r.body;
+  auto bad =
+      clerk.post("/v1/instances", {{"definition", "t.scanned"}, {"data", {{"scan", "x.pdf"}}}});
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  std::string scan = upload(clerk, samples::pdf()).json_body()["address"];
+  auto ok = clerk.post("/v1/instances", {{"definition", "t.scanned"}, {"data", {{"scan", scan}}}});
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/attachments/pending/" + scan.substr(7)))
+      << "named by the start: no longer an orphan candidate";
+}
+
+TEST_F(AttachmentsTest, VerifyRehashesEveryNamedFileAndNamesEntryAndPointer) {
+  serve();
+  HttpClient clerk(port_, "clerk-token"), admin(port_, "admin-token");
+  std::string a = upload(clerk, samples::png(21)).json_body()["address"];
+  std::string b = upload(clerk, samples::png(22)).json_body()["address"];
+  std::string scan = upload(clerk, samples::pdf()).json_body()["address"];
+  auto s1 = clerk.post("/v1/instances", {{"definition", "t.scanned"}, {"data", {{"scan", scan}}}});
+  ASSERT_EQ(s1.status, 201) << s1.body;
+  std::string scanned = s1.json_body()["id"];
+  auto s2 =
+      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
+  ASSERT_EQ(s2.status, 201) << s2.body;
+  std::string id = s2.json_body()["id"];
+  ASSERT_EQ(clerk
+                .post("/v1/instances/" + id + "/events",
+                      {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}})
+                .status,
+            200);
+  auto intact = admin.get("/v1/verify");
+  ASSERT_EQ(intact.status, 200) << intact.body;
+  EXPECT_TRUE(intact.json_body()["ok"].get<bool>()) << intact.body;
+
+  // Damage: photo a's bytes change (same size), the scan is deleted; b stays intact.
+  std::filesystem::permissions(stored_path(a), std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  {
+    std::fstream f(stored_path(a), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x7f');
+  }
+  std::filesystem::remove(stored_path(scan));
+  auto damaged = admin.get("/v1/verify");
+  ASSERT_EQ(damaged.status, 200) << damaged.body;
+  json rep = damaged.json_body();
+  EXPECT_FALSE(rep["ok"].get<bool>());
+  std::vector<json> found;
+  for (const auto& p : rep["problems"])
+    if (p["kind"] == "attachment") found.push_back(p);
+  ASSERT_EQ(found.size(), 2u) << damaged.body;
+  std::string corrupt, gone;
+  for (const auto& p : found) (p["key"] == id ? corrupt : gone) = p["text"].get<std::string>();
+  EXPECT_NE(corrupt.find("entry 2: /payload/photos/0 names " + a), std::string::npos) << corrupt;
+  EXPECT_NE(corrupt.find("corrupt"), std::string::npos) << corrupt;
+  EXPECT_NE(gone.find("instance " + scanned + ": entry 1: /data/scan names " + scan),
+            std::string::npos)
+      << gone;
+  EXPECT_NE(gone.find("not stored"), std::string::npos) << gone;
+  EXPECT_EQ(damaged.body.find(b), std::string::npos) << "b is intact";
+}
+
+TEST_F(AttachmentsTest, ABackupHoldsTheFilesAndVerifiesOnItsOwn) {
+  serve();
+  HttpClient clerk(port_, "clerk-token"), admin(port_, "admin-token");
+  std::string a = upload(clerk, samples::png(31)).json_body()["address"];
+  std::string b = upload(clerk, samples::jpeg()).json_body()["address"];
+  std::string unnamed = upload(clerk, samples::png(32)).json_body()["address"];
+  auto s =
+      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
+  ASSERT_EQ(s.status, 201) << s.body;
+  std::string id = s.json_body()["id"];
+  ASSERT_EQ(clerk
+                .post("/v1/instances/" + id + "/events",
+                      {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}})
+                .status,
+            200);
+  auto backup = admin.post("/v1/backup", {{"dir", "evidence"}});
+  ASSERT_EQ(backup.status, 200) << backup.body;
+  std::string copy = dir_ + "/data-backups/evidence";
+  std::string hex = unnamed.substr(7);
+  EXPECT_TRUE(std::filesystem::exists(copy + "/attachments/pending/" + hex))
+      << "the orphan candidate keeps its marker in the copy";
+  EXPECT_FALSE(std::filesystem::exists(copy + "/attachments/pending/" + a.substr(7)));
+  EXPECT_TRUE(std::filesystem::exists(copy + "/attachments/sha256/" + hex.substr(0, 2) + "/" +
+                                      hex.substr(2, 2) + "/" + hex + ".json"));
+  Problems problems;
+  EngineOptions eo;
+  eo.data_dir = copy;
+  auto restored = Engine::open(eo, problems);
+  ASSERT_TRUE(restored) << (problems.items().empty() ? "" : problems.items()[0].to_string());
+  VerifyReport clean = restored->verify();
+  EXPECT_TRUE(clean.ok()) << (clean.broken.empty() ? "" : clean.broken[0]);
+  EXPECT_EQ(clean.instances, 1u);
+  // The copy's files are the ones checked: damage one there, the original stays clean.
+  std::string ahex = a.substr(7);
+  std::filesystem::remove(copy + "/attachments/sha256/" + ahex.substr(0, 2) + "/" +
+                          ahex.substr(2, 2) + "/" + ahex);
+  VerifyReport damaged = restored->verify();
+  ASSERT_EQ(damaged.problems.size(), 1u);
+  EXPECT_EQ(damaged.problems[0].kind, "attachment");
+  EXPECT_NE(damaged.problems[0].text.find("/payload/photos/0 names " + a), std::string::npos)
+      << damaged.problems[0].text;
+  restored->close();
+  EXPECT_TRUE(admin.get("/v1/verify").json_body()["ok"].get<bool>());
+}
+
+// The files in <data>/attachments/tmp (streamed uploads being written).
+std::size_t temp_files(const std::string& data) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(data + "/attachments/tmp", ec))
+    n += e.is_regular_file();
+  return n;
+}
+
+// Sends a request's head and `body` on a raw socket; answers the socket (still open).
+std::unique_ptr<boost::asio::ip::tcp::socket> send_raw(boost::asio::io_context& io,
+                                                       std::uint16_t port, const std::string& head,
+                                                       const std::string& body) {
+  auto sock = std::make_unique<boost::asio::ip::tcp::socket>(io);
+  sock->connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(*sock, boost::asio::buffer(head));
+  boost::asio::write(*sock, boost::asio::buffer(body));
+  return sock;
+}
+
+TEST_F(AttachmentsTest, AStreamedUploadOverTheLimitLeavesNoTempFile) {
+  ServerConfig cfg = config();
+  cfg.attachments.max_bytes = 100000;
+  serve(cfg);
+  // Chunked: the size is known only while reading; the read stops at the limit.
+  boost::asio::io_context io;
+  std::string chunk = samples::png(60000);
+  std::ostringstream body;
+  for (int i = 0; i < 2; ++i) body << std::hex << chunk.size() << "\r\n" << chunk << "\r\n";
+  body << "0\r\n\r\n";
+  auto sock = send_raw(io, port_,
+                       "POST /v1/attachments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                       "clerk-token\r\nTransfer-Encoding: chunked\r\n\r\n",
+                       body.str());
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  boost::beast::error_code ec;
+  http::read(*sock, buf, res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 413u) << res.body();
+  EXPECT_NE(res.body().find("attachment-too-large"), std::string::npos) << res.body();
+  HttpClient c(port_, "clerk-token");
+  EXPECT_EQ(upload(c, "words, not a photo\n").status, 415);
+  EXPECT_EQ(upload(c, samples::png(70000)).status, 201) << "under the limit: stored";
+  EXPECT_EQ(temp_files(dir_ + "/data"), 0u) << "refused uploads leave nothing in tmp/";
+}
+
+TEST_F(AttachmentsTest, KillNineDuringAnUploadLosesNothingAcknowledgedAndLeavesNoHalfFile) {
+  std::string data = dir_ + "/served";
+  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--data-dir", data, "--no-workflows"};
+  ServeProcess first;
+  ASSERT_TRUE(first.start(args, dir_ + "/first.log")) << first.text();
+  std::string token;
+  std::getline(std::ifstream(data + "/dev-admin-token") >> std::ws, token);
+  ASSERT_GE(token.size(), 32u);
+  HttpClient c(first.port, token);
+  std::vector<std::string> acknowledged;
+  for (std::size_t pad : {1000u, 200000u, 3000000u}) {
+    auto r = upload(c, samples::png(pad));
+    ASSERT_EQ(r.status, 201) << r.body;
+    acknowledged.push_back(r.json_body()["address"]);
+  }
+  // An 8 MiB upload, half sent: the server is killed while its temp file is being written.
+  const std::size_t total = 8u << 20, half = 4u << 20;
+  boost::asio::io_context io;
+  auto sock = send_raw(io, first.port,
+                       "POST /v1/attachments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           token + "\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n",
+                       samples::png(half - 33));
+  // The server writes whole 64 KiB pieces: up to one piece may still be in its buffer.
+  const std::uintmax_t enough = half - (64u << 10);
+  std::uintmax_t written = 0;
+  for (int i = 0; i < 3000 && written < enough; ++i) {  // polling the server's I/O, up to 30 s
+    written = 0;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(data + "/attachments/tmp", ec))
+      written = std::max(written, e.file_size(ec));
+    if (written < enough) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(written, enough) << "the half upload reached tmp/";
+  ASSERT_LE(written, half);
+  first.kill9();
+  EXPECT_EQ(temp_files(data), 1u) << "the half file is there until the restart";
+
+  ServeProcess again;
+  ASSERT_TRUE(again.start(args, dir_ + "/again.log")) << again.text();
+  EXPECT_EQ(temp_files(data), 0u) << "tmp/ emptied at start";
+  std::size_t stored = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(data + "/attachments/sha256"))
+    stored += e.is_regular_file() && e.path().extension() != ".json";
+  EXPECT_EQ(stored, 3u) << "no half file under an address";
+  for (const auto& a : acknowledged)
+    EXPECT_EQ(AttachmentStore::check_file(data, a), AttachmentStore::Check::ok) << a;
+  HttpClient c2(again.port, token);
+  auto v = c2.get("/v1/verify");
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_TRUE(v.json_body()["ok"].get<bool>()) << v.body;
+  EXPECT_EQ(upload(c2, samples::png(1000)).status, 200) << "still stored: answered as existing";
+  EXPECT_EQ(again.stop(), 0);
+}
+
+// The console judges "overdue" at the engine's clock: /v1/me answers it (RFC 3339, ms).
+TEST_F(AttachmentsTest, MeAnswersTheEnginesClockWithMilliseconds) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  auto before = std::chrono::time_point_cast<Millis>(engine_->clock().now());
+  auto me = clerk.get("/v1/me");
+  auto after = engine_->clock().now();
+  ASSERT_EQ(me.status, 200) << me.body;
+  std::string now = me.json_body()["now"];
+  EXPECT_EQ(now.size(), 24u) << now;  // 2026-12-05T22:20:56.123Z
+  EXPECT_EQ(now.back(), 'Z') << now;
+  auto at = parse_time(now);
+  ASSERT_TRUE(at) << now;
+  EXPECT_LE(before, *at);
+  EXPECT_LE(*at, after);
 }
 
 }  // namespace

@@ -121,6 +121,11 @@ def main():
         shown = driver.find_elements(By.CSS_SELECTOR, "#timers li.timer")
         check(len(shown) == len(timers) and shown[0].get_attribute("data-kind") == timers[0]["kind"],
               f"the page lists the {len(timers)} pending timers, due first")
+        # "Overdue" at the engine's clock (/v1/me `now`, in the demo's 2022), not the browser's
+        # (years later): a pending timer has not come due, so none is marked.
+        check(me.get("now", "").startswith("2022-12-10"), f"/v1/me answers the engine's clock ({me.get('now')})")
+        late = driver.find_elements(By.CSS_SELECTOR, "#timers li.timer .badge.late")
+        check(not late, f"no pending timer shows as overdue at the engine's clock ({len(late)} do)")
         res = driver.find_element(By.ID, "chain-result")
         check(res.get_attribute("data-ok") == "true" and res.get_attribute("data-entries") == str(len(hist))
               and "哈希链" in res.text, f"the chain check is shown ok ({res.text})")

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "bihuan/attachments.hpp"
 #include "bihuan/json.hpp"
@@ -36,13 +37,6 @@ std::string hex_of(const unsigned char* bytes, unsigned n) {
     out += digits[bytes[i] & 15];
   }
   return out;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  return hex_of(md, n);
 }
 
 std::string sys_error(const std::string& what) { return what + ": " + std::strerror(errno); }
@@ -86,6 +80,51 @@ bool read_all(const fs::path& path, std::string& out) {
 }
 
 }  // namespace
+
+constexpr std::size_t kHeadBytes = 64 * 1024;  // what libmagic looks at
+
+struct AttachmentUpload::State {
+  int fd = -1;
+  fs::path path;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  std::string head;  // the first kHeadBytes
+  std::uint64_t size = 0, max = 0;
+  bool too_large = false, installed = false;
+  std::string error;
+  ~State() {
+    if (fd >= 0) ::close(fd);
+    if (!installed && !path.empty()) ::unlink(path.c_str());
+  }
+};
+
+AttachmentUpload::AttachmentUpload(std::unique_ptr<State> state) : s_(std::move(state)) {}
+AttachmentUpload::~AttachmentUpload() = default;
+std::uint64_t AttachmentUpload::size() const { return s_->size; }
+bool AttachmentUpload::too_large() const { return s_->too_large; }
+const std::string& AttachmentUpload::error() const { return s_->error; }
+
+bool AttachmentUpload::write(std::string_view piece) {
+  State& s = *s_;
+  if (s.too_large || !s.error.empty()) return false;
+  if (piece.size() > s.max - s.size) {
+    s.too_large = true;
+    return false;
+  }
+  std::size_t done = 0;
+  while (done < piece.size()) {
+    ssize_t n = ::write(s.fd, piece.data() + done, piece.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s.error = sys_error("write " + s.path.string());
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  EVP_DigestUpdate(s.md.get(), piece.data(), piece.size());
+  if (s.head.size() < kHeadBytes) s.head.append(piece.substr(0, kHeadBytes - s.head.size()));
+  s.size += piece.size();
+  return true;
+}
 
 struct AttachmentStore::Impl {
   AttachmentOptions options;
@@ -163,24 +202,60 @@ std::string AttachmentStore::path_of(std::string_view address) const {
   return hex ? (impl_->dir_of(*hex) / *hex).string() : std::string();
 }
 
+std::unique_ptr<AttachmentUpload> AttachmentStore::begin_upload() {
+  auto state = std::make_unique<AttachmentUpload::State>();
+  state->max = impl_->options.max_bytes;
+  EVP_DigestInit_ex(state->md.get(), EVP_sha256(), nullptr);
+  fs::path t = impl_->tmp_name();
+  state->fd = ::open(t.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (state->fd < 0)
+    state->error = sys_error("open " + t.string());
+  else
+    state->path = t;
+  return std::unique_ptr<AttachmentUpload>(new AttachmentUpload(std::move(state)));
+}
+
 AttachmentStore::PutResult AttachmentStore::put(std::string_view bytes,
                                                 const std::string& uploaded_by, TimePoint now) {
-  PutResult r;
   if (bytes.size() > impl_->options.max_bytes) {
+    PutResult r;
     r.status = PutStatus::too_large;
     return r;
   }
-  std::string type = impl_->detect(bytes);
+  auto upload = begin_upload();
+  upload->write(bytes);
+  return put(*upload, uploaded_by, now);
+}
+
+AttachmentStore::PutResult AttachmentStore::put(AttachmentUpload& upload,
+                                                const std::string& uploaded_by, TimePoint now) {
+  PutResult r;
+  AttachmentUpload::State& u = *upload.s_;
+  if (u.too_large) {
+    r.status = PutStatus::too_large;
+    return r;
+  }
+  if (!u.error.empty()) {
+    r.error = u.error;
+    return r;
+  }
+  std::string type = impl_->detect(u.head);
   bool allowed = false;
   for (const auto& t : impl_->options.types) allowed = allowed || t == type;
   if (!allowed) {
     r.status = PutStatus::wrong_type;
     r.detected = type;
-    return r;
+    return r;  // the temp file goes with the upload
   }
-  std::string hex = sha256_hex(bytes);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned mdn = 0;
+  EVP_DigestFinal_ex(u.md.get(), md, &mdn);
+  std::string hex = hex_of(md, mdn);
   std::string address = "sha256:" + hex;
   try {
+    if (::fsync(u.fd) != 0) throw std::runtime_error(sys_error("fsync " + u.path.string()));
+    ::close(u.fd);
+    u.fd = -1;
     std::lock_guard lock(impl_->write_mu);
     fs::path dir = impl_->dir_of(hex);
     fs::path file = dir / hex, record = dir / (hex + ".json");
@@ -189,14 +264,20 @@ AttachmentStore::PutResult AttachmentStore::put(std::string_view bytes,
       r.info = *have;
       return r;
     }
-    r.info = {address, bytes.size(), type, uploaded_by, now};
+    r.info = {address, u.size, type, uploaded_by, now};
     // The pending marker first: a crash after it leaves an orphan candidate the sweep
     // removes, never an unlisted file.
     if (!fs::exists(impl_->pending / hex))
       impl_->install(json{{"at", now.time_since_epoch().count()}}.dump(), impl_->pending / hex);
-    if (!fs::exists(file)) impl_->install(bytes, file);
+    if (!fs::exists(file)) {
+      fs::create_directories(dir);
+      if (::rename(u.path.c_str(), file.c_str()) != 0)
+        throw std::runtime_error(sys_error("rename to " + file.string()));
+      u.installed = true;
+      sync_dir(dir);
+    }
     json rec = {{"address", address},
-                {"size", bytes.size()},
+                {"size", u.size},
                 {"contentType", type},
                 {"uploadedBy", uploaded_by},
                 {"uploadedAtMs", now.time_since_epoch().count()}};
@@ -235,10 +316,75 @@ bool AttachmentStore::read(std::string_view address, std::string& out) const {
 }
 
 AttachmentStore::Check AttachmentStore::check(std::string_view address) const {
+  return check_file(impl_->root.parent_path().string(), address);
+}
+
+AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
+                                                   std::string_view address) {
   auto hex = parse_address(address);
-  std::string bytes;
-  if (!hex || !read_all(impl_->dir_of(*hex) / *hex, bytes)) return Check::missing;
-  return sha256_hex(bytes) == *hex ? Check::ok : Check::corrupt;
+  if (!hex) return Check::missing;
+  fs::path file =
+      fs::path(data_dir) / "attachments" / "sha256" / hex->substr(0, 2) / hex->substr(2, 2) / *hex;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Check::missing;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(64 * 1024);
+  bool read_ok = true;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) read_ok = false;
+    if (n <= 0) break;
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  return read_ok && hex_of(md, n) == *hex ? Check::ok : Check::corrupt;
+}
+
+bool AttachmentStore::copy_files(const std::string& data_dir, const std::string& dest_dir,
+                                 std::string* error) {
+  fs::path from = fs::path(data_dir) / "attachments";
+  fs::path to = fs::path(dest_dir) / "attachments";
+  std::error_code ec;
+  if (!fs::is_directory(from, ec)) return true;
+  try {
+    std::uint64_t n = 0;
+    for (const char* part : {"sha256", "pending"}) {
+      fs::create_directories(to / part);
+      fs::create_directories(to / "tmp");
+      std::error_code walk;
+      for (auto it = fs::recursive_directory_iterator(from / part, walk);
+           !walk && it != fs::recursive_directory_iterator(); it.increment(walk)) {
+        fs::path rel = fs::relative(it->path(), from);
+        if (it->is_directory()) {
+          fs::create_directories(to / rel);
+          continue;
+        }
+        std::string bytes;
+        if (!read_all(it->path(), bytes)) continue;  // removed meanwhile (an orphan)
+        fs::path tmp = to / "tmp" / ("copy-" + std::to_string(n++));
+        write_synced(tmp, bytes);
+        if (::rename(tmp.c_str(), (to / rel).c_str()) != 0)
+          throw std::runtime_error(sys_error("rename to " + (to / rel).string()));
+      }
+      if (walk && walk != std::errc::no_such_file_or_directory)
+        throw std::runtime_error("cannot list " + (from / part).string() + ": " + walk.message());
+      for (auto it = fs::recursive_directory_iterator(to / part);
+           it != fs::recursive_directory_iterator(); ++it)
+        if (it->is_directory()) sync_dir(it->path());
+      sync_dir(to / part);
+    }
+    sync_dir(to);
+    sync_dir(dest_dir);
+  } catch (const std::exception& e) {
+    if (error) *error = std::string("backup of the attachments failed: ") + e.what();
+    return false;
+  }
+  return true;
 }
 
 void AttachmentStore::mark_referenced(std::string_view address) {

@@ -1,6 +1,7 @@
 // Opening, the writer thread and group commit. Reads live in reads.cpp.
 #include "runtime/engine_impl.hpp"
 
+#include "bihuan/attachments.hpp"
 #include "bihuan/log.hpp"
 
 #include <filesystem>
@@ -753,6 +754,9 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
   // LMDB creates the copy 0666 less the umask; a backup holds every instance's data.
   if (rc == 0)
     fs::permissions(fs::path(dir) / "data.mdb", fs::perms::owner_read | fs::perms::owner_write, ec);
+  // The evidence files after the records: a file the copied history names is no longer
+  // an orphan candidate, so the sweep cannot remove it before it is copied.
+  if (rc == 0) return AttachmentStore::copy_files(options_.data_dir, dir, error);
   return rc == 0;
 }
 

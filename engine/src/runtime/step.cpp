@@ -541,7 +541,24 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
   rec.parent_event = parent_event;
   u_.original_state.emplace(rec.id, Unit::Original{});
   InstanceRecord& r = u_.records.emplace(rec.id, std::move(rec)).first->second;
-  check_data(r, def);
+  std::vector<std::pair<std::string, std::string>> named;  // attachments: {path, address}
+  {
+    AttachmentCollector collect(named);
+    check_data(r, def);
+  }
+  // Files the start data names must be stored, as for a payload (docs/attachments.md).
+  if (env_.attachment_stored && *env_.attachment_stored)
+    for (const auto& [path, address] : named)
+      if (!(*env_.attachment_stored)(address)) {
+        std::string pointer = "/data" + path;
+        fail(
+            StepError::data_invalid,
+            "the data of a new " + def.id +
+                " instance names a file that is not stored: " + address + " at " + pointer,
+            {{"problems",
+              json::array({{{"pointer", pointer},
+                            {"message", "not stored: upload it first (POST /v1/attachments)"}}})}});
+      }
   json initial_data = r.data;
   std::vector<int> path{def.initial};
   for (int c = def.states[def.initial].initial_child; c >= 0; c = def.states[c].initial_child)

@@ -11,6 +11,7 @@
 #include "runtime/idempotency.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record_check.hpp"
+#include "runtime/verify_attachments.hpp"
 #include "storage/walk.hpp"
 
 namespace bihuan::runtime {
@@ -59,8 +60,8 @@ struct Seen {
 // store. Every problem goes to `out` at once.
 class Checker {
  public:
-  Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out)
-      : txn_(txn), defs_(defs), out_(out) {}
+  Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out, const std::string& dir)
+      : txn_(txn), defs_(defs), out_(out), attachments_(dir, defs) {}
 
   void run() {
     records();
@@ -249,6 +250,11 @@ class Checker {
         broken(std::string("hash differs from the one ") + newer + " names (link broken)");
       if (history_hash(e->prev_hash, body) != e->hash)
         broken("content does not match its hash (tampered)");
+      attachments_.entry(r, *e, [&](const std::string& why) {
+        if (++problems_ <= kMaxProblems)
+          send_problem(out_, "attachment", "attachments", id_text,
+                       "instance " + id_text + ": entry " + std::to_string(e->seq) + ": " + why);
+      });
       newer_prev = e->prev_hash;
       newer = "the next entry";
       --expect;
@@ -487,6 +493,7 @@ class Checker {
   ChildOut& out_;
   std::unordered_map<std::uint64_t, Seen> seen_;
   std::uint64_t instances_ = 0, entries_ = 0, index_entries_ = 0, problems_ = 0;
+  AttachmentAudit attachments_;  // the files entries name (verify_attachments.hpp)
 };
 
 ChildOut* assert_out = nullptr;  // the child's pipe, for LMDB's assertion message
@@ -538,7 +545,7 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs) {
         out.line('O', "cannot begin a read transaction on " + dir + ": " + storage::error_text(rc));
         return;
       }
-      Checker(*txn, *defs, out).run();
+      Checker(*txn, *defs, out, dir).run();
     } catch (const std::exception& e) {
       out.line('X', e.what());
     }
