@@ -61,7 +61,8 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
     p.epoch = seen_epoch_;
     p.not_before = due;
     Store store(*txn, overlay_, p.number, p.ops);
-    StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade, attachment_check()};
+    StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
+                     attachment_check()};
     Batch b{store, TimePoint(Millis(due)), {}, next_, ids_, 0, 0, {}};
     Stepper stepper(step_env);
     for (const auto& key : keys) {

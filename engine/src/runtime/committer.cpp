@@ -6,7 +6,9 @@
 
 namespace bihuan::runtime {
 
-void Committer::start() { thread_ = std::thread([this] { loop(); }); }
+void Committer::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Committer::stop() {
   {

@@ -165,8 +165,8 @@ void Reader::observe_definitions(storage::Txn& txn) const {
   load_definitions(txn, nullptr);
 }
 
-std::shared_ptr<const Definition> Reader::definition(
-    const std::string& id, std::optional<std::int64_t> version) const {
+std::shared_ptr<const Definition> Reader::definition(const std::string& id,
+                                                     std::optional<std::int64_t> version) const {
   if (version)
     if (auto known = registry_.find(id, version)) return known;  // a stored version never changes
   read_txn();  // loads versions stored by another process, if any

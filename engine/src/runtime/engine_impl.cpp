@@ -477,7 +477,8 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
   }
   std::vector<StepResult> results;
   TimePoint now = options_.clock->now();
-  StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade, attachment_check()};
+  StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
+                   attachment_check()};
   int rc = 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
     results.clear();

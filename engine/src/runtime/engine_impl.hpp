@@ -90,9 +90,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::vector<HistoryEntry> history(const std::string& instance_id) const override {
     return reader_.history(instance_id);
   }
-  HistoryPage history_page(const HistoryQuery& q) const override {
-    return reader_.history_page(q);
-  }
+  HistoryPage history_page(const HistoryQuery& q) const override { return reader_.history_page(q); }
   InboxPage inbox_page(const InboxQuery& q) const override { return reader_.inbox_page(q); }
   std::optional<InstanceView> as_of(const std::string& instance_id, TimePoint t,
                                     std::string* unavailable = nullptr) const override {

@@ -236,8 +236,7 @@ bool EngineImpl::retry_dead_letter(std::uint64_t seq) {
 
 // A record that does not decode is skipped by every read (verify() lists it); wrong-typed
 // members read as missing.
-std::vector<OutboxMessage> Reader::dead_letters(std::size_t limit,
-                                                    std::uint64_t after_seq) const {
+std::vector<OutboxMessage> Reader::dead_letters(std::size_t limit, std::uint64_t after_seq) const {
   std::vector<OutboxMessage> out;
   auto txn = read_txn();
   if (!txn) return out;
@@ -274,7 +273,7 @@ std::vector<OutboxMessage> Reader::outbox(std::size_t limit, std::uint64_t after
 // Walks the channel's keys from `after`: each names a seq whose record is read and must
 // name this very key (a stale key, left by a damaged record, is skipped: verify reports it).
 OutboxDuePage Reader::outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
-                                     std::optional<OutboxDueKey> after) const {
+                                 std::optional<OutboxDueKey> after) const {
   OutboxDuePage page;
   if (after) page.next = *after;
   auto txn = read_txn();

@@ -86,7 +86,8 @@ void EngineImpl::catch_up(std::vector<Request>& batch) {
 }
 
 void EngineImpl::run_staged(std::vector<Request>& batch) {
-  StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade, attachment_check()};
+  StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
+                   attachment_check()};
   while (!batch.empty()) {
     Prepared p;
     p.number = ++batch_number_;

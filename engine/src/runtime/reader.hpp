@@ -23,10 +23,10 @@
 
 #include "bihuan/engine.hpp"
 #include "runtime/access_index.hpp"
+#include "runtime/batch.hpp"
 #include "runtime/record.hpp"
 #include "runtime/scan.hpp"
 #include "runtime/stepper.hpp"
-#include "runtime/batch.hpp"
 #include "storage/lmdb_env.hpp"
 
 namespace bihuan::runtime {

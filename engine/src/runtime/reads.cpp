@@ -3,10 +3,10 @@
 
 #include "bihuan/expr.hpp"
 #include "bihuan/query_match.hpp"
-#include "runtime/reader.hpp"
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/outbox_state.hpp"
+#include "runtime/reader.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 #include "runtime/step_access.hpp"
@@ -28,7 +28,7 @@ std::unique_ptr<storage::Txn> Reader::read_txn(int* rc) const {
 }
 
 std::optional<InstanceRecord> Reader::read_record(storage::Txn& txn, std::uint64_t id,
-                                                      std::string* damage, int* rc_out) const {
+                                                  std::string* damage, int* rc_out) const {
   int rc = 0;
   auto bytes = txn.get(Db::inst, be64(id), rc);
   if (rc_out) *rc_out = rc;
@@ -68,7 +68,7 @@ InstanceView Reader::view_of(const InstanceRecord& r) const {
 }
 
 std::optional<InstanceView> Reader::get(const std::string& instance_id,
-                                            std::string* unavailable) const {
+                                        std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
@@ -82,7 +82,7 @@ std::optional<InstanceView> Reader::get(const std::string& instance_id,
 }
 
 std::optional<InstanceView> Reader::get_by_business_key(const std::string& key,
-                                                            std::string* unavailable) const {
+                                                        std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   int rc = 0;
   auto txn = read_txn(&rc);
@@ -452,7 +452,7 @@ HistoryPage Reader::history_page(const HistoryQuery& q) const {
 }
 
 std::optional<InstanceView> Reader::as_of(const std::string& instance_id, TimePoint t,
-                                              std::string* unavailable) const {
+                                          std::string* unavailable) const {
   HistoryPage page = history_page({instance_id, "", 0});
   if (page.unavailable) {
     if (unavailable) *unavailable = page.error;
@@ -554,7 +554,7 @@ ChainCheck Reader::verify_instance(const std::string& instance_id) const {
 }
 
 std::vector<PendingTimer> Reader::instance_timers(const std::string& instance_id,
-                                                      std::string* unavailable) const {
+                                                  std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   std::vector<PendingTimer> out;
   auto id = id_from_text(instance_id);
@@ -604,7 +604,7 @@ std::vector<PendingTimer> Reader::instance_timers(const std::string& instance_id
 }
 
 ChildrenPage Reader::children(const std::string& instance_id, const std::string& cursor,
-                                  std::size_t limit, const std::optional<Actor>& viewer) const {
+                              std::size_t limit, const std::optional<Actor>& viewer) const {
   ChildrenPage page;
   auto id = id_from_text(instance_id);
   if (!id) return page;

@@ -17,17 +17,7 @@ namespace bihuan::runtime {
 // One request to the writer. Completed exactly once through `done`, after its batch is
 // durable (or refused, or failed), on the writer's or the committer's thread.
 struct Request {
-  enum Kind {
-    start,
-    event,
-    cancel,
-    fire_timers,
-    deploy,
-    ack,
-    barrier,
-    outbox_state,
-    migrate
-  } kind;
+  enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state, migrate } kind;
   std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
   std::optional<EventRequest> event_req;  // empty unless kind == event
   std::uint64_t id = 0;
