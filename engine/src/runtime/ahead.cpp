@@ -14,7 +14,7 @@
 // the writer hands off nothing else (a batch that comes first cancels it, one that comes
 // after its due time lets it commit first), so nothing commits in between in this
 // process. Another process that commits before the replay begins is told by the stamp
-// (kConflict), as for any staged batch: the sweep request is then executed again, the
+// (Committer::kConflict), as for any staged batch: the sweep request is then executed again, the
 // usual way; once the replay has begun, LMDB's writer lock keeps it out. Nothing is
 // committed before the due time: a crash loses nothing (the timers fire after restart)
 // and a cancelled burst leaves no trace but the ids and log numbers the writer takes
@@ -32,10 +32,7 @@ using storage::Db;
 void EngineImpl::prepare_ahead(std::int64_t due) {
   ahead_tried_ = due;
   wait_committer_idle();
-  {
-    std::lock_guard lock(cmu_);
-    if (seen_epoch_ != epoch_) return;  // the committer handed requests back: usual path
-  }
+  if (!committer_->same_epoch(seen_epoch_)) return;  // requests were handed back: usual path
   overlay_.clear();  // every batch handed off has committed: the snapshot holds them all
   Ahead a{due, 0, ids_, next_};
   Prepared p;
@@ -64,7 +61,8 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
     p.epoch = seen_epoch_;
     p.not_before = due;
     Store store(*txn, overlay_, p.number, p.ops);
-    StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade, attachment_check()};
+    StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
+                     attachment_check()};
     Batch b{store, TimePoint(Millis(due)), {}, next_, ids_, 0, 0, {}};
     Stepper stepper(step_env);
     for (const auto& key : keys) {
@@ -98,69 +96,20 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
   if (!drops.is_null()) result.details["dropped"] = std::move(drops);
   p.results.push_back(std::move(result));
   counters_.timers_ahead.fetch_add(a.fired, std::memory_order_relaxed);
-  std::unique_lock lock(cmu_);  // the committer is idle (above) and only this thread hands off
-  {
-    std::lock_guard q(mu_);
-    committer_busy_ = true;
-    handed_size_ = p.requests.size();
-    handed_at_ = std::chrono::steady_clock::now();
-  }
-  ahead_cancel_ = ahead_dropped_ = false;
-  pending_ = std::move(p);
+  committer_->hand_off_ahead(std::move(p));
   ahead_ = std::move(a);
-  lock.unlock();
-  ccv_.notify_all();
 }
 
 void EngineImpl::settle_ahead() {
-  {
-    std::unique_lock lock(cmu_);
-    if (ahead_->due <= options_.clock->now().time_since_epoch().count()) {
-      // Due: committed (or being committed) like any staged batch. The committer looks at
-      // the clock again now rather than at its next look.
-      ahead_.reset();
-      lock.unlock();
-      ccv_.notify_all();
-      return;
-    }
-    ahead_cancel_ = true;
-    ccv_.notify_all();
-    ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
-    if (!ahead_dropped_) {  // the due time came first after all: it committed
-      ahead_.reset();
-      return;
-    }
+  if (committer_->settle(ahead_->due)) {  // due, or it committed after all
+    ahead_.reset();
+    return;
   }
   overlay_.clear();
   ids_ = ahead_->ids;
   next_ = ahead_->next;
   counters_.timers_ahead_dropped.fetch_add(ahead_->fired, std::memory_order_relaxed);
   ahead_.reset();
-}
-
-EngineImpl::Held EngineImpl::hold_until(std::int64_t ms, std::unique_lock<std::mutex>& lock,
-                                        std::chrono::steady_clock::time_point limit) {
-  while (!ahead_cancel_) {
-    std::int64_t left = ms - options_.clock->now().time_since_epoch().count();
-    if (left <= 0) return Held::due;
-    auto now = std::chrono::steady_clock::now();
-    if (now >= limit) return Held::expired;
-    // The clock is wall time (it can be set): look again at least every 50 ms.
-    auto step = std::chrono::milliseconds(std::min<std::int64_t>(left, 50));
-    ccv_.wait_until(lock, std::min<std::chrono::steady_clock::time_point>(limit, now + step));
-  }
-  return Held::cancelled;
-}
-
-std::int64_t EngineImpl::replay_lead_ms(const Prepared& p) {
-  return std::clamp<std::int64_t>(static_cast<std::int64_t>(p.ops.size()) * 2 / 1000, 10, 250);
-}
-
-void EngineImpl::observe_ahead_lag(const Prepared& p) {
-  double late =
-      std::max<std::int64_t>(0, options_.clock->now().time_since_epoch().count() - p.not_before) /
-      1000.0;
-  counters_.timer_lag.observe(late, p.results.front().details.value("fired", std::uint64_t{0}));
 }
 
 }  // namespace bihuan::runtime

@@ -43,7 +43,7 @@ DeployResult EngineImpl::deploy(const json& doc, const std::string& source_name)
   out.version = def->version;
   // The registry holds committed versions only, and a stored version never changes: a
   // version found there is decided without the writer.
-  if (auto existing = registry_.find(def->id, def->version)) {
+  if (auto existing = reader_.registry().find(def->id, def->version)) {
     if (existing->digest == def->digest) {
       out.ok = out.unchanged = true;
       return out;
@@ -103,15 +103,18 @@ void EngineImpl::register_deployed(const std::vector<Request>& batch,
     if (batch[i].kind != Request::deploy || !results[i].ok() ||
         !results[i].details.contains("stored"))
       continue;
-    registry_.add(batch[i].def);
-    // Ours is the next count: nothing else is new. (Otherwise the next read loads the rest.)
-    std::uint64_t n = results[i].details["stored"].get<std::uint64_t>();
-    std::uint64_t seen = n - 1;
-    defs_seen_.compare_exchange_strong(seen, n);
+    reader_.registered(batch[i].def, results[i].details["stored"].get<std::uint64_t>());
   }
 }
 
-bool EngineImpl::load_definitions(storage::Txn& txn, Problems* problems) const {
+void Reader::registered(std::shared_ptr<const Definition> def, std::uint64_t count) const {
+  registry_.add(std::move(def));
+  // Ours is the next count: nothing else is new. (Otherwise the next read loads the rest.)
+  std::uint64_t seen = count - 1;
+  defs_seen_.compare_exchange_strong(seen, count);
+}
+
+bool Reader::load_definitions(storage::Txn& txn, Problems* problems) const {
   const std::uint64_t count = stored_count(txn);
   DefinitionContext ctx;
   ctx.calendars = options_.calendars.get();
@@ -154,7 +157,7 @@ bool EngineImpl::load_definitions(storage::Txn& txn, Problems* problems) const {
   return true;
 }
 
-void EngineImpl::observe_definitions(storage::Txn& txn) const {
+void Reader::observe_definitions(storage::Txn& txn) const {
   const std::uint64_t count = stored_count(txn);
   if (count <= defs_seen_.load()) return;  // also before init (defs_seen_ is max then)
   std::lock_guard lock(defs_mu_);
@@ -162,15 +165,15 @@ void EngineImpl::observe_definitions(storage::Txn& txn) const {
   load_definitions(txn, nullptr);
 }
 
-std::shared_ptr<const Definition> EngineImpl::definition(
-    const std::string& id, std::optional<std::int64_t> version) const {
+std::shared_ptr<const Definition> Reader::definition(const std::string& id,
+                                                     std::optional<std::int64_t> version) const {
   if (version)
     if (auto known = registry_.find(id, version)) return known;  // a stored version never changes
   read_txn();  // loads versions stored by another process, if any
   return registry_.find(id, version);
 }
 
-std::vector<std::shared_ptr<const Definition>> EngineImpl::definitions() const {
+std::vector<std::shared_ptr<const Definition>> Reader::definitions() const {
   read_txn();
   return registry_.all();
 }

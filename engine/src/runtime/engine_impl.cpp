@@ -71,6 +71,7 @@ using storage::Db;
 EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
     : options_(std::move(options)),
       env_(std::move(env)),
+      reader_(options_, *env_),
       pipelined_(options_.durable && options_.pipeline) {
   env_->on_fatal([this](int rc) { fail_stop(rc); });
 }
@@ -106,10 +107,6 @@ void EngineImpl::storage_failed(int rc, const std::string& what, std::size_t req
   if (storage::is_map_full(rc)) why += " (the map could not grow: is the disk full?)";
   log("error", "storage failed; " + what + " was not applied",
       {{"dataDir", options_.data_dir}, {"code", rc}, {"error", why}, {"requests", requests}});
-}
-
-std::string EngineImpl::unreadable(int rc) const {
-  return "the store could not be read (" + storage::error_text(rc) + "); retry later";
 }
 
 EngineImpl::~EngineImpl() { close(); }
@@ -215,7 +212,7 @@ bool EngineImpl::init(Problems& problems) {
     }
   }
   // Definitions: recompile every stored version (definitions.cpp).
-  if (!load_definitions(*txn, &problems)) return false;
+  if (!reader_.load_definitions(*txn, &problems)) return false;
   if ((rc = reload_sequences(*txn))) return unreadable_store(rc);
   {
     auto cur = txn->cursor(Db::timers);
@@ -223,13 +220,7 @@ bool EngineImpl::init(Problems& problems) {
     if (cur->status()) return unreadable_store(cur->status());
   }
   // Commits of another process from now on are told by the stamp they leave (foreign_commit).
-  {
-    std::random_device rd;
-    token_ = be64((std::uint64_t{rd()} << 32) ^ rd());
-    auto seen = txn->get(Db::meta, "writer", rc);
-    if (rc) return unreadable_store(rc);
-    stamp_ = seen ? std::string(*seen) : std::string();
-  }
+  if ((rc = stamp_.load(*txn))) return unreadable_store(rc);
   // Only a new store has something to write; opening an existing one writes nothing.
   if (fresh) {
     rc = txn->commit();
@@ -242,7 +233,11 @@ bool EngineImpl::init(Problems& problems) {
     return false;
   }
   writer_ = std::thread([this] { io_.run(); });
-  if (pipelined_) committer_ = std::thread([this] { committer_loop(); });
+  if (pipelined_) {
+    Committer::Sink& sink = *this;
+    committer_ = std::make_unique<Committer>(*env_, *options_.clock, stamp_, counters_, sink);
+    committer_->start();
+  }
   boost::asio::post(io_, [this] { schedule_timers(); });
   return true;
 }
@@ -265,8 +260,7 @@ void EngineImpl::close() {
       if (empty) {
         if (ahead_) settle_ahead();  // a burst not due yet is not committed early
         wait_committer_idle();
-        std::lock_guard lock(cmu_);
-        if (seen_epoch_ == epoch_) break;
+        if (!committer_ || committer_->same_epoch(seen_epoch_)) break;
       }
       drain();
     }
@@ -274,12 +268,7 @@ void EngineImpl::close() {
     work_.reset();
   });
   if (writer_.joinable()) writer_.join();
-  {
-    std::lock_guard lock(cmu_);
-    committer_stop_ = true;
-  }
-  ccv_.notify_all();
-  if (committer_.joinable()) committer_.join();
+  if (committer_) committer_->stop();
   if (env_->sync() == 0 && start_check_) start_check_->closed_cleanly();
   std::lock_guard lock(mu_);
   closed_ = true;
@@ -489,7 +478,8 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
   }
   std::vector<StepResult> results;
   TimePoint now = options_.clock->now();
-  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade, attachment_check()};
+  StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
+                   attachment_check()};
   int rc = 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
     results.clear();
@@ -497,12 +487,12 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
     if (!txn) break;
     // Another process committed since our last commit: its log keys and ids count.
     int seen = 0;
-    if (foreign_commit(*txn, &seen)) seen = reload_sequences(*txn);
+    if (stamp_.foreign(*txn, &seen)) seen = reload_sequences(*txn);
     if (seen) {
       rc = seen;
       break;
     }
-    observe_definitions(*txn);  // deployed by another process: known before this batch runs
+    reader_.observe_definitions(*txn);  // deployed by another process: known before this batch runs
     Store store(*txn);
     Batch b{store, now, {}, next_, ids_, 0, 0, {}};
     Stepper stepper(step_env);
@@ -513,8 +503,8 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
     std::string next_stamp;
     if (!rc && store.writes() == 0) {
       txn->abort();  // nothing changed: nothing to flush
-      next_stamp = stamp_;
-    } else if (!rc && !(rc = put_stamp(*txn, &next_stamp))) {
+      next_stamp = stamp_.current();
+    } else if (!rc && !(rc = stamp_.put(*txn, &next_stamp))) {
       auto cur = txn->cursor(Db::timers);
       if (cur->first()) next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
       rc = cur->status();
@@ -527,10 +517,9 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
       txn->abort();
     }
     if (rc == 0) {
-      const bool committed = next_stamp != stamp_;
+      const bool committed = next_stamp != stamp_.current();
       if (committed) {
-        stamp_ = std::move(next_stamp);
-        ++stamp_count_;
+        stamp_.committed(std::move(next_stamp));
         next_due_ms_ = next_due;
         register_deployed(batch, results);
       }

@@ -236,8 +236,7 @@ bool EngineImpl::retry_dead_letter(std::uint64_t seq) {
 
 // A record that does not decode is skipped by every read (verify() lists it); wrong-typed
 // members read as missing.
-std::vector<OutboxMessage> EngineImpl::dead_letters(std::size_t limit,
-                                                    std::uint64_t after_seq) const {
+std::vector<OutboxMessage> Reader::dead_letters(std::size_t limit, std::uint64_t after_seq) const {
   std::vector<OutboxMessage> out;
   auto txn = read_txn();
   if (!txn) return out;
@@ -251,7 +250,7 @@ std::vector<OutboxMessage> EngineImpl::dead_letters(std::size_t limit,
 }
 
 // Both databases in seq order: two cursors, the smaller key first.
-std::vector<OutboxMessage> EngineImpl::outbox(std::size_t limit, std::uint64_t after_seq) const {
+std::vector<OutboxMessage> Reader::outbox(std::size_t limit, std::uint64_t after_seq) const {
   std::vector<OutboxMessage> out;
   if (after_seq == UINT64_MAX) return out;
   auto txn = read_txn();
@@ -273,8 +272,8 @@ std::vector<OutboxMessage> EngineImpl::outbox(std::size_t limit, std::uint64_t a
 
 // Walks the channel's keys from `after`: each names a seq whose record is read and must
 // name this very key (a stale key, left by a damaged record, is skipped: verify reports it).
-OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
-                                     std::optional<OutboxDueKey> after) const {
+OutboxDuePage Reader::outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
+                                 std::optional<OutboxDueKey> after) const {
   OutboxDuePage page;
   if (after) page.next = *after;
   auto txn = read_txn();
@@ -314,7 +313,7 @@ OutboxDuePage EngineImpl::outbox_due(const std::string& channel, TimePoint until
 
 // One seek per channel: from a channel's first key, the next channel starts at or after
 // its name followed by \1.
-std::vector<std::string> EngineImpl::outbox_channels() const {
+std::vector<std::string> Reader::outbox_channels() const {
   std::vector<std::string> out;
   auto txn = read_txn();
   if (!txn) return out;

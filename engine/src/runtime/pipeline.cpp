@@ -74,26 +74,20 @@ void EngineImpl::restart_from_store() {
 }
 
 void EngineImpl::wait_committer_idle() {
-  std::unique_lock lock(cmu_);
-  ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
+  if (committer_) committer_->wait_idle();
 }
 
 void EngineImpl::catch_up(std::vector<Request>& batch) {
   std::vector<Request> back;
-  {
-    std::unique_lock lock(cmu_);
-    if (seen_epoch_ == epoch_) return;
-    ccv_.wait(lock, [&] { return !pending_ && !committing_; });
-    seen_epoch_ = epoch_;
-    back.swap(returned_);
-  }
+  if (!committer_->take_returned(&seen_epoch_, back)) return;
   restart_from_store();
   batch.insert(batch.begin(), std::make_move_iterator(back.begin()),
                std::make_move_iterator(back.end()));
 }
 
 void EngineImpl::run_staged(std::vector<Request>& batch) {
-  StepEnv step_env{registry_, options_.calendars.get(), options_.max_cascade, attachment_check()};
+  StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
+                   attachment_check()};
   while (!batch.empty()) {
     Prepared p;
     p.number = ++batch_number_;
@@ -134,22 +128,7 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
     }
     p.requests = std::move(batch);
     batch.clear();
-    {
-      std::unique_lock lock(cmu_);
-      ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
-      if (p.epoch == epoch_) {
-        {
-          std::lock_guard q(mu_);
-          committer_busy_ = true;
-          handed_size_ = p.requests.size();
-          handed_at_ = std::chrono::steady_clock::now();
-        }
-        pending_ = std::move(p);
-        lock.unlock();
-        ccv_.notify_all();
-        return;
-      }
-    }
+    if (committer_->hand_off(p)) return;
     // The committer refused a batch this one was executed on: run it again after the
     // returned requests (catch_up puts those first).
     counters_.reexecuted.fetch_add(p.requests.size(), std::memory_order_relaxed);
@@ -160,25 +139,11 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
 
 void EngineImpl::linger(std::unique_lock<std::mutex>& lock) {
   if (!committer_busy_ || queue_.size() >= handed_size_ || stopping_ || held_ > 0) return;
-  auto until = handed_at_ + std::chrono::nanoseconds(last_commit_ns_.load() / 2);
+  auto until = handed_at_ + std::chrono::nanoseconds(committer_->last_commit_ns() / 2);
   lingering_ = true;
   queue_cv_.wait_until(
       lock, until, [&] { return !committer_busy_ || queue_.size() >= handed_size_ || stopping_; });
   lingering_ = false;
-}
-
-bool EngineImpl::foreign_commit(storage::Txn& txn, int* rc) {
-  auto seen = txn.get(Db::meta, "writer", *rc);
-  if (*rc) return false;
-  std::string_view found = seen ? *seen : std::string_view();
-  if (found == stamp_) return false;
-  stamp_ = std::string(found);
-  return true;
-}
-
-int EngineImpl::put_stamp(storage::Txn& txn, std::string* next) const {
-  *next = token_ + storage::be64(stamp_count_ + 1);
-  return txn.put(Db::meta, "writer", *next);
 }
 
 bool EngineImpl::grow_map() {
@@ -192,135 +157,38 @@ bool EngineImpl::grow_map() {
   return rc == 0;
 }
 
-int EngineImpl::commit_prepared(Prepared& p) {
-  // Nothing to write (every step refused, a barrier): nothing to flush either. The
-  // results stand: the snapshot they were read from is newer than their requests.
-  if (p.ops.empty()) return 0;
-  const bool ahead = p.not_before != INT64_MIN;  // a timer burst executed ahead (ahead.cpp)
-  bool let_go = false;  // its transaction was held as long as allowed and let go
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    if (ahead) {  // no transaction is open while this waits
-      const std::int64_t lead = replay_lead_ms(p);
-      std::unique_lock lock(cmu_);
-      // After letting go, first a lead's time without it (or until the due time), so that
-      // another process gets the writer lock meanwhile.
-      if (let_go && hold_until(p.not_before, lock,
-                               std::chrono::steady_clock::now() +
-                                   std::chrono::milliseconds(lead)) == Held::cancelled)
-        return kDropped;
-      if (hold_until(p.not_before - lead, lock) == Held::cancelled) return kDropped;
-      let_go = false;
-    }
-    int rc = 0;
-    auto txn = env_->begin(true, &rc);
-    if (!txn) return rc ? rc : EIO;
-    // Another process committed since our last commit: the batch may have read what it
-    // changed (the batch executed on top of ours, if any, saw our writes in the overlay).
-    // It is executed again, on a snapshot taken after this look.
-    if (foreign_commit(*txn, &rc)) return kConflict;
-    if (rc) return rc;
-    std::string next_stamp;
-    rc = put_stamp(*txn, &next_stamp);
-    for (std::size_t i = 0; rc == 0 && i < p.ops.size(); ++i) {
-      const Op& op = p.ops[i];
-      rc = op.put ? txn->put(op.db, op.key, op.value, op.append) : txn->del(op.db, op.key);
-    }
-    if (rc == 0 && ahead) {
-      // Held open for the rest of the lead; never longer than twice the lead, even if the
-      // wall clock is set back meanwhile: then the transaction is let go and begun again
-      // once the clock is near the due time again.
-      std::unique_lock lock(cmu_);
-      auto limit =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(2 * replay_lead_ms(p));
-      Held held = hold_until(p.not_before, lock, limit);
-      if (held != Held::due) {
-        lock.unlock();
-        txn->abort();
-        if (held == Held::cancelled) return kDropped;
-        let_go = true;
-        --attempt;
-        continue;
-      }
-    }
-    if (rc == 0)
-      rc = txn->commit();
-    else
-      txn->abort();
-    if (rc == 0) {
-      stamp_ = std::move(next_stamp);
-      ++stamp_count_;
-      return 0;
-    }
-    if (!storage::is_map_full(rc) || !grow_map()) return rc;
-  }
-  return EIO;
+// Committer::Sink.
+void EngineImpl::handed(std::size_t requests) {
+  std::lock_guard q(mu_);
+  committer_busy_ = true;
+  handed_size_ = requests;
+  handed_at_ = std::chrono::steady_clock::now();
 }
 
-void EngineImpl::committer_loop() {
-  while (true) {
-    Prepared p;
-    {
-      std::unique_lock lock(cmu_);
-      ccv_.wait(lock, [&] { return pending_ || committer_stop_; });
-      if (!pending_) return;
-      p = std::move(*pending_);
-      pending_.reset();
-      committing_ = true;
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    int rc = commit_prepared(p);
-    last_commit_ns_ =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    {
-      std::lock_guard q(mu_);
-      committer_busy_ = false;
-      if (lingering_) queue_cv_.notify_one();
-    }
-    {
-      std::lock_guard lock(cmu_);
-      if (rc == 0) {
-        // The writer set its timer before this commit (it executes ahead of the
-        // committer): a sooner timer must wake it, or on an idle engine it would sleep
-        // until the next request.
-        if (p.next_due < next_due_ms_.exchange(p.next_due) && !options_.clock->is_virtual())
-          boost::asio::post(io_, [this] { schedule_timers(); });
-        delivering_ = true;
-      } else if (rc == kDropped) {
-        ahead_dropped_ = true;
-      } else {
-        ++epoch_;
-        if (rc == kConflict) {
-          counters_.reexecuted.fetch_add(p.requests.size(), std::memory_order_relaxed);
-          returned_.insert(returned_.end(), std::make_move_iterator(p.requests.begin()),
-                           std::make_move_iterator(p.requests.end()));
-        }
-      }
-      committing_ = false;
-    }
-    ccv_.notify_all();
-    if (rc == kDropped) continue;  // the writer cancelled it and forgets it
-    if (rc == 0) {
-      if (p.not_before != INT64_MIN) observe_ahead_lag(p);
-      count_batch(p.requests, p.results, !p.ops.empty());
-      deliver(p.requests, p.results);
-      {
-        std::lock_guard lock(cmu_);
-        delivering_ = false;
-      }
-      ccv_.notify_all();
-      continue;
-    }
-    if (rc != kConflict) {
-      storage_failed(rc, "a batch of " + std::to_string(p.requests.size()) + " requests",
-                     p.requests.size());
-      fail_batch(p.requests,
-                 "storage failed, the step was not applied: " + storage::error_text(rc));
-    }
-    // Wake the writer: it executes the returned requests (and any batch on top) again.
-    std::lock_guard lock(mu_);
-    post_drain_locked(true);
-  }
+void EngineImpl::commit_ended() {
+  std::lock_guard q(mu_);
+  committer_busy_ = false;
+  if (lingering_) queue_cv_.notify_one();
+}
+
+void EngineImpl::committed(Prepared& p) {
+  // The writer set its timer before this commit (it executes ahead of the committer): a
+  // sooner timer must wake it, or on an idle engine it would sleep until the next request.
+  if (p.next_due < next_due_ms_.exchange(p.next_due) && !options_.clock->is_virtual())
+    boost::asio::post(io_, [this] { schedule_timers(); });
+  count_batch(p.requests, p.results, !p.ops.empty());
+  deliver(p.requests, p.results);
+}
+
+void EngineImpl::failed(Prepared& p, int rc) {
+  storage_failed(rc, "a batch of " + std::to_string(p.requests.size()) + " requests",
+                 p.requests.size());
+  fail_batch(p.requests, "storage failed, the step was not applied: " + storage::error_text(rc));
+}
+
+void EngineImpl::wake_writer() {
+  std::lock_guard lock(mu_);
+  post_drain_locked(true);
 }
 
 }  // namespace bihuan::runtime

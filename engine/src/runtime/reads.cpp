@@ -3,10 +3,10 @@
 
 #include "bihuan/expr.hpp"
 #include "bihuan/query_match.hpp"
-#include "runtime/engine_impl.hpp"
 #include "runtime/expressions.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/outbox_state.hpp"
+#include "runtime/reader.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
 #include "runtime/step_access.hpp"
@@ -16,15 +16,19 @@ namespace bihuan::runtime {
 using storage::be64;
 using storage::Db;
 
-std::unique_ptr<storage::Txn> EngineImpl::read_txn(int* rc) const {
+std::string Reader::unreadable(int rc) const {
+  return "the store could not be read (" + storage::error_text(rc) + "); retry later";
+}
+
+std::unique_ptr<storage::Txn> Reader::read_txn(int* rc) const {
   int ignored = 0;
-  auto txn = env_->begin(false, rc ? rc : &ignored);
+  auto txn = env_.begin(false, rc ? rc : &ignored);
   if (txn) observe_definitions(*txn);  // versions another process deployed (definitions.cpp)
   return txn;
 }
 
-std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::uint64_t id,
-                                                      std::string* damage, int* rc_out) const {
+std::optional<InstanceRecord> Reader::read_record(storage::Txn& txn, std::uint64_t id,
+                                                  std::string* damage, int* rc_out) const {
   int rc = 0;
   auto bytes = txn.get(Db::inst, be64(id), rc);
   if (rc_out) *rc_out = rc;
@@ -37,20 +41,20 @@ std::optional<InstanceRecord> EngineImpl::read_record(storage::Txn& txn, std::ui
   return std::nullopt;
 }
 
-std::optional<std::string> EngineImpl::damage_of(storage::Txn& txn, std::uint64_t id) const {
+std::optional<std::string> Reader::damage_of(storage::Txn& txn, std::uint64_t id) const {
   std::string what;
   if (read_record(txn, id, &what) || what.empty()) return std::nullopt;
   return "instance " + id_to_text(id) + ": " + damaged_text(what);
 }
 
-std::optional<std::string> EngineImpl::damage(const std::string& instance_id) const {
+std::optional<std::string> Reader::damage(const std::string& instance_id) const {
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
   auto txn = read_txn();
   return txn ? damage_of(*txn, *id) : std::nullopt;
 }
 
-std::optional<std::string> EngineImpl::damage_by_business_key(const std::string& key) const {
+std::optional<std::string> Reader::damage_by_business_key(const std::string& key) const {
   auto txn = read_txn();
   if (!txn) return std::nullopt;
   int rc = 0;
@@ -59,12 +63,12 @@ std::optional<std::string> EngineImpl::damage_by_business_key(const std::string&
   return damage_of(*txn, storage::read_be64(*v));
 }
 
-InstanceView EngineImpl::view_of(const InstanceRecord& r) const {
+InstanceView Reader::view_of(const InstanceRecord& r) const {
   return to_view(r, registry_.find(r.definition, r.definition_version).get());
 }
 
-std::optional<InstanceView> EngineImpl::get(const std::string& instance_id,
-                                            std::string* unavailable) const {
+std::optional<InstanceView> Reader::get(const std::string& instance_id,
+                                        std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   auto id = id_from_text(instance_id);
   if (!id) return std::nullopt;
@@ -77,8 +81,8 @@ std::optional<InstanceView> EngineImpl::get(const std::string& instance_id,
   return view_of(*r);
 }
 
-std::optional<InstanceView> EngineImpl::get_by_business_key(const std::string& key,
-                                                            std::string* unavailable) const {
+std::optional<InstanceView> Reader::get_by_business_key(const std::string& key,
+                                                        std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   int rc = 0;
   auto txn = read_txn(&rc);
@@ -99,7 +103,7 @@ using storage::unhex;
 
 }  // namespace
 
-InstancePage EngineImpl::query(const InstanceQuery& q) const {
+InstancePage Reader::query(const InstanceQuery& q) const {
   if (scoped(q.viewer)) return scoped_query(q);  // scoped_reads.cpp
   InstancePage page;
   auto failed = [&](int rc) {
@@ -172,7 +176,7 @@ InstancePage EngineImpl::query(const InstanceQuery& q) const {
   return page;
 }
 
-std::vector<InboxItem> EngineImpl::inbox(const Actor& actor, std::size_t limit) const {
+std::vector<InboxItem> Reader::inbox(const Actor& actor, std::size_t limit) const {
   return inbox_page({actor, limit, ""}).items;
 }
 
@@ -200,7 +204,7 @@ std::optional<InboxKey> parse_inbox_cursor(const std::string& text) {
 
 }  // namespace
 
-InboxPage EngineImpl::inbox_page(const InboxQuery& q) const {
+InboxPage Reader::inbox_page(const InboxQuery& q) const {
   // Scans the state index for every state with an event the actor's roles allow, and
   // passes over the instances the actor does not see (access_index.hpp: Scope). Per
   // instance it decodes the record and evaluates `actors` expressions against its data
@@ -391,11 +395,11 @@ std::string history_cursor(ChainStart at) { return hex(be64(at.seq) + be64(at.ke
 
 }  // namespace
 
-std::vector<HistoryEntry> EngineImpl::history(const std::string& instance_id) const {
+std::vector<HistoryEntry> Reader::history(const std::string& instance_id) const {
   return history_page({instance_id, "", 0}).items;
 }
 
-HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
+HistoryPage Reader::history_page(const HistoryQuery& q) const {
   HistoryPage page;
   auto id = id_from_text(q.instance_id);
   if (!id) return page;
@@ -447,8 +451,8 @@ HistoryPage EngineImpl::history_page(const HistoryQuery& q) const {
   return page;
 }
 
-std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, TimePoint t,
-                                              std::string* unavailable) const {
+std::optional<InstanceView> Reader::as_of(const std::string& instance_id, TimePoint t,
+                                          std::string* unavailable) const {
   HistoryPage page = history_page({instance_id, "", 0});
   if (page.unavailable) {
     if (unavailable) *unavailable = page.error;
@@ -495,7 +499,7 @@ std::optional<InstanceView> EngineImpl::as_of(const std::string& instance_id, Ti
 
 // verify() lives in verify.cpp; one instance's chain here (the same checks as its
 // Checker::chain, with walk_chain's link checks).
-ChainCheck EngineImpl::verify_instance(const std::string& instance_id) const {
+ChainCheck Reader::verify_instance(const std::string& instance_id) const {
   ChainCheck out;
   auto id = id_from_text(instance_id);
   if (!id) return out;
@@ -549,8 +553,8 @@ ChainCheck EngineImpl::verify_instance(const std::string& instance_id) const {
   return out;
 }
 
-std::vector<PendingTimer> EngineImpl::instance_timers(const std::string& instance_id,
-                                                      std::string* unavailable) const {
+std::vector<PendingTimer> Reader::instance_timers(const std::string& instance_id,
+                                                  std::string* unavailable) const {
   if (unavailable) unavailable->clear();
   std::vector<PendingTimer> out;
   auto id = id_from_text(instance_id);
@@ -599,8 +603,8 @@ std::vector<PendingTimer> EngineImpl::instance_timers(const std::string& instanc
   return out;
 }
 
-ChildrenPage EngineImpl::children(const std::string& instance_id, const std::string& cursor,
-                                  std::size_t limit, const std::optional<Actor>& viewer) const {
+ChildrenPage Reader::children(const std::string& instance_id, const std::string& cursor,
+                              std::size_t limit, const std::optional<Actor>& viewer) const {
   ChildrenPage page;
   auto id = id_from_text(instance_id);
   if (!id) return page;
@@ -650,7 +654,7 @@ ChildrenPage EngineImpl::children(const std::string& instance_id, const std::str
   return page;
 }
 
-std::size_t EngineImpl::pending_timers() const {
+std::size_t Reader::pending_timers() const {
   auto txn = read_txn();
   int rc = 0;
   return txn ? txn->entries(Db::timers, rc) : 0;  // documented: 0 when it cannot be read

@@ -3,14 +3,14 @@
 // reader keys' parts of `ridx` and, with a unit, its unit's part of `uidx` for each
 // definition (access_index.hpp); an instance in several of them is taken from the first.
 #include "bihuan/query_match.hpp"
-#include "runtime/engine_impl.hpp"
+#include "runtime/reader.hpp"
 #include "runtime/step.hpp"  // to_view
 
 namespace bihuan::runtime {
 
 using storage::Db;
 
-EngineImpl::ScopeWalk EngineImpl::walk_scope(
+Reader::ScopeWalk Reader::walk_scope(
     storage::Txn& txn, const Scope& scope, const std::vector<ScopeStream>& streams,
     std::size_t from, const std::string& after, std::size_t budget,
     const std::function<bool(InstanceRecord&, std::size_t)>& visit) const {
@@ -69,7 +69,7 @@ bool record_matches(const InstanceRecord& r, const Definition* def, const Instan
 
 }  // namespace
 
-InstancePage EngineImpl::scoped_query(const InstanceQuery& q) const {
+InstancePage Reader::scoped_query(const InstanceQuery& q) const {
   InstancePage page;
   auto failed = [&](int rc) {
     page.items.clear();

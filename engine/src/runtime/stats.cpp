@@ -13,7 +13,7 @@
 
 #include "bihuan/query_match.hpp"
 #include "runtime/access_index.hpp"
-#include "runtime/engine_impl.hpp"
+#include "runtime/reader.hpp"
 
 namespace bihuan::runtime {
 
@@ -155,7 +155,7 @@ bool in_scope(const InstanceView& v, const StatsQuery& q) {
 
 }  // namespace
 
-StatsResult EngineImpl::stats(const StatsQuery& q) const {
+StatsResult Reader::stats(const StatsQuery& q) const {
   StatsResult out;
   std::map<json, std::uint64_t> groups;
   // A store that cannot be read gives no counts, never partial ones.
@@ -171,7 +171,7 @@ StatsResult EngineImpl::stats(const StatsQuery& q) const {
   bool needs_def = false;
   for (const auto& f : q.group_by) needs_def = needs_def || f == "category" || f == "escalated";
   Context ctx;
-  ctx.now = out.as_of = clock().now();
+  ctx.now = out.as_of = options_.clock->now();
   ctx.tz = q.tz.get();
   std::map<std::pair<std::string, std::int64_t>, DefFacts> facts;
   auto count = [&](const InstanceRecord& r) {

@@ -633,12 +633,12 @@ std::string damaged_store_text(const std::string& dir, const VerifyReport& repor
          dir + " and start again (docs/operations.md, \"Restoring from a backup\")";
 }
 
-VerifyReport EngineImpl::verify() const {
+VerifyReport Reader::verify(StartCheck* start_check) const {
   // The definitions are copied here: the child must not take the registry's lock.
   DefinitionSet defs;
   for (auto& d : registry_.all()) defs[{d->id, d->version}] = d;
   VerifyReport report = check_store(options_.data_dir, &defs);
-  if (!report.structure_ok && start_check_) start_check_->damage_found();
+  if (!report.structure_ok && start_check) start_check->damage_found();
   return report;
 }
 
