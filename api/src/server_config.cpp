@@ -164,7 +164,7 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   std::size_t before = problems.error_count();
   unknown_keys(doc, at,
                {"listen", "threads", "timezone", "limits", "tokens", "identityFile", "tls",
-                "metricsPublic", "backupRoot", "definitionReaders", "attachments"},
+                "metricsPublic", "backupRoot", "definitionReaders", "attachments", "retention"},
                problems);
   if (doc.contains("listen")) {
     const json& l = doc["listen"];
@@ -251,6 +251,38 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
                          "expected a non-empty array of media types (e.g. [\"image/jpeg\"])");
         if (ok) c.attachments.types = t.get<std::vector<std::string>>();
       }
+    }
+  }
+  if (doc.contains("retention")) {
+    const json& r = doc["retention"];
+    std::string ra = at + "/retention";
+    if (!r.is_object()) {
+      problems.error(ra, "config-type",
+                     "expected an object {default, intervalMinutes, batch, archiveDir}");
+    } else {
+      unknown_keys(r, ra, {"default", "intervalMinutes", "batch", "archiveDir"}, problems);
+      RetentionOptions ro;
+      if (r.contains("default")) {
+        std::string why;
+        auto d = r["default"].is_string() ? parse_duration(r["default"].get<std::string>(), &why)
+                                          : std::nullopt;
+        if (!d)
+          problems.error(ra + "/default", "config-type",
+                         "expected an ISO 8601 duration such as \"P5Y\"" +
+                             (why.empty() ? std::string() : " (" + why + ")"));
+        ro.default_retention = d;
+      }
+      std::int64_t minutes = ro.interval_ms / 60000;
+      if (read_number(r, "intervalMinutes", ra, 1, 60 * 24 * 366, minutes, problems))
+        ro.interval_ms = minutes * 60000;
+      read_number(r, "batch", ra, 1, 100000, ro.batch, problems);
+      if (r.contains("archiveDir")) {
+        if (!r["archiveDir"].is_string() || r["archiveDir"].get<std::string>().empty())
+          problems.error(ra + "/archiveDir", "config-type", "expected a directory path");
+        else
+          ro.archive_dir = resolve(base_dir, r["archiveDir"].get<std::string>());
+      }
+      c.retention = ro;
     }
   }
   if (doc.contains("limits")) {

@@ -15,7 +15,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bihuan/attachment_check.hpp"
+#include "bihuan/changes.hpp"
 #include "bihuan/engine.hpp"
+#include "bihuan/retention.hpp"
 #include "runtime/access_index.hpp"
 #include "runtime/batch.hpp"
 #include "runtime/metrics.hpp"
@@ -25,7 +27,8 @@
 
 namespace bihuan::runtime {
 
-class StartCheck;  // runtime/verify.hpp
+class StartCheck;      // runtime/verify.hpp
+struct RetireRequest;  // runtime/retention.cpp
 
 // 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
 // letters in their own database, waiting messages indexed by channel and due time
@@ -38,6 +41,9 @@ inline constexpr const char* kOutboxNextKey = "outbox-next";
 // adds 1 in its write transaction (any process), so a reader that finds a larger count
 // than it has seen knows the defs database holds versions it has not loaded yet.
 inline constexpr const char* kDefsCountKey = "defs-count";
+// meta key: be64 of the next history log key, written by retention when it removes the
+// newest log entries, so that their keys (which change-feed cursors name) are not reused.
+inline constexpr const char* kHistoryNextKey = "history-next";
 
 class EngineImpl final : public Engine {
  public:
@@ -113,6 +119,13 @@ class EngineImpl final : public Engine {
   void close() override;
   const Clock& clock() const override { return *options_.clock; }
   const EngineOptions& options() const override { return options_; }
+  // Retention and export (issue 22): changes.cpp, retention.cpp (bihuan::changes() and
+  // bihuan::run_retention() call these).
+  ChangePage changes(const std::string& cursor, std::size_t limit) const;
+  RetentionReport run_retention(const RetentionRun& run);
+  // The removal (or restore) of one archived batch, through the writer (one transaction).
+  StepResult submit_retire(std::shared_ptr<const RetireRequest> req);
+
   void set_attachment_check(AttachmentCheck stored) {
     attachment_check_.store(std::make_shared<const AttachmentCheck>(std::move(stored)));
   }
@@ -134,7 +147,8 @@ class EngineImpl final : public Engine {
       ack,
       barrier,
       outbox_state,
-      migrate
+      migrate,
+      retire  // retention.cpp: removes archived instances
     } kind;
     std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
     std::optional<EventRequest> event_req;  // empty unless kind == event
@@ -150,6 +164,7 @@ class EngineImpl final : public Engine {
     std::shared_ptr<const MigrateRequest>
         migrate_req;                        // kind == migrate (rare: a pointer keeps Request small)
     std::shared_ptr<const Definition> def;  // kind == deploy: the compiled version
+    std::shared_ptr<const RetireRequest> retire_req;  // kind == retire
   };
   // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per
   // advance) and real clock (a burst is split so that other requests commit in between).
@@ -253,6 +268,7 @@ class EngineImpl final : public Engine {
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   StepResult apply_ack(Batch& b, const Request& r);           // outbox_state.cpp
+  StepResult apply_retire(Batch& b, const Request& r);        // retention.cpp
 
   // Definitions (definitions.cpp). A version is decided in the write transaction: stored
   // already with the same text (unchanged), with other text (refused: version_conflict),
