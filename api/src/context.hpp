@@ -117,8 +117,6 @@ void start_orphan_sweep(Context& ctx);
 void add_console_routes(Router& router, Context& ctx);
 // routes_changes.cpp: GET /v1/changes, the change feed (global administrators).
 void add_change_routes(Router& router, Context& ctx);
-// ... and retention run by the server (ServerConfig::retention) on the engine clock.
-void start_retention(Context& ctx);
 
 // body.cpp: checks of JSON request bodies, each a 422 naming the member's pointer.
 // body_json() that must be an object:

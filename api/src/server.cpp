@@ -185,7 +185,6 @@ class ServerImpl final : public Server {
     for (std::size_t i = 0; i < ctx_.config.threads; ++i)
       threads_.emplace_back([this] { ioc_.run(); });
     api::start_orphan_sweep(ctx_);
-    api::start_retention(ctx_);
   }
 
   // The first identity table (the constructor cannot fail).

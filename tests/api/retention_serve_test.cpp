@@ -1,8 +1,9 @@
-// `bihuan serve` runs retention by itself (ServerConfig::retention) on the engine clock:
-// here a virtual clock the test moves; the server's background turn is waited for.
+// `bihuan serve` runs retention by itself (server.retention; RetentionTask) on the engine
+// clock: here a virtual clock the test moves; the task's turn is waited for.
 #include <thread>
 
 #include "bihuan/retention.hpp"
+#include "bihuan/server_retention.hpp"
 #include "server_fixture.hpp"
 
 namespace bihuan::test {
@@ -38,13 +39,13 @@ class ServeRetentionTest : public ServerTest {
 }  // namespace
 
 TEST_F(ServeRetentionTest, FinishedInstancesGoOnceTheirRetentionRanOutOnTheEngineClock) {
-  ServerConfig c = config();
-  RetentionOptions ro;
-  ro.default_retention = parse_duration("P1D");
-  ro.interval_ms = 3600 * 1000;
-  ro.archive_dir = dir_ + "/archives";
-  c.retention = ro;
-  serve(c);
+  Problems p;
+  auto ro = retention_from_json(
+      json::parse(R"({"retention": {"default": "P1D", "intervalMinutes": 60, "archiveDir": "arch"}})"),
+      dir_, "/server", p);
+  ASSERT_TRUE(ro) << (p.items().empty() ? "" : p.items()[0].to_string());
+  EXPECT_EQ(ro->archive_dir, dir_ + "/arch");
+  EXPECT_EQ(ro->interval_ms, 3600 * 1000);
   StartRequest s;
   s.definition = "t.counter";
   s.data = {{"n", 0}};
@@ -56,26 +57,31 @@ TEST_F(ServeRetentionTest, FinishedInstancesGoOnceTheirRetentionRanOutOnTheEngin
   close.event = "close";
   close.actor = Actor{"m", {"manager"}};
   ASSERT_TRUE(engine_->send(close).ok());
+  std::mutex mu;
+  std::vector<json> runs;
+  RetentionTask task(*engine_, *ro, [&](const char*, const std::string& msg, json fields) {
+    std::lock_guard lock(mu);
+    fields["msg"] = msg;
+    runs.push_back(fields);
+  });
   // Half a day later (and past the first interval): still kept.
   engine_->advance_to(clock_->now() + std::chrono::hours(12));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a few turns of the task
   EXPECT_TRUE(engine_->get(done.instance->id));
   // Two days later: gone, archived; the running one stays.
   engine_->advance_to(clock_->now() + std::chrono::hours(48));
   EXPECT_TRUE(eventually([&] { return !engine_->get(done.instance->id); }));
   EXPECT_TRUE(engine_->get(open.instance->id));
+  task.stop();
   std::size_t archives = 0;
-  for (const auto& f : std::filesystem::directory_iterator(dir_ + "/archives")) {
+  for (const auto& f : std::filesystem::directory_iterator(dir_ + "/arch")) {
     ++archives;
     EXPECT_TRUE(verify_archive(f.path().string()).ok()) << f.path();
   }
   EXPECT_EQ(archives, 1u);
-  bool logged = false;
-  {
-    std::lock_guard lock(log_mu_);
-    for (const auto& line : log_) logged = logged || line.find("retention run") != std::string::npos;
-  }
-  EXPECT_TRUE(logged);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["msg"], "retention run");
+  EXPECT_EQ(runs[0]["removed"], 1);
 }
 
 TEST_F(ServeRetentionTest, ABadRetentionSectionIsRefusedWithItsPointer) {
@@ -88,6 +94,12 @@ TEST_F(ServeRetentionTest, ABadRetentionSectionIsRefusedWithItsPointer) {
   EXPECT_NE(all.find("/server/retention/default"), std::string::npos) << all;
   EXPECT_NE(all.find("/server/retention/intervalMinutes"), std::string::npos) << all;
   EXPECT_NE(all.find("/server/retention/x"), std::string::npos) << all;
+  EXPECT_FALSE(retention_from_json(json::parse(R"({"retention": {"batch": 0}})"), dir_, "/server", p));
+  // A good section is accepted by the server's reader.
+  Problems fine;
+  EXPECT_TRUE(ServerConfig::from_json(json::parse(R"({"retention": {"default": "P5Y"}})"), dir_,
+                                      "/server", fine));
+  EXPECT_EQ(fine.error_count(), 0u);
 }
 
 }  // namespace bihuan::test

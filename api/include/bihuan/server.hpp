@@ -29,7 +29,6 @@
 #include <vector>
 
 #include "bihuan/attachments.hpp"
-#include "bihuan/retention.hpp"
 #include "bihuan/engine.hpp"
 #include "bihuan/instance.hpp"
 #include "bihuan/problem.hpp"
@@ -88,10 +87,6 @@ struct ServerConfig {
   // Evidence files ("attachments": {"maxBytes", "types", "orphanHours"}): POST
   // /v1/attachments, docs/attachments.md.
   AttachmentOptions attachments;
-  // Retention ("retention": {"default", "intervalMinutes", "batch", "archiveDir"};
-  // docs/retention.md): when present, the server runs retention every interval of the
-  // engine clock. Absent: never by itself (`bihuan archive run`).
-  std::optional<RetentionOptions> retention;
 
   // Reads the "server" section (`doc` is that object); relative paths resolve against
   // `base_dir`. Problems carry JSON Pointers under `at` (e.g. "/server").

@@ -2,6 +2,7 @@
 #include "runtime/archive.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -70,7 +71,7 @@ std::optional<std::string> unhex_member(const json& j, const char* key) {
 
 void crash_hook(const char* where) {
   const char* v = std::getenv("BIHUAN_ARCHIVE_CRASH");
-  if (v && std::strcmp(v, where) == 0) ::_exit(137);  // as a kill -9 there would leave it
+  if (v && std::strcmp(v, where) == 0) ::kill(::getpid(), SIGKILL);  // the crash test
 }
 
 }  // namespace

@@ -309,8 +309,11 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
                                    "attachment store"}};
     std::string sha;
     std::string lines = archive_lines(header, pending, &sha);
-    std::string name = "archive-" + compact_time(now.time_since_epoch().count()) + "-" +
-                       id_to_text(pending.front().id) + kArchiveSuffix;
+    std::string stem = "archive-" + compact_time(now.time_since_epoch().count()) + "-" +
+                       id_to_text(pending.front().id);
+    std::string name = stem + kArchiveSuffix;
+    for (int n = 2; fs::exists(dir + "/" + name, ec); ++n)  // never over an older archive
+      name = stem + "-" + std::to_string(n) + kArchiveSuffix;
     std::string why = write_archive(dir, name, lines);
     if (!why.empty()) {
       rep.error = why;
