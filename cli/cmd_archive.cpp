@@ -45,8 +45,8 @@ void run_archive(const ArchiveOptions& o) {
     print_json(j);
   } else {
     for (const auto& a : rep.archives) std::cout << "archive " << a << "\n";
-    std::cout << rep.removed << " removed (" << rep.expired << " expired, " << rep.held
-              << " held, " << rep.scanned << " scanned";
+    std::cout << rep.removed << " removed (" << rep.expired << " expired, " << rep.held << " held, "
+              << rep.scanned << " scanned";
     if (rep.recovered) std::cout << ", " << rep.recovered << " unfinished archive(s) finished";
     std::cout << ")\n";
   }
@@ -88,9 +88,9 @@ void run_restore(const ArchiveOptions& o) {
 }  // namespace
 
 void add_archive_commands(CLI::App& app) {
-  auto* archive =
-      app.add_subcommand("archive", "Retention: archive and remove finished instances, check "
-                                    "and restore archives");
+  auto* archive = app.add_subcommand("archive",
+                                     "Retention: archive and remove finished instances, check "
+                                     "and restore archives");
   archive->require_subcommand(1);
   {
     auto o = std::make_shared<ArchiveOptions>();

@@ -8,7 +8,8 @@ namespace bihuan::api {
 
 void add_change_routes(Router& router, Context& ctx) {
   router.add(
-      http::verb::get, "/v1/changes", Access::admin, [&ctx](Call& call) -> boost::asio::awaitable<Reply> {
+      http::verb::get, "/v1/changes", Access::admin,
+      [&ctx](Call& call) -> boost::asio::awaitable<Reply> {
         std::size_t limit = 100;
         if (const std::string* v = call.query_value("limit")) {
           auto n = parse_uint(*v);
@@ -19,8 +20,8 @@ void add_change_routes(Router& router, Context& ctx) {
         }
         std::string since;
         if (const std::string* v = call.query_value("since")) since = *v;
-        ChangePage page =
-            co_await on_pool(ctx, [&ctx, since, limit] { return changes(ctx.engine, since, limit); });
+        ChangePage page = co_await on_pool(
+            ctx, [&ctx, since, limit] { return changes(ctx.engine, since, limit); });
         if (page.unavailable) co_return storage_problem(page.error);
         if (!page.error.empty())
           co_return problem(400, "bad-cursor", page.error,

@@ -235,7 +235,6 @@ TEST_F(AuthorizationTest, DefinitionsAreReadByTheConfiguredRolesOnly) {
   EXPECT_EQ(p.items()[0].pointer, "/server/definitionReaders/1");
 }
 
-
 TEST_F(AuthorizationTest, TheChangeFeedIsForGlobalAdministratorsOnly) {
   for (const auto& k : callers_) {
     if (k.name == "global") continue;

@@ -41,7 +41,8 @@ class ServeRetentionTest : public ServerTest {
 TEST_F(ServeRetentionTest, FinishedInstancesGoOnceTheirRetentionRanOutOnTheEngineClock) {
   Problems p;
   auto ro = retention_from_json(
-      json::parse(R"({"retention": {"default": "P1D", "intervalMinutes": 60, "archiveDir": "arch"}})"),
+      json::parse(
+          R"({"retention": {"default": "P1D", "intervalMinutes": 60, "archiveDir": "arch"}})"),
       dir_, "/server", p);
   ASSERT_TRUE(ro) << (p.items().empty() ? "" : p.items()[0].to_string());
   EXPECT_EQ(ro->archive_dir, dir_ + "/arch");
@@ -94,7 +95,8 @@ TEST_F(ServeRetentionTest, ABadRetentionSectionIsRefusedWithItsPointer) {
   EXPECT_NE(all.find("/server/retention/default"), std::string::npos) << all;
   EXPECT_NE(all.find("/server/retention/intervalMinutes"), std::string::npos) << all;
   EXPECT_NE(all.find("/server/retention/x"), std::string::npos) << all;
-  EXPECT_FALSE(retention_from_json(json::parse(R"({"retention": {"batch": 0}})"), dir_, "/server", p));
+  EXPECT_FALSE(
+      retention_from_json(json::parse(R"({"retention": {"batch": 0}})"), dir_, "/server", p));
   // A good section is accepted by the server's reader.
   Problems fine;
   EXPECT_TRUE(ServerConfig::from_json(json::parse(R"({"retention": {"default": "P5Y"}})"), dir_,

@@ -17,7 +17,7 @@ using bihuan::testing::run_bihuan;
 namespace {
 
 const char* kCase = R"({"id": "t.case", "version": 1, "initial": "OPEN", "retention": "P1D",
-  "states": {"OPEN": {"on": {"close": {"target": "DONE"}}}, "DONE": {"type": "final"}}})";
+  "states": {"OPEN": {"on": {"close": {"target": "DONE"}}}, "DONE": {"type": "final", "outcome": "done"}}})";
 
 class CliArchiveTest : public ::testing::Test {
  protected:
@@ -88,8 +88,8 @@ TEST_F(CliArchiveTest, KilledAtTheRenameAgainAndAgainEveryInstanceEndsInExactlyO
     EXPECT_EQ(r.rc, 128 + 9) << where << "\n" << r.out << r.err;
   }
   unsetenv("BIHUAN_ARCHIVE_CRASH");
-  auto r = run_bihuan(dir_, {"archive", "run", "--retention", "PT0S", "--batch", "2",
-                             "--format", "json"});
+  auto r = run_bihuan(
+      dir_, {"archive", "run", "--retention", "PT0S", "--batch", "2", "--format", "json"});
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_GE(r.doc()["recovered"].get<int>(), 1);
   auto times = archived_ids();

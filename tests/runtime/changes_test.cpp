@@ -16,7 +16,7 @@ const char* kTicket = R"({
     "OPEN": {"on": {
       "note": {"set": {"/n": {"+": [{"var": "data.n"}, 1]}}},
       "close": {"target": "DONE"}}},
-    "DONE": {"type": "final"}
+    "DONE": {"type": "final", "outcome": "done"}
   }
 })";
 
@@ -85,7 +85,9 @@ TEST_F(ChangesTest, EveryStepOnceInCommitOrderAndEachInstanceInStepOrder) {
     last_seq[c.instance_id] = c.entry.seq;
     EXPECT_EQ(c.definition, "t.ticket");
     EXPECT_EQ(c.definition_version, 1);
-    if (i > 0) EXPECT_LT(all[i - 1].cursor, all[i].cursor);
+    if (i > 0) {
+      EXPECT_LT(all[i - 1].cursor, all[i].cursor);
+    }
   }
   // The entries are the instances' histories, hash for hash.
   for (const auto& id : ids) {
@@ -116,7 +118,8 @@ TEST_F(ChangesTest, ResumedFromAnyCursorGivesExactlyTheRest) {
   for (std::size_t k = 0; k < all.size(); k += 5) {
     auto rest = read_all(all[k].cursor, 13);
     ASSERT_EQ(rest.size(), all.size() - k - 1) << "after " << k;
-    for (std::size_t i = 0; i < rest.size(); ++i) EXPECT_EQ(key_of(rest[i]), key_of(all[k + 1 + i]));
+    for (std::size_t i = 0; i < rest.size(); ++i)
+      EXPECT_EQ(key_of(rest[i]), key_of(all[k + 1 + i]));
   }
 }
 
@@ -144,7 +147,8 @@ TEST_F(ChangesTest, ACursorThatIsNotTheFeedsIsRefused) {
   make_steps(1, 1);
   for (const char* bad : {"xyz", "00000000000000zz", "0000000000000001ff"}) {
     ChangePage p = changes(*engine_, bad, 10);
-    EXPECT_NE(p.error.find("not a change-feed cursor"), std::string::npos) << bad << ": " << p.error;
+    EXPECT_NE(p.error.find("not a change-feed cursor"), std::string::npos)
+        << bad << ": " << p.error;
     EXPECT_FALSE(p.unavailable);
     EXPECT_TRUE(p.items.empty());
   }

@@ -20,7 +20,7 @@ const char* kCase = R"({
     "OPEN": {"on": {
       "note": {"set": {"/notes/-": {"var": "event.payload.text"}}},
       "close": {"target": "DONE", "set": {"/closedBy": {"var": "actor.id"}}}}},
-    "DONE": {"type": "final"}
+    "DONE": {"type": "final", "outcome": "done"}
   }
 })";
 
@@ -203,9 +203,8 @@ TEST_F(RetentionTest, AnArchiveLeftUnrecordedIsFinishedByTheNextRunAndNothingIsA
   // As if the process had stopped right after the rename: the instances are still there
   // and the store does not know the archive.
   ASSERT_EQ(restore_archive(*engine_, first.archives[0]).restored, 2u);
-  reopen_after_raw_edit([&](storage::Txn& txn) {
-    ASSERT_EQ(txn.del(storage::Db::meta, "archive/" + name), 0);
-  });
+  reopen_after_raw_edit(
+      [&](storage::Txn& txn) { ASSERT_EQ(txn.del(storage::Db::meta, "archive/" + name), 0); });
   run.max_batches = SIZE_MAX;
   RetentionReport second = run_retention(*engine_, run);
   ASSERT_TRUE(second.error.empty()) << second.error;

@@ -21,14 +21,10 @@ namespace bihuan::runtime {
 namespace {
 
 json record_json(const InstanceRecord& r) {
-  json j = {{"definition", r.definition},
-            {"definitionVersion", r.definition_version},
-            {"state", r.state},
-            {"status", to_string(r.status)},
-            {"version", r.version},
-            {"data", r.data},
-            {"createdMs", r.created_ms},
-            {"updatedMs", r.updated_ms},
+  json j = {{"definition", r.definition}, {"definitionVersion", r.definition_version},
+            {"state", r.state},           {"status", to_string(r.status)},
+            {"version", r.version},       {"data", r.data},
+            {"createdMs", r.created_ms},  {"updatedMs", r.updated_ms},
             {"lastHash", r.last_hash}};
   if (!r.business_key.empty()) j["businessKey"] = r.business_key;
   if (!r.outcome.empty()) j["outcome"] = r.outcome;
@@ -102,9 +98,10 @@ std::string archive_lines(const json& header, const std::vector<ArchivedInstance
     text += line.dump() + "\n";
   }
   std::string sha = sha256_hex(text);
-  text += json{{"trailer", true}, {"instances", items.size()}, {"entries", entries}, {"sha256", sha}}
-              .dump() +
-          "\n";
+  text +=
+      json{{"trailer", true}, {"instances", items.size()}, {"entries", entries}, {"sha256", sha}}
+          .dump() +
+      "\n";
   if (sha256) *sha256 = sha;
   return text;
 }
@@ -245,8 +242,7 @@ ArchiveContents read_archive(const std::string& path) {
       } else if (history_hash(e->prev_hash, body) != e->hash) {
         check.problems.push_back(eat + "its hash does not match its content (altered)");
         broken = true;
-      } else if (!(*history)[k].contains("entry") ||
-                 (*history)[k]["entry"] != e->to_json(utc)) {
+      } else if (!(*history)[k].contains("entry") || (*history)[k]["entry"] != e->to_json(utc)) {
         check.problems.push_back(eat + "the readable entry differs from the sealed one");
         broken = true;
       } else {

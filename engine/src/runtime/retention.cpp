@@ -22,9 +22,9 @@ using storage::Db;
 struct RetireRequest {
   struct Item {
     std::uint64_t id = 0;
-    std::uint64_t version = 0;          // retire: removed only if the record still has it
-    std::string record;                 // restore: the stored record
-    std::vector<std::string> entries;   // restore: its sealed history, oldest first
+    std::uint64_t version = 0;           // retire: removed only if the record still has it
+    std::string record;                  // restore: the stored record
+    std::vector<std::string> entries;    // restore: its sealed history, oldest first
     std::vector<std::string> idem_keys;  // retire: start idempotency records naming it
   };
   bool restore = false;
@@ -49,8 +49,7 @@ std::string state_key(const std::string& def, const std::string& state, std::uin
 }
 
 // Every key in `db` that starts with `prefix`.
-std::vector<std::string> keys_with_prefix(Store& store, Db db, const std::string& prefix,
-                                          int& rc) {
+std::vector<std::string> keys_with_prefix(Store& store, Db db, const std::string& prefix, int& rc) {
   std::vector<std::string> keys;
   auto cur = store.cursor(db);
   for (bool on = cur->seek(prefix); on && cur->key().substr(0, prefix.size()) == prefix;
@@ -98,8 +97,8 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       b.note(b.txn.put(Db::inst, id_key, encode(*rec)));
       if (auto def = registry_.find(rec->definition, rec->definition_version);
           def && rec->state >= 0 && static_cast<std::size_t>(rec->state) < def->states.size())
-        b.note(b.txn.put(Db::sidx, state_key(rec->definition, def->states[rec->state].name, item.id),
-                         ""));
+        b.note(b.txn.put(Db::sidx,
+                         state_key(rec->definition, def->states[rec->state].name, item.id), ""));
       if (!rec->business_key.empty()) {
         auto newest = b.txn.get(Db::bkey, rec->business_key, rc);
         b.note(rc);
@@ -148,12 +147,14 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       b.note(rc);
       if (newest && *newest == id_key) b.note(b.txn.del(Db::bkey, rec.business_key));
     }
-    for (const auto& e : access_entries(access_fields(rec), item.id)) b.note(b.txn.del(e.db, e.key));
+    for (const auto& e : access_entries(access_fields(rec), item.id))
+      b.note(b.txn.del(e.db, e.key));
     if (rec.parent) b.note(b.txn.del(Db::children, be64(rec.parent) + id_key));
     for (const auto& t : rec.timers) b.note(b.txn.del(Db::timers, timer_key(t, item.id)));
     // Stale entries naming it: children index entries of children gone before, and the
     // idempotency records of its events (docs/storage.md, `idem`).
-    for (const auto& k : keys_with_prefix(b.txn, Db::children, id_key, rc)) b.note(b.txn.del(Db::children, k));
+    for (const auto& k : keys_with_prefix(b.txn, Db::children, id_key, rc))
+      b.note(b.txn.del(Db::children, k));
     b.note(rc);
     for (const auto& k : keys_with_prefix(b.txn, Db::idem, std::string("E\0", 2) + id_key, rc))
       b.note(b.txn.del(Db::idem, k));
@@ -176,7 +177,8 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
     b.note(b.txn.put(Db::meta, kArchiveMetaPrefix + q.archive, q.summary));
   }
   StepResult out;
-  out.details = {{q.restore ? "restored" : "removed", done}, {q.restore ? "present" : "skipped", skipped}};
+  out.details = {{q.restore ? "restored" : "removed", done},
+                 {q.restore ? "present" : "skipped", skipped}};
   return out;
 }
 
@@ -254,18 +256,19 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
       if (recorded) continue;
       ArchiveContents contents = read_archive(dir + "/" + name);
       if (!contents.check.ok()) {
-        rep.error = "the unrecorded archive " + dir + "/" + name + " does not verify (" +
-                    (contents.check.problems.empty() ? std::string("?")
-                                                     : contents.check.problems.front()) +
-                    "): nothing more is removed until it is moved away";
+        rep.error =
+            "the unrecorded archive " + dir + "/" + name + " does not verify (" +
+            (contents.check.problems.empty() ? std::string("?") : contents.check.problems.front()) +
+            "): nothing more is removed until it is moved away";
         return rep;
       }
       auto req = std::make_shared<RetireRequest>();
       req->archive = name;
-      req->summary = json{{"instances", contents.items.size()},
-                          {"sha256", contents.check.sha256},
-                          {"recovered", true}}
-                         .dump();
+      req->summary = json{
+          {"instances", contents.items.size()},
+          {"sha256", contents.check.sha256},
+          {"recovered",
+           true}}.dump();
       for (auto& it : contents.items)
         if (auto rec = decode_instance(it.record)) {
           req->items.push_back({it.id, rec->version, {}, {}, {}});
@@ -298,15 +301,18 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
     if (pending.empty()) return true;
     json defs = json::array();
     for (const auto& [k, def] : used)
-      defs.push_back({{"id", k.first}, {"version", k.second},
-                      {"digest", def ? def->digest : ""}, {"source", def ? def->source : json()}});
+      defs.push_back({{"id", k.first},
+                      {"version", k.second},
+                      {"digest", def ? def->digest : ""},
+                      {"source", def ? def->source : json()}});
     json header = {{"format", kArchiveFormat},
                    {"version", kArchiveVersion},
                    {"created", format_time(now, *TimeZone::utc())},
                    {"instances", pending.size()},
                    {"definitions", defs},
-                   {"attachments", "addresses only: the files stay in the data directory's "
-                                   "attachment store"}};
+                   {"attachments",
+                    "addresses only: the files stay in the data directory's "
+                    "attachment store"}};
     std::string sha;
     std::string lines = archive_lines(header, pending, &sha);
     std::string stem = "archive-" + compact_time(now.time_since_epoch().count()) + "-" +
@@ -373,7 +379,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
       bool held = named.count(id) > 0;
       if (!held) {  // a child still stored keeps its parent
         auto kids = txn->cursor(Db::children);
-        for (bool k = kids->seek(be64(id)); k && kids->key().substr(0, 8) == be64(id); k = kids->next())
+        for (bool k = kids->seek(be64(id)); k && kids->key().substr(0, 8) == be64(id);
+             k = kids->next())
           if (txn->get(Db::inst, kids->key().substr(8, 8), rc)) {
             held = true;
             break;
@@ -434,8 +441,9 @@ RestoreReport restore_archive(Engine& engine, const std::string& path) {
   RestoreReport rep;
   auto contents = runtime::read_archive(path);
   if (!contents.check.ok()) {
-    rep.error = "the archive does not verify: " +
-                (contents.check.problems.empty() ? std::string("?") : contents.check.problems.front());
+    rep.error =
+        "the archive does not verify: " +
+        (contents.check.problems.empty() ? std::string("?") : contents.check.problems.front());
     return rep;
   }
   // The definition versions its instances ran on, deployed if this store lacks them.
@@ -443,12 +451,14 @@ RestoreReport restore_archive(Engine& engine, const std::string& path) {
     for (const auto& d : contents.header["definitions"]) {
       std::string id = d.value("id", "");
       auto version = d.value("version", std::int64_t{0});
-      if (engine.definition(id, version) || !d.contains("source") || d["source"].is_null()) continue;
+      if (engine.definition(id, version) || !d.contains("source") || d["source"].is_null())
+        continue;
       DeployResult res = engine.deploy(d["source"], path);
       if (!res.ok) {
-        rep.error = "definition " + id + " version " + std::to_string(version) +
-                    " from the archive cannot be deployed" +
-                    (res.problems.items().empty() ? "" : ": " + res.problems.items()[0].to_string());
+        rep.error =
+            "definition " + id + " version " + std::to_string(version) +
+            " from the archive cannot be deployed" +
+            (res.problems.items().empty() ? "" : ": " + res.problems.items()[0].to_string());
         return rep;
       }
     }
