@@ -41,9 +41,9 @@ struct RetentionReport {
 
 // What `bihuan archive verify FILE` finds (verify_archive): it needs no data directory.
 struct ArchiveCheck {
-  bool readable = false;   // decompressed and parsed
+  bool readable = false;  // decompressed and parsed
   std::size_t instances = 0, entries = 0;
-  std::string sha256;      // of the batch, as computed
+  std::string sha256;                 // of the batch, as computed
   std::vector<std::string> problems;  // each names the line / instance / entry that is wrong
   bool ok() const { return readable && problems.empty(); }
 };
