@@ -21,7 +21,7 @@ void add_change_routes(Router& router, Context& ctx) {
         std::string since;
         if (const std::string* v = call.query_value("since")) since = *v;
         ChangePage page = co_await on_pool(
-            ctx, [&ctx, since, limit] { return changes(ctx.engine, since, limit); });
+            ctx, [&ctx, &since, limit] { return changes(ctx.engine, since, limit); });
         if (page.unavailable) co_return storage_problem(page.error);
         if (!page.error.empty())
           co_return problem(400, "bad-cursor", page.error,
