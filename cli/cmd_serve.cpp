@@ -20,6 +20,7 @@
 #include "bihuan/plugin_host.hpp"
 #include "bihuan/serve_lock.hpp"
 #include "bihuan/server.hpp"
+#include "bihuan/server_retention.hpp"
 #include "commands.hpp"
 #include "definitions_io.hpp"
 #include "engine_session.hpp"
@@ -425,6 +426,21 @@ void run_serve(ServeOptions o) {
       std::to_string(server->port()) + "/";
   log_line("info", "web console: open it in a browser and sign in with a token",
            {{"console", console_url}, {"signIn", sign_in}});
+  // Retention (server.retention; docs/retention.md): on the engine clock, its own thread.
+  std::unique_ptr<RetentionTask> retention;
+  {
+    Problems ignored;  // reported above, when the server section was read
+    if (auto ro = retention_from_json(
+            effective.value("server", json::object()),
+            embedded_default ? "" : fs::absolute(o.config).parent_path().string(), "/server",
+            ignored)) {
+      if (ro->archive_dir.empty()) ro->archive_dir = engine->options().data_dir + "/archives";
+      retention = std::make_unique<RetentionTask>(
+          *engine, *ro, [&](const char* level, const std::string& msg, json fields) {
+            log_line(level, msg, std::move(fields));
+          });
+    }
+  }
 
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
@@ -432,6 +448,7 @@ void run_serve(ServeOptions o) {
     server->reload_identity(reload_problems);
   }
   log_line("info", "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (retention) retention->stop();
   server->shutdown(std::chrono::seconds(10));
   dispatcher.stop();
   services->attach(nullptr);

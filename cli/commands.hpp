@@ -21,5 +21,7 @@ void add_outbox_commands(CLI::App& app);    // outbox, dead-letters, retry, disp
 void add_serve_commands(CLI::App& app);     // serve, token-hash
 void add_demo_data(CLI::App& app);          // demo-data (the seeded food-safety demo city)
 void add_simulate(CLI::App& app);           // simulate (the food-safety year in virtual time)
+void add_export_command(CLI::App& app);     // export (the change feed)
+void add_archive_commands(CLI::App& app);   // archive run, verify, restore (retention)
 
 }  // namespace bihuan::cli

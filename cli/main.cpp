@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   bihuan::cli::add_serve_commands(app);
   bihuan::cli::add_demo_data(app);
   bihuan::cli::add_simulate(app);
+  bihuan::cli::add_export_command(app);
+  bihuan::cli::add_archive_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -17,6 +17,9 @@ find_library(MAGIC_LIBRARY magic REQUIRED)
 add_library(bihuan_magic INTERFACE)
 target_include_directories(bihuan_magic SYSTEM INTERFACE ${MAGIC_INCLUDE_DIR})
 target_link_libraries(bihuan_magic INTERFACE ${MAGIC_LIBRARY})
+# libzstd (Debian libzstd-dev): retention's archive files (engine/src/runtime/archive*.cpp).
+find_path(ZSTD_INCLUDE_DIR zstd.h REQUIRED)
+find_library(ZSTD_LIBRARY zstd REQUIRED)
 
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 add_library(bihuan_valijson INTERFACE)

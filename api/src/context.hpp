@@ -115,6 +115,8 @@ void add_attachment_routes(Router& router, Context& ctx);
 void start_orphan_sweep(Context& ctx);
 // routes_console.cpp: the web console's files and GET /v1/instances/{id}/events.
 void add_console_routes(Router& router, Context& ctx);
+// routes_changes.cpp: GET /v1/changes, the change feed (global administrators).
+void add_change_routes(Router& router, Context& ctx);
 
 // body.cpp: checks of JSON request bodies, each a 422 naming the member's pointer.
 // body_json() that must be an object:

@@ -124,6 +124,7 @@ class ServerImpl final : public Server {
     api::add_identity_routes(router_, ctx_, [this](Problems& p) { return reload_identity(p); });
     api::add_console_routes(router_, ctx_);
     api::add_attachment_routes(router_, ctx_);
+    api::add_change_routes(router_, ctx_);
     std::vector<std::pair<std::string, std::string>> names;
     for (const auto& r : router_.routes())
       names.emplace_back(std::string(api::http::to_string(r.method)), r.pattern);

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "bihuan/server.hpp"
+#include "bihuan/server_retention.hpp"
 #include "jwt.hpp"
 
 namespace bihuan {
@@ -164,7 +165,7 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   std::size_t before = problems.error_count();
   unknown_keys(doc, at,
                {"listen", "threads", "timezone", "limits", "tokens", "identityFile", "tls",
-                "metricsPublic", "backupRoot", "definitionReaders", "attachments"},
+                "metricsPublic", "backupRoot", "definitionReaders", "attachments", "retention"},
                problems);
   if (doc.contains("listen")) {
     const json& l = doc["listen"];
@@ -253,6 +254,7 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
       }
     }
   }
+  retention_from_json(doc, base_dir, at, problems);  // server_retention.hpp: read by serve
   if (doc.contains("limits")) {
     const json& l = doc["limits"];
     std::string la = at + "/limits";
@@ -297,6 +299,43 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   }
   if (problems.error_count() > before) return std::nullopt;
   return c;
+}
+
+std::optional<RetentionOptions> retention_from_json(const json& doc, const std::string& base_dir,
+                                                    const std::string& at, Problems& problems) {
+  if (!doc.is_object() || !doc.contains("retention")) return std::nullopt;
+  std::size_t before = problems.error_count();
+  const json& r = doc["retention"];
+  std::string ra = at + "/retention";
+  if (!r.is_object()) {
+    problems.error(ra, "config-type",
+                   "expected an object {default, intervalMinutes, batch, archiveDir}");
+  } else {
+    unknown_keys(r, ra, {"default", "intervalMinutes", "batch", "archiveDir"}, problems);
+    RetentionOptions ro;
+    if (r.contains("default")) {
+      std::string why;
+      auto d = r["default"].is_string() ? parse_duration(r["default"].get<std::string>(), &why)
+                                        : std::nullopt;
+      if (!d)
+        problems.error(ra + "/default", "config-type",
+                       "expected an ISO 8601 duration such as \"P5Y\"" +
+                           (why.empty() ? std::string() : " (" + why + ")"));
+      ro.default_retention = d;
+    }
+    std::int64_t minutes = ro.interval_ms / 60000;
+    if (read_number(r, "intervalMinutes", ra, 1, 60 * 24 * 366, minutes, problems))
+      ro.interval_ms = minutes * 60000;
+    read_number(r, "batch", ra, 1, 100000, ro.batch, problems);
+    if (r.contains("archiveDir")) {
+      if (!r["archiveDir"].is_string() || r["archiveDir"].get<std::string>().empty())
+        problems.error(ra + "/archiveDir", "config-type", "expected a directory path");
+      else
+        ro.archive_dir = resolve(base_dir, r["archiveDir"].get<std::string>());
+    }
+    if (problems.error_count() == before) return ro;
+  }
+  return std::nullopt;
 }
 
 }  // namespace bihuan

@@ -235,4 +235,47 @@ TEST_F(AuthorizationTest, DefinitionsAreReadByTheConfiguredRolesOnly) {
   EXPECT_EQ(p.items()[0].pointer, "/server/definitionReaders/1");
 }
 
+TEST_F(AuthorizationTest, TheChangeFeedIsForGlobalAdministratorsOnly) {
+  for (const auto& k : callers_) {
+    if (k.name == "global") continue;
+    SCOPED_TRACE(k.name);
+    auto r = HttpClient(port_, k.name + "-token").get("/v1/changes");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_NE(r.body.find("global-admin-required"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(HttpClient(port_).get("/v1/changes").status, 401);
+  HttpClient g(port_, "global-token");
+  auto all = g.get("/v1/changes?limit=1000");
+  ASSERT_EQ(all.status, 200) << all.body;
+  json items = all.json_body()["items"];
+  ASSERT_EQ(items.size(), 4u);  // the four starts, in commit order
+  std::vector<std::string> order;
+  for (const auto& it : items) {
+    EXPECT_EQ(it["kind"], "start");
+    EXPECT_EQ(it["definition"], "t.case");
+    order.push_back(letter_of(it["instance"]));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"A", "B", "C", "D"}));
+  EXPECT_EQ(all.json_body()["nextCursor"], items[3]["cursor"]);
+  // Resumed after the second: exactly the rest; then a new step only.
+  auto rest = g.get("/v1/changes?since=" + items[1]["cursor"].get<std::string>());
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  ASSERT_EQ(rest.json_body()["items"].size(), 2u);
+  EXPECT_EQ(rest.json_body()["items"][0]["instance"], ids_["C"]);
+  ASSERT_EQ(HttpClient(port_, "global-token")
+                .post("/v1/instances/" + ids_["B"] + "/cancel", json::object())
+                .status,
+            200);
+  auto next = g.get("/v1/changes?since=" + all.json_body()["nextCursor"].get<std::string>());
+  ASSERT_EQ(next.json_body()["items"].size(), 1u);
+  EXPECT_EQ(next.json_body()["items"][0]["kind"], "cancel");
+  EXPECT_EQ(next.json_body()["items"][0]["instance"], ids_["B"]);
+  // Bad parameters name themselves.
+  auto bad = g.get("/v1/changes?since=nope");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("query:since"), std::string::npos) << bad.body;
+  EXPECT_EQ(g.get("/v1/changes?limit=0").status, 400);
+  EXPECT_EQ(g.get("/v1/changes?limit=1001").status, 400);
+}
+
 }  // namespace bihuan::test

@@ -162,6 +162,14 @@ std::shared_ptr<const Definition> compile_definition(const json& doc, Problems& 
       c.check_expr(*s, "/access/start");
     }
   }
+  // How long a finished instance is kept (docs/retention.md); read again from `source`.
+  if (auto r = doc.find("retention"); r != doc.end()) {
+    std::string why;
+    if (!r->is_string() || !parse_duration(r->get<std::string>(), &why))
+      problems.error("/retention", "bad-retention",
+                     "retention must be an ISO 8601 duration such as \"P5Y\" or \"P90D\"" +
+                         (why.empty() ? std::string() : ": " + why));
+  }
   if (auto st = doc.find("states"); st != doc.end()) c.parse_states(*st, "/states", -1);
   c.resolve_targets();
   std::string initial = string_member(doc, "initial", "");

@@ -453,6 +453,8 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       return {};
     case Request::outbox_state:
       return apply_outbox_state(b, r);
+    case Request::retire:
+      return apply_retire(b, r);
   }
   return {};
 }

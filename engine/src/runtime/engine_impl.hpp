@@ -17,7 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bihuan/attachment_check.hpp"
+#include "bihuan/changes.hpp"
 #include "bihuan/engine.hpp"
+#include "bihuan/retention.hpp"
 #include "runtime/access_index.hpp"
 #include "runtime/batch.hpp"
 #include "runtime/committer.hpp"
@@ -29,7 +31,8 @@
 
 namespace bihuan::runtime {
 
-class StartCheck;  // runtime/verify.hpp
+class StartCheck;      // runtime/verify.hpp
+struct RetireRequest;  // runtime/retention.cpp
 
 // 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
 // letters in their own database, waiting messages indexed by channel and due time
@@ -38,6 +41,9 @@ inline constexpr std::uint32_t kStorageFormat = 4;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
+// meta key: be64 of the next history log key, written by retention when it removes the
+// newest log entries, so that their keys (which change-feed cursors name) are not reused.
+inline constexpr const char* kHistoryNextKey = "history-next";
 
 class EngineImpl final : public Engine, private Committer::Sink {
  public:
@@ -144,6 +150,13 @@ class EngineImpl final : public Engine, private Committer::Sink {
   void close() override;
   const Clock& clock() const override { return *options_.clock; }
   const EngineOptions& options() const override { return options_; }
+  // Retention and export (issue 22): changes.cpp, retention.cpp (bihuan::changes() and
+  // bihuan::run_retention() call these).
+  ChangePage changes(const std::string& cursor, std::size_t limit) const;
+  RetentionReport run_retention(const RetentionRun& run);
+  // The removal (or restore) of one archived batch, through the writer (one transaction).
+  StepResult submit_retire(std::shared_ptr<const RetireRequest> req);
+
   void set_attachment_check(AttachmentCheck stored) {
     attachment_check_.store(std::make_shared<const AttachmentCheck>(std::move(stored)));
   }
@@ -232,6 +245,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   StepResult apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired);
   StepResult apply_outbox_state(Batch& b, const Request& r);  // outbox_state.cpp
   StepResult apply_ack(Batch& b, const Request& r);           // outbox_state.cpp
+  StepResult apply_retire(Batch& b, const Request& r);        // retention.cpp
 
   // Definitions (definitions.cpp). A version is decided in the write transaction: stored
   // already with the same text (unchanged), with other text (refused: version_conflict),

@@ -31,7 +31,9 @@ bool EngineImpl::stageable(const std::vector<Request>& batch) {
   // Timer sweeps walk the timer index from its start after every firing (cheap in a write
   // transaction, not over an overlay of deleted keys); deploys change the registry.
   for (const auto& r : batch)
-    if (r.kind == Request::fire_timers || r.kind == Request::deploy) return false;
+    if (r.kind == Request::fire_timers || r.kind == Request::deploy ||
+        r.kind == Request::retire)  // retention.cpp: walks history chains in its transaction
+      return false;
   return true;
 }
 
@@ -56,6 +58,11 @@ int EngineImpl::reload_sequences(storage::Txn& txn) {
     next.history = storage::read_be64(cur->key()) + 1;
   else if ((rc = cur->status()))
     return rc;
+  // Retention may have removed the newest entries: their keys are never given out again
+  // (the change feed's cursors name them; docs/storage.md, meta `history-next`).
+  if (auto hw = txn.get(Db::meta, kHistoryNextKey, rc); hw && hw->size() == 8)
+    next.history = std::max(next.history, storage::read_be64(*hw));
+  if (rc) return rc;
   ids_ = ids;
   next_ = next;
   return 0;

@@ -14,6 +14,8 @@
 
 namespace bihuan::runtime {
 
+struct RetireRequest;  // runtime/retention.cpp
+
 // One request to the writer. Completed exactly once through `done`, after its batch is
 // durable (or refused, or failed), on the writer's or the committer's thread.
 struct Request {
@@ -32,6 +34,7 @@ struct Request {
   std::shared_ptr<const MigrateRequest>
       migrate_req;                        // kind == migrate (rare: a pointer keeps Request small)
   std::shared_ptr<const Definition> def;  // kind == deploy: the compiled version
+  std::shared_ptr<const RetireRequest> retire_req;  // kind == retire
 };
 
 // A batch the writer executed on a snapshot plus its overlay (pipeline.cpp), handed to the

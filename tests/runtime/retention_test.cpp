@@ -1,0 +1,244 @@
+// Retention (bihuan/retention.hpp): expired instances archived, then removed; archives
+// verified and restored; an archive left unrecorded by a crash finished by the next run.
+#include <zstd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "bihuan/changes.hpp"
+#include "bihuan/retention.hpp"
+#include "engine_fixture.hpp"
+
+using namespace bihuan;
+using bihuan::testing::at;
+
+namespace {
+
+const char* kCase = R"({
+  "id": "t.case", "version": 1, "initial": "OPEN", "retention": "P30D",
+  "states": {
+    "OPEN": {"on": {
+      "note": {"set": {"/notes/-": {"var": "event.payload.text"}}},
+      "close": {"target": "DONE", "set": {"/closedBy": {"var": "actor.id"}}}}},
+    "DONE": {"type": "final", "outcome": "done"}
+  }
+})";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+std::string unzstd(const std::string& packed) {
+  std::string out(ZSTD_getFrameContentSize(packed.data(), packed.size()), '\0');
+  out.resize(ZSTD_decompress(out.data(), out.size(), packed.data(), packed.size()));
+  return out;
+}
+void write_zstd(const std::string& path, const std::string& text) {
+  std::string packed(ZSTD_compressBound(text.size()), '\0');
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), text.data(), text.size(), 1));
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << packed;
+}
+
+class RetentionTest : public bihuan::testing::EngineTest {
+ protected:
+  // `n` instances: notes on each; every one but the last `running` closed.
+  std::vector<std::string> make_cases(int n, int running = 1) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      auto s = start("t.case", {{"notes", json::array()}}, "case-" + std::to_string(i));
+      EXPECT_TRUE(s.ok()) << s.message;
+      ids.push_back(s.instance->id);
+      EXPECT_TRUE(send(ids.back(), "note", {{"text", "seen " + std::to_string(i)}}).ok());
+    }
+    clock_->set(clock_->now() + std::chrono::hours(1));
+    for (int i = 0; i + running < n; ++i) EXPECT_TRUE(send(ids[i], "close").ok());
+    return ids;
+  }
+  RetentionRun run_options(std::size_t batch = 500) {
+    RetentionRun run;
+    run.options.batch = batch;
+    run.options.archive_dir = dir_ + "-archives";
+    return run;
+  }
+  void TearDown() override {
+    EngineTest::TearDown();
+    std::filesystem::remove_all(dir_ + "-archives");
+  }
+  void expect_store_sound() {
+    VerifyReport v = engine_->verify();
+    for (const auto& b : v.broken) ADD_FAILURE() << b;
+  }
+};
+
+}  // namespace
+
+TEST_F(RetentionTest, ABadRetentionIsRefusedAtItsPointer) {
+  auto r = engine_->deploy(json::parse(R"({"id": "t.bad", "version": 1, "initial": "A",
+      "retention": "thirty days", "states": {"A": {"type": "final"}}})"),
+                           "bad.json");
+  ASSERT_FALSE(r.ok);
+  bool named = false;
+  for (const auto& p : r.problems.items()) named = named || p.pointer == "/retention";
+  EXPECT_TRUE(named) << (r.problems.items().empty() ? "" : r.problems.items()[0].to_string());
+}
+
+TEST_F(RetentionTest, OnlyInstancesEndedLongerAgoThanTheirRetentionGo) {
+  deploy(kCase);
+  auto ids = make_cases(5);
+  clock_->set(clock_->now() + std::chrono::hours(24 * 29));
+  RetentionReport early = run_retention(*engine_, run_options());
+  EXPECT_TRUE(early.error.empty()) << early.error;
+  EXPECT_EQ(early.removed, 0u);
+  EXPECT_EQ(early.scanned, 5u);
+  EXPECT_TRUE(early.archives.empty());
+
+  clock_->set(clock_->now() + std::chrono::hours(24 * 2));
+  RetentionReport rep = run_retention(*engine_, run_options(3));
+  ASSERT_TRUE(rep.error.empty()) << rep.error;
+  EXPECT_EQ(rep.expired, 4u);
+  EXPECT_EQ(rep.removed, 4u);
+  ASSERT_EQ(rep.archives.size(), 2u);  // batches of 3: 3 + 1
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(engine_->get(ids[i])) << i;
+  ASSERT_TRUE(engine_->get(ids[4]));  // still running
+  EXPECT_TRUE(engine_->history(ids[0]).empty());
+  EXPECT_FALSE(engine_->get_by_business_key("case-0"));
+  std::size_t archived = 0;
+  for (const auto& a : rep.archives) {
+    ArchiveCheck c = verify_archive(a);
+    EXPECT_TRUE(c.ok()) << a << ": " << (c.problems.empty() ? "" : c.problems[0]);
+    archived += c.instances;
+  }
+  EXPECT_EQ(archived, 4u);
+  expect_store_sound();
+  // The running one still steps; a second run finds nothing more.
+  EXPECT_TRUE(send(ids[4], "note", {{"text", "later"}}).ok());
+  RetentionReport again = run_retention(*engine_, run_options());
+  EXPECT_EQ(again.removed, 0u);
+  EXPECT_TRUE(again.archives.empty());
+}
+
+TEST_F(RetentionTest, ArchiveVerifyRestoreGivesBackTheSameInstances) {
+  deploy(kCase);
+  auto ids = make_cases(3, 0);
+  TimePoint middle = clock_->now() - std::chrono::minutes(30);
+  std::vector<json> views, histories, pasts;
+  for (const auto& id : ids) {
+    views.push_back(engine_->get(id)->to_json(*TimeZone::utc()));
+    json h = json::array();
+    for (const auto& e : engine_->history(id)) h.push_back(e.to_json(*TimeZone::utc()));
+    histories.push_back(h);
+    pasts.push_back(engine_->as_of(id, middle)->to_json(*TimeZone::utc()));
+  }
+  RetentionRun run = run_options();
+  run.retention = Duration{};  // PT0S: every finished instance
+  RetentionReport rep = run_retention(*engine_, run);
+  ASSERT_TRUE(rep.error.empty()) << rep.error;
+  ASSERT_EQ(rep.removed, 3u);
+  ASSERT_EQ(rep.archives.size(), 1u);
+  for (const auto& id : ids) EXPECT_FALSE(engine_->get(id));
+
+  RestoreReport back = restore_archive(*engine_, rep.archives[0]);
+  ASSERT_TRUE(back.error.empty()) << back.error;
+  EXPECT_EQ(back.restored, 3u);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto v = engine_->get(ids[i]);
+    ASSERT_TRUE(v) << ids[i];
+    EXPECT_EQ(v->to_json(*TimeZone::utc()), views[i]);
+    json h = json::array();
+    for (const auto& e : engine_->history(ids[i])) h.push_back(e.to_json(*TimeZone::utc()));
+    EXPECT_EQ(h, histories[i]);
+    EXPECT_EQ(engine_->as_of(ids[i], middle)->to_json(*TimeZone::utc()), pasts[i]);
+    EXPECT_TRUE(engine_->verify_instance(ids[i]).ok());
+  }
+  EXPECT_TRUE(engine_->get_by_business_key("case-1"));
+  expect_store_sound();
+  // Restoring again changes nothing.
+  RestoreReport twice = restore_archive(*engine_, rep.archives[0]);
+  EXPECT_EQ(twice.restored, 0u);
+  EXPECT_EQ(twice.present, 3u);
+}
+
+TEST_F(RetentionTest, VerifyNamesTheAlteredEntryAndTheBatchHash) {
+  deploy(kCase);
+  auto ids = make_cases(2, 0);
+  RetentionRun run = run_options();
+  run.retention = Duration{};
+  RetentionReport rep = run_retention(*engine_, run);
+  ASSERT_EQ(rep.archives.size(), 1u);
+  std::string path = rep.archives[0];
+  std::string text = unzstd(read_file(path));
+  // The readable form of an entry changed: caught, and the batch hash no longer matches.
+  std::string altered = text;
+  auto at_note = altered.find("seen 1");
+  ASSERT_NE(at_note, std::string::npos);
+  altered.replace(at_note, 6, "seen 9");
+  write_zstd(path, altered);
+  ArchiveCheck c = verify_archive(path);
+  EXPECT_FALSE(c.ok());
+  std::string all;
+  for (const auto& p : c.problems) all += p + "\n";
+  EXPECT_NE(all.find("instance " + ids[1] + ": entry 2: the readable entry differs"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("the batch hash does not match"), std::string::npos) << all;
+  // A file cut short.
+  write_zstd(path, text.substr(0, text.size() / 2));
+  EXPECT_FALSE(verify_archive(path).ok());
+  // Not an archive at all.
+  std::ofstream(path, std::ios::trunc) << "hello";
+  ArchiveCheck junk = verify_archive(path);
+  EXPECT_FALSE(junk.ok());
+  EXPECT_FALSE(junk.readable);
+}
+
+TEST_F(RetentionTest, AnArchiveLeftUnrecordedIsFinishedByTheNextRunAndNothingIsArchivedTwice) {
+  deploy(kCase);
+  auto ids = make_cases(4, 0);
+  RetentionRun run = run_options(2);
+  run.retention = Duration{};
+  run.max_batches = 1;
+  RetentionReport first = run_retention(*engine_, run);
+  ASSERT_EQ(first.archives.size(), 1u);
+  std::string name = std::filesystem::path(first.archives[0]).filename().string();
+  // As if the process had stopped right after the rename: the instances are still there
+  // and the store does not know the archive.
+  ASSERT_EQ(restore_archive(*engine_, first.archives[0]).restored, 2u);
+  reopen_after_raw_edit(
+      [&](storage::Txn& txn) { ASSERT_EQ(txn.del(storage::Db::meta, "archive/" + name), 0); });
+  run.max_batches = SIZE_MAX;
+  RetentionReport second = run_retention(*engine_, run);
+  ASSERT_TRUE(second.error.empty()) << second.error;
+  EXPECT_EQ(second.recovered, 1u);
+  EXPECT_EQ(second.removed, 4u);  // 2 finished + 2 in a new archive
+  ASSERT_EQ(second.archives.size(), 2u);
+  std::map<std::string, int> times;
+  for (const auto& a : second.archives) {
+    std::string text = unzstd(read_file(a));
+    for (const auto& id : ids)
+      if (text.find("\"instance\":\"" + id + "\"") != std::string::npos) ++times[id];
+  }
+  for (const auto& id : ids) {
+    EXPECT_EQ(times[id], 1) << id;
+    EXPECT_FALSE(engine_->get(id));
+  }
+  expect_store_sound();
+}
+
+TEST_F(RetentionTest, TheChangeFeedGoesOnAfterRemovedStepsAlsoAfterReopen) {
+  deploy(kCase);
+  auto ids = make_cases(3, 1);
+  ChangePage before = changes(*engine_, "", 1000);
+  std::string cursor = before.next_cursor;
+  RetentionRun run = run_options();
+  run.retention = Duration{};
+  ASSERT_EQ(run_retention(*engine_, run).removed, 2u);
+  reopen();  // the removed newest keys are not given out again
+  ASSERT_TRUE(send(ids[2], "close").ok());
+  ChangePage after = changes(*engine_, cursor, 1000);
+  ASSERT_TRUE(after.error.empty()) << after.error;
+  ASSERT_EQ(after.items.size(), 1u);
+  EXPECT_EQ(after.items[0].instance_id, ids[2]);
+  EXPECT_EQ(after.items[0].entry.event, "close");
+  // From the start, the feed now holds only what is still stored.
+  EXPECT_EQ(changes(*engine_, "", 1000).items.size(), engine_->history(ids[2]).size());
+}
