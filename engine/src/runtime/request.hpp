@@ -19,7 +19,18 @@ struct RetireRequest;  // runtime/retention.cpp
 // One request to the writer. Completed exactly once through `done`, after its batch is
 // durable (or refused, or failed), on the writer's or the committer's thread.
 struct Request {
-  enum Kind { start, event, cancel, fire_timers, deploy, ack, barrier, outbox_state, migrate } kind;
+  enum Kind {
+    start,
+    event,
+    cancel,
+    fire_timers,
+    deploy,
+    ack,
+    barrier,
+    outbox_state,
+    migrate,
+    retire  // retention.cpp: removes archived instances
+  } kind;
   std::optional<StartRequest> start_req;  // empty unless kind == start (no allocations)
   std::optional<EventRequest> event_req;  // empty unless kind == event
   std::uint64_t id = 0;
