@@ -111,6 +111,13 @@ class Reader {
   ScanCursor scan(storage::Txn& txn, storage::Db db) const {
     return ScanCursor(env_, txn, db, options_.scan_chunk);
   }
+  // An empty page that says the store could not be read (LMDB error rc).
+  InstancePage unavailable_page(int rc) const {
+    InstancePage page;
+    page.error = unreadable(rc);
+    page.unavailable = true;
+    return page;
+  }
   // damage() for an id, within a read transaction.
   std::optional<std::string> damage_of(storage::Txn& txn, std::uint64_t id) const;
 

@@ -106,13 +106,7 @@ using storage::unhex;
 InstancePage Reader::query(const InstanceQuery& q) const {
   if (scoped(q.viewer)) return scoped_query(q);  // scoped_reads.cpp
   InstancePage page;
-  auto failed = [&](int rc) {
-    page.items.clear();
-    page.next_cursor.clear();
-    page.error = unreadable(rc);
-    page.unavailable = true;
-    return page;
-  };
+  auto failed = [&](int rc) { return unavailable_page(rc); };
   int rc = 0;
   auto txn = read_txn(&rc);
   if (!txn) return failed(rc);

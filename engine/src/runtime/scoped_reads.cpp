@@ -71,13 +71,7 @@ bool record_matches(const InstanceRecord& r, const Definition* def, const Instan
 
 InstancePage Reader::scoped_query(const InstanceQuery& q) const {
   InstancePage page;
-  auto failed = [&](int rc) {
-    page.items.clear();
-    page.next_cursor.clear();
-    page.error = unreadable(rc);
-    page.unavailable = true;
-    return page;
-  };
+  auto failed = [&](int rc) { return unavailable_page(rc); };
   int rc = 0;
   auto txn = read_txn(&rc);
   if (!txn) return failed(rc);
