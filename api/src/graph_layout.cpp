@@ -58,7 +58,7 @@ void set(void* obj, const char* name, const std::string& value) {
   agsafeset(obj, const_cast<char*>(name), const_cast<char*>(value.c_str()), const_cast<char*>(""));
 }
 
-std::string num(double v) {
+std::string px(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", v);
   return buf;
@@ -104,7 +104,7 @@ class Layout {
     set(g_, "nodesep", "0.3");
     set(g_, "ranksep", "0.45");
     set(g_, "fontname", "Courier");
-    set(g_, "fontsize", num(kLabelFont));
+    set(g_, "fontsize", px(kLabelFont));
     nodes_.assign(def_.states.size(), nullptr);
     graphs_.assign(def_.states.size(), nullptr);
     for (const auto& st : def_.states)
@@ -112,8 +112,8 @@ class Layout {
     Agnode_t* start = agnode(g_, const_cast<char*>("\x01start"), 1);
     set(start, "shape", "circle");
     set(start, "fixedsize", "true");
-    set(start, "width", num(10.0 / 72));
-    set(start, "height", num(10.0 / 72));
+    set(start, "width", px(10.0 / 72));
+    set(start, "height", px(10.0 / 72));
     set(start, "label", "");
     int initial = def_.resolve_entry(def_.initial);
     edges_.push_back({-1, def_.initial, "start", "", "", "", false});
@@ -160,7 +160,7 @@ class Layout {
       set(sg, "label", placeholder(title));
       set(sg, "labeljust", "l");
       set(sg, "fontname", "Courier");
-      set(sg, "fontsize", num(kLabelFont));
+      set(sg, "fontsize", px(kLabelFont));
       set(sg, "margin", "10");
       for (int c : st.children) add_state(sg, c);
       return;
@@ -171,8 +171,8 @@ class Layout {
     set(n, "shape", "box");
     set(n, "fixedsize", "true");
     set(n, "label", "");
-    set(n, "width", num(w / 72));
-    set(n, "height", num(kStateHeight / 72));
+    set(n, "width", px(w / 72));
+    set(n, "height", px(kStateHeight / 72));
   }
 
   double X(double x) const { return round2(x - bb_.LL.x); }

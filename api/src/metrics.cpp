@@ -6,7 +6,7 @@ namespace bihuan::api {
 
 namespace {
 
-std::string num(double v) {
+std::string prom_num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.15g", v);
   return buf;
@@ -32,7 +32,7 @@ void family(std::string& out, const std::string& name, const char* type, const s
 void scalar(std::string& out, const std::string& name, const char* type, const std::string& help,
             double v) {
   family(out, name, type, help);
-  out += name + " " + num(v) + "\n";
+  out += name + " " + prom_num(v) + "\n";
 }
 
 }  // namespace
@@ -43,11 +43,13 @@ void write_histogram(std::string& out, const std::string& name, const std::strin
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < h.bounds.size() && i < h.counts.size(); ++i) {
     cumulative += h.counts[i];
-    out += name + "_bucket{le=\"" + num(h.bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    out +=
+        name + "_bucket{le=\"" + prom_num(h.bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
   }
   if (h.counts.size() > h.bounds.size()) cumulative += h.counts.back();
   out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
-  out += name + "_sum " + num(h.sum) + "\n" + name + "_count " + std::to_string(h.count) + "\n";
+  out +=
+      name + "_sum " + prom_num(h.sum) + "\n" + name + "_count " + std::to_string(h.count) + "\n";
 }
 
 HttpMetrics::HttpMetrics()

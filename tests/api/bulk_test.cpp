@@ -12,7 +12,7 @@ namespace bihuan::test {
 namespace {
 
 // t.case as in authorization_test.cpp, plus a notification on entry (for dead letters).
-const char* kCase = R"({
+const char* kBulkCase = R"({
   "id": "t.case", "version": 1,
   "dataSchema": {"type": "object", "properties": {
     "unitPath": {"type": "string", "title": "单位", "x-title": {"zh": "单位", "en": "Unit"}},
@@ -33,7 +33,7 @@ class BulkTest : public ServerTest {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
-    auto res = engine_->deploy(json::parse(kCase), "case");
+    auto res = engine_->deploy(json::parse(kBulkCase), "case");
     ASSERT_TRUE(res.ok) << (res.problems.items().empty() ? ""
                                                          : res.problems.items()[0].to_string());
     ServerConfig c = config();
@@ -316,7 +316,7 @@ TEST_F(BulkTest, RetryMakesTheFilteredInstancesDeadLettersDeliverable) {
 }
 
 TEST_F(BulkTest, MigrateMovesTheFilteredInstancesToAnotherVersion) {
-  json v2 = json::parse(kCase);
+  json v2 = json::parse(kBulkCase);
   v2["version"] = 2;
   v2["states"]["OPEN"]["on"]["reopen"] = {{"target", "OPEN"}};
   ASSERT_TRUE(engine_->deploy(v2, "case v2").ok);

@@ -26,7 +26,7 @@ namespace {
 
 const fs::path kDir = fs::path(BIHUAN_SOURCE_DIR) / "tests/definition/regressions";
 
-std::string read(const fs::path& p) { return bihuan::definition_test::read_file(p); }
+std::string read_text(const fs::path& p) { return bihuan::definition_test::read_file(p); }
 using bihuan::definition_test::shipped_calendars;
 
 // Compiles `text` and checks the contract: a Definition exactly when no error is
@@ -74,7 +74,7 @@ std::vector<std::string> regression_files() {
 class DefinitionRegression : public testing::TestWithParam<std::string> {};
 
 TEST_P(DefinitionRegression, AnsweredWithADefinitionOrErrors) {
-  compile_hostile(read(kDir / GetParam()));
+  compile_hostile(read_text(kDir / GetParam()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, DefinitionRegression, testing::ValuesIn(regression_files()),
@@ -96,7 +96,7 @@ TEST(DefinitionRegressions, DirectoryHoldsTheHandMadeCases) {
 TEST(DefinitionRegressions, HugeNumbersAreExplained) {
   Problems problems;
   DefinitionContext ctx;
-  EXPECT_FALSE(compile_definition_text(read(kDir / "huge-number-1e400.json"), problems, ctx));
+  EXPECT_FALSE(compile_definition_text(read_text(kDir / "huge-number-1e400.json"), problems, ctx));
   ASSERT_EQ(problems.items().size(), 1u);
   const Problem& p = problems.items()[0];
   EXPECT_EQ(p.code, "invalid-json");

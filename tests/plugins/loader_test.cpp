@@ -22,8 +22,8 @@ std::string open_error(const std::string& path) {
   return error;
 }
 
-OutboxMessage message(const std::string& text,
-                      const std::string& key = "0000000000000001:1:/states/OPEN/onEntry/0") {
+OutboxMessage loader_message(const std::string& text,
+                             const std::string& key = "0000000000000001:1:/states/OPEN/onEntry/0") {
   OutboxMessage m;
   m.seq = 1;
   m.kind = "notify";
@@ -50,9 +50,9 @@ TEST(PluginLoader, NotifyLogDescriptorIsReadAndItAppendsJsonLinesWithChineseInta
   auto obj = lib->create("log", {{"path", path}}, nullptr, p);
   ASSERT_TRUE(obj) << problems_text(p);
   EXPECT_EQ(obj->name(), "log");
-  auto r = obj->notify(message("请审批 王五 的请假（3 天）"), 1);
+  auto r = obj->notify(loader_message("请审批 王五 的请假（3 天）"), 1);
   EXPECT_TRUE(r.ok()) << r.body;
-  r = obj->notify(message("第二条", "k2"), 2);
+  r = obj->notify(loader_message("第二条", "k2"), 2);
   EXPECT_TRUE(r.ok()) << r.body;
   auto lines = read_json_lines(path);
   ASSERT_EQ(lines.size(), 2u);
@@ -113,13 +113,13 @@ TEST(PluginLoader, AnExceptionInAPluginMethodNeverCrossesTheBoundary) {
   Problems p;
   auto obj = lib->create("thrower", {{"throwIn", "notify"}}, nullptr, p);
   ASSERT_TRUE(obj) << problems_text(p);
-  auto r = obj->notify(message("x"), 1);
+  auto r = obj->notify(loader_message("x"), 1);
   EXPECT_EQ(r.status, PluginResult::Status::fail);
   EXPECT_HAS(r.body, "plugin threw: boom");
 
   auto odd = lib->create("thrower2", {{"throwIn", "notify-int"}}, nullptr, p);
   ASSERT_TRUE(odd);
-  EXPECT_HAS(odd->notify(message("x"), 1).body, "not a std::exception");
+  EXPECT_HAS(odd->notify(loader_message("x"), 1).body, "not a std::exception");
 
   // A plugin written against the C tables without the SDK lets one escape: the host
   // catches it and names the file.
@@ -127,7 +127,7 @@ TEST(PluginLoader, AnExceptionInAPluginMethodNeverCrossesTheBoundary) {
   ASSERT_TRUE(raw);
   auto robj = raw->create("raw", json::object(), nullptr, p);
   ASSERT_TRUE(robj) << problems_text(p);
-  auto rr = robj->notify(message("x"), 1);
+  auto rr = robj->notify(loader_message("x"), 1);
   EXPECT_EQ(rr.status, PluginResult::Status::fail);
   EXPECT_HAS(rr.body, faulty("test.raw-throw"));
   EXPECT_HAS(rr.body, "threw an exception across the plugin boundary: escaped");
@@ -156,7 +156,7 @@ TEST(PluginLoader, MalformedAnswersFromADataSourceAreErrorsNamingTheFile) {
   EXPECT_HAS(src->query("status", json::object()).body, "unknown status 7");
 
   // Calling it as another kind is refused, not undefined behaviour.
-  EXPECT_HAS(src->notify(message("x"), 1).body, "is a data source, not a notifier");
+  EXPECT_HAS(src->notify(loader_message("x"), 1).body, "is a data source, not a notifier");
 }
 
 TEST(PluginLoader, AWrongConfigurationIsReportedWithPointersAndTheObjectIsNotCreated) {
@@ -193,7 +193,7 @@ TEST(PluginLoader, TheLibraryStaysLoadedWhileAnObjectFromItLives) {
     ASSERT_TRUE(obj) << problems_text(p);
   }
   EXPECT_TRUE(mapped());  // the library handle is gone, the object keeps it loaded
-  EXPECT_TRUE(obj->notify(message("still here"), 1).ok());
+  EXPECT_TRUE(obj->notify(loader_message("still here"), 1).ok());
   obj.reset();
   EXPECT_FALSE(mapped()) << "unloaded once the last object is destroyed";
   std::filesystem::remove_all(dir);
@@ -235,7 +235,7 @@ TEST(PluginHost, PluginsGetTheClockTheirConfigAndCanEmitEvents) {
   Problems p;
   auto obj = lib->create("log", {{"path", dir + "/n.jsonl"}}, services, p);
   ASSERT_TRUE(obj);
-  ASSERT_TRUE(obj->notify(message("t"), 1).ok());
+  ASSERT_TRUE(obj->notify(loader_message("t"), 1).ok());
   EXPECT_EQ(read_json_lines(dir + "/n.jsonl").at(0)["loggedAt"],
             clock->now().time_since_epoch().count());
   std::string error;

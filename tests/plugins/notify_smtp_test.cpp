@@ -22,8 +22,8 @@ const std::string kSubject =
 const std::string kText =
     "王经理，您好：\n\n王五申请休假 3 天。\n.以点开头的一行\n..两个点\n.\n请登录系统审批。";
 
-OutboxMessage message(std::vector<std::string> to,
-                      const std::string& key = "0000000000000009:2:/states/OPEN/onEntry/0") {
+OutboxMessage smtp_message(std::vector<std::string> to,
+                           const std::string& key = "0000000000000009:2:/states/OPEN/onEntry/0") {
   OutboxMessage m;
   m.seq = 9;
   m.kind = "notify";
@@ -94,7 +94,7 @@ TEST_F(SmtpTest, SendsChineseSubjectAndBodyToEveryRecipientWithAuthPlain) {
   auto mail = create(
       config({{"fromName", "闭环 工作流"}, {"username", "bihuan"}, {"password", "密码-pw"}}));
   ASSERT_TRUE(mail);
-  auto r = mail->notify(message({"wang.jingli@example.org", "hr@example.com"}), 1);
+  auto r = mail->notify(smtp_message({"wang.jingli@example.org", "hr@example.com"}), 1);
   ASSERT_TRUE(r.ok()) << r.body;
   auto got = read_json_lines(log());
   ASSERT_EQ(got.size(), 1u);
@@ -126,7 +126,7 @@ TEST_F(SmtpTest, SendsChineseSubjectAndBodyToEveryRecipientWithAuthPlain) {
   }
 
   // The same key gives the same Message-ID on a retry (receivers deduplicate on it).
-  ASSERT_TRUE(mail->notify(message({"wang.jingli@example.org"}), 2).ok());
+  ASSERT_TRUE(mail->notify(smtp_message({"wang.jingli@example.org"}), 2).ok());
   got = read_json_lines(log());
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1]["messageId"], got[0]["messageId"]);
@@ -135,7 +135,7 @@ TEST_F(SmtpTest, SendsChineseSubjectAndBodyToEveryRecipientWithAuthPlain) {
 TEST_F(SmtpTest, EightBitBodyIsDotStuffedAndArrivesIntact) {
   auto mail = create(config({{"bodyEncoding", "8bit"}}));
   ASSERT_TRUE(mail);
-  auto r = mail->notify(message({"a@example.org"}), 1);
+  auto r = mail->notify(smtp_message({"a@example.org"}), 1);
   ASSERT_TRUE(r.ok()) << r.body;
   auto got = read_json_lines(log());
   ASSERT_EQ(got.size(), 1u);
@@ -149,14 +149,14 @@ TEST_F(SmtpTest, EightBitBodyIsDotStuffedAndArrivesIntact) {
 TEST_F(SmtpTest, ARefusedRecipientFailsOrRetriesAndNobodyGetsTheMessage) {
   auto mail = create(config());
   ASSERT_TRUE(mail);
-  auto r = mail->notify(message({"ok@example.org", "reject-me@example.org"}), 1);
+  auto r = mail->notify(smtp_message({"ok@example.org", "reject-me@example.org"}), 1);
   EXPECT_EQ(r.status, PluginResult::Status::fail) << r.body;
   EXPECT_HAS(r.body, "RCPT TO:<reject-me@example.org>");
   EXPECT_HAS(r.body, "550");
-  r = mail->notify(message({"busy@example.org"}), 1);
+  r = mail->notify(smtp_message({"busy@example.org"}), 1);
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "451");
-  r = mail->notify(message({"张三"}), 1);
+  r = mail->notify(smtp_message({"张三"}), 1);
   EXPECT_EQ(r.status, PluginResult::Status::fail);
   EXPECT_HAS(r.body, "recipient \"张三\" is not an e-mail address");
   EXPECT_TRUE(read_json_lines(log()).empty());
@@ -165,7 +165,7 @@ TEST_F(SmtpTest, ARefusedRecipientFailsOrRetriesAndNobodyGetsTheMessage) {
 TEST_F(SmtpTest, AWrongPasswordFailsPermanently) {
   auto mail = create(config({{"username", "bihuan"}, {"password", "wrong"}}));
   ASSERT_TRUE(mail);
-  auto r = mail->notify(message({"a@example.org"}), 1);
+  auto r = mail->notify(smtp_message({"a@example.org"}), 1);
   EXPECT_EQ(r.status, PluginResult::Status::fail) << r.body;
   EXPECT_HAS(r.body, "AUTH PLAIN");
   EXPECT_HAS(r.body, "535");
@@ -186,14 +186,14 @@ TEST_F(SmtpTest, AServerThatNeverGreetsTimesOutAndNoServerIsARetry) {
   auto mail = create(config({{"port", port}, {"timeoutMs", 1000}}));
   ASSERT_TRUE(mail);
   auto t0 = std::chrono::steady_clock::now();
-  auto r = mail->notify(message({"a@example.org"}), 1);
+  auto r = mail->notify(smtp_message({"a@example.org"}), 1);
   auto elapsed = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "timed out");
   EXPECT_GE(elapsed, 900ms);
   EXPECT_LT(elapsed, 10s);
   ::close(fd);
-  r = mail->notify(message({"a@example.org"}), 2);  // nothing listens there now
+  r = mail->notify(smtp_message({"a@example.org"}), 2);  // nothing listens there now
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "cannot connect");
 }

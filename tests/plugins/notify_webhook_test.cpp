@@ -27,7 +27,8 @@ std::string hmac_hex(const std::string& key, const std::string& data) {
   return out;
 }
 
-OutboxMessage message(const std::string& key = "0000000000000007:3:/states/OPEN/onEntry/0") {
+OutboxMessage webhook_message(
+    const std::string& key = "0000000000000007:3:/states/OPEN/onEntry/0") {
   OutboxMessage m;
   m.seq = 7;
   m.kind = "notify";
@@ -55,7 +56,7 @@ TEST_F(WebhookTest, PostsTheMessageAsJsonSignedWithHmacAndTheIdempotencyKey) {
                       {"timeoutMs", 10000},
                       {"headers", {{"Authorization", "Bearer t0ken"}}}});
   ASSERT_TRUE(hook);
-  auto r = hook->notify(message(), 2);
+  auto r = hook->notify(webhook_message(), 2);
   ASSERT_TRUE(r.ok()) << r.body;
   EXPECT_EQ(r.body, "HTTP 200");
   auto got = server.received();
@@ -83,7 +84,7 @@ TEST_F(WebhookTest, PostsTheMessageAsJsonSignedWithHmacAndTheIdempotencyKey) {
   auto by_name = create(
       {{"url", "http://localhost:" + std::to_string(server.port()) + "/by-name"}, {"secret", "k"}});
   ASSERT_TRUE(by_name);
-  r = by_name->notify(message(), 1);
+  r = by_name->notify(webhook_message(), 1);
   ASSERT_TRUE(r.ok()) << r.body;
   EXPECT_EQ(server.received().back().target, "/by-name");
 }
@@ -95,23 +96,23 @@ TEST_F(WebhookTest, ServerErrorsAndTooManyRequestsRetryOtherClientErrorsFail) {
   });
   auto hook = create({{"url", server.url()}, {"secret", "k"}});
   ASSERT_TRUE(hook);
-  auto r = hook->notify(message(), 1);
+  auto r = hook->notify(webhook_message(), 1);
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "HTTP 500");
   EXPECT_HAS(r.body, "数据库不可用");
   EXPECT_HAS(r.body, server.url());
   status = 429;
-  EXPECT_EQ(hook->notify(message(), 2).status, PluginResult::Status::retry);
+  EXPECT_EQ(hook->notify(webhook_message(), 2).status, PluginResult::Status::retry);
   status = 503;
-  EXPECT_EQ(hook->notify(message(), 3).status, PluginResult::Status::retry);
+  EXPECT_EQ(hook->notify(webhook_message(), 3).status, PluginResult::Status::retry);
   status = 400;
-  r = hook->notify(message(), 4);
+  r = hook->notify(webhook_message(), 4);
   EXPECT_EQ(r.status, PluginResult::Status::fail) << r.body;
   EXPECT_HAS(r.body, "HTTP 400");
   status = 404;
-  EXPECT_EQ(hook->notify(message(), 5).status, PluginResult::Status::fail);
+  EXPECT_EQ(hook->notify(webhook_message(), 5).status, PluginResult::Status::fail);
   status = 204;
-  EXPECT_TRUE(hook->notify(message(), 6).ok());
+  EXPECT_TRUE(hook->notify(webhook_message(), 6).ok());
   EXPECT_EQ(server.received().size(), 6u);
 }
 
@@ -123,7 +124,7 @@ TEST_F(WebhookTest, ALongAnswerIsQuotedInTheErrorCutAtACharacterBoundary) {
   });
   auto hook = create({{"url", server.url()}, {"secret", "k"}});
   ASSERT_TRUE(hook);
-  auto r = hook->notify(message(), 1);
+  auto r = hook->notify(webhook_message(), 1);
   EXPECT_EQ(r.status, PluginResult::Status::retry);
   EXPECT_HAS(r.body, "HTTP 502: 错错");
   EXPECT_EQ(r.body.substr(r.body.size() - 3), "…");
@@ -140,7 +141,7 @@ TEST_F(WebhookTest, AHangingServerTimesOutAsARetryWithinTheConfiguredTime) {
   auto hook = create({{"url", server.url()}, {"secret", "k"}, {"timeoutMs", 1000}});
   ASSERT_TRUE(hook);
   auto t0 = std::chrono::steady_clock::now();
-  auto r = hook->notify(message(), 1);
+  auto r = hook->notify(webhook_message(), 1);
   auto elapsed = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "timed out after 1000 ms");
@@ -158,7 +159,7 @@ TEST_F(WebhookTest, ASlowServerWithinTheTimeoutIsFine) {
   auto hook = create({{"url", server.url()}, {"secret", "k"}, {"timeoutMs", 15000}});
   ASSERT_TRUE(hook);
   auto t0 = std::chrono::steady_clock::now();
-  auto r = hook->notify(message(), 1);
+  auto r = hook->notify(webhook_message(), 1);
   EXPECT_TRUE(r.ok()) << r.body;
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 600ms);
 }
@@ -173,7 +174,7 @@ TEST_F(WebhookTest, NoServerListeningIsARetry) {
                       {"secret", "k"},
                       {"timeoutMs", 5000}});
   ASSERT_TRUE(hook);
-  auto r = hook->notify(message(), 1);
+  auto r = hook->notify(webhook_message(), 1);
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "cannot connect");
 }
@@ -210,7 +211,7 @@ TEST_F(WebhookTest, HttpsWithASelfSignedCertificateVerifiesAgainstCaFile) {
 
   auto trusted = create({{"url", url}, {"secret", "k"}, {"caFile", cert}, {"timeoutMs", 20000}});
   ASSERT_TRUE(trusted);
-  auto r = trusted->notify(message(), 1);
+  auto r = trusted->notify(webhook_message(), 1);
   ASSERT_TRUE(r.ok()) << r.body;
   auto lines = read_json_lines(log);
   ASSERT_EQ(lines.size(), 1u);
@@ -221,7 +222,7 @@ TEST_F(WebhookTest, HttpsWithASelfSignedCertificateVerifiesAgainstCaFile) {
   // Without the CA the certificate is not trusted: a (retryable) TLS error, nothing sent.
   auto untrusted = create({{"url", url}, {"secret", "k"}, {"timeoutMs", 20000}});
   ASSERT_TRUE(untrusted);
-  r = untrusted->notify(message(), 1);
+  r = untrusted->notify(webhook_message(), 1);
   EXPECT_EQ(r.status, PluginResult::Status::retry) << r.body;
   EXPECT_HAS(r.body, "TLS handshake");
   EXPECT_EQ(read_json_lines(log).size(), 1u);

@@ -20,7 +20,7 @@ using bihuan::testing::EngineTest;
 
 namespace {
 
-const char* kTimed = R"({"id": "t.d", "version": 1, "initial": "A", "states": {
+const char* kDamagedTimed = R"({"id": "t.d", "version": 1, "initial": "A", "states": {
   "A": {"timers": [{"id": "t", "after": "PT1H", "event": "tick"}],
         "on": {"go": {"roles": ["system", "USER"], "target": "B"},
                "tick": {"roles": ["system"], "target": "B"}}},
@@ -42,7 +42,7 @@ bool has(const std::vector<std::string>& lines, const std::string& part) {
 }  // namespace
 
 TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify) {
-  deploy(kTimed);
+  deploy(kDamagedTimed);
   auto bad_state = start("t.d").instance->id;
   auto garbage = start("t.d", json::object(), "key:garbage").instance->id;
   auto healthy = start("t.d", json::object(), "key:healthy").instance->id;
@@ -107,7 +107,7 @@ TEST_F(DamageTest, ADamagedRecordIsRefusedByStepsSkippedByReadsAndListedByVerify
 }
 
 TEST_F(DamageTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
-  deploy(kTimed);
+  deploy(kDamagedTimed);
   auto id = start("t.d").instance->id;
   reopen_after_raw_edit([&](storage::Txn& txn) {
     edit_map(txn, storage::Db::inst, record_key(id), [](json& r) {
@@ -124,7 +124,7 @@ TEST_F(DamageTest, ARecordNamingATimerItsDefinitionLacksIsRefused) {
 }
 
 TEST_F(DamageTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
-  deploy(kTimed);
+  deploy(kDamagedTimed);
   auto id = start("t.d").instance->id;
   reopen_after_raw_edit([&](storage::Txn& txn) {
     edit_map(txn, storage::Db::inst, record_key(id), [](json& r) { r["x"] = json::array({1, 2}); });
@@ -137,7 +137,7 @@ TEST_F(DamageTest, ARecordWhoseDataIsNotAnObjectIsRefused) {
 }
 
 TEST_F(DamageTest, AMalformedTimerKeyDoesNotStopTheTimersAfterIt) {
-  deploy(kTimed);
+  deploy(kDamagedTimed);
   auto id = start("t.d").instance->id;
   // Sorts before every real key (they start with the due time's 8 bytes).
   reopen_after_raw_edit([&](storage::Txn& txn) {
@@ -302,7 +302,7 @@ json random_value(std::mt19937_64& rng) {
 // healthy instances must go on stepping. BIHUAN_DAMAGE_ROUNDS sets the rounds (default 60),
 // BIHUAN_DAMAGE_SEED the seed.
 TEST_F(DamageTest, RandomDamageToRecordsNeverCrashesAndHealthyInstancesGoOn) {
-  deploy(kTimed);
+  deploy(kDamagedTimed);
   deploy(R"({"id": "t.n", "version": 1, "initial": "A", "states": {
     "A": {"onEntry": [{"notify": "log", "to": "x", "template": "hello"}],
           "deadline": {"after": "PT2H"}, "on": {"go": {"roles": ["system", "USER"], "target": "B"}}},

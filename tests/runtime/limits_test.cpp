@@ -12,7 +12,7 @@ using bihuan::testing::EngineTest;
 
 namespace {
 
-const char* kParent = R"({
+const char* kLimitsParent = R"({
   "id": "t.parent", "version": 1, "initial": "OPEN",
   "states": {
     "OPEN": {"deadline": {"after": "P7D"}, "on": {
@@ -24,7 +24,7 @@ const char* kParent = R"({
   }
 })";
 
-const char* kChild = R"({
+const char* kLimitsChild = R"({
   "id": "t.child", "version": 1, "initial": "WORK",
   "states": {
     "WORK": {"deadline": {"after": "P7D"}, "on": {"finish": {"roles": ["USER"], "target": "DONE"}}},
@@ -39,8 +39,8 @@ bool mentions(const StepResult& r, const std::string& part) {
 }  // namespace
 
 TEST_F(EngineTest, OverlongKeysAreRefusedAloneNotWithTheirBatch) {
-  deploy(kParent);
-  deploy(kChild);
+  deploy(kLimitsParent);
+  deploy(kLimitsChild);
   auto parent = start("t.parent").instance->id;
   const std::string longest(kMaxKeyBytes, 'k'), over(kMaxKeyBytes + 1, 'k'), huge(600, 'k');
 
@@ -171,7 +171,7 @@ TEST_F(EngineTest, DataAndPayloadsNestedTooDeepAreRefusedAndTheInstanceStaysRead
 
   // A child whose data is as deep as allowed still reports its end: the engine's own
   // event carries that data one level deeper, and is not held to the request limit.
-  deploy(kChild);
+  deploy(kLimitsChild);
   deploy(R"({"id": "t.deep-parent", "version": 1, "initial": "OPEN", "states": {
     "OPEN": {"deadline": {"after": "P7D"}, "on": {
       "spawn": {"roles": ["USER"], "actions": [{"spawn": "t.child", "data": {"x": {"var": "event.payload.d"}, "k": 1},
@@ -205,7 +205,7 @@ TEST_F(EngineTest, AStepThatWouldStoreARecordOverTheLimitIsRefusedAndChangesNoth
         "spawn": {"roles": ["USER"], "actions": [{"spawn": "t.child", "data": {"notes": {"var": "data.notes"}, "again": {"var": "data.notes"}}}]},
         "close": {"roles": ["USER"], "target": "DONE"}}},
     "DONE": {"type": "final", "outcome": "closed"}}})");
-  deploy(kChild);
+  deploy(kLimitsChild);
   const std::string chunk(100 * 1024, 'n');  // 100 KiB per note
 
   auto whole = start("t.grow", {{"notes", json::array({std::string(kMaxRecordBytes, 'x')})}});
@@ -288,8 +288,8 @@ TEST_F(EngineTest, AnEventWhoseHistoryEntryWouldPassTheLimitIsRefusedAndChangesN
 // thread); data, keys, actors and reasons with it were stored and broke later answers.
 // Now each such request is refused alone, naming what is wrong.
 TEST_F(EngineTest, TextThatIsNotUtf8IsRefusedAloneAndNothingCrashes) {
-  deploy(kParent);
-  deploy(kChild);
+  deploy(kLimitsParent);
+  deploy(kLimitsChild);
   const std::string bad =
       "a\xff\xfe"
       "b";
@@ -426,8 +426,8 @@ json random_json(std::mt19937_64& rng, int depth = 0) {
 // chain verifies. BIHUAN_REQUEST_ROUNDS sets the rounds (default 40), BIHUAN_REQUEST_SEED
 // the seed.
 TEST_F(EngineTest, RandomBadRequestsAreRefusedAloneAndNothingBreaks) {
-  deploy(kParent);
-  deploy(kChild);
+  deploy(kLimitsParent);
+  deploy(kLimitsChild);
   const char* env_rounds = std::getenv("BIHUAN_REQUEST_ROUNDS");
   const int rounds = env_rounds ? std::atoi(env_rounds) : 40;
   const char* env_seed = std::getenv("BIHUAN_REQUEST_SEED");

@@ -30,7 +30,7 @@ const char* kGrow = R"({"id": "t.grow", "version": 1, "initial": "A", "states": 
 constexpr std::size_t kSmallMap = 256u << 10;  // both processes start here and grow
 constexpr int kChildSteps = 320;               // x 48 KB: about 15 MiB from the child
 
-std::string shell_quote(const std::string& s) {
+std::string quote_arg(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
@@ -104,8 +104,8 @@ TEST(MapGrowth, AnotherProcessGrowsTheMapWhileThisOneReadsBacksUpAndWrites) {
   int child_status = -1;
   std::thread child([&] {
     std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
-    std::string cmd = "BIHUAN_GROW_CHILD=" + shell_quote(dir) + " timeout 60 " + shell_quote(exe) +
-                      " --gtest_filter=MapGrowthChild.* >" + shell_quote(dir + "/child.txt") +
+    std::string cmd = "BIHUAN_GROW_CHILD=" + quote_arg(dir) + " timeout 60 " + quote_arg(exe) +
+                      " --gtest_filter=MapGrowthChild.* >" + quote_arg(dir + "/child.txt") +
                       " 2>&1";
     child_status = std::system(cmd.c_str());
     child_done = true;

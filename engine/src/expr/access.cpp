@@ -12,8 +12,6 @@
 namespace bihuan::expr {
 namespace {
 
-const json* arg(Args args, std::size_t i) { return i < args.size() ? &args[i].get() : nullptr; }
-
 // {"var":""}: the whole data. Inside reduce that is {"current", "accumulator"}, built
 // only now because rules rarely ask for it.
 bool whole_scope(Evaluator& ev, const Scope& scope, Val& out) {

@@ -12,8 +12,6 @@
 namespace bihuan::expr {
 namespace {
 
-const json* arg(Args args, std::size_t i) { return i < args.size() ? &args[i].get() : nullptr; }
-
 bool set_bool(Val& out, bool value) {
   out.set(json(value));
   return true;

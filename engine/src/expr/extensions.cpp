@@ -24,8 +24,6 @@
 namespace bihuan::expr {
 namespace {
 
-const json* arg(Args args, std::size_t i) { return i < args.size() ? &args[i].get() : nullptr; }
-
 bool call_host(Evaluator& ev, std::string_view name, Args args, Val& out) {
   const Host* host = ev.host();
   if (host == nullptr || !host->call) {

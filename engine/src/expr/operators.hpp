@@ -15,6 +15,10 @@ class Evaluator;
 
 // Arguments of an eager operator, already evaluated. Operators may move out of them.
 using Args = std::span<Val>;
+// The i-th argument, or nullptr when there are fewer.
+inline const json* arg(Args args, std::size_t i) {
+  return i < args.size() ? &args[i].get() : nullptr;
+}
 using EagerFn = bool (*)(Evaluator& ev, const Scope& scope, Args args, Val& out);
 
 // How an operator evaluates its arguments. `eager` operators get them all evaluated

@@ -10,8 +10,6 @@
 namespace bihuan::expr {
 namespace {
 
-const json* arg(Args args, std::size_t i) { return i < args.size() ? &args[i].get() : nullptr; }
-
 // ToIntegerOrInfinity(x), with NaN as 0.
 double to_integer(const json* v, Meter& meter) {
   double d = to_number(v, meter);

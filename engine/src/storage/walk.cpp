@@ -13,7 +13,9 @@ namespace {
 // midl.h's MDB_ID: a free-page list is an array of them, its length first.
 using PageId = std::size_t;
 
-std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+std::string_view val_view(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
 
 std::string shown(std::string_view bytes) { return hex(bytes, 64); }  // a key in a message
 
@@ -89,7 +91,7 @@ struct Walker {
     bool stopped = false;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-      std::string_view key = view(k), value = view(v);
+      std::string_view key = val_view(k), value = val_view(v);
       // In the database's own order (the free list's keys are native integers).
       MDB_val prev_val{prev.size(), prev.data()};
       if (n > 0 && mdb_cmp(txn, dbi, &prev_val, &k) >= 0) {
