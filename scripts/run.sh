@@ -9,6 +9,6 @@
 # Without the demo: build/cli/bihuan serve (embedded default, see docs/operations.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh bihuan bihuan_plugins  # what serving needs: no tests, no benchmarks
 BIN=${BUILD_DIR:-build}/cli/bihuan
 exec "$BIN" serve --demo --data-dir "${BIHUAN_DATA:-data/demo}" "$@"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what Bihuan needs to build and test on Debian 12, then configures and builds.
-# Idempotent: packages already present are not reinstalled; an up-to-date build is a no-op.
+# Installs what Bihuan needs to build and test on Debian 12, then configures and builds
+# everything, or only the targets named as arguments (scripts/run.sh: the server and its
+# plugins). Idempotent: packages already present are not reinstalled; an up-to-date build
+# is a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +33,8 @@ BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
 fi
-cmake --build "$BUILD_DIR" -j "$(nproc)"
+if [ $# -gt 0 ]; then
+  cmake --build "$BUILD_DIR" -j "$(nproc)" --target "$@"
+else
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+fi

@@ -21,6 +21,9 @@ if [ "${BIHUAN_TSAN:-1}" != 0 ]; then
   # Every report fails its test; tests/tsan.supp lists third-party false positives only.
   # die_after_fork=0: crash and kill tests fork a child that runs an engine (its own
   # threads); TSan would otherwise end such a child at its first thread.
+  # The two demo-city tests are left out here (docs/testing.md, "ThreadSanitizer"): they
+  # simulate the city for 100-200 s under TSan, on one thread, before serving it.
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 suppressions=$PWD/tests/tsan.supp" \
-    ctest --test-dir "$TSAN_DIR" --output-on-failure -j "$(nproc)" --timeout 600 -L '^(runtime|api|plugins)$'
+    ctest --test-dir "$TSAN_DIR" --output-on-failure -j "$(nproc)" --timeout 600 -L '^(runtime|api|plugins)$' \
+      -E '^ServerTest\.(DemoCityEachTokenSeesAndDoesOnlyItsOwn|BihuanServeDemoServesTheSimulatedCityWithTokensForBusyPeople)$'
 fi

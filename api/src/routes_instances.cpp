@@ -419,6 +419,13 @@ void add_instance_routes(Router& router, Context& ctx) {
             {{"query:unit", "pattern", "\"" + v->substr(0, 64) + "\" is not a unit path"}});
       q.unit = *v;
     }
+    if (const std::string* v = call.query_value("archived")) {
+      if (*v != "true" && *v != "false")
+        co_return problem(
+            400, "bad-parameter", "archived is true or false",
+            {{"query:archived", "type", "\"" + v->substr(0, 16) + "\" is not a boolean"}});
+      q.archived = *v == "true";
+    }
     q.tz = ctx.tz;               // created:* periods in the server's zone
     q.viewer = call.who->actor;  // counts only over what the caller may see
     // Statistics scan every instance of the definition (or all): on the pool.
@@ -432,6 +439,7 @@ void add_instance_routes(Router& router, Context& ctx) {
       groups.push_back({{"key", key}, {"count", g.count}});
     }
     co_return Reply::json_body(200, {{"total", res.total},
+                                     {"archived", res.archived},
                                      {"groupBy", q.group_by},
                                      {"groups", groups},
                                      {"truncated", res.truncated},

@@ -17,7 +17,7 @@ const char* kTask = R"({
   "initial": "TODO",
   "states": {"TODO": {"on": {"done": {"roles": ["system"], "target": "DONE"}}},
              "DONE": {"type": "final", "outcome": "x"}}})";
-const char* kCase = R"({
+const char* kViewsCase = R"({
   "id": "t.case", "version": 1,
   "title": {"zh": "案件", "en": "Case"},
   "access": {"unit": {"var": "data.unitPath"},
@@ -42,7 +42,7 @@ class InstanceViewsTest : public ServerTest {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
-    for (const char* d : {kTask, kCase}) {
+    for (const char* d : {kTask, kViewsCase}) {
       auto res = engine_->deploy(json::parse(d), "test");
       std::string detail;
       for (const auto& p : res.problems.items()) detail += p.to_string() + "\n";

@@ -191,6 +191,13 @@ TEST_F(StatsDashboardTest, BadEntriesAndUnitsAreRefusedWithTheirParameter) {
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(r.json_body()["errors"][0]["pointer"], "query:unit") << bad;
   }
+  auto yes = c.get("/v1/stats?archived=false");  // nothing archived here: the same count
+  ASSERT_EQ(yes.status, 200);
+  EXPECT_EQ(yes.json_body()["archived"], 0);
+  EXPECT_EQ(yes.json_body()["total"], c.get("/v1/stats").json_body()["total"]);
+  auto maybe = c.get("/v1/stats?archived=maybe");
+  EXPECT_EQ(maybe.status, 400);
+  EXPECT_EQ(maybe.json_body()["errors"][0]["pointer"], "query:archived");
   HttpClient anonymous(port_, "");
   EXPECT_EQ(anonymous.get("/v1/stats?groupBy=unit:3").status, 401);
 }

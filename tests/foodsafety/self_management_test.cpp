@@ -9,7 +9,7 @@ using namespace bihuan::testing;
 
 namespace {
 
-json day(const std::string& date, int streak = 0) {
+json sm_day(const std::string& date, int streak = 0) {
   return {{"businessId", "B0001"},  {"businessName", "张记小吃"},
           {"date", date},           {"officerId", "o-1"},
           {"directorId", "d-1"},    {"principalId", "p-1"},
@@ -23,7 +23,7 @@ class SelfManagementTest : public FoodSafetyTest {
 };
 
 TEST_F(SelfManagementTest, AZeroRiskDailyRecordOnTime) {
-  auto id = begin("food-safety.daily-record", day("2023-05-08"), "daily/B0001/2023-05-08");
+  auto id = begin("food-safety.daily-record", sm_day("2023-05-08"), "daily/B0001/2023-05-08");
   EXPECT_EQ(engine_->get(id)->deadline, at("2023-05-09T00:00:00+08:00"));
   EXPECT_EQ(act(id, "submit", officer("o-2"), {{"zeroRisk", true}}).error, StepError::not_found)
       << "another business's officer does not see the record";
@@ -39,7 +39,7 @@ TEST_F(SelfManagementTest, AZeroRiskDailyRecordOnTime) {
 }
 
 TEST_F(SelfManagementTest, HazardsAreReportedToTheDirectorAndPrincipal) {
-  auto id = begin("food-safety.daily-record", day("2023-05-08"));
+  auto id = begin("food-safety.daily-record", sm_day("2023-05-08"));
   ok(id, "submit", director("d-1"),
      {{"zeroRisk", false},
       {"hazards", {{{"description", "冷藏温度偏高"}, {"measure", "调整温控"}}}}});
@@ -51,7 +51,7 @@ TEST_F(SelfManagementTest, HazardsAreReportedToTheDirectorAndPrincipal) {
 
 TEST_F(SelfManagementTest,
        AMissedDayRemindsTheOfficerThenTheDirectorAndMayBeRecordedLateUntilNoon) {
-  auto late = begin("food-safety.daily-record", day("2023-05-08"));
+  auto late = begin("food-safety.daily-record", sm_day("2023-05-08"));
   go("2023-05-08T20:00:00+08:00");
   EXPECT_EQ(count_to(take_notes(), "o-1", "尚未填写"), 1u);
   go("2023-05-09T00:00:00+08:00");
@@ -63,8 +63,8 @@ TEST_F(SelfManagementTest,
 }
 
 TEST_F(SelfManagementTest, AThirdConsecutiveMissAlertsTheCadreAndTheStation) {
-  auto first = begin("food-safety.daily-record", day("2023-05-08", 0));
-  auto third = begin("food-safety.daily-record", day("2023-05-09", 2));
+  auto first = begin("food-safety.daily-record", sm_day("2023-05-08", 0));
+  auto third = begin("food-safety.daily-record", sm_day("2023-05-09", 2));
   go("2023-05-10T12:00:00+08:00");
   EXPECT_EQ(engine_->get(first)->outcome, "missed");
   EXPECT_EQ(engine_->get(third)->outcome, "missed");

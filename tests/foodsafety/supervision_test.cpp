@@ -31,7 +31,7 @@ json task_data(const std::string& binding = "bd-1", const std::string& risk = "B
           {"unitPath", "HX/GM/T01/V001"},
           {"villageId", "V001"}};
 }
-json check_in(const std::string& mode = "ONSITE") {
+json visit_check_in(const std::string& mode = "ONSITE") {
   return {{"lat", 36.4}, {"lng", 94.9}, {"mode", mode}};
 }
 json answers(bool all_ok) {
@@ -55,15 +55,15 @@ class SupervisionTest : public FoodSafetyTest {
 TEST_F(SupervisionTest, HappyPathIsPushedAtPeriodStartAndCompletedOnTime) {
   auto id = begin("food-safety.supervision", task_data(), "sup/2023Q2/bd-1");
   EXPECT_EQ(state(id), "SCHEDULED");
-  EXPECT_EQ(act(id, "check_in", cadre("c-1"), check_in()).error, StepError::unknown_event);
+  EXPECT_EQ(act(id, "check_in", cadre("c-1"), visit_check_in()).error, StepError::unknown_event);
   go("2023-04-01T00:00:00+08:00");
   EXPECT_EQ(state(id), "OPEN");
   EXPECT_EQ(engine_->get(id)->deadline, at("2023-06-30T23:59:59+08:00"));
   EXPECT_EQ(count_to(take_notes(), "c-1", "督导任务已下达"), 1u);
-  EXPECT_EQ(act(id, "check_in", cadre("c-2"), check_in()).error, StepError::not_found)
+  EXPECT_EQ(act(id, "check_in", cadre("c-2"), visit_check_in()).error, StepError::not_found)
       << "another cadre does not see the task";
   clock_->set(at("2023-05-10T10:00:00+08:00"));
-  ok(id, "check_in", cadre("c-1"), check_in());
+  ok(id, "check_in", cadre("c-1"), visit_check_in());
   ok(id, "submit", cadre("c-1"), answers(true));
   EXPECT_EQ(state(id), "SUBMITTED");
   EXPECT_EQ(data(id)["problemsFound"], 0);
@@ -80,10 +80,10 @@ TEST_F(SupervisionTest, RemoteVisitsAreRefusedForHighRiskBusinessesAndEveryItemM
   auto high = begin("food-safety.supervision", task_data("bd-1", "D"));
   auto low = begin("food-safety.supervision", task_data("bd-2", "A"));
   go("2023-04-01T00:00:00+08:00");
-  auto r = act(high, "check_in", cadre("c-1"), check_in("REMOTE"));
+  auto r = act(high, "check_in", cadre("c-1"), visit_check_in("REMOTE"));
   EXPECT_EQ(r.error, StepError::guard_false);
   FS_EXPECT_HAS(r.message, "不允许远程督导");
-  ok(low, "check_in", cadre("c-1"), check_in("REMOTE"));
+  ok(low, "check_in", cadre("c-1"), visit_check_in("REMOTE"));
   json partial = answers(true);
   partial["answers"].erase(2);
   r = act(low, "submit", cadre("c-1"), partial);
@@ -96,7 +96,7 @@ TEST_F(SupervisionTest, RemoteVisitsAreRefusedForHighRiskBusinessesAndEveryItemM
 TEST_F(SupervisionTest, ANonCompliantAnswerSpawnsOneProblemAndAReturnDoesNotSpawnAgain) {
   auto id = begin("food-safety.supervision", task_data());
   go("2023-04-01T00:00:00+08:00");
-  ok(id, "check_in", cadre("c-1"), check_in());
+  ok(id, "check_in", cadre("c-1"), visit_check_in());
   ok(id, "submit", cadre("c-1"), answers(false));
   EXPECT_EQ(data(id)["problemsFound"], 1);
   auto problems = by_definition("food-safety.problem");
@@ -138,7 +138,7 @@ TEST_F(SupervisionTest, OverdueMarksLateNotifiesEscalatesAndEndsCompletedLate) {
   go("2023-07-15T23:59:59+08:00");
   EXPECT_EQ(count_to(take_notes(), "adm-city", "逾期 15 天"), 1u);
   EXPECT_EQ(data(id)["escalated"], true);
-  ok(id, "check_in", cadre("c-1"), check_in());
+  ok(id, "check_in", cadre("c-1"), visit_check_in());
   ok(id, "submit", cadre("c-1"), answers(true));
   EXPECT_EQ(act(id, "accept", admin("adm-x", "HX/GM")).error, StepError::actor_not_allowed);
   ok(id, "accept", admin("adm-city"));  // escalated: the upper office may act
@@ -157,7 +157,7 @@ TEST_F(SupervisionTest, AnotherTownshipsOfficeCannotAcceptReturnExemptOrRebindTh
             StepError::not_found);
   EXPECT_EQ(act(id, "rebind", other, {{"newCadreId", "c-9"}}).error, StepError::not_found);
   EXPECT_EQ(act(id, "rebind", city, {{"newCadreId", "c-9"}}).error, StepError::actor_not_allowed);
-  ok(id, "check_in", cadre("c-1"), check_in());
+  ok(id, "check_in", cadre("c-1"), visit_check_in());
   ok(id, "submit", cadre("c-1"), answers(true));
   EXPECT_EQ(act(id, "accept", other).error, StepError::not_found);
   EXPECT_EQ(act(id, "return", other, {{"reason", "x"}}).error, StepError::not_found);
@@ -202,9 +202,9 @@ TEST_F(SupervisionTest, ACadreChangeReassignsTheTaskToTheNewCadreWithTheSameDueT
   EXPECT_EQ(count_to(notes, "c-1", "已转交"), 1u);
   EXPECT_EQ(count_to(notes, "c-9", "已转交"), 1u);
   EXPECT_EQ(count_to(notes, "c-9", "督导任务已下达"), 1u);
-  EXPECT_EQ(act(next->id, "check_in", cadre("c-1"), check_in()).error, StepError::not_found)
+  EXPECT_EQ(act(next->id, "check_in", cadre("c-1"), visit_check_in()).error, StepError::not_found)
       << "the old cadre does not see the new cadre's task";
-  ok(next->id, "check_in", cadre("c-9"), check_in());
+  ok(next->id, "check_in", cadre("c-9"), visit_check_in());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "bihuan/changes.hpp"
 #include "bihuan/retention.hpp"
 #include "engine_fixture.hpp"
+#include "runtime/engine_impl.hpp"
 
 using namespace bihuan;
 using bihuan::testing::at;
@@ -241,4 +242,119 @@ TEST_F(RetentionTest, TheChangeFeedGoesOnAfterRemovedStepsAlsoAfterReopen) {
   EXPECT_EQ(after.items[0].entry.event, "close");
   // From the start, the feed now holds only what is still stored.
   EXPECT_EQ(changes(*engine_, "", 1000).items.size(), engine_->history(ids[2]).size());
+}
+
+// Issue 22: "a period's statistics are identical before and after archiving". Instances of
+// two months in two townships, some archived: every grouping, for an unscoped caller and
+// for a township's office, counts the same before, after archiving and after a restore
+// (which must not count an instance twice). archived=false counts only what is stored.
+TEST_F(RetentionTest, AStatisticsPeriodCountsTheSameBeforeAndAfterArchivingAndRestore) {
+  deploy(R"({"id": "t.unitcase", "version": 1, "initial": "OPEN", "retention": "P30D",
+    "access": {"unit": {"var": "data.unit"}, "readers": {"var": "data.readers"}},
+    "dataSchema": {"type": "object", "properties": {"unit": {"type": "string"}}},
+    "states": {
+      "OPEN": {"on": {"close": {"target": "DONE"}, "drop": {"target": "DROPPED"}}},
+      "DONE": {"type": "final", "outcome": "done"},
+      "DROPPED": {"type": "final", "outcome": "dropped"}}})");
+  std::vector<std::string> ids;
+  for (int month = 0; month < 2; ++month) {
+    for (int i = 0; i < 6; ++i) {
+      std::string unit = i % 2 ? "HX/GM/T01" : "HX/GM/T02";
+      auto s = start("t.unitcase",
+                     {{"unit", unit}, {"readers", {"actor:u1"}}, {"grade", i % 3 ? "B" : "A"}});
+      ASSERT_TRUE(s.ok()) << s.message;
+      ids.push_back(s.instance->id);
+      if (i < 4) {
+        auto sent = send(ids.back(), i % 2 ? "close" : "drop");
+        ASSERT_TRUE(sent.ok()) << sent.message;
+      }
+    }
+    if (month == 0) clock_->set(clock_->now() + std::chrono::hours(24 * 31));
+  }
+  const Actor township{"adm-T01", {"ADMIN"}, {{"unit", "HX/GM/T01"}}};
+  auto snapshot = [&](std::optional<Actor> viewer, bool archived = true) {
+    std::vector<std::string> out;
+    for (const char* by : {"status", "outcome", "state", "created:month", "unit", "/grade"}) {
+      StatsQuery q;
+      q.definition = "t.unitcase";
+      q.group_by = {by, "created:month"};
+      q.viewer = viewer;
+      q.archived = archived;
+      StatsResult r = engine_->stats(q);
+      EXPECT_TRUE(r.error.empty()) << r.error;
+      std::string line = std::string(by) + " total " + std::to_string(r.total) + ":";
+      for (const auto& g : r.groups) line += " " + g.key.dump() + "=" + std::to_string(g.count);
+      out.push_back(line);
+    }
+    return out;
+  };
+  const auto all_before = snapshot(std::nullopt), township_before = snapshot(township);
+  ASSERT_EQ(all_before[0].substr(0, 15), "status total 12");
+
+  // Month 1's four ended instances are past their 30 days; month 2's are not yet.
+  RetentionReport rep = run_retention(*engine_, run_options());
+  ASSERT_TRUE(rep.error.empty()) << rep.error;
+  ASSERT_EQ(rep.removed, 4u);
+  EXPECT_FALSE(engine_->get(ids[0]));
+  EXPECT_EQ(snapshot(std::nullopt), all_before);
+  EXPECT_EQ(snapshot(township), township_before);
+  {
+    StatsQuery q;
+    q.definition = "t.unitcase";
+    EXPECT_EQ(engine_->stats(q).archived, 4u);
+    q.archived = false;
+    StatsResult live = engine_->stats(q);
+    EXPECT_EQ(live.total, 8u);
+    EXPECT_EQ(live.archived, 0u);
+    q.archived = true;
+    q.viewer = township;  // two of the four were the township's
+    EXPECT_EQ(engine_->stats(q).archived, 2u);
+  }
+  expect_store_sound();
+
+  // A restore brings them back live: counted once, not twice.
+  for (const auto& a : rep.archives) {
+    RestoreReport back = restore_archive(*engine_, a);
+    ASSERT_TRUE(back.error.empty()) << back.error;
+  }
+  EXPECT_TRUE(engine_->get(ids[0]));
+  EXPECT_EQ(snapshot(std::nullopt), all_before);
+  EXPECT_EQ(snapshot(township), township_before);
+  StatsQuery q;
+  EXPECT_EQ(engine_->stats(q).archived, 0u);
+  expect_store_sound();
+}
+
+// tests/data/format4: made by a format-4 build (make.sh there): five instances of m.case,
+// c2 and c4 closed. Format 5 adds only the (empty) archived records: it opens, is marked
+// format 5, verifies, and its instances count as before.
+TEST_F(RetentionTest, AFormat4StoreOpensAsFormat5AndCountsAsBefore) {
+  namespace fs = std::filesystem;
+  const fs::path fixture = fs::path(BIHUAN_SOURCE_DIR) / "tests/data/format4";
+  engine_->close();
+  engine_.reset();
+  fs::remove(fs::path(dir_) / "data.mdb");
+  fs::remove(fs::path(dir_) / "lock.mdb");
+  fs::copy_file(fixture / "data.mdb", fs::path(dir_) / "data.mdb");
+  fs::permissions(fs::path(dir_) / "data.mdb", fs::perms::owner_write, fs::perm_options::add);
+  open();
+  expect_store_sound();
+  StatsQuery q;
+  q.group_by = {"status"};
+  StatsResult r = engine_->stats(q);
+  EXPECT_EQ(r.total, 5u);
+  EXPECT_EQ(r.archived, 0u);
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_EQ(r.groups[0].count, 2u);  // completed
+  EXPECT_EQ(r.groups[1].count, 3u);  // running
+  engine_->close();
+  engine_.reset();
+  std::string error;
+  auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+  ASSERT_TRUE(env) << error;
+  auto txn = env->begin(false, nullptr);
+  auto format = bihuan::testing::read_key(*txn, storage::Db::meta, "format");
+  ASSERT_TRUE(format);
+  EXPECT_EQ(storage::read_be32(*format), 5u);
+  EXPECT_EQ(runtime::kStorageFormat, 5u);
 }

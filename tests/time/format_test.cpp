@@ -5,7 +5,7 @@
 namespace bihuan {
 namespace {
 
-std::shared_ptr<const TimeZone> zone(const std::string& name) {
+std::shared_ptr<const TimeZone> fmt_zone(const std::string& name) {
   auto z = TimeZone::load(name);
   EXPECT_TRUE(z) << name;
   return z;
@@ -33,7 +33,7 @@ TEST(ParseTime, AcceptedForms) {
 }
 
 TEST(ParseTime, DatesAndLocalTimesUseTheZone) {
-  auto sh = zone("Asia/Shanghai");
+  auto sh = fmt_zone("Asia/Shanghai");
   EXPECT_EQ(ms(parse_time("2023-04-03", sh.get())), ms(parse_time("2023-04-02T16:00:00Z")));
   EXPECT_EQ(ms(parse_time("2023-04-03")), ms(parse_time("2023-04-03T00:00:00Z")));
   EXPECT_EQ(ms(parse_time("2023-04-03T09:00:00", sh.get())),
@@ -87,17 +87,17 @@ TEST(ParseTime, RejectsGarbage) {
 }
 
 TEST(FormatTime, OffsetsAndFractions) {
-  auto sh = zone("Asia/Shanghai");
+  auto sh = fmt_zone("Asia/Shanghai");
   auto t = *parse_time("2023-04-03T01:00:00Z");
   EXPECT_EQ(format_time(t, *sh), "2023-04-03T09:00:00+08:00");
   EXPECT_EQ(format_time(t + Millis(250), *sh), "2023-04-03T09:00:00.250+08:00");
   EXPECT_EQ(format_time(t + Millis(7), *sh), "2023-04-03T09:00:00.007+08:00");
   EXPECT_EQ(format_time(t, *TimeZone::utc()), "2023-04-03T01:00:00Z");
-  EXPECT_EQ(format_time(t, *zone("UTC")), "2023-04-03T01:00:00Z");
-  EXPECT_EQ(format_time(t, *zone("Etc/UTC")), "2023-04-03T01:00:00Z");
-  EXPECT_EQ(format_time(t, *zone("Africa/Abidjan")), "2023-04-03T01:00:00+00:00");
-  EXPECT_EQ(format_time(t, *zone("America/New_York")), "2023-04-02T21:00:00-04:00");
-  EXPECT_EQ(format_time(t, *zone("Asia/Kolkata")), "2023-04-03T06:30:00+05:30");
+  EXPECT_EQ(format_time(t, *fmt_zone("UTC")), "2023-04-03T01:00:00Z");
+  EXPECT_EQ(format_time(t, *fmt_zone("Etc/UTC")), "2023-04-03T01:00:00Z");
+  EXPECT_EQ(format_time(t, *fmt_zone("Africa/Abidjan")), "2023-04-03T01:00:00+00:00");
+  EXPECT_EQ(format_time(t, *fmt_zone("America/New_York")), "2023-04-02T21:00:00-04:00");
+  EXPECT_EQ(format_time(t, *fmt_zone("Asia/Kolkata")), "2023-04-03T06:30:00+05:30");
   EXPECT_EQ(format_time(*parse_time("1988-07-01T00:00:00Z"), *sh), "1988-07-01T09:00:00+09:00");
   EXPECT_EQ(format_time(TimePoint(Millis(-1)), *TimeZone::utc()), "1969-12-31T23:59:59.999Z");
   // Local mean time before standard time (Shanghai: +08:05:43 until 1901).
@@ -108,7 +108,7 @@ TEST(FormatTime, OffsetsAndFractions) {
 
 TEST(FormatTime, RoundTripsThroughParse) {
   for (const char* name : {"Asia/Shanghai", "America/New_York", "UTC", "Australia/Lord_Howe"}) {
-    auto z = zone(name);
+    auto z = fmt_zone(name);
     const std::int64_t start = ms(parse_time("1980-01-01T00:00:00Z"));
     const std::int64_t end = ms(parse_time("2040-01-01T00:00:00Z"));
     for (std::int64_t v = start; v < end; v += 3'600'007 * 5) {  // odd step: hits fractions
@@ -120,7 +120,7 @@ TEST(FormatTime, RoundTripsThroughParse) {
 }
 
 TEST(AddDuration, CalendarUnitsInLocalTime) {
-  auto sh = zone("Asia/Shanghai");
+  auto sh = fmt_zone("Asia/Shanghai");
   auto add = [&](const char* from, const char* d) {
     return format_time(add_duration(*parse_time(from), *parse_duration(d), *sh), *sh);
   };
@@ -144,7 +144,7 @@ TEST(AddDuration, CalendarUnitsInLocalTime) {
 }
 
 TEST(AddDuration, AcrossDaylightSaving) {
-  auto ny = zone("America/New_York");
+  auto ny = fmt_zone("America/New_York");
   auto add = [&](const char* from, const char* d) {
     return format_time(add_duration(*parse_time(from), *parse_duration(d), *ny), *ny);
   };

@@ -160,14 +160,14 @@ TEST(TimeZone, RejectsUnsafeAndUnknownNames) {
   }
 }
 
-class TempDir {
+class ZoneTempDir {
  public:
-  TempDir() {
+  ZoneTempDir() {
     path_ = std::filesystem::temp_directory_path() /
             ("bihuan-time-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() {
+  ~ZoneTempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
@@ -191,7 +191,7 @@ std::string read_file(const std::string& path) {
 TEST(TimeZone, SurvivesBrokenFiles) {
   const std::string good = read_file("/usr/share/zoneinfo/America/New_York");
   ASSERT_GT(good.size(), 1000u);
-  TempDir dir;
+  ZoneTempDir dir;
   int loaded = 0;
   for (std::size_t n = 0; n < good.size(); n += 7) {
     dir.write("Cut/Zone", good.substr(0, n));
@@ -236,7 +236,7 @@ TEST(TimeZone, ReadsVersionOneFiles) {
   f += '\1';
   f += '\4';
   f += std::string("AAA\0BBB\0", 8);
-  TempDir dir;
+  ZoneTempDir dir;
   dir.write("Test/V1", f);
   Problems problems;
   auto z = TimeZone::load("Test/V1", &problems, dir.path().string());

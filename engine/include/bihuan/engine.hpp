@@ -167,6 +167,9 @@ struct StatsQuery {
   // Who is asking: counts only over the instances visible to this actor
   // (docs/authorization.md). nullopt = every instance.
   std::optional<Actor> viewer;
+  // Also count archived instances (docs/retention.md): as they were when archived, in the
+  // periods they belong to, so a period's figures do not change when it is archived.
+  bool archived = true;
 };
 struct StatsGroup {
   json key;  // array of values, one per group_by entry (null where data lacks the field)
@@ -174,6 +177,7 @@ struct StatsGroup {
 };
 struct StatsResult {
   std::uint64_t total = 0;
+  std::uint64_t archived = 0;      // of total: archived instances (StatsQuery::archived)
   std::vector<StatsGroup> groups;  // ordered by key
   bool truncated = false;
   TimePoint as_of{};         // the engine's clock when counting ("overdue" is judged at it)

@@ -37,7 +37,8 @@ struct RetireRequest;  // runtime/retention.cpp
 // 1: history keyed by instance and step. 2: history is one append-only log. 3: dead
 // letters in their own database, waiting messages indexed by channel and due time
 // (format_upgrade.cpp). 4: the reader and unit indexes (ridx, uidx) of scoped reads.
-inline constexpr std::uint32_t kStorageFormat = 4;
+// 5: archived instances leave their last record in `gone` (statistics count it).
+inline constexpr std::uint32_t kStorageFormat = 5;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";

@@ -143,6 +143,9 @@ int upgrade_format(storage::Txn& txn, std::uint32_t from, std::string* error) {
   if (from < 2 && (rc = upgrade_1_to_2(txn, error))) return rc;
   if (from < 3 && (rc = upgrade_2_to_3(txn, error))) return rc;
   if (from < 4 && (rc = upgrade_3_to_4(txn, error))) return rc;
+  // Format 5 adds `gone` (archived instances' last records), created empty when the
+  // environment opens: nothing to rewrite. Instances a format-4 build archived left no
+  // record there (docs/retention.md, "Statistics after archiving").
   return txn.put(Db::meta, "format", storage::be32(kStorageFormat));
 }
 

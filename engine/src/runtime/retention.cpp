@@ -38,6 +38,8 @@ namespace {
 inline constexpr const char* kArchiveMetaPrefix = "archive/";
 // Records read per read transaction by the scan: no snapshot is held for long.
 inline constexpr std::size_t kScanChunk = 4096;
+// Instances removed (or restored) per write request (submit_retire).
+inline constexpr std::size_t kRetireChunk = 64;
 
 std::string state_key(const std::string& def, const std::string& state, std::uint64_t id) {
   std::string k = def;
@@ -95,6 +97,7 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       }
       rec->last_entry = prev;
       b.note(b.txn.put(Db::inst, id_key, encode(*rec)));
+      b.note(b.txn.del(Db::gone, id_key));  // live again: counted from its record
       if (auto def = reader_.registry().find(rec->definition, rec->definition_version);
           def && rec->state >= 0 && static_cast<std::size_t>(rec->state) < def->states.size())
         b.note(b.txn.put(Db::sidx,
@@ -139,6 +142,12 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       key = prev;
     }
     b.note(b.txn.del(Db::inst, id_key));
+    {  // Its last record stays for statistics (a period's counts do not change)
+      InstanceRecord last = rec;
+      last.last_entry = 0;
+      last.timers.clear();
+      b.note(b.txn.put(Db::gone, id_key, encode(last)));
+    }
     if (auto def = reader_.registry().find(rec.definition, rec.definition_version);
         def && rec.state >= 0 && static_cast<std::size_t>(rec.state) < def->states.size())
       b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[rec.state].name, item.id)));
@@ -174,7 +183,7 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
   if (!q.restore) {
     // The removed keys are never given out again (change-feed cursors name them).
     b.note(b.txn.put(Db::meta, kHistoryNextKey, be64(b.next.history)));
-    b.note(b.txn.put(Db::meta, kArchiveMetaPrefix + q.archive, q.summary));
+    if (!q.archive.empty()) b.note(b.txn.put(Db::meta, kArchiveMetaPrefix + q.archive, q.summary));
   }
   StepResult out;
   out.details = {{q.restore ? "restored" : "removed", done},
@@ -183,9 +192,35 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
 }
 
 StepResult EngineImpl::submit_retire(std::shared_ptr<const RetireRequest> req) {
-  Request r{Request::retire, {}, {}, 0, {}, {}, {}, nullptr};
-  r.retire_req = std::move(req);
-  return submit_and_wait(std::move(r));
+  // A retire request is not stageable: its batch is executed and committed directly, the
+  // pipeline drained around it. So a batch is applied kRetireChunk instances at a time,
+  // one request each, and steps go on in between. Only the last request records the
+  // archive: a stop before it leaves the archive unrecorded, and the next run finishes it
+  // (instances already removed are skipped).
+  const std::size_t n = req->items.size();
+  StepResult total;
+  std::size_t done = 0, skipped = 0;
+  for (std::size_t i = 0; i < n || (n == 0 && i == 0); i += kRetireChunk) {
+    auto part = std::make_shared<RetireRequest>();
+    part->restore = req->restore;
+    const std::size_t end = std::min(n, i + kRetireChunk);
+    part->items.assign(req->items.begin() + static_cast<std::ptrdiff_t>(std::min(i, n)),
+                       req->items.begin() + static_cast<std::ptrdiff_t>(end));
+    if (end == n) {
+      part->archive = req->archive;
+      part->summary = req->summary;
+    }
+    Request r{Request::retire, {}, {}, 0, {}, {}, {}, nullptr};
+    r.retire_req = std::move(part);
+    StepResult res = submit_and_wait(std::move(r));
+    if (!res.ok()) return res;
+    done += res.details.value(req->restore ? "restored" : "removed", std::size_t{0});
+    skipped += res.details.value(req->restore ? "present" : "skipped", std::size_t{0});
+    if (n == 0) break;
+  }
+  total.details = {{req->restore ? "restored" : "removed", done},
+                   {req->restore ? "present" : "skipped", skipped}};
+  return total;
 }
 
 RetentionReport EngineImpl::run_retention(const RetentionRun& run) {

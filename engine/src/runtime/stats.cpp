@@ -176,7 +176,7 @@ StatsResult Reader::stats(const StatsQuery& q) const {
   std::map<std::pair<std::string, std::int64_t>, DefFacts> facts;
   auto count = [&](const InstanceRecord& r) {
     InstanceView v = view_of(r);
-    if (!in_scope(v, q)) return;
+    if (!in_scope(v, q)) return false;
     ++out.total;
     if (needs_def) {
       auto key = std::make_pair(v.definition, v.definition_version);
@@ -195,6 +195,7 @@ StatsResult Reader::stats(const StatsQuery& q) const {
     } else {
       out.truncated = true;
     }
+    return true;
   };
   // A unit every instance of which the viewer sees: walk just that unit's ranges.
   const bool by_unit =
@@ -229,6 +230,22 @@ StatsResult Reader::stats(const StatsQuery& q) const {
       auto r = read_record(*txn, id, nullptr, &rc);
       if (rc) return failed(rc);
       if (r) count(*r);
+    }
+    if (cur.status()) return failed(cur.status());
+    out.snapshots += cur.renewals();
+  }
+  if (q.archived) {
+    // Archived instances' last records (retention.cpp), each checked against the same
+    // scope: a walk of all of them (docs/retention.md gives the cost).
+    std::optional<Scope> scope;
+    if (scoped(q.viewer)) scope.emplace(*q.viewer);
+    auto cur = scan(*txn, Db::gone);
+    for (bool ok = cur.first(); ok; ok = cur.next()) {
+      auto r = decode_instance(cur.value());
+      if (!r) continue;  // verify names it
+      if (!q.definition.empty() && r->definition != q.definition) continue;
+      if (scope && !scope->sees(*r)) continue;
+      if (count(*r)) ++out.archived;
     }
     if (cur.status()) return failed(cur.status());
     out.snapshots += cur.renewals();

@@ -72,6 +72,7 @@ class Checker {
         {Db::children, &Checker::child_entry}, {Db::outbox, &Checker::outbox_entry},
         {Db::dead, &Checker::dead_entry},      {Db::due, &Checker::due_entry},
         {Db::ridx, &Checker::ridx_entry},      {Db::uidx, &Checker::uidx_entry},
+        {Db::gone, &Checker::gone_entry},
     };
     for (const auto& [db, check] : indexes) {
       auto cur = txn_.cursor(db);
@@ -408,6 +409,35 @@ class Checker {
   }
 
   // be64(parent) be64(child)
+  // An archived instance's last record (retention.cpp): it decodes, it names a deployed
+  // definition's state, and the instance is not also live (it would be counted twice).
+  void gone_entry(std::string_view key, std::string_view value) {
+    if (key.size() != 8) {
+      problem("index", Db::gone, hex(key),
+              "an archived instance's key of " + std::to_string(key.size()) +
+                  " bytes (expected an 8-byte id)");
+      return;
+    }
+    std::uint64_t id = read_be64(key);
+    std::string id_text = id_to_text(id);
+    auto r = decode_instance(value);
+    if (!r) {
+      problem("index", Db::gone, id_text,
+              "archived instance " + id_text + ": its last record does not decode");
+      return;
+    }
+    const Definition* def = find(r->definition, r->definition_version);
+    if (!def || r->state < 0 || static_cast<std::size_t>(r->state) >= def->states.size())
+      problem("index", Db::gone, id_text,
+              "archived instance " + id_text + ": its last record names " + r->definition + " v" +
+                  std::to_string(r->definition_version) +
+                  (def ? " state " + std::to_string(r->state) + ", which it does not have"
+                       : ", which is not deployed"));
+    if (seen_.count(id))
+      problem("index", Db::gone, id_text,
+              "instance " + id_text + " is both stored and archived (counted twice)");
+  }
+
   void child_entry(std::string_view key, std::string_view) {
     if (key.size() != 16) {
       problem("index", Db::children, hex(key),

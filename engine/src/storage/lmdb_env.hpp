@@ -37,6 +37,8 @@ enum class Db : unsigned {
   dead,      // be64(seq) -> msgpack message (dead letters)
   ridx,      // reader key \0 definition \0 be64(instance id) -> "" (one per reader key)
   uidx,      // definition \0 unit "/" \0 be64(instance id) -> "" (instances with a unit)
+  gone,      // be64(instance id) -> msgpack record of an archived instance, its last state
+             // (no history, no timers): statistics keep counting it (format 5)
   count_
 };
 
