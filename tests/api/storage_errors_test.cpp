@@ -37,7 +37,7 @@ TEST_F(ServerTest, UnreadableStoreAnswers503NotNotFoundAndReadinessTurnsFalse) {
   ASSERT_EQ(c.get("/readyz").status, 200);
   ASSERT_GT(damage_main_root(dir_ + "/data"), 0);
 
-  for (const std::string path :
+  for (const std::string& path :
        {"/v1/instances/" + id, "/v1/instances/" + id + "/history", std::string("/v1/instances"),
         std::string("/v1/inbox"), std::string("/v1/stats")}) {
     auto r = c.get(path);
