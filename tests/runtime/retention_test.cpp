@@ -358,3 +358,36 @@ TEST_F(RetentionTest, AFormat4StoreOpensAsFormat5AndCountsAsBefore) {
   EXPECT_EQ(storage::read_be32(*format), 5u);
   EXPECT_EQ(runtime::kStorageFormat, 5u);
 }
+
+// An instance the outbox still names is held (kept and counted) until its messages are
+// delivered: a notifier that has not run yet must still find the instance.
+TEST_F(RetentionTest, AnInstanceTheOutboxNamesIsHeldUntilItsMessagesAreDelivered) {
+  deploy(R"({"id": "t.notified", "version": 1, "initial": "OPEN", "retention": "P1D",
+    "states": {
+      "OPEN": {"on": {"close": {"target": "DONE"}}},
+      "DONE": {"type": "final", "outcome": "done",
+               "onEntry": [{"notify": "log", "to": "x", "template": "closed"}]}}})");
+  auto s = start("t.notified");
+  ASSERT_TRUE(s.ok()) << s.message;
+  const std::string id = s.instance->id;
+  ASSERT_TRUE(send(id, "close").ok());
+  auto waiting = engine_->outbox();
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting[0].instance_id, id);
+  clock_->set(clock_->now() + std::chrono::hours(48));
+
+  RetentionReport held = run_retention(*engine_, run_options());
+  ASSERT_TRUE(held.error.empty()) << held.error;
+  EXPECT_EQ(held.expired, 1u);
+  EXPECT_EQ(held.held, 1u);
+  EXPECT_EQ(held.removed, 0u);
+  EXPECT_TRUE(held.archives.empty());
+  EXPECT_TRUE(engine_->get(id));
+
+  ASSERT_TRUE(engine_->ack_outbox(waiting[0].seq));
+  RetentionReport gone = run_retention(*engine_, run_options());
+  ASSERT_TRUE(gone.error.empty()) << gone.error;
+  EXPECT_EQ(gone.removed, 1u);
+  EXPECT_FALSE(engine_->get(id));
+  expect_store_sound();
+}
