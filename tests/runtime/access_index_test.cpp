@@ -327,14 +327,7 @@ TEST_F(AccessIndexTest, VerifyFindsAMissingAndAnExtraReaderEntry) {
 // (business keys c1..c5), c2 and c4 closed. Records of format 3 have no access fields:
 // the upgrade indexes each under "*".
 TEST_F(AccessIndexTest, UpgradeFromFormat3IndexesEveryOldRecordAsOpen) {
-  const fs::path fixture = fs::path(BIHUAN_SOURCE_DIR) / "tests/data/format3";
-  engine_->close();
-  engine_.reset();
-  fs::remove(fs::path(dir_) / "data.mdb");
-  fs::remove(fs::path(dir_) / "lock.mdb");
-  fs::copy_file(fixture / "data.mdb", fs::path(dir_) / "data.mdb");
-  fs::permissions(fs::path(dir_) / "data.mdb", fs::perms::owner_write, fs::perm_options::add);
-  open();
+  open_fixture("format3");
   std::set<std::string> want;
   for (int i = 1; i <= 5; ++i) {
     auto v = engine_->get_by_business_key("c" + std::to_string(i));
@@ -344,18 +337,7 @@ TEST_F(AccessIndexTest, UpgradeFromFormat3IndexesEveryOldRecordAsOpen) {
     want.insert("r *|m.case|" + v->id);
   }
   EXPECT_EQ(entries(), want);
-  {
-    std::string error;
-    engine_->close();
-    engine_.reset();
-    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-    ASSERT_TRUE(env) << error;
-    auto txn = env->begin(false, nullptr);
-    auto format = read_key(*txn, Db::meta, "format");
-    ASSERT_TRUE(format);
-    EXPECT_EQ(storage::read_be32(*format), runtime::kStorageFormat);
-  }
-  open();
+  EXPECT_EQ(stored_format(), runtime::kStorageFormat);
   expect_sound();
   // Any caller sees them, through its "*" range.
   InstanceQuery q;

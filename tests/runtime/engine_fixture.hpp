@@ -88,6 +88,37 @@ class EngineTest : public ::testing::Test {
     open_with(o);
   }
   void reopen() { reopen_with(base_options()); }
+  // Closes the engine, puts tests/data/<name>/data.mdb (a store an older build made) in
+  // its directory and opens it, which upgrades it.
+  void open_fixture(const std::string& name) {
+    namespace fs = std::filesystem;
+    engine_->close();
+    engine_.reset();
+    fs::remove(fs::path(dir_) / "data.mdb");
+    fs::remove(fs::path(dir_) / "lock.mdb");
+    fs::copy_file(fs::path(BIHUAN_SOURCE_DIR) / "tests/data" / name / "data.mdb",
+                  fs::path(dir_) / "data.mdb");
+    fs::permissions(fs::path(dir_) / "data.mdb", fs::perms::owner_write, fs::perm_options::add);
+    open();
+  }
+  // The storage format the directory's meta/format holds (0 if none), read raw with the
+  // engine closed; the engine is open again after.
+  std::uint32_t stored_format() {
+    engine_->close();
+    engine_.reset();
+    std::uint32_t format = 0;
+    {
+      std::string error;
+      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+      EXPECT_TRUE(env) << error;
+      if (!env) return 0;
+      auto txn = env->begin(false, nullptr);
+      if (auto v = read_key(*txn, storage::Db::meta, "format"); v && v->size() == 4)
+        format = storage::read_be32(*v);
+    }
+    open();
+    return format;
+  }
   // Closes the engine, runs `edit` in a raw LMDB write transaction on its directory (what
   // a damaged file or a hand edit leaves) and opens the engine again.
   template <class Edit>

@@ -329,15 +329,7 @@ TEST_F(RetentionTest, AStatisticsPeriodCountsTheSameBeforeAndAfterArchivingAndRe
 // c2 and c4 closed. Format 5 adds only the (empty) archived records: it opens, is marked
 // format 5, verifies, and its instances count as before.
 TEST_F(RetentionTest, AFormat4StoreOpensAsFormat5AndCountsAsBefore) {
-  namespace fs = std::filesystem;
-  const fs::path fixture = fs::path(BIHUAN_SOURCE_DIR) / "tests/data/format4";
-  engine_->close();
-  engine_.reset();
-  fs::remove(fs::path(dir_) / "data.mdb");
-  fs::remove(fs::path(dir_) / "lock.mdb");
-  fs::copy_file(fixture / "data.mdb", fs::path(dir_) / "data.mdb");
-  fs::permissions(fs::path(dir_) / "data.mdb", fs::perms::owner_write, fs::perm_options::add);
-  open();
+  open_fixture("format4");
   expect_store_sound();
   StatsQuery q;
   q.group_by = {"status"};
@@ -347,15 +339,7 @@ TEST_F(RetentionTest, AFormat4StoreOpensAsFormat5AndCountsAsBefore) {
   ASSERT_EQ(r.groups.size(), 2u);
   EXPECT_EQ(r.groups[0].count, 2u);  // completed
   EXPECT_EQ(r.groups[1].count, 3u);  // running
-  engine_->close();
-  engine_.reset();
-  std::string error;
-  auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-  ASSERT_TRUE(env) << error;
-  auto txn = env->begin(false, nullptr);
-  auto format = bihuan::testing::read_key(*txn, storage::Db::meta, "format");
-  ASSERT_TRUE(format);
-  EXPECT_EQ(storage::read_be32(*format), 5u);
+  EXPECT_EQ(stored_format(), 5u);
   EXPECT_EQ(runtime::kStorageFormat, 5u);
 }
 

@@ -142,12 +142,6 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       key = prev;
     }
     b.note(b.txn.del(Db::inst, id_key));
-    {  // Its last record stays for statistics (a period's counts do not change)
-      InstanceRecord last = rec;
-      last.last_entry = 0;
-      last.timers.clear();
-      b.note(b.txn.put(Db::gone, id_key, encode(last)));
-    }
     if (auto def = reader_.registry().find(rec.definition, rec.definition_version);
         def && rec.state >= 0 && static_cast<std::size_t>(rec.state) < def->states.size())
       b.note(b.txn.del(Db::sidx, state_key(rec.definition, def->states[rec.state].name, item.id)));
@@ -160,6 +154,10 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       b.note(b.txn.del(e.db, e.key));
     if (rec.parent) b.note(b.txn.del(Db::children, be64(rec.parent) + id_key));
     for (const auto& t : rec.timers) b.note(b.txn.del(Db::timers, timer_key(t, item.id)));
+    // Its last record stays for statistics (a period's counts do not change).
+    rec.last_entry = 0;
+    rec.timers.clear();
+    b.note(b.txn.put(Db::gone, id_key, encode(rec)));
     // Stale entries naming it: children index entries of children gone before, and the
     // idempotency records of its events (docs/storage.md, `idem`).
     for (const auto& k : keys_with_prefix(b.txn, Db::children, id_key, rc))
@@ -197,16 +195,17 @@ StepResult EngineImpl::submit_retire(std::shared_ptr<const RetireRequest> req) {
   // one request each, and steps go on in between. Only the last request records the
   // archive: a stop before it leaves the archive unrecorded, and the next run finishes it
   // (instances already removed are skipped).
-  const std::size_t n = req->items.size();
-  StepResult total;
-  std::size_t done = 0, skipped = 0;
-  for (std::size_t i = 0; i < n || (n == 0 && i == 0); i += kRetireChunk) {
+  const char* done_key = req->restore ? "restored" : "removed";
+  const char* kept_key = req->restore ? "present" : "skipped";
+  const auto& items = req->items;
+  std::size_t done = 0, kept = 0, i = 0;
+  do {  // at least one request: an archive with no instances is still recorded
+    const std::size_t end = std::min(items.size(), i + kRetireChunk);
     auto part = std::make_shared<RetireRequest>();
     part->restore = req->restore;
-    const std::size_t end = std::min(n, i + kRetireChunk);
-    part->items.assign(req->items.begin() + static_cast<std::ptrdiff_t>(std::min(i, n)),
-                       req->items.begin() + static_cast<std::ptrdiff_t>(end));
-    if (end == n) {
+    part->items.assign(items.begin() + static_cast<std::ptrdiff_t>(i),
+                       items.begin() + static_cast<std::ptrdiff_t>(end));
+    if (end == items.size()) {
       part->archive = req->archive;
       part->summary = req->summary;
     }
@@ -214,12 +213,12 @@ StepResult EngineImpl::submit_retire(std::shared_ptr<const RetireRequest> req) {
     r.retire_req = std::move(part);
     StepResult res = submit_and_wait(std::move(r));
     if (!res.ok()) return res;
-    done += res.details.value(req->restore ? "restored" : "removed", std::size_t{0});
-    skipped += res.details.value(req->restore ? "present" : "skipped", std::size_t{0});
-    if (n == 0) break;
-  }
-  total.details = {{req->restore ? "restored" : "removed", done},
-                   {req->restore ? "present" : "skipped", skipped}};
+    done += res.details.value(done_key, std::size_t{0});
+    kept += res.details.value(kept_key, std::size_t{0});
+    i = end;
+  } while (i < items.size());
+  StepResult total;
+  total.details = {{done_key, done}, {kept_key, kept}};
   return total;
 }
 
