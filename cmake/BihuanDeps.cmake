@@ -17,6 +17,10 @@ find_library(MAGIC_LIBRARY magic REQUIRED)
 add_library(bihuan_magic INTERFACE)
 target_include_directories(bihuan_magic SYSTEM INTERFACE ${MAGIC_INCLUDE_DIR})
 target_link_libraries(bihuan_magic INTERFACE ${MAGIC_LIBRARY})
+# libjpeg-turbo and libpng (Debian libjpeg62-turbo-dev, libpng-dev): previews of image
+# attachments (engine/src/preview).
+find_package(JPEG REQUIRED)
+find_package(PNG REQUIRED)
 # libzstd (Debian libzstd-dev): retention's archive files (engine/src/runtime/archive*.cpp).
 find_path(ZSTD_INCLUDE_DIR zstd.h REQUIRED)
 find_library(ZSTD_LIBRARY zstd REQUIRED)

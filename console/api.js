@@ -47,6 +47,20 @@ export async function uploadFile(file, { token } = {}) {
   return data;
 }
 
+// A file the API serves (an attachment, a preview) as a Blob, fetched with the tab's token;
+// throws ApiError with the problem when refused.
+export async function fetchBlob(path, { token } = {}) {
+  const t = token ?? session.token;
+  const res = await fetch(path, {
+    cache: "no-store", credentials: "omit", headers: t ? { Authorization: `Bearer ${t}` } : {},
+  });
+  if (res.ok) return res.blob();
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+  throw new ApiError(res.status, data);
+}
+
 // The engine's clock less the browser's, in ms, from /v1/me's `now` (0 until known):
 // "overdue" is judged at the engine's clock (a virtual one in the demo), not the browser's.
 let clockOffset = 0;

@@ -8,6 +8,7 @@ import { addStrings, t, text, when } from "./i18n.js";
 import { eventForm } from "./schema-form.js";
 import { eventTitle, failure, newKey, overdue, stateTitle, statusText } from "./common.js";
 import { drawGraph, graphLayout } from "./graph.js";
+import { addressesIn, evidenceList } from "./evidence.js";
 
 addStrings({
   zh: {
@@ -59,15 +60,19 @@ function valueText(prop, v) {
   return show(v);
 }
 
-// The data as a table; member names from the dataSchema's x-title / title when given.
-function dataTable(data, schema) {
+// The data as a table; member names from the dataSchema's x-title / title when given;
+// attachment addresses as the files' thumbnails.
+function dataTable(data, schema, id) {
   const rows = Object.entries(data && typeof data === "object" ? data : {});
   const props = schema?.properties || {};
   const name = (k) => text(props[k]?.["x-title"] ?? props[k]?.title, k);
   return h("table", { class: "data" },
     h("thead", {}, h("tr", {}, h("th", { text: t("field") }), h("th", { text: t("value") }))),
-    h("tbody", {}, rows.map(([k, v]) => h("tr", { "data-member": k }, h("th", { text: name(k) }),
-      h("td", { text: valueText(props[k], v), title: typeof v === "string" && valueText(props[k], v) !== v ? v : null })))));
+    h("tbody", {}, rows.map(([k, v]) => {
+      const files = addressesIn(v);
+      return h("tr", { "data-member": k }, h("th", { text: name(k) }), files.length ? h("td", {}, evidenceList(id, files))
+        : h("td", { text: valueText(props[k], v), title: typeof v === "string" && valueText(props[k], v) !== v ? v : null }));
+    })));
 }
 
 // A change's pointer by the dataSchema's titles where it names a top-level member.
@@ -88,11 +93,14 @@ function steps(def, entries, id, asOfSeq) {
     const what = e.kind === "start" ? t("start") : e.event ? eventTitle(def, e.from, e.event) : e.kind;
     const changes = Array.isArray(e.changes) && e.kind !== "start" ? e.changes : [];
     const later = asOfSeq != null && e.seq > asOfSeq;
+    const files = addressesIn([e.payload, changes.map((c) => c[1])]);
     return h("li", { class: `step${later ? " later" : ""}${asOfSeq === e.seq ? " shown" : ""}`, "data-seq": e.seq },
       h("div", { class: "when" }, when(e.at), " · #", String(e.seq), later ? h("span", { class: "badge", text: t("instLater") }) : null),
       h("div", { class: "what" }, h("b", { text: what }), " · ", `${t("by")} ${e.actor}`),
       e.from || e.to ? h("div", { class: "move", text: `${e.from ? stateTitle(def, e.from) : "∅"} → ${stateTitle(def, e.to)}` }) : null,
-      changes.length ? h("ul", { class: "changes" }, changes.map(([p, v]) => h("li", {}, h("code", { text: memberName(schema, p), title: p }), " = ", valueText(memberProp(schema, p), v)))) : null,
+      changes.length ? h("ul", { class: "changes" }, changes.map(([p, v]) => h("li", {}, h("code", { text: memberName(schema, p), title: p }), " = ",
+        addressesIn(v).length ? `${t("evFiles")} ×${addressesIn(v).length}` : valueText(memberProp(schema, p), v)))) : null,
+      files.length ? h("div", { class: "files" }, h("span", { class: "hint", text: t("evFiles") }), evidenceList(id, files)) : null,
       h("a", { class: "asof-link", href: `#/instance/${enc(id)}@${enc(e.at)}`, "data-asof": e.seq, text: t("instAsOfStep") }));
   });
 }
@@ -279,7 +287,7 @@ export async function instancePage(main, arg, rerender) {
     timeline(def, hist, id, past ? inst.version : null, (older) => { loaded.push(...older); redraw(); }));
 
   main.append(acts, graphSec,
-    h("section", { id: "data" }, h("h2", { text: t("data") }), dataTable(inst.data, def?.source?.dataSchema)));
+    h("section", { id: "data" }, h("h2", { text: t("data") }), dataTable(inst.data, def?.source?.dataSchema, id)));
   if (!past) main.append(h("section", { id: "pending" }, h("h2", { text: t("instTimers") }), timersList(def, timers)));
   main.append(await family(inst).catch((e) => failure(e)), chainCheck(chain), histSec);
   await redraw();

@@ -12,7 +12,7 @@
 # third-party header outside its lists (those live on paths every compiler sees).
 
 set(BIHUAN_AREAS json expr time schema render config storage definition plugins runtime dispatch
-    attachments)
+    attachments preview)
 
 # Third-party header prefixes we police, by name.
 set(BIHUAN_THIRD_PARTY_nlohmann "nlohmann/")
@@ -26,8 +26,10 @@ set(BIHUAN_THIRD_PARTY_openssl "openssl/")
 set(BIHUAN_THIRD_PARTY_spdlog "spdlog/")
 set(BIHUAN_THIRD_PARTY_boost "boost/")
 set(BIHUAN_THIRD_PARTY_magic "magic.h")
+set(BIHUAN_THIRD_PARTY_jpeg "jpeglib.h")
+set(BIHUAN_THIRD_PARTY_png "png.h")
 set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost
-    magic)
+    magic jpeg png)
 
 set(BIHUAN_AREA_json_AREAS "")
 set(BIHUAN_AREA_json_PUBLIC json problem log)
@@ -88,3 +90,10 @@ set(BIHUAN_AREA_attachments_AREAS "")
 set(BIHUAN_AREA_attachments_PUBLIC attachments time clock json problem)
 set(BIHUAN_AREA_attachments_THIRD openssl magic)
 set(BIHUAN_AREA_attachments_LINK OpenSSL::Crypto bihuan_magic)
+
+# preview: small JPEG previews of image attachments (libjpeg-turbo decodes and encodes,
+# libpng decodes); nothing else of the engine.
+set(BIHUAN_AREA_preview_AREAS "")
+set(BIHUAN_AREA_preview_PUBLIC preview)
+set(BIHUAN_AREA_preview_THIRD jpeg png)
+set(BIHUAN_AREA_preview_LINK JPEG::JPEG PNG::PNG)

@@ -11,7 +11,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev liblmdb-dev lmdb-utils
       googletest libgtest-dev libgmock-dev libbenchmark-dev
       libkainjow-mustache-dev libvalijson-dev libcli11-dev
-      libssl-dev libmagic-dev libsqlite3-dev libspdlog-dev libjemalloc-dev libzstd-dev
+      libssl-dev libmagic-dev libjpeg62-turbo-dev libpng-dev libsqlite3-dev libspdlog-dev libjemalloc-dev libzstd-dev
       tzdata clang clang-format libclang-rt-14-dev
       python3-aiosmtpd openssl    # plugin tests: a real SMTP server; a test TLS certificate
       chromium chromium-driver python3-selenium fonts-noto-cjk  # the console's browser test

@@ -19,7 +19,7 @@ std::string csp(const Context& ctx) {
   std::string connect = "'self'";
   if (auto p = ctx.sign_in ? ctx.sign_in() : std::nullopt)
     if (std::string origin = p->token_origin(); !origin.empty()) connect += " " + origin;
-  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
          "connect-src " +
          connect +
          "; font-src 'self'; object-src 'none'; base-uri 'none'; "

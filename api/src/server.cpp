@@ -479,7 +479,15 @@ class ServerImpl final : public Server {
       // when it did is not served: its client sees the connection close and the request
       // did nothing (served, its step would commit with no answer to tell the client).
       if (!beast::get_lowest_layer(s).socket().is_open()) co_return;
-      if (!ec && !parser.is_done()) {
+      // An upload whose header does not authenticate is answered (401) without reading its
+      // body, and the connection is then closed: nobody writes to attachments/tmp/ who
+      // may not upload.
+      bool unread = false;
+      if (!ec && !parser.is_done() && upload && !authenticates(parser.get())) {
+        streamed = parser.get().base();
+        unread = true;
+      }
+      if (!ec && !parser.is_done() && !unread) {
         auto expect = parser.get().find(http::field::expect);
         if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
           http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
@@ -543,7 +551,7 @@ class ServerImpl final : public Server {
       if (reply.status == 401 || reply.status == 403 || !reply.refusal.empty())
         audit(req, route, known ? &who : nullptr, reply);
       if (reply.content_type == "application/problem+json") add_instance(reply, req);
-      bool keep = req.keep_alive() && !ctx_.draining;
+      bool keep = req.keep_alive() && !ctx_.draining && !unread;
       unsigned status = reply.status;
       bool ok = false;
       co_await write_reply(s, std::move(reply), req.version(), keep, ok);
@@ -585,6 +593,17 @@ class ServerImpl final : public Server {
                {{"route",
                  route < router_.routes().size() ? router_.routes()[route].pattern : "unmatched"},
                 {"status", status}});
+  }
+
+  // Whether a request's Authorization header names a valid token (handle() decides the
+  // rest: the answer, the audit, the rate limit).
+  bool authenticates(const api::http::request_header<>& h) {
+    auto header = h.find(api::http::field::authorization);
+    std::string_view value = header == h.end()
+                                 ? std::string_view()
+                                 : std::string_view(header->value().data(), header->value().size());
+    api::Principal probe;
+    return auth_.authenticate(value, probe).ok;
   }
 
   // `who` and `known` are filled once the caller is authenticated.

@@ -7,6 +7,7 @@
 
 #include "attachments/attachment_samples.hpp"  // tests/ is on the include path
 #include "bihuan/attachments.hpp"
+#include "preview/images.hpp"
 #include "serve_process.hpp"
 #include "server_fixture.hpp"
 
@@ -416,6 +417,87 @@ TEST_F(AttachmentsTest, MeAnswersTheEnginesClockWithMilliseconds) {
   ASSERT_TRUE(at) << now;
   EXPECT_LE(before, *at);
   EXPECT_LE(*at, after);
+}
+
+TEST_F(AttachmentsTest, APreviewOfAnImageHasTheFilesRightsAndStandsUpright) {
+  serve(config_with_other());
+  HttpClient clerk(port_, "clerk-token"), other(port_, "other-token"), admin(port_, "admin-token");
+  // A phone photo stored landscape with "turn 90 degrees clockwise" in its EXIF.
+  std::string photo = images::jpeg(
+      1200, 800, [](unsigned x, unsigned y) { return images::red_blue(x, y, 1200); }, 6);
+  auto up = upload(clerk, photo, "image/jpeg");
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_EQ(up.json_body()["preview"], true);
+  std::string a = up.json_body()["address"];
+  auto pdf = upload(clerk, samples::pdf());
+  EXPECT_EQ(pdf.json_body()["preview"], false);
+  std::string b = pdf.json_body()["address"];
+  std::string broken = upload(clerk, samples::jpeg()).json_body()["address"];  // a header only
+  std::string unnamed = upload(clerk, images::jpeg(50, 50,
+                                                   [](unsigned, unsigned) {
+                                                     return images::Pixel{9, 9, 9};
+                                                   }))
+                            .json_body()["address"];
+  auto s =
+      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
+  ASSERT_EQ(s.status, 201) << s.body;
+  std::string id = s.json_body()["id"];
+  auto e = clerk.post("/v1/instances/" + id + "/events",
+                      {{"event", "submit"}, {"payload", {{"photos", {a, b, broken}}}}});
+  ASSERT_EQ(e.status, 200) << e.body;
+
+  std::string path = "/v1/instances/" + id + "/attachments/";
+  for (HttpClient* c : {&clerk, &admin}) {
+    auto p = c->get(path + a + "/preview");
+    ASSERT_EQ(p.status, 200) << p.body;
+    EXPECT_EQ(p.header("Content-Type"), "image/jpeg");
+    EXPECT_EQ(p.header("X-Content-Type-Options"), "nosniff");
+    auto d = images::decode(p.body);
+    EXPECT_EQ(d.width, 213u);
+    EXPECT_EQ(d.height, 320u);
+    EXPECT_TRUE(images::reddish(d.at(100, 30))) << "the photo's left side is up";
+    EXPECT_TRUE(images::bluish(d.at(100, 290)));
+    EXPECT_LT(p.body.size(), photo.size() / 4);
+    EXPECT_EQ(c->get(path + a + "/preview", {{"If-None-Match", p.header("ETag")}}).status, 304);
+  }
+  auto none = clerk.get(path + b + "/preview");
+  EXPECT_EQ(none.status, 404) << none.body;
+  EXPECT_EQ(none.json_body()["code"], "no-preview");
+  auto bad = clerk.get(path + broken + "/preview");
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_EQ(bad.json_body()["code"], "no-preview");
+  EXPECT_EQ(bad.json_body()["errors"][0]["pointer"], "path:address") << bad.body;
+  // The same refusals as the file itself.
+  auto hidden = other.get(path + a + "/preview");
+  EXPECT_EQ(hidden.status, 404);
+  EXPECT_EQ(hidden.json_body()["code"], "not-found");
+  EXPECT_EQ(clerk.get(path + unnamed + "/preview").status, 404);
+  EXPECT_EQ(admin.get(path + unnamed + "/preview").status, 404);
+  EXPECT_EQ(clerk.get(path + "sha256:xyz/preview").status, 400);
+  HttpClient anonymous(port_);
+  EXPECT_EQ(anonymous.get(path + a + "/preview").status, 401);
+}
+
+TEST_F(AttachmentsTest, AnUploadWithoutAValidTokenIsRefusedBeforeItsBodyIsRead) {
+  serve();
+  for (const char* auth : {"", "Authorization: Bearer wrong-token\r\n"}) {
+    boost::asio::io_context io;
+    // The head announces 5 MB and none of it is sent: the answer must not wait for it.
+    auto sock = send_raw(io, port_,
+                         std::string("POST /v1/attachments HTTP/1.1\r\nHost: x\r\n") + auth +
+                             "Content-Type: image/png\r\nContent-Length: 5000000\r\n\r\n",
+                         samples::png(1000));
+    boost::beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    boost::beast::error_code ec;
+    http::read(*sock, buf, res, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(res.result_int(), 401u) << res.body();
+    EXPECT_FALSE(res.keep_alive()) << "the unread body would be taken for the next request";
+    EXPECT_EQ(temp_files(dir_ + "/data"), 0u);
+  }
+  HttpClient c(port_, "clerk-token");
+  EXPECT_EQ(upload(c, samples::png(3)).status, 201) << "a valid token still uploads";
 }
 
 }  // namespace
