@@ -61,7 +61,7 @@ export function evidenceList(id, addresses) {
       onclick: () => openFile(id, address, item) }, face, h("small", { text: shortName(address) }));
     fetchBlob(`${fileUrl(id, address)}/preview`).then((blob) => {
       const url = URL.createObjectURL(blob);
-      const img = h("img", { src: url, alt: name, loading: "lazy" });
+      const img = h("img", { src: url, alt: name });
       img.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
       face.replaceChildren(img);
       item.classList.add("image");

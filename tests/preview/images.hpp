@@ -26,10 +26,10 @@ inline Pixel red_blue(unsigned x, unsigned, unsigned w) {
 // An APP1 Exif segment (big-endian TIFF) stating one orientation.
 inline std::string exif_with_orientation(int o) {
   std::string s("Exif\0\0MM\0\x2a\0\0\0\x08", 14);
-  s += std::string("\0\x01", 2);                              // one entry
-  s += std::string("\x01\x12\0\x03\0\0\0\x01", 8);            // 0x0112 SHORT count 1
+  s += std::string("\0\x01", 2);                    // one entry
+  s += std::string("\x01\x12\0\x03\0\0\0\x01", 8);  // 0x0112 SHORT count 1
   s += std::string(1, '\0') + std::string(1, char(o)) + std::string(2, '\0');
-  s += std::string(4, '\0');                                  // no next IFD
+  s += std::string(4, '\0');  // no next IFD
   return s;
 }
 
