@@ -204,6 +204,10 @@ TEST_F(BusinessFileTest, ComplaintsAndFailedSamplesAreRegisteredOnlyByTheRightPe
       << "another township's office";
   EXPECT_EQ(start_as(complaint, admin("adm-x")).error, StepError::start_not_allowed)
       << "an office without a unit";
+  EXPECT_EQ(start_as(complaint, admin("adm-g", "GM/T01")).error, StepError::start_not_allowed)
+      << "a unit path found inside the business's, not at its start";
+  EXPECT_EQ(start_as(complaint, admin("adm-t0", "HX/GM/T0")).error, StepError::start_not_allowed)
+      << "a unit whose name starts another's";
   json by_cadre = complaint;
   by_cadre["reporterId"] = "c-1";
   EXPECT_EQ(start_as(by_cadre, cadre("c-1")).error, StepError::start_not_allowed)

@@ -207,4 +207,18 @@ TEST_F(SupervisionTest, ACadreChangeReassignsTheTaskToTheNewCadreWithTheSameDueT
   ok(next->id, "check_in", cadre("c-9"), visit_check_in());
 }
 
+TEST_F(SupervisionTest, ABusinessNotGradedYetIsReboundToo) {
+  json d = task_data();
+  d.erase("riskLevel");
+  d.erase("baobaoGrade");
+  auto id = begin("food-safety.supervision", d, "sup/2023Q2/bd-1");
+  go("2023-04-01T00:00:00+08:00");
+  ok(id, "rebind", admin("adm-t1"), {{"newCadreId", "c-9"}, {"newBindingId", "bd-9"}});
+  engine_->advance_to(clock_->now());
+  auto next = engine_->get_by_business_key("sup/2023Q2/bd-9");
+  ASSERT_TRUE(next) << "the new cadre's task starts without grades";
+  EXPECT_EQ(next->data["cadreId"], "c-9");
+  EXPECT_TRUE(next->data["riskLevel"].is_null());
+}
+
 }  // namespace

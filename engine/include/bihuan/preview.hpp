@@ -22,16 +22,16 @@ namespace bihuan {
 
 struct PreviewOptions {
   unsigned max_side = 320;
-  std::uint64_t max_pixels = 100'000'000;             // declared width x height
+  std::uint64_t max_pixels = 100'000'000;            // declared width x height
   std::uint64_t max_interlaced_pixels = 16'000'000;  // interlaced PNG: decoded whole
-  int quality = 80;                                   // JPEG quality of the preview
+  int quality = 80;                                  // JPEG quality of the preview
 };
 
 struct Preview {
   bool ok = false;
-  std::string jpeg;   // ok: the preview's bytes (image/jpeg)
+  std::string jpeg;                // ok: the preview's bytes (image/jpeg)
   unsigned width = 0, height = 0;  // ok: the preview's size, orientation applied
-  std::string error;  // !ok: a sentence (not an image we preview, corrupt, too large)
+  std::string error;               // !ok: a sentence (not an image we preview, corrupt, too large)
 };
 
 // True for the content types make_preview() reads: image/jpeg and image/png.

@@ -162,7 +162,8 @@ bool encode_jpeg(const Rgb& image, int quality, std::string& out, std::string& e
   EncodeJob job{};
   jpeg_failure_init(job.failure);
   bool ok = image.width > 0 && image.height > 0 && run_encode(job, image, quality);
-  if (ok) out.assign(reinterpret_cast<const char*>(job.buffer), job.size);
+  if (ok)
+    out.assign(reinterpret_cast<const char*>(job.buffer), job.size);
   else
     error = std::string("the preview could not be encoded: ") +
             (job.failure.message[0] ? job.failure.message : "empty image");

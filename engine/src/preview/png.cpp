@@ -22,8 +22,8 @@ struct PngJob {
   std::string message;
   std::string refused;
   std::optional<BoxScaler> scaler;
-  std::vector<unsigned char> rgba;   // one row, or the whole image when interlaced
-  std::vector<unsigned char> rgb;    // one row, laid over white
+  std::vector<unsigned char> rgba;  // one row, or the whole image when interlaced
+  std::vector<unsigned char> rgb;   // one row, laid over white
   unsigned width = 0, height = 0;
 };
 

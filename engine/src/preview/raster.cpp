@@ -95,14 +95,34 @@ Rgb apply_orientation(const Rgb& in, int o) {
     for (unsigned ox = 0; ox < out.width; ++ox) {
       unsigned sx = ox, sy = oy;
       switch (o) {
-        case 2: sx = w - 1 - ox; break;
-        case 3: sx = w - 1 - ox; sy = h - 1 - oy; break;
-        case 4: sy = h - 1 - oy; break;
-        case 5: sx = oy; sy = ox; break;
-        case 6: sx = oy; sy = h - 1 - ox; break;
-        case 7: sx = w - 1 - oy; sy = h - 1 - ox; break;
-        case 8: sx = w - 1 - oy; sy = ox; break;
-        default: break;
+        case 2:
+          sx = w - 1 - ox;
+          break;
+        case 3:
+          sx = w - 1 - ox;
+          sy = h - 1 - oy;
+          break;
+        case 4:
+          sy = h - 1 - oy;
+          break;
+        case 5:
+          sx = oy;
+          sy = ox;
+          break;
+        case 6:
+          sx = oy;
+          sy = h - 1 - ox;
+          break;
+        case 7:
+          sx = w - 1 - oy;
+          sy = h - 1 - ox;
+          break;
+        case 8:
+          sx = w - 1 - oy;
+          sy = ox;
+          break;
+        default:
+          break;
       }
       std::memcpy(&out.pixels[(static_cast<std::size_t>(oy) * out.width + ox) * 3],
                   &in.pixels[(static_cast<std::size_t>(sy) * w + sx) * 3], 3);
