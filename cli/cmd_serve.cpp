@@ -321,6 +321,8 @@ void run_serve(ServeOptions o) {
   auto services = std::make_shared<HostServices>(clock);
   Problems plugin_problems(config->file);
   auto registry = PluginRegistry::load(*config, services, plugin_problems);
+  if (!plugin_problems.has_errors())
+    resolve_attachment_store(*server_config, registry, "/server", plugin_problems);
   log_problems(plugin_problems);
   if (plugin_problems.has_errors()) {
     log_line("error", "bihuan serve: a configured plugin could not be loaded; not started",
