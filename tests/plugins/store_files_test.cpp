@@ -173,3 +173,24 @@ TEST(StoreFilesPlugin, AFileStoreWithoutTheAbi11FunctionsIsRefusedAtLoad) {
   EXPECT_HAS(text, "test.store-incomplete.so");
   EXPECT_HAS(text, "no file_put, file_get, file_stat and file_remove (ABI 1.1");
 }
+
+TEST(StoreFilesPlugin, AnAbi10PluginWithTheShorterTableStillLoadsAndRuns) {
+  std::string error;
+  auto lib = PluginLibrary::open(faulty("test.abi10-notifier"), &error);
+  ASSERT_TRUE(lib) << error;
+  EXPECT_EQ(lib->info().abi_minor, 0u);
+  Problems problems;
+  auto obj = lib->create("old", json::object(), nullptr, problems, "/plugins/old");
+  ASSERT_TRUE(obj) << problems_text(problems);
+  OutboxMessage m;
+  m.kind = "notify";
+  m.channel = "old";
+  m.body = {{"text", "hello"}};
+  auto r = obj->notify(m, 1);
+  EXPECT_TRUE(r.ok()) << r.body;
+  EXPECT_EQ(r.body, "sent by 1.0");
+  // The bytes past its table are not taken for file store entries.
+  auto f = obj->file_get(kStoreAddr);
+  EXPECT_FALSE(f.ok() || f.missing());
+  EXPECT_HAS(f.body, "not a file store");
+}
