@@ -232,8 +232,7 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     const json& a = doc["attachments"];
     std::string aa = at + "/attachments";
     if (!a.is_object()) {
-      problems.error(aa, "config-type",
-                     "expected an object {maxBytes, types, orphanHours, store}");
+      problems.error(aa, "config-type", "expected an object {maxBytes, types, orphanHours, store}");
     } else {
       unknown_keys(a, aa, {"maxBytes", "types", "orphanHours", "store"}, problems);
       if (a.contains("store")) {

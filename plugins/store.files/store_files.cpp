@@ -78,11 +78,11 @@ class FilesStore final : public FileStore {
     std::string hex = hex_of_address(file.address);
     if (hex.empty()) return Result::fail("not a file address: " + std::string(file.address));
     fs::path dir = dir_of(hex), dest = dir / hex;
-    if (struct stat st; ::stat(dest.c_str(), &st) == 0 &&
-                        static_cast<std::uint64_t>(st.st_size) == file.size)
+    if (struct stat st;
+        ::stat(dest.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == file.size)
       return Result::ok();  // stored already (only ever renamed into place whole)
-    fs::path tmp = root_ / "tmp" /
-                   (std::to_string(::getpid()) + "-" + std::to_string(seq_++) + "-" + hex);
+    fs::path tmp =
+        root_ / "tmp" / (std::to_string(::getpid()) + "-" + std::to_string(seq_++) + "-" + hex);
     if (std::string e = copy_synced(std::string(file.path), tmp, file.size); !e.empty()) {
       ::unlink(tmp.c_str());
       return Result::retry(e);
@@ -100,8 +100,9 @@ class FilesStore final : public FileStore {
     }
     // The file's directory, and (when just made) the directories holding it.
     bool synced = sync_directory(dir);
-    if (made) synced = synced && sync_directory(dir.parent_path()) &&
-                       sync_directory(dir.parent_path().parent_path());
+    if (made)
+      synced = synced && sync_directory(dir.parent_path()) &&
+               sync_directory(dir.parent_path().parent_path());
     if (!synced) return Result::retry(errno_text("fsync " + dir.string()));
     return Result::ok();
   }
@@ -112,7 +113,8 @@ class FilesStore final : public FileStore {
     fs::path path = dir_of(hex) / hex;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-      return errno == ENOENT ? Result::missing() : Result::retry(errno_text("open " + path.string()));
+      return errno == ENOENT ? Result::missing()
+                             : Result::retry(errno_text("open " + path.string()));
     std::string bytes;
     std::vector<char> buf(64 * 1024);
     for (;;) {
@@ -136,7 +138,8 @@ class FilesStore final : public FileStore {
     fs::path path = dir_of(hex) / hex;
     struct stat st;
     if (::stat(path.c_str(), &st) != 0)
-      return errno == ENOENT ? Result::missing() : Result::retry(errno_text("stat " + path.string()));
+      return errno == ENOENT ? Result::missing()
+                             : Result::retry(errno_text("stat " + path.string()));
     return Result::ok(std::to_string(st.st_size));
   }
 

@@ -68,8 +68,8 @@ TEST_F(AttachmentStoreServerTest, UploadedFilesGoToThePluginAndAreReadThroughAnI
   EXPECT_EQ(clerk.request(http::verb::post, "/v1/attachments", png, {}, "image/png").status, 200);
   ASSERT_TRUE(std::filesystem::exists(kept_path(a)));
   std::string hex = a.substr(7);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/attachments/sha256/" + hex.substr(0, 2) +
-                                       "/" + hex.substr(2, 2) + "/" + hex));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/attachments/sha256/" + hex.substr(0, 2) + "/" +
+                                       hex.substr(2, 2) + "/" + hex));
 
   auto s = clerk.post("/v1/instances", {{"definition", "t.stored-evidence"}});
   ASSERT_EQ(s.status, 201) << s.body;

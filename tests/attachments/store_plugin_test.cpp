@@ -23,8 +23,8 @@ struct PluginStoreFixture {
   fs::path root, data, kept;
   std::shared_ptr<PluginObject> object;
   PluginStoreFixture() {
-    root = fs::temp_directory_path() / ("bihuan-attach-plugin-" + std::to_string(::getpid()) +
-                                        "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    root = fs::temp_directory_path() / ("bihuan-attach-plugin-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(reinterpret_cast<std::uintptr_t>(this)));
     fs::remove_all(root);
     data = root / "data";
     kept = root / "kept";

@@ -19,9 +19,8 @@ namespace {
 struct FileStoreDir {
   fs::path path;
   FileStoreDir() {
-    path = fs::temp_directory_path() /
-           ("bihuan-store-files-" + std::to_string(::getpid()) + "-" +
-            std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    path = fs::temp_directory_path() / ("bihuan-store-files-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(reinterpret_cast<std::uintptr_t>(this)));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -55,8 +54,8 @@ TEST(StoreFilesPlugin, DeclaresAFileStoreOfAbi11) {
 TEST(StoreFilesPlugin, PutsGetsStatsAndRemovesByAddress) {
   FileStoreDir dir;
   std::shared_ptr<PluginLibrary> lib;
-  auto store = create_bundled(lib, "store.files", "evidence",
-                              {{"dir", (dir.path / "kept").string()}});
+  auto store =
+      create_bundled(lib, "store.files", "evidence", {{"dir", (dir.path / "kept").string()}});
   ASSERT_TRUE(store);
   EXPECT_EQ(store->kind(), PluginKind::file_store);
 
@@ -70,8 +69,8 @@ TEST(StoreFilesPlugin, PutsGetsStatsAndRemovesByAddress) {
   ASSERT_TRUE(put.ok()) << put.body;
   // Content-addressed under dir, read-only, nothing left in its tmp/; the host's file is
   // still the host's.
-  fs::path kept = dir.path / "kept" / "sha256" / kStoreHex.substr(0, 2) / kStoreHex.substr(2, 2) /
-                  kStoreHex;
+  fs::path kept =
+      dir.path / "kept" / "sha256" / kStoreHex.substr(0, 2) / kStoreHex.substr(2, 2) / kStoreHex;
   ASSERT_TRUE(fs::exists(kept));
   EXPECT_EQ(read_text(kept.string()), bytes);
   EXPECT_EQ(fs::status(kept).permissions() & fs::perms::owner_write, fs::perms::none);

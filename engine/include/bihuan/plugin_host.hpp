@@ -58,7 +58,7 @@ struct PluginResult {
   // ok: receipt / rows / result as text, a file store's bytes or size; missing: empty;
   // otherwise the error sentence
   std::string body;
-  json value;        // ok from a data source or task handler: body, parsed
+  json value;  // ok from a data source or task handler: body, parsed
   bool ok() const { return status == Status::ok; }
   bool missing() const { return status == Status::missing; }
   static PluginResult failure(std::string error, bool retryable = false) {

@@ -471,8 +471,7 @@ bool AttachmentStore::copy_files(const std::string& data_dir, const std::string&
   if (std::string store = marked_store(from); !store.empty()) {
     if (error)
       *error = "backup of the attachments failed: the files of " + data_dir +
-               " are kept by the file store \"" + store + "\" (" +
-               store_marker(from).string() +
+               " are kept by the file store \"" + store + "\" (" + store_marker(from).string() +
                "), which only the server reaches: back up through it (POST /v1/backup)";
     return false;
   }

@@ -208,9 +208,9 @@ std::shared_ptr<PluginObject> PluginLibrary::create(const std::string& instance_
                                     std::to_string(obj.struct_size) + " bytes, ABI 1.1 needs " +
                                     std::to_string(sizeof(bihuan_object)) + ")"
                               : to_string(info_.kind) + " entry point";
-    problems.error(pointer, "plugin-create",
-                   who + ": the factory returned an incomplete object (no " + missing +
-                       " or no destroy)");
+    problems.error(
+        pointer, "plugin-create",
+        who + ": the factory returned an incomplete object (no " + missing + " or no destroy)");
     if (!obj.destroy) impl->object = {};
     return nullptr;
   }

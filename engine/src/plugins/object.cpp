@@ -238,8 +238,9 @@ PluginResult PluginObject::file_stat(const std::string& address) const {
   auto r = file_call(impl, "file_stat " + address, [&](plugins::Reply* rep) {
     impl.object.file_stat(impl.object.self, t(address), rep, &plugins::reply_to);
   });
-  bool digits = r.ok() && !r.body.empty() && r.body.size() <= 20 &&
-                std::all_of(r.body.begin(), r.body.end(), [](char c) { return c >= '0' && c <= '9'; });
+  bool digits =
+      r.ok() && !r.body.empty() && r.body.size() <= 20 &&
+      std::all_of(r.body.begin(), r.body.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (r.ok() && !digits)
     r = PluginResult::failure(impl.where() + ": file_stat " + address +
                               " must answer the size in decimal digits");

@@ -184,12 +184,10 @@ typedef struct bihuan_object {
    * file_remove: OK once the address is no longer stored (durably); MISSING when it was
    *   not stored (the host counts that as removed).
    * RETRY/FAIL with a sentence when the store cannot answer (disk, network). */
-  void (*file_put)(void* self, const bihuan_file* file, void* reply_context,
-                   bihuan_reply_fn reply);
+  void (*file_put)(void* self, const bihuan_file* file, void* reply_context, bihuan_reply_fn reply);
   void (*file_get)(void* self, bihuan_text address, void* reply_context, bihuan_reply_fn reply);
   void (*file_stat)(void* self, bihuan_text address, void* reply_context, bihuan_reply_fn reply);
-  void (*file_remove)(void* self, bihuan_text address, void* reply_context,
-                      bihuan_reply_fn reply);
+  void (*file_remove)(void* self, bihuan_text address, void* reply_context, bihuan_reply_fn reply);
 } bihuan_object;
 
 /* The size of an ABI 1.0 bihuan_object (everything before file_put). */
