@@ -17,13 +17,7 @@ using namespace bihuan::testing;
 namespace {
 
 struct FileStoreDir {
-  fs::path path;
-  FileStoreDir() {
-    path = fs::temp_directory_path() / ("bihuan-store-files-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
+  fs::path path = make_temp_dir("store-files");
   ~FileStoreDir() {
     std::error_code ec;
     fs::remove_all(path, ec);

@@ -105,8 +105,8 @@ std::string marked_store(const fs::path& root) {
 }
 
 // Copies <from>/{sha256,pending} to <to> (see copy_files). With `files`, each record
-// <hex>.json under sha256/ brings the file's bytes from the store beside it.
-void copy_tree(const fs::path& from, const fs::path& to, const AttachmentFiles* files) {
+// <hex>.json under sha256/ brings the file's bytes from the store beside it. Throws.
+void copy_parts(const fs::path& from, const fs::path& to, const AttachmentFiles* files) {
   std::uint64_t n = 0;
   auto put = [&](const fs::path& rel, std::string_view bytes) {
     fs::path tmp = to / "tmp" / ("copy-" + std::to_string(n++));
@@ -147,6 +147,21 @@ void copy_tree(const fs::path& from, const fs::path& to, const AttachmentFiles* 
       if (it->is_directory()) sync_dir(it->path());
     sync_dir(to / part);
   }
+}
+
+// copy_parts into <dest_dir>/attachments, then fsyncs it and dest_dir. False and `error`.
+bool copy_tree(const fs::path& from, const std::string& dest_dir, const AttachmentFiles* files,
+               std::string* error) {
+  fs::path to = fs::path(dest_dir) / "attachments";
+  try {
+    copy_parts(from, to, files);
+    sync_dir(to);
+    sync_dir(dest_dir);
+  } catch (const std::exception& e) {
+    if (error) *error = std::string("backup of the attachments failed: ") + e.what();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -465,7 +480,6 @@ AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
 bool AttachmentStore::copy_files(const std::string& data_dir, const std::string& dest_dir,
                                  std::string* error) {
   fs::path from = fs::path(data_dir) / "attachments";
-  fs::path to = fs::path(dest_dir) / "attachments";
   std::error_code ec;
   if (!fs::is_directory(from, ec)) return true;
   if (std::string store = marked_store(from); !store.empty()) {
@@ -475,30 +489,13 @@ bool AttachmentStore::copy_files(const std::string& data_dir, const std::string&
                "), which only the server reaches: back up through it (POST /v1/backup)";
     return false;
   }
-  try {
-    copy_tree(from, to, nullptr);
-    sync_dir(to);
-    sync_dir(dest_dir);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("backup of the attachments failed: ") + e.what();
-    return false;
-  }
-  return true;
+  return copy_tree(from, dest_dir, nullptr, error);
 }
 
 bool AttachmentStore::copy_to(const std::string& dest_dir, std::string* error) const {
   const AttachmentFiles* files = impl_->options.files.get();
   if (!files) return copy_files(impl_->root.parent_path().string(), dest_dir, error);
-  fs::path to = fs::path(dest_dir) / "attachments";
-  try {
-    copy_tree(impl_->root, to, files);
-    sync_dir(to);
-    sync_dir(dest_dir);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("backup of the attachments failed: ") + e.what();
-    return false;
-  }
-  return true;
+  return copy_tree(impl_->root, dest_dir, files, error);
 }
 
 void AttachmentStore::mark_referenced(std::string_view address) {
