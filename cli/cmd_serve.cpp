@@ -321,11 +321,19 @@ void run_serve(ServeOptions o) {
   auto services = std::make_shared<HostServices>(clock);
   Problems plugin_problems(config->file);
   auto registry = PluginRegistry::load(*config, services, plugin_problems);
-  if (!plugin_problems.has_errors())
-    resolve_attachment_store(*server_config, registry, "/server", plugin_problems);
   log_problems(plugin_problems);
   if (plugin_problems.has_errors()) {
     log_line("error", "bihuan serve: a configured plugin could not be loaded; not started",
+             {{"config", embedded_default ? json("(embedded default)") : json(o.config)}});
+    exit_code = 1;
+    return;
+  }
+  // The attachment store's plugin, if the server section names one.
+  Problems store_problems(config->file);
+  if (!resolve_attachment_store(*server_config, registry, "/server", store_problems)) {
+    log_problems(store_problems);
+    log_line("error",
+             "bihuan serve: server.attachments.store names no loaded file store; not started",
              {{"config", embedded_default ? json("(embedded default)") : json(o.config)}});
     exit_code = 1;
     return;

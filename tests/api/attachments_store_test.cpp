@@ -3,11 +3,13 @@
 // an instance; verify and backup reach the plugin; the configuration names the store.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "attachments/attachment_samples.hpp"  // tests/ is on the include path
 #include "bihuan/attachments.hpp"
 #include "bihuan/config.hpp"
 #include "bihuan/plugin_host.hpp"
+#include "serve_process.hpp"
 #include "server_fixture.hpp"
 
 namespace bihuan::test {
@@ -122,6 +124,26 @@ TEST_F(AttachmentStoreServerTest, TheStoreMustNameALoadedFileStoreInstance) {
   EXPECT_FALSE(ServerConfig::from_json({{"attachments", {{"store", 3}}}}, "", "/server", type));
   ASSERT_FALSE(type.items().empty());
   EXPECT_EQ(type.items()[0].pointer, "/server/attachments/store");
+}
+
+TEST_F(AttachmentStoreServerTest, BihuanServeRefusesAStoreOfAnotherKindNamingThePointer) {
+  std::string cfg = dir_ + "/store.json";
+  json plugins = {{"log", {{"plugin", "notify.log"}, {"config", {{"path", dir_ + "/n.jsonl"}}}}}};
+  json server = {{"listen", "127.0.0.1:0"}, {"attachments", {{"store", "log"}}}};
+  std::ofstream(cfg) << json{
+      {"dataDir", dir_ + "/served"},
+      {"pluginDirs", {BIHUAN_BINARY_DIR "/plugins"}},
+      {"plugins", plugins},
+      {"server", server}}.dump();
+  ServeProcess p;
+  EXPECT_FALSE(p.start({"--config", cfg, "--no-workflows"}, dir_ + "/store.log"));
+  EXPECT_TRUE(p.exited);
+  EXPECT_EQ(p.exit_status, 1);
+  std::ifstream in(dir_ + "/store.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("not a file store [at /server/attachments/store]"), std::string::npos)
+      << ss.str();
 }
 
 }  // namespace
