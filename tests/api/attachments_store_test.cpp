@@ -101,6 +101,15 @@ TEST_F(AttachmentStoreServerTest, UploadedFilesGoToThePluginAndAreReadThroughAnI
   EXPECT_NE(missing.body.find("missing from the attachment store"), std::string::npos)
       << missing.body;
   EXPECT_EQ(clerk.get("/v1/instances/" + id + "/attachments/" + a).status, 404);
+
+  // Without the server (as `bihuan verify`), the engine cannot reach the plugin and says so.
+  server_.reset();
+  VerifyReport offline = engine_->verify();
+  ASSERT_EQ(offline.problems.size(), 1u);
+  EXPECT_NE(offline.problems[0].text.find(
+                "not checked: the files are kept by the file store that attachments/store.json"),
+            std::string::npos)
+      << offline.problems[0].text;
 }
 
 TEST_F(AttachmentStoreServerTest, TheStoreMustNameALoadedFileStoreInstance) {
