@@ -266,9 +266,7 @@ AttachmentStore::AttachmentStore(const std::string& data_dir, AttachmentOptions 
     std::string want = json{{"store", files.name()}, {"plugin", files.plugin()}}.dump(), have;
     read_all(store_marker(impl_->root), have);
     if (have != want) try {
-        fs::path marker = store_marker(impl_->root);
-        fs::remove(marker, ec);
-        impl_->install(want, marker);
+        impl_->install(want, store_marker(impl_->root));  // the rename replaces an old one
       } catch (const std::exception& e) {
         throw std::runtime_error(std::string("cannot write the store marker: ") + e.what());
       }
