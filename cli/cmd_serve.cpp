@@ -328,6 +328,16 @@ void run_serve(ServeOptions o) {
     exit_code = 1;
     return;
   }
+  // The attachment store's plugin, if the server section names one.
+  Problems store_problems(config->file);
+  if (!resolve_attachment_store(*server_config, registry, "/server", store_problems)) {
+    log_problems(store_problems);
+    log_line("error",
+             "bihuan serve: server.attachments.store names no loaded file store; not started",
+             {{"config", embedded_default ? json("(embedded default)") : json(o.config)}});
+    exit_code = 1;
+    return;
+  }
   json loaded = json::array();
   for (const auto& [name, obj] : registry.all()) loaded.push_back(name);
   log_line("info", "plugins loaded", {{"instances", loaded}});

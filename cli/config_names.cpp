@@ -27,7 +27,9 @@ std::optional<ConfiguredNames> load_configured_names(const std::string& file, Pr
     }
     if (!lib || lib->info().kind == PluginKind::notifier) out.notifiers.insert(name);
     // A data source serves task actions that name a `query` (as configured_names() counts it).
-    if (!lib || lib->info().kind != PluginKind::notifier) out.task_handlers.insert(name);
+    if (!lib || lib->info().kind == PluginKind::data_source ||
+        lib->info().kind == PluginKind::task_handler)
+      out.task_handlers.insert(name);
   }
   out.config = std::move(*config);
   return out;

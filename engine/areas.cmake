@@ -68,7 +68,7 @@ set(BIHUAN_AREA_definition_THIRD openssl)
 set(BIHUAN_AREA_definition_LINK OpenSSL::Crypto)
 
 set(BIHUAN_AREA_plugins_AREAS "")
-set(BIHUAN_AREA_plugins_PUBLIC plugin_host config schema json problem plugin log)
+set(BIHUAN_AREA_plugins_PUBLIC plugin_host attachments config schema json problem plugin log)
 set(BIHUAN_AREA_plugins_THIRD boost_dll)
 set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
 

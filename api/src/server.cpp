@@ -106,6 +106,8 @@ class ServerImpl final : public Server {
           store->mark_referenced(address);
           return true;
         });
+        // Files a file-store plugin keeps: verify and backup reach them through the store.
+        if (ctx_.config.attachments.files) set_attachment_store(engine, ctx_.attachments);
       } catch (const std::exception& e) {
         ctx_.log("error", "attachment store unavailable", {{"error", e.what()}});
       }
@@ -131,7 +133,10 @@ class ServerImpl final : public Server {
     ctx_.metrics.set_routes(std::move(names));
   }
 
-  ~ServerImpl() override { shutdown(std::chrono::seconds(2)); }
+  ~ServerImpl() override {
+    shutdown(std::chrono::seconds(2));
+    if (ctx_.config.attachments.files) set_attachment_store(ctx_.engine, nullptr);
+  }
 
   bool listen(Problems& problems) {
     boost::system::error_code ec;

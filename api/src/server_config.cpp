@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "bihuan/plugin_host.hpp"
 #include "bihuan/server.hpp"
 #include "bihuan/server_retention.hpp"
 #include "jwt.hpp"
@@ -231,9 +232,17 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
     const json& a = doc["attachments"];
     std::string aa = at + "/attachments";
     if (!a.is_object()) {
-      problems.error(aa, "config-type", "expected an object {maxBytes, types, orphanHours}");
+      problems.error(aa, "config-type", "expected an object {maxBytes, types, orphanHours, store}");
     } else {
-      unknown_keys(a, aa, {"maxBytes", "types", "orphanHours"}, problems);
+      unknown_keys(a, aa, {"maxBytes", "types", "orphanHours", "store"}, problems);
+      if (a.contains("store")) {
+        if (!a["store"].is_string() || a["store"].get<std::string>().empty())
+          problems.error(aa + "/store", "config-type",
+                         "expected the name of a configured file-store plugin instance "
+                         "(a key of \"plugins\")");
+        else
+          c.attachments.store = a["store"].get<std::string>();
+      }
       read_number(a, "maxBytes", aa, 1, 4e9, c.attachments.max_bytes, problems);
       std::int64_t hours = c.attachments.orphan_after.count();
       if (read_number(a, "orphanHours", aa, 1, 24 * 366, hours, problems))
@@ -299,6 +308,33 @@ std::optional<ServerConfig> ServerConfig::from_json(const json& doc, const std::
   }
   if (problems.error_count() > before) return std::nullopt;
   return c;
+}
+
+bool resolve_attachment_store(ServerConfig& config, const PluginRegistry& registry,
+                              const std::string& at, Problems& problems) {
+  const std::string& name = config.attachments.store;
+  if (name.empty()) return true;
+  std::string pointer = at + "/attachments/store";
+  auto object = registry.find(name);
+  if (!object) {
+    std::string stores;
+    for (const auto& s : registry.names(PluginKind::file_store))
+      stores += (stores.empty() ? "" : ", ") + ("\"" + s + "\"");
+    problems.error(pointer, "config-attachment-store",
+                   "no plugin instance \"" + name + "\" is configured and loaded (\"plugins\"" +
+                       (stores.empty() ? std::string(" has no file store")
+                                       : " has these file stores: " + stores) +
+                       ")");
+    return false;
+  }
+  config.attachments.files = attachment_files_of(object);
+  if (!config.attachments.files) {
+    problems.error(pointer, "config-attachment-store",
+                   "\"" + name + "\" is a " + to_string(object->kind()) + " (plugin " +
+                       object->info().name + "), not a file store");
+    return false;
+  }
+  return true;
 }
 
 std::optional<RetentionOptions> retention_from_json(const json& doc, const std::string& base_dir,

@@ -35,6 +35,8 @@
 
 namespace bihuan {
 
+class PluginRegistry;  // bihuan/plugin_host.hpp
+
 struct ApiToken {
   std::string name;            // for logs and metrics ("office-admin")
   std::string sha256_hex;      // SHA-256 of the secret token text, lowercase hex
@@ -84,8 +86,9 @@ struct ServerConfig {
   // every authenticated caller (definitions describe processes, not cases); global
   // administrators always may. docs/authorization.md.
   std::vector<std::string> definition_readers;
-  // Evidence files ("attachments": {"maxBytes", "types", "orphanHours"}): POST
-  // /v1/attachments, docs/attachments.md.
+  // Evidence files ("attachments": {"maxBytes", "types", "orphanHours", "store"}): POST
+  // /v1/attachments, docs/attachments.md. "store" names a file-store plugin instance
+  // (attachments.store); resolve_attachment_store() sets attachments.files from it.
   AttachmentOptions attachments;
 
   // Reads the "server" section (`doc` is that object); relative paths resolve against
@@ -101,6 +104,13 @@ struct ServerConfig {
   // A new random token: "bh_" and 40 hex digits from OpenSSL's CSPRNG.
   static std::string generate_token();
 };
+
+// Sets config.attachments.files to the plugin instance config.attachments.store names
+// (nothing to do when it names none). False with an error at `at` + "/attachments/store"
+// (e.g. "/server/attachments/store") when no loaded instance has that name or the
+// instance is not a file store.
+bool resolve_attachment_store(ServerConfig& config, const PluginRegistry& registry,
+                              const std::string& at, Problems& problems);
 
 // What the server reports beyond the engine (the dispatcher lives beside it).
 struct ServerHooks {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "bihuan/engine.hpp"
@@ -17,5 +18,13 @@ namespace bihuan {
 // Engine not made by Engine::open.
 using AttachmentCheck = std::function<bool(const std::string& address)>;
 void set_attachment_check(Engine& engine, AttachmentCheck stored);
+
+class AttachmentStore;  // bihuan/attachments.hpp
+// The open store verify() and backup() use: verify re-hashes each named file with
+// store->check() (in verify's child process) and backup copies the files with
+// store->copy_to(), so files a file-store plugin keeps are checked and backed up. Unset
+// (the default, and always for `bihuan verify`/`bihuan backup` without a server): the
+// data directory's files (AttachmentStore::check_file, copy_files). nullptr unsets.
+void set_attachment_store(Engine& engine, std::shared_ptr<const AttachmentStore> store);
 
 }  // namespace bihuan

@@ -10,6 +10,12 @@
 // A file is written to tmp/, fsync'd, renamed into place and its directory fsync'd before
 // put() returns: a file is either wholly present under its address or absent, also after
 // kill -9 or a power cut. Thread-safety: every member may be called from any thread.
+//
+// With a file store (AttachmentOptions::files, a file-store plugin) the files' bytes live
+// there instead: the finished temp file is handed to it, then removed; the records, the
+// pending markers and tmp/ stay local as above, and attachments/store.json names the
+// store ({"store": <configured name>, "plugin": <plugin name>}), so that verify and
+// backup without the server can tell "kept elsewhere" from "missing".
 #pragma once
 
 #include <chrono>
@@ -24,12 +30,36 @@
 
 namespace bihuan {
 
+// Where stored files' bytes live when not under <data_dir>/attachments/sha256: a
+// file-store plugin (attachment_files_of, bihuan/plugin_host.hpp; docs/plugins.md).
+// Addresses are always "sha256:<64 lowercase hex>". Thread-safe.
+class AttachmentFiles {
+ public:
+  virtual ~AttachmentFiles() = default;
+  enum class Found { yes, no, error };
+  virtual std::string name() const = 0;    // the configured instance name
+  virtual std::string plugin() const = 0;  // the plugin's name ("store.files")
+  // Stores the complete, fsync'd local file `path` under `address`, durably, before
+  // returning true; `path` stays the caller's. False with `error` when not stored.
+  virtual bool put(const std::string& address, const std::string& path, std::uint64_t size,
+                   const std::string& content_type, std::string* error) const = 0;
+  virtual Found get(const std::string& address, std::string& out, std::string* error) const = 0;
+  virtual Found size(const std::string& address, std::uint64_t& out, std::string* error) const = 0;
+  // True once nothing is stored under `address` (also when nothing was).
+  virtual bool remove(const std::string& address, std::string* error) const = 0;
+};
+
 struct AttachmentOptions {
   std::uint64_t max_bytes = 20u << 20;  // larger uploads are refused (too_large)
   // Content types accepted, as libmagic names them (MAGIC_MIME_TYPE).
   std::vector<std::string> types = {"image/jpeg", "image/png", "application/pdf"};
   // An upload nothing referenced within this time is removed by sweep_orphans().
   std::chrono::hours orphan_after{24};
+  // The configured file-store plugin instance that keeps the files ("attachments":
+  // {"store": name}); "" = the data directory. `files` is that instance, set by whoever
+  // loaded the plugins (bihuan serve: resolve_attachment_store, bihuan/server.hpp).
+  std::string store;
+  std::shared_ptr<AttachmentFiles> files;
 };
 
 struct AttachmentInfo {
@@ -66,8 +96,10 @@ class AttachmentUpload {
 
 class AttachmentStore {
  public:
-  // Opens (creating) <data_dir>/attachments and clears its tmp/ of half-written files.
-  // Throws std::runtime_error when the directories cannot be made.
+  // Opens (creating) <data_dir>/attachments and clears its tmp/ of half-written files;
+  // with a file store, writes attachments/store.json (when it changed). Throws
+  // std::runtime_error when the directories cannot be made, or when options.store names
+  // a store but options.files is null.
   AttachmentStore(const std::string& data_dir, AttachmentOptions options);
   ~AttachmentStore();
   AttachmentStore(const AttachmentStore&) = delete;
@@ -95,16 +127,21 @@ class AttachmentStore {
   static std::optional<std::string> parse_address(std::string_view address);
   // The file's record; nullopt when it is not stored.
   std::optional<AttachmentInfo> stat(std::string_view address) const;
-  // The file's bytes (false when not stored or unreadable).
+  // The file's bytes (false when not stored or unreadable; through the file store if any).
   bool read(std::string_view address, std::string& out) const;
 
-  enum class Check { ok, missing, corrupt };
-  // Re-hashes the stored file: missing (not there), corrupt (bytes no longer hash to the
-  // address), ok.
+  // unchecked: the file is kept by a file store that could not be asked (check_file on a
+  // data directory whose attachments/store.json names one, or the store failed).
+  enum class Check { ok, missing, corrupt, unchecked };
+  // Re-hashes the stored file (through the file store if any): missing (not there),
+  // corrupt (bytes no longer hash to the address), ok; unchecked when the store failed.
   Check check(std::string_view address) const;
   // The same check without an open store (verify, docs/attachments.md): the file stored
   // for `address` under <data_dir>/attachments, read in pieces of 64 KiB (never whole).
-  // Touches nothing (no tmp/ clearing, no libmagic): safe beside a running server.
+  // Touches nothing (no tmp/ clearing, no libmagic): safe beside a running server. A file
+  // not there while attachments/store.json names a file store is unchecked, not missing
+  // (the store is the server's: verify reaches it only through the server, which checks
+  // with check()).
   static Check check_file(const std::string& data_dir, std::string_view address);
 
   // A step named the file: it is no longer an orphan candidate. Idempotent.
@@ -119,10 +156,17 @@ class AttachmentStore {
   // change, so copying beside a running server is safe: a file uploaded meanwhile may be
   // copied or not, and one the orphan sweep removes meanwhile is skipped. Nothing to copy
   // (no attachments/ directory) is success. False and `error` on a failure.
+  // A data directory whose files a file store keeps (attachments/store.json) is refused
+  // with an error saying so: only copy_to() reaches the store.
   static bool copy_files(const std::string& data_dir, const std::string& dest_dir,
                          std::string* error);
+  // The same for this store's data directory; with a file store, each recorded file is
+  // fetched from it and written under <dest_dir>/attachments/sha256 (the local layout:
+  // the backup holds its files and verifies on its own).
+  bool copy_to(const std::string& dest_dir, std::string* error) const;
 
-  // The path a stored file has (for tests that damage one on purpose).
+  // The path a stored file has (for tests that damage one on purpose); "" with a file
+  // store (the store's own layout).
   std::string path_of(std::string_view address) const;
 
  private:

@@ -35,9 +35,11 @@ namespace bihuan {
 
 struct EngineConfig;
 struct PluginInstanceConfig;
+class AttachmentFiles;  // bihuan/attachments.hpp
 
-enum class PluginKind { notifier = 1, data_source = 2, task_handler = 3 };
-std::string to_string(PluginKind k);  // "notifier" | "data source" | "task handler"
+enum class PluginKind { notifier = 1, data_source = 2, task_handler = 3, file_store = 4 };
+// "notifier" | "data source" | "task handler" | "file store"
+std::string to_string(PluginKind k);
 
 // The descriptor of a plugin library, as read before any plugin code ran.
 struct PluginInfo {
@@ -50,11 +52,15 @@ struct PluginInfo {
 
 // The outcome of one plugin call.
 struct PluginResult {
-  enum class Status { ok, retry, fail };
+  // missing: a file store has nothing under the address (BIHUAN_STATUS_MISSING)
+  enum class Status { ok, retry, fail, missing };
   Status status = Status::fail;
-  std::string body;  // ok: receipt / rows / result as text; otherwise the error sentence
-  json value;        // ok from a data source or task handler: body, parsed
+  // ok: receipt / rows / result as text, a file store's bytes or size; missing: empty;
+  // otherwise the error sentence
+  std::string body;
+  json value;  // ok from a data source or task handler: body, parsed
   bool ok() const { return status == Status::ok; }
+  bool missing() const { return status == Status::missing; }
   static PluginResult failure(std::string error, bool retryable = false) {
     return {retryable ? Status::retry : Status::fail, std::move(error), {}};
   }
@@ -107,6 +113,15 @@ class PluginObject {
   PluginResult run_task(const OutboxMessage& task, std::uint32_t attempt) const;
   // A data source answers a named query with a JSON array of row objects (value).
   PluginResult query(const std::string& query_name, const json& params) const;
+  // A file store (ABI 1.1; the guarantees: abi.hpp, file_*). put: the complete local file
+  // `path` under `address` (ok once durable); get: ok body = the bytes; stat: ok body =
+  // the size in decimal digits; remove: ok once removed. get, stat and remove answer
+  // missing when nothing is stored under the address.
+  PluginResult file_put(const std::string& address, const std::string& path, std::uint64_t size,
+                        const std::string& content_type) const;
+  PluginResult file_get(const std::string& address) const;
+  PluginResult file_stat(const std::string& address) const;
+  PluginResult file_remove(const std::string& address) const;
 
   struct Impl;
   explicit PluginObject(std::unique_ptr<Impl> impl);
@@ -167,10 +182,15 @@ class PluginRegistry {
   std::shared_ptr<HostServices> services_;
 };
 
+// The stored files of an AttachmentStore kept by a file-store plugin object
+// (AttachmentOptions::files; plugins/file_store.cpp). nullptr when `object` is null or
+// not a file store.
+std::shared_ptr<AttachmentFiles> attachment_files_of(std::shared_ptr<PluginObject> object);
+
 // The names definitions may use under `config` (for EngineOptions::notifiers and
 // task_handlers): each instance by the kind its plugin declares; an instance whose plugin
 // did not load counts as both (it is configured: its messages wait in the outbox until
-// the plugin is fixed).
+// the plugin is fixed). A file store is neither.
 void configured_names(const EngineConfig& config, const PluginRegistry& registry,
                       std::set<std::string>& notifiers, std::set<std::string>& task_handlers);
 

@@ -3,6 +3,11 @@
 // fsync the directory; the record (<hex>.json) the same way. A crash leaves at most a file
 // in tmp/ (cleared at open) or a stored file without its record (rewritten by the next
 // upload of the same bytes; stat() then answers from the file alone).
+//
+// With a file store (AttachmentOptions::files): the finished, fsync'd temp file is handed
+// to the store (which answers once it holds the bytes durably), then removed; everything
+// else is as above. attachments/store.json names the store for check_file and copy_files,
+// which run without it.
 #include <fcntl.h>
 #include <magic.h>
 #include <openssl/evp.h>
@@ -77,6 +82,86 @@ bool read_all(const fs::path& path, std::string& out) {
   if (!in) return false;
   out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return !in.bad();
+}
+
+// SHA-256 of `bytes`, as lowercase hex.
+std::string sha256_hex_of(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  return hex_of(md, n);
+}
+
+// attachments/store.json of a data directory: the file store that keeps its files.
+fs::path store_marker(const fs::path& root) { return root / "store.json"; }
+
+// The store a marker names ("" when there is no marker), for messages.
+std::string marked_store(const fs::path& root) {
+  std::string text;
+  if (!read_all(store_marker(root), text)) return {};
+  auto doc = json::parse(text, nullptr, false);
+  std::string name = doc.is_object() ? doc.value("store", "") : "";
+  return name.empty() ? "(unnamed)" : name;
+}
+
+// Copies <from>/{sha256,pending} to <to> (see copy_files). With `files`, each record
+// <hex>.json under sha256/ brings the file's bytes from the store beside it. Throws.
+void copy_parts(const fs::path& from, const fs::path& to, const AttachmentFiles* files) {
+  std::uint64_t n = 0;
+  auto put = [&](const fs::path& rel, std::string_view bytes) {
+    fs::path tmp = to / "tmp" / ("copy-" + std::to_string(n++));
+    write_synced(tmp, bytes);
+    if (::rename(tmp.c_str(), (to / rel).c_str()) != 0)
+      throw std::runtime_error(sys_error("rename to " + (to / rel).string()));
+  };
+  for (const char* part : {"sha256", "pending"}) {
+    fs::create_directories(to / part);
+    fs::create_directories(to / "tmp");
+    std::error_code walk;
+    for (auto it = fs::recursive_directory_iterator(from / part, walk);
+         !walk && it != fs::recursive_directory_iterator(); it.increment(walk)) {
+      fs::path rel = fs::relative(it->path(), from);
+      if (it->is_directory()) {
+        fs::create_directories(to / rel);
+        continue;
+      }
+      std::string bytes;
+      if (!read_all(it->path(), bytes)) continue;  // removed meanwhile (an orphan)
+      put(rel, bytes);
+      std::string name = rel.filename().string();
+      if (!files || std::string_view(part) != "sha256" || name.size() != 64 + 5 ||
+          rel.extension() != ".json")
+        continue;
+      std::string address = "sha256:" + name.substr(0, 64), error;
+      std::string file;
+      auto found = files->get(address, file, &error);
+      if (found == AttachmentFiles::Found::error)
+        throw std::runtime_error("file store \"" + files->name() + "\": " + error);
+      if (found == AttachmentFiles::Found::yes)  // no: removed meanwhile (an orphan)
+        put(rel.parent_path() / name.substr(0, 64), file);
+    }
+    if (walk && walk != std::errc::no_such_file_or_directory)
+      throw std::runtime_error("cannot list " + (from / part).string() + ": " + walk.message());
+    for (auto it = fs::recursive_directory_iterator(to / part);
+         it != fs::recursive_directory_iterator(); ++it)
+      if (it->is_directory()) sync_dir(it->path());
+    sync_dir(to / part);
+  }
+}
+
+// copy_parts into <dest_dir>/attachments, then fsyncs it and dest_dir. False and `error`.
+bool copy_tree(const fs::path& from, const std::string& dest_dir, const AttachmentFiles* files,
+               std::string* error) {
+  fs::path to = fs::path(dest_dir) / "attachments";
+  try {
+    copy_parts(from, to, files);
+    sync_dir(to);
+    sync_dir(dest_dir);
+  } catch (const std::exception& e) {
+    if (error) *error = std::string("backup of the attachments failed: ") + e.what();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -173,6 +258,19 @@ AttachmentStore::AttachmentStore(const std::string& data_dir, AttachmentOptions 
     fs::create_directories(d, ec);
     if (ec) throw std::runtime_error("cannot create " + d.string() + ": " + ec.message());
   }
+  if (!impl_->options.store.empty() && !impl_->options.files)
+    throw std::runtime_error("the attachment store \"" + impl_->options.store +
+                             "\" is not a loaded file-store plugin instance");
+  if (impl_->options.files) {
+    const auto& files = *impl_->options.files;
+    std::string want = json{{"store", files.name()}, {"plugin", files.plugin()}}.dump(), have;
+    read_all(store_marker(impl_->root), have);
+    if (have != want) try {
+        impl_->install(want, store_marker(impl_->root));  // the rename replaces an old one
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("cannot write the store marker: ") + e.what());
+      }
+  }
   impl_->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
   if (!impl_->magic || magic_load(impl_->magic, nullptr) != 0) {
     std::string why = impl_->magic ? magic_error(impl_->magic) : "magic_open failed";
@@ -199,7 +297,7 @@ std::optional<std::string> AttachmentStore::parse_address(std::string_view addre
 
 std::string AttachmentStore::path_of(std::string_view address) const {
   auto hex = parse_address(address);
-  return hex ? (impl_->dir_of(*hex) / *hex).string() : std::string();
+  return hex && !impl_->options.files ? (impl_->dir_of(*hex) / *hex).string() : std::string();
 }
 
 std::unique_ptr<AttachmentUpload> AttachmentStore::begin_upload() {
@@ -269,7 +367,13 @@ AttachmentStore::PutResult AttachmentStore::put(AttachmentUpload& upload,
     // removes, never an unlisted file.
     if (!fs::exists(impl_->pending / hex))
       impl_->install(json{{"at", now.time_since_epoch().count()}}.dump(), impl_->pending / hex);
-    if (!fs::exists(file)) {
+    if (const AttachmentFiles* files = impl_->options.files.get()) {
+      // The store says when it holds the bytes; the temp file goes with the upload.
+      std::string error;
+      if (!files->put(address, u.path.string(), u.size, type, &error))
+        throw std::runtime_error("file store \"" + files->name() + "\": " + error);
+      fs::create_directories(dir);
+    } else if (!fs::exists(file)) {
       fs::create_directories(dir);
       if (::rename(u.path.c_str(), file.c_str()) != 0)
         throw std::runtime_error(sys_error("rename to " + file.string()));
@@ -295,8 +399,14 @@ std::optional<AttachmentInfo> AttachmentStore::stat(std::string_view address) co
   if (!hex) return std::nullopt;
   fs::path dir = impl_->dir_of(*hex);
   std::error_code ec;
-  auto size = fs::file_size(dir / *hex, ec);
-  if (ec) return std::nullopt;
+  std::uint64_t size = 0;
+  if (const AttachmentFiles* files = impl_->options.files.get()) {
+    if (files->size(std::string(address), size, nullptr) != AttachmentFiles::Found::yes)
+      return std::nullopt;
+  } else {
+    size = fs::file_size(dir / *hex, ec);
+    if (ec) return std::nullopt;
+  }
   AttachmentInfo info{std::string(address), size, "application/octet-stream", "", {}};
   std::string text;
   if (read_all(dir / (*hex + ".json"), text)) {
@@ -312,11 +422,27 @@ std::optional<AttachmentInfo> AttachmentStore::stat(std::string_view address) co
 
 bool AttachmentStore::read(std::string_view address, std::string& out) const {
   auto hex = parse_address(address);
+  if (hex && impl_->options.files)
+    return impl_->options.files->get(std::string(address), out, nullptr) ==
+           AttachmentFiles::Found::yes;
   return hex && read_all(impl_->dir_of(*hex) / *hex, out);
 }
 
 AttachmentStore::Check AttachmentStore::check(std::string_view address) const {
-  return check_file(impl_->root.parent_path().string(), address);
+  const AttachmentFiles* files = impl_->options.files.get();
+  if (!files) return check_file(impl_->root.parent_path().string(), address);
+  auto hex = parse_address(address);
+  if (!hex) return Check::missing;
+  std::string bytes;
+  switch (files->get(std::string(address), bytes, nullptr)) {
+    case AttachmentFiles::Found::yes:
+      return sha256_hex_of(bytes) == *hex ? Check::ok : Check::corrupt;
+    case AttachmentFiles::Found::no:
+      return Check::missing;
+    case AttachmentFiles::Found::error:
+      break;
+  }
+  return Check::unchecked;
 }
 
 AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
@@ -326,7 +452,11 @@ AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
   fs::path file =
       fs::path(data_dir) / "attachments" / "sha256" / hex->substr(0, 2) / hex->substr(2, 2) / *hex;
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Check::missing;
+  if (fd < 0) {
+    std::error_code ec;
+    bool elsewhere = fs::exists(store_marker(fs::path(data_dir) / "attachments"), ec);
+    return elsewhere ? Check::unchecked : Check::missing;
+  }
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<char> buf(64 * 1024);
@@ -348,43 +478,22 @@ AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
 bool AttachmentStore::copy_files(const std::string& data_dir, const std::string& dest_dir,
                                  std::string* error) {
   fs::path from = fs::path(data_dir) / "attachments";
-  fs::path to = fs::path(dest_dir) / "attachments";
   std::error_code ec;
   if (!fs::is_directory(from, ec)) return true;
-  try {
-    std::uint64_t n = 0;
-    for (const char* part : {"sha256", "pending"}) {
-      fs::create_directories(to / part);
-      fs::create_directories(to / "tmp");
-      std::error_code walk;
-      for (auto it = fs::recursive_directory_iterator(from / part, walk);
-           !walk && it != fs::recursive_directory_iterator(); it.increment(walk)) {
-        fs::path rel = fs::relative(it->path(), from);
-        if (it->is_directory()) {
-          fs::create_directories(to / rel);
-          continue;
-        }
-        std::string bytes;
-        if (!read_all(it->path(), bytes)) continue;  // removed meanwhile (an orphan)
-        fs::path tmp = to / "tmp" / ("copy-" + std::to_string(n++));
-        write_synced(tmp, bytes);
-        if (::rename(tmp.c_str(), (to / rel).c_str()) != 0)
-          throw std::runtime_error(sys_error("rename to " + (to / rel).string()));
-      }
-      if (walk && walk != std::errc::no_such_file_or_directory)
-        throw std::runtime_error("cannot list " + (from / part).string() + ": " + walk.message());
-      for (auto it = fs::recursive_directory_iterator(to / part);
-           it != fs::recursive_directory_iterator(); ++it)
-        if (it->is_directory()) sync_dir(it->path());
-      sync_dir(to / part);
-    }
-    sync_dir(to);
-    sync_dir(dest_dir);
-  } catch (const std::exception& e) {
-    if (error) *error = std::string("backup of the attachments failed: ") + e.what();
+  if (std::string store = marked_store(from); !store.empty()) {
+    if (error)
+      *error = "backup of the attachments failed: the files of " + data_dir +
+               " are kept by the file store \"" + store + "\" (" + store_marker(from).string() +
+               "), which only the server reaches: back up through it (POST /v1/backup)";
     return false;
   }
-  return true;
+  return copy_tree(from, dest_dir, nullptr, error);
+}
+
+bool AttachmentStore::copy_to(const std::string& dest_dir, std::string* error) const {
+  const AttachmentFiles* files = impl_->options.files.get();
+  if (!files) return copy_files(impl_->root.parent_path().string(), dest_dir, error);
+  return copy_tree(impl_->root, dest_dir, files, error);
 }
 
 void AttachmentStore::mark_referenced(std::string_view address) {
@@ -409,6 +518,10 @@ std::size_t AttachmentStore::sweep_orphans(TimePoint now) {
     if (now - at < impl_->options.orphan_after) continue;
     fs::path dir = impl_->dir_of(hex);
     std::error_code rm;
+    if (const AttachmentFiles* files = impl_->options.files.get()) {
+      // The file first: a store that fails keeps the marker, and the next sweep retries.
+      if (!files->remove("sha256:" + hex, nullptr)) continue;
+    }
     fs::remove(dir / hex, rm);
     fs::remove(dir / (hex + ".json"), rm);
     if (fs::exists(dir, rm)) sync_dir(dir);

@@ -113,7 +113,9 @@ std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& regis
                                                      const EngineConfig& config) {
   std::vector<DispatchChannel> out;
   for (const auto& [name, obj] : registry.all()) {
-    // Data sources are channels too: they serve task actions that name a `query`.
+    // Data sources are channels too: they serve task actions that name a `query`. A file
+    // store is no channel (the attachment store calls it).
+    if (obj->kind() == PluginKind::file_store) continue;
     DispatchChannel c{name, obj, {}};
     if (auto it = config.plugins.find(name); it != config.plugins.end())
       c.policy = it->second.policy;

@@ -13,6 +13,8 @@ std::string to_string(PluginKind k) {
       return "data source";
     case PluginKind::task_handler:
       return "task handler";
+    case PluginKind::file_store:
+      return "file store";
   }
   return "unknown";
 }

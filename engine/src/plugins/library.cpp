@@ -101,9 +101,12 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::string& path, std:
       return fail("its descriptor is truncated (" + std::to_string(d->struct_size) +
                   " bytes, ABI " + std::to_string(BIHUAN_PLUGIN_ABI_MAJOR) + " needs " +
                   std::to_string(sizeof(bihuan_descriptor)) + ")");
-    if (d->kind < BIHUAN_KIND_NOTIFIER || d->kind > BIHUAN_KIND_TASK_HANDLER)
+    if (d->kind < BIHUAN_KIND_NOTIFIER || d->kind > BIHUAN_KIND_FILE_STORE)
       return fail("its descriptor names an unknown plugin kind " + std::to_string(d->kind) +
-                  " (1 notifier, 2 data source, 3 task handler)");
+                  " (1 notifier, 2 data source, 3 task handler, 4 file store)");
+    if (d->kind == BIHUAN_KIND_FILE_STORE && d->abi_minor < 1)
+      return fail("its descriptor names kind 4 (file store), which ABI 1." +
+                  std::to_string(d->abi_minor) + " does not have (file stores need ABI 1.1)");
     info.kind = static_cast<PluginKind>(d->kind);
     auto name = bounded(d->name, 100);
     if (!name || !valid_plugin_name(*name))
@@ -177,6 +180,13 @@ std::shared_ptr<PluginObject> PluginLibrary::create(const std::string& instance_
                        (err.called && !err.body.empty() ? err.body : "no reason given"));
     return nullptr;
   }
+  // An older plugin's table is shorter: the entries past its struct_size are not its own.
+  if (obj.struct_size < sizeof(bihuan_object)) {
+    obj.file_put = nullptr;
+    obj.file_get = nullptr;
+    obj.file_stat = nullptr;
+    obj.file_remove = nullptr;
+  }
   impl->object = obj;  // from here ~Impl destroys it
   auto entry_ok = [&] {
     switch (info_.kind) {
@@ -186,13 +196,21 @@ std::shared_ptr<PluginObject> PluginLibrary::create(const std::string& instance_
         return obj.query != nullptr;
       case PluginKind::task_handler:
         return obj.run_task != nullptr;
+      case PluginKind::file_store:
+        return obj.file_put && obj.file_get && obj.file_stat && obj.file_remove;
     }
     return false;
   }();
-  if (obj.struct_size < sizeof(bihuan_object) || !obj.destroy || !entry_ok) {
-    problems.error(pointer, "plugin-create",
-                   who + ": the factory returned an incomplete object (no " +
-                       to_string(info_.kind) + " entry point or no destroy)");
+  if (obj.struct_size < BIHUAN_OBJECT_SIZE_1_0 || !obj.destroy || !entry_ok) {
+    std::string missing = info_.kind == PluginKind::file_store
+                              ? "file_put, file_get, file_stat and file_remove (ABI 1.1; its "
+                                "object table has " +
+                                    std::to_string(obj.struct_size) + " bytes, ABI 1.1 needs " +
+                                    std::to_string(sizeof(bihuan_object)) + ")"
+                              : to_string(info_.kind) + " entry point";
+    problems.error(
+        pointer, "plugin-create",
+        who + ": the factory returned an incomplete object (no " + missing + " or no destroy)");
     if (!obj.destroy) impl->object = {};
     return nullptr;
   }

@@ -20,6 +20,8 @@ PluginResult::Status status_of(std::int32_t s) {
       return PluginResult::Status::ok;
     case BIHUAN_STATUS_RETRY:
       return PluginResult::Status::retry;
+    case BIHUAN_STATUS_MISSING:
+      return PluginResult::Status::missing;
     default:
       return PluginResult::Status::fail;
   }
@@ -48,9 +50,11 @@ const PluginInfo& PluginObject::info() const { return impl_->info; }
 
 namespace {
 
-// Runs one C call and turns its reply into a PluginResult; nothing escapes.
+// Runs one C call and turns its reply into a PluginResult; nothing escapes. A status
+// above `highest` is unknown (MISSING is for the file store calls only).
 template <class Call>
-PluginResult invoke(const PluginObject::Impl& impl, const std::string& what, Call&& call) {
+PluginResult invoke(const PluginObject::Impl& impl, const std::string& what, Call&& call,
+                    std::int32_t highest = BIHUAN_STATUS_FAIL) {
   plugins::Reply reply;
   try {
     call(&reply);
@@ -63,13 +67,13 @@ PluginResult invoke(const PluginObject::Impl& impl, const std::string& what, Cal
   }
   if (!reply.called)
     return PluginResult::failure(impl.where() + ": " + what + " returned without a result");
-  if (reply.status < BIHUAN_STATUS_OK || reply.status > BIHUAN_STATUS_FAIL)
+  if (reply.status < BIHUAN_STATUS_OK || reply.status > highest)
     return PluginResult::failure(impl.where() + ": " + what + " answered with unknown status " +
                                  std::to_string(reply.status));
   PluginResult out;
   out.status = status_of(reply.status);
   out.body = std::move(reply.body);
-  if (!out.ok() && out.body.empty())
+  if (!out.ok() && !out.missing() && out.body.empty())
     out.body = impl.where() + ": " + what + " failed without saying why";
   return out;
 }
@@ -193,6 +197,61 @@ PluginResult PluginObject::query(const std::string& query_name, const json& para
                               "\" must return a JSON array of row objects, got " +
                               std::string(r.value.type_name()));
   return r;
+}
+
+namespace {
+
+// The file store calls: refused on another kind; MISSING is a status of its own.
+template <class Call>
+PluginResult file_call(const PluginObject::Impl& impl, const std::string& what, Call&& call) {
+  if (!impl.object.file_put || !impl.object.file_get || !impl.object.file_stat ||
+      !impl.object.file_remove)
+    return PluginResult::failure(impl.where() + ": is a " + to_string(impl.info.kind) +
+                                 ", not a file store");
+  auto r = invoke(impl, what, std::forward<Call>(call), BIHUAN_STATUS_MISSING);
+  if (r.missing() && what.rfind("file_put", 0) == 0)
+    r = PluginResult::failure(impl.where() + ": " + what +
+                              " answered MISSING, which a put may not (the file is not stored)");
+  return r;
+}
+
+}  // namespace
+
+PluginResult PluginObject::file_put(const std::string& address, const std::string& path,
+                                    std::uint64_t size, const std::string& content_type) const {
+  const Impl& impl = *impl_;
+  bihuan_file file{sizeof(bihuan_file), t(address), t(path), size, t(content_type)};
+  return file_call(impl, "file_put " + address, [&](plugins::Reply* r) {
+    impl.object.file_put(impl.object.self, &file, r, &plugins::reply_to);
+  });
+}
+
+PluginResult PluginObject::file_get(const std::string& address) const {
+  const Impl& impl = *impl_;
+  return file_call(impl, "file_get " + address, [&](plugins::Reply* r) {
+    impl.object.file_get(impl.object.self, t(address), r, &plugins::reply_to);
+  });
+}
+
+PluginResult PluginObject::file_stat(const std::string& address) const {
+  const Impl& impl = *impl_;
+  auto r = file_call(impl, "file_stat " + address, [&](plugins::Reply* rep) {
+    impl.object.file_stat(impl.object.self, t(address), rep, &plugins::reply_to);
+  });
+  bool digits =
+      r.ok() && !r.body.empty() && r.body.size() <= 20 &&
+      std::all_of(r.body.begin(), r.body.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (r.ok() && !digits)
+    r = PluginResult::failure(impl.where() + ": file_stat " + address +
+                              " must answer the size in decimal digits");
+  return r;
+}
+
+PluginResult PluginObject::file_remove(const std::string& address) const {
+  const Impl& impl = *impl_;
+  return file_call(impl, "file_remove " + address, [&](plugins::Reply* r) {
+    impl.object.file_remove(impl.object.self, t(address), r, &plugins::reply_to);
+  });
 }
 
 }  // namespace bihuan

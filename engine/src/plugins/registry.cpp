@@ -67,7 +67,8 @@ void configured_names(const EngineConfig& config, const PluginRegistry& registry
     auto obj = registry.find(name);
     if (!obj || obj->kind() == PluginKind::notifier) notifiers.insert(name);
     // A data source serves task actions that name a `query` (dispatch runs the query).
-    if (!obj || obj->kind() != PluginKind::notifier) task_handlers.insert(name);
+    if (!obj || obj->kind() == PluginKind::data_source || obj->kind() == PluginKind::task_handler)
+      task_handlers.insert(name);
   }
 }
 

@@ -747,7 +747,11 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
     fs::permissions(fs::path(dir) / "data.mdb", fs::perms::owner_read | fs::perms::owner_write, ec);
   // The evidence files after the records: a file the copied history names is no longer
   // an orphan candidate, so the sweep cannot remove it before it is copied.
-  if (rc == 0) return AttachmentStore::copy_files(options_.data_dir, dir, error);
+  if (rc == 0) {
+    auto store = attachment_store_.load();
+    return store ? store->copy_to(dir, error)
+                 : AttachmentStore::copy_files(options_.data_dir, dir, error);
+  }
   return rc == 0;
 }
 
@@ -759,6 +763,11 @@ namespace bihuan {
 void set_attachment_check(Engine& engine, AttachmentCheck stored) {
   if (auto* impl = dynamic_cast<runtime::EngineImpl*>(&engine))
     impl->set_attachment_check(std::move(stored));
+}
+
+void set_attachment_store(Engine& engine, std::shared_ptr<const AttachmentStore> store) {
+  if (auto* impl = dynamic_cast<runtime::EngineImpl*>(&engine))
+    impl->set_attachment_store(std::move(store));
 }
 
 }  // namespace bihuan

@@ -103,7 +103,10 @@ class EngineImpl final : public Engine, private Committer::Sink {
                                     std::string* unavailable = nullptr) const override {
     return reader_.as_of(instance_id, t, unavailable);
   }
-  VerifyReport verify() const override { return reader_.verify(start_check_.get()); }
+  VerifyReport verify() const override {
+    auto store = attachment_store_.load();  // held until the check is done
+    return reader_.verify(start_check_.get(), store.get());
+  }
   ChainCheck verify_instance(const std::string& instance_id) const override {
     return reader_.verify_instance(instance_id);
   }
@@ -164,9 +167,13 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::shared_ptr<const AttachmentCheck> attachment_check() const {
     return attachment_check_.load();
   }
+  void set_attachment_store(std::shared_ptr<const AttachmentStore> store) {
+    attachment_store_.store(std::move(store));
+  }
 
  private:
   std::atomic<std::shared_ptr<const AttachmentCheck>> attachment_check_;
+  std::atomic<std::shared_ptr<const AttachmentStore>> attachment_store_;
   bool upgrade_format(Problems& problems);  // an older storage format (format_upgrade.cpp)
   std::optional<std::uint32_t> stored_format(storage::Txn& txn, Problems& problems) const;
   // Timers fired per transaction by one sweep: virtual clock (simulation, one commit per

@@ -29,6 +29,10 @@
 #include "runtime/stepper.hpp"
 #include "storage/lmdb_env.hpp"
 
+namespace bihuan {
+class AttachmentStore;  // bihuan/attachments.hpp
+}
+
 namespace bihuan::runtime {
 
 class StartCheck;  // runtime/verify.hpp
@@ -76,7 +80,8 @@ class Reader {
 
   // The whole store, checked in a child process (verify.cpp). A damaged structure is
   // reported to `start_check` (if given), so the next open after an unclean stop refuses.
-  VerifyReport verify(StartCheck* start_check) const;
+  // Named files are checked with `attachments`->check() when given (attachment_check.hpp).
+  VerifyReport verify(StartCheck* start_check, const AttachmentStore* attachments = nullptr) const;
 
   // Definitions (definitions.cpp): committed versions, loading those another process
   // stored first.

@@ -60,8 +60,9 @@ struct Seen {
 // store. Every problem goes to `out` at once.
 class Checker {
  public:
-  Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out, const std::string& dir)
-      : txn_(txn), defs_(defs), out_(out), attachments_(dir, defs) {}
+  Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out, const std::string& dir,
+          const AttachmentStore* store)
+      : txn_(txn), defs_(defs), out_(out), attachments_(dir, defs, store) {}
 
   void run() {
     records();
@@ -545,7 +546,8 @@ std::vector<std::string> fields(const std::string& text, std::size_t n) {
 
 }  // namespace
 
-VerifyReport check_store(const std::string& dir, const DefinitionSet* defs) {
+VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
+                         const AttachmentStore* attachments) {
   VerifyReport report;
   report.file = (std::filesystem::path(dir) / "data.mdb").string();
   ChildEnd end = run_in_child([&](ChildOut& out) {
@@ -575,7 +577,7 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs) {
         out.line('O', "cannot begin a read transaction on " + dir + ": " + storage::error_text(rc));
         return;
       }
-      Checker(*txn, *defs, out, dir).run();
+      Checker(*txn, *defs, out, dir, attachments).run();
     } catch (const std::exception& e) {
       out.line('X', e.what());
     }
@@ -663,11 +665,11 @@ std::string damaged_store_text(const std::string& dir, const VerifyReport& repor
          dir + " and start again (docs/operations.md, \"Restoring from a backup\")";
 }
 
-VerifyReport Reader::verify(StartCheck* start_check) const {
+VerifyReport Reader::verify(StartCheck* start_check, const AttachmentStore* attachments) const {
   // The definitions are copied here: the child must not take the registry's lock.
   DefinitionSet defs;
   for (auto& d : registry_.all()) defs[{d->id, d->version}] = d;
-  VerifyReport report = check_store(options_.data_dir, &defs);
+  VerifyReport report = check_store(options_.data_dir, &defs, attachments);
   if (!report.structure_ok && start_check) start_check->damage_found();
   return report;
 }

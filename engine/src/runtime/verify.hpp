@@ -16,6 +16,10 @@
 #include "bihuan/instance.hpp"
 #include "bihuan/problem.hpp"
 
+namespace bihuan {
+class AttachmentStore;  // bihuan/attachments.hpp
+}
+
 namespace bihuan::runtime {
 
 // Lines a child process sends its parent through a pipe: a tag character, then text.
@@ -49,8 +53,10 @@ using DefinitionSet =
 // (storage/walk.hpp); then, if `defs` is given and the structure is sound, every record,
 // history chain and index (idempotency, business keys, state index, timers, children,
 // outbox) against the records. Never aborts the caller: a child that dies is reported as
-// damage in the database it was walking.
-VerifyReport check_store(const std::string& dir, const DefinitionSet* defs);
+// damage in the database it was walking. Named files are checked with
+// `attachments`->check() when given, else AttachmentStore::check_file on `dir`.
+VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
+                         const AttachmentStore* attachments = nullptr);
 
 // The sentence for a store whose structure is damaged: what is wrong and how to restore.
 std::string damaged_store_text(const std::string& dir, const VerifyReport& report);

@@ -23,6 +23,26 @@ const JsonSchema* schema_in(const Definition& def, const HistoryEntry& e) {
   return nullptr;
 }
 
+// What a check that is not ok means, as the end of verify's sentence.
+std::string why_not_ok(AttachmentStore::Check check, bool through_store) {
+  switch (check) {
+    case AttachmentStore::Check::missing:
+      return through_store ? ": the file is not stored (missing from the attachment store)"
+                           : ": the file is not stored (missing from attachments/sha256/)";
+    case AttachmentStore::Check::corrupt:
+      return ": the stored file no longer hashes to its address (corrupt)";
+    case AttachmentStore::Check::unchecked:
+      return through_store
+                 ? ": not checked: the file store failed to answer (see the server's log)"
+                 : ": not checked: the files are kept by the file store that "
+                   "attachments/store.json names, which only the server reaches (run verify "
+                   "on the running server, GET /v1/verify)";
+    case AttachmentStore::Check::ok:
+      break;
+  }
+  return {};
+}
+
 }  // namespace
 
 void AttachmentAudit::entry(const InstanceRecord& r, const HistoryEntry& e,
@@ -58,13 +78,12 @@ void AttachmentAudit::entry(const InstanceRecord& r, const HistoryEntry& e,
   for (const auto& [path, address] : named) {
     if (!seen.insert(path).second) continue;
     auto [it, fresh] = checked_.try_emplace(address, 0);
-    if (fresh) it->second = static_cast<int>(AttachmentStore::check_file(dir_, address));
+    if (fresh)
+      it->second = static_cast<int>(store_ ? store_->check(address)
+                                           : AttachmentStore::check_file(dir_, address));
     auto check = static_cast<AttachmentStore::Check>(it->second);
     if (check == AttachmentStore::Check::ok) continue;
-    report(base + path + " names " + address +
-           (check == AttachmentStore::Check::missing
-                ? ": the file is not stored (missing from attachments/sha256/)"
-                : ": the stored file no longer hashes to its address (corrupt)"));
+    report(base + path + " names " + address + why_not_ok(check, store_ != nullptr));
   }
 }
 

@@ -20,8 +20,11 @@ namespace bihuan::runtime {
 // once per check (in 64 KiB pieces), however many entries name it.
 class AttachmentAudit {
  public:
-  AttachmentAudit(std::string data_dir, const DefinitionSet& defs)
-      : dir_(std::move(data_dir)), defs_(defs) {}
+  // `store`: the open store whose check() is used (files a file-store plugin keeps);
+  // nullptr: AttachmentStore::check_file on `data_dir`.
+  AttachmentAudit(std::string data_dir, const DefinitionSet& defs,
+                  const AttachmentStore* store = nullptr)
+      : dir_(std::move(data_dir)), defs_(defs), store_(store) {}
 
   // Calls `report` with a sentence ("/payload/photos/1 names sha256:...: ...") for each
   // named file that is missing or corrupt.
@@ -31,6 +34,7 @@ class AttachmentAudit {
  private:
   std::string dir_;
   const DefinitionSet& defs_;
+  const AttachmentStore* store_;
   std::unordered_map<std::string, int> checked_;  // address -> AttachmentStore::Check
 };
 

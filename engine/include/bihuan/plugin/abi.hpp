@@ -1,4 +1,4 @@
-/* The Bihuan plugin ABI, version 1: plain C types only.
+/* The Bihuan plugin ABI, version 1.1: plain C types only.
  *
  * This is the whole contract between the host (the engine) and a plugin library. It uses
  * no C++ standard-library type, no exception and no allocation across the boundary, so a
@@ -20,8 +20,8 @@
  * Strings are (pointer, size) pairs of UTF-8, not NUL-terminated unless stated, valid
  * only for the duration of the call that passes them (copy what you keep).
  *
- * Thread-safety: the host may call one plugin object's notify/query/run_task from several
- * threads at once (up to the channel's configured concurrency); host functions are
+ * Thread-safety: the host may call one plugin object's notify/query/run_task/file_* from
+ * several threads at once (up to the channel's configured concurrency); host functions are
  * thread-safe and may be called from any thread while the object lives.
  */
 #ifndef BIHUAN_PLUGIN_ABI_HPP
@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #define BIHUAN_PLUGIN_ABI_MAJOR 1
-#define BIHUAN_PLUGIN_ABI_MINOR 0
+#define BIHUAN_PLUGIN_ABI_MINOR 1 /* 1.1: the file store kind (file_* in bihuan_object) */
 
 /* Exported alias names (see above). */
 #define BIHUAN_PLUGIN_DESCRIPTOR_SYMBOL "bihuan_plugin_descriptor"
@@ -43,11 +43,16 @@
 #define BIHUAN_KIND_NOTIFIER 1     /* delivers a rendered message to recipients */
 #define BIHUAN_KIND_DATA_SOURCE 2  /* answers named, parameterised queries with JSON rows */
 #define BIHUAN_KIND_TASK_HANDLER 3 /* does the work of a task step; result -> an event */
+#define BIHUAN_KIND_FILE_STORE 4   /* ABI 1.1: keeps files by address (attachments) */
 
 /* Result status a plugin reports. */
 #define BIHUAN_STATUS_OK 0    /* done; body = receipt (notifier), rows or result JSON */
 #define BIHUAN_STATUS_RETRY 1 /* transient failure: try again later; body = error text */
 #define BIHUAN_STATUS_FAIL 2  /* permanent failure: retrying cannot help; body = error */
+/* ABI 1.1, file store only: nothing is stored under the address (file_get, file_stat,
+ * file_remove). Not an error: RETRY and FAIL mean the store could not answer. A host
+ * refuses MISSING from any other call (unknown status). */
+#define BIHUAN_STATUS_MISSING 3
 
 /* Log levels for bihuan_host.log. */
 #define BIHUAN_LOG_DEBUG 0
@@ -140,8 +145,22 @@ typedef struct bihuan_query {
   bihuan_text params_json; /* a JSON object of parameters */
 } bihuan_query;
 
+/* A complete local file to store (kind file_store, ABI 1.1). */
+typedef struct bihuan_file {
+  uint32_t struct_size;
+  bihuan_text address;      /* "sha256:<64 lowercase hex>", the SHA-256 of the bytes */
+  bihuan_text path;         /* a complete, fsync'd local file holding the bytes */
+  uint64_t size;            /* its size in bytes */
+  bihuan_text content_type; /* as the host detected it ("image/png") */
+} bihuan_file;
+
 /* A live plugin object. The entry for the object's kind must be set; the others may be
- * null. destroy is called once, after every call on the object has returned. */
+ * null. destroy is called once, after every call on the object has returned.
+ *
+ * Minor versions append entries here, never reorder them: a plugin sets struct_size to
+ * the sizeof it was built with and the host reads no entry past it (an ABI 1.0 object
+ * has BIHUAN_OBJECT_SIZE_1_0 bytes and no file_* entries). A file store object must
+ * have all four file_* entries; the host refuses one that lacks any at load. */
 typedef struct bihuan_object {
   uint32_t struct_size;
   void* self;
@@ -150,7 +169,29 @@ typedef struct bihuan_object {
                  bihuan_reply_fn reply);
   void (*query)(void* self, const bihuan_query* query, void* reply_context, bihuan_reply_fn reply);
   void (*run_task)(void* self, const bihuan_task* task, void* reply_context, bihuan_reply_fn reply);
+  /* ABI 1.1, kind file_store. The host only ever passes addresses of the form above; a
+   * plugin keeps the bytes and the address, never interprets them.
+   *
+   * file_put: stores the file at file->path under file->address. OK only once the bytes
+   *   are durable and wholly present under the address (written, flushed, made visible
+   *   atomically: a crash at any moment leaves the address absent or complete, never
+   *   half present). Storing an address already stored is OK (the bytes are the same by
+   *   construction; the plugin may skip the write). The file at path stays the host's:
+   *   copy it or hard-link it, do not move or change it (the host removes it afterwards).
+   * file_get: OK body = the stored bytes, all of them; MISSING when not stored.
+   * file_stat: OK body = the stored size in decimal digits ("1234"); MISSING when not
+   *   stored.
+   * file_remove: OK once the address is no longer stored (durably); MISSING when it was
+   *   not stored (the host counts that as removed).
+   * RETRY/FAIL with a sentence when the store cannot answer (disk, network). */
+  void (*file_put)(void* self, const bihuan_file* file, void* reply_context, bihuan_reply_fn reply);
+  void (*file_get)(void* self, bihuan_text address, void* reply_context, bihuan_reply_fn reply);
+  void (*file_stat)(void* self, bihuan_text address, void* reply_context, bihuan_reply_fn reply);
+  void (*file_remove)(void* self, bihuan_text address, void* reply_context, bihuan_reply_fn reply);
 } bihuan_object;
+
+/* The size of an ABI 1.0 bihuan_object (everything before file_put). */
+#define BIHUAN_OBJECT_SIZE_1_0 offsetof(bihuan_object, file_put)
 
 /* The factory. Fills *out and returns 0; or calls error(error_context, FAIL, sentence)
  * and returns nonzero. `host` outlives the object. Must not throw. */

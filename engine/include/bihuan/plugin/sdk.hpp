@@ -1,6 +1,6 @@
 // The Bihuan plugin SDK for C++: the one header a plugin includes.
 //
-// Write a class deriving from Notifier, DataSource or TaskHandler with a constructor
+// Write a class deriving from Notifier, DataSource, TaskHandler or FileStore with a constructor
 // taking `const bihuan::plugin::Host&`, then name it once with BIHUAN_PLUGIN(...). The
 // macro defines the descriptor and the factory and exports both (see abi.hpp). This
 // header is compiled into the plugin: it uses only the C++20 standard library, and no C++
@@ -49,12 +49,14 @@ enum class Kind : std::uint32_t {
   notifier = BIHUAN_KIND_NOTIFIER,
   data_source = BIHUAN_KIND_DATA_SOURCE,
   task_handler = BIHUAN_KIND_TASK_HANDLER,
+  file_store = BIHUAN_KIND_FILE_STORE,
 };
 
 enum class Status : std::int32_t {
   ok = BIHUAN_STATUS_OK,
   retry = BIHUAN_STATUS_RETRY,
-  fail = BIHUAN_STATUS_FAIL
+  fail = BIHUAN_STATUS_FAIL,
+  missing = BIHUAN_STATUS_MISSING,  // a file store: nothing stored under the address
 };
 
 // What a plugin method returns: status and a body (receipt/rows/result on ok, a sentence
@@ -66,6 +68,7 @@ struct Result {
   static Result ok(std::string body = {}) { return {Status::ok, std::move(body)}; }
   static Result retry(std::string error) { return {Status::retry, std::move(error)}; }
   static Result fail(std::string error) { return {Status::fail, std::move(error)}; }
+  static Result missing() { return {Status::missing, {}}; }
   bool is_ok() const noexcept { return status == Status::ok; }
 };
 
@@ -148,6 +151,14 @@ struct Query {
   std::string_view params_json;  // a JSON object
 };
 
+// A complete local file to store (FileStore::put). Views are valid during the call only.
+struct StoredFile {
+  std::string_view address;  // "sha256:<64 lowercase hex>"
+  std::string_view path;     // a complete, fsync'd local file; the host's: copy, do not move
+  std::uint64_t size = 0;
+  std::string_view content_type;
+};
+
 class Notifier {
  public:
   static constexpr Kind kind = Kind::notifier;
@@ -167,6 +178,22 @@ class TaskHandler {
   static constexpr Kind kind = Kind::task_handler;
   virtual ~TaskHandler() = default;
   virtual Result run(const Task& task) = 0;
+};
+
+// Keeps files by address (ABI 1.1; the guarantees of each method: abi.hpp, file_*).
+//   put:    Result::ok() once the bytes are durable and wholly present under the address
+//           (an address already stored: ok).
+//   get:    Result::ok(bytes), or Result::missing().
+//   stat:   Result::ok(std::to_string(size)), or Result::missing().
+//   remove: Result::ok() once removed, or Result::missing() when it was not stored.
+class FileStore {
+ public:
+  static constexpr Kind kind = Kind::file_store;
+  virtual ~FileStore() = default;
+  virtual Result put(const StoredFile& file) = 0;
+  virtual Result get(std::string_view address) = 0;
+  virtual Result stat(std::string_view address) = 0;
+  virtual Result remove(std::string_view address) = 0;
 };
 
 // Quotes `s` as a JSON string (escapes quotes, backslashes and control characters;
@@ -265,6 +292,23 @@ void task_thunk(void* self, const bihuan_task* t, void* ctx, bihuan_reply_fn fn)
 }
 
 template <class T>
+void file_put_thunk(void* self, const bihuan_file* f, void* ctx, bihuan_reply_fn fn) noexcept {
+  guarded(fn, ctx, [&] {
+    StoredFile file{view(f->address), view(f->path), f->size, view(f->content_type)};
+    return static_cast<T*>(self)->put(file);
+  });
+}
+
+// get, stat or remove (virtual: the call reaches T's override).
+template <class T, Result (FileStore::*Method)(std::string_view)>
+void file_address_thunk(void* self, bihuan_text address, void* ctx, bihuan_reply_fn fn) noexcept {
+  guarded(fn, ctx, [&] {
+    FileStore* store = static_cast<T*>(self);
+    return (store->*Method)(view(address));
+  });
+}
+
+template <class T>
 void destroy_thunk(void* self) noexcept {
   try {
     delete static_cast<T*>(self);
@@ -280,10 +324,19 @@ std::int32_t create(const bihuan_host* host, bihuan_object* out, void* ctx,
   try {
     if (!out) return 1;
     T* obj = new T(Host(host));
-    *out = bihuan_object{sizeof(bihuan_object), obj, &destroy_thunk<T>, nullptr, nullptr, nullptr};
+    *out = bihuan_object{};
+    out->struct_size = sizeof(bihuan_object);
+    out->self = obj;
+    out->destroy = &destroy_thunk<T>;
     if constexpr (std::is_base_of_v<Notifier, T>) out->notify = &notify_thunk<T>;
     if constexpr (std::is_base_of_v<DataSource, T>) out->query = &query_thunk<T>;
     if constexpr (std::is_base_of_v<TaskHandler, T>) out->run_task = &task_thunk<T>;
+    if constexpr (std::is_base_of_v<FileStore, T>) {
+      out->file_put = &file_put_thunk<T>;
+      out->file_get = &file_address_thunk<T, &FileStore::get>;
+      out->file_stat = &file_address_thunk<T, &FileStore::stat>;
+      out->file_remove = &file_address_thunk<T, &FileStore::remove>;
+    }
     return 0;
   } catch (const std::exception& e) {
     if (error) error(ctx, BIHUAN_STATUS_FAIL, text(e.what()));
@@ -301,7 +354,7 @@ std::int32_t create(const bihuan_host* host, bihuan_object* out, void* ctx,
 // Defines and exports the descriptor and factory of a plugin library. Use once per
 // library, at namespace scope:
 //   BIHUAN_PLUGIN(Class, "notify.log", "1.0.0", config_schema_text, "one-line summary")
-// Class derives from exactly one of Notifier, DataSource, TaskHandler and has a
+// Class derives from exactly one of Notifier, DataSource, TaskHandler, FileStore and has a
 // constructor Class(const bihuan::plugin::Host&). The schema is a JSON Schema (draft-07)
 // text that the host validates the configuration against before creating the object.
 #define BIHUAN_PLUGIN(Class, Name, Version, ConfigSchema, Summary)                        \
