@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include <sys/resource.h>
@@ -74,6 +75,19 @@ void run_simulate(SimulateOptions o) {
     full = demo::generate_city(o.run.seed);
   else if (auto e = sim::load_city_csv(o.city_dir, full); !e.empty())
     return fail(e);
+  // An unknown township is an error, not an empty run that looks like a quiet year.
+  {
+    std::set<std::string> known;
+    for (const auto& r : full.regions)  // a township is a street, town, township or zone
+      if (r.kind != "village" && r.kind != "city" && r.kind != "prefecture") known.insert(r.id);
+    for (const auto& t : o.townships)
+      if (!known.count(t)) {
+        std::string ids;
+        for (const auto& k : known) ids += (ids.empty() ? "" : " ") + k;
+        return fail("--townships: no township \"" + t + "\" in the city (its townships: " + ids +
+                    ")");
+      }
+  }
   demo::City city = sim::subset(full, {o.townships.begin(), o.townships.end()});
   std::map<std::string, std::string> labels;
   for (const auto& r : city.regions) labels[r.id] = r.name;

@@ -101,6 +101,16 @@ Reply missing_file(const std::string& id, const std::string& address) {
                      " but the file is not stored (bihuan verify reports it)");
 }
 
+// The store holds the file but could not give it (a file-store plugin's failure, a read
+// error): 503, never "not stored".
+Reply store_failed(const Context& ctx, const std::string& address, const std::string& why) {
+  ctx.log("error", "attachment not read", {{"address", address}, {"error", why}});
+  Reply r = problem(503, "attachment-store-failed",
+                    "the file " + address + " could not be read from the attachment store: " + why);
+  r.headers.emplace_back("Retry-After", "5");
+  return r;
+}
+
 Reply unavailable_store() {
   return problem(503, "attachments-unavailable",
                  "the attachment store could not be opened (see the server log)");
@@ -220,12 +230,13 @@ void add_attachment_routes(Router& router, Context& ctx) {
                if (auto refused = co_await refuse_unnamed(ctx, call)) co_return std::move(*refused);
                std::string etag = "\"" + address + "\"";
                if (call.header(http::field::if_none_match) == etag) co_return not_modified(etag);
-               auto info = ctx.attachments->stat(address);
-               std::string bytes;
-               bool ok = info && co_await on_pool(ctx, [&ctx, &address, &bytes] {
-                           return ctx.attachments->read(address, bytes);
-                         });
-               if (!ok) co_return missing_file(call.params[0], address);
+               std::string bytes, failed;
+               bool ok = co_await on_pool(ctx, [&ctx, &address, &bytes, &failed] {
+                 return ctx.attachments->read(address, bytes, &failed);
+               });
+               if (!failed.empty()) co_return store_failed(ctx, address, failed);
+               auto info = ok ? ctx.attachments->stat(address) : std::nullopt;
+               if (!info) co_return missing_file(call.params[0], address);
                Reply r = Reply::text(200, info->content_type, std::move(bytes));
                std::string hex = address.substr(7);
                r.headers = file_headers(etag);
@@ -247,17 +258,28 @@ void add_attachment_routes(Router& router, Context& ctx) {
         std::string etag = "\"" + address + "-preview\"";
         if (call.header(http::field::if_none_match) == etag) co_return not_modified(etag);
         auto info = ctx.attachments->stat(address);
-        if (!info) co_return missing_file(call.params[0], address);
+        if (!info) {  // not stored, or the store failed: read() tells which
+          std::string failed;
+          co_await on_pool(ctx, [&ctx, &address, &failed] {
+            std::string bytes;
+            return ctx.attachments->read(address, bytes, &failed);
+          });
+          if (!failed.empty()) co_return store_failed(ctx, address, failed);
+          co_return missing_file(call.params[0], address);
+        }
         if (!previewable(info->content_type))
           co_return problem(404, "no-preview",
                             info->content_type + " has no preview (only JPEG and PNG images have)");
         std::shared_ptr<const Preview> p = cache->find(address);
         if (!p) {
-          p = co_await on_pool(ctx, [&ctx, &address, &info]() -> std::shared_ptr<const Preview> {
-            std::string bytes;
-            if (!ctx.attachments->read(address, bytes)) return nullptr;
-            return std::make_shared<const Preview>(make_preview(bytes, info->content_type));
-          });
+          std::string failed;
+          p = co_await on_pool(
+              ctx, [&ctx, &address, &info, &failed]() -> std::shared_ptr<const Preview> {
+                std::string bytes;
+                if (!ctx.attachments->read(address, bytes, &failed)) return nullptr;
+                return std::make_shared<const Preview>(make_preview(bytes, info->content_type));
+              });
+          if (!failed.empty()) co_return store_failed(ctx, address, failed);
           if (!p) co_return missing_file(call.params[0], address);
           cache->keep(address, p);
         }

@@ -500,5 +500,34 @@ TEST_F(AttachmentsTest, AnUploadWithoutAValidTokenIsRefusedBeforeItsBodyIsRead) 
   EXPECT_EQ(upload(c, samples::png(3)).status, 201) << "a valid token still uploads";
 }
 
+TEST_F(AttachmentsTest, AFileTheStoreCannotGiveIsA503NotAMissingFile) {
+  serve();
+  HttpClient clerk(port_, "clerk-token");
+  std::string a = upload(clerk, samples::png(11)).json_body()["address"];
+  std::string b = upload(clerk, samples::png(12)).json_body()["address"];
+  auto s =
+      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
+  std::string id = s.json_body()["id"];
+  ASSERT_EQ(clerk
+                .post("/v1/instances/" + id + "/events",
+                      {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}})
+                .status,
+            200);
+  // a: in place of the file, something that cannot be read as one (a damaged disk's EIO).
+  std::filesystem::remove(stored_path(a));
+  std::filesystem::create_directory(stored_path(a));
+  std::filesystem::remove(stored_path(b));  // b: simply not there
+  std::string path = "/v1/instances/" + id + "/attachments/";
+  for (std::string suffix : {"", "/preview"}) {
+    auto broken = clerk.get(path + a + suffix);
+    EXPECT_EQ(broken.status, 503) << suffix << broken.body;
+    EXPECT_EQ(broken.json_body()["code"], "attachment-store-failed");
+    EXPECT_EQ(broken.header("Retry-After"), "5");
+    auto gone = clerk.get(path + b + suffix);
+    EXPECT_EQ(gone.status, 404) << suffix << gone.body;
+    EXPECT_EQ(gone.json_body()["code"], "attachment-missing");
+  }
+}
+
 }  // namespace
 }  // namespace bihuan::test

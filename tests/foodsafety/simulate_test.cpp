@@ -235,3 +235,13 @@ TEST_F(SimulateTest, ABadEndIsRefusedBeforeAnythingRuns) {
       << slurp(d + "/out.txt");
   EXPECT_FALSE(std::filesystem::exists(d + "/run/engine"));
 }
+
+TEST_F(SimulateTest, AnUnknownTownshipIsRefusedNotAnEmptyRun) {
+  std::string d = fresh();
+  EXPECT_EQ(simulate(d, " --townships T01 T99 --nosync"), 1);
+  std::string out = slurp(d + "/out.txt");
+  EXPECT_NE(out.find("--townships: no township \"T99\" in the city (its townships: T01 "),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/run/engine"));
+}

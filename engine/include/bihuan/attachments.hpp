@@ -127,8 +127,10 @@ class AttachmentStore {
   static std::optional<std::string> parse_address(std::string_view address);
   // The file's record; nullopt when it is not stored.
   std::optional<AttachmentInfo> stat(std::string_view address) const;
-  // The file's bytes (false when not stored or unreadable; through the file store if any).
-  bool read(std::string_view address, std::string& out) const;
+  // The file's bytes (through the file store if any). False when there are none: not
+  // stored, `error` left empty; or the store could not answer (a file store's failure, a
+  // local read error other than "no such file"), `error` says what failed.
+  bool read(std::string_view address, std::string& out, std::string* error = nullptr) const;
 
   // unchecked: the file is kept by a file store that could not be asked (check_file on a
   // data directory whose attachments/store.json names one, or the store failed).

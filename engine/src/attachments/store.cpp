@@ -84,6 +84,39 @@ bool read_all(const fs::path& path, std::string& out) {
   return !in.bad();
 }
 
+// A stored file's bytes: true and `out`; false with `error` empty when there is no such
+// file; false with `error` saying what failed otherwise (not a regular file, EIO, ...).
+bool read_stored(const fs::path& path, std::string& out, std::string& error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) error = "cannot open " + path.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  if (!ok || !S_ISREG(st.st_mode)) {
+    error =
+        path.string() + (ok ? ": not a regular file" : ": " + std::string(std::strerror(errno)));
+    ::close(fd);
+    return false;
+  }
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = "cannot read " + path.string() + ": " +
+              (n < 0 ? std::strerror(errno) : "it is shorter than its size");
+      ::close(fd);
+      return false;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return true;
+}
+
 // SHA-256 of `bytes`, as lowercase hex.
 std::string sha256_hex_of(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -420,12 +453,20 @@ std::optional<AttachmentInfo> AttachmentStore::stat(std::string_view address) co
   return info;
 }
 
-bool AttachmentStore::read(std::string_view address, std::string& out) const {
+bool AttachmentStore::read(std::string_view address, std::string& out, std::string* error) const {
   auto hex = parse_address(address);
-  if (hex && impl_->options.files)
-    return impl_->options.files->get(std::string(address), out, nullptr) ==
-           AttachmentFiles::Found::yes;
-  return hex && read_all(impl_->dir_of(*hex) / *hex, out);
+  if (!hex) return false;
+  if (impl_->options.files) {
+    std::string why;
+    auto found = impl_->options.files->get(std::string(address), out, &why);
+    if (found == AttachmentFiles::Found::error && error)
+      *error = why.empty() ? "the file store did not answer" : why;
+    return found == AttachmentFiles::Found::yes;
+  }
+  std::string why;
+  bool ok = read_stored(impl_->dir_of(*hex) / *hex, out, why);
+  if (!ok && error) *error = why;
+  return ok;
 }
 
 AttachmentStore::Check AttachmentStore::check(std::string_view address) const {
