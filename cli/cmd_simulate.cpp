@@ -114,6 +114,12 @@ void run_simulate(SimulateOptions o) {
   stats["preset"] = o.compliant ? "compliant" : "default";
   stats["townshipFilter"] = o.townships;
   stats["daily"] = o.run.daily;
+  if (o.run.daily)
+    stats["selfManagement"] = {{"daily", report.daily_records},
+                               {"weekly", report.weekly_records},
+                               {"weeklyFiled", report.weekly_filed},
+                               {"monthly", report.monthly_records},
+                               {"monthlyHeld", report.monthly_held}};
   stats["city"]["businesses"] = city.businesses.size();
   stats["city"]["bindings"] = city.bindings.size();
   stats["city"]["cadres"] = city.cadres.size();
@@ -123,7 +129,9 @@ void run_simulate(SimulateOptions o) {
   if (!o.quiet) sim::print_tables(stats, std::cout);
   std::cout << "simulated " << city.businesses.size() << " businesses, " << city.cadres.size()
             << " cadres"
-            << (o.run.daily ? ", " + std::to_string(report.daily_records) + " daily records"
+            << (o.run.daily ? ", " + std::to_string(report.daily_records) + " daily, " +
+                                  std::to_string(report.weekly_records) + " weekly and " +
+                                  std::to_string(report.monthly_records) + " monthly records"
                             : std::string())
             << " to " << o.run.end << " in " << report.seconds << " s ("
             << (o.run.durable ? "durable" : "nosync") << "): " << report.actions << " actor steps ("
@@ -173,8 +181,9 @@ void add_simulate(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--end", o->run.end, "Stop and take the statistics at this time")
       ->capture_default_str();
-  cmd->add_flag("--daily", o->run.daily,
-                "Also run a daily self-management record for every open business");
+  cmd->add_flag(
+      "--daily", o->run.daily,
+      "Also run the self-management records of every open business (daily, weekly, monthly)");
   cmd->add_flag("--nosync", o->nosync, "MDB_NOSYNC storage (speed experiments; default durable)");
   cmd->add_flag("--keep", o->keep, "Keep the temporary data directory");
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the summary line");

@@ -176,6 +176,11 @@ class Sim {
   void on_problem(const InstanceView& v);
   void evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from);
   void daily(std::int64_t day);
+  void weekly(std::int64_t day, const std::string& date);
+  void monthly(std::int64_t day, const std::string& month, const std::string& month_end);
+  // Whether the business files this record, late, or misses it (the daily rates; the
+  // sloppy businesses carry most misses): 0 on time, 1 late, 2 missed.
+  int filing(const demo::Business& b, const std::string& key);
 
   const demo::City& city_;
   const RunOptions& o_;
@@ -680,12 +685,94 @@ void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
 
 // Daily self-management records (日管控) for every business open that day: started at
 // midnight, submitted by the officer in the day, the next morning (late) or never.
+int Sim::filing(const demo::Business& b, const std::string& key) {
+  Rng biz(mix(o_.seed, "daily/" + b.id));
+  bool sloppy = biz.chance(b_.daily_sloppy_share);
+  // Sloppy businesses carry most misses and late days; the overall means stay the rates.
+  double share = std::max(b_.daily_sloppy_share, 1e-9);
+  double miss = 1 - b_.daily_on_time - b_.daily_late;
+  double p_miss =
+      sloppy ? std::min(1.0, miss * 0.84 / share) : miss * 0.16 / std::max(1 - share, 1e-9);
+  double p_late = sloppy ? std::min(1.0 - p_miss, b_.daily_late * 0.64 / share)
+                         : b_.daily_late * 0.36 / std::max(1 - share, 1e-9);
+  Rng r(mix(o_.seed, key));
+  double u = r.unit();
+  return u < p_miss ? 2 : u < p_miss + p_late ? 1 : 0;
+}
+
+// The week's inspection report (周排查): the director files it, or the officer where no
+// director is required; on time on Thursday, late on the Monday after (the grace day).
+void Sim::weekly(std::int64_t day, const std::string& date) {
+  for (const auto& b : city_.businesses) {
+    if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day) continue;
+    std::string author = b.director_id.empty() ? b.officer_id : b.director_id;
+    const char* role = b.director_id.empty() ? "OFFICER" : "DIRECTOR";
+    json data = {
+        {"businessId", b.id},    {"businessName", b.name},       {"weekStart", date},
+        {"authorIds", {author}}, {"unitPath", business_path(b)}, {"principalId", b.principal_id}};
+    std::string key = "weekly/" + b.id + "/" + date;
+    int when = filing(b, key);
+    ++report_.weekly_records;
+    std::string bid = b.id;
+    start("food-safety.weekly-report", key, data, [=, this](const StepResult& s) {
+      if (!s.ok() || !s.instance || when == 2) return;
+      std::string id = s.instance->id;
+      at(day + (when == 0 ? 3 * kDay + 10 * kHour : 7 * kDay + 10 * kHour), [=, this] {
+        send(id, "", "submit", business_actor(author, bid, role),
+             {{"daysDone", 7},
+              {"daysMissing", 0},
+              {"openHazards", 0},
+              {"summary", "本周排查未发现隐患"}},
+             [this](const StepResult& x) { report_.weekly_filed += x.ok(); });
+      });
+    });
+  }
+}
+
+// The month's scheduling meeting (月调度): the principal attends and the minutes are
+// filed on the 20th (on time) or not at all.
+void Sim::monthly(std::int64_t day, const std::string& month, const std::string& month_end) {
+  for (const auto& b : city_.businesses) {
+    if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day) continue;
+    json authors = {b.principal_id};
+    if (!b.director_id.empty()) authors.push_back(b.director_id);
+    authors.push_back(b.officer_id);
+    json data = {{"businessId", b.id},  {"businessName", b.name}, {"unitPath", business_path(b)},
+                 {"month", month},      {"monthEnd", month_end},  {"principalId", b.principal_id},
+                 {"authorIds", authors}};
+    std::string key = "monthly/" + b.id + "/" + month;
+    int when = filing(b, key);
+    ++report_.monthly_records;
+    std::string bid = b.id, principal = b.principal_id, officer = b.officer_id;
+    start("food-safety.monthly-minutes", key, data, [=, this](const StepResult& s) {
+      if (!s.ok() || !s.instance || when == 2) return;
+      std::string id = s.instance->id;
+      at(day + 19 * kDay + 15 * kHour, [=, this] {
+        send(id, "", "hold", business_actor(principal, bid, "PRINCIPAL"),
+             {{"heldOn", month + "-20"},
+              {"attendees", {principal, officer}},
+              {"summary", "听取本月食品安全情况汇报"},
+              {"nextMonthPlan", "继续落实日管控、周排查"}},
+             [this](const StepResult& x) { report_.monthly_held += x.ok(); });
+      });
+    });
+  }
+}
+
 void Sim::daily(std::int64_t day) {
   char date[16];
   std::time_t secs = std::time_t((day + 8 * kHour) / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  if (tm.tm_wday == 1) weekly(day, date);
+  if (tm.tm_mday == 1) {
+    char month[8], next[40];
+    std::strftime(month, sizeof month, "%Y-%m", &tm);
+    int y = tm.tm_year + 1900 + (tm.tm_mon == 11), m = tm.tm_mon == 11 ? 1 : tm.tm_mon + 2;
+    std::snprintf(next, sizeof next, "%04d-%02d-01T00:00:00+08:00", y, m);
+    monthly(day, month, next);
+  }
   std::string period = "2023Q" + std::to_string(tm.tm_mon / 3 + 1);
   for (const auto& b : city_.businesses) {
     if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day) continue;
@@ -708,18 +795,8 @@ void Sim::daily(std::int64_t day) {
                  {"period", period}};
     if (!b.director_id.empty()) data["directorId"] = b.director_id;
     std::string key = "daily/" + b.id + "/" + date;
-    Rng biz(mix(o_.seed, "daily/" + b.id));
-    bool sloppy = biz.chance(b_.daily_sloppy_share);
-    // Sloppy businesses carry most misses and late days; the overall means stay the rates.
-    double share = std::max(b_.daily_sloppy_share, 1e-9);
-    double miss = 1 - b_.daily_on_time - b_.daily_late;
-    double p_miss =
-        sloppy ? std::min(1.0, miss * 0.84 / share) : miss * 0.16 / std::max(1 - share, 1e-9);
-    double p_late = sloppy ? std::min(1.0 - p_miss, b_.daily_late * 0.64 / share)
-                           : b_.daily_late * 0.36 / std::max(1 - share, 1e-9);
-    Rng r(mix(o_.seed, key));
-    double u = r.unit();
-    int when = u < p_miss ? 2 : u < p_miss + p_late ? 1 : 0;
+    int when = filing(b, key);
+    Rng r(mix(o_.seed, key + "/hour"));
     ++report_.daily_records;
     std::int64_t hour = when == 0 ? (r.chance(0.6) ? 9 : 15) : 33;
     std::string bid = b.id, officer = b.officer_id;

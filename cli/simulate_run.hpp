@@ -37,14 +37,17 @@ struct RunOptions {
   std::string end = "2024-01-31T00:00:00+08:00";  // the moment statistics are taken
   std::string plan_end;  // the scheduler plans the rounds starting before this ("" = end)
   bool durable = true;
-  bool daily = false;  // daily self-management records for every open business
+  // The self-management records of every open business: daily, weekly (each Monday) and
+  // monthly (each month's first day), filed by the behaviour's daily rates.
+  bool daily = false;
   Behaviour behaviour;
 };
 
 struct RunReport {
   std::string error;  // "" = ok
   std::uint64_t actions = 0, refused = 0, notifications = 0, queries = 0;
-  std::uint64_t daily_records = 0;
+  std::uint64_t daily_records = 0, weekly_records = 0, monthly_records = 0;
+  std::uint64_t weekly_filed = 0, monthly_held = 0;
   std::uint64_t commits = 0, timers_fired = 0,
                 moments = 0;  // engine metrics; distinct times acted at
   double seconds = 0;         // wall time of the simulation proper

@@ -245,3 +245,23 @@ TEST_F(SimulateTest, AnUnknownTownshipIsRefusedNotAnEmptyRun) {
       << out;
   EXPECT_FALSE(std::filesystem::exists(d + "/run/engine"));
 }
+
+TEST_F(SimulateTest, WeeklyAndMonthlyRecordsRunBesideTheDailyOnes) {
+  std::string d = fresh();
+  ASSERT_EQ(simulate(d, " --townships T08 --end 2023-02-25T00:00:00+08:00 --daily --nosync"), 0)
+      << slurp(d + "/out.txt");
+  json st = json::parse(slurp(d + "/stats.json"));
+  const json& sm = st["selfManagement"];
+  std::size_t open = st["city"]["businesses"];
+  ASSERT_GT(open, 0u);
+  // Mondays from 2 January to 20 February 2023: 8; first days of January and February: 2.
+  EXPECT_EQ(sm["weekly"], 8 * open) << sm;
+  EXPECT_EQ(sm["monthly"], 2 * open) << sm;
+  EXPECT_GT(sm["weeklyFiled"].get<std::size_t>(), sm["weekly"].get<std::size_t>() / 2) << sm;
+  EXPECT_LT(sm["weeklyFiled"], sm["weekly"]) << "some weeks are missed: " << sm;
+  EXPECT_GT(sm["monthlyHeld"].get<std::size_t>(), 0u) << sm;
+  EXPECT_LE(sm["monthlyHeld"], sm["monthly"]) << sm;
+  std::string out = slurp(d + "/out.txt");
+  EXPECT_EQ(out.find("hold:"), std::string::npos) << "no refused minutes: " << out;
+  EXPECT_EQ(out.find("submit: actor"), std::string::npos) << out;
+}
