@@ -110,6 +110,12 @@ TEST_F(AttachmentStoreServerTest, UploadedFilesGoToThePluginAndAreReadThroughAnI
                 "not checked: the files are kept by the file store that attachments/store.json"),
             std::string::npos)
       << offline.problems[0].text;
+  // Nor can it back up: refused before anything is written (no copy without its files).
+  std::string error, offline_copy = dir_ + "/offline-backup";
+  EXPECT_FALSE(engine_->backup(offline_copy, &error));
+  EXPECT_NE(error.find("backup refused: the attachment files of"), std::string::npos) << error;
+  EXPECT_NE(error.find("POST /v1/backup"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(offline_copy)) << "nothing written";
 }
 
 TEST_F(AttachmentStoreServerTest, TheStoreMustNameALoadedFileStoreInstance) {

@@ -82,18 +82,21 @@ class RoundChecker {
 
   // (3): after a restart every overdue timer fires promptly, and once. Every timer of this
   // workload is due at most kLongestDelayMs after the kill, so polling until none is
-  // pending, bounded by one second after reopening, covers them all. This is the one wait
-  // on real time: the child ran on the real clock.
+  // pending, bounded by ten seconds after reopening, covers them all. This is the one wait
+  // on real time: the child ran on the real clock. The bound is a hang guard, not a speed
+  // target: under ctest -j2 beside the heavy tests, firing 240 overdue timers once took
+  // just over one second. How fast a restart is ready is measured in bench/
+  // (docs/PERFORMANCE.md); the round's line reports the settle time.
   void check_timers_after_restart(const std::vector<std::string>& waiting, TimePoint reopened,
                                   RoundStats& stats) {
-    const auto limit = reopened + Millis(1000);
+    const auto limit = reopened + Millis(10000);
     SystemClock clock;
     while (engine_.pending_timers() > 0 && clock.now() < limit)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     stats.timers_settled_ms = (clock.now() - reopened).count();
     if (auto n = engine_.pending_timers()) {
       auto due = engine_.next_timer_due();
-      problem(std::to_string(n) + " timers still pending 1 s after reopening; the next was due " +
+      problem(std::to_string(n) + " timers still pending 10 s after reopening; the next was due " +
               (due ? std::to_string((clock.now() - *due).count()) + " ms ago"
                    : std::string("(none reported)")));
     }
@@ -106,7 +109,7 @@ class RoundChecker {
         continue;
       }
       if (v->state != "TICKED")
-        problem("instance " + id + " still " + v->state + " 1 s after reopening");
+        problem("instance " + id + " still " + v->state + " 10 s after reopening");
       check_instance(*v, limit);
     }
   }

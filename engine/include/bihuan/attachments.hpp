@@ -162,6 +162,10 @@ class AttachmentStore {
   // with an error saying so: only copy_to() reaches the store.
   static bool copy_files(const std::string& data_dir, const std::string& dest_dir,
                          std::string* error);
+  // The file store that keeps the files of <data_dir> (its attachments/store.json), or ""
+  // when they are local (or there are none): a caller that cannot reach that store (a
+  // backup without the server) refuses before it writes anything.
+  static std::string kept_by(const std::string& data_dir);
   // The same for this store's data directory; with a file store, each recorded file is
   // fetched from it and written under <dest_dir>/attachments/sha256 (the local layout:
   // the backup holds its files and verifies on its own).

@@ -531,6 +531,10 @@ bool AttachmentStore::copy_files(const std::string& data_dir, const std::string&
   return copy_tree(from, dest_dir, nullptr, error);
 }
 
+std::string AttachmentStore::kept_by(const std::string& data_dir) {
+  return marked_store(fs::path(data_dir) / "attachments");
+}
+
 bool AttachmentStore::copy_to(const std::string& dest_dir, std::string* error) const {
   const AttachmentFiles* files = impl_->options.files.get();
   if (!files) return copy_files(impl_->root.parent_path().string(), dest_dir, error);

@@ -32,7 +32,16 @@ class PluginStoredFiles final : public AttachmentFiles {
 
   Found size(const std::string& address, std::uint64_t& out, std::string* error) const override {
     auto r = object_->file_stat(address);
-    if (r.ok()) std::from_chars(r.body.data(), r.body.data() + r.body.size(), out);
+    if (r.ok()) {  // the size in decimal digits, nothing else: a plugin's answer is input
+      const char* end = r.body.data() + r.body.size();
+      auto [at, ec] = std::from_chars(r.body.data(), end, out);
+      if (ec != std::errc() || at != end || r.body.empty()) {
+        if (error)
+          *error = "file store \"" + object_->name() + "\" answered stat of " + address +
+                   " with \"" + r.body.substr(0, 40) + "\", not a size in bytes";
+        return Found::error;
+      }
+    }
     return found(r, error);
   }
 

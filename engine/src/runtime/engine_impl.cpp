@@ -732,6 +732,15 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
   // copy_compact holds the map's resize lock shared: no growth while it copies.
   namespace fs = std::filesystem;
   std::error_code ec;
+  auto store = attachment_store_.load();
+  if (std::string kept = store ? "" : AttachmentStore::kept_by(options_.data_dir); !kept.empty()) {
+    // Refused before anything is written: a backup without its files is no backup.
+    if (error)
+      *error = "backup refused: the attachment files of " + options_.data_dir +
+               " are kept by the file store \"" + kept +
+               "\", which only the server reaches: back up through it (POST /v1/backup)";
+    return false;
+  }
   if (!fs::exists(dir, ec)) {  // a new directory only its owner can enter
     fs::create_directories(dir, ec);
     fs::permissions(dir, fs::perms::owner_all, ec);
@@ -748,7 +757,6 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
   // The evidence files after the records: a file the copied history names is no longer
   // an orphan candidate, so the sweep cannot remove it before it is copied.
   if (rc == 0) {
-    auto store = attachment_store_.load();
     return store ? store->copy_to(dir, error)
                  : AttachmentStore::copy_files(options_.data_dir, dir, error);
   }
