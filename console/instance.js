@@ -86,6 +86,12 @@ function memberProp(schema, pointer) {
   return m ? schema?.properties?.[m[1].replace(/~1/g, "/").replace(/~0/g, "~")] : null;
 }
 
+// A change's new value: files by their count (the tiles below show them), else as data.
+function changeText(schema, pointer, v) {
+  const n = addressesIn(v).length;
+  return n ? `${t("evFiles")} ×${n}` : valueText(memberProp(schema, pointer), v);
+}
+
 // Timeline entries, newest first; `asOf` (a step number) marks the later ones.
 function steps(def, entries, id, asOfSeq) {
   const schema = def?.source?.dataSchema;
@@ -99,7 +105,7 @@ function steps(def, entries, id, asOfSeq) {
       h("div", { class: "what" }, h("b", { text: what }), " · ", `${t("by")} ${e.actor}`),
       e.from || e.to ? h("div", { class: "move", text: `${e.from ? stateTitle(def, e.from) : "∅"} → ${stateTitle(def, e.to)}` }) : null,
       changes.length ? h("ul", { class: "changes" }, changes.map(([p, v]) => h("li", {}, h("code", { text: memberName(schema, p), title: p }), " = ",
-        addressesIn(v).length ? `${t("evFiles")} ×${addressesIn(v).length}` : valueText(memberProp(schema, p), v)))) : null,
+        changeText(schema, p, v)))) : null,
       files.length ? h("div", { class: "files" }, h("span", { class: "hint", text: t("evFiles") }), evidenceList(id, files)) : null,
       h("a", { class: "asof-link", href: `#/instance/${enc(id)}@${enc(e.at)}`, "data-asof": e.seq, text: t("instAsOfStep") }));
   });

@@ -88,42 +88,27 @@ int exif_orientation(const unsigned char* p, std::size_t n) {
 
 Rgb apply_orientation(const Rgb& in, int o) {
   if (o < 2 || o > 8) return in;
+  // Each orientation as: swap the axes (5-8), then mirror x and/or y, applied to the
+  // preview pixel (ox, oy) to find its stored pixel.
+  struct Turn {
+    bool swap, mirror_x, mirror_y;
+  };
+  static constexpr Turn kTurns[9] = {{},
+                                     {},
+                                     {false, true, false},  // 2: mirrored
+                                     {false, true, true},   // 3: upside down
+                                     {false, false, true},  // 4: mirrored, upside down
+                                     {true, false, false},  // 5: transposed
+                                     {true, false, true},   // 6: turn 90 degrees clockwise
+                                     {true, true, true},    // 7: transversed
+                                     {true, true, false}};  // 8: turn 90 degrees anticlockwise
+  const Turn t = kTurns[o];
   const unsigned w = in.width, h = in.height;
-  bool swap = o >= 5;
-  Rgb out{swap ? h : w, swap ? w : h, std::vector<unsigned char>(in.pixels.size())};
+  Rgb out{t.swap ? h : w, t.swap ? w : h, std::vector<unsigned char>(in.pixels.size())};
   for (unsigned oy = 0; oy < out.height; ++oy)
     for (unsigned ox = 0; ox < out.width; ++ox) {
-      unsigned sx = ox, sy = oy;
-      switch (o) {
-        case 2:
-          sx = w - 1 - ox;
-          break;
-        case 3:
-          sx = w - 1 - ox;
-          sy = h - 1 - oy;
-          break;
-        case 4:
-          sy = h - 1 - oy;
-          break;
-        case 5:
-          sx = oy;
-          sy = ox;
-          break;
-        case 6:
-          sx = oy;
-          sy = h - 1 - ox;
-          break;
-        case 7:
-          sx = w - 1 - oy;
-          sy = h - 1 - ox;
-          break;
-        case 8:
-          sx = w - 1 - oy;
-          sy = ox;
-          break;
-        default:
-          break;
-      }
+      unsigned a = t.swap ? oy : ox, b = t.swap ? ox : oy;
+      unsigned sx = t.mirror_x ? w - 1 - a : a, sy = t.mirror_y ? h - 1 - b : b;
       std::memcpy(&out.pixels[(static_cast<std::size_t>(oy) * out.width + ox) * 3],
                   &in.pixels[(static_cast<std::size_t>(sy) * w + sx) * 3], 3);
     }

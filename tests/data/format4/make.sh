@@ -3,18 +3,8 @@
 # format 5 (archived instances' last records), with a Bihuan binary that writes format 4
 # (commit 0d14913 made the fixture; any build of format 4):
 #   tests/data/format4/make.sh /path/to/old/bihuan
-# Five instances of case.json (business keys c1..c5, data {"n": i}); c2 and c4 closed.
-# Writes data.mdb (compacted) here.
+# Five instances of case.json (business keys c1..c5, data {"n": i}); c2 and c4 closed:
+# the recipe of tests/data/format3/make.sh, writing data.mdb here.
 set -euo pipefail
-old=$1
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-b() { "$old" "$@" -D "$work/d"; }
-b deploy "$here/case.json" >/dev/null
-for i in 1 2 3 4 5; do b start m.case --key "c$i" --data "{\"n\":$i}" >/dev/null; done
-for i in 2 4; do b send --key "c$i" close --actor clerk-1 --role clerk >/dev/null; done
-b verify >/dev/null
-rm -rf "$here/data.mdb" "$work/copy"
-b backup "$work/copy" >/dev/null
-cp "$work/copy/data.mdb" "$here/data.mdb"
+exec "$here/../format3/make.sh" "$1" "$here"
