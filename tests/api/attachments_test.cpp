@@ -61,6 +61,18 @@ class AttachmentsTest : public ServerTest {
         {"other", ServerConfig::hash_token("other-token"), Actor{"other-1", {"clerk"}}, 0, 0});
     return c;
   }
+  // A clerk's evidence case (t.evidence) with `photos` submitted: its id, or "" and a
+  // test failure when the start or the step is refused.
+  static std::string submitted_case(HttpClient& clerk, const json& photos) {
+    auto s = clerk.post("/v1/instances",
+                        {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
+    EXPECT_EQ(s.status, 201) << s.body;
+    std::string id = s.json_body().value("id", "");
+    auto e = clerk.post("/v1/instances/" + id + "/events",
+                        {{"event", "submit"}, {"payload", {{"photos", photos}}}});
+    EXPECT_EQ(e.status, 200) << e.body;
+    return s.status == 201 && e.status == 200 ? id : "";
+  }
   static Response upload(HttpClient& c, const std::string& bytes,
                          const char* type = "application/octet-stream") {
     return c.request(http::verb::post, "/v1/attachments", bytes, {}, type);
@@ -130,13 +142,8 @@ TEST_F(AttachmentsTest, EveryCallerReadsFilesOnlyThroughAnInstanceItMaySee) {
   std::string a = upload(clerk, samples::png(7)).json_body()["address"];
   std::string b = upload(clerk, samples::pdf()).json_body()["address"];
   std::string unnamed = upload(clerk, samples::png(8)).json_body()["address"];
-  auto s =
-      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
-  ASSERT_EQ(s.status, 201) << s.body;
-  std::string id = s.json_body()["id"];
-  auto e = clerk.post("/v1/instances/" + id + "/events",
-                      {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}});
-  ASSERT_EQ(e.status, 200) << e.body;
+  std::string id = submitted_case(clerk, {a, b});
+  ASSERT_FALSE(id.empty());
 
   std::string path = "/v1/instances/" + id + "/attachments/";
   auto got = clerk.get(path + a);
@@ -262,15 +269,8 @@ TEST_F(AttachmentsTest, ABackupHoldsTheFilesAndVerifiesOnItsOwn) {
   std::string a = upload(clerk, samples::png(31)).json_body()["address"];
   std::string b = upload(clerk, samples::jpeg()).json_body()["address"];
   std::string unnamed = upload(clerk, samples::png(32)).json_body()["address"];
-  auto s =
-      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
-  ASSERT_EQ(s.status, 201) << s.body;
-  std::string id = s.json_body()["id"];
-  ASSERT_EQ(clerk
-                .post("/v1/instances/" + id + "/events",
-                      {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}})
-                .status,
-            200);
+  std::string id = submitted_case(clerk, {a, b});
+  ASSERT_FALSE(id.empty());
   auto backup = admin.post("/v1/backup", {{"dir", "evidence"}});
   ASSERT_EQ(backup.status, 200) << backup.body;
   std::string copy = dir_ + "/data-backups/evidence";
@@ -447,13 +447,8 @@ TEST_F(AttachmentsTest, APreviewOfAnImageHasTheFilesRightsAndStandsUpright) {
                                                      return images::Pixel{9, 9, 9};
                                                    }))
                             .json_body()["address"];
-  auto s =
-      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
-  ASSERT_EQ(s.status, 201) << s.body;
-  std::string id = s.json_body()["id"];
-  auto e = clerk.post("/v1/instances/" + id + "/events",
-                      {{"event", "submit"}, {"payload", {{"photos", {a, b, broken}}}}});
-  ASSERT_EQ(e.status, 200) << e.body;
+  std::string id = submitted_case(clerk, {a, b, broken});
+  ASSERT_FALSE(id.empty());
 
   std::string path = "/v1/instances/" + id + "/attachments/";
   for (HttpClient* c : {&clerk, &admin}) {
@@ -510,14 +505,8 @@ TEST_F(AttachmentsTest, AFileTheStoreCannotGiveIsA503NotAMissingFile) {
   HttpClient clerk(port_, "clerk-token");
   std::string a = upload(clerk, samples::png(11)).json_body()["address"];
   std::string b = upload(clerk, samples::png(12)).json_body()["address"];
-  auto s =
-      clerk.post("/v1/instances", {{"definition", "t.evidence"}, {"data", {{"owner", "clerk-1"}}}});
-  std::string id = s.json_body()["id"];
-  ASSERT_EQ(clerk
-                .post("/v1/instances/" + id + "/events",
-                      {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}})
-                .status,
-            200);
+  std::string id = submitted_case(clerk, {a, b});
+  ASSERT_FALSE(id.empty());
   // a: in place of the file, something that cannot be read as one (a damaged disk's EIO).
   std::filesystem::remove(stored_path(a));
   std::filesystem::create_directory(stored_path(a));
