@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "bihuan/attachment_check.hpp"
 #include "bihuan/preview.hpp"
 
 #include "context.hpp"
@@ -301,7 +302,11 @@ void start_orphan_sweep(Context& ctx) {
     Sweep(Context& c) : ctx(c), timer(c.pool) {}
     void run() {
       try {
-        std::size_t n = ctx.attachments->sweep_orphans(ctx.engine.clock().now());
+        // A candidate a stored instance still names stays (archived instances' files
+        // are candidates again: docs/retention.md, "Attachments").
+        std::size_t n = ctx.attachments->sweep_orphans(
+            ctx.engine.clock().now(),
+            [&engine = ctx.engine](const std::string& a) { return attachment_named(engine, a); });
         if (n) ctx.log("info", "orphan attachments removed", {{"count", n}});
       } catch (const std::exception& e) {
         ctx.log("error", "orphan sweep failed", {{"error", e.what()}});

@@ -101,13 +101,12 @@ class ServerImpl final : public Server {
         ctx_.attachments =
             std::make_shared<AttachmentStore>(engine.options().data_dir, ctx_.config.attachments);
         // A step naming a file refers to it from then on: no longer an orphan candidate.
-        set_attachment_check(engine, [store = ctx_.attachments](const std::string& address) {
-          if (!store->stat(address)) return false;
-          store->mark_referenced(address);
-          return true;
+        set_attachment_check(engine, [store = ctx_.attachments, &engine](const std::string& a) {
+          return store->claim(a, engine.clock().now());
         });
-        // Files a file-store plugin keeps: verify and backup reach them through the store.
-        if (ctx_.config.attachments.files) set_attachment_store(engine, ctx_.attachments);
+        // Verify, backup and retention reach the files through the store (also those a
+        // file-store plugin keeps).
+        set_attachment_store(engine, ctx_.attachments);
       } catch (const std::exception& e) {
         ctx_.log("error", "attachment store unavailable", {{"error", e.what()}});
       }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "attachments/attachment_samples.hpp"  // tests/ is on the include path
+#include "bihuan/attachment_check.hpp"
 #include "bihuan/attachments.hpp"
 #include "preview/images.hpp"
 #include "serve_process.hpp"
@@ -190,8 +191,9 @@ TEST_F(AttachmentsTest, AStepNamingAFileNotStoredIsRefusedWithItsPointer) {
   std::string b = upload(clerk, samples::png(12)).json_body()["address"];
   EXPECT_EQ(clerk.post(events, {{"event", "submit"}, {"payload", {{"photos", {a, b}}}}}).status,
             200);
-  // Named by a step: no longer an orphan candidate.
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/attachments/pending/" + a.substr(7)));
+  // Named by a step: in the reference index, which the orphan sweep asks.
+  EXPECT_EQ(attachment_named(*engine_, a), std::optional<bool>(true));
+  EXPECT_EQ(attachment_named(*engine_, missing), std::optional<bool>(false));
 }
 
 TEST_F(AttachmentsTest, StartDataNamingAFileNotStoredIsRefusedWithItsPointer) {
@@ -209,8 +211,8 @@ TEST_F(AttachmentsTest, StartDataNamingAFileNotStoredIsRefusedWithItsPointer) {
   std::string scan = upload(clerk, samples::pdf()).json_body()["address"];
   auto ok = clerk.post("/v1/instances", {{"definition", "t.scanned"}, {"data", {{"scan", scan}}}});
   EXPECT_EQ(ok.status, 201) << ok.body;
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/attachments/pending/" + scan.substr(7)))
-      << "named by the start: no longer an orphan candidate";
+  EXPECT_EQ(attachment_named(*engine_, scan), std::optional<bool>(true))
+      << "named by the start: in the reference index";
 }
 
 TEST_F(AttachmentsTest, VerifyRehashesEveryNamedFileAndNamesEntryAndPointer) {
@@ -277,7 +279,6 @@ TEST_F(AttachmentsTest, ABackupHoldsTheFilesAndVerifiesOnItsOwn) {
   std::string hex = unnamed.substr(7);
   EXPECT_TRUE(std::filesystem::exists(copy + "/attachments/pending/" + hex))
       << "the orphan candidate keeps its marker in the copy";
-  EXPECT_FALSE(std::filesystem::exists(copy + "/attachments/pending/" + a.substr(7)));
   EXPECT_TRUE(std::filesystem::exists(copy + "/attachments/sha256/" + hex.substr(0, 2) + "/" +
                                       hex.substr(2, 2) + "/" + hex + ".json"));
   Problems problems;

@@ -1,12 +1,16 @@
 // `bihuan archive` and `bihuan export` as a user runs them, and the crash test: a real
-// `bihuan archive run` killed (SIGKILL) right before and right after an archive's rename,
-// several times, then run to the end: every finished instance is in exactly one archive,
-// none lost, none twice.
+// `bihuan archive run` killed (SIGKILL) after the files are copied, right before and
+// right after an archive's rename, and after the files are released, several times, then
+// run to the end: every finished instance is in exactly one archive, none lost, none
+// twice, and every file it names is copied whole beside the archives.
 #include <zstd.h>
 
 #include <map>
 #include <random>
 
+#include "attachments/attachment_samples.hpp"
+#include "bihuan/attachment_check.hpp"
+#include "bihuan/attachments.hpp"
 #include "bihuan/engine.hpp"
 #include "cli_run.hpp"
 
@@ -16,7 +20,10 @@ using bihuan::testing::run_bihuan;
 
 namespace {
 
+// The start data may name a scanned file.
 const char* kCase = R"({"id": "t.case", "version": 1, "initial": "OPEN", "retention": "P1D",
+  "dataSchema": {"type": "object", "properties": {
+    "scan": {"type": "string", "format": "bihuan-attachment"}}},
   "states": {"OPEN": {"on": {"close": {"target": "DONE"}}}, "DONE": {"type": "final", "outcome": "done"}}})";
 
 class CliArchiveTest : public ::testing::Test {
@@ -31,17 +38,27 @@ class CliArchiveTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   // `finished` closed instances and one running, in dir_/data (the engine in-process).
-  std::vector<std::string> seed(int finished) {
+  // With `files`, instance i names a scan of its own (i odd) or one they share (i even),
+  // its address in scans_[i].
+  std::vector<std::string> seed(int finished, bool files = false) {
     EngineOptions o;
     o.data_dir = (dir_ / "data").string();
     Problems p;
     auto engine = Engine::open(o, p);
     EXPECT_TRUE(engine);
+    auto store = std::make_shared<AttachmentStore>(o.data_dir, AttachmentOptions{});
+    set_attachment_check(*engine,
+                         [store](const std::string& a) { return store->claim(a, TimePoint{}); });
     EXPECT_TRUE(engine->deploy(json::parse(kCase), "case.json").ok);
     std::vector<std::string> ids;
     for (int i = 0; i <= finished; ++i) {
       StartRequest s;
       s.definition = "t.case";
+      if (files) {
+        auto put = store->put(samples::png(i % 2 ? 100 + i : 1), "u1", TimePoint{});
+        scans_.push_back(put.info.address);
+        s.data = {{"scan", put.info.address}};
+      }
       auto r = engine->start(s);
       EXPECT_TRUE(r.ok()) << r.message;
       ids.push_back(r.instance->id);
@@ -74,15 +91,17 @@ class CliArchiveTest : public ::testing::Test {
     return times;
   }
   std::filesystem::path dir_;
+  std::vector<std::string> scans_;
 };
 
 }  // namespace
 
 TEST_F(CliArchiveTest, KilledAtTheRenameAgainAndAgainEveryInstanceEndsInExactlyOneArchive) {
-  auto ids = seed(7);
+  auto ids = seed(7, true);
   // Killed right after the rename (an archive the store does not know), right before it
-  // (a temporary file), and after a rename again, with batches of 2.
-  for (const char* where : {"after-rename", "before-rename", "after-rename", "after-rename"}) {
+  // (a temporary file), after the files were copied or released, with batches of 2.
+  for (const char* where : {"after-rename", "before-rename", "after-copies", "after-release",
+                            "after-rename", "after-release"}) {
     setenv("BIHUAN_ARCHIVE_CRASH", where, 1);
     auto r = run_bihuan(dir_, {"archive", "run", "--retention", "PT0S", "--batch", "2"});
     EXPECT_EQ(r.rc, 128 + 9) << where << "\n" << r.out << r.err;
@@ -101,6 +120,17 @@ TEST_F(CliArchiveTest, KilledAtTheRenameAgainAndAgainEveryInstanceEndsInExactlyO
   EXPECT_EQ(verify.rc, 0) << verify.out << verify.err;
   EXPECT_NE(run_bihuan(dir_, {"show", ids[0]}).rc, 0);
   EXPECT_EQ(run_bihuan(dir_, {"show", ids.back()}).rc, 0);
+  // Every file a finished instance named is copied whole beside the archives; no half
+  // copy is left; the files stay in the store until the server's sweep finds them unnamed.
+  const std::string archives = (dir_ / "data" / "archives").string();
+  for (std::size_t i = 0; i + 1 < ids.size(); ++i)
+    EXPECT_EQ(AttachmentStore::check_copy(archives + "/files", scans_[i]),
+              AttachmentStore::Check::ok)
+        << scans_[i];
+  EXPECT_FALSE(std::filesystem::exists(archives + "/files/tmp") &&
+               !std::filesystem::is_empty(archives + "/files/tmp"));
+  for (const auto& a : scans_)
+    EXPECT_EQ(AttachmentStore::check_file((dir_ / "data").string(), a), AttachmentStore::Check::ok);
 }
 
 TEST_F(CliArchiveTest, ExportResumesAndRestoreBringsInstancesBack) {

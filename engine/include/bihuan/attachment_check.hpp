@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bihuan/engine.hpp"
@@ -26,5 +27,11 @@ class AttachmentStore;  // bihuan/attachments.hpp
 // (the default, and always for `bihuan verify`/`bihuan backup` without a server): the
 // data directory's files (AttachmentStore::check_file, copy_files). nullptr unsets.
 void set_attachment_store(Engine& engine, std::shared_ptr<const AttachmentStore> store);
+
+// Whether a stored instance names `address` (the reference index, storage format 6;
+// docs/storage.md): what the orphan sweep asks (AttachmentStore::Referenced) before it
+// removes a file. nullopt when the store cannot be read, or for an Engine not made by
+// Engine::open. Any thread; one read transaction.
+std::optional<bool> attachment_named(const Engine& engine, const std::string& address);
 
 }  // namespace bihuan

@@ -3,8 +3,10 @@
 //
 //   attachments/sha256/ab/cd/<hex>       the file (read-only once renamed into place)
 //   attachments/sha256/ab/cd/<hex>.json  who uploaded it, when, size, detected content type
-//   attachments/pending/<hex>            present while nothing has referenced the file yet
-//                                        (the orphan sweep's list)
+//   attachments/pending/<hex>            an orphan candidate, {"at": ms}: uploaded, named
+//                                        by a step lately, or released by retention. The
+//                                        sweep removes the file once `at` is orphan_after
+//                                        old and no stored instance names it.
 //   attachments/tmp/                     files being written (cleared at open)
 //
 // A file is written to tmp/, fsync'd, renamed into place and its directory fsync'd before
@@ -20,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -148,9 +151,43 @@ class AttachmentStore {
 
   // A step named the file: it is no longer an orphan candidate. Idempotent.
   void mark_referenced(std::string_view address);
-  // Removes files still unreferenced `options().orphan_after` after their upload, by the
-  // caller's clock (`now`: the engine's). Returns how many were removed.
-  std::size_t sweep_orphans(TimePoint now);
+  // A step names the file (at `now`, the engine's clock): true when it is stored. Its
+  // pending marker, if any, is dated `now` again (when older than half of orphan_after),
+  // so the sweep looks at it only once the step has long committed or been refused: then
+  // the reference index decides (sweep_orphans' `referenced`). The check and the marker
+  // hold the store's lock, so the sweep cannot remove the file between them.
+  bool claim(std::string_view address, TimePoint now);
+  // Nothing may name the file any more (its instances were archived, docs/retention.md):
+  // it is an orphan candidate again, from `now`. False and `error` when the marker cannot
+  // be written. release_file: the same without an open store (`bihuan archive run`).
+  bool release(std::string_view address, TimePoint now, std::string* error) const;
+  static bool release_file(const std::string& data_dir, std::string_view address, TimePoint now,
+                           std::string* error);
+  // Asked by the sweep before it removes a candidate: true = a stored instance still names
+  // it (the marker goes, the file stays), false = none does, nullopt = could not tell
+  // (both stay until the next sweep). The engine's answer: attachment_named().
+  using Referenced = std::function<std::optional<bool>(const std::string& address)>;
+  // Removes files that were orphan candidates for `options().orphan_after`, by the
+  // caller's clock (`now`: the engine's), unless `referenced` says they are still named.
+  // Returns how many were removed.
+  std::size_t sweep_orphans(TimePoint now, const Referenced& referenced = {});
+
+  // Archive copies (docs/retention.md, "Attachments"). export_file copies the file stored
+  // under `address` and its record to <dest>/sha256/ab/cd/<hex> and <hex>.json (the
+  // store's layout, written to <dest>/tmp/, fsync'd, renamed, the directory fsync'd)
+  // after checking that its bytes hash to the address. A copy already there is kept.
+  // `store`: the open store (reaches a file-store plugin); nullptr: <data_dir>'s own
+  // files, refused (naming the store) when a file store keeps them. False and `error`.
+  static bool export_file(const std::string& data_dir, const AttachmentStore* store,
+                          std::string_view address, const std::string& dest, std::string* error);
+  // The reverse (restore): the copy under <src>/sha256/... into the store when the store
+  // lacks the file, re-hashed first, with a pending marker at `now` (the restored
+  // instance's reference keeps it; see sweep_orphans). False and `error`.
+  static bool import_file(const std::string& data_dir, const AttachmentStore* store,
+                          std::string_view address, const std::string& src, TimePoint now,
+                          std::string* error);
+  // The copy export_file made under `root`: ok, missing or corrupt (never unchecked).
+  static Check check_copy(const std::string& root, std::string_view address);
 
   // Copies the stored files, their records and the pending markers of <data_dir> into
   // <dest_dir>/attachments (each file written to a temporary name, fsync'd and renamed;

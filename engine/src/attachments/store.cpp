@@ -24,118 +24,17 @@
 #include <stdexcept>
 #include <vector>
 
+#include "attachments/impl.hpp"
+#include "attachments/io.hpp"
 #include "bihuan/attachments.hpp"
 #include "bihuan/json.hpp"
 
 namespace bihuan {
 
 namespace fs = std::filesystem;
+using namespace attachment_io;
 
 namespace {
-
-std::string hex_of(const unsigned char* bytes, unsigned n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (unsigned i = 0; i < n; ++i) {
-    out += digits[bytes[i] >> 4];
-    out += digits[bytes[i] & 15];
-  }
-  return out;
-}
-
-std::string sys_error(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-// Writes all of `bytes` to a new file `path` and fsyncs it. Throws on failure.
-void write_synced(const fs::path& path, std::string_view bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-  if (fd < 0) throw std::runtime_error(sys_error("open " + path.string()));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string e = sys_error("write " + path.string());
-      ::close(fd);
-      throw std::runtime_error(e);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    std::string e = sys_error("fsync " + path.string());
-    ::close(fd);
-    throw std::runtime_error(e);
-  }
-  ::close(fd);
-}
-
-void sync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(sys_error("open " + dir.string()));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error(sys_error("fsync " + dir.string()));
-}
-
-bool read_all(const fs::path& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
-}
-
-// A stored file's bytes: true and `out`; false with `error` empty when there is no such
-// file; false with `error` saying what failed otherwise (not a regular file, EIO, ...).
-bool read_stored(const fs::path& path, std::string& out, std::string& error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno != ENOENT) error = "cannot open " + path.string() + ": " + std::strerror(errno);
-    return false;
-  }
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0;
-  if (!ok || !S_ISREG(st.st_mode)) {
-    error =
-        path.string() + (ok ? ": not a regular file" : ": " + std::string(std::strerror(errno)));
-    ::close(fd);
-    return false;
-  }
-  out.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = "cannot read " + path.string() + ": " +
-              (n < 0 ? std::strerror(errno) : "it is shorter than its size");
-      ::close(fd);
-      return false;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return true;
-}
-
-// SHA-256 of `bytes`, as lowercase hex.
-std::string sha256_hex_of(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  return hex_of(md, n);
-}
-
-// attachments/store.json of a data directory: the file store that keeps its files.
-fs::path store_marker(const fs::path& root) { return root / "store.json"; }
-
-// The store a marker names ("" when there is no marker), for messages.
-std::string marked_store(const fs::path& root) {
-  std::string text;
-  if (!read_all(store_marker(root), text)) return {};
-  auto doc = json::parse(text, nullptr, false);
-  std::string name = doc.is_object() ? doc.value("store", "") : "";
-  return name.empty() ? "(unnamed)" : name;
-}
 
 // Copies <from>/{sha256,pending} to <to> (see copy_files). With `files`, each record
 // <hex>.json under sha256/ brings the file's bytes from the store beside it. Throws.
@@ -243,41 +142,6 @@ bool AttachmentUpload::write(std::string_view piece) {
   s.size += piece.size();
   return true;
 }
-
-struct AttachmentStore::Impl {
-  AttachmentOptions options;
-  fs::path root, tmp, pending;
-  std::mutex magic_mu;  // a magic_t is not thread-safe
-  magic_t magic = nullptr;
-  std::mutex write_mu;  // one writer of a given address at a time (simple: all writers)
-  std::atomic<std::uint64_t> seq{0};
-  std::uint64_t salt = std::random_device{}();
-
-  fs::path dir_of(const std::string& hex) const {
-    return root / "sha256" / hex.substr(0, 2) / hex.substr(2, 2);
-  }
-  fs::path tmp_name() {
-    return tmp /
-           (std::to_string(::getpid()) + "-" + std::to_string(salt) + "-" + std::to_string(seq++));
-  }
-  // Renames tmp -> dest and syncs dest's directory.
-  void install(std::string_view bytes, const fs::path& dest) {
-    fs::path t = tmp_name();
-    write_synced(t, bytes);
-    fs::create_directories(dest.parent_path());
-    if (::rename(t.c_str(), dest.c_str()) != 0) {
-      std::string e = sys_error("rename to " + dest.string());
-      ::unlink(t.c_str());
-      throw std::runtime_error(e);
-    }
-    sync_dir(dest.parent_path());
-  }
-  std::string detect(std::string_view bytes) {
-    std::lock_guard lock(magic_mu);
-    const char* m = magic_buffer(magic, bytes.data(), bytes.size());
-    return m ? std::string(m) : std::string("application/octet-stream");
-  }
-};
 
 AttachmentStore::AttachmentStore(const std::string& data_dir, AttachmentOptions options)
     : impl_(std::make_unique<Impl>()) {
@@ -486,18 +350,13 @@ AttachmentStore::Check AttachmentStore::check(std::string_view address) const {
   return Check::unchecked;
 }
 
-AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
-                                                   std::string_view address) {
-  auto hex = parse_address(address);
-  if (!hex) return Check::missing;
-  fs::path file =
-      fs::path(data_dir) / "attachments" / "sha256" / hex->substr(0, 2) / hex->substr(2, 2) / *hex;
+namespace {
+
+// Re-hashes `file` in 64 KiB pieces: ok, corrupt, or (absent) `absent`.
+AttachmentStore::Check hash_check(const fs::path& file, const std::string& hex,
+                                  AttachmentStore::Check absent) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    std::error_code ec;
-    bool elsewhere = fs::exists(store_marker(fs::path(data_dir) / "attachments"), ec);
-    return elsewhere ? Check::unchecked : Check::missing;
-  }
+  if (fd < 0) return absent;
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<char> buf(64 * 1024);
@@ -513,7 +372,28 @@ AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned n = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &n);
-  return read_ok && hex_of(md, n) == *hex ? Check::ok : Check::corrupt;
+  return read_ok && hex_of(md, n) == hex ? AttachmentStore::Check::ok
+                                         : AttachmentStore::Check::corrupt;
+}
+
+}  // namespace
+
+AttachmentStore::Check AttachmentStore::check_file(const std::string& data_dir,
+                                                   std::string_view address) {
+  auto hex = parse_address(address);
+  if (!hex) return Check::missing;
+  fs::path root = fs::path(data_dir) / "attachments";
+  std::error_code ec;
+  bool elsewhere = fs::exists(store_marker(root), ec);
+  return hash_check(file_dir(root, *hex) / *hex, *hex,
+                    elsewhere ? Check::unchecked : Check::missing);
+}
+
+AttachmentStore::Check AttachmentStore::check_copy(const std::string& root,
+                                                   std::string_view address) {
+  auto hex = parse_address(address);
+  if (!hex) return Check::missing;
+  return hash_check(file_dir(root, *hex) / *hex, *hex, Check::missing);
 }
 
 bool AttachmentStore::copy_files(const std::string& data_dir, const std::string& dest_dir,
@@ -548,8 +428,23 @@ void AttachmentStore::mark_referenced(std::string_view address) {
   if (::unlink((impl_->pending / *hex).c_str()) == 0) sync_dir(impl_->pending);
 }
 
-std::size_t AttachmentStore::sweep_orphans(TimePoint now) {
+bool AttachmentStore::claim(std::string_view address, TimePoint now) {
+  auto hex = parse_address(address);
+  if (!hex) return false;
+  std::lock_guard lock(impl_->write_mu);
+  if (!stat(address)) return false;
+  std::string text;
+  if (!read_all(impl_->pending / *hex, text)) return true;  // no marker: nothing to date
+  auto rec = json::parse(text, nullptr, false);
+  TimePoint at(Millis(rec.is_object() ? rec.value("at", std::int64_t{0}) : 0));
+  if (now - at > impl_->options.orphan_after / 2)
+    impl_->install(json{{"at", now.time_since_epoch().count()}}.dump(), impl_->pending / *hex);
+  return true;
+}
+
+std::size_t AttachmentStore::sweep_orphans(TimePoint now, const Referenced& referenced) {
   std::size_t removed = 0;
+  bool unmarked = false;
   std::lock_guard lock(impl_->write_mu);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(impl_->pending, ec)) {
@@ -561,8 +456,17 @@ std::size_t AttachmentStore::sweep_orphans(TimePoint now) {
     if (!rec.is_object()) continue;
     TimePoint at(Millis(rec.value("at", std::int64_t{0})));
     if (now - at < impl_->options.orphan_after) continue;
-    fs::path dir = impl_->dir_of(hex);
     std::error_code rm;
+    if (referenced) {
+      std::optional<bool> named = referenced("sha256:" + hex);
+      if (!named) continue;  // could not tell: asked again by the next sweep
+      if (*named) {          // still named (released by a crash's retry, or restored)
+        fs::remove(entry.path(), rm);
+        unmarked = true;
+        continue;
+      }
+    }
+    fs::path dir = impl_->dir_of(hex);
     if (const AttachmentFiles* files = impl_->options.files.get()) {
       // The file first: a store that fails keeps the marker, and the next sweep retries.
       if (!files->remove("sha256:" + hex, nullptr)) continue;
@@ -573,7 +477,7 @@ std::size_t AttachmentStore::sweep_orphans(TimePoint now) {
     fs::remove(entry.path(), rm);
     ++removed;
   }
-  if (removed) sync_dir(impl_->pending);
+  if (removed || unmarked) sync_dir(impl_->pending);
   return removed;
 }
 

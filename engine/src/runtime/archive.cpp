@@ -10,9 +10,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "bihuan/attachments.hpp"
 #include "runtime/record.hpp"
 #include "storage/lmdb_env.hpp"
 
@@ -65,12 +67,12 @@ std::optional<std::string> unhex_member(const json& j, const char* key) {
   return storage::unhex(it->get_ref<const std::string&>());
 }
 
-void crash_hook(const char* where) {
+}  // namespace
+
+void archive_crash_point(const char* where) {
   const char* v = std::getenv("BIHUAN_ARCHIVE_CRASH");
   if (v && std::strcmp(v, where) == 0) ::kill(::getpid(), SIGKILL);  // the crash test
 }
-
-}  // namespace
 
 std::vector<std::string> attachment_addresses(const json& data) {
   std::set<std::string> out;
@@ -125,7 +127,7 @@ std::string write_archive(const std::string& dir, const std::string& name,
     ::unlink(tmp.c_str());
     return "cannot write " + tmp + ": " + std::strerror(err);
   }
-  crash_hook("before-rename");
+  archive_crash_point("before-rename");
   if (::rename(tmp.c_str(), final_path.c_str()) != 0)
     return "cannot rename " + tmp + ": " + std::strerror(errno);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -135,7 +137,7 @@ std::string write_archive(const std::string& dir, const std::string& name,
     return "cannot fsync " + dir + ": " + std::strerror(err);
   }
   ::close(dfd);
-  crash_hook("after-rename");
+  archive_crash_point("after-rename");
   return "";
 }
 
@@ -195,13 +197,19 @@ ArchiveContents read_archive(const std::string& path) {
   }
   auto header = parse(0);
   if (!header || !header->is_object() || header->value("format", "") != kArchiveFormat ||
-      header->value("version", 0) != kArchiveVersion) {
+      header->value("version", 0) < 1 || header->value("version", 0) > kArchiveVersion) {
     check.problems.push_back(where(0) + "not a header of format \"" + kArchiveFormat +
-                             "\" version " + std::to_string(kArchiveVersion));
+                             "\" version 1 to " + std::to_string(kArchiveVersion));
     return out;
   }
   out.header = *header;
   check.readable = true;
+  // Version 2: the files' copies beside the archive.
+  std::optional<std::string> copies;
+  if (header->value("version", 0) >= 2) {
+    auto parent = std::filesystem::path(path).parent_path();
+    copies = ((parent.empty() ? std::filesystem::path(".") : parent) / "files").string();
+  }
   const TimeZone& utc = *TimeZone::utc();
   std::size_t trailer_at = lines.size() - 1;
   for (std::size_t i = 1; i < trailer_at; ++i) {
@@ -260,6 +268,22 @@ ArchiveContents read_archive(const std::string& path) {
     if (line->contains("attachments") && (*line)["attachments"].is_array())
       for (const auto& a : (*line)["attachments"])
         if (a.is_string()) item.attachments.push_back(a.get<std::string>());
+    if (copies) {
+      bool whole = true;
+      for (const auto& a : item.attachments) switch (AttachmentStore::check_copy(*copies, a)) {
+          case AttachmentStore::Check::ok:
+            break;
+          case AttachmentStore::Check::corrupt:
+            check.problems.push_back(at + "the archived copy of " + a + " under " + *copies +
+                                     " no longer hashes to its address (altered)");
+            whole = false;
+            break;
+          default:
+            check.problems.push_back(at + "the file " + a + " is missing from " + *copies);
+            whole = false;
+        }
+      if (!whole) continue;
+    }
     check.entries += item.entries.size();
     out.items.push_back(std::move(item));
   }

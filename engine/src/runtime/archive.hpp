@@ -14,7 +14,8 @@
 namespace bihuan::runtime {
 
 inline constexpr const char* kArchiveFormat = "bihuan-archive";
-inline constexpr int kArchiveVersion = 1;
+// 2: each instance's files are copied under files/ beside the archive (1: addresses only).
+inline constexpr int kArchiveVersion = 2;
 inline constexpr const char* kArchiveSuffix = ".jsonl.zst";
 
 struct ArchivedInstance {
@@ -30,6 +31,10 @@ std::string archive_lines(const json& header, const std::vector<ArchivedInstance
 // Compresses `lines` and writes them to dir/name: a temporary name first, fsync'd,
 // renamed, the directory fsync'd. "" on success, else what failed. BIHUAN_ARCHIVE_CRASH
 // ("before-rename" / "after-rename") kills the process there (the crash test).
+// Kills the process (SIGKILL) when BIHUAN_ARCHIVE_CRASH is `where`: "after-copies" (the
+// files copied, the archive not written), "before-rename", "after-rename", "after-release"
+// (the files released, the instances not removed). For the crash test only.
+void archive_crash_point(const char* where);
 std::string write_archive(const std::string& dir, const std::string& name,
                           const std::string& lines);
 
@@ -38,7 +43,8 @@ struct ArchiveContents {
   std::vector<ArchivedInstance> items;
   ArchiveCheck check;  // what is wrong with it (items are those that passed)
 };
-// Reads and checks a whole archive file (no data directory needed).
+// Reads and checks a whole archive file (no data directory needed), and for version 2
+// the copy of every file its instances name (files/sha256/ab/cd/<hex> beside it).
 ArchiveContents read_archive(const std::string& path);
 
 // The attachment addresses ("sha256:<64 hex>") among the strings of `data`, sorted, once.

@@ -10,6 +10,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "runtime/attachment_refs.hpp"
 #include "runtime/format_upgrade.hpp"
 #include "runtime/verify.hpp"
 
@@ -763,6 +764,15 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
   return rc == 0;
 }
 
+std::optional<bool> EngineImpl::attachment_named(const std::string& address) const {
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (!txn) return std::nullopt;
+  auto named = runtime::attachment_named(*txn, address, rc);
+  if (rc) return std::nullopt;
+  return named;
+}
+
 }  // namespace runtime
 }  // namespace bihuan
 
@@ -776,6 +786,11 @@ void set_attachment_check(Engine& engine, AttachmentCheck stored) {
 void set_attachment_store(Engine& engine, std::shared_ptr<const AttachmentStore> store) {
   if (auto* impl = dynamic_cast<runtime::EngineImpl*>(&engine))
     impl->set_attachment_store(std::move(store));
+}
+
+std::optional<bool> attachment_named(const Engine& engine, const std::string& address) {
+  auto* impl = dynamic_cast<const runtime::EngineImpl*>(&engine);
+  return impl ? impl->attachment_named(address) : std::nullopt;
 }
 
 }  // namespace bihuan

@@ -38,7 +38,7 @@ struct RetireRequest;  // runtime/retention.cpp
 // letters in their own database, waiting messages indexed by channel and due time
 // (format_upgrade.cpp). 4: the reader and unit indexes (ridx, uidx) of scoped reads.
 // 5: archived instances leave their last record in `gone` (statistics count it).
-inline constexpr std::uint32_t kStorageFormat = 5;
+inline constexpr std::uint32_t kStorageFormat = 6;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
@@ -169,6 +169,10 @@ class EngineImpl final : public Engine, private Committer::Sink {
   }
   void set_attachment_store(std::shared_ptr<const AttachmentStore> store) {
     attachment_store_.store(std::move(store));
+  }
+  std::optional<bool> attachment_named(const std::string& address) const;  // engine_impl.cpp
+  std::shared_ptr<const AttachmentStore> attachment_store() const {
+    return attachment_store_.load();
   }
 
  private:

@@ -2,6 +2,8 @@
 #include "runtime/format_upgrade.hpp"
 
 #include "runtime/access_index.hpp"
+#include "runtime/archive.hpp"
+#include "runtime/attachment_refs.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record.hpp"
@@ -136,6 +138,43 @@ int upgrade_3_to_4(storage::Txn& txn, std::string* error) {
   return cur->status();
 }
 
+// Format 6 adds the attachment reference index (attref). Every stored instance gets the
+// keys of each "sha256:<hex>" string in its data and along its history chain: more than
+// the schema-checked files a step writes (an over-count keeps a file longer, never
+// removes one in use). Archived instances (`gone`) name nothing: their files stay.
+int upgrade_5_to_6(storage::Txn& txn, std::string* error) {
+  int rc = 0;
+  if (std::size_t refs = txn.entries(Db::attref, rc); rc || refs != 0) {
+    if (!rc)
+      *error =
+          "format 5 data already holds a format 6 attachment index (an interrupted migration by "
+          "another build?)";
+    return rc ? rc : -1;
+  }
+  const TimeZone& utc = *TimeZone::utc();
+  auto cur = txn.cursor(Db::inst);
+  for (bool ok = cur->first(); ok; ok = cur->next()) {
+    if (cur->key().size() != 8) continue;  // not a key the engine wrote: left for verify
+    auto rec = decode_instance(cur->value());
+    if (!rec) continue;
+    std::set<std::string> named;
+    for (auto& a : attachment_addresses(rec->data)) named.insert(std::move(a));
+    std::uint64_t key = rec->last_entry;
+    for (std::uint64_t n = 0; key != 0 && n < rec->version; ++n) {  // a broken chain stops
+      auto v = txn.get(Db::hist, be64(key), rc);
+      if (rc) return rc;
+      auto stored = v ? split_history_value(*v) : std::nullopt;
+      if (!stored || stored->instance != rec->id) break;
+      if (auto e = history_from_bytes(stored->sealed))
+        for (auto& a : attachment_addresses(e->to_json(utc))) named.insert(std::move(a));
+      if (stored->prev_entry >= key) break;
+      key = stored->prev_entry;
+    }
+    if ((rc = put_attachment_refs(txn, rec->id, {named.begin(), named.end()}))) return rc;
+  }
+  return cur->status();
+}
+
 }  // namespace
 
 int upgrade_format(storage::Txn& txn, std::uint32_t from, std::string* error) {
@@ -143,6 +182,7 @@ int upgrade_format(storage::Txn& txn, std::uint32_t from, std::string* error) {
   if (from < 2 && (rc = upgrade_1_to_2(txn, error))) return rc;
   if (from < 3 && (rc = upgrade_2_to_3(txn, error))) return rc;
   if (from < 4 && (rc = upgrade_3_to_4(txn, error))) return rc;
+  if (from < 6 && (rc = upgrade_5_to_6(txn, error))) return rc;
   // Format 5 adds `gone` (archived instances' last records), created empty when the
   // environment opens: nothing to rewrite. Instances a format-4 build archived left no
   // record there (docs/retention.md, "Statistics after archiving").

@@ -6,9 +6,12 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <unordered_set>
 
+#include "bihuan/attachments.hpp"
 #include "runtime/archive.hpp"
+#include "runtime/attachment_refs.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/idempotency.hpp"
 #include "runtime/record.hpp"
@@ -22,10 +25,11 @@ using storage::Db;
 struct RetireRequest {
   struct Item {
     std::uint64_t id = 0;
-    std::uint64_t version = 0;           // retire: removed only if the record still has it
-    std::string record;                  // restore: the stored record
-    std::vector<std::string> entries;    // restore: its sealed history, oldest first
-    std::vector<std::string> idem_keys;  // retire: start idempotency records naming it
+    std::uint64_t version = 0;             // retire: removed only if the record still has it
+    std::string record;                    // restore: the stored record
+    std::vector<std::string> entries;      // restore: its sealed history, oldest first
+    std::vector<std::string> idem_keys;    // retire: start idempotency records naming it
+    std::vector<std::string> attachments;  // restore: the files it names (reference index)
   };
   bool restore = false;
   std::vector<Item> items;
@@ -98,6 +102,7 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       rec->last_entry = prev;
       b.note(b.txn.put(Db::inst, id_key, encode(*rec)));
       b.note(b.txn.del(Db::gone, id_key));  // live again: counted from its record
+      b.note(put_attachment_refs(b.txn, item.id, item.attachments));
       if (auto def = reader_.registry().find(rec->definition, rec->definition_version);
           def && rec->state >= 0 && static_cast<std::size_t>(rec->state) < def->states.size())
         b.note(b.txn.put(Db::sidx,
@@ -154,6 +159,8 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       b.note(b.txn.del(e.db, e.key));
     if (rec.parent) b.note(b.txn.del(Db::children, be64(rec.parent) + id_key));
     for (const auto& t : rec.timers) b.note(b.txn.del(Db::timers, timer_key(t, item.id)));
+    // The files it names were copied beside the archive and released (run_retention).
+    b.note(drop_attachment_refs(b.txn, item.id));
     // Its last record stays for statistics (a period's counts do not change).
     rec.last_entry = 0;
     rec.timers.clear();
@@ -230,6 +237,30 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
   const std::size_t batch = std::clamp<std::size_t>(run.options.batch, 1, 100000);
   std::error_code ec;
   std::size_t batches = 0;
+  const TimePoint now = options_.clock->now();
+  // The files archived instances name (docs/retention.md, "Attachments"): copied under
+  // <dir>/files before their archive is renamed into place, released before the instances
+  // are removed. A crash between the release and the removal leaves markers whose files
+  // are still named (the sweep drops those markers, and the next run releases them again),
+  // never a file that nothing would remove.
+  const std::string files_dir = dir + "/files";
+  fs::remove_all(files_dir + "/tmp", ec);  // copies a stopped run left half done
+  const auto store = attachment_store_.load();
+  auto release = [&](const std::vector<ArchivedInstance>& items) -> bool {
+    std::set<std::string> done;
+    for (const auto& it : items)
+      for (const auto& a : it.attachments) {
+        if (!done.insert(a).second) continue;
+        std::string why;
+        if (!(store ? store->release(a, now, &why)
+                    : AttachmentStore::release_file(options_.data_dir, a, now, &why))) {
+          rep.error = "releasing the archived file " + a + ": " + why +
+                      " (the archive is finished by the next run)";
+          return false;
+        }
+      }
+    return true;
+  };
 
   // Start idempotency records name their instance in the value (docs/storage.md, `idem`):
   // those of removed instances go with them, read once per run.
@@ -296,6 +327,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
             "): nothing more is removed until it is moved away";
         return rep;
       }
+      // Version 1 archives hold addresses only: their files stayed, and stay, in the store.
+      if (contents.header.value("version", 1) >= 2 && !release(contents.items)) return rep;
       auto req = std::make_shared<RetireRequest>();
       req->archive = name;
       req->summary = json{
@@ -327,12 +360,52 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
       if (auto id = id_from_text(m.instance_id)) named.insert(*id);
 
   // 3. The scan, in chunks; a batch is archived and removed as soon as it is full.
-  const TimePoint now = options_.clock->now();
   std::vector<ArchivedInstance> pending;
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const Definition>> used;
   std::vector<std::uint64_t> versions;
   auto flush = [&]() -> bool {
-    if (pending.empty()) return true;
+    // The files first, each copied once per batch; an instance with a file that cannot be
+    // copied (missing, corrupt, a file store out of reach) is held, and the reason logged.
+    std::map<std::string, std::string> unavailable;  // address -> why
+    std::set<std::string> copied;
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      std::string why;
+      for (const auto& a : pending[i].attachments) {
+        if (copied.count(a)) continue;
+        auto bad = unavailable.find(a);
+        if (bad == unavailable.end()) {
+          std::string e;
+          if (AttachmentStore::export_file(options_.data_dir, store.get(), a, files_dir, &e)) {
+            copied.insert(a);
+            continue;
+          }
+          bad = unavailable.emplace(a, e).first;
+        }
+        why = a + ": " + bad->second;
+        break;
+      }
+      if (!why.empty()) {
+        ++rep.held;
+        log("warn", "retention keeps an instance whose file cannot be archived",
+            {{"instance", id_to_text(pending[i].id)},
+             {"file", why},
+             {"dataDir", options_.data_dir}});
+        continue;
+      }
+      if (keep != i) {
+        pending[keep] = std::move(pending[i]);
+        versions[keep] = versions[i];
+      }
+      ++keep;
+    }
+    pending.resize(keep);
+    versions.resize(keep);
+    if (pending.empty()) {
+      used.clear();
+      return true;
+    }
+    archive_crash_point("after-copies");
     json defs = json::array();
     for (const auto& [k, def] : used)
       defs.push_back({{"id", k.first},
@@ -345,8 +418,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
                    {"instances", pending.size()},
                    {"definitions", defs},
                    {"attachments",
-                    "addresses only: the files stay in the data directory's "
-                    "attachment store"}};
+                    "each instance's files are under files/sha256/ab/cd/<hex> beside this "
+                    "file, named by their address (the SHA-256 of their bytes)"}};
     std::string sha;
     std::string lines = archive_lines(header, pending, &sha);
     std::string stem = "archive-" + compact_time(now.time_since_epoch().count()) + "-" +
@@ -359,6 +432,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
       rep.error = why;
       return false;
     }
+    if (!release(pending)) return false;
+    archive_crash_point("after-release");
     auto req = std::make_shared<RetireRequest>();
     req->archive = name;
     req->summary = json{{"instances", pending.size()}, {"sha256", sha}}.dump();
@@ -424,7 +499,11 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
         ++rep.held;
         continue;
       }
-      ArchivedInstance a{id, std::string(cur->value()), {}, attachment_addresses(rec->data)};
+      ArchivedInstance a{id, std::string(cur->value()), {}, attachment_refs_of(*txn, id, rc)};
+      if (rc) {
+        rep.error = unreadable(rc);
+        return rep;
+      }
       std::uint64_t key = rec->last_entry;
       bool whole = true;
       for (std::uint64_t n = 0; n < rec->version; ++n) {
@@ -496,10 +575,30 @@ RestoreReport restore_archive(Engine& engine, const std::string& path) {
         return rep;
       }
     }
+  // The files, back into the store where it lacks them (a version 1 archive has none).
+  auto& impl = dynamic_cast<runtime::EngineImpl&>(engine);
+  if (contents.header.value("version", 1) >= 2) {
+    auto parent = std::filesystem::path(path).parent_path();
+    const std::string files =
+        ((parent.empty() ? std::filesystem::path(".") : parent) / "files").string();
+    const auto store = impl.attachment_store();
+    std::set<std::string> done;
+    for (const auto& it : contents.items)
+      for (const auto& a : it.attachments) {
+        std::string why;
+        if (done.insert(a).second &&
+            !AttachmentStore::import_file(engine.options().data_dir, store.get(), a, files,
+                                          engine.clock().now(), &why)) {
+          rep.error = "file " + a + " of instance " + runtime::id_to_text(it.id) + ": " + why;
+          return rep;
+        }
+      }
+  }
   auto req = std::make_shared<runtime::RetireRequest>();
   req->restore = true;
-  for (auto& it : contents.items) req->items.push_back({it.id, 0, it.record, it.entries, {}});
-  StepResult res = dynamic_cast<runtime::EngineImpl&>(engine).submit_retire(req);
+  for (auto& it : contents.items)
+    req->items.push_back({it.id, 0, it.record, it.entries, {}, it.attachments});
+  StepResult res = impl.submit_retire(req);
   if (!res.ok()) {
     rep.error = res.message.empty() ? "the store could not be written" : res.message;
     return rep;

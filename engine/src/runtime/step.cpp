@@ -4,6 +4,7 @@
 
 #include "bihuan/schema_attachments.hpp"
 #include "render/template.hpp"
+#include "runtime/attachment_refs.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record_check.hpp"
 #include "runtime/step.hpp"
@@ -17,6 +18,17 @@ using storage::Db;
 namespace {
 
 constexpr int kMaxSpawnDepth = 16;
+
+// The files a step's start data or payload names ({pointer, address}), in the reference
+// index with the step (runtime/attachment_refs.hpp).
+void refer_to(Unit& u, std::uint64_t id,
+              const std::vector<std::pair<std::string, std::string>>& named) {
+  for (const auto& [path, address] : named)
+    if (auto d = attref_digest(address)) {
+      u.put(Db::attref, attref_by_address(*d, id), "");
+      u.put(Db::attref, attref_by_instance(id, *d), "");
+    }
+}
 
 std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
 
@@ -559,6 +571,7 @@ std::uint64_t Step::create(const Definition& def, json data, const std::string& 
               json::array({{{"pointer", pointer},
                             {"message", "not stored: upload it first (POST /v1/attachments)"}}})}});
       }
+  refer_to(u_, r.id, named);
   json initial_data = r.data;
   std::vector<int> path{def.initial};
   for (int c = def.states[def.initial].initial_child; c >= 0; c = def.states[c].initial_child)
@@ -648,6 +661,7 @@ void Step::handle_event(InstanceRecord& r, const std::string& name, const json& 
                      {{{"pointer", pointer},
                        {"message", "not stored: upload it first (POST /v1/attachments)"}}})}});
         }
+    refer_to(u_, r.id, named);
   }
   const TransitionSpec* chosen = nullptr;
   for (const auto& tr : ev->transitions) {

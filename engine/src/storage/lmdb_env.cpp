@@ -12,9 +12,9 @@
 namespace bihuan::storage {
 namespace {
 
-const char* kDbNames[] = {"meta",       "defs",   "inst", "history", "bkey",
-                          "idem",       "timers", "sidx", "outbox",  "children",
-                          "outbox_due", "dead",   "ridx", "uidx",    "gone"};
+const char* kDbNames[] = {"meta",   "defs", "inst",   "history",  "bkey",       "idem",
+                          "timers", "sidx", "outbox", "children", "outbox_due", "dead",
+                          "ridx",   "uidx", "gone",   "attref"};
 static_assert(sizeof(kDbNames) / sizeof(kDbNames[0]) == static_cast<unsigned>(Db::count_));
 
 MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }

@@ -39,6 +39,8 @@ enum class Db : unsigned {
   uidx,      // definition \0 unit "/" \0 be64(instance id) -> "" (instances with a unit)
   gone,      // be64(instance id) -> msgpack record of an archived instance, its last state
              // (no history, no timers): statistics keep counting it (format 5)
+  attref,    // 'a' sha256(32) be64(instance) -> "" and 'i' be64(instance) sha256(32) -> "":
+             // which files each instance names (format 6; runtime/attachment_refs.hpp)
   count_
 };
 
