@@ -15,6 +15,7 @@
 #include "definitions_io.hpp"
 #include "simulate_city.hpp"
 #include "simulate_run.hpp"
+#include "simulate_headline.hpp"
 #include "simulate_stats.hpp"
 
 namespace bihuan::cli {
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 
 struct SimulateOptions {
   sim::RunOptions run;
-  std::string city_dir, behaviour_file, json_file, html_file;
+  std::string city_dir, behaviour_file, json_file, html_file, csv_dir;
   std::vector<std::string> townships;
   bool compliant = false, nosync = false, keep = false, quiet = false;
 };
@@ -123,6 +124,7 @@ void run_simulate(SimulateOptions o) {
   stats["city"]["businesses"] = city.businesses.size();
   stats["city"]["bindings"] = city.bindings.size();
   stats["city"]["cadres"] = city.cadres.size();
+  stats["headline"] = sim::headline(city, stats, o.run.end);
 
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -154,6 +156,7 @@ void run_simulate(SimulateOptions o) {
     std::ofstream(o.json_file, std::ios::binary | std::ios::trunc) << stats.dump(1) << "\n";
   if (!o.html_file.empty())
     std::ofstream(o.html_file, std::ios::binary | std::ios::trunc) << sim::html_report(stats);
+  if (!o.csv_dir.empty()) sim::write_csv(stats, o.csv_dir);
   if (temp && !o.keep)
     fs::remove_all(o.run.data_dir);
   else
@@ -189,6 +192,9 @@ void add_simulate(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the summary line");
   cmd->add_option("--json", o->json_file, "Write the statistics as JSON");
   cmd->add_option("--html", o->html_file, "Write a self-contained HTML report");
+  cmd->add_option("--csv", o->csv_dir,
+                  "Write the report's tables as CSV files into this directory (headline.csv, "
+                  "periods.csv, townships.csv)");
   cmd->add_option("--workflows", o->run.workflows_dir,
                   "The food-safety definitions (default: nearest workflows/food-safety)");
   cmd->add_option("--calendars", o->run.calendars_dir,

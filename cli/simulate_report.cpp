@@ -1,10 +1,15 @@
 // Printing the simulated year's statistics: text tables and the self-contained HTML report
 // with inline SVG charts (simulate_stats.hpp). Reads only the statistics document.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
+#include <stdexcept>
 #include <sstream>
 
 #include "output.hpp"
+#include "simulate_headline.hpp"
 #include "simulate_stats.hpp"
 
 namespace bihuan::cli::sim {
@@ -15,6 +20,18 @@ std::string pct(const json& v) {
   char b[16];
   std::snprintf(b, sizeof b, "%.1f%%", v.get<double>() * 100);
   return b;
+}
+// A whole percent, for the labels written over bars (narrow enough not to collide).
+std::string pct0(double v) { return std::to_string(static_cast<int>(v * 100 + 0.5)) + "%"; }
+// The smallest of 1, 2, 5 x 10^k at or above `v`: a count axis's top, in 4 whole steps.
+double nice_top(double v) {
+  double step = 1;
+  while (step * 4 < v) {
+    if (step * 2 * 4 >= v) return step * 2 * 4;
+    if (step * 5 * 4 >= v) return step * 5 * 4;
+    step *= 10;
+  }
+  return step * 4;
 }
 std::string num(const json& v) {
   if (v.is_null()) return "-";
@@ -69,30 +86,38 @@ std::string bars(const std::string& title, const std::vector<std::string>& label
   const char* colours[] = {"#2b6cb0", "#38a169", "#dd6b20", "#805ad5"};
   bool slanted = false;  // long labels (township names) are written at an angle
   for (const auto& l : labels) slanted = slanted || display_width(l) > 10;
-  int w = 80 + int(labels.size()) * (int(series.size()) * 26 + 24), h = slanted ? 330 : 260,
-      base = 210;
+  if (!percent) max = nice_top(max);  // counts: whole-number ticks, fitted to the data
+  const int pitch = 30;                 // per bar: wide enough for "100%" or "9999"
+  int legend = 50;  // the legend's width, below the bars: the chart is at least as wide
+  for (const auto& sr : series) legend += 16 + int(display_width(sr.first)) * 6 + 20;
+  int w = std::max(legend, 80 + int(labels.size()) * (int(series.size()) * pitch + 24)),
+      h = slanted ? 330 : 260, base = 210;
   std::ostringstream s;
   s << "<figure><figcaption>" << esc(title) << "</figcaption><svg viewBox='0 0 " << w << " " << h
-    << "' width='" << w << "' height='" << h << "' role='img'>";
+    << "' width='" << w << "' height='" << h
+    << "' style='max-width:100%;height:auto' role='img'>";
   for (int g = 0; g <= 4; ++g) {
     int y = base - g * 45;
     s << "<line x1='40' x2='" << w << "' y1='" << y << "' y2='" << y
-      << "' stroke='#ddd'/><text x='36' y='" << y + 4 << "' text-anchor='end' font-size='10'>"
-      << (percent ? std::to_string(g * 25) + "%" : num(json(max * g / 4))) << "</text>";
+      << "' stroke='#ddd'/><text class='tick' x='36' y='" << y + 4
+      << "' text-anchor='end' font-size='10'>"
+      << (percent ? std::to_string(g * 25) + "%"
+                  : std::to_string(static_cast<long long>(max * g / 4 + 0.5)))
+      << "</text>";
   }
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    int x0 = 50 + int(i) * (int(series.size()) * 26 + 24);
+    int x0 = 50 + int(i) * (int(series.size()) * pitch + 24);
     for (std::size_t k = 0; k < series.size(); ++k) {
       double v = series[k].second[i], hgt = max > 0 ? std::min(1.0, v / max) * 180 : 0;
-      int x = x0 + int(k) * 26;
-      s << "<rect x='" << x << "' y='" << base - hgt << "' width='22' height='" << hgt << "' fill='"
+      int x = x0 + int(k) * pitch;
+      std::string shown = percent ? pct0(v) : std::to_string(static_cast<long long>(v + 0.5));
+      s << "<rect x='" << x << "' y='" << base - hgt << "' width='26' height='" << hgt << "' fill='"
         << colours[k % 4] << "'><title>" << esc(series[k].first) << ": "
-        << (percent ? pct(json(v)) : num(json(v))) << "</title></rect>";
-      s << "<text x='" << x + 11 << "' y='" << base - hgt - 3
-        << "' text-anchor='middle' font-size='9'>" << (percent ? pct(json(v)) : num(json(v)))
-        << "</text>";
+        << (percent ? pct(json(v)) : shown) << "</title></rect>";
+      s << "<text class='value' x='" << x + 13 << "' y='" << base - hgt - 3
+        << "' text-anchor='middle' font-size='9'>" << shown << "</text>";
     }
-    int lx = x0 + int(series.size()) * 13;
+    int lx = x0 + int(series.size()) * pitch / 2;
     if (slanted)
       s << "<text x='" << lx << "' y='" << base + 14
         << "' text-anchor='end' font-size='11' transform='rotate(-35 " << lx << " " << base + 14
@@ -113,6 +138,62 @@ std::string bars(const std::string& title, const std::vector<std::string>& label
 }
 
 double val(const json& v) { return v.is_number() ? v.get<double>() : 0.0; }
+
+std::string count(const json& v) { return v.is_number_integer() ? num(v) : "0"; }
+// "n / of (rate)" with the rate to one decimal; "-" for the rate when `of` is 0.
+std::string part(const json& n, const json& of) {
+  double d = val(of);
+  return count(n) + " / " + count(of) + " (" + (d > 0 ? pct(json(val(n) / d)) : "-") + ")";
+}
+
+// The headline block (simulate_headline.hpp), in the order of the office's own report.
+std::string headline_html(const json& hl) {
+  std::ostringstream h;
+  const json& b = hl["businesses"];
+  const json& c = hl["cadres"];
+  h << "<section id='headline'><h2>年度要点 / Headline</h2><table class='headline'>";
+  auto line = [&](const std::string& key, const std::string& zh_en, const std::string& value) {
+    h << "<tr data-key='" << key << "'><th>" << esc(zh_en) << "</th><td>" << esc(value)
+      << "</td></tr>";
+  };
+  line("businesses", "包保主体 Businesses",
+       count(b["total"]) + " 家：A 级 " + count(b["byGrade"]["A"]) + " · B 级 " +
+           count(b["byGrade"]["B"]) + " · C 级 " + count(b["byGrade"]["C"]) + " · D 级 " +
+           count(b["byGrade"]["D"]) + "（期内注销 closed " + count(b["closedInSpan"]) + "）");
+  line("cadres", "包保干部 Cadres",
+       count(c["total"]) + " 人次：州级 " + count(c["byLevel"]["prefecture"]) + " · 县级 B " +
+           count(c["byLevel"]["city"]) + " · 乡镇级 C " + count(c["byLevel"]["township"]) +
+           " · 村级 D " + count(c["byLevel"]["village"]) + "；期末在岗 serving " +
+           count(c["serving"]));
+  for (const auto& n : c["notes"])
+    h << "<tr class='note'><th></th><td>" << esc(n.value("zh", "")) << "<br><small>"
+      << esc(n.value("en", "")) << "</small></td></tr>";
+  line("units", "责任清单已备案 Units' lists filed",
+       part(hl["units"]["listsFiled"], hl["units"]["listsDue"]) + "，责任单位 units " +
+           count(hl["units"]["total"]));
+  line("lettersSigned", "承诺书已签署 Letters signed",
+       part(hl["letters"]["signed"], hl["letters"]["required"]));
+  line("lettersFiled", "承诺书已备案 Letters filed (accepted by the office)",
+       part(hl["letters"]["filed"], hl["letters"]["required"]));
+  for (const auto& p : hl["supervision"])
+    line("coverage", "督导覆盖 Supervision " + p["period"].get<std::string>(),
+         "已走访 visited " + part(p["visited"], p["due"]) + "；按时 on time " +
+             part(p["visitedOnTime"], p["due"]) + "；豁免 exempted " + count(p["exempted"]));
+  const json& pr = hl["problems"];
+  line("problems", "督导发现问题 Problems found", count(pr["found"]));
+  line("closed", "已整改销号 Rectified and closed", part(pr["closed"], pr["found"]));
+  line("closedOnTime", "按期整改 Rectified on time", part(pr["closedOnTime"], pr["found"]));
+  line("rechecked", "回头看复查 Re-checked", part(pr["rechecked"], pr["found"]));
+  line("reopened", "复查重开 Reopened", part(pr["reopened"], pr["found"]));
+  line("escalated", "逾期上报 Escalated", part(pr["escalated"], pr["found"]));
+  std::string others;
+  for (const auto& [src, n] : pr["otherSources"].items())
+    others += (others.empty() ? "" : " · ") + src + " " + count(n["found"]) + "（销号 closed " +
+              count(n["closed"]) + "）";
+  if (!others.empty()) line("otherSources", "其他来源问题 Problems from other sources", others);
+  h << "</table></section>\n";
+  return h.str();
+}
 
 }  // namespace
 
@@ -147,14 +228,17 @@ std::string html_report(const json& st) {
     return v;
   };
   std::ostringstream h;
-  h << "<!doctype html><html lang='zh'><head><meta charset='utf-8'><title>食品安全包保年度模拟 / "
+  h << "<!doctype html><html lang='zh'><head><meta charset='utf-8'><meta name='viewport' "
+       "content='width=device-width,initial-scale=1'><title>食品安全包保年度模拟 / "
        "Food-safety year simulated</title>"
        "<style>body{font-family:system-ui,'Noto Sans CJK "
        "SC',sans-serif;margin:2em;color:#222}table{border-collapse:collapse;"
        "font-size:13px}td,th{border:1px solid #ccc;padding:3px "
        "7px;text-align:right}th:first-child,td:first-child{text-align:left}"
        "figure{display:inline-block;margin:1em 2em 1em "
-       "0}figcaption{font-weight:600;margin-bottom:4px}.ok{color:#2f855a}.bad{color:#c53030}"
+       "0;max-width:100%}.scroll{overflow-x:auto;max-width:100%}table.headline td{text-align:"
+       "left}table.headline th{text-align:left;font-weight:600}dd{margin:0 0 .6em 1.5em;color:#555}"
+       "@media (max-width:600px){body{margin:.6em}h1{font-size:1.3em}}figcaption{font-weight:600;margin-bottom:4px}.ok{color:#2f855a}.bad{color:#c53030}"
        "</style></head><body>\n";
   h << "<h1>格尔木市食品安全包保：模拟年度统计 <small>/ Golmud food-safety guarantee scheme: the "
        "simulated year</small></h1>\n";
@@ -163,6 +247,7 @@ std::string html_report(const json& st) {
     << st["city"]["businesses"] << " 家主体 businesses, " << st["city"]["cadres"]
     << " 名干部 cadres. 所有数字均来自引擎查询与历史 / every figure comes from the engine's "
        "queries and history.</p>\n";
+  if (st.contains("headline")) h << headline_html(st["headline"]);
   h << bars("督导完成率与按时率 / Supervision completion and on-time rate", periods,
             {{"完成 completion", series("supervisionCompletion")},
              {"按时 on time", series("supervisionOnTime")}});
@@ -173,14 +258,14 @@ std::string html_report(const json& st) {
   h << bars("发现问题与销号 / Problems found and closed", periods,
             {{"发现 found", series("problemsFound")}, {"销号 closed", series("problemsClosed")}},
             maxp, false);
-  std::vector<std::string> levels = {"city", "township", "village"};
+  std::vector<std::string> levels = {"prefecture", "city", "township", "village"};
   std::vector<double> lc, lo;
   for (const auto& l : levels) {
     lc.push_back(val(city["year"][l]["supervisionCompletion"]));
     lo.push_back(val(city["year"][l]["supervisionOnTime"]));
   }
   h << bars("按干部层级（全年）/ By cadre level, whole span",
-            {"县级 B (city)", "乡镇级 C", "村级 D"},
+            {"州级 A", "县级 B", "乡镇级 C", "村级 D"},
             {{"完成 completion", lc}, {"按时 on time", lo}});
   std::vector<std::string> names;
   std::vector<double> tc, tcl;
@@ -193,7 +278,7 @@ std::string html_report(const json& st) {
   h << bars(
       "各乡镇（街道）全年督导完成率与问题销号率 / Townships: completion and closure, whole span",
       names, {{"督导完成 completion", tc}, {"问题销号 closure", tcl}});
-  h << "<h2>分期统计 / By period (全部层级 all levels)</h2><table><tr>";
+  h << "<h2>分期统计 / By period (全部层级 all levels)</h2><div class='scroll'><table><tr>";
   for (const auto& c : kHeader) h << "<th>" << esc(c) << "</th>";
   h << "</tr>";
   auto table_row = [&](const std::string& name, const json& m) {
@@ -202,7 +287,8 @@ std::string html_report(const json& st) {
     h << "</tr>\n";
   };
   for (const auto& p : st["periods"]) table_row(p, city[p.get<std::string>()]["all"]);
-  h << "</table><h2>乡镇 → 村（全年）/ Townships and villages, whole span</h2><table><tr>";
+  h << "</table></div><h2>乡镇 → 村（全年）/ Townships and villages, whole span</h2><div "
+       "class='scroll'><table><tr>";
   for (const auto& c : kHeader) h << "<th>" << esc(c) << "</th>";
   h << "</tr>";
   for (const auto& t : st["townships"]) {
@@ -211,12 +297,76 @@ std::string html_report(const json& st) {
       table_row("    " + v["name"].get<std::string>(), v["byPeriod"]["year"]["all"]);
   }
   table_row("= " + st["city"]["name"].get<std::string>(), city["year"]["all"]);
-  h << "</table><h2>自检 / Self-checks</h2><ul>";
+  h << "</table></div><h2>自检 / Self-checks</h2><ul>";
   for (const auto& [name, o] : st["oracles"].items())
     h << "<li class='" << (o.value("ok", false) ? "ok" : "bad") << "'>" << esc(name) << ": "
       << (o.value("ok", false) ? "通过 ok" : "未通过 FAILED") << "</li>";
-  h << "</ul></body></html>\n";
+  h << "</ul><h2 id='definitions'>指标说明 / What each figure means</h2><dl>";
+  for (const auto& d : metric_definitions())
+    h << "<dt data-key='" << d["key"].get<std::string>() << "'>" << esc(d["zh"].get<std::string>())
+      << "</dt><dd>" << esc(d["en"].get<std::string>()) << "</dd>";
+  h << "</dl></body></html>\n";
   return h.str();
+}
+
+namespace {
+
+// One CSV field: quoted when it holds a comma, quote or line break; a leading = + - @ is
+// written after a quote mark so that no spreadsheet takes it for a formula.
+std::string csv_field(const json& v) {
+  std::string t = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+  if (!t.empty() && (t[0] == '=' || t[0] == '+' || t[0] == '@' || (t[0] == '-' && !v.is_number())))
+    t = "'" + t;
+  if (t.find_first_of(",\"\r\n") == std::string::npos) return t;
+  std::string q = "\"";
+  for (char c : t) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+void write_file(const std::filesystem::path& path, const std::vector<std::vector<json>>& rows) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << "\xEF\xBB\xBF";  // a BOM: spreadsheet programs then read UTF-8
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) out << (i ? "," : "") << csv_field(r[i]);
+    out << "\r\n";
+  }
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+}  // namespace
+
+void write_csv(const json& st, const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  if (st.contains("headline")) {
+    std::vector<std::vector<json>> rows = {{"metric", "value"}};
+    const json flat = st["headline"].flatten();  // kept: items() refers into it
+    for (const auto& [pointer, v] : flat.items()) rows.push_back({pointer, v});
+    write_file(fs::path(dir) / "headline.csv", rows);
+  }
+  const json& city = st["city"]["byPeriod"];
+  std::vector<std::string> fields;
+  for (const auto& [k, v] : city["year"]["all"].items()) fields.push_back(k);
+  auto header = [&](std::vector<json> first) {
+    for (const auto& f : fields) first.push_back(f);
+    return first;
+  };
+  auto values = [&](std::vector<json> first, const json& m) {
+    for (const auto& f : fields) first.push_back(m.contains(f) ? m[f] : json());
+    return first;
+  };
+  std::vector<std::vector<json>> periods = {header({"period", "level"})};
+  for (const auto& p : st["periods"])
+    for (const auto& l : st["levels"])
+      periods.push_back(values({p, l}, city[p.get<std::string>()][l.get<std::string>()]));
+  write_file(fs::path(dir) / "periods.csv", periods);
+  std::vector<std::vector<json>> places = {header({"township", "village", "name"})};
+  for (const auto& t : st["townships"]) {
+    places.push_back(values({t["id"], "", t["name"]}, t["byPeriod"]["year"]["all"]));
+    for (const auto& v : t["villages"])
+      places.push_back(values({t["id"], v["id"], v["name"]}, v["byPeriod"]["year"]["all"]));
+  }
+  write_file(fs::path(dir) / "townships.csv", places);
 }
 
 }  // namespace bihuan::cli::sim

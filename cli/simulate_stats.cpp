@@ -16,7 +16,7 @@ constexpr std::int64_t kDayMs = 24 * 3600 * 1000;
 struct Counts {
   std::int64_t due = 0, exempted = 0, completed = 0, completed_late = 0, visited = 0;
   std::int64_t problems = 0, closed = 0, reopened = 0, rectify_overdue = 0, escalated = 0,
-               close_ms = 0;
+               close_ms = 0, rechecked = 0, closed_on_time = 0;
   std::int64_t letters = 0, signed_ = 0, filed = 0, lists = 0, lists_accepted = 0;
   std::int64_t daily = 0, daily_on_time = 0, daily_late = 0, daily_missed = 0;
   void add(const Counts& o) {
@@ -24,6 +24,7 @@ struct Counts {
         completed_late += o.completed_late;
     visited += o.visited, problems += o.problems, closed += o.closed, reopened += o.reopened;
     rectify_overdue += o.rectify_overdue, escalated += o.escalated, close_ms += o.close_ms;
+    rechecked += o.rechecked, closed_on_time += o.closed_on_time;
     letters += o.letters, signed_ += o.signed_, filed += o.filed, lists += o.lists;
     lists_accepted += o.lists_accepted, daily += o.daily, daily_on_time += o.daily_on_time;
     daily_late += o.daily_late, daily_missed += o.daily_missed;
@@ -56,6 +57,9 @@ json to_json(const Counts& c) {
           {"problemsFound", c.problems},
           {"problemsClosed", c.closed},
           {"closureRate", rate(c.closed, c.problems)},
+          {"problemsClosedOnTime", c.closed_on_time},
+          {"onTimeRectificationRate", rate(c.closed_on_time, c.problems)},
+          {"problemsRechecked", c.rechecked},
           {"overdueRectifications", c.rectify_overdue},
           {"problemsReopened", c.reopened},
           {"reopenRate", rate(c.reopened, c.problems)},
@@ -202,6 +206,8 @@ json compute(const Engine& engine, const std::string& end,
     tally.add(w.period, w.level, w.township, w.village, [&](Counts& c) {
       ++c.problems;
       if (closed) ++c.closed, c.close_ms += took;
+      if (closed && !d.value("rectifyOverdue", false)) ++c.closed_on_time;
+      if (d.contains("recheckedAt")) ++c.rechecked;
       if (d.value("reopenCount", 0) > 0) ++c.reopened;
       if (d.value("rectifyOverdue", false)) ++c.rectify_overdue;
       if (d.contains("escalatedAt")) ++c.escalated;

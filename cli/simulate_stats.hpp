@@ -33,4 +33,10 @@ void print_tables(const json& stats, std::ostream& out);
 // A self-contained HTML report (inline SVG charts, Chinese + English labels, no network).
 std::string html_report(const json& stats);
 
+// The same tables as CSV files in `dir` (made if needed), UTF-8 with a BOM and CRLF lines:
+// headline.csv (JSON Pointer of each headline figure, value), periods.csv (the city per
+// period and cadre level, one column per figure), townships.csv (each township and
+// village for the whole span). Throws std::runtime_error when a file cannot be written.
+void write_csv(const json& stats, const std::string& dir);
+
 }  // namespace bihuan::cli::sim
