@@ -14,8 +14,8 @@
 #include "commands.hpp"
 #include "definitions_io.hpp"
 #include "simulate_city.hpp"
-#include "simulate_run.hpp"
 #include "simulate_headline.hpp"
+#include "simulate_run.hpp"
 #include "simulate_stats.hpp"
 
 namespace bihuan::cli {
@@ -115,6 +115,11 @@ void run_simulate(SimulateOptions o) {
   stats["preset"] = o.compliant ? "compliant" : "default";
   stats["townshipFilter"] = o.townships;
   stats["daily"] = o.run.daily;
+  stats["steps"] = {{"actions", report.actions},
+                    {"refused", report.refused},
+                    {"refusals", report.refusals},
+                    {"moot", report.moot},
+                    {"moots", report.moots}};
   if (o.run.daily)
     stats["selfManagement"] = {{"daily", report.daily_records},
                                {"weekly", report.weekly_records},
@@ -137,13 +142,19 @@ void run_simulate(SimulateOptions o) {
                             : std::string())
             << " to " << o.run.end << " in " << report.seconds << " s ("
             << (o.run.durable ? "durable" : "nosync") << "): " << report.actions << " actor steps ("
-            << report.refused << " refused), " << report.notifications << " notifications, "
-            << report.queries << " data-source queries; " << report.moments << " moments, "
-            << report.commits << " commits, " << report.timers_fired << " timers; peak RSS "
-            << ru.ru_maxrss / 1024 << " MiB\n";
+            << report.refused << " refused, " << report.moot << " moot: the task had ended), "
+            << report.notifications << " notifications, " << report.queries
+            << " data-source queries; " << report.moments << " moments, " << report.commits
+            << " commits, " << report.timers_fired << " timers; peak RSS " << ru.ru_maxrss / 1024
+            << " MiB\n";
   if (!o.quiet && report.refused) {
     std::cout << "refused steps:";
     for (const auto& [what, n] : report.refusals) std::cout << " " << what << " " << n << ";";
+    std::cout << "\n";
+  }
+  if (!o.quiet && report.moot) {
+    std::cout << "moot steps (the task had ended):";
+    for (const auto& [what, n] : report.moots) std::cout << " " << what << " " << n << ";";
     std::cout << "\n";
   }
   bool oracles_ok = true;

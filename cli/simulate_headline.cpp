@@ -22,13 +22,20 @@ json headline(const demo::City& city, const json& stats, const std::string& end)
   // Cadres: everyone who held a binding in the span, by level; those serving at the end;
   // replacements (a cadre who took over from one who left) explain the difference.
   json levels = {{"prefecture", 0}, {"city", 0}, {"township", 0}, {"village", 0}};
+  json serving_levels = levels;
   std::int64_t serving = 0, replacements = 0;
+  std::int64_t all = 0;
   for (const auto& c : city.cadres) {
+    if (!c.start_at.empty() && c.start_at > end) continue;  // took office after the span
+    ++all;
     if (levels.contains(c.level)) levels[c.level] = levels[c.level].get<std::int64_t>() + 1;
-    if (c.end_at.empty() || c.end_at > end) ++serving;
+    if (c.end_at.empty() || c.end_at > end) {
+      ++serving;
+      if (levels.contains(c.level))
+        serving_levels[c.level] = serving_levels[c.level].get<std::int64_t>() + 1;
+    }
     if (!c.replaces.empty()) ++replacements;
   }
-  const std::int64_t all = static_cast<std::int64_t>(city.cadres.size());
   const json& year = stats["city"]["byPeriod"]["year"]["all"];
   json periods = json::array();
   for (const auto& p : stats["periods"]) {
@@ -43,6 +50,38 @@ json headline(const demo::City& city, const json& stats, const std::string& end)
                        {"coverage", m["coverage"]},
                        {"onTime", m["supervisionOnTime"]}});
   }
+  // Shortfalls, each with its reason: what stands between a figure and 100%.
+  json shortfalls = json::array();
+  auto gap = [&](std::int64_t n, const std::string& key, const std::string& zh,
+                 const std::string& en) {
+    if (n > 0)
+      shortfalls.push_back({{"key", key},
+                            {"count", n},
+                            {"zh", std::to_string(n) + " " + zh},
+                            {"en", std::to_string(n) + " " + en}});
+  };
+  gap(count_of(year, "lettersRequired") - count_of(year, "lettersSigned"), "lettersUnsigned",
+      "份承诺书尚未由干部签署", "letters not yet signed by their cadre");
+  gap(count_of(year, "lettersSigned") - count_of(year, "lettersFiled"), "lettersNotFiled",
+      "份已签署的承诺书尚未被办公室接受备案（待审或被退回）",
+      "signed letters not yet accepted for filing by the office (waiting, or returned)");
+  gap(count_of(year, "listsDue") - count_of(year, "listsAccepted"), "listsNotFiled",
+      "份责任清单尚未审核通过", "responsibility lists not yet accepted");
+  for (const auto& p : periods) {
+    std::string period = p["period"];
+    gap(p["due"].get<std::int64_t>() - p["visited"].get<std::int64_t>(), "notVisited/" + period,
+        "个包保关系在 " + period + " 期内未走访（期末仍未完成）",
+        "bindings not visited in " + period + " (still open at its end)");
+    gap(p["visited"].get<std::int64_t>() - p["visitedOnTime"].get<std::int64_t>(),
+        "visitedLate/" + period, "次 " + period + " 督导在期限后完成",
+        "visits of " + period + " completed after the deadline");
+  }
+  gap(count_of(year, "problemsFound") - count_of(year, "problemsClosed"), "problemsOpen",
+      "个问题截至期末尚未销号", "problems still open at the end");
+  gap(count_of(year, "overdueRectifications"), "problemsOverdue", "个问题超过整改期限",
+      "problems passed their rectification deadline");
+  gap(count_of(year, "problemsReopened"), "problemsReopened", "个问题复查未通过而重新整改",
+      "problems reopened when their re-check failed");
   std::int64_t prefecture = levels["prefecture"];
   json notes = json::array();
   if (replacements)
@@ -59,33 +98,34 @@ json headline(const demo::City& city, const json& stats, const std::string& end)
          {"en", std::to_string(prefecture) +
                     " prefecture cadres guarantee the grade A businesses (outside the city's "
                     "B/C/D levels)"}});
-  return {
-      {"businesses",
-       {{"total", city.businesses.size()}, {"byGrade", grades}, {"closedInSpan", closed}}},
-      {"cadres",
-       {{"total", all},
-        {"serving", serving},
-        {"replacements", replacements},
-        {"byLevel", levels},
-        {"notes", notes}}},
-      {"units",
-       {{"total", city.units.size()},
-        {"listsDue", count_of(year, "listsDue")},
-        {"listsFiled", count_of(year, "listsAccepted")}}},
-      {"letters",
-       {{"required", count_of(year, "lettersRequired")},
-        {"signed", count_of(year, "lettersSigned")},
-        {"filed", count_of(year, "lettersFiled")}}},
-      {"supervision", periods},
-      {"problems",
-       {{"found", count_of(year, "problemsFound")},
-        {"closed", count_of(year, "problemsClosed")},
-        {"closedOnTime", count_of(year, "problemsClosedOnTime")},
-        {"overdue", count_of(year, "overdueRectifications")},
-        {"rechecked", count_of(year, "problemsRechecked")},
-        {"reopened", count_of(year, "problemsReopened")},
-        {"escalated", count_of(year, "problemsEscalated")},
-        {"otherSources", stats.value("problemsBySource", json::object())}}}};
+  return {{"businesses",
+           {{"total", city.businesses.size()}, {"byGrade", grades}, {"closedInSpan", closed}}},
+          {"cadres",
+           {{"total", all},
+            {"serving", serving},
+            {"servingByLevel", serving_levels},
+            {"replacements", replacements},
+            {"byLevel", levels},
+            {"notes", notes}}},
+          {"units",
+           {{"total", city.units.size()},
+            {"listsDue", count_of(year, "listsDue")},
+            {"listsFiled", count_of(year, "listsAccepted")}}},
+          {"letters",
+           {{"required", count_of(year, "lettersRequired")},
+            {"signed", count_of(year, "lettersSigned")},
+            {"filed", count_of(year, "lettersFiled")}}},
+          {"supervision", periods},
+          {"problems",
+           {{"found", count_of(year, "problemsFound")},
+            {"closed", count_of(year, "problemsClosed")},
+            {"closedOnTime", count_of(year, "problemsClosedOnTime")},
+            {"overdue", count_of(year, "overdueRectifications")},
+            {"rechecked", count_of(year, "problemsRechecked")},
+            {"reopened", count_of(year, "problemsReopened")},
+            {"escalated", count_of(year, "problemsEscalated")},
+            {"otherSources", stats.value("problemsBySource", json::object())}}},
+          {"shortfalls", shortfalls}};
 }
 
 const json& metric_definitions() {

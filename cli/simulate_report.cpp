@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 
 #include "output.hpp"
 #include "simulate_headline.hpp"
@@ -87,15 +87,14 @@ std::string bars(const std::string& title, const std::vector<std::string>& label
   bool slanted = false;  // long labels (township names) are written at an angle
   for (const auto& l : labels) slanted = slanted || display_width(l) > 10;
   if (!percent) max = nice_top(max);  // counts: whole-number ticks, fitted to the data
-  const int pitch = 30;                 // per bar: wide enough for "100%" or "9999"
+  const int pitch = 30;               // per bar: wide enough for "100%" or "9999"
   int legend = 50;  // the legend's width, below the bars: the chart is at least as wide
   for (const auto& sr : series) legend += 16 + int(display_width(sr.first)) * 6 + 20;
   int w = std::max(legend, 80 + int(labels.size()) * (int(series.size()) * pitch + 24)),
       h = slanted ? 330 : 260, base = 210;
   std::ostringstream s;
   s << "<figure><figcaption>" << esc(title) << "</figcaption><svg viewBox='0 0 " << w << " " << h
-    << "' width='" << w << "' height='" << h
-    << "' style='max-width:100%;height:auto' role='img'>";
+    << "' width='" << w << "' height='" << h << "' style='max-width:100%;height:auto' role='img'>";
   for (int g = 0; g <= 4; ++g) {
     int y = base - g * 45;
     s << "<line x1='40' x2='" << w << "' y1='" << y << "' y2='" << y
@@ -160,11 +159,11 @@ std::string headline_html(const json& hl) {
        count(b["total"]) + " 家：A 级 " + count(b["byGrade"]["A"]) + " · B 级 " +
            count(b["byGrade"]["B"]) + " · C 级 " + count(b["byGrade"]["C"]) + " · D 级 " +
            count(b["byGrade"]["D"]) + "（期内注销 closed " + count(b["closedInSpan"]) + "）");
-  line("cadres", "包保干部 Cadres",
-       count(c["total"]) + " 人次：州级 " + count(c["byLevel"]["prefecture"]) + " · 县级 B " +
-           count(c["byLevel"]["city"]) + " · 乡镇级 C " + count(c["byLevel"]["township"]) +
-           " · 村级 D " + count(c["byLevel"]["village"]) + "；期末在岗 serving " +
-           count(c["serving"]));
+  const json& sv = c["servingByLevel"];
+  line("cadres", "包保干部（期末在岗）Cadres serving",
+       count(c["serving"]) + " 人：州级 " + count(sv["prefecture"]) + " · 县级 B " +
+           count(sv["city"]) + " · 乡镇级 C " + count(sv["township"]) + " · 村级 D " +
+           count(sv["village"]) + "（期内共 " + count(c["total"]) + " 人次 in the span）");
   for (const auto& n : c["notes"])
     h << "<tr class='note'><th></th><td>" << esc(n.value("zh", "")) << "<br><small>"
       << esc(n.value("en", "")) << "</small></td></tr>";
@@ -191,7 +190,13 @@ std::string headline_html(const json& hl) {
     others += (others.empty() ? "" : " · ") + src + " " + count(n["found"]) + "（销号 closed " +
               count(n["closed"]) + "）";
   if (!others.empty()) line("otherSources", "其他来源问题 Problems from other sources", others);
-  h << "</table></section>\n";
+  h << "</table><h3>差距与原因 / Shortfalls and why</h3><ul id='shortfalls'>";
+  for (const auto& g : hl["shortfalls"])
+    h << "<li data-key='" << esc(g["key"].get<std::string>()) << "'>"
+      << esc(g["zh"].get<std::string>()) << " <small>/ " << esc(g["en"].get<std::string>())
+      << "</small></li>";
+  if (hl["shortfalls"].empty()) h << "<li class='ok'>无 / none: every figure is at 100%</li>";
+  h << "</ul></section>\n";
   return h.str();
 }
 
@@ -238,7 +243,9 @@ std::string html_report(const json& st) {
        "figure{display:inline-block;margin:1em 2em 1em "
        "0;max-width:100%}.scroll{overflow-x:auto;max-width:100%}table.headline td{text-align:"
        "left}table.headline th{text-align:left;font-weight:600}dd{margin:0 0 .6em 1.5em;color:#555}"
-       "@media (max-width:600px){body{margin:.6em}h1{font-size:1.3em}}figcaption{font-weight:600;margin-bottom:4px}.ok{color:#2f855a}.bad{color:#c53030}"
+       "@media "
+       "(max-width:600px){body{margin:.6em}h1{font-size:1.3em}}figcaption{font-weight:600;margin-"
+       "bottom:4px}.ok{color:#2f855a}.bad{color:#c53030}"
        "</style></head><body>\n";
   h << "<h1>格尔木市食品安全包保：模拟年度统计 <small>/ Golmud food-safety guarantee scheme: the "
        "simulated year</small></h1>\n";

@@ -250,9 +250,14 @@ void Sim::flush() {
     for (auto& p : items) {
       ++report_.actions;
       if (!p.result.ok()) {
-        ++report_.refused;
-        ++report_.refusals[(p.is_start ? "start " + p.start.definition : p.event.event) + ": " +
-                           to_string(p.result.error)];
+        std::string what = (p.is_start ? "start " + p.start.definition : p.event.event) + ": " +
+                           to_string(p.result.error);
+        // Moot, not refused: the task ended (or was never made) before the actor's step
+        // landed, as when a person acts on a task another finished meanwhile.
+        bool moot = !p.is_start && (p.result.error == StepError::instance_ended ||
+                                    p.result.error == StepError::not_found);
+        ++(moot ? report_.moot : report_.refused);
+        ++(moot ? report_.moots : report_.refusals)[what];
       }
       if (p.then) p.then(p.result);
     }

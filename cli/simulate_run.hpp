@@ -54,6 +54,10 @@ struct RunReport {
   // Refused steps by "event: error" (expected: re-binding or exempting a task that has
   // already ended, superseding a filed letter, acting on a task that was exempted).
   std::map<std::string, std::uint64_t> refusals;
+  // Steps on a task that had ended, or was never made, by the time they landed (an actor
+  // acting on a finished task): counted apart, not as refusals.
+  std::uint64_t moot = 0;
+  std::map<std::string, std::uint64_t> moots;
 };
 
 RunReport run(const demo::City& city, const RunOptions& options);

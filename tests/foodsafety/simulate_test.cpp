@@ -223,6 +223,86 @@ TEST_F(SimulateTest, CompliantActorsReproduceTheReportsHundredPercentShape) {
   }
   EXPECT_EQ(st["city"]["byPeriod"]["2022R1"]["all"]["listFilingRate"], 1.0);
   EXPECT_EQ(st["city"]["byPeriod"]["2023Q2"]["all"]["reopenRate"], 0.0);
+  // The headline in the report's shape: every letter signed and filed, every unit's list
+  // filed, Q2 fully covered; the only shortfall a partial period after the run's end.
+  const json& hl = st["headline"];
+  EXPECT_EQ(hl["letters"]["signed"], hl["letters"]["required"]);
+  EXPECT_EQ(hl["letters"]["filed"], hl["letters"]["required"]);
+  EXPECT_GT(hl["letters"]["required"].get<int>(), 0);
+  EXPECT_EQ(hl["units"]["listsFiled"], hl["units"]["listsDue"]);
+  EXPECT_EQ(hl["units"]["listsDue"], hl["units"]["total"]) << "one list per unit";
+  EXPECT_EQ(hl["businesses"]["total"], st["city"]["businesses"]);
+  json q2;
+  for (const auto& p : hl["supervision"])
+    if (p["period"] == "2023Q2") q2 = p;
+  ASSERT_TRUE(q2.is_object());
+  EXPECT_EQ(q2["visited"], q2["due"]);
+  EXPECT_EQ(q2["coverage"], 1.0);
+  for (const auto& g : hl["shortfalls"]) {
+    std::string key = g["key"];
+    EXPECT_TRUE(key.ends_with("/2023Q3") || key == "problemsOpen") << g.dump();
+  }
+}
+
+// The whole seeded city, compliant, to mid-July 2023: the headline reproduces the Golmud
+// report's figures (DOMAIN §7): 2,397 businesses A4/B21/C59/D2313, 429 city cadres
+// (16/36/377) plus the prefecture's 3 for grade A, 71 of 71 units' lists, every letter
+// signed and filed, Q2 covered 100%.
+TEST_F(SimulateTest, TheCompliantCityReproducesTheGolmudHeadline) {
+  std::string d = fresh();
+  ASSERT_EQ(simulate(d, " --compliant --nosync --end 2023-07-15T00:00:00+08:00"), 0)
+      << slurp(d + "/out.txt");
+  json hl = json::parse(slurp(d + "/stats.json"))["headline"];
+  EXPECT_EQ(hl["businesses"]["total"], 2397);
+  EXPECT_EQ(hl["businesses"]["byGrade"], json({{"A", 4}, {"B", 21}, {"C", 59}, {"D", 2313}}));
+  EXPECT_EQ(hl["cadres"]["servingByLevel"],
+            json({{"prefecture", 3}, {"city", 16}, {"township", 36}, {"village", 377}}));
+  EXPECT_EQ(hl["cadres"]["total"].get<int>(), 432 + hl["cadres"]["replacements"].get<int>())
+      << "the span's count differs by the replacements, and the note says so";
+  EXPECT_FALSE(hl["cadres"]["notes"].empty());
+  EXPECT_EQ(hl["units"]["total"], 71);
+  EXPECT_EQ(hl["units"]["listsFiled"], 71);
+  EXPECT_EQ(hl["letters"]["signed"], hl["letters"]["required"]);
+  EXPECT_EQ(hl["letters"]["filed"], hl["letters"]["required"]);
+  for (const auto& p : hl["supervision"])
+    if (p["period"] != "2023Q3") {
+      EXPECT_EQ(p["visited"], p["due"]) << p.dump();
+      EXPECT_EQ(p["visitedOnTime"], p["due"]) << p.dump();
+    }
+}
+
+// The default preset falls short, and the headline says where and why: each shortfall a
+// count with its reason, and the counts add up to the figures they explain.
+TEST_F(SimulateTest, TheDefaultPresetsShortfallsAreListedWithTheirReasons) {
+  std::string d = fresh();
+  ASSERT_EQ(simulate(d, std::string(kQuick) + " --nosync --csv " + d + "/csv"), 0)
+      << slurp(d + "/out.txt");
+  json st = json::parse(slurp(d + "/stats.json"));
+  const json& hl = st["headline"];
+  std::map<std::string, json> gaps;
+  for (const auto& g : hl["shortfalls"]) gaps[g["key"]] = g;
+  ASSERT_FALSE(gaps.empty());
+  for (const auto& [key, g] : gaps) {
+    EXPECT_GT(g["count"].get<int>(), 0) << key;
+    EXPECT_FALSE(g["zh"].get<std::string>().empty()) << key;
+    EXPECT_FALSE(g["en"].get<std::string>().empty()) << key;
+  }
+  int unsigned_letters =
+      gaps.count("lettersUnsigned") ? gaps["lettersUnsigned"]["count"].get<int>() : 0;
+  int unfiled = gaps.count("lettersNotFiled") ? gaps["lettersNotFiled"]["count"].get<int>() : 0;
+  EXPECT_EQ(hl["letters"]["required"].get<int>() - unsigned_letters - unfiled,
+            hl["letters"]["filed"].get<int>());
+  for (const auto& p : hl["supervision"]) {
+    std::string key = "notVisited/" + p["period"].get<std::string>();
+    int missed = gaps.count(key) ? gaps[key]["count"].get<int>() : 0;
+    EXPECT_EQ(p["due"].get<int>() - missed, p["visited"].get<int>()) << key;
+  }
+  EXPECT_TRUE(gaps.count("visitedLate/2023Q2")) << "the default preset visits some late";
+  // The same figures in the CSV export.
+  std::string head = slurp(d + "/csv/headline.csv");
+  EXPECT_EQ(head.substr(0, 3), "\xEF\xBB\xBF") << "a BOM";
+  EXPECT_NE(head.find("/letters/filed," + hl["letters"]["filed"].dump() + "\r\n"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -50,9 +50,8 @@ class RetentionFilesTest : public bihuan::testing::EngineTest {
     AttachmentOptions o;
     o.orphan_after = std::chrono::hours(24);
     store_ = std::make_shared<AttachmentStore>(dir_, o);
-    set_attachment_check(*engine_, [s = store_, c = clock_](const std::string& a) {
-      return s->claim(a, c->now());
-    });
+    set_attachment_check(
+        *engine_, [s = store_, c = clock_](const std::string& a) { return s->claim(a, c->now()); });
     set_attachment_store(*engine_, store_);
   }
   std::string upload(std::size_t pad) {
@@ -74,9 +73,8 @@ class RetentionFilesTest : public bihuan::testing::EngineTest {
   // The server's sweep, a day and an hour on.
   std::size_t sweep_a_day_later() {
     clock_->set(clock_->now() + std::chrono::hours(25));
-    return store_->sweep_orphans(clock_->now(), [this](const std::string& a) {
-      return attachment_named(*engine_, a);
-    });
+    return store_->sweep_orphans(
+        clock_->now(), [this](const std::string& a) { return attachment_named(*engine_, a); });
   }
   std::string closed_case(const std::vector<std::string>& photos, const std::string& scan = {}) {
     json data = json::object();
@@ -206,8 +204,8 @@ TEST_F(RetentionFilesTest, ReleasedButNotRemovedKeepsTheFilesUntilTheArchiveIsFi
   // Undo the removal: restore, and forget that the archive was recorded.
   ASSERT_TRUE(restore_archive(*engine_, rep.archives[0]).error.empty());
   reopen_after_raw_edit([&](storage::Txn& txn) {
-    ASSERT_EQ(txn.del(storage::Db::meta, "archive/" + fs::path(rep.archives[0]).filename().string()),
-              0);
+    ASSERT_EQ(
+        txn.del(storage::Db::meta, "archive/" + fs::path(rep.archives[0]).filename().string()), 0);
   });
   attach();
   ASSERT_TRUE(store_->release(a, clock_->now(), nullptr));

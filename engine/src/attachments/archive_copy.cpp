@@ -83,10 +83,10 @@ bool AttachmentStore::export_file(const std::string& data_dir, const AttachmentS
   if (fs::exists(to / *hex, ec)) return true;  // copied by an earlier batch
   std::string bytes, record, why;
   if (store) {
-    if (!store->read(address, bytes, &why))
-      return failed(error, why.empty() ? "not stored" : why);
+    if (!store->read(address, bytes, &why)) return failed(error, why.empty() ? "not stored" : why);
     auto info = store->stat(address);
-    record = record_of(info ? *info : AttachmentInfo{std::string(address), bytes.size(), {}, {}, {}});
+    record =
+        record_of(info ? *info : AttachmentInfo{std::string(address), bytes.size(), {}, {}, {}});
   } else {
     const fs::path root = fs::path(data_dir) / "attachments";
     if (std::string kept = marked_store(root); !kept.empty())
@@ -129,10 +129,12 @@ bool AttachmentStore::import_file(const std::string& data_dir, const AttachmentS
   const fs::path from = file_dir(src, *hex);
   std::string bytes, record, why;
   if (!read_stored(from / *hex, bytes, why))
-    return failed(error, why.empty() ? "not in the archive's files (no " + (from / *hex).string() + ")" : why);
+    return failed(error, why.empty()
+                             ? "not in the archive's files (no " + (from / *hex).string() + ")"
+                             : why);
   if (sha256_hex_of(bytes) != *hex)
-    return failed(error, "the archived copy " + (from / *hex).string() +
-                             " no longer hashes to its address");
+    return failed(
+        error, "the archived copy " + (from / *hex).string() + " no longer hashes to its address");
   if (!read_all(from / (*hex + ".json"), record))
     record = record_of({std::string(address), bytes.size(), {}, {}, {}});
   try {
