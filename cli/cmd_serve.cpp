@@ -73,7 +73,7 @@ std::string find_upward(const std::string& name, const std::string& must_contain
 }
 
 // Every definition file under `dirs` (JSON objects with "id" and "states"), sorted;
-// schema/ and calendars/ folders are skipped.
+// schema/, calendars/ and policies/ (bihuan simulate --compare) folders are skipped.
 std::vector<std::string> definition_files(const std::vector<std::string>& dirs) {
   std::vector<std::string> files;
   for (const auto& d : dirs) {
@@ -85,7 +85,8 @@ std::vector<std::string> definition_files(const std::vector<std::string>& dirs) 
     for (auto it = fs::recursive_directory_iterator(d, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       auto name = it->path().filename().string();
-      if (it->is_directory() && (name == "schema" || name == "calendars" || name[0] == '.')) {
+      if (it->is_directory() &&
+          (name == "schema" || name == "calendars" || name == "policies" || name[0] == '.')) {
         it.disable_recursion_pending();
         continue;
       }

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "definitions_io.hpp"
 #include "simulate_city.hpp"
+#include "simulate_compare.hpp"
 #include "simulate_headline.hpp"
 #include "simulate_run.hpp"
 #include "simulate_stats.hpp"
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 
 struct SimulateOptions {
   sim::RunOptions run;
-  std::string city_dir, behaviour_file, json_file, html_file, csv_dir;
+  std::string city_dir, behaviour_file, json_file, html_file, csv_dir, compare_file;
   std::vector<std::string> townships;
   bool compliant = false, nosync = false, keep = false, quiet = false;
 };
@@ -57,6 +58,16 @@ void run_simulate(SimulateOptions o) {
     if (!in || doc.is_discarded()) return fail(o.behaviour_file + ": not a readable JSON file");
     if (auto e = sim::from_json(doc, o.run.behaviour); !e.empty())
       return fail(o.behaviour_file + ": " + e);
+  }
+  // A policy to compare with (--compare), checked before anything runs.
+  json policy;
+  if (!o.compare_file.empty()) {
+    std::ifstream in(o.compare_file);
+    std::stringstream s;
+    s << in.rdbuf();
+    policy = json::parse(s.str(), nullptr, false);
+    if (!in || policy.is_discarded()) return fail(o.compare_file + ": not a readable JSON file");
+    if (auto e = sim::check_policy(policy, o.compare_file); !e.empty()) return fail(e);
   }
   // The run and the statistics both stand on --end: refuse a bad one before either.
   auto end = parse_time(o.run.end);
@@ -93,43 +104,93 @@ void run_simulate(SimulateOptions o) {
   std::map<std::string, std::string> labels;
   for (const auto& r : city.regions) labels[r.id] = r.name;
 
-  sim::RunReport report = sim::run(city, o.run);
-  if (!report.error.empty()) return fail(report.error);
-  json stats;
-  {
-    // Statistics from the data directory the run left behind, read at the run's end: a
-    // real clock would fire every timer due between then and today while they are read
-    // (a rectification deadline after the end turned overdue in some runs, not others).
-    Problems p;
-    EngineOptions eo;
-    eo.data_dir = o.run.data_dir + "/engine";
-    eo.clock = std::make_shared<VirtualClock>(*end);
-    eo.calendars = std::make_shared<Calendars>(find_calendars({o.run.calendars_dir}, ".", p));
-    auto engine = Engine::open(eo, p);
-    if (!engine) return fail("cannot reopen " + eo.data_dir);
-    stats = sim::compute(*engine, o.run.end, labels);
-    engine->close();
+  // One run into run.data_dir and its statistics: "" or what failed.
+  auto measure = [&](const sim::RunOptions& run, sim::RunReport& report,
+                     json& stats) -> std::string {
+    report = sim::run(city, run);
+    if (!report.error.empty()) return report.error;
+    {
+      // Statistics from the data directory the run left behind, read at the run's end: a
+      // real clock would fire every timer due between then and today while they are read
+      // (a rectification deadline after the end turned overdue in some runs, not others).
+      Problems p;
+      EngineOptions eo;
+      eo.data_dir = run.data_dir + "/engine";
+      eo.clock = std::make_shared<VirtualClock>(*end);
+      eo.calendars = std::make_shared<Calendars>(find_calendars({run.calendars_dir}, ".", p));
+      auto engine = Engine::open(eo, p);
+      if (!engine) return "cannot reopen " + eo.data_dir;
+      stats = sim::compute(*engine, run.end, labels);
+      engine->close();
+    }
+    stats["seed"] = run.seed;
+    stats["behaviour"] = sim::to_json(run.behaviour);
+    stats["preset"] = o.compliant ? "compliant" : "default";
+    stats["townshipFilter"] = o.townships;
+    stats["daily"] = run.daily;
+    stats["steps"] = {{"actions", report.actions},
+                      {"refused", report.refused},
+                      {"refusals", report.refusals},
+                      {"moot", report.moot},
+                      {"moots", report.moots}};
+    if (run.daily)
+      stats["selfManagement"] = {{"daily", report.daily_records},
+                                 {"weekly", report.weekly_records},
+                                 {"weeklyFiled", report.weekly_filed},
+                                 {"monthly", report.monthly_records},
+                                 {"monthlyHeld", report.monthly_held}};
+    stats["city"]["businesses"] = city.businesses.size();
+    stats["city"]["bindings"] = city.bindings.size();
+    stats["city"]["cadres"] = city.cadres.size();
+    stats["headline"] = sim::headline(city, stats, run.end);
+    stats["steps"]["byRole"] = report.steps_by_role;
+    return {};
+  };
+  const bool comparing = !o.compare_file.empty();
+  sim::RunOptions base_run = o.run, variant_run = o.run;
+  if (comparing) {
+    // The policy's definitions first: a patch that does not apply stops before any run.
+    base_run.data_dir = o.run.data_dir + "/baseline";
+    variant_run.data_dir = o.run.data_dir + "/variant";
+    variant_run.workflows_dir = o.run.data_dir + "/variant-workflows";
+    if (fs::exists(o.run.data_dir) && !fs::is_empty(o.run.data_dir))
+      return fail(o.run.data_dir + " is not empty (the simulation needs a fresh data directory)");
+    if (auto e = sim::patched_workflows(o.run.workflows_dir, policy, variant_run.workflows_dir,
+                                        o.compare_file);
+        !e.empty()) {
+      fs::remove_all(o.run.data_dir);
+      return fail(e);
+    }
+    if (policy.contains("behaviour")) sim::from_json(policy["behaviour"], variant_run.behaviour);
   }
-  stats["seed"] = o.run.seed;
-  stats["behaviour"] = sim::to_json(o.run.behaviour);
-  stats["preset"] = o.compliant ? "compliant" : "default";
-  stats["townshipFilter"] = o.townships;
-  stats["daily"] = o.run.daily;
-  stats["steps"] = {{"actions", report.actions},
-                    {"refused", report.refused},
-                    {"refusals", report.refusals},
-                    {"moot", report.moot},
-                    {"moots", report.moots}};
-  if (o.run.daily)
-    stats["selfManagement"] = {{"daily", report.daily_records},
-                               {"weekly", report.weekly_records},
-                               {"weeklyFiled", report.weekly_filed},
-                               {"monthly", report.monthly_records},
-                               {"monthlyHeld", report.monthly_held}};
-  stats["city"]["businesses"] = city.businesses.size();
-  stats["city"]["bindings"] = city.bindings.size();
-  stats["city"]["cadres"] = city.cadres.size();
-  stats["headline"] = sim::headline(city, stats, o.run.end);
+  sim::RunReport report;
+  json stats;
+  if (auto e = measure(base_run, report, stats); !e.empty()) return fail(e);
+  if (comparing) {
+    sim::RunReport variant_report;
+    json variant;
+    if (auto e = measure(variant_run, variant_report, variant); !e.empty()) return fail(e);
+    json rows = sim::compare(stats, report, variant, variant_report);
+    std::string name = policy.value("name", o.compare_file);
+    sim::print_compare(rows, name, std::cout);
+    if (!o.json_file.empty())
+      std::ofstream(o.json_file, std::ios::binary | std::ios::trunc) << json{{"policy", policy},
+                                                                             {"comparison", rows},
+                                                                             {"baseline", stats},
+                                                                             {"variant", variant}}
+                                                                            .dump(1)
+                                                                     << "\n";
+    if (!o.html_file.empty())  // the variant's own report
+      std::ofstream(o.html_file, std::ios::binary | std::ios::trunc) << sim::html_report(variant);
+    if (temp && !o.keep)
+      fs::remove_all(o.run.data_dir);
+    else
+      std::cout << "data directory: " << o.run.data_dir << "\n";
+    for (const json* st : {&stats, &variant})
+      for (const auto& [n, check] : (*st)["oracles"].items())
+        if (!check.value("ok", false)) exit_code = 1;
+    return;
+  }
 
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -203,6 +264,9 @@ void add_simulate(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the summary line");
   cmd->add_option("--json", o->json_file, "Write the statistics as JSON");
   cmd->add_option("--html", o->html_file, "Write a self-contained HTML report");
+  cmd->add_option("--compare", o->compare_file,
+                  "Run the year twice, as shipped and under this policy (JSON: name, "
+                  "definitions: {id: [JSON Patch]}, behaviour), and print the differences");
   cmd->add_option("--csv", o->csv_dir,
                   "Write the report's tables as CSV files into this directory (headline.csv, "
                   "periods.csv, townships.csv)");

@@ -249,6 +249,10 @@ void Sim::flush() {
     }
     for (auto& p : items) {
       ++report_.actions;
+      if (p.result.ok()) {
+        const Actor& a = p.is_start ? p.start.actor : p.event.actor;
+        ++report_.steps_by_role[a.roles.empty() ? std::string("-") : a.roles.front()];
+      }
       if (!p.result.ok()) {
         std::string what = (p.is_start ? "start " + p.start.definition : p.event.event) + ": " +
                            to_string(p.result.error);

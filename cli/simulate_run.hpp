@@ -58,6 +58,8 @@ struct RunReport {
   // acting on a finished task): counted apart, not as refusals.
   std::uint64_t moot = 0;
   std::map<std::string, std::uint64_t> moots;
+  // Steps applied, by the acting person's first role (CADRE, ADMIN, ...): the workload.
+  std::map<std::string, std::uint64_t> steps_by_role;
 };
 
 RunReport run(const demo::City& city, const RunOptions& options);

@@ -345,3 +345,50 @@ TEST_F(SimulateTest, WeeklyAndMonthlyRecordsRunBesideTheDailyOnes) {
   EXPECT_EQ(out.find("hold:"), std::string::npos) << "no refused minutes: " << out;
   EXPECT_EQ(out.find("submit: actor"), std::string::npos) << out;
 }
+
+// --compare: the same township and seed under the shipped definitions and under a policy
+// (5 working days instead of 7 for a minor problem): the visits are the same, the
+// rectification figures move, and the policy's patch reached the variant's definitions.
+TEST_F(SimulateTest, ComparingAPolicyShowsWhatItChanges) {
+  std::string d = fresh();
+  ASSERT_EQ(simulate(d,
+                     " --townships T07 --end 2023-12-31T00:00:00+08:00 --seed 7 --nosync "
+                     "--keep --compare " BIHUAN_SOURCE_DIR
+                     "/workflows/food-safety/policies/minor-5-days.json"),
+            0)
+      << slurp(d + "/out.txt");
+  std::string out = slurp(d + "/out.txt");
+  EXPECT_NE(out.find("政策对比 Policy comparison: 5 working days"), std::string::npos) << out;
+  json doc = json::parse(slurp(d + "/stats.json"));
+  std::map<std::string, json> rows;
+  for (const auto& r : doc["comparison"]) rows[r["key"]] = r;
+  EXPECT_EQ(rows["coverage"]["difference"], 0.0) << "the visits do not change";
+  EXPECT_EQ(rows["problemsFound"]["difference"], 0.0);
+  EXPECT_GT(rows["overdueRectifications"]["difference"].get<double>(), 0.0)
+      << "a shorter deadline is missed more often";
+  EXPECT_LT(rows["onTimeRectificationRate"]["difference"].get<double>(), 0.0);
+  EXPECT_TRUE(rows.count("cadreSteps"));
+  EXPECT_EQ(doc["baseline"]["city"]["byPeriod"]["year"]["all"]["overdueRectifications"],
+            rows["overdueRectifications"]["baseline"]);
+  std::string problem = slurp(d + "/run/variant-workflows/problem.json");
+  EXPECT_NE(problem.find("\"P5D\""), std::string::npos);
+  EXPECT_EQ(problem.find("\"P7D\""), std::string::npos);
+}
+
+TEST_F(SimulateTest, ABadPolicyIsRefusedWithItsPointerBeforeAnythingRuns) {
+  std::string d = fresh();
+  auto refused = [&](const std::string& policy, const std::string& expected) {
+    std::ofstream(d + "/policy.json") << policy;
+    EXPECT_EQ(simulate(d, " --townships T07 --nosync --compare " + d + "/policy.json"), 1)
+        << policy;
+    std::string out = slurp(d + "/out.txt");
+    EXPECT_NE(out.find(expected), std::string::npos) << out;
+  };
+  refused(R"({"name": "x", "deadline": 5})", "policy.json: /deadline: unknown member");
+  refused(R"({"behaviour": {"reopen": "often"}})", "policy.json: /behaviour: ");
+  refused(R"({"definitions": {"food-safety.nothing": []}})",
+          "policy.json: /definitions/food-safety.nothing: no definition with that id");
+  refused(R"({"definitions": {"food-safety.problem": [
+            {"op": "test", "path": "/version", "value": 999}]}})",
+          "policy.json: /definitions/food-safety.problem/0: the operation does not apply");
+}
