@@ -177,6 +177,7 @@ class Sim {
   void evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from);
   void daily(std::int64_t day);
   void weekly(std::int64_t day, const std::string& date);
+  std::int64_t daily_start_ = -1;  // RunOptions::daily_from's day, when it is given
   void monthly(std::int64_t day, const std::string& month, const std::string& month_end);
   // Whether the business files this record, late, or misses it (the daily rates; the
   // sloppy businesses carry most misses): 0 on time, 1 late, 2 missed.
@@ -361,7 +362,10 @@ void Sim::setup() {
     if (!b.closed_on.empty() && ms(iso(b.closed_on)) < end_)
       at(ms(iso(b.closed_on)) + 9 * kHour, [this, &b] { closure(b); });
   if (o_.daily) {
-    std::int64_t day = ms(iso("2023-01-01T00:00:00+08:00"));
+    std::int64_t day =
+        std::max(ms(iso("2023-01-01T00:00:00+08:00")),
+                 ms(iso(o_.daily_from.empty() ? "2023-01-01T00:00:00+08:00" : o_.daily_from)));
+    if (!o_.daily_from.empty()) daily_start_ = day;  // a late start opens its week and month
     for (; day < std::min(end_, ms(iso("2024-01-01T00:00:00+08:00"))); day += kDay)
       at(day, [this, day] { daily(day); });
   }
@@ -774,8 +778,10 @@ void Sim::daily(std::int64_t day) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-  if (tm.tm_wday == 1) weekly(day, date);
-  if (tm.tm_mday == 1) {
+  // The first day of the records (daily_from) also opens its week's and month's records.
+  const bool first = day == daily_start_;
+  if (tm.tm_wday == 1 || first) weekly(day, date);
+  if (tm.tm_mday == 1 || first) {
     char month[8], next[40];
     std::strftime(month, sizeof month, "%Y-%m", &tm);
     int y = tm.tm_year + 1900 + (tm.tm_mon == 11), m = tm.tm_mon == 11 ? 1 : tm.tm_mon + 2;

@@ -40,6 +40,7 @@ struct RunOptions {
   // The self-management records of every open business: daily, weekly (each Monday) and
   // monthly (each month's first day), filed by the behaviour's daily rates.
   bool daily = false;
+  std::string daily_from;  // the first day of those records ("" = 2023-01-01)
   Behaviour behaviour;
 };
 

@@ -68,6 +68,16 @@ TEST_F(ServerTest, DemoCityEachTokenSeesAndDoesOnlyItsOwn) {
   std::vector<json> all = list_all(admin, sup);
   ASSERT_GT(all.size(), 1000u);
   EXPECT_EQ(stats_total(admin, sup), all.size());
+  // The businesses' own records of the week before the demo's moment (2023-02-22..28):
+  // seven days of daily records, the weekly reports of that week and the next Monday's
+  // (27 February), and the minutes of February and of March (1 March, 00:00).
+  const std::size_t daily = stats_total(admin, "food-safety.daily-record"),
+                    weekly = stats_total(admin, "food-safety.weekly-report"),
+                    monthly = stats_total(admin, "food-safety.monthly-minutes");
+  EXPECT_GT(daily, 6 * 2300u);
+  EXPECT_LT(daily, 8 * 2400u);
+  EXPECT_GT(weekly, 2 * 2300u);
+  EXPECT_GT(monthly, 2 * 2300u);
 
   // The township office: exactly the instances at or below its unit, in lists and counts.
   const std::string town_unit = who["township-office"]["attrs"]["unit"];
