@@ -278,9 +278,34 @@ TEST_F(EngineTest, NotificationTemplatesSeeEveryMemberTheyNameAndRenderFreshEach
   EXPECT_EQ(out[1].body["text"], "乙||u<1>|2||off|");
 }
 
+// A member a "set" adds is checked on its own against additionalProperties (a schema, or
+// absent: anything), with the same verdict as a whole check.
+TEST_F(EngineTest, ANewMemberIsCheckedAgainstAdditionalPropertiesByMemberOrWhole) {
+  for (bool by_member : {true, false}) {
+    json d = json::parse(R"({"id": "t.extra", "initial": "A",
+      "dataSchema": {"type": "object", "properties": {"n": {"type": "integer"}},
+                     "additionalProperties": {"type": "string"}},
+      "states": {"A": {"on": {
+        "put": {"roles": ["USER"], "target": "A", "set": {"/free": {"var": "event.payload.v"}}},
+        "stop": {"roles": ["USER"], "target": "END"}}},
+        "END": {"type": "final", "outcome": "done"}}})");
+    d["version"] = by_member ? 1 : 2;
+    if (!by_member) d["dataSchema"]["minProperties"] = 0;  // a root keyword: checked whole
+    deploy(d.dump());
+    EXPECT_EQ(engine_->definition("t.extra")->data_schema_by_member, by_member);
+    auto id = start("t.extra", {{"n", 1}}).instance->id;
+    auto bad = send(id, "put", {{"v", 7}});
+    EXPECT_EQ(bad.error, StepError::data_invalid);
+    EXPECT_EQ(bad.details["problems"][0]["pointer"], "/data/free") << bad.details.dump();
+    EXPECT_TRUE(send(id, "put", {{"v", "seven"}}).ok());
+    EXPECT_EQ(engine_->get(id)->data, json({{"n", 1}, {"free", "seven"}}));
+  }
+}
+
 // After a "set", only the members it changed are checked again when the dataSchema root
-// allows it; a new member, or a root with other keywords, is checked whole. Either way
-// the refusal names the same pointer and applies nothing.
+// allows it (a new declared member too); a new undeclared member under
+// additionalProperties: false, or a root with other keywords, is checked whole. Either
+// way the refusal names the same pointer and applies nothing.
 TEST_F(EngineTest, DataSchemaIsCheckedByMemberOrWholeWithTheSameVerdict) {
   const char* def = R"({"id": "t.members", "version": 1, "initial": "A",
     "dataSchema": {"type": "object", "required": ["n"], "additionalProperties": false,

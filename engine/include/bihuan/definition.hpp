@@ -113,7 +113,8 @@ class Definition {
   std::shared_ptr<const JsonSchema> data_schema;
   // dataSchema split by top-level member, when its root is a plain object schema (only
   // type, properties, required, additionalProperties and annotations; no $ref): a step
-  // whose "set" changed only members that already existed then re-checks just those.
+  // whose "set" changed only existing members, or added ones the root admits (declared,
+  // or under additionalProperties), then re-checks just those (runtime/step.cpp, take).
   std::map<std::string, std::shared_ptr<const JsonSchema>, std::less<>> data_member_schemas;
   std::shared_ptr<const JsonSchema> data_extra_schema;  // additionalProperties, when a schema
   bool data_schema_by_member = false;

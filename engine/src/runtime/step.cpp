@@ -19,6 +19,19 @@ namespace {
 
 constexpr int kMaxSpawnDepth = 16;
 
+// Whether the dataSchema root (split by member: Definition::data_schema_by_member) lets a
+// member the data does not have yet be checked on its own: it is declared, or
+// additionalProperties is a schema, absent or true.
+bool admits_new_member(const Definition& def, const std::string& m) {
+  if (def.data_member_schemas.count(m) || def.data_extra_schema) return true;
+  const json* ds = def.source.is_object() && def.source.contains("dataSchema")
+                       ? &def.source["dataSchema"]
+                       : nullptr;
+  if (!ds || !ds->is_object()) return false;
+  auto extra = ds->find("additionalProperties");
+  return extra == ds->end() || *extra == true;
+}
+
 // The files a step's start data or payload names ({pointer, address}), in the reference
 // index with the step (runtime/attachment_refs.hpp).
 void refer_to(Unit& u, std::uint64_t id,
@@ -378,6 +391,9 @@ void Step::check_data(const InstanceRecord& r, const Definition& def,
   if (!def.data_schema) return;
   Problems p;
   bool ok = true;
+  if (members)  // a member the step's actions removed again: the whole data, to be sure
+    for (const auto& m : *members)
+      if (!r.data.contains(m)) members = nullptr;
   if (members) {
     for (const auto& m : *members) {
       auto it = def.data_member_schemas.find(m);
@@ -687,15 +703,17 @@ void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& 
   r.updated_ms = ms(b_.now);
   if (def.uses_instance) ctx["instance"]["version"] = r.version;
   // Data changes only through "set" (each recorded in `changes`); unchanged data was
-  // valid when it was last written, against the same definition version. When every
-  // member "set" touches exists already, only those members are checked again (the root
-  // allows it: Definition::data_schema_by_member).
+  // valid when it was last written, against the same definition version. When the root
+  // allows it (Definition::data_schema_by_member), only the members "set" touches are
+  // checked again: an existing one, or a new one the root admits (declared, or under
+  // additionalProperties); adding a member cannot break the root's `required`. A new
+  // member the root does not declare while refusing others is checked whole (refused).
   std::set<std::string> members;
   bool by_member = def.data_schema_by_member && data_of(ctx).is_object();
   for (const auto& [ptr, rule] : tr.set) {
     if (!by_member) break;
     auto m = first_member(ptr);
-    by_member = m && data_of(ctx).contains(*m);
+    by_member = m && (data_of(ctx).contains(*m) || admits_new_member(def, *m));
     if (by_member) members.insert(std::move(*m));
   }
   json changes = json::array();
