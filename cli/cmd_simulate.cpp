@@ -49,24 +49,26 @@ void run_simulate(SimulateOptions o) {
     std::cerr << "bihuan simulate: " << m << "\n";
     exit_code = 1;
   };
+  // A JSON file an option names; "" or what is wrong with it (file, line:column).
+  auto load = [](const std::string& file, json& out) -> std::string {
+    Problems problems(file);
+    auto doc = load_json_file(file, problems);
+    if (!doc)
+      return problems.items().empty() ? file + ": not readable" : problems.items()[0].to_string();
+    out = std::move(*doc);
+    return {};
+  };
   o.run.behaviour = o.compliant ? sim::compliant() : sim::defaults();
   if (!o.behaviour_file.empty()) {
-    std::ifstream in(o.behaviour_file);
-    std::stringstream s;
-    s << in.rdbuf();
-    json doc = json::parse(s.str(), nullptr, false);
-    if (!in || doc.is_discarded()) return fail(o.behaviour_file + ": not a readable JSON file");
+    json doc;
+    if (auto e = load(o.behaviour_file, doc); !e.empty()) return fail(e);
     if (auto e = sim::from_json(doc, o.run.behaviour); !e.empty())
       return fail(o.behaviour_file + ": " + e);
   }
   // A policy to compare with (--compare), checked before anything runs.
   json policy;
   if (!o.compare_file.empty()) {
-    std::ifstream in(o.compare_file);
-    std::stringstream s;
-    s << in.rdbuf();
-    policy = json::parse(s.str(), nullptr, false);
-    if (!in || policy.is_discarded()) return fail(o.compare_file + ": not a readable JSON file");
+    if (auto e = load(o.compare_file, policy); !e.empty()) return fail(e);
     if (auto e = sim::check_policy(policy, o.compare_file); !e.empty()) return fail(e);
   }
   // The run and the statistics both stand on --end: refuse a bad one before either.

@@ -17,13 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return json::parse(s.str(), nullptr, false);
-}
-
 double number(const json& v) { return v.is_number() ? v.get<double>() : NAN; }
 
 std::string shown(double v, bool rate) {
@@ -70,7 +63,12 @@ std::string patched_workflows(const std::string& from, const json& policy, const
   std::set<std::string> applied;
   for (const auto& e : fs::directory_iterator(from, ec)) {
     if (e.path().extension() != ".json") continue;
-    json doc = read_json(e.path());
+    Problems problems(e.path().string());
+    auto loaded = load_json_file(e.path().string(), problems);
+    if (!loaded)
+      return problems.items().empty() ? e.path().string() + ": not readable"
+                                      : problems.items()[0].to_string();
+    json doc = std::move(*loaded);
     std::string id = doc.is_object() ? doc.value("id", "") : "";
     if (!id.empty() && patches.contains(id)) {
       const json& ops = patches[id];

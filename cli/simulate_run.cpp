@@ -362,10 +362,9 @@ void Sim::setup() {
     if (!b.closed_on.empty() && ms(iso(b.closed_on)) < end_)
       at(ms(iso(b.closed_on)) + 9 * kHour, [this, &b] { closure(b); });
   if (o_.daily) {
-    std::int64_t day =
-        std::max(ms(iso("2023-01-01T00:00:00+08:00")),
-                 ms(iso(o_.daily_from.empty() ? "2023-01-01T00:00:00+08:00" : o_.daily_from)));
-    if (!o_.daily_from.empty()) daily_start_ = day;  // a late start opens its week and month
+    std::int64_t day = ms(iso("2023-01-01T00:00:00+08:00"));
+    if (!o_.daily_from.empty())  // a late start opens its week's and month's records too
+      daily_start_ = day = std::max(day, ms(iso(o_.daily_from)));
     for (; day < std::min(end_, ms(iso("2024-01-01T00:00:00+08:00"))); day += kDay)
       at(day, [this, day] { daily(day); });
   }

@@ -124,17 +124,18 @@ TEST(AttachmentStore, SweepRemovesOnlyOldUnreferencedFilesByTheEnginesClock) {
   auto orphan = store.put(samples::png(4), "u", clock.now());
   clock.advance(Millis(std::chrono::hours(2)));
   auto young = store.put(samples::png(5), "u", clock.now());
-  store.mark_referenced(kept.info.address);
+  // What the engine's reference index answers (attachment_named): a step names `kept`.
+  auto named = [&](const std::string& a) -> std::optional<bool> { return a == kept.info.address; };
 
   clock.advance(Millis(std::chrono::hours(21)));  // 23 h after the first two
-  EXPECT_EQ(store.sweep_orphans(clock.now()), 0u);
+  EXPECT_EQ(store.sweep_orphans(clock.now(), named), 0u);
   clock.advance(Millis(std::chrono::hours(1)));  // 24 h
-  EXPECT_EQ(store.sweep_orphans(clock.now()), 1u);
+  EXPECT_EQ(store.sweep_orphans(clock.now(), named), 1u);
   EXPECT_FALSE(store.stat(orphan.info.address));
   EXPECT_TRUE(store.stat(kept.info.address));
   EXPECT_TRUE(store.stat(young.info.address));
   clock.advance(Millis(std::chrono::hours(2)));
-  EXPECT_EQ(store.sweep_orphans(clock.now()), 1u);
+  EXPECT_EQ(store.sweep_orphans(clock.now(), named), 1u);
   EXPECT_FALSE(store.stat(young.info.address));
   EXPECT_TRUE(store.stat(kept.info.address));
   EXPECT_EQ(store.check(kept.info.address), AttachmentStore::Check::ok);

@@ -13,6 +13,7 @@ Usage: year_report_test.py --cli build/cli/bihuan [--shots DIR]
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,6 @@ def main():
         places = list(csv.DictReader(f))
     check(any(r["township"] == "T07" and r["village"] == "" for r in places)
           and sum(1 for r in places if r["village"]) > 0, "townships.csv: the township and its villages")
-    import shutil
     shutil.rmtree(tmp, ignore_errors=True)
     return verdict(started)
 

@@ -384,6 +384,7 @@ TEST_F(SimulateTest, ABadPolicyIsRefusedWithItsPointerBeforeAnythingRuns) {
     std::string out = slurp(d + "/out.txt");
     EXPECT_NE(out.find(expected), std::string::npos) << out;
   };
+  refused(R"({"name": )", "policy.json:1:");  // not JSON: the file, line and column
   refused(R"({"name": "x", "deadline": 5})", "policy.json: /deadline: unknown member");
   refused(R"({"behaviour": {"reopen": "often"}})", "policy.json: /behaviour: ");
   refused(R"({"definitions": {"food-safety.nothing": []}})",

@@ -149,8 +149,6 @@ class AttachmentStore {
   // with check()).
   static Check check_file(const std::string& data_dir, std::string_view address);
 
-  // A step named the file: it is no longer an orphan candidate. Idempotent.
-  void mark_referenced(std::string_view address);
   // A step names the file (at `now`, the engine's clock): true when it is stored. Its
   // pending marker, if any, is dated `now` again (when older than half of orphan_after),
   // so the sweep looks at it only once the step has long committed or been refused: then

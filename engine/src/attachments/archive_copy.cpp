@@ -27,19 +27,9 @@ fs::path temp_in(const fs::path& dir) {
                 std::to_string(seq++));
 }
 
-std::string record_of(const AttachmentInfo& info) {
-  return json{{"address", info.address},
-              {"size", info.size},
-              {"contentType", info.content_type},
-              {"uploadedBy", info.uploaded_by},
-              {"uploadedAtMs", info.uploaded_at.time_since_epoch().count()}}
-      .dump();
-}
-
 // The pending marker of `hex` under `root` at `now` (replacing one there). Throws.
 void write_marker(const fs::path& root, const std::string& hex, TimePoint now) {
-  install_at(temp_in(root / "tmp"), json{{"at", now.time_since_epoch().count()}}.dump(),
-             root / "pending" / hex);
+  install_at(temp_in(root / "tmp"), marker_text(now), root / "pending" / hex);
 }
 
 bool failed(std::string* error, const std::string& why) {
@@ -86,7 +76,7 @@ bool AttachmentStore::export_file(const std::string& data_dir, const AttachmentS
     if (!store->read(address, bytes, &why)) return failed(error, why.empty() ? "not stored" : why);
     auto info = store->stat(address);
     record =
-        record_of(info ? *info : AttachmentInfo{std::string(address), bytes.size(), {}, {}, {}});
+        record_text(info ? *info : AttachmentInfo{std::string(address), bytes.size(), {}, {}, {}});
   } else {
     const fs::path root = fs::path(data_dir) / "attachments";
     if (std::string kept = marked_store(root); !kept.empty())
@@ -97,7 +87,7 @@ bool AttachmentStore::export_file(const std::string& data_dir, const AttachmentS
     if (!read_stored(from, bytes, why))
       return failed(error, why.empty() ? "not stored (no " + from.string() + ")" : why);
     if (!read_all(file_dir(root, *hex) / (*hex + ".json"), record))
-      record = record_of({std::string(address), bytes.size(), {}, {}, {}});
+      record = record_text({std::string(address), bytes.size(), {}, {}, {}});
   }
   if (sha256_hex_of(bytes) != *hex)
     return failed(error, "corrupt: its bytes no longer hash to its address");
@@ -136,7 +126,7 @@ bool AttachmentStore::import_file(const std::string& data_dir, const AttachmentS
     return failed(
         error, "the archived copy " + (from / *hex).string() + " no longer hashes to its address");
   if (!read_all(from / (*hex + ".json"), record))
-    record = record_of({std::string(address), bytes.size(), {}, {}, {}});
+    record = record_text({std::string(address), bytes.size(), {}, {}, {}});
   try {
     // The marker first, as an upload does: a crash after it leaves an orphan candidate.
     write_marker(root, *hex, now);

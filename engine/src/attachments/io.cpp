@@ -134,4 +134,23 @@ fs::path file_dir(const fs::path& root, const std::string& hex) {
   return root / "sha256" / hex.substr(0, 2) / hex.substr(2, 2);
 }
 
+std::string marker_text(TimePoint at) { return json{{"at", at.time_since_epoch().count()}}.dump(); }
+
+std::optional<TimePoint> marker_time(const fs::path& file) {
+  std::string text;
+  if (!read_all(file, text)) return std::nullopt;
+  auto rec = json::parse(text, nullptr, false);
+  if (!rec.is_object()) return std::nullopt;
+  return TimePoint(Millis(rec.value("at", std::int64_t{0})));
+}
+
+std::string record_text(const AttachmentInfo& info) {
+  return json{{"address", info.address},
+              {"size", info.size},
+              {"contentType", info.content_type},
+              {"uploadedBy", info.uploaded_by},
+              {"uploadedAtMs", info.uploaded_at.time_since_epoch().count()}}
+      .dump();
+}
+
 }  // namespace bihuan::attachment_io

@@ -5,8 +5,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "bihuan/attachments.hpp"
 
 namespace bihuan::attachment_io {
 
@@ -31,5 +34,12 @@ std::string marked_store(const fs::path& root);
 void install_at(const fs::path& tmp, std::string_view bytes, const fs::path& dest);
 // <root>/sha256/ab/cd: where the file <hex> and its record <hex>.json live.
 fs::path file_dir(const fs::path& root, const std::string& hex);
+// A pending marker's text, {"at": ms}, and the time a marker file holds (nullopt: it is
+// not there or not a marker).
+std::string marker_text(TimePoint at);
+std::optional<TimePoint> marker_time(const fs::path& file);
+// A stored file's record (<hex>.json): {address, size, contentType, uploadedBy,
+// uploadedAtMs}.
+std::string record_text(const AttachmentInfo& info);
 
 }  // namespace bihuan::attachment_io

@@ -262,8 +262,7 @@ AttachmentStore::PutResult AttachmentStore::put(AttachmentUpload& upload,
     r.info = {address, u.size, type, uploaded_by, now};
     // The pending marker first: a crash after it leaves an orphan candidate the sweep
     // removes, never an unlisted file.
-    if (!fs::exists(impl_->pending / hex))
-      impl_->install(json{{"at", now.time_since_epoch().count()}}.dump(), impl_->pending / hex);
+    if (!fs::exists(impl_->pending / hex)) impl_->install(marker_text(now), impl_->pending / hex);
     if (const AttachmentFiles* files = impl_->options.files.get()) {
       // The store says when it holds the bytes; the temp file goes with the upload.
       std::string error;
@@ -277,12 +276,7 @@ AttachmentStore::PutResult AttachmentStore::put(AttachmentUpload& upload,
       u.installed = true;
       sync_dir(dir);
     }
-    json rec = {{"address", address},
-                {"size", u.size},
-                {"contentType", type},
-                {"uploadedBy", uploaded_by},
-                {"uploadedAtMs", now.time_since_epoch().count()}};
-    impl_->install(rec.dump(), record);
+    impl_->install(record_text(r.info), record);
     r.status = PutStatus::stored;
   } catch (const std::exception& e) {
     r.status = PutStatus::failed;
@@ -421,24 +415,14 @@ bool AttachmentStore::copy_to(const std::string& dest_dir, std::string* error) c
   return copy_tree(impl_->root, dest_dir, files, error);
 }
 
-void AttachmentStore::mark_referenced(std::string_view address) {
-  auto hex = parse_address(address);
-  if (!hex) return;
-  std::lock_guard lock(impl_->write_mu);
-  if (::unlink((impl_->pending / *hex).c_str()) == 0) sync_dir(impl_->pending);
-}
-
 bool AttachmentStore::claim(std::string_view address, TimePoint now) {
   auto hex = parse_address(address);
   if (!hex) return false;
   std::lock_guard lock(impl_->write_mu);
   if (!stat(address)) return false;
-  std::string text;
-  if (!read_all(impl_->pending / *hex, text)) return true;  // no marker: nothing to date
-  auto rec = json::parse(text, nullptr, false);
-  TimePoint at(Millis(rec.is_object() ? rec.value("at", std::int64_t{0}) : 0));
-  if (now - at > impl_->options.orphan_after / 2)
-    impl_->install(json{{"at", now.time_since_epoch().count()}}.dump(), impl_->pending / *hex);
+  auto at = marker_time(impl_->pending / *hex);
+  if (at && now - *at > impl_->options.orphan_after / 2)  // no marker: nothing to date
+    impl_->install(marker_text(now), impl_->pending / *hex);
   return true;
 }
 
@@ -450,12 +434,8 @@ std::size_t AttachmentStore::sweep_orphans(TimePoint now, const Referenced& refe
   for (const auto& entry : fs::directory_iterator(impl_->pending, ec)) {
     std::string hex = entry.path().filename().string();
     if (!parse_address("sha256:" + hex)) continue;
-    std::string text;
-    if (!read_all(entry.path(), text)) continue;
-    auto rec = json::parse(text, nullptr, false);
-    if (!rec.is_object()) continue;
-    TimePoint at(Millis(rec.value("at", std::int64_t{0})));
-    if (now - at < impl_->options.orphan_after) continue;
+    auto at = marker_time(entry.path());
+    if (!at || now - *at < impl_->options.orphan_after) continue;
     std::error_code rm;
     if (referenced) {
       std::optional<bool> named = referenced("sha256:" + hex);

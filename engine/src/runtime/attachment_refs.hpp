@@ -39,17 +39,25 @@ int put_attachment_refs(T& txn, std::uint64_t instance, const std::vector<std::s
   return 0;
 }
 
-// The addresses ("sha256:<hex>") instance `instance` names, in digest order.
+// The 32-byte digests of the files instance `instance` names, in digest order.
 template <class T>
-std::vector<std::string> attachment_refs_of(T& txn, std::uint64_t instance, int& rc) {
+std::vector<std::string> attachment_digests_of(T& txn, std::uint64_t instance, int& rc) {
   std::vector<std::string> out;
   const std::string prefix = attref_by_instance(instance, {});
   auto cur = txn.cursor(storage::Db::attref);
   for (bool on = cur->seek(prefix); on && cur->key().substr(0, prefix.size()) == prefix;
        on = cur->next())
-    if (cur->key().size() == prefix.size() + 32)
-      out.push_back("sha256:" + storage::hex(cur->key().substr(prefix.size())));
+    if (cur->key().size() == prefix.size() + 32) out.emplace_back(cur->key().substr(prefix.size()));
   rc = cur->status();
+  return out;
+}
+
+// The same as addresses ("sha256:<hex>").
+template <class T>
+std::vector<std::string> attachment_refs_of(T& txn, std::uint64_t instance, int& rc) {
+  std::vector<std::string> out;
+  for (const auto& d : attachment_digests_of(txn, instance, rc))
+    out.push_back("sha256:" + storage::hex(d));
   return out;
 }
 
@@ -57,10 +65,9 @@ std::vector<std::string> attachment_refs_of(T& txn, std::uint64_t instance, int&
 template <class T>
 int drop_attachment_refs(T& txn, std::uint64_t instance) {
   int rc = 0;
-  for (const auto& a : attachment_refs_of(txn, instance, rc)) {
-    auto d = attref_digest(a);
-    if ((rc = txn.del(storage::Db::attref, attref_by_address(*d, instance)))) return rc;
-    if ((rc = txn.del(storage::Db::attref, attref_by_instance(instance, *d)))) return rc;
+  for (const auto& d : attachment_digests_of(txn, instance, rc)) {
+    if ((rc = txn.del(storage::Db::attref, attref_by_address(d, instance)))) return rc;
+    if ((rc = txn.del(storage::Db::attref, attref_by_instance(instance, d)))) return rc;
   }
   return rc;
 }

@@ -4,6 +4,7 @@
 #include "runtime/access_index.hpp"
 #include "runtime/archive.hpp"
 #include "runtime/attachment_refs.hpp"
+#include "runtime/chain_walk.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/outbox_state.hpp"
 #include "runtime/record.hpp"
@@ -159,18 +160,11 @@ int upgrade_5_to_6(storage::Txn& txn, std::string* error) {
     if (!rec) continue;
     std::set<std::string> named;
     for (auto& a : attachment_addresses(rec->data)) named.insert(std::move(a));
-    std::uint64_t key = rec->last_entry;
-    for (std::uint64_t n = 0; key != 0 && n < rec->version; ++n) {  // a broken chain stops
-      auto v = txn.get(Db::hist, be64(key), rc);
-      if (rc) return rc;
-      auto stored = v ? split_history_value(*v) : std::nullopt;
-      if (!stored || stored->instance != rec->id) break;
-      if (auto e = history_from_bytes(stored->sealed))
+    rc = walk_chain(txn, *rec, [&](std::uint64_t, std::string_view sealed) {  // up to a break
+      if (auto e = history_from_bytes(sealed))
         for (auto& a : attachment_addresses(e->to_json(utc))) named.insert(std::move(a));
-      if (stored->prev_entry >= key) break;
-      key = stored->prev_entry;
-    }
-    if ((rc = put_attachment_refs(txn, rec->id, {named.begin(), named.end()}))) return rc;
+    });
+    if (rc || (rc = put_attachment_refs(txn, rec->id, {named.begin(), named.end()}))) return rc;
   }
   return cur->status();
 }

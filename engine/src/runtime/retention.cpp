@@ -12,6 +12,7 @@
 #include "bihuan/attachments.hpp"
 #include "runtime/archive.hpp"
 #include "runtime/attachment_refs.hpp"
+#include "runtime/chain_walk.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/idempotency.hpp"
 #include "runtime/record.hpp"
@@ -132,19 +133,11 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
     }
     InstanceRecord rec = std::move(*decoded);
     // Its history, newest first along the links.
-    std::uint64_t key = rec.last_entry;
-    for (std::uint64_t n = 0; key != 0 && n < rec.version; ++n) {
-      auto v = b.txn.get(Db::hist, be64(key), rc);
-      if (rc) {
-        b.note(rc);
-        return {};
-      }
-      auto stored = v ? split_history_value(*v) : std::nullopt;
-      if (!stored || stored->instance != item.id) break;
-      std::uint64_t prev = stored->prev_entry;
-      b.note(b.txn.del(Db::hist, be64(key)));
-      if (prev >= key) break;
-      key = prev;
+    if (int walk = walk_chain(b.txn, rec, [&](std::uint64_t key, std::string_view) {
+          b.note(b.txn.del(Db::hist, be64(key)));
+        })) {
+      b.note(walk);
+      return {};
     }
     b.note(b.txn.del(Db::inst, id_key));
     if (auto def = reader_.registry().find(rec.definition, rec.definition_version);
@@ -504,19 +497,15 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
         rep.error = unreadable(rc);
         return rep;
       }
-      std::uint64_t key = rec->last_entry;
-      bool whole = true;
-      for (std::uint64_t n = 0; n < rec->version; ++n) {
-        auto v = key ? txn->get(Db::hist, be64(key), rc) : std::nullopt;
-        auto stored = v ? split_history_value(*v) : std::nullopt;
-        if (!stored || stored->instance != id || (stored->prev_entry >= key)) {
-          whole = false;
-          break;
-        }
-        a.entries.emplace_back(stored->sealed);
-        key = stored->prev_entry;
+      bool whole = false;
+      if ((rc = walk_chain(
+               *txn, *rec,
+               [&](std::uint64_t, std::string_view sealed) { a.entries.emplace_back(sealed); },
+               &whole))) {
+        rep.error = unreadable(rc);
+        return rep;
       }
-      if (!whole || key != 0) {  // a broken chain is verify's to report; it is kept
+      if (!whole) {  // a broken chain is verify's to report; it is kept
         ++rep.held;
         log("warn", "retention keeps an instance whose history chain is broken",
             {{"instance", id_to_text(id)}, {"dataDir", options_.data_dir}});

@@ -391,9 +391,9 @@ void Step::check_data(const InstanceRecord& r, const Definition& def,
   if (!def.data_schema) return;
   Problems p;
   bool ok = true;
-  if (members)  // a member the step's actions removed again: the whole data, to be sure
-    for (const auto& m : *members)
-      if (!r.data.contains(m)) members = nullptr;
+  if (members && std::any_of(members->begin(), members->end(),
+                             [&](const std::string& m) { return !r.data.contains(m); }))
+    members = nullptr;  // a member the step's actions removed again: the whole data
   if (members) {
     for (const auto& m : *members) {
       auto it = def.data_member_schemas.find(m);
