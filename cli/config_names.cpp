@@ -1,5 +1,6 @@
 #include "config_names.hpp"
 
+#include "bihuan/engine_source.hpp"
 #include "bihuan/plugin_host.hpp"
 
 namespace bihuan::cli {
@@ -31,6 +32,7 @@ std::optional<ConfiguredNames> load_configured_names(const std::string& file, Pr
         lib->info().kind == PluginKind::task_handler)
       out.task_handlers.insert(name);
   }
+  out.task_handlers.insert(kEngineSource);  // the engine's own data source, always there
   out.config = std::move(*config);
   return out;
 }

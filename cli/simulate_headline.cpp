@@ -141,6 +141,8 @@ const json& metric_definitions() {
  {"key": "coverage", "zh": "督导覆盖率：期内有记录的督导走访（按时或逾期完成）的包保关系 / 应督导关系（豁免的除外）",
   "en": "Supervision coverage: bindings with a recorded visit in the period (on time or late) / bindings due (exempted ones excluded)"},
  {"key": "onTime", "zh": "按时督导率：期限内完成的督导 / 应督导关系", "en": "On time: visits completed by the period's deadline / bindings due"},
+ {"key": "bulletins", "zh": "督导通报：每期结束后一周由引擎按自身数据统计；应督导 = 未豁免、未转办的任务；已督导 = 已提交或已完成；已审核 = 办公室已接受；未督导 = 仍未提交；点名干部 = 有未督导任务的干部",
+  "en": "Bulletins: counted by the engine from its own cases a week after each round; due = tasks not exempted or handed over; visited = submitted or completed; accepted = accepted by the office; not visited = still not submitted; cadres named = cadres with a task not visited"},
  {"key": "problemsFound", "zh": "发现问题：督导走访中发现并交办的问题（其他来源的问题单列）",
   "en": "Problems found: problems found on supervision visits and handed over (other sources are listed apart)"},
  {"key": "closedOnTime", "zh": "按期整改：整改期限内完成整改并销号的问题", "en": "Rectified on time: problems closed without passing their rectification deadline"},

@@ -304,7 +304,22 @@ std::string html_report(const json& st) {
       table_row("    " + v["name"].get<std::string>(), v["byPeriod"]["year"]["all"]);
   }
   table_row("= " + st["city"]["name"].get<std::string>(), city["year"]["all"]);
-  h << "</table></div><h2>自检 / Self-checks</h2><ul>";
+  h << "</table></div>";
+  // The bulletins the engine issued from its own cases (workflows/food-safety/bulletin.json).
+  const json& bl = st.value("bulletins", json::object());
+  h << "<h2 id='bulletins'>督导通报 / Bulletins issued by the engine</h2><div class='scroll'>"
+       "<table><tr><th>周期 period</th><th>发出 issued</th><th>应督导 due</th><th>已督导 "
+       "visited</th><th>已审核 accepted</th><th>逾期完成 late</th><th>未督导 not "
+       "visited</th><th>点名单位 units named</th><th>点名干部 cadres named</th></tr>";
+  for (const auto& b : bl.value("issued", json::array())) {
+    h << "<tr>";
+    for (const char* k : {"period", "issuedAt", "due", "visited", "accepted", "late", "notVisited",
+                          "laggardUnits", "cadresNamed"})
+      h << "<td>" << esc(b[k].is_string() ? b[k].get<std::string>() : num(b[k])) << "</td>";
+    h << "</tr>\n";
+  }
+  h << "</table></div><p>周报 weekly digests: " << num(bl.value("digests", json(0))) << "</p>";
+  h << "<h2>自检 / Self-checks</h2><ul>";
   for (const auto& [name, o] : st["oracles"].items())
     h << "<li class='" << (o.value("ok", false) ? "ok" : "bad") << "'>" << esc(name) << ": "
       << (o.value("ok", false) ? "通过 ok" : "未通过 FAILED") << "</li>";

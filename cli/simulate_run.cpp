@@ -19,6 +19,7 @@
 
 #include "bihuan/config.hpp"
 #include "bihuan/engine.hpp"
+#include "bihuan/engine_source.hpp"
 #include "bihuan/plugin_host.hpp"
 #include "definitions_io.hpp"
 
@@ -166,6 +167,7 @@ class Sim {
   }
 
   void setup();
+  void bulletin(const json& rounds);
   void letter(const demo::Cadre& k, const std::string& reason, std::int64_t now);
   void list(const demo::Unit& u);
   void churn(const demo::Cadre& next);
@@ -286,10 +288,13 @@ void Sim::deliver() {
     std::vector<std::string> fresh;
     for (const auto& m : page) {
       outbox_seen_ = m.seq;
-      if (m.kind == "task" && m.body.contains("query") && source_) {
+      bool own = m.channel == kEngineSource;  // the engine's own instances
+      if (m.kind == "task" && m.body.contains("query") && (source_ || own)) {
         ++report_.queries;
         json params = m.body.value("input", json::object());
-        PluginResult r = source_->query(m.body["query"].get<std::string>(), params);
+        std::string query = m.body["query"].get<std::string>();
+        PluginResult r = own ? query_engine(engine_, m.instance_id, query, params)
+                             : source_->query(query, params);
         EventRequest req;
         req.instance_id = m.instance_id;
         req.event = m.body.value(r.ok() ? "onResult" : "onError", "");
@@ -350,6 +355,7 @@ void Sim::setup() {
                {"adminId", "adm-GM"},
                {"unitPath", city_path_}};
   start("food-safety.scheduler", "scheduler/all/2023", plan);
+  bulletin(plan["rounds"]);
   for (const auto& u : city_.units) list(u);
   for (const auto& b : city_.businesses) business_file(b, now);
   for (const auto& k : city_.cadres) {
@@ -368,6 +374,36 @@ void Sim::setup() {
     for (; day < std::min(end_, ms(iso("2024-01-01T00:00:00+08:00"))); day += kDay)
       at(day, [this, day] { daily(day); });
   }
+}
+
+// The office's bulletin (workflows/food-safety/bulletin.json): counted by the engine a
+// week after each round's end (09:00), and a digest every Monday from the first one.
+void Sim::bulletin(const json& rounds) {
+  auto local = [](std::int64_t t) {  // ms -> "YYYY-MM-DDTHH:MM:SS+08:00"
+    std::time_t secs = std::time_t((t + 8 * kHour) / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+    return std::string(text);
+  };
+  json periods = json::array();
+  std::set<std::string> seen;
+  for (const auto& r : rounds)
+    if (seen.insert(r["period"].get<std::string>()).second)
+      periods.push_back(
+          {{"period", r["period"]},
+           {"issueAt", local(ms(iso(r["end"].get<std::string>())) + 1000 + 6 * kDay + 9 * kHour)}});
+  std::set<std::string> offices;
+  for (const auto& k : city_.cadres)
+    if (!k.admin_id.empty() && k.admin_id != "adm-GM") offices.insert(k.admin_id);
+  start("food-safety.bulletin", "bulletin/" + city_path_ + "/2023",
+        {{"unitPath", city_path_},
+         {"adminId", "adm-GM"},
+         {"recipients", json(offices)},
+         {"periods", periods},
+         {"next", 0},
+         {"digestFrom", "2023-01-02T09:00:00+08:00"}});
 }
 
 // A commitment letter for the cadre's bindings active now: sign, upload, file.

@@ -303,12 +303,30 @@ json compute(const Engine& engine, const std::string& end,
     }
   oracles["townshipRollup"] = {{"ok", rollup_ok}};
 
+  // The office's bulletins and weekly digests, as the engine issued them (bulletin.json).
+  json bulletins = json::array();
+  std::size_t digests = 0;
+  for (const auto& v : all_of(engine, "food-safety.bulletin")) {
+    digests += v.data.value("digests", json::array()).size();
+    for (const auto& b : v.data.value("bulletins", json::array()))
+      bulletins.push_back({{"period", b.value("period", "")},
+                           {"issuedAt", b.value("issuedAt", "")},
+                           {"due", b.value("due", 0)},
+                           {"visited", b.value("visited", 0)},
+                           {"accepted", b.value("accepted", 0)},
+                           {"late", b.value("late", 0)},
+                           {"notVisited", b.value("notVisited", 0)},
+                           {"laggardUnits", b.value("laggardUnits", json::array()).size()},
+                           {"cadresNamed", b.value("cadres", json::array()).size()}});
+  }
+
   return {{"periods", all_periods},
           {"levels", levels},
           {"statsAsOf", end},
           {"city", {{"id", "GM"}, {"name", label("GM")}, {"byPeriod", node("city")}}},
           {"townships", townships},
           {"problemsBySource", by_source},
+          {"bulletins", {{"issued", bulletins}, {"digests", digests}}},
           {"oracles", oracles}};
 }
 

@@ -81,7 +81,7 @@ set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 
 # dispatch: holds the data directory (serve_lock), reads an outbox message's stored body (runtime/record.hpp) and calls plugins.
 set(BIHUAN_AREA_dispatch_AREAS runtime)
-set(BIHUAN_AREA_dispatch_PUBLIC dispatcher serve_lock log plugin_host engine instance config schema definition expr time clock json problem plugin)
+set(BIHUAN_AREA_dispatch_PUBLIC dispatcher serve_lock log plugin_host engine instance config schema definition expr time clock json problem plugin engine_source)
 set(BIHUAN_AREA_dispatch_THIRD "")
 
 # attachments: evidence files stored by content (SHA-256 from OpenSSL EVP) under the data

@@ -143,6 +143,15 @@ TEST_F(ConfigTest, TheDefaultConfigurationHasNotifyLogAsNotifyLogAndLog) {
   EXPECT_EQ(registry.names(PluginKind::notifier), (std::set<std::string>{"log", "notify-log"}));
 }
 
+TEST_F(ConfigTest, ThePluginNameEngineIsReservedForTheEnginesOwnDataSource) {
+  std::string path = write(R"({"plugins": {"engine": {"plugin": "source.sqlite"}}})");
+  Problems p;
+  EXPECT_FALSE(EngineConfig::load_file(path, p));
+  ASSERT_GE(p.error_count(), 1u) << problems_text(p);
+  EXPECT_EQ(p.items()[0].pointer, "/plugins/engine");
+  EXPECT_HAS(p.items()[0].message, "reserved for the engine's own data source");
+}
+
 TEST_F(ConfigTest, DeployChecksNamesAgainstTheConfigurationItRunsWith) {
   auto c = config_of({instance("log", "notify.log", {{"path", dir_ + "/n.jsonl"}}),
                       instance("echo", "test.echo-task", json::object()),
@@ -155,7 +164,8 @@ TEST_F(ConfigTest, DeployChecksNamesAgainstTheConfigurationItRunsWith) {
   o.calendars = shipped_calendars();
   configured_names(c, registry, o.notifiers, o.task_handlers);
   EXPECT_EQ(o.notifiers, (std::set<std::string>{"broken", "log"}));
-  EXPECT_EQ(o.task_handlers, (std::set<std::string>{"broken", "echo"}));
+  EXPECT_EQ(o.task_handlers, (std::set<std::string>{"broken", "echo", "engine"}))
+      << "\"engine\", the engine's own data source, is always a task channel";
   auto engine = Engine::open(o, p);
   ASSERT_TRUE(engine);
   EXPECT_TRUE(engine->deploy(json::parse(notify_definition("log")), "a.json").ok);

@@ -357,3 +357,54 @@ TEST_F(DispatcherTest, AMessageForTheWrongKindOfPluginIsADeadLetterAndUnknownCha
 
 }  // namespace
 }  // namespace bihuan::testing
+
+namespace bihuan::testing {
+namespace {
+
+// A definition asking the engine's own data source (bihuan/engine_source.hpp) to count
+// the instances of its own definition, grouped by `group`.
+std::string own_count_definition(const std::string& group) {
+  return R"({"id": "t.own", "version": 1, "initial": "WORK",
+    "states": {
+      "WORK": {"onEntry": [{"task": "engine", "query": "count",
+                            "input": {"definition": "t.own", "groupBy": {"n": ")" +
+         group + R"("}},
+                            "onResult": "done", "onError": "failed"}],
+               "on": {"done": {"target": "OK", "set": {"/rows": {"var": "event.payload.rows"}}},
+                      "failed": {"target": "BAD", "set": {"/error": {"var": "event.payload.error"}}}}},
+      "OK": {"type": "final", "outcome": "ok"},
+      "BAD": {"type": "final", "outcome": "bad"}}})";
+}
+
+TEST_F(DispatcherTest, TheEnginesOwnDataSourceAnswersATaskQueryLikeAPlugin) {
+  load(config_of({}));
+  deploy(own_count_definition("/n"));
+  for (int n : {1, 1, 2}) ASSERT_TRUE(start("t.own", {{"n", n}}).ok());
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 3u);
+  auto all = engine_->query(InstanceQuery{"t.own"});
+  ASSERT_EQ(all.items.size(), 3u);
+  for (const auto& v : all.items) {
+    EXPECT_EQ(v.state, "OK") << v.data.dump();
+    // Counted at delivery: every instance was there, waiting in WORK.
+    EXPECT_EQ(v.data["rows"], json::parse(R"([{"n":1,"count":2},{"n":2,"count":1}])"))
+        << v.data.dump();
+  }
+  EXPECT_TRUE(outbox().empty());
+}
+
+TEST_F(DispatcherTest, AWrongEngineQueryComesBackAsTheTasksErrorNamingTheInput) {
+  load(config_of({}));
+  deploy(own_count_definition("size"));
+  auto id = start("t.own", json::object()).instance->id;
+  auto d = dispatcher();
+  EXPECT_EQ(d->run_once(), 1u);
+  auto v = engine_->get(id);
+  EXPECT_EQ(v->state, "BAD");
+  EXPECT_HAS(v->data["error"].get<std::string>(),
+             "engine query \"count\": input/groupBy/n: expected a field");
+  EXPECT_TRUE(engine_->dead_letters().empty()) << "a failure with onError is the task's answer";
+}
+
+}  // namespace
+}  // namespace bihuan::testing

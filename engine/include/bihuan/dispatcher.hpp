@@ -42,6 +42,8 @@ struct DispatchChannel {
   std::string name;                      // the configured name messages carry
   std::shared_ptr<PluginObject> plugin;  // a notifier or task handler
   ChannelPolicy policy;
+  // The built-in "engine" data source (bihuan/engine_source.hpp) instead of a plugin.
+  bool engine_source = false;
 };
 
 struct DispatcherOptions {

@@ -190,7 +190,8 @@ std::shared_ptr<AttachmentFiles> attachment_files_of(std::shared_ptr<PluginObjec
 // The names definitions may use under `config` (for EngineOptions::notifiers and
 // task_handlers): each instance by the kind its plugin declares; an instance whose plugin
 // did not load counts as both (it is configured: its messages wait in the outbox until
-// the plugin is fixed). A file store is neither.
+// the plugin is fixed). A file store is neither. "engine" (the engine's own data source,
+// bihuan/engine_source.hpp) is always a task channel.
 void configured_names(const EngineConfig& config, const PluginRegistry& registry,
                       std::set<std::string>& notifiers, std::set<std::string>& task_handlers);
 

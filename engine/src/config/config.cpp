@@ -100,6 +100,11 @@ void structure_checks(const json& doc, Problems& problems) {
           at, "config-name",
           "instance name \"" + name +
               "\" must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    else if (name == "engine")
+      problems.error(at, "config-name",
+                     "instance name \"engine\" is reserved for the engine's own data source "
+                     "(docs/definition-language.md, \"The engine as a data source\"); choose "
+                     "another name");
     unknown_keys(entry, at,
                  {"plugin", "file", "description", "config", "concurrency", "timeoutMs",
                   "maxAttempts", "backoff"},

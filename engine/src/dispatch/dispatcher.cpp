@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "bihuan/engine_source.hpp"
 #include "bihuan/log.hpp"
 #include "dispatch/caller.hpp"
 #include "runtime/record.hpp"
@@ -74,6 +75,8 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::size_t scan();
   std::size_t scan_pages(std::uint64_t epoch);
   void deliver(ChannelState& ch, Caller& caller, const OutboxMessage& m);
+  void deliver_engine_query(ChannelState& ch, Caller& caller, const OutboxMessage& m,
+                            std::uint32_t attempt);
   void record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
                       std::string error, bool permanent);
   bool task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
@@ -101,7 +104,7 @@ Dispatcher::Dispatcher(Engine& engine, std::vector<DispatchChannel> channels,
   if (!state_->lock && !engine.options().data_dir.empty())
     state_->lock = ServeLock::acquire(engine.options().data_dir, &state_->refusal);
   for (auto& c : channels) {
-    if (!c.plugin) continue;
+    if (!c.plugin && !c.engine_source) continue;
     c.policy.concurrency = std::max<std::size_t>(c.policy.concurrency, 1);
     auto ch = std::make_unique<ChannelState>();
     ch->channel = std::move(c);
@@ -121,6 +124,8 @@ std::vector<DispatchChannel> Dispatcher::channels_of(const PluginRegistry& regis
       c.policy = it->second.policy;
     out.push_back(std::move(c));
   }
+  // The engine's own instances (bihuan/engine_source.hpp): always a channel.
+  out.push_back(DispatchChannel{kEngineSource, nullptr, {}, true});
   return out;
 }
 
@@ -243,6 +248,10 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   std::uint32_t attempt = m.attempts + 1;
   ++attempts;
   bool is_task = m.kind == "task";
+  if (c.engine_source) {
+    deliver_engine_query(ch, caller, m, attempt);
+    return;
+  }
   // A task on a data-source channel runs the named query with the task input as its
   // parameters; the rows come back as the result payload {"rows": [...]}.
   bool is_query = is_task && c.plugin->kind() == PluginKind::data_source;
@@ -298,6 +307,48 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
     return;
   }
   if (is_task && !task_outcome(ch, m, attempt, *result)) return;
+  ++delivered;
+  engine.ack_outbox_async(m.seq,
+                          [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
+}
+
+// A task on the built-in "engine" channel: the query runs on a caller thread like a
+// plugin's, with the channel's timeout, retries and dead letters.
+void Dispatcher::State::deliver_engine_query(ChannelState& ch, Caller& caller,
+                                             const OutboxMessage& m, std::uint32_t attempt) {
+  const DispatchChannel& c = ch.channel;
+  auto query = m.body.is_object() ? m.body.find("query") : m.body.end();
+  if (m.kind != "task" || query == m.body.end() || !query->is_string()) {
+    record_failure(ch, m, attempt,
+                   "channel \"" + c.name +
+                       "\" is the engine's own data source: only a task action naming a "
+                       "\"query\" can use it",
+                   true);
+    return;
+  }
+  auto result = caller.call(
+      [self = shared_from_this(), m] {
+        auto in = m.body.find("input");
+        json params = in != m.body.end() && in->is_object() ? *in : json::object();
+        PluginResult r =
+            query_engine(self->engine, m.instance_id, m.body["query"].get<std::string>(), params);
+        if (r.ok()) r.value = json{{"rows", std::move(r.value)}};
+        return r;
+      },
+      std::chrono::milliseconds(c.policy.timeout_ms));
+  if (!result) {
+    ++timed_out;
+    record_failure(ch, m, attempt,
+                   "the engine's own data source (\"" + c.name + "\") did not answer within " +
+                       std::to_string(c.policy.timeout_ms) + " ms; the call was abandoned",
+                   false);
+    return;
+  }
+  if (result->status == PluginResult::Status::retry) {
+    record_failure(ch, m, attempt, result->body, false);
+    return;
+  }
+  if (!task_outcome(ch, m, attempt, *result)) return;
   ++delivered;
   engine.ack_outbox_async(m.seq,
                           [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });

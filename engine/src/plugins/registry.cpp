@@ -70,6 +70,7 @@ void configured_names(const EngineConfig& config, const PluginRegistry& registry
     if (!obj || obj->kind() == PluginKind::data_source || obj->kind() == PluginKind::task_handler)
       task_handlers.insert(name);
   }
+  task_handlers.insert("engine");  // kEngineSource: the engine's own data source
 }
 
 }  // namespace bihuan
