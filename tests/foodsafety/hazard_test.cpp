@@ -20,9 +20,9 @@ json hz_day(const std::string& date) {
           {"unitPath", kHzUnit}};
 }
 json hz_file() {
-  return {{"businessId", "B0001"}, {"businessName", "张记小吃"}, {"unitPath", kHzUnit},
-          {"stationId", "st-1"},   {"adminId", "adm-t1"},        {"cadreId", "c-1"},
-          {"principalId", "p-1"},  {"officerId", "o-1"},         {"directorId", "d-1"},
+  return {{"businessId", "B0001"},    {"businessName", "张记小吃"}, {"unitPath", kHzUnit},
+          {"stationId", "st-1"},      {"adminId", "adm-t1"},        {"cadreId", "c-1"},
+          {"principalId", "p-1"},     {"officerId", "o-1"},         {"directorId", "d-1"},
           {"requiresDirector", false}};
 }
 
@@ -46,10 +46,9 @@ class HazardTest : public FoodSafetyTest {
 
 TEST_F(HazardTest, ADailyRecordSpawnsOneHazardPerIssueAndAnOnTheSpotFixStartsMitigated) {
   take_notes();
-  auto rec = record_with({{{"description", "冷藏柜温度偏高"}, {"measure", "食材转移至备用冷柜"}},
-                          {{"description", "地面湿滑"},
-                           {"measure", "放置警示牌"},
-                           {"fixedOnSpot", true}}});
+  auto rec = record_with(
+      {{{"description", "冷藏柜温度偏高"}, {"measure", "食材转移至备用冷柜"}},
+       {{"description", "地面湿滑"}, {"measure", "放置警示牌"}, {"fixedOnSpot", true}}});
   EXPECT_EQ(engine_->get(rec)->outcome, "on_time");
   EXPECT_EQ(by_definition("food-safety.hazard").size(), 2u);
   auto h1 = hazard(rec, 1), h2 = hazard(rec, 2);
@@ -88,8 +87,7 @@ TEST_F(HazardTest, OnlyTheOfficerOrDirectorMitigatesAndOnlyAnotherPersonVerifies
             StepError::role_not_allowed);
   EXPECT_EQ(act(h, "mitigate", officer("o-2"), {{"note", "已维修"}}).error, StepError::not_found)
       << "another business's officer does not see it";
-  EXPECT_EQ(act(h, "mitigate", officer("o-1"), json::object()).error,
-            StepError::payload_invalid);
+  EXPECT_EQ(act(h, "mitigate", officer("o-1"), json::object()).error, StepError::payload_invalid);
   clock_->set(at("2023-06-19T15:00:00+08:00"));
   ok(h, "mitigate", director("d-1"), {{"note", "已维修压缩机"}});
   EXPECT_EQ(state(h), "MITIGATED");

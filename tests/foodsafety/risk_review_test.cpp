@@ -14,9 +14,9 @@ namespace {
 const char* kRrUnit = "HX/GM/T01/V001";
 
 json rr_review(const std::string& level = "B") {
-  return {{"businessId", "B0001"},   {"businessName", "张记小吃"}, {"unitPath", kRrUnit},
-          {"year", 2023},            {"currentLevel", level},      {"stationId", "st-1"},
-          {"adminId", "adm-t1"},     {"upperAdminId", "adm-GM"},   {"cadreId", "c-1"},
+  return {{"businessId", "B0001"}, {"businessName", "张记小吃"}, {"unitPath", kRrUnit},
+          {"year", 2023},          {"currentLevel", level},      {"stationId", "st-1"},
+          {"adminId", "adm-t1"},   {"upperAdminId", "adm-GM"},   {"cadreId", "c-1"},
           {"principalId", "p-1"}};
 }
 json rr_file() {
@@ -25,9 +25,9 @@ json rr_file() {
           {"principalId", "p-1"},  {"officerId", "o-1"},         {"requiresDirector", false}};
 }
 json rr_problem(const std::string& source, const std::string& reporter) {
-  return {{"source", source},      {"businessId", "B0001"},  {"businessName", "张记小吃"},
+  return {{"source", source},      {"businessId", "B0001"},         {"businessName", "张记小吃"},
           {"severity", "general"}, {"description", "菌落总数超标"}, {"reporterId", reporter},
-          {"stationId", "st-1"},   {"adminId", "adm-t1"},    {"principalId", "p-1"},
+          {"stationId", "st-1"},   {"adminId", "adm-t1"},           {"principalId", "p-1"},
           {"unitPath", kRrUnit}};
 }
 Actor rr_office(const std::string& id, const std::string& unit) {
@@ -105,29 +105,30 @@ TEST_F(RiskReviewTest, AProposalMovesAtMostTwoUpOrOneDownAndAChangeNeedsAReason)
   ok(rr, "propose", regulator("st-1"), {{"riskLevel", "B"}});  // unchanged: no reason needed
   EXPECT_EQ(data(rr)["proposedShift"], 0);
 
-  auto rr_c = begin("food-safety.risk-review",
-                    [] {
-                      json d = rr_review("C");
-                      d["businessId"] = "B0002";
-                      return d;
-                    }(),
-                    "risk/B0002/2023");
+  auto rr_c = begin(
+      "food-safety.risk-review",
+      [] {
+        json d = rr_review("C");
+        d["businessId"] = "B0002";
+        return d;
+      }(),
+      "risk/B0002/2023");
   EXPECT_EQ(act(rr_c, "propose", regulator("st-1"), {{"riskLevel", "A"}, {"reason", "守法"}}).error,
             StepError::guard_false)
       << "two grades down";
   ok(rr_c, "propose", regulator("st-1"), {{"riskLevel", "B"}, {"reason", "连续三年守法"}});
   EXPECT_EQ(data(rr_c)["proposedShift"], -1);
 
-  auto rr_a = begin("food-safety.risk-review",
-                    [] {
-                      json d = rr_review("A");
-                      d["businessId"] = "B0003";
-                      return d;
-                    }(),
-                    "risk/B0003/2023");
-  EXPECT_EQ(
-      act(rr_a, "propose", regulator("st-1"), {{"riskLevel", "D"}, {"reason", "事故"}}).error,
-      StepError::guard_false)
+  auto rr_a = begin(
+      "food-safety.risk-review",
+      [] {
+        json d = rr_review("A");
+        d["businessId"] = "B0003";
+        return d;
+      }(),
+      "risk/B0003/2023");
+  EXPECT_EQ(act(rr_a, "propose", regulator("st-1"), {{"riskLevel", "D"}, {"reason", "事故"}}).error,
+            StepError::guard_false)
       << "three grades up";
   ok(rr_a, "propose", regulator("st-1"), {{"riskLevel", "C"}, {"reason", "发生食品安全事故"}});
 }
@@ -144,15 +145,15 @@ TEST_F(RiskReviewTest, OnlyTheStationProposesAndOnlyItsOfficeApprovesOrReturns) 
   ok(rr, "propose", regulator("st-1"), p);
   EXPECT_EQ(act(rr, "approve", regulator("st-1")).error, StepError::role_not_allowed);
   EXPECT_EQ(act(rr, "approve", rr_office("adm-t2", "HX/GM/T02")).error, StepError::not_found);
-  EXPECT_EQ(act(rr, "approve", rr_office("adm-GM", "HX/GM")).error,
-            StepError::actor_not_allowed)
+  EXPECT_EQ(act(rr, "approve", rr_office("adm-GM", "HX/GM")).error, StepError::actor_not_allowed)
       << "the city office sees it but is not the approving office";
   EXPECT_EQ(act(rr, "return", admin("adm-t1")).error, StepError::payload_invalid);
   take_notes();
   ok(rr, "return", admin("adm-t1"), {{"reason", "依据不足"}});
   EXPECT_EQ(state(rr), "RETURNED");
   EXPECT_EQ(count_to(take_notes(), "st-1", "依据不足"), 1u);
-  ok(rr, "propose", regulator("st-1"), {{"riskLevel", "C"}, {"reason", "拒绝、阻挠检查（附笔录）"}});
+  ok(rr, "propose", regulator("st-1"),
+     {{"riskLevel", "C"}, {"reason", "拒绝、阻挠检查（附笔录）"}});
   ok(rr, "approve", admin("adm-t1"));
   EXPECT_EQ(engine_->get(rr)->data["returnCount"], 1);
   EXPECT_EQ(engine_->get(rr)->outcome, "approved");
@@ -189,8 +190,7 @@ TEST_F(RiskReviewTest, TheApprovalClockSkipsTheHolidayAndAReviewCanBeCancelled) 
   EXPECT_FALSE(data(rr).value("approveOverdue", false));
   go("2023-06-29T10:00:00+08:00");
   EXPECT_TRUE(data(rr)["approveOverdue"].get<bool>());
-  EXPECT_EQ(act(rr, "cancel", cadre("c-1"), {{"reason", "x"}}).error,
-            StepError::role_not_allowed);
+  EXPECT_EQ(act(rr, "cancel", cadre("c-1"), {{"reason", "x"}}).error, StepError::role_not_allowed);
   ok(rr, "cancel", admin("adm-t1"), {{"reason", "主体注销"}});
   EXPECT_EQ(engine_->get(rr)->outcome, "cancelled");
 }
