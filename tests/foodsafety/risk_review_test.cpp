@@ -197,11 +197,7 @@ TEST_F(RiskReviewTest, TheApprovalClockSkipsTheHolidayAndAReviewCanBeCancelled) 
 
 TEST_F(RiskReviewTest, TheOfficeCoveringTheBusinessOrItsStationOpensAReview) {
   auto start_as = [&](const Actor& who) {
-    StartRequest r;
-    r.definition = "food-safety.risk-review";
-    r.data = rr_review();
-    r.actor = who;
-    return engine_->start(r);
+    return start_by("food-safety.risk-review", rr_review(), who);
   };
   EXPECT_EQ(start_as(cadre("c-1")).error, StepError::start_not_allowed);
   EXPECT_EQ(start_as(regulator("st-2")).error, StepError::start_not_allowed);

@@ -29,26 +29,6 @@ json sc_change(const std::string& kind, const std::string& effective) {
           {"requiresDirector", false},
           {"taskKeys", {"sup/2023Q2/bd-1", "sup/2023Q3/bd-1"}}};
 }
-json sc_visit(const std::string& period, const std::string& start, const std::string& end) {
-  return {{"bindingId", "bd-1"},
-          {"cadreId", "c-1"},
-          {"cadreName", "王干部"},
-          {"level", "village"},
-          {"businessId", "B0001"},
-          {"businessName", "张记小吃"},
-          {"businessType", "small_restaurant"},
-          {"riskLevel", "B"},
-          {"baobaoGrade", "D"},
-          {"principalId", "p-1"},
-          {"period", period},
-          {"periodStart", start},
-          {"periodEnd", end},
-          {"checklist", {"staff", "hygiene"}},
-          {"adminId", "adm-t1"},
-          {"upperAdminId", "adm-GM"},
-          {"stationId", "st-1"},
-          {"unitPath", kScUnit}};
-}
 Actor sc_office(const std::string& id, const std::string& unit) {
   return {id, {"ADMIN"}, {{"unit", unit}}};
 }
@@ -80,21 +60,17 @@ class StatusChangeTest : public FoodSafetyTest {
                  {"adminId", "adm-t1"}},
                 "risk/B0001/2023");
     q2_ = begin("food-safety.supervision",
-                sc_visit("2023Q2", "2023-04-01T00:00:00+08:00", "2023-06-30T23:59:59+08:00"),
+                fs_visit("2023Q2", "2023-04-01T00:00:00+08:00", "2023-06-30T23:59:59+08:00"),
                 "sup/2023Q2/bd-1");
     q3_ = begin("food-safety.supervision",
-                sc_visit("2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"),
+                fs_visit("2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"),
                 "sup/2023Q3/bd-1");
     ASSERT_EQ(state(q2_), "OPEN");
     ASSERT_EQ(state(q3_), "SCHEDULED");
   }
   // The station reports the change (as the station account).
   std::string report(const json& d) {
-    StartRequest r;
-    r.definition = "food-safety.status-change";
-    r.data = d;
-    r.actor = regulator("st-1");
-    auto res = engine_->start(r);
+    auto res = start_by("food-safety.status-change", d, regulator("st-1"));
     EXPECT_TRUE(res.ok()) << res.message << " " << res.details.dump();
     engine_->advance_to(clock_->now());
     return res.instance ? res.instance->id : "";
@@ -167,8 +143,7 @@ TEST_F(StatusChangeTest, ReBindingMovesTheLiveVisitsToTheNewCadre) {
   EXPECT_EQ(act(sc, "rebind", regulator("st-1"), p).error, StepError::role_not_allowed);
   EXPECT_EQ(act(sc, "rebind", sc_office("adm-t2", "HX/GM/T02"), p).error, StepError::not_found)
       << "another township's office does not see it";
-  EXPECT_EQ(act(sc, "rebind", sc_office("adm-GM", "HX/GM"), p).error,
-            StepError::actor_not_allowed)
+  EXPECT_EQ(act(sc, "rebind", sc_office("adm-GM", "HX/GM"), p).error, StepError::actor_not_allowed)
       << "the office above only once escalated";
   EXPECT_EQ(act(sc, "rebind", admin("adm-t1"), {{"newCadreId", "c-2"}}).error,
             StepError::payload_invalid)
@@ -198,9 +173,9 @@ TEST_F(StatusChangeTest, AReopenedBusinessGetsANewFileWithTheNewCadre) {
     d["taskKeys"] = json::array();
     return d;
   }());
-  EXPECT_EQ(act(sc, "rebind", admin("adm-t2"), {{"newCadreId", "c-3"}, {"newBindingId", "bd-3"}})
-                .error,
-            StepError::not_found)
+  EXPECT_EQ(
+      act(sc, "rebind", admin("adm-t2"), {{"newCadreId", "c-3"}, {"newBindingId", "bd-3"}}).error,
+      StepError::not_found)
       << "an office not named and without a unit does not see it";
   ok(sc, "rebind", admin("adm-t1"), {{"newCadreId", "c-3"}, {"newBindingId", "bd-3"}});
   auto file = engine_->get_by_business_key("biz/B0001");
@@ -237,11 +212,7 @@ TEST_F(StatusChangeTest, TheOfficeHasSevenWorkingDaysThenTheOfficeAboveIsCalledI
 
 TEST_F(StatusChangeTest, OnlyTheBusinesssStationOrItsOfficeReportsAChange) {
   auto start_as = [&](const Actor& who) {
-    StartRequest r;
-    r.definition = "food-safety.status-change";
-    r.data = sc_change("close", "2023-06-12");
-    r.actor = who;
-    return engine_->start(r);
+    return start_by("food-safety.status-change", sc_change("close", "2023-06-12"), who);
   };
   EXPECT_EQ(start_as(cadre("c-1")).error, StepError::start_not_allowed);
   EXPECT_EQ(start_as(principal("p-1")).error, StepError::start_not_allowed);
