@@ -3,8 +3,8 @@
 // in the case and the problem's station) against each kind of demo caller: a
 // global administrator, the city office, a township office (own and another),
 // cadres, regulator stations and inspectors, principals, an officer, a clerk.
-// Also who may start what, the cadre's inbox (only their own re-checks), and a
-// re-routed problem moving to the new station.
+// The hazard, risk review and status change likewise. Also who may start what, the cadre's inbox
+// (only their own re-checks), and a re-routed problem moving to the new station.
 #include "fs_fixture.hpp"
 
 using namespace bihuan;
@@ -142,6 +142,57 @@ TEST_F(AccessTest, EachKindOfCallerSeesExactlyItsOwnCases) {
             "st2:0 insp1:0 p1:0 p2:0 o1:0 sig1:0 "
             "clerk1:1");
   EXPECT_EQ(engine_->get(u1)->unit, "HX/GM/T01");
+}
+
+TEST_F(AccessTest, HazardsRiskReviewsAndStatusChangesSeeTheirOwnPeople) {
+  // A hazard of B0001's daily record: as the daily record (the station, the business's
+  // people, the cadre).
+  json hazard = {{"businessId", "B0001"},
+                 {"unitPath", "HX/GM/T01/V001"},
+                 {"description", "冷藏柜温度偏高"},
+                 {"measure", "转移食材"},
+                 {"fixDeadline", "2023-04-06T09:00:00+08:00"},
+                 {"officerId", "o-1"},
+                 {"principalId", "p-1"},
+                 {"cadreId", "c-1"},
+                 {"stationId", "st-1"}};
+  auto h1 = begin("food-safety.hazard", hazard);
+  EXPECT_EQ(seen(h1, kEveryone),
+            "admin:1 city:1 t1:1 t2:0 c1:1 c2:0 st1:1 "
+            "st2:0 insp1:1 p1:1 p2:0 o1:1 sig1:0 "
+            "clerk1:0");
+  // A risk review and a status change: the offices, the station and the bound cadre; not
+  // the business's own people.
+  json review = {{"businessId", "B0001"},
+                 {"unitPath", "HX/GM/T01/V001"},
+                 {"year", 2023},
+                 {"currentLevel", "B"},
+                 {"stationId", "st-1"},
+                 {"adminId", "adm-t1"},
+                 {"upperAdminId", "adm-GM"},
+                 {"cadreId", "c-1"}};
+  auto r1 = begin("food-safety.risk-review", review);
+  EXPECT_EQ(seen(r1, kEveryone),
+            "admin:1 city:1 t1:1 t2:0 c1:1 c2:0 st1:1 "
+            "st2:0 insp1:1 p1:0 p2:0 o1:0 sig1:0 "
+            "clerk1:0");
+  json change = {{"businessId", "B0001"},         {"unitPath", "HX/GM/T01/V001"},
+                 {"stationId", "st-1"},           {"adminId", "adm-t1"},
+                 {"upperAdminId", "adm-GM"},      {"kind", "close"},
+                 {"effectiveDate", "2023-04-03"}, {"cadreId", "c-1"}};
+  auto s1 = begin("food-safety.status-change", change);
+  EXPECT_EQ(seen(s1, kEveryone),
+            "admin:1 city:1 t1:1 t2:0 c1:1 c2:0 st1:1 "
+            "st2:0 insp1:1 p1:0 p2:0 o1:0 sig1:0 "
+            "clerk1:0");
+  // Who may act: the business's officer mitigates, the station proposes, the office
+  // confirms; the others are turned away.
+  EXPECT_EQ(act(h1, "mitigate", kCadre1, {{"note", "x"}}).error, StepError::role_not_allowed);
+  EXPECT_EQ(act(r1, "propose", kInsp1, {{"riskLevel", "B"}}).error, StepError::role_not_allowed);
+  EXPECT_EQ(act(s1, "confirm", kCity).error, StepError::actor_not_allowed);
+  ok(h1, "mitigate", kO1, {{"note", "已维修"}});
+  ok(r1, "propose", kSt1, {{"riskLevel", "B"}});
+  ok(s1, "confirm", kT1);
 }
 
 TEST_F(AccessTest, ACadresInboxListsOnlyTheirOwnReChecks) {

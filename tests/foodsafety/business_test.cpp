@@ -39,27 +39,6 @@ json day(const std::string& date, int streak) {
           {"cadreId", "c-1"},      {"stationId", "st-1"},        {"missedStreak", streak},
           {"unitPath", kUnit}};
 }
-json visit(const std::string& period, const std::string& start, const std::string& end,
-           const std::string& binding = "bd-1", const std::string& cadre_id = "c-1") {
-  return {{"bindingId", binding},
-          {"cadreId", cadre_id},
-          {"cadreName", "王干部"},
-          {"level", "village"},
-          {"businessId", "B0001"},
-          {"businessName", "张记小吃"},
-          {"businessType", "small_restaurant"},
-          {"riskLevel", "B"},
-          {"baobaoGrade", "D"},
-          {"principalId", "p-1"},
-          {"period", period},
-          {"periodStart", start},
-          {"periodEnd", end},
-          {"checklist", {"staff", "hygiene"}},
-          {"adminId", "adm-t1"},
-          {"upperAdminId", "adm-city"},
-          {"stationId", "st-1"},
-          {"unitPath", kUnit}};
-}
 json check_in() { return {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}}; }
 json answer(const std::string& item, bool compliant) {
   json a = {{"itemId", item}, {"compliant", compliant}};
@@ -115,7 +94,7 @@ TEST_F(BusinessFileTest, MissedRecordsAreCarriedByTheNextVisitWhichMustAnswerThe
 
   // The visit opens: it takes the waiting item; the file has nothing left waiting.
   auto task = begin("food-safety.supervision",
-                    visit("2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"),
+                    fs_visit("2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"),
                     "sup/2023Q3/bd-1");
   EXPECT_EQ(state(task), "SCHEDULED");
   EXPECT_EQ(data(task)["markedItems"], nullptr) << "a scheduled visit takes nothing yet";
@@ -277,7 +256,7 @@ TEST_F(BusinessFileTest, AMissingRequiredDirectorIsMarkedAtOnceAndAgainWhileStil
 TEST_F(BusinessFileTest, AReassignedVisitKeepsItsItemsAndTheNewOneTakesLaterOnes) {
   auto biz = file();
   auto task = begin("food-safety.supervision",
-                    visit("2023Q2", "2023-04-01T00:00:00+08:00", "2023-06-30T23:59:59+08:00"),
+                    fs_visit("2023Q2", "2023-04-01T00:00:00+08:00", "2023-06-30T23:59:59+08:00"),
                     "sup/2023Q2/bd-1");
   ASSERT_EQ(state(task), "OPEN");
   auto may = begin("food-safety.monthly-minutes", month("2023-05", "2023-06-01T00:00:00+08:00"));

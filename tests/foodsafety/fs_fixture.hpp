@@ -42,6 +42,30 @@ inline Actor principal(const std::string& id) { return {id, {"PRINCIPAL"}}; }
 inline Actor officer(const std::string& id) { return {id, {"OFFICER"}}; }
 inline Actor director(const std::string& id) { return {id, {"DIRECTOR"}}; }
 
+// Start data of a supervision task of business B0001 (village HX/GM/T01/V001, station
+// st-1, office adm-t1) for `period`, as the scheduler's row gives it.
+inline json fs_visit(const std::string& period, const std::string& start, const std::string& end,
+                     const std::string& binding = "bd-1", const std::string& cadre_id = "c-1") {
+  return {{"bindingId", binding},
+          {"cadreId", cadre_id},
+          {"cadreName", "王干部"},
+          {"level", "village"},
+          {"businessId", "B0001"},
+          {"businessName", "张记小吃"},
+          {"businessType", "small_restaurant"},
+          {"riskLevel", "B"},
+          {"baobaoGrade", "D"},
+          {"principalId", "p-1"},
+          {"period", period},
+          {"periodStart", start},
+          {"periodEnd", end},
+          {"checklist", {"staff", "hygiene"}},
+          {"adminId", "adm-t1"},
+          {"upperAdminId", "adm-city"},
+          {"stationId", "st-1"},
+          {"unitPath", "HX/GM/T01/V001"}};
+}
+
 class FoodSafetyTest : public EngineTest {
  protected:
   // The virtual clock starts here (the engine never lets step times go backwards, so a
@@ -62,6 +86,14 @@ class FoodSafetyTest : public EngineTest {
     EXPECT_TRUE(r.ok()) << r.message << " " << r.details.dump();
     engine_->advance_to(clock_->now());
     return r.instance ? r.instance->id : "";
+  }
+  // Starts `def` as `who` (access.start applies), without running the timers.
+  StepResult start_by(const std::string& def, json data, const Actor& who) {
+    StartRequest r;
+    r.definition = def;
+    r.data = std::move(data);
+    r.actor = who;
+    return engine_->start(r);
   }
   StepResult act(const std::string& id, const std::string& event, const Actor& who,
                  json payload = json::object()) {
