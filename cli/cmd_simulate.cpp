@@ -127,6 +127,7 @@ void run_simulate(SimulateOptions o) {
     }
     stats["seed"] = run.seed;
     stats["behaviour"] = sim::to_json(run.behaviour);
+    stats["plan"] = run.plan;
     stats["preset"] = o.compliant ? "compliant" : "default";
     stats["townshipFilter"] = o.townships;
     stats["daily"] = run.daily;
@@ -164,6 +165,7 @@ void run_simulate(SimulateOptions o) {
       return fail(e);
     }
     if (policy.contains("behaviour")) sim::from_json(policy["behaviour"], variant_run.behaviour);
+    if (policy.contains("plan")) variant_run.plan = policy["plan"];
   }
   sim::RunReport report;
   json stats;
@@ -266,9 +268,11 @@ void add_simulate(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the summary line");
   cmd->add_option("--json", o->json_file, "Write the statistics as JSON");
   cmd->add_option("--html", o->html_file, "Write a self-contained HTML report");
-  cmd->add_option("--compare", o->compare_file,
-                  "Run the year twice, as shipped and under this policy (JSON: name, "
-                  "definitions: {id: [JSON Patch]}, behaviour), and print the differences");
+  cmd->add_option(
+      "--compare", o->compare_file,
+      "Run the year twice, as shipped and under this policy (JSON: name, "
+      "definitions: {id: [JSON Patch]}, behaviour, plan: supervision frequency per level "
+      "and grade), and print the differences");
   cmd->add_option("--csv", o->csv_dir,
                   "Write the report's tables as CSV files into this directory (headline.csv, "
                   "periods.csv, townships.csv)");

@@ -60,7 +60,8 @@ std::vector<Table> tables_of(const City& c) {
 }
 
 // The scheduler's query (workflows/food-safety/scheduler.json): active bindings of open
-// businesses at :asOf, optionally of some cadre levels (:levels, a JSON array). unitPath is
+// businesses at :asOf, optionally of some cadre levels and business grades (:levels, :grades,
+// JSON arrays; [] = all; a binding's grade is its business's baobaoGrade). unitPath is
 // the organisation path of the business's village (its township if none).
 const char* kActiveBindings =
     "SELECT b.id AS bindingId, c.id AS cadreId, c.name AS cadreName, c.level AS level, s.id AS "
@@ -75,7 +76,8 @@ const char* kActiveBindings =
     "s.villageId END) "
     "WHERE b.startAt <= :asOf AND (b.endAt = '' OR b.endAt > :asOf) AND (s.closedOn = '' OR "
     "s.closedOn > :asOf) "
-    "AND (:levels = '[]' OR c.level IN (SELECT value FROM json_each(:levels))) AND :period IS NOT "
+    "AND (:levels = '[]' OR c.level IN (SELECT value FROM json_each(:levels))) "
+    "AND (:grades = '[]' OR s.grade IN (SELECT value FROM json_each(:grades))) AND :period IS NOT "
     "NULL "
     "ORDER BY b.id";
 
@@ -141,24 +143,25 @@ std::string write_city(const City& city, const std::string& dir) {
   }
   std::string db = std::filesystem::absolute(dir + "/city.sqlite").lexically_normal().string();
   if (auto e = write_sqlite(tables, db); !e.empty()) return e;
-  json config = {{"plugins",
-                  {{"master-data",
-                    {{"plugin", "source.sqlite"},
-                     {"config",
-                      {{"database", db},
-                       {"maxRows", 100000},
-                       {"queries",
-                        {{"active_bindings",
-                          {{"sql", kActiveBindings}, {"params", {"asOf", "levels", "period"}}}},
-                         {"units", {{"sql", "SELECT * FROM units ORDER BY id"}}},
-                         {"cadres", {{"sql", "SELECT * FROM cadres ORDER BY id"}}},
-                         {"businesses", {{"sql", "SELECT * FROM businesses ORDER BY id"}}}}}}}}},
-                   {"notify-log",
-                    {{"plugin", "notify.log"},
-                     {"config",
-                      {{"path", std::filesystem::absolute(dir + "/notifications.jsonl")
-                                    .lexically_normal()
-                                    .string()}}}}}}}};
+  json config = {
+      {"plugins",
+       {{"master-data",
+         {{"plugin", "source.sqlite"},
+          {"config",
+           {{"database", db},
+            {"maxRows", 100000},
+            {"queries",
+             {{"active_bindings",
+               {{"sql", kActiveBindings}, {"params", {"asOf", "grades", "levels", "period"}}}},
+              {"units", {{"sql", "SELECT * FROM units ORDER BY id"}}},
+              {"cadres", {{"sql", "SELECT * FROM cadres ORDER BY id"}}},
+              {"businesses", {{"sql", "SELECT * FROM businesses ORDER BY id"}}}}}}}}},
+        {"notify-log",
+         {{"plugin", "notify.log"},
+          {"config",
+           {{"path", std::filesystem::absolute(dir + "/notifications.jsonl")
+                         .lexically_normal()
+                         .string()}}}}}}}};
   std::ofstream(dir + "/engine-config.json", std::ios::trunc) << config.dump(2) << "\n";
   return {};
 }

@@ -42,13 +42,15 @@ std::string check_policy(const json& policy, const std::string& file) {
       if (!v.is_object()) return file + ": /behaviour: expected an object of behaviour members";
       Behaviour probe;
       if (auto e = from_json(v, probe); !e.empty()) return file + ": /behaviour: " + e;
+    } else if (k == "plan") {
+      if (auto e = check_plan(v, file); !e.empty()) return e;
     } else if (k == "definitions") {
       if (!v.is_object()) return file + ": /definitions: expected {definition id: [patch]}";
       for (const auto& [id, patch] : v.items())
         if (!patch.is_array())
           return file + ": /definitions/" + id + ": expected an array of JSON Patch operations";
     } else {
-      return file + ": /" + k + ": unknown member (expected name, definitions, behaviour)";
+      return file + ": /" + k + ": unknown member (expected name, definitions, behaviour, plan)";
     }
   }
   return {};
@@ -123,13 +125,44 @@ json compare(const json& baseline, const RunReport& base_report, const json& var
   const json& by = baseline["city"]["byPeriod"]["year"]["all"];
   const json& vy = variant["city"]["byPeriod"]["year"]["all"];
   for (const auto& m : kYear) add(m.key, m.zh, m.en, number(by[m.key]), number(vy[m.key]), m.rate);
+  // Visits: all of them, by the business's grade (a plan can visit a grade more often), and
+  // per serving cadre (the cadres' workload in visits).
+  double cadres_b = number(baseline["headline"]["cadres"]["serving"]),
+         cadres_v = number(variant["headline"]["cadres"]["serving"]);
+  double visits_b = number(by["businessesVisited"]), visits_v = number(vy["businessesVisited"]);
+  add("visits", "督导走访次数", "supervision visits", visits_b, visits_v, false);
+  std::set<std::string> grades;
+  for (const json* st : {&baseline, &variant}) {
+    const json by_grade = st->value("supervisionByGrade", json::object());  // kept: items()
+    for (const auto& [g, c] : by_grade.items()) grades.insert(g);
+  }
+  for (const auto& g : grades) {
+    auto of = [&](const json& st, const char* k) {
+      const json& all = st.value("supervisionByGrade", json::object());
+      return all.contains(g) ? number(all[g][k]) : 0.0;
+    };
+    add("visits/" + g, g + " 级主体走访次数", "visits to grade " + g + " businesses",
+        of(baseline, "businessesVisited"), of(variant, "businessesVisited"), false);
+    add("coverage/" + g, g + " 级主体督导覆盖率", "coverage of grade " + g + " businesses",
+        of(baseline, "coverage"), of(variant, "coverage"), true);
+  }
+  add("visitsPerCadre", "每名在岗干部的走访次数", "visits per serving cadre",
+      cadres_b > 0 ? visits_b / cadres_b : NAN, cadres_v > 0 ? visits_v / cadres_v : NAN, false);
+  for (const auto& [level, zh] : {std::pair{"prefecture", "州级"}, std::pair{"city", "市级"},
+                                  std::pair{"township", "乡镇"}, std::pair{"village", "村级"}}) {
+    auto per_cadre = [&](const json& st) {
+      double n = number(st["headline"]["cadres"]["servingByLevel"][level]);
+      return n > 0 ? number(st["city"]["byPeriod"]["year"][level]["businessesVisited"]) / n : NAN;
+    };
+    add(std::string("visitsPerCadre/") + level, std::string("每名在岗") + zh + "干部的走访次数",
+        std::string("visits per serving ") + level + " cadre", per_cadre(baseline),
+        per_cadre(variant), false);
+  }
   // Workload: steps applied per person of each role, and per serving cadre.
   auto per = [](const RunReport& r, const char* role, double people) {
     auto it = r.steps_by_role.find(role);
     return people > 0 ? double(it == r.steps_by_role.end() ? 0 : it->second) / people : NAN;
   };
-  double cadres_b = number(baseline["headline"]["cadres"]["serving"]),
-         cadres_v = number(variant["headline"]["cadres"]["serving"]);
   add("cadreSteps", "每名在岗干部的操作步数", "steps per serving cadre",
       per(base_report, "CADRE", cadres_b), per(variant_report, "CADRE", cadres_v), false);
   for (const auto& [role, zh, en] :

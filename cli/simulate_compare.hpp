@@ -6,7 +6,9 @@
 //
 // A policy file: {"name": text, "definitions": {definition id: [RFC 6902 JSON Patch
 // operations on that definition's document]}, "behaviour": {members overlaying the
-// variant's behaviour (simulate_behaviour.hpp)}}. Any other member is refused.
+// variant's behaviour (simulate_behaviour.hpp)}, "plan": [the variant's supervision
+// frequency per cadre level and business grade (check_plan, simulate_run.hpp)]}. Any other
+// member is refused.
 #pragma once
 
 #include <iosfwd>

@@ -42,6 +42,7 @@ json headline(const demo::City& city, const json& stats, const std::string& end)
     if (p == "year") continue;
     const json& m = stats["city"]["byPeriod"][p.get<std::string>()]["all"];
     std::int64_t base = count_of(m, "due") - count_of(m, "exempted");
+    json scope = stats.value("periodScope", json::object()).value(p.get<std::string>(), json());
     periods.push_back({{"period", p},
                        {"due", base},
                        {"exempted", count_of(m, "exempted")},
@@ -49,6 +50,7 @@ json headline(const demo::City& city, const json& stats, const std::string& end)
                        {"visitedOnTime", count_of(m, "completed")},
                        {"coverage", m["coverage"]},
                        {"onTime", m["supervisionOnTime"]}});
+    if (!scope.is_null()) periods.back()["scope"] = scope;  // the levels and grades it covers
   }
   // Shortfalls, each with its reason: what stands between a figure and 100%.
   json shortfalls = json::array();

@@ -55,6 +55,32 @@ const std::vector<std::string> kHeader = {"",
                                           "重开 reopen",
                                           "日管控 daily"};
 
+// " (乡镇 township; C 级 grade C)" for a period whose rounds cover some cadre levels or
+// business grades only (a grade-C month beside the quarters of the rest), else "".
+std::string scope_label(const json& scope) {
+  if (!scope.is_object()) return {};
+  std::string zh, en;
+  auto names = [](const json& list) {
+    std::string out;
+    for (const auto& n : list) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+    return out;
+  };
+  if (scope.contains("levels")) zh += "层级 " + names(scope["levels"]);
+  if (scope.contains("grades"))
+    zh += std::string(zh.empty() ? "" : "; ") + names(scope["grades"]) + " 级";
+  if (scope.contains("levels")) en += "level " + names(scope["levels"]);
+  if (scope.contains("grades"))
+    en += std::string(en.empty() ? "" : "; ") + "grade " + names(scope["grades"]);
+  return zh.empty() ? std::string() : " (" + zh + " / " + en + ")";
+}
+
+// A period's name with its scope, as the statistics' periodScope gives it.
+std::string period_label(const json& st, const json& period) {
+  std::string p = period.get<std::string>();
+  json scope = st.value("periodScope", json::object());
+  return p + scope_label(scope.contains(p) ? scope[p] : json());
+}
+
 std::vector<std::string> row(const std::string& name, const json& m) {
   return {name,
           pct(m["coverage"]),
@@ -175,7 +201,9 @@ std::string headline_html(const json& hl) {
   line("lettersFiled", "承诺书已备案 Letters filed (accepted by the office)",
        part(hl["letters"]["filed"], hl["letters"]["required"]));
   for (const auto& p : hl["supervision"])
-    line("coverage", "督导覆盖 Supervision " + p["period"].get<std::string>(),
+    line("coverage",
+         "督导覆盖 Supervision " + p["period"].get<std::string>() +
+             scope_label(p.value("scope", json())),
          "已走访 visited " + part(p["visited"], p["due"]) + "；按时 on time " +
              part(p["visitedOnTime"], p["due"]) + "；豁免 exempted " + count(p["exempted"]));
   const json& pr = hl["problems"];
@@ -207,7 +235,7 @@ void print_tables(const json& st, std::ostream& out) {
       << ")\n";
   Table t(kHeader);
   for (const auto& p : st["periods"])
-    t.add(row(p, st["city"]["byPeriod"][p.get<std::string>()]["all"]));
+    t.add(row(period_label(st, p), st["city"]["byPeriod"][p.get<std::string>()]["all"]));
   t.print(out);
   out << "\nBy cadre level, whole span\n";
   Table l(kHeader);
@@ -293,7 +321,8 @@ std::string html_report(const json& st) {
     for (const auto& c : row(name, m)) h << "<td>" << esc(c) << "</td>";
     h << "</tr>\n";
   };
-  for (const auto& p : st["periods"]) table_row(p, city[p.get<std::string>()]["all"]);
+  for (const auto& p : st["periods"])
+    table_row(period_label(st, p), city[p.get<std::string>()]["all"]);
   h << "</table></div><h2>乡镇 → 村（全年）/ Townships and villages, whole span</h2><div "
        "class='scroll'><table><tr>";
   for (const auto& c : kHeader) h << "<th>" << esc(c) << "</th>";

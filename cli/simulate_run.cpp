@@ -3,9 +3,11 @@
 // 08:00-18:00, so all steps of one hour are sent together and share group commits.
 #include "simulate_run.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -31,6 +33,11 @@ using demo::Rng;
 constexpr std::int64_t kHour = 3600 * 1000;
 constexpr std::int64_t kDay = 24 * kHour;
 const char* kStart = "2022-11-15T09:00:00+08:00";
+// The cadre levels and business grades a plan may name (as the scheduler's dataSchema).
+const std::vector<std::string> kPlanLevels = {"prefecture", "city", "county", "township",
+                                              "village"};
+const std::vector<std::string> kPlanGrades = {"A", "B", "C", "D"};
+const char* const kFrequencies[] = {"quarter", "month", "half-year", "year"};
 const std::vector<std::string> kChecklist = {"staffing", "risk_list",    "self_management",
                                              "health",   "premises",     "disinfection",
                                              "storage",  "notice_board", "last_round_fixed"};
@@ -69,7 +76,7 @@ class Sim {
     for (const auto& k : city_.cadres) cadres_[k.id] = &k;
     for (const auto& b : city_.businesses) businesses_[b.id] = &b;
     for (const auto& bd : city_.bindings) by_business_[bd.business_id].push_back(&bd);
-    for (const auto& r : round_plan(o.end)) periods_.push_back(r["period"]);
+    rounds_ = round_plan(o.end, o.plan);
     for (const auto& r : city_.regions) {
       paths_[r.id] = demo::region_path(city_, r.id);
       if (r.kind == "city") city_path_ = paths_[r.id];
@@ -194,7 +201,19 @@ class Sim {
   std::map<std::string, const demo::Cadre*> cadres_;
   std::map<std::string, const demo::Business*> businesses_;
   std::map<std::string, std::vector<const demo::Binding*>> by_business_;
-  std::vector<std::string> periods_;
+  json rounds_;  // the scheduler's rounds (round_plan)
+  // The periods whose rounds cover a binding: its cadre's level and its business's grade.
+  std::vector<std::string> periods_of(const demo::Binding& bd) const {
+    const std::string& level = cadres_.at(bd.cadre_id)->level;
+    const std::string& grade = businesses_.at(bd.business_id)->grade;
+    auto names = [](const json& r, const char* k, const std::string& v) {
+      return !r.contains(k) || std::count(r[k].begin(), r[k].end(), json(v)) > 0;
+    };
+    std::vector<std::string> out;
+    for (const auto& r : rounds_)
+      if (names(r, "levels", level) && names(r, "grades", grade)) out.push_back(r["period"]);
+    return out;
+  }
   std::map<std::string, std::string> paths_;  // region id -> organisation path
   std::string city_path_;
   std::int64_t end_ = 0;
@@ -349,7 +368,7 @@ RunReport Sim::play() {
 
 void Sim::setup() {
   std::int64_t now = ms(clock_.now());
-  json plan = {{"rounds", round_plan(o_.plan_end.empty() ? o_.end : o_.plan_end)},
+  json plan = {{"rounds", round_plan(o_.plan_end.empty() ? o_.end : o_.plan_end, o_.plan)},
                {"next", 0},
                {"checklist", kChecklist},
                {"adminId", "adm-GM"},
@@ -532,7 +551,7 @@ void Sim::churn(const demo::Cadre& next) {
     if (bd.cadre_id != next.id || bd.start_at != next.start_at) continue;
     for (const auto* prev : by_business_.at(bd.business_id)) {
       if (prev->cadre_id != old.id || prev->end_at != next.start_at) continue;
-      for (const auto& p : periods_)
+      for (const auto& p : periods_of(*prev))
         send("", "sup/" + p + "/" + prev->id, "rebind", office,
              {{"newCadreId", next.id},
               {"newCadreName", next.name},
@@ -574,7 +593,7 @@ void Sim::closure(const demo::Business& b) {
   for (const auto* bd : by_business_.at(b.id)) {
     if (bd->end_at != b.closed_on) continue;
     const demo::Cadre& k = *cadres_.at(bd->cadre_id);
-    for (const auto& p : periods_)
+    for (const auto& p : periods_of(*bd))
       send("", "sup/" + p + "/" + bd->id, "business_closed", office_actor(k.admin_id),
            {{"reason", "停业"}, {"approverId", k.upper_admin_id}});
   }
@@ -870,17 +889,95 @@ void Sim::daily(std::int64_t day) {
 
 }  // namespace
 
-json round_plan(const std::string& end) {
+json default_plan() { return json::array({json{{"every", "quarter"}}}); }
+
+std::string check_plan(const json& plan, const std::string& file, const std::string& pointer) {
+  const std::string where = file + ": " + pointer;
+  if (!plan.is_array() || plan.empty())
+    return where +
+           ": expected a non-empty array of frequency rules ({\"every\": \"quarter\" | "
+           "\"month\" | \"half-year\" | \"year\", \"levels\": [...], \"grades\": [...]})";
+  // Which rule gives each (level, grade) its frequency: each needs exactly one.
+  std::map<std::pair<std::string, std::string>, std::size_t> owner;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const json& r = plan[i];
+    std::string at = where + "/" + std::to_string(i);
+    if (!r.is_object()) return at + ": expected an object {every, levels, grades}";
+    for (const auto& [k, v] : r.items()) {
+      if (k == "every") {
+        if (!v.is_string() ||
+            !std::count(std::begin(kFrequencies), std::end(kFrequencies), v.get<std::string>()))
+          return at + "/every: expected \"quarter\", \"month\", \"half-year\" or \"year\"";
+        continue;
+      }
+      const std::vector<std::string>* known = k == "levels"   ? &kPlanLevels
+                                              : k == "grades" ? &kPlanGrades
+                                                              : nullptr;
+      if (!known) return at + "/" + k + ": unknown member (expected every, levels, grades)";
+      std::string what = k == "levels" ? "cadre level" : "business grade", list;
+      for (const auto& n : *known) list += (list.empty() ? "" : ", ") + n;
+      if (!v.is_array() || v.empty())
+        return at + "/" + k + ": expected a non-empty array of " + what + "s (" + list + ")";
+      for (std::size_t j = 0; j < v.size(); ++j)
+        if (!v[j].is_string() || !std::count(known->begin(), known->end(), v[j].get<std::string>()))
+          return at + "/" + k + "/" + std::to_string(j) + ": unknown " + what + " " + v[j].dump() +
+                 " (expected one of " + list + ")";
+    }
+    if (!r.contains("every")) return at + ": missing \"every\" (quarter, month, half-year, year)";
+    for (const auto& l : r.value("levels", json(kPlanLevels)))
+      for (const auto& g : r.value("grades", json(kPlanGrades)))
+        if (auto [it, fresh] =
+                owner.emplace(std::pair{l.get<std::string>(), g.get<std::string>()}, i);
+            !fresh)
+          return at + ": level " + l.get<std::string>() + ", grade " + g.get<std::string>() +
+                 " already has a frequency in " + pointer + "/" + std::to_string(it->second) +
+                 " (each level and grade needs exactly one)";
+  }
+  for (const auto& l : kPlanLevels)
+    for (const auto& g : kPlanGrades)
+      if (!owner.count({l, g}))
+        return where + ": no rule gives level " + l + ", grade " + g +
+               " a frequency (each level and grade needs exactly one; a rule without levels "
+               "or grades covers them all)";
+  return {};
+}
+
+json round_plan(const std::string& end, const json& plan) {
   json rounds = json::array();
-  const char* r[][3] = {{"2022R1", "2022-12-01T00:00:00+08:00", "2022-12-31T23:59:59+08:00"},
-                        {"2023Q1", "2023-01-01T00:00:00+08:00", "2023-03-31T23:59:59+08:00"},
-                        {"2023Q2", "2023-04-01T00:00:00+08:00", "2023-06-30T23:59:59+08:00"},
-                        {"2023Q3", "2023-07-01T00:00:00+08:00", "2023-09-30T23:59:59+08:00"},
-                        {"2023Q4", "2023-10-01T00:00:00+08:00", "2023-12-31T23:59:59+08:00"}};
-  for (const auto& x : r)
-    if (*parse_time(x[1]) < *parse_time(end))
-      rounds.push_back({{"period", x[0]}, {"start", x[1]}, {"end", x[2]}});
-  return rounds;
+  auto add = [&](const std::string& period, const std::string& start, const std::string& last,
+                 const json& rule) {
+    if (*parse_time(start) >= *parse_time(end)) return;
+    json r = {{"period", period}, {"start", start}, {"end", last}};
+    for (const char* k : {"levels", "grades"})
+      if (rule.contains(k)) r[k] = rule[k];
+    rounds.push_back(std::move(r));
+  };
+  add("2022R1", "2022-12-01T00:00:00+08:00", "2022-12-31T23:59:59+08:00", json::object());
+  static const char* kMonthEnd[] = {"01-31", "02-28", "03-31", "04-30", "05-31", "06-30",
+                                    "07-31", "08-31", "09-30", "10-31", "11-30", "12-31"};
+  for (const auto& rule : plan) {
+    std::string every = rule.value("every", "quarter");
+    int months = every == "month" ? 1 : every == "half-year" ? 6 : every == "year" ? 12 : 3;
+    for (int m = 0; m < 12; m += months) {
+      char period[16], start[40], last[40];
+      if (months == 1)
+        std::snprintf(period, sizeof period, "2023M%02d", m + 1);
+      else if (months == 12)
+        std::snprintf(period, sizeof period, "2023Y");
+      else
+        std::snprintf(period, sizeof period, "2023%c%d", months == 3 ? 'Q' : 'H', m / months + 1);
+      std::snprintf(start, sizeof start, "2023-%02d-01T00:00:00+08:00", m + 1);
+      std::snprintf(last, sizeof last, "2023-%sT23:59:59+08:00", kMonthEnd[m + months - 1]);
+      add(period, start, last, rule);
+    }
+  }
+  // In time order (the scheduler opens them one after the other); the rules' order among
+  // rounds starting together.
+  std::vector<json> sorted(rounds.begin(), rounds.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const json& a, const json& b) {
+    return *parse_time(a["start"].get<std::string>()) < *parse_time(b["start"].get<std::string>());
+  });
+  return json(sorted);
 }
 
 RunReport run(const demo::City& city, const RunOptions& o) {

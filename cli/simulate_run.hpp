@@ -29,6 +29,17 @@
 
 namespace bihuan::cli::sim {
 
+// The supervision frequency (a policy's "plan", workflows/food-safety/README.md): rules
+// [{"every": "quarter" | "month" | "half-year" | "year", "levels": [cadre levels],
+// "grades": [business grades]}] (levels or grades absent = all); every (level, grade) has
+// exactly one rule. Periods are named 2023Q1, 2023M01, 2023H1 and 2023Y.
+// default_plan(): every level and grade quarterly.
+json default_plan();
+// "" or what is wrong with `plan` (read from `file`, at `pointer`): the file, the JSON
+// Pointer of the member and what was expected.
+std::string check_plan(const json& plan, const std::string& file,
+                       const std::string& pointer = "/plan");
+
 struct RunOptions {
   std::uint64_t seed = 2023;
   std::string data_dir;                           // must be empty or missing
@@ -42,6 +53,7 @@ struct RunOptions {
   bool daily = false;
   std::string daily_from;  // the first day of those records ("" = 2023-01-01)
   Behaviour behaviour;
+  json plan = default_plan();  // the supervision frequency per cadre level and business grade
 };
 
 struct RunReport {
@@ -65,7 +77,9 @@ struct RunReport {
 
 RunReport run(const demo::City& city, const RunOptions& options);
 
-// The supervision rounds of the plan (period, start, end), all before `end`.
-json round_plan(const std::string& end);
+// The supervision rounds of the plan (period, start, end; levels and grades when a rule
+// names them), all starting before `end`, in time order: the first round 2022R1 for every
+// binding, then 2023 at each rule's frequency.
+json round_plan(const std::string& end, const json& plan = default_plan());
 
 }  // namespace bihuan::cli::sim

@@ -1,6 +1,7 @@
 // Statistics from the engine (simulate_stats.hpp).
 #include "simulate_stats.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -133,11 +134,23 @@ json compute(const Engine& engine, const std::string& end,
     opened = s->data.value("opened", json::array());
     scheduler_id = s->id;
   }
+  // A period's rounds: one, or several for disjoint levels and grades of the same
+  // frequency. Its scope (the levels and grades its rounds name) labels it in the report: a
+  // grade-C month is not a quarter of the whole city.
   std::vector<std::string> periods;
   std::map<std::string, std::int64_t> period_end;
+  json scope = json::object();
   for (const auto& r : rounds) {
-    periods.push_back(r["period"]);
-    period_end[r["period"]] = std::min(ms_of(r["end"]), ms_of(json(end)));
+    std::string p = r["period"];
+    if (!period_end.count(p)) periods.push_back(p);
+    period_end[p] = std::min(ms_of(r["end"]), ms_of(json(end)));
+    for (const char* k : {"levels", "grades"}) {
+      if (!r.contains(k)) continue;
+      json& names = scope[p][k];
+      if (names.is_null()) names = json::array();
+      for (const auto& n : r[k])
+        if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
   }
   std::int64_t end_ms = ms_of(json(end));
 
@@ -148,6 +161,7 @@ json compute(const Engine& engine, const std::string& end,
   };
   std::map<std::string, Where> task_where;
   std::map<std::string, std::int64_t> spawned, counted;
+  std::map<std::string, Counts> by_grade;  // the year's visits by the business's grade
   for (const auto& v : all_of(engine, "food-safety.supervision")) {
     const json& d = v.data;
     Where w{d.value("period", ""), d.value("level", ""), d.value("townshipId", ""),
@@ -156,18 +170,28 @@ json compute(const Engine& engine, const std::string& end,
     if (v.parent == scheduler_id) ++spawned[w.period];
     if (v.outcome == "reassigned") continue;
     ++counted[w.period];
-    tally.add(w.period, w.level, w.township, w.village, [&](Counts& c) {
+    auto task = [&](Counts& c) {
       ++c.due;
       if (v.outcome == "exempted") ++c.exempted;
       if (v.outcome == "completed") ++c.completed, ++c.visited;
       if (v.outcome == "completed_late") ++c.completed_late, ++c.visited;
-    });
+    };
+    tally.add(w.period, w.level, w.township, w.village, task);
+    const json& grade = d.value("baobaoGrade", json());
+    task(by_grade[grade.is_string() ? grade.get<std::string>() : std::string("-")]);
+  }
+  // The frozen denominators, summed over a period's rounds.
+  std::map<std::string, std::int64_t> frozen;
+  std::vector<std::string> opened_periods;
+  for (const auto& o : opened) {
+    std::string p = o["period"];
+    if (!frozen.count(p)) opened_periods.push_back(p);
+    frozen[p] += o["due"].get<std::int64_t>();
   }
   json denominators = json::array();
   bool denominators_ok = true;
-  for (const auto& o : opened) {
-    std::string p = o["period"];
-    std::int64_t due = o["due"];
+  for (const auto& p : opened_periods) {
+    std::int64_t due = frozen[p];
     denominators_ok = denominators_ok && due == spawned[p] && due == counted[p];
     denominators.push_back(
         {{"period", p}, {"frozen", due}, {"spawned", spawned[p]}, {"counted", counted[p]}});
@@ -320,8 +344,19 @@ json compute(const Engine& engine, const std::string& end,
                            {"cadresNamed", b.value("cadres", json::array()).size()}});
   }
 
+  json grades = json::object();
+  for (const auto& [g, c] : by_grade)
+    grades[g] = {{"due", c.due},
+                 {"exempted", c.exempted},
+                 {"completed", c.completed},
+                 {"completedLate", c.completed_late},
+                 {"businessesVisited", c.visited},
+                 {"coverage", rate(c.visited, c.due - c.exempted)},
+                 {"supervisionOnTime", rate(c.completed, c.due - c.exempted)}};
   return {{"periods", all_periods},
+          {"periodScope", scope},
           {"levels", levels},
+          {"supervisionByGrade", grades},
           {"statsAsOf", end},
           {"city", {{"id", "GM"}, {"name", label("GM")}, {"byPeriod", node("city")}}},
           {"townships", townships},

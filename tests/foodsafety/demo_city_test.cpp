@@ -92,25 +92,34 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
   ASSERT_FALSE(p.has_errors()) << problems_text(p);
   services->attach(engine_.get());
 
-  // Expected: bindings active at the round's start, of businesses still open.
-  auto count_active = [&](const std::string& as_of) {
+  // Expected: bindings active at the round's start, of businesses still open (of one
+  // business grade when given).
+  auto count_active = [&](const std::string& as_of, const std::string& grade = "") {
     auto bindings = read_csv(dir_a_ + "/bindings.csv");
-    std::map<std::string, std::string> closed;
+    std::map<std::string, std::string> closed, grades;
     for (const auto& b : read_csv(dir_a_ + "/businesses.csv")) closed[b[0]] = b[12];
+    for (const auto& b : read_csv(dir_a_ + "/businesses.csv")) grades[b[0]] = b[2];
     std::size_t n = 0;
     for (std::size_t i = 1; i < bindings.size(); ++i) {
       const auto& b = bindings[i];
       const auto& c = closed[b[2]];
-      n += b[4] <= as_of && (b[5].empty() || b[5] > as_of) && (c.empty() || c > as_of);
+      n += b[4] <= as_of && (b[5].empty() || b[5] > as_of) && (c.empty() || c > as_of) &&
+           (grade.empty() || grades[b[2]] == grade);
     }
     return n;
   };
 
   clock_->set(at("2023-06-25T09:00:00+08:00"));
+  // The quarter for every binding, and a month for grade C only (the SQL filters on the
+  // business's grade).
   json plan = {{"rounds",
                 {{{"period", "2023Q3"},
                   {"start", "2023-07-01T00:00:00+08:00"},
-                  {"end", "2023-09-30T23:59:59+08:00"}}}},
+                  {"end", "2023-09-30T23:59:59+08:00"}},
+                 {{"period", "2023M07"},
+                  {"start", "2023-07-01T00:00:00+08:00"},
+                  {"end", "2023-07-31T23:59:59+08:00"},
+                  {"grades", {"C"}}}}},
                {"next", 0},
                {"checklist", {"staff", "hygiene", "records"}},
                {"adminId", "adm-GM"},
@@ -121,6 +130,8 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
   Dispatcher d(*engine_, Dispatcher::channels_of(registry, *config),
                DispatcherOptions{50, 1, 1024, 16});
   d.run_once();
+  engine_->advance_to(clock_->now());
+  d.run_once();  // the month's query, asked once the quarter has opened
   engine_->advance_to(clock_->now());
   services->attach(nullptr);
 
@@ -137,11 +148,19 @@ TEST_F(DemoCityTest, TheSchedulerOpensARoundFromTheSqliteSourceThroughTheDispatc
                  << v->data["lastLoadError"];
   ASSERT_EQ(v->outcome, "done") << v->data.dump().substr(0, 400);
   EXPECT_EQ(v->data["opened"][0]["due"], expected);
+  std::size_t grade_c = count_active("2023-07-01T00:00:00+08:00", "C");
+  EXPECT_GT(grade_c, 40u);
+  EXPECT_EQ(v->data["opened"][1]["due"], grade_c) << "the month: grade-C bindings only";
   auto tasks = by_definition("food-safety.supervision");
-  EXPECT_EQ(tasks.size(), expected);
+  EXPECT_EQ(tasks.size(), expected + grade_c);
   std::size_t open = 0;
-  for (const auto& t : tasks) open += t.state == "OPEN";
-  EXPECT_EQ(open, expected);
+  for (const auto& t : tasks) {
+    open += t.state == "OPEN";
+    if (t.data["period"] == "2023M07") {
+      EXPECT_EQ(t.data["baobaoGrade"], "C") << t.business_key;
+    }
+  }
+  EXPECT_EQ(open, expected + grade_c);
   // Each task belongs to its business's village (the row's unitPath from regions.path).
   for (const auto& t : tasks)
     ASSERT_EQ(t.data["unitPath"], "HX/GM/" + t.data["townshipId"].get<std::string>() + "/" +

@@ -38,6 +38,19 @@ int simulate(const std::string& dir, const std::string& extra) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// T07's year (seed 7) as shipped and under a shipped policy (--compare, the data kept in
+// <dir>/run): the --json document {policy, comparison, baseline, variant}, discarded when
+// the run failed; the printout in <dir>/out.txt.
+json compare_t07_year(const std::string& dir, const std::string& policy) {
+  EXPECT_EQ(simulate(dir,
+                     " --townships T07 --end 2023-12-31T00:00:00+08:00 --seed 7 --nosync "
+                     "--keep --compare " BIHUAN_SOURCE_DIR "/workflows/food-safety/policies/" +
+                         policy),
+            0)
+      << slurp(dir + "/out.txt");
+  return json::parse(slurp(dir + "/stats.json"), nullptr, false);
+}
+
 // A CSV file as rows of named fields (the demo city has no quoted fields).
 std::vector<std::map<std::string, std::string>> csv(const std::string& path) {
   std::vector<std::vector<std::string>> rows;
@@ -351,15 +364,10 @@ TEST_F(SimulateTest, WeeklyAndMonthlyRecordsRunBesideTheDailyOnes) {
 // rectification figures move, and the policy's patch reached the variant's definitions.
 TEST_F(SimulateTest, ComparingAPolicyShowsWhatItChanges) {
   std::string d = fresh();
-  ASSERT_EQ(simulate(d,
-                     " --townships T07 --end 2023-12-31T00:00:00+08:00 --seed 7 --nosync "
-                     "--keep --compare " BIHUAN_SOURCE_DIR
-                     "/workflows/food-safety/policies/minor-5-days.json"),
-            0)
-      << slurp(d + "/out.txt");
+  json doc = compare_t07_year(d, "minor-5-days.json");
+  ASSERT_FALSE(doc.is_discarded());
   std::string out = slurp(d + "/out.txt");
   EXPECT_NE(out.find("政策对比 Policy comparison: 5 working days"), std::string::npos) << out;
-  json doc = json::parse(slurp(d + "/stats.json"));
   std::map<std::string, json> rows;
   for (const auto& r : doc["comparison"]) rows[r["key"]] = r;
   EXPECT_EQ(rows["coverage"]["difference"], 0.0) << "the visits do not change";
@@ -373,6 +381,73 @@ TEST_F(SimulateTest, ComparingAPolicyShowsWhatItChanges) {
   std::string problem = slurp(d + "/run/variant-workflows/problem.json");
   EXPECT_NE(problem.find("\"P5D\""), std::string::npos);
   EXPECT_EQ(problem.find("\"P7D\""), std::string::npos);
+}
+
+// --compare with a plan (policies/monthly-grade-c.json): grade C is visited each month,
+// the other grades each quarter. The variant's months are grade-C tasks only, with their own
+// frozen denominators; the quarters no longer hold grade C; the comparison shows more
+// grade-C visits and more visits per township cadre (grade C sits with township cadres).
+TEST_F(SimulateTest, GradeCVisitedMonthlyShowsMoreGradeCVisitsSideBySide) {
+  std::string d = fresh();
+  json doc = compare_t07_year(d, "monthly-grade-c.json");
+  ASSERT_FALSE(doc.is_discarded());
+  std::string out = slurp(d + "/out.txt");
+  FS_EXPECT_HAS(out, "政策对比 Policy comparison: grade C visited monthly");
+  FS_EXPECT_HAS(out, "visits to grade C businesses");
+  std::map<std::string, json> rows;
+  for (const auto& r : doc["comparison"]) rows[r["key"]] = r;
+  const json &base = doc["baseline"], &variant = doc["variant"];
+  double c_base = rows["visits/C"]["baseline"].get<double>(),
+         c_variant = rows["visits/C"]["variant"].get<double>();
+  EXPECT_GT(c_base, 0.0) << "T07 has grade-C businesses";
+  EXPECT_GT(c_variant, 2 * c_base) << "12 months instead of 4 quarters";
+  EXPECT_EQ(rows["visits/D"]["difference"], 0.0) << "grade D is visited as before";
+  EXPECT_GT(rows["visitsPerCadre/township"]["difference"].get<double>(), 0.0);
+  EXPECT_EQ(rows["visitsPerCadre/village"]["difference"], 0.0);
+  EXPECT_GT(rows["visits"]["difference"].get<double>(), 0.0);
+  EXPECT_TRUE(rows.count("meanDaysToClose") && rows.count("coverage"));
+
+  // The variant's periods: each month covers grade C only, with its own denominator; a
+  // quarter's denominator is the other grades' (the baseline's quarter minus grade C).
+  EXPECT_EQ(variant["periodScope"]["2023M03"]["grades"], json({"C"}));
+  EXPECT_EQ(variant["periodScope"]["2023Q2"]["grades"], json({"A", "B", "D"}));
+  EXPECT_FALSE(base["periodScope"].contains("2023Q2")) << "the baseline's rounds cover all";
+  const json& vp = variant["city"]["byPeriod"];
+  std::int64_t c_due = vp["2023M04"]["all"]["due"];
+  EXPECT_GT(c_due, 0);
+  EXPECT_EQ(vp["2023Q2"]["all"]["due"].get<std::int64_t>() + c_due,
+            base["city"]["byPeriod"]["2023Q2"]["all"]["due"].get<std::int64_t>())
+      << "no business closed or changed grade on April 1st, so the two add up";
+  for (const auto& o : variant["oracles"]["denominators"]["periods"])
+    EXPECT_EQ(o["frozen"], o["counted"]) << o;
+  // The engine's tasks: every month's task is a grade-C binding's, no quarter's is.
+  EngineOptions eo;
+  eo.data_dir = d + "/run/variant/engine";
+  eo.clock = std::make_shared<VirtualClock>(at("2023-12-31T00:00:00+08:00"));
+  eo.calendars = shipped_calendars();
+  Problems p;
+  auto engine = Engine::open(eo, p);
+  ASSERT_TRUE(engine);
+  InstanceQuery q;
+  q.definition = "food-safety.supervision";
+  q.limit = 1000;
+  std::size_t months = 0;
+  for (;;) {
+    auto page = engine->query(q);
+    for (const auto& v : page.items) {
+      std::string period = v.data["period"];
+      if (period.rfind("2023M", 0) == 0) {
+        ++months;
+        EXPECT_EQ(v.data["baobaoGrade"], "C") << v.business_key;
+      } else if (period.rfind("2023Q", 0) == 0) {
+        EXPECT_NE(v.data["baobaoGrade"], "C") << v.business_key;
+      }
+    }
+    if (page.next_cursor.empty()) break;
+    q.cursor = page.next_cursor;
+  }
+  EXPECT_GE(months, 12 * std::size_t(c_due) - 2);
+  engine->close();
 }
 
 TEST_F(SimulateTest, ABadPolicyIsRefusedWithItsPointerBeforeAnythingRuns) {
@@ -392,4 +467,21 @@ TEST_F(SimulateTest, ABadPolicyIsRefusedWithItsPointerBeforeAnythingRuns) {
   refused(R"({"definitions": {"food-safety.problem": [
             {"op": "test", "path": "/version", "value": 999}]}})",
           "policy.json: /definitions/food-safety.problem/0: the operation does not apply");
+  // A plan naming a grade or level the scheme does not have, or leaving one without (or with
+  // two) frequencies.
+  refused(R"({"plan": [{"every": "quarter", "grades": ["A", "B", "D"]},
+                       {"every": "month", "grades": ["C", "E"]}]})",
+          "policy.json: /plan/1/grades/1: unknown business grade \"E\" (expected one of A, B, "
+          "C, D)");
+  refused(R"({"plan": [{"every": "month", "levels": ["province"]}]})",
+          "policy.json: /plan/0/levels/0: unknown cadre level \"province\" (expected one of "
+          "prefecture, city, county, township, village)");
+  refused(R"({"plan": [{"every": "weekly"}]})",
+          "policy.json: /plan/0/every: expected \"quarter\", \"month\", \"half-year\" or "
+          "\"year\"");
+  refused(R"({"plan": [{"every": "month", "grades": ["C"]}]})",
+          "policy.json: /plan: no rule gives level prefecture, grade A a frequency");
+  refused(R"({"plan": [{"every": "quarter"}, {"every": "month", "grades": ["C"]}]})",
+          "policy.json: /plan/1: level prefecture, grade C already has a frequency in /plan/0");
+  refused(R"({"plan": []})", "policy.json: /plan: expected a non-empty array");
 }
