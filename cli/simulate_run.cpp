@@ -32,6 +32,7 @@ namespace fs = std::filesystem;
 using demo::Rng;
 constexpr std::int64_t kHour = 3600 * 1000;
 constexpr std::int64_t kDay = 24 * kHour;
+constexpr double kHazardChance = 0.01;  // daily checks that find a hazard
 const char* kStart = "2022-11-15T09:00:00+08:00";
 // The cadre levels and business grades a plan may name (as the scheduler's dataSchema).
 const std::vector<std::string> kPlanLevels = {"prefecture", "city", "county", "township",
@@ -183,6 +184,7 @@ class Sim {
   void on_supervision(const InstanceView& v);
   void visit(const std::string& id, const json& d, Rng r, bool resubmit);
   void on_problem(const InstanceView& v);
+  void on_hazard(const InstanceView& v);
   void evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r, std::int64_t from);
   void daily(std::int64_t day);
   void weekly(std::int64_t day, const std::string& date);
@@ -335,6 +337,8 @@ void Sim::deliver() {
         on_supervision(*v);
       else if (v->definition == "food-safety.problem")
         on_problem(*v);
+      else if (v->definition == "food-safety.hazard")
+        on_hazard(*v);
     }
     flush();
   }
@@ -392,6 +396,33 @@ void Sim::setup() {
       daily_start_ = day = std::max(day, ms(iso(o_.daily_from)));
     for (; day < std::min(end_, ms(iso("2024-01-01T00:00:00+08:00"))); day += kDay)
       at(day, [this, day] { daily(day); });
+  }
+}
+
+// A hazard from a daily check (workflows/food-safety/hazard.json): the officer fixes it the
+// next morning unless it was fixed on the spot, and the principal verifies it the morning
+// after that (never the one who fixed it, never on the same day).
+void Sim::on_hazard(const InstanceView& v) {
+  const json& d = v.data;
+  std::string id = v.id, bid = d.value("businessId", "");
+  std::string officer = d.value("officerId", ""), principal = d.value("principalId", "");
+  if (principal.empty()) return;  // nobody may verify: it stays open, as it would
+  std::int64_t morning =
+      (ms(clock_.now()) + 8 * kHour) / kDay * kDay - 8 * kHour + kDay + 10 * kHour;
+  auto verify = [=, this](std::int64_t when) {
+    at(when, [=, this] {
+      send(id, "", "verify", business_actor(principal, bid, "PRINCIPAL"), {{"note", "复查已整改"}});
+    });
+  };
+  if (v.state == "OPEN") {
+    at(morning, [=, this] {
+      send(id, "", "mitigate", business_actor(officer, bid, "OFFICER"),
+           {{"note", "已更换温控器，温度恢复正常"}}, [=, this](const StepResult& r) {
+             if (r.ok()) verify(morning + kDay);
+           });
+    });
+  } else if (v.state == "MITIGATED") {
+    verify(morning);
   }
 }
 
@@ -877,8 +908,18 @@ void Sim::daily(std::int64_t day) {
         return;
       }
       std::int64_t t = day + hour * kHour;
+      // About one check in a hundred finds a hazard (half fixed on the spot): the record
+      // spawns a food-safety.hazard, which on_hazard() sees through and closes.
+      Rng hr(mix(o_.seed, key + "/hazard"));
+      json report = {{"zeroRisk", true}};
+      if (hr.chance(kHazardChance))
+        report = {{"zeroRisk", false},
+                  {"hazards",
+                   {{{"description", "冷藏柜温度超过 8℃"},
+                     {"measure", "已转移食材并报修"},
+                     {"fixedOnSpot", hr.chance(0.5)}}}}};
       at(t, [=, this] {
-        send(id, "", "submit", business_actor(officer, bid, "OFFICER"), {{"zeroRisk", true}},
+        send(id, "", "submit", business_actor(officer, bid, "OFFICER"), report,
              [=, this](const StepResult& x) {
                if (x.ok()) missed_streak_[bid] = 0;
              });

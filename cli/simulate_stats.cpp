@@ -343,6 +343,13 @@ json compute(const Engine& engine, const std::string& end,
                            {"laggardUnits", b.value("laggardUnits", json::array()).size()},
                            {"cadresNamed", b.value("cadres", json::array()).size()}});
   }
+  // Hazards from the daily checks (hazard.json), by state: the loop closes at VERIFIED.
+  json hazards = json::object();
+  StatsQuery hq;
+  hq.definition = "food-safety.hazard";
+  hq.group_by = {"state"};
+  for (const auto& g : engine.stats(hq).groups)
+    if (g.key[0].is_string()) hazards[g.key[0].get<std::string>()] = g.count;
 
   json grades = json::object();
   for (const auto& [g, c] : by_grade)
@@ -362,6 +369,7 @@ json compute(const Engine& engine, const std::string& end,
           {"townships", townships},
           {"problemsBySource", by_source},
           {"bulletins", {{"issued", bulletins}, {"digests", digests}}},
+          {"hazardsByState", hazards},
           {"oracles", oracles}};
 }
 

@@ -176,9 +176,13 @@ def main():
         own_total, own_roll = compare_page(driver, base, tok["township-office"], "township office", "", 4)
         check(0 < own_total < city_total, f"the township office counts fewer than the city ({own_total} < {city_total})")
         # Its villages and its township; "" holds the unit-less instances it reads as a
-        # named reader (food-safety.cadre-record names the cadre's office by actor key).
-        check(all(u.startswith("HX/GM/T01/") or u in ("HX/GM/T01", "") for u in own_roll),
+        # named reader (food-safety.cadre-record names the cadre's office by actor key), and
+        # "HX/GM" the city's bulletin, which names the townships' offices as recipients.
+        check(all(u.startswith("HX/GM/T01/") or u in ("HX/GM/T01", "") for u in own_roll
+                  if u != "HX/GM"),
               f"the township office's roll-up holds only its villages ({list(own_roll)[:5]})")
+        check(own_roll.get("HX/GM", {}).get("total", 0) <= 1,
+              f"of the city's instances, at most its bulletin ({own_roll.get('HX/GM')})")
 
         # A cadre: only what the cadre sees.
         driver.find_element(By.ID, "signout").click()

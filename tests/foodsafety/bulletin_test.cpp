@@ -11,8 +11,8 @@ using namespace bihuan::testing;
 
 namespace {
 
-json bulletin_visit(const std::string& binding, const std::string& cadre_id, const std::string& name,
-           const std::string& township) {
+json bulletin_visit(const std::string& binding, const std::string& cadre_id,
+                    const std::string& name, const std::string& township) {
   return {{"bindingId", binding},
           {"cadreId", cadre_id},
           {"cadreName", name},
@@ -50,9 +50,12 @@ class BulletinTest : public FoodSafetyTest {
 
   // Three visits: c-1 (T01) has two and does one; c-2 (T02) has one and does none.
   void visits() {
-    a_ = begin("food-safety.supervision", bulletin_visit("b1", "c-1", "王一", "T01"), "sup/2023Q2/b1");
-    b_ = begin("food-safety.supervision", bulletin_visit("b2", "c-1", "王一", "T01"), "sup/2023Q2/b2");
-    c_ = begin("food-safety.supervision", bulletin_visit("b3", "c-2", "李二", "T02"), "sup/2023Q2/b3");
+    a_ = begin("food-safety.supervision", bulletin_visit("b1", "c-1", "王一", "T01"),
+               "sup/2023Q2/b1");
+    b_ = begin("food-safety.supervision", bulletin_visit("b2", "c-1", "王一", "T01"),
+               "sup/2023Q2/b2");
+    c_ = begin("food-safety.supervision", bulletin_visit("b3", "c-2", "李二", "T02"),
+               "sup/2023Q2/b3");
     go("2023-05-10T10:00:00+08:00");
     ok(a_, "check_in", cadre("c-1"), {{"lat", 36.4}, {"lng", 94.9}, {"mode", "ONSITE"}});
     ok(a_, "submit", cadre("c-1"),

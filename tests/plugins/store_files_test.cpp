@@ -150,7 +150,7 @@ TEST(StoreFilesPlugin, OtherKindsAreNotFileStoresAndFileStoresAreNoChannels) {
   std::set<std::string> notifiers, tasks;
   configured_names(config, registry, notifiers, tasks);
   EXPECT_EQ(notifiers, std::set<std::string>{"log"});
-  EXPECT_TRUE(tasks.empty());
+  EXPECT_EQ(tasks, std::set<std::string>{"engine"}) << "only the engine's own data source";
   for (const auto& ch : Dispatcher::channels_of(registry, config)) EXPECT_NE(ch.name, "files");
   ASSERT_TRUE(attachment_files_of(registry.find("files")));
   EXPECT_EQ(attachment_files_of(registry.find("files"))->plugin(), "store.files");

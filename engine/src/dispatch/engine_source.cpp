@@ -38,15 +38,16 @@ std::string text_member(const json& params, const char* name, bool required) {
 TimePoint time_member(const json& params, const char* name) {
   std::string text = text_member(params, name, false);
   auto t = parse_time(text);
-  if (!t) bad(std::string("/") + name, "expected an ISO 8601 time with an offset, got \"" + text + "\"");
+  if (!t)
+    bad(std::string("/") + name, "expected an ISO 8601 time with an offset, got \"" + text + "\"");
   return *t;
 }
 
 // What a group_by field may be (StatsQuery::group_by).
 bool known_field(const std::string& f) {
-  static const std::set<std::string> plain = {"definition", "version", "state",     "status",
-                                              "outcome",    "category", "overdue", "escalated",
-                                              "unit"};
+  static const std::set<std::string> plain = {"definition", "version",   "state",
+                                              "status",     "outcome",   "category",
+                                              "overdue",    "escalated", "unit"};
   if (plain.count(f)) return true;
   if (f.rfind("unit:", 0) == 0 && f.size() > 5 &&
       std::all_of(f.begin() + 5, f.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -97,13 +98,14 @@ std::size_t field_index(StatsQuery& q, const std::string& field) {
 
 Plan plan_of(const json& params, const std::string& asker_unit) {
   if (!params.is_object()) bad("", "expected an object");
-  static const std::set<std::string> known = {"definition", "dataEquals", "status",  "unit",
-                                              "createdFrom", "createdTo", "groupBy", "counts",
-                                              "having",      "orderBy",   "limit"};
+  static const std::set<std::string> known = {"definition",  "dataEquals", "status",  "unit",
+                                              "createdFrom", "createdTo",  "groupBy", "counts",
+                                              "having",      "orderBy",    "limit"};
   for (const auto& [k, v] : params.items())
     if (!known.count(k))
-      bad(pointer_part(k), "unknown member; expected one of definition, dataEquals, status, unit, "
-                           "createdFrom, createdTo, groupBy, counts, having, orderBy, limit");
+      bad(pointer_part(k),
+          "unknown member; expected one of definition, dataEquals, status, unit, "
+          "createdFrom, createdTo, groupBy, counts, having, orderBy, limit");
   Plan p;
   StatsQuery& q = p.stats;
   q.definition = text_member(params, "definition", true);
@@ -141,7 +143,8 @@ Plan plan_of(const json& params, const std::string& asker_unit) {
   if (const json* g = member(params, "groupBy")) {
     if (!g->is_object()) bad("/groupBy", "expected an object of row member name -> field");
     for (const auto& [name, f] : g->items()) {
-      if (name == "count") bad("/groupBy/count", "\"count\" names the row's count; choose another name");
+      if (name == "count")
+        bad("/groupBy/count", "\"count\" names the row's count; choose another name");
       q.group_by.push_back(checked_field(f, "/groupBy" + pointer_part(name)));
       p.names.push_back(name);
     }
