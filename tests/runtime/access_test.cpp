@@ -2,6 +2,7 @@
 // start rule, events on instances the sender may not see, `actors` naming keys
 // (docs/authorization.md).
 #include "engine_fixture.hpp"
+#include "runtime/step_access.hpp"
 
 using namespace bihuan;
 using bihuan::testing::EngineTest;
@@ -99,6 +100,62 @@ TEST_F(AccessTest, UnitAndReadersAreComputedAtStartAndFollowTheData) {
   ASSERT_TRUE(v);
   EXPECT_EQ(v->unit, "HX/GM/T04");
   EXPECT_FALSE(visible(*v, office("HX/GM/T03")));
+}
+
+// A step that changes no member the access reads keeps the access (Stepper::seal skips
+// the computation); one that does, or an access that reads the instance, recomputes it.
+TEST_F(AccessTest, AccessIsRecomputedWhenWhatItReadsChanges) {
+  deploy(kCase);
+  auto s = start_as(office("HX/GM/T03"), sample());
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto c = send(s.instance->id, "claim", json::object(), station("ST02"));
+  ASSERT_TRUE(c.ok()) << c.message;
+  EXPECT_EQ(c.instance->readers, (std::vector<std::string>{"actor:CD0022", "station:ST02"}));
+  EXPECT_EQ(c.instance->unit, "HX/GM/T03/V012");
+  auto t = send(s.instance->id, "transfer", {{"to", "ST05"}}, station("ST02"));
+  ASSERT_TRUE(t.ok()) << t.message;
+  EXPECT_EQ(t.instance->readers, (std::vector<std::string>{"actor:CD0022", "station:ST05"}));
+
+  deploy(R"({"id": "t.staged", "version": 1,
+             "access": {"unit": "HX", "readers": {"cat": ["stage:", {"var": "instance.state"}]}},
+             "initial": "A",
+             "states": {"A": {"on": {"go": {"target": "B", "set": {"/n": 1}}}},
+                        "B": {"type": "final", "outcome": "ok"}}})");
+  auto a = start("t.staged");
+  ASSERT_TRUE(a.ok()) << a.message;
+  EXPECT_EQ(a.instance->readers, std::vector<std::string>{"stage:A"});
+  auto b = send(a.instance->id, "go", json::object(), Actor{"root", {"admin"}, json::object()});
+  ASSERT_TRUE(b.ok()) << b.message;
+  EXPECT_EQ(b.instance->readers, std::vector<std::string>{"stage:B"});
+}
+
+TEST(AccessReadsScan, NamesTheDataMembersOrGivesUp) {
+  auto reads = [](const std::string& access) {
+    Problems p;
+    auto def = compile_definition(
+        json::parse(R"({"id": "t.r", "version": 1, "access": )" + access +
+                    R"(, "initial": "A", "states": {"A": {"type": "final", "outcome": "x"}}})"),
+        p, {});
+    EXPECT_TRUE(def);
+    return def ? runtime::access_reads(*def) : runtime::AccessReads{};
+  };
+  auto daily = reads(R"({"unit": {"var": "data.unitPath"},
+      "readers": [{"cat": ["station:", {"var": "data.stationId"}]},
+                  {"map": [{"filter": [{"merge": [{"var": "data.officerId"}, {"var": "data.x.y"}]},
+                                       {"var": ""}]},
+                           {"cat": ["actor:", {"var": ""}]}]}]})");
+  EXPECT_TRUE(daily.pure);
+  EXPECT_EQ(daily.members,
+            (std::set<std::string, std::less<>>{"officerId", "stationId", "unitPath", "x"}));
+  EXPECT_FALSE(daily.touched_by({"claimedBy", "zeroRisk"}));
+  EXPECT_TRUE(daily.touched_by({"zeroRisk", "x"}));
+  EXPECT_TRUE(daily.touched_by({""}));  // the whole data
+  EXPECT_TRUE(reads(R"({"unit": {"var": "data"}})").touched_by({"any"}));
+  EXPECT_FALSE(reads(R"({"unit": {"var": "instance.businessKey"}})").pure);
+  EXPECT_FALSE(reads(R"({"unit": {"var": {"cat": ["data.", "u"]}}})").pure);
+  EXPECT_FALSE(reads(R"({"readers": {"cat": ["t:", {"now": []}]}})").pure);
+  EXPECT_FALSE(reads(R"({"readers": {"missing": ["data.a"]}})").pure);
+  EXPECT_TRUE(reads(R"({"readers": {"map": [{"var": "data.list"}, {"missing": ["a"]}]}})").pure);
 }
 
 TEST_F(AccessTest, StartRuleRefusesOthersAndHoldsForReplays) {

@@ -719,6 +719,11 @@ void Step::take(InstanceRecord& r, const Definition& def, const TransitionSpec& 
   json changes = json::array();
   transition(r, def, tr, ctx, actor, changes, 0);
   release(r, ctx);
+  if (!changes.empty()) {
+    auto& touched = u_.data_touched[r.id];
+    for (const auto& c : changes)
+      touched.push_back(first_member(c[0].get_ref<const std::string&>()).value_or(""));
+  }
   if (!changes.empty()) check_data(r, def, by_member ? &members : nullptr);
   record_history(r, kind, event, actor, std::move(from), payload, std::move(changes), true);
 }

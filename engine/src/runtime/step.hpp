@@ -32,6 +32,11 @@ struct Unit {
   Sequences next;  // taken from the batch; given back by apply()
   boost::container::small_vector<std::string, 2>
       sealed;  // records encoded by Stepper::seal, in `records` order
+  // Top-level data members each record's "set"s changed in this unit ("" for the whole
+  // data), and the records whose access compute_access already made from their final
+  // data: Stepper::seal recomputes access only where it may have changed.
+  std::unordered_map<std::uint64_t, std::vector<std::string>> data_touched;
+  std::vector<std::uint64_t> access_fresh;
 
   explicit Unit(const Sequences& from) : next(from) {}
 

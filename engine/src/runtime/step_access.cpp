@@ -1,6 +1,8 @@
 // A record's access (unit and reader keys) from its definition's `access` block, and the
 // start rule (docs/authorization.md).
 #include <algorithm>
+#include <set>
+#include <string_view>
 
 #include "runtime/expressions.hpp"
 #include "runtime/step_access.hpp"
@@ -55,7 +57,83 @@ void collect_keys(const json& v, const std::string& where, std::vector<std::stri
   out.push_back(k);
 }
 
+// Operators whose value depends on their arguments alone (and the scope, for var,
+// missing and missing_some, handled by the scan).
+bool pure_operator(std::string_view op) {
+  static const std::set<std::string_view> impure = {"now", "time_add", "time_diff", "time_before",
+                                                    "log"};
+  return !impure.count(op);
+}
+
+// Adds to `out` what `e` reads of the root context (in_item: inside the per-item rule of
+// map, filter, all, none, some or reduce, where var reads the item, not the root). Any
+// value that is not one operator (a data expression's object, an array) is scanned
+// member by member, so a rule and a data expression (Expressions::build) read alike.
+void scan_access_reads(const json& e, bool in_item, AccessReads& out) {
+  if (!out.pure) return;
+  if (e.is_array()) {
+    for (const auto& x : e) scan_access_reads(x, in_item, out);
+    return;
+  }
+  if (!e.is_object()) return;
+  if (e.size() != 1 || !expr::is_operator(e.begin().key())) {
+    for (const auto& [k, v] : e.items()) scan_access_reads(v, in_item, out);
+    return;
+  }
+  const std::string& op = e.begin().key();
+  const json& args = e.begin().value();
+  if (!pure_operator(op)) {
+    out.pure = false;
+    return;
+  }
+  if (op == "var") {
+    const json* path = args.is_array() ? (args.empty() ? nullptr : &args[0]) : &args;
+    if (args.is_array())  // the default is evaluated in this scope too
+      for (std::size_t i = 1; i < args.size(); ++i) scan_access_reads(args[i], in_item, out);
+    if (in_item) return;
+    if (!path || !path->is_string()) {
+      out.pure = false;  // the whole context, or a computed path
+      return;
+    }
+    const auto& p = path->get_ref<const std::string&>();
+    if (p == "data") {
+      out.all_data = true;
+    } else if (p.rfind("data.", 0) == 0) {
+      out.members.insert(p.substr(5, p.find('.', 5) - 5));
+    } else {
+      out.pure = false;  // "instance..." (its version changes each step), or anything else
+    }
+    return;
+  }
+  if ((op == "missing" || op == "missing_some") && !in_item) {
+    out.pure = false;  // computed keys over the root
+    return;
+  }
+  bool iterates = op == "map" || op == "filter" || op == "all" || op == "none" || op == "some" ||
+                  op == "reduce";
+  if (!iterates || !args.is_array()) {
+    scan_access_reads(args, in_item, out);
+    return;
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) scan_access_reads(args[i], in_item || i == 1, out);
+}
+
 }  // namespace
+
+bool AccessReads::touched_by(const std::vector<std::string>& changed) const {
+  if (!pure) return true;
+  for (const auto& m : changed)
+    if (m.empty() || all_data || members.count(m)) return true;
+  return false;
+}
+
+AccessReads access_reads(const Definition& def) {
+  AccessReads out;
+  if (!def.access.unit && !def.access.readers) return out;  // the open default
+  if (def.access.unit) scan_access_reads(*def.access.unit, false, out);
+  if (def.access.readers) scan_access_reads(*def.access.readers, false, out);
+  return out;
+}
 
 void compute_access(InstanceRecord& r, const Definition& def, const Calendars* calendars) {
   if (!def.access.unit && !def.access.readers) {

@@ -2,6 +2,7 @@
 // writes the unit into the batch's transaction only if the step succeeded.
 #include "runtime/stepper.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <deque>
 
@@ -84,12 +85,30 @@ InstanceView Stepper::view(const InstanceRecord& r) {
   return to_view(r, definition(r.definition, r.definition_version));
 }
 
+bool Stepper::access_kept(const Unit& u, std::uint64_t id, const InstanceRecord& rec,
+                          const Definition& def) {
+  if (std::find(u.access_fresh.begin(), u.access_fresh.end(), id) != u.access_fresh.end())
+    return true;
+  auto was = u.original_state.find(id);
+  if (was == u.original_state.end() || was->second.state < 0 ||
+      was->second.version != rec.definition_version)
+    return false;
+  auto known = std::find_if(access_reads_.begin(), access_reads_.end(),
+                            [&](const auto& e) { return e.first == &def; });
+  if (known == access_reads_.end())
+    known = access_reads_.insert(access_reads_.end(),
+                                 {&def, std::make_shared<const AccessReads>(access_reads(def))});
+  if (!known->second->pure) return false;
+  auto touched = u.data_touched.find(id);
+  return touched == u.data_touched.end() || !known->second->touched_by(touched->second);
+}
+
 void Stepper::seal(Unit& u) {
   u.sealed.clear();
   u.sealed.reserve(u.records.size());
   for (auto& [id, rec] : u.records)
     if (const Definition* def = definition(rec.definition, rec.definition_version))
-      compute_access(rec, *def, env_.calendars);
+      if (!access_kept(u, id, rec, *def)) compute_access(rec, *def, env_.calendars);
   for (const auto& [id, rec] : u.records) {
     std::string bytes = encode(rec);
     if (bytes.size() > kMaxRecordBytes)
@@ -218,6 +237,7 @@ StepResult Stepper::start(Batch& b, const StartRequest& req) {
     }
     std::uint64_t id = s.create(*def, req.data, req.business_key, 0, "", req.actor, 0);
     compute_access(u.records.at(id), *def, env_.calendars);
+    u.access_fresh.push_back(id);  // seal() keeps it
     result.instance = to_view(u.records.at(id), def.get());
     result.created = true;
     if (!req.idempotency_key.empty())

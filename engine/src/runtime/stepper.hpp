@@ -10,6 +10,7 @@
 namespace bihuan::runtime {
 
 struct Unit;
+struct AccessReads;  // runtime/step_access.hpp
 
 struct StepEnv {
   const DefinitionRegistry& definitions;
@@ -47,8 +48,15 @@ class Stepper {
   // (StepFailure, data-invalid). Call it last inside a step's try block.
   void seal(Unit& u);
   void apply(Batch& b, Unit& u);  // writes a successful unit into the transaction and overlay
+  // Whether rec (of u) keeps the access it has: computed already in this unit, or loaded
+  // at the same definition version and changed in no data member its access reads
+  // (AccessReads). A stored record's access was made from its stored data (seal, apply).
+  bool access_kept(const Unit& u, std::uint64_t id, const InstanceRecord& rec,
+                   const Definition& def);
   StepEnv env_;
   std::vector<std::shared_ptr<const Definition>> used_;  // definitions this batch looked up
+  // What each of used_'s definitions' access reads (the pointers live as long as used_).
+  std::vector<std::pair<const Definition*, std::shared_ptr<const AccessReads>>> access_reads_;
 };
 
 }  // namespace bihuan::runtime
