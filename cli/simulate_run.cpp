@@ -104,12 +104,13 @@ class Sim {
     batch_.push_back(std::move(p));
   }
   void start(const std::string& def, const std::string& key, json data,
-             std::function<void(const StepResult&)> then = {}) {
+             std::function<void(const StepResult&)> then = {}, Actor who = Actor::system()) {
     Pending p;
     p.is_start = true;
     p.start.definition = def;
     p.start.business_key = key;
     p.start.data = std::move(data);
+    p.start.actor = std::move(who);
     p.then = std::move(then);
     batch_.push_back(std::move(p));
   }
@@ -620,14 +621,46 @@ void Sim::business_file(const demo::Business& b, std::int64_t now) {
 // A business closes: its live supervision tasks are exempted (approved upstairs), its file
 // closed.
 void Sim::closure(const demo::Business& b) {
-  send("", "biz/" + b.id, "close", Actor::system(), json::object());
+  // The station reports the closure (food-safety.status-change, README (i)) with the live
+  // tasks of the bindings that end with it: those of the rounds opened by now.
+  json keys = json::array();
+  std::string cadre, admin = "adm-GM", upper;
+  std::int64_t now = ms(clock_.now());
   for (const auto* bd : by_business_.at(b.id)) {
     if (bd->end_at != b.closed_on) continue;
     const demo::Cadre& k = *cadres_.at(bd->cadre_id);
-    for (const auto& p : periods_of(*bd))
-      send("", "sup/" + p + "/" + bd->id, "business_closed", office_actor(k.admin_id),
-           {{"reason", "停业"}, {"approverId", k.upper_admin_id}});
+    cadre = k.id, admin = k.admin_id, upper = k.upper_admin_id;
+    // The newest opened rounds first: at most 4 keys fit, and older tasks have ended.
+    auto covers = periods_of(*bd);
+    for (auto r = rounds_.rbegin(); r != rounds_.rend() && keys.size() < 4; ++r) {
+      std::string p = (*r)["period"];
+      if (ms(iso((*r)["start"].get<std::string>())) <= now &&
+          std::count(covers.begin(), covers.end(), p))
+        keys.push_back("sup/" + p + "/" + bd->id);
+    }
   }
+  json data = {{"businessId", b.id},
+               {"businessName", b.name},
+               {"unitPath", business_path(b)},
+               {"stationId", b.station_id},
+               {"adminId", admin},
+               {"kind", "close"},
+               {"effectiveDate", b.closed_on.substr(0, 10)},
+               {"taskKeys", keys},
+               {"cadreId", cadre.empty() ? json() : json(cadre)},
+               {"principalId", b.principal_id}};
+  if (!upper.empty()) data["upperAdminId"] = upper;
+  Actor office = office_actor(admin);
+  start(
+      "food-safety.status-change", "change/" + b.id + "/" + b.closed_on.substr(0, 10), data,
+      [=, this](const StepResult& r) {
+        if (!r.ok() || !r.instance) return;
+        std::string id = r.instance->id;
+        // The office confirms the same afternoon: the business file closes and the tasks
+        // are exempted by the workflow.
+        at(now + 6 * kHour, [=, this] { send(id, "", "confirm", office, {{"note", "停业核实"}}); });
+      },
+      station_actor(b.station_id, b.station_id, "REGULATOR"));
 }
 
 // A pushed supervision task: the cadre visits in the period, late, or never.
