@@ -177,3 +177,29 @@ TEST_F(BulletinTest, AQueryOutsideItsUnitIsRefusedWithThePointerAndRetried) {
 }
 
 }  // namespace
+
+namespace {
+
+// Its counts are read by its readers, so only an office covering the unit may start one.
+TEST_F(BulletinTest, OnlyAnOfficeCoveringTheUnitStartsItsBulletin) {
+  StartRequest r;
+  r.definition = "food-safety.bulletin";
+  r.data = bulletin_plan("HX/GM");
+  r.actor = admin("adm-T01", "HX/GM/T01");
+  EXPECT_EQ(engine_->start(r).error, StepError::start_not_allowed)
+      << "a township office may not count the city";
+  r.actor = {"adm-T01", {"admin"}, {{"unit", "HX/GM/T01"}}};
+  EXPECT_EQ(engine_->start(r).error, StepError::start_not_allowed)
+      << "nor may a unit administrator of the township";
+  r.actor = admin("adm-x", "HX/GMX");
+  EXPECT_EQ(engine_->start(r).error, StepError::start_not_allowed) << "a unit by whole segments";
+  r.actor = admin("adm-city");  // no unit
+  EXPECT_EQ(engine_->start(r).error, StepError::start_not_allowed);
+  r.actor = admin("adm-city", "HX/GM");
+  EXPECT_TRUE(engine_->start(r).ok());
+  r.data = bulletin_plan("HX/GM/T01");
+  r.actor = admin("adm-T01", "HX/GM/T01");
+  EXPECT_TRUE(engine_->start(r).ok()) << "its own township";
+}
+
+}  // namespace
