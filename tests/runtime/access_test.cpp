@@ -61,6 +61,9 @@ TEST(ActorKeys, IdRolesAndStringAttributesSortedAndUnique) {
   Actor a{"CD1", {"CADRE", "CADRE"}, {{"station", "ST01"}, {"tags", {"x", 3, "y"}}, {"level", 2}}};
   EXPECT_EQ(a.keys(), (std::vector<std::string>{"*", "actor:CD1", "role:CADRE", "station:ST01",
                                                 "tags:x", "tags:y"}));
+  // Attributes named "actor" or "role" give no keys: they would forge another id or a role.
+  Actor forged{"CD2", {"CADRE"}, {{"actor", "CD1"}, {"role", {"admin", "system"}}}};
+  EXPECT_EQ(forged.keys(), (std::vector<std::string>{"*", "actor:CD2", "role:CADRE"}));
   EXPECT_TRUE(unit_covers("HX/GM", "HX/GM/T03"));
   EXPECT_TRUE(unit_covers("HX/GM", "HX/GM"));
   EXPECT_FALSE(unit_covers("HX/G", "HX/GM"));

@@ -19,6 +19,9 @@ std::vector<std::string> Actor::keys() const {
   for (const auto& r : roles) out.push_back("role:" + r);
   if (attrs.is_object())
     for (const auto& [name, value] : attrs.items()) {
+      // "actor" and "role" name the keys above: an attribute of that name would forge
+      // another caller's id or a role the caller does not hold.
+      if (name == "actor" || name == "role") continue;
       if (value.is_string())
         out.push_back(name + ":" + value.get<std::string>());
       else if (value.is_array())
