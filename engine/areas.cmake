@@ -75,13 +75,13 @@ set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
 # runtime: the history's hash chain (OpenSSL EVP), the writer's timers (Asio io_context
 # and steady_timer), small vectors (Boost.Container).
 set(BIHUAN_AREA_runtime_AREAS render storage)
-set(BIHUAN_AREA_runtime_PUBLIC engine changes retention attachment_check attachments schema_attachments query_match instance migration definition expr time clock schema config json problem log)
+set(BIHUAN_AREA_runtime_PUBLIC engine stats_fields changes retention attachment_check attachments schema_attachments query_match instance migration definition expr time clock schema config json problem log)
 set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl)
 set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 
 # dispatch: holds the data directory (serve_lock), reads an outbox message's stored body (runtime/record.hpp) and calls plugins.
 set(BIHUAN_AREA_dispatch_AREAS runtime)
-set(BIHUAN_AREA_dispatch_PUBLIC dispatcher serve_lock log plugin_host engine instance config schema definition expr time clock json problem plugin engine_source)
+set(BIHUAN_AREA_dispatch_PUBLIC dispatcher serve_lock log plugin_host engine instance config schema definition expr time clock json problem plugin engine_source stats_fields)
 set(BIHUAN_AREA_dispatch_THIRD "")
 
 # attachments: evidence files stored by content (SHA-256 from OpenSSL EVP) under the data

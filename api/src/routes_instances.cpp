@@ -1,6 +1,7 @@
 // /v1/instances (start, query, get, events, cancel, migrate, history), /v1/inbox, /v1/stats.
 #include <set>
 
+#include "bihuan/stats_fields.hpp"
 #include "context.hpp"
 
 namespace bihuan::api {
@@ -150,19 +151,6 @@ std::optional<Reply> check_administers(const Context& ctx, const Call& call,
                    "actor \"" + who.id + "\" administers unit \"" + who.unit() +
                        "\", which does not cover this instance's unit \"" + v->unit + "\"");
   return std::nullopt;
-}
-
-// A /v1/stats groupBy entry (StatsQuery in engine.hpp).
-bool stats_field_ok(const std::string& f) {
-  static const std::set<std::string> fixed = {
-      "definition", "version",   "state", "status",      "outcome",      "category",
-      "overdue",    "escalated", "unit",  "created:day", "created:week", "created:month"};
-  if (f[0] == '/' || fixed.count(f)) return true;
-  if (f.rfind("unit:", 0) != 0 || f.size() < 6 || f.size() > 7) return false;
-  for (std::size_t i = 5; i < f.size(); ++i)
-    if (f[i] < '0' || f[i] > '9') return false;
-  int n = std::stoi(f.substr(5));
-  return n >= 1 && n <= 16 && f[5] != '0';
 }
 
 // A unit path: non-empty segments joined by "/", no control characters, at most 400 bytes.
@@ -397,7 +385,7 @@ void add_instance_routes(Router& router, Context& ctx) {
         if (comma == std::string::npos) comma = v->size();
         std::string f = v->substr(i, comma - i);
         if (!f.empty()) {
-          if (!stats_field_ok(f))
+          if (!stats_field_known(f))
             co_return problem(400, "bad-parameter",
                               "groupBy takes definition, version, state, status, outcome, "
                               "category, overdue, escalated, unit, unit:N (1..16), "

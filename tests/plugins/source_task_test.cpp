@@ -67,7 +67,7 @@ TEST_F(SourceTaskTest, ATaskWithoutAQueryOnADataSourceIsADeadLetter) {
   EXPECT_EQ(d->run_once(), 1u);
   auto dead = engine_->dead_letters();
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_HAS(dead[0].last_error, "the task action must name a \"query\"");
+  EXPECT_HAS(dead[0].last_error, "only a task action naming a \"query\" can use it");
 }
 
 }  // namespace

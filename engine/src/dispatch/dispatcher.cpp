@@ -75,8 +75,6 @@ struct Dispatcher::State : std::enable_shared_from_this<Dispatcher::State> {
   std::size_t scan();
   std::size_t scan_pages(std::uint64_t epoch);
   void deliver(ChannelState& ch, Caller& caller, const OutboxMessage& m);
-  void deliver_engine_query(ChannelState& ch, Caller& caller, const OutboxMessage& m,
-                            std::uint32_t attempt);
   void record_failure(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
                       std::string error, bool permanent);
   bool task_outcome(ChannelState& ch, const OutboxMessage& m, std::uint32_t attempt,
@@ -248,24 +246,25 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   std::uint32_t attempt = m.attempts + 1;
   ++attempts;
   bool is_task = m.kind == "task";
-  if (c.engine_source) {
-    deliver_engine_query(ch, caller, m, attempt);
-    return;
-  }
   // A task on a data-source channel runs the named query with the task input as its
-  // parameters; the rows come back as the result payload {"rows": [...]}.
-  bool is_query = is_task && c.plugin->kind() == PluginKind::data_source;
+  // parameters; the rows come back as the result payload {"rows": [...]}. The built-in
+  // "engine" channel (bihuan/engine_source.hpp) is a data source run in-process.
+  bool own = c.engine_source;
+  bool is_query = is_task && (own || c.plugin->kind() == PluginKind::data_source);
   PluginKind want = is_query  ? PluginKind::data_source
                     : is_task ? PluginKind::task_handler
                               : PluginKind::notifier;
-  if (is_query && !(m.body.contains("query") && m.body["query"].is_string())) {
+  std::string source = own ? std::string("the engine's own data source")
+                           : "a data source (plugin " + c.plugin->info().name + ")";
+  if ((own && !is_task) ||
+      (is_query && !(m.body.contains("query") && m.body["query"].is_string()))) {
     record_failure(ch, m, attempt,
-                   "channel \"" + c.name + "\" is a data source (plugin " + c.plugin->info().name +
-                       "): the task action must name a \"query\"",
+                   "channel \"" + c.name + "\" is " + source +
+                       ": only a task action naming a \"query\" can use it",
                    true);
     return;
   }
-  if (c.plugin->kind() != want) {
+  if (!own && c.plugin->kind() != want) {
     record_failure(ch, m, attempt,
                    "channel \"" + c.name + "\" is a " + to_string(c.plugin->kind()) + " (plugin " +
                        c.plugin->info().name + "), it cannot deliver a " + m.kind + " message",
@@ -275,18 +274,21 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   if (ch.abandoned->load() >= options.max_abandoned) {
     record_failure(ch, m, attempt,
                    "channel \"" + c.name + "\" has " + std::to_string(ch.abandoned->load()) +
-                       " timed-out calls still running; not calling plugin " +
-                       c.plugin->info().name + " until they return",
+                       " timed-out calls still running; not calling " +
+                       (own ? std::string("it") : "plugin " + c.plugin->info().name) +
+                       " until they return",
                    false);
     return;
   }
   auto plugin = c.plugin;
   auto result = caller.call(
-      [plugin, m, attempt, is_task, is_query] {
+      [plugin, m, attempt, is_task, is_query, self = shared_from_this()] {
         if (is_query) {
           json params = m.body.contains("input") && m.body["input"].is_object() ? m.body["input"]
                                                                                 : json::object();
-          PluginResult r = plugin->query(m.body["query"].get<std::string>(), params);
+          std::string query = m.body["query"].get<std::string>();
+          PluginResult r = plugin ? plugin->query(query, params)
+                                  : query_engine(self->engine, m.instance_id, query, params);
           if (r.ok()) r.value = json{{"rows", std::move(r.value)}};
           return r;
         }
@@ -296,9 +298,10 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
   if (!result) {
     ++timed_out;
     record_failure(ch, m, attempt,
-                   plugin->info().file + ": plugin " + plugin->info().name + " (\"" + c.name +
-                       "\") did not answer within " + std::to_string(c.policy.timeout_ms) +
-                       " ms; the call was abandoned",
+                   (plugin ? plugin->info().file + ": plugin " + plugin->info().name
+                           : std::string("the engine's own data source")) +
+                       " (\"" + c.name + "\") did not answer within " +
+                       std::to_string(c.policy.timeout_ms) + " ms; the call was abandoned",
                    false);
     return;
   }
@@ -307,48 +310,6 @@ void Dispatcher::State::deliver(ChannelState& ch, Caller& caller, const OutboxMe
     return;
   }
   if (is_task && !task_outcome(ch, m, attempt, *result)) return;
-  ++delivered;
-  engine.ack_outbox_async(m.seq,
-                          [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });
-}
-
-// A task on the built-in "engine" channel: the query runs on a caller thread like a
-// plugin's, with the channel's timeout, retries and dead letters.
-void Dispatcher::State::deliver_engine_query(ChannelState& ch, Caller& caller,
-                                             const OutboxMessage& m, std::uint32_t attempt) {
-  const DispatchChannel& c = ch.channel;
-  auto query = m.body.is_object() ? m.body.find("query") : m.body.end();
-  if (m.kind != "task" || query == m.body.end() || !query->is_string()) {
-    record_failure(ch, m, attempt,
-                   "channel \"" + c.name +
-                       "\" is the engine's own data source: only a task action naming a "
-                       "\"query\" can use it",
-                   true);
-    return;
-  }
-  auto result = caller.call(
-      [self = shared_from_this(), m] {
-        auto in = m.body.find("input");
-        json params = in != m.body.end() && in->is_object() ? *in : json::object();
-        PluginResult r =
-            query_engine(self->engine, m.instance_id, m.body["query"].get<std::string>(), params);
-        if (r.ok()) r.value = json{{"rows", std::move(r.value)}};
-        return r;
-      },
-      std::chrono::milliseconds(c.policy.timeout_ms));
-  if (!result) {
-    ++timed_out;
-    record_failure(ch, m, attempt,
-                   "the engine's own data source (\"" + c.name + "\") did not answer within " +
-                       std::to_string(c.policy.timeout_ms) + " ms; the call was abandoned",
-                   false);
-    return;
-  }
-  if (result->status == PluginResult::Status::retry) {
-    record_failure(ch, m, attempt, result->body, false);
-    return;
-  }
-  if (!task_outcome(ch, m, attempt, *result)) return;
   ++delivered;
   engine.ack_outbox_async(m.seq,
                           [self = shared_from_this(), seq = m.seq](bool) { self->finish(seq); });

@@ -2,6 +2,8 @@
 // own instances, answered from Engine::stats in one read transaction per query.
 #include "bihuan/engine_source.hpp"
 
+#include "bihuan/stats_fields.hpp"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -43,31 +45,11 @@ TimePoint time_member(const json& params, const char* name) {
   return *t;
 }
 
-// What a group_by field may be (StatsQuery::group_by).
-bool known_field(const std::string& f) {
-  static const std::set<std::string> plain = {"definition", "version",   "state",
-                                              "status",     "outcome",   "category",
-                                              "overdue",    "escalated", "unit"};
-  if (plain.count(f)) return true;
-  if (f.rfind("unit:", 0) == 0 && f.size() > 5 &&
-      std::all_of(f.begin() + 5, f.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return true;
-  if (f == "created:day" || f == "created:week" || f == "created:month") return true;
-  if (!f.empty() && f[0] == '/') {
-    try {
-      json::json_pointer p(f);
-      return true;
-    } catch (const std::exception&) {
-    }
-  }
-  return false;
-}
-
 std::string checked_field(const json& v, const std::string& pointer) {
-  if (!v.is_string() || !known_field(v.get<std::string>()))
+  if (!v.is_string() || !stats_field_known(v.get<std::string>()))
     bad(pointer,
         "expected a field: \"state\", \"category\", \"status\", \"outcome\", \"overdue\", "
-        "\"escalated\", \"definition\", \"version\", \"unit\", \"unit:N\", "
+        "\"escalated\", \"definition\", \"version\", \"unit\", \"unit:N\" (N 1..16), "
         "\"created:day|week|month\" or a JSON Pointer into the data (\"/cadreId\")");
   return v.get<std::string>();
 }

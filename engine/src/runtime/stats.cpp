@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "bihuan/query_match.hpp"
+#include "bihuan/stats_fields.hpp"
 #include "runtime/access_index.hpp"
 #include "runtime/reader.hpp"
 
@@ -154,6 +156,27 @@ bool in_scope(const InstanceView& v, const StatsQuery& q) {
 }
 
 }  // namespace
+
+}  // namespace bihuan::runtime
+
+namespace bihuan {
+
+bool stats_field_known(const std::string& f) {
+  static const std::set<std::string> fixed = {
+      "definition", "version",   "state", "status",      "outcome",      "category",
+      "overdue",    "escalated", "unit",  "created:day", "created:week", "created:month"};
+  if (f.empty()) return false;
+  if (f[0] == '/' || fixed.count(f)) return true;
+  if (f.rfind("unit:", 0) != 0 || f.size() < 6 || f.size() > 7) return false;
+  for (std::size_t i = 5; i < f.size(); ++i)
+    if (f[i] < '0' || f[i] > '9') return false;
+  int n = std::stoi(f.substr(5));
+  return n >= 1 && n <= 16 && f[5] != '0';
+}
+
+}  // namespace bihuan
+
+namespace bihuan::runtime {
 
 StatsResult Reader::stats(const StatsQuery& q) const {
   StatsResult out;
