@@ -17,8 +17,12 @@ include(CMakePackageConfigHelpers)
 set(BIHUAN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Bihuan)
 # The installed bihuan finds the shared libraries beside it: <prefix>/lib, also for a
 # prefix that is not on the loader's path.
-set_target_properties(bihuan PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
-set_target_properties(bihuan_api_shared PROPERTIES INSTALL_RPATH "$ORIGIN")
+# The graph layout's dot plugin is linked from Graphviz's private folder
+# (api/CMakeLists.txt), which the loader does not search: it is on the RPATH too.
+get_filename_component(BIHUAN_GV_PLUGIN_DIR ${BIHUAN_GV_DOT_LAYOUT} DIRECTORY)
+set_target_properties(bihuan PROPERTIES
+  INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR};${BIHUAN_GV_PLUGIN_DIR}")
+set_target_properties(bihuan_api_shared PROPERTIES INSTALL_RPATH "$ORIGIN;${BIHUAN_GV_PLUGIN_DIR}")
 
 install(TARGETS bihuan RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 # The plugin SDK alone (`--component plugin_sdk`, all an out-of-tree plugin needs):

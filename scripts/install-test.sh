@@ -32,23 +32,31 @@ done
 echo "install-test: installed into $prefix ($(du -sh "$prefix" | cut -f1))"
 
 # The installed bihuan, run from elsewhere: bundled workflows, calendars and plugins found.
-(
-  cd "$work"
-  "$prefix/bin/bihuan" validate "$prefix/share/bihuan/workflows/examples/leave-request.json" >/dev/null
-  "$prefix/bin/bihuan" serve --data-dir "$work/serve-data" --listen 127.0.0.1:0 2>"$work/serve.log" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    grep -q '"msg":"listening"' "$work/serve.log" && break
-    sleep 0.1
-  done
-  kill -TERM "$pid"
-  wait "$pid"
-  grep -q '"msg":"stopped cleanly"' "$work/serve.log"
-  grep '"msg":"workflows deployed"' "$work/serve.log" | grep -q '"failed":0' ||
-    { echo "install-test: the installed serve did not deploy its bundled workflows" >&2; cat "$work/serve.log" >&2; exit 1; }
-  grep -q "$prefix/share/bihuan/workflows" "$work/serve.log"
-  grep '"msg":"plugins loaded"' "$work/serve.log" | grep -q '"notify-log"'
-) || { echo "install-test: the installed bihuan serve failed" >&2; cat "$work/serve.log" >&2; exit 1; }
+serve_failed() {
+  echo "install-test: the installed bihuan: $1" >&2
+  cat "$work/serve.log" >&2 2>/dev/null || true
+  exit 1
+}
+cd "$work"
+"$prefix/bin/bihuan" validate "$prefix/share/bihuan/workflows/examples/leave-request.json" \
+  >"$work/serve.log" 2>&1 || serve_failed "validate failed"
+"$prefix/bin/bihuan" serve --data-dir "$work/serve-data" --listen 127.0.0.1:0 2>"$work/serve.log" &
+pid=$!
+for _ in $(seq 1 300); do
+  grep -q '"msg":"listening"' "$work/serve.log" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" || serve_failed "serve exited with $?"
+grep -q '"msg":"stopped cleanly"' "$work/serve.log" || serve_failed "serve did not stop cleanly"
+grep '"msg":"workflows deployed"' "$work/serve.log" | grep -q '"failed":0' ||
+  serve_failed "serve did not deploy its bundled workflows"
+grep '"msg":"workflows deployed"' "$work/serve.log" | grep -q "$prefix/share/bihuan/workflows" ||
+  serve_failed "serve did not find the installed workflows"
+grep '"msg":"plugins loaded"' "$work/serve.log" | grep -q '"notify-log"' ||
+  serve_failed "serve did not load the bundled notify.log"
+cd - >/dev/null
 echo "install-test: the installed bihuan serves with its bundled workflows and plugins"
 
 # pkg-config sees the engine.

@@ -343,19 +343,19 @@ std::string Node::start() {
     node_log("error", why, {{"dataDir", config.data_dir}});
     return fail(why);
   }
-  node_log(
-      "info", "engine open",
-      {{"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opened_at)
-                  .count()},
-       {"instances", n.engine->metrics().instances},
-       {"pendingTimers", n.engine->metrics().pending_timers}});
+  node_log("info", "engine open",
+           {{"ms",
+             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opened_at)
+                 .count()},
+            {"instances", n.engine->metrics().instances},
+            {"pendingTimers", n.engine->metrics().pending_timers}});
   if (!config.workflow_dirs.empty()) node_deploy_workflows(*n.engine, config.workflow_dirs);
   n.services->attach(n.engine.get());
   DispatcherOptions dopts;
   dopts.poll_ms = config.poll_ms;
   dopts.lock = n.serve_lock;
-  n.dispatcher = std::make_unique<Dispatcher>(
-      *n.engine, Dispatcher::channels_of(*n.registry, config), dopts);
+  n.dispatcher =
+      std::make_unique<Dispatcher>(*n.engine, Dispatcher::channels_of(*n.registry, config), dopts);
   n.dispatcher->start();
 
   json sign_in = json::object();  // token name -> token, told again with the console's address

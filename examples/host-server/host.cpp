@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   }
   bihuan::NodeOptions options;
   options.data_dir = argv[1];
-  options.listen = "127.0.0.1:0";                       // any free port
+  options.listen = "127.0.0.1:0";                      // any free port
   options.workflow_dirs = std::vector<std::string>{};  // deploy nothing at start
   bihuan::Node node(options);
   if (std::string err = node.start(); !err.empty()) {

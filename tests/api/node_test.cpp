@@ -131,8 +131,7 @@ TEST_F(NodeTest, AnUnreadableConfigFileIsAClearErrorNamingTheFile) {
   std::lock_guard lock(mu_);
   bool named = false;
   for (const auto& l : lines_)
-    if (l.is_object() && l.value("level", "") == "error" &&
-        l.value("file", "") == o.config_file)
+    if (l.is_object() && l.value("level", "") == "error" && l.value("file", "") == o.config_file)
       named = true;
   EXPECT_TRUE(named) << "no error line names " << o.config_file;
 }

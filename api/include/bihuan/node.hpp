@@ -32,10 +32,10 @@
 #include <string>
 #include <vector>
 
-#include "bihuan/time.hpp"
 #include "bihuan/clock.hpp"
 #include "bihuan/engine.hpp"
 #include "bihuan/server.hpp"
+#include "bihuan/time.hpp"
 
 namespace bihuan {
 
