@@ -16,7 +16,9 @@ cat >"$work/config.json" <<JSON
 JSON
 cat >"$work/hello.json" <<'JSON'
 {"id": "example.hello", "version": 1, "title": {"en": "Hello"}, "initial": "OPEN",
- "states": {"OPEN": {"onEntry": [{"notify": "greeter", "to": "李四", "template": "welcome"}]}}}
+ "states": {"OPEN": {"onEntry": [{"notify": "greeter", "to": "李四", "template": "welcome"}],
+                     "on": {"close": {"roles": ["system"], "target": "DONE"}}},
+            "DONE": {"type": "final", "outcome": "done"}}}
 JSON
 bihuan=$prefix/bin/bihuan
 "$bihuan" deploy --config "$work/config.json" -D "$work/data" "$work/hello.json"
