@@ -61,8 +61,14 @@ grep '"msg":"plugins loaded"' "$work/serve.log" | grep -q '"notify-log"' ||
 cd - >/dev/null
 echo "install-test: the installed bihuan serves with its bundled workflows and plugins"
 
-# pkg-config sees the engine.
-PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs bihuan-server >/dev/null
+# pkg-config: the embedding example compiled with its flags alone.
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+# shellcheck disable=SC2046
+g++ examples/embed/embed.cpp $(pkg-config --cflags --libs bihuan) -Wl,-rpath,"$prefix/lib" \
+  -o "$work/embed-pkg-config"
+"$work/embed-pkg-config" "$work/pkg-config-data" | tail -1 | grep -q '"verified":true'
+pkg-config --exists bihuan-server
+echo "install-test: pkg-config bihuan builds and runs the embedding example"
 
 # The examples, outside the tree.
 for dir in examples/*/; do
