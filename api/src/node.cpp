@@ -214,7 +214,10 @@ struct Node::Impl {
 Node::Node(NodeOptions options) : impl_(std::make_unique<Impl>()) { impl_->o = std::move(options); }
 
 Node::~Node() {
-  if (impl_->running) stop();
+  if (impl_->running)
+    stop();
+  else
+    impl_->teardown(std::chrono::seconds(0));  // what a start that threw left behind
 }
 
 std::string Node::configure() {
