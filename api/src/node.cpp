@@ -188,10 +188,16 @@ struct Node::Impl {
   std::unique_ptr<RetentionTask> retention;
   bool running = false;
 
+  bool has_document() const { return o.config_file.empty() && o.config.has_value(); }
   json config_name() const {
+    if (has_document()) return "(NodeOptions::config)";
     return embedded_default ? json("(embedded default)") : json(o.config_file);
   }
   std::string config_base_dir() const {
+    if (has_document())
+      return fs::absolute(o.config_base_dir.empty() ? "." : o.config_base_dir)
+          .lexically_normal()
+          .string();
     return embedded_default ? "" : fs::absolute(o.config_file).parent_path().string();
   }
   // Ends what has started (a failed start, or stop()).
@@ -227,17 +233,22 @@ std::string Node::configure() {
   const NodeOptions& o = n.o;
   // The effective configuration: the embedded default with the config file laid over it
   // (EngineConfig::layer), then the options' overrides.
-  n.embedded_default = o.config_file.empty();
+  n.embedded_default = o.config_file.empty() && !o.config;
   Problems problems;
   problems.set_file(o.config_file);
   std::string data_dir = o.data_dir.empty() ? file_data_dir(o.config_file) : o.data_dir;
+  if (data_dir.empty() && n.has_document() && o.config->is_object() &&
+      o.config->contains("dataDir") && (*o.config)["dataDir"].is_string())
+    data_dir = (fs::path(n.config_base_dir()) / (*o.config)["dataDir"].get<std::string>()).string();
   if (data_dir.empty()) data_dir = "./data";
   json effective = EngineConfig::default_document(data_dir);
   if (!o.bundled_workflows.empty()) {
     effective["workflowDirs"] = {o.bundled_workflows};
     effective["calendarDirs"] = {o.bundled_workflows + "/calendars"};
   }
-  if (!n.embedded_default) {
+  if (n.has_document()) {
+    effective = EngineConfig::layer(effective, *o.config, n.config_base_dir());
+  } else if (!n.embedded_default) {
     auto layered = EngineConfig::layer_file(effective, o.config_file, problems);
     if (layered) effective = std::move(*layered);
   }
@@ -252,7 +263,7 @@ std::string Node::configure() {
       effective.is_object() && (!effective.contains("server") || effective["server"].is_object());
   if (!o.listen.empty() && server_object) effective["server"]["listen"] = o.listen;
   if (!problems.has_errors())
-    n.config = n.embedded_default
+    n.config = o.config_file.empty()
                    ? EngineConfig::from_json(effective, "", problems)
                    : EngineConfig::check_file_document(effective, o.config_file, problems);
   // The server section too, even when the rest has errors: every problem in one go.

@@ -151,6 +151,34 @@ TEST_F(NodeTest, ABadConfigValueIsReportedWithItsPointerAndNothingRuns) {
   EXPECT_TRUE(pointed);
 }
 
+TEST_F(NodeTest, AParsedConfigurationIsLaidOverTheDefaultWithoutADevelopmentToken) {
+  NodeOptions o = options();
+  o.config = json{{"server",
+                   {{"tokens", json::array({{{"name", "app"},
+                                             {"sha256", ServerConfig::hash_token("app-token")},
+                                             {"actor", "app"},
+                                             {"roles", {"admin"}}}})}}}};
+  Node node(o);
+  ASSERT_EQ(node.start(), "");
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "dev-admin-token"));
+  EXPECT_EQ(logged("starting").value("config", ""), "(NodeOptions::config)");
+  // The default's notify.log instances are still there (the document only added a token).
+  EXPECT_EQ(node.effective_config()["plugins"].count("notify-log"), 1u);
+  HttpClient app(node.port(), "app-token");
+  EXPECT_EQ(app.get("/v1/definitions").status, 200);
+
+  NodeOptions bad = options();
+  bad.data_dir = (dir_ / "other").string();
+  bad.config = json{{"dispatch", {{"pollMs", 0}}}};
+  Node refused(bad);
+  EXPECT_NE(refused.start(), "");
+  std::lock_guard lock(mu_);
+  bool pointed = false;
+  for (const auto& l : lines_)
+    if (l.is_object() && l.value("pointer", "") == "/dispatch/pollMs") pointed = true;
+  EXPECT_TRUE(pointed);
+}
+
 TEST_F(NodeTest, OneNodePerDataDirectory) {
   Node first(options());
   ASSERT_EQ(first.start(), "");

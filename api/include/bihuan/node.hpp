@@ -14,7 +14,7 @@
 // The configuration is what `bihuan serve` reads (docs/operations.md): the embedded default
 // (data_dir, the bundled plugin folders, the "notify-log" and "log" notify.log instances),
 // the config file laid over it (EngineConfig::layer), then the options that override it.
-// With no config file and no tokens an administrator token is created once in
+// With no configuration and no tokens an administrator token is created once in
 // <data>/dev-admin-token and logged. Everything the node does is logged as JSON lines
 // (bihuan/log.hpp; set_log_sink() sends them elsewhere), the same lines as `bihuan serve`.
 //
@@ -42,6 +42,10 @@ namespace bihuan {
 struct NodeOptions {
   // A configuration file laid over the embedded default ("" = the embedded default only).
   std::string config_file;
+  // Or the same as a parsed document (used when config_file is ""); its relative paths
+  // resolve against config_base_dir (default: the current directory).
+  std::optional<json> config;
+  std::string config_base_dir;
   // Overrides of the configuration ("" / nullopt = the configuration's own).
   std::string data_dir;  // relative to the current directory; default "./data"
   std::string listen;    // "host:port"; port 0 = any free port (see port())
