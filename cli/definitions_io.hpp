@@ -7,22 +7,14 @@
 #include <vector>
 
 #include "bihuan/definition.hpp"
+#include "bihuan/node.hpp"
 
 namespace bihuan::cli {
 
-// Calendars from the given directories; with none given, from the first of:
-//   1. $BIHUAN_CALENDARS (directories separated by ':'),
-//   2. the nearest "calendars/" or "workflows/calendars/" directory above `near_file`,
-//   3. the bundled calendars (bundled_calendar_dirs()).
-// `used`, if given, receives the directories read.
-Calendars find_calendars(const std::vector<std::string>& dirs, const std::string& near_file,
-                         Problems& problems, std::vector<std::string>* used = nullptr);
-
-// Where the calendars shipped with this binary are, wherever it is run from: an
-// install's <prefix>/share/bihuan/calendars beside <prefix>/bin, else workflows/calendars
-// above the executable (a build tree), else the source tree it was built from. Empty if
-// none of them exists.
-std::string bundled_calendar_dir();
+// Calendars discovery (find_calendars, bundled_calendar_dir) is the server library's
+// (bihuan/node.hpp), shared with bihuan::Node.
+using bihuan::bundled_calendar_dir;
+using bihuan::find_calendars;
 
 struct LoadedDefinition {
   std::string file;

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_DIR=$BUILD_DIR ./scripts/lint-openapi.sh
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 600
+# The install: examples built against it outside the tree, the .deb and lintian.
+BUILD_DIR=$BUILD_DIR ./scripts/install-test.sh
 
 if [ "${BIHUAN_TSAN:-1}" != 0 ]; then
   TSAN_DIR=${TSAN_BUILD_DIR:-build-tsan}
