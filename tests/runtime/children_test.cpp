@@ -56,6 +56,40 @@ TEST_F(EngineTest, SendActionDeliversToAnotherInstance) {
   EXPECT_EQ(h.back().actor, "instance:" + p.instance->id);
 }
 
+// send with forEach: one message per element, item and index in scope; an element with no
+// key sends nothing, a key no instance has is dropped, the sender's step stands; a
+// forEach that is not an array refuses the step with its pointer.
+TEST_F(EngineTest, SendForEachMessagesEveryElement) {
+  deploy(kChild);
+  deploy(R"({"id": "t.fan", "version": 1, "initial": "ON", "states": {"ON": {"on": {
+    "poke_all": {"roles": ["ADMIN"], "actions": [{"send": "poked", "forEach": {"var": "event.payload.keys"},
+      "toBusinessKey": {"if": [{"var": "item"}, {"cat": ["child:", {"var": "item"}]}, null]},
+      "payload": {"by": {"cat": [{"var": "actor.id"}, "#", {"var": "index"}]}}}]},
+    "bad": {"roles": ["ADMIN"], "actions": [{"send": "poked", "forEach": {"var": "event.payload.keys"},
+      "toBusinessKey": "x"}]},
+    "done": {"roles": ["ADMIN"], "target": "END"}}, "deadline": {"after": "P1D"}},
+    "END": {"type": "final", "outcome": "done"}}})");
+  for (const char* name : {"a", "b", "c"})
+    ASSERT_TRUE(
+        start("t.child", {{"name", name}, {"owner", "w1"}}, std::string("child:") + name).ok());
+  auto fan = start("t.fan", json::object());
+  ASSERT_TRUE(fan.ok()) << fan.message;
+  auto r = send(fan.instance->id, "poke_all", {{"keys", {"a", nullptr, "c", "nobody", ""}}},
+                {"admin", {"ADMIN"}});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(engine_->get_by_business_key("child:a")->data["pokedBy"], "admin#0");
+  EXPECT_FALSE(engine_->get_by_business_key("child:b")->data.contains("pokedBy"));
+  EXPECT_EQ(engine_->get_by_business_key("child:c")->data["pokedBy"], "admin#2");
+  auto h = engine_->history(engine_->get_by_business_key("child:c")->id);
+  EXPECT_EQ(h.back().kind, "message");
+  EXPECT_EQ(h.back().actor, "instance:" + fan.instance->id);
+
+  auto bad = send(fan.instance->id, "bad", {{"keys", "a"}}, {"admin", {"ADMIN"}});
+  EXPECT_EQ(bad.error, StepError::expression_error);
+  EXPECT_NE(bad.message.find("forEach must yield an array"), std::string::npos) << bad.message;
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
 TEST_F(EngineTest, CancellingAParentCancelsItsChildren) {
   deploy(kChild);
   deploy(kParent);

@@ -133,6 +133,7 @@ std::vector<ActionSpec> Compiler::parse_actions(const json& list, const std::str
     } else if (a.contains("send")) {
       spec.kind = ActionKind::send;
       spec.name = str_or(a, "send");
+      if (auto t = member(a, "forEach")) check_expr(*t, ap + "/forEach");
       for (const char* k : {"to", "toBusinessKey"})
         if (auto t = member(a, k)) check_expr(*t, ap + "/" + k);
       if (auto t = member(a, "payload")) check_data_expr(*t, ap + "/payload");

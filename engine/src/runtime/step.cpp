@@ -519,29 +519,54 @@ void Step::run_actions(InstanceRecord& r, const Definition& def,
         break;
       }
       case ActionKind::send: {
-        Cascade c{Cascade::deliver,
-                  0,
-                  {},
-                  a.name,
-                  json::object(),
-                  Actor{"instance:" + id_to_text(r.id), {"system"}},
-                  {}};
-        if (s.contains("payload")) c.payload = ex.build(s["payload"], ctx, a.pointer + "/payload");
-        if (s.contains("to")) {
-          json to = ex.eval(s["to"], ctx, a.pointer + "/to");
-          auto id = to.is_string() ? id_from_text(to.get<std::string>()) : std::nullopt;
-          if (!id)
-            fail(StepError::expression_error, "send: \"to\" must yield an instance id",
-                 {{"pointer", a.pointer + "/to"}});
-          c.target = *id;
-        } else if (s.contains("toBusinessKey")) {
-          json to = ex.eval(s["toBusinessKey"], ctx, a.pointer + "/toBusinessKey");
-          if (!to.is_string())
-            fail(StepError::expression_error, "send: \"toBusinessKey\" must yield a string",
-                 {{"pointer", a.pointer + "/toBusinessKey"}});
-          c.target_business_key = to.get<std::string>();
+        // forEach: one message per item (item and index in scope, as in spawn); without it,
+        // one message. Messages run after this step, in order (Stepper::run_cascades).
+        const bool each = s.contains("forEach");
+        json items =
+            each ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach") : json::array({nullptr});
+        if (!items.is_array())
+          fail(StepError::expression_error, "send: forEach must yield an array",
+               {{"pointer", a.pointer + "/forEach"}});
+        if (items.size() > env_.max_cascade)
+          fail(StepError::invalid_request,
+               "send: forEach yields " + std::to_string(items.size()) +
+                   " items; a step may send at most " + std::to_string(env_.max_cascade),
+               {{"pointer", a.pointer + "/forEach"}});
+        json item_ctx;
+        if (each) item_ctx = ctx;
+        const json& scope = each ? item_ctx : ctx;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          if (each) {
+            item_ctx["item"] = items[i];
+            item_ctx["index"] = i;
+          }
+          Cascade c{Cascade::deliver,
+                    0,
+                    {},
+                    a.name,
+                    json::object(),
+                    Actor{"instance:" + id_to_text(r.id), {"system"}},
+                    {}};
+          if (s.contains("payload"))
+            c.payload = ex.build(s["payload"], scope, a.pointer + "/payload");
+          if (s.contains("to")) {
+            json to = ex.eval(s["to"], scope, a.pointer + "/to");
+            auto id = to.is_string() ? id_from_text(to.get<std::string>()) : std::nullopt;
+            if (!id)
+              fail(StepError::expression_error, "send: \"to\" must yield an instance id",
+                   {{"pointer", a.pointer + "/to"}});
+            c.target = *id;
+          } else if (s.contains("toBusinessKey")) {
+            json to = ex.eval(s["toBusinessKey"], scope, a.pointer + "/toBusinessKey");
+            if (each && (to.is_null() || to == ""))
+              continue;  // an item with no key: nothing to send to
+            if (!to.is_string())
+              fail(StepError::expression_error, "send: \"toBusinessKey\" must yield a string",
+                   {{"pointer", a.pointer + "/toBusinessKey"}});
+            c.target_business_key = to.get<std::string>();
+          }
+          u_.cascades.push_back(std::move(c));
         }
-        u_.cascades.push_back(std::move(c));
         break;
       }
     }
