@@ -15,7 +15,8 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       tzdata clang clang-format libclang-rt-14-dev
       python3-aiosmtpd openssl    # plugin tests: a real SMTP server; a test TLS certificate
       chromium chromium-driver python3-selenium fonts-noto-cjk  # the console's browser test
-      libgraphviz-dev)  # graph layout for the console (cgraph + gvc)
+      libgraphviz-dev  # graph layout for the console (cgraph + gvc)
+      python3-pytest)  # the Python binding's tests (bindings/python)
 
 missing=()
 for p in "${PKGS[@]}"; do
