@@ -63,13 +63,13 @@ extern "C" {
 
 /* Status codes (append only). */
 #define BIHUAN_OK 0
-#define BIHUAN_EINVAL 1      /* a NULL argument, malformed JSON, a request member of the wrong type */
-#define BIHUAN_ENOTFOUND 2   /* no such instance or definition */
-#define BIHUAN_EREFUSED 3    /* the engine refused: a definition with errors, a step's guard... */
-#define BIHUAN_ECLOSED 4     /* the handle was closed */
-#define BIHUAN_EIO 5         /* storage failed or cannot be read now (retry later) */
-#define BIHUAN_EABI 6        /* the program's ABI version is not served by this library */
-#define BIHUAN_EINTERNAL 7   /* a defect in the library (please report it) */
+#define BIHUAN_EINVAL 1    /* a NULL argument, malformed JSON, a request member of the wrong type */
+#define BIHUAN_ENOTFOUND 2 /* no such instance or definition */
+#define BIHUAN_EREFUSED 3  /* the engine refused: a definition with errors, a step's guard... */
+#define BIHUAN_ECLOSED 4   /* the handle was closed */
+#define BIHUAN_EIO 5       /* storage failed or cannot be read now (retry later) */
+#define BIHUAN_EABI 6      /* the program's ABI version is not served by this library */
+#define BIHUAN_EINTERNAL 7 /* a defect in the library (please report it) */
 
 typedef struct bihuan_engine bihuan_engine;
 

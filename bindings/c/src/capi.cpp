@@ -48,16 +48,25 @@ int guarded(char** error, Body body) {
     err = e.body;
   } catch (const std::bad_alloc&) {
     status = BIHUAN_EINTERNAL;
-    err = {{"status", status}, {"code", "internal"}, {"type", "out-of-memory"},
-           {"message", "out of memory"}, {"problems", json::array()}};
+    err = {{"status", status},
+           {"code", "internal"},
+           {"type", "out-of-memory"},
+           {"message", "out of memory"},
+           {"problems", json::array()}};
   } catch (const std::exception& e) {
     status = BIHUAN_EINTERNAL;
-    err = {{"status", status}, {"code", "internal"}, {"type", "internal-error"},
-           {"message", e.what()}, {"problems", json::array()}};
+    err = {{"status", status},
+           {"code", "internal"},
+           {"type", "internal-error"},
+           {"message", e.what()},
+           {"problems", json::array()}};
   } catch (...) {
     status = BIHUAN_EINTERNAL;
-    err = {{"status", status}, {"code", "internal"}, {"type", "internal-error"},
-           {"message", "unknown exception"}, {"problems", json::array()}};
+    err = {{"status", status},
+           {"code", "internal"},
+           {"type", "internal-error"},
+           {"message", "unknown exception"},
+           {"problems", json::array()}};
   }
   if (error) {
     try {
@@ -107,7 +116,8 @@ std::function<void(bihuan::StepResult)> completion(bihuan_callback done, void* u
       text = dump(e.body);
     } catch (...) {
       status = BIHUAN_EINTERNAL;
-      text = R"({"status":7,"code":"internal","type":"internal-error","message":"the result could not be written","problems":[]})";
+      text =
+          R"({"status":7,"code":"internal","type":"internal-error","message":"the result could not be written","problems":[]})";
     }
     done(user, status, text.c_str());
   };
@@ -133,16 +143,15 @@ extern "C" {
 unsigned bihuan_abi_version(void) { return BIHUAN_ABI_VERSION; }
 
 const char* bihuan_status_name(int code) {
-  static const char* const names[] = {"ok", "invalid", "not-found", "refused",
-                                      "closed", "io", "abi", "internal"};
+  static const char* const names[] = {"ok",     "invalid", "not-found", "refused",
+                                      "closed", "io",      "abi",       "internal"};
   if (code < 0 || code >= static_cast<int>(sizeof names / sizeof names[0])) return "unknown";
   return names[code];
 }
 
 void bihuan_free(void* p) { std::free(p); }
 
-int bihuan_open(const char* options_json, unsigned abi_version, bihuan_engine** out,
-                char** error) {
+int bihuan_open(const char* options_json, unsigned abi_version, bihuan_engine** out, char** error) {
   if (out) *out = nullptr;
   clear(nullptr, error);
   return guarded(error, [&] {
@@ -150,10 +159,9 @@ int bihuan_open(const char* options_json, unsigned abi_version, bihuan_engine** 
     unsigned major = abi_version >> 16, minor = abi_version & 0xffffu;
     if (major != BIHUAN_ABI_MAJOR || minor > BIHUAN_ABI_MINOR)
       fail(BIHUAN_EABI, "abi-mismatch",
-           "the program was built for ABI " + std::to_string(major) + "." +
-               std::to_string(minor) + "; this libbihuan serves " +
-               std::to_string(BIHUAN_ABI_MAJOR) + ".0 to " + std::to_string(BIHUAN_ABI_MAJOR) +
-               "." + std::to_string(BIHUAN_ABI_MINOR));
+           "the program was built for ABI " + std::to_string(major) + "." + std::to_string(minor) +
+               "; this libbihuan serves " + std::to_string(BIHUAN_ABI_MAJOR) + ".0 to " +
+               std::to_string(BIHUAN_ABI_MAJOR) + "." + std::to_string(BIHUAN_ABI_MINOR));
     json body = bihuan::capi::parse_text(options_json, "the options");
     bihuan::capi::Members m(
         body, "the options",
@@ -219,8 +227,8 @@ int bihuan_deploy(bihuan_engine* engine, const char* definition_json, const char
     if (!r.ok)
       fail(BIHUAN_EREFUSED, "definition-invalid", "the definition " + source + " has errors",
            problems);
-    return json{{"id", r.id}, {"version", r.version}, {"unchanged", r.unchanged},
-                {"warnings", problems}};
+    return json{
+        {"id", r.id}, {"version", r.version}, {"unchanged", r.unchanged}, {"warnings", problems}};
   });
 }
 

@@ -55,8 +55,7 @@ Members::Members(const json& body, const char* what, std::initializer_list<const
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
     if (!ok)
-      fail(BIHUAN_EINVAL, "invalid-request",
-           what_ + " has an unknown member \"" + it.key() + "\"",
+      fail(BIHUAN_EINVAL, "invalid-request", what_ + " has an unknown member \"" + it.key() + "\"",
            json::array({problem_item("/" + pointer_escape(it.key()), "unknown-member",
                                      "not a member of " + what_)}));
   }
@@ -65,14 +64,13 @@ Members::Members(const json& body, const char* what, std::initializer_list<const
 const json* Members::find(const char* key, json::value_t type, const char* expected) const {
   auto it = body_.find(key);
   if (it == body_.end() || it->is_null()) return nullptr;
-  bool ok = it->type() == type ||
-            (type == json::value_t::number_integer && it->is_number_unsigned());
+  bool ok =
+      it->type() == type || (type == json::value_t::number_integer && it->is_number_unsigned());
   if (!ok)
-    fail(BIHUAN_EINVAL, "invalid-request",
-         what_ + ": \"" + key + "\" must be " + expected,
-         json::array({problem_item("/" + pointer_escape(key), "type",
-                                   std::string("expected ") + expected + ", got " +
-                                       it->type_name())}));
+    fail(BIHUAN_EINVAL, "invalid-request", what_ + ": \"" + key + "\" must be " + expected,
+         json::array(
+             {problem_item("/" + pointer_escape(key), "type",
+                           std::string("expected ") + expected + ", got " + it->type_name())}));
   return &*it;
 }
 
@@ -95,8 +93,8 @@ std::optional<std::int64_t> Members::integer(const char* key, std::int64_t min,
   if (!in_range || v->get<std::int64_t>() < min)
     fail(BIHUAN_EINVAL, "invalid-request", what_ + ": \"" + key + "\" is out of range",
          json::array({problem_item("/" + pointer_escape(key), "range",
-                                   "expected " + std::to_string(min) + ".." +
-                                       std::to_string(max) + ", got " + v->dump())}));
+                                   "expected " + std::to_string(min) + ".." + std::to_string(max) +
+                                       ", got " + v->dump())}));
   return v->get<std::int64_t>();
 }
 
@@ -146,10 +144,10 @@ std::optional<TimePoint> Members::time(const char* key, const TimeZone* tz) cons
   if (!s) return std::nullopt;
   auto t = parse_time(*s, tz);
   if (!t)
-    fail(BIHUAN_EINVAL, "invalid-request", what_ + ": \"" + key + "\" must be an ISO 8601 time",
-         json::array({problem_item("/" + pointer_escape(key), "time",
-                                   "expected e.g. 2023-04-01T00:00:00+08:00, got \"" + *s +
-                                       "\"")}));
+    fail(
+        BIHUAN_EINVAL, "invalid-request", what_ + ": \"" + key + "\" must be an ISO 8601 time",
+        json::array({problem_item("/" + pointer_escape(key), "time",
+                                  "expected e.g. 2023-04-01T00:00:00+08:00, got \"" + *s + "\"")}));
   return t;
 }
 
@@ -251,9 +249,9 @@ InboxQuery inbox_query(const json& body) {
 }
 
 StatsQuery stats_query(const json& body, std::shared_ptr<const TimeZone> tz) {
-  Members m(body, "the stats query",
-            {"definition", "groupBy", "from", "to", "status", "unit", "archived", "filters",
-             "viewer"});
+  Members m(
+      body, "the stats query",
+      {"definition", "groupBy", "from", "to", "status", "unit", "archived", "filters", "viewer"});
   StatsQuery q;
   q.definition = m.text("definition").value_or("");
   if (const json* g = m.array("groupBy"))
@@ -282,14 +280,25 @@ std::pair<int, json> step_outcome(const StepResult& r) {
   if (r.ok() && r.instance) return {BIHUAN_OK, nullptr};
   int status = BIHUAN_EREFUSED;
   switch (r.error) {
-    case StepError::not_found: status = BIHUAN_ENOTFOUND; break;
-    case StepError::invalid_request: status = BIHUAN_EINVAL; break;
+    case StepError::not_found:
+      status = BIHUAN_ENOTFOUND;
+      break;
+    case StepError::invalid_request:
+      status = BIHUAN_EINVAL;
+      break;
     case StepError::storage_error:
-    case StepError::storage_unavailable: status = BIHUAN_EIO; break;
+    case StepError::storage_unavailable:
+      status = BIHUAN_EIO;
+      break;
     case StepError::internal_error:
-    case StepError::none: status = BIHUAN_EINTERNAL; break;
-    case StepError::shutting_down: status = BIHUAN_ECLOSED; break;
-    default: break;
+    case StepError::none:
+      status = BIHUAN_EINTERNAL;
+      break;
+    case StepError::shutting_down:
+      status = BIHUAN_ECLOSED;
+      break;
+    default:
+      break;
   }
   json problems = json::array();
   if (r.details.is_object() && r.details.contains("problems") && r.details["problems"].is_array())
@@ -318,8 +327,8 @@ void page_error(const std::string& error, bool unavailable) {
   if (error.empty()) return;
   if (unavailable) fail(BIHUAN_EIO, "storage-unavailable", error);
   fail(BIHUAN_EINVAL, "invalid-request", error,
-       json::array({problem_item("/cursor", "unknown",
-                                 "expected the nextCursor of the previous page")}));
+       json::array(
+           {problem_item("/cursor", "unknown", "expected the nextCursor of the previous page")}));
 }
 void next_cursor(json& out, const std::string& cursor) {
   if (!cursor.empty()) out["nextCursor"] = cursor;

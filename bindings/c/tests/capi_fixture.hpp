@@ -66,7 +66,8 @@ class CapiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fresh_dir("t");
-    json options = {{"dataDir", dir_}, {"virtualClock", "2024-01-01T00:00:00Z"}, {"durable", false}};
+    json options = {
+        {"dataDir", dir_}, {"virtualClock", "2024-01-01T00:00:00Z"}, {"durable", false}};
     char* error = nullptr;
     ASSERT_EQ(bihuan_open(options.dump().c_str(), BIHUAN_ABI_VERSION, &engine_, &error), BIHUAN_OK)
         << (error ? error : "");
@@ -78,10 +79,12 @@ class CapiTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   Call deploy(const char* text) {
-    return call([&](char** r, char** e) { return bihuan_deploy(engine_, text, "t.capi.json", r, e); });
+    return call(
+        [&](char** r, char** e) { return bihuan_deploy(engine_, text, "t.capi.json", r, e); });
   }
   Call start(const json& req) {
-    return call([&](char** r, char** e) { return bihuan_start(engine_, req.dump().c_str(), r, e); });
+    return call(
+        [&](char** r, char** e) { return bihuan_start(engine_, req.dump().c_str(), r, e); });
   }
   Call send(const json& req) {
     return call([&](char** r, char** e) { return bihuan_send(engine_, req.dump().c_str(), r, e); });

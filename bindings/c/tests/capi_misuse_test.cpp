@@ -44,9 +44,8 @@ TEST(CapiMisuse, WrongAbiIsRefused) {
 TEST(CapiMisuse, BadOptionsNameTheMember) {
   bihuan_engine* engine = nullptr;
   auto open = [&](const char* options) {
-    return call([&](char**, char** e) {
-      return bihuan_open(options, BIHUAN_ABI_VERSION, &engine, e);
-    });
+    return call(
+        [&](char**, char** e) { return bihuan_open(options, BIHUAN_ABI_VERSION, &engine, e); });
   };
   auto missing = open("{}");
   EXPECT_EQ(missing.status, BIHUAN_EINVAL);
@@ -82,7 +81,8 @@ TEST_F(CapiTest, CallsAfterCloseAreClosed) {
 }
 
 TEST_F(CapiTest, MalformedRequestsNameThePointer) {
-  auto broken = call([&](char** r, char** e) { return bihuan_start(engine_, "{\"definition\":", r, e); });
+  auto broken =
+      call([&](char** r, char** e) { return bihuan_start(engine_, "{\"definition\":", r, e); });
   EXPECT_EQ(broken.status, BIHUAN_EINVAL);
   EXPECT_EQ(broken.error["type"], "invalid-json");
   EXPECT_EQ(broken.result, nullptr);
@@ -105,15 +105,16 @@ TEST_F(CapiTest, MalformedRequestsNameThePointer) {
   });
   EXPECT_EQ(group.status, BIHUAN_EINVAL);
   EXPECT_EQ(group.error["problems"][0]["pointer"], "/groupBy/1");
-  auto limit = call([&](char** r, char** e) { return bihuan_query(engine_, R"({"limit": 0})", r, e); });
+  auto limit =
+      call([&](char** r, char** e) { return bihuan_query(engine_, R"({"limit": 0})", r, e); });
   EXPECT_EQ(limit.error["problems"][0]["pointer"], "/limit");
   auto history = call([&](char** r, char** e) {
     return bihuan_history(engine_, R"({"instance": "00000000000000ff"})", r, e);
   });
   EXPECT_EQ(history.status, BIHUAN_ENOTFOUND);
-  EXPECT_EQ(bihuan_send_async(engine_, R"({"instance":"x","event":"e"})", nullptr, nullptr,
-                              nullptr),
-            BIHUAN_EINVAL);
+  EXPECT_EQ(
+      bihuan_send_async(engine_, R"({"instance":"x","event":"e"})", nullptr, nullptr, nullptr),
+      BIHUAN_EINVAL);
   EXPECT_EQ(bihuan_clock_now(engine_, nullptr, nullptr), BIHUAN_EINVAL);
   EXPECT_EQ(bihuan_clock_advance(engine_, -5, nullptr, nullptr), BIHUAN_EINVAL);
 }
@@ -126,7 +127,8 @@ TEST_F(CapiTest, BadDefinitionIsRefusedWithPointers) {
   ASSERT_FALSE(d.error["problems"].empty());
   bool named_target = false;
   for (const auto& p : d.error["problems"]) {
-    EXPECT_FALSE(p["pointer"].get<std::string>().empty() && p["message"].get<std::string>().empty());
+    EXPECT_FALSE(p["pointer"].get<std::string>().empty() &&
+                 p["message"].get<std::string>().empty());
     named_target = named_target || p["pointer"] == "/states/a/on/go/target";
   }
   EXPECT_TRUE(named_target) << d.error.dump();

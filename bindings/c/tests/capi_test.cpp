@@ -46,7 +46,8 @@ TEST_F(CapiTest, StartSendGetAndGetByKey) {
       call([&](char** r, char** e) { return bihuan_get_by_key(engine_, "claim-1", r, e); });
   ASSERT_EQ(by_key.status, BIHUAN_OK);
   EXPECT_EQ(by_key.result["id"], id);
-  auto none = call([&](char** r, char** e) { return bihuan_get(engine_, "00000000000000ff", r, e); });
+  auto none =
+      call([&](char** r, char** e) { return bihuan_get(engine_, "00000000000000ff", r, e); });
   EXPECT_EQ(none.status, BIHUAN_ENOTFOUND);
   EXPECT_EQ(none.result, nullptr);
   EXPECT_EQ(none.error["code"], "not-found");
@@ -102,9 +103,9 @@ TEST_F(CapiTest, SendAsyncCallsBackOnceAfterCommit) {
   EXPECT_EQ(refused.status, BIHUAN_EREFUSED);
   EXPECT_EQ(refused.body["type"], "instance-ended");
   Completion s;
-  ASSERT_EQ(bihuan_start_async(engine_, R"({"definition":"t.capi"})", &Completion::done, &s,
-                               nullptr),
-            BIHUAN_OK);
+  ASSERT_EQ(
+      bihuan_start_async(engine_, R"({"definition":"t.capi"})", &Completion::done, &s, nullptr),
+      BIHUAN_OK);
   s.wait();
   EXPECT_EQ(s.status, BIHUAN_OK);
   EXPECT_EQ(s.body["state"], "review");
@@ -129,7 +130,8 @@ TEST_F(CapiTest, QueryAndHistoryPages) {
   EXPECT_EQ(seen.size(), 5u);
   EXPECT_EQ(pages, 3);
   q["cursor"] = "not-a-cursor";
-  auto bad = call([&](char** r, char** e) { return bihuan_query(engine_, q.dump().c_str(), r, e); });
+  auto bad =
+      call([&](char** r, char** e) { return bihuan_query(engine_, q.dump().c_str(), r, e); });
   EXPECT_EQ(bad.status, BIHUAN_EINVAL);
   EXPECT_EQ(bad.error["problems"][0]["pointer"], "/cursor");
 
@@ -200,9 +202,9 @@ TEST(CapiOpen, SystemClockRefusesAdvanceAndReopensTheStore) {
   char* result = nullptr;
   ASSERT_EQ(bihuan_deploy(engine, kDefinition, nullptr, &result, nullptr), BIHUAN_OK);
   bihuan_free(result);
-  ASSERT_EQ(bihuan_start(engine, R"({"definition":"t.capi","businessKey":"kept"})", nullptr,
-                         nullptr),
-            BIHUAN_OK);
+  ASSERT_EQ(
+      bihuan_start(engine, R"({"definition":"t.capi","businessKey":"kept"})", nullptr, nullptr),
+      BIHUAN_OK);
   bihuan_release(engine);
   ASSERT_EQ(bihuan_open(options.dump().c_str(), BIHUAN_ABI_VERSION, &engine, nullptr), BIHUAN_OK);
   auto kept = call([&](char** r, char** e) { return bihuan_get_by_key(engine, "kept", r, e); });
