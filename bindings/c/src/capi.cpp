@@ -6,6 +6,7 @@
 #include <shared_mutex>
 
 #include "bihuan/clock.hpp"
+#include "bihuan/verify_report.hpp"
 #include "capi_json.hpp"
 
 using bihuan::json;
@@ -327,7 +328,7 @@ int bihuan_stats(bihuan_engine* engine, const char* query_json, char** result, c
 
 int bihuan_verify(bihuan_engine* engine, char** result, char** error) {
   return with_engine(engine, result, error, [&](bihuan_engine& e) {
-    return bihuan::capi::verify_json(e.engine->verify());
+    return bihuan::verify_report_json(e.engine->verify());
   });
 }
 

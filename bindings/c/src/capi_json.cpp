@@ -380,20 +380,4 @@ json stats_json(const StatsQuery& q, const StatsResult& r, const TimeZone& tz) {
           {"truncated", r.truncated}, {"asOf", format_time(r.as_of, tz)}};
 }
 
-json verify_json(const VerifyReport& r) {
-  json problems = json::array();
-  for (const auto& p : r.problems)
-    problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
-  return {{"ok", r.ok()},
-          {"file", r.file},
-          {"structureOk", r.structure_ok},
-          {"databases", r.databases},
-          {"pages", r.pages},
-          {"instances", r.instances},
-          {"entries", r.entries},
-          {"indexEntries", r.index_entries},
-          {"broken", r.broken},
-          {"problems", std::move(problems)}};
-}
-
 }  // namespace bihuan::capi

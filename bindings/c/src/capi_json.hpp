@@ -64,6 +64,5 @@ json page_json(const InstancePage& page, const TimeZone& tz);
 json history_json(const HistoryQuery& q, const HistoryPage& page, const TimeZone& tz);
 json inbox_json(const Actor& actor, const InboxPage& page, const TimeZone& tz);
 json stats_json(const StatsQuery& q, const StatsResult& r, const TimeZone& tz);
-json verify_json(const VerifyReport& r);
 
 }  // namespace bihuan::capi

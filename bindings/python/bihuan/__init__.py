@@ -140,46 +140,14 @@ def _compact(**members: Any) -> Json:
     return {k: v for k, v in members.items() if v is not None}
 
 
-def _start_request(
-    definition: str,
-    data: Optional[Mapping[str, Any]] = None,
-    *,
-    business_key: Optional[str] = None,
-    version: Optional[int] = None,
-    return_existing: Optional[bool] = None,
-    idempotency_key: Optional[str] = None,
-    actor: Optional[Mapping[str, Any]] = None,
-) -> Json:
-    return _compact(
-        definition=definition,
-        data=data,
-        businessKey=business_key,
-        version=version,
-        returnExisting=return_existing,
-        idempotencyKey=idempotency_key,
-        actor=actor,
-    )
-
-
-def _event_request(
-    instance: Optional[str],
-    event: str,
-    payload: Optional[Mapping[str, Any]] = None,
-    *,
-    business_key: Optional[str] = None,
-    actor: Optional[Mapping[str, Any]] = None,
-    idempotency_key: Optional[str] = None,
-    expected_version: Optional[int] = None,
-) -> Json:
-    return _compact(
-        instance=instance,
-        businessKey=business_key,
-        event=event,
-        payload=payload,
-        actor=actor,
-        idempotencyKey=idempotency_key,
-        expectedVersion=expected_version,
-    )
+def _members(args: Mapping[str, Any]) -> Json:
+    """Call arguments as request members: snake_case to camelCase; self and None left out."""
+    out: Json = {}
+    for key, value in args.items():
+        if key != "self" and value is not None:
+            head, *rest = key.split("_")
+            out[head + "".join(w.title() for w in rest)] = value
+    return out
 
 
 # Completion callbacks in flight: the C side gets a number, the trampoline finds the
@@ -299,18 +267,7 @@ class Engine:
         actor: Optional[Mapping[str, Any]] = None,
     ) -> Json:
         """Starts an instance; returns it once durably committed."""
-        return self._request(
-            "bihuan_start",
-            _start_request(
-                definition,
-                data,
-                business_key=business_key,
-                version=version,
-                return_existing=return_existing,
-                idempotency_key=idempotency_key,
-                actor=actor,
-            ),
-        )
+        return self._request("bihuan_start", _members(locals()))
 
     def send(
         self,
@@ -325,18 +282,7 @@ class Engine:
     ) -> Json:
         """Sends an event to an instance (by id, or instance=None and business_key=...);
         returns the instance after the step, durably committed."""
-        return self._request(
-            "bihuan_send",
-            _event_request(
-                instance,
-                event,
-                payload,
-                business_key=business_key,
-                actor=actor,
-                idempotency_key=idempotency_key,
-                expected_version=expected_version,
-            ),
-        )
+        return self._request("bihuan_send", _members(locals()))
 
     def send_async(
         self, instance: Optional[str], event: str, callback: Callback, **kwargs: Any
@@ -345,11 +291,11 @@ class Engine:
         after the commit (error is a bihuan.Error for a refusal). It must not call this
         engine's blocking methods. An exception it raises is printed and kept in
         callback_errors; it never reaches the engine."""
-        self._async("bihuan_send_async", _event_request(instance, event, **kwargs), callback)
+        self._async("bihuan_send_async", _members(dict(kwargs, instance=instance, event=event)), callback)
 
     def start_async(self, definition: str, callback: Callback, **kwargs: Any) -> None:
         """start() without waiting (see send_async)."""
-        self._async("bihuan_start_async", _start_request(definition, **kwargs), callback)
+        self._async("bihuan_start_async", _members(dict(kwargs, definition=definition)), callback)
 
     def send_future(self, instance: Optional[str], event: str, **kwargs: Any) -> "concurrent.futures.Future[Json]":
         """send_async() as a Future (result() raises the bihuan.Error of a refusal)."""
@@ -396,16 +342,8 @@ class Engine:
         page_size: int = 50,
     ) -> Iterator[Json]:
         """Every matching instance, read a page at a time as the iterator advances."""
-        q = _compact(
-            definition=definition,
-            state=state,
-            status=status,
-            businessKeyPrefix=business_key_prefix,
-            unit=unit,
-            filters=filters,
-            viewer=viewer,
-            limit=page_size,
-        )
+        q = _members(locals())
+        q["limit"] = q.pop("pageSize")
         return self._pages("bihuan_query", q)
 
     def _pages(self, fn: str, q: Json) -> Iterator[Json]:
