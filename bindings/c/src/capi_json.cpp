@@ -7,15 +7,21 @@
 
 namespace bihuan::capi {
 
-void fail(int status, const std::string& type, const std::string& message, json problems,
-          json details) {
+json error_body(int status, const std::string& type, const std::string& message, json problems,
+                json details) {
   json body = {{"status", status},
                {"code", bihuan_status_name(status)},
                {"type", type},
                {"message", message},
                {"problems", std::move(problems)}};
   if (!details.is_null()) body["details"] = std::move(details);
-  throw CapiError{status, std::move(body)};
+  return body;
+}
+
+void fail(int status, const std::string& type, const std::string& message, json problems,
+          json details) {
+  throw CapiError{status,
+                  error_body(status, type, message, std::move(problems), std::move(details))};
 }
 
 json problem_item(const std::string& pointer, const std::string& code, const std::string& message) {
@@ -303,11 +309,7 @@ std::pair<int, json> step_outcome(const StepResult& r) {
   json problems = json::array();
   if (r.details.is_object() && r.details.contains("problems") && r.details["problems"].is_array())
     problems = r.details["problems"];
-  try {
-    fail(status, to_string(r.error), r.message, problems, r.details);
-  } catch (CapiError& e) {
-    return {status, std::move(e.body)};
-  }
+  return {status, error_body(status, to_string(r.error), r.message, problems, r.details)};
 }
 
 json step_json(const StepResult& r, const TimeZone& tz) {

@@ -20,6 +20,8 @@ struct CapiError {
   json body;
 };
 
+json error_body(int status, const std::string& type, const std::string& message,
+                json problems = json::array(), json details = nullptr);
 [[noreturn]] void fail(int status, const std::string& type, const std::string& message,
                        json problems = json::array(), json details = nullptr);
 json problem_item(const std::string& pointer, const std::string& code, const std::string& message);
