@@ -2,6 +2,8 @@
 // history pages, inbox, stats, verify, and the virtual clock firing a timer.
 #include <condition_variable>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "capi_fixture.hpp"
 
@@ -189,6 +191,28 @@ TEST_F(CapiTest, VirtualClockFiresTheTimer) {
   EXPECT_EQ(got.result["state"], "late");
   ASSERT_EQ(bihuan_clock_now(engine_, &now, nullptr), BIHUAN_OK);
   EXPECT_EQ(now, kStartMs + 3600 * 1000);
+}
+
+TEST_F(CapiTest, ThreadsShareOneHandle) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(started());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (const auto& id : ids)
+    threads.emplace_back([&, id] {
+      json req = {{"instance", id}, {"event", "approve"}, {"actor", kManager}};
+      json get = {{"instance", id}};
+      // One step each (the instance then ends) and many reads meanwhile.
+      if (bihuan_send(engine_, req.dump().c_str(), nullptr, nullptr) != BIHUAN_OK) ++failures;
+      for (int i = 0; i < 20; ++i)
+        if (bihuan_history(engine_, get.dump().c_str(), nullptr, nullptr) != BIHUAN_OK) ++failures;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  json q = {{"definition", "t.capi"}, {"status", "completed"}};
+  auto page =
+      call([&](char** r, char** e) { return bihuan_query(engine_, q.dump().c_str(), r, e); });
+  EXPECT_EQ(page.result["items"].size(), 4u);
 }
 
 TEST(CapiOpen, SystemClockRefusesAdvanceAndReopensTheStore) {
