@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bihuan/verify_report.hpp"
 #include "commands.hpp"
 #include "engine_session.hpp"
 #include "output.hpp"
@@ -16,19 +17,7 @@ void run_verify(const SessionOptions& o) {
   VerifyReport r = engine->verify();
   engine->close();
   if (o.json()) {
-    json problems = json::array();
-    for (const auto& p : r.problems)
-      problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
-    print_json({{"ok", r.ok()},
-                {"file", r.file},
-                {"structureOk", r.structure_ok},
-                {"databases", r.databases},
-                {"pages", r.pages},
-                {"instances", r.instances},
-                {"entries", r.entries},
-                {"indexEntries", r.index_entries},
-                {"broken", r.broken},
-                {"problems", problems}});
+    print_json(verify_report_json(r));
   } else {
     auto n = [](std::uint64_t v, const char* one, const char* many) {
       return std::to_string(v) + " " + (v == 1 ? one : many);

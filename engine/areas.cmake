@@ -75,7 +75,7 @@ set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
 # runtime: the history's hash chain (OpenSSL EVP), the writer's timers (Asio io_context
 # and steady_timer), small vectors (Boost.Container).
 set(BIHUAN_AREA_runtime_AREAS render storage)
-set(BIHUAN_AREA_runtime_PUBLIC engine stats_fields changes retention attachment_check attachments schema_attachments query_match instance migration definition expr time clock schema config json problem log)
+set(BIHUAN_AREA_runtime_PUBLIC engine verify_report stats_fields changes retention attachment_check attachments schema_attachments query_match instance migration definition expr time clock schema config json problem log)
 set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl)
 set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 

@@ -2,7 +2,8 @@
 # Sets up (installs missing Debian packages, configures, builds) and runs every test.
 # Idempotent; quick when already built. CI runs exactly this (via .ci/run).
 # Then builds the engine, API and plugin tests with ThreadSanitizer in build-tsan and runs
-# them (docs/testing.md, "ThreadSanitizer"); BIHUAN_TSAN=0 skips that part.
+# them (docs/testing.md, "ThreadSanitizer"); BIHUAN_TSAN=0 skips that part. Before that, the
+# C API and its tests with AddressSanitizer in build-asan; BIHUAN_ASAN=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -12,6 +13,21 @@ BUILD_DIR=$BUILD_DIR ./scripts/lint-openapi.sh
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 600
 # The install: examples built against it outside the tree, the .deb and lintian.
 BUILD_DIR=$BUILD_DIR ./scripts/install-test.sh
+
+# The C API (libbihuan.so) and its tests under AddressSanitizer, in build-asan: only the
+# engine, the library and its tests are built there (docs/c-api.md, "Tests").
+# BIHUAN_ASAN=0 skips this part.
+if [ "${BIHUAN_ASAN:-1}" != 0 ]; then
+  ASAN_DIR=${ASAN_BUILD_DIR:-build-asan}
+  if [ ! -f "$ASAN_DIR/build.ninja" ]; then
+    cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIHUAN_ASAN=ON \
+      -DBIHUAN_BUILD_BENCH=OFF -DBIHUAN_JEMALLOC=OFF
+  fi
+  cmake --build "$ASAN_DIR" -j "$(nproc)" --target test_capi capi_c_test
+  # capi.python runs the Python binding's tests on the instrumented library (LD_PRELOAD).
+  ASAN_OPTIONS="detect_leaks=1 halt_on_error=1" \
+    ctest --test-dir "$ASAN_DIR" --output-on-failure -j "$(nproc)" --timeout 600 -L '^capi$'
+fi
 
 if [ "${BIHUAN_TSAN:-1}" != 0 ]; then
   TSAN_DIR=${TSAN_BUILD_DIR:-build-tsan}

@@ -2,6 +2,7 @@
 // their retry (also unit administrators, for their unit's instances). Each
 // runs its engine call on the worker pool (on_pool): none holds an io thread.
 #include "backup_path.hpp"
+#include "bihuan/verify_report.hpp"
 #include "context.hpp"
 
 namespace bihuan::api {
@@ -68,19 +69,7 @@ awaitable<Reply> list_messages(Context& ctx, Call& call, bool dead_only) {
 void add_admin_routes(Router& router, Context& ctx) {
   router.add(http::verb::get, "/v1/verify", Access::admin, [&ctx](Call&) -> awaitable<Reply> {
     VerifyReport rep = co_await on_pool(ctx, [&ctx] { return ctx.engine.verify(); });
-    json problems = json::array();
-    for (const auto& p : rep.problems)
-      problems.push_back({{"kind", p.kind}, {"db", p.db}, {"key", p.key}, {"text", p.text}});
-    co_return Reply::json_body(200, {{"ok", rep.ok()},
-                                     {"file", rep.file},
-                                     {"structureOk", rep.structure_ok},
-                                     {"databases", rep.databases},
-                                     {"pages", rep.pages},
-                                     {"instances", rep.instances},
-                                     {"entries", rep.entries},
-                                     {"indexEntries", rep.index_entries},
-                                     {"broken", rep.broken},
-                                     {"problems", problems}});
+    co_return Reply::json_body(200, verify_report_json(rep));
   });
   router.add(http::verb::get, "/v1/outbox", Access::admin,
              [&ctx](Call& call) -> awaitable<Reply> { return list_messages(ctx, call, false); });
