@@ -114,6 +114,31 @@ TEST_F(StatusChangeTest, AClosureClosesTheFileExemptsTheVisitsAndCancelsTheRiskR
   EXPECT_EQ(count_to(notes, "st-1", "不再包保督导"), 1u);
 }
 
+// Version 2 messages every task in taskKeys (one send with forEach): six live visits
+// (version 1 reached at most four); a key no instance has is passed over.
+TEST_F(StatusChangeTest, AClosureExemptsEveryLiveVisitNamedNotJustFour) {
+  business();
+  std::vector<std::string> tasks = {q2_, q3_};
+  json keys = {"sup/2023Q2/bd-1", "sup/2023Q3/bd-1", "sup/2023X9/none"};
+  for (int m = 7; m <= 10; ++m) {  // monthly visits July to October, all scheduled
+    char period[16], from[40], to[40];
+    std::snprintf(period, sizeof period, "2023M%02d", m);
+    std::snprintf(from, sizeof from, "2023-%02d-01T00:00:00+08:00", m);
+    std::snprintf(to, sizeof to, "2023-%02d-28T23:59:59+08:00", m);
+    std::string key = std::string("sup/") + period + "/bd-1";
+    tasks.push_back(begin("food-safety.supervision", fs_visit(period, from, to), key));
+    keys.push_back(key);
+  }
+  json change = sc_change("close", "2023-06-12");
+  change["taskKeys"] = keys;
+  auto sc = report(change);
+  ok(sc, "confirm", admin("adm-t1"), {{"note", "营业执照已注销"}});
+  ASSERT_EQ(tasks.size(), 6u);
+  for (const auto& t : tasks) EXPECT_EQ(engine_->get(t)->state, "EXEMPTED") << t;
+  EXPECT_EQ(engine_->get(sc)->outcome, "closed");
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
 TEST_F(StatusChangeTest, AReportAfterFifteenWorkingDaysIsFlaggedLate) {
   take_notes();
   // Friday May 26: May 29-31, Jun 1-2, 5-9, 12-16: due Jun 16, reported Monday Jun 19.
