@@ -447,44 +447,25 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool runs_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--scenario")
-        g_opt.scenario = value();
-      else if (a == "--n")
-        g_opt.n = parse_list(value());
-      else if (a == "--quick")
-        g_opt.quick = true;
-      else if (a == "--runs")
-        g_runs.runs = std::stoi(value()), runs_given = true;
-      else if (a == "--window")
-        g_opt.window = std::stoul(value());
-      else if (a == "--dir")
-        g_runs.dir = value();
-      else if (a == "--keep")
-        g_runs.keep = true;
-      else if (a == "--map-mib")
-        bench::g_map_bytes = std::stoull(value()) << 20;
-      else if (a == "--no-pipeline")
-        bench::g_pipeline = false;
-      else
-        return usage();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s\n", e.what());
-      return usage();
-    }
-  }
+  bool parsed = parse_command_line(
+      argc, argv, g_opt.quick, [](const std::string& a, const std::function<std::string()>& value) {
+        if (a == "--scenario")
+          g_opt.scenario = value();
+        else if (a == "--n")
+          g_opt.n = parse_list(value());
+        else if (a == "--window")
+          g_opt.window = std::stoul(value());
+        else if (a == "--no-pipeline")
+          bench::g_pipeline = false;
+        else
+          return false;
+        return true;
+      });
+  if (!parsed) return usage();
   static const char* known[] = {"disk", "starts", "events", "events-local", "latency", "nosync",
                                 "cpu",  "idle",   "timers", "inbox",        "all"};
   if (std::find(std::begin(known), std::end(known), g_opt.scenario) == std::end(known))
     return usage();
-  if (!runs_given || g_runs.runs <= 0) g_runs.runs = g_opt.quick ? 1 : 3;
   fs::create_directories(g_runs.dir);
   if (is_tmpfs(g_runs.dir))
     std::fprintf(

@@ -3,7 +3,7 @@
 // the same run: the baseline of issue 24 ("One flush per commit"). Figures and the exact
 // commands: docs/PERFORMANCE.md, "The peers' rectification workload".
 //
-//   ./build/bench/bench_rectification [--variant V[,V...]] [--n 10000] [--quick]
+//   ./build/bench/bench_rectification [--variant V[,V...]] [--n 10000] [--n-seq N] [--quick]
 //        [--runs 3] [--window 256] [--dir /var/tmp/bihuan-bench] [--keep] [--map-mib 16384]
 //
 // Variants (default: all): durable-seq (one step at a time, each awaited: Engine::start /
@@ -13,11 +13,14 @@
 // instance), file-fsync (the disk's own floor: a ~400-byte JSON line appended and
 // fdatasync'd per step, one at a time, in --dir), sqlite-full and sqlite-group1000
 // (libsqlite3, WAL, synchronous=FULL, one upsert per step, 1 or 1000 steps per
-// transaction). N: 10,000 instances (70,000 steps), 2,000 with --quick.
+// transaction). N: 10,000 instances (70,000 steps), 2,000 with --quick; --n-seq sets N of
+// the one-at-a-time variants (file-fsync, sqlite-full, durable-seq) alone.
 //
 // Every run is a fresh child process on a fresh directory under --dir (on the disk to be
-// measured, not tmpfs). Each prints "variant metric median [min .. max]"; then one JSON
-// object per variant (medians), a table and the ratios issue 24's targets need. Each
+// measured, not tmpfs). --runs R rounds, each running every variant once (so the noise of
+// a shared machine falls on all alike); each run prints "variant#round metric value", then
+// "variant metric median [min .. max]" over the rounds, one JSON object per variant
+// (medians), a table and the ratios issue 24's targets need. Each
 // Bihuan process first runs the self-test (a recheck by the submitter is refused and
 // changes nothing; the instance finishes in a reopened engine); every variant verifies
 // every instance's final state and data (untimed). A failed run makes the exit code 1.
@@ -39,6 +42,7 @@ constexpr int kSteps = 7;
 struct Options {
   std::vector<std::string> variants;  // empty: all
   std::size_t n = 0;                  // 0: 10,000, or 2,000 with --quick
+  std::size_t n_seq = 0;              // the one-at-a-time variants' N (0: n)
   bool quick = false;
   std::size_t window = 256;
 };
@@ -46,13 +50,12 @@ Options g_opt;
 
 // ---- The workload (bench/workloads/rectification-workload.md) ----
 
-const char* const kType[kSteps] = {"report", "claim",           "order",  "submit_evidence",
+const char* const kType[kSteps] = {"report",  "claim",           "order",  "submit_evidence",
                                    "recheck", "submit_evidence", "recheck"};
-const char* const kStateAfter[kSteps] = {"reported",   "claimed",
-                                         "rectifying", "evidence_submitted",
-                                         "rectifying", "evidence_submitted",
-                                         "closed"};
-const char* const kRole[kSteps] = {"CADRE",    "STATION",   "STATION",  "BUSINESS",
+const char* const kStateAfter[kSteps] = {
+    "reported",           "claimed", "rectifying", "evidence_submitted", "rectifying",
+    "evidence_submitted", "closed"};
+const char* const kRole[kSteps] = {"CADRE",     "STATION",  "STATION",  "BUSINESS",
                                    "INSPECTOR", "BUSINESS", "INSPECTOR"};
 
 std::string instance_key(std::size_t i) {
@@ -63,13 +66,18 @@ std::string instance_key(std::size_t i) {
 
 std::string actor_id(std::size_t i, int k) {
   switch (k) {
-    case 0: return "cadre-" + std::to_string(i % 430);
+    case 0:
+      return "cadre-" + std::to_string(i % 430);
     case 1:
-    case 2: return "station-" + std::to_string(i % 40);
+    case 2:
+      return "station-" + std::to_string(i % 40);
     case 3:
-    case 5: return "biz-" + std::to_string(i);
-    case 4: return "inspector-" + std::to_string(i % 100);
-    default: return "inspector-" + std::to_string((i + 1) % 100);
+    case 5:
+      return "biz-" + std::to_string(i);
+    case 4:
+      return "inspector-" + std::to_string(i % 100);
+    default:
+      return "inspector-" + std::to_string((i + 1) % 100);
   }
 }
 
@@ -85,7 +93,8 @@ std::string note(std::size_t i, int k) {
 
 // The event of step k >= 1 (step 0 is the creation): {type, actor, note, at} + extras.
 json payload(std::size_t i, int k) {
-  json p = {{"type", kType[k]}, {"actor", actor_id(i, k)}, {"note", note(i, k)}, {"at", at_ms(i, k)}};
+  json p = {
+      {"type", kType[k]}, {"actor", actor_id(i, k)}, {"note", note(i, k)}, {"at", at_ms(i, k)}};
   if (k == 2) p["days"] = 7;
   if (k == 4) p["pass"] = false;
   if (k == 6) p["pass"] = true;
@@ -124,9 +133,9 @@ bool apply(json& c, std::string& state, const std::string& who, const json& p) {
 
 // The context step 0 creates.
 json initial_context(std::size_t i) {
-  return {{"id", instance_key(i)}, {"reporter", actor_id(i, 0)}, {"claimedBy", nullptr},
-          {"orderedBy", nullptr},  {"deadline", nullptr},         {"submitter", nullptr},
-          {"rechecker", nullptr},  {"reopenCount", 0},            {"lastNote", note(i, 0)},
+  return {{"id", instance_key(i)},   {"reporter", actor_id(i, 0)}, {"claimedBy", nullptr},
+          {"orderedBy", nullptr},    {"deadline", nullptr},        {"submitter", nullptr},
+          {"rechecker", nullptr},    {"reopenCount", 0},           {"lastNote", note(i, 0)},
           {"updatedAt", at_ms(i, 0)}};
 }
 
@@ -254,15 +263,15 @@ void verify(Engine& e, const std::vector<std::string>& ids) {
 
 // Process-wide readings before a timed region; add() reports them per step.
 struct Meter {
-  double cpu = cpu_seconds(RUSAGE_SELF), wchar = proc_io("wchar"),
-         written = proc_io("write_bytes");
+  double cpu = cpu_seconds(RUSAGE_SELF), wchar = proc_io("wchar"), written = proc_io("write_bytes");
   void add(Results& out, std::size_t n, double seconds) const {
     auto steps = static_cast<double>(kSteps * n);
     out.add("transitions_per_s", steps / seconds);
     out.add("instances_per_s", static_cast<double>(n) / seconds);
     out.add("cpu_us_per_step", (cpu_seconds(RUSAGE_SELF) - cpu) / steps * 1e6);
     out.add("write_call_bytes_per_step", (proc_io("wchar") - wchar) / steps);
-    if (written >= 0) out.add("disk_write_bytes_per_step", (proc_io("write_bytes") - written) / steps);
+    if (written >= 0)
+      out.add("disk_write_bytes_per_step", (proc_io("write_bytes") - written) / steps);
   }
 };
 
@@ -288,7 +297,8 @@ void durable_seq(std::size_t n, int run, Results& out) {
       auto s0 = SteadyClock::now();
       auto r = step(e, ids, i, k);
       us.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - s0).count());
-      if (!r.ok()) throw std::runtime_error(instance_key(i) + " step " + std::to_string(k) + ": " + r.message);
+      if (!r.ok())
+        throw std::runtime_error(instance_key(i) + " step " + std::to_string(k) + ": " + r.message);
     }
   meter.add(out, n, seconds_since(t0));
   add_latency(out, us);
@@ -429,7 +439,8 @@ void file_fsync(std::size_t n, int run, Results& out) {
   std::size_t lines = 0;
   for (std::string line; std::getline(in, line); ++lines) {
     auto j = json::parse(line);
-    if (j["seq"] == kSteps - 1) finals[std::stoul(j["id"].get<std::string>().substr(1))] = j["snapshot"];
+    if (j["seq"] == kSteps - 1)
+      finals[std::stoul(j["id"].get<std::string>().substr(1))] = j["snapshot"];
   }
   if (lines != kSteps * n)
     throw std::runtime_error("file-fsync: " + std::to_string(lines) + " lines, not 7N");
@@ -439,7 +450,8 @@ void file_fsync(std::size_t n, int run, Results& out) {
 struct Sqlite {
   sqlite3* db = nullptr;
   explicit Sqlite(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("sqlite open " + path);
+    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK)
+      throw std::runtime_error("sqlite open " + path);
   }
   ~Sqlite() { sqlite3_close(db); }
   void exec(const char* sql) {
@@ -504,8 +516,14 @@ void sqlite_full(std::size_t n, std::size_t group, const std::string& label, int
 
 // ---- Command line, summary ----
 
-const char* const kVariants[] = {"file-fsync",          "sqlite-full",        "sqlite-group1000",
-                                 "durable-seq",         "durable-interleaved", "nosync-interleaved",
+const char* const kUsage =
+    "usage: bench_rectification [--variant V[,V...]] [--n N] [--n-seq N] [--quick] [--runs R]\n"
+    "         [--window W] [--dir DIR] [--keep] [--map-mib M]\n"
+    "  variants: file-fsync sqlite-full sqlite-group1000 durable-seq\n"
+    "            durable-interleaved nosync-interleaved idle (default: all)\n";
+
+const char* const kVariants[] = {"file-fsync",  "sqlite-full",         "sqlite-group1000",
+                                 "durable-seq", "durable-interleaved", "nosync-interleaved",
                                  "idle"};
 
 bool wants(const std::string& v) {
@@ -513,89 +531,87 @@ bool wants(const std::string& v) {
          std::find(g_opt.variants.begin(), g_opt.variants.end(), v) != g_opt.variants.end();
 }
 
-int usage() {
-  std::fprintf(stderr,
-               "usage: bench_rectification [--variant V[,V...]] [--n N] [--quick] [--runs R]\n"
-               "         [--window W] [--dir DIR] [--keep] [--map-mib M]\n"
-               "  variants: file-fsync sqlite-full sqlite-group1000 durable-seq\n"
-               "            durable-interleaved nosync-interleaved idle (default: all)\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool runs_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--variant") {
+  bool parsed = parse_command_line(
+      argc, argv, g_opt.quick, [](const std::string& a, const std::function<std::string()>& value) {
+        if (a == "--n" || a == "--n-seq" || a == "--window") {
+          (a == "--n"        ? g_opt.n
+           : a == "--window" ? g_opt.window
+                             : g_opt.n_seq) = std::stoul(value());
+          return true;
+        }
+        if (a != "--variant") return false;
         std::string v = value();
         for (std::size_t pos = 0; pos <= v.size();) {
           auto comma = std::min(v.find(',', pos), v.size());
           g_opt.variants.push_back(v.substr(pos, comma - pos));
           pos = comma + 1;
         }
-      } else if (a == "--n") {
-        g_opt.n = std::stoul(value());
-      } else if (a == "--quick") {
-        g_opt.quick = true;
-      } else if (a == "--runs") {
-        g_runs.runs = std::stoi(value()), runs_given = true;
-      } else if (a == "--window") {
-        g_opt.window = std::stoul(value());
-      } else if (a == "--dir") {
-        g_runs.dir = value();
-      } else if (a == "--keep") {
-        g_runs.keep = true;
-      } else if (a == "--map-mib") {
-        bench::g_map_bytes = std::stoull(value()) << 20;
-      } else {
-        return usage();
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s\n", e.what());
-      return usage();
-    }
-  }
+        return true;
+      });
+  if (!parsed) return std::fputs(kUsage, stderr), 2;
   for (const auto& v : g_opt.variants)
     if (std::find(std::begin(kVariants), std::end(kVariants), v) == std::end(kVariants)) {
-      std::fprintf(stderr, "unknown variant %s\n", v.c_str());
-      return usage();
+      std::fprintf(stderr, "unknown variant %s\n%s", v.c_str(), kUsage);
+      return 2;
     }
-  if (!runs_given || g_runs.runs <= 0) g_runs.runs = g_opt.quick ? 1 : 3;
   const std::size_t n = g_opt.n ? g_opt.n : (g_opt.quick ? 2000 : 10000);
+  const std::size_t n_seq = g_opt.n_seq ? g_opt.n_seq : n;
   fs::create_directories(g_runs.dir);
   if (is_tmpfs(g_runs.dir))
     std::fprintf(stderr, "warning: %s is on tmpfs; durable figures are meaningless\n",
                  g_runs.dir.c_str());
-  std::printf("# bench_rectification n=%zu (%zu steps) runs=%d window=%zu dir=%s%s\n", n,
-              kSteps * n, g_runs.runs, g_opt.window, g_runs.dir.c_str(),
+  std::printf("# bench_rectification n=%zu (%zu steps) n-seq=%zu rounds=%d window=%zu dir=%s%s\n",
+              n, kSteps * n, n_seq, g_runs.runs, g_opt.window, g_runs.dir.c_str(),
               g_opt.quick ? " quick" : "");
   std::printf("%-22s %-34s %14s   [min .. max]\n", "variant", "metric", "median");
 
-  bool failed = false;
-  std::vector<std::pair<std::string, std::vector<Summary>>> done;
-  auto measure = [&](const std::string& v, const std::function<void(int, Results&)>& body) {
-    if (!wants(v)) return;
-    auto all = repeat(v, body);
-    if (static_cast<int>(all.size()) != g_runs.runs) failed = true;
-    done.emplace_back(v, summarize(all));
+  // Rounds: each round runs every variant once (a fresh child each), so that the machine's
+  // slow and fast spells fall on all variants alike; medians over the rounds.
+  struct Variant {
+    std::string name;
+    std::size_t instances;
+    std::function<void(int, Results&)> body;
+    std::vector<Results> runs;
   };
-  measure("file-fsync", [n](int run, Results& r) { file_fsync(n, run, r); });
-  measure("sqlite-full", [n](int run, Results& r) { sqlite_full(n, 1, "sqlite-full", run, r); });
-  measure("sqlite-group1000",
-          [n](int run, Results& r) { sqlite_full(n, 1000, "sqlite-group1000", run, r); });
-  measure("durable-seq", [n](int run, Results& r) { durable_seq(n, run, r); });
-  measure("durable-interleaved",
-          [n](int run, Results& r) { interleaved(n, true, "durable-interleaved", run, r); });
-  measure("nosync-interleaved",
-          [n](int run, Results& r) { interleaved(n, false, "nosync-interleaved", run, r); });
-  measure("idle", [n](int run, Results& r) { idle(n, run, r); });
+  std::vector<Variant> variants = {
+      {"file-fsync", n_seq, [n_seq](int run, Results& r) { file_fsync(n_seq, run, r); }, {}},
+      {"sqlite-full",
+       n_seq,
+       [n_seq](int run, Results& r) { sqlite_full(n_seq, 1, "sqlite-full", run, r); },
+       {}},
+      {"sqlite-group1000",
+       n,
+       [n](int run, Results& r) { sqlite_full(n, 1000, "sqlite-group1000", run, r); },
+       {}},
+      {"durable-seq", n_seq, [n_seq](int run, Results& r) { durable_seq(n_seq, run, r); }, {}},
+      {"durable-interleaved",
+       n,
+       [n](int run, Results& r) { interleaved(n, true, "durable-interleaved", run, r); },
+       {}},
+      {"nosync-interleaved",
+       n,
+       [n](int run, Results& r) { interleaved(n, false, "nosync-interleaved", run, r); },
+       {}},
+      {"idle", n, [n](int run, Results& r) { idle(n, run, r); }, {}}};
+  std::erase_if(variants, [](const Variant& v) { return !wants(v.name); });
+  const int rounds = g_runs.runs;
+  g_runs.runs = 1;
+  bool failed = false;
+  for (int round = 0; round < rounds; ++round)
+    for (auto& v : variants) {
+      auto one = repeat(v.name + "#" + std::to_string(round + 1), v.body);
+      if (one.empty()) failed = true;
+      for (auto& r : one) v.runs.push_back(std::move(r));
+    }
+  std::printf("# medians over %d rounds\n", rounds);
+  std::vector<std::pair<std::string, std::vector<Summary>>> done;
+  for (auto& v : variants) {
+    print_summary(v.name, v.runs);
+    done.emplace_back(v.name, summarize(v.runs));
+  }
 
   // One JSON object per variant (medians), then the table and the ratios.
   auto median = [&](const std::string& v, const std::string& m) -> double {
@@ -606,7 +622,10 @@ int main(int argc, char** argv) {
     return -1;
   };
   for (auto& [name, sums] : done) {
-    json j = {{"variant", name}, {"instances", n}, {"runs", g_runs.runs}};
+    json j = {{"variant", name},
+              {"instances",
+               name == "file-fsync" || name == "sqlite-full" || name == "durable-seq" ? n_seq : n},
+              {"runs", rounds}};
     for (auto& s : sums) j["median"][s.name] = s.median;
     std::printf("%s\n", j.dump().c_str());
   }
@@ -616,8 +635,9 @@ int main(int argc, char** argv) {
     std::printf("%-20s %11.0f %10.0f %8.3f %8.3f %11.0f %11.0f %9.1f %7.2f\n", name.c_str(),
                 median(name, "transitions_per_s"), median(name, "instances_per_s"),
                 median(name, "step_p50_ms"), median(name, "step_p99_ms"),
-                median(name, "disk_write_bytes_per_step"), median(name, "write_call_bytes_per_step"),
-                median(name, "cpu_us_per_step"), median(name, "loadavg_1m"));
+                median(name, "disk_write_bytes_per_step"),
+                median(name, "write_call_bytes_per_step"), median(name, "cpu_us_per_step"),
+                median(name, "loadavg_1m"));
   double seq = median("durable-seq", "transitions_per_s");
   double floor = median("file-fsync", "transitions_per_s");
   double full = median("sqlite-full", "transitions_per_s");
