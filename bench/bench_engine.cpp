@@ -22,10 +22,7 @@ struct Options {
   std::string scenario = "all";
   std::vector<std::size_t> n;  // empty: the scenario's default
   bool quick = false;
-  int runs = 0;  // 0: 3, or 1 with --quick
   std::size_t window = 256;
-  std::string dir = "/var/tmp/bihuan-bench";
-  bool keep = false;
 };
 
 Options g_opt;
@@ -34,23 +31,6 @@ std::size_t first_n(std::size_t full, std::size_t quick) {
   return g_opt.n.empty() ? (g_opt.quick ? quick : full) : g_opt.n.front();
 }
 std::size_t pick(std::size_t full, std::size_t quick) { return g_opt.quick ? quick : full; }
-
-std::string run_dir(const std::string& label, int run) {
-  return g_opt.dir + "/" + label + "-" + std::to_string(run);
-}
-
-void clean(const std::string& dir) {
-  if (g_opt.keep) return;
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::remove_all(dir + "-backup", ec);
-}
-
-// Removes a run's data directory when the run ends, also when it fails.
-struct DirGuard {
-  std::string dir;
-  ~DirGuard() { clean(dir); }
-};
 
 void check(const ClosedLoop& loop, const char* what) {
   if (loop.failures)
@@ -271,7 +251,7 @@ void idle(std::size_t n) {
   std::printf("# idle-%zu ...\n", n);
   std::fflush(stdout);
   std::vector<Results> all;
-  int runs = g_opt.runs;
+  int runs = g_runs.runs;
   for (int run = 0; run < runs; ++run) {
     std::string dir = run_dir("idle-" + std::to_string(n), run);
     DirGuard guard{dir};
@@ -441,16 +421,6 @@ void inbox(std::size_t n, int run, Results& out) {
   e.close();
 }
 
-void repeat(const std::string& label, const std::function<void(int, Results&)>& body) {
-  std::printf("# %s ...\n", label.c_str());
-  std::fflush(stdout);
-  print_summary(label, run_in_children(g_opt.runs, [&](int run, Results& r) {
-                  body(run, r);
-                  r.add("loadavg_1m", load_average());
-                  r.add("machine_ms", machine_ms());
-                }));
-}
-
 std::vector<std::size_t> parse_list(std::string v) {
   std::vector<std::size_t> out;
   while (!v.empty()) {
@@ -477,52 +447,34 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--scenario")
-        g_opt.scenario = value();
-      else if (a == "--n")
-        g_opt.n = parse_list(value());
-      else if (a == "--quick")
-        g_opt.quick = true;
-      else if (a == "--runs")
-        g_opt.runs = std::stoi(value());
-      else if (a == "--window")
-        g_opt.window = std::stoul(value());
-      else if (a == "--dir")
-        g_opt.dir = value();
-      else if (a == "--keep")
-        g_opt.keep = true;
-      else if (a == "--map-mib")
-        bench::g_map_bytes = std::stoull(value()) << 20;
-      else if (a == "--no-pipeline")
-        bench::g_pipeline = false;
-      else
-        return usage();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s\n", e.what());
-      return usage();
-    }
-  }
+  bool parsed = parse_command_line(
+      argc, argv, g_opt.quick, [](const std::string& a, const std::function<std::string()>& value) {
+        if (a == "--scenario")
+          g_opt.scenario = value();
+        else if (a == "--n")
+          g_opt.n = parse_list(value());
+        else if (a == "--window")
+          g_opt.window = std::stoul(value());
+        else if (a == "--no-pipeline")
+          bench::g_pipeline = false;
+        else
+          return false;
+        return true;
+      });
+  if (!parsed) return usage();
   static const char* known[] = {"disk", "starts", "events", "events-local", "latency", "nosync",
                                 "cpu",  "idle",   "timers", "inbox",        "all"};
   if (std::find(std::begin(known), std::end(known), g_opt.scenario) == std::end(known))
     return usage();
-  if (g_opt.runs <= 0) g_opt.runs = g_opt.quick ? 1 : 3;
-  fs::create_directories(g_opt.dir);
-  if (is_tmpfs(g_opt.dir))
+  fs::create_directories(g_runs.dir);
+  if (is_tmpfs(g_runs.dir))
     std::fprintf(
         stderr,
         "warning: %s is on tmpfs; fsync costs nothing there and durable figures are meaningless\n",
-        g_opt.dir.c_str());
+        g_runs.dir.c_str());
   std::printf("# bench_engine scenario=%s runs=%d window=%zu map=%zuMiB dir=%s%s%s\n",
-              g_opt.scenario.c_str(), g_opt.runs, g_opt.window, bench::g_map_bytes >> 20,
-              g_opt.dir.c_str(), g_opt.quick ? " quick" : "",
+              g_opt.scenario.c_str(), g_runs.runs, g_opt.window, bench::g_map_bytes >> 20,
+              g_runs.dir.c_str(), g_opt.quick ? " quick" : "",
               bench::g_pipeline ? "" : " no-pipeline");
   std::printf("%-22s %-34s %14s   [min .. max]\n", "scenario", "metric", "median");
 
@@ -568,6 +520,6 @@ int main(int argc, char** argv) {
       repeat("inbox-" + std::to_string(n), [n](int run, Results& r) { inbox(n, run, r); });
   }
   std::error_code ec;
-  if (!g_opt.keep) fs::remove(g_opt.dir, ec);  // only if empty
+  if (!g_runs.keep) fs::remove(g_runs.dir, ec);  // only if empty
   return 0;
 }

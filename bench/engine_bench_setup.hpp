@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,45 @@ struct Opened {
 inline std::size_t g_map_bytes = std::size_t{16} << 30;
 // EngineOptions::pipeline for every engine the benchmark opens (--no-pipeline: false).
 inline bool g_pipeline = true;
+
+// The command line of an engine benchmark. `own(name, value)` handles the benchmark's own
+// options (value() takes the next argument; answers false for an unknown name); the shared
+// ones are --quick, --runs R, --dir DIR, --keep and --map-mib M (initial LMDB map). Returns
+// false, having said why, on an unknown option or a bad value. Afterwards g_runs.runs is R,
+// else 1 with --quick, else 3.
+inline bool parse_command_line(
+    int argc, char** argv, bool& quick,
+    const std::function<bool(const std::string&, const std::function<std::string()>&)>& own) {
+  int runs = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::function<std::string()> value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    try {
+      if (a == "--quick")
+        quick = true;
+      else if (a == "--runs")
+        runs = std::stoi(value());
+      else if (a == "--dir")
+        g_runs.dir = value();
+      else if (a == "--keep")
+        g_runs.keep = true;
+      else if (a == "--map-mib")
+        g_map_bytes = std::stoull(value()) << 20;
+      else if (!own(a, value)) {
+        std::fprintf(stderr, "unknown option %s\n", a.c_str());
+        return false;
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: %s\n", a.c_str(), e.what());
+      return false;
+    }
+  }
+  g_runs.runs = runs > 0 ? runs : quick ? 1 : 3;
+  return true;
+}
 
 inline Opened open_engine(const std::string& dir, bool durable,
                           std::shared_ptr<bihuan::Clock> clock = nullptr) {

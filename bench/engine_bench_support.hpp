@@ -290,23 +290,77 @@ inline std::vector<Results> run_in_children(int runs,
   return all;
 }
 
-// Prints "label metric median [min .. max] (n runs)" for every metric.
-inline void print_summary(const std::string& label, const std::vector<Results>& runs) {
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<double>> values;
+// One metric over several runs: its values sorted, and their median.
+struct Summary {
+  std::string name;
+  std::vector<double> sorted;
+  double median = 0;
+};
+
+// Every metric of `runs`, in the order first seen.
+inline std::vector<Summary> summarize(const std::vector<Results>& runs) {
+  std::vector<Summary> out;
+  std::map<std::string, std::size_t> index;
   for (const auto& r : runs)
     for (const auto& [k, v] : r.items) {
-      if (!values.count(k)) order.push_back(k);
-      values[k].push_back(v);
+      auto [it, fresh] = index.emplace(k, out.size());
+      if (fresh) out.push_back({k, {}, 0});
+      out[it->second].sorted.push_back(v);
     }
-  for (const auto& k : order) {
-    auto v = values[k];
+  for (auto& m : out) {
+    auto& v = m.sorted;
     std::sort(v.begin(), v.end());
-    double med = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-    std::printf("%-22s %-34s %14.4g   [%.4g .. %.4g]  n=%zu\n", label.c_str(), k.c_str(), med,
-                v.front(), v.back(), v.size());
+    m.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   }
+  return out;
+}
+
+// Prints "label metric median [min .. max] (n runs)" for every metric.
+inline void print_summary(const std::string& label, const std::vector<Results>& runs) {
+  for (const auto& m : summarize(runs))
+    std::printf("%-22s %-34s %14.4g   [%.4g .. %.4g]  n=%zu\n", label.c_str(), m.name.c_str(),
+                m.median, m.sorted.front(), m.sorted.back(), m.sorted.size());
   std::fflush(stdout);
+}
+
+// Where and how often each measurement runs (set from a benchmark's command line).
+struct RunSettings {
+  std::string dir = "/var/tmp/bihuan-bench";  // parent of every run's data directory
+  bool keep = false;                          // keep the data directories afterwards
+  int runs = 3;                               // child processes per measurement
+};
+inline RunSettings g_runs;
+
+inline std::string run_dir(const std::string& label, int run) {
+  return g_runs.dir + "/" + label + "-" + std::to_string(run);
+}
+
+inline void clean(const std::string& dir) {
+  if (g_runs.keep) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::remove_all(dir + "-backup", ec);
+}
+
+// Removes a run's data directory when the run ends, also when it fails.
+struct DirGuard {
+  std::string dir;
+  ~DirGuard() { clean(dir); }
+};
+
+// Runs body in g_runs.runs fresh child processes, adds the load average and machine_ms to
+// each run's figures and prints the summary. Returns the runs' figures.
+inline std::vector<Results> repeat(const std::string& label,
+                                   const std::function<void(int, Results&)>& body) {
+  std::printf("# %s ...\n", label.c_str());
+  std::fflush(stdout);
+  auto all = run_in_children(g_runs.runs, [&](int run, Results& r) {
+    body(run, r);
+    r.add("loadavg_1m", load_average());
+    r.add("machine_ms", machine_ms());
+  });
+  print_summary(label, all);
+  return all;
 }
 
 }  // namespace bench
