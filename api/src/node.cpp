@@ -60,16 +60,47 @@ std::vector<std::string> node_definition_files(const std::vector<std::string>& d
   return files;
 }
 
-void node_deploy_workflows(Engine& engine, const std::vector<std::string>& dirs) {
-  std::size_t deployed = 0, unchanged = 0, failed = 0;
+// True if every error of `problems` is a task channel the configuration does not have
+// (compile.cpp's "unknown-handler"): the names in *channels.
+bool only_unconfigured_channels(const Problems& problems, std::vector<std::string>* channels) {
+  bool any = false;
+  for (const auto& p : problems.items()) {
+    if (p.severity != Severity::error) continue;
+    if (p.code != "unknown-handler") return false;
+    any = true;
+    auto open = p.message.find('"'), close = p.message.find('"', open + 1);
+    if (open != std::string::npos && close != std::string::npos)
+      channels->push_back(p.message.substr(open + 1, close - open - 1));
+  }
+  return any;
+}
+
+// Deploys every definition under `dirs`. A definition of the bundled folder (`bundled`,
+// "" = none) that only lacks task channels this configuration does not have (e.g. the
+// food-safety scheduler's master-data source on the embedded default) is skipped with a
+// warning naming them; any other refusal is an error.
+void node_deploy_workflows(Engine& engine, const std::vector<std::string>& dirs,
+                           const std::string& bundled) {
+  std::size_t deployed = 0, unchanged = 0, failed = 0, skipped = 0;
+  const std::string bundled_prefix =
+      bundled.empty() ? "" : fs::weakly_canonical(bundled).string() + "/";
   for (const auto& file : node_definition_files(dirs)) {
     Problems problems(file);
     auto doc = load_json_file(file, problems);
     if (!doc || !doc->is_object() || !doc->contains("states") || !doc->contains("id"))
       continue;  // not a definition
     auto res = engine.deploy(*doc, file);
+    std::vector<std::string> channels;
     if (res.ok) {
       res.unchanged ? ++unchanged : ++deployed;
+    } else if (!bundled_prefix.empty() &&
+               fs::weakly_canonical(file).string().rfind(bundled_prefix, 0) == 0 &&
+               only_unconfigured_channels(res.problems, &channels)) {
+      ++skipped;
+      node_log("warn",
+               "bundled definition not deployed: it needs task channels this configuration "
+               "does not have (add plugin instances with these names; docs/operations.md)",
+               {{"file", file}, {"channels", channels}});
     } else {
       ++failed;
       node_log("error", "definition not deployed", {{"file", file}});
@@ -77,7 +108,11 @@ void node_deploy_workflows(Engine& engine, const std::vector<std::string>& dirs)
     }
   }
   node_log("info", "workflows deployed",
-           {{"dirs", dirs}, {"deployed", deployed}, {"unchanged", unchanged}, {"failed", failed}});
+           {{"dirs", dirs},
+            {"deployed", deployed},
+            {"unchanged", unchanged},
+            {"failed", failed},
+            {"skipped", skipped}});
 }
 
 // The file's dataDir (resolved against its directory), or "".
@@ -363,7 +398,8 @@ std::string Node::start() {
                  .count()},
             {"instances", n.engine->metrics().instances},
             {"pendingTimers", n.engine->metrics().pending_timers}});
-  if (!config.workflow_dirs.empty()) node_deploy_workflows(*n.engine, config.workflow_dirs);
+  if (!config.workflow_dirs.empty())
+    node_deploy_workflows(*n.engine, config.workflow_dirs, n.o.bundled_workflows);
   n.services->attach(n.engine.get());
   DispatcherOptions dopts;
   dopts.poll_ms = config.poll_ms;

@@ -179,6 +179,44 @@ TEST_F(NodeTest, AParsedConfigurationIsLaidOverTheDefaultWithoutADevelopmentToke
   EXPECT_TRUE(pointed);
 }
 
+// The embedded default with the bundled workflows: every bundled definition deploys but
+// those that need a task channel the default does not configure (the food-safety
+// scheduler's master-data source), which are skipped with a warning naming the channel,
+// not logged as errors; a folder of one's own still reports such a definition as an error.
+TEST_F(NodeTest, BundledWorkflowsNeedingAnUnconfiguredChannelAreSkippedWithAWarning) {
+  NodeOptions o = options();
+  o.workflow_dirs.reset();
+  o.bundled_workflows = bundled_workflows_dir();
+  ASSERT_FALSE(o.bundled_workflows.empty());
+  {
+    Node node(o);
+    ASSERT_EQ(node.start(), "");
+    json summary = logged("workflows deployed");
+    ASSERT_TRUE(summary.is_object());
+    EXPECT_EQ(summary.value("failed", -1), 0) << summary.dump();
+    EXPECT_EQ(summary.value("skipped", -1), 1) << summary.dump();
+    EXPECT_GT(summary.value("deployed", 0) + summary.value("unchanged", 0), 10);
+    json warn = logged("bundled definition not deployed");
+    ASSERT_TRUE(warn.is_object());
+    EXPECT_EQ(warn.value("level", ""), "warn");
+    EXPECT_EQ(warn["channels"], json::array({"master-data"}));
+    EXPECT_NE(warn.value("file", "").find("scheduler.json"), std::string::npos);
+    EXPECT_TRUE(logged("definition not deployed").is_null());
+    EXPECT_TRUE(node.engine().definition("food-safety.supervision", std::nullopt) != nullptr);
+  }
+  // The same file in a folder of one's own is an error.
+  fs::create_directories(dir_ / "mine");
+  fs::copy_file(fs::path(o.bundled_workflows) / "food-safety" / "scheduler.json",
+                dir_ / "mine" / "scheduler.json");
+  NodeOptions own = options();
+  own.data_dir = (dir_ / "data2").string();
+  own.workflow_dirs = std::vector<std::string>{(dir_ / "mine").string()};
+  own.bundled_workflows = o.bundled_workflows;
+  Node node(own);
+  ASSERT_EQ(node.start(), "");
+  EXPECT_TRUE(logged("definition not deployed").is_object());
+}
+
 TEST_F(NodeTest, OneNodePerDataDirectory) {
   Node first(options());
   ASSERT_EQ(first.start(), "");
