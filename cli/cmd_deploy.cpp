@@ -46,7 +46,7 @@ json deploy_file(Engine& engine, const std::string& file, bool text, const Confi
   }
   fj["problems"] = json::array();
   for (const auto& p : problems.items()) {
-    fj["problems"].push_back(problem_json(p));
+    fj["problems"].push_back(problem_json(p, true));
     if (text) std::cout << p.to_string() << "\n";
   }
   if (text && fj["ok"] == true)

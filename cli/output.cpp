@@ -15,19 +15,6 @@ const TimeZone& zone_of(const Engine& engine, const InstanceView& v) {
   return zone_of(engine, v.definition, v.definition_version);
 }
 
-json problem_json(const Problem& p) {
-  json j = {{"severity", p.severity == Severity::error ? "error" : "warning"},
-            {"file", p.file},
-            {"pointer", p.pointer},
-            {"code", p.code},
-            {"message", p.message}};
-  if (p.line) {
-    j["line"] = p.line;
-    j["column"] = p.column;
-  }
-  return j;
-}
-
 void print_json(const json& doc) {
   std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }

@@ -7,14 +7,13 @@
 #include <vector>
 
 #include "bihuan/engine.hpp"
+#include "bihuan/problem_json.hpp"
 
 namespace bihuan::cli {
 
 // The zone an instance's times print in: its definition's timezone, else UTC.
 const TimeZone& zone_of(const Engine& engine, const std::string& definition, std::int64_t version);
 const TimeZone& zone_of(const Engine& engine, const InstanceView& v);
-
-json problem_json(const Problem& p);
 
 // Pretty JSON on stdout, one document per command.
 void print_json(const json& doc);

@@ -100,7 +100,7 @@ void run_validate(const ValidateOptions& o) {
   }
   if (!cal_problems.items().empty()) {
     report["problems"] = json::array();  // calendars and --config: not tied to one file
-    for (const auto& p : cal_problems.items()) report["problems"].push_back(problem_json(p));
+    for (const auto& p : cal_problems.items()) report["problems"].push_back(problem_json(p, true));
   }
   for (const auto& f : o.files) {
     auto loaded = load_definition_file(f, ctx);
@@ -110,7 +110,7 @@ void run_validate(const ValidateOptions& o) {
     json fj = {{"file", f}, {"ok", !loaded.problems.has_errors()}, {"problems", json::array()}};
     if (loaded.def) fj["id"] = loaded.def->id, fj["version"] = loaded.def->version;
     for (const auto& p : loaded.problems.items()) {
-      fj["problems"].push_back(problem_json(p));
+      fj["problems"].push_back(problem_json(p, true));
       if (o.format == "text") std::cout << p.to_string() << "\n";
     }
     report["files"].push_back(fj);

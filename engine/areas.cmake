@@ -32,7 +32,7 @@ set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boos
     magic jpeg png)
 
 set(BIHUAN_AREA_json_AREAS "")
-set(BIHUAN_AREA_json_PUBLIC json problem log)
+set(BIHUAN_AREA_json_PUBLIC json problem problem_json log)
 set(BIHUAN_AREA_json_THIRD nlohmann)
 
 set(BIHUAN_AREA_expr_AREAS "")

@@ -61,16 +61,22 @@ std::vector<std::string> node_definition_files(const std::vector<std::string>& d
 }
 
 // True if every error of `problems` is a task channel the configuration does not have
-// (compile.cpp's "unknown-handler"): the names in *channels.
-bool only_unconfigured_channels(const Problems& problems, std::vector<std::string>* channels) {
+// (compile.cpp's "unknown-handler", pointing at the action's "task" member of `doc`): the
+// channels' names in *channels.
+bool only_unconfigured_channels(const json& doc, const Problems& problems,
+                                std::vector<std::string>* channels) {
   bool any = false;
   for (const auto& p : problems.items()) {
     if (p.severity != Severity::error) continue;
     if (p.code != "unknown-handler") return false;
+    try {
+      const json& name = doc.at(json::json_pointer(p.pointer));
+      if (!name.is_string()) return false;
+      channels->push_back(name.get<std::string>());
+    } catch (const json::exception&) {
+      return false;  // the pointer does not lead to the action's "task" member
+    }
     any = true;
-    auto open = p.message.find('"'), close = p.message.find('"', open + 1);
-    if (open != std::string::npos && close != std::string::npos)
-      channels->push_back(p.message.substr(open + 1, close - open - 1));
   }
   return any;
 }
@@ -95,7 +101,7 @@ void node_deploy_workflows(Engine& engine, const std::vector<std::string>& dirs,
       res.unchanged ? ++unchanged : ++deployed;
     } else if (!bundled_prefix.empty() &&
                fs::weakly_canonical(file).string().rfind(bundled_prefix, 0) == 0 &&
-               only_unconfigured_channels(res.problems, &channels)) {
+               only_unconfigured_channels(*doc, res.problems, &channels)) {
       ++skipped;
       node_log("warn",
                "bundled definition not deployed: it needs task channels this configuration "

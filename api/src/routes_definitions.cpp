@@ -1,4 +1,5 @@
 // /v1/definitions: list, deploy (admin), validate without deploying, get, graph.
+#include "bihuan/problem_json.hpp"
 #include "context.hpp"
 #include "graph_layout.hpp"
 
@@ -27,19 +28,6 @@ std::vector<FieldError> field_errors(const Problems& problems, bool errors_only)
     out.push_back({p.pointer, p.code, p.message + where});
   }
   return out;
-}
-
-json problems_json(const Problems& problems) {
-  json list = json::array();
-  for (const auto& p : problems.items()) {
-    json j = {{"severity", p.severity == Severity::error ? "error" : "warning"},
-              {"pointer", p.pointer},
-              {"code", p.code},
-              {"message", p.message}};
-    if (p.line) j["line"] = p.line, j["column"] = p.column;
-    list.push_back(std::move(j));
-  }
-  return list;
 }
 
 // ?version=N (optional). Sets `error` on a malformed value.

@@ -317,8 +317,12 @@ std::unique_ptr<boost::asio::ip::tcp::socket> send_raw(boost::asio::io_context& 
                                                        const std::string& body) {
   auto sock = std::make_unique<boost::asio::ip::tcp::socket>(io);
   sock->connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::asio::write(*sock, boost::asio::buffer(head));
-  boost::asio::write(*sock, boost::asio::buffer(body));
+  // A server that refuses the body (over the limit) may answer and close before all of it
+  // is written: the write then fails (EPIPE, ECONNRESET) but the answer is there to read.
+  // So write errors are not thrown; the caller's read tells what happened.
+  boost::beast::error_code ignored;
+  boost::asio::write(*sock, boost::asio::buffer(head), ignored);
+  if (!ignored) boost::asio::write(*sock, boost::asio::buffer(body), ignored);
   return sock;
 }
 

@@ -193,7 +193,7 @@ int bihuan_open(const char* options_json, unsigned abi_version, bihuan_engine** 
     h->engine = bihuan::Engine::open(std::move(options), problems);
     if (!h->engine)
       fail(BIHUAN_EIO, "open-failed", "the engine could not open its data directory",
-           bihuan::capi::problems_json(problems));
+           bihuan::problems_json(problems));
     *out = h.release();
     return BIHUAN_OK;
   });
@@ -224,7 +224,7 @@ int bihuan_deploy(bihuan_engine* engine, const char* definition_json, const char
     std::string source = source_name ? source_name : "definition";
     json doc = bihuan::capi::parse_text(definition_json, source.c_str());
     bihuan::DeployResult r = e.engine->deploy(doc, source);
-    json problems = bihuan::capi::problems_json(r.problems);
+    json problems = bihuan::problems_json(r.problems);
     if (!r.ok)
       fail(BIHUAN_EREFUSED, "definition-invalid", "the definition " + source + " has errors",
            problems);

@@ -28,20 +28,6 @@ json problem_item(const std::string& pointer, const std::string& code, const std
   return {{"pointer", pointer}, {"code", code}, {"message", message}};
 }
 
-json problems_json(const Problems& problems) {
-  json out = json::array();
-  for (const auto& p : problems.items()) {
-    json j = problem_item(p.pointer, p.code, p.message);
-    j["severity"] = p.severity == Severity::error ? "error" : "warning";
-    if (p.line) {
-      j["line"] = p.line;
-      j["column"] = p.column;
-    }
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
 json parse_text(const char* text, const char* what, bool object) {
   if (!text) fail(BIHUAN_EINVAL, "invalid-request", std::string(what) + " is NULL");
   Problems problems(what);

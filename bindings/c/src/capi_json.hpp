@@ -10,6 +10,7 @@
 
 #include "bihuan.h"
 #include "bihuan/engine.hpp"
+#include "bihuan/problem_json.hpp"
 
 namespace bihuan::capi {
 
@@ -25,7 +26,6 @@ json error_body(int status, const std::string& type, const std::string& message,
 [[noreturn]] void fail(int status, const std::string& type, const std::string& message,
                        json problems = json::array(), json details = nullptr);
 json problem_item(const std::string& pointer, const std::string& code, const std::string& message);
-json problems_json(const Problems& problems);
 
 // Parses `text` (NULL: BIHUAN_EINVAL naming `what`); malformed JSON is BIHUAN_EINVAL with
 // the problems (line:column). With `object`, anything but an object is refused too.

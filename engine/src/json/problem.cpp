@@ -1,5 +1,7 @@
 #include "bihuan/problem.hpp"
 
+#include "bihuan/problem_json.hpp"
+
 namespace bihuan {
 
 std::string Problem::to_string() const {
@@ -35,5 +37,24 @@ std::size_t Problems::error_count() const {
 }
 
 std::size_t Problems::warning_count() const { return items_.size() - error_count(); }
+
+json problem_json(const Problem& p, bool with_file) {
+  json j = {{"severity", p.severity == Severity::error ? "error" : "warning"}};
+  if (with_file) j["file"] = p.file;
+  j["pointer"] = p.pointer;
+  j["code"] = p.code;
+  j["message"] = p.message;
+  if (p.line) {
+    j["line"] = p.line;
+    j["column"] = p.column;
+  }
+  return j;
+}
+
+json problems_json(const Problems& problems) {
+  json out = json::array();
+  for (const auto& p : problems.items()) out.push_back(problem_json(p));
+  return out;
+}
 
 }  // namespace bihuan

@@ -95,6 +95,17 @@ void assign_pointer(json& data, const std::string& pointer, json value) {
 
 namespace {
 
+// An action's forEach (spawn, send): the array it yields, or one null item without it.
+json action_items(const Expressions& ex, const json& spec, const json& ctx, const ActionSpec& a,
+                  const char* kind) {
+  if (!spec.contains("forEach")) return json::array({nullptr});
+  json items = ex.eval(spec["forEach"], ctx, a.pointer + "/forEach");
+  if (!items.is_array())
+    fail(StepError::expression_error, std::string(kind) + ": forEach must yield an array",
+         {{"pointer", a.pointer + "/forEach"}});
+  return items;
+}
+
 std::string state_name(const Definition& def, int s) {
   return s >= 0 && s < static_cast<int>(def.states.size()) ? def.states[s].name : std::string();
 }
@@ -481,11 +492,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def,
         if (depth >= kMaxSpawnDepth)
           fail(StepError::invalid_request,
                "spawn nested deeper than " + std::to_string(kMaxSpawnDepth));
-        json items = s.contains("forEach") ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach")
-                                           : json::array({nullptr});
-        if (!items.is_array())
-          fail(StepError::expression_error, "spawn: forEach must yield an array",
-               {{"pointer", a.pointer + "/forEach"}});
+        json items = action_items(ex, s, ctx, a, "spawn");
         std::string on_done = s.value("onDone", "");
         // One copy of the context for the whole loop (a copy per child made a spawn over
         // the rows of a query quadratic in the number of rows).
@@ -522,11 +529,7 @@ void Step::run_actions(InstanceRecord& r, const Definition& def,
         // forEach: one message per item (item and index in scope, as in spawn); without it,
         // one message. Messages run after this step, in order (Stepper::run_cascades).
         const bool each = s.contains("forEach");
-        json items =
-            each ? ex.eval(s["forEach"], ctx, a.pointer + "/forEach") : json::array({nullptr});
-        if (!items.is_array())
-          fail(StepError::expression_error, "send: forEach must yield an array",
-               {{"pointer", a.pointer + "/forEach"}});
+        json items = action_items(ex, s, ctx, a, "send");
         if (items.size() > env_.max_cascade)
           fail(StepError::invalid_request,
                "send: forEach yields " + std::to_string(items.size()) +
