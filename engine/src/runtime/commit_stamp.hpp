@@ -45,6 +45,8 @@ class CommitStamp {
     *next = token_ + storage::be64(count_ + 1);
     return txn.put(storage::Db::meta, "writer", *next);
   }
+  // The next stamp, for a commit that writes it itself (a logged commit's frame).
+  std::string next() const { return token_ + storage::be64(count_ + 1); }
   void committed(std::string next) {
     stamp_ = std::move(next);
     ++count_;

@@ -80,6 +80,7 @@ int Committer::commit(Prepared& p) {
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
   const bool ahead = p.not_before != INT64_MIN;  // a timer burst executed ahead (ahead.cpp)
+  if (!ahead && env_.logged()) return commit_logged(p);
   bool let_go = false;  // its transaction was held as long as allowed and let go
   for (int attempt = 0; attempt < 16; ++attempt) {
     if (ahead) {  // no transaction is open while this waits
@@ -136,6 +137,27 @@ int Committer::commit(Prepared& p) {
     if (!storage::is_map_full(rc) || !sink_.grow_map()) return rc;
   }
   return EIO;
+}
+
+int Committer::commit_logged(Prepared& p) {
+  int rc = 0;
+  auto log = env_.log_begin(&rc);
+  if (!log) return rc ? rc : EIO;
+  // Another process appended or wrote LMDB since our last commit (the epoch rule, as with
+  // the stamp): the batch is executed again on a view that holds what it wrote.
+  if (log->foreign() != foreign_seen_) {
+    foreign_seen_ = log->foreign();
+    return kConflict;
+  }
+  std::string next_stamp = stamp_.next();
+  const std::size_t n = p.ops.size();
+  rc = log->append(n + 1, [&](std::size_t i) {
+    if (i == n) return storage::OpRef{storage::Db::meta, true, "writer", next_stamp};
+    const Op& op = p.ops[i];
+    return storage::OpRef{op.db, op.put, op.key, op.value};
+  });
+  if (rc == 0) stamp_.committed(std::move(next_stamp));
+  return rc;
 }
 
 void Committer::loop() {

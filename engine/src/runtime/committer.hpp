@@ -59,7 +59,12 @@ class Committer {
 
   Committer(storage::Env& env, const Clock& clock, CommitStamp& stamp, EngineCounters& counters,
             Sink& sink)
-      : env_(env), clock_(clock), stamp_(stamp), counters_(counters), sink_(sink) {}
+      : env_(env),
+        clock_(clock),
+        stamp_(stamp),
+        counters_(counters),
+        sink_(sink),
+        foreign_seen_(env.foreign_changes()) {}
   ~Committer() { stop(); }
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -95,6 +100,8 @@ class Committer {
  private:
   void loop();
   int commit(Prepared& p);  // 0, kConflict, kDropped or an LMDB error
+  // With the write-ahead log (not a burst executed ahead): one frame, one flush.
+  int commit_logged(Prepared& p);
   // cmu_ held by `lock`: waits until the clock reads `ms` (due), the writer cancels
   // (cancelled) or the steady clock passes `limit` (expired).
   enum class Held { due, cancelled, expired };
@@ -124,6 +131,7 @@ class Committer {
   bool ahead_cancel_ = false;      // the writer cancels the held burst
   bool ahead_dropped_ = false;     // ... and it was aborted
   std::atomic<std::int64_t> last_commit_ns_{0};
+  std::uint64_t foreign_seen_;  // Env::foreign_changes() at our last logged commit
 };
 
 }  // namespace bihuan::runtime

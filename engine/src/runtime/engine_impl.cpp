@@ -238,6 +238,7 @@ bool EngineImpl::init(Problems& problems) {
     Committer::Sink& sink = *this;
     committer_ = std::make_unique<Committer>(*env_, *options_.clock, stamp_, counters_, sink);
     committer_->start();
+    if (env_->logged()) checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
   boost::asio::post(io_, [this] { schedule_timers(); });
   return true;
@@ -270,7 +271,20 @@ void EngineImpl::close() {
   });
   if (writer_.joinable()) writer_.join();
   if (committer_) committer_->stop();
-  if (env_->sync() == 0 && start_check_) start_check_->closed_cleanly();
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard lock(cp_mu_);
+      cp_stop_ = true;
+    }
+    cp_cv_.notify_all();
+    checkpointer_.join();
+  }
+  // Everything acknowledged goes into LMDB before the stop is marked clean.
+  int rc = env_->checkpoint();
+  if (rc)
+    log("error", "the write-ahead log could not be applied at close (it is applied at the next open)",
+        {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
+  if (rc == 0 && env_->sync() == 0 && start_check_) start_check_->closed_cleanly();
   std::lock_guard lock(mu_);
   closed_ = true;
 }
@@ -750,7 +764,9 @@ bool EngineImpl::backup(const std::string& dir, std::string* error) const {
     if (error) *error = "backup directory " + dir + " is not empty";
     return false;
   }
-  int rc = env_->copy_compact(dir);
+  // The copy is of LMDB: the log is applied first, so it holds every acknowledged step.
+  int rc = env_->checkpoint();
+  if (rc == 0) rc = env_->copy_compact(dir);
   if (rc && error) *error = "backup to " + dir + " failed: " + storage::error_text(rc);
   // LMDB creates the copy 0666 less the umask; a backup holds every instance's data.
   if (rc == 0)

@@ -38,7 +38,7 @@ struct RetireRequest;  // runtime/retention.cpp
 // letters in their own database, waiting messages indexed by channel and due time
 // (format_upgrade.cpp). 4: the reader and unit indexes (ridx, uidx) of scoped reads.
 // 5: archived instances leave their last record in `gone` (statistics count it).
-inline constexpr std::uint32_t kStorageFormat = 6;
+inline constexpr std::uint32_t kStorageFormat = 7;
 // meta key: be64 of the next outbox seq, written when the newest message is acknowledged
 // (optional: a store without it starts after its last outbox message, as before).
 inline constexpr const char* kOutboxNextKey = "outbox-next";
@@ -105,6 +105,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   }
   VerifyReport verify() const override {
     auto store = attachment_store_.load();  // held until the check is done
+    env_->checkpoint();  // the check reads LMDB alone, in a child process
     return reader_.verify(start_check_.get(), store.get());
   }
   ChainCheck verify_instance(const std::string& instance_id) const override {
@@ -321,6 +322,17 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::int64_t ahead_tried_ = INT64_MIN;  // the due time last executed ahead (once each)
   std::uint64_t batch_number_ = 0;
   std::uint64_t seen_epoch_ = 0;
+
+  // The checkpointer (pipelined only): applies the write-ahead log to LMDB every
+  // kCheckpointEvery, or sooner once the log holds kCheckpointBytes (log.cpp).
+  void checkpoint_loop();
+  void checkpoint_soon();
+  std::thread checkpointer_;
+  std::mutex cp_mu_;
+  std::condition_variable cp_cv_;
+  bool cp_stop_ = false, cp_wake_ = false;
+  static constexpr std::chrono::milliseconds kCheckpointEvery{1000};
+  static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{32} << 20;
 };
 
 }  // namespace bihuan::runtime

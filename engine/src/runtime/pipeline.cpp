@@ -185,6 +185,32 @@ void EngineImpl::committed(Prepared& p) {
     boost::asio::post(io_, [this] { schedule_timers(); });
   count_batch(p.requests, p.results, !p.ops.empty());
   deliver(p.requests, p.results);
+  if (env_->log_bytes() >= kCheckpointBytes) checkpoint_soon();
+}
+
+void EngineImpl::checkpoint_soon() {
+  {
+    std::lock_guard lock(cp_mu_);
+    cp_wake_ = true;
+  }
+  cp_cv_.notify_one();
+}
+
+void EngineImpl::checkpoint_loop() {
+  std::unique_lock lock(cp_mu_);
+  while (!cp_stop_) {
+    cp_cv_.wait_for(lock, kCheckpointEvery, [&] { return cp_stop_ || cp_wake_; });
+    if (cp_stop_) break;
+    cp_wake_ = false;
+    lock.unlock();
+    if (env_->log_bytes() > 0) {
+      int rc = env_->checkpoint();
+      if (rc)
+        log("error", "a checkpoint of the write-ahead log failed (the log keeps the steps)",
+            {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
+    }
+    lock.lock();
+  }
 }
 
 void EngineImpl::failed(Prepared& p, int rc) {

@@ -151,6 +151,10 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   // No cache_ahead() here: opening (also for a read-only CLI command) changes nothing;
   // the first write commit allocates ahead.
   if (env->ahead_fd_ >= 0) posix_fadvise(env->ahead_fd_, 0, 0, POSIX_FADV_RANDOM);
+  // The write-ahead log: opened (or created), and whatever it holds beyond LMDB applied.
+  env->wal_ = Wal::open(dir, error);
+  if (!env->wal_) return nullptr;
+  if (env->recover(nosync, error) != 0) return nullptr;
   return env;
 }
 
@@ -184,6 +188,8 @@ void Env::cache_ahead() {
 }
 
 Env::~Env() {
+  // Nothing this process acknowledged waits in the log for another process to apply it.
+  if (env_ && wal_ && fatal() == 0) checkpoint();
   if (env_) mdb_env_close(env_);
   if (ahead_fd_ >= 0) ::close(ahead_fd_);
 }
@@ -214,11 +220,45 @@ std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
   int rc = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     MDB_txn* txn = nullptr;
+    std::optional<Wal::Lock> log_lock;
+    std::shared_ptr<const LogView> v;
+    if (wal_ && write) {
+      // The log's exclusive lock first (never while waiting for the resize lock), then
+      // the frames of other processes.
+      log_lock.emplace(wal_->lock(true));
+      std::lock_guard one(ingest_mu_);
+      rc = ingest_locked();
+      v = current_view();
+    } else if (wal_) {
+      v = view_for_read(&rc);
+    }
+    if (rc) break;
     resize_.lock_shared();
     rc = mdb_txn_begin(env_, nullptr, write ? 0 : MDB_RDONLY, &txn);
     if (rc == 0) {
+      std::unique_ptr<Txn> t(new Txn(*this, txn, write));
+      if (wal_ && !write && wal_->generation() != v->generation) {
+        // The log was reset after the view was taken: LMDB may hold what the view lacks.
+        t->abort();
+        --attempt;
+        continue;
+      }
+      if (log_lock) {
+        t->log_lock_ = std::move(log_lock);
+        if (!v->empty()) {
+          rc = apply_view(*t, *v);
+          if (rc) {
+            t->abort();
+            if (is_map_full(rc) && grow() == 0) continue;
+            break;
+          }
+        }
+        t->applied_ = v;
+      } else if (v && !v->empty()) {
+        t->view_ = std::move(v);
+      }
       if (rc_out) *rc_out = 0;
-      return std::unique_ptr<Txn>(new Txn(*this, txn, write));
+      return t;
     }
     resize_.unlock_shared();
     // Another process grew the map past ours: adopt its size, then begin again.
@@ -265,8 +305,20 @@ int Txn::renew() {
   close_cursors();
   mdb_txn_reset(txn_);
   env_.resize_.unlock_shared();  // a waiting resize takes the lock here
+  int rc = 0;
+  std::shared_ptr<const LogView> v;
+  if (env_.wal_) v = env_.view_for_read(&rc);
   env_.resize_.lock_shared();
-  int rc = mdb_txn_renew(txn_);
+  if (rc == 0) rc = mdb_txn_renew(txn_);
+  if (rc == 0 && v && env_.wal_->generation() != v->generation) {
+    // Reset meanwhile: once more, with the view of the new generation.
+    mdb_txn_reset(txn_);
+    env_.resize_.unlock_shared();
+    v = env_.view_for_read(&rc);
+    env_.resize_.lock_shared();
+    if (rc == 0) rc = mdb_txn_renew(txn_);
+  }
+  view_ = v && !v->empty() ? v : nullptr;
   for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < 8; ++attempt) {
     // Another process grew the map: adopt its size with no transaction of this thread
     // holding the lock, as Env::begin does; the lock is held again either way.
@@ -306,8 +358,12 @@ void Txn::close_cursors() {
 }
 
 std::optional<std::string_view> Txn::get(Db db, std::string_view key, int& rc) {
-  MDB_val k = val(key), v;
   rc = 0;
+  if (view_) {
+    if (const PEntry* e = view_->maps[static_cast<std::size_t>(db)].find(key))
+      return e->value ? std::optional<std::string_view>(*e->value) : std::nullopt;
+  }
+  MDB_val k = val(key), v;
   MDB_cursor* c = at(db, &rc);
   if (c) rc = check(mdb_cursor_get(c, &k, &v, MDB_SET_KEY));
   if (rc == MDB_NOTFOUND)
@@ -337,6 +393,8 @@ std::unique_ptr<Cursor> Txn::cursor(Db db) {
   auto c = std::unique_ptr<Cursor>(new Cursor(*this));
   c->rc_ = check(mdb_cursor_open(txn_, env_.dbi(db), &c->cursor_));
   if (c->rc_) c->cursor_ = nullptr;
+  if (view_ && !view_->maps[static_cast<std::size_t>(db)].empty())
+    c->map_ = &view_->maps[static_cast<std::size_t>(db)];
   return c;
 }
 
@@ -361,11 +419,27 @@ int Txn::drop_legacy(const char* name) {
 std::size_t Txn::entries(Db db, int& rc) {
   MDB_stat st;
   rc = check(mdb_stat(txn_, env_.dbi(db), &st));
-  return rc ? 0 : st.ms_entries;
+  if (rc) return 0;
+  std::size_t n = st.ms_entries;
+  if (!view_) return n;
+  // The view's writes: a key it adds counts, a key it deletes does not.
+  const PMap& m = view_->maps[static_cast<std::size_t>(db)];
+  for (auto it = m.begin(); it.valid(); it.next()) {
+    MDB_val k = val(it.key()), v;
+    int found = mdb_get(txn_, env_.dbi(db), &k, &v);
+    if (found != 0 && found != MDB_NOTFOUND) {
+      rc = check(found);
+      return 0;
+    }
+    if (found == MDB_NOTFOUND && it.entry().value) ++n;
+    if (found == 0 && !it.entry().value) --n;
+  }
+  return n;
 }
 
 int Txn::commit() {
   if (!txn_) return EINVAL;
+  if (log_lock_) return commit_logged();
   close_cursors();
   int rc = mdb_txn_commit(txn_);
   release();
@@ -378,6 +452,8 @@ void Txn::abort() {
   close_cursors();
   mdb_txn_abort(txn_);
   release();
+  applied_.reset();
+  log_lock_.reset();  // LMDB is unchanged: the log and the view stay as they are
 }
 
 Cursor::~Cursor() {
@@ -395,11 +471,18 @@ bool Cursor::load(int op, std::string_view k) {
   return true;
 }
 
-bool Cursor::seek(std::string_view key) { return key.empty() ? first() : load(MDB_SET_RANGE, key); }
-bool Cursor::first() { return load(MDB_FIRST); }
-bool Cursor::last() { return load(MDB_LAST); }
-bool Cursor::next() { return load(MDB_NEXT); }
-bool Cursor::prev() { return load(MDB_PREV); }
+bool Cursor::seek(std::string_view key) {
+  if (merged()) return cursor_ && merged_seek(key);
+  return key.empty() ? first() : load(MDB_SET_RANGE, key);
+}
+bool Cursor::first() { return merged() ? cursor_ && merged_seek({}) : load(MDB_FIRST); }
+bool Cursor::last() { return merged() ? cursor_ && merged_last() : load(MDB_LAST); }
+bool Cursor::next() { return merged() ? cursor_ && rc_ == 0 && merged_next() : load(MDB_NEXT); }
+bool Cursor::prev() {
+  if (!merged()) return load(MDB_PREV);
+  rc_ = EINVAL;
+  return false;
+}
 int Cursor::del() { return cursor_ ? txn_.check(mdb_cursor_del(cursor_, 0)) : rc_; }
 
 std::string be64(std::uint64_t v) {

@@ -6,6 +6,7 @@
 // data"; error_text() turns them into sentences. Not-found is an empty optional.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -15,6 +16,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "storage/pmap.hpp"
+#include "storage/wal.hpp"
 
 struct MDB_env;
 struct MDB_txn;
@@ -23,7 +28,8 @@ struct MDB_cursor;
 namespace bihuan::storage {
 
 enum class Db : unsigned {
-  meta,      // "format" -> u32 storage format version, "created" -> ISO time
+  meta,      // "format" -> u32 storage format version, "created" -> ISO time,
+             // "wal_applied" -> be64 lsn of the last log frame in this B-tree (format 7)
   defs,      // id \0 be64(version) -> definition JSON text
   inst,      // be64(instance id) -> msgpack instance record
   hist,      // "history": be64(global seq) -> be64(instance) be64(previous seq) msgpack entry
@@ -54,6 +60,28 @@ bool is_fatal(int rc);
 
 class Txn;
 
+// The write-ahead log's frames that LMDB does not hold yet, as readers see them
+// (storage/wal.hpp; docs/storage.md, "The write-ahead log"). Immutable once published:
+// readers keep the one they began with for their transaction's life.
+struct LogView {
+  std::uint64_t generation = 0;  // the log's generation these frames come from
+  std::uint64_t seen_end = 0;    // the log offset read up to
+  std::uint64_t last = 0;        // the lsn of the last frame in it (or of the last applied)
+  std::array<PMap, static_cast<std::size_t>(Db::count_)> maps;  // the latest write per key
+  bool empty() const {
+    for (const auto& m : maps)
+      if (!m.empty()) return false;
+    return true;
+  }
+};
+
+// One write of a logged commit, as Env::LogCommit::append takes it.
+struct OpRef {
+  Db db;
+  bool put;  // false: delete
+  std::string_view key, value;
+};
+
 // The map's resize lock. Every transaction of this process holds it shared for its life,
 // and so does an online copy; changing the map size needs it exclusive (LMDB's rule:
 // mdb_env_set_mapsize only with no transaction of this process active). A thread that
@@ -83,6 +111,9 @@ class ResizeLock {
 class Env {
  public:
   // Opens or creates the environment in `dir`. nosync = MDB_NOSYNC (simulation only).
+  // Also opens or creates the write-ahead log <dir>/wal.log, and recovers: the frames after
+  // meta/"wal_applied" are applied to LMDB in one synced transaction and the log is reset
+  // (every process that opens the directory does this; other processes notice the reset).
   static std::unique_ptr<Env> open(const std::string& dir, std::size_t map_bytes, bool nosync,
                                    std::string* error);
   // Opens an existing environment read-only: nothing is created, an absent database has
@@ -94,7 +125,38 @@ class Env {
   // process (MDB_MAP_RESIZED) is adopted first, once no transaction of this process is
   // open; a thread that holds a transaction of this environment gets MDB_MAP_RESIZED
   // instead (it would wait for itself). A Txn ends on the thread that began it.
+  // With the log: a read transaction sees LMDB under the LogView it began with (every
+  // acknowledged commit). A write transaction holds the log's exclusive lock for its life
+  // and begins by applying the LogView to LMDB (a checkpoint); its commit resets the log.
   std::unique_ptr<Txn> begin(bool write, int* rc);
+
+  // The logged commit (the durable pipeline's committer). While it lives it holds the log's
+  // exclusive lock; it has read the frames other processes appended (foreign()).
+  class LogCommit {
+   public:
+    // Frames or resets of other processes seen by this environment so far (a counter):
+    // a change since the committer's last commit means another process wrote.
+    std::uint64_t foreign() const { return foreign_; }
+    // One frame of `n` writes (op(i)), one fdatasync, then readers see it. 0 or an errno;
+    // on failure nothing is published.
+    int append(std::size_t n, const std::function<OpRef(std::size_t)>& op);
+
+   private:
+    friend class Env;
+    LogCommit(Env& env, Wal::Lock lock) : env_(env), lock_(std::move(lock)) {}
+    Env& env_;
+    Wal::Lock lock_;
+    std::uint64_t foreign_ = 0;
+  };
+  // nullptr if the environment has no log (read-only) or *rc is an error.
+  std::unique_ptr<LogCommit> log_begin(int* rc);
+  bool logged() const { return wal_ != nullptr; }
+  // Applies the log to LMDB and resets it (a write transaction with nothing else in it).
+  // 0 at once if there is nothing to apply.
+  int checkpoint();
+  // Bytes of frames in the log now (a hint, any thread).
+  std::uint64_t log_bytes() const;
+  std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }
   // Doubles the map size: waits until no transaction or copy of this process is open
   // (EBUSY if the calling thread holds one).
   int grow();
@@ -109,6 +171,7 @@ class Env {
   unsigned dbi(Db db) const { return dbis_[static_cast<unsigned>(db)]; }
   const std::string& dir() const { return dir_; }
   MDB_env* raw() const { return env_; }  // for tests that write an older format
+  static constexpr const char* kWalAppliedKey = "wal_applied";
   // The first fatal LMDB code (is_fatal) any call on this environment returned, or 0.
   int fatal() const { return fatal_.load(std::memory_order_acquire); }
   // Called once, on the thread that met it, with the first fatal code (set before use).
@@ -135,6 +198,22 @@ class Env {
   int check(int rc, int earlier = 0);  // records a fatal code (earlier: the txn's first error)
   int adopt_size();                    // MDB_MAP_RESIZED: take the size another process set
   void read_size();                    // map_bytes_ from LMDB
+  // The log (log.cpp). current_view: the published LogView. ingest: reads the frames
+  // other processes appended (or their reset) into a new view, under a lock of the log.
+  std::shared_ptr<const LogView> current_view() const;
+  void publish(std::shared_ptr<const LogView> v);
+  int ingest();                  // takes the shared lock itself
+  int ingest_locked();           // the caller holds a lock of the log (and ingest_mu_)
+  std::shared_ptr<const LogView> view_for_read(int* rc);  // ingests if the log moved
+  bool view_stale(const LogView& v) const;                // the log moved since v
+  int recover(bool nosync, std::string* error);           // at open
+  int apply_view(Txn& txn, const LogView& v);             // puts v's writes into txn
+  std::unique_ptr<Wal> wal_;
+  mutable std::mutex view_mu_;
+  std::shared_ptr<const LogView> view_;  // guarded by view_mu_
+  std::mutex ingest_mu_;                 // one ingest at a time in this process
+  std::atomic<std::uint64_t> foreign_{0};
+  std::string log_error_;  // the last damage ingest met (guarded by view_mu_)
   MDB_env* env_ = nullptr;
   std::string dir_;
   unsigned dbis_[static_cast<unsigned>(Db::count_)] = {};
@@ -168,10 +247,25 @@ class Cursor {
   friend class Txn;
   explicit Cursor(Txn& txn) : txn_(txn) {}
   bool load(int op, std::string_view k = {});
+  // Under a LogView (a read transaction with frames not in LMDB): the view's entries of
+  // this database merged over LMDB's, deletions skipped (log.cpp). prev() is not offered
+  // then (EINVAL in status()); nothing uses it on a read transaction.
+  bool merged() const { return map_ != nullptr; }
+  bool base_seek(std::string_view key);
+  bool base_step(int op);  // MDB_NEXT, MDB_PREV, MDB_LAST on the LMDB cursor
+  bool settle();           // from base_ and it_: the smaller key, past deletions
+  bool merged_seek(std::string_view key);
+  bool merged_next();
+  bool merged_last();
   Txn& txn_;
   MDB_cursor* cursor_ = nullptr;
   int rc_ = 0;
   std::string_view key_, value_;
+  const PMap* map_ = nullptr;  // the view's map of this database
+  PMap::Iter it_;
+  bool base_ok_ = false;  // the LMDB cursor is on an item (base_key_, base_value_)
+  std::string_view base_key_, base_value_;
+  bool on_base_ = false, on_map_ = false;  // where key_ came from (both: the view's value)
 };
 
 // get, put and del go through one cursor per database, kept for the transaction's life:
@@ -207,6 +301,7 @@ class Txn {
   friend class Env;
   friend class Cursor;
   Txn(Env& env, MDB_txn* txn, bool write) : env_(env), txn_(txn), write_(write) {}
+  int commit_logged();  // a write transaction with the log: commit, then reset the log
   MDB_cursor* at(Db db, int* rc);  // the database's cursor, opened on first use
   void close_cursors();            // before the transaction ends (LMDB frees write cursors then)
   int check(int rc);               // Env::check, and the first error of this transaction
@@ -216,6 +311,9 @@ class Txn {
   bool write_;
   int first_error_ = 0;
   MDB_cursor* cursors_[static_cast<std::size_t>(Db::count_)] = {};
+  std::shared_ptr<const LogView> view_;    // a read transaction's frames not in LMDB
+  std::optional<Wal::Lock> log_lock_;      // a write transaction's, with the log
+  std::shared_ptr<const LogView> applied_;  // ... the view it applied
 };
 
 // Big-endian fixed-width encodings that sort like the numbers they hold.
