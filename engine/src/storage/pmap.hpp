@@ -1,0 +1,104 @@
+// An immutable, shareable ordered map (a persistent treap) for the storage layer.
+//
+// PMap holds the write-ahead log's "durable overlay": the writes that are acknowledged
+// (their log frame is on disk) but not yet checkpointed into LMDB. One writer thread
+// builds newer versions with set() (and drops checkpointed entries with above()); many
+// reader threads each hold a snapshot, a PMap value, and read it with find() and Iter,
+// laying it over an LMDB read transaction.
+//
+// Keys are byte strings in memcmp order (unsigned bytes, std::string's operator<), the
+// same as LMDB's default key order. A version never changes once made: set() and above()
+// return a new map and leave this one as it was; set() shares every node off the changed
+// path with this one (path copying). Every node is a shared_ptr<const Node>, so the nodes
+// a snapshot uses live as long as that snapshot, any copy of it, or any Iter of it.
+//
+// Shape: a treap whose priority is a hash of the key, so a map's shape depends only on its
+// keys (not on the order of the sets that made it); expected depth O(log n), and the
+// recursion in set() and above() is that deep.
+//
+// Thread-safety: a PMap is a value. Any number of threads may use copies of it and its
+// const methods at once (nothing reachable from a PMap is written after it is built; the
+// shared_ptr counts are atomic). Assigning to one PMap object while another thread reads
+// or copies that same object is a data race: publish versions under a mutex (or an atomic
+// shared_ptr), and let each reader copy the current one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bihuan::storage {
+
+// One key's latest write in the overlay: the log sequence number of the frame that wrote
+// it, and the value (nullopt: deleted).
+struct PEntry {
+  std::uint64_t lsn = 0;
+  std::optional<std::string> value;
+};
+
+// An immutable ordered map from byte strings to PEntry (see the top of this file).
+struct PMapImpl;
+
+class PMap {
+  friend struct PMapImpl;
+  struct Node;
+  using NodePtr = std::shared_ptr<const Node>;
+
+ public:
+  PMap() = default;
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // The entry of `key`, nullptr if absent. Valid while this PMap (or any copy or Iter
+  // sharing that node) lives.
+  const PEntry* find(std::string_view key) const;
+
+  // A map with `key` set to `e` (inserted or replaced); this one is unchanged. O(log n).
+  PMap set(std::string_view key, PEntry e) const;
+
+  // A map of only the entries with lsn > floor (what a checkpoint up to `floor` leaves).
+  // O(n): builds a new tree of the same shape inserts would give; *this if none goes.
+  PMap above(std::uint64_t floor) const;
+
+  // The number of nodes on the longest root-to-leaf path (0 if empty); for tests. O(n).
+  std::size_t depth() const;
+
+  // A position in one PMap, in ascending key order. Holds a copy of the map's root, so it
+  // stays valid even if the PMap it came from is destroyed. key() and entry() only when
+  // valid(); their results live as long as this Iter (or the map).
+  class Iter {
+   public:
+    Iter() = default;
+    bool valid() const { return !path_.empty(); }
+    std::string_view key() const;
+    const PEntry& entry() const;
+    void next();  // to the next greater key (invalid after the last)
+
+   private:
+    friend class PMap;
+    explicit Iter(NodePtr root) : root_(std::move(root)) {}
+    void push_left(const Node* n);  // n and its chain of left children
+
+    NodePtr root_;
+    // The current node on top; below it the ancestors whose left subtree holds it (the
+    // ones still to come), nearest first from the top.
+    std::vector<const Node*> path_;
+  };
+
+  Iter begin() const;                            // the smallest key (invalid if empty)
+  Iter lower_bound(std::string_view key) const;  // the first key >= key
+  Iter last() const;                             // the greatest key (invalid if empty)
+
+ private:
+  PMap(NodePtr root, std::size_t size) : root_(std::move(root)), size_(size) {}
+
+  NodePtr root_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace bihuan::storage
