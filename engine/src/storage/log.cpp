@@ -17,6 +17,7 @@
 
 #include <cerrno>
 
+#include "storage/crash_point.hpp"
 #include "storage/lmdb_env.hpp"
 
 namespace bihuan::storage {
@@ -143,6 +144,7 @@ int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)
   }
   int rc = env_.wal_->append(lock_, lsn, payload);
   if (rc) return rc;
+  crash_point("log-synced");
   env_.wal_->set_next_lsn(lock_, lsn + 1);
   auto next = std::make_shared<LogView>(*v);
   for (std::size_t i = 0; i < n; ++i) {
@@ -194,9 +196,11 @@ int Env::checkpoint() {
 
 int Txn::commit_logged() {
   close_cursors();
+  if (applied_ && !applied_->empty()) crash_point("checkpoint-applied");
   int rc = mdb_txn_commit(txn_);
   release();
   if (rc == 0) {
+    if (applied_ && !applied_->empty()) crash_point("checkpoint-committed");
     env_.cache_ahead();
     // Every frame is in LMDB now (apply_view): the log starts again. The reset also tells
     // other processes that LMDB changed (their views are dropped at their next look).
