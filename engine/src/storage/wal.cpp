@@ -1,0 +1,515 @@
+#include "storage/wal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "storage/crc32c.hpp"
+
+namespace bihuan::storage {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "the log's integers are memcpy'd");
+
+constexpr char kMagic[8] = {'B', 'I', 'H', 'U', 'A', 'N', 'W', 'L'};
+constexpr std::uint32_t kFrameMagic = 0x42484652;  // "BHFR"
+constexpr std::size_t kVersionAt = 8, kGenerationAt = 16, kEndAt = 24, kLastCrcAt = 32;
+constexpr std::uint64_t kZeroChunk = std::uint64_t{1} << 20;
+const char kZeros[kZeroChunk] = {};
+
+void put32(char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
+void put64(char* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
+std::uint32_t get32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint64_t get64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+std::uint64_t padded(std::uint64_t payload_bytes) {
+  std::uint64_t n = Wal::kFrameHeaderBytes + payload_bytes;
+  return (n + Wal::kFrameAlign - 1) / Wal::kFrameAlign * Wal::kFrameAlign;
+}
+
+// CRC-32C over lsn, length, prev_crc (as stored: bytes 8..15, 4..7, 20..23), then payload.
+std::uint32_t frame_crc(const char* header, std::string_view payload) {
+  std::uint32_t c = crc32c(std::string_view(header + 8, 8));
+  c = crc32c(std::string_view(header + 4, 4), c);
+  c = crc32c(std::string_view(header + 20, 4), c);
+  return crc32c(payload, c);
+}
+
+std::string hex32(std::uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", v);
+  return b;
+}
+
+std::string sys(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+
+int pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t at) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(at));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    at += static_cast<std::uint64_t>(w);
+  }
+  return 0;
+}
+
+int write_zeros(int fd, std::uint64_t from, std::uint64_t to) {
+  while (from < to) {
+    std::uint64_t n = std::min(kZeroChunk, to - from);
+    if (int rc = pwrite_all(fd, kZeros, n, from)) return rc;
+    from += n;
+  }
+  return 0;
+}
+
+int sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc;
+}
+
+int flock_retry(int fd, int op) {
+  while (::flock(fd, op) != 0)
+    if (errno != EINTR) return errno;
+  return 0;
+}
+
+// Reads a file through a window of at least 1 MiB, for scans of many small frames.
+class Reader {
+ public:
+  explicit Reader(int fd) : fd_(fd) {}
+  // The bytes [at, at + n), or false and *err (0: the file ends before at + n).
+  bool get(std::uint64_t at, std::size_t n, std::string_view* out, int* err) {
+    if (at < base_ || at + n > base_ + buf_.size()) {
+      buf_.resize(std::max<std::size_t>(n, kZeroChunk));
+      std::size_t got = 0;
+      while (got < buf_.size()) {
+        ssize_t r =
+            ::pread(fd_, buf_.data() + got, buf_.size() - got, static_cast<off_t>(at + got));
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          buf_.clear();
+          *err = errno;
+          return false;
+        }
+        if (r == 0) break;
+        got += static_cast<std::size_t>(r);
+      }
+      buf_.resize(got);
+      base_ = at;
+      if (got < n) {
+        *err = 0;
+        return false;
+      }
+    }
+    *out = std::string_view(buf_.data() + (at - base_), n);
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::uint64_t base_ = 0;
+  std::string buf_;
+};
+
+struct Frame {
+  std::uint64_t lsn = 0, bytes = 0;  // bytes: padded size
+  std::uint32_t crc = 0, prev_crc = 0;
+  std::string_view payload;  // valid until the reader's next get
+};
+
+enum class Parse { ok, invalid, io };
+
+// The frame at `at`, which must end by `limit`; *why says what is wrong otherwise.
+Parse parse_frame(Reader& reader, std::uint64_t at, std::uint64_t limit, Frame* f,
+                  std::string* why) {
+  std::string_view head;
+  int err = 0;
+  if (at + Wal::kFrameHeaderBytes > limit) {
+    *why = "a frame header (24 bytes) runs past offset " + std::to_string(limit);
+    return Parse::invalid;
+  }
+  if (!reader.get(at, Wal::kFrameHeaderBytes, &head, &err)) {
+    *why = err ? sys("read", err) : "the file ends inside a frame header";
+    return err ? Parse::io : Parse::invalid;
+  }
+  if (std::uint32_t magic = get32(head.data()); magic != kFrameMagic) {
+    *why = "expected the frame magic " + hex32(kFrameMagic) + ", found " + hex32(magic);
+    return Parse::invalid;
+  }
+  std::uint32_t length = get32(head.data() + 4);
+  f->lsn = get64(head.data() + 8);
+  f->crc = get32(head.data() + 16);
+  f->prev_crc = get32(head.data() + 20);
+  f->bytes = padded(length);
+  if (at + f->bytes > limit) {
+    *why =
+        "payload length " + std::to_string(length) + " runs past offset " + std::to_string(limit);
+    return Parse::invalid;
+  }
+  std::string_view whole;
+  if (!reader.get(at, Wal::kFrameHeaderBytes + length, &whole, &err)) {
+    *why = err ? sys("read", err) : "the file ends inside the frame";
+    return err ? Parse::io : Parse::invalid;
+  }
+  f->payload = whole.substr(Wal::kFrameHeaderBytes);
+  if (std::uint32_t c = frame_crc(whole.data(), f->payload); c != f->crc) {
+    *why = "crc mismatch (the frame says " + hex32(f->crc) + ", its bytes give " + hex32(c) + ")";
+    return Parse::invalid;
+  }
+  return Parse::ok;
+}
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view in, std::size_t* at, std::uint64_t* v) {
+  std::uint64_t r = 0;
+  for (int shift = 0; shift < 64 && *at < in.size(); shift += 7) {
+    auto b = static_cast<unsigned char>(in[(*at)++]);
+    if (shift == 63 && b > 1) return false;
+    r |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// --- The op codec ---
+
+void encode_ops(const std::vector<WalOp>& ops, std::string& out) {
+  for (const WalOp& op : ops) {
+    out.push_back(static_cast<char>(static_cast<unsigned>(op.db)));
+    out.push_back(op.put ? 1 : 0);
+    put_varint(out, op.key.size());
+    out += op.key;
+    if (op.put) {
+      put_varint(out, op.value.size());
+      out += op.value;
+    }
+  }
+}
+
+bool decode_ops(std::string_view payload, std::vector<WalOp>& out, std::string* error) {
+  std::size_t at = 0;
+  for (std::size_t n = 0; at < payload.size(); ++n) {
+    auto fail = [&](const std::string& what) {
+      if (error)
+        *error = "op " + std::to_string(n) + " at byte " + std::to_string(at) + " of " +
+                 std::to_string(payload.size()) + ": " + what;
+      return false;
+    };
+    auto bytes = [&](const char* name, std::string* s) {
+      std::uint64_t len = 0;
+      std::size_t start = at;
+      if (!get_varint(payload, &at, &len)) {
+        at = start;
+        return fail(std::string("expected the ") + name + " length (a varint)");
+      }
+      if (len > payload.size() - at)
+        return fail(std::string("the ") + name + " length " + std::to_string(len) +
+                    " runs past the end");
+      s->assign(payload.substr(at, len));
+      at += len;
+      return true;
+    };
+    if (payload.size() - at < 2) return fail("expected a database byte and a kind byte");
+    auto db = static_cast<unsigned char>(payload[at]);
+    if (db >= static_cast<unsigned>(Db::count_))
+      return fail("database " + std::to_string(db) + " is out of range (expected below " +
+                  std::to_string(static_cast<unsigned>(Db::count_)) + ")");
+    auto kind = static_cast<unsigned char>(payload[at + 1]);
+    if (kind > 1)
+      return fail("kind " + std::to_string(kind) + " is neither 1 (put) nor 0 (delete)");
+    at += 2;
+    WalOp op{static_cast<Db>(db), kind == 1, {}, {}};
+    if (!bytes("key", &op.key)) return false;
+    if (op.put && !bytes("value", &op.value)) return false;
+    out.push_back(std::move(op));
+  }
+  return true;
+}
+
+// --- Opening ---
+
+std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
+                               std::uint64_t segment_bytes) {
+  std::unique_ptr<Wal> wal(new Wal());
+  wal->dir_ = dir;
+  wal->path_ = dir + "/wal.log";
+  wal->segment_bytes_ = segment_bytes;
+  const std::string& path = wal->path_;
+  auto fail = [&](const std::string& why) {
+    if (error) *error = path + ": " + why;
+    return nullptr;
+  };
+  if (segment_bytes < 2 * kHeaderBytes || segment_bytes % kFrameAlign != 0)
+    return fail("segment size " + std::to_string(segment_bytes) +
+                " is not a multiple of 512 of at least 8192");
+
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    // Made complete under a temporary name, then linked into place (link, unlike rename,
+    // never replaces a log another process made meanwhile).
+    static std::atomic<unsigned> counter{0};
+    std::string tmp =
+        path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
+    int t = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (t < 0) return fail(sys(("create " + tmp).c_str(), errno));
+    char page[kHeaderBytes] = {};
+    std::memcpy(page, kMagic, 8);
+    put32(page + kVersionAt, kVersion);
+    put64(page + kEndAt, kHeaderBytes);
+    int rc = pwrite_all(t, page, sizeof page, 0);
+    if (!rc) rc = write_zeros(t, kHeaderBytes, segment_bytes);
+    if (!rc && ::fsync(t) != 0) rc = errno;
+    ::close(t);
+    if (!rc && ::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) rc = errno;
+    ::unlink(tmp.c_str());
+    if (!rc) rc = sync_dir(dir);
+    if (rc) return fail(sys("create", rc));
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  }
+  if (fd < 0) return fail(sys("open", errno));
+  wal->fd_ = fd;
+
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(sys("stat", errno));
+  if (static_cast<std::uint64_t>(st.st_size) < kHeaderBytes)
+    return fail("at offset 0: expected a header page of 4096 bytes, the file has " +
+                std::to_string(st.st_size));
+  wal->file_bytes_ = static_cast<std::uint64_t>(st.st_size);
+  char head[16];
+  if (::pread(fd, head, sizeof head, 0) != static_cast<ssize_t>(sizeof head))
+    return fail(sys("read the header", errno));
+  if (std::memcmp(head, kMagic, 8) != 0)
+    return fail("at offset 0: expected the magic \"BIHUANWL\" of a Bihuan write-ahead log");
+  if (std::uint32_t v = get32(head + kVersionAt); v != kVersion)
+    return fail("at offset 8: format version " + std::to_string(v) +
+                " is unknown (expected version " + std::to_string(kVersion) + ")");
+  void* map = ::mmap(nullptr, kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return fail(sys("map the header page", errno));
+  wal->header_ = static_cast<unsigned char*>(map);
+  return wal;
+}
+
+Wal::~Wal() {
+  if (header_) ::munmap(header_, kHeaderBytes);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string Wal::where(std::uint64_t offset) const {
+  return path_ + ": at offset " + std::to_string(offset) + ": ";
+}
+
+namespace {
+std::atomic_ref<std::uint64_t> live(unsigned char* header, std::size_t at) {
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + at));
+}
+}  // namespace
+
+std::uint64_t Wal::generation() const {
+  return live(header_, kGenerationAt).load(std::memory_order_acquire);
+}
+std::uint64_t Wal::end() const { return live(header_, kEndAt).load(std::memory_order_acquire); }
+
+// --- Locks ---
+
+Wal::Lock Wal::lock(bool exclusive) {
+  if (exclusive) {
+    mu_.lock();
+    flock_retry(fd_, LOCK_EX);  // only fails for bad arguments or kernel memory
+  } else {
+    mu_.lock_shared();
+    std::lock_guard g(shared_mu_);
+    if (shared_++ == 0) flock_retry(fd_, LOCK_SH);
+  }
+  return Lock(this, exclusive);
+}
+
+void Wal::Lock::release() {
+  if (!wal_) return;
+  if (exclusive_) {
+    flock_retry(wal_->fd_, LOCK_UN);
+    wal_->mu_.unlock();
+  } else {
+    {
+      std::lock_guard g(wal_->shared_mu_);
+      if (--wal_->shared_ == 0) flock_retry(wal_->fd_, LOCK_UN);
+    }
+    wal_->mu_.unlock_shared();
+  }
+  wal_ = nullptr;
+}
+
+Wal::Lock::Lock(Lock&& other) noexcept : wal_(other.wal_), exclusive_(other.exclusive_) {
+  other.wal_ = nullptr;
+}
+
+Wal::Lock& Wal::Lock::operator=(Lock&& other) noexcept {
+  if (this != &other) {
+    release();
+    wal_ = std::exchange(other.wal_, nullptr);
+    exclusive_ = other.exclusive_;
+  }
+  return *this;
+}
+
+Wal::Lock::~Lock() { release(); }
+
+// --- Appending ---
+
+int Wal::ensure_space(std::uint64_t up_to) {
+  if (up_to <= file_bytes_) return 0;
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return errno;
+  file_bytes_ = static_cast<std::uint64_t>(st.st_size);  // another process may have grown it
+  if (up_to <= file_bytes_) return 0;
+  std::uint64_t steps = (up_to - file_bytes_ + segment_bytes_ - 1) / segment_bytes_;
+  std::uint64_t size = file_bytes_ + steps * segment_bytes_;
+  if (int rc = write_zeros(fd_, file_bytes_, size)) return rc;
+  if (::fsync(fd_) != 0) return errno;
+  if (int rc = sync_dir(dir_)) return rc;
+  file_bytes_ = size;
+  return 0;
+}
+
+int Wal::append(const Lock& lock, std::uint64_t lsn, std::string_view payload) {
+  if (!exclusive_held(lock)) return EINVAL;
+  std::vector<std::pair<std::uint64_t, std::string>> one;
+  one.emplace_back(lsn, std::string(payload));
+  return append(lock, one);
+}
+
+int Wal::append(const Lock& lock,
+                const std::vector<std::pair<std::uint64_t, std::string>>& frames) {
+  if (!exclusive_held(lock)) return EINVAL;
+  if (frames.empty()) return 0;
+  const std::uint64_t at = end();
+  if (at < kHeaderBytes || (at - kHeaderBytes) % kFrameAlign != 0) return EINVAL;
+  std::uint64_t total = 0;
+  for (const auto& [lsn, payload] : frames) {
+    if (payload.size() > UINT32_MAX - kFrameHeaderBytes) return EINVAL;
+    total += padded(payload.size());
+  }
+  std::string buf(total, '\0');
+  std::uint32_t prev =
+      static_cast<std::uint32_t>(live(header_, kLastCrcAt).load(std::memory_order_acquire));
+  std::size_t pos = 0;
+  for (const auto& [lsn, payload] : frames) {
+    char* h = buf.data() + pos;
+    put32(h, kFrameMagic);
+    put32(h + 4, static_cast<std::uint32_t>(payload.size()));
+    put64(h + 8, lsn);
+    put32(h + 20, prev);
+    std::memcpy(h + kFrameHeaderBytes, payload.data(), payload.size());
+    prev = frame_crc(h, payload);
+    put32(h + 16, prev);
+    pos += padded(payload.size());
+  }
+  if (int rc = ensure_space(at + total)) return rc;
+  if (int rc = pwrite_all(fd_, buf.data(), buf.size(), at)) return rc;
+  if (::fdatasync(fd_) != 0) return errno;
+  live(header_, kLastCrcAt).store(prev, std::memory_order_release);
+  live(header_, kEndAt).store(at + total, std::memory_order_release);
+  return 0;
+}
+
+// --- Reading and recovery ---
+
+std::uint64_t Wal::read(const Lock& lock, std::uint64_t from, std::uint64_t to,
+                        const std::function<void(std::uint64_t, std::string_view)>& f,
+                        std::string* error) const {
+  auto fail = [&](std::uint64_t at, const std::string& why) {
+    if (error) *error = where(at) + why;
+    return at;
+  };
+  if (!lock.holds(*this)) return fail(from, "read() needs a lock of this log");
+  if (from < kHeaderBytes || (from - kHeaderBytes) % kFrameAlign != 0)
+    return fail(from, "not a frame boundary (expected 4096 + a multiple of 512)");
+  Reader reader(fd_);
+  std::uint64_t at = from;
+  while (at < to) {
+    Frame frame;
+    std::string why;
+    if (parse_frame(reader, at, to, &frame, &why) != Parse::ok) return fail(at, why);
+    f(frame.lsn, frame.payload);
+    at += frame.bytes;
+  }
+  return at;
+}
+
+std::string Wal::recover(const Lock& lock, std::uint64_t applied, Recovered* out) {
+  if (!exclusive_held(lock)) return path_ + ": recover() needs this log's exclusive lock";
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return path_ + ": " + sys("stat", errno);
+  const auto limit = static_cast<std::uint64_t>(st.st_size);
+  Recovered r;
+  Reader reader(fd_);
+  std::uint64_t at = kHeaderBytes;
+  std::uint32_t last_crc = 0;
+  for (bool first = true;; first = false) {
+    Frame frame;
+    std::string why;
+    Parse p = parse_frame(reader, at, limit, &frame, &why);
+    if (p == Parse::io) return where(at) + why;
+    if (p == Parse::invalid) break;  // the torn or stale tail
+    if (!first && (frame.lsn != r.last_lsn + 1 || frame.prev_crc != last_crc)) break;
+    if (frame.lsn > applied) {
+      if (r.frames.empty() && frame.lsn != applied + 1)
+        return where(at) + "the log goes on with lsn " + std::to_string(frame.lsn) +
+               " but the applied lsn is " + std::to_string(applied) + ": frames " +
+               std::to_string(applied + 1) + ".." + std::to_string(frame.lsn - 1) + " are lost";
+      r.frames.emplace_back(frame.lsn, std::string(frame.payload));
+    }
+    r.last_lsn = frame.lsn;
+    last_crc = frame.crc;
+    at += frame.bytes;
+  }
+  r.end = at;
+  live(header_, kLastCrcAt).store(last_crc, std::memory_order_release);
+  live(header_, kEndAt).store(at, std::memory_order_release);
+  *out = std::move(r);
+  return {};
+}
+
+void Wal::reset(const Lock& lock) {
+  if (!exclusive_held(lock)) return;
+  live(header_, kEndAt).store(kHeaderBytes, std::memory_order_release);
+  live(header_, kLastCrcAt).store(0, std::memory_order_release);
+  live(header_, kGenerationAt).fetch_add(1, std::memory_order_acq_rel);
+}
+
+}  // namespace bihuan::storage

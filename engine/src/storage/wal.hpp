@@ -1,0 +1,181 @@
+// The write-ahead log file (issue 24, docs/design-one-flush.md): <dir>/wal.log, where a
+// commit is one small sequential write and one fdatasync. This module knows frames and
+// bytes only; what a payload means (encode_ops below) and when LMDB is written are the
+// caller's.
+//
+// Format (version 1; integers little-endian):
+//   bytes 0..4095, the header page:
+//     0  magic "BIHUANWL" (8 bytes)     8  u32 format version = 1     12  u32 zero
+//     16 u64 generation   24 u64 end   32 u64 last_crc (a u32)     the rest zero
+//   Fields from 16 on are LIVE: processes share them through a MAP_SHARED mapping of this
+//   page (std::atomic_ref, acquire/release). They are hints for live processes and never
+//   synced on purpose: recovery does not read them, it scans the frames.
+//   frames from byte 4096, each padded with zeros to a multiple of 512 bytes (a sector, so
+//   a torn write tears the tail only):
+//     0 u32 magic 0x42484652   4 u32 payload length   8 u64 lsn   16 u32 crc   20 u32 prev_crc
+//     24 payload, zero padding
+//   crc = CRC-32C over bytes 8..15 (lsn), 4..7 (length), 20..23 (prev_crc), then the payload.
+//   prev_crc = the crc of the frame before it in the log, 0 for the first frame after a
+//   reset (or in a new file).
+//
+// The chain. The log is the chain of frames from byte 4096: each valid (magic, length
+// within the file, crc) and, after the first, with lsn = previous lsn + 1 and prev_crc =
+// the previous frame's crc. The chain ends at the first frame that is not; bytes after it
+// are a torn or stale tail, not an error. The first frame may have any lsn.
+//   INVARIANT the caller keeps: an lsn is never used twice for different frames, so lsns
+//   only grow, across resets too (the next lsn is above both the applied lsn and the
+//   chain's last lsn, see Recovered). Then a frame of an earlier generation found right
+//   after the chain (reset() rewrites from 4096 and erases nothing) has a smaller lsn and
+//   ends the chain. prev_crc covers what lsns cannot: a group write torn in the middle (its
+//   second frame on disk, its first not) leaves a valid frame k+1 behind a broken k; the
+//   next append writes a new k there, and if that one is the same size, the stale k+1
+//   follows it with the right lsn, but its prev_crc is the crc of the lost k.
+//
+// Space. The file is preallocated by writing zeros (not fallocate: writing into unwritten
+// extents makes fdatasync journal metadata): segment_bytes (64 MiB) at creation, then
+// more segments whenever an append would pass the file's end, followed by fsync of the
+// file and of the directory. An append into the written region changes no metadata, so
+// its fdatasync flushes the data only. A new file is made under a temporary name and
+// linked into place complete (header written and synced), so a crash never leaves a half
+// header; the directory is synced.
+//
+// Processes and threads. Appends, resets and recovery take the exclusive lock; reading
+// frames takes the shared one (Wal::lock: a std::shared_mutex for the threads of this
+// process, and flock() on the file for other processes; each Wal object has its own open
+// file description, so two Wal objects on one file exclude each other like two processes).
+// generation() and end() may be read by any thread at any time, without the lock, as hints:
+// read them again under the lock. Everything else on a Wal is safe from any thread.
+// Errors are errno values (0 = success) or sentences naming the file, the offset and what
+// was expected.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "storage/lmdb_env.hpp"
+
+namespace bihuan::storage {
+
+// One write of a batch, the payload of a frame: ops in order.
+// Encoding per op: u8 db, u8 kind (1 put, 0 delete), varint key length, key, and for puts
+// varint value length, value (varint: LEB128, 7 bits a byte, low first, at most 10 bytes).
+struct WalOp {
+  Db db;
+  bool put;
+  std::string key, value;  // value empty for deletes
+  bool operator==(const WalOp&) const = default;
+};
+void encode_ops(const std::vector<WalOp>& ops, std::string& out);  // appends to out
+// Appends the ops of `payload` to out. false if malformed (truncated, db or kind out of
+// range, a varint too long): then *error (if not null) says which op, at which byte, and
+// what was expected; out may hold the ops before it.
+bool decode_ops(std::string_view payload, std::vector<WalOp>& out, std::string* error);
+
+class Wal {
+ public:
+  static constexpr std::uint64_t kHeaderBytes = 4096, kSegmentBytes = std::uint64_t{64} << 20;
+  static constexpr std::uint64_t kFrameAlign = 512, kFrameHeaderBytes = 24;
+  static constexpr std::uint32_t kVersion = 1;
+
+  // Opens or creates <dir>/wal.log (mode 0640, O_CLOEXEC) and maps its header page.
+  // nullptr and *error (the file and the reason) on failure; a file with a wrong magic or
+  // an unknown version is refused. segment_bytes (a multiple of 512): the preallocation
+  // step (tests use small ones).
+  static std::unique_ptr<Wal> open(const std::string& dir, std::string* error,
+                                   std::uint64_t segment_bytes = kSegmentBytes);
+  ~Wal();
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+  const std::string& path() const { return path_; }
+
+  // Held access: exclusive (append, reset, recover) or shared (read). Taken in the order
+  // in-process shared_mutex, then flock(); released in reverse. Movable, RAII; a
+  // moved-from Lock holds nothing. A thread must not take a second lock on the same Wal
+  // while it holds one (it would wait for itself).
+  class Lock {
+   public:
+    Lock(Lock&& other) noexcept;
+    Lock& operator=(Lock&& other) noexcept;
+    ~Lock();
+    bool exclusive() const { return exclusive_; }
+    bool holds(const Wal& wal) const { return wal_ == &wal; }
+
+   private:
+    friend class Wal;
+    Lock(Wal* wal, bool exclusive) : wal_(wal), exclusive_(exclusive) {}
+    void release();
+    Wal* wal_ = nullptr;
+    bool exclusive_ = false;
+  };
+  Lock lock(bool exclusive);
+
+  // Live header fields (any thread, no lock: a hint; read again under the lock).
+  std::uint64_t generation() const;
+  std::uint64_t end() const;  // file offset just past the chain's last frame
+
+  // Exclusive lock: writes one frame {lsn, payload} at end(), padded, with one pwrite and
+  // one fdatasync, then sets end() past it (release store). Grows the file first if
+  // needed. 0 or an errno: EINVAL for a lock that is not this Wal's exclusive one, an end()
+  // that is not a frame boundary or a payload over 4 GiB; else the system call's. On
+  // failure end() does not move (the next append writes over whatever was written).
+  int append(const Lock& lock, std::uint64_t lsn, std::string_view payload);
+  // Several frames in one write and one fdatasync (group commit); the same contract. The
+  // caller gives consecutive lsns (not checked here: recovery ends the chain otherwise).
+  int append(const Lock& lock, const std::vector<std::pair<std::uint64_t, std::string>>& frames);
+
+  // Either lock: calls f(lsn, payload) for each frame from file offset `from` (a frame
+  // boundary >= 4096) up to `to` (normally end()), in order. Stops at the first invalid
+  // frame (bad magic, length past `to`, bad crc) and returns the offset where it stopped;
+  // if that is before `to`, *error (if not null) names the file, the offset and what was
+  // wrong (a frame before end() that is invalid is corruption). Neither lsn continuity nor
+  // prev_crc is checked (the caller checks lsns). An I/O error is reported the same way.
+  std::uint64_t read(const Lock& lock, std::uint64_t from, std::uint64_t to,
+                     const std::function<void(std::uint64_t lsn, std::string_view payload)>& f,
+                     std::string* error) const;
+
+  struct Recovered {
+    std::vector<std::pair<std::uint64_t, std::string>> frames;  // lsn > applied, in order
+    std::uint64_t end = kHeaderBytes;                           // just past the chain's last frame
+    std::uint64_t last_lsn = 0;  // lsn of the chain's last frame, 0 if none
+  };
+  // Exclusive lock, normally at open: scans the chain from byte 4096 whatever end() says
+  // (see "The chain" above) and returns its frames with lsn > applied. Then end() becomes
+  // the chain's end (the same as before unless the file was torn or end() was stale after
+  // a crash: the header page is never synced) and the next append continues the chain.
+  // The next lsn to append is max(applied, last_lsn) + 1.
+  // Returns "" or an error, and then changes nothing: the chain holds frames > applied but
+  // the first of them is not applied + 1 (frames were lost; names the file, the offset
+  // and both lsns), or an I/O error. A lock that is not this Wal's exclusive one is an
+  // error too.
+  std::string recover(const Lock& lock, std::uint64_t applied, Recovered* out);
+
+  // Exclusive lock: the log is empty again: end() = 4096 first, then generation() + 1
+  // (readers that see either change read again under the lock). Nothing is erased or
+  // synced: recovery ends the new chain at the stale frames (INVARIANT above). A lock that
+  // is not this Wal's exclusive one changes nothing.
+  void reset(const Lock& lock);
+
+ private:
+  Wal() = default;
+  bool exclusive_held(const Lock& lock) const { return lock.wal_ == this && lock.exclusive_; }
+  int write_frames(std::string_view bytes, std::uint64_t at);
+  int ensure_space(std::uint64_t up_to);
+  std::string where(std::uint64_t offset) const;
+  std::string path_, dir_;
+  int fd_ = -1;
+  unsigned char* header_ = nullptr;  // the mapped header page
+  std::uint64_t segment_bytes_ = kSegmentBytes;
+  std::uint64_t file_bytes_ = 0;  // size known to this object (exclusive lock holders)
+  std::shared_mutex mu_;
+  std::mutex shared_mu_;  // guards shared_ and the shared flock
+  std::size_t shared_ = 0;
+};
+
+}  // namespace bihuan::storage

@@ -1,0 +1,480 @@
+// The write-ahead log file (storage/wal.hpp): CRC-32C, the op codec, appending and reading
+// frames, recovery of the chain (torn, corrupt and stale tails, gaps, resets), growth, the
+// cross-object lock and a foreign file. Real files in a temporary directory; segments of
+// 1 MiB so that growth is quick.
+#include "storage/wal.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "storage/crc32c.hpp"
+
+namespace bihuan::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using Frames = std::vector<std::pair<std::uint64_t, std::string>>;
+constexpr std::uint64_t kSegment = std::uint64_t{1} << 20;
+
+class WalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ =
+        fs::temp_directory_path() / ("bihuan-wal-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Wal> open() {
+    std::string error;
+    auto wal = Wal::open(dir_.string(), &error, kSegment);
+    EXPECT_TRUE(wal) << error;
+    return wal;
+  }
+
+  static Frames read_all(Wal& wal, std::string* error = nullptr) {
+    Frames got;
+    auto lock = wal.lock(false);
+    std::string err;
+    std::uint64_t stop = wal.read(
+        lock, Wal::kHeaderBytes, wal.end(),
+        [&](std::uint64_t lsn, std::string_view p) { got.emplace_back(lsn, std::string(p)); },
+        &err);
+    EXPECT_EQ(stop, wal.end()) << err;
+    if (error) *error = err;
+    return got;
+  }
+
+  static Wal::Recovered recover(Wal& wal, std::uint64_t applied, std::string* error = nullptr) {
+    auto lock = wal.lock(true);
+    Wal::Recovered r;
+    std::string err = wal.recover(lock, applied, &r);
+    if (error)
+      *error = err;
+    else
+      EXPECT_EQ(err, "");
+    return r;
+  }
+
+  static std::vector<std::uint64_t> lsns(const Frames& frames) {
+    std::vector<std::uint64_t> v;
+    for (const auto& f : frames) v.push_back(f.first);
+    return v;
+  }
+
+  // Appends lsns first..last, each with a payload of `bytes` bytes (one frame per append);
+  // returns each frame's start offset.
+  static std::vector<std::uint64_t> append_range(Wal& wal, std::uint64_t first, std::uint64_t last,
+                                                 std::size_t bytes = 100) {
+    std::vector<std::uint64_t> at;
+    auto lock = wal.lock(true);
+    for (std::uint64_t lsn = first; lsn <= last; ++lsn) {
+      at.push_back(wal.end());
+      EXPECT_EQ(wal.append(lock, lsn, payload(lsn, bytes)), 0);
+    }
+    return at;
+  }
+
+  static std::string payload(std::uint64_t lsn, std::size_t bytes) {
+    std::string s(bytes, '\0');
+    for (std::size_t i = 0; i < bytes; ++i) s[i] = static_cast<char>((lsn * 131 + i * 7) & 0xff);
+    return s;
+  }
+
+  void overwrite(std::uint64_t at, const std::string& bytes) {
+    int fd = ::open((dir_ / "wal.log").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(at)),
+              static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  }
+
+  fs::path dir_;
+};
+
+TEST(Crc32c, TestVectorAndContinuation) {
+  EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(crc32c(""), 0u);
+  std::string long_text(1000, 'x');
+  for (std::size_t i = 0; i < long_text.size(); ++i) long_text[i] = static_cast<char>(i * 13);
+  for (std::size_t cut : {0, 1, 7, 8, 9, 500, 999, 1000})
+    EXPECT_EQ(crc32c(std::string_view(long_text).substr(cut),
+                     crc32c(std::string_view(long_text).substr(0, cut))),
+              crc32c(long_text))
+        << cut;
+}
+
+std::vector<WalOp> sample_ops() {
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  return {
+      {Db::inst, true, "k1", "v1"},
+      {Db::meta, true, "", ""},                                    // empty key and value
+      {Db::hist, false, binary, ""},                               // delete, binary key
+      {Db::attref, true, std::string(300, 'k'), binary + binary},  // 2-byte varints
+      {Db::timers, false, "", ""},
+  };
+}
+
+TEST(WalOps, RoundTrip) {
+  std::string payload;
+  encode_ops(sample_ops(), payload);
+  std::vector<WalOp> back;
+  std::string error;
+  ASSERT_TRUE(decode_ops(payload, back, &error)) << error;
+  EXPECT_EQ(back, sample_ops());
+  std::vector<WalOp> none;
+  EXPECT_TRUE(decode_ops("", none, &error));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST(WalOps, EveryPrefixAndRandomBytesFailCleanly) {
+  std::string payload;
+  encode_ops(sample_ops(), payload);
+  std::size_t failures = 0;
+  for (std::size_t n = 0; n < payload.size(); ++n) {
+    std::vector<WalOp> out;
+    std::string error;
+    if (!decode_ops(payload.substr(0, n), out, &error)) {
+      ++failures;
+      EXPECT_NE(error.find("op "), std::string::npos) << error;
+    }
+  }
+  EXPECT_GT(failures, payload.size() / 2);  // ends of whole ops decode; the rest fail
+  std::vector<WalOp> out;
+  std::string error;
+  EXPECT_FALSE(decode_ops(payload.substr(0, payload.size() - 1), out, &error));
+  EXPECT_EQ(error, "op 4 at byte 1092 of 1092: expected the key length (a varint)");
+  out.clear();  // the last byte of op 3's value missing (op 4 is 3 bytes)
+  EXPECT_FALSE(decode_ops(payload.substr(0, payload.size() - 4), out, &error));
+  EXPECT_NE(error.find("op 3 at byte"), std::string::npos) << error;
+  EXPECT_NE(error.find("the value length 512 runs past the end"), std::string::npos) << error;
+  EXPECT_EQ(out.size(), 3u);
+  EXPECT_FALSE(decode_ops(std::string("\x63\x01\x00", 3), out, &error));
+  EXPECT_NE(error.find("database 99 is out of range"), std::string::npos) << error;
+  EXPECT_FALSE(
+      decode_ops(std::string("\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 12), out, &error));
+  EXPECT_NE(error.find("varint"), std::string::npos) << error;
+
+  std::mt19937 rng(24);
+  for (int i = 0; i < 1000; ++i) {
+    std::string junk(rng() % 64, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    std::vector<WalOp> o;
+    std::string e;
+    if (!decode_ops(junk, o, &e)) {
+      EXPECT_FALSE(e.empty());
+    }
+  }
+}
+
+TEST_F(WalTest, NewFileIsPreallocatedAndEmpty) {
+  auto wal = open();
+  EXPECT_EQ(wal->path(), (dir_ / "wal.log").string());
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes);
+  EXPECT_EQ(wal->generation(), 0u);
+  EXPECT_EQ(fs::file_size(dir_ / "wal.log"), kSegment);
+  EXPECT_TRUE(read_all(*wal).empty());
+  auto r = recover(*wal, 0);
+  EXPECT_TRUE(r.frames.empty());
+  EXPECT_EQ(r.end, Wal::kHeaderBytes);
+  EXPECT_EQ(r.last_lsn, 0u);
+  for (const auto& e : fs::directory_iterator(dir_))  // no temporary left behind
+    EXPECT_EQ(e.path().filename(), "wal.log");
+}
+
+TEST_F(WalTest, AppendAndReadBackAcrossObjects) {
+  auto wal = open();
+  append_range(*wal, 1, 3, 10);
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes + 3 * 512);  // 24 + 10 bytes: one sector each
+  {
+    auto lock = wal->lock(true);
+    Frames group = {{4, std::string(600, 'a')}, {5, ""}, {6, payload(6, 5000)}};
+    ASSERT_EQ(wal->append(lock, group), 0);
+  }
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes + 3 * 512 + 1024 + 512 + 5120);
+  Frames got = read_all(*wal);
+  ASSERT_EQ(lsns(got), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(got[0].second, payload(1, 10));
+  EXPECT_EQ(got[3].second, std::string(600, 'a'));
+  EXPECT_EQ(got[4].second, "");
+  EXPECT_EQ(got[5].second, payload(6, 5000));
+
+  // A second object (as another process): it sees the live fields through the mapping,
+  // and the first sees what the second appends and resets.
+  auto other = open();
+  EXPECT_EQ(other->end(), wal->end());
+  EXPECT_EQ(lsns(read_all(*other)), lsns(got));
+  append_range(*other, 7, 7);
+  EXPECT_EQ(wal->end(), other->end());
+  EXPECT_EQ(lsns(read_all(*wal)).back(), 7u);
+  {
+    auto lock = other->lock(true);
+    other->reset(lock);
+  }
+  EXPECT_EQ(wal->generation(), 1u);
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes);
+
+  // Reopened after both are gone.
+  wal.reset();
+  other.reset();
+  auto again = open();
+  EXPECT_EQ(again->generation(), 1u);
+  append_range(*again, 8, 8);
+  EXPECT_EQ(lsns(read_all(*again)), (std::vector<std::uint64_t>{8}));
+}
+
+TEST_F(WalTest, AppendNeedsThisLogsExclusiveLock) {
+  auto wal = open();
+  auto other = open();
+  {
+    auto shared = wal->lock(false);
+    EXPECT_EQ(wal->append(shared, 1, "x"), EINVAL);
+  }
+  {
+    auto foreign = other->lock(true);
+    EXPECT_EQ(wal->append(foreign, 1, "x"), EINVAL);
+    Wal::Recovered r;
+    EXPECT_NE(wal->recover(foreign, 0, &r), "");
+  }
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes);
+}
+
+TEST_F(WalTest, RecoverReturnsFramesAboveApplied) {
+  auto wal = open();
+  append_range(*wal, 1, 5);
+  auto r = recover(*wal, 2);
+  EXPECT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{3, 4, 5}));
+  EXPECT_EQ(r.frames[0].second, payload(3, 100));
+  EXPECT_EQ(r.end, wal->end());
+  EXPECT_EQ(r.last_lsn, 5u);
+  EXPECT_TRUE(recover(*wal, 5).frames.empty());
+  EXPECT_EQ(recover(*wal, 5).last_lsn, 5u);
+  EXPECT_TRUE(recover(*wal, 9).frames.empty());
+  EXPECT_EQ(lsns(recover(*wal, 0).frames), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+}
+
+TEST_F(WalTest, RecoverAdoptsTheChainEndWhenTheLiveEndIsStale) {
+  auto wal = open();
+  append_range(*wal, 1, 3);
+  std::uint64_t chain_end = wal->end();
+  // As after a crash whose header page is older or newer than the frames.
+  std::string stale(8, '\0');
+  std::uint64_t v = Wal::kHeaderBytes + 100 * 512;
+  std::memcpy(stale.data(), &v, 8);
+  overwrite(24, stale);
+  EXPECT_EQ(wal->end(), v);  // the mapping shows the file's page
+  auto r = recover(*wal, 0);
+  EXPECT_EQ(r.end, chain_end);
+  EXPECT_EQ(wal->end(), chain_end);
+  append_range(*wal, 4, 4);  // continues the chain
+  EXPECT_EQ(recover(*wal, 0).last_lsn, 4u);
+}
+
+TEST_F(WalTest, TornAndCorruptTailsEndTheChain) {
+  auto wal = open();
+  auto at = append_range(*wal, 1, 4, 1500);  // 1524 bytes: 3 sectors each
+  const std::uint64_t last = at.back(), end = wal->end();
+
+  // Garbage after the last frame.
+  overwrite(end, std::string(2000, '\x5a'));
+  auto r = recover(*wal, 0);
+  EXPECT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(r.end, end);
+
+  // A half frame: the second half of frame 4 is zeros.
+  overwrite(last + 768, std::string(end - last - 768, '\0'));
+  r = recover(*wal, 0);
+  EXPECT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(r.end, last);
+  EXPECT_EQ(wal->end(), last);
+
+  // A flipped byte in frame 3's payload.
+  overwrite(at[2] + 24 + 700, std::string(1, '\x01'));
+  r = recover(*wal, 1);
+  EXPECT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(r.end, at[2]);
+  EXPECT_EQ(r.last_lsn, 2u);
+
+  // read() up to a stale end reports the corruption with the file and the offset.
+  std::string error;
+  auto lock = wal->lock(false);
+  std::uint64_t stop = wal->read(
+      lock, Wal::kHeaderBytes, end, [](std::uint64_t, std::string_view) {}, &error);
+  EXPECT_EQ(stop, at[2]);
+  EXPECT_NE(error.find("wal.log: at offset " + std::to_string(at[2]) + ": crc mismatch"),
+            std::string::npos)
+      << error;
+}
+
+TEST_F(WalTest, ReadStopsAtABadMagicAndAtALengthPastTo) {
+  auto wal = open();
+  auto at = append_range(*wal, 1, 3);
+  auto lock = wal->lock(false);
+  std::string error;
+  std::uint64_t stop = wal->read(
+      lock, at[1], wal->end() - 1, [](std::uint64_t, std::string_view) {}, &error);
+  EXPECT_EQ(stop, at[2]);
+  EXPECT_NE(error.find("runs past offset"), std::string::npos) << error;
+  error.clear();
+  stop = wal->read(
+      lock, wal->end(), wal->end() + 512, [](std::uint64_t, std::string_view) {}, &error);
+  EXPECT_EQ(stop, wal->end());
+  EXPECT_NE(error.find("expected the frame magic 0x42484652, found 0x00000000"), std::string::npos)
+      << error;
+}
+
+TEST_F(WalTest, AGapIsAnError) {
+  auto wal = open();
+  append_range(*wal, 7, 8);
+  std::string error;
+  auto r = recover(*wal, 3, &error);
+  EXPECT_NE(error.find("wal.log: at offset 4096"), std::string::npos) << error;
+  EXPECT_NE(error.find("lsn 7"), std::string::npos) << error;
+  EXPECT_NE(error.find("applied lsn is 3"), std::string::npos) << error;
+  EXPECT_EQ(lsns(recover(*wal, 6).frames), (std::vector<std::uint64_t>{7, 8}));
+}
+
+TEST_F(WalTest, StaleFramesAfterAResetAreNotRecovered) {
+  auto wal = open();
+  append_range(*wal, 1, 5);  // same size each: frame 3 starts where the new chain 6, 7 ends
+  {
+    auto lock = wal->lock(true);
+    wal->reset(lock);
+  }
+  EXPECT_EQ(wal->generation(), 1u);
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes);
+  EXPECT_EQ(recover(*wal, 5).frames.size(), 0u);  // the stale chain: nothing above applied
+  {
+    auto lock = wal->lock(true);
+    wal->reset(lock);
+  }
+  append_range(*wal, 6, 7);
+  auto r = recover(*wal, 5);
+  EXPECT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{6, 7}));
+  EXPECT_EQ(r.end, Wal::kHeaderBytes + 2 * 512);
+  EXPECT_EQ(r.last_lsn, 7u);
+}
+
+TEST_F(WalTest, AStaleFrameWithTheNextLsnAfterATornGroupWriteIsNotRecovered) {
+  auto wal = open();
+  append_range(*wal, 1, 2);
+  const std::uint64_t at = wal->end();
+  {
+    auto lock = wal->lock(true);
+    ASSERT_EQ(wal->append(lock, Frames{{3, payload(3, 100)}, {4, payload(4, 100)}}), 0);
+  }
+  overwrite(at + 100, std::string(1, '\x7f'));  // frame 3 torn, frame 4 whole
+  auto r = recover(*wal, 0);
+  ASSERT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{1, 2}));
+  {  // a different frame 3, the same size: the stale frame 4 follows it with lsn 4
+    auto lock = wal->lock(true);
+    ASSERT_EQ(wal->append(lock, 3, payload(33, 100)), 0);
+  }
+  EXPECT_EQ(lsns(recover(*wal, 0).frames), (std::vector<std::uint64_t>{1, 2, 3}));
+}
+
+TEST_F(WalTest, GrowsInSegments) {
+  auto wal = open();
+  const std::size_t bytes = 100000;  // 100,352 bytes a frame: 11 frames pass a segment
+  Frames sent;
+  for (std::uint64_t lsn = 1; lsn <= 25; ++lsn) sent.emplace_back(lsn, payload(lsn, bytes));
+  {
+    auto lock = wal->lock(true);
+    for (std::size_t i = 0; i < 20; ++i)
+      ASSERT_EQ(wal->append(lock, sent[i].first, sent[i].second), 0);
+    ASSERT_EQ(wal->append(lock, Frames(sent.begin() + 20, sent.end())), 0);  // one group
+  }
+  EXPECT_GT(wal->end(), 2 * kSegment);
+  EXPECT_EQ(fs::file_size(dir_ / "wal.log") % kSegment, 0u);
+  EXPECT_GE(fs::file_size(dir_ / "wal.log"), wal->end());
+  EXPECT_EQ(read_all(*wal), sent);
+  EXPECT_EQ(recover(*wal, 0).frames, sent);
+}
+
+TEST_F(WalTest, ExclusiveLocksExcludeAcrossObjectsSharedOnesCoexist) {
+  auto a = open();
+  auto b = open();
+  std::atomic<bool> got{false};
+  {
+    auto held = a->lock(true);
+    std::thread t([&] {
+      auto lock = b->lock(true);
+      got = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_FALSE(got.load());
+    { auto gone = std::move(held); }  // released here
+    for (int i = 0; i < 2000 && !got; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_TRUE(got.load());
+    t.join();
+  }
+  // Shared on both objects and on two threads of one: all at once; an exclusive waits.
+  auto s1 = a->lock(false);
+  auto s2 = b->lock(false);
+  std::atomic<bool> shared_too{false}, exclusive{false};
+  std::thread t1([&] {
+    auto lock = a->lock(false);
+    shared_too = true;
+  });
+  t1.join();
+  EXPECT_TRUE(shared_too.load());
+  std::thread t2([&] {
+    auto lock = b->lock(true);
+    exclusive = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(exclusive.load());
+  { auto gone = std::move(s2); }
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(exclusive.load());  // a's shared flock still holds it off
+  { auto gone = std::move(s1); }
+  for (int i = 0; i < 2000 && !exclusive; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(exclusive.load());
+  t2.join();
+}
+
+TEST_F(WalTest, AForeignFileIsRefused) {
+  {
+    int fd = ::open((dir_ / "wal.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    ASSERT_GE(fd, 0);
+    std::string junk(8192, 'j');
+    ASSERT_EQ(::write(fd, junk.data(), junk.size()), 8192);
+    ::close(fd);
+  }
+  std::string error;
+  EXPECT_FALSE(Wal::open(dir_.string(), &error, kSegment));
+  EXPECT_NE(error.find((dir_ / "wal.log").string() + ": at offset 0: expected the magic"),
+            std::string::npos)
+      << error;
+
+  std::string header(16, '\0');
+  std::memcpy(header.data(), "BIHUANWL", 8);
+  header[8] = 2;
+  overwrite(0, header);
+  EXPECT_FALSE(Wal::open(dir_.string(), &error, kSegment));
+  EXPECT_NE(error.find("at offset 8: format version 2 is unknown (expected version 1)"),
+            std::string::npos)
+      << error;
+
+  fs::resize_file(dir_ / "wal.log", 100);
+  EXPECT_FALSE(Wal::open(dir_.string(), &error, kSegment));
+  EXPECT_NE(error.find("expected a header page of 4096 bytes, the file has 100"), std::string::npos)
+      << error;
+  EXPECT_FALSE(Wal::open((dir_ / "absent").string(), &error, kSegment));
+  EXPECT_NE(error.find("absent/wal.log"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace bihuan::storage
