@@ -51,9 +51,9 @@ void log_commit(Env& env, const std::vector<std::pair<std::string, std::optional
   ASSERT_TRUE(c) << error_text(rc);
   ASSERT_EQ(c->append(w.size(),
                       [&](std::size_t i) {
-                        return OpRef{db, w[i].second.has_value(), w[i].first,
-                                     w[i].second ? std::string_view(*w[i].second)
-                                                 : std::string_view()};
+                        return OpRef{
+                            db, w[i].second.has_value(), w[i].first,
+                            w[i].second ? std::string_view(*w[i].second) : std::string_view()};
                       }),
             0);
 }
@@ -150,8 +150,8 @@ TEST(Log, MergedCursorAgreesWithAModel) {
           w.emplace_back(k, std::nullopt);
           model.erase(k);
         } else {
-          std::string v = "r" + std::to_string(round) + "f" + std::to_string(f) + "i" +
-                          std::to_string(i);
+          std::string v =
+              "r" + std::to_string(round) + "f" + std::to_string(f) + "i" + std::to_string(i);
           w.emplace_back(k, v);
           model[k] = v;
         }
@@ -173,14 +173,20 @@ TEST(Log, MergedCursorAgreesWithAModel) {
         bool more = cur->next();
         ++it;
         ASSERT_EQ(more, it != model.end());
-        if (more) EXPECT_EQ(cur->key(), it->first);
+        if (more) {
+          EXPECT_EQ(cur->key(), it->first);
+        }
       }
     }
     auto cur = txn->cursor(Db::inst);
     ASSERT_EQ(cur->last(), !model.empty());
-    if (!model.empty()) EXPECT_EQ(cur->key(), model.rbegin()->first);
+    if (!model.empty()) {
+      EXPECT_EQ(cur->key(), model.rbegin()->first);
+    }
     txn.reset();
-    if (round % 2 == 1) ASSERT_EQ(env->checkpoint(), 0);  // half the rounds on LMDB alone
+    if (round % 2 == 1) {
+      ASSERT_EQ(env->checkpoint(), 0);  // half the rounds on LMDB alone
+    }
   }
 }
 

@@ -282,7 +282,8 @@ void EngineImpl::close() {
   // Everything acknowledged goes into LMDB before the stop is marked clean.
   int rc = env_->checkpoint();
   if (rc)
-    log("error", "the write-ahead log could not be applied at close (it is applied at the next open)",
+    log("error",
+        "the write-ahead log could not be applied at close (it is applied at the next open)",
         {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
   if (rc == 0 && env_->sync() == 0 && start_check_) start_check_->closed_cleanly();
   std::lock_guard lock(mu_);

@@ -105,7 +105,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   }
   VerifyReport verify() const override {
     auto store = attachment_store_.load();  // held until the check is done
-    env_->checkpoint();  // the check reads LMDB alone, in a child process
+    env_->checkpoint();                     // the check reads LMDB alone, in a child process
     return reader_.verify(start_check_.get(), store.get());
   }
   ChainCheck verify_instance(const std::string& instance_id) const override {

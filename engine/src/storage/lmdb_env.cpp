@@ -227,7 +227,7 @@ std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
       // the frames of other processes.
       log_lock.emplace(wal_->lock(true));
       std::lock_guard one(ingest_mu_);
-      rc = ingest_locked();
+      rc = ingest_locked(*log_lock);
       v = current_view();
     } else if (wal_) {
       v = view_for_read(&rc);

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/db.hpp"
 #include "storage/pmap.hpp"
 #include "storage/wal.hpp"
 
@@ -26,29 +27,6 @@ struct MDB_txn;
 struct MDB_cursor;
 
 namespace bihuan::storage {
-
-enum class Db : unsigned {
-  meta,      // "format" -> u32 storage format version, "created" -> ISO time,
-             // "wal_applied" -> be64 lsn of the last log frame in this B-tree (format 7)
-  defs,      // id \0 be64(version) -> definition JSON text
-  inst,      // be64(instance id) -> msgpack instance record
-  hist,      // "history": be64(global seq) -> be64(instance) be64(previous seq) msgpack entry
-  bkey,      // business key -> be64(instance id) of the newest instance with that key
-  idem,      // scope \0 key -> msgpack idempotency record
-  timers,    // be64(due ms) be64(instance id) be32(timer seq) -> msgpack timer
-  sidx,      // definition \0 state \0 be64(instance id) -> "" (query/inbox index)
-  outbox,    // be64(seq) -> msgpack message (waiting or retrying; dead letters are in `dead`)
-  children,  // be64(parent) be64(child) -> ""
-  due,       // "outbox_due": channel \0 be64(due ms) be64(seq) -> "" (one per `outbox` record)
-  dead,      // be64(seq) -> msgpack message (dead letters)
-  ridx,      // reader key \0 definition \0 be64(instance id) -> "" (one per reader key)
-  uidx,      // definition \0 unit "/" \0 be64(instance id) -> "" (instances with a unit)
-  gone,      // be64(instance id) -> msgpack record of an archived instance, its last state
-             // (no history, no timers): statistics keep counting it (format 5)
-  attref,    // 'a' sha256(32) be64(instance) -> "" and 'i' be64(instance) sha256(32) -> "":
-             // which files each instance names (format 6; runtime/attachment_refs.hpp)
-  count_
-};
 
 std::string error_text(int rc);
 const char* db_name(Db db);  // the LMDB database's name ("history" for Db::hist)
@@ -202,8 +180,8 @@ class Env {
   // other processes appended (or their reset) into a new view, under a lock of the log.
   std::shared_ptr<const LogView> current_view() const;
   void publish(std::shared_ptr<const LogView> v);
-  int ingest();                  // takes the shared lock itself
-  int ingest_locked();           // the caller holds a lock of the log (and ingest_mu_)
+  int ingest();                              // takes the shared lock itself
+  int ingest_locked(const Wal::Lock& lock);  // the caller holds `lock` (and ingest_mu_)
   std::shared_ptr<const LogView> view_for_read(int* rc);  // ingests if the log moved
   bool view_stale(const LogView& v) const;                // the log moved since v
   int recover(bool nosync, std::string* error);           // at open
@@ -301,7 +279,7 @@ class Txn {
   friend class Env;
   friend class Cursor;
   Txn(Env& env, MDB_txn* txn, bool write) : env_(env), txn_(txn), write_(write) {}
-  int commit_logged();  // a write transaction with the log: commit, then reset the log
+  int commit_logged();             // a write transaction with the log: commit, then reset the log
   MDB_cursor* at(Db db, int* rc);  // the database's cursor, opened on first use
   void close_cursors();            // before the transaction ends (LMDB frees write cursors then)
   int check(int rc);               // Env::check, and the first error of this transaction
@@ -311,8 +289,8 @@ class Txn {
   bool write_;
   int first_error_ = 0;
   MDB_cursor* cursors_[static_cast<std::size_t>(Db::count_)] = {};
-  std::shared_ptr<const LogView> view_;    // a read transaction's frames not in LMDB
-  std::optional<Wal::Lock> log_lock_;      // a write transaction's, with the log
+  std::shared_ptr<const LogView> view_;     // a read transaction's frames not in LMDB
+  std::optional<Wal::Lock> log_lock_;       // a write transaction's, with the log
   std::shared_ptr<const LogView> applied_;  // ... the view it applied
 };
 

@@ -43,10 +43,10 @@ bool Env::view_stale(const LogView& v) const {
 int Env::ingest() {
   auto lock = wal_->lock(false);
   std::lock_guard one(ingest_mu_);
-  return ingest_locked();
+  return ingest_locked(lock);
 }
 
-int Env::ingest_locked() {
+int Env::ingest_locked(const Wal::Lock& lock) {
   auto v = current_view();
   const std::uint64_t gen = wal_->generation(), end = wal_->end();
   if (v && gen == v->generation && end == v->seen_end) return 0;
@@ -58,14 +58,13 @@ int Env::ingest_locked() {
   } else {
     // Reset by another process: every frame we held was checkpointed into LMDB first.
     next->generation = gen;
-    next->last = wal_->next_lsn() - 1;
   }
   bool any = !v || gen != v->generation;
   std::string error;
   std::vector<WalOp> ops;
   std::uint64_t count = 0;
   std::uint64_t stopped = wal_->read(
-      from, end,
+      lock, from, end,
       [&](std::uint64_t lsn, std::string_view payload) {
         if (!error.empty()) return;
         ops.clear();
@@ -73,7 +72,8 @@ int Env::ingest_locked() {
           error = wal_->path() + ": frame " + std::to_string(lsn) + ": " + error;
           return;
         }
-        if (lsn != next->last + 1) {
+        // After a reset the chain may begin at any lsn; then each follows the one before.
+        if ((count > 0 || from != kHeader) && lsn != next->last + 1) {
           error = wal_->path() + ": frame " + std::to_string(lsn) + " where frame " +
                   std::to_string(next->last + 1) + " was expected";
           return;
@@ -93,7 +93,7 @@ int Env::ingest_locked() {
   if (!error.empty()) {
     // A frame before the log's end that cannot be read: the log is damaged. The view
     // stays as it was; the caller's transaction fails and says so.
-    std::lock_guard lock(view_mu_);
+    std::lock_guard guard(view_mu_);
     log_error_ = error;
     return EIO;
   }
@@ -127,7 +127,7 @@ std::unique_ptr<Env::LogCommit> Env::log_begin(int* rc) {
   std::unique_ptr<LogCommit> c(new LogCommit(*this, wal_->lock(true)));
   {
     std::lock_guard one(ingest_mu_);
-    *rc = ingest_locked();
+    *rc = ingest_locked(c->lock_);
   }
   if (*rc) return nullptr;
   c->foreign_ = foreign_.load(std::memory_order_acquire);

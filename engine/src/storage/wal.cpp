@@ -1,5 +1,7 @@
 #include "storage/wal.hpp"
 
+#include "storage/crash_point.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -22,7 +24,8 @@ static_assert(std::endian::native == std::endian::little, "the log's integers ar
 
 constexpr char kMagic[8] = {'B', 'I', 'H', 'U', 'A', 'N', 'W', 'L'};
 constexpr std::uint32_t kFrameMagic = 0x42484652;  // "BHFR"
-constexpr std::size_t kVersionAt = 8, kGenerationAt = 16, kEndAt = 24, kLastCrcAt = 32;
+constexpr std::size_t kVersionAt = 8, kGenerationAt = 16, kEndAt = 24, kLastCrcAt = 32,
+                      kNextLsnAt = 40;
 constexpr std::uint64_t kZeroChunk = std::uint64_t{1} << 20;
 const char kZeros[kZeroChunk] = {};
 
@@ -209,17 +212,19 @@ bool get_varint(std::string_view in, std::size_t* at, std::uint64_t* v) {
 
 // --- The op codec ---
 
-void encode_ops(const std::vector<WalOp>& ops, std::string& out) {
-  for (const WalOp& op : ops) {
-    out.push_back(static_cast<char>(static_cast<unsigned>(op.db)));
-    out.push_back(op.put ? 1 : 0);
-    put_varint(out, op.key.size());
-    out += op.key;
-    if (op.put) {
-      put_varint(out, op.value.size());
-      out += op.value;
-    }
+void encode_op(Db db, bool put, std::string_view key, std::string_view value, std::string& out) {
+  out.push_back(static_cast<char>(static_cast<unsigned>(db)));
+  out.push_back(put ? 1 : 0);
+  put_varint(out, key.size());
+  out += key;
+  if (put) {
+    put_varint(out, value.size());
+    out += value;
   }
+}
+
+void encode_ops(const std::vector<WalOp>& ops, std::string& out) {
+  for (const WalOp& op : ops) encode_op(op.db, op.put, op.key, op.value, out);
 }
 
 bool decode_ops(std::string_view payload, std::vector<WalOp>& out, std::string* error) {
@@ -344,6 +349,13 @@ std::uint64_t Wal::generation() const {
   return live(header_, kGenerationAt).load(std::memory_order_acquire);
 }
 std::uint64_t Wal::end() const { return live(header_, kEndAt).load(std::memory_order_acquire); }
+std::uint64_t Wal::next_lsn() const {
+  std::uint64_t v = live(header_, kNextLsnAt).load(std::memory_order_acquire);
+  return v ? v : 1;
+}
+void Wal::set_next_lsn(const Lock& lock, std::uint64_t lsn) {
+  if (exclusive_held(lock)) live(header_, kNextLsnAt).store(lsn, std::memory_order_release);
+}
 
 // --- Locks ---
 
@@ -441,6 +453,7 @@ int Wal::append(const Lock& lock,
   }
   if (int rc = ensure_space(at + total)) return rc;
   if (int rc = pwrite_all(fd_, buf.data(), buf.size(), at)) return rc;
+  crash_point("log-written");
   if (::fdatasync(fd_) != 0) return errno;
   live(header_, kLastCrcAt).store(prev, std::memory_order_release);
   live(header_, kEndAt).store(at + total, std::memory_order_release);

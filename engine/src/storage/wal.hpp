@@ -6,7 +6,8 @@
 // Format (version 1; integers little-endian):
 //   bytes 0..4095, the header page:
 //     0  magic "BIHUANWL" (8 bytes)     8  u32 format version = 1     12  u32 zero
-//     16 u64 generation   24 u64 end   32 u64 last_crc (a u32)     the rest zero
+//     16 u64 generation   24 u64 end   32 u64 last_crc (a u32)   40 u64 next_lsn
+//     the rest zero
 //   Fields from 16 on are LIVE: processes share them through a MAP_SHARED mapping of this
 //   page (std::atomic_ref, acquire/release). They are hints for live processes and never
 //   synced on purpose: recovery does not read them, it scans the frames.
@@ -59,7 +60,7 @@
 #include <utility>
 #include <vector>
 
-#include "storage/lmdb_env.hpp"
+#include "storage/db.hpp"
 
 namespace bihuan::storage {
 
@@ -73,6 +74,8 @@ struct WalOp {
   bool operator==(const WalOp&) const = default;
 };
 void encode_ops(const std::vector<WalOp>& ops, std::string& out);  // appends to out
+// One op, without copying its strings (value ignored for deletes).
+void encode_op(Db db, bool put, std::string_view key, std::string_view value, std::string& out);
 // Appends the ops of `payload` to out. false if malformed (truncated, db or kind out of
 // range, a varint too long): then *error (if not null) says which op, at which byte, and
 // what was expected; out may hold the ops before it.
@@ -80,7 +83,8 @@ bool decode_ops(std::string_view payload, std::vector<WalOp>& out, std::string* 
 
 class Wal {
  public:
-  static constexpr std::uint64_t kHeaderBytes = 4096, kSegmentBytes = std::uint64_t{64} << 20;
+  // 4 MiB segments: a data directory costs 4 MiB of disk until its log grows past it.
+  static constexpr std::uint64_t kHeaderBytes = 4096, kSegmentBytes = std::uint64_t{4} << 20;
   static constexpr std::uint64_t kFrameAlign = 512, kFrameHeaderBytes = 24;
   static constexpr std::uint32_t kVersion = 1;
 
@@ -119,6 +123,9 @@ class Wal {
   // Live header fields (any thread, no lock: a hint; read again under the lock).
   std::uint64_t generation() const;
   std::uint64_t end() const;  // file offset just past the chain's last frame
+  // The lsn the next frame takes (the caller keeps it: after recovery, after each append).
+  std::uint64_t next_lsn() const;
+  void set_next_lsn(const Lock& lock, std::uint64_t lsn);
 
   // Exclusive lock: writes one frame {lsn, payload} at end(), padded, with one pwrite and
   // one fdatasync, then sets end() past it (release store). Grows the file first if
