@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -253,24 +254,49 @@ TEST(PMap, SequentialKeysStayShallow) {
   EXPECT_EQ(half.begin().key(), be64(50000));
 }
 
+// Key i of the writer: distinct keys in scattered order (an odd multiplier is a bijection
+// mod 2^64).
+std::string writer_key(std::uint64_t i) { return be64(i * 0x9e3779b97f4a7c15ULL); }
+
 TEST(PMap, ReadersIterateSnapshotsWhileAWriterSets) {
   constexpr std::uint64_t kKeys = 20000;
   std::mutex mu;
   PMap current;  // guarded by mu
   std::atomic<bool> done{false};
-  std::atomic<std::uint64_t> snapshots{0};
+  std::atomic<std::uint64_t> snapshots{0}, walks{0};
   std::vector<std::thread> readers;
   std::vector<std::string> failures(4);
   for (int r = 0; r < 4; ++r) {
     readers.emplace_back([&, r] {
       std::mt19937_64 rng(static_cast<std::uint64_t>(r));
-      while (!done.load()) {
+      std::size_t walked = 0;  // the size of the last snapshot walked in full
+      for (bool last = false; !last;) {
+        last = done.load();
         PMap snap;
         {
           std::lock_guard<std::mutex> lock(mu);
           snap = current;
         }
-        // Key perm(i) was set with lsn i + 1, so a snapshot of n keys holds lsns 1..n.
+        snapshots.fetch_add(1);
+        if (snap.empty()) continue;
+        // Key i was set with lsn i + 1, so a snapshot of n keys holds lsns 1..n: the newest
+        // is there, and the one after it is not.
+        std::size_t size = snap.size();
+        const PEntry* newest = snap.find(writer_key(size - 1));
+        if (!newest || newest->lsn != size) failures[r] = "newest key missing";
+        if (snap.find(writer_key(size))) failures[r] = "a later key is in the snapshot";
+        std::string probe = be64(rng());
+        auto lb = snap.lower_bound(probe);
+        if (lb.valid() && lb.key() < probe) failures[r] = "lower_bound below its key";
+        if (lb.valid() && snap.find(lb.key()) != &lb.entry()) failures[r] = "find differs";
+        // The whole snapshot now and then (often enough to overlap the writer; each walk
+        // is O(n), so not at every version), and the final version.
+        if (!last && size < walked + 1000) {
+          std::this_thread::yield();  // leave the writer room (the machine may have 2 cores)
+          continue;
+        }
+        walked = size;
+        walks.fetch_add(1);
         std::size_t n = 0;
         std::uint64_t max_lsn = 0;
         std::string prev;
@@ -280,25 +306,16 @@ TEST(PMap, ReadersIterateSnapshotsWhileAWriterSets) {
           max_lsn = std::max(max_lsn, it.entry().lsn);
           if (it.entry().value != std::to_string(it.entry().lsn)) failures[r] = "wrong value";
         }
-        if (n != snap.size())
-          failures[r] =
-              "size " + std::to_string(snap.size()) + " but " + std::to_string(n) + " iterated";
+        if (n != size)
+          failures[r] = "size " + std::to_string(size) + " but " + std::to_string(n) + " iterated";
         if (max_lsn != n) failures[r] = "lsns are not 1..n";
-        if (!snap.empty()) {
-          std::string probe = be64(rng());
-          auto lb = snap.lower_bound(probe);
-          if (lb.valid() && lb.key() < probe) failures[r] = "lower_bound below its key";
-          if (lb.valid() && snap.find(lb.key()) != &lb.entry()) failures[r] = "find differs";
-        }
-        snapshots.fetch_add(1);
       }
     });
   }
   PMap w;
   for (std::uint64_t i = 0; i < kKeys; ++i) {
     std::uint64_t lsn = i + 1;
-    // Distinct keys in scattered order (an odd multiplier is a bijection mod 2^64).
-    w = w.set(be64(i * 0x9e3779b97f4a7c15ULL), PEntry{lsn, std::to_string(lsn)});
+    w = w.set(writer_key(i), PEntry{lsn, std::to_string(lsn)});
     EXPECT_EQ(w.size(), i + 1);
     std::lock_guard<std::mutex> lock(mu);
     current = w;
@@ -306,7 +323,7 @@ TEST(PMap, ReadersIterateSnapshotsWhileAWriterSets) {
   done.store(true);
   for (auto& t : readers) t.join();
   for (const auto& f : failures) EXPECT_EQ(f, "");
-  EXPECT_GT(snapshots.load(), 0u);
+  EXPECT_GE(walks.load(), 4u);  // at least each reader's walk of the final version
 }
 
 }  // namespace

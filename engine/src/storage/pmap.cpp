@@ -107,10 +107,8 @@ struct PMapImpl {
     if (!t || t->min_lsn > floor) return t;
     if (t->max_lsn <= floor) return nullptr;
     NodePtr l = keep_above(t->l, floor), r = keep_above(t->r, floor);
-    if (t->e->lsn > floor) {
-      if (l == t->l && r == t->r) return t;
-      return with(*t, std::move(l), std::move(r));
-    }
+    // Here something in t goes (min_lsn <= floor), so t itself or a child changes.
+    if (t->e->lsn > floor) return with(*t, std::move(l), std::move(r));
     return merge(l, r);
   }
 

@@ -40,9 +40,9 @@ struct PEntry {
   std::optional<std::string> value;
 };
 
-// An immutable ordered map from byte strings to PEntry (see the top of this file).
-struct PMapImpl;
+struct PMapImpl;  // the tree algorithms (pmap.cpp)
 
+// An immutable ordered map from byte strings to PEntry (see the top of this file).
 class PMap {
   friend struct PMapImpl;
   struct Node;
@@ -61,8 +61,11 @@ class PMap {
   // A map with `key` set to `e` (inserted or replaced); this one is unchanged. O(log n).
   PMap set(std::string_view key, PEntry e) const;
 
-  // A map of only the entries with lsn > floor (what a checkpoint up to `floor` leaves).
-  // O(n): builds a new tree of the same shape inserts would give; *this if none goes.
+  // A map of only the entries with lsn > floor (what a checkpoint up to `floor` leaves),
+  // of the shape sets of those entries would give; *this if none goes. Each node knows its
+  // subtree's lsn range, so a subtree with nothing to drop is shared as it is and one with
+  // nothing to keep goes without a visit: at most O(n), about O(dropped x depth) when
+  // few go.
   PMap above(std::uint64_t floor) const;
 
   // The number of nodes on the longest root-to-leaf path (0 if empty); for tests. O(n).
