@@ -35,6 +35,7 @@ TEST_F(ServerTest, UnreadableStoreAnswers503NotNotFoundAndReadinessTurnsFalse) {
   std::string id = start_counter(c);
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(c.get("/readyz").status, 200);
+  ASSERT_EQ(engine_->checkpoint(), "");  // the step in the B-tree, not only in the log
   ASSERT_GT(damage_main_root(dir_ + "/data"), 0);
 
   for (const std::string& path :

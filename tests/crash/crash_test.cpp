@@ -60,12 +60,19 @@ bool pump(int fd, std::string& buffer, Journal& journal, Steady::time_point unti
 struct ChildRun {
   Journal journal;
   int kill_after_ms = 0;
+  bool died_at_point = false;  // the child killed itself at its crash point first
   std::string failure;  // the child did not end by our SIGKILL, or never got ready
 };
 
 // Forks the child, lets it work for kill_after_ms after it is ready, kills it, reaps it and
 // reads the rest of its journal. The parent holds no engine (and no threads) here.
-ChildRun run_child_round(const std::string& dir, int round, std::uint64_t seed, int kill_after_ms) {
+// The write-ahead log's crash points (storage/crash_point.hpp): odd rounds set one, so the
+// child kills itself there (at its n-th pass) unless the parent's kill comes first.
+const char* const kPoints[] = {"log-written", "log-synced", "checkpoint-applied",
+                               "checkpoint-committed"};
+
+ChildRun run_child_round(const std::string& dir, int round, std::uint64_t seed, int kill_after_ms,
+                         const std::string& point) {
   ChildRun run;
   run.kill_after_ms = kill_after_ms;
   int fds[2];
@@ -82,6 +89,7 @@ ChildRun run_child_round(const std::string& dir, int round, std::uint64_t seed, 
   }
   if (pid == 0) {
     ::close(fds[0]);
+    if (!point.empty()) ::setenv("BIHUAN_CRASH_POINT", point.c_str(), 1);
     run_child(dir, fds[1], round, seed);  // never returns
   }
   ::close(fds[1]);
@@ -97,9 +105,12 @@ ChildRun run_child_round(const std::string& dir, int round, std::uint64_t seed, 
   } else {
     run.failure = "the child never got ready";
   }
-  ::kill(pid, SIGKILL);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  run.died_at_point = !point.empty() && ::waitpid(pid, &status, WNOHANG) == pid;
+  if (!run.died_at_point) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   auto drain_by = Steady::now() + std::chrono::seconds(5);
   while (open && Steady::now() < drain_by) open = pump(fds[0], buffer, run.journal, drain_by);
@@ -152,7 +163,11 @@ TEST(Crash, KilledWorkloadLosesNothingAndRetriesConverge) {
       all_start_keys.clear();
     }
     int kill_after_ms = 20 + static_cast<int>(rng() % 281);
-    ChildRun run = run_child_round(dir.string(), round, rng(), kill_after_ms);
+    std::string point;
+    if (round % 2 == 1)
+      point = std::string(kPoints[(round / 2) % std::size(kPoints)]) + ":" +
+              std::to_string(1 + rng() % 40);
+    ChildRun run = run_child_round(dir.string(), round, rng(), kill_after_ms, point);
     ASSERT_TRUE(run.failure.empty())
         << "round " << round << " (seed " << seed << "): " << run.failure << "\n"
         << first_lines(run.journal.failures, 10);
@@ -177,7 +192,10 @@ TEST(Crash, KilledWorkloadLosesNothingAndRetriesConverge) {
     engine.reset();  // nothing open when the next child is forked
 
     std::size_t attempted_events = run.journal.events.size();
-    std::cout << "[crash] round " << round << ": killed after " << kill_after_ms << " ms; acked "
+    std::cout << "[crash] round " << round << ": "
+              << (run.died_at_point ? "died at " + point
+                                    : "killed after " + std::to_string(kill_after_ms) + " ms")
+              << "; acked "
               << run.journal.acked_starts << "/" << run.journal.starts.size() << " starts, "
               << run.journal.acked_events << "/" << attempted_events << " events; "
               << stats.due_at_reopen << " timers due across the restart, all fired (settled in "

@@ -341,7 +341,7 @@ TEST_F(RetentionTest, AFormat4StoreOpensInTheCurrentFormatAndCountsAsBefore) {
   EXPECT_EQ(r.groups[0].count, 2u);  // completed
   EXPECT_EQ(r.groups[1].count, 3u);  // running
   EXPECT_EQ(stored_format(), runtime::kStorageFormat);
-  EXPECT_EQ(runtime::kStorageFormat, 6u);
+  EXPECT_EQ(runtime::kStorageFormat, 7u);
 }
 
 // An instance the outbox still names is held (kept and counted) until its messages are

@@ -362,7 +362,12 @@ class Engine {
   // when missing); the copy's data.mdb is mode 0600. The map does not grow while it copies
   // (a commit that needs more room waits for the copy). The path is taken as given:
   // callers that take it from a request check it first (the API server keeps it inside a root).
+  // The copy holds every step acknowledged before the call (the log is applied first).
   virtual bool backup(const std::string& dir, std::string* error) const = 0;
+  // Applies the write-ahead log to the B-tree now (docs/storage.md, "The write-ahead
+  // log"); the engine does this by itself every second. "" or why it failed (the log
+  // keeps every step then). For tools that read data.mdb alone.
+  virtual std::string checkpoint() = 0;
   // Waits for queued steps, flushes and stops the writer. Further writes fail.
   virtual void close() = 0;
 

@@ -152,6 +152,10 @@ class EngineImpl final : public Engine, private Committer::Sink {
   bool retry_dead_letter(std::uint64_t seq) override;
 
   bool backup(const std::string& dir, std::string* error) const override;
+  std::string checkpoint() override {
+    int rc = env_->checkpoint();
+    return rc ? "checkpoint of " + options_.data_dir + " failed: " + storage::error_text(rc) : "";
+  }
   void close() override;
   const Clock& clock() const override { return *options_.clock; }
   const EngineOptions& options() const override { return options_; }
