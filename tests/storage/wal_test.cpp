@@ -478,12 +478,49 @@ TEST_F(WalTest, ExclusiveLocksExcludeAcrossObjectsSharedOnesCoexist) {
   EXPECT_FALSE(exclusive.load());
   { auto gone = std::move(s2); }
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_FALSE(exclusive.load());  // a's shared flock still holds it off
+  EXPECT_FALSE(exclusive.load());  // a's shared file lock still holds it off
   { auto gone = std::move(s1); }
   for (int i = 0; i < 2000 && !exclusive; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_TRUE(exclusive.load());
   t2.join();
+}
+
+// Readers on several threads and on a second object (another process) read whole frames
+// in order while appends go on: what end() says under the lock is always whole frames.
+TEST_F(WalTest, ReadersUnderTheSharedLockSeeWholeFramesWhileAppendsGoOn) {
+  auto wal = open();
+  auto other = open();
+  constexpr std::uint64_t kFrames = 40;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, reads{0};
+  auto reader = [&](Wal* w) {
+    while (!done) {
+      auto lock = w->lock(false);
+      std::uint64_t expect = 1;
+      std::string error;
+      std::uint64_t end = w->end();
+      std::uint64_t stop = w->read(
+          lock, Wal::kHeaderBytes, end,
+          [&](std::uint64_t lsn, std::string_view p) {
+            if (lsn != expect++ || p != payload(lsn, 100 + lsn * 37)) ++bad;
+          },
+          &error);
+      if (stop != end || !error.empty()) ++bad;
+      ++reads;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (Wal* w : {wal.get(), wal.get(), other.get()}) threads.emplace_back(reader, w);
+  for (std::uint64_t lsn = 1; lsn <= kFrames; ++lsn) {
+    auto lock = (lsn % 2 ? wal : other)->lock(true);
+    ASSERT_EQ((lsn % 2 ? wal : other)->append(lock, lsn, payload(lsn, 100 + lsn * 37)), 0);
+  }
+  done = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(recover(*other, 0).last_lsn, kFrames);
 }
 
 TEST_F(WalTest, AForeignFileIsRefused) {

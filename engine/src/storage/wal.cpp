@@ -98,8 +98,21 @@ int sync_dir(const std::string& dir) {
   return rc;
 }
 
-int flock_retry(int fd, int op) {
-  while (::flock(fd, op) != 0)
+// Open-file-description locks (F_OFD_SETLKW: per open file description like flock, so two
+// Wal objects in one process exclude each other like two processes) on one byte each:
+// kTurnstile, held exclusive briefly by readers coming in and by a writer while it waits,
+// so that readers arriving after a waiting writer queue behind it (flock and fcntl locks
+// alone let a stream of overlapping shared holders starve a writer); kMain, the lock
+// itself (shared or exclusive).
+constexpr off_t kTurnstile = 0, kMain = 1;
+
+int ofd_lock(int fd, off_t byte, short type) {
+  struct flock l {};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  l.l_start = byte;
+  l.l_len = 1;
+  while (::fcntl(fd, F_OFD_SETLKW, &l) != 0)
     if (errno != EINTR) return errno;
   return 0;
 }
@@ -332,11 +345,11 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
   return wal;
 }
 
-// wal.shm, made (or made again if it is not one) under the log's exclusive flock, so that
+// wal.shm, made (or made again if it is not one) under the log's exclusive lock, so that
 // two processes opening at once agree on it.
 std::string Wal::map_live() {
   const std::string shm = dir_ + "/wal.shm";
-  if (int rc = flock_retry(fd_, LOCK_EX)) return sys("lock", rc);
+  if (int rc = ofd_lock(fd_, kMain, F_WRLCK)) return sys("lock", rc);
   int fd = ::open(shm.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   std::string why;
   struct stat st {};
@@ -361,7 +374,7 @@ std::string Wal::map_live() {
       live_ = static_cast<unsigned char*>(map);
   }
   if (fd >= 0) ::close(fd);  // the mapping stays
-  flock_retry(fd_, LOCK_UN);
+  ofd_lock(fd_, kMain, F_UNLCK);
   return why;
 }
 
@@ -387,14 +400,34 @@ std::uint64_t Wal::end() const { return live(live_, kEndAt).load(std::memory_ord
 
 // --- Locks ---
 
+// The file locks only fail for bad arguments, a lack of kernel memory (ENOLCK) or a
+// deadlock the kernel detects (none: one byte at a time, the turnstile first); the
+// in-process lock still orders this process's threads then.
 Wal::Lock Wal::lock(bool exclusive) {
+  std::unique_lock g(mu_);
   if (exclusive) {
-    mu_.lock();
-    flock_retry(fd_, LOCK_EX);  // only fails for bad arguments or kernel memory
+    ++writers_waiting_;
+    cv_.wait(g, [&] { return !writer_ && readers_ == 0; });
+    --writers_waiting_;
+    writer_ = true;
+    g.unlock();
+    ofd_lock(fd_, kTurnstile, F_WRLCK);
+    ofd_lock(fd_, kMain, F_WRLCK);
+    ofd_lock(fd_, kTurnstile, F_UNLCK);
   } else {
-    mu_.lock_shared();
-    std::lock_guard g(shared_mu_);
-    if (shared_++ == 0) flock_retry(fd_, LOCK_SH);
+    cv_.wait(g, [&] { return !writer_ && writers_waiting_ == 0; });  // writers first
+    ++readers_;
+    g.unlock();
+    // One thread at a time through the turnstile (an OFD lock is this object's, not the
+    // thread's). Not under count_mu_: a reader leaving must be able to release the file
+    // lock that a writer waiting ahead of this one needs.
+    std::lock_guard entry(entry_mu_);
+    ofd_lock(fd_, kTurnstile, F_WRLCK);
+    {
+      std::lock_guard count(count_mu_);
+      if (file_readers_++ == 0) ofd_lock(fd_, kMain, F_RDLCK);
+    }
+    ofd_lock(fd_, kTurnstile, F_UNLCK);
   }
   return Lock(this, exclusive);
 }
@@ -402,15 +435,18 @@ Wal::Lock Wal::lock(bool exclusive) {
 void Wal::Lock::release() {
   if (!wal_) return;
   if (exclusive_) {
-    flock_retry(wal_->fd_, LOCK_UN);
-    wal_->mu_.unlock();
+    ofd_lock(wal_->fd_, kMain, F_UNLCK);
+    std::lock_guard g(wal_->mu_);
+    wal_->writer_ = false;
   } else {
     {
-      std::lock_guard g(wal_->shared_mu_);
-      if (--wal_->shared_ == 0) flock_retry(wal_->fd_, LOCK_UN);
+      std::lock_guard count(wal_->count_mu_);
+      if (--wal_->file_readers_ == 0) ofd_lock(wal_->fd_, kMain, F_UNLCK);
     }
-    wal_->mu_.unlock_shared();
+    std::lock_guard g(wal_->mu_);
+    --wal_->readers_;
   }
+  wal_->cv_.notify_all();
   wal_ = nullptr;
 }
 
@@ -448,14 +484,17 @@ int Wal::ensure_space(std::uint64_t up_to) {
 
 int Wal::append(const Lock& lock, std::uint64_t lsn, std::string_view payload) {
   if (!exclusive_held(lock)) return EINVAL;
-  std::vector<std::pair<std::uint64_t, std::string>> one;
-  one.emplace_back(lsn, std::string(payload));
-  return append(lock, one);
+  return append_views({{lsn, payload}});
 }
 
 int Wal::append(const Lock& lock,
                 const std::vector<std::pair<std::uint64_t, std::string>>& frames) {
   if (!exclusive_held(lock)) return EINVAL;
+  std::vector<std::pair<std::uint64_t, std::string_view>> views(frames.begin(), frames.end());
+  return append_views(views);
+}
+
+int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames) {
   if (frames.empty()) return 0;
   const std::uint64_t at = end();
   if (at < kHeaderBytes || (at - kHeaderBytes) % kFrameAlign != 0) return EINVAL;

@@ -50,20 +50,23 @@
 // header; the directory is synced.
 //
 // Processes and threads. Appends, resets and recovery take the exclusive lock; reading
-// frames takes the shared one (Wal::lock: a std::shared_mutex for the threads of this
-// process, and flock() on the file for other processes; each Wal object has its own open
+// frames takes the shared one (Wal::lock: an in-process reader-writer lock for the threads
+// of this process, and an open-file-description lock (fcntl F_OFD_SETLKW, like flock per
+// open file description) on wal.log for other processes; each Wal object has its own open
 // file description, so two Wal objects on one file exclude each other like two processes).
+// A waiting writer goes before readers that come after it, in the process and across
+// processes (a turnstile byte), so a stream of reads cannot starve appends.
 // generation() and end() may be read by any thread at any time, without the lock, as hints:
 // read them again under the lock. Everything else on a Wal is safe from any thread.
 // Errors are errno values (0 = success) or sentences naming the file, the offset and what
 // was expected.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,7 +110,7 @@ class Wal {
   const std::string& path() const { return path_; }
 
   // Held access: exclusive (append, reset, recover) or shared (read). Taken in the order
-  // in-process shared_mutex, then flock(); released in reverse. Movable, RAII; a
+  // in-process lock, then the file lock; released in reverse. Movable, RAII; a
   // moved-from Lock holds nothing. A thread must not take a second lock on the same Wal
   // while it holds one (it would wait for itself).
   class Lock {
@@ -176,7 +179,7 @@ class Wal {
  private:
   Wal() = default;
   bool exclusive_held(const Lock& lock) const { return lock.wal_ == this && lock.exclusive_; }
-  int write_frames(std::string_view bytes, std::uint64_t at);
+  int append_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames);
   int ensure_space(std::uint64_t up_to);
   std::string where(std::uint64_t offset) const;
   std::string map_live();  // wal.shm
@@ -185,9 +188,14 @@ class Wal {
   unsigned char* live_ = nullptr;  // the mapped live fields (wal.shm)
   std::uint64_t segment_bytes_ = kSegmentBytes;
   std::uint64_t file_bytes_ = 0;  // size known to this object (exclusive lock holders)
-  std::shared_mutex mu_;
-  std::mutex shared_mu_;  // guards shared_ and the shared flock
-  std::size_t shared_ = 0;
+  // The in-process lock (writers first: a waiting writer holds back new readers).
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t readers_ = 0, writers_waiting_ = 0;
+  bool writer_ = false;
+  std::mutex entry_mu_;           // readers through the turnstile, one at a time
+  std::mutex count_mu_;           // file_readers_ and the shared file lock
+  std::size_t file_readers_ = 0;  // readers of this process holding the file lock shared
 };
 
 }  // namespace bihuan::storage
