@@ -3,7 +3,6 @@
 #include "storage/crash_point.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,10 +23,12 @@ static_assert(std::endian::native == std::endian::little, "the log's integers ar
 
 constexpr char kMagic[8] = {'B', 'I', 'H', 'U', 'A', 'N', 'W', 'L'};
 constexpr std::uint32_t kFrameMagic = 0x42484652;  // "BHFR"
+constexpr char kLiveMagic[8] = {'B', 'I', 'H', 'U', 'A', 'N', 'S', 'H'};
 constexpr std::size_t kVersionAt = 8, kGenerationAt = 16, kEndAt = 24, kLastCrcAt = 32,
                       kNextLsnAt = 40;
-constexpr std::uint64_t kZeroChunk = std::uint64_t{1} << 20;
-const char kZeros[kZeroChunk] = {};
+constexpr std::size_t kLiveBytes = 4096;  // wal.shm
+constexpr std::uint64_t kReadWindow = std::uint64_t{1} << 20;
+const char kZeros[4096] = {};
 
 void put32(char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
 void put64(char* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
@@ -77,9 +78,14 @@ int pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t at) {
   return 0;
 }
 
+// One pwrite per 4 KiB page: the page cache then holds each page in a folio of its own.
+// Written in larger pieces, the pages would land in large folios (ext4, kernel 6.16 and
+// later; see Env::cache_ahead), and an append that dirties 512 bytes of such a folio has
+// fdatasync write all of it (measured: about 1 MiB a commit after 1 MiB pieces, 4 KiB after
+// 4 KiB pieces).
 int write_zeros(int fd, std::uint64_t from, std::uint64_t to) {
   while (from < to) {
-    std::uint64_t n = std::min(kZeroChunk, to - from);
+    std::uint64_t n = std::min<std::uint64_t>(sizeof kZeros - from % sizeof kZeros, to - from);
     if (int rc = pwrite_all(fd, kZeros, n, from)) return rc;
     from += n;
   }
@@ -94,8 +100,21 @@ int sync_dir(const std::string& dir) {
   return rc;
 }
 
-int flock_retry(int fd, int op) {
-  while (::flock(fd, op) != 0)
+// Open-file-description locks (F_OFD_SETLKW: per open file description like flock, so two
+// Wal objects in one process exclude each other like two processes) on one byte each:
+// kTurnstile, held exclusive briefly by readers coming in and by a writer while it waits,
+// so that readers arriving after a waiting writer queue behind it (flock and fcntl locks
+// alone let a stream of overlapping shared holders starve a writer); kMain, the lock
+// itself (shared or exclusive).
+constexpr off_t kTurnstile = 0, kMain = 1;
+
+int ofd_lock(int fd, off_t byte, short type) {
+  struct flock l {};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  l.l_start = byte;
+  l.l_len = 1;
+  while (::fcntl(fd, F_OFD_SETLKW, &l) != 0)
     if (errno != EINTR) return errno;
   return 0;
 }
@@ -107,7 +126,7 @@ class Reader {
   // The bytes [at, at + n), or false and *err (0: the file ends before at + n).
   bool get(std::uint64_t at, std::size_t n, std::string_view* out, int* err) {
     if (at < base_ || at + n > base_ + buf_.size()) {
-      buf_.resize(std::max<std::size_t>(n, kZeroChunk));
+      buf_.resize(std::max<std::size_t>(n, kReadWindow));
       std::size_t got = 0;
       while (got < buf_.size()) {
         ssize_t r =
@@ -296,7 +315,6 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
     char page[kHeaderBytes] = {};
     std::memcpy(page, kMagic, 8);
     put32(page + kVersionAt, kVersion);
-    put64(page + kEndAt, kHeaderBytes);
     int rc = pwrite_all(t, page, sizeof page, 0);
     if (!rc) rc = write_zeros(t, kHeaderBytes, segment_bytes);
     if (!rc && ::fsync(t) != 0) rc = errno;
@@ -309,6 +327,9 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
   }
   if (fd < 0) return fail(sys("open", errno));
   wal->fd_ = fd;
+  // Reads bring in exactly the pages asked for, as 4 KiB folios, with no readahead into the
+  // region appends write next (write_zeros says why large folios there would cost).
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(sys("stat", errno));
@@ -324,14 +345,45 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
   if (std::uint32_t v = get32(head + kVersionAt); v != kVersion)
     return fail("at offset 8: format version " + std::to_string(v) +
                 " is unknown (expected version " + std::to_string(kVersion) + ")");
-  void* map = ::mmap(nullptr, kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) return fail(sys("map the header page", errno));
-  wal->header_ = static_cast<unsigned char*>(map);
+  if (std::string why = wal->map_live(); !why.empty()) return fail(why);
   return wal;
 }
 
+// wal.shm, made (or made again if it is not one) under the log's exclusive lock, so that
+// two processes opening at once agree on it.
+std::string Wal::map_live() {
+  const std::string shm = dir_ + "/wal.shm";
+  if (int rc = ofd_lock(fd_, kMain, F_WRLCK)) return sys("lock", rc);
+  int fd = ::open(shm.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  std::string why;
+  struct stat st {};
+  char head[8] = {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    why = sys(("open " + shm).c_str(), errno);
+  } else if (static_cast<std::uint64_t>(st.st_size) != kLiveBytes || ::pread(fd, head, 8, 0) != 8 ||
+             std::memcmp(head, kLiveMagic, 8) != 0) {
+    char page[kLiveBytes] = {};
+    std::memcpy(page, kLiveMagic, 8);
+    put32(page + kVersionAt, kVersion);
+    put64(page + kEndAt, kHeaderBytes);  // a hint like any other: recover() sets it
+    int rc = pwrite_all(fd, page, sizeof page, 0);
+    if (!rc && ::ftruncate(fd, kLiveBytes) != 0) rc = errno;
+    if (rc) why = sys(("write " + shm).c_str(), rc);
+  }
+  if (why.empty()) {
+    void* map = ::mmap(nullptr, kLiveBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+      why = sys(("map " + shm).c_str(), errno);
+    else
+      live_ = static_cast<unsigned char*>(map);
+  }
+  if (fd >= 0) ::close(fd);  // the mapping stays
+  ofd_lock(fd_, kMain, F_UNLCK);
+  return why;
+}
+
 Wal::~Wal() {
-  if (header_) ::munmap(header_, kHeaderBytes);
+  if (live_) ::munmap(live_, kLiveBytes);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -346,27 +398,47 @@ std::atomic_ref<std::uint64_t> live(unsigned char* header, std::size_t at) {
 }  // namespace
 
 std::uint64_t Wal::generation() const {
-  return live(header_, kGenerationAt).load(std::memory_order_acquire);
+  return live(live_, kGenerationAt).load(std::memory_order_acquire);
 }
-std::uint64_t Wal::end() const { return live(header_, kEndAt).load(std::memory_order_acquire); }
+std::uint64_t Wal::end() const { return live(live_, kEndAt).load(std::memory_order_acquire); }
 std::uint64_t Wal::next_lsn() const {
-  std::uint64_t v = live(header_, kNextLsnAt).load(std::memory_order_acquire);
+  std::uint64_t v = live(live_, kNextLsnAt).load(std::memory_order_acquire);
   return v ? v : 1;
 }
 void Wal::set_next_lsn(const Lock& lock, std::uint64_t lsn) {
-  if (exclusive_held(lock)) live(header_, kNextLsnAt).store(lsn, std::memory_order_release);
+  if (exclusive_held(lock)) live(live_, kNextLsnAt).store(lsn, std::memory_order_release);
 }
 
 // --- Locks ---
 
+// The file locks only fail for bad arguments, a lack of kernel memory (ENOLCK) or a
+// deadlock the kernel detects (none: one byte at a time, the turnstile first); the
+// in-process lock still orders this process's threads then.
 Wal::Lock Wal::lock(bool exclusive) {
+  std::unique_lock g(mu_);
   if (exclusive) {
-    mu_.lock();
-    flock_retry(fd_, LOCK_EX);  // only fails for bad arguments or kernel memory
+    ++writers_waiting_;
+    cv_.wait(g, [&] { return !writer_ && readers_ == 0; });
+    --writers_waiting_;
+    writer_ = true;
+    g.unlock();
+    ofd_lock(fd_, kTurnstile, F_WRLCK);
+    ofd_lock(fd_, kMain, F_WRLCK);
+    ofd_lock(fd_, kTurnstile, F_UNLCK);
   } else {
-    mu_.lock_shared();
-    std::lock_guard g(shared_mu_);
-    if (shared_++ == 0) flock_retry(fd_, LOCK_SH);
+    cv_.wait(g, [&] { return !writer_ && writers_waiting_ == 0; });  // writers first
+    ++readers_;
+    g.unlock();
+    // One thread at a time through the turnstile (an OFD lock is this object's, not the
+    // thread's). Not under count_mu_: a reader leaving must be able to release the file
+    // lock that a writer waiting ahead of this one needs.
+    std::lock_guard entry(entry_mu_);
+    ofd_lock(fd_, kTurnstile, F_WRLCK);
+    {
+      std::lock_guard count(count_mu_);
+      if (file_readers_++ == 0) ofd_lock(fd_, kMain, F_RDLCK);
+    }
+    ofd_lock(fd_, kTurnstile, F_UNLCK);
   }
   return Lock(this, exclusive);
 }
@@ -374,15 +446,18 @@ Wal::Lock Wal::lock(bool exclusive) {
 void Wal::Lock::release() {
   if (!wal_) return;
   if (exclusive_) {
-    flock_retry(wal_->fd_, LOCK_UN);
-    wal_->mu_.unlock();
+    ofd_lock(wal_->fd_, kMain, F_UNLCK);
+    std::lock_guard g(wal_->mu_);
+    wal_->writer_ = false;
   } else {
     {
-      std::lock_guard g(wal_->shared_mu_);
-      if (--wal_->shared_ == 0) flock_retry(wal_->fd_, LOCK_UN);
+      std::lock_guard count(wal_->count_mu_);
+      if (--wal_->file_readers_ == 0) ofd_lock(wal_->fd_, kMain, F_UNLCK);
     }
-    wal_->mu_.unlock_shared();
+    std::lock_guard g(wal_->mu_);
+    --wal_->readers_;
   }
+  wal_->cv_.notify_all();
   wal_ = nullptr;
 }
 
@@ -420,14 +495,17 @@ int Wal::ensure_space(std::uint64_t up_to) {
 
 int Wal::append(const Lock& lock, std::uint64_t lsn, std::string_view payload) {
   if (!exclusive_held(lock)) return EINVAL;
-  std::vector<std::pair<std::uint64_t, std::string>> one;
-  one.emplace_back(lsn, std::string(payload));
-  return append(lock, one);
+  return append_views({{lsn, payload}});
 }
 
 int Wal::append(const Lock& lock,
                 const std::vector<std::pair<std::uint64_t, std::string>>& frames) {
   if (!exclusive_held(lock)) return EINVAL;
+  std::vector<std::pair<std::uint64_t, std::string_view>> views(frames.begin(), frames.end());
+  return append_views(views);
+}
+
+int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames) {
   if (frames.empty()) return 0;
   const std::uint64_t at = end();
   if (at < kHeaderBytes || (at - kHeaderBytes) % kFrameAlign != 0) return EINVAL;
@@ -438,7 +516,7 @@ int Wal::append(const Lock& lock,
   }
   std::string buf(total, '\0');
   std::uint32_t prev =
-      static_cast<std::uint32_t>(live(header_, kLastCrcAt).load(std::memory_order_acquire));
+      static_cast<std::uint32_t>(live(live_, kLastCrcAt).load(std::memory_order_acquire));
   std::size_t pos = 0;
   for (const auto& [lsn, payload] : frames) {
     char* h = buf.data() + pos;
@@ -455,8 +533,8 @@ int Wal::append(const Lock& lock,
   if (int rc = pwrite_all(fd_, buf.data(), buf.size(), at)) return rc;
   crash_point("log-written");
   if (::fdatasync(fd_) != 0) return errno;
-  live(header_, kLastCrcAt).store(prev, std::memory_order_release);
-  live(header_, kEndAt).store(at + total, std::memory_order_release);
+  live(live_, kLastCrcAt).store(prev, std::memory_order_release);
+  live(live_, kEndAt).store(at + total, std::memory_order_release);
   return 0;
 }
 
@@ -512,17 +590,17 @@ std::string Wal::recover(const Lock& lock, std::uint64_t applied, Recovered* out
     at += frame.bytes;
   }
   r.end = at;
-  live(header_, kLastCrcAt).store(last_crc, std::memory_order_release);
-  live(header_, kEndAt).store(at, std::memory_order_release);
+  live(live_, kLastCrcAt).store(last_crc, std::memory_order_release);
+  live(live_, kEndAt).store(at, std::memory_order_release);
   *out = std::move(r);
   return {};
 }
 
 void Wal::reset(const Lock& lock) {
   if (!exclusive_held(lock)) return;
-  live(header_, kEndAt).store(kHeaderBytes, std::memory_order_release);
-  live(header_, kLastCrcAt).store(0, std::memory_order_release);
-  live(header_, kGenerationAt).fetch_add(1, std::memory_order_acq_rel);
+  live(live_, kEndAt).store(kHeaderBytes, std::memory_order_release);
+  live(live_, kLastCrcAt).store(0, std::memory_order_release);
+  live(live_, kGenerationAt).fetch_add(1, std::memory_order_acq_rel);
 }
 
 }  // namespace bihuan::storage
