@@ -61,7 +61,7 @@ struct ChildRun {
   Journal journal;
   int kill_after_ms = 0;
   bool died_at_point = false;  // the child killed itself at its crash point first
-  std::string failure;  // the child did not end by our SIGKILL, or never got ready
+  std::string failure;         // the child did not end by our SIGKILL, or never got ready
 };
 
 // Forks the child, lets it work for kill_after_ms after it is ready, kills it, reaps it and
@@ -195,9 +195,8 @@ TEST(Crash, KilledWorkloadLosesNothingAndRetriesConverge) {
     std::cout << "[crash] round " << round << ": "
               << (run.died_at_point ? "died at " + point
                                     : "killed after " + std::to_string(kill_after_ms) + " ms")
-              << "; acked "
-              << run.journal.acked_starts << "/" << run.journal.starts.size() << " starts, "
-              << run.journal.acked_events << "/" << attempted_events << " events; "
+              << "; acked " << run.journal.acked_starts << "/" << run.journal.starts.size()
+              << " starts, " << run.journal.acked_events << "/" << attempted_events << " events; "
               << stats.due_at_reopen << " timers due across the restart, all fired (settled in "
               << stats.timers_settled_ms << " ms); unacked retried: starts "
               << stats.retried_starts_replayed << " replayed + " << stats.retried_starts_new

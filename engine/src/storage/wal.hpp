@@ -15,8 +15,8 @@
 //   reset (or in a new file).
 //
 // The live fields live beside it, in <dir>/wal.shm (4096 bytes: 0 magic "BIHUANSH", 8 u32
-// version 1, 16 u64 generation, 24 u64 end, 32 u64 last_crc, 40 u64 next_lsn, the rest zero), which every
-// process maps MAP_SHARED and reads with std::atomic_ref (acquire/release). They are hints
+// version 1, 16 u64 generation, 24 u64 end, 32 u64 last_crc, 40 u64 next_lsn, the rest zero), which
+// every process maps MAP_SHARED and reads with std::atomic_ref (acquire/release). They are hints
 // for live processes, never synced: recovery does not read them, it scans the frames. They
 // are not in wal.log's own first page because fdatasync writes every dirty page of the
 // file: a header page dirtied by each append would double the pages each commit flushes
