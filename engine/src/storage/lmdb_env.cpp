@@ -220,6 +220,7 @@ std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
   int rc = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     MDB_txn* txn = nullptr;
+    rc = 0;
     std::optional<Wal::Lock> log_lock;
     std::shared_ptr<const LogView> v;
     if (wal_ && write) {

@@ -225,6 +225,8 @@ int Env::recover(bool nosync, std::string* error) {
     int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
     if (rc) {
       resize_.unlock_shared();
+      // Another process grew the map since this one opened it: take its size, again.
+      if (rc == MDB_MAP_RESIZED && adopt_size() == 0) continue;
       if (error) *error = "cannot recover " + dir_ + ": " + mdb_strerror(rc);
       return rc;
     }
