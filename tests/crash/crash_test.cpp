@@ -166,7 +166,7 @@ TEST(Crash, KilledWorkloadLosesNothingAndRetriesConverge) {
     std::string point;
     if (round % 2 == 1)
       point = std::string(kPoints[(round / 2) % std::size(kPoints)]) + ":" +
-              std::to_string(1 + rng() % 40);
+              std::to_string(1 + rng() % 12);
     ChildRun run = run_child_round(dir.string(), round, rng(), kill_after_ms, point);
     ASSERT_TRUE(run.failure.empty())
         << "round " << round << " (seed " << seed << "): " << run.failure << "\n"
