@@ -136,6 +136,40 @@ TEST(PMap, RandomSetsMatchModelAndOldVersionsStay) {
   for (const auto& [version, snapshot] : kept) expect_equal(version, snapshot);
 }
 
+// set_all (one union per batch, as a logged commit publishes its frame) equals a set()
+// per write, on random batches with repeated keys, into maps small and large; the map it
+// started from is unchanged, and its shape is that of the same keys inserted one by one.
+TEST(PMap, SetAllEqualsOneSetPerWrite) {
+  std::mt19937_64 rng(11);
+  PMap m;
+  Model model;
+  std::uint64_t lsn = 0;
+  for (int batch = 0; batch < 300; ++batch) {
+    std::vector<std::pair<std::string, PEntry>> owned;
+    std::size_t n = rng() % (batch % 10 == 0 ? 200 : 12);
+    ++lsn;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string k = rng() % 2 ? random_key(rng) : be64(rng() % 2000);
+      owned.emplace_back(k, random_entry(rng, lsn));
+    }
+    std::vector<std::pair<std::string_view, PEntry>> writes;
+    for (auto& [k, e] : owned) writes.emplace_back(k, e);
+    Model before = model;
+    PMap old = m;
+    m = m.set_all(std::move(writes));
+    for (auto& [k, e] : owned) model[k] = e;
+    ASSERT_NO_FATAL_FAILURE(expect_equal(old, before));
+    if (batch % 25 == 0 || batch == 299) {
+      ASSERT_NO_FATAL_FAILURE(expect_equal(m, model)) << "batch " << batch;
+      PMap one;
+      for (const auto& [k, e] : model) one = one.set(k, e);
+      EXPECT_EQ(m.depth(), one.depth());
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(expect_equal(m, model));
+  EXPECT_EQ(m.set_all({}).size(), m.size());
+}
+
 TEST(PMap, AboveKeepsOnlyNewerEntriesAndCanGrowAgain) {
   std::mt19937_64 rng(7);
   PMap m;

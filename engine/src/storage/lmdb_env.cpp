@@ -216,6 +216,12 @@ int Env::adopt_size() {
   return rc;
 }
 
+std::uint64_t Env::applied_lsn(MDB_txn* txn) const {
+  MDB_val k = val(kWalAppliedKey), v;
+  if (mdb_get(txn, dbi(Db::meta), &k, &v) != 0 || v.mv_size != 8) return 0;
+  return read_be64(view(v));
+}
+
 std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
   int rc = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -242,6 +248,13 @@ std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
         // The log was reset after the view was taken: LMDB may hold what the view lacks.
         t->abort();
         --attempt;
+        continue;
+      }
+      if (wal_ && !write && applied_lsn(txn) > v->last) {
+        // Another process checkpointed frames this view has not read yet: read them.
+        t->abort();
+        rc = ingest();
+        if (rc) break;
         continue;
       }
       if (log_lock) {

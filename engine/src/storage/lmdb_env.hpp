@@ -45,7 +45,8 @@ struct LogView {
   std::uint64_t generation = 0;  // the log's generation these frames come from
   std::uint64_t seen_end = 0;    // the log offset read up to
   std::uint64_t last = 0;        // the lsn of the last frame in it (or of the last applied)
-  std::array<PMap, static_cast<std::size_t>(Db::count_)> maps;  // the latest write per key
+  static constexpr std::size_t kDbs = static_cast<std::size_t>(Db::count_);
+  std::array<PMap, kDbs> maps;  // the latest write per key
   bool empty() const {
     for (const auto& m : maps)
       if (!m.empty()) return false;
@@ -129,9 +130,12 @@ class Env {
   // nullptr if the environment has no log (read-only) or *rc is an error.
   std::unique_ptr<LogCommit> log_begin(int* rc);
   bool logged() const { return wal_ != nullptr; }
-  // Applies the log to LMDB and resets it (a write transaction with nothing else in it).
-  // 0 at once if there is nothing to apply.
+  // Applies the log to LMDB, then resets it if nothing came meanwhile (or, once the log
+  // holds kResetBytes, applies the rest under the log's lock and resets it). The first
+  // part holds only LMDB's writer lock: commits go on appending. 0 at once if there is
+  // nothing to apply.
   int checkpoint();
+  static constexpr std::uint64_t kResetBytes = std::uint64_t{8} << 20;
   // Bytes of frames in the log now (a hint, any thread).
   std::uint64_t log_bytes() const;
   std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }
@@ -186,6 +190,9 @@ class Env {
   bool view_stale(const LogView& v) const;                // the log moved since v
   int recover(bool nosync, std::string* error);           // at open
   int apply_view(Txn& txn, const LogView& v);             // puts v's writes into txn
+  int apply_unlocked(const LogView& v);           // apply_view in a write transaction of its own
+  int checkpoint_locked();                        // a write transaction (apply, commit, reset)
+  std::uint64_t applied_lsn(MDB_txn* txn) const;  // meta/"wal_applied" in txn (0: none)
   std::unique_ptr<Wal> wal_;
   mutable std::mutex view_mu_;
   std::shared_ptr<const LogView> view_;  // guarded by view_mu_

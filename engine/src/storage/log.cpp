@@ -79,13 +79,15 @@ int Env::ingest_locked(const Wal::Lock& lock) {
           return;
         }
         ++count;
+        std::array<std::vector<std::pair<std::string_view, PEntry>>, LogView::kDbs> writes;
         for (auto& op : ops) {
           PEntry e;
           e.lsn = lsn;
           if (op.put) e.value = std::move(op.value);
-          auto& m = next->maps[static_cast<std::size_t>(op.db)];
-          m = m.set(op.key, std::move(e));
+          writes[static_cast<std::size_t>(op.db)].emplace_back(op.key, std::move(e));
         }
+        for (std::size_t d = 0; d < LogView::kDbs; ++d)
+          if (!writes[d].empty()) next->maps[d] = next->maps[d].set_all(std::move(writes[d]));
         next->last = lsn;
       },
       &error);
@@ -147,14 +149,16 @@ int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)
   crash_point("log-synced");
   env_.wal_->set_next_lsn(lock_, lsn + 1);
   auto next = std::make_shared<LogView>(*v);
+  std::array<std::vector<std::pair<std::string_view, PEntry>>, LogView::kDbs> writes;
   for (std::size_t i = 0; i < n; ++i) {
     OpRef o = op(i);
     PEntry e;
     e.lsn = lsn;
     if (o.put) e.value = std::string(o.value);
-    auto& m = next->maps[static_cast<std::size_t>(o.db)];
-    m = m.set(o.key, std::move(e));
+    writes[static_cast<std::size_t>(o.db)].emplace_back(o.key, std::move(e));
   }
+  for (std::size_t d = 0; d < LogView::kDbs; ++d)
+    if (!writes[d].empty()) next->maps[d] = next->maps[d].set_all(std::move(writes[d]));
   next->last = lsn;
   next->seen_end = env_.wal_->end();
   env_.publish(std::move(next));
@@ -179,10 +183,7 @@ int Env::apply_view(Txn& txn, const LogView& v) {
   return txn.put(Db::meta, kWalAppliedKey, be64(v.last));
 }
 
-int Env::checkpoint() {
-  if (!wal_) return 0;
-  auto v = current_view();
-  if (v && v->empty() && !view_stale(*v)) return 0;
+int Env::checkpoint_locked() {
   for (int attempt = 0; attempt < 16; ++attempt) {
     int rc = 0;
     auto txn = begin(true, &rc);
@@ -192,6 +193,70 @@ int Env::checkpoint() {
     if (!is_map_full(rc) || grow() != 0) return rc;
   }
   return EIO;
+}
+
+int Env::apply_unlocked(const LogView& v) {
+  // LMDB's writer lock only: commits go on appending to the log meanwhile. A write
+  // transaction of this or another process that comes between is ordered by LMDB's
+  // lock, and apply_view skips what meta/"wal_applied" says is in LMDB already.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    MDB_txn* raw = nullptr;
+    resize_.lock_shared();
+    int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
+    if (rc) {
+      resize_.unlock_shared();
+      if (rc == MDB_MAP_RESIZED && adopt_size() == 0) continue;
+      return check(rc);
+    }
+    Txn txn(*this, raw, true);
+    rc = apply_view(txn, v);
+    if (rc == 0) crash_point("checkpoint-applied");
+    if (rc == 0) {
+      rc = txn.commit();
+    } else {
+      txn.abort();
+    }
+    if (rc == 0) return 0;
+    if (!is_map_full(rc) || grow() != 0) return rc;
+  }
+  return EIO;
+}
+
+int Env::checkpoint() {
+  if (!wal_) return 0;
+  auto v = current_view();
+  if (!v) return 0;
+  if (!v->empty()) {
+    // 1. The view's writes into LMDB, without the log's lock; then the view drops them.
+    if (int rc = apply_unlocked(*v)) return rc;
+    crash_point("checkpoint-committed");
+    std::lock_guard lock(view_mu_);
+    if (view_->generation == v->generation) {
+      auto pruned = std::make_shared<LogView>(*view_);
+      for (auto& m : pruned->maps) m = m.above(v->last);
+      view_ = std::move(pruned);
+    }
+  }
+  // 2. The log starts again if LMDB holds all of it (a reset, no write). Under a load that
+  // never pauses it does not: once it is long, what came since is applied under the lock.
+  {
+    auto lock = wal_->lock(true);
+    std::lock_guard one(ingest_mu_);
+    if (int rc = ingest_locked(lock)) return rc;
+    auto cur = current_view();
+    if (cur->empty()) {
+      if (wal_->end() == kHeader) return 0;
+      wal_->reset(lock);
+      auto next = std::make_shared<LogView>();
+      next->last = cur->last;
+      next->generation = wal_->generation();
+      next->seen_end = wal_->end();
+      publish(std::move(next));
+      return 0;
+    }
+    if (log_bytes() < kResetBytes) return 0;
+  }
+  return checkpoint_locked();
 }
 
 int Txn::commit_logged() {

@@ -6,12 +6,19 @@
 
 namespace bihuan::storage {
 
-// A node never changes after make() built it. The entry sits behind its own pointer so
-// that path copying (set(), above()) copies a key and a few counts, never a value. The
-// subtree's count and lsn range let above() keep or drop whole subtrees without a visit.
-struct PMap::Node {
+// A node never changes after make() built it. Its key and entry sit behind one shared
+// pointer (the Item) so that path copying (set(), set_all(), above()) copies a pointer and
+// a few counts, never a key or a value. The subtree's count and lsn range let above() keep
+// or drop whole subtrees without a visit.
+struct PMap::Item {
   std::string key;
-  std::shared_ptr<const PEntry> e;
+  PEntry e;
+};
+
+struct PMap::Node {
+  std::shared_ptr<const Item> item;
+  std::string_view key;       // item->key
+  const PEntry* e = nullptr;  // &item->e
   std::uint64_t prio = 0;
   NodePtr l, r;
   std::size_t count = 1;                   // nodes in this subtree
@@ -22,7 +29,11 @@ struct PMap::Node {
 struct PMapImpl {
   using Node = PMap::Node;
   using NodePtr = PMap::NodePtr;
-  using EntryPtr = std::shared_ptr<const PEntry>;
+  using ItemPtr = std::shared_ptr<const PMap::Item>;
+
+  static ItemPtr item_of(std::string_view key, PEntry e) {
+    return std::make_shared<const PMap::Item>(PMap::Item{std::string(key), std::move(e)});
+  }
 
   // The key's priority: a hash with a 64-bit finalizer (splitmix64), the same in every run.
   static std::uint64_t prio_of(std::string_view key) {
@@ -41,10 +52,10 @@ struct PMapImpl {
     return pa > b.prio || (pa == b.prio && ka < std::string_view(b.key));
   }
 
-  static NodePtr make(std::string key, EntryPtr e, std::uint64_t prio, NodePtr l, NodePtr r) {
+  static NodePtr make(ItemPtr item, std::uint64_t prio, NodePtr l, NodePtr r) {
     auto n = std::make_shared<Node>();
     n->count = 1;
-    n->min_lsn = n->max_lsn = e->lsn;
+    n->min_lsn = n->max_lsn = item->e.lsn;
     for (const NodePtr* c : {&l, &r}) {
       if (*c) {
         n->count += (*c)->count;
@@ -52,8 +63,9 @@ struct PMapImpl {
         n->max_lsn = std::max(n->max_lsn, (*c)->max_lsn);
       }
     }
-    n->key = std::move(key);
-    n->e = std::move(e);
+    n->key = item->key;
+    n->e = &item->e;
+    n->item = std::move(item);
     n->prio = prio;
     n->l = std::move(l);
     n->r = std::move(r);
@@ -62,7 +74,7 @@ struct PMapImpl {
 
   // t with new children (a path copy).
   static NodePtr with(const Node& t, NodePtr l, NodePtr r) {
-    return make(t.key, t.e, t.prio, std::move(l), std::move(r));
+    return make(t.item, t.prio, std::move(l), std::move(r));
   }
 
   // (keys < key, keys > key) of t; key is not in t.
@@ -84,19 +96,19 @@ struct PMapImpl {
     return with(*b, merge(a, b->l), b->r);
   }
 
-  static NodePtr insert(const NodePtr& t, std::string_view key, EntryPtr e, std::uint64_t prio,
+  static NodePtr insert(const NodePtr& t, std::string_view key, ItemPtr e, std::uint64_t prio,
                         bool& added) {
     if (!t) {
       added = true;
-      return make(std::string(key), std::move(e), prio, nullptr, nullptr);
+      return make(std::move(e), prio, nullptr, nullptr);
     }
     int c = key.compare(t->key);
-    if (c == 0) return make(t->key, std::move(e), t->prio, t->l, t->r);
+    if (c == 0) return make(std::move(e), t->prio, t->l, t->r);
     // An existing node of this key has this priority, so it is met before this can hold.
     if (above_of(prio, key, *t)) {
       auto [l, r] = split(t, key);
       added = true;
-      return make(std::string(key), std::move(e), prio, std::move(l), std::move(r));
+      return make(std::move(e), prio, std::move(l), std::move(r));
     }
     if (c < 0) return with(*t, insert(t->l, key, std::move(e), prio, added), t->r);
     return with(*t, t->l, insert(t->r, key, std::move(e), prio, added));
@@ -112,6 +124,38 @@ struct PMapImpl {
     return merge(l, r);
   }
 
+  // (keys < key, the node of key or null, keys > key) of t.
+  struct Three {
+    NodePtr less, equal, greater;
+  };
+  static Three split3(const NodePtr& t, std::string_view key) {
+    if (!t) return {};
+    int c = key.compare(t->key);
+    if (c == 0) return {t->l, t, t->r};
+    if (c < 0) {
+      Three s = split3(t->l, key);
+      s.greater = with(*t, std::move(s.greater), t->r);
+      return s;
+    }
+    Three s = split3(t->r, key);
+    s.less = with(*t, t->l, std::move(s.less));
+    return s;
+  }
+
+  // The union of a and b; on a key in both, b's entry. Priorities depend on the key alone,
+  // so a key in both has one priority, and b's node goes on top (above_of is false).
+  static NodePtr unite(const NodePtr& a, const NodePtr& b) {
+    if (!a) return b;
+    if (!b) return a;
+    if (above_of(a->prio, a->key, *b)) {
+      Three s = split3(b, a->key);
+      ItemPtr item = s.equal ? s.equal->item : a->item;
+      return make(std::move(item), a->prio, unite(a->l, s.less), unite(a->r, s.greater));
+    }
+    Three s = split3(a, b->key);
+    return make(b->item, b->prio, unite(s.less, b->l), unite(s.greater, b->r));
+  }
+
   static std::size_t depth(const Node* t) {
     return t ? 1 + std::max(depth(t->l.get()), depth(t->r.get())) : 0;
   }
@@ -121,7 +165,7 @@ const PEntry* PMap::find(std::string_view key) const {
   const Node* n = root_.get();
   while (n) {
     int c = key.compare(n->key);
-    if (c == 0) return n->e.get();
+    if (c == 0) return n->e;
     n = c < 0 ? n->l.get() : n->r.get();
   }
   return nullptr;
@@ -129,9 +173,21 @@ const PEntry* PMap::find(std::string_view key) const {
 
 PMap PMap::set(std::string_view key, PEntry e) const {
   bool added = false;
-  NodePtr root = PMapImpl::insert(root_, key, std::make_shared<const PEntry>(std::move(e)),
+  NodePtr root = PMapImpl::insert(root_, key, PMapImpl::item_of(key, std::move(e)),
                                   PMapImpl::prio_of(key), added);
   return PMap(std::move(root), size_ + (added ? 1 : 0));
+}
+
+PMap PMap::set_all(std::vector<std::pair<std::string_view, PEntry>> writes) const {
+  if (writes.empty()) return *this;
+  // The writes as a map of their own (a later write of a key wins), then one union: a
+  // node of this map on the way to written keys is copied once, not once per write.
+  PMap batch;
+  for (auto& [key, e] : writes) batch = batch.set(key, std::move(e));
+  if (empty()) return batch;
+  NodePtr root = PMapImpl::unite(root_, batch.root_);
+  std::size_t n = root ? root->count : 0;
+  return PMap(std::move(root), n);
 }
 
 PMap PMap::above(std::uint64_t floor) const {

@@ -45,6 +45,7 @@ struct PMapImpl;  // the tree algorithms (pmap.cpp)
 // An immutable ordered map from byte strings to PEntry (see the top of this file).
 class PMap {
   friend struct PMapImpl;
+  struct Item;
   struct Node;
   using NodePtr = std::shared_ptr<const Node>;
 
@@ -60,6 +61,10 @@ class PMap {
 
   // A map with `key` set to `e` (inserted or replaced); this one is unchanged. O(log n).
   PMap set(std::string_view key, PEntry e) const;
+
+  // A map with every write of `writes` set, in their order (a later write of a key wins):
+  // the same as set() for each, in one pass. The keys need to live during the call only.
+  PMap set_all(std::vector<std::pair<std::string_view, PEntry>> writes) const;
 
   // A map of only the entries with lsn > floor (what a checkpoint up to `floor` leaves),
   // of the shape sets of those entries would give; *this if none goes. Each node knows its
