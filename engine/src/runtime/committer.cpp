@@ -160,6 +160,17 @@ int Committer::commit_logged(Prepared& p) {
   return rc;
 }
 
+bool Committer::commit_here(Prepared& p) {
+  {
+    std::lock_guard lock(cmu_);
+    if (pending_ || committing_ || delivering_ || stop_ || p.epoch != epoch_) return false;
+    sink_.handed(p.requests.size());
+    committing_ = true;
+  }
+  process(p);
+  return true;
+}
+
 void Committer::loop() {
   while (true) {
     Prepared p;
@@ -171,6 +182,12 @@ void Committer::loop() {
       pending_.reset();
       committing_ = true;
     }
+    process(p);
+  }
+}
+
+void Committer::process(Prepared& p) {
+  {
     auto t0 = std::chrono::steady_clock::now();
     int rc = commit(p);
     last_commit_ns_ =
@@ -194,7 +211,7 @@ void Committer::loop() {
       committing_ = false;
     }
     ccv_.notify_all();
-    if (rc == kDropped) continue;  // the writer cancelled it and forgets it
+    if (rc == kDropped) return;  // the writer cancelled it and forgets it
     if (rc == 0) {
       if (p.not_before != INT64_MIN) observe_ahead_lag(p);
       sink_.committed(p);
@@ -203,7 +220,7 @@ void Committer::loop() {
         delivering_ = false;
       }
       ccv_.notify_all();
-      continue;
+      return;
     }
     if (rc != kConflict) sink_.failed(p, rc);
     sink_.wake_writer();  // it executes the returned requests (and any batch on top) again

@@ -83,6 +83,10 @@ class Committer {
   // Writer: waits until idle, then hands `p` off if its epoch is current (true); else
   // gives it back untouched (false).
   bool hand_off(Prepared& p);
+  // Writer: if the committer is idle and p's epoch current, commits p on the calling
+  // thread, as the committer would, and delivers it (true): one thread switch less for a
+  // step that comes alone. Else false, and p is untouched (hand it off).
+  bool commit_here(Prepared& p);
   // Writer, the committer idle: hands off a burst executed ahead (p.not_before set).
   void hand_off_ahead(Prepared p);
   // Writer, a burst handed off ahead: if it is due at `due` ms by the clock, it commits
@@ -99,6 +103,7 @@ class Committer {
 
  private:
   void loop();
+  void process(Prepared& p);  // commit p, then deliver it, hand it back or fail it
   int commit(Prepared& p);  // 0, kConflict, kDropped or an LMDB error
   // With the write-ahead log (not a burst executed ahead): one frame, one flush.
   int commit_logged(Prepared& p);
