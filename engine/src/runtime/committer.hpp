@@ -104,7 +104,7 @@ class Committer {
  private:
   void loop();
   void process(Prepared& p);  // commit p, then deliver it, hand it back or fail it
-  int commit(Prepared& p);  // 0, kConflict, kDropped or an LMDB error
+  int commit(Prepared& p);    // 0, kConflict, kDropped or an LMDB error
   // With the write-ahead log (not a burst executed ahead): one frame, one flush.
   int commit_logged(Prepared& p);
   // cmu_ held by `lock`: waits until the clock reads `ms` (due), the writer cancels

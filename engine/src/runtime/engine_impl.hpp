@@ -336,7 +336,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::condition_variable cp_cv_;
   bool cp_stop_ = false, cp_wake_ = false;
   static constexpr std::chrono::milliseconds kCheckpointEvery{1000};
-  static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{32} << 20;
+  static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{16} << 20;
 };
 
 }  // namespace bihuan::runtime

@@ -1,4 +1,5 @@
-// A small C++ face over LMDB (the only room that includes lmdb.h is lmdb_env.cpp).
+// A small C++ face over LMDB (lmdb.h is included by lmdb_env.cpp, log.cpp, walk.cpp only),
+// with the write-ahead log in front of it (log.cpp; docs/storage.md, "The write-ahead log").
 //
 // Env owns the environment and the named databases. Txn is one read or write
 // transaction; Cursor walks one database in key order. Errors are LMDB return codes
