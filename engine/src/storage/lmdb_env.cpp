@@ -166,6 +166,10 @@ std::uint64_t Env::used_bytes() const {
 
 void Env::cache_ahead() {
   if (ahead_fd_ < 0 || page_bytes_ == 0) return;
+  // Write commits come from several threads now (checkpoints): one at a time, and a
+  // commit that finds another thread at it leaves it to that one (best effort anyway).
+  std::unique_lock one(ahead_mu_, std::try_to_lock);
+  if (!one.owns_lock()) return;
   const std::uint64_t page = page_bytes_, used = used_bytes();
   if (used == 0) return;
   if (used + kCacheAheadBytes / 2 <= cached_end_) return;

@@ -167,8 +167,9 @@ class Env {
   // shortened, no byte changed) to kCacheAheadBytes past the last used page and those
   // pages are brought into the cache as 4 KiB folios
   // (POSIX_FADV_WILLNEED on a POSIX_FADV_RANDOM descriptor) before LMDB writes them.
-  // Called after each write commit (not at open), by the thread that committed (one at a
-  // time); best effort (errors are ignored: LMDB reports real I/O errors itself).
+  // Called after each write commit (not at open), by the thread that committed; one thread
+  // at a time (another that comes meanwhile skips it); best effort (errors are ignored:
+  // LMDB reports real I/O errors itself).
   void cache_ahead();
   // Bytes of data.mdb that LMDB uses: (last page number + 1) * page size.
   std::uint64_t used_bytes() const;
@@ -205,6 +206,7 @@ class Env {
   unsigned dbis_[static_cast<unsigned>(Db::count_)] = {};
   std::atomic<std::size_t> map_bytes_{0};
   int ahead_fd_ = -1;
+  std::mutex ahead_mu_;  // cache_ahead(), one thread at a time
   std::uint64_t page_bytes_ = 0, cached_end_ = 0;
   ResizeLock resize_;
   std::atomic<int> fatal_{0};
