@@ -53,6 +53,11 @@ struct LogView {
       if (!m.empty()) return false;
     return true;
   }
+  std::size_t entries() const {
+    std::size_t n = 0;
+    for (const auto& m : maps) n += m.size();
+    return n;
+  }
 };
 
 // One write of a logged commit, as Env::LogCommit::append takes it.
@@ -131,12 +136,11 @@ class Env {
   // nullptr if the environment has no log (read-only) or *rc is an error.
   std::unique_ptr<LogCommit> log_begin(int* rc);
   bool logged() const { return wal_ != nullptr; }
-  // Applies the log to LMDB, then resets it if nothing came meanwhile (or, once the log
-  // holds kResetBytes, applies the rest under the log's lock and resets it). The first
-  // part holds only LMDB's writer lock: commits go on appending. 0 at once if there is
-  // nothing to apply.
+  // Applies the log to LMDB and resets it. Most of it under LMDB's writer lock only
+  // (commits go on appending), in rounds until at most kLockedEntries writes are left;
+  // those under the log's lock, with the reset. 0 at once if there is nothing to apply.
   int checkpoint();
-  static constexpr std::uint64_t kResetBytes = std::uint64_t{8} << 20;
+  static constexpr std::size_t kLockedEntries = 2048;
   // Bytes of frames in the log now (a hint, any thread).
   std::uint64_t log_bytes() const;
   std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }

@@ -224,10 +224,12 @@ int Env::apply_unlocked(const LogView& v) {
 
 int Env::checkpoint() {
   if (!wal_) return 0;
-  auto v = current_view();
-  if (!v) return 0;
-  if (!v->empty()) {
-    // 1. The view's writes into LMDB, without the log's lock; then the view drops them.
+  // 1. The view's writes into LMDB, without the log's lock, while commits go on
+  // appending; the view then drops them. Again for what came meanwhile, until little is
+  // left (applying is faster than appending, so each round is shorter).
+  for (int round = 0; round < 8; ++round) {
+    auto v = current_view();
+    if (!v || v->entries() <= kLockedEntries) break;
     if (int rc = apply_unlocked(*v)) return rc;
     crash_point("checkpoint-committed");
     std::lock_guard lock(view_mu_);
@@ -237,8 +239,8 @@ int Env::checkpoint() {
       view_ = std::move(pruned);
     }
   }
-  // 2. The log starts again if LMDB holds all of it (a reset, no write). Under a load that
-  // never pauses it does not: once it is long, what came since is applied under the lock.
+  // 2. The rest under the log's lock, and the log starts again: a reset alone if LMDB
+  // holds all of it, else a write transaction (which applies the rest and resets).
   {
     auto lock = wal_->lock(true);
     std::lock_guard one(ingest_mu_);
@@ -254,7 +256,6 @@ int Env::checkpoint() {
       publish(std::move(next));
       return 0;
     }
-    if (log_bytes() < kResetBytes) return 0;
   }
   return checkpoint_locked();
 }
