@@ -24,7 +24,23 @@ namespace bihuan::storage {
 
 namespace {
 constexpr std::uint64_t kHeader = Wal::kHeaderBytes;
+
+// The frame `lsn` of n writes joins the view: one union per database it writes.
+void add_frame(LogView& v, std::uint64_t lsn, std::size_t n,
+               const std::function<OpRef(std::size_t)>& op) {
+  std::array<std::vector<std::pair<std::string_view, PEntry>>, LogView::kDbs> writes;
+  for (std::size_t i = 0; i < n; ++i) {
+    OpRef o = op(i);
+    PEntry e;
+    e.lsn = lsn;
+    if (o.put) e.value = std::string(o.value);
+    writes[static_cast<std::size_t>(o.db)].emplace_back(o.key, std::move(e));
+  }
+  for (std::size_t d = 0; d < LogView::kDbs; ++d)
+    if (!writes[d].empty()) v.maps[d] = v.maps[d].set_all(std::move(writes[d]));
+  v.last = lsn;
 }
+}  // namespace
 
 std::shared_ptr<const LogView> Env::current_view() const {
   std::lock_guard lock(view_mu_);
@@ -79,16 +95,9 @@ int Env::ingest_locked(const Wal::Lock& lock) {
           return;
         }
         ++count;
-        std::array<std::vector<std::pair<std::string_view, PEntry>>, LogView::kDbs> writes;
-        for (auto& op : ops) {
-          PEntry e;
-          e.lsn = lsn;
-          if (op.put) e.value = std::move(op.value);
-          writes[static_cast<std::size_t>(op.db)].emplace_back(op.key, std::move(e));
-        }
-        for (std::size_t d = 0; d < LogView::kDbs; ++d)
-          if (!writes[d].empty()) next->maps[d] = next->maps[d].set_all(std::move(writes[d]));
-        next->last = lsn;
+        add_frame(*next, lsn, ops.size(), [&](std::size_t i) {
+          return OpRef{ops[i].db, ops[i].put, ops[i].key, ops[i].value};
+        });
       },
       &error);
   (void)stopped;
@@ -149,17 +158,7 @@ int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)
   crash_point("log-synced");
   env_.wal_->set_next_lsn(lock_, lsn + 1);
   auto next = std::make_shared<LogView>(*v);
-  std::array<std::vector<std::pair<std::string_view, PEntry>>, LogView::kDbs> writes;
-  for (std::size_t i = 0; i < n; ++i) {
-    OpRef o = op(i);
-    PEntry e;
-    e.lsn = lsn;
-    if (o.put) e.value = std::string(o.value);
-    writes[static_cast<std::size_t>(o.db)].emplace_back(o.key, std::move(e));
-  }
-  for (std::size_t d = 0; d < LogView::kDbs; ++d)
-    if (!writes[d].empty()) next->maps[d] = next->maps[d].set_all(std::move(writes[d]));
-  next->last = lsn;
+  add_frame(*next, lsn, n, op);
   next->seen_end = env_.wal_->end();
   env_.publish(std::move(next));
   return 0;
