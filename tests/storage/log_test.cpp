@@ -273,3 +273,41 @@ TEST(Log, AnotherProcessesFramesAreSeenAndCountAsForeign) {
   auto reopened = open_env(dir.path);
   EXPECT_EQ(walk(*reopened), (Model{{"child1", "a"}, {"child2", "b"}, {"parent", "again"}}));
 }
+
+// A frame another process appended that fails its check (here its payload changed on
+// disk) is damage: the read fails, and log_error() names the file and what was wrong.
+TEST(Log, ADamagedForeignFrameFailsTheReadAndSaysWhere) {
+  TempDir dir;
+  int go[2], done[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  pid_t pid = ::fork();  // before this process opens anything
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    char c = 0;
+    if (::read(go[0], &c, 1) != 1) ::_exit(3);
+    auto env = open_env(dir.path);
+    log_commit(*env, {{"child", std::string(100, 'a')}});
+    (void)!::write(done[1], &c, 1);
+    ::raise(SIGKILL);
+  }
+  auto env = open_env(dir.path);
+  EXPECT_EQ(walk(*env), Model{});
+  char c = 'g';
+  ASSERT_EQ(::write(go[1], &c, 1), 1);
+  ASSERT_EQ(::read(done[0], &c, 1), 1);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  {
+    std::FILE* f = std::fopen((dir.path + "/wal.log").c_str(), "r+b");
+    ASSERT_TRUE(f);
+    std::fseek(f, 4096 + 60, SEEK_SET);  // inside the child's frame's payload
+    std::fputc('Z', f);
+    std::fclose(f);
+  }
+  int rc = 0;
+  auto txn = env->begin(false, &rc);
+  EXPECT_FALSE(txn);
+  EXPECT_EQ(rc, EIO);
+  EXPECT_NE(env->log_error().find("wal.log"), std::string::npos) << env->log_error();
+}

@@ -4,6 +4,7 @@
 #include "bihuan/attachments.hpp"
 #include "bihuan/log.hpp"
 
+#include <cerrno>
 #include <filesystem>
 #include <future>
 #include <random>
@@ -106,6 +107,8 @@ void EngineImpl::storage_failed(int rc, const std::string& what, std::size_t req
   counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
   std::string why = storage::error_text(rc);
   if (storage::is_map_full(rc)) why += " (the map could not grow: is the disk full?)";
+  if (std::string damage = env_->log_error(); rc == EIO && !damage.empty())
+    why += " (the write-ahead log is damaged: " + damage + ")";
   log("error", "storage failed; " + what + " was not applied",
       {{"dataDir", options_.data_dir}, {"code", rc}, {"error", why}, {"requests", requests}});
 }

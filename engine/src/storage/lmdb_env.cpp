@@ -154,7 +154,7 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
   // The write-ahead log: opened (or created), and whatever it holds beyond LMDB applied.
   env->wal_ = Wal::open(dir, error);
   if (!env->wal_) return nullptr;
-  if (env->recover(nosync, error) != 0) return nullptr;
+  if (env->recover(error) != 0) return nullptr;
   return env;
 }
 

@@ -144,6 +144,8 @@ class Env {
   // Bytes of frames in the log now (a hint, any thread).
   std::uint64_t log_bytes() const;
   std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }
+  // Why the log could not be read the last time (a damaged frame: file, lsn, what), or "".
+  std::string log_error() const;
   // Doubles the map size: waits until no transaction or copy of this process is open
   // (EBUSY if the calling thread holds one).
   int grow();
@@ -194,8 +196,11 @@ class Env {
   int ingest_locked(const Wal::Lock& lock);  // the caller holds `lock` (and ingest_mu_)
   std::shared_ptr<const LogView> view_for_read(int* rc);  // ingests if the log moved
   bool view_stale(const LogView& v) const;                // the log moved since v
-  int recover(bool nosync, std::string* error);           // at open
-  int apply_view(Txn& txn, const LogView& v);             // puts v's writes into txn
+  int recover(std::string* error);                        // at open
+  // A write transaction of LMDB alone (no log lock, the view not applied): recovery and
+  // the checkpoint's unlocked rounds. A map another process grew is adopted first.
+  std::unique_ptr<Txn> begin_unlogged(int* rc);
+  int apply_view(Txn& txn, const LogView& v);     // puts v's writes into txn
   int apply_unlocked(const LogView& v);           // apply_view in a write transaction of its own
   int checkpoint_locked();                        // a write transaction (apply, commit, reset)
   std::uint64_t applied_lsn(MDB_txn* txn) const;  // meta/"wal_applied" in txn (0: none)

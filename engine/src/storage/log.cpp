@@ -75,11 +75,10 @@ int Env::ingest_locked(const Wal::Lock& lock) {
     // Reset by another process: every frame we held was checkpointed into LMDB first.
     next->generation = gen;
   }
-  bool any = !v || gen != v->generation;
   std::string error;
   std::vector<WalOp> ops;
   std::uint64_t count = 0;
-  std::uint64_t stopped = wal_->read(
+  wal_->read(
       lock, from, end,
       [&](std::uint64_t lsn, std::string_view payload) {
         if (!error.empty()) return;
@@ -100,20 +99,38 @@ int Env::ingest_locked(const Wal::Lock& lock) {
         });
       },
       &error);
-  (void)stopped;
   if (!error.empty()) {
     // A frame before the log's end that cannot be read: the log is damaged. The view
-    // stays as it was; the caller's transaction fails and says so.
+    // stays as it was; the caller's transaction fails with EIO and log_error() says why.
     std::lock_guard guard(view_mu_);
     log_error_ = error;
     return EIO;
   }
   next->seen_end = end;
   next->last = std::max(next->last, wal_->next_lsn() - 1);
-  if (count || (v && gen != v->generation)) any = true;
-  if (any && v) foreign_.fetch_add(1, std::memory_order_acq_rel);
+  // Frames or a reset of another process (not at open: the first view is our own).
+  if (v && (count > 0 || gen != v->generation)) foreign_.fetch_add(1, std::memory_order_acq_rel);
   publish(std::move(next));
   return 0;
+}
+
+std::string Env::log_error() const {
+  std::lock_guard lock(view_mu_);
+  return log_error_;
+}
+
+std::unique_ptr<Txn> Env::begin_unlogged(int* rc) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    MDB_txn* raw = nullptr;
+    resize_.lock_shared();
+    *rc = mdb_txn_begin(env_, nullptr, 0, &raw);
+    if (*rc == 0) return std::unique_ptr<Txn>(new Txn(*this, raw, true));
+    resize_.unlock_shared();
+    // Another process grew the map since this one last looked: take its size, again.
+    if (*rc != MDB_MAP_RESIZED || adopt_size() != 0) break;
+  }
+  *rc = check(*rc);
+  return nullptr;
 }
 
 std::shared_ptr<const LogView> Env::view_for_read(int* rc) {
@@ -199,21 +216,15 @@ int Env::apply_unlocked(const LogView& v) {
   // transaction of this or another process that comes between is ordered by LMDB's
   // lock, and apply_view skips what meta/"wal_applied" says is in LMDB already.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    MDB_txn* raw = nullptr;
-    resize_.lock_shared();
-    int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
-    if (rc) {
-      resize_.unlock_shared();
-      if (rc == MDB_MAP_RESIZED && adopt_size() == 0) continue;
-      return check(rc);
-    }
-    Txn txn(*this, raw, true);
-    rc = apply_view(txn, v);
+    int rc = 0;
+    auto txn = begin_unlogged(&rc);
+    if (!txn) return rc;
+    rc = apply_view(*txn, v);
     if (rc == 0) crash_point("checkpoint-applied");
     if (rc == 0) {
-      rc = txn.commit();
+      rc = txn->commit();
     } else {
-      txn.abort();
+      txn->abort();
     }
     if (rc == 0) return 0;
     if (!is_map_full(rc) || grow() != 0) return rc;
@@ -281,21 +292,16 @@ int Txn::commit_logged() {
   return check(rc);
 }
 
-int Env::recover(bool nosync, std::string* error) {
-  (void)nosync;
+int Env::recover(std::string* error) {
   auto lock = wal_->lock(true);
   for (int attempt = 0; attempt < 16; ++attempt) {
-    MDB_txn* raw = nullptr;
-    resize_.lock_shared();
-    int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
-    if (rc) {
-      resize_.unlock_shared();
-      // Another process grew the map since this one opened it: take its size, again.
-      if (rc == MDB_MAP_RESIZED && adopt_size() == 0) continue;
+    int rc = 0;
+    auto owned = begin_unlogged(&rc);
+    if (!owned) {
       if (error) *error = "cannot recover " + dir_ + ": " + mdb_strerror(rc);
       return rc;
     }
-    Txn txn(*this, raw, true);
+    Txn& txn = *owned;
     auto applied = txn.get(Db::meta, kWalAppliedKey, rc);
     const std::uint64_t from = applied && applied->size() == 8 ? read_be64(*applied) : 0;
     Wal::Recovered r;
