@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -59,6 +60,35 @@ void log_commit(Env& env, const std::vector<std::pair<std::string, std::optional
 }
 
 using Model = std::map<std::string, std::string>;
+
+// Another process on `dir`, forked before this one opens anything: once go() is called it
+// opens the directory, runs `work`, and kills itself with SIGKILL (no checkpoint, no
+// close), so its frames stay in the log; go() returns when it is gone.
+class OtherProcess {
+ public:
+  OtherProcess(const std::string& dir, const std::function<void(Env&)>& work) {
+    if (::pipe(go_) != 0 || ::pipe(done_) != 0) return;
+    pid_ = ::fork();
+    if (pid_ != 0) return;
+    char c = 0;
+    if (::read(go_[0], &c, 1) != 1) ::_exit(3);
+    auto env = open_env(dir);
+    work(*env);
+    (void)!::write(done_[1], &c, 1);
+    ::raise(SIGKILL);
+  }
+  bool go() {
+    char c = 'g';
+    if (pid_ <= 0 || ::write(go_[1], &c, 1) != 1 || ::read(done_[0], &c, 1) != 1) return false;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    return WIFSIGNALED(status);
+  }
+
+ private:
+  int go_[2] = {-1, -1}, done_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
 
 // What a read transaction shows of `db`: a full walk, and it must agree with get().
 Model walk(Env& env, Db db = Db::inst) {
@@ -235,29 +265,15 @@ TEST(Log, FramesOfAKilledProcessAreRecoveredAtOpen) {
 
 TEST(Log, AnotherProcessesFramesAreSeenAndCountAsForeign) {
   TempDir dir;
-  int go[2], done[2];
-  ASSERT_EQ(::pipe(go), 0);
-  ASSERT_EQ(::pipe(done), 0);
-  pid_t pid = ::fork();  // before this process opens anything
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    char c = 0;
-    if (::read(go[0], &c, 1) != 1) ::_exit(3);
-    auto env = open_env(dir.path);
-    log_commit(*env, {{"child1", "a"}});
-    log_commit(*env, {{"parent", std::nullopt}, {"child2", "b"}});
-    (void)!::write(done[1], &c, 1);
-    ::raise(SIGKILL);  // its frames stay in the log
-  }
+  OtherProcess other(dir.path, [](Env& env) {
+    log_commit(env, {{"child1", "a"}});
+    log_commit(env, {{"parent", std::nullopt}, {"child2", "b"}});
+  });
   auto env = open_env(dir.path);
   log_commit(*env, {{"parent", "p"}});
   EXPECT_EQ(walk(*env), (Model{{"parent", "p"}}));
   const std::uint64_t foreign = env->foreign_changes();
-  char c = 'g';
-  ASSERT_EQ(::write(go[1], &c, 1), 1);
-  ASSERT_EQ(::read(done[0], &c, 1), 1);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(other.go());
   // The child's open applied our frame and reset the log; its two frames follow.
   EXPECT_EQ(walk(*env), (Model{{"child1", "a"}, {"child2", "b"}}));
   EXPECT_GT(env->foreign_changes(), foreign);
@@ -278,26 +294,12 @@ TEST(Log, AnotherProcessesFramesAreSeenAndCountAsForeign) {
 // disk) is damage: the read fails, and log_error() names the file and what was wrong.
 TEST(Log, ADamagedForeignFrameFailsTheReadAndSaysWhere) {
   TempDir dir;
-  int go[2], done[2];
-  ASSERT_EQ(::pipe(go), 0);
-  ASSERT_EQ(::pipe(done), 0);
-  pid_t pid = ::fork();  // before this process opens anything
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    char c = 0;
-    if (::read(go[0], &c, 1) != 1) ::_exit(3);
-    auto env = open_env(dir.path);
-    log_commit(*env, {{"child", std::string(100, 'a')}});
-    (void)!::write(done[1], &c, 1);
-    ::raise(SIGKILL);
-  }
+  OtherProcess other(dir.path, [](Env& env) {
+    log_commit(env, {{"child", std::string(100, 'a')}});
+  });
   auto env = open_env(dir.path);
   EXPECT_EQ(walk(*env), Model{});
-  char c = 'g';
-  ASSERT_EQ(::write(go[1], &c, 1), 1);
-  ASSERT_EQ(::read(done[0], &c, 1), 1);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(other.go());
   {
     std::FILE* f = std::fopen((dir.path + "/wal.log").c_str(), "r+b");
     ASSERT_TRUE(f);

@@ -248,9 +248,9 @@ class Cursor {
   // this database merged over LMDB's, deletions skipped (log.cpp). prev() is not offered
   // then (EINVAL in status()); nothing uses it on a read transaction.
   bool merged() const { return map_ != nullptr; }
-  bool base_seek(std::string_view key);
-  bool base_step(int op);  // MDB_NEXT, MDB_PREV, MDB_LAST on the LMDB cursor
-  bool settle();           // from base_ and it_: the smaller key, past deletions
+  // The LMDB cursor: MDB_FIRST, MDB_SET_RANGE (key), MDB_NEXT, MDB_PREV, MDB_LAST.
+  bool base_step(int op, std::string_view key = {});
+  bool settle();  // from base_ and it_: the smaller key, past deletions
   bool merged_seek(std::string_view key);
   bool merged_next();
   bool merged_last();

@@ -351,20 +351,8 @@ int Env::recover(std::string* error) {
 }
 
 // Cursor under a LogView.
-bool Cursor::base_seek(std::string_view key) {
+bool Cursor::base_step(int op, std::string_view key) {
   MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
-  int rc = txn_.check(mdb_cursor_get(cursor_, &k, &v, key.empty() ? MDB_FIRST : MDB_SET_RANGE));
-  base_ok_ = rc == 0;
-  if (rc && rc != MDB_NOTFOUND) rc_ = rc;
-  if (base_ok_) {
-    base_key_ = {static_cast<const char*>(k.mv_data), k.mv_size};
-    base_value_ = {static_cast<const char*>(v.mv_data), v.mv_size};
-  }
-  return base_ok_;
-}
-
-bool Cursor::base_step(int op) {
-  MDB_val k, v;
   int rc = txn_.check(mdb_cursor_get(cursor_, &k, &v, static_cast<MDB_cursor_op>(op)));
   base_ok_ = rc == 0;
   if (rc && rc != MDB_NOTFOUND) rc_ = rc;
@@ -384,7 +372,7 @@ bool Cursor::merged_next() {
 bool Cursor::merged_seek(std::string_view key) {
   rc_ = 0;
   it_ = map_->lower_bound(key);
-  base_seek(key);
+  base_step(key.empty() ? MDB_FIRST : MDB_SET_RANGE, key);
   return settle();
 }
 
