@@ -15,13 +15,14 @@ void Committer::stop() {
     std::lock_guard lock(cmu_);
     stop_ = true;
   }
-  ccv_.notify_all();
+  work_cv_.notify_all();
+  state_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void Committer::wait_idle() {
   std::unique_lock lock(cmu_);
-  ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
+  state_cv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
 }
 
 bool Committer::same_epoch(std::uint64_t seen) {
@@ -32,7 +33,7 @@ bool Committer::same_epoch(std::uint64_t seen) {
 bool Committer::take_returned(std::uint64_t* seen, std::vector<Request>& back) {
   std::unique_lock lock(cmu_);
   if (*seen == epoch_) return false;
-  ccv_.wait(lock, [&] { return !pending_ && !committing_; });
+  state_cv_.wait(lock, [&] { return !pending_ && !committing_; });
   *seen = epoch_;
   back.insert(back.end(), std::make_move_iterator(returned_.begin()),
               std::make_move_iterator(returned_.end()));
@@ -42,12 +43,12 @@ bool Committer::take_returned(std::uint64_t* seen, std::vector<Request>& back) {
 
 bool Committer::hand_off(Prepared& p) {
   std::unique_lock lock(cmu_);
-  ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
+  state_cv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
   if (p.epoch != epoch_) return false;
   sink_.handed(p.requests.size());
   pending_ = std::move(p);
   lock.unlock();
-  ccv_.notify_all();
+  work_cv_.notify_all();
   return true;
 }
 
@@ -57,7 +58,7 @@ void Committer::hand_off_ahead(Prepared p) {
   ahead_cancel_ = ahead_dropped_ = false;
   pending_ = std::move(p);
   lock.unlock();
-  ccv_.notify_all();
+  work_cv_.notify_all();
 }
 
 bool Committer::settle(std::int64_t due) {
@@ -66,12 +67,12 @@ bool Committer::settle(std::int64_t due) {
     // Due: committed (or being committed) like any staged batch. The committer looks at
     // the clock again now rather than at its next look.
     lock.unlock();
-    ccv_.notify_all();
+    work_cv_.notify_all();
     return true;
   }
   ahead_cancel_ = true;
-  ccv_.notify_all();
-  ccv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
+  work_cv_.notify_all();
+  state_cv_.wait(lock, [&] { return !pending_ && !committing_ && !delivering_; });
   return !ahead_dropped_;  // not dropped: the due time came first after all, it committed
 }
 
@@ -176,7 +177,7 @@ void Committer::loop() {
     Prepared p;
     {
       std::unique_lock lock(cmu_);
-      ccv_.wait(lock, [&] { return pending_ || stop_; });
+      work_cv_.wait(lock, [&] { return pending_ || stop_; });
       if (!pending_) return;
       p = std::move(*pending_);
       pending_.reset();
@@ -210,7 +211,7 @@ void Committer::process(Prepared& p) {
       }
       committing_ = false;
     }
-    ccv_.notify_all();
+    state_cv_.notify_all();
     if (rc == kDropped) return;  // the writer cancelled it and forgets it
     if (rc == 0) {
       if (p.not_before != INT64_MIN) observe_ahead_lag(p);
@@ -219,7 +220,7 @@ void Committer::process(Prepared& p) {
         std::lock_guard lock(cmu_);
         delivering_ = false;
       }
-      ccv_.notify_all();
+      state_cv_.notify_all();
       return;
     }
     if (rc != kConflict) sink_.failed(p, rc);
@@ -236,7 +237,7 @@ Committer::Held Committer::hold_until(std::int64_t ms, std::unique_lock<std::mut
     if (now >= limit) return Held::expired;
     // The clock is wall time (it can be set): look again at least every 50 ms.
     auto step = std::chrono::milliseconds(std::min<std::int64_t>(left, 50));
-    ccv_.wait_until(lock, std::min<std::chrono::steady_clock::time_point>(limit, now + step));
+    work_cv_.wait_until(lock, std::min<std::chrono::steady_clock::time_point>(limit, now + step));
   }
   return Held::cancelled;
 }

@@ -126,7 +126,11 @@ class Committer {
   Sink& sink_;
   std::thread thread_;
   std::mutex cmu_;
-  std::condition_variable ccv_;
+  // Two conditions on cmu_, so that a change nobody waits for costs no wake-up: the
+  // committer's thread waits on work_cv_ (a batch handed off, stop, a burst's hold
+  // cancelled or due); the writer waits on state_cv_ (the committer idle, a batch taken).
+  std::condition_variable work_cv_;
+  std::condition_variable state_cv_;
   std::optional<Prepared> pending_;  // handed off, not yet taken
   bool committing_ = false;          // a batch is in hand (until its commit ended)
   bool delivering_ = false;          // a committed batch's callbacks are running

@@ -206,6 +206,9 @@ class EngineImpl final : public Engine, private Committer::Sink {
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
+  // On the writer, after a batch of one or two requests: returns when a request was
+  // submitted after the one that bumped submitted_ to `seen`, or after kPollNs.
+  void poll_for_next(std::uint64_t seen);
   bool run_batch(std::vector<Request>& batch);   // false: the batch failed (storage)
   bool run_direct(std::vector<Request>& batch);  // executes and commits on this thread
   void fail_batch(std::vector<Request>& batch, const std::string& message);
@@ -302,6 +305,9 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::mutex mu_;
   std::deque<Request> queue_;
   bool drain_posted_ = false;
+  // Bumped by every submit(): after a small batch the writer polls it briefly for the
+  // next request instead of sleeping (drain(), poll_for_next()).
+  std::atomic<std::uint64_t> submitted_{0};
   int held_ = 0;                     // hold_writer() minus release_writer()
   std::size_t sync_queued_ = 0;      // synchronous requests in queue_ (they ignore holds)
   bool timer_batch_failed_ = false;  // writer thread only

@@ -12,7 +12,9 @@
 #include <bit>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "storage/crc32c.hpp"
 
@@ -327,6 +329,12 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
   }
   if (fd < 0) return fail(sys("open", errno));
   wal->fd_ = fd;
+  // Appends go straight to the device where the file system allows it: a commit then
+  // writes its frames' 512-byte sectors, not whole 4 KiB pages, and skips the page cache's
+  // writeback (about a third of the CPU time of a one-step commit, measured). Reads stay
+  // buffered: the kernel drops the cached pages a direct write covers.
+  if (!std::getenv("BIHUAN_WAL_BUFFERED"))
+    wal->dfd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
   // Reads bring in exactly the pages asked for, as 4 KiB folios, with no readahead into the
   // region appends write next (write_zeros says why large folios there would cost).
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
@@ -385,6 +393,7 @@ std::string Wal::map_live() {
 Wal::~Wal() {
   if (live_) ::munmap(live_, kLiveBytes);
   if (fd_ >= 0) ::close(fd_);
+  if (dfd_ >= 0) ::close(dfd_);
 }
 
 std::string Wal::where(std::uint64_t offset) const {
@@ -505,6 +514,8 @@ int Wal::append(const Lock& lock,
   return append_views(views);
 }
 
+constexpr std::uint64_t kDirectMaxBytes = 64 * 1024;  // appends up to this size go O_DIRECT
+
 int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames) {
   if (frames.empty()) return 0;
   const std::uint64_t at = end();
@@ -514,12 +525,19 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
     if (payload.size() > UINT32_MAX - kFrameHeaderBytes) return EINVAL;
     total += padded(payload.size());
   }
-  std::string buf(total, '\0');
+  // Aligned for O_DIRECT (the frames are whole 512-byte sectors already).
+  std::unique_ptr<char, decltype(&std::free)> mem(
+      static_cast<char*>(std::aligned_alloc(
+          kHeaderBytes, (total + kHeaderBytes - 1) / kHeaderBytes * kHeaderBytes)),
+      &std::free);
+  if (!mem) return ENOMEM;
+  char* buf = mem.get();
+  std::memset(buf, 0, total);
   std::uint32_t prev =
       static_cast<std::uint32_t>(live(live_, kLastCrcAt).load(std::memory_order_acquire));
   std::size_t pos = 0;
   for (const auto& [lsn, payload] : frames) {
-    char* h = buf.data() + pos;
+    char* h = buf + pos;
     put32(h, kFrameMagic);
     put32(h + 4, static_cast<std::uint32_t>(payload.size()));
     put64(h + 8, lsn);
@@ -530,7 +548,17 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
     pos += padded(payload.size());
   }
   if (int rc = ensure_space(at + total)) return rc;
-  if (int rc = pwrite_all(fd_, buf.data(), buf.size(), at)) return rc;
+  // Large group commits stay buffered: the kernel writes them as well, and a direct write
+  // of many frames measured a little slower (bench_rectification, durable-interleaved).
+  const bool direct = dfd_ >= 0 && total <= kDirectMaxBytes;
+  int rc = direct ? pwrite_all(dfd_, buf, total, at) : EINVAL;
+  if (rc == EINVAL && direct) {
+    // Refused before anything was written (a device of 4 KiB sectors): buffered from now on.
+    ::close(dfd_);
+    dfd_ = -1;
+  }
+  if (!direct || dfd_ < 0) rc = pwrite_all(fd_, buf, total, at);
+  if (rc) return rc;
   crash_point("log-written");
   if (::fdatasync(fd_) != 0) return errno;
   live(live_, kLastCrcAt).store(prev, std::memory_order_release);

@@ -191,6 +191,9 @@ class Wal {
   std::string map_live();  // wal.shm
   std::string path_, dir_;
   int fd_ = -1;
+  // The same file opened with O_DIRECT, for appends (-1: appends go through the page
+  // cache, where the file system or device refuses direct writes of 512-byte sectors).
+  int dfd_ = -1;
   unsigned char* live_ = nullptr;  // the mapped live fields (wal.shm)
   std::uint64_t segment_bytes_ = kSegmentBytes;
   std::uint64_t file_bytes_ = 0;  // size known to this object (exclusive lock holders)
