@@ -121,6 +121,18 @@ int ofd_lock(int fd, off_t byte, short type) {
   return 0;
 }
 
+// The lock if it is free now (F_OFD_SETLK): false when another process holds it.
+bool ofd_try(int fd, off_t byte, short type) {
+  struct flock l {};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  l.l_start = byte;
+  l.l_len = 1;
+  while (::fcntl(fd, F_OFD_SETLK, &l) != 0)
+    if (errno != EINTR) return false;
+  return true;
+}
+
 // Reads a file through a window of at least 1 MiB, for scans of many small frames.
 class Reader {
  public:
@@ -431,9 +443,13 @@ Wal::Lock Wal::lock(bool exclusive) {
     --writers_waiting_;
     writer_ = true;
     g.unlock();
-    ofd_lock(fd_, kTurnstile, F_WRLCK);
-    ofd_lock(fd_, kMain, F_WRLCK);
-    ofd_lock(fd_, kTurnstile, F_UNLCK);
+    // Free at once (the common case): one system call. Else through the turnstile, where
+    // the waiting writer holds back readers that come after it.
+    if (!ofd_try(fd_, kMain, F_WRLCK)) {
+      ofd_lock(fd_, kTurnstile, F_WRLCK);
+      ofd_lock(fd_, kMain, F_WRLCK);
+      ofd_lock(fd_, kTurnstile, F_UNLCK);
+    }
   } else {
     cv_.wait(g, [&] { return !writer_ && writers_waiting_ == 0; });  // writers first
     ++readers_;
