@@ -110,27 +110,16 @@ int sync_dir(const std::string& dir) {
 // itself (shared or exclusive).
 constexpr off_t kTurnstile = 0, kMain = 1;
 
-int ofd_lock(int fd, off_t byte, short type) {
+// Waits for the lock, or with wait false takes it only if it is free now (else EAGAIN).
+int ofd_lock(int fd, off_t byte, short type, bool wait = true) {
   struct flock l {};
   l.l_type = type;
   l.l_whence = SEEK_SET;
   l.l_start = byte;
   l.l_len = 1;
-  while (::fcntl(fd, F_OFD_SETLKW, &l) != 0)
+  while (::fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &l) != 0)
     if (errno != EINTR) return errno;
   return 0;
-}
-
-// The lock if it is free now (F_OFD_SETLK): false when another process holds it.
-bool ofd_try(int fd, off_t byte, short type) {
-  struct flock l {};
-  l.l_type = type;
-  l.l_whence = SEEK_SET;
-  l.l_start = byte;
-  l.l_len = 1;
-  while (::fcntl(fd, F_OFD_SETLK, &l) != 0)
-    if (errno != EINTR) return false;
-  return true;
 }
 
 // Reads a file through a window of at least 1 MiB, for scans of many small frames.
@@ -445,7 +434,7 @@ Wal::Lock Wal::lock(bool exclusive) {
     g.unlock();
     // Free at once (the common case): one system call. Else through the turnstile, where
     // the waiting writer holds back readers that come after it.
-    if (!ofd_try(fd_, kMain, F_WRLCK)) {
+    if (ofd_lock(fd_, kMain, F_WRLCK, false) != 0) {
       ofd_lock(fd_, kTurnstile, F_WRLCK);
       ofd_lock(fd_, kMain, F_WRLCK);
       ofd_lock(fd_, kTurnstile, F_UNLCK);
