@@ -189,15 +189,19 @@ json Step::lease_context(InstanceRecord& r, const Definition& def, json event,
   c.emplace_hint(c.end(), "actor", std::move(who));
   c.emplace_hint(c.end(), "data", std::move(r.data));
   c.emplace_hint(c.end(), "event", std::move(event));
-  if (def.uses_instance)
-    c.emplace_hint(c.end(), "instance",
-                   json{{"id", id_to_text(r.id)},
-                        {"businessKey", r.business_key},
-                        {"definition", r.definition},
-                        {"version", r.version},
-                        {"state", state_name(def, r.state)},
-                        {"startedAt", format_time(TimePoint(Millis(r.created_ms)), *def.timezone)},
-                        {"parent", r.parent ? id_to_text(r.parent) : std::string()}});
+  if (def.uses_instance) {
+    json inst(json::value_t::object);
+    auto& i = inst.get_ref<json::object_t&>();
+    i.emplace_hint(i.end(), "businessKey", r.business_key);
+    i.emplace_hint(i.end(), "definition", r.definition);
+    i.emplace_hint(i.end(), "id", id_to_text(r.id));
+    i.emplace_hint(i.end(), "parent", r.parent ? id_to_text(r.parent) : std::string());
+    i.emplace_hint(i.end(), "startedAt",
+                   format_time(TimePoint(Millis(r.created_ms)), *def.timezone));
+    i.emplace_hint(i.end(), "state", state_name(def, r.state));
+    i.emplace_hint(i.end(), "version", r.version);
+    c.emplace_hint(c.end(), "instance", std::move(inst));
+  }
   if (def.uses_now) c.emplace_hint(c.end(), "now", format_time(b_.now, *def.timezone));
   return ctx;
 }
