@@ -321,6 +321,33 @@ TEST_F(WalTest, AnAppendFlushesAboutOnePage) {
   EXPECT_LE(written() - before, 64 * 6144u);  // 1.5 pages: a header page in wal.log fails
 }
 
+// Appends of up to 64 KiB go O_DIRECT, larger ones and BIHUAN_WAL_BUFFERED's through the
+// page cache; mixed on one file, in any order, every reader sees every frame whole, also
+// a reader that had the page a direct append then wrote in its cache.
+TEST_F(WalTest, DirectAndBufferedAppendsMixOnOneFile) {
+  ::setenv("BIHUAN_WAL_BUFFERED", "1", 1);
+  auto buffered = open();
+  ::unsetenv("BIHUAN_WAL_BUFFERED");
+  auto direct = open();
+  append_range(*buffered, 1, 3, 300);  // three sectors of the first page
+  EXPECT_EQ(lsns(read_all(*direct)), (std::vector<std::uint64_t>{1, 2, 3}));
+  append_range(*direct, 4, 5, 300);    // into the page both have read
+  append_range(*direct, 6, 6, 70000);  // over 64 KiB: buffered
+  append_range(*direct, 7, 7, 5000);   // direct again, after a buffered append
+  append_range(*buffered, 8, 8, 300);
+  append_range(*direct, 9, 9, 300);
+  for (Wal* w : {buffered.get(), direct.get()}) {
+    Frames got = read_all(*w);
+    ASSERT_EQ(lsns(got), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+    for (const auto& [lsn, p] : got)
+      EXPECT_EQ(p, payload(lsn, lsn == 6 ? 70000 : lsn == 7 ? 5000 : 300)) << lsn;
+  }
+  buffered.reset();
+  direct.reset();
+  auto again = open();
+  EXPECT_EQ(recover(*again, 0).last_lsn, 9u);
+}
+
 TEST_F(WalTest, TornAndCorruptTailsEndTheChain) {
   auto wal = open();
   auto at = append_range(*wal, 1, 4, 1500);  // 1524 bytes: 3 sectors each
