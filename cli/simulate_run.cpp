@@ -900,7 +900,7 @@ void Sim::daily(std::int64_t day) {
   const bool first = day == daily_start_;
   if (tm.tm_wday == 1 || first) weekly(day, date);
   if (tm.tm_mday == 1 || first) {
-    char month[8], next[40];
+    char month[8], next[64];
     std::strftime(month, sizeof month, "%Y-%m", &tm);
     int y = tm.tm_year + 1900 + (tm.tm_mon == 11), m = tm.tm_mon == 11 ? 1 : tm.tm_mon + 2;
     std::snprintf(next, sizeof next, "%04d-%02d-01T00:00:00+08:00", y, m);
@@ -1033,7 +1033,7 @@ json round_plan(const std::string& end, const json& plan) {
     std::string every = rule.value("every", "quarter");
     int months = every == "month" ? 1 : every == "half-year" ? 6 : every == "year" ? 12 : 3;
     for (int m = 0; m < 12; m += months) {
-      char period[16], start[40], last[40];
+      char period[32], start[64], last[64];  // room for any int (-Wformat-truncation)
       if (months == 1)
         std::snprintf(period, sizeof period, "2023M%02d", m + 1);
       else if (months == 12)

@@ -171,10 +171,10 @@ TEST_F(AuthorizationTest, EventsCancelAndMigrateFollowScope) {
   ASSERT_TRUE(engine_->deploy(v2, "case-v2").ok);
   auto migrate = [&](const std::string& who, const std::string& letter) {
     auto c = as(who);
-    auto r =
+    auto res =
         c.post("/v1/instances/" + ids_[letter] + "/migrate", {{"toVersion", 2}, {"dryRun", true}});
-    EXPECT_NE(r.status, 400) << r.body;
-    return r.status;
+    EXPECT_NE(res.status, 400) << res.body;
+    return res.status;
   };
   EXPECT_EQ(migrate("t04admin", "D"), 200);
   EXPECT_EQ(migrate("cd2admin", "D"), 200);  // D is in T04

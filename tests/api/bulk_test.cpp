@@ -161,10 +161,15 @@ TEST_F(BulkTest, ExportIsStreamedScopedCsvWithABomOrJson) {
     for (std::size_t i = 1; i < rows.size(); ++i) got.insert(letter_of(rows[i].substr(0, 16)));
     EXPECT_EQ(got, w.letters);
     // RFC 4180 quoting, and a formula defused.
-    if (w.letters.count("A"))
+    if (w.letters.count("A")) {
       EXPECT_NE(r.body.find(",\"张三, \"\"老店\"\"\"\r\n"), std::string::npos);
-    if (w.letters.count("B")) EXPECT_NE(r.body.find(",'=SUM(A1)\r\n"), std::string::npos);
-    if (w.letters.count("C")) EXPECT_NE(r.body.find(",\"王五\n二行\"\r\n"), std::string::npos);
+    }
+    if (w.letters.count("B")) {
+      EXPECT_NE(r.body.find(",'=SUM(A1)\r\n"), std::string::npos);
+    }
+    if (w.letters.count("C")) {
+      EXPECT_NE(r.body.find(",\"王五\n二行\"\r\n"), std::string::npos);
+    }
 
     auto j =
         c.get("/v1/instances/export?format=json&definition=t.case&filter=/stationId:%22ST01%22");

@@ -92,10 +92,11 @@ TEST_F(InstanceViewsTest, EachCallerGetsTheRoutesOfWhatItSeesAnd404ForTheRest) {
       for (const char* route : {"/verify", "/timers", "/children"}) {
         auto r = c.get("/v1/instances/" + ids_[i] + route);
         EXPECT_EQ(r.status, sees ? 200 : 404) << i << route << " " << r.body;
-        if (!sees)
+        if (!sees) {
           EXPECT_EQ(r.json_body()["type"].get<std::string>().find("not-found") != std::string::npos,
                     true)
               << r.body;
+        }
       }
     }
   }

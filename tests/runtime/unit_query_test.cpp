@@ -60,8 +60,11 @@ TEST_F(UnitQueryTest, WithoutADefinitionAndWithOtherFiltersTheUnitStillApplies) 
   q.unit = "HX/GM/T030";
   EXPECT_EQ(all_pages(q), (std::multiset<std::string>{"HX/GM/T030", "HX/GM/T030/V9"}));
   // A state filter reads the state index and checks the unit on each record.
-  for (const auto& [id, u] : units_)
-    if (u == "HX/GM/T03/V1") ASSERT_TRUE(send(id, "close", json::object(), Actor::system()).ok());
+  for (const auto& [id, u] : units_) {
+    if (u == "HX/GM/T03/V1") {
+      ASSERT_TRUE(send(id, "close", json::object(), Actor::system()).ok());
+    }
+  }
   q = {};
   q.definition = "t.unitcase";
   q.unit = "HX/GM/T03";
