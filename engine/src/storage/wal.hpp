@@ -45,7 +45,11 @@
 // the log is read with POSIX_FADV_RANDOM, so the page cache holds its pages in 4 KiB folios:
 // an append into a large folio (ext4 on kernels 6.16 and later) makes fdatasync write the
 // whole folio (measured: 3.2 GB written for 3000 appends of 512 bytes after zeros written in
-// 1 MiB pieces, 12 MB after 4 KiB pieces). A new file is made under a temporary name and
+// 1 MiB pieces, 12 MB after 4 KiB pieces). Appends of up to 64 KiB are written through
+// a second descriptor opened O_DIRECT (only their 512-byte sectors reach the disk; the
+// kernel drops the cached pages they cover, so buffered readers see them); larger ones,
+// and all where direct writes are refused (EINVAL) or BIHUAN_WAL_BUFFERED is set, go
+// through the page cache. A new file is made under a temporary name and
 // linked into place complete (header written and synced), so a crash never leaves a half
 // header; the directory is synced.
 //
@@ -55,7 +59,8 @@
 // open file description) on wal.log for other processes; each Wal object has its own open
 // file description, so two Wal objects on one file exclude each other like two processes).
 // A waiting writer goes before readers that come after it, in the process and across
-// processes (a turnstile byte), so a stream of reads cannot starve appends.
+// processes (a turnstile byte), so a stream of reads cannot starve appends. An exclusive
+// lock that is free is taken at once (one F_OFD_SETLK), without the turnstile.
 // generation() and end() may be read by any thread at any time, without the lock, as hints:
 // read them again under the lock. Everything else on a Wal is safe from any thread.
 // Errors are errno values (0 = success) or sentences naming the file, the offset and what
