@@ -256,6 +256,9 @@ class ServerImpl final : public Server {
         cv_.wait_for(lock, std::chrono::seconds(2), [this] { return conns_.empty(); });
       }
     }
+    // A step's result is posted here from the engine's thread (await_step): wait until
+    // every such post has returned before the io_context may go.
+    ctx_.engine.barrier();
     ioc_.stop();
     for (auto& t : threads_)
       if (t.joinable()) t.join();

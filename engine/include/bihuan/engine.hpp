@@ -261,6 +261,10 @@ class Engine {
   // A synchronous call made during a hold is not held (nor is what was queued before it).
   virtual void hold_writer() = 0;
   virtual void release_writer() = 0;
+  // Returns once every request submitted before it has been executed and its `done`
+  // callback has returned (at once on a closed engine). A front end calls it before it
+  // destroys what those callbacks post to (e.g. an io_context). Not from a callback.
+  virtual void barrier() {}
 
   // Reads (never block on writes). get(), get_by_business_key() and as_of() answer nullopt
   // for "none" and when the store cannot be read; `unavailable`, if given, tells them

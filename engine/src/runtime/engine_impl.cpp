@@ -771,6 +771,10 @@ void EngineImpl::hold_writer() {
   ++held_;
 }
 
+void EngineImpl::barrier() {
+  submit_and_wait(Request{Request::barrier, {}, {}, 0, {}, {}, {}, nullptr});
+}
+
 void EngineImpl::release_writer() {
   std::lock_guard lock(mu_);
   if (held_ > 0 && --held_ == 0) post_drain_locked();

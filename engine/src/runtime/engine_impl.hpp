@@ -126,6 +126,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   void advance_to_async(TimePoint t, std::function<void(std::size_t)> done) override;
   void hold_writer() override;
   void release_writer() override;
+  void barrier() override;
   std::optional<TimePoint> next_timer_due() const override;
   std::size_t pending_timers() const override { return reader_.pending_timers(); }
 
