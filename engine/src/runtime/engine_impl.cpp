@@ -66,25 +66,6 @@ std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) 
 }
 
 namespace runtime {
-namespace {
-
-// Spins until pred() holds or `limit` passed; false: it did not hold.
-template <class Pred>
-bool spin_for(Pred pred, std::chrono::nanoseconds limit) {
-  if (limit.count() <= 0) return pred();
-  const auto until = std::chrono::steady_clock::now() + limit;
-  for (unsigned i = 0;; ++i) {
-    if (pred()) return true;
-    if ((i & 15) == 0 && std::chrono::steady_clock::now() >= until) return false;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-  }
-}
-
-}  // namespace
 
 using storage::be64;
 using storage::Db;
@@ -389,8 +370,15 @@ void EngineImpl::poll_for_next(std::uint64_t seen) {
   // woken by the post costs more than that on a virtual machine, so the writer spins for
   // it a little first. A request that arrives meanwhile was posted (submit()); returning
   // lets Asio run that drain without sleeping.
-  spin_for([&] { return submitted_.load(std::memory_order_acquire) != seen; },
-           std::chrono::microseconds(100));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+  for (unsigned i = 0; submitted_.load(std::memory_order_acquire) == seen; ++i) {
+    if ((i & 15) == 0 && std::chrono::steady_clock::now() >= until) return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
 }
 
 void EngineImpl::schedule_timers() {

@@ -208,7 +208,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
   // On the writer, after a batch of one or two requests: returns when a request was
-  // submitted after the one that bumped submitted_ to `seen`, or after kPollNs.
+  // submitted after the one that bumped submitted_ to `seen`, or after 100 us.
   void poll_for_next(std::uint64_t seen);
   bool run_batch(std::vector<Request>& batch);   // false: the batch failed (storage)
   bool run_direct(std::vector<Request>& batch);  // executes and commits on this thread
