@@ -151,6 +151,10 @@ const json& metric_definitions() {
  {"key": "rechecked", "zh": "回头看：经复查（回头看）的问题", "en": "Re-checked: problems re-checked after rectification (回头看)"},
  {"key": "reopened", "zh": "重新整改：复查未通过而重开的问题", "en": "Reopened: problems reopened when the re-check failed"},
  {"key": "escalated", "zh": "上报：逾期未改而上报上级的问题", "en": "Escalated: problems escalated after their deadline passed unrectified"},
+ {"key": "riskReviews", "zh": "风险分级评定：年初为每个在营主体开启，年内整改逾期、抽检不合格等标记计入；12 月由监管所提出下一年度等级（上调、不变、下调），食安办审核；注销主体的评定随停业确认取消；提出逾期 = 过了 12 月最后一个工作日仍未提出",
+  "en": "Risk-grade reviews: opened for every open business at the start of the year, collecting flags (rectifications past their deadline, failed samples); the station proposes next year's grade in December (raised, unchanged, lowered) and the office approves; a closed business's review is cancelled with the closure; proposal overdue = not proposed by December's last working day"},
+ {"key": "statusChanges", "zh": "主体状态变更：监管所上报（停业、迁址、包保等级变化）；上报逾期 = 变更后 15 个工作日内未上报；调整逾期 = 办公室 7 个工作日内未确认或重新包保；撤回 = 误报",
+  "en": "Status changes: reported by the station (closure, move, change of guarantee grade); reported late = not within 15 working days of the change; re-binding overdue = the office did not confirm or re-bind within 7 working days; withdrawn = a wrong report"},
  {"key": "daily", "zh": "日管控提交率：按时或迟交的日检记录 / 应提交记录", "en": "Daily records: filed on time or late / records due"}
 ])J");
   return defs;

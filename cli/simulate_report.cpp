@@ -348,6 +348,49 @@ std::string html_report(const json& st) {
     h << "</tr>\n";
   }
   h << "</table></div><p>周报 weekly digests: " << num(bl.value("digests", json(0))) << "</p>";
+  // The risk-grade reviews and status changes (risk-review.json, status-change.json).
+  const json& rr = st.value("riskReviews", json::object());
+  auto state_of = [](const json& j, const char* s) {
+    return j.value("byState", json::object()).value(s, json(0));
+  };
+  h << "<h2 id='risk'>风险分级评定 / Risk-grade reviews</h2><div class='scroll'><table><tr>"
+       "<th>开启 opened</th><th>已核定 approved</th><th>上调 raised</th><th>不变 "
+       "unchanged</th><th>下调 lowered</th><th>注销取消 cancelled</th><th>未提出 not "
+       "proposed</th><th>待审核 awaiting approval</th><th>标记 flags</th><th>被标记主体 flagged "
+       "businesses</th><th>提出逾期 proposal overdue</th><th>审核逾期 approval "
+       "overdue</th><th>退回 returned</th></tr><tr>";
+  for (const json& v :
+       {rr.value("opened", json(0)), state_of(rr, "APPROVED"), rr.value("raised", json(0)),
+        rr.value("unchanged", json(0)), rr.value("lowered", json(0)), state_of(rr, "CANCELLED"),
+        json(state_of(rr, "COLLECTING").get<std::int64_t>() +
+             state_of(rr, "RETURNED").get<std::int64_t>()),
+        state_of(rr, "PROPOSED"), rr.value("flags", json(0)),
+        rr.value("flaggedBusinesses", json(0)), rr.value("proposeOverdue", json(0)),
+        rr.value("approveOverdue", json(0)), rr.value("returned", json(0))})
+    h << "<td>" << num(v) << "</td>";
+  h << "</tr></table></div>";
+  h << "<h2 id='changes'>主体状态变更 / Business status changes</h2><div "
+       "class='scroll'><table><tr><th>类型 kind</th><th>上报 reported</th><th>上报逾期 reported "
+       "late</th><th>停业销户 closed out</th><th>确认 confirmed</th><th>重新包保 "
+       "re-bound</th><th>撤回 withdrawn</th><th>待处理 open</th><th>调整逾期 re-binding "
+       "overdue</th><th>上报上级 escalated</th></tr>";
+  static const std::map<std::string, std::string> kKinds = {{"close", "停业 close"},
+                                                            {"reopen", "恢复营业 reopen"},
+                                                            {"move", "迁址 move"},
+                                                            {"grade", "包保等级 grade"}};
+  const json changes = st.value("statusChanges", json::object());  // kept: items() refers into it
+  for (const auto& [kind, c] : changes.items()) {
+    auto it = kKinds.find(kind);
+    h << "<tr><td>" << esc(it == kKinds.end() ? kind : it->second) << "</td>";
+    for (const json& v :
+         {c.value("reported", json(0)), c.value("reportedLate", json(0)), state_of(c, "CLOSED_OUT"),
+          state_of(c, "CONFIRMED"), state_of(c, "REBOUND"), state_of(c, "WITHDRAWN"),
+          state_of(c, "AWAITING_OFFICE"), c.value("rebindOverdue", json(0)),
+          c.value("escalated", json(0))})
+      h << "<td>" << num(v) << "</td>";
+    h << "</tr>\n";
+  }
+  h << "</table></div>";
   h << "<h2>自检 / Self-checks</h2><ul>";
   for (const auto& [name, o] : st["oracles"].items())
     h << "<li class='" << (o.value("ok", false) ? "ok" : "bad") << "'>" << esc(name) << ": "

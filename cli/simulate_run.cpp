@@ -181,6 +181,11 @@ class Sim {
   void list(const demo::Unit& u);
   void churn(const demo::Cadre& next);
   void closure(const demo::Business& b);
+  void status_change(const demo::Business& b, const std::string& kind, std::int64_t day);
+  void risk_reviews();
+  void propose_risk(const std::string& id, const std::string& key, const json& d, bool again);
+  // The cadre bound to the business at `now` (else its first binding's), or nullptr.
+  const demo::Cadre* serving(const demo::Business& b, std::int64_t now) const;
   void business_file(const demo::Business& b, std::int64_t now);
   void on_supervision(const InstanceView& v);
   void visit(const std::string& id, const json& d, Rng r, bool resubmit);
@@ -391,6 +396,21 @@ void Sim::setup() {
   for (const auto& b : city_.businesses)
     if (!b.closed_on.empty() && ms(iso(b.closed_on)) < end_)
       at(ms(iso(b.closed_on)) + 9 * kHour, [this, &b] { closure(b); });
+  // Moves and 包保 grade changes during 2023 (README (i)): about 1.5% and 0.5% of the
+  // businesses, on a day between February and November while the business is open.
+  for (const auto& b : city_.businesses) {
+    Rng r(mix(o_.seed, "change/" + b.id));
+    double u = r.unit();
+    const char* kind = u < 0.015 ? "move" : u < 0.02 ? "grade" : nullptr;
+    std::int64_t day = ms(iso("2023-02-01T00:00:00+08:00")) + std::int64_t(r.below(303)) * kDay;
+    if (!kind || (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day)) continue;
+    // Reported by the station within its 15 working days, or (one in ten) weeks late.
+    std::int64_t report = later(day, r.chance(0.9) ? 1 + r.unit() * 9 : 22 + r.unit() * 8, r);
+    if (report < end_) at(report, [this, &b, kind, day] { status_change(b, kind, day); });
+  }
+  // The year's risk-grade reviews open on its first working day (2023-01-03).
+  if (std::int64_t open = ms(iso("2023-01-03T09:00:00+08:00")); open < end_)
+    at(open, [this] { risk_reviews(); });
   if (o_.daily) {
     std::int64_t day = ms(iso("2023-01-01T00:00:00+08:00"));
     if (!o_.daily_from.empty())  // a late start opens its week's and month's records too
@@ -598,11 +618,7 @@ void Sim::churn(const demo::Cadre& next) {
 // next visit there (missed records, a missing director) and raises their problems.
 void Sim::business_file(const demo::Business& b, std::int64_t now) {
   if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= now) return;
-  const demo::Cadre* k = nullptr;
-  for (const auto* bd : by_business_.at(b.id))
-    if (ms(iso(bd->start_at)) <= now && (bd->end_at.empty() || ms(iso(bd->end_at)) > now))
-      k = cadres_.at(bd->cadre_id);
-  if (!k && !by_business_.at(b.id).empty()) k = cadres_.at(by_business_.at(b.id).front()->cadre_id);
+  const demo::Cadre* k = serving(b, now);
   if (!k) return;
   json data = {{"businessId", b.id},
                {"businessName", b.name},
@@ -616,6 +632,158 @@ void Sim::business_file(const demo::Business& b, std::int64_t now) {
   if (!b.director_id.empty()) data["directorId"] = b.director_id;
   if (!b.officer_id.empty()) data["officerId"] = b.officer_id;
   start("food-safety.business", "biz/" + b.id, data);
+}
+
+const demo::Cadre* Sim::serving(const demo::Business& b, std::int64_t now) const {
+  const demo::Cadre* k = nullptr;
+  for (const auto* bd : by_business_.at(b.id))
+    if (ms(iso(bd->start_at)) <= now && (bd->end_at.empty() || ms(iso(bd->end_at)) > now))
+      k = cadres_.at(bd->cadre_id);
+  if (!k && !by_business_.at(b.id).empty()) k = cadres_.at(by_business_.at(b.id).front()->cadre_id);
+  return k;
+}
+
+// A move within the business's village (迁址) or a change of its 包保 grade, reported by the
+// station (food-safety.status-change, README (i)); no re-binding is needed, so the office
+// confirms: within 1-5 days, or (one in ten) after its 7 working days, when the
+// workflow marks the re-binding overdue and then escalates it. One report in thirty is
+// withdrawn by the station the same afternoon (a wrong report).
+void Sim::status_change(const demo::Business& b, const std::string& kind, std::int64_t day) {
+  std::int64_t now = ms(clock_.now());
+  if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= now) return;  // closed meanwhile
+  const demo::Cadre* k = serving(b, now);
+  if (!k) return;
+  char date[16];
+  std::time_t secs = std::time_t((day + 8 * kHour) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  std::string key = "change/" + b.id + "/" + date;
+  json data = {
+      {"businessId", b.id},        {"businessName", b.name}, {"unitPath", business_path(b)},
+      {"stationId", b.station_id}, {"adminId", k->admin_id}, {"kind", kind},
+      {"effectiveDate", date},     {"cadreId", k->id},       {"principalId", b.principal_id}};
+  if (!k->upper_admin_id.empty()) data["upperAdminId"] = k->upper_admin_id;
+  if (kind == "move") {
+    data["newUnitPath"] = business_path(b);
+    data["note"] = "同村迁址，包保干部不变";
+  } else {
+    static const std::string kGrades = "ABCD";
+    auto g = kGrades.find(b.grade);
+    if (g == std::string::npos) return;
+    data["newGrade"] = std::string(1, kGrades[g == 3 ? 2 : g + 1]);  // D to C, others toward D
+    data["note"] = "经营规模变化，包保等级调整";
+  }
+  Rng r(mix(o_.seed, key));
+  Actor station = station_actor(b.station_id, b.station_id, "REGULATOR");
+  Actor office = office_actor(k->admin_id);
+  bool wrong = r.chance(1.0 / 30);
+  std::int64_t confirm = later(now, r.chance(0.9) ? 1 + r.unit() * 4 : 11 + r.unit() * 3, r);
+  start(
+      "food-safety.status-change", key, data,
+      [=, this](const StepResult& s) {
+        if (!s.ok() || !s.instance) return;
+        std::string id = s.instance->id;
+        if (wrong)
+          at(now + 6 * kHour, [=, this] {
+            send(id, "", "withdraw", station, {{"reason", "误报，主体未变更"}});
+          });
+        else
+          at(confirm, [=, this] {
+            send(id, "", "confirm", office, {{"note", "核实无需调整包保"}});
+          });
+      },
+      station);
+}
+
+// The year's risk-grade reviews (food-safety.risk-review, README (h)): the station opens
+// one per open business on the year's first working day, due by proposeBy (the last
+// working day of December), so that the year's flags (rectifications past their deadline,
+// failed samples) reach it. A closure cancels it (the status change's confirm).
+void Sim::risk_reviews() {
+  const std::int64_t now = ms(clock_.now());
+  for (const auto& b : city_.businesses) {
+    if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= now) continue;
+    const demo::Cadre* k = serving(b, now);
+    if (!k || b.risk_level.empty()) continue;
+    std::string key = "risk/" + b.id + "/2023";
+    json d = {{"businessId", b.id},
+              {"businessName", b.name},
+              {"unitPath", business_path(b)},
+              {"year", 2023},
+              {"currentLevel", b.risk_level},
+              {"stationId", b.station_id},
+              {"adminId", k->admin_id},
+              {"cadreId", k->id},
+              {"principalId", b.principal_id},
+              {"proposeBy", "2023-12-29T18:00:00+08:00"}};
+    if (!k->upper_admin_id.empty()) d["upperAdminId"] = k->upper_admin_id;
+    Actor station = station_actor(b.station_id, b.station_id, "REGULATOR");
+    start(
+        "food-safety.risk-review", key, d,
+        [=, this](const StepResult& s) {
+          if (!s.ok() || !s.instance) return;
+          // The station proposes in December (the claiming rates: on time, or in January).
+          Rng r(mix(o_.seed, key));
+          int when = timeliness(r, b_.claiming);
+          if (when == 2) return;
+          std::int64_t go = when == 0
+                                ? later(ms(iso("2023-12-01T00:00:00+08:00")), r.unit() * 24, r)
+                                : later(ms(iso("2024-01-02T00:00:00+08:00")), r.unit() * 10, r);
+          std::string id = s.instance->id;
+          if (go < end_) at(go, [=, this] { propose_risk(id, key, d, false); });
+        },
+        station);
+  }
+}
+
+// The station's proposal from the review's flags: one grade up when the year flagged the
+// business, one down for one clean business in ten, else unchanged; the office approves
+// in 1-4 days or returns it once (visitReturn) and the station proposes again.
+void Sim::propose_risk(const std::string& id, const std::string& key, const json& d, bool again) {
+  auto v = engine_.get(id);
+  if (!v || v->status != InstanceStatus::running) return;  // cancelled by a closure
+  static const std::string kLevels = "ABCD";
+  const std::string level = d["currentLevel"];
+  const auto g = kLevels.find(level);
+  Rng r(mix(o_.seed, key + (again ? "/again" : "/propose")));
+  json basis = json::array();
+  for (const auto& f : v->data.value("flags", json::array()))
+    if (f.value("source", "") != "" &&
+        std::find(basis.begin(), basis.end(), f["source"]) == basis.end())
+      basis.push_back(f["source"]);
+  json p;
+  if (!basis.empty() && g < 3)
+    p = {{"riskLevel", std::string(1, kLevels[g + 1])},
+         {"reason", "年内整改逾期或抽检不合格"},
+         {"basis", basis}};
+  else if (basis.empty() && g > 0 && g != std::string::npos && r.chance(0.1))
+    p = {{"riskLevel", std::string(1, kLevels[g - 1])},
+         {"reason", "全年无违法违规记录"},
+         {"basis", {"good_record"}}};
+  else
+    p = {{"riskLevel", level}, {"basis", basis.empty() ? json{"inspection"} : basis}};
+  Actor station = station_actor(d["stationId"], d["stationId"], "REGULATOR");
+  Actor office = office_actor(d["adminId"]);
+  send(id, "", "propose", station, p, [=, this](const StepResult& s) {
+    if (!s.ok()) return;
+    Rng a(mix(o_.seed, key + (again ? "/approve-again" : "/approve")));
+    std::int64_t when = later(ms(clock_.now()), 1 + a.unit() * 3, a);
+    if (!again && a.chance(b_.visit_return)) {
+      const double redo = 1 + a.unit();  // days until the station proposes again
+      at(when, [=, this] {
+        send(id, "", "return", office, {{"reason", "依据不足，请补充检查记录"}},
+             [=, this](const StepResult& x) {
+               Rng unused(0);
+               if (x.ok())
+                 at(later(ms(clock_.now()), redo, unused),
+                    [=, this] { propose_risk(id, key, d, true); });
+             });
+      });
+    } else {
+      at(when, [=, this] { send(id, "", "approve", office, json::object()); });
+    }
+  });
 }
 
 // A business closes: its live supervision tasks are exempted (approved upstairs), its file

@@ -351,6 +351,53 @@ json compute(const Engine& engine, const std::string& end,
   for (const auto& g : engine.stats(hq).groups)
     if (g.key[0].is_string()) hazards[g.key[0].get<std::string>()] = g.count;
 
+  // Risk-grade reviews (risk-review.json): how they ended, the proposed shifts, the flags
+  // they collected and the deadlines they missed.
+  json risk = {{"opened", 0},
+               {"byState", json::object()},
+               {"raised", 0},
+               {"unchanged", 0},
+               {"lowered", 0},
+               {"flags", 0},
+               {"flaggedBusinesses", 0},
+               {"proposeOverdue", 0},
+               {"approveOverdue", 0},
+               {"returned", 0}};
+  auto bump = [](json& j, const std::string& k, std::int64_t n = 1) {
+    j[k] = j.value(k, std::int64_t(0)) + n;
+  };
+  for (const auto& v : all_of(engine, "food-safety.risk-review")) {
+    bump(risk, "opened");
+    bump(risk["byState"], v.state);
+    const std::int64_t flags = v.data.value("flagCount", std::int64_t(0));
+    bump(risk, "flags", flags);
+    if (flags > 0) bump(risk, "flaggedBusinesses");
+    if (v.data.value("proposeOverdue", false)) bump(risk, "proposeOverdue");
+    if (v.data.value("approveOverdue", false)) bump(risk, "approveOverdue");
+    if (v.data.value("returnCount", std::int64_t(0)) > 0) bump(risk, "returned");
+    if (v.state == "APPROVED") {
+      const std::int64_t shift = v.data.value("proposedShift", std::int64_t(0));
+      bump(risk, shift > 0 ? "raised" : shift < 0 ? "lowered" : "unchanged");
+    }
+  }
+  // Status changes (status-change.json) by kind: reports, late reports, outcomes,
+  // re-bindings past their 7 working days and escalations.
+  json changes = json::object();
+  for (const auto& v : all_of(engine, "food-safety.status-change")) {
+    json& k = changes[v.data.value("kind", "?")];
+    if (k.is_null())
+      k = {{"reported", 0},
+           {"reportedLate", 0},
+           {"byState", json::object()},
+           {"rebindOverdue", 0},
+           {"escalated", 0}};
+    bump(k, "reported");
+    bump(k["byState"], v.state);
+    if (v.data.value("reportedLate", false)) bump(k, "reportedLate");
+    if (v.data.value("rebindOverdue", false)) bump(k, "rebindOverdue");
+    if (v.data.value("escalated", false)) bump(k, "escalated");
+  }
+
   json grades = json::object();
   for (const auto& [g, c] : by_grade)
     grades[g] = {{"due", c.due},
@@ -370,6 +417,8 @@ json compute(const Engine& engine, const std::string& end,
           {"problemsBySource", by_source},
           {"bulletins", {{"issued", bulletins}, {"digests", digests}}},
           {"hazardsByState", hazards},
+          {"riskReviews", risk},
+          {"statusChanges", changes},
           {"oracles", oracles}};
 }
 

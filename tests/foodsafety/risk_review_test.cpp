@@ -181,6 +181,25 @@ TEST_F(RiskReviewTest, TheProposalAndApprovalClocksCountWorkingDays) {
   EXPECT_EQ(count_to(take_notes(), "adm-GM", "审核逾期"), 1u) << "the office above hears";
 }
 
+// A review opened early to collect the year's flags (version 2, `proposeBy`): the proposal
+// is due then, not 20 working days after the opening; the reminder is 3 working days before.
+TEST_F(RiskReviewTest, AReviewOpenedEarlyIsDueByItsProposeByDate) {
+  json d = rr_review("B");
+  d["proposeBy"] = "2023-08-01T18:00:00+08:00";  // a Tuesday
+  auto rr = begin("food-safety.risk-review", d, "risk/B0001/2023");
+  EXPECT_EQ(engine_->get(rr)->definition_version, 2);
+  go("2023-07-25T09:00:00+08:00");  // past the 20 working days an opening alone would give
+  EXPECT_FALSE(data(rr).value("proposeOverdue", false));
+  EXPECT_EQ(count_to(take_notes(), "st-1", "3 日内"), 0u);
+  go("2023-07-27T19:00:00+08:00");  // Jul 27, 28, 31, Aug 1: three working days before
+  EXPECT_EQ(count_to(take_notes(), "st-1", "3 日内"), 1u);
+  go("2023-08-01T17:00:00+08:00");
+  EXPECT_FALSE(data(rr).value("proposeOverdue", false));
+  go("2023-08-01T18:00:00+08:00");
+  EXPECT_TRUE(data(rr)["proposeOverdue"].get<bool>());
+  EXPECT_EQ(count_to(take_notes(), "adm-t1", "未按期提出"), 1u);
+}
+
 TEST_F(RiskReviewTest, TheApprovalClockSkipsTheHolidayAndAReviewCanBeCancelled) {
   auto rr = review("B");
   clock_->set(at("2023-06-21T10:00:00+08:00"));

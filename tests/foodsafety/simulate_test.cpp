@@ -85,10 +85,11 @@ class SimulateTest : public ::testing::Test {
   }
   std::string fresh() { return dirs_.emplace_back(make_temp_dir("sim")); }
   // With the clock at the quick run's end: a real clock would fire the timers due since.
-  std::unique_ptr<Engine> open_engine(const std::string& dir) {
+  std::unique_ptr<Engine> open_engine(const std::string& dir,
+                                      const char* end = "2023-07-15T00:00:00+08:00") {
     EngineOptions o;
     o.data_dir = dir + "/run/engine";
-    o.clock = std::make_shared<VirtualClock>(at("2023-07-15T00:00:00+08:00"));
+    o.clock = std::make_shared<VirtualClock>(at(end));
     o.calendars = shipped_calendars();
     Problems p;
     return Engine::open(o, p);
@@ -255,6 +256,68 @@ TEST_F(SimulateTest, CompliantActorsReproduceTheReportsHundredPercentShape) {
     std::string key = g["key"];
     EXPECT_TRUE(key.ends_with("/2023Q3") || key == "problemsOpen") << g.dump();
   }
+}
+
+// The year's risk-grade reviews and status changes (README (h), (i)): a review per business
+// open on 2023-01-03, collecting the year's flags; proposed in December and approved, the
+// business file taking the new grade; a closure cancels its business's review; moves and
+// grade changes are reported and confirmed, late ones marked.
+TEST_F(SimulateTest, RiskReviewsAndStatusChangesRunToTheirEnds) {
+  const std::string year = " --townships T07 T08 --seed 7 --nosync";
+  std::string d = fresh(), c = fresh();
+  ASSERT_EQ(simulate(d, year), 0) << slurp(d + "/out.txt");
+  json st = json::parse(slurp(d + "/stats.json"));
+  const json& rr = st["riskReviews"];
+  const json& sc = st["statusChanges"];
+  ASSERT_GT(rr["opened"].get<int>(), 100);
+  const int approved = rr["byState"].value("APPROVED", 0),
+            cancelled = rr["byState"].value("CANCELLED", 0);
+  EXPECT_EQ(approved + cancelled, rr["opened"].get<int>())
+      << "every review ended by the statistics' day: " << rr.dump();
+  EXPECT_EQ(cancelled, sc["close"]["byState"].value("CLOSED_OUT", -1))
+      << "each confirmed closure cancels its review (every closure is after 2023-01-03)";
+  EXPECT_EQ(rr["raised"].get<int>() + rr["unchanged"].get<int>() + rr["lowered"].get<int>(),
+            approved);
+  EXPECT_GT(rr["flaggedBusinesses"].get<int>(), 0) << "overdue rectifications flag the review";
+  EXPECT_LE(rr["raised"].get<int>(), rr["flaggedBusinesses"].get<int>());
+  EXPECT_GT(rr["raised"].get<int>(), 0);
+  EXPECT_GT(rr["proposeOverdue"].get<int>(), 0) << "the late stations propose in January";
+  int changes = 0;
+  for (const char* kind : {"move", "grade"})
+    if (sc.contains(kind)) {
+      const json& k = sc[kind];
+      changes += k["reported"].get<int>();
+      EXPECT_EQ(k["byState"].value("CONFIRMED", 0) + k["byState"].value("WITHDRAWN", 0),
+                k["reported"].get<int>())
+          << kind << ": " << k.dump();
+    }
+  EXPECT_GT(changes, 0) << sc.dump();
+
+  // The approved grade reached the business file.
+  auto engine = open_engine(d, "2024-01-31T00:00:00+08:00");
+  ASSERT_TRUE(engine);
+  InstanceQuery q;
+  q.definition = "food-safety.risk-review";
+  q.limit = 1000;
+  int checked = 0;
+  for (const auto& v : engine->query(q).items) {
+    if (v.state != "APPROVED" || v.data["proposedShift"] == 0) continue;
+    auto file = engine->get_by_business_key("biz/" + v.data["businessId"].get<std::string>());
+    ASSERT_TRUE(file) << v.business_key;
+    EXPECT_EQ(file->data["riskLevel"], v.data["newLevel"]) << v.business_key;
+    EXPECT_EQ(file->data["riskYear"], 2024) << v.business_key;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+  engine.reset();
+
+  // Compliant: every proposal is in December, none overdue, none returned.
+  ASSERT_EQ(simulate(c, year + " --compliant"), 0) << slurp(c + "/out.txt");
+  json cr = json::parse(slurp(c + "/stats.json"))["riskReviews"];
+  EXPECT_EQ(cr["proposeOverdue"], 0);
+  EXPECT_EQ(cr["returned"], 0);
+  EXPECT_EQ(cr["byState"].value("APPROVED", 0) + cr["byState"].value("CANCELLED", 0),
+            cr["opened"].get<int>());
 }
 
 // The whole seeded city, compliant, to mid-July 2023: the headline reproduces the Golmud
