@@ -217,6 +217,45 @@ TEST_F(EngineTest, TimersArmedByASweepAndDueWithinItFireInTheSameSweep) {
   EXPECT_EQ(engine_->get(id)->outcome, "done");
 }
 
+// A sweep walks on from the key it fired, and the next sweep from where the last one
+// ended (EngineImpl's timer floor): a timer armed with a due time before either position
+// (an `at` already past) must still fire, in the same sweep or the next one.
+const char* kPast = R"({"id": "t.past", "version": 1, "initial": "A", "states": {
+  "A": {"timers": [{"id": "a", "after": "PT1H", "target": "B"}],
+        "on": {"go": {"roles": ["USER"], "target": "B"}}},
+  "B": {"timers": [{"id": "b", "at": {"var": "data.pastAt"}, "target": "C"}]},
+  "C": {"type": "final", "outcome": "done"}}})";
+
+TEST_F(EngineTest, ATimerArmedBeforeTheSweepsPositionFiresInTheSameSweep) {
+  deploy(kPast);
+  // Fired at 10:00, A arms B's timer for 09:30: before the key just fired.
+  auto id = start("t.past", {{"pastAt", "2023-04-03T09:30:00+08:00"}}).instance->id;
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T10:30:00+08:00")), 2u);
+  EXPECT_EQ(engine_->get(id)->outcome, "done");
+}
+
+TEST_F(EngineTest, ATimerArmedInThePastAfterASweepFiresAtTheNextSweep) {
+  deploy(kPast);
+  auto a = start("t.past", {{"pastAt", "2023-04-03T12:00:00+08:00"}}).instance->id;
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:00:00+08:00")), 1u);  // A -> B at 10:00
+  EXPECT_EQ(engine_->get(a)->state, "B");
+  // After that sweep, a step arms a timer due at 09:45, before where the sweep ended.
+  auto b = start("t.past", {{"pastAt", "2023-04-03T09:45:00+08:00"}}).instance->id;
+  ASSERT_TRUE(send(b, "go").ok());
+  EXPECT_EQ(engine_->next_timer_due(), at("2023-04-03T09:45:00+08:00"));
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T11:00:01+08:00")), 1u);
+  EXPECT_EQ(engine_->get(b)->outcome, "done");
+  EXPECT_EQ(engine_->get(a)->state, "B");
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T12:00:00+08:00")), 1u);
+  EXPECT_EQ(engine_->get(a)->outcome, "done");
+  reopen();  // and the same from the store alone
+  auto c = start("t.past", {{"pastAt", "2023-04-03T09:50:00+08:00"}}).instance->id;
+  ASSERT_TRUE(send(c, "go").ok());
+  EXPECT_EQ(engine_->advance_to(at("2023-04-03T12:00:01+08:00")), 1u);
+  EXPECT_EQ(engine_->get(c)->outcome, "done");
+  EXPECT_TRUE(engine_->verify().ok());
+}
+
 TEST_F(EngineTest, AsyncAdvanceSharesTheCommitOfAHeldGroupAndLaterRequestsSeeTheNewTime) {
   deploy(kTimers);
   auto a = start("t.timers", {{"ticks", 0}}).instance->id;

@@ -31,6 +31,7 @@ using storage::Db;
 
 void EngineImpl::prepare_ahead(std::int64_t due) {
   ahead_tried_ = due;
+  timer_floor_.clear();  // the burst's firings arm timers through a store of its own
   wait_committer_idle();
   if (!committer_->same_epoch(seen_epoch_)) return;  // requests were handed back: usual path
   overlay_.clear();  // every batch handed off has committed: the snapshot holds them all

@@ -439,7 +439,11 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
     case Request::fire_timers: {
       // The sweep: always the earliest timer key next, so timers armed by a firing and due
       // by `until` fire in this sweep too, in due order. With a virtual clock time moves to
-      // each timer's due time (never backwards), then to `until`.
+      // each timer's due time (never backwards), then to `until`. The walk goes on just
+      // after the key it fired (a firing deletes its key), or from the lowest key a firing
+      // armed when that is before it: the earliest key either way, without walking past
+      // the fired (deleted) keys again, which over a staged batch's overlay would cost
+      // the number fired so far at each firing.
       auto* vclock = dynamic_cast<VirtualClock*>(options_.clock.get());
       std::int64_t now_ms = b.now.time_since_epoch().count();
       std::int64_t until = r.until_ms == INT64_MIN ? now_ms : r.until_ms;
@@ -447,8 +451,18 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       std::size_t swept = 0, before = fired, drops_before = b.timer_drops.size();
       bool more = false;
       auto cur = b.txn.cursor(Db::timers);  // LMDB keeps a write txn's cursors valid across puts
+      lower_timer_floor(b.txn);  // the batch's earlier steps may have armed timers below it
+      // After `key`: the next key of the walk, or the lowest one a firing put before it.
+      auto resume = [&](std::string key) {
+        auto low = b.txn.take_lowest_timer_put();
+        if (low && *low < timer_floor_) timer_floor_ = *low;  // kept if the sweep stops early
+        if (low && *low < key) return cur->seek(*low);
+        key.push_back('\0');  // the successor of key: past it even if it were still there
+        return cur->seek(key);
+      };
+      bool positioned = timer_floor_.empty() ? cur->first() : cur->seek(timer_floor_);
       while (!b.failed()) {
-        if (!cur->first()) {
+        if (!positioned) {
           b.note(cur->status());  // a failed read is not "no timer due"
           break;
         }
@@ -461,6 +475,7 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
                                    {"reason", "a damaged timer key (" + std::to_string(key.size()) +
                                                   " bytes) was removed"},
                                    {"refused", false}});
+          positioned = resume(std::move(key));
           continue;
         }
         auto due_ms = static_cast<std::int64_t>(storage::read_be64(key));
@@ -478,6 +493,13 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
         ++swept;
         if (!vclock)
           counters_.timer_lag.observe(std::max<double>(0, double(now_ms - due_ms) / 1000.0));
+        positioned = resume(std::move(key));
+      }
+      // Every timer due by `until` fired: none is left below until + 1 (a firing's puts
+      // below that were walked and fired too).
+      if (!more && !b.failed() && until < INT64_MAX) {
+        b.txn.take_lowest_timer_put();
+        timer_floor_ = storage::be64(static_cast<std::uint64_t>(until) + 1);
       }
       if (vclock && !more && until > now_ms) {
         b.now = TimePoint(Millis(until));
@@ -542,6 +564,7 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
     Stepper stepper(step_env);
     std::size_t fired = 0;
     for (auto& r : batch) results.push_back(apply_one(b, stepper, r, fired));
+    lower_timer_floor(store);
     rc = b.storage_rc;
     std::int64_t next_due = INT64_MAX;
     std::string next_stamp;

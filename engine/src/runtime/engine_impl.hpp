@@ -333,6 +333,18 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::int64_t ahead_tried_ = INT64_MIN;  // the due time last executed ahead (once each)
   std::uint64_t batch_number_ = 0;
   std::uint64_t seen_epoch_ = 0;
+  // No timer key below it exists in the store as this writer sees it (committed and
+  // staged batches): a sweep starts its walk there, not at the first key, which over the
+  // write-ahead log's view is reached only past every timer fired since the last
+  // checkpoint (deleted keys). "" = not known: from the first key. Raised by a sweep that
+  // fired every timer due by its `until`; lowered by every timer key a batch puts below it
+  // (Store::take_lowest_timer_put); cleared when the store is read afresh (another
+  // process committed, a batch was handed back, a burst executed ahead).
+  std::string timer_floor_;
+  void lower_timer_floor(Store& store) {
+    if (auto low = store.take_lowest_timer_put(); low && *low < timer_floor_)
+      timer_floor_ = std::move(*low);
+  }
 
   // The checkpointer (pipelined only): applies the write-ahead log to LMDB every
   // kCheckpointEvery, or sooner once the log holds kCheckpointBytes (log.cpp).

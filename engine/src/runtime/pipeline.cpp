@@ -28,16 +28,17 @@ namespace bihuan::runtime {
 using storage::Db;
 
 bool EngineImpl::stageable(const std::vector<Request>& batch) {
-  // Timer sweeps walk the timer index from its start after every firing (cheap in a write
-  // transaction, not over an overlay of deleted keys); deploys change the registry.
+  // Deploys change the registry; retention walks history chains in its transaction
+  // (retention.cpp). Timer sweeps are staged like steps: the sweep resumes its walk after
+  // the key it fired rather than from the first key (engine_impl.cpp), so the overlay's
+  // deleted keys are not walked again.
   for (const auto& r : batch)
-    if (r.kind == Request::fire_timers || r.kind == Request::deploy ||
-        r.kind == Request::retire)  // retention.cpp: walks history chains in its transaction
-      return false;
+    if (r.kind == Request::deploy || r.kind == Request::retire) return false;
   return true;
 }
 
 int EngineImpl::reload_sequences(storage::Txn& txn) {
+  timer_floor_.clear();  // another process may have armed timers anywhere
   // Every read is checked: a failed one must not restart a log at 1 (its keys would be
   // written again over entries that exist).
   Sequences next;
@@ -70,6 +71,7 @@ int EngineImpl::reload_sequences(storage::Txn& txn) {
 
 void EngineImpl::restart_from_store() {
   overlay_.clear();
+  timer_floor_.clear();
   int rc = 0;
   auto txn = read_txn(&rc);
   if (txn) rc = reload_sequences(*txn);
@@ -117,10 +119,12 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
       std::size_t fired = 0;
       p.results.reserve(batch.size());
       for (auto& r : batch) p.results.push_back(apply_one(b, stepper, r, fired));
+      lower_timer_floor(store);
       rc = b.storage_rc;
       if (!rc) {
         auto cur = store.cursor(Db::timers);
-        if (cur->first()) p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+        if (timer_floor_.empty() ? cur->first() : cur->seek(timer_floor_))
+          p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
         rc = cur->status();
       }
       if (!rc) next_ = b.next;

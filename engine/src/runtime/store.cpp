@@ -112,9 +112,23 @@ std::optional<std::string_view> Store::get(Db db, std::string_view key, int& rc)
   return txn_.get(db, key, rc);
 }
 
+void Store::note_timer_put(Db db, std::string_view key) {
+  if (db == Db::timers && (!timer_put_ || key < lowest_timer_put_)) {
+    lowest_timer_put_.assign(key);
+    timer_put_ = true;
+  }
+}
+
+std::optional<std::string> Store::take_lowest_timer_put() {
+  if (!timer_put_) return std::nullopt;
+  timer_put_ = false;
+  return std::move(lowest_timer_put_);
+}
+
 int Store::put(Db db, std::string_view key, std::string_view value, bool append) {
   if (!overlay_) {
     ++writes_;
+    note_timer_put(db, key);
     return txn_.put(db, key, value, append);
   }
   return put_owned(db, std::string(key), std::string(value), append);
@@ -122,6 +136,7 @@ int Store::put(Db db, std::string_view key, std::string_view value, bool append)
 
 int Store::put_owned(Db db, std::string&& key, std::string&& value, bool append) {
   ++writes_;
+  note_timer_put(db, key);
   if (!overlay_) return txn_.put(db, key, value, append);
   // History is append-only and never read by a step: only the committer needs it.
   if (db != Db::hist) overlay_->set(db, key, value, batch_);

@@ -106,9 +106,17 @@ class Store {
   int del(storage::Db db, std::string_view key);        // deleting a missing key is not an error
   std::unique_ptr<StoreCursor> cursor(storage::Db db);  // never nullptr; see status()
   std::size_t writes() const { return writes_; }        // put and del calls so far
+  // The smallest key put into Db::timers since the last call (nullopt: none). A timer
+  // sweep resumes its walk there when a firing armed a timer before the walk's position
+  // (engine_impl.cpp, the sweep), rather than from the first key: over an overlay, the
+  // first key is reached only past every timer the batch has fired (deleted keys).
+  std::optional<std::string> take_lowest_timer_put();
 
  private:
+  void note_timer_put(storage::Db db, std::string_view key);
   std::size_t writes_ = 0;
+  bool timer_put_ = false;
+  std::string lowest_timer_put_;
   storage::Txn& txn_;
   Overlay* overlay_ = nullptr;
   std::uint64_t batch_ = 0;
