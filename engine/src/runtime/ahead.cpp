@@ -31,7 +31,6 @@ using storage::Db;
 
 void EngineImpl::prepare_ahead(std::int64_t due) {
   ahead_tried_ = due;
-  timer_floor_.clear();  // the burst's firings arm timers through a store of its own
   wait_committer_idle();
   if (!committer_->same_epoch(seen_epoch_)) return;  // requests were handed back: usual path
   overlay_.clear();  // every batch handed off has committed: the snapshot holds them all
@@ -47,7 +46,9 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
     std::vector<std::string> keys;
     {
       auto cur = txn->cursor(Db::timers);
-      for (bool ok = cur->first(); ok && keys.size() < kAheadMax; ok = cur->next()) {
+      // Every batch has committed: the writer's timer floor holds for this snapshot.
+      bool ok = timer_floor_.empty() ? cur->first() : cur->seek(timer_floor_);
+      for (; ok && keys.size() < kAheadMax; ok = cur->next()) {
         std::string_view key = cur->key();
         if (key.size() != kTimerKeyBytes) return;  // damaged: the usual sweep removes it
         auto d = static_cast<std::int64_t>(storage::read_be64(key));
@@ -75,9 +76,11 @@ void EngineImpl::prepare_ahead(std::int64_t due) {
       }
       if (b.failed()) break;
     }
+    lower_timer_floor(store);  // a firing may arm a timer below it (an `at` already past)
     if (!b.failed()) {
       auto cur = store.cursor(Db::timers);
-      if (cur->first()) p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
+      if (timer_floor_.empty() ? cur->first() : cur->seek(timer_floor_))
+        p.next_due = static_cast<std::int64_t>(storage::read_be64(cur->key()));
       b.note(cur->status());
     }
     if (b.failed()) {  // a read failed: the usual sweep meets (and reports) it

@@ -416,6 +416,9 @@ void EngineImpl::schedule_timers() {
       std::vector<Request> batch;
       batch.push_back(sweep_request(INT64_MIN));
       timer_batch_failed_ = !run_batch(batch);
+      // A staged sweep sets next_due_ms_ when it commits (committed()): until then it
+      // still names the timers just fired, and the next wait would be none.
+      if (pipelined_) wait_committer_idle();
     }
     schedule_timers();
   });

@@ -218,7 +218,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // The durable pipeline (pipeline.cpp, store.hpp). The writer thread executes a batch on
   // a read snapshot plus the overlay while the committer (committer.hpp) commits the
   // previous one.
-  static bool stageable(const std::vector<Request>& batch);
+  bool stageable(const std::vector<Request>& batch) const;
   void run_staged(std::vector<Request>& batch);
   // Writer: if the committer refused a batch since the last look, waits until it is idle,
   // forgets the overlay, reloads the sequences and puts the returned requests first.
