@@ -550,13 +550,18 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
   StepEnv step_env{reader_.registry(), options_.calendars.get(), options_.max_cascade,
                    attachment_check()};
   int rc = 0;
+  std::string floor_before = timer_floor_;  // an attempt that does not commit fired nothing
   for (int attempt = 0; attempt < 16; ++attempt) {
     results.clear();
+    timer_floor_ = floor_before;
     auto txn = env_->begin(true, &rc);
     if (!txn) break;
     // Another process committed since our last commit: its log keys and ids count.
     int seen = 0;
-    if (stamp_.foreign(*txn, &seen)) seen = reload_sequences(*txn);
+    if (stamp_.foreign(*txn, &seen)) {
+      seen = reload_sequences(*txn);
+      floor_before.clear();  // as reload_sequences: timers may be anywhere now
+    }
     if (seen) {
       rc = seen;
       break;
@@ -601,6 +606,7 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
     if (storage::is_map_full(rc) && grow_map()) continue;
     break;
   }
+  timer_floor_ = floor_before;
   // Disk full, an I/O error, a damaged store: nothing of this batch was applied.
   if (rc == 0) rc = EIO;
   storage_failed(rc, "a batch of " + std::to_string(batch.size()) + " requests", batch.size());

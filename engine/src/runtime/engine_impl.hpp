@@ -338,8 +338,9 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // write-ahead log's view is reached only past every timer fired since the last
   // checkpoint (deleted keys). "" = not known: from the first key. Raised by a sweep that
   // fired every timer due by its `until`; lowered by every timer key a batch puts below it
-  // (Store::take_lowest_timer_put); cleared when the store is read afresh (another
-  // process committed, a batch was handed back, a burst executed ahead).
+  // (Store::take_lowest_timer_put), also by a burst executed ahead; restored when a
+  // direct batch's transaction does not commit; cleared when the store is read afresh
+  // (another process committed, a batch was handed back).
   std::string timer_floor_;
   void lower_timer_floor(Store& store) {
     if (auto low = store.take_lowest_timer_put(); low && *low < timer_floor_)
