@@ -247,6 +247,28 @@ void print_tables(const json& st, std::ostream& out) {
   for (const auto& x : st["townships"]) tw.add(row(x["name"], x["byPeriod"]["year"]["all"]));
   tw.add(row("= " + st["city"]["name"].get<std::string>(), st["city"]["byPeriod"]["year"]["all"]));
   tw.print(out);
+  // The risk-grade reviews and status changes, one line each (the report has their tables).
+  const json rr = st.value("riskReviews", json::object());
+  if (!rr.empty()) {
+    const json by = rr.value("byState", json::object());
+    out << "\nRisk-grade reviews: " << rr.value("opened", 0) << " opened, "
+        << by.value("APPROVED", 0) << " approved (" << rr.value("raised", 0) << " raised, "
+        << rr.value("unchanged", 0) << " unchanged, " << rr.value("lowered", 0) << " lowered), "
+        << by.value("CANCELLED", 0) << " cancelled; " << rr.value("flags", 0) << " flags on "
+        << rr.value("flaggedBusinesses", 0) << " businesses; " << rr.value("proposeOverdue", 0)
+        << " proposals and " << rr.value("approveOverdue", 0) << " approvals overdue\n";
+  }
+  const json changes = st.value("statusChanges", json::object());
+  if (!changes.empty()) {
+    out << "Status changes:";
+    const char* sep = " ";
+    for (const auto& [kind, c] : changes.items()) {
+      out << sep << kind << " " << c.value("reported", 0) << " (" << c.value("reportedLate", 0)
+          << " reported late, " << c.value("rebindOverdue", 0) << " handled late)";
+      sep = ", ";
+    }
+    out << "\n";
+  }
   out << "\n";
 }
 
