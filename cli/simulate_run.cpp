@@ -47,6 +47,20 @@ std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint tp(std::int64_t v) { return TimePoint(Millis(v)); }
 TimePoint iso(const std::string& s) { return *parse_time(s); }
 
+// The Asia/Shanghai calendar fields of a time in ms, and its date "YYYY-MM-DD".
+std::tm local_tm(std::int64_t t) {
+  std::time_t secs = std::time_t((t + 8 * kHour) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return tm;
+}
+std::string local_date(std::int64_t t) {
+  std::tm tm = local_tm(t);
+  char date[16];
+  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  return date;
+}
+
 std::uint64_t mix(std::uint64_t seed, const std::string& key) {
   std::uint64_t h = 1469598103934665603ull ^ seed;
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
@@ -119,7 +133,7 @@ class Sim {
   // The first office slot (09:00 or 15:00 Asia/Shanghai) at least `days` after `from`;
   // `from` itself when days <= 0 (the actor acts at once). Two slots a day keep the
   // number of distinct moments, and so of durable commits, small.
-  std::int64_t later(std::int64_t from, double days, Rng&) {
+  std::int64_t later(std::int64_t from, double days) {
     if (days <= 0) return from;
     std::int64_t t = from + std::int64_t(days * kDay);
     std::int64_t midnight = t - (t + 8 * kHour) % kDay;
@@ -405,7 +419,7 @@ void Sim::setup() {
     std::int64_t day = ms(iso("2023-02-01T00:00:00+08:00")) + std::int64_t(r.below(303)) * kDay;
     if (!kind || (!b.closed_on.empty() && ms(iso(b.closed_on)) <= day)) continue;
     // Reported by the station within its 15 working days, or (one in ten) weeks late.
-    std::int64_t report = later(day, r.chance(0.9) ? 1 + r.unit() * 9 : 22 + r.unit() * 8, r);
+    std::int64_t report = later(day, r.chance(0.9) ? 1 + r.unit() * 9 : 22 + r.unit() * 8);
     if (report < end_) at(report, [this, &b, kind, day] { status_change(b, kind, day); });
   }
   // The year's risk-grade reviews open on its first working day (2023-01-03).
@@ -507,35 +521,31 @@ void Sim::letter(const demo::Cadre& k, const std::string& reason, std::int64_t n
     if (when == 2) return;
     double quick = b_.prompt_days;
     std::int64_t sign_at =
-        when == 0 ? later(now, rng->unit() * quick, *rng) : later(now, 16 + rng->unit() * 25, *rng);
+        when == 0 ? later(now, rng->unit() * quick) : later(now, 16 + rng->unit() * 25);
     Actor cadre = cadre_actor(k.id), office = office_actor(k.admin_id);
     at(sign_at, [=, this] {
-      char date[16];
-      std::time_t secs = std::time_t((sign_at + 8 * kHour) / 1000);
-      std::tm tm{};
-      gmtime_r(&secs, &tm);
-      std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-      json sig = {
-          {"cadreSignature", k.name}, {"signatorySignature", k.signatory_id}, {"signedOn", date}};
+      json sig = {{"cadreSignature", k.name},
+                  {"signatorySignature", k.signatory_id},
+                  {"signedOn", local_date(sign_at)}};
       send(id, "", "sign", cadre, sig, [=, this](const StepResult& s) {
         if (!s.ok()) return;
-        std::int64_t up = later(sign_at, rng->unit() * std::min(quick, 2.0), *rng);
+        std::int64_t up = later(sign_at, rng->unit() * std::min(quick, 2.0));
         json file = {{"fileHash", std::string(64, 'a')}, {"fileName", "letter-" + k.id + ".pdf"}};
         at(up, [=, this] {
           send(id, "", "upload", cadre, file, [=, this](const StepResult& u) {
             if (!u.ok()) return;
-            std::int64_t review = later(up, rng->unit() * std::min(quick, 4.0), *rng);
+            std::int64_t review = later(up, rng->unit() * std::min(quick, 4.0));
             bool ret = rng->chance(b_.letter_return);
             at(review, [=, this] {
               if (!ret) return send(id, "", "approve", office, json::object());
               send(id, "", "return", office, {{"reason", "扫描件不清晰"}},
                    [=, this](const StepResult& x) {
                      if (!x.ok()) return;
-                     std::int64_t again = later(review, 1 + rng->unit() * 3, *rng);
+                     std::int64_t again = later(review, 1 + rng->unit() * 3);
                      at(again, [=, this] {
                        send(id, "", "upload", cadre, file, [=, this](const StepResult& y) {
                          if (y.ok())
-                           at(later(again, 1 + rng->unit() * 2, *rng),
+                           at(later(again, 1 + rng->unit() * 2),
                               [=, this] { send(id, "", "approve", office, json::object()); });
                        });
                      });
@@ -573,9 +583,8 @@ void Sim::list(const demo::Unit& u) {
     auto rng = std::make_shared<Rng>(mix(o_.seed, key));
     int when = timeliness(*rng, b_.listing);
     if (when == 2) return;
-    std::int64_t sub = when == 0
-                           ? later(now, rng->unit() * std::min(30.0, 3 * b_.prompt_days), *rng)
-                           : later(ms(iso("2023-01-01T00:00:00+08:00")), rng->unit() * 20, *rng);
+    std::int64_t sub = when == 0 ? later(now, rng->unit() * std::min(30.0, 3 * b_.prompt_days))
+                                 : later(ms(iso("2023-01-01T00:00:00+08:00")), rng->unit() * 20);
     json file = {{"listVersion", 1},
                  {"fileHash", std::string(64, 'b')},
                  {"fileName", "list-" + u.id + ".pdf"}};
@@ -583,7 +592,7 @@ void Sim::list(const demo::Unit& u) {
       send(id, "", "submit", Actor{u.clerk_id, {"ADMIN"}, {{"unit", path(u.id)}}}, file,
            [=, this](const StepResult& s) {
              if (s.ok())
-               at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days), *rng), [=, this] {
+               at(later(sub, rng->unit() * std::min(3.0, b_.prompt_days)), [=, this] {
                  send(id, "", "accept", office_actor(u.reviewer_id), json::object());
                });
            });
@@ -653,11 +662,7 @@ void Sim::status_change(const demo::Business& b, const std::string& kind, std::i
   if (!b.closed_on.empty() && ms(iso(b.closed_on)) <= now) return;  // closed meanwhile
   const demo::Cadre* k = serving(b, now);
   if (!k) return;
-  char date[16];
-  std::time_t secs = std::time_t((day + 8 * kHour) / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  const std::string date = local_date(day);
   std::string key = "change/" + b.id + "/" + date;
   json data = {
       {"businessId", b.id},        {"businessName", b.name}, {"unitPath", business_path(b)},
@@ -678,7 +683,7 @@ void Sim::status_change(const demo::Business& b, const std::string& kind, std::i
   Actor station = station_actor(b.station_id, b.station_id, "REGULATOR");
   Actor office = office_actor(k->admin_id);
   bool wrong = r.chance(1.0 / 30);
-  std::int64_t confirm = later(now, r.chance(0.9) ? 1 + r.unit() * 4 : 11 + r.unit() * 3, r);
+  std::int64_t confirm = later(now, r.chance(0.9) ? 1 + r.unit() * 4 : 11 + r.unit() * 3);
   start(
       "food-safety.status-change", key, data,
       [=, this](const StepResult& s) {
@@ -727,9 +732,8 @@ void Sim::risk_reviews() {
           Rng r(mix(o_.seed, key));
           int when = timeliness(r, b_.claiming);
           if (when == 2) return;
-          std::int64_t go = when == 0
-                                ? later(ms(iso("2023-12-01T00:00:00+08:00")), r.unit() * 24, r)
-                                : later(ms(iso("2024-01-02T00:00:00+08:00")), r.unit() * 10, r);
+          std::int64_t go = when == 0 ? later(ms(iso("2023-12-01T00:00:00+08:00")), r.unit() * 24)
+                                      : later(ms(iso("2024-01-02T00:00:00+08:00")), r.unit() * 10);
           std::string id = s.instance->id;
           if (go < end_) at(go, [=, this] { propose_risk(id, key, d, false); });
         },
@@ -768,16 +772,14 @@ void Sim::propose_risk(const std::string& id, const std::string& key, const json
   send(id, "", "propose", station, p, [=, this](const StepResult& s) {
     if (!s.ok()) return;
     Rng a(mix(o_.seed, key + (again ? "/approve-again" : "/approve")));
-    std::int64_t when = later(ms(clock_.now()), 1 + a.unit() * 3, a);
+    std::int64_t when = later(ms(clock_.now()), 1 + a.unit() * 3);
     if (!again && a.chance(b_.visit_return)) {
       const double redo = 1 + a.unit();  // days until the station proposes again
       at(when, [=, this] {
         send(id, "", "return", office, {{"reason", "依据不足，请补充检查记录"}},
              [=, this](const StepResult& x) {
-               Rng unused(0);
                if (x.ok())
-                 at(later(ms(clock_.now()), redo, unused),
-                    [=, this] { propose_risk(id, key, d, true); });
+                 at(later(ms(clock_.now()), redo), [=, this] { propose_risk(id, key, d, true); });
              });
       });
     } else {
@@ -840,8 +842,8 @@ void Sim::on_supervision(const InstanceView& v) {
   std::int64_t now = ms(clock_.now()), end = ms(iso(v.data["periodEnd"]));
   std::int64_t start = std::max(now, ms(iso(v.data["periodStart"])));
   double window = double(end - start) / kDay - 1.5;
-  std::int64_t go = when == 0 ? (window > 0 ? later(start, r.unit() * window, r) : later(now, 0, r))
-                              : later(std::max(end, now), 1 + r.unit() * 20, r);
+  std::int64_t go = when == 0 ? (window > 0 ? later(start, r.unit() * window) : later(now, 0))
+                              : later(std::max(end, now), 1 + r.unit() * 20);
   if (when == 0 && go > end) go = now;
   std::string id = v.id;
   json d = v.data;
@@ -885,17 +887,15 @@ void Sim::visit(const std::string& id, const json& d, Rng r, bool resubmit) {
     std::int64_t now = ms(clock_.now());
     Actor office = office_actor(d["adminId"]);
     if (!resubmit && r.chance(b_.visit_return)) {
-      std::int64_t ret = later(now, 0.5 + r.unit(), r);
+      std::int64_t ret = later(now, 0.5 + r.unit());
       at(ret, [=, this]() mutable {
         send(id, "", "return", office, {{"reason", "请补充现场照片"}},
              [=, this](const StepResult& x) mutable {
-               if (x.ok())
-                 at(later(ret, 0.5 + r.unit() * 2, r), [=, this] { visit(id, d, r, true); });
+               if (x.ok()) at(later(ret, 0.5 + r.unit() * 2), [=, this] { visit(id, d, r, true); });
              });
       });
     } else if (r.chance(b_.admin_review)) {
-      at(later(now, r.unit() * 3, r),
-         [=, this] { send(id, "", "accept", office, json::object()); });
+      at(later(now, r.unit() * 3), [=, this] { send(id, "", "accept", office, json::object()); });
     }
   });
 }
@@ -910,20 +910,19 @@ void Sim::on_problem(const InstanceView& v) {
   std::string id = v.id, station = d["stationId"];
   std::int64_t now = ms(clock_.now());
   int when = timeliness(*r, b_.claiming);
-  std::int64_t claim =
-      when == 0 ? later(now, r->unit() * 1.5, *r) : later(now, 3 + r->unit() * 5, *r);
+  std::int64_t claim = when == 0 ? later(now, r->unit() * 1.5) : later(now, 3 + r->unit() * 5);
   at(claim, [=, this] {
     send(id, "", "claim", station_actor(station, station, "REGULATOR"), json::object(),
          [=, this](const StepResult& s) {
            if (!s.ok()) return;
-           std::int64_t order = later(claim, r->unit() * 0.5, *r);
+           std::int64_t order = later(claim, r->unit() * 0.5);
            at(order, [=, this] {
              send(id, "", "order_rectification",
                   station_actor("insp-" + station, station, "INSPECTOR"), {{"measure", "限期整改"}},
                   [=, this](const StepResult& x) {
                     if (!x.ok() || !x.instance) return;
                     if (x.instance->state == "ESCALATED") {
-                      at(later(order, 20 + r->unit() * 40, *r), [=, this] {
+                      at(later(order, 20 + r->unit() * 40), [=, this] {
                         send(id, "", "conclude", station_actor(station, station, "REGULATOR"),
                              {{"conclusion", "已立案查处"}});
                       });
@@ -938,7 +937,7 @@ void Sim::on_problem(const InstanceView& v) {
 
 void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
                    std::int64_t from) {
-  std::int64_t ev = later(from, lognormal(*r, b_.rectify_median_days, b_.rectify_sigma), *r);
+  std::int64_t ev = later(from, lognormal(*r, b_.rectify_median_days, b_.rectify_sigma));
   if (d.contains("rectifyDeadline") && r->chance(b_.rectify_within_deadline))
     ev = std::min(ev, std::max(from, floor_slot(ms(iso(d["rectifyDeadline"])) - kHour)));
   std::string principal = d.is_object() && d.contains("principalId") && d["principalId"].is_string()
@@ -954,7 +953,7 @@ void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
     send(id, "", "submit_evidence", submitter, {{"note", "已按要求整改"}},
          [=, this](const StepResult& s) {
            if (!s.ok()) return;
-           std::int64_t check = later(ev, r->unit() * std::min(3.0, 3 * b_.prompt_days + 0.2), *r);
+           std::int64_t check = later(ev, r->unit() * std::min(3.0, 3 * b_.prompt_days + 0.2));
            bool fail = r->chance(b_.reopen);
            at(check, [=, this] {
              send(id, "", "start_recheck", checker, json::object());
@@ -969,7 +968,7 @@ void Sim::evidence(const std::string& id, const json& d, std::shared_ptr<Rng> r,
                           if (now && now->state == "RECTIFYING")
                             evidence(id, now->data, r, check);
                           else if (now && now->state == "ESCALATED")
-                            at(later(check, 20 + r->unit() * 40, *r), [=, this] {
+                            at(later(check, 20 + r->unit() * 40), [=, this] {
                               send(id, "", "conclude", station_actor(station, station, "REGULATOR"),
                                    {{"conclusion", "已立案查处"}});
                             });
@@ -1059,11 +1058,8 @@ void Sim::monthly(std::int64_t day, const std::string& month, const std::string&
 }
 
 void Sim::daily(std::int64_t day) {
-  char date[16];
-  std::time_t secs = std::time_t((day + 8 * kHour) / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  const std::tm tm = local_tm(day);
+  const std::string date = local_date(day);
   // The first day of the records (daily_from) also opens its week's and month's records.
   const bool first = day == daily_start_;
   if (tm.tm_wday == 1 || first) weekly(day, date);

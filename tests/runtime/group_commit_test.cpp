@@ -209,3 +209,31 @@ TEST_F(EngineTest, ConcurrentDuplicatesMakeOneInstanceAndApplyOneEventPerKey) {
   }
   EXPECT_TRUE(engine_->verify().ok());
 }
+
+// Engine::barrier() returns only after every request submitted before it has run its
+// callback to the end: what a front end waits for before it destroys what the callbacks
+// post to (api/src/server.cpp, at shutdown).
+TEST_F(EngineTest, ABarrierReturnsAfterTheCallbacksOfEarlierRequests) {
+  deploy(R"({"id": "t.b", "version": 1, "initial": "A",
+             "states": {"A": {"on": {"go": {"roles": ["USER"], "target": "B"}}},
+                        "B": {"type": "final", "outcome": "done"}}})");
+  std::promise<void> release;
+  std::atomic<int> order{0};
+  int callback_ended = 0, barrier_returned = 0;
+  StartRequest s;
+  s.definition = "t.b";
+  engine_->start_async(s, [&, gate = release.get_future().share()](StepResult) {
+    gate.wait();  // held until the test has seen that the barrier waits
+    callback_ended = ++order;
+  });
+  auto barrier = std::async(std::launch::async, [&] {
+    engine_->barrier();
+    barrier_returned = ++order;
+  });
+  // The callback is held: a barrier that did not wait for it would return now.
+  EXPECT_EQ(barrier.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  release.set_value();
+  barrier.get();
+  EXPECT_EQ(callback_ended, 1);
+  EXPECT_EQ(barrier_returned, 2);
+}

@@ -500,10 +500,8 @@ StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::si
       }
       // Every timer due by `until` fired: none is left below until + 1 (a firing's puts
       // below that were walked and fired too).
-      if (!more && !b.failed() && until < INT64_MAX) {
-        b.txn.take_lowest_timer_put();
+      if (!more && !b.failed() && until < INT64_MAX)
         timer_floor_ = storage::be64(static_cast<std::uint64_t>(until) + 1);
-      }
       if (vclock && !more && until > now_ms) {
         b.now = TimePoint(Millis(until));
         vclock->set(b.now);
