@@ -200,6 +200,16 @@ TEST_F(RiskReviewTest, AReviewOpenedEarlyIsDueByItsProposeByDate) {
   EXPECT_EQ(count_to(take_notes(), "adm-t1", "未按期提出"), 1u);
 }
 
+// Bad input: a due time that is not one is refused at the start, naming its pointer.
+TEST_F(RiskReviewTest, AProposeByThatIsNotATimeIsRefusedAtTheStart) {
+  json d = rr_review("B");
+  d["proposeBy"] = "end of December";
+  auto r = start_by("food-safety.risk-review", d, rr_office("adm-t1", "HX/GM/T01"));
+  EXPECT_EQ(r.error, StepError::data_invalid);
+  FS_EXPECT_HAS(r.message, "/data/proposeBy");
+  FS_EXPECT_HAS(r.message, "date-time");
+}
+
 TEST_F(RiskReviewTest, TheApprovalClockSkipsTheHolidayAndAReviewCanBeCancelled) {
   auto rr = review("B");
   clock_->set(at("2023-06-21T10:00:00+08:00"));
