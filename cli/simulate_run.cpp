@@ -248,6 +248,7 @@ class Sim {
       missed_streak_;  // business -> consecutive days without a record
   std::uint64_t outbox_seen_ = 0;
   std::vector<std::uint64_t> acks_;
+  std::vector<Pending> graveyard_;  // the last group's items, freed during the next one
   RunReport report_;
 };
 
@@ -287,6 +288,8 @@ void Sim::flush() {
       }
       engine_.advance_to_async(clock_.now(), [&](std::size_t) { one_done(); });
     }
+    // The previous group's requests and results are freed while the engine works.
+    graveyard_.clear();
     {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return left == 0; });
@@ -309,6 +312,7 @@ void Sim::flush() {
       }
       if (p.then) p.then(p.result);
     }
+    graveyard_ = std::move(items);
   }
 }
 

@@ -108,6 +108,7 @@ class Reader {
   std::optional<InstanceRecord> read_record(storage::Txn& txn, std::uint64_t id,
                                             std::string* damage = nullptr, int* rc = nullptr) const;
   InstanceView view_of(const InstanceRecord& r) const;
+  InstanceView view_of(InstanceRecord&& r) const;  // takes the record's data
   // "the store could not be read (<LMDB text>)": what an unavailable read says.
   std::string unreadable(int rc) const;
 

@@ -67,6 +67,11 @@ InstanceView Reader::view_of(const InstanceRecord& r) const {
   return to_view(r, registry_.find(r.definition, r.definition_version).get());
 }
 
+InstanceView Reader::view_of(InstanceRecord&& r) const {
+  auto def = registry_.find(r.definition, r.definition_version);
+  return to_view(std::move(r), def.get());
+}
+
 std::optional<InstanceView> Reader::get(const std::string& instance_id,
                                         std::string* unavailable) const {
   if (unavailable) unavailable->clear();
@@ -78,7 +83,7 @@ std::optional<InstanceView> Reader::get(const std::string& instance_id,
   if (txn) r = read_record(*txn, *id, nullptr, &rc);
   if (rc && unavailable) *unavailable = unreadable(rc);
   if (!r) return std::nullopt;
-  return view_of(*r);
+  return view_of(std::move(*r));
 }
 
 std::optional<InstanceView> Reader::get_by_business_key(const std::string& key,
@@ -93,7 +98,7 @@ std::optional<InstanceView> Reader::get_by_business_key(const std::string& key,
   }
   if (rc && unavailable) *unavailable = unreadable(rc);
   if (!r) return std::nullopt;
-  return view_of(*r);
+  return view_of(std::move(*r));
 }
 
 namespace {

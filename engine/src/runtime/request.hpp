@@ -59,6 +59,10 @@ struct Prepared {
   std::int64_t next_due = INT64_MAX;
   // A timer burst executed ahead: committed only once the clock reads this (ms).
   std::int64_t not_before = INT64_MIN;
+  // What the execution leaves to free (the batch's decoded instances): destroyed with the
+  // Prepared, after its callbacks ran, so neither the writer's next batch nor the callers
+  // wait for it.
+  std::shared_ptr<void> leftovers;
 };
 
 }  // namespace bihuan::runtime

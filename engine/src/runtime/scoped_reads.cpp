@@ -105,7 +105,7 @@ InstancePage Reader::scoped_query(const InstanceQuery& q) const {
       walk_scope(*txn, scope, streams, from, after, 100000, [&](InstanceRecord& r, std::size_t) {
         if (!def || def->version != r.definition_version || def->id != r.definition)
           def = registry_.find(r.definition, r.definition_version);
-        if (record_matches(r, def.get(), q)) page.items.push_back(to_view(r, def.get()));
+        if (record_matches(r, def.get(), q)) page.items.push_back(to_view(std::move(r), def.get()));
         return page.items.size() < limit;
       });
   if (w.rc) return failed(w.rc);

@@ -197,8 +197,8 @@ StatsResult Reader::stats(const StatsQuery& q) const {
   ctx.now = out.as_of = options_.clock->now();
   ctx.tz = q.tz.get();
   std::map<std::pair<std::string, std::int64_t>, DefFacts> facts;
-  auto count = [&](const InstanceRecord& r) {
-    InstanceView v = view_of(r);
+  auto count = [&](InstanceRecord& r) {
+    InstanceView v = view_of(std::move(r));
     if (!in_scope(v, q)) return false;
     ++out.total;
     if (needs_def) {

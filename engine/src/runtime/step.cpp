@@ -132,6 +132,17 @@ InstanceView to_view(const InstanceRecord& r, const Definition* def) {
   return v;
 }
 
+InstanceView to_view(InstanceRecord&& r, const Definition* def) {
+  json data = std::move(r.data);
+  std::vector<std::string> readers = std::move(r.readers);
+  r.data = json();
+  r.readers.clear();
+  InstanceView v = to_view(std::as_const(r), def);
+  v.data = std::move(data);
+  v.readers = std::move(readers);
+  return v;
+}
+
 void Unit::too_long_key(storage::Db db, std::size_t bytes) {
   fail(StepError::invalid_request, "the step would store a key of " + std::to_string(bytes) +
                                        " bytes in \"" + storage::db_name(db) + "\"; at most " +

@@ -141,5 +141,7 @@ void check_text(const std::string& text, std::string_view what);
 void check_key(const std::string& key, std::string_view what);
 
 InstanceView to_view(const InstanceRecord& r, const Definition* def);
+// The same, taking the record's data and strings instead of copying them.
+InstanceView to_view(InstanceRecord&& r, const Definition* def);
 
 }  // namespace bihuan::runtime
