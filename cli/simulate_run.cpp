@@ -1239,6 +1239,10 @@ RunReport run(const demo::City& city, const RunOptions& o) {
   eo.clock = clock;
   eo.durable = o.durable;
   eo.initial_map_bytes = std::size_t(o.daily ? 4096 : 512) << 20;
+  // A moment's group (thousands of steps at midnight) in transactions of 256 rather than
+  // one of 2,048: the committer appends one while the writer executes the next, on the two
+  // cores. The statistics are the same; the year's wall time 0.87-0.88x (PERFORMANCE.md).
+  eo.max_batch = 256;
   eo.calendars = std::make_shared<Calendars>(find_calendars({o.calendars_dir}, ".", problems));
   auto engine = Engine::open(eo, problems);
   if (!engine || problems.has_errors()) {
