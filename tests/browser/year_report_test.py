@@ -97,6 +97,17 @@ def main():
             "return [...f.querySelectorAll('text')].map(t => t.textContent)")
         for label in ("州级 A", "县级 B", "乡镇级 C", "村级 D"):
             check(label in levels, f"the level chart shows {label}")
+        # The risk-grade reviews and the status changes, as in the JSON.
+        risk = driver.execute_script(
+            "const t = document.querySelector('#risk + div table');"
+            "return t ? [...t.rows[1].cells].map(c => c.textContent) : null")
+        opened = stats["riskReviews"]["opened"]
+        check(risk is not None and risk[0].replace(",", "") == str(opened) and opened > 0,
+              f"the risk-grade reviews table shows the {opened} reviews opened ({risk and risk[0]})")
+        kinds = driver.execute_script(
+            "const t = document.querySelector('#changes + div table'); return t ? t.rows.length - 1 : -1")
+        check(kinds == len(stats["statusChanges"]),
+              f"the status changes table has one line per kind ({kinds}, {len(stats['statusChanges'])})")
         logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         check(not logs, f"no errors in the browser log ({logs})")
         shot(driver, args.shots, "year-report-desktop.png", 1280, 900)
