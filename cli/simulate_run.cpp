@@ -47,19 +47,21 @@ std::int64_t ms(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint tp(std::int64_t v) { return TimePoint(Millis(v)); }
 TimePoint iso(const std::string& s) { return *parse_time(s); }
 
-// The Asia/Shanghai calendar fields of a time in ms, and its date "YYYY-MM-DD".
+// Asia/Shanghai (UTC+8, no daylight saving): the local midnight at or before a time in
+// ms, its calendar fields, and its text in a strftime format (the date by default).
+std::int64_t local_midnight(std::int64_t t) { return t - (t + 8 * kHour) % kDay; }
 std::tm local_tm(std::int64_t t) {
   std::time_t secs = std::time_t((t + 8 * kHour) / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return tm;
 }
-std::string local_date(std::int64_t t) {
-  std::tm tm = local_tm(t);
-  char date[16];
-  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-  return date;
+std::string local_text(const std::tm& tm, const char* format = "%Y-%m-%d") {
+  char text[32];
+  std::strftime(text, sizeof text, format, &tm);
+  return text;
 }
+std::string local_date(std::int64_t t) { return local_text(local_tm(t)); }
 
 std::uint64_t mix(std::uint64_t seed, const std::string& key) {
   std::uint64_t h = 1469598103934665603ull ^ seed;
@@ -136,7 +138,7 @@ class Sim {
   std::int64_t later(std::int64_t from, double days) {
     if (days <= 0) return from;
     std::int64_t t = from + std::int64_t(days * kDay);
-    std::int64_t midnight = t - (t + 8 * kHour) % kDay;
+    std::int64_t midnight = local_midnight(t);
     for (std::int64_t slot :
          {midnight + 9 * kHour, midnight + 15 * kHour, midnight + kDay + 9 * kHour})
       if (slot >= t) return slot;
@@ -144,7 +146,7 @@ class Sim {
   }
   // The last office slot at or before t.
   static std::int64_t floor_slot(std::int64_t t) {
-    std::int64_t midnight = t - (t + 8 * kHour) % kDay, local = t - midnight;
+    std::int64_t midnight = local_midnight(t), local = t - midnight;
     return local >= 15 * kHour  ? midnight + 15 * kHour
            : local >= 9 * kHour ? midnight + 9 * kHour
                                 : midnight - 9 * kHour;
@@ -446,8 +448,7 @@ void Sim::on_hazard(const InstanceView& v) {
   std::string id = v.id, bid = d.value("businessId", "");
   std::string officer = d.value("officerId", ""), principal = d.value("principalId", "");
   if (principal.empty()) return;  // nobody may verify: it stays open, as it would
-  std::int64_t morning =
-      (ms(clock_.now()) + 8 * kHour) / kDay * kDay - 8 * kHour + kDay + 10 * kHour;
+  std::int64_t morning = local_midnight(ms(clock_.now())) + kDay + 10 * kHour;
   auto verify = [=, this](std::int64_t when) {
     at(when, [=, this] {
       send(id, "", "verify", business_actor(principal, bid, "PRINCIPAL"), {{"note", "复查已整改"}});
@@ -468,14 +469,7 @@ void Sim::on_hazard(const InstanceView& v) {
 // The office's bulletin (workflows/food-safety/bulletin.json): counted by the engine a
 // week after each round's end (09:00), and a digest every Monday from the first one.
 void Sim::bulletin(const json& rounds) {
-  auto local = [](std::int64_t t) {  // ms -> "YYYY-MM-DDTHH:MM:SS+08:00"
-    std::time_t secs = std::time_t((t + 8 * kHour) / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-    return std::string(text);
-  };
+  auto local = [](std::int64_t t) { return local_text(local_tm(t), "%Y-%m-%dT%H:%M:%S+08:00"); };
   json periods = json::array();
   std::set<std::string> seen;
   for (const auto& r : rounds)
@@ -1063,7 +1057,7 @@ void Sim::monthly(std::int64_t day, const std::string& month, const std::string&
 
 void Sim::daily(std::int64_t day) {
   const std::tm tm = local_tm(day);
-  const std::string date = local_date(day);
+  const std::string date = local_text(tm);
   // The first day of the records (daily_from) also opens its week's and month's records.
   const bool first = day == daily_start_;
   if (tm.tm_wday == 1 || first) weekly(day, date);

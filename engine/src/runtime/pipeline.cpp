@@ -134,7 +134,7 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
         rc = cur->status();
       }
       if (!rc) next_ = b.next;
-      p.leftovers = std::make_shared<decltype(b.overlay)>(std::move(b.overlay));
+      p.instances = std::move(b.overlay);
     }
     if (rc) {
       // A read failed. The overlay may hold part of this batch: start from the store.

@@ -7,9 +7,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bihuan/engine.hpp"
+#include "runtime/record.hpp"
 #include "runtime/store.hpp"
 
 namespace bihuan::runtime {
@@ -59,10 +61,9 @@ struct Prepared {
   std::int64_t next_due = INT64_MAX;
   // A timer burst executed ahead: committed only once the clock reads this (ms).
   std::int64_t not_before = INT64_MIN;
-  // What the execution leaves to free (the batch's decoded instances): destroyed with the
-  // Prepared, after its callbacks ran, so neither the writer's next batch nor the callers
-  // wait for it.
-  std::shared_ptr<void> leftovers;
+  // The batch's decoded instances, left to free: destroyed with the Prepared, after its
+  // callbacks ran, so neither the writer's next batch nor the callers wait for it.
+  std::unordered_map<std::uint64_t, InstanceRecord> instances;
 };
 
 }  // namespace bihuan::runtime
