@@ -28,8 +28,9 @@ set(BIHUAN_THIRD_PARTY_boost "boost/")
 set(BIHUAN_THIRD_PARTY_magic "magic.h")
 set(BIHUAN_THIRD_PARTY_jpeg "jpeglib.h")
 set(BIHUAN_THIRD_PARTY_png "png.h")
+set(BIHUAN_THIRD_PARTY_zstd "zstd.h")
 set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost
-    magic jpeg png)
+    magic jpeg png zstd)
 
 set(BIHUAN_AREA_json_AREAS "")
 set(BIHUAN_AREA_json_PUBLIC json problem problem_json log)
@@ -58,7 +59,7 @@ set(BIHUAN_AREA_config_THIRD "")
 
 set(BIHUAN_AREA_storage_AREAS "")
 set(BIHUAN_AREA_storage_PUBLIC "")
-set(BIHUAN_AREA_storage_THIRD lmdb)
+set(BIHUAN_AREA_storage_THIRD lmdb zstd)
 set(BIHUAN_AREA_storage_LINK bihuan_lmdb)
 
 # definition: SHA-256 of a definition's canonical text (its digest).
@@ -76,7 +77,7 @@ set(BIHUAN_AREA_plugins_LINK Boost::headers ${CMAKE_DL_LIBS})
 # and steady_timer), small vectors (Boost.Container).
 set(BIHUAN_AREA_runtime_AREAS render storage)
 set(BIHUAN_AREA_runtime_PUBLIC engine verify_report stats_fields changes retention attachment_check attachments schema_attachments query_match instance migration definition expr time clock schema config json problem log)
-set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl)
+set(BIHUAN_AREA_runtime_THIRD boost_asio boost_container openssl zstd)
 set(BIHUAN_AREA_runtime_LINK Boost::headers OpenSSL::Crypto)
 
 # dispatch: holds the data directory (serve_lock), reads an outbox message's stored body (runtime/record.hpp) and calls plugins.

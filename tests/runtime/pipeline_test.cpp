@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <random>
 
 #include "cli/cli_run.hpp"
 #include "engine_fixture.hpp"
@@ -149,12 +150,16 @@ TEST_P(FullDiskTest, AFailedCommitFailsItsStepsAndLosesNothingAcknowledged) {
   for (int i = 0; i < 40; ++i)
     ids.push_back(start("t.counter", {{"n", 0}, {"ticks", 0}}).instance->id);
   // 4,000 events with 3 KB payloads (kept in the history: about a page each), round robin,
-  // submitted without waiting: consecutive batches hold steps of the same instances.
+  // submitted without waiting: consecutive batches hold steps of the same instances. The
+  // payloads are random letters, so that the log's compressed frames still fill the disk.
   std::vector<EventRequest> requests;
+  std::mt19937 rng(7);
   for (int round = 0; round < 100; ++round)
     for (const auto& id : ids) {
       requests.push_back(bump(id));
-      requests.back().payload = {{"pad", std::string(3000, 'x')}};
+      std::string pad(3000, 'x');
+      for (char& c : pad) c = static_cast<char>('a' + rng() % 26);
+      requests.back().payload = {{"pad", pad}};
     }
   std::vector<StepResult> results;
   {

@@ -86,10 +86,32 @@ class WalTest : public ::testing::Test {
     return at;
   }
 
+  // Bytes that do not compress (a generator seeded by lsn), so that frame sizes are exact.
   static std::string payload(std::uint64_t lsn, std::size_t bytes) {
     std::string s(bytes, '\0');
-    for (std::size_t i = 0; i < bytes; ++i) s[i] = static_cast<char>((lsn * 131 + i * 7) & 0xff);
+    std::uint64_t x = lsn * 0x9e3779b97f4a7c15ull + 1;
+    for (std::size_t i = 0; i < bytes; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s[i] = static_cast<char>(x >> 32);
+    }
     return s;
+  }
+  // Bytes that do: a record of ops repeated (as a batch of similar steps is).
+  static std::string compressible(std::uint64_t lsn, std::size_t bytes) {
+    std::string s;
+    while (s.size() < bytes)
+      s += "{\"state\":\"rectifying\",\"lastNote\":\"checked " + std::to_string(lsn) +
+           "\",\"updatedAt\":" + std::to_string(1700000000000 + s.size()) + "}";
+    s.resize(bytes);
+    return s;
+  }
+  static std::uint32_t header_version(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    char b[12] = {};
+    in.read(b, sizeof b);
+    std::uint32_t v;
+    std::memcpy(&v, b + 8, 4);
+    return v;
   }
 
   void overwrite(std::uint64_t at, const std::string& bytes, const char* file = "wal.log") {
@@ -348,6 +370,120 @@ TEST_F(WalTest, DirectAndBufferedAppendsMixOnOneFile) {
   EXPECT_EQ(recover(*again, 0).last_lsn, 9u);
 }
 
+// Version 2: a payload of 4 KiB or more is stored compressed when that saves a sector;
+// every reader (another object, recovery) gets the payload back as it was given.
+TEST_F(WalTest, LargeCompressibleFramesAreStoredCompressed) {
+  auto wal = open();
+  EXPECT_EQ(wal->version(), 2u);
+  EXPECT_EQ(header_version(dir_ / "wal.log"), 2u);
+  const std::string big = compressible(1, 200000), small = compressible(2, 4000),
+                    edge = compressible(3, Wal::kCompressFromBytes), noise = payload(4, 9000);
+  {
+    auto lock = wal->lock(true);
+    ASSERT_EQ(wal->append(lock, Frames{{1, big}, {2, small}, {3, edge}, {4, noise}}), 0);
+  }
+  // 200,000 bytes in a few sectors; 4,000 (below the threshold) plain: 8 sectors; 4,096
+  // compressed: 1 sector; 9,000 bytes of noise do not compress: plain, 18 sectors.
+  const std::uint64_t used = wal->end() - Wal::kHeaderBytes;
+  EXPECT_LT(used, 8 * 512 + 512 + 18 * 512 + 20 * 512) << used;
+  EXPECT_GT(used, 8 * 512 + 512 + 18 * 512) << used;
+  append_range(*wal, 5, 5, 300);
+  auto other = open();
+  for (Wal* w : {wal.get(), other.get()}) {
+    Frames got = read_all(*w);
+    ASSERT_EQ(lsns(got), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(got[0].second, big);
+    EXPECT_EQ(got[1].second, small);
+    EXPECT_EQ(got[2].second, edge);
+    EXPECT_EQ(got[3].second, noise);
+    EXPECT_EQ(got[4].second, payload(5, 300));
+  }
+  wal.reset();
+  other.reset();
+  auto again = open();
+  auto r = recover(*again, 2);
+  ASSERT_EQ(lsns(r.frames), (std::vector<std::uint64_t>{3, 4, 5}));
+  EXPECT_EQ(r.frames[0].second, edge);
+  EXPECT_EQ(r.frames[1].second, noise);
+}
+
+// A log of version 1 (before compression) opens; its frames stay plain until a reset (no
+// frame in the log) rewrites the header as version 2, synced; then frames compress.
+TEST_F(WalTest, AVersion1LogIsUpgradedAtItsNextReset) {
+  open().reset();
+  std::string header(12, '\0');
+  std::memcpy(header.data(), "BIHUANWL", 8);
+  header[8] = 1;
+  overwrite(0, header);
+  auto wal = open();
+  ASSERT_EQ(wal->version(), 1u);
+  const std::string big = compressible(1, 100000);
+  {
+    auto lock = wal->lock(true);
+    ASSERT_EQ(wal->append(lock, 1, big), 0);
+  }
+  EXPECT_EQ(wal->end(), Wal::kHeaderBytes + (24 + 100000 + 511) / 512 * 512);  // plain
+  EXPECT_EQ(read_all(*wal)[0].second, big);
+  auto old_reader = open();  // opened before the upgrade: reads either kind
+  EXPECT_EQ(old_reader->version(), 1u);
+  {
+    auto lock = wal->lock(true);
+    wal->reset(lock);
+    EXPECT_EQ(wal->version(), 2u);
+    EXPECT_EQ(header_version(dir_ / "wal.log"), 2u);
+    ASSERT_EQ(wal->append(lock, 2, big), 0);
+  }
+  EXPECT_LT(wal->end(), Wal::kHeaderBytes + 10 * 512);  // compressed
+  Frames got = read_all(*old_reader);
+  ASSERT_EQ(lsns(got), (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(got[0].second, big);
+  EXPECT_EQ(open()->version(), 2u);
+}
+
+// A compressed frame whose crc holds was written whole: if it does not decompress, that is
+// damage, and recovery refuses (it must not take it for the torn tail and drop the frames
+// after it); a read stops there with the reason.
+TEST_F(WalTest, ACompressedFrameThatDoesNotDecompressIsDamage) {
+  auto wal = open();
+  {
+    auto lock = wal->lock(true);
+    ASSERT_EQ(wal->append(lock, 1, compressible(1, 50000)), 0);
+  }
+  const std::uint64_t second = wal->end();
+  append_range(*wal, 2, 2, 300);
+  // Spoil the zstd frame's magic and give the frame a crc that matches its new bytes.
+  std::string frame(second - Wal::kHeaderBytes, '\0');
+  {
+    std::ifstream in(dir_ / "wal.log", std::ios::binary);
+    in.seekg(Wal::kHeaderBytes);
+    in.read(frame.data(), static_cast<std::streamsize>(frame.size()));
+  }
+  std::uint32_t length;
+  std::memcpy(&length, frame.data() + 4, 4);
+  // The zstd frame's magic, then (with the magic restored) a byte of its content.
+  for (std::size_t spoil : {std::size_t{24}, std::size_t{24 + length / 2}}) {
+    std::string bad = frame;
+    bad[spoil] ^= 0x55;
+    std::uint32_t c = crc32c(std::string_view(bad.data() + 8, 8));
+    c = crc32c(std::string_view(bad.data() + 4, 4), c);
+    c = crc32c(std::string_view(bad.data() + 20, 4), c);
+    c = crc32c(std::string_view(bad.data() + 24, length), c);
+    std::memcpy(bad.data() + 16, &c, 4);
+    overwrite(Wal::kHeaderBytes, bad);
+
+    std::string error;
+    recover(*wal, 0, &error);
+    EXPECT_NE(error.find("at offset 4096: the compressed payload does not decompress"),
+              std::string::npos)
+        << spoil << ": " << error;
+    auto lock = wal->lock(false);
+    EXPECT_EQ(wal->read(
+                  lock, Wal::kHeaderBytes, wal->end(), [](auto, auto) {}, &error),
+              Wal::kHeaderBytes);
+    EXPECT_NE(error.find("does not decompress"), std::string::npos) << spoil << ": " << error;
+  }
+}
+
 TEST_F(WalTest, TornAndCorruptTailsEndTheChain) {
   auto wal = open();
   auto at = append_range(*wal, 1, 4, 1500);  // 1524 bytes: 3 sectors each
@@ -397,7 +533,8 @@ TEST_F(WalTest, ReadStopsAtABadMagicAndAtALengthPastTo) {
   stop = wal->read(
       lock, wal->end(), wal->end() + 512, [](std::uint64_t, std::string_view) {}, &error);
   EXPECT_EQ(stop, wal->end());
-  EXPECT_NE(error.find("expected the frame magic 0x42484652, found 0x00000000"), std::string::npos)
+  EXPECT_NE(error.find("expected the frame magic 0x42484652 or 0x42484643, found 0x00000000"),
+            std::string::npos)
       << error;
 }
 
@@ -566,10 +703,10 @@ TEST_F(WalTest, AForeignFileIsRefused) {
 
   std::string header(16, '\0');
   std::memcpy(header.data(), "BIHUANWL", 8);
-  header[8] = 2;
+  header[8] = 3;
   overwrite(0, header);
   EXPECT_FALSE(Wal::open(dir_.string(), &error, kSegment));
-  EXPECT_NE(error.find("at offset 8: format version 2 is unknown (expected version 1)"),
+  EXPECT_NE(error.find("at offset 8: format version 3 is unknown (expected version 1 or 2)"),
             std::string::npos)
       << error;
 

@@ -348,7 +348,8 @@ class EngineImpl final : public Engine, private Committer::Sink {
   }
 
   // The checkpointer (pipelined only): applies the write-ahead log to LMDB every
-  // kCheckpointEvery, or sooner once the log holds kCheckpointBytes (log.cpp).
+  // kCheckpointEvery, or sooner once the log's frames hold kCheckpointBytes of keys and
+  // values (uncompressed: what the checkpoint applies and recovery reads; log.cpp).
   void checkpoint_loop();
   void checkpoint_soon();
   std::thread checkpointer_;

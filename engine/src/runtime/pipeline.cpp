@@ -205,7 +205,7 @@ void EngineImpl::committed(Prepared& p) {
     boost::asio::post(io_, [this] { schedule_timers(); });
   count_batch(p.requests, p.results, !p.ops.empty());
   deliver(p.requests, p.results);
-  if (env_->log_bytes() >= kCheckpointBytes) checkpoint_soon();
+  if (env_->log_content_bytes() >= kCheckpointBytes) checkpoint_soon();
 }
 
 void EngineImpl::checkpoint_soon() {

@@ -46,6 +46,7 @@ struct LogView {
   std::uint64_t generation = 0;  // the log's generation these frames come from
   std::uint64_t seen_end = 0;    // the log offset read up to
   std::uint64_t last = 0;        // the lsn of the last frame in it (or of the last applied)
+  std::uint64_t bytes = 0;       // keys and values its frames wrote (uncompressed)
   static constexpr std::size_t kDbs = static_cast<std::size_t>(Db::count_);
   std::array<PMap, kDbs> maps;  // the latest write per key
   bool empty() const {
@@ -143,6 +144,10 @@ class Env {
   static constexpr std::size_t kLockedEntries = 2048;
   // Bytes of frames in the log now (a hint, any thread).
   std::uint64_t log_bytes() const;
+  // Bytes of keys and values the frames of this process's view wrote (any thread): with
+  // compressed frames, what a checkpoint has to apply and recovery to read, unlike
+  // log_bytes().
+  std::uint64_t log_content_bytes() const;
   std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }
   // Why the log could not be read the last time (a damaged frame: file, lsn, what), or "".
   std::string log_error() const;

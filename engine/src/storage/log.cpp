@@ -34,6 +34,7 @@ void add_frame(LogView& v, std::uint64_t lsn, std::size_t n,
     PEntry e;
     e.lsn = lsn;
     if (o.put) e.value = std::string(o.value);
+    v.bytes += o.key.size() + o.value.size();
     writes[static_cast<std::size_t>(o.db)].emplace_back(o.key, std::move(e));
   }
   for (std::size_t d = 0; d < LogView::kDbs; ++d)
@@ -144,6 +145,12 @@ std::uint64_t Env::log_bytes() const {
   if (!wal_) return 0;
   std::uint64_t end = wal_->end();
   return end > kHeader ? end - kHeader : 0;
+}
+
+std::uint64_t Env::log_content_bytes() const {
+  if (!wal_) return 0;
+  auto v = current_view();
+  return v ? v->bytes : 0;
 }
 
 std::unique_ptr<Env::LogCommit> Env::log_begin(int* rc) {

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,7 +25,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "the log's integers are memcpy'd");
 
 constexpr char kMagic[8] = {'B', 'I', 'H', 'U', 'A', 'N', 'W', 'L'};
-constexpr std::uint32_t kFrameMagic = 0x42484652;  // "BHFR"
+constexpr std::uint32_t kFrameMagic = 0x42484652;        // "BHFR": the payload as is
+constexpr std::uint32_t kPackedFrameMagic = 0x42484643;  // "BHFC": the payload zstd-compressed
+constexpr int kZstdLevel = 1;
 constexpr char kLiveMagic[8] = {'B', 'I', 'H', 'U', 'A', 'N', 'S', 'H'};
 constexpr std::size_t kVersionAt = 8, kGenerationAt = 16, kEndAt = 24, kLastCrcAt = 32,
                       kNextLsnAt = 40;
@@ -122,10 +125,14 @@ int ofd_lock(int fd, off_t byte, short type, bool wait = true) {
   return 0;
 }
 
-// Reads a file through a window of at least 1 MiB, for scans of many small frames.
+// Reads a file through a window of at least 1 MiB, for scans of many small frames; holds
+// the decompressed payload of the last compressed frame parsed.
 class Reader {
  public:
   explicit Reader(int fd) : fd_(fd) {}
+  ~Reader() { ZSTD_freeDCtx(dctx_); }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
   // The bytes [at, at + n), or false and *err (0: the file ends before at + n).
   bool get(std::uint64_t at, std::size_t n, std::string_view* out, int* err) {
     if (at < base_ || at + n > base_ + buf_.size()) {
@@ -154,10 +161,38 @@ class Reader {
     return true;
   }
 
+  // The content of one zstd frame `packed` (valid until the next unpack), or false and
+  // *why (the content size is absent, over 4 GiB or not what the frame holds).
+  bool unpack(std::string_view packed, std::string_view* out, std::string* why) {
+    const unsigned long long size = ZSTD_getFrameContentSize(packed.data(), packed.size());
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > UINT32_MAX) {
+      *why =
+          "the compressed payload does not decompress (it states no content size of at "
+          "most 4 GiB)";
+      return false;
+    }
+    if (!dctx_ && !(dctx_ = ZSTD_createDCtx())) {
+      *why = "zstd: cannot make a decompression context";
+      return false;
+    }
+    plain_.resize(size);
+    const std::size_t n =
+        ZSTD_decompressDCtx(dctx_, plain_.data(), plain_.size(), packed.data(), packed.size());
+    if (ZSTD_isError(n) || n != size) {
+      *why = std::string("the compressed payload does not decompress (") +
+             (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short") + ")";
+      return false;
+    }
+    *out = plain_;
+    return true;
+  }
+
  private:
   int fd_;
   std::uint64_t base_ = 0;
   std::string buf_;
+  std::string plain_;
+  ZSTD_DCtx* dctx_ = nullptr;
 };
 
 struct Frame {
@@ -166,7 +201,9 @@ struct Frame {
   std::string_view payload;  // valid until the reader's next get
 };
 
-enum class Parse { ok, invalid, io };
+// invalid: not a frame (the chain ends there); damaged: a whole frame (its crc holds) whose
+// content cannot be read, which no torn write makes; io: the read failed.
+enum class Parse { ok, invalid, damaged, io };
 
 // The frame at `at`, which must end by `limit`; *why says what is wrong otherwise.
 Parse parse_frame(Reader& reader, std::uint64_t at, std::uint64_t limit, Frame* f,
@@ -181,8 +218,10 @@ Parse parse_frame(Reader& reader, std::uint64_t at, std::uint64_t limit, Frame* 
     *why = err ? sys("read", err) : "the file ends inside a frame header";
     return err ? Parse::io : Parse::invalid;
   }
-  if (std::uint32_t magic = get32(head.data()); magic != kFrameMagic) {
-    *why = "expected the frame magic " + hex32(kFrameMagic) + ", found " + hex32(magic);
+  const std::uint32_t magic = get32(head.data());
+  if (magic != kFrameMagic && magic != kPackedFrameMagic) {
+    *why = "expected the frame magic " + hex32(kFrameMagic) + " or " + hex32(kPackedFrameMagic) +
+           ", found " + hex32(magic);
     return Parse::invalid;
   }
   std::uint32_t length = get32(head.data() + 4);
@@ -205,6 +244,8 @@ Parse parse_frame(Reader& reader, std::uint64_t at, std::uint64_t limit, Frame* 
     *why = "crc mismatch (the frame says " + hex32(f->crc) + ", its bytes give " + hex32(c) + ")";
     return Parse::invalid;
   }
+  if (magic == kPackedFrameMagic && !reader.unpack(f->payload, &f->payload, why))
+    return Parse::damaged;
   return Parse::ok;
 }
 
@@ -351,9 +392,11 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, std::string* error,
     return fail(sys("read the header", errno));
   if (std::memcmp(head, kMagic, 8) != 0)
     return fail("at offset 0: expected the magic \"BIHUANWL\" of a Bihuan write-ahead log");
-  if (std::uint32_t v = get32(head + kVersionAt); v != kVersion)
+  const std::uint32_t v = get32(head + kVersionAt);
+  if (v != 1 && v != kVersion)
     return fail("at offset 8: format version " + std::to_string(v) +
-                " is unknown (expected version " + std::to_string(kVersion) + ")");
+                " is unknown (expected version 1 or " + std::to_string(kVersion) + ")");
+  wal->version_ = v;
   if (std::string why = wal->map_live(); !why.empty()) return fail(why);
   return wal;
 }
@@ -392,6 +435,7 @@ std::string Wal::map_live() {
 }
 
 Wal::~Wal() {
+  ZSTD_freeCCtx(cctx_);
   if (live_) ::munmap(live_, kLiveBytes);
   if (fd_ >= 0) ::close(fd_);
   if (dfd_ >= 0) ::close(dfd_);
@@ -525,10 +569,32 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
   if (frames.empty()) return 0;
   const std::uint64_t at = end();
   if (at < kHeaderBytes || (at - kHeaderBytes) % kFrameAlign != 0) return EINVAL;
+  // What each frame stores: its payload, or (version 2) the payload compressed where
+  // that saves a sector.
+  std::vector<std::string> packed(frames.size());
+  std::vector<std::string_view> stored(frames.size());
   std::uint64_t total = 0;
-  for (const auto& [lsn, payload] : frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    std::string_view payload = frames[i].second;
     if (payload.size() > UINT32_MAX - kFrameHeaderBytes) return EINVAL;
-    total += padded(payload.size());
+    stored[i] = payload;
+    if (version_ >= 2 && payload.size() >= kCompressFromBytes) {
+      if (!cctx_) {
+        // Level 1 with zstd's own checksum of the content: the crc covers the stored bytes,
+        // the checksum what they decompress to.
+        if (!(cctx_ = ZSTD_createCCtx())) return ENOMEM;
+        ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, kZstdLevel);
+        ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
+      }
+      packed[i].resize(ZSTD_compressBound(payload.size()));
+      const std::size_t n =
+          ZSTD_compress2(cctx_, packed[i].data(), packed[i].size(), payload.data(), payload.size());
+      if (!ZSTD_isError(n) && padded(n) < padded(payload.size())) {
+        packed[i].resize(n);
+        stored[i] = packed[i];
+      }
+    }
+    total += padded(stored[i].size());
   }
   // Aligned for O_DIRECT (the frames are whole 512-byte sectors already).
   std::unique_ptr<char, decltype(&std::free)> mem(
@@ -541,11 +607,13 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
   std::uint32_t prev =
       static_cast<std::uint32_t>(live(live_, kLastCrcAt).load(std::memory_order_acquire));
   std::size_t pos = 0;
-  for (const auto& [lsn, payload] : frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const std::string_view payload = stored[i];
     char* h = buf + pos;
-    put32(h, kFrameMagic);
+    const bool is_packed = !packed[i].empty() && payload.data() == packed[i].data();
+    put32(h, is_packed ? kPackedFrameMagic : kFrameMagic);
     put32(h + 4, static_cast<std::uint32_t>(payload.size()));
-    put64(h + 8, lsn);
+    put64(h + 8, frames[i].first);
     put32(h + 20, prev);
     std::memcpy(h + kFrameHeaderBytes, payload.data(), payload.size());
     prev = frame_crc(h, payload);
@@ -608,7 +676,7 @@ std::string Wal::recover(const Lock& lock, std::uint64_t applied, Recovered* out
     Frame frame;
     std::string why;
     Parse p = parse_frame(reader, at, limit, &frame, &why);
-    if (p == Parse::io) return where(at) + why;
+    if (p == Parse::io || p == Parse::damaged) return where(at) + why;
     if (p == Parse::invalid) break;  // the torn or stale tail
     if (!first && (frame.lsn != r.last_lsn + 1 || frame.prev_crc != last_crc)) break;
     if (frame.lsn > applied) {
@@ -631,6 +699,15 @@ std::string Wal::recover(const Lock& lock, std::uint64_t applied, Recovered* out
 
 void Wal::reset(const Lock& lock) {
   if (!exclusive_held(lock)) return;
+  if (version_ < kVersion) {
+    // No frame is in the log now, so no reader can meet a compressed frame under the old
+    // header: write the new one (its first sector) and sync it before any is appended.
+    char sector[kFrameAlign] = {};
+    std::memcpy(sector, kMagic, 8);
+    put32(sector + kVersionAt, kVersion);
+    if (pwrite_all(fd_, sector, sizeof sector, 0) == 0 && ::fdatasync(fd_) == 0)
+      version_ = kVersion;
+  }
   live(live_, kEndAt).store(kHeaderBytes, std::memory_order_release);
   live(live_, kLastCrcAt).store(0, std::memory_order_release);
   live(live_, kGenerationAt).fetch_add(1, std::memory_order_acq_rel);

@@ -3,16 +3,26 @@
 // bytes only; what a payload means (encode_ops below) and when LMDB is written are the
 // caller's.
 //
-// Format (version 1; integers little-endian):
-//   bytes 0..4095 of wal.log, the header page, written once when the file is made:
-//     0 magic "BIHUANWL" (8 bytes)   8 u32 format version = 1   the rest zero (reserved)
+// Format (version 2; integers little-endian):
+//   bytes 0..4095 of wal.log, the header page, written when the file is made:
+//     0 magic "BIHUANWL" (8 bytes)   8 u32 format version = 2   the rest zero (reserved)
 //   frames from byte 4096, each padded with zeros to a multiple of 512 bytes (a sector, so
 //   a torn write tears the tail only):
-//     0 u32 magic 0x42484652   4 u32 payload length   8 u64 lsn   16 u32 crc   20 u32 prev_crc
-//     24 payload, zero padding
-//   crc = CRC-32C over bytes 8..15 (lsn), 4..7 (length), 20..23 (prev_crc), then the payload.
-//   prev_crc = the crc of the frame before it in the log, 0 for the first frame after a
-//   reset (or in a new file).
+//     0 u32 magic   4 u32 stored length   8 u64 lsn   16 u32 crc   20 u32 prev_crc
+//     24 the stored payload, zero padding
+//   magic 0x42484652 ("BHFR"): the payload as is. Magic 0x42484643 ("BHFC", version 2 only):
+//   the payload compressed, one zstd frame that states its content size (at most 4 GiB).
+//   crc = CRC-32C over bytes 8..15 (lsn), 4..7 (length), 20..23 (prev_crc), then the stored
+//   payload. prev_crc = the crc of the frame before it in the log, 0 for the first frame
+//   after a reset (or in a new file).
+//   Compression: a payload of kCompressFromBytes or more is stored compressed (zstd level 1)
+//   when that saves at least one sector. One-step commits (about 2 KB) stay plain: their
+//   latency is the flush's, and compressing them would save no sector worth its time.
+//   Version 1 (before compression): the same without "BHFC" frames. A version 1 file opens
+//   and is appended to with plain frames; the next reset (the log holds no frame then)
+//   rewrites its header as version 2 and syncs it before any compressed frame is written,
+//   so a version 1 reader never meets one. A version 1 build refuses a version 2 file,
+//   naming both versions.
 //
 // The live fields live beside it, in <dir>/wal.shm (4096 bytes: 0 magic "BIHUANSH", 8 u32
 // version 1, 16 u64 generation, 24 u64 end, 32 u64 last_crc, 40 u64 next_lsn, the rest zero), which
@@ -79,6 +89,8 @@
 
 #include "storage/db.hpp"
 
+struct ZSTD_CCtx_s;  // zstd.h's compression context (wal.cpp)
+
 namespace bihuan::storage {
 
 // One write of a batch, the payload of a frame: ops in order.
@@ -103,7 +115,8 @@ class Wal {
   // 4 MiB segments: a data directory costs 4 MiB of disk until its log grows past it.
   static constexpr std::uint64_t kHeaderBytes = 4096, kSegmentBytes = std::uint64_t{4} << 20;
   static constexpr std::uint64_t kFrameAlign = 512, kFrameHeaderBytes = 24;
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;
+  static constexpr std::uint64_t kCompressFromBytes = 4096;
 
   // Opens or creates <dir>/wal.log (mode 0640, O_CLOEXEC) and maps the live fields
   // (<dir>/wal.shm, made if missing or foreign).
@@ -116,6 +129,8 @@ class Wal {
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
   const std::string& path() const { return path_; }
+  // The file's format version as this object knows it (1 until a reset upgrades it).
+  std::uint32_t version() const { return version_; }
 
   // Held access: exclusive (append, reset, recover) or shared (read). Taken in the order
   // in-process lock, then the file lock; released in reverse. Movable, RAII; a
@@ -156,8 +171,9 @@ class Wal {
   int append(const Lock& lock, const std::vector<std::pair<std::uint64_t, std::string>>& frames);
 
   // Either lock: calls f(lsn, payload) for each frame from file offset `from` (a frame
-  // boundary >= 4096) up to `to` (normally end()), in order. Stops at the first invalid
-  // frame (bad magic, length past `to`, bad crc) and returns the offset where it stopped;
+  // boundary >= 4096) up to `to` (normally end()), in order, the payload decompressed.
+  // Stops at the first invalid frame (bad magic, length past `to`, bad crc, a compressed
+  // payload that does not decompress) and returns the offset where it stopped;
   // if that is before `to`, *error (if not null) names the file, the offset and what was
   // wrong (a frame before end() that is invalid is corruption). Neither lsn continuity nor
   // prev_crc is checked (the caller checks lsns). An I/O error is reported the same way.
@@ -177,14 +193,16 @@ class Wal {
   // The next lsn to append is max(applied, last_lsn) + 1.
   // Returns "" or an error, and then changes nothing: the chain holds frames > applied but
   // the first of them is not applied + 1 (frames were lost; names the file, the offset
-  // and both lsns), or an I/O error. A lock that is not this Wal's exclusive one is an
-  // error too.
+  // and both lsns), a frame whose crc holds but whose compressed payload does not
+  // decompress (damage, not a torn tail: the frame was written whole), or an I/O error. A lock that
+  // is not this Wal's exclusive one is an error too.
   std::string recover(const Lock& lock, std::uint64_t applied, Recovered* out);
 
   // Exclusive lock: the log is empty again: end() = 4096 first, then generation() + 1
   // (readers that see either change read again under the lock). Nothing is erased or
-  // synced: recovery ends the new chain at the stale frames (INVARIANT above). A lock that
-  // is not this Wal's exclusive one changes nothing.
+  // synced: recovery ends the new chain at the stale frames (INVARIANT above), except that
+  // a version 1 header becomes version 2 (written and synced; on failure it stays 1 and
+  // frames stay plain). A lock that is not this Wal's exclusive one changes nothing.
   void reset(const Lock& lock);
 
  private:
@@ -200,6 +218,8 @@ class Wal {
   // cache, where the file system or device refuses direct writes of 512-byte sectors).
   int dfd_ = -1;
   unsigned char* live_ = nullptr;  // the mapped live fields (wal.shm)
+  std::uint32_t version_ = kVersion;
+  ::ZSTD_CCtx_s* cctx_ = nullptr;  // made on the first compressed frame (exclusive lock)
   std::uint64_t segment_bytes_ = kSegmentBytes;
   std::uint64_t file_bytes_ = 0;  // size known to this object (exclusive lock holders)
   // The in-process lock (writers first: a waiting writer holds back new readers).
