@@ -358,6 +358,8 @@ class EngineImpl final : public Engine, private Committer::Sink {
   bool cp_stop_ = false, cp_wake_ = false;
   static constexpr std::chrono::milliseconds kCheckpointEvery{1000};
   static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{16} << 20;
+  // The largest batch the writer commits itself when nothing else waits (pipeline.cpp).
+  static constexpr std::size_t kHereMax = 4;
 };
 
 }  // namespace bihuan::runtime

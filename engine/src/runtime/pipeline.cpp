@@ -146,15 +146,18 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
     }
     p.requests = std::move(batch);
     batch.clear();
-    // Nothing else waits: commit here rather than wake the committer (one thread switch
-    // less on the path of a step that comes alone). With more queued, the committer takes
-    // it while this thread executes the next batch.
+    // Nothing else waits and the batch is small: commit here rather than wake the committer
+    // (one thread switch less on the path of a step that comes alone). With more queued, or
+    // a larger batch (many callers: more requests come while its frame is flushed), the
+    // committer takes it while this thread executes the next batch. Committing a batch of
+    // about 128 steps here cost the interleaved benchmark 25-30% of its steps per second.
     bool alone = false;
     {
       std::lock_guard lock(mu_);
       alone = queue_.empty();
     }
-    if (alone && env_->logged() && committer_->commit_here(p)) return;
+    if (alone && p.requests.size() <= kHereMax && env_->logged() && committer_->commit_here(p))
+      return;
     if (committer_->hand_off(p)) return;
     // The committer refused a batch this one was executed on: run it again after the
     // returned requests (catch_up puts those first).
