@@ -53,7 +53,8 @@ struct Statement {
 
 std::string span_text(const char* verb, std::size_t n, Db db,
                       const std::vector<std::string_view>& keys) {
-  std::string out = std::to_string(n) + " " + verb + " table " + table_name(db) + " (key" +
+  std::string out = std::to_string(n) + " " + verb + (n == 1 ? "" : "s") + " " +
+                    (verb[0] == 'p' ? "into" : "from") + " table " + table_name(db) + " (key" +
                     (keys.size() > 1 ? "s " : " ") + hex(keys.front());
   if (keys.size() > 1) out += " .. " + hex(keys.back());
   return out + ")";
@@ -70,7 +71,8 @@ std::string plan(const std::vector<Write>& writes, std::vector<Statement>& out) 
       return "write " + std::to_string(i) + " names no key space (" + std::to_string(d) + ")";
     if (w.key.empty() || w.key.size() > PgStore::kMaxKeyBytes)
       return "write " + std::to_string(i) + " to table " + table_name(w.db) + " has a key of " +
-             std::to_string(w.key.size()) + " bytes (" + hex(w.key) + "), expected 1 to " +
+             std::to_string(w.key.size()) + " bytes" +
+             (w.key.empty() ? std::string() : " (" + hex(w.key) + ")") + ", expected 1 to " +
              std::to_string(PgStore::kMaxKeyBytes) + " (LMDB's limits)";
     if (w.put && w.value.size() > PgStore::kMaxValueBytes)
       return "write " + std::to_string(i) + " to table " + table_name(w.db) + " key " + hex(w.key) +
@@ -93,7 +95,7 @@ std::string plan(const std::vector<Write>& writes, std::vector<Statement>& out) 
                          " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
                          "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
                      {bytea_array(put_keys), bytea_array(put_values)},
-                     span_text("puts into", put_keys.size(), db, put_keys)});
+                     span_text("put", put_keys.size(), db, put_keys)});
       put_keys.clear();
       put_values.clear();
       put_bytes = 0;
@@ -113,7 +115,7 @@ std::string plan(const std::vector<Write>& writes, std::vector<Statement>& out) 
     if (!del_keys.empty())
       out.push_back({"DELETE FROM " + table + " WHERE k = ANY($1::bytea[])",
                      {bytea_array(del_keys)},
-                     span_text("deletes from", del_keys.size(), db, del_keys)});
+                     span_text("delete", del_keys.size(), db, del_keys)});
     flush_puts();
   }
   return "";

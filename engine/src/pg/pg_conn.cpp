@@ -71,6 +71,9 @@ std::unique_ptr<Conn> Conn::connect(const std::string& conninfo, const ConnectDe
     if (error) *error = "PostgreSQL: libpq could not allocate a connection (out of memory)";
     return nullptr;
   }
+  // Notices ("relation ... already exists, skipping") are not errors: no stderr for them.
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   if (PQstatus(c) != CONNECTION_OK) {
     if (error) *error = describe(c) + ": cannot connect: " + trimmed(PQerrorMessage(c));
     PQfinish(c);
