@@ -1,5 +1,6 @@
 // One libpq connection with binary parameters and results (libpq-fe.h is included by
-// pg_conn.cpp only; the rest of engine/src/pg/ goes through this face).
+// pg_conn.cpp, and by pg_commit.cpp for pipeline mode; no header of engine/src/pg/ includes
+// it).
 //
 // Every statement is sent with PQexecParams in binary format (parameters and results):
 // bytea travels as its bytes, never escaped as text. Errors are sentences that name the

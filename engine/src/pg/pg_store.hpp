@@ -41,7 +41,9 @@ using storage::Db;
 // The table of a key space: LMDB's database name ("history" for Db::hist).
 const char* table_name(Db db);
 
-// One write of a commit (the shape of storage::OpRef): a put, or a delete (value ignored).
+// One write of a commit: a put, or a delete (value ignored). The shape of storage::OpRef
+// (lmdb_env.hpp), which this library does not include: the engine's committer maps one
+// onto the other field by field.
 struct Write {
   Db db;
   bool put;
