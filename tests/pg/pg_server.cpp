@@ -165,7 +165,10 @@ void PgServer::start() {
     return;
   }
   dir_ = tmpl;
-  if (who.drop && ::chown(dir_.c_str(), who.uid, who.gid) != 0) {
+  // Root gives the directory to postgres and keeps the right to reach the socket in it
+  // (search permission, 0711) even without CAP_DAC_OVERRIDE.
+  if (who.drop &&
+      (::chown(dir_.c_str(), who.uid, who.gid) != 0 || ::chmod(dir_.c_str(), 0711) != 0)) {
     error_ = "cannot give " + dir_ + " to the user postgres: " + std::strerror(errno);
     return;
   }

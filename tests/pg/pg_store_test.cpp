@@ -312,6 +312,9 @@ TEST_F(PgStoreTest, ANewerSchemaVersionIsRefused) {
   admin.exec("DELETE FROM bihuan_schema");
   EXPECT_FALSE(PgStore::open(conninfo_, &error));
   EXPECT_NE(error.find("bihuan_schema is damaged: it holds 0 rows"), std::string::npos) << error;
+  admin.exec("INSERT INTO bihuan_schema VALUES (0)");
+  EXPECT_FALSE(PgStore::open(conninfo_, &error));
+  EXPECT_NE(error.find("its version is 0, expected 1 or more"), std::string::npos) << error;
 }
 
 TEST(PgStoreOpen, AServerThatIsNotThereIsAClearErrorInBoundedTime) {

@@ -39,6 +39,10 @@ bool ensure_schema(Conn& c, std::string* error) {
     if (b.size() != 4) return fail("table bihuan_schema is damaged", "its version is not an int");
     std::uint32_t version = 0;
     for (unsigned char ch : b) version = (version << 8) | ch;
+    if (static_cast<int>(version) < 1)
+      return fail(
+          "table bihuan_schema is damaged",
+          "its version is " + std::to_string(static_cast<int>(version)) + ", expected 1 or more");
     if (static_cast<int>(version) > PgStore::kSchemaVersion)
       return fail("refusing the database",
                   "its schema version is " + std::to_string(static_cast<int>(version)) +
