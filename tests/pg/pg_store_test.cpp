@@ -152,6 +152,7 @@ TEST_F(PgStoreTest, ALostConnectionFailsTheCallAndTheNextCallReconnects) {
   EXPECT_FALSE(unknown) << error;  // refused at BEGIN: nothing ran
   EXPECT_NE(error.find("socket " + PgServer::get().socket_dir()), std::string::npos) << error;
   EXPECT_NE(error.find("nothing was applied"), std::string::npos) << error;
+  EXPECT_EQ(scan(*store, Db::inst), (Rows{{"a", "1"}}));  // a read first: reconnected
   ASSERT_TRUE(commit(*store, {{Db::inst, true, "c", "3"}}, &error)) << error;
   EXPECT_EQ(scan(*store, Db::inst), (Rows{{"a", "1"}, {"c", "3"}}));
 
@@ -202,6 +203,7 @@ TEST_F(PgStoreTest, AFailureAtCommitIsNothingAppliedOrAnUnknownOutcome) {
   EXPECT_TRUE(unknown) << error;
   EXPECT_NE(error.find("may or may not have been applied"), std::string::npos) << error;
   // (It was not: the session ended inside COMMIT.) The next call reconnects.
+  EXPECT_TRUE(scan(*store, Db::gone).empty());
   ASSERT_TRUE(commit(*store, {{Db::inst, true, "c", "1"}}, &error)) << error;
   EXPECT_EQ(scan(*store, Db::inst), (Rows{{"c", "1"}}));
   EXPECT_TRUE(scan(*store, Db::gone).empty());
