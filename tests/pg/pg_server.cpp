@@ -109,7 +109,23 @@ int wait_for(pid_t pid, std::chrono::milliseconds limit) {
 }
 
 std::string exit_text(int status) {
-  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status)) {
+    // spawn()'s own failures, before the program ran.
+    switch (WEXITSTATUS(status)) {
+      case 123:
+        return "exited with 123 (spawn could not open its log file)";
+      case 124:
+        return "exited with 124 (spawn could not enter the directory)";
+      case 125:
+        return "exited with 125 (spawn: the test process died meanwhile)";
+      case 126:
+        return "exited with 126 (spawn could not become the user postgres)";
+      case 127:
+        return "exited with 127 (spawn could not execute the program)";
+      default:
+        return "exited with " + std::to_string(WEXITSTATUS(status));
+    }
+  }
   if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
   return "ended (status " + std::to_string(status) + ")";
 }

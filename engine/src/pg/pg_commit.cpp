@@ -195,7 +195,13 @@ bool PgStore::commit(std::size_t n, const std::function<Write(std::size_t)>& op,
     if (at == stmts.size() + 1) commit_ok = r.ok();
     ++at;
   }
-  bool lost = conn_->broken();
+  bool lost = conn_->broken();  // the session ended: what it did not commit is rolled back
+  if (!sent && !lost) {
+    // Half a pipeline sent on a live connection (libpq refused a message): end the session
+    // (its transaction rolls back unless COMMIT got through) and start a new one.
+    conn_->reset(nullptr);
+    lost = true;
+  }
   if (!lost) PQexitPipelineMode(c);
   if (commit_ok && first_error.empty()) return true;
   if (lost && first_error.empty()) first_error = "the connection was lost: " + conn_->last_error();
