@@ -82,7 +82,11 @@ class PgStore {
   // then nothing was applied, except when *outcome_unknown is set true (the connection was
   // lost after COMMIT was sent: it may or may not have been applied; the caller resolves it,
   // e.g. by its idempotency records). Keys and values out of range are refused before
-  // anything is sent.
+  // anything is sent. Concurrent commits: rows are locked table by table, each table's
+  // deletes (keys sorted) before its puts (keys sorted), so commits that only put the same
+  // keys wait for each other; commits that delete and put the same keys crosswise may
+  // deadlock, and PostgreSQL then refuses one of them (SQLSTATE 40P01: nothing applied; it
+  // may be retried).
   bool commit(std::size_t n, const std::function<Write(std::size_t)>& op, std::string* error,
               bool* outcome_unknown = nullptr);
   bool commit(std::span<const Write> writes, std::string* error, bool* outcome_unknown = nullptr) {
