@@ -110,7 +110,8 @@ class PgStore {
 
 class PgCursor;
 
-// A read-only snapshot. Ends (ROLLBACK) when destroyed.
+// A read-only snapshot. Ends (ROLLBACK) when destroyed, which must happen before its
+// PgStore is destroyed.
 class PgRead {
  public:
   ~PgRead();
