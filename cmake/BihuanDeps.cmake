@@ -25,6 +25,14 @@ find_package(PNG REQUIRED)
 find_path(ZSTD_INCLUDE_DIR zstd.h REQUIRED)
 find_library(ZSTD_LIBRARY zstd REQUIRED)
 
+# libpq (Debian libpq-dev): the PostgreSQL key-value store (engine/src/pg, library
+# bihuan_pg; issue 26). Its tests start a real server (Debian postgresql-15).
+find_path(PQ_INCLUDE_DIR libpq-fe.h PATH_SUFFIXES postgresql REQUIRED)
+find_library(PQ_LIBRARY pq REQUIRED)
+add_library(bihuan_libpq INTERFACE)
+target_include_directories(bihuan_libpq SYSTEM INTERFACE ${PQ_INCLUDE_DIR})
+target_link_libraries(bihuan_libpq INTERFACE ${PQ_LIBRARY})
+
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 add_library(bihuan_valijson INTERFACE)
 target_include_directories(bihuan_valijson SYSTEM INTERFACE ${VALIJSON_INCLUDE_DIR})

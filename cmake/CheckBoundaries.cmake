@@ -1,5 +1,6 @@
 # cmake -DSOURCE_DIR=<repo> [-DSTAMP=<file>] -P CheckBoundaries.cmake
-# Fails (exit code 1, one line per offending include) when an engine area includes a
+# Fails (exit code 1, one line per offending include) when an engine area (or a side area
+# built outside the engine, BIHUAN_SIDE_AREAS) includes a
 # header its row of engine/areas.cmake does not allow, when a public header includes a
 # third-party header other than nlohmann/json, when the plugin SDK (bihuan/plugin/)
 # includes anything of Bihuan's outside itself, or when api/ includes a private engine
@@ -36,7 +37,7 @@ macro(violation file h why)
   list(APPEND violations "${rel}: #include \"${h}\": ${why}")
 endmacro()
 
-foreach(area IN LISTS BIHUAN_AREAS)
+foreach(area IN LISTS BIHUAN_AREAS BIHUAN_SIDE_AREAS)
   file(GLOB files ${SOURCE_DIR}/engine/src/${area}/*.cpp ${SOURCE_DIR}/engine/src/${area}/*.hpp)
   foreach(f IN LISTS files)
     includes_of(${f} hs)
@@ -51,7 +52,7 @@ foreach(area IN LISTS BIHUAN_AREAS)
         if(NOT "${CMAKE_MATCH_1}" IN_LIST BIHUAN_AREA_${area}_PUBLIC)
           violation(${f} ${h} "area ${area} may not include public header ${CMAKE_MATCH_1}.hpp (engine/areas.cmake)")
         endif()
-      elseif(first AND first IN_LIST BIHUAN_AREAS)
+      elseif(first AND (first IN_LIST BIHUAN_AREAS OR first IN_LIST BIHUAN_SIDE_AREAS))
         if(NOT first STREQUAL area AND NOT first IN_LIST BIHUAN_AREA_${area}_AREAS)
           violation(${f} ${h} "area ${area} may not include area ${first}")
         endif()
@@ -93,7 +94,7 @@ foreach(f IN LISTS api)
   includes_of(${f} hs)
   foreach(h IN LISTS hs)
     string(REGEX MATCH "^([a-z_]+)/" m "${h}")
-    if(CMAKE_MATCH_1 AND CMAKE_MATCH_1 IN_LIST BIHUAN_AREAS)
+    if(CMAKE_MATCH_1 AND (CMAKE_MATCH_1 IN_LIST BIHUAN_AREAS OR CMAKE_MATCH_1 IN_LIST BIHUAN_SIDE_AREAS))
       violation(${f} ${h} "api/ may include the engine's public headers only")
     endif()
   endforeach()

@@ -29,8 +29,13 @@ set(BIHUAN_THIRD_PARTY_magic "magic.h")
 set(BIHUAN_THIRD_PARTY_jpeg "jpeglib.h")
 set(BIHUAN_THIRD_PARTY_png "png.h")
 set(BIHUAN_THIRD_PARTY_zstd "zstd.h")
+set(BIHUAN_THIRD_PARTY_libpq "libpq-fe.h")
 set(BIHUAN_THIRD_PARTY nlohmann lmdb valijson mustache boost_dll boost_asio boost_container openssl spdlog boost
-    magic jpeg png zstd)
+    magic jpeg png zstd libpq)
+
+# Areas built as libraries of their own, outside bihuan_engine (so the engine's package and
+# link dependencies do not change), policed the same way.
+set(BIHUAN_SIDE_AREAS pg)
 
 set(BIHUAN_AREA_json_AREAS "")
 set(BIHUAN_AREA_json_PUBLIC json problem problem_json log)
@@ -98,3 +103,10 @@ set(BIHUAN_AREA_preview_AREAS "")
 set(BIHUAN_AREA_preview_PUBLIC preview)
 set(BIHUAN_AREA_preview_THIRD jpeg png)
 set(BIHUAN_AREA_preview_LINK JPEG::JPEG PNG::PNG)
+
+# pg: the key-value store over PostgreSQL (libpq), library bihuan_pg; not used by the engine
+# yet (docs/design-scale-out.md). It sees storage/db.hpp's key spaces, nothing of LMDB's.
+set(BIHUAN_AREA_pg_AREAS storage)
+set(BIHUAN_AREA_pg_PUBLIC "")
+set(BIHUAN_AREA_pg_THIRD libpq)
+set(BIHUAN_AREA_pg_LINK bihuan_libpq)

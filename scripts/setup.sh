@@ -16,6 +16,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       python3-aiosmtpd openssl    # plugin tests: a real SMTP server; a test TLS certificate
       chromium chromium-driver python3-selenium fonts-noto-cjk  # the console's browser test
       libgraphviz-dev  # graph layout for the console (cgraph + gvc)
+      postgresql-15 libpq-dev  # the PostgreSQL store (engine/src/pg); its tests run a real server
       lintian  # scripts/install-test.sh checks the .deb
       python3-pytest)  # the Python binding's tests (bindings/python)
 

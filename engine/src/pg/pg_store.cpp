@@ -1,0 +1,201 @@
+// PgStore's connection and schema, reads and cursors (the commit is in pg_commit.cpp).
+#include "pg/pg_store.hpp"
+
+#include <algorithm>
+
+namespace bihuan::pg {
+namespace {
+
+// LMDB's database names (storage::db_name; tests/pg checks that they agree).
+const char* kTables[] = {"meta",   "defs", "inst",   "history",  "bkey",       "idem",
+                         "timers", "sidx", "outbox", "children", "outbox_due", "dead",
+                         "ridx",   "uidx", "gone",   "attref"};
+static_assert(sizeof(kTables) / sizeof(kTables[0]) == static_cast<unsigned>(Db::count_));
+
+// Serialises schema creation among nodes that open a new database at once.
+constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(8244657926390751026)";
+
+std::string quoted(Db db) { return std::string("\"") + table_name(db) + "\""; }
+
+// Creates what is absent; refuses a newer version. In the caller's transaction.
+bool ensure_schema(Conn& c, std::string* error) {
+  auto fail = [&](const std::string& what, const std::string& why) {
+    if (error) *error = c.server() + ": " + what + ": " + why;
+    return false;
+  };
+  std::string why;
+  if (!c.run(kSchemaLock, &why)) return fail("cannot take the schema lock", why);
+  Result exists = c.exec("SELECT to_regclass('bihuan_schema') IS NOT NULL");
+  if (!exists.ok() || exists.rows() != 1)
+    return fail("cannot look for table bihuan_schema", exists.error(c.last_error()));
+  bool fresh = exists.value(0, 0) == std::string_view("\0", 1);  // binary bool: 0 or 1
+  if (!fresh) {
+    Result v = c.exec("SELECT version FROM bihuan_schema");
+    if (!v.ok()) return fail("cannot read table bihuan_schema", v.error(c.last_error()));
+    if (v.rows() != 1)
+      return fail("table bihuan_schema is damaged",
+                  "it holds " + std::to_string(v.rows()) + " rows, expected one (the version)");
+    std::string_view b = v.value(0, 0);
+    if (b.size() != 4) return fail("table bihuan_schema is damaged", "its version is not an int");
+    std::uint32_t version = 0;
+    for (unsigned char ch : b) version = (version << 8) | ch;
+    if (static_cast<int>(version) < 1)
+      return fail(
+          "table bihuan_schema is damaged",
+          "its version is " + std::to_string(static_cast<int>(version)) + ", expected 1 or more");
+    if (static_cast<int>(version) > PgStore::kSchemaVersion)
+      return fail("refusing the database",
+                  "its schema version is " + std::to_string(static_cast<int>(version)) +
+                      ", newer than this build's " + std::to_string(PgStore::kSchemaVersion) +
+                      " (upgrade Bihuan)");
+  }
+  std::string ddl;
+  if (fresh) ddl += "CREATE TABLE bihuan_schema (version int NOT NULL);\n";
+  for (unsigned i = 0; i < static_cast<unsigned>(Db::count_); ++i)
+    ddl += "CREATE TABLE IF NOT EXISTS " + quoted(static_cast<Db>(i)) +
+           " (k bytea PRIMARY KEY, v bytea NOT NULL);\n";
+  if (fresh)
+    ddl += "INSERT INTO bihuan_schema (version) VALUES (" +
+           std::to_string(PgStore::kSchemaVersion) + ");\n";
+  if (!c.run(ddl, &why)) return fail("cannot create the tables", why);
+  return true;
+}
+
+}  // namespace
+
+const char* table_name(Db db) {
+  auto i = static_cast<unsigned>(db);
+  return i < static_cast<unsigned>(Db::count_) ? kTables[i] : "(no such key space)";
+}
+
+std::unique_ptr<PgStore> PgStore::open(const std::string& conninfo, std::string* error,
+                                       const PgOptions& options) {
+  auto conn = Conn::connect(conninfo, options.connect, error);
+  if (!conn) return nullptr;
+  std::string why;
+  if (!conn->run("BEGIN", &why)) {
+    if (error) *error = conn->server() + ": cannot begin the schema transaction: " + why;
+    return nullptr;
+  }
+  if (!ensure_schema(*conn, error)) {
+    conn->run("ROLLBACK", nullptr);
+    return nullptr;
+  }
+  if (!conn->run("COMMIT", &why)) {
+    if (error) *error = conn->server() + ": cannot commit the schema: " + why;
+    return nullptr;
+  }
+  PgOptions o = options;
+  o.page_rows = std::max<std::size_t>(o.page_rows, 1);
+  return std::unique_ptr<PgStore>(new PgStore(std::move(conn), o));
+}
+
+PgStore::~PgStore() = default;
+
+bool PgStore::ready(std::string* error) {
+  if (in_txn_) {
+    if (error)
+      *error = server() +
+               ": a read transaction of this PgStore is open (one transaction at a time on "
+               "its connection): end it first";
+    return false;
+  }
+  if (conn_->broken() && !conn_->reset(error)) return false;
+  if (!conn_->idle()) {
+    std::string why;
+    if (!conn_->run("ROLLBACK", &why)) {
+      if (error) *error = server() + ": cannot end an earlier transaction: " + why;
+      return false;
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<PgRead> PgStore::read(std::string* error) {
+  if (!ready(error)) return nullptr;
+  // SELECT 1 takes the snapshot now, not at the first read.
+  std::string why;
+  if (!conn_->run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1", &why)) {
+    if (error) *error = server() + ": cannot begin a read transaction: " + why;
+    conn_->run("ROLLBACK", nullptr);
+    return nullptr;
+  }
+  in_txn_ = true;
+  return std::unique_ptr<PgRead>(new PgRead(*this));
+}
+
+PgRead::~PgRead() {
+  if (!store_.conn_->broken()) store_.conn_->run("ROLLBACK", nullptr);
+  store_.in_txn_ = false;
+}
+
+std::optional<std::string> PgRead::get(Db db, std::string_view key, std::string* error) {
+  if (error) error->clear();
+  Conn& c = *store_.conn_;
+  Param p[] = {{key, kByteaOid}};
+  Result r = c.exec("SELECT v FROM " + quoted(db) + " WHERE k = $1", p);
+  if (!r.ok()) {
+    if (error)
+      *error = c.server() + ": cannot read key " + hex(key) + " of table " + table_name(db) + ": " +
+               r.error(c.last_error());
+    return std::nullopt;
+  }
+  if (r.rows() == 0) return std::nullopt;
+  return std::string(r.value(0, 0));
+}
+
+std::unique_ptr<PgCursor> PgRead::cursor(Db db) {
+  return std::unique_ptr<PgCursor>(new PgCursor(*this, db));
+}
+
+PgCursor::~PgCursor() = default;
+
+std::string_view PgCursor::key() const { return on_ ? page_.value(at_, 0) : std::string_view(); }
+std::string_view PgCursor::value() const { return on_ ? page_.value(at_, 1) : std::string_view(); }
+
+bool PgCursor::load(std::optional<std::string_view> from, bool inclusive, bool last_row) {
+  Conn& c = *read_.store_.conn_;
+  std::size_t limit = last_row ? 1 : read_.store_.options_.page_rows;
+  std::string sql = "SELECT k, v FROM " + quoted(db_);
+  if (from) sql += inclusive ? " WHERE k >= $1" : " WHERE k > $1";
+  sql += last_row ? " ORDER BY k DESC" : " ORDER BY k";
+  sql += " LIMIT " + std::to_string(limit);
+  Param p[] = {{from.value_or(std::string_view()), kByteaOid}};
+  Result r = c.exec(sql, std::span<const Param>(p, from ? 1 : 0));
+  on_ = false;
+  if (!r.ok()) {
+    status_ = c.server() + ": cannot read table " + table_name(db_) +
+              (from ? " from key " + hex(*from) : std::string(" from its start")) + ": " +
+              r.error(c.last_error());
+    page_ = Result();
+    more_ = false;
+    return false;
+  }
+  status_.clear();
+  page_ = std::move(r);
+  at_ = 0;
+  more_ = !last_row && static_cast<std::size_t>(page_.rows()) == limit;
+  on_ = page_.rows() > 0;
+  return on_;
+}
+
+bool PgCursor::seek(std::string_view key) { return load(key, true); }
+bool PgCursor::first() { return load(std::nullopt, true); }
+bool PgCursor::last() { return load(std::nullopt, true, /*last_row=*/true); }
+
+bool PgCursor::next() {
+  if (!on_) return false;  // at the end, or after an error (status() still says which)
+  if (at_ + 1 < page_.rows()) {
+    ++at_;
+    return true;
+  }
+  if (!more_) {  // a short page ends the table (in this snapshot), as does last()'s row
+    on_ = false;
+    return false;
+  }
+  // The key the next page starts after lives in the page that load() replaces: copy it.
+  std::string after(page_.value(at_, 0));
+  return load(std::string_view(after), false);
+}
+
+}  // namespace bihuan::pg
