@@ -357,7 +357,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::condition_variable cp_cv_;
   bool cp_stop_ = false, cp_wake_ = false;
   static constexpr std::chrono::milliseconds kCheckpointEvery{1000};
-  static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{16} << 20;
+  static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{64} << 20;
   // The largest batch the writer commits itself when nothing else waits (pipeline.cpp).
   static constexpr std::size_t kHereMax = 4;
 };
