@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <random>
@@ -261,6 +263,68 @@ TEST(Log, FramesOfAKilledProcessAreRecoveredAtOpen) {
   auto applied = txn->get(Db::meta, Env::kWalAppliedKey, rc);
   ASSERT_TRUE(applied);
   EXPECT_EQ(read_be64(*applied), 101u);
+}
+
+// Log format 1 (before compression) in a data directory of an older build: its frames are
+// recovered, the header becomes version 2 at that open's reset, and from then on a group
+// commit is stored compressed, which the next recovery reads back.
+TEST(Log, AVersion1LogIsRecoveredUpgradedAndThenCompressed) {
+  TempDir dir;
+  open_env(dir.path);  // makes the directory and its log
+  auto header_version = [&] {
+    std::ifstream in(dir.path + "/wal.log", std::ios::binary);
+    char b[12] = {};
+    in.read(b, sizeof b);
+    std::uint32_t v;
+    std::memcpy(&v, b + 8, 4);
+    return v;
+  };
+  auto first_frame_magic = [&] {
+    std::ifstream in(dir.path + "/wal.log", std::ios::binary);
+    in.seekg(4096);
+    std::uint32_t m = 0;
+    in.read(reinterpret_cast<char*>(&m), 4);
+    return m;
+  };
+  {
+    // One-step frames (plain, as a version 1 build writes them), left by a killed process.
+    OtherProcess old(dir.path, [](Env& env) {
+      for (int i = 0; i < 50; ++i)
+        log_commit(env, {{"k" + std::to_string(1000 + i), "v" + std::to_string(i)}});
+    });
+    ASSERT_TRUE(old.go());
+  }
+  {
+    std::fstream f(dir.path + "/wal.log", std::ios::binary | std::ios::in | std::ios::out);
+    const std::uint32_t one = 1;
+    f.seekp(8);
+    f.write(reinterpret_cast<const char*>(&one), 4);
+  }
+  ASSERT_EQ(header_version(), 1u);
+  {
+    auto env = open_env(dir.path);
+    EXPECT_EQ(walk(*env).size(), 50u);
+    EXPECT_EQ(header_version(), 2u);  // upgraded by recovery's reset
+  }
+  // A group commit of 300 similar writes (about 40 KB) after the upgrade: compressed.
+  {
+    OtherProcess now(dir.path, [](Env& env) {
+      std::vector<std::pair<std::string, std::optional<std::string>>> w;
+      for (int i = 0; i < 300; ++i)
+        w.push_back({"g" + std::to_string(1000 + i),
+                     "{\"state\":\"rectifying\",\"note\":\"checked on site\",\"n\":" +
+                         std::to_string(i) + "}"});
+      log_commit(env, w);
+      log_commit(env, {{"last", "one"}});
+    });
+    ASSERT_TRUE(now.go());
+  }
+  EXPECT_EQ(first_frame_magic(), 0x42484643u);  // "BHFC"
+  auto env = open_env(dir.path);
+  Model got = walk(*env);
+  EXPECT_EQ(got.size(), 50u + 300u + 1u);
+  EXPECT_EQ(got["g1299"], "{\"state\":\"rectifying\",\"note\":\"checked on site\",\"n\":299}");
+  EXPECT_EQ(got["last"], "one");
 }
 
 TEST(Log, AnotherProcessesFramesAreSeenAndCountAsForeign) {
