@@ -327,6 +327,31 @@ TEST(Log, AVersion1LogIsRecoveredUpgradedAndThenCompressed) {
   EXPECT_EQ(got["last"], "one");
 }
 
+// The checkpoint appends history keys above LMDB's last one (MDB_APPEND) and puts the
+// others in place: both end in LMDB, in order, whatever the mix.
+TEST(Log, TheCheckpointAppendsHistoryAboveTheLastKeyAndPutsTheRest) {
+  TempDir dir;
+  auto env = open_env(dir.path);
+  put_direct(*env, Db::hist, be64(500), "direct");
+  log_commit(*env, {{be64(100), "below"}, {be64(700), "above"}, {be64(501), "next"}}, Db::hist);
+  log_commit(*env, {{be64(499), "below too"}, {be64(900), "last"}}, Db::hist);
+  ASSERT_EQ(env->checkpoint(), 0);
+  EXPECT_EQ(env->log_bytes(), 0u);
+  Model got = walk(*env, Db::hist);
+  EXPECT_EQ(got, (Model{{be64(100), "below"},
+                        {be64(499), "below too"},
+                        {be64(500), "direct"},
+                        {be64(501), "next"},
+                        {be64(700), "above"},
+                        {be64(900), "last"}}));
+  // And on an empty history.
+  TempDir empty;
+  auto fresh = open_env(empty.path);
+  log_commit(*fresh, {{be64(2), "b"}, {be64(1), "a"}}, Db::hist);
+  ASSERT_EQ(fresh->checkpoint(), 0);
+  EXPECT_EQ(walk(*fresh, Db::hist), (Model{{be64(1), "a"}, {be64(2), "b"}}));
+}
+
 TEST(Log, AnotherProcessesFramesAreSeenAndCountAsForeign) {
   TempDir dir;
   OtherProcess other(dir.path, [](Env& env) {

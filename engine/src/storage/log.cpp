@@ -194,12 +194,32 @@ int Env::apply_view(Txn& txn, const LogView& v) {
   if (rc) return rc;
   const std::uint64_t from = applied && applied->size() == 8 ? read_be64(*applied) : 0;
   if (v.last <= from) return 0;
+  // History keys only grow: the view's are normally all above LMDB's last, and are then
+  // appended (MDB_APPEND: no search, and full pages instead of pages split in half, as the
+  // commits before the log wrote them).
+  std::string last_hist;
+  {
+    MDB_cursor* c = txn.at(Db::hist, &rc);
+    if (!c) return rc;
+    MDB_val k, val;
+    int got = mdb_cursor_get(c, &k, &val, MDB_LAST);
+    if (got == 0)
+      last_hist.assign(static_cast<const char*>(k.mv_data), k.mv_size);
+    else if (got != MDB_NOTFOUND)
+      return txn.check(got);
+  }
   for (std::size_t d = 0; d < v.maps.size(); ++d) {
     const Db db = static_cast<Db>(d);
     for (auto it = v.maps[d].begin(); it.valid(); it.next()) {
       const PEntry& e = it.entry();
       if (e.lsn <= from) continue;
-      rc = e.value ? txn.put(db, it.key(), *e.value) : txn.del(db, it.key());
+      if (e.value) {
+        const bool append = db == Db::hist && it.key() > std::string_view(last_hist);
+        rc = txn.put(db, it.key(), *e.value, append);
+        if (append && rc == 0) last_hist.assign(it.key());
+      } else {
+        rc = txn.del(db, it.key());
+      }
       if (rc) return rc;
     }
   }
