@@ -118,15 +118,4 @@ bool Conn::reset(std::string* error) {
   return false;
 }
 
-std::string hex(std::string_view bytes, std::size_t max_bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes.substr(0, max_bytes)) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  if (bytes.size() > max_bytes) out += "...";
-  return out;
-}
-
 }  // namespace bihuan::pg

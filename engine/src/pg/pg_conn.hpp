@@ -16,6 +16,8 @@
 #include <string_view>
 #include <utility>
 
+#include "storage/hex.hpp"
+
 struct pg_conn;
 struct pg_result;
 
@@ -93,7 +95,7 @@ class Conn {
   std::string server_;
 };
 
-// Lower-case hex of the first `max_bytes` bytes, "..." when cut: keys in messages.
-std::string hex(std::string_view bytes, std::size_t max_bytes = 64);
+// Keys in messages: lower-case hex of their first 64 bytes, "..." when cut.
+inline std::string hex(std::string_view bytes) { return storage::hex(bytes, 64); }
 
 }  // namespace bihuan::pg

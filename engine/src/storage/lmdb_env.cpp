@@ -517,17 +517,6 @@ std::string be32(std::uint32_t v) {
   return s;
 }
 
-std::string hex(std::string_view bytes, std::size_t max_bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes.substr(0, max_bytes)) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  if (bytes.size() > max_bytes) out += "...";
-  return out;
-}
-
 std::optional<std::string> unhex(std::string_view text) {
   if (text.size() % 2) return std::nullopt;
   auto digit = [](char c) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "storage/db.hpp"
+#include "storage/hex.hpp"
 #include "storage/pmap.hpp"
 #include "storage/wal.hpp"
 
@@ -322,8 +323,6 @@ class Txn {
 std::string be64(std::uint64_t v);
 std::string be32(std::uint32_t v);
 std::uint64_t read_be64(std::string_view s, std::size_t at = 0);
-// Lower-case hex of the first `max_bytes` bytes, "..." after when cut: keys in messages.
-std::string hex(std::string_view bytes, std::size_t max_bytes = SIZE_MAX);
 // The bytes of lower-case hex text (cursors); nullopt if it is not.
 std::optional<std::string> unhex(std::string_view text);
 std::uint32_t read_be32(std::string_view s, std::size_t at = 0);
