@@ -9,21 +9,10 @@
 
 #include "pg/pg_fixture.hpp"
 #include "storage/lmdb_env.hpp"
+#include "temp_dir.hpp"
 
 namespace bihuan::pg::test {
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    static int n = 0;
-    path = (std::filesystem::temp_directory_path() /
-            ("bihuan-pg-lmdb-" + std::to_string(::getpid()) + "-" + std::to_string(n++)))
-               .string();
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 class ParityTest : public PgStoreTest {
  protected:
@@ -59,6 +48,16 @@ class ParityTest : public PgStoreTest {
     EXPECT_EQ(c->status(), 0);
     return rows;
   }
+  // A read snapshot of the store and one of LMDB (nullptr, with a failure added, if not).
+  std::pair<std::unique_ptr<PgRead>, std::unique_ptr<storage::Txn>> snapshots(PgStore& store) {
+    std::string error;
+    auto read = store.read(&error);
+    if (!read) ADD_FAILURE() << error;
+    int rc = 0;
+    auto txn = env_->begin(false, &rc);
+    if (!txn) ADD_FAILURE() << storage::error_text(rc);
+    return {std::move(read), std::move(txn)};
+  }
   // Seeks `probe` and takes `steps` more keys, in LMDB and in the store: the same keys.
   void compare_seek(PgRead& read, storage::Txn& txn, Db db, const std::string& probe, int steps) {
     auto l = txn.cursor(db);
@@ -75,7 +74,7 @@ class ParityTest : public PgStoreTest {
     EXPECT_EQ(l->status(), 0);
     EXPECT_EQ(p->status(), "");
   }
-  TempDir dir_;
+  bihuan::test::TempDir dir_{"bihuan-pg-lmdb"};
   std::unique_ptr<storage::Env> env_;
 };
 
@@ -109,12 +108,8 @@ TEST_F(ParityTest, TrickyKeysSortAsInLmdb) {
   ASSERT_EQ(lmdb.size(), kTricky.size());
   EXPECT_EQ(scan(*store, Db::sidx), lmdb);
 
-  std::string error;
-  auto read = store->read(&error);
-  ASSERT_TRUE(read) << error;
-  int rc = 0;
-  auto txn = env_->begin(false, &rc);
-  ASSERT_TRUE(txn) << storage::error_text(rc);
+  auto [read, txn] = snapshots(*store);
+  ASSERT_TRUE(read && txn);
   std::vector<std::string> probes = kTricky;
   for (const auto& k : kTricky) {
     probes.push_back(k + std::string("\x00", 1));
@@ -188,12 +183,8 @@ TEST_F(ParityTest, RandomBatchesGiveTheSameKeySpaces) {
   }
   EXPECT_GT(rows, 300u) << "too few rows to compare (" << ops << " writes)";
 
-  std::string error;
-  auto read = store->read(&error);
-  ASSERT_TRUE(read) << error;
-  int rc = 0;
-  auto txn = env_->begin(false, &rc);
-  ASSERT_TRUE(txn) << storage::error_text(rc);
+  auto [read, txn] = snapshots(*store);
+  ASSERT_TRUE(read && txn);
   for (int i = 0; i < 300; ++i) {
     compare_seek(*read, *txn, dbs[rng() % std::size(dbs)], key(), 8);
     if (HasFatalFailure()) return;

@@ -14,21 +14,14 @@
 #include <random>
 
 #include "storage/lmdb_env.hpp"
+#include "temp_dir.hpp"
 
 using namespace bihuan::storage;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    static int n = 0;
-    path = (std::filesystem::temp_directory_path() /
-            ("bihuan-log-" + std::to_string(::getpid()) + "-" + std::to_string(n++)))
-               .string();
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
+struct TempDir : bihuan::test::TempDir {
+  TempDir() : bihuan::test::TempDir("bihuan-log") {}
 };
 
 std::unique_ptr<Env> open_env(const std::string& dir) {

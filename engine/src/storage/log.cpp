@@ -15,6 +15,7 @@
 // state at `last`.
 #include <lmdb.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "storage/crash_point.hpp"
@@ -196,8 +197,10 @@ int Env::apply_view(Txn& txn, const LogView& v) {
   if (v.last <= from) return 0;
   // History keys only grow: the view's are normally all above LMDB's last, and are then
   // appended (MDB_APPEND: no search, and full pages instead of pages split in half, as the
-  // commits before the log wrote them).
+  // commits before the log wrote them). The map walks keys in order, so once one is above
+  // LMDB's last, every later one is too.
   std::string last_hist;
+  bool appending = false;
   {
     MDB_cursor* c = txn.at(Db::hist, &rc);
     if (!c) return rc;
@@ -214,9 +217,8 @@ int Env::apply_view(Txn& txn, const LogView& v) {
       const PEntry& e = it.entry();
       if (e.lsn <= from) continue;
       if (e.value) {
-        const bool append = db == Db::hist && it.key() > std::string_view(last_hist);
-        rc = txn.put(db, it.key(), *e.value, append);
-        if (append && rc == 0) last_hist.assign(it.key());
+        if (db == Db::hist && !appending) appending = it.key() > std::string_view(last_hist);
+        rc = txn.put(db, it.key(), *e.value, db == Db::hist && appending);
       } else {
         rc = txn.del(db, it.key());
       }
@@ -273,6 +275,7 @@ int Env::checkpoint() {
     if (view_->generation == v->generation) {
       auto pruned = std::make_shared<LogView>(*view_);
       for (auto& m : pruned->maps) m = m.above(v->last);
+      pruned->bytes -= std::min(pruned->bytes, v->bytes);  // only the frames after v's
       view_ = std::move(pruned);
     }
   }

@@ -570,7 +570,7 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
   const std::uint64_t at = end();
   if (at < kHeaderBytes || (at - kHeaderBytes) % kFrameAlign != 0) return EINVAL;
   // What each frame stores: its payload, or (version 2) the payload compressed where
-  // that saves a sector.
+  // that saves a sector; packed[i] is empty unless frame i is stored compressed.
   std::vector<std::string> packed(frames.size());
   std::vector<std::string_view> stored(frames.size());
   std::uint64_t total = 0;
@@ -592,6 +592,8 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
       if (!ZSTD_isError(n) && padded(n) < padded(payload.size())) {
         packed[i].resize(n);
         stored[i] = packed[i];
+      } else {
+        packed[i].clear();
       }
     }
     total += padded(stored[i].size());
@@ -610,8 +612,7 @@ int Wal::append_views(const std::vector<std::pair<std::uint64_t, std::string_vie
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const std::string_view payload = stored[i];
     char* h = buf + pos;
-    const bool is_packed = !packed[i].empty() && payload.data() == packed[i].data();
-    put32(h, is_packed ? kPackedFrameMagic : kFrameMagic);
+    put32(h, packed[i].empty() ? kFrameMagic : kPackedFrameMagic);
     put32(h + 4, static_cast<std::uint32_t>(payload.size()));
     put64(h + 8, frames[i].first);
     put32(h + 20, prev);
