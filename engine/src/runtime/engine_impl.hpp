@@ -309,6 +309,8 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // Bumped by every submit(): after a small batch the writer polls it briefly for the
   // next request instead of sleeping (drain(), poll_for_next()).
   std::atomic<std::uint64_t> submitted_{0};
+  std::atomic<int> spinners_{0};  // submit_and_wait callers spinning for their result
+  static constexpr auto kSpinForResult = std::chrono::microseconds(1000);
   int held_ = 0;                     // hold_writer() minus release_writer()
   std::size_t sync_queued_ = 0;      // synchronous requests in queue_ (they ignore holds)
   bool timer_batch_failed_ = false;  // writer thread only
