@@ -2,6 +2,8 @@
 // (lmdb_env.hpp) and the write-ahead log's op codec (wal.hpp).
 #pragma once
 
+#include <string_view>
+
 namespace bihuan::storage {
 
 enum class Db : unsigned {
@@ -25,6 +27,14 @@ enum class Db : unsigned {
   attref,    // 'a' sha256(32) be64(instance) -> "" and 'i' be64(instance) sha256(32) -> "":
              // which files each instance names (format 6; runtime/attachment_refs.hpp)
   count_
+};
+
+// One write of a commit: a put, or a delete (value ignored). What Env::LogCommit::append
+// and Remote::commit take.
+struct OpRef {
+  Db db;
+  bool put;  // false: delete
+  std::string_view key, value;
 };
 
 }  // namespace bihuan::storage

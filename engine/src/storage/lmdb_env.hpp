@@ -62,13 +62,6 @@ struct LogView {
   }
 };
 
-// One write of a logged commit, as Env::LogCommit::append takes it.
-struct OpRef {
-  Db db;
-  bool put;  // false: delete
-  std::string_view key, value;
-};
-
 // The map's resize lock. Every transaction of this process holds it shared for its life,
 // and so does an online copy; changing the map size needs it exclusive (LMDB's rule:
 // mdb_env_set_mapsize only with no transaction of this process active). A thread that

@@ -1,0 +1,103 @@
+// A store on another server (PostgreSQL: library bihuan_pg, engine/src/pg/) behind the
+// same Env, Txn and Cursor faces as LMDB (lmdb_env.hpp; issue 26, docs/design-scale-out.md).
+// This header has no third-party include: the engine compiles against it alone, and a
+// backend library implements it and registers a factory (register_remote).
+//
+// Semantics the engine relies on (the same as LMDB's; the PostgreSQL tests check them):
+// - Keys are 1 to 511 bytes in memcmp order, then the shorter first; values 0 bytes or more.
+// - A read transaction is one snapshot for its life (renew() takes a new one).
+// - A write transaction sees its own writes (get and cursors) and is all or nothing. Write
+//   transactions and commit() are serialised by one writer lock of the store (LMDB's
+//   single writer), held from begin until commit or abort.
+// - commit() is one transaction: all of its writes or none; the later write of a key wins.
+// Errors are sentences naming the server, the table and the key (never a password).
+//
+// Threads: Remote is used by any number of threads at once (a pool of connections). A
+// RemoteTxn and its cursors belong to the thread that began it, one at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/db.hpp"
+
+namespace bihuan::storage {
+
+// Walks one key space in key order, leveldb-style: a positioning call returns true when
+// on an item; false at the end OR on an error, and error() tells which ("" at the end).
+// key() and value() are valid until the cursor has moved twice more (it keeps the page it
+// left), and while its transaction lives.
+class RemoteCursor {
+ public:
+  virtual ~RemoteCursor() = default;
+  virtual bool seek(std::string_view key) = 0;  // the first key >= key ("" : the first)
+  virtual bool last() = 0;
+  virtual bool next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual const std::string& error() const = 0;
+};
+
+class RemoteTxn {
+ public:
+  virtual ~RemoteTxn() = default;  // aborts (ROLLBACK) if not committed
+  // true and *value: found. false with *error empty: not found; with *error: failed.
+  virtual bool get(Db db, std::string_view key, std::string* value, std::string* error) = 0;
+  // Never nullptr; a cursor that cannot read says so in error().
+  virtual std::unique_ptr<RemoteCursor> cursor(Db db) = 0;
+  // The number of keys in db; nullopt and *error on failure.
+  virtual std::optional<std::uint64_t> count(Db db, std::string* error) = 0;
+  // Write transactions only. A delete of a missing key is not an error.
+  virtual bool put(Db db, std::string_view key, std::string_view value, std::string* error) = 0;
+  virtual bool del(Db db, std::string_view key, std::string* error) = 0;
+  // Write: COMMIT (false and *error: nothing was applied, or *unknown: the connection was
+  // lost after COMMIT was sent). Read: ends the snapshot. Either way the transaction ends.
+  virtual bool commit(std::string* error, bool* unknown) = 0;
+  // Read transactions only: a new snapshot on the same object; cursors and values read
+  // before are invalid after.
+  virtual bool renew(std::string* error) = 0;
+};
+
+// What a conditional commit expects to find: db/key holding `value` (nullopt: absent).
+struct Expect {
+  Db db;
+  std::string_view key;
+  std::optional<std::string_view> value;
+};
+
+enum class RemoteOutcome {
+  ok,        // applied
+  conflict,  // the expectation did not hold: nothing applied
+  failed,    // nothing applied; *error says why
+  unknown,   // the connection was lost after COMMIT was sent: applied or not
+};
+
+class Remote {
+ public:
+  virtual ~Remote() = default;
+  // A read (snapshot) or write transaction; nullptr and *error on failure. A write
+  // transaction waits for the writer lock.
+  virtual std::unique_ptr<RemoteTxn> begin(bool write, std::string* error) = 0;
+  // The n writes op(0) .. op(n-1) as one transaction under the writer lock, in one round
+  // trip where the backend can; if `expect` is given and does not hold inside that
+  // transaction (after the lock is taken), nothing is applied (conflict).
+  virtual RemoteOutcome commit(std::size_t n, const std::function<OpRef(std::size_t)>& op,
+                               const Expect* expect, std::string* error) = 0;
+  // The store for messages: "PostgreSQL at /tmp/x:5432, database d, user u".
+  virtual std::string describe() const = 0;
+};
+
+// A store named by a URL-like text "scheme:rest" ("postgresql:host=... dbname=..."): the
+// factory registered for the scheme opens it. Any thread; a later registration replaces.
+using RemoteFactory =
+    std::function<std::unique_ptr<Remote>(const std::string& rest, std::string* error)>;
+void register_remote(const std::string& scheme, RemoteFactory factory);
+// nullptr and *error if no factory has the scheme or it fails.
+std::unique_ptr<Remote> open_remote(const std::string& spec, std::string* error);
+
+}  // namespace bihuan::storage
