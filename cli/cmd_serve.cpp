@@ -26,6 +26,7 @@ namespace {
 struct ServeOptions {
   std::string config;
   std::string data_dir;
+  std::string store;
   std::string listen;
   std::vector<std::string> workflows;
   bool no_workflows = false;
@@ -108,6 +109,7 @@ void run_serve(ServeOptions o) {
   }
   no.config_file = o.config;
   no.data_dir = o.data_dir;
+  no.store = o.store;
   no.listen = o.listen;
   no.bundled_workflows = bundled_workflows_dir();
   if (!o.workflows.empty()) no.workflow_dirs = o.workflows;
@@ -146,6 +148,10 @@ void add_serve_commands(CLI::App& app) {
   cmd->add_option("-D,--data-dir,--data", o->data_dir,
                   "Data directory (overrides the configuration's dataDir)")
       ->envname("BIHUAN_DATA");
+  cmd->add_option("--store", o->store,
+                  "Where instances live: lmdb (in the data directory, the default) or "
+                  "postgresql:<libpq conninfo> (overrides the configuration's store)")
+      ->envname("BIHUAN_STORE");
   cmd->add_option("--listen", o->listen,
                   "host:port to listen on (overrides the configuration; port 0 = any)");
   cmd->add_option("--workflows", o->workflows,

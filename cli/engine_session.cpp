@@ -18,6 +18,10 @@ void add_session_options(CLI::App* cmd, SessionOptions& o, bool data_is_dir) {
                   "Data directory")
       ->envname("BIHUAN_DATA")
       ->capture_default_str();
+  cmd->add_option("--store", o.store,
+                  "Where instances live: lmdb (in the data directory, the default) or "
+                  "postgresql:<libpq conninfo>")
+      ->envname("BIHUAN_STORE");
   cmd->add_option("--calendars", o.calendars,
                   "Calendar directories (default: nearest calendars/ or workflows/calendars/)")
       ->allow_extra_args(false);
@@ -59,7 +63,8 @@ std::shared_ptr<const Calendars> load_calendars(const SessionOptions& o,
 std::unique_ptr<Engine> open_engine(const SessionOptions& o, bool create,
                                     const std::vector<std::string>& near) {
   std::error_code ec;
-  if (!create && !fs::exists(fs::path(o.data_dir) / "data.mdb", ec)) {
+  const bool lmdb = o.store.empty() || o.store == "lmdb";
+  if (!create && lmdb && !fs::exists(fs::path(o.data_dir) / "data.mdb", ec)) {
     fail(o,
          fs::is_directory(o.data_dir, ec)
              ? o.data_dir + " holds no Bihuan data (deploy a definition first, or pass --data DIR)"
@@ -69,6 +74,7 @@ std::unique_ptr<Engine> open_engine(const SessionOptions& o, bool create,
   }
   EngineOptions eo;
   eo.data_dir = o.data_dir;
+  eo.store = o.store;
   eo.calendars = load_calendars(o, near);
   Problems problems(o.data_dir);
   auto engine = Engine::open(std::move(eo), problems);

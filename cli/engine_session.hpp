@@ -19,6 +19,7 @@ namespace bihuan::cli {
 struct SessionOptions {
   std::string command;                 // "show", for messages
   std::string data_dir;                // --data-dir / --data / BIHUAN_DATA / ./data
+  std::string store;                   // --store / BIHUAN_STORE: "" (LMDB) or postgresql:...
   std::vector<std::string> calendars;  // --calendars DIR...
   std::string format = "text";         // --format text|json
   bool json() const { return format == "json"; }

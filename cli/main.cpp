@@ -1,9 +1,11 @@
 // bihuan: the command-line front end. Thin: parses arguments, calls the engine library.
 #include <iostream>
 
+#include "bihuan/postgres.hpp"
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
+  bihuan::enable_postgres();  // --store postgresql:... (bihuan/postgres.hpp)
   CLI::App app{"bihuan: a durable, embeddable workflow engine"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "bihuan 0.1.0");

@@ -39,7 +39,7 @@ install(TARGETS bihuan_engine bihuan_api EXPORT BihuanStaticTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/engine/include/bihuan ${PROJECT_SOURCE_DIR}/api/include/bihuan
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev FILES_MATCHING PATTERN "*.hpp"
-        PATTERN plugin EXCLUDE)
+        PATTERN plugin EXCLUDE PATTERN postgres.hpp EXCLUDE)  # with bihuan_pg, not installed
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/workflows/ DESTINATION ${CMAKE_INSTALL_DATADIR}/bihuan/workflows
         COMPONENT runtime PATTERN "*.md" EXCLUDE)
 

@@ -104,9 +104,9 @@ set(BIHUAN_AREA_preview_PUBLIC preview)
 set(BIHUAN_AREA_preview_THIRD jpeg png)
 set(BIHUAN_AREA_preview_LINK JPEG::JPEG PNG::PNG)
 
-# pg: the key-value store over PostgreSQL (libpq), library bihuan_pg; not used by the engine
-# yet (docs/design-scale-out.md). It sees storage/db.hpp's key spaces, nothing of LMDB's.
+# pg: the engine's store over PostgreSQL (libpq), library bihuan_pg (docs/design-scale-out.md):
+# it implements storage/remote.hpp and enables it (bihuan/postgres.hpp); nothing of LMDB's.
 set(BIHUAN_AREA_pg_AREAS storage)
-set(BIHUAN_AREA_pg_PUBLIC "")
+set(BIHUAN_AREA_pg_PUBLIC postgres)
 set(BIHUAN_AREA_pg_THIRD libpq)
 set(BIHUAN_AREA_pg_LINK bihuan_libpq)

@@ -1,5 +1,11 @@
 // Shared fixture: a real engine on a real LMDB directory in a temp dir, a virtual clock,
 // and the shipped calendars.
+//
+// With BIHUAN_TEST_STORE=postgres in the environment (ctest runs the suite a second time so,
+// as the tests named "pg:..."; issue 26), the engine's store is instead a fresh database
+// on a real PostgreSQL 15 that this test binary starts (tests/pg/pg_server.hpp); the data
+// directory still holds the attachments. A test that reads or writes LMDB's own files
+// (an older format's data.mdb, the write-ahead log) skips itself there (skip_on_pg).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +14,8 @@
 #include <random>
 
 #include "bihuan/engine.hpp"
+#include "bihuan/postgres.hpp"
+#include "pg/pg_server.hpp"
 #include "storage/lmdb_env.hpp"
 
 namespace bihuan::testing {
@@ -55,13 +63,53 @@ void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit ed
   ASSERT_EQ(txn.put(db, key, value.substr(0, skip) + std::string(bytes.begin(), bytes.end())), 0);
 }
 
+// The suite's store: "postgresql" when BIHUAN_TEST_STORE=postgres, else "" (LMDB).
+inline bool on_pg() {
+  const char* s = std::getenv("BIHUAN_TEST_STORE");
+  return s && std::string_view(s) == "postgres";
+}
+
+// EngineOptions::store for a new test: a fresh PostgreSQL database, or "" (LMDB in the
+// data directory). A server that cannot be started fails the test.
+inline std::string fresh_store() {
+  if (!on_pg()) return {};
+  enable_postgres();
+  auto& server = pg::test::PgServer::get();
+  EXPECT_TRUE(server.ok()) << server.error();
+  std::string error;
+  std::string conninfo = server.create_database(&error);
+  EXPECT_FALSE(conninfo.empty()) << error;
+  return "postgresql:" + conninfo;
+}
+
+// The store of `dir` / `store` opened raw (as the engine's storage layer sees it), for a
+// test that edits or reads what the engine wrote behind its back.
+inline std::unique_ptr<storage::Env> open_raw(const std::string& dir, const std::string& store) {
+  std::string error;
+  std::unique_ptr<storage::Env> env;
+  if (store.empty()) {
+    env = storage::Env::open(dir, 64u << 20, false, &error);
+  } else if (auto remote = storage::open_remote(store, &error)) {
+    env = storage::Env::open_remote(dir, std::move(remote));
+  }
+  EXPECT_TRUE(env) << error;
+  return env;
+}
+
+// A test about LMDB's own files skips itself on PostgreSQL.
+#define SKIP_ON_PG(why) \
+  if (::bihuan::testing::on_pg()) GTEST_SKIP() << "LMDB only: " << (why)
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = make_temp_dir("rt");
+    store_ = fresh_store();
     clock_ = std::make_shared<VirtualClock>(at("2023-04-03T09:00:00+08:00"));
     open();
   }
+  // The engine's store opened raw: LMDB in dir_, or the test's PostgreSQL database.
+  std::unique_ptr<storage::Env> raw_env() const { return open_raw(dir_, store_); }
   void TearDown() override {
     if (engine_) engine_->close();
     engine_.reset();
@@ -71,6 +119,7 @@ class EngineTest : public ::testing::Test {
   EngineOptions base_options() const {
     EngineOptions o;
     o.data_dir = dir_;
+    o.store = store_;
     o.clock = clock_;
     o.calendars = shipped_calendars();
     return o;
@@ -92,6 +141,7 @@ class EngineTest : public ::testing::Test {
   // its directory and opens it, which upgrades it.
   void open_fixture(const std::string& name) {
     namespace fs = std::filesystem;
+    if (on_pg()) GTEST_FAIL() << "open_fixture() reads an LMDB file: SKIP_ON_PG first";
     engine_->close();
     engine_.reset();
     fs::remove(fs::path(dir_) / "data.mdb");
@@ -108,9 +158,7 @@ class EngineTest : public ::testing::Test {
     engine_.reset();
     std::uint32_t format = 0;
     {
-      std::string error;
-      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-      EXPECT_TRUE(env) << error;
+      auto env = raw_env();
       if (!env) return 0;
       auto txn = env->begin(false, nullptr);
       if (auto v = read_key(*txn, storage::Db::meta, "format"); v && v->size() == 4)
@@ -126,9 +174,8 @@ class EngineTest : public ::testing::Test {
     engine_->close();
     engine_.reset();
     {
-      std::string error;
-      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
-      ASSERT_TRUE(env) << error;
+      auto env = raw_env();
+      ASSERT_TRUE(env);
       auto txn = env->begin(true, nullptr);
       edit(*txn);
       ASSERT_EQ(txn->commit(), 0);
@@ -159,6 +206,7 @@ class EngineTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string store_;  // EngineOptions::store: "" (LMDB) or a PostgreSQL database
   std::shared_ptr<VirtualClock> clock_;
   std::unique_ptr<Engine> engine_;
 };

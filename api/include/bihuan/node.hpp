@@ -48,6 +48,8 @@ struct NodeOptions {
   std::string config_base_dir;
   // Overrides of the configuration ("" / nullopt = the configuration's own).
   std::string data_dir;  // relative to the current directory; default "./data"
+  // EngineOptions::store ("" = the configuration's "store", else LMDB in data_dir).
+  std::string store;
   std::string listen;    // "host:port"; port 0 = any free port (see port())
   std::optional<std::vector<std::string>> workflow_dirs;  // deployed at start; {} = none
   // The bundled workflows folder (bundled_workflows_dir()): the embedded default's

@@ -52,6 +52,7 @@ struct PluginInstanceConfig {
 struct EngineConfig {
   std::string file;  // where it was read from ("" = built-in default)
   std::string data_dir;
+  std::string store;  // EngineOptions::store: "" or "lmdb", or "postgresql:<conninfo>"
   std::vector<std::string> calendar_dirs;
   std::vector<std::string> plugin_dirs;
   std::int64_t poll_ms = 50;  // how often the dispatcher looks for due messages

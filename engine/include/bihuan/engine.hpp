@@ -33,6 +33,11 @@ namespace bihuan {
 
 struct EngineOptions {
   std::string data_dir;          // created if missing
+  // Where the instances, history, timers and outbox live. "" or "lmdb": LMDB (with its
+  // write-ahead log) in data_dir, the default. "postgresql:<libpq conninfo>": a PostgreSQL
+  // database (docs/design-scale-out.md), for a program that enabled it first
+  // (bihuan/postgres.hpp, library bihuan_pg); data_dir still holds the attachments.
+  std::string store;
   std::shared_ptr<Clock> clock;  // default SystemClock
   std::shared_ptr<const Calendars> calendars;
   // false: no fsync, and LMDB writes straight into its map (MDB_NOSYNC | MDB_WRITEMAP).

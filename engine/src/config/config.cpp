@@ -20,6 +20,7 @@ constexpr const char* kConfigSchema = R"({
     "$schema": {"type": "string"},
     "description": {"type": "string"},
     "dataDir": {"type": "string", "minLength": 1},
+    "store": {"type": "string", "pattern": "^(lmdb|postgresql:.*)$"},
     "calendarDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "pluginDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "workflowDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
@@ -88,8 +89,8 @@ bool valid_instance_name(const std::string& n) {
 
 void structure_checks(const json& doc, Problems& problems) {
   unknown_keys(doc, "",
-               {"$schema", "description", "dataDir", "calendarDirs", "pluginDirs", "workflowDirs",
-                "dispatch", "plugins", "server"},
+               {"$schema", "description", "dataDir", "store", "calendarDirs", "pluginDirs",
+                "workflowDirs", "dispatch", "plugins", "server"},
                problems);
   if (doc.contains("dispatch")) unknown_keys(doc["dispatch"], "/dispatch", {"pollMs"}, problems);
   if (!doc.contains("plugins") || !doc["plugins"].is_object()) return;
@@ -267,6 +268,7 @@ std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::
     return std::nullopt;
   EngineConfig c;
   if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
+  if (doc.contains("store")) c.store = doc["store"].get<std::string>();
   if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);
   if (doc.contains("pluginDirs")) c.plugin_dirs = resolve_all(base_dir, doc["pluginDirs"]);
   for (auto& d : default_plugin_dirs())  // the bundled folders, searched after the file's

@@ -152,12 +152,35 @@ int Committer::commit_logged(Prepared& p) {
   }
   std::string next_stamp = stamp_.next();
   const std::size_t n = p.ops.size();
-  rc = log->append(n + 1, [&](std::size_t i) {
-    if (i == n) return storage::OpRef{storage::Db::meta, true, "writer", next_stamp};
-    const Op& op = p.ops[i];
-    return storage::OpRef{op.db, op.put, op.key, op.value};
-  });
+  // A remote store has no foreign() counter: the commit itself checks that the stamp is
+  // still ours, in the store's transaction (a conditional write).
+  const std::string& ours = stamp_.current();
+  storage::Expect expect{storage::Db::meta, "writer",
+                         ours.empty() ? std::nullopt : std::optional<std::string_view>(ours)};
+  rc = log->append(
+      n + 1,
+      [&](std::size_t i) {
+        if (i == n) return storage::OpRef{storage::Db::meta, true, "writer", next_stamp};
+        const Op& op = p.ops[i];
+        return storage::OpRef{op.db, op.put, op.key, op.value};
+      },
+      env_.remote() ? &expect : nullptr);
+  if (rc == storage::kRemoteUnknown) {
+    // The connection was lost after COMMIT was sent. The stamp tells: it is unique to
+    // this commit, so finding it in the store means the commit was applied.
+    int read_rc = 0;
+    auto txn = env_.begin(false, &read_rc);
+    auto found = txn ? txn->get(storage::Db::meta, "writer", read_rc) : std::nullopt;
+    if (txn && read_rc == 0) rc = found && *found == next_stamp ? 0 : storage::kRemoteFailed;
+  }
   if (rc == 0) stamp_.committed(std::move(next_stamp));
+  if (rc == storage::kRemoteConflict) {
+    // Take the stamp found as seen (as foreign() does), then execute again.
+    auto txn = env_.begin(false, &rc);
+    if (!txn) return rc;
+    stamp_.foreign(*txn, &rc);
+    return rc ? rc : kConflict;
+  }
   return rc;
 }
 

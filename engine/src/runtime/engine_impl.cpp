@@ -50,11 +50,19 @@ std::unique_ptr<Engine> Engine::open(EngineOptions options, Problems& problems) 
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   if (!options.calendars) options.calendars = std::make_shared<Calendars>();
   std::string error;
-  // After an unclean stop, the structure is checked before LMDB serves a page of it.
-  auto check = runtime::StartCheck::begin(options.data_dir, problems);
-  if (!check) return nullptr;
-  auto env =
-      storage::Env::open(options.data_dir, options.initial_map_bytes, !options.durable, &error);
+  // After an unclean stop, the structure is checked before LMDB serves a page of it (a
+  // remote store's server keeps its own structure).
+  const bool lmdb = options.store.empty() || options.store == "lmdb";
+  std::unique_ptr<runtime::StartCheck> check;
+  if (lmdb && !(check = runtime::StartCheck::begin(options.data_dir, problems))) return nullptr;
+  std::unique_ptr<storage::Env> env;
+  if (options.store.empty() || options.store == "lmdb") {
+    env = storage::Env::open(options.data_dir, options.initial_map_bytes, !options.durable, &error);
+  } else if (auto remote = storage::open_remote(options.store, &error)) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    env = storage::Env::open_remote(options.data_dir, std::move(remote));
+  }
   if (!env) {
     problems.error("", "storage", error);
     return nullptr;
@@ -241,7 +249,8 @@ bool EngineImpl::init(Problems& problems) {
     Committer::Sink& sink = *this;
     committer_ = std::make_unique<Committer>(*env_, *options_.clock, stamp_, counters_, sink);
     committer_->start();
-    if (env_->logged()) checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    if (env_->logged() && !env_->remote())
+      checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
   boost::asio::post(io_, [this] { schedule_timers(); });
   return true;

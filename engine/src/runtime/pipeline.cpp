@@ -40,7 +40,8 @@ bool EngineImpl::stageable(const std::vector<Request>& batch) const {
     if (r.kind == Request::deploy || r.kind == Request::retire) return false;
     if (r.kind != Request::fire_timers) steps = true;
   }
-  return steps || env_->log_bytes() > 0;
+  // On a remote store every direct write is a round trip: stage whatever can be.
+  return steps || env_->log_bytes() > 0 || env_->remote();
 }
 
 int EngineImpl::reload_sequences(storage::Txn& txn) {

@@ -547,11 +547,27 @@ std::vector<std::string> fields(const std::string& text, std::size_t n) {
 }  // namespace
 
 VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
-                         const AttachmentStore* attachments) {
+                         const AttachmentStore* attachments, storage::Env* remote) {
   VerifyReport report;
-  report.file = (std::filesystem::path(dir) / "data.mdb").string();
-  ChildEnd end = run_in_child([&](ChildOut& out) {
+  report.file = remote ? remote->remote()->describe()
+                       : (std::filesystem::path(dir) / "data.mdb").string();
+  ChildEnd end = run_in_child(
+      [&](ChildOut& out) {
     try {
+      if (remote) {
+        out.line('S', std::to_string(static_cast<unsigned>(storage::Db::count_)) + "\t0");
+        if (!defs) return;
+        out.line('L', "");
+        int rc = 0;
+        auto txn = remote->begin(false, &rc);
+        if (!txn) {
+          out.line('O', "cannot begin a read transaction on " + report.file + ": " +
+                            storage::error_text(rc));
+          return;
+        }
+        Checker(*txn, *defs, out, dir, attachments).run();
+        return;
+      }
       std::string error;
       auto env = storage::Env::open_read_only(dir, &error);
       if (!env) {
@@ -581,7 +597,8 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
     } catch (const std::exception& e) {
       out.line('X', e.what());
     }
-  });
+      },
+      remote != nullptr);
   std::string walking, assertion;
   bool checking = false;  // past the walk: records and indexes
   auto add = [&](VerifyProblem p) {
@@ -669,7 +686,8 @@ VerifyReport Reader::verify(StartCheck* start_check, const AttachmentStore* atta
   // The definitions are copied here: the child must not take the registry's lock.
   DefinitionSet defs;
   for (auto& d : registry_.all()) defs[{d->id, d->version}] = d;
-  VerifyReport report = check_store(options_.data_dir, &defs, attachments);
+  VerifyReport report =
+      check_store(options_.data_dir, &defs, attachments, env_.remote() ? &env_ : nullptr);
   if (!report.structure_ok && start_check) start_check->damage_found();
   return report;
 }

@@ -19,6 +19,9 @@
 namespace bihuan {
 class AttachmentStore;  // bihuan/attachments.hpp
 }
+namespace bihuan::storage {
+class Env;  // storage/lmdb_env.hpp
+}
 
 namespace bihuan::runtime {
 
@@ -43,7 +46,9 @@ struct ChildEnd {
 // In the child only the calling thread exists: `work` must take no lock another thread
 // may hold (copy what it needs, such as the definitions, before), and it never returns
 // into the caller's code (the child _exits after `work`).
-ChildEnd run_in_child(const std::function<void(ChildOut&)>& work);
+// in_process: on a thread of this process instead (a remote store: no LMDB page can
+// crash the check, and a forked child must not use the parent's connections).
+ChildEnd run_in_child(const std::function<void(ChildOut&)>& work, bool in_process = false);
 
 // The definitions a check knows, copied before the fork (no registry lock in the child).
 using DefinitionSet =
@@ -55,8 +60,11 @@ using DefinitionSet =
 // outbox) against the records. Never aborts the caller: a child that dies is reported as
 // damage in the database it was walking. Named files are checked with
 // `attachments`->check() when given, else AttachmentStore::check_file on `dir`.
+// With `remote` (an Env over a remote store, remote.hpp): no structural walk (the server
+// keeps its own structure), the records and indexes checked in this process.
 VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
-                         const AttachmentStore* attachments = nullptr);
+                         const AttachmentStore* attachments = nullptr,
+                         storage::Env* remote = nullptr);
 
 // The sentence for a store whose structure is damaged: what is wrong and how to restore.
 std::string damaged_store_text(const std::string& dir, const VerifyReport& report);

@@ -24,7 +24,10 @@ std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_
 
 const char* db_name(Db db) { return kDbNames[static_cast<unsigned>(db)]; }
 
-std::string error_text(int rc) { return mdb_strerror(rc); }
+std::string error_text(int rc) {
+  if (rc == kRemoteFailed || rc == kRemoteUnknown || rc == kRemoteConflict) return remote_text(rc);
+  return mdb_strerror(rc);
+}
 bool is_map_full(int rc) { return rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED; }
 
 bool is_fatal(int rc) {
@@ -159,6 +162,7 @@ std::unique_ptr<Env> Env::open(const std::string& dir, std::size_t map_bytes, bo
 }
 
 std::uint64_t Env::used_bytes() const {
+  if (!env_) return 0;
   MDB_envinfo info;
   if (mdb_env_info(env_, &info) != 0) return 0;
   return (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * page_bytes_;
@@ -227,6 +231,7 @@ std::uint64_t Env::applied_lsn(MDB_txn* txn) const {
 }
 
 std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
+  if (remote_) return begin_remote(write, rc_out);
   int rc = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     MDB_txn* txn = nullptr;
@@ -288,6 +293,7 @@ std::unique_ptr<Txn> Env::begin(bool write, int* rc_out) {
 }
 
 int Env::grow() {
+  if (remote_) return 0;  // no map
   if (!resize_.lock()) return EBUSY;
   int rc = mdb_env_set_mapsize(env_, map_size() * 2);
   read_size();
@@ -296,6 +302,10 @@ int Env::grow() {
 }
 
 int Env::copy_compact(const std::string& dir) {
+  if (remote_)
+    return remote_error(kRemoteFailed, remote_->describe() +
+                                           " is not copied by Bihuan: back it up with "
+                                           "pg_basebackup or pg_dump (docs/operations.md)");
   int rc = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     resize_.lock_shared(true);  // no growth while the copy reads the map
@@ -309,7 +319,7 @@ int Env::copy_compact(const std::string& dir) {
   return check(rc);
 }
 
-int Env::sync() { return mdb_env_sync(env_, 1); }
+int Env::sync() { return remote_ ? 0 : mdb_env_sync(env_, 1); }
 
 Txn::~Txn() { abort(); }
 
@@ -319,6 +329,11 @@ void Txn::release() {
 }
 
 int Txn::renew() {
+  if (remote_ && !write_) {
+    got_.clear();
+    std::string error;
+    return remote_->renew(&error) ? 0 : remote_error(kRemoteFailed, std::move(error));
+  }
   if (write_ || !txn_) return EINVAL;
   close_cursors();
   mdb_txn_reset(txn_);
@@ -376,6 +391,7 @@ void Txn::close_cursors() {
 }
 
 std::optional<std::string_view> Txn::get(Db db, std::string_view key, int& rc) {
+  if (remote_) return remote_get(db, key, rc);
   rc = 0;
   if (view_) {
     if (const PEntry* e = view_->maps[static_cast<std::size_t>(db)].find(key))
@@ -392,6 +408,10 @@ std::optional<std::string_view> Txn::get(Db db, std::string_view key, int& rc) {
 }
 
 int Txn::put(Db db, std::string_view key, std::string_view value, bool append) {
+  if (remote_) {
+    std::string error;
+    return remote_->put(db, key, value, &error) ? 0 : remote_error(kRemoteFailed, std::move(error));
+  }
   MDB_val k = val(key), v = val(value);
   int rc = 0;
   MDB_cursor* c = at(db, &rc);
@@ -399,6 +419,10 @@ int Txn::put(Db db, std::string_view key, std::string_view value, bool append) {
 }
 
 int Txn::del(Db db, std::string_view key) {
+  if (remote_) {
+    std::string error;
+    return remote_->del(db, key, &error) ? 0 : remote_error(kRemoteFailed, std::move(error));
+  }
   MDB_val k = val(key), v;
   int rc = 0;
   MDB_cursor* c = at(db, &rc);
@@ -409,6 +433,11 @@ int Txn::del(Db db, std::string_view key) {
 
 std::unique_ptr<Cursor> Txn::cursor(Db db) {
   auto c = std::unique_ptr<Cursor>(new Cursor(*this));
+  c->db_ = db;
+  if (remote_) {
+    c->remote_ = remote_->cursor(db);
+    return c;
+  }
   c->rc_ = check(mdb_cursor_open(txn_, env_.dbi(db), &c->cursor_));
   if (c->rc_) c->cursor_ = nullptr;
   if (view_ && !view_->maps[static_cast<std::size_t>(db)].empty())
@@ -417,6 +446,10 @@ std::unique_ptr<Cursor> Txn::cursor(Db db) {
 }
 
 std::unique_ptr<Cursor> Txn::legacy_cursor(const char* name, int* rc_out) {
+  if (remote_) {  // a remote store never had an older format
+    *rc_out = 0;
+    return nullptr;
+  }
   MDB_dbi dbi = 0;
   int rc = mdb_dbi_open(txn_, name, 0, &dbi);
   *rc_out = rc == MDB_NOTFOUND ? 0 : check(rc);
@@ -428,6 +461,7 @@ std::unique_ptr<Cursor> Txn::legacy_cursor(const char* name, int* rc_out) {
 }
 
 int Txn::drop_legacy(const char* name) {
+  if (remote_) return 0;
   MDB_dbi dbi = 0;
   int rc = mdb_dbi_open(txn_, name, 0, &dbi);
   if (rc == MDB_NOTFOUND) return 0;
@@ -435,6 +469,12 @@ int Txn::drop_legacy(const char* name) {
 }
 
 std::size_t Txn::entries(Db db, int& rc) {
+  if (remote_) {
+    std::string error;
+    auto n = remote_->count(db, &error);
+    rc = n ? 0 : remote_error(kRemoteFailed, std::move(error));
+    return n ? static_cast<std::size_t>(*n) : 0;
+  }
   MDB_stat st;
   rc = check(mdb_stat(txn_, env_.dbi(db), &st));
   if (rc) return 0;
@@ -456,6 +496,7 @@ std::size_t Txn::entries(Db db, int& rc) {
 }
 
 int Txn::commit() {
+  if (remote_) return remote_commit();
   if (!txn_) return EINVAL;
   if (log_lock_) return commit_logged();
   close_cursors();
@@ -466,6 +507,11 @@ int Txn::commit() {
 }
 
 void Txn::abort() {
+  if (remote_) {
+    remote_.reset();  // rolls back
+    got_.clear();
+    return;
+  }
   if (!txn_) return;
   close_cursors();
   mdb_txn_abort(txn_);
@@ -479,6 +525,7 @@ Cursor::~Cursor() {
 }
 
 bool Cursor::load(int op, std::string_view k) {
+  if (remote_) return remote_load(op, k);
   if (!cursor_) return false;  // rc_ says why
   MDB_val key = val(k), value;
   int rc = txn_.check(mdb_cursor_get(cursor_, &key, &value, static_cast<MDB_cursor_op>(op)));
@@ -501,7 +548,14 @@ bool Cursor::prev() {
   rc_ = EINVAL;
   return false;
 }
-int Cursor::del() { return cursor_ ? txn_.check(mdb_cursor_del(cursor_, 0)) : rc_; }
+int Cursor::del() {
+  if (remote_) {
+    const int rc = txn_.del(db_, key_);
+    if (rc) rc_ = rc;
+    return rc;
+  }
+  return cursor_ ? txn_.check(mdb_cursor_del(cursor_, 0)) : rc_;
+}
 
 std::string be64(std::uint64_t v) {
   std::string s(8, '\0');

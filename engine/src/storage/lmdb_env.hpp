@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include "storage/db.hpp"
 #include "storage/hex.hpp"
 #include "storage/pmap.hpp"
+#include "storage/remote.hpp"
 #include "storage/wal.hpp"
 
 struct MDB_env;
@@ -31,6 +33,16 @@ struct MDB_cursor;
 namespace bihuan::storage {
 
 std::string error_text(int rc);
+// Codes of a remote store (remote.hpp; outside LMDB's range and the committer's): its call
+// failed (nothing applied), its commit's outcome is unknown (the connection was lost after
+// COMMIT), or a conditional commit found another value. error_text() of the first two
+// gives the store's last sentence on the calling thread.
+inline constexpr int kRemoteFailed = -30900;
+inline constexpr int kRemoteUnknown = -30901;
+inline constexpr int kRemoteConflict = -30902;
+// Records `sentence` as the calling thread's last remote error and returns `code`.
+int remote_error(int code, std::string sentence);
+std::string remote_text(int code);  // error_text() of a remote code
 const char* db_name(Db db);  // the LMDB database's name ("history" for Db::hist)
 bool is_map_full(int rc);
 // The environment is damaged or LMDB cannot go on (MDB_PANIC, MDB_CORRUPTED,
@@ -99,7 +111,14 @@ class Env {
   // Opens an existing environment read-only: nothing is created, an absent database has
   // no handle (its uses fail). For the structural walk (storage/walk.hpp, walk.cpp).
   static std::unique_ptr<Env> open_read_only(const std::string& dir, std::string* error);
+  // An environment over a remote store (remote.hpp) instead of LMDB: `dir` is still the
+  // data directory (attachments, the start check), the store holds the key spaces. No log,
+  // no map: checkpoint(), sync() and grow() do nothing, copy_compact() is refused; a logged
+  // commit is the store's one-transaction commit.
+  static std::unique_ptr<Env> open_remote(const std::string& dir, std::unique_ptr<Remote> remote);
   ~Env();
+  // The remote store, or nullptr (LMDB).
+  Remote* remote() const { return remote_.get(); }
 
   // A read or write transaction; nullptr and *rc on failure. A map grown by another
   // process (MDB_MAP_RESIZED) is adopted first, once no transaction of this process is
@@ -119,18 +138,22 @@ class Env {
     std::uint64_t foreign() const { return foreign_; }
     // One frame of `n` writes (op(i)), one fdatasync, then readers see it. 0 or an errno;
     // on failure nothing is published.
-    int append(std::size_t n, const std::function<OpRef(std::size_t)>& op);
+    // With a remote store and `expect`: applied only if it holds (else kRemoteConflict and
+    // nothing applied); kRemoteUnknown if the outcome is unknown. The log ignores `expect`
+    // (it holds the writer lock and foreign() says whether another process wrote).
+    int append(std::size_t n, const std::function<OpRef(std::size_t)>& op,
+               const Expect* expect = nullptr);
 
    private:
     friend class Env;
-    LogCommit(Env& env, Wal::Lock lock) : env_(env), lock_(std::move(lock)) {}
+    LogCommit(Env& env, std::optional<Wal::Lock> lock) : env_(env), lock_(std::move(lock)) {}
     Env& env_;
-    Wal::Lock lock_;
+    std::optional<Wal::Lock> lock_;  // none with a remote store
     std::uint64_t foreign_ = 0;
   };
   // nullptr if the environment has no log (read-only) or *rc is an error.
   std::unique_ptr<LogCommit> log_begin(int* rc);
-  bool logged() const { return wal_ != nullptr; }
+  bool logged() const { return wal_ != nullptr || remote_ != nullptr; }
   // Applies the log to LMDB and resets it. Most of it under LMDB's writer lock only
   // (commits go on appending), in rounds until at most kLockedEntries writes are left;
   // those under the log's lock, with the reset. 0 at once if there is nothing to apply.
@@ -202,8 +225,13 @@ class Env {
   int apply_view(Txn& txn, const LogView& v);     // puts v's writes into txn
   int apply_unlocked(const LogView& v);           // apply_view in a write transaction of its own
   int checkpoint_locked();                        // a write transaction (apply, commit, reset)
+  std::unique_ptr<Txn> begin_remote(bool write, int* rc);  // begin() on a remote store
+  // A logged commit on the remote store (remote_env.cpp).
+  int remote_commit(std::size_t n, const std::function<OpRef(std::size_t)>& op,
+                    const Expect* expect);
   std::uint64_t applied_lsn(MDB_txn* txn) const;  // meta/"wal_applied" in txn (0: none)
   std::unique_ptr<Wal> wal_;
+  std::unique_ptr<Remote> remote_;
   mutable std::mutex view_mu_;
   std::shared_ptr<const LogView> view_;  // guarded by view_mu_
   std::mutex ingest_mu_;                 // one ingest at a time in this process
@@ -253,8 +281,11 @@ class Cursor {
   bool merged_seek(std::string_view key);
   bool merged_next();
   bool merged_last();
+  bool remote_load(int op, std::string_view k);  // load() on a remote cursor
   Txn& txn_;
   MDB_cursor* cursor_ = nullptr;
+  std::unique_ptr<RemoteCursor> remote_;  // instead of cursor_, on a remote store
+  Db db_ = Db::count_;
   int rc_ = 0;
   std::string_view key_, value_;
   const PMap* map_ = nullptr;  // the view's map of this database
@@ -297,6 +328,11 @@ class Txn {
   friend class Env;
   friend class Cursor;
   Txn(Env& env, MDB_txn* txn, bool write) : env_(env), txn_(txn), write_(write) {}
+  Txn(Env& env, std::unique_ptr<RemoteTxn> remote, bool write)
+      : env_(env), txn_(nullptr), write_(write), remote_(std::move(remote)) {}
+  // The remote store's side of get .. abort (remote_env.cpp).
+  std::optional<std::string_view> remote_get(Db db, std::string_view key, int& rc);
+  int remote_commit();
   int commit_logged();             // a write transaction with the log: commit, then reset the log
   MDB_cursor* at(Db db, int* rc);  // the database's cursor, opened on first use
   void close_cursors();            // before the transaction ends (LMDB frees write cursors then)
@@ -310,6 +346,8 @@ class Txn {
   std::shared_ptr<const LogView> view_;     // a read transaction's frames not in LMDB
   std::optional<Wal::Lock> log_lock_;       // a write transaction's, with the log
   std::shared_ptr<const LogView> applied_;  // ... the view it applied
+  std::unique_ptr<RemoteTxn> remote_;       // instead of txn_, on a remote store
+  std::deque<std::string> got_;             // values read from it (views stay valid)
 };
 
 // Big-endian fixed-width encodings that sort like the numbers they hold.

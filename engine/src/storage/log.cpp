@@ -156,6 +156,7 @@ std::uint64_t Env::log_content_bytes() const {
 
 std::unique_ptr<Env::LogCommit> Env::log_begin(int* rc) {
   *rc = 0;
+  if (remote_) return std::unique_ptr<LogCommit>(new LogCommit(*this, std::nullopt));
   if (!wal_) {
     *rc = EINVAL;
     return nullptr;
@@ -163,14 +164,16 @@ std::unique_ptr<Env::LogCommit> Env::log_begin(int* rc) {
   std::unique_ptr<LogCommit> c(new LogCommit(*this, wal_->lock(true)));
   {
     std::lock_guard one(ingest_mu_);
-    *rc = ingest_locked(c->lock_);
+    *rc = ingest_locked(*c->lock_);
   }
   if (*rc) return nullptr;
   c->foreign_ = foreign_.load(std::memory_order_acquire);
   return c;
 }
 
-int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)>& op) {
+int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)>& op,
+                           const Expect* expect) {
+  if (env_.remote_) return env_.remote_commit(n, op, expect);
   auto v = env_.current_view();
   const std::uint64_t lsn = v->last + 1;
   std::string payload;
@@ -178,10 +181,10 @@ int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)
     OpRef o = op(i);
     encode_op(o.db, o.put, o.key, o.value, payload);
   }
-  int rc = env_.wal_->append(lock_, lsn, payload);
+  int rc = env_.wal_->append(*lock_, lsn, payload);
   if (rc) return rc;
   crash_point("log-synced");
-  env_.wal_->set_next_lsn(lock_, lsn + 1);
+  env_.wal_->set_next_lsn(*lock_, lsn + 1);
   auto next = std::make_shared<LogView>(*v);
   add_frame(*next, lsn, n, op);
   next->seen_end = env_.wal_->end();
