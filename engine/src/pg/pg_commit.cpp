@@ -1,20 +1,12 @@
-// PgStore::commit: a batch's writes as one PostgreSQL transaction in one round trip.
-//
-// The writes are collapsed to the last one per (table, key), then sent per table, tables in
-// enum order and keys sorted (two committers lock rows in the same order, so they wait
-// for each other rather than deadlock), as
-//   DELETE FROM t WHERE k = ANY($1::bytea[])
-//   INSERT INTO t (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-//     ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v
-// between BEGIN and COMMIT, in libpq's pipeline mode: everything is sent, then one Sync,
-// then the results are read. A failed statement makes the server skip the rest (COMMIT
-// included) up to the Sync, and we roll back: nothing is applied.
+// Batch (pg_batch.hpp): a batch's writes as one PostgreSQL transaction in one round trip;
+// and PgStore::commit on it.
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "pg/pg_store.hpp"
+#include "pg/pg_batch.hpp"
+#include "pg/pg_schema.hpp"
 
 namespace bihuan::pg {
 namespace {
@@ -27,7 +19,7 @@ void put_be32(std::string& out, std::uint32_t v) {
 }
 
 // A one-dimensional bytea[] in PostgreSQL's binary array format.
-std::string bytea_array(const std::vector<std::string_view>& items) {
+BatchArg bytea_array(const std::vector<std::string_view>& items) {
   std::size_t bytes = 20;
   for (auto s : items) bytes += 4 + s.size();
   std::string out;
@@ -41,15 +33,8 @@ std::string bytea_array(const std::vector<std::string_view>& items) {
     put_be32(out, static_cast<std::uint32_t>(s.size()));
     out.append(s);
   }
-  return out;
+  return {std::move(out), false, kByteaArrayOid};
 }
-
-// One statement of the pipeline and what to say if it fails.
-struct Statement {
-  std::string sql;
-  std::vector<std::string> arrays;  // its parameters (bytea[] each)
-  std::string what;                 // "3 puts into table inst (keys 0001 .. 0009)"
-};
 
 std::string span_text(const char* verb, std::size_t n, Db db,
                       const std::vector<std::string_view>& keys) {
@@ -60,8 +45,28 @@ std::string span_text(const char* verb, std::size_t n, Db db,
   return out + ")";
 }
 
-// The last write per key of each table, as statements. "" or the refusal of a write.
-std::string plan(const std::vector<Write>& writes, std::vector<Statement>& out) {
+bool send_statement(PGconn* c, const std::string& sql, const std::vector<BatchArg>& args) {
+  std::vector<Oid> types;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats(args.size(), 1);
+  for (const auto& a : args) {
+    types.push_back(a.oid);
+    values.push_back(a.null ? nullptr : a.bytes.data());
+    lengths.push_back(static_cast<int>(a.bytes.size()));
+  }
+  return PQsendQueryParams(
+             c, sql.c_str(), static_cast<int>(args.size()), args.empty() ? nullptr : types.data(),
+             args.empty() ? nullptr : values.data(), args.empty() ? nullptr : lengths.data(),
+             args.empty() ? nullptr : formats.data(), 1) == 1;
+}
+
+}  // namespace
+
+std::string Batch::plan(std::size_t n, const std::function<Write(std::size_t)>& op) {
+  writes_ = n;
+  std::vector<Write> writes;
+  writes.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) writes.push_back(op(i));
   constexpr auto kDbs = static_cast<std::size_t>(Db::count_);
   std::vector<std::vector<std::size_t>> per(kDbs);
   for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -88,14 +93,14 @@ std::string plan(const std::vector<Write>& writes, std::vector<Statement>& out) 
     std::vector<std::string_view> del_keys, put_keys, put_values;
     std::size_t put_bytes = 0;
     auto db = static_cast<Db>(d);
-    std::string table = std::string("\"") + table_name(db) + "\"";
+    std::string table = quoted_table(db);
     auto flush_puts = [&] {
       if (put_keys.empty()) return;
-      out.push_back({"INSERT INTO " + table +
-                         " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
-                         "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-                     {bytea_array(put_keys), bytea_array(put_values)},
-                     span_text("put", put_keys.size(), db, put_keys)});
+      stmts_.push_back({"INSERT INTO " + table +
+                            " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
+                            "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                        {bytea_array(put_keys), bytea_array(put_values)},
+                        span_text("put", put_keys.size(), db, put_keys)});
       put_keys.clear();
       put_values.clear();
       put_bytes = 0;
@@ -113,68 +118,62 @@ std::string plan(const std::vector<Write>& writes, std::vector<Statement>& out) 
       put_bytes += w.key.size() + w.value.size();
     }
     if (!del_keys.empty())
-      out.push_back({"DELETE FROM " + table + " WHERE k = ANY($1::bytea[])",
-                     {bytea_array(del_keys)},
-                     span_text("delete", del_keys.size(), db, del_keys)});
+      stmts_.push_back({"DELETE FROM " + table + " WHERE k = ANY($1::bytea[])",
+                        {bytea_array(del_keys)},
+                        span_text("delete", del_keys.size(), db, del_keys)});
     flush_puts();
   }
   return "";
 }
 
-bool send(PGconn* c, const std::string& sql, const std::vector<std::string>& arrays) {
-  std::vector<Oid> types(arrays.size(), kByteaArrayOid);
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats(arrays.size(), 1);
-  for (const auto& a : arrays) {
-    values.push_back(a.data());
-    lengths.push_back(static_cast<int>(a.size()));
+void Batch::guard(const std::string& lock_sql, const storage::Expect* expect) {
+  std::vector<BatchStatement> first;
+  if (!lock_sql.empty()) first.push_back({lock_sql, {}, "the writer lock"});
+  if (expect) {
+    std::string what = "the expectation that key " + hex(expect->key) + " of table " +
+                       table_name(expect->db) +
+                       (expect->value ? " holds the value " + storage::hex(*expect->value, 32) +
+                                            " (" + std::to_string(expect->value->size()) + " bytes)"
+                                      : std::string(" is absent"));
+    BatchArg key{std::string(expect->key), false, kByteaOid};
+    BatchArg value{std::string(expect->value.value_or("")), !expect->value, kByteaOid};
+    first.push_back({"SELECT 1 / (CASE WHEN (SELECT v FROM " + quoted_table(expect->db) +
+                         " WHERE k = $1) IS NOT DISTINCT FROM $2 THEN 1 ELSE 0 END)",
+                     {std::move(key), std::move(value)},
+                     std::move(what),
+                     true});
   }
-  return PQsendQueryParams(c, sql.c_str(), static_cast<int>(arrays.size()),
-                           arrays.empty() ? nullptr : types.data(),
-                           arrays.empty() ? nullptr : values.data(),
-                           arrays.empty() ? nullptr : lengths.data(),
-                           arrays.empty() ? nullptr : formats.data(), 1) == 1;
+  stmts_.insert(stmts_.begin(), std::make_move_iterator(first.begin()),
+                std::make_move_iterator(first.end()));
 }
 
-}  // namespace
-
-bool PgStore::commit(std::size_t n, const std::function<Write(std::size_t)>& op, std::string* error,
-                     bool* outcome_unknown) {
-  if (outcome_unknown) *outcome_unknown = false;
-  std::vector<Write> writes;
-  writes.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) writes.push_back(op(i));
-  std::vector<Statement> stmts;
-  std::string refusal = plan(writes, stmts);
+BatchOutcome Batch::run(Conn& conn, std::string* error, bool* lost_at_begin) {
+  if (lost_at_begin) *lost_at_begin = false;
+  const std::string head = conn.server() + ": commit of " + std::to_string(writes_) + " writes";
   auto fail = [&](const std::string& why) {
-    if (error)
-      *error = server() + ": commit of " + std::to_string(n) + " writes failed: " + why +
-               "; nothing was applied";
-    return false;
+    if (error) *error = head + " failed: " + why + "; nothing was applied";
+    return BatchOutcome::failed;
   };
-  if (!refusal.empty()) return fail(refusal);
-  if (stmts.empty()) return true;
-  if (!ready(error)) return false;
-
-  PGconn* c = conn_->raw();
-  if (PQenterPipelineMode(c) != 1)
-    return fail("cannot enter pipeline mode: " + conn_->last_error());
+  PGconn* c = conn.raw();
+  if (PQenterPipelineMode(c) != 1) return fail("cannot enter pipeline mode: " + conn.last_error());
   // Sent: BEGIN, the statements, COMMIT, then a Sync. Results come back in that order.
-  bool sent = send(c, "BEGIN", {});
-  for (std::size_t i = 0; sent && i < stmts.size(); ++i)
-    sent = send(c, stmts[i].sql, stmts[i].arrays);
-  bool commit_queued = sent && send(c, "COMMIT", {});  // the server may run it from here on
+  bool sent = send_statement(c, "BEGIN", {});
+  for (std::size_t i = 0; sent && i < stmts_.size(); ++i)
+    sent = send_statement(c, stmts_[i].sql, stmts_[i].args);
+  bool commit_queued = sent && send_statement(c, "COMMIT", {});  // may run from here on
   sent = commit_queued && PQpipelineSync(c) == 1;
   std::string first_error;  // the first statement that failed, and why
-  bool refused = false;     // a statement before COMMIT failed: COMMIT cannot apply
+  std::size_t failed_at = 0;
+  bool refused = false;   // a statement before COMMIT failed: COMMIT cannot apply
+  bool conflict = false;  // that statement was the expectation check, and it did not hold
   bool commit_ok = false;
-  if (!sent) first_error = "cannot send the statements: " + conn_->last_error();
+  if (!sent) first_error = "cannot send the statements: " + conn.last_error();
   // Read every result up to the Sync, or until the connection is gone.
   std::size_t at = 0;  // 0: BEGIN, 1..stmts: the statements, stmts + 1: COMMIT
   for (int nulls = 0; sent && nulls < 2;) {
     Result r(PQgetResult(c));
     if (!r.raw()) {  // the end of one statement's results (twice running: nothing pending)
-      if (conn_->broken()) break;
+      if (conn.broken()) break;
       ++nulls;
       continue;
     }
@@ -186,36 +185,61 @@ bool PgStore::commit(std::size_t n, const std::function<Write(std::size_t)>& op,
       continue;
     }
     if (!r.ok() && first_error.empty()) {
-      std::string what = at == 0              ? std::string("BEGIN")
-                         : at <= stmts.size() ? stmts[at - 1].what
-                                              : std::string("COMMIT");
-      first_error = what + ": " + r.error(conn_->last_error());
-      refused = at <= stmts.size();
+      std::string what = at == 0               ? std::string("BEGIN")
+                         : at <= stmts_.size() ? stmts_[at - 1].what
+                                               : std::string("COMMIT");
+      first_error = what + ": " + r.error(conn.last_error());
+      failed_at = at;
+      refused = at <= stmts_.size();
+      conflict = at > 0 && refused && stmts_[at - 1].expectation && r.sqlstate() == "22012";
     }
-    if (at == stmts.size() + 1) commit_ok = r.ok();
+    if (at == stmts_.size() + 1) commit_ok = r.ok() && r.command() == "COMMIT";
     ++at;
   }
-  bool lost = conn_->broken();  // the session ended: what it did not commit is rolled back
+  bool lost = conn.broken();  // the session ended: what it did not commit is rolled back
   if (!sent && !lost) {
     // Half a pipeline sent on a live connection (libpq refused a message): end the session
     // (its transaction rolls back unless COMMIT got through) and start a new one.
-    conn_->reset(nullptr);
+    conn.reset(nullptr);
     lost = true;
   }
   if (!lost) PQexitPipelineMode(c);
-  if (commit_ok && first_error.empty()) return true;
-  if (lost && first_error.empty()) first_error = "the connection was lost: " + conn_->last_error();
-  if (!lost && !conn_->idle()) conn_->run("ROLLBACK", nullptr);
+  if (commit_ok && first_error.empty()) return BatchOutcome::ok;
+  if (lost && first_error.empty()) first_error = "the connection was lost: " + conn.last_error();
+  if (!lost && !conn.idle()) conn.run("ROLLBACK", nullptr);
+  if (conflict) {
+    if (error)
+      *error = head + ": " + stmts_[failed_at - 1].what + " did not hold; nothing was applied";
+    return BatchOutcome::conflict;
+  }
   // Lost with COMMIT on its way, its answer not read and nothing refused before it: the
   // server may have committed.
   if (lost && commit_queued && !refused && !commit_ok) {
-    if (outcome_unknown) *outcome_unknown = true;
     if (error)
-      *error = server() + ": commit of " + std::to_string(n) + " writes: " + first_error +
+      *error = head + ": " + first_error +
                "; COMMIT had been sent, so it may or may not have been applied";
+    return BatchOutcome::unknown;
+  }
+  if (lost && refused && failed_at == 0 && lost_at_begin) *lost_at_begin = true;
+  return fail(first_error.empty() ? "COMMIT did not succeed" : first_error);
+}
+
+bool PgStore::commit(std::size_t n, const std::function<Write(std::size_t)>& op, std::string* error,
+                     bool* outcome_unknown) {
+  if (outcome_unknown) *outcome_unknown = false;
+  Batch batch;
+  std::string refusal = batch.plan(n, op);
+  if (!refusal.empty()) {
+    if (error)
+      *error = server() + ": commit of " + std::to_string(n) + " writes failed: " + refusal +
+               "; nothing was applied";
     return false;
   }
-  return fail(first_error.empty() ? "COMMIT did not succeed" : first_error);
+  if (batch.empty()) return true;
+  if (!ready(error)) return false;
+  BatchOutcome o = batch.run(*conn_, error);
+  if (o == BatchOutcome::unknown && outcome_unknown) *outcome_unknown = true;
+  return o == BatchOutcome::ok;
 }
 
 }  // namespace bihuan::pg

@@ -58,6 +58,13 @@ std::string Result::error(std::string_view fallback) const {
   return out;
 }
 
+std::string Result::sqlstate() const {
+  const char* state = r_ ? PQresultErrorField(r_.get(), PG_DIAG_SQLSTATE) : nullptr;
+  return state ? state : "";
+}
+
+std::string Result::command() const { return r_ ? PQcmdStatus(r_.get()) : ""; }
+
 std::unique_ptr<Conn> Conn::connect(const std::string& conninfo, const ConnectDefaults& d,
                                     std::string* error) {
   // Our defaults first: keywords later in the array, the expanded conninfo among them,
@@ -71,15 +78,23 @@ std::unique_ptr<Conn> Conn::connect(const std::string& conninfo, const ConnectDe
     if (error) *error = "PostgreSQL: libpq could not allocate a connection (out of memory)";
     return nullptr;
   }
-  // Notices ("relation ... already exists, skipping") are not errors: no stderr for them.
-  PQsetNoticeProcessor(
-      c, [](void*, const char*) {}, nullptr);
   if (PQstatus(c) != CONNECTION_OK) {
     if (error) *error = describe(c) + ": cannot connect: " + trimmed(PQerrorMessage(c));
     PQfinish(c);
     return nullptr;
   }
-  return std::unique_ptr<Conn>(new Conn(c, describe(c)));
+  std::unique_ptr<Conn> conn(new Conn(c, describe(c)));
+  // Notices ("relation ... already exists, skipping") are not errors: no stderr for them.
+  // But an error that arrives between statements (pg_terminate_backend's FATAL, sent before
+  // the server closes the socket) dooms the connection.
+  PQsetNoticeReceiver(c, &Conn::on_notice, conn.get());
+  return conn;
+}
+
+void Conn::on_notice(void* self, const PGresult* r) {
+  const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity && (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC"))
+    static_cast<Conn*>(self)->doomed_ = true;
 }
 
 Conn::~Conn() { PQfinish(conn_); }
@@ -107,12 +122,26 @@ bool Conn::run(std::string_view sql, std::string* error) {
 }
 
 std::string Conn::last_error() const { return trimmed(PQerrorMessage(conn_)); }
-bool Conn::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+bool Conn::broken() const { return doomed_ || PQstatus(conn_) != CONNECTION_OK; }
 bool Conn::idle() const { return PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+bool Conn::failed_txn() const { return PQtransactionStatus(conn_) == PQTRANS_INERROR; }
+
+bool Conn::alive() {
+  // A terminated backend sends a FATAL error, then closes: a read may take the message (the
+  // socket may still be open), a later one the end of the stream (libpq's sockets never
+  // block).
+  for (int i = 0; i < 3 && !broken(); ++i) {
+    if (PQconsumeInput(conn_) != 1) break;
+    PQisBusy(conn_);  // parses what came: a FATAL notice dooms the connection (on_notice)
+  }
+  return !broken();
+}
+
 int Conn::backend_pid() const { return PQbackendPID(conn_); }
 
 bool Conn::reset(std::string* error) {
   PQreset(conn_);
+  doomed_ = false;
   if (PQstatus(conn_) == CONNECTION_OK) return true;
   if (error) *error = server_ + ": cannot reconnect: " + last_error();
   return false;

@@ -46,6 +46,10 @@ class Result {
   // PostgreSQL's message and SQLSTATE ("relation \"x\" does not exist (SQLSTATE 42P01)"),
   // or `fallback` (the connection's message) when there is no result.
   std::string error(std::string_view fallback) const;
+  // The SQLSTATE of a failed statement ("22012"), "" when there is none.
+  std::string sqlstate() const;
+  // The command tag ("COMMIT", "ROLLBACK", "INSERT 0 1"), "" when there is no result.
+  std::string command() const;
   pg_result* raw() const { return r_.get(); }
 
  private:
@@ -80,10 +84,17 @@ class Conn {
   bool run(std::string_view sql, std::string* error);
   // libpq's last message, trimmed.
   std::string last_error() const;
-  // The connection is gone (the server closed it or the socket failed).
+  // The connection is gone (the server closed it or the socket failed), or the server has
+  // said it is ending the session (a FATAL message that arrived between statements).
   bool broken() const;
   // PQtransactionStatus: idle (no transaction open), or not.
   bool idle() const;
+  // A transaction is open and a statement in it failed (it can only roll back).
+  bool failed_txn() const;
+  // Reads what the server sent while the connection sat unused, without waiting: false
+  // when that shows the connection is gone (pg_terminate_backend, a server restart). No
+  // round trip; a connection that died silently still looks alive.
+  bool alive();
   // Reconnects with the same parameters. false and *error when it fails.
   bool reset(std::string* error);
   int backend_pid() const;
@@ -91,7 +102,9 @@ class Conn {
 
  private:
   Conn(pg_conn* c, std::string server) : conn_(c), server_(std::move(server)) {}
+  static void on_notice(void* self, const pg_result* r);
   pg_conn* conn_;
+  bool doomed_ = false;  // a FATAL or PANIC came as a notice: the session is ending
   std::string server_;
 };
 

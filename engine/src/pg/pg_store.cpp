@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "pg/pg_schema.hpp"
+
 namespace bihuan::pg {
 namespace {
 
@@ -14,8 +16,6 @@ static_assert(sizeof(kTables) / sizeof(kTables[0]) == static_cast<unsigned>(Db::
 
 // Serialises schema creation among nodes that open a new database at once.
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(8244657926390751026)";
-
-std::string quoted(Db db) { return std::string("\"") + table_name(db) + "\""; }
 
 // Creates what is absent; refuses a newer version. In the caller's transaction.
 bool ensure_schema(Conn& c, std::string* error) {
@@ -52,7 +52,7 @@ bool ensure_schema(Conn& c, std::string* error) {
   std::string ddl;
   if (fresh) ddl += "CREATE TABLE bihuan_schema (version int NOT NULL);\n";
   for (unsigned i = 0; i < static_cast<unsigned>(Db::count_); ++i)
-    ddl += "CREATE TABLE IF NOT EXISTS " + quoted(static_cast<Db>(i)) +
+    ddl += "CREATE TABLE IF NOT EXISTS " + quoted_table(static_cast<Db>(i)) +
            " (k bytea PRIMARY KEY, v bytea NOT NULL);\n";
   if (fresh)
     ddl += "INSERT INTO bihuan_schema (version) VALUES (" +
@@ -68,9 +68,11 @@ const char* table_name(Db db) {
   return i < static_cast<unsigned>(Db::count_) ? kTables[i] : "(no such key space)";
 }
 
-std::unique_ptr<PgStore> PgStore::open(const std::string& conninfo, std::string* error,
-                                       const PgOptions& options) {
-  auto conn = Conn::connect(conninfo, options.connect, error);
+std::string quoted_table(Db db) { return std::string("\"") + table_name(db) + "\""; }
+
+std::unique_ptr<Conn> connect_with_schema(const std::string& conninfo, const ConnectDefaults& d,
+                                          std::string* error) {
+  auto conn = Conn::connect(conninfo, d, error);
   if (!conn) return nullptr;
   std::string why;
   if (!conn->run("BEGIN", &why)) {
@@ -85,6 +87,13 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& conninfo, std::string*
     if (error) *error = conn->server() + ": cannot commit the schema: " + why;
     return nullptr;
   }
+  return conn;
+}
+
+std::unique_ptr<PgStore> PgStore::open(const std::string& conninfo, std::string* error,
+                                       const PgOptions& options) {
+  auto conn = connect_with_schema(conninfo, options.connect, error);
+  if (!conn) return nullptr;
   PgOptions o = options;
   o.page_rows = std::max<std::size_t>(o.page_rows, 1);
   return std::unique_ptr<PgStore>(new PgStore(std::move(conn), o));
@@ -133,7 +142,7 @@ std::optional<std::string> PgRead::get(Db db, std::string_view key, std::string*
   if (error) error->clear();
   Conn& c = *store_.conn_;
   Param p[] = {{key, kByteaOid}};
-  Result r = c.exec("SELECT v FROM " + quoted(db) + " WHERE k = $1", p);
+  Result r = c.exec("SELECT v FROM " + quoted_table(db) + " WHERE k = $1", p);
   if (!r.ok()) {
     if (error)
       *error = c.server() + ": cannot read key " + hex(key) + " of table " + table_name(db) + ": " +
@@ -156,7 +165,7 @@ std::string_view PgCursor::value() const { return on_ ? page_.value(at_, 1) : st
 bool PgCursor::load(std::optional<std::string_view> from, bool inclusive, bool last_row) {
   Conn& c = *read_.store_.conn_;
   std::size_t limit = last_row ? 1 : read_.store_.options_.page_rows;
-  std::string sql = "SELECT k, v FROM " + quoted(db_);
+  std::string sql = "SELECT k, v FROM " + quoted_table(db_);
   if (from) sql += inclusive ? " WHERE k >= $1" : " WHERE k > $1";
   sql += last_row ? " ORDER BY k DESC" : " ORDER BY k";
   sql += " LIMIT " + std::to_string(limit);

@@ -1,5 +1,8 @@
 // The engine's key-value store over PostgreSQL, with LMDB's semantics (issue 26, step 1a;
-// docs/design-scale-out.md, "Built so far"). Not used by the engine yet.
+// docs/design-scale-out.md, "Built so far"). PgStore is one connection for one thread;
+// PgRemote (pg_remote.hpp) is the storage::Remote the engine uses, over a pool of
+// connections, on the same schema (pg_schema.hpp) and the same one-round-trip commit
+// (pg_batch.hpp).
 //
 // One table per key space of storage/db.hpp, named like its LMDB database ("history" for
 // Db::hist, "outbox_due" for Db::due), `k bytea PRIMARY KEY, v bytea NOT NULL`, and the
@@ -53,6 +56,10 @@ struct Write {
 struct PgOptions {
   std::size_t page_rows = 1000;  // rows a cursor reads per query (at least 1)
   ConnectDefaults connect;
+  // PgRemote's pool (pg_remote.hpp): connections kept for reuse, and open at most (at
+  // least 1; a caller past it waits for one to be given back).
+  std::size_t pool_idle = 8;
+  std::size_t pool_max = 32;
 };
 
 class PgRead;

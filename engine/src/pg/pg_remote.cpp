@@ -1,0 +1,115 @@
+// PgRemote (pg_remote.hpp) and its registration (pg_enable.hpp).
+#include "pg/pg_remote.hpp"
+
+#include <algorithm>
+
+#include "pg/pg_batch.hpp"
+#include "pg/pg_enable.hpp"
+#include "pg/pg_pool.hpp"
+#include "pg/pg_remote_txn.hpp"
+#include "pg/pg_schema.hpp"
+
+namespace bihuan::pg {
+namespace {
+
+const std::string& writer_lock_sql() {
+  static const std::string sql =
+      "SELECT pg_advisory_xact_lock(" + std::to_string(PgRemote::kWriterLockKey) + ")";
+  return sql;
+}
+
+}  // namespace
+
+PgRemote::PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgOptions& o)
+    : pool_(std::move(pool)), server_(std::move(server)), options_(o) {}
+
+PgRemote::~PgRemote() = default;
+
+std::unique_ptr<PgRemote> PgRemote::open(const std::string& conninfo, std::string* error,
+                                         const PgOptions& options) {
+  auto conn = connect_with_schema(conninfo, options.connect, error);
+  if (!conn) return nullptr;
+  PgOptions o = options;
+  o.page_rows = std::max<std::size_t>(o.page_rows, 1);
+  o.pool_max = std::max<std::size_t>(o.pool_max, 1);
+  std::string server = conn->server();
+  auto pool =
+      std::make_unique<ConnPool>(conninfo, o.connect, o.pool_idle, o.pool_max, std::move(conn));
+  return std::unique_ptr<PgRemote>(new PgRemote(std::move(pool), std::move(server), o));
+}
+
+std::size_t PgRemote::open_connections() const { return pool_->open_count(); }
+std::size_t PgRemote::idle_connections() const { return pool_->idle_count(); }
+
+std::unique_ptr<storage::RemoteTxn> PgRemote::begin(bool write, std::string* error) {
+  const std::string sql =
+      write ? "BEGIN; " + writer_lock_sql()
+            : std::string("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
+  // A pooled connection may have died unnoticed: then another one is tried.
+  for (std::size_t attempt = 0;; ++attempt) {
+    bool reused = false;
+    auto c = pool_->take(error, &reused);
+    if (!c) return nullptr;
+    std::string why;
+    if (c->run(sql, &why))
+      return std::make_unique<PgRemoteTxn>(*pool_, std::move(c), write, options_.page_rows);
+    bool lost = c->broken();
+    if (!lost && !c->idle()) c->run("ROLLBACK", nullptr);
+    pool_->give(std::move(c));
+    if (lost && reused && attempt <= options_.pool_idle) continue;
+    if (error)
+      *error = server_ + ": cannot begin a " + (write ? "write" : "read") + " transaction: " + why;
+    return nullptr;
+  }
+}
+
+storage::RemoteOutcome PgRemote::commit(std::size_t n,
+                                        const std::function<storage::OpRef(std::size_t)>& op,
+                                        const storage::Expect* expect, std::string* error) {
+  using storage::RemoteOutcome;
+  Batch batch;
+  std::string refusal = batch.plan(n, [&](std::size_t i) {
+    storage::OpRef o = op(i);
+    return Write{o.db, o.put, o.key, o.value};
+  });
+  if (!refusal.empty()) {
+    if (error)
+      *error = server_ + ": commit of " + std::to_string(n) + " writes failed: " + refusal +
+               "; nothing was applied";
+    return RemoteOutcome::failed;
+  }
+  if (batch.empty() && !expect) return RemoteOutcome::ok;
+  batch.guard(writer_lock_sql(), expect);
+  for (std::size_t attempt = 0;; ++attempt) {
+    bool reused = false;
+    auto c = pool_->take(error, &reused);
+    if (!c) return RemoteOutcome::failed;
+    Lease lease(*pool_, std::move(c));
+    bool lost_at_begin = false;
+    switch (batch.run(*lease, error, &lost_at_begin)) {
+      case BatchOutcome::ok:
+        return RemoteOutcome::ok;
+      case BatchOutcome::conflict:
+        return RemoteOutcome::conflict;
+      case BatchOutcome::unknown:
+        return RemoteOutcome::unknown;
+      case BatchOutcome::failed:
+        // Refused at BEGIN by a connection that died while pooled: nothing ran; retry.
+        if (lost_at_begin && reused && attempt <= options_.pool_idle) continue;
+        return RemoteOutcome::failed;
+    }
+    return RemoteOutcome::failed;
+  }
+}
+
+void enable() {
+  storage::register_remote(
+      "postgresql",
+      [](const std::string& rest, std::string* error) -> std::unique_ptr<storage::Remote> {
+        // "postgresql://..." arrives as "//...": libpq reads it whole as a URI.
+        std::string conninfo = rest.starts_with("//") ? "postgresql:" + rest : rest;
+        return PgRemote::open(conninfo, error);
+      });
+}
+
+}  // namespace bihuan::pg

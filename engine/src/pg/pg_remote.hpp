@@ -1,0 +1,77 @@
+// storage::Remote (storage/remote.hpp) over PostgreSQL: the engine's store on a server,
+// with LMDB's semantics, for any number of threads (issue 26).
+//
+// The schema is PgStore's (pg_store.hpp: one table per key space, named like its LMDB
+// database; created by open() if absent). Connections come from a pool (pg_pool.hpp):
+// PgOptions::pool_idle kept for reuse, at most PgOptions::pool_max open; a caller beyond
+// that waits until a transaction ends. A connection found lost is dropped, never reused.
+//
+// Transactions (begin):
+// - read: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, the snapshot taken at once
+//   (one round trip); renew() ends it and takes a new one on the same connection.
+// - write: BEGIN (READ COMMITTED), then the store's writer lock,
+//   pg_advisory_xact_lock(kWriterLockKey), held until COMMIT or ROLLBACK: write
+//   transactions and commit() run one at a time across every process on the database
+//   (LMDB's single writer). Each get, put, del, count and cursor page is one statement
+//   (a round trip). A cursor sees the transaction's own writes: after a put or del of its
+//   transaction, its next move re-reads from where it stands.
+// - A RemoteTxn holds its connection for its life and gives it back when destroyed (an
+//   uncommitted one is rolled back first). Every RemoteTxn, and every cursor, must be
+//   destroyed before the PgRemote that made it. A thread that holds a write transaction
+//   and calls begin(true) or commit() waits for itself forever (as with LMDB); one that
+//   holds pool_max transactions and begins another waits forever too.
+// Cursors read pages of PgOptions::page_rows rows (`WHERE k >= $1 ORDER BY k LIMIT n`,
+// then `k > $last`; last() is `ORDER BY k DESC LIMIT 1`), and keep the page before the
+// current one, so key() and value() stay valid until the cursor has moved twice more.
+//
+// commit(n, op, expect): BEGIN, the writer lock, the expectation check, the writes, COMMIT
+// in one round trip (pg_batch.hpp). n == 0 without expect sends nothing (ok); n == 0 with
+// expect checks it under the lock (ok or conflict).
+//
+// Errors are sentences naming the server, the table and the key in hex, and PostgreSQL's
+// message (PgStore's). Waits are bounded by the connect timeouts (PgOptions::connect),
+// except the waits for the writer lock and for a connection of the pool, which last as long
+// as the transactions that hold them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pg/pg_store.hpp"
+#include "storage/remote.hpp"
+
+namespace bihuan::pg {
+
+class ConnPool;
+
+class PgRemote final : public storage::Remote {
+ public:
+  // The writer lock's advisory key: FNV-1a 64 of "bihuan-writer" (0xad63d43f259ec9c0) as a
+  // signed bigint. (The schema lock, pg_store.cpp, is another key.)
+  static constexpr std::int64_t kWriterLockKey = -5952680914774472256;
+
+  // Connects and creates the schema as PgStore::open does; that connection is the pool's
+  // first. nullptr and *error on failure.
+  static std::unique_ptr<PgRemote> open(const std::string& conninfo, std::string* error,
+                                        const PgOptions& options = {});
+  ~PgRemote() override;
+
+  std::unique_ptr<storage::RemoteTxn> begin(bool write, std::string* error) override;
+  storage::RemoteOutcome commit(std::size_t n, const std::function<storage::OpRef(std::size_t)>& op,
+                                const storage::Expect* expect, std::string* error) override;
+  std::string describe() const override { return server_; }
+
+  // The pool now: connections open (in use and idle), and idle.
+  std::size_t open_connections() const;
+  std::size_t idle_connections() const;
+
+ private:
+  PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgOptions& o);
+  std::unique_ptr<ConnPool> pool_;
+  std::string server_;
+  PgOptions options_;
+};
+
+}  // namespace bihuan::pg
