@@ -52,7 +52,7 @@ class AccessIndexTest : public EngineTest {
     engine_.reset();
     {
       std::string error;
-      auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+      auto env = bihuan::testing::open_raw(dir_);
       EXPECT_TRUE(env) << error;
       if (!env) return out;
       auto txn = env->begin(false, nullptr);
@@ -327,6 +327,7 @@ TEST_F(AccessIndexTest, VerifyFindsAMissingAndAnExtraReaderEntry) {
 // (business keys c1..c5), c2 and c4 closed. Records of format 3 have no access fields:
 // the upgrade indexes each under "*".
 TEST_F(AccessIndexTest, UpgradeFromFormat3IndexesEveryOldRecordAsOpen) {
+  SKIP_ON_PG("an LMDB file of format 3");
   open_fixture("format3");
   std::set<std::string> want;
   for (int i = 1; i <= 5; ++i) {

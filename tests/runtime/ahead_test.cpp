@@ -233,6 +233,7 @@ TEST(RealClockTimers, ATimerArmedByTheOnlyBatchOfAnIdleEngineFiresWhenDue) {
   auto clock = std::make_shared<ManualClock>(at("2033-04-03T09:00:00Z"));
   EngineOptions o;
   o.data_dir = dir;
+  o.store = bihuan::testing::fresh_store();
   o.clock = clock;  // not virtual: the engine fires timers by itself
   Problems p;
   auto engine = Engine::open(o, p);

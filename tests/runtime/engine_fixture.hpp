@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -82,9 +83,16 @@ inline std::string fresh_store() {
   return "postgresql:" + conninfo;
 }
 
+// The running test's store (EngineOptions::store), set by EngineTest::SetUp: "" for LMDB.
+inline std::string& current_store() {
+  static std::string store;
+  return store;
+}
+
 // The store of `dir` / `store` opened raw (as the engine's storage layer sees it), for a
 // test that edits or reads what the engine wrote behind its back.
-inline std::unique_ptr<storage::Env> open_raw(const std::string& dir, const std::string& store) {
+inline std::unique_ptr<storage::Env> open_raw(const std::string& dir,
+                                              const std::string& store = current_store()) {
   std::string error;
   std::unique_ptr<storage::Env> env;
   if (store.empty()) {
@@ -104,7 +112,13 @@ class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = make_temp_dir("rt");
-    store_ = fresh_store();
+    store_ = current_store() = fresh_store();
+    // The CLI, run as another process by some tests, finds the same store (--store's
+    // variable); set before the engine's threads start.
+    if (store_.empty())
+      ::unsetenv("BIHUAN_STORE");
+    else
+      ::setenv("BIHUAN_STORE", store_.c_str(), 1);
     clock_ = std::make_shared<VirtualClock>(at("2023-04-03T09:00:00+08:00"));
     open();
   }

@@ -255,6 +255,7 @@ TEST_F(IdempotencyTest, ADamagedRecordRefusesTheStep) {
 // The keys a format-1 build wrote (tests/data/format1/make.sh: starts "p1".."p6" with
 // business keys m-parent:N, notes "n1".."n6" by clerk-1) replay after the upgrade.
 TEST_F(EngineTest, KeysAnOldBuildWroteStillReplay) {
+  SKIP_ON_PG("an LMDB file an older build wrote");
   namespace fs = std::filesystem;
   engine_->close();
   engine_.reset();

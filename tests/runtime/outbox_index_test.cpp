@@ -43,7 +43,7 @@ struct Raw {
 Raw read_raw(const std::string& dir) {
   Raw out;
   std::string error;
-  auto env = storage::Env::open(dir, 64u << 20, false, &error);
+  auto env = bihuan::testing::open_raw(dir);
   EXPECT_TRUE(env) << error;
   if (!env) return out;
   auto txn = env->begin(false, nullptr);
@@ -276,6 +276,7 @@ class OutboxMigrateTest : public EngineTest {
 };
 
 TEST_F(OutboxMigrateTest, EveryMessageIsKeptWaitingOnesIndexedAndDeadOnesMoved) {
+  SKIP_ON_PG("an LMDB file of an older format");
   json want;
   std::ifstream(fixture_ / "expected.json") >> want;
   ASSERT_EQ(want.size(), 12u);

@@ -30,7 +30,7 @@ bool reopen_with_format(std::unique_ptr<Engine>& engine, const std::string& dir,
   engine.reset();
   {
     std::string error;
-    auto env = storage::Env::open(dir, 64u << 20, false, &error);
+    auto env = bihuan::testing::open_raw(dir);
     EXPECT_TRUE(env) << error;
     if (!env) return false;
     auto txn = env->begin(true, nullptr);
@@ -39,6 +39,7 @@ bool reopen_with_format(std::unique_ptr<Engine>& engine, const std::string& dir,
   }
   EngineOptions o;
   o.data_dir = dir;
+  o.store = bihuan::testing::current_store();
   o.clock = std::move(clock);
   return Engine::open(o, p) != nullptr;
 }
@@ -62,7 +63,7 @@ TEST_F(EngineTest, ADamagedFormatNumberIsRefusedWithoutMigrating) {
             std::string::npos)
       << p.items()[0].message;
   std::string error;
-  auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+  auto env = bihuan::testing::open_raw(dir_);
   auto txn = env->begin(false, nullptr);
   EXPECT_EQ(bihuan::testing::read_key(*txn, storage::Db::meta, "format"),
             std::string(2, '\0'));  // untouched
@@ -89,7 +90,7 @@ namespace {
 template <class Edit>
 void edit_history(const std::string& dir, const std::string& id, std::uint64_t seq, Edit edit) {
   std::string error;
-  auto env = storage::Env::open(dir, 64u << 20, false, &error);
+  auto env = bihuan::testing::open_raw(dir);
   ASSERT_TRUE(env) << error;
   auto txn = env->begin(true, nullptr);
   auto cur = txn->cursor(storage::Db::hist);

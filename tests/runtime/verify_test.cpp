@@ -145,15 +145,21 @@ TEST_F(VerifyTest, ASoundStoreIsWalkedAndEveryIndexChecked) {
   EXPECT_TRUE(r.structure_ok);
   EXPECT_EQ(r.instances, 20u + 1 + 2 + 1);
   EXPECT_GE(r.databases, 12u);  // free pages, main, and the named databases
-  EXPECT_GT(r.pages, 10u);
   // 20 idem + 23 bkey + 24 sidx + timers + 2 children.
   EXPECT_GE(r.index_entries, 20u + 23 + 24 + 2);
+  if (bihuan::testing::on_pg()) {  // no pages to walk: the server keeps its structure
+    EXPECT_EQ(r.pages, 0u);
+    EXPECT_EQ(r.file.rfind("PostgreSQL at ", 0), 0u) << r.file;
+    return;
+  }
+  EXPECT_GT(r.pages, 10u);
   EXPECT_EQ(r.file, (fs::path(dir_) / "data.mdb").string());
 }
 
 // The finding: one zeroed branch page made verify (and unfiltered lists) abort the
 // process on an LMDB assertion. Now verify reports it and this process lives on.
 TEST_F(VerifyTest, AZeroedBranchPageIsReportedByVerifyAndTheProcessLivesOn) {
+  SKIP_ON_PG("damaged pages of data.mdb");
   fill_fast(1200);
   engine_->close();
   engine_.reset();
@@ -185,6 +191,7 @@ TEST_F(VerifyTest, AZeroedBranchPageIsReportedByVerifyAndTheProcessLivesOn) {
 // refused with a message naming the file and database and the way to restore, and
 // check_store reports it from a child process.
 TEST_F(VerifyTest, OpeningADamagedCopyIsRefusedWithTheWayToRestore) {
+  SKIP_ON_PG("damaged pages of data.mdb");
   fill_fast(1200);
   std::string copy = make_temp_dir("copy");
   fs::remove_all(copy);
@@ -281,6 +288,7 @@ TEST_F(VerifyTest, DamagedIndexEntriesAreReportedWithDatabaseAndKey) {
 // without closing (a crash), or a directory without the marker (a copied backup), gets
 // the check; an engine opening a directory another engine has open skips it.
 TEST_F(VerifyTest, TheCheckAtOpenRunsOnlyAfterAnUncleanStop) {
+  SKIP_ON_PG("the structural walk of data.mdb at open");
   fill(3);
   engine_->close();
   engine_.reset();
@@ -328,7 +336,7 @@ TEST_F(VerifyTest, TheCheckAtOpenRunsOnlyAfterAnUncleanStop) {
   engine_.reset();
   {
     std::string error;
-    auto env = storage::Env::open(dir_, 64u << 20, false, &error);
+    auto env = bihuan::testing::open_raw(dir_);
     ASSERT_TRUE(env) << error;
     auto txn = env->begin(true, nullptr);
     ASSERT_EQ(txn->put(storage::Db::meta, "x", "y"), 0);

@@ -50,7 +50,7 @@ struct NodeOptions {
   std::string data_dir;  // relative to the current directory; default "./data"
   // EngineOptions::store ("" = the configuration's "store", else LMDB in data_dir).
   std::string store;
-  std::string listen;    // "host:port"; port 0 = any free port (see port())
+  std::string listen;  // "host:port"; port 0 = any free port (see port())
   std::optional<std::vector<std::string>> workflow_dirs;  // deployed at start; {} = none
   // The bundled workflows folder (bundled_workflows_dir()): the embedded default's
   // workflowDirs, and its calendars/ the default calendarDirs. "" = none.

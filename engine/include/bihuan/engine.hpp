@@ -32,7 +32,7 @@
 namespace bihuan {
 
 struct EngineOptions {
-  std::string data_dir;          // created if missing
+  std::string data_dir;  // created if missing
   // Where the instances, history, timers and outbox live. "" or "lmdb": LMDB (with its
   // write-ahead log) in data_dir, the default. "postgresql:<libpq conninfo>": a PostgreSQL
   // database (docs/design-scale-out.md), for a program that enabled it first

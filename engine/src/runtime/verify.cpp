@@ -549,54 +549,56 @@ std::vector<std::string> fields(const std::string& text, std::size_t n) {
 VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
                          const AttachmentStore* attachments, storage::Env* remote) {
   VerifyReport report;
-  report.file = remote ? remote->remote()->describe()
-                       : (std::filesystem::path(dir) / "data.mdb").string();
+  report.file =
+      remote ? remote->remote()->describe() : (std::filesystem::path(dir) / "data.mdb").string();
   ChildEnd end = run_in_child(
       [&](ChildOut& out) {
-    try {
-      if (remote) {
-        out.line('S', std::to_string(static_cast<unsigned>(storage::Db::count_)) + "\t0");
-        if (!defs) return;
-        out.line('L', "");
-        int rc = 0;
-        auto txn = remote->begin(false, &rc);
-        if (!txn) {
-          out.line('O', "cannot begin a read transaction on " + report.file + ": " +
-                            storage::error_text(rc));
-          return;
+        try {
+          if (remote) {
+            out.line('S', std::to_string(static_cast<unsigned>(storage::Db::count_)) + "\t0");
+            if (!defs) return;
+            out.line('L', "");
+            int rc = 0;
+            auto txn = remote->begin(false, &rc);
+            if (!txn) {
+              out.line('O', "cannot begin a read transaction on " + report.file + ": " +
+                                storage::error_text(rc));
+              return;
+            }
+            Checker(*txn, *defs, out, dir, attachments).run();
+            return;
+          }
+          std::string error;
+          auto env = storage::Env::open_read_only(dir, &error);
+          if (!env) {
+            out.line('O', error);
+            return;
+          }
+          assert_out = &out;
+          storage::on_lmdb_assert(*env,
+                                  [](const char* message) { assert_out->line('A', message); });
+          bool sound = true;
+          storage::WalkSink sink{
+              [&](const std::string& db) { out.line('W', db); },
+              [&](const std::string& db, const std::string& key, const std::string& text) {
+                sound = false;
+                send_problem(out, "structure", db, key, text);
+              }};
+          auto counts = storage::walk_structure(*env, sink);
+          out.line('S', std::to_string(counts.databases) + "\t" + std::to_string(counts.pages));
+          if (!sound || !defs) return;
+          out.line('L', "");
+          int rc = 0;
+          auto txn = env->begin(false, &rc);
+          if (!txn) {
+            out.line('O',
+                     "cannot begin a read transaction on " + dir + ": " + storage::error_text(rc));
+            return;
+          }
+          Checker(*txn, *defs, out, dir, attachments).run();
+        } catch (const std::exception& e) {
+          out.line('X', e.what());
         }
-        Checker(*txn, *defs, out, dir, attachments).run();
-        return;
-      }
-      std::string error;
-      auto env = storage::Env::open_read_only(dir, &error);
-      if (!env) {
-        out.line('O', error);
-        return;
-      }
-      assert_out = &out;
-      storage::on_lmdb_assert(*env, [](const char* message) { assert_out->line('A', message); });
-      bool sound = true;
-      storage::WalkSink sink{
-          [&](const std::string& db) { out.line('W', db); },
-          [&](const std::string& db, const std::string& key, const std::string& text) {
-            sound = false;
-            send_problem(out, "structure", db, key, text);
-          }};
-      auto counts = storage::walk_structure(*env, sink);
-      out.line('S', std::to_string(counts.databases) + "\t" + std::to_string(counts.pages));
-      if (!sound || !defs) return;
-      out.line('L', "");
-      int rc = 0;
-      auto txn = env->begin(false, &rc);
-      if (!txn) {
-        out.line('O', "cannot begin a read transaction on " + dir + ": " + storage::error_text(rc));
-        return;
-      }
-      Checker(*txn, *defs, out, dir, attachments).run();
-    } catch (const std::exception& e) {
-      out.line('X', e.what());
-    }
       },
       remote != nullptr);
   std::string walking, assertion;

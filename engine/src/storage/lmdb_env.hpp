@@ -43,7 +43,7 @@ inline constexpr int kRemoteConflict = -30902;
 // Records `sentence` as the calling thread's last remote error and returns `code`.
 int remote_error(int code, std::string sentence);
 std::string remote_text(int code);  // error_text() of a remote code
-const char* db_name(Db db);  // the LMDB database's name ("history" for Db::hist)
+const char* db_name(Db db);         // the LMDB database's name ("history" for Db::hist)
 bool is_map_full(int rc);
 // The environment is damaged or LMDB cannot go on (MDB_PANIC, MDB_CORRUPTED,
 // MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH, MDB_BAD_DBI, MDB_BAD_RSLOT, and
@@ -222,9 +222,9 @@ class Env {
   // A write transaction of LMDB alone (no log lock, the view not applied): recovery and
   // the checkpoint's unlocked rounds. A map another process grew is adopted first.
   std::unique_ptr<Txn> begin_unlogged(int* rc);
-  int apply_view(Txn& txn, const LogView& v);     // puts v's writes into txn
-  int apply_unlocked(const LogView& v);           // apply_view in a write transaction of its own
-  int checkpoint_locked();                        // a write transaction (apply, commit, reset)
+  int apply_view(Txn& txn, const LogView& v);  // puts v's writes into txn
+  int apply_unlocked(const LogView& v);        // apply_view in a write transaction of its own
+  int checkpoint_locked();                     // a write transaction (apply, commit, reset)
   std::unique_ptr<Txn> begin_remote(bool write, int* rc);  // begin() on a remote store
   // A logged commit on the remote store (remote_env.cpp).
   int remote_commit(std::size_t n, const std::function<OpRef(std::size_t)>& op,

@@ -19,7 +19,8 @@ int remote_error(int code, std::string sentence) {
 }
 
 std::string remote_text(int code) {
-  const std::string& what = last_remote_error.empty() ? std::string("no detail") : last_remote_error;
+  const std::string& what =
+      last_remote_error.empty() ? std::string("no detail") : last_remote_error;
   switch (code) {
     case kRemoteUnknown:
       return "the remote store's commit outcome is unknown (" + what + ")";
