@@ -536,7 +536,7 @@ void sqlite_full(std::size_t n, std::size_t group, const std::string& label, int
 
 const char* const kUsage =
     "usage: bench_rectification [--variant V[,V...]] [--n N] [--n-seq N] [--quick] [--runs R]\n"
-    "         [--window W] [--dir DIR] [--keep] [--map-mib M]\n"
+    "         [--window W] [--dir DIR] [--keep] [--map-mib M] [--store postgresql:CONNINFO]\n"
     "  variants: file-fsync sqlite-full sqlite-group1000 durable-seq\n"
     "            durable-interleaved nosync-interleaved idle (default: all)\n";
 

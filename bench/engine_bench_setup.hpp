@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bihuan/engine.hpp"
+#include "bihuan/postgres.hpp"
 #include "engine_bench_support.hpp"
 
 namespace bench {
@@ -43,10 +44,14 @@ struct Opened {
 inline std::size_t g_map_bytes = std::size_t{16} << 30;
 // EngineOptions::pipeline for every engine the benchmark opens (--no-pipeline: false).
 inline bool g_pipeline = true;
+// EngineOptions::store for every engine the benchmark opens (--store SPEC; "": LMDB in the
+// run's directory). A PostgreSQL database is shared by the runs: give an empty one.
+inline std::string g_store;
 
 // The command line of an engine benchmark. `own(name, value)` handles the benchmark's own
 // options (value() takes the next argument; answers false for an unknown name); the shared
-// ones are --quick, --runs R, --dir DIR, --keep and --map-mib M (initial LMDB map). Returns
+// ones are --quick, --runs R, --dir DIR, --keep, --map-mib M (initial LMDB map) and --store
+// SPEC. Returns
 // false, having said why, on an unknown option or a bad value. Afterwards g_runs.runs is R,
 // else 1 with --quick, else 3.
 inline bool parse_command_line(
@@ -70,6 +75,8 @@ inline bool parse_command_line(
         g_runs.keep = true;
       else if (a == "--map-mib")
         g_map_bytes = std::stoull(value()) << 20;
+      else if (a == "--store")
+        g_store = value();
       else if (!own(a, value)) {
         std::fprintf(stderr, "unknown option %s\n", a.c_str());
         return false;
@@ -90,6 +97,8 @@ inline Opened open_engine(const std::string& dir, bool durable,
   o.durable = durable;
   if (g_map_bytes) o.initial_map_bytes = g_map_bytes;
   o.pipeline = g_pipeline;
+  o.store = g_store;
+  if (!g_store.empty()) bihuan::enable_postgres();
   if (clock) o.clock = std::move(clock);
   bihuan::Problems p;
   auto t0 = SteadyClock::now();
