@@ -35,7 +35,8 @@ DEFINITION = {
     "id": "cluster.order", "version": 1, "initial": "OPEN",
     "states": {
         "OPEN": {"on": {"bump": {"set": {"/n": {"+": [{"var": "data.n"}, 1]}}},
-                        "close": {"target": "WAIT"}}},
+                        "close": {"target": "WAIT", "actions": [
+                            {"notify": "log", "to": "ops", "template": "closed"}]}}},
         "WAIT": {"timers": [{"id": "settle", "after": "PT2S", "target": "DONE",
                              "set": {"/fired": {"+": [{"var": "data.fired"}, 1]}}}]},
         "DONE": {"type": "final", "outcome": "done"},
@@ -97,6 +98,7 @@ class Node:
         self.bihuan, self.data_dir, self.store, self.port = bihuan, data_dir, store, port
         self.proc = None
         # A token of its own, with no rate limit to speak of (the load is the test's).
+        os.makedirs(os.path.dirname(data_dir), exist_ok=True)
         self.config = os.path.join(os.path.dirname(data_dir), "node.json")
         with open(self.config, "w") as f:
             json.dump({"dataDir": data_dir, "store": store, "server": {
@@ -147,19 +149,28 @@ class Node:
 
 
 class Client:
-    """Retries a step with its idempotency key until it is acknowledged; records gaps."""
+    """Sends each step to the live nodes in turn and retries it, with its idempotency key,
+    on the next one until it is acknowledged; records the failed attempts and the acks."""
 
-    def __init__(self, node):
-        self.node = node
+    def __init__(self, nodes):
+        self.live = list(nodes)
+        self.turn = 0
+        self.lock = threading.Lock()
         self.failures = []  # (time, what) of each failed attempt
         self.acked = {}     # idempotency key -> the instance it acted on
         self.successes = []  # time of each acknowledgement
 
-    def step(self, method, path, body, key, give_up=60):
+    def next_node(self):
+        with self.lock:
+            self.turn += 1
+            return self.live[self.turn % len(self.live)]
+
+    def step(self, method, path, body, key, give_up=60, node=None):
         deadline = time.time() + give_up
         while True:
+            target = node or self.next_node()
             try:
-                status, doc = self.node.request(method, path, body, key)
+                status, doc = target.request(method, path, body, key)
                 if 200 <= status < 300:
                     self.successes.append(time.time())
                     return doc
@@ -168,6 +179,12 @@ class Client:
                 self.failures.append((time.time(), f"{status}"))
             except (OSError, http.client.HTTPException) as e:
                 self.failures.append((time.time(), type(e).__name__))
+                # Passive health check, as a load balancer does: a node that refuses
+                # connections is taken out of the rotation (never the last one).
+                if isinstance(e, ConnectionRefusedError) and node is None:
+                    with self.lock:
+                        if target in self.live and len(self.live) > 1:
+                            self.live.remove(target)
             if time.time() > deadline:
                 raise RuntimeError(f"{method} {path} ({key}) not acknowledged in {give_up} s")
             time.sleep(0.05)
@@ -187,6 +204,8 @@ def main():
     ap.add_argument("--bihuan", required=True)
     ap.add_argument("--instances", type=int, default=20)
     ap.add_argument("--bumps", type=int, default=3)
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=3, help="concurrent clients of the load")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     bihuan = os.path.abspath(a.bihuan)
@@ -197,7 +216,7 @@ def main():
     os.chmod(root, 0o755)
     pg = Postgres(root)
     res = Results()
-    node = None
+    nodes = []
     p1, p2 = free_port(), free_port()
     try:
         # The primary, and a synchronous standby made from it.
@@ -229,15 +248,20 @@ def main():
 
         store = (f"postgresql:host={root},{root} port={p1},{p2} dbname=bihuan user=postgres "
                  "target_session_attrs=read-write connect_timeout=2")
-        data = os.path.join(root, "node1")
+        data = os.path.join(root, "deploy")
         definition = os.path.join(root, "cluster.json")
         with open(definition, "w") as f:
             json.dump(DEFINITION, f)
         subprocess.run([bihuan, "deploy", "--data-dir", data, "--store", store, definition],
                        check=True, stdout=subprocess.DEVNULL)
-        node = Node(bihuan, data, store, free_port())
-        node.start()
-        client = Client(node)
+        nodes = []
+        for k in range(a.nodes):
+            n = Node(bihuan, os.path.join(root, f"node{k + 1}", "data"), store, free_port())
+            n.start()
+            nodes.append(n)
+        node = nodes[0]
+        client = Client(nodes)
+        res.check(True, f"{len(nodes)} nodes on the primary")
 
         ids = []
         plan_lock = threading.Lock()
@@ -253,31 +277,44 @@ def main():
                 client.acked[key] = doc["id"]
 
         stop = threading.Event()
+        start_all(0, a.instances)
+        ids.sort()
+        # Group A is closed through the node that will die, just before it dies: their
+        # timers, due two seconds later, must fire on the survivors. Group B takes the load.
+        group_a, group_b = ids[: len(ids) // 2], ids[len(ids) // 2:]
 
-        def bump_round(round_):
-            for i, iid in sorted(ids):
+        def bump_round(group, round_):
+            for i, iid in group:
                 key = f"bump-{i}-{round_}"
                 client.step("POST", f"/v1/instances/{iid}/events", {"event": "bump"}, key)
                 client.acked[key] = iid
 
-        def load():
+        def load(part):
             round_ = 0
             while not stop.is_set() or round_ < a.bumps:
-                bump_round(round_)
+                bump_round(part, round_)
                 round_ += 1
 
-        start_all(0, a.instances)
-        worker = threading.Thread(target=load)
-        worker.start()
-        # Fault 1: the node is SIGKILLed under load and restarted on the same store.
+        for i, iid in group_a:
+            bump_round([(i, iid)], 0)
+        workers = [threading.Thread(target=load, args=(group_b[c::a.clients],))
+                   for c in range(a.clients)]
+        for w in workers:
+            w.start()
         time.sleep(1.0)
+        # Fault 1: a node is SIGKILLed under load, right after it armed group A's timers.
+        victim = nodes[-1] if len(nodes) > 1 else nodes[0]
+        for i, iid in group_a:
+            client.step("POST", f"/v1/instances/{iid}/events", {"event": "close"}, f"close-{i}",
+                        node=victim)
         t_kill = time.time()
-        node.kill()
-        node.start()
+        victim.kill()
+        if len(nodes) == 1:
+            victim.start()  # one node: it comes back on the same store
         time.sleep(1.0)
         node_gap = gap_after(client, t_kill)
-        res.check(True, f"node SIGKILLed and restarted under load: client-visible gap "
-                        f"{node_gap:.2f} s ({len(client.failures)} attempts refused or cut)")
+        res.check(True, f"node SIGKILLed under load: client-visible gap {node_gap:.2f} s "
+                        f"({len(client.failures)} attempts refused or cut)")
         # Fault 2: the primary is lost under load; the standby is promoted.
         before = len(client.failures)
         t_loss = time.time()
@@ -287,15 +324,17 @@ def main():
         t_promoted = time.time()
         time.sleep(1.0)
         stop.set()
-        worker.join()
+        for w in workers:
+            w.join()
         db_gap = gap_after(client, t_loss)
         res.check(True, f"primary lost, standby promoted {t_promoted - t_loss:.2f} s later: "
                         f"client-visible gap {db_gap:.2f} s "
                         f"({len(client.failures) - before} attempts refused or cut)")
 
-        # Close every instance: its timer fires two seconds later.
-        for i, iid in sorted(ids):
+        # Close group B: its timers fire two seconds later, wherever.
+        for i, iid in group_b:
             client.step("POST", f"/v1/instances/{iid}/events", {"event": "close"}, f"close-{i}")
+        node = client.live[0]
         deadline = time.time() + 60
         pending = {iid for _, iid in ids}
         while pending and time.time() < deadline:
@@ -304,7 +343,42 @@ def main():
                 if status == 200 and doc.get("state") == "DONE":
                     pending.discard(iid)
             time.sleep(0.2)
-        res.check(not pending, f"every timer fired ({len(pending)} instances still waiting)")
+        res.check(not pending, f"every timer fired, those the dead node armed too "
+                               f"({len(pending)} instances still waiting)")
+
+        # Every close's notification (an outbox message) delivered at least once, by any node,
+        # and acknowledged: nothing waits in the outbox, nothing is a dead letter.
+        def delivered():
+            seen = {}
+            for n in nodes:
+                path = os.path.join(n.data_dir, "notifications.jsonl")
+                if os.path.exists(path):
+                    with open(path) as f:
+                        for line in f:
+                            m = json.loads(line)
+                            seen.setdefault(m.get("instance"), []).append(m.get("key"))
+            return seen
+        deadline = time.time() + 30
+        seen = delivered()
+        while any(iid not in seen for _, iid in ids) and time.time() < deadline:
+            time.sleep(0.2)
+            seen = delivered()
+        missing = [iid for _, iid in ids if iid not in seen]
+        twice = sum(1 for _, iid in ids if len(seen.get(iid, [])) > 1)
+        res.check(not missing, f"every outbox message delivered at least once ({len(missing)} "
+                               f"missing; {twice} of {len(ids)} delivered more than once: every "
+                               "node's dispatcher reads the one outbox)")
+        # Applied once: every delivery of a message carries its one idempotency key, and no
+        # two messages share one, so a receiver that keeps the keys applies each once.
+        keys = {iid: set(k) for iid, k in seen.items() if iid}
+        res.check(all(len(k) == 1 for k in keys.values()) and
+                  len(set().union(*keys.values())) == len(keys),
+                  "every delivery of a message carries its one idempotency key")
+        status, waiting = node.request("GET", "/v1/outbox", None)
+        status_d, dead = node.request("GET", "/v1/dead-letters", None)
+        res.check(status == 200 and status_d == 200 and not waiting.get("items") and
+                  not dead.get("items"), f"the outbox is empty and holds no dead letter "
+                                         f"({status} {waiting}, {status_d} {dead})")
 
         # Every acknowledged step is in history exactly once.
         wrong = []
@@ -323,7 +397,18 @@ def main():
         res.check(len(ids) == a.instances, f"{len(ids)} of {a.instances} starts acknowledged once")
         res.check(not wrong, "every acknowledged step is in history exactly once, every timer "
                              "fired once" + ("".join("\n     " + w for w in wrong[:5])))
-        node.stop()
+        reexecuted = 0
+        for n in client.live:
+            c = http.client.HTTPConnection("127.0.0.1", n.port, timeout=10)
+            c.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
+            for line in c.getresponse().read().decode().splitlines():
+                if line.startswith("bihuan_steps_reexecuted_total "):
+                    reexecuted += int(float(line.split()[1]))
+            c.close()
+        res.check(True, f"{reexecuted} steps re-executed by the surviving nodes after another "
+                        "node's commit (the database refused their stale commits)")
+        for n in nodes:
+            n.stop()
         v = subprocess.run([bihuan, "verify", "--data-dir", data, "--store", store],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         res.check(v.returncode == 0, "bihuan verify on the promoted database: " +
@@ -331,8 +416,8 @@ def main():
     except Exception as e:  # noqa: BLE001: reported as a failed check
         res.check(False, f"the test could not go on: {e}")
     finally:
-        if node:
-            node.stop()
+        for n in nodes:
+            n.stop()
         for d in ("standby", "primary"):
             pg.run("pg_ctl", "-D", os.path.join(root, d), "-m", "immediate", "stop", check=False)
         if a.keep:

@@ -414,7 +414,10 @@ void EngineImpl::schedule_timers() {
     if (stopping_) return;
   }
   std::int64_t due = next_due_ms_.load();
-  if (due == INT64_MAX) {
+  // On a shared (remote) store other nodes arm timers too, and a node that dies leaves its
+  // timers to the others: look at the store's first timer at least every second.
+  const bool shared = env_->remote() != nullptr;
+  if (due == INT64_MAX && !shared) {
     timer_.cancel();
     return;
   }
@@ -436,8 +439,9 @@ void EngineImpl::schedule_timers() {
   // After a failed firing batch (storage error), wait a second instead of spinning.
   std::int64_t wait = timer_batch_failed_ ? 1000 : std::clamp<std::int64_t>(due - now, 0, 1000);
   timer_.expires_after(std::chrono::milliseconds(wait));
-  timer_.async_wait([this](const boost::system::error_code& ec) {
+  timer_.async_wait([this, shared](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled or re-armed
+    if (shared) observe_store_timers();
     if (next_due_ms_.load() <= options_.clock->now().time_since_epoch().count()) {
       std::vector<Request> batch;
       batch.push_back(sweep_request(INT64_MIN));
@@ -448,6 +452,21 @@ void EngineImpl::schedule_timers() {
     }
     schedule_timers();
   });
+}
+
+void EngineImpl::observe_store_timers() {
+  int rc = 0;
+  auto txn = read_txn(&rc);
+  if (!txn) return;  // the store is away: the next look, or the next commit, tells
+  auto cur = txn->cursor(Db::timers);
+  const std::int64_t first =
+      cur->first() ? static_cast<std::int64_t>(storage::read_be64(cur->key())) : INT64_MAX;
+  if (cur->status()) return;
+  // Only sooner: this engine's own commits keep it exact for the timers it armed, and a
+  // timer another node fires first is found gone by the sweep (or its commit conflicts).
+  std::int64_t known = next_due_ms_.load();
+  while (first < known && !next_due_ms_.compare_exchange_weak(known, first)) {
+  }
 }
 
 StepResult EngineImpl::apply_one(Batch& b, Stepper& stepper, Request& r, std::size_t& fired) {

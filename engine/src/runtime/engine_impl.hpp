@@ -207,6 +207,8 @@ class EngineImpl final : public Engine, private Committer::Sink {
   StepResult submit_and_wait(Request r);
   void drain();            // on the writer: take up to max_batch queued requests, run them
   void schedule_timers();  // on the writer: wake when the next timer falls due (real clock)
+  // On a remote store: next_due_ms_ lowered to the store's first timer (another node's).
+  void observe_store_timers();
   // On the writer, after a batch of one or two requests: returns when a request was
   // submitted after the one that bumped submitted_ to `seen`, or after 100 us.
   void poll_for_next(std::uint64_t seen);
