@@ -84,6 +84,8 @@ EngineImpl::EngineImpl(EngineOptions options, std::unique_ptr<storage::Env> env)
       reader_(options_, *env_),
       pipelined_(options_.durable && options_.pipeline) {
   env_->on_fatal([this](int rc) { fail_stop(rc); });
+  // On a remote store each read is a round trip: the writer keeps what it committed.
+  overlay_.keep_committed(env_->remote() != nullptr);
 }
 
 // One line format for the whole process (bihuan/log.hpp); EngineOptions::log, if set,

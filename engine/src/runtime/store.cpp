@@ -28,7 +28,16 @@ const Overlay::Value* Overlay::find(Db db, std::string_view key) const {
     if (m.empty()) continue;
     if (auto it = m.find(key); it != m.end()) return &it->second;
   }
+  if (keep_ && !cache_[d].empty())
+    if (auto it = cache_[d].find(key); it != cache_[d].end()) return &it->second;
   return nullptr;
+}
+
+const Overlay::Value* Overlay::remember(Db db, std::string_view key, Value value) {
+  Point& m = cache_[static_cast<std::size_t>(db)];
+  auto [it, added] = m.try_emplace(std::string(key), std::move(value));
+  if (added) ++cached_;
+  return &it->second;
 }
 
 void Overlay::set(Db db, std::string_view key, Value value, std::uint64_t batch) {
@@ -47,6 +56,18 @@ void Overlay::set(Db db, std::string_view key, Value value, std::uint64_t batch)
 
 void Overlay::rotate(std::uint64_t batch) {
   cur_ = 1 - cur_;
+  if (keep_) {
+    // Batch - 2 has committed: its writes are the store's now.
+    if (cached_ > kCacheEntries) {
+      for (auto& m : cache_) m.clear();
+      cached_ = 0;
+    }
+    for (std::size_t d = 0; d < kDbs; ++d)
+      for (auto& [k, v] : gen_[cur_][d]) {
+        auto [it, added] = cache_[d].insert_or_assign(k, std::move(v));
+        if (added) ++cached_;
+      }
+  }
   for (auto& m : gen_[cur_]) m.clear();
   for (auto it = ordered_.begin(); it != ordered_.end();)
     it = it->second.batch + 1 < batch ? ordered_.erase(it) : std::next(it);
@@ -56,6 +77,8 @@ void Overlay::clear() {
   for (auto& g : gen_)
     for (auto& m : g) m.clear();
   ordered_.clear();
+  for (auto& m : cache_) m.clear();
+  cached_ = 0;
 }
 
 StoreCursor::StoreCursor(std::unique_ptr<storage::Cursor> base, const Overlay* overlay, Db db)
@@ -107,6 +130,12 @@ std::optional<std::string_view> Store::get(Db db, std::string_view key, int& rc)
       rc = 0;
       if (!*v) return std::nullopt;
       return std::string_view(**v);
+    }
+    if (overlay_->keeps() && db != Db::hist && !Overlay::ordered(db)) {
+      auto v = txn_.get(db, key, rc);
+      if (rc) return std::nullopt;
+      const auto* kept = overlay_->remember(db, key, v ? Overlay::Value(*v) : std::nullopt);
+      return *kept ? std::optional<std::string_view>(**kept) : std::nullopt;
     }
   }
   return txn_.get(db, key, rc);

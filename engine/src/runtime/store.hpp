@@ -49,9 +49,23 @@ class Overlay {
   // nullptr: not written by a batch in flight.
   const Value* find(storage::Db db, std::string_view key) const;
   void set(storage::Db db, std::string_view key, Value value, std::uint64_t batch);
-  // Starts batch `batch`: the writes of batch - 1 stay, older ones go.
+  // Starts batch `batch`: the writes of batch - 1 stay, older ones go (into the committed
+  // cache, when kept).
   void rotate(std::uint64_t batch);
-  void clear();
+  void clear();  // everything, the committed cache too
+
+  // The committed cache (a remote store, where every read is a round trip): what this
+  // engine's committed batches wrote, and what its batches read from the store, i.e. the
+  // store as of its last commit, point keys only (not history, not Overlay::ordered()).
+  // Sound while no other writer commits: one that does makes this engine's next commit
+  // conflict (its writer stamp), and the writer then starts from the store (clear()).
+  // Emptied at a rotate() that finds it above kCacheEntries, so views stay valid within
+  // a batch.
+  void keep_committed(bool on) { keep_ = on; }
+  bool keeps() const { return keep_; }
+  // A value read from the store (nullopt: absent) for `db`/`key`; the cached entry.
+  const Value* remember(storage::Db db, std::string_view key, Value value);
+  static constexpr std::size_t kCacheEntries = 1000000;
   const Ordered& ordered_map() const { return ordered_; }
 
  private:
@@ -64,6 +78,9 @@ class Overlay {
   Point gen_[2][kDbs];  // [cur_] this batch, [1 - cur_] the previous one
   int cur_ = 0;
   Ordered ordered_;
+  bool keep_ = false;
+  Point cache_[kDbs];  // the committed cache (keep_)
+  std::size_t cached_ = 0;
 };
 
 // A cursor over one database as the batch sees it (overlay merged over the snapshot).
