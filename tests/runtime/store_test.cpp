@@ -148,3 +148,50 @@ TEST_F(StoreTest, StagedHistoryGoesToTheLogOnly) {
   EXPECT_EQ(log[1].key, "i4");
   EXPECT_EQ(log[1].value, "owned");
 }
+
+// The committed cache (a remote store): a committed batch's writes and the batch's reads
+// stay after rotate(), over a snapshot that lacks them; clear() drops them all.
+TEST_F(StoreTest, TheCommittedCacheKeepsWhatCommittedBatchesWroteAndRead) {
+  auto snap = env_->begin(false, nullptr);
+  Overlay overlay;
+  overlay.keep_committed(true);
+  std::vector<Op> log;
+  overlay.rotate(1);
+  Store s1(*snap, overlay, 1, log);
+  s1.put(Db::inst, "i1", "batch1");
+  s1.del(Db::inst, "i2");
+  s1.put(Db::timers, "x", "batch1");
+  overlay.rotate(2);
+  Store s2(*snap, overlay, 2, log);
+  EXPECT_EQ(read_key(s2, Db::inst, "i9"), std::nullopt);  // read from the store: absent
+  overlay.rotate(3);
+  Store s3(*snap, overlay, 3, log);
+  // Batch 1 committed: its writes are kept although this old snapshot lacks them.
+  EXPECT_EQ(read_key(s3, Db::inst, "i1"), "batch1");
+  EXPECT_EQ(read_key(s3, Db::inst, "i2"), std::nullopt);
+  EXPECT_FALSE(read_key(s3, Db::timers, "x"));  // ordered key spaces are not kept
+  // Another writer puts i9 behind our back: the kept "absent" still answers (the next
+  // commit's stamp conflict is what makes the writer start over).
+  {
+    auto w = env_->begin(true, nullptr);
+    ASSERT_EQ(w->put(Db::inst, "i9", "theirs"), 0);
+    ASSERT_EQ(w->commit(), 0);
+  }
+  auto fresh = env_->begin(false, nullptr);
+  overlay.rotate(4);
+  Store s4(*fresh, overlay, 4, log);
+  EXPECT_EQ(read_key(s4, Db::inst, "i9"), std::nullopt);
+  overlay.clear();  // starting from the store
+  EXPECT_EQ(read_key(s4, Db::inst, "i9"), "theirs");
+  EXPECT_EQ(read_key(s4, Db::inst, "i1"), "v1");
+  // Without keep_committed nothing of it happens.
+  Overlay plain;
+  plain.rotate(1);
+  Store p1(*fresh, plain, 1, log);
+  EXPECT_EQ(read_key(p1, Db::inst, "i9"), "theirs");
+  p1.put(Db::inst, "i9", "mine");
+  plain.rotate(2);
+  plain.rotate(3);
+  Store p3(*fresh, plain, 3, log);
+  EXPECT_EQ(read_key(p3, Db::inst, "i9"), "theirs");
+}

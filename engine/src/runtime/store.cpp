@@ -36,7 +36,7 @@ const Overlay::Value* Overlay::find(Db db, std::string_view key) const {
 const Overlay::Value* Overlay::remember(Db db, std::string_view key, Value value) {
   Point& m = cache_[static_cast<std::size_t>(db)];
   auto [it, added] = m.try_emplace(std::string(key), std::move(value));
-  if (added) ++cached_;
+  if (added) cached_ += key.size() + (it->second ? it->second->size() : 0);
   return &it->second;
 }
 
@@ -58,14 +58,14 @@ void Overlay::rotate(std::uint64_t batch) {
   cur_ = 1 - cur_;
   if (keep_) {
     // Batch - 2 has committed: its writes are the store's now.
-    if (cached_ > kCacheEntries) {
+    if (cached_ > kCacheBytes) {
       for (auto& m : cache_) m.clear();
       cached_ = 0;
     }
     for (std::size_t d = 0; d < kDbs; ++d)
       for (auto& [k, v] : gen_[cur_][d]) {
-        auto [it, added] = cache_[d].insert_or_assign(k, std::move(v));
-        if (added) ++cached_;
+        cached_ += k.size() + (v ? v->size() : 0);
+        cache_[d].insert_or_assign(k, std::move(v));
       }
   }
   for (auto& m : gen_[cur_]) m.clear();

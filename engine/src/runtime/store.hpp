@@ -59,13 +59,13 @@ class Overlay {
   // store as of its last commit, point keys only (not history, not Overlay::ordered()).
   // Sound while no other writer commits: one that does makes this engine's next commit
   // conflict (its writer stamp), and the writer then starts from the store (clear()).
-  // Emptied at a rotate() that finds it above kCacheEntries, so views stay valid within
-  // a batch.
+  // Emptied at a rotate() that finds it holding more than kCacheBytes of keys and values
+  // (counted as added, replaced values included), so views stay valid within a batch.
   void keep_committed(bool on) { keep_ = on; }
   bool keeps() const { return keep_; }
   // A value read from the store (nullopt: absent) for `db`/`key`; the cached entry.
   const Value* remember(storage::Db db, std::string_view key, Value value);
-  static constexpr std::size_t kCacheEntries = 1000000;
+  static constexpr std::size_t kCacheBytes = std::size_t{256} << 20;
   const Ordered& ordered_map() const { return ordered_; }
 
  private:
@@ -79,8 +79,8 @@ class Overlay {
   int cur_ = 0;
   Ordered ordered_;
   bool keep_ = false;
-  Point cache_[kDbs];  // the committed cache (keep_)
-  std::size_t cached_ = 0;
+  Point cache_[kDbs];       // the committed cache (keep_)
+  std::size_t cached_ = 0;  // bytes of keys and values put into cache_ since it was emptied
 };
 
 // A cursor over one database as the batch sees it (overlay merged over the snapshot).
