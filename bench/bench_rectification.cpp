@@ -479,7 +479,9 @@ void file_prealloc(std::size_t n, int run, Results& out) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw std::runtime_error("cannot create " + path);
   const std::size_t room = kSteps * n * 1024;  // lines are about 380 bytes
-  const std::string zeros(std::size_t{1} << 20, '\0');
+  // In 4 KiB pieces: larger ones land in large folios, and fdatasync would then write a
+  // whole folio for each small line (storage/wal.cpp, write_zeros).
+  const std::string zeros(4096, '\0');
   for (std::size_t done = 0; done < room; done += zeros.size())
     if (::write(fd, zeros.data(), zeros.size()) != static_cast<ssize_t>(zeros.size()))
       throw std::runtime_error("cannot fill " + path);
