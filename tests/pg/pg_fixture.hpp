@@ -45,6 +45,24 @@ class Admin {
   PGconn* c_;
 };
 
+// Deferred constraint triggers that run at COMMIT: an insert into `dead` makes the commit
+// fail (nothing applied); an insert into `gone` ends the session inside it (the outcome
+// is unknown to the client).
+inline void install_commit_traps(Admin& admin) {
+  admin.exec(
+      "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+      "'refused at commit'; END $$");
+  admin.exec(
+      "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON dead DEFERRABLE INITIALLY DEFERRED FOR "
+      "EACH ROW EXECUTE FUNCTION refuse()");
+  admin.exec(
+      "CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM "
+      "pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$");
+  admin.exec(
+      "CREATE CONSTRAINT TRIGGER die AFTER INSERT ON gone DEFERRABLE INITIALLY DEFERRED FOR EACH "
+      "ROW EXECUTE FUNCTION die()");
+}
+
 class PgStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -155,18 +155,7 @@ TEST_F(PgRemoteTest, FailuresAtCommitAreFailedOrUnknown) {
   ASSERT_TRUE(r);
   Admin admin(conninfo_);
   ASSERT_TRUE(admin.ok());
-  admin.exec(
-      "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-      "'refused at commit'; END $$");
-  admin.exec(
-      "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON dead DEFERRABLE INITIALLY DEFERRED FOR "
-      "EACH ROW EXECUTE FUNCTION refuse()");
-  admin.exec(
-      "CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM "
-      "pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$");
-  admin.exec(
-      "CREATE CONSTRAINT TRIGGER die AFTER INSERT ON gone DEFERRABLE INITIALLY DEFERRED FOR EACH "
-      "ROW EXECUTE FUNCTION die()");
+  install_commit_traps(admin);
   std::string error;
   EXPECT_EQ(apply(*r, {{Db::inst, true, "a", "1"}, {Db::dead, true, "d", "1"}}, &error),
             RemoteOutcome::failed);
