@@ -25,7 +25,8 @@ std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_
 const char* db_name(Db db) { return kDbNames[static_cast<unsigned>(db)]; }
 
 std::string error_text(int rc) {
-  if (rc == kRemoteFailed || rc == kRemoteUnknown || rc == kRemoteConflict) return remote_text(rc);
+  if (rc == kRemoteFailed || rc == kRemoteUnknown || rc == kRemoteConflict || rc == kRemoteRefused)
+    return remote_text(rc);
   return mdb_strerror(rc);
 }
 bool is_map_full(int rc) { return rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED; }
@@ -303,9 +304,9 @@ int Env::grow() {
 
 int Env::copy_compact(const std::string& dir) {
   if (remote_)
-    return remote_error(kRemoteFailed, remote_->describe() +
-                                           " is not copied by Bihuan: back it up with "
-                                           "pg_basebackup or pg_dump (docs/operations.md)");
+    return remote_error(kRemoteRefused, remote_->describe() +
+                                            " is not copied by Bihuan: back it up with "
+                                            "pg_basebackup or pg_dump (docs/operations.md)");
   int rc = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     resize_.lock_shared(true);  // no growth while the copy reads the map

@@ -35,11 +35,13 @@ namespace bihuan::storage {
 std::string error_text(int rc);
 // Codes of a remote store (remote.hpp; outside LMDB's range and the committer's): its call
 // failed (nothing applied), its commit's outcome is unknown (the connection was lost after
-// COMMIT), or a conditional commit found another value. error_text() of the first two
-// gives the store's last sentence on the calling thread.
+// COMMIT), a conditional commit found another value, or the call is not offered there
+// (copy_compact). error_text() of all but the conflict gives the store's last sentence on
+// the calling thread.
 inline constexpr int kRemoteFailed = -30900;
 inline constexpr int kRemoteUnknown = -30901;
 inline constexpr int kRemoteConflict = -30902;
+inline constexpr int kRemoteRefused = -30903;
 // Records `sentence` as the calling thread's last remote error and returns `code`.
 int remote_error(int code, std::string sentence);
 std::string remote_text(int code);  // error_text() of a remote code

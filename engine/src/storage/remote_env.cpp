@@ -26,6 +26,8 @@ std::string remote_text(int code) {
       return "the remote store's commit outcome is unknown (" + what + ")";
     case kRemoteConflict:
       return "another writer committed to the remote store first";
+    case kRemoteRefused:
+      return what;
     default:
       return "the remote store failed: " + what;
   }
