@@ -73,6 +73,7 @@ class FoodSafetyTest : public EngineTest {
   virtual const char* start_time() const { return "2023-04-03T09:00:00+08:00"; }
   void SetUp() override {
     dir_ = make_temp_dir("fs");
+    init_store();
     clock_ = std::make_shared<VirtualClock>(at(start_time()));
     open();
     for (const auto& e :

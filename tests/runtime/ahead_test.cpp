@@ -57,6 +57,7 @@ class AheadTest : public EngineTest {
  protected:
   void SetUp() override {
     dir_ = make_temp_dir("ahead");
+    init_store();
     manual_ = std::make_shared<ManualClock>(at("2033-04-03T09:00:00Z"));
     open_with(options());
     deploy(kBurst);

@@ -112,6 +112,13 @@ class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = make_temp_dir("rt");
+    init_store();
+    clock_ = std::make_shared<VirtualClock>(at("2023-04-03T09:00:00+08:00"));
+    open();
+  }
+  // The test's store (a fresh PostgreSQL database with BIHUAN_TEST_STORE=postgres, else
+  // LMDB in dir_): every SetUp calls it before the first open().
+  void init_store() {
     store_ = current_store() = fresh_store();
     // The CLI, run as another process by some tests, finds the same store (--store's
     // variable); set before the engine's threads start.
@@ -119,8 +126,6 @@ class EngineTest : public ::testing::Test {
       ::unsetenv("BIHUAN_STORE");
     else
       ::setenv("BIHUAN_STORE", store_.c_str(), 1);
-    clock_ = std::make_shared<VirtualClock>(at("2023-04-03T09:00:00+08:00"));
-    open();
   }
   // The engine's store opened raw: LMDB in dir_, or the test's PostgreSQL database.
   std::unique_ptr<storage::Env> raw_env() const { return open_raw(dir_, store_); }
