@@ -167,7 +167,10 @@ int Committer::commit_logged(Prepared& p) {
       env_.remote() ? &expect : nullptr);
   if (rc == storage::kRemoteUnknown) {
     // The connection was lost after COMMIT was sent. The stamp tells: it is unique to
-    // this commit, so finding it in the store means the commit was applied.
+    // this commit, so finding it in the store means the commit was applied. Not finding
+    // it means not applied, or applied and then followed by another writer's commit: the
+    // requests fail either way (a caller's retry with its idempotency key then replays
+    // the step if it was applied), and our next commit conflicts and starts from the store.
     int read_rc = 0;
     auto txn = env_.begin(false, &read_rc);
     auto found = txn ? txn->get(storage::Db::meta, "writer", read_rc) : std::nullopt;
