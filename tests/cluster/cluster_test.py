@@ -49,6 +49,10 @@ class Results:
         self.passed = 0
         self.failed = 0
 
+    def note(self, what):
+        """A figure or a step of the scenario, not a check: not counted."""
+        print("     " + what, flush=True)
+
     def check(self, ok, what):
         print(("ok   " if ok else "FAIL ") + what, flush=True)
         if ok:
@@ -244,7 +248,7 @@ def main():
             if time.time() > deadline:
                 raise RuntimeError("the standby did not become synchronous")
             time.sleep(0.2)
-        res.check(True, f"primary on port {p1}, synchronous standby on port {p2}")
+        res.note(f"primary on port {p1}, synchronous standby on port {p2}")
 
         store = (f"postgresql:host={root},{root} port={p1},{p2} dbname=bihuan user=postgres "
                  "target_session_attrs=read-write connect_timeout=2")
@@ -261,7 +265,7 @@ def main():
             nodes.append(n)
         node = nodes[0]
         client = Client(nodes)
-        res.check(True, f"{len(nodes)} nodes on the primary")
+        res.note(f"{len(nodes)} nodes on the primary")
 
         ids = []
         plan_lock = threading.Lock()
@@ -313,8 +317,10 @@ def main():
             victim.start()  # one node: it comes back on the same store
         time.sleep(1.0)
         node_gap = gap_after(client, t_kill)
-        res.check(True, f"node SIGKILLed under load: client-visible gap {node_gap:.2f} s "
-                        f"({len(client.failures)} attempts refused or cut)")
+        # The issue's "within seconds": a bound that a hang or a lost takeover breaks.
+        res.check(node_gap < 10, f"node SIGKILLed under load: client-visible gap "
+                                 f"{node_gap:.2f} s ({len(client.failures)} attempts refused "
+                                 "or cut; at most 10 s)")
         # Fault 2: the primary is lost under load; the standby is promoted.
         before = len(client.failures)
         t_loss = time.time()
@@ -327,9 +333,10 @@ def main():
         for w in workers:
             w.join()
         db_gap = gap_after(client, t_loss)
-        res.check(True, f"primary lost, standby promoted {t_promoted - t_loss:.2f} s later: "
-                        f"client-visible gap {db_gap:.2f} s "
-                        f"({len(client.failures) - before} attempts refused or cut)")
+        res.check(db_gap < 10, f"primary lost, standby promoted {t_promoted - t_loss:.2f} s "
+                               f"later: client-visible gap {db_gap:.2f} s "
+                               f"({len(client.failures) - before} attempts refused or cut; "
+                               "at most 10 s)")
 
         # Close group B: its timers fire two seconds later, wherever.
         for i, iid in group_b:
@@ -405,8 +412,8 @@ def main():
                 if line.startswith("bihuan_steps_reexecuted_total "):
                     reexecuted += int(float(line.split()[1]))
             c.close()
-        res.check(True, f"{reexecuted} steps re-executed by the surviving nodes after another "
-                        "node's commit (the database refused their stale commits)")
+        res.note(f"{reexecuted} steps re-executed by the surviving nodes after another "
+                 "node's commit (the database refused their stale commits)")
         for n in nodes:
             n.stop()
         v = subprocess.run([bihuan, "verify", "--data-dir", data, "--store", store],

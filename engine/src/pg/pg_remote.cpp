@@ -68,10 +68,7 @@ storage::RemoteOutcome PgRemote::commit(std::size_t n,
                                         const storage::Expect* expect, std::string* error) {
   using storage::RemoteOutcome;
   Batch batch;
-  std::string refusal = batch.plan(n, [&](std::size_t i) {
-    storage::OpRef o = op(i);
-    return Write{o.db, o.put, o.key, o.value};
-  });
+  std::string refusal = batch.plan(n, op);
   if (!refusal.empty()) {
     if (error)
       *error = server_ + ": commit of " + std::to_string(n) + " writes failed: " + refusal +

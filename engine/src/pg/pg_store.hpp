@@ -44,14 +44,9 @@ using storage::Db;
 // The table of a key space: LMDB's database name ("history" for Db::hist).
 const char* table_name(Db db);
 
-// One write of a commit: a put, or a delete (value ignored). The shape of storage::OpRef
-// (lmdb_env.hpp), which this library does not include: the engine's committer maps one
-// onto the other field by field.
-struct Write {
-  Db db;
-  bool put;
-  std::string_view key, value;
-};
+// One write of a commit: a put, or a delete (value ignored): the engine's own
+// storage::OpRef (storage/db.hpp), so the committer's writes pass through unchanged.
+using Write = storage::OpRef;
 
 struct PgOptions {
   std::size_t page_rows = 1000;  // rows a cursor reads per query (at least 1)
