@@ -158,6 +158,15 @@ std::string engine_metrics_text(const EngineMetrics& m) {
          "Requests executed again: another process committed in between, or the commit under "
          "theirs failed.",
          static_cast<double>(m.reexecuted));
+  scalar(out, "bihuan_writer_turns_total", "counter",
+         "Times this node took the writer's turn on a shared store (0 on LMDB).",
+         static_cast<double>(m.turns_taken));
+  scalar(out, "bihuan_writer_turns_passed_total", "counter",
+         "Times this node let the writer's turn go after a slice because another node waited.",
+         static_cast<double>(m.turns_passed));
+  scalar(out, "bihuan_writer_turn_waits_expired_total", "counter",
+         "Times this node waited for the writer's turn past the limit and executed without it.",
+         static_cast<double>(m.turn_waits_expired));
   write_histogram(out, "bihuan_step_latency_seconds",
                   "Time from a step's request to its durable commit.", m.step_latency_seconds);
   write_histogram(out, "bihuan_group_commit_batch_size", "Requests per group commit.",

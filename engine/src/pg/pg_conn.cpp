@@ -121,6 +121,8 @@ bool Conn::run(std::string_view sql, std::string* error) {
   return false;
 }
 
+Result Conn::query(std::string_view sql) { return Result(PQexec(conn_, std::string(sql).c_str())); }
+
 std::string Conn::last_error() const { return trimmed(PQerrorMessage(conn_)); }
 bool Conn::broken() const { return doomed_ || PQstatus(conn_) != CONNECTION_OK; }
 bool Conn::idle() const { return PQtransactionStatus(conn_) == PQTRANS_IDLE; }

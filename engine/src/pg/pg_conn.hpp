@@ -82,6 +82,9 @@ class Conn {
   // One or more statements without parameters (text protocol, results discarded).
   // false and *error (PostgreSQL's message) when any fails.
   bool run(std::string_view sql, std::string* error);
+  // One or more statements without parameters in one round trip (text protocol): the
+  // last statement's result, or the first failure's.
+  Result query(std::string_view sql);
   // libpq's last message, trimmed.
   std::string last_error() const;
   // The connection is gone (the server closed it or the socket failed), or the server has

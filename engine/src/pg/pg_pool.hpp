@@ -19,7 +19,14 @@
 
 namespace bihuan::pg {
 
-class ConnPool {
+// Where a leased connection goes back to: the pool, or PgRemote's turn (pg_turn.hpp).
+class ConnHome {
+ public:
+  virtual ~ConnHome() = default;
+  virtual void give(std::unique_ptr<Conn> c) = 0;
+};
+
+class ConnPool final : public ConnHome {
  public:
   // `first` (may be nullptr) is an open connection to keep as the first idle one.
   ConnPool(std::string conninfo, const ConnectDefaults& d, std::size_t max_idle,
@@ -31,7 +38,7 @@ class ConnPool {
   // nullptr and *error when a new connection cannot be made (within the connect timeout).
   // *reused (if given): it was idle in the pool (so it may have died unnoticed).
   std::unique_ptr<Conn> take(std::string* error, bool* reused = nullptr);
-  void give(std::unique_ptr<Conn> c);
+  void give(std::unique_ptr<Conn> c) override;
 
   std::size_t open_count() const;  // leased and idle
   std::size_t idle_count() const;
@@ -46,10 +53,10 @@ class ConnPool {
   std::size_t open_ = 0;
 };
 
-// A connection taken from a pool, given back when this ends.
+// A connection taken from a pool (or a turn), given back when this ends.
 class Lease {
  public:
-  Lease(ConnPool& pool, std::unique_ptr<Conn> c) : pool_(&pool), conn_(std::move(c)) {}
+  Lease(ConnHome& home, std::unique_ptr<Conn> c) : pool_(&home), conn_(std::move(c)) {}
   ~Lease() {
     if (conn_) pool_->give(std::move(conn_));
   }
@@ -59,7 +66,7 @@ class Lease {
   Conn* operator->() const { return conn_.get(); }
 
  private:
-  ConnPool* pool_;
+  ConnHome* pool_;
   std::unique_ptr<Conn> conn_;
 };
 

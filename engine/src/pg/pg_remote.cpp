@@ -8,6 +8,7 @@
 #include "pg/pg_pool.hpp"
 #include "pg/pg_remote_txn.hpp"
 #include "pg/pg_schema.hpp"
+#include "pg/pg_turn.hpp"
 
 namespace bihuan::pg {
 namespace {
@@ -21,9 +22,34 @@ const std::string& writer_lock_sql() {
 }  // namespace
 
 PgRemote::PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgOptions& o)
-    : pool_(std::move(pool)), server_(std::move(server)), options_(o) {}
+    : pool_(std::move(pool)),
+      turn_(std::make_unique<Turn>(*pool_, kWriterLockKey, server)),
+      server_(std::move(server)),
+      options_(o) {}
 
-PgRemote::~PgRemote() = default;
+PgRemote::~PgRemote() { turn_.reset(); }
+
+storage::TurnOutcome PgRemote::hold_turn(int wait_ms, storage::Db db, std::string_view key,
+                                         std::optional<std::string>* value, std::string* error) {
+  return turn_->hold(wait_ms, db, key, value, error);
+}
+bool PgRemote::holds_turn() const { return turn_->held(); }
+void PgRemote::release_turn() { turn_->release(); }
+bool PgRemote::turn_wanted() { return turn_->wanted(); }
+
+std::unique_ptr<storage::RemoteTxn> PgRemote::begin_in_turn(std::string* error) {
+  auto c = turn_->take();
+  if (!c) return nullptr;
+  std::string why;
+  // The lock is the session's already: granted at once.
+  if (c->run("BEGIN; " + writer_lock_sql(), &why))
+    return std::make_unique<PgRemoteTxn>(*turn_, std::move(c), true, options_.page_rows);
+  if (!c->broken() && !c->idle()) c->run("ROLLBACK", nullptr);
+  bool lost = c->broken();
+  turn_->give(std::move(c));  // a broken one ends the turn
+  if (!lost && error) *error = server_ + ": cannot begin a write transaction in the turn: " + why;
+  return nullptr;
+}
 
 std::unique_ptr<PgRemote> PgRemote::open(const std::string& conninfo, std::string* error,
                                          const PgOptions& options) {
@@ -42,6 +68,14 @@ std::size_t PgRemote::open_connections() const { return pool_->open_count(); }
 std::size_t PgRemote::idle_connections() const { return pool_->idle_count(); }
 
 std::unique_ptr<storage::RemoteTxn> PgRemote::begin(bool write, std::string* error) {
+  if (write && turn_->held()) {
+    std::string why;
+    if (auto txn = begin_in_turn(&why)) return txn;
+    if (!why.empty()) {
+      if (error) *error = why;
+      return nullptr;
+    }
+  }
   const std::string sql =
       write ? "BEGIN; " + writer_lock_sql()
             : std::string("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
@@ -77,6 +111,21 @@ storage::RemoteOutcome PgRemote::commit(std::size_t n,
   }
   if (batch.empty() && !expect) return RemoteOutcome::ok;
   batch.guard(writer_lock_sql(), expect);
+  if (auto c = turn_->take()) {
+    Lease lease(*turn_, std::move(c));  // a broken one ends the turn when given back
+    bool lost_at_begin = false;
+    switch (batch.run(*lease, error, &lost_at_begin)) {
+      case BatchOutcome::ok:
+        return RemoteOutcome::ok;
+      case BatchOutcome::conflict:
+        return RemoteOutcome::conflict;
+      case BatchOutcome::unknown:
+        return RemoteOutcome::unknown;
+      case BatchOutcome::failed:
+        if (!lost_at_begin) return RemoteOutcome::failed;
+        break;  // the turn's connection was gone before BEGIN: nothing ran; the pool's
+    }
+  }
   for (std::size_t attempt = 0;; ++attempt) {
     bool reused = false;
     auto c = pool_->take(error, &reused);

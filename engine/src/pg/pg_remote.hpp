@@ -24,6 +24,10 @@
 // then `k > $last`; last() is `ORDER BY k DESC LIMIT 1`), and keep the page before the
 // current one, so key() and value() stay valid until the cursor has moved twice more.
 //
+// The turn (hold_turn .. release_turn; pg_turn.hpp): the writer lock held at session level
+// by one connection across transactions. While held, write transactions and commits run
+// on that connection, one at a time, and do not wait for the lock.
+//
 // commit(n, op, expect): BEGIN, the writer lock, the expectation check, the writes, COMMIT
 // in one round trip (pg_batch.hpp). n == 0 without expect sends nothing (ok); n == 0 with
 // expect checks it under the lock (ok or conflict).
@@ -37,7 +41,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "pg/pg_store.hpp"
 #include "storage/remote.hpp"
@@ -45,6 +51,7 @@
 namespace bihuan::pg {
 
 class ConnPool;
+class Turn;
 
 class PgRemote final : public storage::Remote {
  public:
@@ -62,6 +69,11 @@ class PgRemote final : public storage::Remote {
   storage::RemoteOutcome commit(std::size_t n, const std::function<storage::OpRef(std::size_t)>& op,
                                 const storage::Expect* expect, std::string* error) override;
   std::string describe() const override { return server_; }
+  storage::TurnOutcome hold_turn(int wait_ms, storage::Db db, std::string_view key,
+                                 std::optional<std::string>* value, std::string* error) override;
+  bool holds_turn() const override;
+  void release_turn() override;
+  bool turn_wanted() override;
 
   // The pool now: connections open (in use and idle), and idle.
   std::size_t open_connections() const;
@@ -69,7 +81,11 @@ class PgRemote final : public storage::Remote {
 
  private:
   PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgOptions& o);
+  // A write transaction or commit on the turn's connection: nullptr when the turn is not
+  // held, or was lost at BEGIN (then it ended; the caller goes on with the pool).
+  std::unique_ptr<storage::RemoteTxn> begin_in_turn(std::string* error);
   std::unique_ptr<ConnPool> pool_;
+  std::unique_ptr<Turn> turn_;  // destroyed before pool_
   std::string server_;
   PgOptions options_;
 };

@@ -15,10 +15,10 @@ namespace bihuan::pg {
 
 class PgRemoteTxn final : public storage::RemoteTxn {
  public:
-  // `conn` has this transaction open (begun by PgRemote::begin); given back to `pool` when
-  // this ends.
-  PgRemoteTxn(ConnPool& pool, std::unique_ptr<Conn> conn, bool write, std::size_t page_rows)
-      : lease_(pool, std::move(conn)), write_(write), page_rows_(page_rows) {}
+  // `conn` has this transaction open (begun by PgRemote::begin); given back to `home` (the
+  // pool, or the turn) when this ends.
+  PgRemoteTxn(ConnHome& home, std::unique_ptr<Conn> conn, bool write, std::size_t page_rows)
+      : lease_(home, std::move(conn)), write_(write), page_rows_(page_rows) {}
   ~PgRemoteTxn() override;
 
   bool get(storage::Db db, std::string_view key, std::string* value, std::string* error) override;

@@ -52,6 +52,8 @@ class CommitStamp {
     ++count_;
   }
   const std::string& current() const { return stamp_; }
+  // Takes `found` (the store's stamp, read elsewhere) as seen, as foreign() does.
+  void adopt(std::string found) { stamp_ = std::move(found); }
 
  private:
   std::string token_, stamp_;

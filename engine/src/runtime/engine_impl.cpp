@@ -390,6 +390,7 @@ void EngineImpl::drain() {
   if (!batch.empty()) run_batch(batch);
   schedule_timers();
   if (poll) poll_for_next(seen);
+  turn_idle();
 }
 
 void EngineImpl::poll_for_next(std::uint64_t seen) {
@@ -424,9 +425,11 @@ void EngineImpl::schedule_timers() {
     return;
   }
   std::int64_t now = options_.clock->now().time_since_epoch().count();
-  // A burst due within the look-ahead is executed now, while the writer is idle.
-  if (!ahead_ && pipelined_ && !timer_batch_failed_ && due > now && due - now <= kAheadMs &&
-      due != ahead_tried_) {
+  // A burst due within the look-ahead is executed now, while the writer is idle. Not on a
+  // shared store: its committer would hold the writer's turn (and every other node) until
+  // the due time.
+  if (!ahead_ && pipelined_ && !shared && !timer_batch_failed_ && due > now &&
+      due - now <= kAheadMs && due != ahead_tried_) {
     bool idle;
     {
       std::lock_guard lock(mu_);
@@ -451,6 +454,7 @@ void EngineImpl::schedule_timers() {
       // A staged sweep sets next_due_ms_ when it commits (committed()): until then it
       // still names the timers just fired, and the next wait would be none.
       if (pipelined_) wait_committer_idle();
+      turn_idle();
     }
     schedule_timers();
   });
@@ -577,6 +581,7 @@ bool EngineImpl::run_batch(std::vector<Request>& batch) {
     fail_batch(batch, failure_);
     return false;
   }
+  take_turn();  // a shared store: one node at a time executes (turn.cpp)
   if (pipelined_ && stageable(batch)) {
     run_staged(batch);
     return true;
@@ -734,6 +739,9 @@ EngineMetrics EngineImpl::metrics() const {
   m.timers_dropped = counters_.timers_dropped.load(std::memory_order_relaxed);
   m.timers_refused = counters_.timers_refused.load(std::memory_order_relaxed);
   m.reexecuted = counters_.reexecuted.load(std::memory_order_relaxed);
+  m.turns_taken = counters_.turns_taken.load(std::memory_order_relaxed);
+  m.turns_passed = counters_.turns_passed.load(std::memory_order_relaxed);
+  m.turn_waits_expired = counters_.turn_waits_expired.load(std::memory_order_relaxed);
   m.step_latency_seconds = counters_.step_latency.snapshot();
   m.batch_size = counters_.batch_size.snapshot();
   m.timer_lag_seconds = counters_.timer_lag.snapshot();

@@ -236,6 +236,20 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // a fresh snapshot.
   void restart_from_store();
 
+  // The writer's turn on a shared (remote) store (turn.cpp; storage::Remote::hold_turn;
+  // docs/design-scale-out.md, "Turns"). Writer thread. take_turn(), before a batch
+  // executes: holds the turn, waiting at most kTurnWaitMs (past it the batch runs without:
+  // its commit is conditional as always) and, if another process committed since our last
+  // commit, starts from the store. Held kTurnSlice at a time while another process waits
+  // for it; let go when nothing was queued for kTurnLinger after a batch (turn_idle()) and
+  // every batch handed off has committed.
+  void take_turn();
+  void turn_idle();
+  static constexpr int kTurnWaitMs = 2000;
+  static constexpr auto kTurnSlice = std::chrono::milliseconds(10);
+  static constexpr auto kTurnLinger = std::chrono::milliseconds(1);
+  std::chrono::steady_clock::time_point turn_since_{};
+
   // Timer look-ahead (ahead.cpp), durable pipeline and real clock only. A burst of timers
   // due in one millisecond is executed up to kAheadMs before it, on a snapshot of the
   // idle store, as one staged batch (each firing at its due time), and handed to the
@@ -305,6 +319,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
       io_.get_executor()};
   boost::asio::steady_timer timer_{io_};
+  boost::asio::steady_timer turn_timer_{io_};  // turn_idle()
   std::mutex mu_;
   std::deque<Request> queue_;
   bool drain_posted_ = false;

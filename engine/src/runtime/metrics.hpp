@@ -43,7 +43,7 @@ class AtomicHistogram {
 struct EngineCounters {
   std::atomic<std::uint64_t> steps{0}, steps_refused{0}, commits{0}, storage_failures{0},
       timers_fired{0}, reexecuted{0}, timers_ahead{0}, timers_ahead_dropped{0}, timers_dropped{0},
-      timers_refused{0};
+      timers_refused{0}, turns_taken{0}, turns_passed{0}, turn_waits_expired{0};
   AtomicHistogram step_latency{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
                                0.05,   0.1,   0.25,  0.5,   1,    2.5};
   AtomicHistogram batch_size{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048};

@@ -77,6 +77,14 @@ enum class RemoteOutcome {
   unknown,   // the connection was lost after COMMIT was sent: applied or not
 };
 
+// What hold_turn() found (Remote::hold_turn).
+enum class TurnOutcome {
+  held,    // this Remote holds the turn now
+  busy,    // another holder kept it past the wait: not held
+  failed,  // *error says why: not held
+  none,    // the store has no turns (one writer, or not implemented): not held
+};
+
 class Remote {
  public:
   virtual ~Remote() = default;
@@ -88,6 +96,26 @@ class Remote {
   // transaction (after the lock is taken), nothing is applied (conflict).
   virtual RemoteOutcome commit(std::size_t n, const std::function<OpRef(std::size_t)>& op,
                                const Expect* expect, std::string* error) = 0;
+  // The writer's turn, for several processes on one store (docs/design-scale-out.md,
+  // "Turns"): the store's writer lock held by this Remote ACROSS transactions, so its
+  // process executes and commits batch after batch with no other process's commit in
+  // between (its snapshots stay current, nothing it executes is refused for a conflict).
+  // While held, this Remote's write transactions and commits run inside the turn, one at a
+  // time; other Remotes' wait for release_turn(). Nothing relies on the turn for
+  // correctness: commits stay conditional (Expect), and a turn lost with its connection
+  // (the server ends the session, and with it the lock) only costs re-execution.
+  // hold_turn waits at most wait_ms for the lock; held: *value (if given) is db/key as
+  // read after the lock was taken (nullopt: absent).
+  virtual TurnOutcome hold_turn(int /*wait_ms*/, Db /*db*/, std::string_view /*key*/,
+                                std::optional<std::string>* /*value*/, std::string* /*error*/) {
+    return TurnOutcome::none;
+  }
+  // The turn is held (false after it was lost with its connection).
+  virtual bool holds_turn() const { return false; }
+  // Lets go of the turn (after any transaction inside it ended). No-op when not held.
+  virtual void release_turn() {}
+  // Another process waits for the turn or the writer lock now (a round trip).
+  virtual bool turn_wanted() { return false; }
   // The store for messages: "PostgreSQL at /tmp/x:5432, database d, user u".
   virtual std::string describe() const = 0;
 };
