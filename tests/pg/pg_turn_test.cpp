@@ -127,6 +127,28 @@ TEST_F(PgRemoteTest, ATurnLostWithItsConnectionEndsAndCommitsGoOnWithoutIt) {
   ASSERT_TRUE(w) << error;
 }
 
+TEST_F(PgRemoteTest, ARoleHasOneHolderAndGoesWithItsSession) {
+  auto a = remote(), b = remote();
+  ASSERT_TRUE(a && b);
+  Admin admin(conninfo_);
+  EXPECT_TRUE(a->hold_role("outbox"));
+  EXPECT_TRUE(a->hold_role("outbox"));  // still held: no second lock
+  EXPECT_FALSE(b->hold_role("outbox"));
+  EXPECT_TRUE(b->hold_role("other"));  // roles are separate
+  EXPECT_FALSE(a->hold_role("other"));
+  // The holder's session ends (a node that died, an administrator): the role is free.
+  admin.exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+      "AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname "
+      "= current_database())");
+  ASSERT_TRUE(eventually([&] { return b->hold_role("outbox"); }));
+  EXPECT_FALSE(a->hold_role("outbox"));  // a notices its session ended; b has it now
+  // The holder destroyed (a node stopped): the role passes.
+  b.reset();
+  ASSERT_TRUE(eventually([&] { return a->hold_role("outbox"); }));
+  EXPECT_TRUE(a->hold_role("other"));
+}
+
 }  // namespace
 }  // namespace turn_test
 }  // namespace bihuan::pg::test

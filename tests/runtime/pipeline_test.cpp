@@ -156,9 +156,22 @@ TEST_F(EngineTest, TwoNodesOnOneSharedStoreTakeTurnsAndNeitherExecutesAStepTwice
     // A wait for the turn that ran out (a loaded machine: 2 s) executes without it.
     if (m.turn_waits_expired == 0) EXPECT_EQ(m.reexecuted, 0u);
   }
+  // One of them delivers the outbox (the first to look); when it stops, the other does.
+  EXPECT_TRUE(engine_->delivers_outbox());
+  EXPECT_FALSE(second->delivers_outbox());
+  engine_->close();
+  engine_.reset();
+  // Its database session ends as its process would let go of it: polled, as a
+  // dispatcher does, until the server has ended it.
+  bool took = false;
+  for (int i = 0; i < 1000 && !(took = second->delivers_outbox()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(took);
   second->close();
   second.reset();
   std::filesystem::remove_all(o.data_dir);
+  open();
+  EXPECT_TRUE(engine_->delivers_outbox());
   EXPECT_EQ(engine_->history(id).size(), 221u);
   EXPECT_TRUE(engine_->verify().ok());
 }

@@ -349,6 +349,12 @@ class Engine {
   // letters, messages in backoff, other channels).
   virtual OutboxDuePage outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
                                    std::optional<OutboxDueKey> after = {}) const = 0;
+  // Whether this engine's dispatcher is the one that delivers the outbox now. Always true
+  // on LMDB (one server per data directory). On a shared store (several nodes on one
+  // PostgreSQL) it is a role of the store: taken when free, held by one engine at a time,
+  // and let go with its holder's database session (a node that dies, a failover), so a
+  // survivor takes it at its next look. Any thread; a round trip while not held.
+  virtual bool delivers_outbox() = 0;
   // The channels that have messages waiting (not dead letters), one index seek each.
   virtual std::vector<std::string> outbox_channels() const = 0;
   // Deletes the message (a waiting one or a dead letter); true also if it is already gone.

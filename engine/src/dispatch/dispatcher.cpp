@@ -391,7 +391,9 @@ bool Dispatcher::start() {
     while (!s->stopping) {
       s->woken = false;
       lock.unlock();
-      s->scan();
+      // Several nodes on one store: one of them delivers (a role of the store); the others
+      // look again at the next poll, and take over when its holder is gone.
+      if (s->engine.delivers_outbox()) s->scan();
       lock.lock();
       // poll_ms at most (steps write new messages at any time), less when the due index
       // says a message falls due sooner. A virtual clock only moves when a test moves it.

@@ -27,7 +27,34 @@ PgRemote::PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgO
       server_(std::move(server)),
       options_(o) {}
 
-PgRemote::~PgRemote() { turn_.reset(); }
+PgRemote::~PgRemote() {
+  turn_.reset();
+  std::lock_guard lock(roles_mu_);
+  for (auto& [name, c] : roles_) pool_->give(std::move(c));  // ends the session: let go
+}
+
+bool PgRemote::hold_role(std::string_view name) {
+  std::lock_guard lock(roles_mu_);
+  auto it = roles_.find(name);
+  if (it != roles_.end()) {
+    if (it->second->alive()) return true;
+    pool_->give(std::move(it->second));  // the session ended, and the role with it
+    roles_.erase(it);
+  }
+  std::string key_text = "bihuan-role-" + std::string(name);
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64
+  for (unsigned char ch : key_text) h = (h ^ ch) * 1099511628211ull;
+  auto c = pool_->take(nullptr);
+  if (!c) return false;
+  Result r =
+      c->query("SELECT pg_try_advisory_lock(" + std::to_string(static_cast<std::int64_t>(h)) + ")");
+  if (r.ok() && r.rows() == 1 && r.value(0, 0) == "t") {
+    roles_.emplace(std::string(name), std::move(c));
+    return true;
+  }
+  pool_->give(std::move(c));
+  return false;
+}
 
 storage::TurnOutcome PgRemote::hold_turn(int wait_ms, storage::Db db, std::string_view key,
                                          std::optional<std::string>* value, std::string* error) {

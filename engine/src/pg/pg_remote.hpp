@@ -40,7 +40,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +76,9 @@ class PgRemote final : public storage::Remote {
   bool holds_turn() const override;
   void release_turn() override;
   bool turn_wanted() override;
+  // pg_try_advisory_lock(FNV-1a 64 of "bihuan-role-" + name) at session level, on a
+  // connection kept for the role; held while that connection lives.
+  bool hold_role(std::string_view name) override;
 
   // The pool now: connections open (in use and idle), and idle.
   std::size_t open_connections() const;
@@ -86,6 +91,8 @@ class PgRemote final : public storage::Remote {
   std::unique_ptr<storage::RemoteTxn> begin_in_turn(std::string* error);
   std::unique_ptr<ConnPool> pool_;
   std::unique_ptr<Turn> turn_;  // destroyed before pool_
+  std::mutex roles_mu_;
+  std::map<std::string, std::unique_ptr<Conn>, std::less<>> roles_;  // held roles' sessions
   std::string server_;
   PgOptions options_;
 };

@@ -134,6 +134,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::vector<OutboxMessage> outbox(std::size_t limit, std::uint64_t after_seq) const override {
     return reader_.outbox(limit, after_seq);
   }
+  bool delivers_outbox() override;
   OutboxDuePage outbox_due(const std::string& channel, TimePoint until, std::size_t limit,
                            std::optional<OutboxDueKey> after) const override {
     return reader_.outbox_due(channel, until, limit, std::move(after));

@@ -63,4 +63,9 @@ void EngineImpl::turn_idle() {
   });
 }
 
+bool EngineImpl::delivers_outbox() {
+  storage::Remote* remote = env_->remote();
+  return !remote || remote->hold_role("outbox");
+}
+
 }  // namespace bihuan::runtime

@@ -116,6 +116,10 @@ class Remote {
   virtual void release_turn() {}
   // Another process waits for the turn or the writer lock now (a round trip).
   virtual bool turn_wanted() { return false; }
+  // A role of the store ("outbox": who delivers it): true while this Remote holds it.
+  // Taken when free, without waiting; one holder at a time; it goes with its holder's
+  // session, so a process that dies lets go of it. Default: a store of one process.
+  virtual bool hold_role(std::string_view /*name*/) { return true; }
   // The store for messages: "PostgreSQL at /tmp/x:5432, database d, user u".
   virtual std::string describe() const = 0;
 };
