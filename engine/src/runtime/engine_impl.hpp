@@ -235,7 +235,10 @@ class EngineImpl final : public Engine, private Committer::Sink {
   int reload_sequences(storage::Txn& txn);  // ids_, next_ from the store; an LMDB error leaves them
   // Writer, no staged batch in flight: forgets the overlay and reloads the sequences from
   // a fresh snapshot.
-  void restart_from_store();
+  // false: the reload failed (logged); on a shared store the stamp is then kNoStamp, so
+  // the next commit conflicts instead of applying stale sequences.
+  bool restart_from_store();
+  static constexpr std::string_view kNoStamp = "(unknown: not reloaded)";  // never a stamp
 
   // The writer's turn on a shared (remote) store (turn.cpp; storage::Remote::hold_turn;
   // docs/design-scale-out.md, "Turns"). Writer thread. take_turn(), before a batch

@@ -76,17 +76,22 @@ int EngineImpl::reload_sequences(storage::Txn& txn) {
   return 0;
 }
 
-void EngineImpl::restart_from_store() {
+bool EngineImpl::restart_from_store() {
   overlay_.clear();
   timer_floor_.clear();
   int rc = 0;
   auto txn = read_txn(&rc);
   if (txn) rc = reload_sequences(*txn);
-  // The sequences stay as they were: a direct batch reloads them in its write
-  // transaction (foreign_commit) before it writes, or fails.
-  if (rc)
-    log("error", "cannot reload the log sequences from the store",
-        {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
+  if (rc == 0) return true;
+  log("error", "cannot reload the log sequences from the store",
+      {{"dataDir", options_.data_dir}, {"error", storage::error_text(rc)}});
+  // The sequences stay as they were. LMDB: a direct batch reloads them in its write
+  // transaction (foreign_commit) before it writes, or fails. A shared store fences our
+  // commits by the stamp alone, and another node may have used those sequences since:
+  // the next commit must conflict (then the batch is executed again after a reload that
+  // works), never apply history keys another node's entries hold.
+  if (env_->remote()) stamp_.adopt(std::string(kNoStamp));
+  return false;
 }
 
 void EngineImpl::wait_committer_idle() {

@@ -42,9 +42,10 @@ void EngineImpl::take_turn() {
   counters_.turns_taken.fetch_add(1, std::memory_order_relaxed);
   std::string store_stamp = found.value_or("");
   if (store_stamp != stamp_.current()) {
-    // Another node committed since our last commit: what we remember may be stale.
-    restart_from_store();
-    stamp_.adopt(std::move(store_stamp));
+    // Another node committed since our last commit: what we remember may be stale. Taken
+    // as seen only once the sequences are reloaded (else the stamp stays kNoStamp, and the
+    // next commit conflicts).
+    if (restart_from_store()) stamp_.adopt(std::move(store_stamp));
   }
 }
 
