@@ -242,17 +242,24 @@ class EngineImpl final : public Engine, private Committer::Sink {
 
   // The writer's turn on a shared (remote) store (turn.cpp; storage::Remote::hold_turn;
   // docs/design-scale-out.md, "Turns"). Writer thread. take_turn(), before a batch
-  // executes: holds the turn, waiting at most kTurnWaitMs (past it the batch runs without:
-  // its commit is conditional as always) and, if another process committed since our last
-  // commit, starts from the store. Held kTurnSlice at a time while another process waits
-  // for it; let go when nothing was queued for kTurnLinger after a batch (turn_idle()) and
-  // every batch handed off has committed.
+  // executes, while another writer was seen in the last kTurnsKeep (note_shared(): a
+  // commit of ours refused or failed, another stamp found): holds the turn, waiting at most
+  // kTurnWaitMs (past it the batch runs without: its commit is conditional as always) and, if
+  // another process committed since our last commit, starts from the store. Held kTurnSlice at a
+  // time while another process waits for it; let go when nothing was queued for kTurnLinger after a
+  // batch (turn_idle()) and every batch handed off has committed.
   void take_turn();
+  void note_shared();  // another writer is about: turns for kTurnsKeep from now
   void turn_idle();
+  void arm_turn_timer(std::chrono::steady_clock::duration after);  // writer thread
   static constexpr int kTurnWaitMs = 2000;
+  static constexpr auto kTurnsKeep = std::chrono::seconds(10);
+  std::chrono::steady_clock::time_point turns_until_{};  // writer thread
   static constexpr auto kTurnSlice = std::chrono::milliseconds(10);
   static constexpr auto kTurnLinger = std::chrono::milliseconds(1);
   std::chrono::steady_clock::time_point turn_since_{};
+  std::chrono::steady_clock::time_point turn_busy_at_{};  // the last batch's end
+  bool turn_timer_armed_ = false;                         // writer thread
 
   // Timer look-ahead (ahead.cpp), durable pipeline and real clock only. A burst of timers
   // due in one millisecond is executed up to kAheadMs before it, on a snapshot of the

@@ -101,6 +101,7 @@ void EngineImpl::wait_committer_idle() {
 void EngineImpl::catch_up(std::vector<Request>& batch) {
   std::vector<Request> back;
   if (!committer_->take_returned(&seen_epoch_, back)) return;
+  note_shared();  // a commit refused: another writer is about (a shared store: take turns)
   restart_from_store();
   batch.insert(batch.begin(), std::make_move_iterator(back.begin()),
                std::make_move_iterator(back.end()));
