@@ -62,6 +62,16 @@ void ConnPool::give(std::unique_ptr<Conn> c) {
   returned_.notify_one();
 }
 
+void ConnPool::discard(std::unique_ptr<Conn> c) {
+  if (!c) return;
+  c.reset();  // closed outside the lock
+  {
+    std::lock_guard lock(mu_);
+    --open_;
+  }
+  returned_.notify_one();
+}
+
 std::size_t ConnPool::open_count() const {
   std::lock_guard lock(mu_);
   return open_;

@@ -39,6 +39,8 @@ class ConnPool final : public ConnHome {
   // *reused (if given): it was idle in the pool (so it may have died unnoticed).
   std::unique_ptr<Conn> take(std::string* error, bool* reused = nullptr);
   void give(std::unique_ptr<Conn> c) override;
+  // Closes c (its session ends, and every lock it holds with it), whatever its state.
+  void discard(std::unique_ptr<Conn> c);
 
   std::size_t open_count() const;  // leased and idle
   std::size_t idle_count() const;

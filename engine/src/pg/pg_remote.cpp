@@ -19,6 +19,24 @@ const std::string& writer_lock_sql() {
   return sql;
 }
 
+// A batch's outcome as the store's; nullopt: refused at BEGIN because its connection was
+// lost (nothing ran: another connection may try).
+std::optional<storage::RemoteOutcome> remote_outcome(BatchOutcome o, bool lost_at_begin) {
+  using storage::RemoteOutcome;
+  switch (o) {
+    case BatchOutcome::ok:
+      return RemoteOutcome::ok;
+    case BatchOutcome::conflict:
+      return RemoteOutcome::conflict;
+    case BatchOutcome::unknown:
+      return RemoteOutcome::unknown;
+    case BatchOutcome::failed:
+      break;
+  }
+  if (lost_at_begin) return std::nullopt;
+  return RemoteOutcome::failed;
+}
+
 }  // namespace
 
 PgRemote::PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgOptions& o)
@@ -30,7 +48,7 @@ PgRemote::PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgO
 PgRemote::~PgRemote() {
   turn_.reset();
   std::lock_guard lock(roles_mu_);
-  for (auto& [name, c] : roles_) pool_->give(std::move(c));  // ends the session: let go
+  for (auto& [name, c] : roles_) pool_->discard(std::move(c));  // ends the session: let go
 }
 
 bool PgRemote::hold_role(std::string_view name) {
@@ -38,7 +56,7 @@ bool PgRemote::hold_role(std::string_view name) {
   auto it = roles_.find(name);
   if (it != roles_.end()) {
     if (it->second->alive()) return true;
-    pool_->give(std::move(it->second));  // the session ended, and the role with it
+    pool_->discard(std::move(it->second));  // the session ended, and the role with it
     roles_.erase(it);
   }
   std::string key_text = "bihuan-role-" + std::string(name);
@@ -141,17 +159,9 @@ storage::RemoteOutcome PgRemote::commit(std::size_t n,
   if (auto c = turn_->take()) {
     Lease lease(*turn_, std::move(c));  // a broken one ends the turn when given back
     bool lost_at_begin = false;
-    switch (batch.run(*lease, error, &lost_at_begin)) {
-      case BatchOutcome::ok:
-        return RemoteOutcome::ok;
-      case BatchOutcome::conflict:
-        return RemoteOutcome::conflict;
-      case BatchOutcome::unknown:
-        return RemoteOutcome::unknown;
-      case BatchOutcome::failed:
-        if (!lost_at_begin) return RemoteOutcome::failed;
-        break;  // the turn's connection was gone before BEGIN: nothing ran; the pool's
-    }
+    BatchOutcome o = batch.run(*lease, error, &lost_at_begin);
+    if (auto r = remote_outcome(o, lost_at_begin)) return *r;
+    // The turn's connection was gone before BEGIN: nothing ran; on with the pool's.
   }
   for (std::size_t attempt = 0;; ++attempt) {
     bool reused = false;
@@ -159,19 +169,10 @@ storage::RemoteOutcome PgRemote::commit(std::size_t n,
     if (!c) return RemoteOutcome::failed;
     Lease lease(*pool_, std::move(c));
     bool lost_at_begin = false;
-    switch (batch.run(*lease, error, &lost_at_begin)) {
-      case BatchOutcome::ok:
-        return RemoteOutcome::ok;
-      case BatchOutcome::conflict:
-        return RemoteOutcome::conflict;
-      case BatchOutcome::unknown:
-        return RemoteOutcome::unknown;
-      case BatchOutcome::failed:
-        // Refused at BEGIN by a connection that died while pooled: nothing ran; retry.
-        if (lost_at_begin && reused && attempt <= options_.pool_idle) continue;
-        return RemoteOutcome::failed;
-    }
-    return RemoteOutcome::failed;
+    BatchOutcome o = batch.run(*lease, error, &lost_at_begin);
+    if (auto r = remote_outcome(o, lost_at_begin)) return *r;
+    // Refused at BEGIN by a connection that died while pooled: nothing ran; retry.
+    if (!reused || attempt > options_.pool_idle) return RemoteOutcome::failed;
   }
 }
 

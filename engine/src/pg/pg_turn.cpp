@@ -89,7 +89,7 @@ storage::TurnOutcome Turn::hold(int wait_ms, storage::Db db, std::string_view ke
   if (error) *error = server_ + ": cannot take the writer's turn: " + r.error(conn_->last_error());
   if (conn_->broken()) {
     held_ = false;
-    pool_.give(std::move(conn_));
+    pool_.discard(std::move(conn_));
   } else {
     let_go();  // a lock taken before a later statement failed is kept by the session
   }
@@ -102,13 +102,12 @@ void Turn::release() {
   if (!held_) return;
   held_ = false;
   if (!conn_) return;
-  if (!conn_->run("SELECT pg_advisory_unlock(" + std::to_string(key_) + ")", nullptr) &&
-      !conn_->broken()) {
-    // Not let go and still connected: end the session, which lets go of everything.
-    pool_.give(std::move(conn_));
-    return;
+  if (!conn_->run("SELECT pg_advisory_unlock(" + std::to_string(key_) + ")", nullptr) ||
+      conn_->broken()) {
+    // Not let go (or gone): end the session, which lets go of everything. Given back to
+    // the pool, a live one would be kept, and the lock with it.
+    pool_.discard(std::move(conn_));
   }
-  if (conn_->broken()) pool_.give(std::move(conn_));
 }
 
 bool Turn::wanted() {
