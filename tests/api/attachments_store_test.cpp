@@ -88,11 +88,14 @@ TEST_F(AttachmentStoreServerTest, UploadedFilesGoToThePluginAndAreReadThroughAnI
   auto intact = admin.get("/v1/verify");
   ASSERT_EQ(intact.status, 200) << intact.body;
   EXPECT_TRUE(intact.json_body()["ok"].get<bool>()) << intact.body;
-  // A backup holds the file itself (local layout) and verifies on its own.
-  auto backup = admin.post("/v1/backup", {{"dir", "stored"}});
-  ASSERT_EQ(backup.status, 200) << backup.body;
-  std::string copy = dir_ + "/data-backups/stored";
-  EXPECT_EQ(AttachmentStore::check_file(copy, a), AttachmentStore::Check::ok);
+  // A backup holds the file itself (local layout) and verifies on its own (LMDB: on
+  // PostgreSQL the database's own tools back up the store).
+  if (!server_test_on_pg()) {
+    auto backup = admin.post("/v1/backup", {{"dir", "stored"}});
+    ASSERT_EQ(backup.status, 200) << backup.body;
+    std::string copy = dir_ + "/data-backups/stored";
+    EXPECT_EQ(AttachmentStore::check_file(copy, a), AttachmentStore::Check::ok);
+  }
 
   std::filesystem::remove(kept_path(a));
   auto missing = admin.get("/v1/verify");

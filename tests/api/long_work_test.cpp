@@ -32,6 +32,7 @@ class LongWorkTest : public ServerTest {
     Problems problems;
     EngineOptions eo;
     eo.data_dir = dir_ + "/data";
+    eo.store = store_;
     eo.durable = false;
     engine_ = Engine::open(eo, problems);
     ASSERT_TRUE(engine_) << (problems.items().empty() ? "" : problems.items()[0].to_string());

@@ -18,6 +18,7 @@ class ServeRetentionTest : public ServerTest {
     clock_ = std::make_shared<VirtualClock>(*parse_time("2024-04-03T09:00:00Z"));
     EngineOptions eo;
     eo.data_dir = dir_ + "/data";
+    eo.store = store_;
     eo.clock = clock_;
     Problems problems;
     engine_ = Engine::open(eo, problems);
