@@ -90,7 +90,7 @@ TEST_F(AttachmentStoreServerTest, UploadedFilesGoToThePluginAndAreReadThroughAnI
   EXPECT_TRUE(intact.json_body()["ok"].get<bool>()) << intact.body;
   // A backup holds the file itself (local layout) and verifies on its own (LMDB: on
   // PostgreSQL the database's own tools back up the store).
-  if (!server_test_on_pg()) {
+  if (!::bihuan::testing::on_pg()) {
     auto backup = admin.post("/v1/backup", {{"dir", "stored"}});
     ASSERT_EQ(backup.status, 200) << backup.body;
     std::string copy = dir_ + "/data-backups/stored";

@@ -266,7 +266,7 @@ TEST_F(AttachmentsTest, VerifyRehashesEveryNamedFileAndNamesEntryAndPointer) {
 }
 
 TEST_F(AttachmentsTest, ABackupHoldsTheFilesAndVerifiesOnItsOwn) {
-  SKIP_API_ON_PG("Bihuan's own backup (PostgreSQL: pg_basebackup)");
+  SKIP_ON_PG("Bihuan's own backup (PostgreSQL: pg_basebackup)");
   serve();
   HttpClient clerk(port_, "clerk-token"), admin(port_, "admin-token");
   std::string a = upload(clerk, samples::png(31)).json_body()["address"];

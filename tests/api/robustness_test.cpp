@@ -307,7 +307,7 @@ TEST(ServerConfigTest, TheServerSectionIsCheckedWithPointers) {
 }
 
 TEST_F(ServerTest, ADamagedRecordIs500RecordDamagedForStepsAndReadsWithoutRetryAfter) {
-  SKIP_API_ON_PG("it damages data.mdb");
+  SKIP_ON_PG("it damages data.mdb");
   StartRequest s;
   s.definition = "t.counter";
   s.data = {{"n", 0}};

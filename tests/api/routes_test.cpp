@@ -201,7 +201,7 @@ TEST_F(ServerTest, AdministrativeRoutesNeedTheAdminRole) {
   EXPECT_EQ(admin.request(http::verb::post, "/v1/dead-letters/12345/retry").status, 404);
   auto backup =
       admin.post("/v1/backup", {{"dir", "backup"}});  // inside the default root <data>-backups
-  if (server_test_on_pg()) {  // the database's own tools back it up: refused with that
+  if (::bihuan::testing::on_pg()) {  // the database's own tools back it up: refused with that
     EXPECT_EQ(backup.status, 409) << backup.body;
     EXPECT_NE(backup.body.find("pg_basebackup"), std::string::npos) << backup.body;
     return;

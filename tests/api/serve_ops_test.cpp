@@ -117,7 +117,7 @@ TEST_F(ServerTest, AnEmbeddedDispatcherHoldsTheDataDirectoryToo) {
 }
 
 TEST_F(ServerTest, BackupsAreWrittenOnlyInsideTheBackupRootAndOnlyForTheirOwner) {
-  SKIP_API_ON_PG("Bihuan's own backup (PostgreSQL: pg_basebackup)");
+  SKIP_ON_PG("Bihuan's own backup (PostgreSQL: pg_basebackup)");
   std::string root = dir_ + "/backups", outside = dir_ + "/outside";
   fs::create_directories(root);
   fs::create_directories(outside);
@@ -168,7 +168,7 @@ TEST_F(ServerTest, BackupsAreWrittenOnlyInsideTheBackupRootAndOnlyForTheirOwner)
 }
 
 TEST_F(ServerTest, WithoutABackupRootBackupsGoBesideTheDataDirectory) {
-  SKIP_API_ON_PG("Bihuan's own backup (PostgreSQL: pg_basebackup)");
+  SKIP_ON_PG("Bihuan's own backup (PostgreSQL: pg_basebackup)");
   serve();
   HttpClient admin(port_, "admin-token");
   auto r = admin.post("/v1/backup", {{"dir", "first"}});

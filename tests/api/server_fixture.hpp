@@ -5,15 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <random>
-#include <string_view>
 
-#include "bihuan/postgres.hpp"
 #include "bihuan/server.hpp"
 #include "http_client.hpp"
-#include "pg/pg_server.hpp"
+#include "pg/test_store.hpp"
 
 namespace bihuan::test {
 
@@ -23,30 +20,6 @@ inline const char* kCounterDefinition =
   "open": {"on": {"bump": {"roles": ["clerk", "admin"], "set": {"/n": {"+": [{"var": "data.n"}, 1]}, "/by/-": {"var": "actor.id"}}},
                   "close": {"roles": ["manager"], "target": "done"}}},
   "done": {"type": "final", "outcome": "closed"}}})";
-
-// The store of a ServerTest: with BIHUAN_TEST_STORE=postgres (ctest's api_pg pass, tests
-// named "pg:<Suite.Test>") a fresh database on the binary's own PostgreSQL, else "" (LMDB
-// in the data directory).
-inline bool server_test_on_pg();
-inline std::string server_test_store() {
-  if (!server_test_on_pg()) return {};
-  enable_postgres();
-  auto& server = pg::test::PgServer::get();
-  EXPECT_TRUE(server.ok()) << server.error();
-  std::string error;
-  std::string conninfo = server.create_database(&error);
-  EXPECT_FALSE(conninfo.empty()) << error;
-  return "postgresql:" + conninfo;
-}
-
-inline bool server_test_on_pg() {
-  const char* s = std::getenv("BIHUAN_TEST_STORE");
-  return s && std::string_view(s) == "postgres";
-}
-
-// A test about LMDB's own files or Bihuan's own backup skips itself on PostgreSQL.
-#define SKIP_API_ON_PG(why) \
-  if (::bihuan::test::server_test_on_pg()) GTEST_SKIP() << "LMDB only: " << (why)
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -58,7 +31,9 @@ class ServerTest : public ::testing::Test {
     Problems problems;
     EngineOptions eo;
     eo.data_dir = dir_ + "/data";
-    eo.store = store_ = server_test_store();
+    // With BIHUAN_TEST_STORE=postgres (ctest's api_pg pass, tests named "pg:<Suite.Test>")
+    // a fresh PostgreSQL database (pg/test_store.hpp), else "" (LMDB).
+    eo.store = store_ = ::bihuan::testing::fresh_store();
     engine_ = Engine::open(eo, problems);
     ASSERT_TRUE(engine_) << problems.items().size();
     auto res = engine_->deploy(json::parse(kCounterDefinition), "counter");

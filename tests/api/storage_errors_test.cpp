@@ -30,7 +30,7 @@ int damage_main_root(const std::string& dir) {
 }
 
 TEST_F(ServerTest, UnreadableStoreAnswers503NotNotFoundAndReadinessTurnsFalse) {
-  SKIP_API_ON_PG("it makes data.mdb unreadable");
+  SKIP_ON_PG("it makes data.mdb unreadable");
   serve();
   HttpClient c(port_, "admin-token");
   std::string id = start_counter(c);

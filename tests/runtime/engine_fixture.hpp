@@ -15,8 +15,7 @@
 #include <random>
 
 #include "bihuan/engine.hpp"
-#include "bihuan/postgres.hpp"
-#include "pg/pg_server.hpp"
+#include "pg/test_store.hpp"
 #include "storage/lmdb_env.hpp"
 
 namespace bihuan::testing {
@@ -64,25 +63,6 @@ void edit_map(storage::Txn& txn, storage::Db db, const std::string& key, Edit ed
   ASSERT_EQ(txn.put(db, key, value.substr(0, skip) + std::string(bytes.begin(), bytes.end())), 0);
 }
 
-// The suite's store: "postgresql" when BIHUAN_TEST_STORE=postgres, else "" (LMDB).
-inline bool on_pg() {
-  const char* s = std::getenv("BIHUAN_TEST_STORE");
-  return s && std::string_view(s) == "postgres";
-}
-
-// EngineOptions::store for a new test: a fresh PostgreSQL database, or "" (LMDB in the
-// data directory). A server that cannot be started fails the test.
-inline std::string fresh_store() {
-  if (!on_pg()) return {};
-  enable_postgres();
-  auto& server = pg::test::PgServer::get();
-  EXPECT_TRUE(server.ok()) << server.error();
-  std::string error;
-  std::string conninfo = server.create_database(&error);
-  EXPECT_FALSE(conninfo.empty()) << error;
-  return "postgresql:" + conninfo;
-}
-
 // The running test's store (EngineOptions::store), set by EngineTest::SetUp: "" for LMDB.
 inline std::string& current_store() {
   static std::string store;
@@ -103,10 +83,6 @@ inline std::unique_ptr<storage::Env> open_raw(const std::string& dir,
   EXPECT_TRUE(env) << error;
   return env;
 }
-
-// A test about LMDB's own files skips itself on PostgreSQL.
-#define SKIP_ON_PG(why) \
-  if (::bihuan::testing::on_pg()) GTEST_SKIP() << "LMDB only: " << (why)
 
 class EngineTest : public ::testing::Test {
  protected:
