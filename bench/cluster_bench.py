@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "cluster"))
-from cluster_test import DEFINITION, PG_BIN, TOKEN, Node, Postgres, free_port  # noqa: E402
+from cluster_test import DEFINITION, TOKEN, Node, Postgres, free_port  # noqa: E402
 
 
 def metric(node, name):
