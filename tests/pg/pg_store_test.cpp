@@ -314,22 +314,22 @@ TEST_F(PgStoreTest, OpeningAgainFindsTheSchema) {
   ASSERT_TRUE(b);
   EXPECT_EQ(scan(*b, Db::meta), (Rows{{"format", "x"}}));
   Admin admin(conninfo_);
-  EXPECT_EQ(admin.exec("SELECT version FROM bihuan_schema"), "1");
+  EXPECT_EQ(admin.exec("SELECT version FROM bihuan_schema"), "2");
   EXPECT_EQ(admin.exec("SELECT count(*) FROM bihuan_schema"), "1");
 }
 
 TEST_F(PgStoreTest, ANewerSchemaVersionIsRefused) {
   ASSERT_TRUE(open());
   Admin admin(conninfo_);
-  admin.exec("UPDATE bihuan_schema SET version = 2");
+  admin.exec("UPDATE bihuan_schema SET version = 3");
   std::string error;
   EXPECT_FALSE(PgStore::open(conninfo_, &error));
-  EXPECT_NE(error.find("schema version is 2, newer than this build's 1"), std::string::npos)
+  EXPECT_NE(error.find("schema version is 3, newer than this build's 2"), std::string::npos)
       << error;
   admin.exec("DELETE FROM bihuan_schema");
   EXPECT_FALSE(PgStore::open(conninfo_, &error));
   EXPECT_NE(error.find("bihuan_schema is damaged: it holds 0 rows"), std::string::npos) << error;
-  admin.exec("INSERT INTO bihuan_schema VALUES (0)");
+  admin.exec("INSERT INTO bihuan_schema VALUES (0, 0)");
   EXPECT_FALSE(PgStore::open(conninfo_, &error));
   EXPECT_NE(error.find("its version is 0, expected 1 or more"), std::string::npos) << error;
 }

@@ -36,7 +36,10 @@ struct RetentionReport {
   std::size_t held = 0;       // expired but kept: children present, or named by the outbox
   std::size_t recovered = 0;  // archives found complete but unrecorded (a crash) and finished
   std::vector<std::string> archives;  // files written (or finished) by this run
-  std::string error;                  // non-empty: the run stopped here (what failed)
+  // A store that keeps history by month (PostgreSQL): the months (YYYYMM, 0 the legacy
+  // partition) this run detached, every instance with an entry there being removed.
+  std::vector<int> months_detached;
+  std::string error;  // non-empty: the run stopped here (what failed)
 };
 
 // What `bihuan archive verify FILE` finds (verify_archive): it needs no data directory.

@@ -5,6 +5,7 @@
 
 #include "pg/pg_batch.hpp"
 #include "pg/pg_enable.hpp"
+#include "pg/pg_months.hpp"
 #include "pg/pg_pool.hpp"
 #include "pg/pg_remote_txn.hpp"
 #include "pg/pg_schema.hpp"
@@ -42,11 +43,13 @@ std::optional<storage::RemoteOutcome> remote_outcome(BatchOutcome o, bool lost_a
 PgRemote::PgRemote(std::unique_ptr<ConnPool> pool, std::string server, const PgOptions& o)
     : pool_(std::move(pool)),
       turn_(std::make_unique<Turn>(*pool_, kWriterLockKey, server)),
+      months_(std::make_unique<HistoryMonths>(*pool_, server)),
       server_(std::move(server)),
       options_(o) {}
 
 PgRemote::~PgRemote() {
   turn_.reset();
+  months_.reset();
   std::lock_guard lock(roles_mu_);
   for (auto& [name, c] : roles_) pool_->discard(std::move(c));  // ends the session: let go
 }
@@ -72,6 +75,15 @@ bool PgRemote::hold_role(std::string_view name) {
   }
   pool_->give(std::move(c));
   return false;
+}
+
+std::uint64_t PgRemote::history_floor(std::int64_t now_ms) { return months_->floor(now_ms); }
+bool PgRemote::history_months(bool count, std::vector<storage::HistoryMonth>* out,
+                              std::string* error) {
+  return months_->list(count, out, error);
+}
+bool PgRemote::detach_history_month(int yyyymm, bool keep, std::string* error, bool* held) {
+  return months_->detach(yyyymm, keep, error, held);
 }
 
 storage::TurnOutcome PgRemote::hold_turn(int wait_ms, storage::Db db, std::string_view key,

@@ -53,6 +53,7 @@
 namespace bihuan::pg {
 
 class ConnPool;
+class HistoryMonths;
 class Turn;
 
 class PgRemote final : public storage::Remote {
@@ -79,6 +80,13 @@ class PgRemote final : public storage::Remote {
   // pg_try_advisory_lock(FNV-1a 64 of "bihuan-role-" + name) at session level, on a
   // connection kept for the role; held while that connection lives.
   bool hold_role(std::string_view name) override;
+  // History by month (pg_months.hpp).
+  std::uint64_t history_floor(std::int64_t now_ms) override;
+  bool keeps_removed_history() const override { return true; }
+  bool history_months(bool count, std::vector<storage::HistoryMonth>* out,
+                      std::string* error) override;
+  bool detach_history_month(int yyyymm, bool keep, std::string* error,
+                            bool* held = nullptr) override;
 
   // The pool now: connections open (in use and idle), and idle.
   std::size_t open_connections() const;
@@ -90,7 +98,8 @@ class PgRemote final : public storage::Remote {
   // held, or was lost at BEGIN (then it ended; the caller goes on with the pool).
   std::unique_ptr<storage::RemoteTxn> begin_in_turn(std::string* error);
   std::unique_ptr<ConnPool> pool_;
-  std::unique_ptr<Turn> turn_;  // destroyed before pool_
+  std::unique_ptr<Turn> turn_;             // destroyed before pool_
+  std::unique_ptr<HistoryMonths> months_;  // destroyed before pool_
   std::mutex roles_mu_;
   std::map<std::string, std::unique_ptr<Conn>, std::less<>> roles_;  // held roles' sessions
   std::string server_;

@@ -10,6 +10,10 @@
 
 namespace bihuan::pg {
 
+// Serialises schema changes among nodes (creation, conversion, history partitions): an
+// advisory lock held until the end of the caller's transaction.
+inline constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(8244657926390751026)";
+
 // The table of db, double-quoted for SQL ("\"history\"").
 std::string quoted_table(storage::Db db);
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "pg/pg_months.hpp"
 #include "pg/pg_schema.hpp"
 
 namespace bihuan::pg {
@@ -13,9 +14,6 @@ const char* kTables[] = {"meta",   "defs", "inst",   "history",  "bkey",       "
                          "timers", "sidx", "outbox", "children", "outbox_due", "dead",
                          "ridx",   "uidx", "gone",   "attref"};
 static_assert(sizeof(kTables) / sizeof(kTables[0]) == static_cast<unsigned>(Db::count_));
-
-// Serialises schema creation among nodes that open a new database at once.
-constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(8244657926390751026)";
 
 // Creates what is absent; refuses a newer version. In the caller's transaction.
 bool ensure_schema(Conn& c, std::string* error) {
@@ -29,6 +27,7 @@ bool ensure_schema(Conn& c, std::string* error) {
   if (!exists.ok() || exists.rows() != 1)
     return fail("cannot look for table bihuan_schema", exists.error(c.last_error()));
   bool fresh = exists.value(0, 0) == std::string_view("\0", 1);  // binary bool: 0 or 1
+  int version = PgStore::kSchemaVersion;
   if (!fresh) {
     Result v = c.exec("SELECT version FROM bihuan_schema");
     if (!v.ok()) return fail("cannot read table bihuan_schema", v.error(c.last_error()));
@@ -37,27 +36,33 @@ bool ensure_schema(Conn& c, std::string* error) {
                   "it holds " + std::to_string(v.rows()) + " rows, expected one (the version)");
     std::string_view b = v.value(0, 0);
     if (b.size() != 4) return fail("table bihuan_schema is damaged", "its version is not an int");
-    std::uint32_t version = 0;
-    for (unsigned char ch : b) version = (version << 8) | ch;
-    if (static_cast<int>(version) < 1)
-      return fail(
-          "table bihuan_schema is damaged",
-          "its version is " + std::to_string(static_cast<int>(version)) + ", expected 1 or more");
-    if (static_cast<int>(version) > PgStore::kSchemaVersion)
-      return fail("refusing the database",
-                  "its schema version is " + std::to_string(static_cast<int>(version)) +
-                      ", newer than this build's " + std::to_string(PgStore::kSchemaVersion) +
-                      " (upgrade Bihuan)");
+    std::uint32_t stored = 0;
+    for (unsigned char ch : b) stored = (stored << 8) | ch;
+    version = static_cast<int>(stored);
+    if (version < 1)
+      return fail("table bihuan_schema is damaged",
+                  "its version is " + std::to_string(version) + ", expected 1 or more");
+    if (version > PgStore::kSchemaVersion)
+      return fail("refusing the database", "its schema version is " + std::to_string(version) +
+                                               ", newer than this build's " +
+                                               std::to_string(PgStore::kSchemaVersion) +
+                                               " (upgrade Bihuan)");
   }
+  // Version 2 keeps the history by month (pg_months.hpp): a version-1 table becomes its
+  // legacy partition.
   std::string ddl;
-  if (fresh) ddl += "CREATE TABLE bihuan_schema (version int NOT NULL);\n";
-  for (unsigned i = 0; i < static_cast<unsigned>(Db::count_); ++i)
-    ddl += "CREATE TABLE IF NOT EXISTS " + quoted_table(static_cast<Db>(i)) +
-           " (k bytea PRIMARY KEY, v bytea NOT NULL);\n";
   if (fresh)
-    ddl += "INSERT INTO bihuan_schema (version) VALUES (" +
-           std::to_string(PgStore::kSchemaVersion) + ");\n";
-  if (!c.run(ddl, &why)) return fail("cannot create the tables", why);
+    ddl += new_history_ddl();
+  else if (version == 1)
+    ddl += convert_history_ddl();
+  for (unsigned i = 0; i < static_cast<unsigned>(Db::count_); ++i)
+    if (static_cast<Db>(i) != Db::hist)
+      ddl += "CREATE TABLE IF NOT EXISTS " + quoted_table(static_cast<Db>(i)) +
+             " (k bytea PRIMARY KEY, v bytea NOT NULL);\n";
+  if (!c.run(ddl, &why))
+    return fail(version == 1 ? "cannot convert the schema from version 1 to 2 (history by month)"
+                             : "cannot create the tables",
+                why);
   return true;
 }
 

@@ -61,7 +61,8 @@ class PgRead;
 
 class PgStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // 2: history by month (pg_months.hpp); a version-1 database is converted at open.
+  static constexpr int kSchemaVersion = 2;
   static constexpr std::size_t kMaxKeyBytes = 511;                              // LMDB's default
   static constexpr std::size_t kMaxValueBytes = (std::size_t{1} << 30) - 1024;  // bytea: 1 GB
 

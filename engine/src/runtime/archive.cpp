@@ -89,8 +89,11 @@ std::string archive_lines(const json& header, const std::vector<ArchivedInstance
     json line = {{"instance", id_to_text(it.id)}, {"recordBytes", storage::hex(it.record)}};
     if (auto r = decode_instance(it.record)) line["record"] = record_json(*r);
     json history = json::array();
-    for (const auto& sealed : it.entries) {
+    const bool keyed = it.keys.size() == it.entries.size();
+    for (std::size_t k = 0; k < it.entries.size(); ++k) {
+      const std::string& sealed = it.entries[k];
       json h = {{"sealed", storage::hex(sealed)}};
+      if (keyed) h["key"] = storage::hex(storage::be64(it.keys[k]));
       if (auto e = history_from_bytes(sealed)) h["entry"] = e->to_json(utc);
       history.push_back(std::move(h));
     }
@@ -224,7 +227,8 @@ ArchiveContents read_archive(const std::string& path) {
       check.problems.push_back(at + "the record is missing or does not decode as this instance");
       continue;
     }
-    ArchivedInstance item{*id, *raw, {}, {}};
+    ArchivedInstance item{*id, *raw, {}, {}, {}};
+    bool keyed = true;
     std::string prev;
     bool broken = false;
     const json* history = line->contains("history") ? &(*line)["history"] : nullptr;
@@ -256,9 +260,15 @@ ArchiveContents read_archive(const std::string& path) {
       } else {
         prev = e->hash;
         item.entries.push_back(std::move(*sealed));
+        auto key = unhex_member((*history)[k], "key");
+        if (key && key->size() == 8)
+          item.keys.push_back(storage::read_be64(*key));
+        else
+          keyed = false;
       }
     }
     if (broken) continue;
+    if (!keyed) item.keys.clear();
     if (rec->version != item.entries.size() || rec->last_hash != prev) {
       check.problems.push_back(at + "the record (version " + std::to_string(rec->version) +
                                ") does not end the chain of " +

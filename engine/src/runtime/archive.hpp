@@ -23,6 +23,10 @@ struct ArchivedInstance {
   std::string record;                    // the stored record (MessagePack bytes)
   std::vector<std::string> entries;      // its sealed history entries, oldest first
   std::vector<std::string> attachments;  // attachment addresses its data names
+  // The log keys its entries had, oldest first (each history item's optional "key"): a
+  // restore deletes the copies a store that keeps removed history still holds. Empty when
+  // the archive does not give them all (archives before they were written).
+  std::vector<std::uint64_t> keys;
 };
 
 // The uncompressed lines of a batch; *sha256: the hash the trailer holds.

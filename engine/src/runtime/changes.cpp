@@ -31,7 +31,8 @@ std::optional<std::uint64_t> parse_change_cursor(const std::string& cursor) {
   return storage::read_be64(*raw);
 }
 
-ChangePage read_changes(storage::Txn& txn, const std::string& cursor, std::size_t limit) {
+ChangePage read_changes(storage::Txn& txn, const std::string& cursor, std::size_t limit,
+                        bool skip_removed) {
   ChangePage page;
   auto after = parse_change_cursor(cursor);
   if (!after) {
@@ -43,11 +44,13 @@ ChangePage read_changes(storage::Txn& txn, const std::string& cursor, std::size_
   struct Owner {
     std::string definition;
     std::int64_t version = 0;
+    bool removed = false;  // no record
   };
   std::unordered_map<std::uint64_t, Owner> owners;  // instance -> its definition, read once
   auto cur = txn.cursor(Db::hist);
   bool on = cur->seek(storage::be64(*after + 1));
-  for (; on && page.items.size() < limit; on = cur->next()) {
+  std::size_t skipped = 0;
+  for (; on && page.items.size() < limit && skipped < kMaxSkipped; on = cur->next()) {
     std::uint64_t key = storage::read_be64(cur->key());
     Change c;
     c.cursor = change_cursor(key);
@@ -74,7 +77,12 @@ ChangePage read_changes(storage::Txn& txn, const std::string& cursor, std::size_
       }
       if (bytes)
         if (auto r = decode_instance(*bytes)) o = {r->definition, r->definition_version};
+      o.removed = !bytes;
       it = owners.emplace(stored->instance, std::move(o)).first;
+    }
+    if (skip_removed && it->second.removed) {  // left to go with its month: not a step now
+      ++skipped;
+      continue;
     }
     c.definition = it->second.definition;
     c.definition_version = it->second.version;
@@ -99,7 +107,7 @@ ChangePage EngineImpl::changes(const std::string& cursor, std::size_t limit) con
     page.unavailable = true;
     return page;
   }
-  return read_changes(*txn, cursor, limit);
+  return read_changes(*txn, cursor, limit, keeps_removed_history());
 }
 
 }  // namespace runtime

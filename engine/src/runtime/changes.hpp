@@ -17,6 +17,11 @@ std::optional<std::uint64_t> parse_change_cursor(const std::string& cursor);
 // snapshot holds a prefix of all keys ever given out, and a key once passed is never
 // committed later; keys of removed steps are never given out again (meta
 // `history-next`, docs/storage.md). An LMDB error sets error and unavailable.
-ChangePage read_changes(storage::Txn& txn, const std::string& cursor, std::size_t limit);
+// `skip_removed` (a store that keeps removed history): entries of instances with no record
+// are passed over, at most kMaxSkipped per page (then a shorter page, its nextCursor after
+// them).
+inline constexpr std::size_t kMaxSkipped = 100000;
+ChangePage read_changes(storage::Txn& txn, const std::string& cursor, std::size_t limit,
+                        bool skip_removed = false);
 
 }  // namespace bihuan::runtime

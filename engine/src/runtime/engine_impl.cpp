@@ -618,6 +618,7 @@ bool EngineImpl::run_direct(std::vector<Request>& batch) {
     }
     reader_.observe_definitions(*txn);  // deployed by another process: known before this batch runs
     Store store(*txn);
+    raise_history_floor(now);
     Batch b{store, now, {}, next_, ids_, 0, 0, {}};
     Stepper stepper(step_env);
     std::size_t fired = 0;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -45,6 +46,8 @@ inline constexpr const char* kOutboxNextKey = "outbox-next";
 // meta key: be64 of the next history log key, written by retention when it removes the
 // newest log entries, so that their keys (which change-feed cursors name) are not reused.
 inline constexpr const char* kHistoryNextKey = "history-next";
+// A month of history by month (storage::Remote::history_floor): log key >> this.
+inline constexpr int kHistoryMonthShift = 40;
 
 class EngineImpl final : public Engine, private Committer::Sink {
  public:
@@ -165,6 +168,9 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // bihuan::run_retention() call these).
   ChangePage changes(const std::string& cursor, std::size_t limit) const;
   RetentionReport run_retention(const RetentionRun& run);
+  // After a run on a store that keeps removed history: detaches each month of `touched`
+  // (log key >> kHistoryMonthShift) that no stored instance has an entry in any more.
+  void detach_months(const std::set<std::uint64_t>& touched, RetentionReport& rep);
   // The removal (or restore) of one archived batch, through the writer (one transaction).
   StepResult submit_retire(std::shared_ptr<const RetireRequest> req);
 
@@ -231,7 +237,14 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // long as the last commit took (the new batch could not commit earlier anyway). Keeps
   // the batches of a steady load whole instead of split into a large and a small one.
   void linger(std::unique_lock<std::mutex>& lock);
-  void wait_committer_idle();               // writer; then no staged batch is in flight (pipelined)
+  void wait_committer_idle();  // writer; then no staged batch is in flight (pipelined)
+  // The store leaves removed instances' history entries to go with their month
+  // (storage::Remote::keeps_removed_history): retention, the change feed and verify know.
+  bool keeps_removed_history() const {
+    return env_->remote() && env_->remote()->keeps_removed_history();
+  }
+  // A remote store's history by month: next_.history up to the floor of `now`'s month.
+  void raise_history_floor(TimePoint now);
   int reload_sequences(storage::Txn& txn);  // ids_, next_ from the store; an LMDB error leaves them
   // Writer, no staged batch in flight: forgets the overlay and reloads the sequences from
   // a fresh snapshot.

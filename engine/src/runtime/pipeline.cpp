@@ -76,6 +76,11 @@ int EngineImpl::reload_sequences(storage::Txn& txn) {
   return 0;
 }
 
+void EngineImpl::raise_history_floor(TimePoint now) {
+  if (storage::Remote* remote = env_->remote())
+    next_.history = std::max(next_.history, remote->history_floor(now.time_since_epoch().count()));
+}
+
 bool EngineImpl::restart_from_store() {
   overlay_.clear();
   timer_floor_.clear();
@@ -127,7 +132,9 @@ void EngineImpl::run_staged(std::vector<Request>& batch) {
         return;
       }
       Store store(*txn, overlay_, p.number, p.ops);
-      Batch b{store, options_.clock->now(), {}, next_, ids_, 0, 0, {}};
+      TimePoint now = options_.clock->now();
+      raise_history_floor(now);
+      Batch b{store, now, {}, next_, ids_, 0, 0, {}};
       Stepper stepper(step_env);
       std::size_t fired = 0;
       p.results.reserve(batch.size());

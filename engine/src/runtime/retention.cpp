@@ -31,6 +31,7 @@ struct RetireRequest {
     std::vector<std::string> entries;      // restore: its sealed history, oldest first
     std::vector<std::string> idem_keys;    // retire: start idempotency records naming it
     std::vector<std::string> attachments;  // restore: the files it names (reference index)
+    std::vector<std::uint64_t> old_keys;   // restore: the log keys it had (may be empty)
   };
   bool restore = false;
   std::vector<Item> items;
@@ -94,6 +95,15 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       }
       auto rec = decode_instance(item.record);
       if (!rec) continue;  // read_archive checked it
+      // A store that keeps removed history may still hold its old entries: they go, so
+      // the log holds each step once (a detached month's are gone already).
+      if (keeps_removed_history())
+        for (std::uint64_t old : item.old_keys) {
+          auto held = b.txn.get(Db::hist, be64(old), rc);
+          b.note(rc);
+          if (held && held->size() >= 8 && storage::read_be64(*held) == item.id)
+            b.note(b.txn.del(Db::hist, be64(old)));
+        }
       std::uint64_t prev = 0;
       for (const auto& sealed : item.entries) {
         std::uint64_t key = b.next.history++;
@@ -132,10 +142,13 @@ StepResult EngineImpl::apply_retire(Batch& b, const Request& r) {
       continue;
     }
     InstanceRecord rec = std::move(*decoded);
-    // Its history, newest first along the links.
-    if (int walk = walk_chain(b.txn, rec, [&](std::uint64_t key, std::string_view) {
-          b.note(b.txn.del(Db::hist, be64(key)));
-        })) {
+    // Its history, newest first along the links; a store that keeps removed history (by
+    // month, PostgreSQL) leaves it to go with its month (detach_history_month).
+    if (int walk = keeps_removed_history()
+                       ? 0
+                       : walk_chain(b.txn, rec, [&](std::uint64_t key, std::string_view) {
+                           b.note(b.txn.del(Db::hist, be64(key)));
+                         })) {
       b.note(walk);
       return {};
     }
@@ -356,6 +369,7 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
   std::vector<ArchivedInstance> pending;
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const Definition>> used;
   std::vector<std::uint64_t> versions;
+  std::set<std::uint64_t> touched;  // months (log key >> 40) of the removed entries
   auto flush = [&]() -> bool {
     // The files first, each copied once per batch; an instance with a file that cannot be
     // copied (missing, corrupt, a file store out of reach) is held, and the reason logged.
@@ -443,6 +457,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
     }
     rep.removed += res.details.value("removed", std::size_t{0});
     rep.archives.push_back(dir + "/" + name);
+    for (const auto& p : pending)  // the months their entries stay in, to detach after
+      for (std::uint64_t k : p.keys) touched.insert(k >> kHistoryMonthShift);
     pending.clear();
     versions.clear();
     used.clear();
@@ -450,6 +466,10 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
     return true;
   };
 
+  auto finish = [&] {
+    if (rep.error.empty() && keeps_removed_history()) detach_months(touched, rep);
+    return rep;
+  };
   std::uint64_t after = 0;
   bool more = true;
   while (more && batches < run.max_batches) {
@@ -492,7 +512,7 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
         ++rep.held;
         continue;
       }
-      ArchivedInstance a{id, std::string(cur->value()), {}, attachment_refs_of(*txn, id, rc)};
+      ArchivedInstance a{id, std::string(cur->value()), {}, attachment_refs_of(*txn, id, rc), {}};
       if (rc) {
         rep.error = unreadable(rc);
         return rep;
@@ -500,7 +520,10 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
       bool whole = false;
       if ((rc = walk_chain(
                *txn, *rec,
-               [&](std::uint64_t, std::string_view sealed) { a.entries.emplace_back(sealed); },
+               [&](std::uint64_t key, std::string_view sealed) {
+                 a.entries.emplace_back(sealed);
+                 a.keys.push_back(key);
+               },
                &whole))) {
         rep.error = unreadable(rc);
         return rep;
@@ -512,6 +535,7 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
         continue;
       }
       std::reverse(a.entries.begin(), a.entries.end());
+      std::reverse(a.keys.begin(), a.keys.end());
       used[{rec->definition, rec->definition_version}] = def;
       versions.push_back(rec->version);
       pending.push_back(std::move(a));
@@ -526,7 +550,30 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
     if (pending.size() >= batch || !more)
       if (!flush()) return rep;
   }
-  return rep;
+  return finish();
+}
+
+void EngineImpl::detach_months(const std::set<std::uint64_t>& touched, RetentionReport& rep) {
+  if (touched.empty()) return;
+  storage::Remote* remote = env_->remote();
+  std::vector<storage::HistoryMonth> months;
+  std::string why;
+  if (!remote->history_months(false, &months, &why)) {
+    log("warn", "retention cannot list the history's months", {{"error", why}});
+    return;
+  }
+  for (const auto& m : months) {
+    if (!touched.count(m.first_key >> kHistoryMonthShift) || m.current || !m.written) continue;
+    bool held = false;
+    if (remote->detach_history_month(m.month, false, &why, &held)) {
+      rep.months_detached.push_back(m.month);
+      log("info", "retention detached a month of history",
+          {{"table", m.table}, {"bytes", m.bytes}});
+    } else if (!held) {
+      log("warn", "retention cannot detach a month of history",
+          {{"table", m.table}, {"error", why}});
+    }
+  }
 }
 
 }  // namespace bihuan::runtime
@@ -586,7 +633,7 @@ RestoreReport restore_archive(Engine& engine, const std::string& path) {
   auto req = std::make_shared<runtime::RetireRequest>();
   req->restore = true;
   for (auto& it : contents.items)
-    req->items.push_back({it.id, 0, it.record, it.entries, {}, it.attachments});
+    req->items.push_back({it.id, 0, it.record, it.entries, {}, it.attachments, it.keys});
   StepResult res = impl.submit_retire(req);
   if (!res.ok()) {
     rep.error = res.message.empty() ? "the store could not be written" : res.message;

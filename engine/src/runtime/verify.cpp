@@ -61,8 +61,10 @@ struct Seen {
 class Checker {
  public:
   Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out, const std::string& dir,
-          const AttachmentStore* store)
-      : txn_(txn), defs_(defs), out_(out), attachments_(dir, defs, store) {}
+          const AttachmentStore* store, bool keeps_removed = false)
+      : txn_(txn), defs_(defs), out_(out), attachments_(dir, defs, store) {
+    keeps_removed_ = keeps_removed;
+  }
 
   void run() {
     records();
@@ -83,9 +85,12 @@ class Checker {
       }
       if (cur->status()) unreadable(db, cur->status());
     }
-    // Every entry of the log belongs to exactly one chain.
+    // Every entry of the log belongs to exactly one chain (of a stored instance, on a store
+    // that keeps removed instances' entries until their month goes).
     int rc = 0;
-    if (std::size_t logged = txn_.entries(Db::hist, rc); rc)
+    if (keeps_removed_)
+      stored_entries();
+    else if (std::size_t logged = txn_.entries(Db::hist, rc); rc)
       unreadable(Db::hist, rc);
     else if (logged != entries_)
       problem("chain", Db::hist, "",
@@ -134,11 +139,33 @@ class Checker {
     return nullptr;
   }
 
+  // The log's entries of stored instances (ids_, sorted) against the chains' count.
+  void stored_entries() {
+    std::uint64_t logged = 0, removed = 0;
+    auto cur = txn_.cursor(Db::hist);
+    for (bool ok = cur->first(); ok; ok = cur->next()) {
+      std::uint64_t owner = cur->value().size() >= 8 ? read_be64(cur->value()) : 0;
+      if (std::binary_search(ids_.begin(), ids_.end(), owner))
+        ++logged;
+      else
+        ++removed;
+    }
+    if (cur->status())
+      unreadable(Db::hist, cur->status());
+    else if (logged != entries_)
+      problem("chain", Db::hist, "",
+              "the history log holds " + std::to_string(logged) +
+                  " entries of stored instances but their chains reach " +
+                  std::to_string(entries_) + " (besides " + std::to_string(removed) +
+                  " entries of removed instances, which go with their month)");
+  }
+
   void records() {
     auto inst = txn_.cursor(Db::inst);
     for (bool ok = inst->first(); ok; ok = inst->next()) {
       ++instances_;
       std::uint64_t id = read_be64(inst->key());
+      if (keeps_removed_) ids_.push_back(id);  // in key order: sorted
       std::string id_text = id_to_text(id);
       if (inst->key().size() != 8) {
         problem("record", Db::inst, hex(inst->key()),
@@ -524,7 +551,9 @@ class Checker {
   ChildOut& out_;
   std::unordered_map<std::uint64_t, Seen> seen_;
   std::uint64_t instances_ = 0, entries_ = 0, index_entries_ = 0, problems_ = 0;
-  AttachmentAudit attachments_;  // the files entries name (verify_attachments.hpp)
+  bool keeps_removed_ = false;
+  std::vector<std::uint64_t> ids_;  // stored instances, sorted (keeps_removed_ only)
+  AttachmentAudit attachments_;     // the files entries name (verify_attachments.hpp)
 };
 
 ChildOut* assert_out = nullptr;  // the child's pipe, for LMDB's assertion message
@@ -565,7 +594,8 @@ VerifyReport check_store(const std::string& dir, const DefinitionSet* defs,
                                 storage::error_text(rc));
               return;
             }
-            Checker(*txn, *defs, out, dir, attachments).run();
+            Checker(*txn, *defs, out, dir, attachments, remote->remote()->keeps_removed_history())
+                .run();
             return;
           }
           std::string error;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/db.hpp"
 
@@ -77,6 +78,18 @@ enum class RemoteOutcome {
   unknown,   // the connection was lost after COMMIT was sent: applied or not
 };
 
+// A partition of a store's history by month (Remote::history_months).
+struct HistoryMonth {
+  int month = 0;      // YYYYMM; 0: the legacy partition (the store's first months)
+  std::string table;  // "history_202701"
+  std::uint64_t first_key = 0, end_key = 0;  // its log keys: [first_key, end_key)
+  std::int64_t bytes = 0;                    // on disk, indexes included
+  std::int64_t rows = -1;                    // entries (-1: not counted)
+  std::int64_t live = -1;                    // entries of instances still stored (-1: not counted)
+  bool written = false;                      // steps have been written there or after it
+  bool current = false;                      // it holds the newest key: steps are written there now
+};
+
 // What hold_turn() found (Remote::hold_turn).
 enum class TurnOutcome {
   held,    // this Remote holds the turn now
@@ -120,6 +133,29 @@ class Remote {
   // Taken when free, without waiting; one holder at a time; it goes with its holder's
   // session, so a process that dies lets go of it. Default: a store of one process.
   virtual bool hold_role(std::string_view /*name*/) { return true; }
+  // History by month (docs/scale-out.md, "History by month"): the smallest log key a step
+  // executed at now_ms (engine clock, UTC) is given; the engine raises its next key to it.
+  // 0: no floor. Never decreases for a later now_ms on one Remote.
+  virtual std::uint64_t history_floor(std::int64_t /*now_ms*/) { return 0; }
+  // Retention leaves a removed instance's history entries in the store, to go with their
+  // month (detach_history_month), instead of deleting them: readers of the log skip
+  // entries of instances not stored (docs/retention.md, "On PostgreSQL").
+  virtual bool keeps_removed_history() const { return false; }
+  // The history's months, oldest first; `count`: rows and live too (a scan of each).
+  virtual bool history_months(bool /*count*/, std::vector<HistoryMonth>* /*out*/,
+                              std::string* error) {
+    if (error) *error = describe() + " keeps its history in one table, not by month";
+    return false;
+  }
+  // Detaches month yyyymm (0: the legacy partition) from the history and drops it (`keep`:
+  // renames it <table>_detached instead). Refused with a sentence while an instance still
+  // stored has an entry there, or when steps are written there (the month of the newest
+  // key, or a later one): then *held (if given) is set true.
+  virtual bool detach_history_month(int /*yyyymm*/, bool /*keep*/, std::string* error,
+                                    bool* /*held*/ = nullptr) {
+    if (error) *error = describe() + " keeps its history in one table, not by month";
+    return false;
+  }
   // The store for messages: "PostgreSQL at /tmp/x:5432, database d, user u".
   virtual std::string describe() const = 0;
 };
