@@ -1,5 +1,7 @@
 // bihuan archive run | verify FILE | restore FILE (docs/retention.md).
+#include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "bihuan/retention.hpp"
 #include "commands.hpp"
@@ -16,7 +18,81 @@ struct ArchiveOptions {
   std::size_t batch = 500;
   std::string dir;
   std::string file;
+  bool count = false;  // months: rows and live rows
+  std::string detach;  // months: YYYY-MM, or "legacy"
+  bool keep = false;   // months --detach: keep the table (renamed)
 };
+
+std::string month_text(int yyyymm) {
+  if (yyyymm == 0) return "legacy";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d", yyyymm / 100, yyyymm % 100);
+  return buf;
+}
+
+// "2027-01" -> 202701, "legacy" -> 0; nullopt otherwise.
+std::optional<int> parse_month(const std::string& text) {
+  if (text == "legacy") return 0;
+  int y = 0, m = 0;
+  char dash = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &y, &dash, &m, &extra) != 3 || dash != '-' || y < 1 ||
+      y > 99999 || m < 1 || m > 12)
+    return std::nullopt;
+  return y * 100 + m;
+}
+
+void run_months(const ArchiveOptions& o) {
+  std::optional<int> target;
+  if (!o.detach.empty() && !(target = parse_month(o.detach))) {
+    fail(o.session, "--detach: not a month (YYYY-MM, or legacy): " + o.detach);
+    return;
+  }
+  auto engine = open_engine(o.session, false);
+  if (!engine) return;
+  std::string error;
+  if (target) {
+    bool held = false;
+    bool ok = detach_history_month(*engine, *target, o.keep, &error, &held);
+    engine->close();
+    if (!ok) {
+      fail(o.session, error);
+      return;
+    }
+    if (o.session.json())
+      print_json({{"detached", month_text(*target)}, {"kept", o.keep}});
+    else
+      std::cout << "detached " << month_text(*target) << (o.keep ? " (kept, renamed)" : "") << "\n";
+    return;
+  }
+  std::vector<HistoryMonth> months;
+  bool ok = history_months(*engine, o.count, &months, &error);
+  engine->close();
+  if (!ok) {
+    fail(o.session, error);
+    return;
+  }
+  if (o.session.json()) {
+    json out = json::array();
+    for (const auto& m : months) {
+      json j = {{"month", month_text(m.month)},
+                {"table", m.table},
+                {"bytes", m.bytes},
+                {"written", m.written},
+                {"current", m.current}};
+      if (m.rows >= 0) j["rows"] = m.rows;
+      if (m.live >= 0) j["liveRows"] = m.live;
+      out.push_back(std::move(j));
+    }
+    print_json(out);
+    return;
+  }
+  for (const auto& m : months) {
+    std::cout << month_text(m.month) << "\t" << m.table << "\t" << m.bytes << " bytes";
+    if (m.rows >= 0)
+      std::cout << "\t" << m.rows << " entries, " << m.live << " of stored instances";
+    std::cout << (m.current ? "\tcurrent" : m.written ? "" : "\tahead") << "\n";
+  }
+}
 
 void run_archive(const ArchiveOptions& o) {
   RetentionRun run;
@@ -122,6 +198,18 @@ void add_archive_commands(CLI::App& app) {
     add_session_options(cmd, o->session);
     cmd->add_option("file", o->file, "The archive (.jsonl.zst)")->required();
     cmd->callback([o] { guarded(o->session, [&] { run_restore(*o); }); });
+  }
+  {
+    auto o = std::make_shared<ArchiveOptions>();
+    auto* cmd = archive->add_subcommand(
+        "months",
+        "A PostgreSQL store's history by month: list the months, or detach one that no "
+        "stored instance has an entry in");
+    add_session_options(cmd, o->session);
+    cmd->add_flag("--count", o->count, "Count each month's entries, and those of stored instances");
+    cmd->add_option("--detach", o->detach, "Detach and drop this month (YYYY-MM, or legacy)");
+    cmd->add_flag("--keep", o->keep, "With --detach: keep the table, renamed <table>_detached");
+    cmd->callback([o] { guarded(o->session, [&] { run_months(*o); }); });
   }
 }
 

@@ -63,7 +63,7 @@ set(BIHUAN_AREA_config_PUBLIC config schema json problem)
 set(BIHUAN_AREA_config_THIRD "")
 
 set(BIHUAN_AREA_storage_AREAS "")
-set(BIHUAN_AREA_storage_PUBLIC "")
+set(BIHUAN_AREA_storage_PUBLIC history_month)  # a plain struct: Remote::history_months
 set(BIHUAN_AREA_storage_THIRD lmdb zstd)
 set(BIHUAN_AREA_storage_LINK bihuan_lmdb)
 

@@ -30,7 +30,9 @@ std::int64_t ms_of_month(int m) {
   return lo;
 }
 
-int legacy_month(Admin& admin) { return std::stoi(admin.exec("SELECT legacy_month FROM bihuan_schema")); }
+int legacy_month(Admin& admin) {
+  return std::stoi(admin.exec("SELECT legacy_month FROM bihuan_schema"));
+}
 
 // The table a history key's row is stored in.
 std::string table_of(Admin& admin, std::uint64_t key) {
@@ -57,23 +59,21 @@ TEST_F(PgRemoteTest, ANewStoreKeepsItsHistoryByMonthAndMakesMonthsAhead) {
   EXPECT_EQ(legacy, month_index_of_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count()));
-  EXPECT_EQ(partitions(admin),
-            "1");
+  EXPECT_EQ(partitions(admin), "1");
   // The store's first month, and any before it, write to the legacy partition; the two
   // months after it are made ahead.
   EXPECT_EQ(r->history_floor(ms_of_month(legacy) + 5), 0u);
   EXPECT_EQ(r->history_floor(ms_of_month(legacy - 30)), 0u);
-  EXPECT_EQ(partitions(admin),
-            "3");
+  EXPECT_EQ(partitions(admin), "3");
   // The next month: it and the two after it are made; its floor is its first key.
   std::uint64_t next = r->history_floor(ms_of_month(legacy + 1) + 1000);
   EXPECT_EQ(next, month_first_key(legacy + 1));
-  EXPECT_EQ(partitions(admin),
-            "4");
+  EXPECT_EQ(partitions(admin), "4");
   std::string error;
-  ASSERT_EQ(apply(*r, {{Db::hist, true, storage::be64(5), entry_of(1)},
-                       {Db::hist, true, storage::be64(next), entry_of(1)},
-                       {Db::hist, true, storage::be64(next + 1), entry_of(2)}},
+  ASSERT_EQ(apply(*r,
+                  {{Db::hist, true, storage::be64(5), entry_of(1)},
+                   {Db::hist, true, storage::be64(next), entry_of(1)},
+                   {Db::hist, true, storage::be64(next + 1), entry_of(2)}},
                   &error),
             RemoteOutcome::ok)
       << error;
@@ -87,8 +87,7 @@ TEST_F(PgRemoteTest, ANewStoreKeepsItsHistoryByMonthAndMakesMonthsAhead) {
   // Months the clock skips to are made when it gets there; the floor never names a month
   // without a partition.
   EXPECT_EQ(r->history_floor(ms_of_month(legacy + 7)), month_first_key(legacy + 7));
-  EXPECT_EQ(partitions(admin),
-            "7");
+  EXPECT_EQ(partitions(admin), "7");
   // Another node finds the months already made.
   auto other = remote();
   ASSERT_TRUE(other);
@@ -114,10 +113,11 @@ TEST_F(PgRemoteTest, AMonthIsDetachedOnlyWhenNoStoredInstanceHasAnEntryAndStepsA
   std::uint64_t ka = r->history_floor(ms_of_month(a)), kb = r->history_floor(ms_of_month(b));
   ASSERT_EQ(ka, month_first_key(a));
   std::string error;
-  ASSERT_EQ(apply(*r, {{Db::inst, true, storage::be64(1), "record 1"},
-                       {Db::hist, true, storage::be64(ka), entry_of(1)},
-                       {Db::hist, true, storage::be64(ka + 1), entry_of(2)},
-                       {Db::hist, true, storage::be64(kb), entry_of(1)}},
+  ASSERT_EQ(apply(*r,
+                  {{Db::inst, true, storage::be64(1), "record 1"},
+                   {Db::hist, true, storage::be64(ka), entry_of(1)},
+                   {Db::hist, true, storage::be64(ka + 1), entry_of(2)},
+                   {Db::hist, true, storage::be64(kb), entry_of(1)}},
                   &error),
             RemoteOutcome::ok)
       << error;
@@ -174,7 +174,8 @@ TEST_F(PgRemoteTest, AVersionOneDatabaseIsConvertedAtOpenAndKeepsItsRows) {
   EXPECT_EQ(admin.exec("SELECT version FROM bihuan_schema"), "2");
   EXPECT_EQ(admin.exec("SELECT relkind FROM pg_class WHERE relname = 'history'"), "p");
   EXPECT_EQ(table_of(admin, 2), kLegacyHistoryTable);
-  EXPECT_EQ(scan_remote(*r, Db::hist), (Rows{{storage::be64(1), "one"}, {storage::be64(2), "two"}}));
+  EXPECT_EQ(scan_remote(*r, Db::hist),
+            (Rows{{storage::be64(1), "one"}, {storage::be64(2), "two"}}));
   EXPECT_EQ(scan_remote(*r, Db::inst), (Rows{{storage::be64(9), "record"}}));
   // Opened again: nothing to convert.
   auto again = remote();

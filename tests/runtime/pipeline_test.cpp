@@ -159,7 +159,9 @@ TEST_F(EngineTest, TwoNodesOnOneSharedStoreTakeTurnsAndNeitherExecutesAStepTwice
     auto m = e->metrics();
     EXPECT_GT(m.turns_taken, 0u);
     // A wait for the turn that ran out (a loaded machine: 2 s) executes without it.
-    if (m.turn_waits_expired == 0) EXPECT_EQ(m.reexecuted, refused);
+    if (m.turn_waits_expired == 0) {
+      EXPECT_EQ(m.reexecuted, refused);
+    }
   }
   // One of them delivers the outbox (the first to look); when it stops, the other does.
   EXPECT_TRUE(engine_->delivers_outbox());

@@ -7,6 +7,7 @@
 
 #include "bihuan/changes.hpp"
 #include "bihuan/retention.hpp"
+#include "cli/cli_run.hpp"
 #include "engine_fixture.hpp"
 #include "runtime/engine_impl.hpp"
 
@@ -376,4 +377,105 @@ TEST_F(RetentionTest, AnInstanceTheOutboxNamesIsHeldUntilItsMessagesAreDelivered
   EXPECT_EQ(gone.removed, 1u);
   EXPECT_FALSE(engine_->get(id));
   expect_store_sound();
+}
+
+// Issue 26: history by month. On PostgreSQL a removed instance's entries stay in their
+// month's partition until no stored instance has an entry there, and then the month goes
+// whole (RetentionReport::months_detached); on LMDB they are deleted with the instance.
+// Either way the change feed, verify and a restore give the same answers: removed steps
+// leave the feed, a restored instance's steps are in it once (the old copies a month still
+// held are deleted), and the store stays sound.
+TEST_F(RetentionTest, RemovedHistoryGoesWithItsMonthAndTheFeedAndVerifyAgree) {
+  deploy(kCase);
+  // A month after the one the store was made in (whose steps go to its first partition).
+  auto wall = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+  clock_->set(TimePoint(wall.time_since_epoch() + std::chrono::hours(24 * 40)));
+  auto month_of = [](TimePoint t) {
+    std::chrono::year_month_day d{
+        std::chrono::floor<std::chrono::days>(std::chrono::sys_time<Millis>(t.time_since_epoch()))};
+    return static_cast<int>(d.year()) * 100 + static_cast<int>(static_cast<unsigned>(d.month()));
+  };
+  const int first_month = month_of(clock_->now());
+  auto ids = make_cases(2, 1);  // a closed, c running, both in first_month
+  const std::string a = ids[0], c = ids[1];
+  // Two months on, b starts: steps are written after first_month.
+  clock_->set(clock_->now() + std::chrono::hours(24 * 62));
+  auto b = start("t.case", {{"notes", json::array()}}, "case-b");
+  ASSERT_TRUE(b.ok()) << b.message;
+  auto feed_count = [&](const std::string& id) {
+    ChangePage p = changes(*engine_, "", 1000);
+    EXPECT_TRUE(p.error.empty()) << p.error;
+    return std::count_if(p.items.begin(), p.items.end(),
+                         [&](const Change& ch) { return ch.instance_id == id; });
+  };
+  ASSERT_EQ(feed_count(a), 3);
+
+  // a goes; c still has entries in first_month, which stays.
+  RetentionRun run = run_options();
+  RetentionReport rep = run_retention(*engine_, run);
+  ASSERT_TRUE(rep.error.empty()) << rep.error;
+  ASSERT_EQ(rep.removed, 1u);
+  EXPECT_TRUE(rep.months_detached.empty());
+  EXPECT_EQ(feed_count(a), 0);
+  EXPECT_EQ(feed_count(c), 2);
+  EXPECT_EQ(feed_count(b.instance->id), 1);
+  expect_store_sound();
+
+  // Restored: its steps are in the feed once, at new keys; the store is sound (on
+  // PostgreSQL the copies first_month still held were deleted: verify counts a stored
+  // instance's entries, and would find three too many).
+  RestoreReport back = restore_archive(*engine_, rep.archives[0]);
+  ASSERT_TRUE(back.error.empty()) << back.error;
+  ASSERT_EQ(back.restored, 1u);
+  EXPECT_EQ(feed_count(a), 3);
+  EXPECT_EQ(engine_->history(a).size(), 3u);
+  expect_store_sound();
+
+  // c closes; a month on, a and c go, and first_month with them (on PostgreSQL).
+  ASSERT_TRUE(send(c, "close").ok());
+  clock_->set(clock_->now() + std::chrono::hours(24 * 31));
+  rep = run_retention(*engine_, run);
+  ASSERT_TRUE(rep.error.empty()) << rep.error;
+  EXPECT_EQ(rep.removed, 2u);
+  if (bihuan::testing::on_pg())
+    EXPECT_EQ(rep.months_detached, std::vector<int>{first_month});
+  else
+    EXPECT_TRUE(rep.months_detached.empty());
+  EXPECT_EQ(feed_count(a), 0);
+  EXPECT_EQ(feed_count(c), 0);
+  EXPECT_EQ(changes(*engine_, "", 1000).items.size(), 1u);  // b's start
+  expect_store_sound();
+  // Steps go on; b's history and a new instance's are whole.
+  ASSERT_TRUE(send(b.instance->id, "note", {{"text", "later"}}).ok());
+  EXPECT_EQ(engine_->history(b.instance->id).size(), 2u);
+  expect_store_sound();
+
+  // The months as an operator sees them (`bihuan archive months`, on the same store).
+  using bihuan::testing::run_bihuan;
+  char now_month[16];
+  std::snprintf(now_month, sizeof now_month, "%04d-%02d", month_of(clock_->now()) / 100,
+                month_of(clock_->now()) % 100);
+  auto listed = run_bihuan(dir_, {"archive", "months", "-D", dir_, "--count", "--format", "json"});
+  auto detach_now = run_bihuan(dir_, {"archive", "months", "-D", dir_, "--detach", now_month});
+  if (!bihuan::testing::on_pg()) {
+    EXPECT_EQ(listed.rc, 1);
+    EXPECT_NE(listed.err.find("is LMDB: its history is one table"), std::string::npos)
+        << listed.err;
+    return;
+  }
+  ASSERT_EQ(listed.rc, 0) << listed.err;
+  json months = json::parse(listed.out);
+  ASSERT_TRUE(months.is_array());
+  std::int64_t rows = 0, live = 0;
+  for (const auto& m : months) {
+    EXPECT_NE(m["table"], "history_" + std::to_string(first_month));
+    rows += m.value("rows", 0);
+    live += m.value("liveRows", 0);
+  }
+  // a's 3 restored entries and c's close (removed, left to their month), b's 2 (stored).
+  EXPECT_EQ(rows, 6);
+  EXPECT_EQ(live, 2);
+  EXPECT_EQ(detach_now.rc, 1);
+  EXPECT_NE(detach_now.err.find("is where steps are written now"), std::string::npos)
+      << detach_now.err;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bihuan/history_month.hpp"
 #include "bihuan/time.hpp"
 
 namespace bihuan {
@@ -70,5 +71,18 @@ RestoreReport restore_archive(Engine& engine, const std::string& path);
 // the archive file (temporary name, fsync, rename, directory fsync) and only then removes
 // them through the writer (one write transaction per batch, steps commit in between).
 RetentionReport run_retention(Engine& engine, const RetentionRun& run);
+
+// History by month (a store on PostgreSQL; docs/retention.md, "History by month"). The
+// months of the history, oldest first; `count`: each one's rows and the rows of instances
+// still stored (a scan of each). false and *error on LMDB (one table: retention deletes a
+// removed instance's entries with it) or when the store fails.
+bool history_months(Engine& engine, bool count, std::vector<HistoryMonth>* out, std::string* error);
+// Detaches a month (YYYYMM; 0 the legacy partition) and drops it, or keeps it as
+// <table>_detached (`keep`). Refused with a sentence while an instance still stored has an
+// entry there (*held set), or while steps are written there (the newest key's month or a
+// later one; *held set), and on LMDB. run_retention does this itself for the months whose
+// instances it removed.
+bool detach_history_month(Engine& engine, int yyyymm, bool keep, std::string* error,
+                          bool* held = nullptr);
 
 }  // namespace bihuan

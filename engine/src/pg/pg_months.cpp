@@ -90,9 +90,7 @@ std::string convert_history_ddl() {
          "(k);\n"
          "ALTER TABLE \"history\" ATTACH PARTITION " +
          kLegacyHistoryTable + " FOR VALUES FROM (MINVALUE) TO (" +
-         key_literal(month_first_key(1)) +
-         ");\n" +
-         kOtherDdl +
+         key_literal(month_first_key(1)) + ");\n" + kOtherDdl +
          "ALTER TABLE bihuan_schema ADD COLUMN legacy_month int;\n"
          "UPDATE bihuan_schema SET version = 2, legacy_month = " +
          kNowMonthSql + ";\n";
@@ -103,8 +101,9 @@ bool HistoryMonths::load(Conn& c, std::string* error) {
       "SELECT (SELECT legacy_month FROM bihuan_schema), c.relname FROM pg_inherits i JOIN "
       "pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '\"history\"'::regclass");
   if (!r.ok()) {
-    if (error) *error = server_ + ": cannot list the partitions of table history: " +
-                        r.error(c.last_error());
+    if (error)
+      *error =
+          server_ + ": cannot list the partitions of table history: " + r.error(c.last_error());
     return false;
   }
   months_.clear();
@@ -143,8 +142,8 @@ bool HistoryMonths::make_months(Conn& c, int from, int to, std::string* error) {
     if (!c.broken() && !c.idle()) c.run("ROLLBACK", nullptr);
     if (error)
       *error = server_ + ": cannot make the history partitions of " +
-               std::to_string(month_yyyymm(from)) + ".." + std::to_string(month_yyyymm(to)) +
-               ": " + why;
+               std::to_string(month_yyyymm(from)) + ".." + std::to_string(month_yyyymm(to)) + ": " +
+               why;
     return false;
   }
   for (int m = from; m <= to; ++m)
@@ -176,8 +175,7 @@ std::uint64_t HistoryMonths::floor(std::int64_t now_ms) {
   return floor_of(m);
 }
 
-bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out,
-                         std::string* error) {
+bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out, std::string* error) {
   auto c = pool_.take(error);
   if (!c) return false;
   Lease lease(pool_, std::move(c));
@@ -185,11 +183,13 @@ bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out,
   if (!load(*lease, error)) return false;
   Result r = lease->query(
       "SELECT c.relname, pg_total_relation_size(c.oid), (SELECT encode(k, 'hex') FROM "
-      "\"history\" ORDER BY k DESC LIMIT 1) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent "
+      "\"history\" ORDER BY k DESC LIMIT 1) FROM pg_inherits i JOIN pg_class c ON c.oid = "
+      "i.inhrelid WHERE i.inhparent "
       "= '\"history\"'::regclass ORDER BY c.relname");
   if (!r.ok()) {
-    if (error) *error = server_ + ": cannot list the partitions of table history: " +
-                        r.error(lease->last_error());
+    if (error)
+      *error = server_ +
+               ": cannot list the partitions of table history: " + r.error(lease->last_error());
     return false;
   }
   std::uint64_t newest = 0;
@@ -217,12 +217,13 @@ bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out,
     h.written = newest >= h.first_key;
     h.current = newest >= h.first_key && newest < h.end_key;
     if (count) {
-      Result n = lease->query("SELECT count(*), (SELECT count(*) FROM " + h.table +
-                              " h JOIN inst i ON i.k = substring(h.v from 1 for 8)) FROM " +
-                              h.table);
+      Result n =
+          lease->query("SELECT count(*), (SELECT count(*) FROM " + h.table +
+                       " h JOIN inst i ON i.k = substring(h.v from 1 for 8)) FROM " + h.table);
       if (!n.ok() || n.rows() != 1) {
-        if (error) *error = server_ + ": cannot count the rows of " + h.table + ": " +
-                            n.error(lease->last_error());
+        if (error)
+          *error = server_ + ": cannot count the rows of " + h.table + ": " +
+                   n.error(lease->last_error());
         return false;
       }
       h.rows = to_int(n.value(0, 0));
@@ -245,8 +246,8 @@ bool HistoryMonths::detach(int yyyymm, bool keep, std::string* error, bool* held
     std::snprintf(buf, sizeof buf, "%04d-%02d", ym / 100, ym % 100);
     return std::string(buf);
   };
-  auto it = std::find_if(months.begin(), months.end(),
-                         [&](const auto& h) { return h.month == yyyymm; });
+  auto it =
+      std::find_if(months.begin(), months.end(), [&](const auto& h) { return h.month == yyyymm; });
   if (it == months.end()) {
     std::string have;
     for (const auto& h : months) have += (have.empty() ? "" : ", ") + name(h.month);
@@ -275,8 +276,9 @@ bool HistoryMonths::detach(int yyyymm, bool keep, std::string* error, bool* held
   Result n = lease->query("SELECT encode(i.k, 'hex') FROM " + it->table +
                           " h JOIN inst i ON i.k = substring(h.v from 1 for 8) LIMIT 1");
   if (!n.ok()) {
-    if (error) *error = server_ + ": cannot look for stored instances in " + it->table + ": " +
-                        n.error(lease->last_error());
+    if (error)
+      *error = server_ + ": cannot look for stored instances in " + it->table + ": " +
+               n.error(lease->last_error());
     return false;
   }
   if (n.rows() != 0) {
@@ -288,9 +290,10 @@ bool HistoryMonths::detach(int yyyymm, bool keep, std::string* error, bool* held
                "removes finished instances past their retention)";
     return false;
   }
-  std::string sql = "BEGIN; SET LOCAL lock_timeout = '2s'; ALTER TABLE \"history\" DETACH "
-                    "PARTITION " +
-                    it->table + "; ";
+  std::string sql =
+      "BEGIN; SET LOCAL lock_timeout = '2s'; ALTER TABLE \"history\" DETACH "
+      "PARTITION " +
+      it->table + "; ";
   sql += keep ? "ALTER TABLE " + it->table + " RENAME TO " + it->table + "_detached; "
               : "DROP TABLE " + it->table + "; ";
   sql += "COMMIT";

@@ -74,7 +74,7 @@ class HistoryMonths {
  private:
   bool load(Conn& c, std::string* error);  // legacy_ and months_; under mu_
   bool make_months(Conn& c, int from, int to, std::string* error);  // under mu_
-  std::uint64_t floor_of(int index) const;                           // under mu_
+  std::uint64_t floor_of(int index) const;                          // under mu_
   ConnPool& pool_;
   std::string server_;
   std::mutex mu_;

@@ -168,6 +168,8 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // bihuan::run_retention() call these).
   ChangePage changes(const std::string& cursor, std::size_t limit) const;
   RetentionReport run_retention(const RetentionRun& run);
+  // The store on a server (PostgreSQL), or nullptr (LMDB).
+  storage::Remote* remote_store() const { return env_->remote(); }
   // After a run on a store that keeps removed history: detaches each month of `touched`
   // (log key >> kHistoryMonthShift) that no stored instance has an entry in any more.
   void detach_months(const std::set<std::uint64_t>& touched, RetentionReport& rep);

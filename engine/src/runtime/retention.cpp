@@ -584,6 +584,29 @@ RetentionReport run_retention(Engine& engine, const RetentionRun& run) {
   return dynamic_cast<runtime::EngineImpl&>(engine).run_retention(run);
 }
 
+namespace {
+storage::Remote* months_store(Engine& engine, std::string* error) {
+  storage::Remote* remote = dynamic_cast<runtime::EngineImpl&>(engine).remote_store();
+  if ((!remote || !remote->keeps_removed_history()) && error)
+    *error = "the store at " + engine.options().data_dir +
+             " is LMDB: its history is one table, and retention deletes a removed instance's "
+             "entries with it (history by month is a PostgreSQL store's)";
+  return remote && remote->keeps_removed_history() ? remote : nullptr;
+}
+}  // namespace
+
+bool history_months(Engine& engine, bool count, std::vector<HistoryMonth>* out,
+                    std::string* error) {
+  storage::Remote* remote = months_store(engine, error);
+  return remote && remote->history_months(count, out, error);
+}
+
+bool detach_history_month(Engine& engine, int yyyymm, bool keep, std::string* error, bool* held) {
+  if (held) *held = false;
+  storage::Remote* remote = months_store(engine, error);
+  return remote && remote->detach_history_month(yyyymm, keep, error, held);
+}
+
 ArchiveCheck verify_archive(const std::string& path) { return runtime::read_archive(path).check; }
 
 RestoreReport restore_archive(Engine& engine, const std::string& path) {
