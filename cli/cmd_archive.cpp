@@ -172,6 +172,7 @@ void add_archive_commands(CLI::App& app) {
     auto o = std::make_shared<ArchiveOptions>();
     auto* cmd = archive->add_subcommand("run", "Archive and remove the expired instances now");
     add_session_options(cmd, o->session);
+    o->session.command = "archive run";
     cmd->add_option("--retention", o->retention,
                     "Instead of every definition's retention (PT0S: every finished instance)");
     cmd->add_option("--default-retention", o->default_retention,
@@ -196,6 +197,7 @@ void add_archive_commands(CLI::App& app) {
     auto o = std::make_shared<ArchiveOptions>();
     auto* cmd = archive->add_subcommand("restore", "Bring an archive's instances back");
     add_session_options(cmd, o->session);
+    o->session.command = "archive restore";
     cmd->add_option("file", o->file, "The archive (.jsonl.zst)")->required();
     cmd->callback([o] { guarded(o->session, [&] { run_restore(*o); }); });
   }
@@ -206,6 +208,7 @@ void add_archive_commands(CLI::App& app) {
         "A PostgreSQL store's history by month: list the months, or detach one that no "
         "stored instance has an entry in");
     add_session_options(cmd, o->session);
+    o->session.command = "archive months";
     cmd->add_flag("--count", o->count, "Count each month's entries, and those of stored instances");
     cmd->add_option("--detach", o->detach, "Detach and drop this month (YYYY-MM, or legacy)");
     cmd->add_flag("--keep", o->keep, "With --detach: keep the table, renamed <table>_detached");

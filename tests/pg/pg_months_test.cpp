@@ -133,6 +133,10 @@ TEST_F(PgRemoteTest, AMonthIsDetachedOnlyWhenNoStoredInstanceHasAnEntryAndStepsA
   EXPECT_FALSE(r->detach_history_month(month_yyyymm(b), false, &error, &held));
   EXPECT_TRUE(held);
   EXPECT_NE(error.find("is where steps are written now"), std::string::npos) << error;
+  // b + 1 was made ahead: nothing is written there yet, nor after it.
+  EXPECT_FALSE(r->detach_history_month(month_yyyymm(b + 1), false, &error, &held));
+  EXPECT_TRUE(held);
+  EXPECT_NE(error.find("is made ahead: steps will be written there"), std::string::npos) << error;
   // A month without a partition: the error lists those there are.
   EXPECT_FALSE(r->detach_history_month(190001, false, &error, &held));
   EXPECT_FALSE(held);

@@ -263,8 +263,9 @@ bool HistoryMonths::detach(int yyyymm, bool keep, std::string* error, bool* held
     if (held) *held = true;
     if (error)
       *error = server_ + ": " + name(yyyymm) +
-               " is where steps are written now (it holds the newest history key, or none is "
-               "newer): only a month before the one written to can be detached";
+               (it->current ? " is where steps are written now (it holds the newest history key)"
+                            : " is made ahead: steps will be written there") +
+               "; only a month before the one written to can be detached";
     return false;
   }
   auto c = pool_.take(error);
