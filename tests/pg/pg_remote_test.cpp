@@ -312,3 +312,50 @@ TEST_F(PgRemoteTest, FailedReadsAreSentencesNamingServerTableAndKey) {
 }  // namespace
 }  // namespace remote_test
 }  // namespace bihuan::pg::test
+
+namespace bihuan::pg::test {
+namespace statement_timeout_test {
+namespace {
+
+using storage::RemoteOutcome;
+
+// A database that hangs without dying (here: a table locked by hand) fails a commit after
+// the statement timeout with PostgreSQL's sentence, nothing applied; once the lock goes,
+// commits go on. A conninfo's own `options` wins over the default.
+TEST_F(PgRemoteTest, AStatementThatHangsFailsAfterTheStatementTimeoutAndNothingIsApplied) {
+  PgOptions o;
+  o.connect.statement_timeout_ms = 300;
+  auto r = remote(o);
+  ASSERT_TRUE(r);
+  Admin admin(conninfo_);
+  admin.exec("BEGIN; LOCK TABLE inst IN ACCESS EXCLUSIVE MODE");
+  std::string error;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(apply(*r, {{Db::inst, true, "k", "v"}, {Db::meta, true, "m", "v"}}, &error),
+            RemoteOutcome::failed);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_NE(error.find("canceling statement due to statement timeout (SQLSTATE 57014)"),
+            std::string::npos)
+      << error;
+  admin.exec("COMMIT");
+  EXPECT_TRUE(scan_remote(*r, Db::meta).empty());  // nothing of it was applied
+  ASSERT_EQ(apply(*r, {{Db::inst, true, "k", "v"}}, &error), RemoteOutcome::ok) << error;
+
+  // The conninfo's options win: no timeout, the commit waits for the lock and applies.
+  PgOptions quick;
+  quick.connect.statement_timeout_ms = 1;
+  std::string why;
+  auto patient = PgRemote::open(conninfo_ + " options='-c statement_timeout=0'", &why, quick);
+  ASSERT_TRUE(patient) << why;
+  admin.exec("BEGIN; LOCK TABLE inst IN ACCESS EXCLUSIVE MODE");
+  std::thread unlock([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    admin.exec("COMMIT");
+  });
+  EXPECT_EQ(apply(*patient, {{Db::inst, true, "k", "w"}}, &error), RemoteOutcome::ok) << error;
+  unlock.join();
+}
+
+}  // namespace
+}  // namespace statement_timeout_test
+}  // namespace bihuan::pg::test

@@ -51,11 +51,17 @@ struct BatchStatement {
   bool expectation = false;  // the expectation check: its 22012 is the conflict
 };
 
+// A one-dimensional bytea[] in PostgreSQL's binary array format (no NULL elements).
+BatchArg bytea_array(const std::vector<std::string_view>& items);
+
 class Batch {
  public:
   // Plans the n writes op(0) .. op(n-1) (the views must stay valid until run returns).
   // "" or why a write is refused (a key or value out of range): then nothing may be sent.
-  std::string plan(std::size_t n, const std::function<Write(std::size_t)>& op);
+  // `inst_json` (may be null): the projection of each put into inst (pg_schema.hpp,
+  // put_many_sql), called here.
+  std::string plan(std::size_t n, const std::function<Write(std::size_t)>& op,
+                   const storage::Projection* inst_json = nullptr);
   // Guards, run first in this order after BEGIN: `lock_sql` (a statement without
   // parameters, "" for none), then expect->db/key must hold expect->value (nullopt: be
   // absent; nullptr: no check). Copies what it needs.

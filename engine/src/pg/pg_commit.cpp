@@ -18,24 +18,6 @@ void put_be32(std::string& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
 }
 
-// A one-dimensional bytea[] in PostgreSQL's binary array format.
-BatchArg bytea_array(const std::vector<std::string_view>& items) {
-  std::size_t bytes = 20;
-  for (auto s : items) bytes += 4 + s.size();
-  std::string out;
-  out.reserve(bytes);
-  put_be32(out, 1);  // dimensions
-  put_be32(out, 0);  // no NULLs
-  put_be32(out, kByteaOid);
-  put_be32(out, static_cast<std::uint32_t>(items.size()));
-  put_be32(out, 1);  // lower bound
-  for (auto s : items) {
-    put_be32(out, static_cast<std::uint32_t>(s.size()));
-    out.append(s);
-  }
-  return {std::move(out), false, kByteaArrayOid};
-}
-
 std::string span_text(const char* verb, std::size_t n, Db db,
                       const std::vector<std::string_view>& keys) {
   std::string out = std::to_string(n) + " " + verb + (n == 1 ? "" : "s") + " " +
@@ -62,7 +44,26 @@ bool send_statement(PGconn* c, const std::string& sql, const std::vector<BatchAr
 
 }  // namespace
 
-std::string Batch::plan(std::size_t n, const std::function<Write(std::size_t)>& op) {
+// A one-dimensional bytea[] in PostgreSQL's binary array format.
+BatchArg bytea_array(const std::vector<std::string_view>& items) {
+  std::size_t bytes = 20;
+  for (auto s : items) bytes += 4 + s.size();
+  std::string out;
+  out.reserve(bytes);
+  put_be32(out, 1);  // dimensions
+  put_be32(out, 0);  // no NULLs
+  put_be32(out, kByteaOid);
+  put_be32(out, static_cast<std::uint32_t>(items.size()));
+  put_be32(out, 1);  // lower bound
+  for (auto s : items) {
+    put_be32(out, static_cast<std::uint32_t>(s.size()));
+    out.append(s);
+  }
+  return {std::move(out), false, kByteaArrayOid};
+}
+
+std::string Batch::plan(std::size_t n, const std::function<Write(std::size_t)>& op,
+                        const storage::Projection* inst_json) {
   writes_ = n;
   std::vector<Write> writes;
   writes.reserve(n);
@@ -90,19 +91,22 @@ std::string Batch::plan(std::size_t n, const std::function<Write(std::size_t)>& 
     // Sorted by key, the later write of a key last; keep that one.
     std::stable_sort(idx.begin(), idx.end(),
                      [&](std::size_t a, std::size_t b) { return writes[a].key < writes[b].key; });
-    std::vector<std::string_view> del_keys, put_keys, put_values;
+    std::vector<std::string_view> del_keys, put_keys, put_values, put_json;
+    std::vector<std::string> json_texts;  // owns put_json's bytes (reserved: never moves)
     std::size_t put_bytes = 0;
     auto db = static_cast<Db>(d);
     std::string table = quoted_table(db);
+    const bool projected = db == Db::inst;
+    if (projected) json_texts.reserve(idx.size());
     auto flush_puts = [&] {
       if (put_keys.empty()) return;
-      stmts_.push_back({"INSERT INTO " + table +
-                            " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
-                            "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-                        {bytea_array(put_keys), bytea_array(put_values)},
-                        span_text("put", put_keys.size(), db, put_keys)});
+      std::vector<BatchArg> args{bytea_array(put_keys), bytea_array(put_values)};
+      if (projected) args.push_back(bytea_array(put_json));
+      stmts_.push_back(
+          {put_many_sql(db), std::move(args), span_text("put", put_keys.size(), db, put_keys)});
       put_keys.clear();
       put_values.clear();
+      put_json.clear();
       put_bytes = 0;
     };
     for (std::size_t j = 0; j < idx.size(); ++j) {
@@ -116,6 +120,11 @@ std::string Batch::plan(std::size_t n, const std::function<Write(std::size_t)>& 
       put_keys.push_back(w.key);
       put_values.push_back(w.value);
       put_bytes += w.key.size() + w.value.size();
+      if (projected) {
+        json_texts.push_back(inst_json && *inst_json ? (*inst_json)(w.value).value_or("") : "");
+        put_json.push_back(json_texts.back());
+        put_bytes += json_texts.back().size();
+      }
     }
     if (!del_keys.empty())
       stmts_.push_back({"DELETE FROM " + table + " WHERE k = ANY($1::bytea[])",

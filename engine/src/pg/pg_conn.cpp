@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace bihuan::pg {
@@ -71,8 +72,11 @@ std::unique_ptr<Conn> Conn::connect(const std::string& conninfo, const ConnectDe
   // override earlier ones (libpq's rule), so the caller's settings win.
   std::string timeout = std::to_string(d.connect_timeout_s);
   std::string user_timeout = std::to_string(d.tcp_user_timeout_ms);
-  const char* keys[] = {"connect_timeout", "tcp_user_timeout", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), user_timeout.c_str(), conninfo.c_str(), nullptr};
+  std::string options =
+      "-c statement_timeout=" + std::to_string(std::max(0, d.statement_timeout_ms));
+  const char* keys[] = {"connect_timeout", "tcp_user_timeout", "options", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), user_timeout.c_str(), options.c_str(), conninfo.c_str(),
+                          nullptr};
   PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (!c) {
     if (error) *error = "PostgreSQL: libpq could not allocate a connection (out of memory)";

@@ -63,6 +63,11 @@ class Result {
 struct ConnectDefaults {
   int connect_timeout_s = 10;       // libpq connect_timeout (0: wait forever)
   int tcp_user_timeout_ms = 30000;  // TCP only: a dead peer fails a call after this
+  // The server cancels a statement that runs longer (a database that hangs without dying,
+  // a lock held by hand): libpq `options=-c statement_timeout=...`, unless the conninfo
+  // sets `options` itself. 0: none. Bihuan's own long maintenance (a version-1 history's
+  // conversion, a month's detach check, counting a month) lifts it for its transaction.
+  int statement_timeout_ms = 60000;
 };
 
 class Conn {

@@ -47,6 +47,14 @@ void civil_from_days(std::int64_t z, std::int64_t* y, unsigned* m) {
   *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
+// One statement that may read a whole month: without the connection's statement timeout
+// (in a read-only transaction of its own, rolled back after).
+Result unlimited(Conn& c, const std::string& sql) {
+  Result r = c.query("BEGIN READ ONLY; SET LOCAL statement_timeout = 0; " + sql);
+  if (!c.broken() && !c.idle()) c.run("ROLLBACK", nullptr);
+  return r;
+}
+
 }  // namespace
 
 int month_index_of_ms(std::int64_t ms) {
@@ -217,9 +225,9 @@ bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out, st
     h.written = newest >= h.first_key;
     h.current = newest >= h.first_key && newest < h.end_key;
     if (count) {
-      Result n =
-          lease->query("SELECT count(*), (SELECT count(*) FROM " + h.table +
-                       " h JOIN inst i ON i.k = substring(h.v from 1 for 8)) FROM " + h.table);
+      Result n = unlimited(
+          *lease, "SELECT count(*), (SELECT count(*) FROM " + h.table +
+                      " h JOIN inst i ON i.k = substring(h.v from 1 for 8)) FROM " + h.table);
       if (!n.ok() || n.rows() != 1) {
         if (error)
           *error = server_ + ": cannot count the rows of " + h.table + ": " +
@@ -274,8 +282,8 @@ bool HistoryMonths::detach(int yyyymm, bool keep, std::string* error, bool* held
   // Keys are given out in increasing order, so no step is written to a month before the
   // newest key's: this check stays true until the detach (a restore writes new keys, and
   // deletes old ones). It stops at the first entry of a stored instance.
-  Result n = lease->query("SELECT encode(i.k, 'hex') FROM " + it->table +
-                          " h JOIN inst i ON i.k = substring(h.v from 1 for 8) LIMIT 1");
+  Result n = unlimited(*lease, "SELECT encode(i.k, 'hex') FROM " + it->table +
+                                   " h JOIN inst i ON i.k = substring(h.v from 1 for 8) LIMIT 1");
   if (!n.ok()) {
     if (error)
       *error = server_ + ": cannot look for stored instances in " + it->table + ": " +

@@ -77,6 +77,50 @@ bool PgRemote::hold_role(std::string_view name) {
   return false;
 }
 
+void PgRemote::set_projection(storage::Db db, storage::Projection f) {
+  if (db != storage::Db::inst) return;
+  inst_json_ = std::move(f);
+  if (!inst_json_) return;
+  // The records stored without one (a version-1 database converted, a PgStore's writes):
+  // projected now, a page at a time, each only if its value is still the one read.
+  std::string after;
+  for (;;) {
+    std::string error;
+    auto c = pool_->take(&error);
+    if (!c) return;  // the next open tries again
+    Lease lease(*pool_, std::move(c));
+    Param p[] = {{after, kByteaOid}};
+    Result page =
+        lease->exec("SELECT k, v FROM \"inst\" WHERE j IS NULL AND k > $1 ORDER BY k LIMIT 500", p);
+    if (!page.ok() || page.rows() == 0) return;
+    std::vector<std::string_view> keys, values, texts_view;
+    std::vector<std::string> texts;
+    texts.reserve(static_cast<std::size_t>(page.rows()));
+    for (int i = 0; i < page.rows(); ++i) {
+      auto text = inst_json_(page.value(i, 1));
+      if (!text) continue;  // not a record: stays NULL (verify names it)
+      keys.push_back(page.value(i, 0));
+      values.push_back(page.value(i, 1));
+      texts.push_back(std::move(*text));
+      texts_view.push_back(texts.back());
+    }
+    after = std::string(page.value(page.rows() - 1, 0));
+    if (!keys.empty()) {
+      auto arg = [](const std::vector<std::string_view>& items) {
+        return std::string(bytea_array(items).bytes);
+      };
+      std::string k = arg(keys), v = arg(values), j = arg(texts_view);
+      Param q[] = {{k, kByteaArrayOid}, {v, kByteaArrayOid}, {j, kByteaArrayOid}};
+      lease->exec(
+          "UPDATE \"inst\" SET j = convert_from(u.j, 'UTF8')::jsonb FROM "
+          "unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(k, v, j) WHERE \"inst\".k = u.k "
+          "AND \"inst\".v = u.v",
+          q);
+    }
+    if (page.rows() < 500) return;
+  }
+}
+
 std::uint64_t PgRemote::history_floor(std::int64_t now_ms) { return months_->floor(now_ms); }
 bool PgRemote::history_months(bool count, std::vector<storage::HistoryMonth>* out,
                               std::string* error) {
@@ -100,7 +144,8 @@ std::unique_ptr<storage::RemoteTxn> PgRemote::begin_in_turn(std::string* error) 
   std::string why;
   // The lock is the session's already: granted at once.
   if (c->run("BEGIN; " + writer_lock_sql(), &why))
-    return std::make_unique<PgRemoteTxn>(*turn_, std::move(c), true, options_.page_rows);
+    return std::make_unique<PgRemoteTxn>(*turn_, std::move(c), true, options_.page_rows,
+                                         &inst_json_);
   if (!c->broken() && !c->idle()) c->run("ROLLBACK", nullptr);
   bool lost = c->broken();
   turn_->give(std::move(c));  // a broken one ends the turn
@@ -143,7 +188,8 @@ std::unique_ptr<storage::RemoteTxn> PgRemote::begin(bool write, std::string* err
     if (!c) return nullptr;
     std::string why;
     if (c->run(sql, &why))
-      return std::make_unique<PgRemoteTxn>(*pool_, std::move(c), write, options_.page_rows);
+      return std::make_unique<PgRemoteTxn>(*pool_, std::move(c), write, options_.page_rows,
+                                           &inst_json_);
     bool lost = c->broken();
     if (!lost && !c->idle()) c->run("ROLLBACK", nullptr);
     pool_->give(std::move(c));
@@ -159,7 +205,7 @@ storage::RemoteOutcome PgRemote::commit(std::size_t n,
                                         const storage::Expect* expect, std::string* error) {
   using storage::RemoteOutcome;
   Batch batch;
-  std::string refusal = batch.plan(n, op);
+  std::string refusal = batch.plan(n, op, &inst_json_);
   if (!refusal.empty()) {
     if (error)
       *error = server_ + ": commit of " + std::to_string(n) + " writes failed: " + refusal +

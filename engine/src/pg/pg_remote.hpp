@@ -80,6 +80,9 @@ class PgRemote final : public storage::Remote {
   // pg_try_advisory_lock(FNV-1a 64 of "bihuan-role-" + name) at session level, on a
   // connection kept for the role; held while that connection lives.
   bool hold_role(std::string_view name) override;
+  // SQL for reports: Db::inst only (pg_schema.hpp, inst_projection_ddl); the backfill runs
+  // here, 500 records per round trip.
+  void set_projection(storage::Db db, storage::Projection f) override;
   // History by month (pg_months.hpp).
   std::uint64_t history_floor(std::int64_t now_ms) override;
   bool keeps_removed_history() const override { return true; }
@@ -104,6 +107,7 @@ class PgRemote final : public storage::Remote {
   std::map<std::string, std::unique_ptr<Conn>, std::less<>> roles_;  // held roles' sessions
   std::string server_;
   PgOptions options_;
+  storage::Projection inst_json_;  // set before the first commit (set_projection)
 };
 
 }  // namespace bihuan::pg

@@ -17,8 +17,13 @@ class PgRemoteTxn final : public storage::RemoteTxn {
  public:
   // `conn` has this transaction open (begun by PgRemote::begin); given back to `home` (the
   // pool, or the turn) when this ends.
-  PgRemoteTxn(ConnHome& home, std::unique_ptr<Conn> conn, bool write, std::size_t page_rows)
-      : lease_(home, std::move(conn)), write_(write), page_rows_(page_rows) {}
+  // `inst_json` (may be null or empty): the projection of puts into inst.
+  PgRemoteTxn(ConnHome& home, std::unique_ptr<Conn> conn, bool write, std::size_t page_rows,
+              const storage::Projection* inst_json = nullptr)
+      : lease_(home, std::move(conn)),
+        write_(write),
+        page_rows_(page_rows),
+        inst_json_(inst_json) {}
   ~PgRemoteTxn() override;
 
   bool get(storage::Db db, std::string_view key, std::string* value, std::string* error) override;
@@ -44,6 +49,7 @@ class PgRemoteTxn final : public storage::RemoteTxn {
   Lease lease_;
   bool write_;
   std::size_t page_rows_;
+  const storage::Projection* inst_json_;
   std::uint64_t writes_ = 0;
   bool ended_ = false;
   std::string ended_why_;  // "committed", "renew failed: ..."

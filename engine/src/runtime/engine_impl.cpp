@@ -246,6 +246,9 @@ bool EngineImpl::init(Problems& problems) {
                    "cannot initialise " + options_.data_dir + ": " + storage::error_text(rc));
     return false;
   }
+  // SQL for reports: the records as JSON beside them (those stored without it, now).
+  if (storage::Remote* remote = env_->remote())
+    remote->set_projection(Db::inst, [this](std::string_view v) { return project_record(v); });
   writer_ = std::thread([this] { io_.run(); });
   if (pipelined_) {
     Committer::Sink& sink = *this;

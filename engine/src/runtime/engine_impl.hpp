@@ -168,6 +168,8 @@ class EngineImpl final : public Engine, private Committer::Sink {
   // bihuan::run_retention() call these).
   ChangePage changes(const std::string& cursor, std::size_t limit) const;
   RetentionReport run_retention(const RetentionRun& run);
+  // An instance record as JSON for SQL readers of a remote store (projection.cpp).
+  std::optional<std::string> project_record(std::string_view value) const;
   // The store on a server (PostgreSQL), or nullptr (LMDB).
   storage::Remote* remote_store() const { return env_->remote(); }
   // After a run on a store that keeps removed history: detaches each month of `touched`

@@ -79,6 +79,10 @@ enum class RemoteOutcome {
   unknown,   // the connection was lost after COMMIT was sent: applied or not
 };
 
+// A JSON text kept beside each value put into a key space, for SQL readers of the store
+// (Remote::set_projection); nullopt: none (NULL).
+using Projection = std::function<std::optional<std::string>(std::string_view value)>;
+
 // A partition of a store's history by month (Remote::history_months).
 using HistoryMonth = bihuan::HistoryMonth;
 
@@ -148,6 +152,13 @@ class Remote {
     if (error) *error = describe() + " keeps its history in one table, not by month";
     return false;
   }
+  // SQL for reports (docs/scale-out.md, "SQL for reports"): from now on every put into
+  // `db` also stores f(value) beside it (PostgreSQL: `inst.j jsonb`, read through the view
+  // bihuan_instances). Values stored without one (written before, or by a Remote without
+  // it) are projected here, before it returns. f is called on the committing thread for
+  // each put and must be thread-safe. Call it before the first commit. Default: ignored
+  // (PostgreSQL projects Db::inst only).
+  virtual void set_projection(Db /*db*/, Projection /*f*/) {}
   // The store for messages: "PostgreSQL at /tmp/x:5432, database d, user u".
   virtual std::string describe() const = 0;
 };
