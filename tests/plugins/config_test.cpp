@@ -182,5 +182,19 @@ TEST_F(ConfigTest, DeployChecksNamesAgainstTheConfigurationItRunsWith) {
   engine->close();
 }
 
+TEST_F(ConfigTest, SqlViewIsOnUnlessTurnedOffAndMustBeABoolean) {
+  Problems p;
+  auto on = EngineConfig::load_file(write(R"({"store": "postgresql:dbname=x"})"), p);
+  ASSERT_TRUE(on) << problems_text(p);
+  EXPECT_TRUE(on->sql_view);
+  auto off = EngineConfig::load_file(write(R"({"sqlView": false})"), p);
+  ASSERT_TRUE(off) << problems_text(p);
+  EXPECT_FALSE(off->sql_view);
+  Problems bad;
+  EXPECT_FALSE(EngineConfig::load_file(write(R"({"sqlView": "no"})"), bad));
+  ASSERT_EQ(bad.error_count(), 1u) << problems_text(bad);
+  EXPECT_EQ(bad.items()[0].pointer, "/sqlView");
+}
+
 }  // namespace
 }  // namespace bihuan::testing

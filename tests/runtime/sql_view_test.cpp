@@ -35,7 +35,9 @@ TEST_F(SqlViewTest, EveryInstanceIsARowOfTheViewAsTheEngineSeesIt) {
   EXPECT_EQ(q("SELECT state || ' ' || status || ' ' || version || ' ' || business_key" + at_a),
             "CHECKED running 2 biz-a");
   EXPECT_EQ(q("SELECT data->>'n'" + at_a), "2");
-  EXPECT_EQ(q("SELECT data->>'name'" + at_a), "a\xEF\xBF\xBD" "b");  // NUL: U+FFFD
+  EXPECT_EQ(q("SELECT data->>'name'" + at_a),
+            "a\xEF\xBF\xBD"
+            "b");  // NUL: U+FFFD
   EXPECT_EQ(q("SELECT definition || ' v' || definition_version" + at_a), "t.report v1");
   EXPECT_EQ(q("SELECT extract(epoch FROM updated - created)::int" + at_a), "0");  // same clock
   EXPECT_EQ(q("SELECT state || ' ' || status || ' ' || outcome FROM bihuan_instances WHERE id = '" +
@@ -53,6 +55,14 @@ TEST_F(SqlViewTest, EveryInstanceIsARowOfTheViewAsTheEngineSeesIt) {
   reopen();
   EXPECT_EQ(q("SELECT count(*) FROM bihuan_instances WHERE state IS NULL"), "0");
   EXPECT_EQ(q("SELECT data->>'n'" + at_a), "2");
+  // Turned off (EngineOptions::sql_view, "sqlView": false): a record written is no longer
+  // projected, and its row shows the id only, never a stale state.
+  EngineOptions off = base_options();
+  off.sql_view = false;
+  reopen_with(off);
+  ASSERT_TRUE(send(a.instance->id, "close").ok());
+  EXPECT_EQ(q("SELECT (state IS NULL) || ' ' || (data IS NULL)" + at_a), "true true");
+  EXPECT_EQ(q("SELECT state FROM bihuan_instances WHERE id = '" + b.instance->id + "'"), "DONE");
 }
 
 }  // namespace

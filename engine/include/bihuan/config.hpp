@@ -52,7 +52,8 @@ struct PluginInstanceConfig {
 struct EngineConfig {
   std::string file;  // where it was read from ("" = built-in default)
   std::string data_dir;
-  std::string store;  // EngineOptions::store: "" or "lmdb", or "postgresql:<conninfo>"
+  std::string store;     // EngineOptions::store: "" or "lmdb", or "postgresql:<conninfo>"
+  bool sql_view = true;  // EngineOptions::sql_view ("sqlView")
   std::vector<std::string> calendar_dirs;
   std::vector<std::string> plugin_dirs;
   std::int64_t poll_ms = 50;  // how often the dispatcher looks for due messages

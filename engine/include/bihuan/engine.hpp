@@ -38,6 +38,11 @@ struct EngineOptions {
   // database (docs/design-scale-out.md), for a program that enabled it first
   // (bihuan/postgres.hpp, library bihuan_pg); data_dir still holds the attachments.
   std::string store;
+  // On PostgreSQL: each instance record is also written as JSON beside it, for the view
+  // bihuan_instances (SQL for reports; docs/scale-out.md). About 8 us of the committer's
+  // CPU per record written and the row's JSON on disk; false: not written (the view shows
+  // ids only). Ignored on LMDB.
+  bool sql_view = true;
   std::shared_ptr<Clock> clock;  // default SystemClock
   std::shared_ptr<const Calendars> calendars;
   // false: no fsync, and LMDB writes straight into its map (MDB_NOSYNC | MDB_WRITEMAP).

@@ -21,6 +21,7 @@ constexpr const char* kConfigSchema = R"({
     "description": {"type": "string"},
     "dataDir": {"type": "string", "minLength": 1},
     "store": {"type": "string", "pattern": "^(lmdb|postgresql:.*)$"},
+    "sqlView": {"type": "boolean"},
     "calendarDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "pluginDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "workflowDirs": {"type": "array", "items": {"type": "string", "minLength": 1}},
@@ -89,8 +90,8 @@ bool valid_instance_name(const std::string& n) {
 
 void structure_checks(const json& doc, Problems& problems) {
   unknown_keys(doc, "",
-               {"$schema", "description", "dataDir", "store", "calendarDirs", "pluginDirs",
-                "workflowDirs", "dispatch", "plugins", "server"},
+               {"$schema", "description", "dataDir", "store", "sqlView", "calendarDirs",
+                "pluginDirs", "workflowDirs", "dispatch", "plugins", "server"},
                problems);
   if (doc.contains("dispatch")) unknown_keys(doc["dispatch"], "/dispatch", {"pollMs"}, problems);
   if (!doc.contains("plugins") || !doc["plugins"].is_object()) return;
@@ -269,6 +270,7 @@ std::optional<EngineConfig> EngineConfig::from_json(const json& doc, const std::
   EngineConfig c;
   if (doc.contains("dataDir")) c.data_dir = resolve(base_dir, doc["dataDir"].get<std::string>());
   if (doc.contains("store")) c.store = doc["store"].get<std::string>();
+  if (doc.contains("sqlView")) c.sql_view = doc["sqlView"].get<bool>();
   if (doc.contains("calendarDirs")) c.calendar_dirs = resolve_all(base_dir, doc["calendarDirs"]);
   if (doc.contains("pluginDirs")) c.plugin_dirs = resolve_all(base_dir, doc["pluginDirs"]);
   for (auto& d : default_plugin_dirs())  // the bundled folders, searched after the file's

@@ -247,7 +247,7 @@ bool EngineImpl::init(Problems& problems) {
     return false;
   }
   // SQL for reports: the records as JSON beside them (those stored without it, now).
-  if (storage::Remote* remote = env_->remote())
+  if (storage::Remote* remote = env_->remote(); remote && options_.sql_view)
     remote->set_projection(Db::inst, [this](std::string_view v) { return project_record(v); });
   writer_ = std::thread([this] { io_.run(); });
   if (pipelined_) {

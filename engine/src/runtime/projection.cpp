@@ -7,29 +7,34 @@
 namespace bihuan::runtime {
 namespace {
 
-// jsonb refuses "\u0000" in strings and keys: NUL becomes U+FFFD, the rest is kept.
-std::string without_nul(std::string s) {
+// jsonb refuses "\u0000" in strings and keys: NUL becomes U+FFFD, the rest is kept. In
+// place; a key is rebuilt only when it holds a NUL (rare: the walk copies nothing else).
+void without_nul(std::string& s) {
   for (std::size_t at = s.find('\0'); at != std::string::npos; at = s.find('\0', at))
     s.replace(at, 1, "\xEF\xBF\xBD");
-  return s;
 }
 
-json jsonb_safe(const json& v) {
+void make_jsonb_safe(json& v) {
   if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    return s.find('\0') == std::string::npos ? v : json(without_nul(s));
+    without_nul(v.get_ref<std::string&>());
+  } else if (v.is_array()) {
+    for (auto& x : v) make_jsonb_safe(x);
+  } else if (v.is_object()) {
+    bool nul_key = false;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      make_jsonb_safe(it.value());
+      nul_key = nul_key || it.key().find('\0') != std::string::npos;
+    }
+    if (nul_key) {
+      json out = json::object();
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        std::string k = it.key();
+        without_nul(k);
+        out[k] = std::move(it.value());
+      }
+      v = std::move(out);
+    }
   }
-  if (v.is_object()) {
-    json out = json::object();
-    for (auto it = v.begin(); it != v.end(); ++it) out[without_nul(it.key())] = jsonb_safe(*it);
-    return out;
-  }
-  if (v.is_array()) {
-    json out = json::array();
-    for (const auto& x : v) out.push_back(jsonb_safe(x));
-    return out;
-  }
-  return v;
 }
 
 }  // namespace
@@ -46,8 +51,8 @@ std::optional<std::string> EngineImpl::project_record(std::string_view value) co
             {"version", r->version},
             {"created", format_time(TimePoint(Millis(r->created_ms)), utc)},
             {"updated", format_time(TimePoint(Millis(r->updated_ms)), utc)},
-            {"data", jsonb_safe(r->data)},
             {"readers", r->readers}};
+  j["data"] = std::move(r->data);
   auto def = reader_.registry().find(r->definition, r->definition_version);
   j["state"] = def && r->state >= 0 && static_cast<std::size_t>(r->state) < def->states.size()
                    ? json(def->states[r->state].name)
@@ -56,7 +61,8 @@ std::optional<std::string> EngineImpl::project_record(std::string_view value) co
   if (!r->outcome.empty()) j["outcome"] = r->outcome;
   if (r->parent) j["parent"] = id_to_text(r->parent);
   if (!r->unit.empty()) j["unit"] = r->unit;
-  return jsonb_safe(j).dump(-1, ' ', false, json::error_handler_t::replace);
+  make_jsonb_safe(j);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace bihuan::runtime
