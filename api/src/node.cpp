@@ -385,6 +385,7 @@ std::string Node::start() {
   eo.data_dir = config.data_dir;
   eo.store = n.o.store.empty() ? config.store : n.o.store;
   eo.sql_view = config.sql_view;
+  eo.sql_view_backfill = config.sql_view;
   eo.clock = clock;
   Problems cal_problems;
   eo.calendars = std::make_shared<Calendars>(

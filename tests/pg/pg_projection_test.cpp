@@ -28,7 +28,7 @@ TEST_F(PgRemoteTest, RecordsAreProjectedBesideTheirValueAndReadThroughTheView) {
       << error;
   EXPECT_EQ(admin.exec("SELECT count(*) FROM bihuan_instances WHERE definition IS NULL"), "2");
   // Given now: "a" is projected at once; "s" is not a record and stays NULL.
-  r->set_projection(Db::inst, fake);
+  r->set_projection(Db::inst, fake, true);
   EXPECT_EQ(admin.exec("SELECT definition FROM bihuan_instances WHERE id = '61'"), "d-va");
   EXPECT_EQ(admin.exec("SELECT count(*) FROM bihuan_instances WHERE definition IS NULL"), "1");
   // Commits and write transactions project each put; an overwrite projects it again.

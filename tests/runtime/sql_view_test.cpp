@@ -49,10 +49,14 @@ TEST_F(SqlViewTest, EveryInstanceIsARowOfTheViewAsTheEngineSeesIt) {
               "state) s"),
             "CHECKED=1,DONE=1");
   // Records written without the projection (another tool, an older build) are projected
-  // when an engine opens the store.
+  // when a server's engine opens the store (sql_view_backfill), not by a CLI command's.
   q("UPDATE inst SET j = NULL");
   EXPECT_EQ(q("SELECT count(*) FROM bihuan_instances WHERE state IS NULL"), "2");
   reopen();
+  EXPECT_EQ(q("SELECT count(*) FROM bihuan_instances WHERE state IS NULL"), "2");
+  EngineOptions server = base_options();
+  server.sql_view_backfill = true;
+  reopen_with(server);
   EXPECT_EQ(q("SELECT count(*) FROM bihuan_instances WHERE state IS NULL"), "0");
   EXPECT_EQ(q("SELECT data->>'n'" + at_a), "2");
   // Turned off (EngineOptions::sql_view, "sqlView": false): a record written is no longer

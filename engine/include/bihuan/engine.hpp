@@ -43,6 +43,11 @@ struct EngineOptions {
   // CPU per record written and the row's JSON on disk; false: not written (the view shows
   // ids only). Ignored on LMDB.
   bool sql_view = true;
+  // With sql_view: records stored without their JSON (by an engine with sql_view false, a
+  // version-1 database converted) are projected when this engine opens (500 a round trip,
+  // before open returns). `bihuan serve` sets it; a CLI command, opening the store briefly,
+  // does not.
+  bool sql_view_backfill = false;
   std::shared_ptr<Clock> clock;  // default SystemClock
   std::shared_ptr<const Calendars> calendars;
   // false: no fsync, and LMDB writes straight into its map (MDB_NOSYNC | MDB_WRITEMAP).

@@ -77,10 +77,10 @@ bool PgRemote::hold_role(std::string_view name) {
   return false;
 }
 
-void PgRemote::set_projection(storage::Db db, storage::Projection f) {
+void PgRemote::set_projection(storage::Db db, storage::Projection f, bool backfill) {
   if (db != storage::Db::inst) return;
   inst_json_ = std::move(f);
-  if (!inst_json_) return;
+  if (!inst_json_ || !backfill) return;
   // The records stored without one (a version-1 database converted, a PgStore's writes):
   // projected now, a page at a time, each only if its value is still the one read.
   std::string after;

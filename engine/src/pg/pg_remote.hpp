@@ -82,7 +82,7 @@ class PgRemote final : public storage::Remote {
   bool hold_role(std::string_view name) override;
   // SQL for reports: Db::inst only (pg_schema.hpp, inst_projection_ddl); the backfill runs
   // here, 500 records per round trip.
-  void set_projection(storage::Db db, storage::Projection f) override;
+  void set_projection(storage::Db db, storage::Projection f, bool backfill) override;
   // History by month (pg_months.hpp).
   std::uint64_t history_floor(std::int64_t now_ms) override;
   bool keeps_removed_history() const override { return true; }

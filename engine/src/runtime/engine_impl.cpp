@@ -248,7 +248,9 @@ bool EngineImpl::init(Problems& problems) {
   }
   // SQL for reports: the records as JSON beside them (those stored without it, now).
   if (storage::Remote* remote = env_->remote(); remote && options_.sql_view)
-    remote->set_projection(Db::inst, [this](std::string_view v) { return project_record(v); });
+    remote->set_projection(
+        Db::inst, [this](std::string_view v) { return project_record(v); },
+        options_.sql_view_backfill);
   writer_ = std::thread([this] { io_.run(); });
   if (pipelined_) {
     Committer::Sink& sink = *this;

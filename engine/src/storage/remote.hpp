@@ -154,11 +154,11 @@ class Remote {
   }
   // SQL for reports (docs/scale-out.md, "SQL for reports"): from now on every put into
   // `db` also stores f(value) beside it (PostgreSQL: `inst.j jsonb`, read through the view
-  // bihuan_instances). Values stored without one (written before, or by a Remote without
-  // it) are projected here, before it returns. f is called on the committing thread for
-  // each put and must be thread-safe. Call it before the first commit. Default: ignored
-  // (PostgreSQL projects Db::inst only).
-  virtual void set_projection(Db /*db*/, Projection /*f*/) {}
+  // bihuan_instances). With `backfill`, values stored without one (written before, or by
+  // a Remote without it) are projected here, before it returns. f is called on the
+  // committing thread for each put and must be thread-safe. Call it before the first
+  // commit. Default: ignored (PostgreSQL projects Db::inst only).
+  virtual void set_projection(Db /*db*/, Projection /*f*/, bool /*backfill*/) {}
   // The store for messages: "PostgreSQL at /tmp/x:5432, database d, user u".
   virtual std::string describe() const = 0;
 };
