@@ -36,7 +36,7 @@ std::optional<int> parse_month(const std::string& text) {
   int y = 0, m = 0;
   char dash = 0, extra = 0;
   if (std::sscanf(text.c_str(), "%d%c%d%c", &y, &dash, &m, &extra) != 3 || dash != '-' || y < 1 ||
-      y > 99999 || m < 1 || m > 12)
+      y > 9999 || m < 1 || m > 12)
     return std::nullopt;
   return y * 100 + m;
 }
@@ -209,9 +209,13 @@ void add_archive_commands(CLI::App& app) {
         "stored instance has an entry in");
     add_session_options(cmd, o->session);
     o->session.command = "archive months";
-    cmd->add_flag("--count", o->count, "Count each month's entries, and those of stored instances");
-    cmd->add_option("--detach", o->detach, "Detach and drop this month (YYYY-MM, or legacy)");
-    cmd->add_flag("--keep", o->keep, "With --detach: keep the table, renamed <table>_detached");
+    auto* count = cmd->add_flag("--count", o->count,
+                                "Count each month's entries, and those of stored instances");
+    auto* detach =
+        cmd->add_option("--detach", o->detach, "Detach and drop this month (YYYY-MM, or legacy)");
+    detach->excludes(count);
+    cmd->add_flag("--keep", o->keep, "With --detach: keep the table, renamed <table>_detached")
+        ->needs(detach);
     cmd->callback([o] { guarded(o->session, [&] { run_months(*o); }); });
   }
 }

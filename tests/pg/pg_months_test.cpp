@@ -196,3 +196,27 @@ TEST_F(PgRemoteTest, AVersionOneDatabaseIsConvertedAtOpenAndKeepsItsRows) {
 }  // namespace
 }  // namespace months_test
 }  // namespace bihuan::pg::test
+
+namespace bihuan::pg::test {
+namespace months_test {
+namespace {
+
+// Months of any time: UTC, clamped to years 1..9999 (a table's name has four digits), and
+// names that are not a month's table are not taken for one.
+TEST(HistoryMonthNames, MonthsOfAnyTimeAndTheirTables) {
+  EXPECT_EQ(month_yyyymm(month_index_of_ms(0)), 197001);
+  EXPECT_EQ(month_yyyymm(month_index_of_ms(1798761599999)), 202612);  // 2026-12-31T23:59:59.999Z
+  EXPECT_EQ(month_yyyymm(month_index_of_ms(1798761600000)), 202701);
+  EXPECT_EQ(month_yyyymm(month_index_of_ms(-1)), 196912);
+  EXPECT_EQ(month_yyyymm(month_index_of_ms(INT64_MAX)), 999912);
+  EXPECT_EQ(month_yyyymm(month_index_of_ms(INT64_MIN)), 101);
+  EXPECT_EQ(month_table(month_index_of_ms(1798761600000)), "history_202701");
+  EXPECT_EQ(month_of_table("history_202701"), month_index_of_yyyymm(202701));
+  for (const char* not_a_month : {"history_legacy", "history_other", "history_202713",
+                                  "history_202701_detached", "history_2027011", "inst"})
+    EXPECT_EQ(month_of_table(not_a_month), std::nullopt) << not_a_month;
+}
+
+}  // namespace
+}  // namespace months_test
+}  // namespace bihuan::pg::test

@@ -59,7 +59,7 @@ class Batch {
   // Plans the n writes op(0) .. op(n-1) (the views must stay valid until run returns).
   // "" or why a write is refused (a key or value out of range): then nothing may be sent.
   // `inst_json` (may be null): the projection of each put into inst (pg_schema.hpp,
-  // put_many_sql), called here.
+  // put_sql), called here.
   std::string plan(std::size_t n, const std::function<Write(std::size_t)>& op,
                    const storage::Projection* inst_json = nullptr);
   // Guards, run first in this order after BEGIN: `lock_sql` (a statement without

@@ -102,8 +102,8 @@ std::string Batch::plan(std::size_t n, const std::function<Write(std::size_t)>& 
       if (put_keys.empty()) return;
       std::vector<BatchArg> args{bytea_array(put_keys), bytea_array(put_values)};
       if (projected) args.push_back(bytea_array(put_json));
-      stmts_.push_back(
-          {put_many_sql(db), std::move(args), span_text("put", put_keys.size(), db, put_keys)});
+      stmts_.push_back({put_sql(db, /*many=*/true), std::move(args),
+                        span_text("put", put_keys.size(), db, put_keys)});
       put_keys.clear();
       put_values.clear();
       put_json.clear();

@@ -35,18 +35,6 @@ std::int64_t to_int(std::string_view text) {
   return v;
 }
 
-// Days from 1970-01-01 to y-m-d and back (proleptic Gregorian; H. Hinnant's algorithm).
-void civil_from_days(std::int64_t z, std::int64_t* y, unsigned* m) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
 // One statement that may read a whole month: without the connection's statement timeout
 // (in a read-only transaction of its own, rolled back after).
 Result unlimited(Conn& c, const std::string& sql) {
@@ -58,22 +46,29 @@ Result unlimited(Conn& c, const std::string& sql) {
 }  // namespace
 
 int month_index_of_ms(std::int64_t ms) {
-  std::int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-  std::int64_t y = 0;
-  unsigned m = 1;
-  civil_from_days(days, &y, &m);
-  return static_cast<int>(std::clamp<std::int64_t>(y * 12 + m - 1, 12, 99999 * 12 + 11));
+  using namespace std::chrono;
+  // Clamped to years 1..9999 first (four digits in a table's name; and within what
+  // year_month_day holds).
+  constexpr std::int64_t kFirst = -62135596800000, kLast = 253402300799999;
+  sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(std::clamp(ms, kFirst, kLast))));
+  year_month_day d{day};
+  return static_cast<int>(d.year()) * 12 + static_cast<int>(static_cast<unsigned>(d.month())) - 1;
 }
 
 int month_yyyymm(int index) { return (index / 12) * 100 + index % 12 + 1; }
 
 std::optional<int> month_index_of_yyyymm(int yyyymm) {
   int y = yyyymm / 100, m = yyyymm % 100;
-  if (y < 1 || y > 99999 || m < 1 || m > 12) return std::nullopt;
+  if (y < 1 || y > 9999 || m < 1 || m > 12) return std::nullopt;
   return y * 12 + m - 1;
 }
 
 std::string month_table(int index) { return "history_" + std::to_string(month_yyyymm(index)); }
+
+std::optional<int> month_of_table(std::string_view name) {
+  if (name.size() != 14 || name.substr(0, 8) != "history_") return std::nullopt;
+  return month_index_of_yyyymm(static_cast<int>(to_int(name.substr(8))));
+}
 
 std::string new_history_ddl() {
   return std::string(
@@ -117,10 +112,7 @@ bool HistoryMonths::load(Conn& c, std::string* error) {
   months_.clear();
   for (int i = 0; i < r.rows(); ++i) {
     legacy_ = static_cast<int>(to_int(r.value(i, 0)));
-    std::string_view name = r.value(i, 1);
-    if (name.size() == 14 && name.substr(0, 8) == "history_")
-      if (auto m = month_index_of_yyyymm(static_cast<int>(to_int(name.substr(8)))))
-        months_.insert(*m);
+    if (auto m = month_of_table(r.value(i, 1))) months_.insert(*m);
   }
   loaded_ = true;
   return true;
@@ -200,11 +192,9 @@ bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out, st
                ": cannot list the partitions of table history: " + r.error(lease->last_error());
     return false;
   }
-  std::uint64_t newest = 0;
-  for (int i = 0; i < r.rows(); ++i) {
-    std::string_view hexed = r.value(i, 2);
-    if (hexed.size() == 16) newest = std::stoull(std::string(hexed), nullptr, 16);
-  }
+  std::uint64_t newest = 0;  // the same on every row (0: the history is empty)
+  if (r.rows() > 0 && r.value(0, 2).size() == 16)
+    newest = std::stoull(std::string(r.value(0, 2)), nullptr, 16);
   out->clear();
   for (int i = 0; i < r.rows(); ++i) {
     storage::HistoryMonth h;
@@ -214,8 +204,7 @@ bool HistoryMonths::list(bool count, std::vector<storage::HistoryMonth>* out, st
       h.month = 0;
       h.first_key = 0;
       h.end_key = month_first_key(1);
-    } else if (auto m = month_index_of_yyyymm(static_cast<int>(to_int(h.table.substr(8))));
-               m && h.table.size() == 14) {
+    } else if (auto m = month_of_table(h.table)) {
       h.month = month_yyyymm(*m);
       h.first_key = month_first_key(*m);
       h.end_key = month_first_key(*m + 1);

@@ -44,15 +44,17 @@ inline constexpr const char* kOtherHistoryTable = "history_other";  // DEFAULT: 
 
 // The month index of a UTC time in ms (year * 12 + month - 1).
 int month_index_of_ms(std::int64_t ms);
-// 24324 -> 202701, and back (nullopt unless YYYYMM with a month 01..12, year 1..99999).
+// (Times are clamped to years 1..9999.)
+// 24324 -> 202701, and back (nullopt unless YYYYMM with a month 01..12, year 1..9999).
 int month_yyyymm(int index);
 std::optional<int> month_index_of_yyyymm(int yyyymm);
 // The first key of a month's range.
 inline std::uint64_t month_first_key(int index) {
   return static_cast<std::uint64_t>(index) << kMonthShift;
 }
-// "history_202701".
+// "history_202701", and back (nullopt: not a month's table).
 std::string month_table(int index);
+std::optional<int> month_of_table(std::string_view name);
 
 // The DDL of a new store's `history` (with its legacy partition) and the version-2 schema
 // row; and the conversion of a version-1 store (its table becomes the legacy partition:

@@ -91,7 +91,7 @@ bool PgRemoteTxn::put(Db db, std::string_view key, std::string_view value, std::
   std::string projected;
   if (db == Db::inst && inst_json_ && *inst_json_) projected = (*inst_json_)(value).value_or("");
   Param p[] = {{key, kByteaOid}, {value, kByteaOid}, {projected, kByteaOid}};
-  Result r = c.exec(put_one_sql(db), std::span<const Param>(p, db == Db::inst ? 3 : 2));
+  Result r = c.exec(put_sql(db, /*many=*/false), std::span<const Param>(p, db == Db::inst ? 3 : 2));
   if (r.ok()) return true;
   if (error)
     *error = c.server() + ": cannot put key " + hex(key) + " of table " + table_name(db) + ": " +

@@ -22,11 +22,10 @@ std::string quoted_table(storage::Db db);
 // was given; the partial index inst_unprojected finds those; the view bihuan_instances
 // reads it as columns. Run once, when a database is made or converted from version 1.
 std::string inst_projection_ddl();
-// The statements that put into db: one row ($1 key, $2 value[, $3 projection]) or many
+// The statement that puts into db: one row ($1 key, $2 value[, $3 projection]) or `many`
 // (unnest of $1 keys, $2 values[, $3 projections] as bytea[]). For `inst` the projection
 // is always a parameter: its UTF-8 JSON, or empty for NULL.
-std::string put_one_sql(storage::Db db);
-std::string put_many_sql(storage::Db db);
+std::string put_sql(storage::Db db, bool many);
 
 // Connects and creates the schema if it is absent, in one transaction under the schema
 // lock (PgStore::open's contract). nullptr and *error on failure.

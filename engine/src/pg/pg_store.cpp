@@ -88,27 +88,19 @@ std::string inst_projection_ddl() {
          "j->'data' AS data, j->'readers' AS readers FROM \"inst\";\n";
 }
 
-namespace {
-constexpr const char* kProjected = "convert_from(NULLIF(j, ''::bytea), 'UTF8')::jsonb";
-}  // namespace
-
-std::string put_one_sql(Db db) {
-  if (db == Db::inst)
-    return std::string("INSERT INTO \"inst\" (k, v, j) SELECT $1, $2, ") + kProjected +
-           " FROM (SELECT $3::bytea AS j) AS p ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, j = "
-           "EXCLUDED.j";
-  return "INSERT INTO " + quoted_table(db) +
-         " (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
-}
-
-std::string put_many_sql(Db db) {
-  if (db == Db::inst)
-    return std::string("INSERT INTO \"inst\" (k, v, j) SELECT k, v, ") + kProjected +
-           " FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(k, v, j) ON CONFLICT (k) "
-           "DO UPDATE SET v = EXCLUDED.v, j = EXCLUDED.j";
-  return "INSERT INTO " + quoted_table(db) +
-         " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET "
-         "v = EXCLUDED.v";
+std::string put_sql(Db db, bool many) {
+  // inst's projection: UTF-8 JSON as bytea, empty for NULL.
+  auto json = [](const char* bytes) {
+    return std::string("convert_from(NULLIF(") + bytes + ", ''::bytea), 'UTF8')::jsonb";
+  };
+  const bool inst = db == Db::inst;
+  std::string rows = !many ? (inst ? "VALUES ($1, $2, " + json("$3") + ")" : "VALUES ($1, $2)")
+                     : inst
+                         ? "SELECT u.k, u.v, " + json("u.j") +
+                               " FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(k, v, j)"
+                         : "SELECT * FROM unnest($1::bytea[], $2::bytea[])";
+  return "INSERT INTO " + quoted_table(db) + (inst ? " (k, v, j) " : " (k, v) ") + rows +
+         " ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v" + (inst ? ", j = EXCLUDED.j" : "");
 }
 
 std::unique_ptr<Conn> connect_with_schema(const std::string& conninfo, const ConnectDefaults& d,

@@ -46,8 +46,6 @@ inline constexpr const char* kOutboxNextKey = "outbox-next";
 // meta key: be64 of the next history log key, written by retention when it removes the
 // newest log entries, so that their keys (which change-feed cursors name) are not reused.
 inline constexpr const char* kHistoryNextKey = "history-next";
-// A month of history by month (storage::Remote::history_floor): log key >> this.
-inline constexpr int kHistoryMonthShift = 40;
 
 class EngineImpl final : public Engine, private Committer::Sink {
  public:
@@ -172,9 +170,9 @@ class EngineImpl final : public Engine, private Committer::Sink {
   std::optional<std::string> project_record(std::string_view value) const;
   // The store on a server (PostgreSQL), or nullptr (LMDB).
   storage::Remote* remote_store() const { return env_->remote(); }
-  // After a run on a store that keeps removed history: detaches each month of `touched`
-  // (log key >> kHistoryMonthShift) that no stored instance has an entry in any more.
-  void detach_months(const std::set<std::uint64_t>& touched, RetentionReport& rep);
+  // After a run on a store that keeps removed history: detaches each month holding one of
+  // the `removed` log keys that no stored instance has an entry in any more.
+  void detach_months(const std::set<std::uint64_t>& removed, RetentionReport& rep);
   // The removal (or restore) of one archived batch, through the writer (one transaction).
   StepResult submit_retire(std::shared_ptr<const RetireRequest> req);
 

@@ -369,7 +369,7 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
   std::vector<ArchivedInstance> pending;
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const Definition>> used;
   std::vector<std::uint64_t> versions;
-  std::set<std::uint64_t> touched;  // months (log key >> 40) of the removed entries
+  std::set<std::uint64_t> removed_keys;  // the log keys of the removed entries
   auto flush = [&]() -> bool {
     // The files first, each copied once per batch; an instance with a file that cannot be
     // copied (missing, corrupt, a file store out of reach) is held, and the reason logged.
@@ -457,8 +457,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
     }
     rep.removed += res.details.value("removed", std::size_t{0});
     rep.archives.push_back(dir + "/" + name);
-    for (const auto& p : pending)  // the months their entries stay in, to detach after
-      for (std::uint64_t k : p.keys) touched.insert(k >> kHistoryMonthShift);
+    for (const auto& p : pending)  // their entries' months are detached after the run
+      removed_keys.insert(p.keys.begin(), p.keys.end());
     pending.clear();
     versions.clear();
     used.clear();
@@ -467,7 +467,7 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
   };
 
   auto finish = [&] {
-    if (rep.error.empty() && keeps_removed_history()) detach_months(touched, rep);
+    if (rep.error.empty() && keeps_removed_history()) detach_months(removed_keys, rep);
     return rep;
   };
   std::uint64_t after = 0;
@@ -553,8 +553,8 @@ RetentionReport EngineImpl::run_retention(const RetentionRun& run) {
   return finish();
 }
 
-void EngineImpl::detach_months(const std::set<std::uint64_t>& touched, RetentionReport& rep) {
-  if (touched.empty()) return;
+void EngineImpl::detach_months(const std::set<std::uint64_t>& removed, RetentionReport& rep) {
+  if (removed.empty()) return;
   storage::Remote* remote = env_->remote();
   std::vector<storage::HistoryMonth> months;
   std::string why;
@@ -563,7 +563,8 @@ void EngineImpl::detach_months(const std::set<std::uint64_t>& touched, Retention
     return;
   }
   for (const auto& m : months) {
-    if (!touched.count(m.first_key >> kHistoryMonthShift) || m.current || !m.written) continue;
+    auto in_month = removed.lower_bound(m.first_key);
+    if (in_month == removed.end() || *in_month >= m.end_key || m.current || !m.written) continue;
     bool held = false;
     if (remote->detach_history_month(m.month, false, &why, &held)) {
       rep.months_detached.push_back(m.month);

@@ -62,9 +62,11 @@ class Checker {
  public:
   Checker(storage::Txn& txn, const DefinitionSet& defs, ChildOut& out, const std::string& dir,
           const AttachmentStore* store, bool keeps_removed = false)
-      : txn_(txn), defs_(defs), out_(out), attachments_(dir, defs, store) {
-    keeps_removed_ = keeps_removed;
-  }
+      : txn_(txn),
+        defs_(defs),
+        out_(out),
+        keeps_removed_(keeps_removed),
+        attachments_(dir, defs, store) {}
 
   void run() {
     records();

@@ -135,7 +135,7 @@ class Remote {
   virtual std::uint64_t history_floor(std::int64_t /*now_ms*/) { return 0; }
   // Retention leaves a removed instance's history entries in the store, to go with their
   // month (detach_history_month), instead of deleting them: readers of the log skip
-  // entries of instances not stored (docs/retention.md, "On PostgreSQL").
+  // entries of instances not stored (docs/retention.md, "History by month").
   virtual bool keeps_removed_history() const { return false; }
   // The history's months, oldest first; `count`: rows and live too (a scan of each).
   virtual bool history_months(bool /*count*/, std::vector<HistoryMonth>* /*out*/,
