@@ -193,14 +193,6 @@ TEST_F(PgRemoteTest, AVersionOneDatabaseIsConvertedAtOpenAndKeepsItsRows) {
   EXPECT_EQ(again->history_floor(ms_of_month(legacy + 1)), month_first_key(legacy + 1));
 }
 
-}  // namespace
-}  // namespace months_test
-}  // namespace bihuan::pg::test
-
-namespace bihuan::pg::test {
-namespace months_test {
-namespace {
-
 // Months of any time: UTC, clamped to years 1..9999 (a table's name has four digits), and
 // names that are not a month's table are not taken for one.
 TEST(HistoryMonthNames, MonthsOfAnyTimeAndTheirTables) {

@@ -309,16 +309,6 @@ TEST_F(PgRemoteTest, FailedReadsAreSentencesNamingServerTableAndKey) {
       << r->describe();
 }
 
-}  // namespace
-}  // namespace remote_test
-}  // namespace bihuan::pg::test
-
-namespace bihuan::pg::test {
-namespace statement_timeout_test {
-namespace {
-
-using storage::RemoteOutcome;
-
 // A database that hangs without dying (here: a table locked by hand) fails a commit after
 // the statement timeout with PostgreSQL's sentence, nothing applied; once the lock goes,
 // commits go on. A conninfo's own `options` wins over the default.
@@ -367,5 +357,5 @@ TEST_F(PgRemoteTest, AStatementThatHangsFailsAfterTheStatementTimeoutAndNothingI
 }
 
 }  // namespace
-}  // namespace statement_timeout_test
+}  // namespace remote_test
 }  // namespace bihuan::pg::test
