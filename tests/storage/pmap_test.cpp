@@ -1,7 +1,8 @@
 // PMap (storage/pmap.hpp), the persistent treap of the write-ahead log's durable overlay:
 // against a std::map model under random sets, every kept version unchanged at the end,
 // above() as the model filtered, iterators outliving their map, unsigned byte order, the
-// depth on sequential keys, and readers iterating snapshots while a writer sets keys.
+// depth on sequential keys, readers iterating snapshots while a writer sets keys, and
+// the arena: its memory, above()'s fresh one, and above() beside a builder.
 #include "storage/pmap.hpp"
 
 #include <gtest/gtest.h>
@@ -358,6 +359,72 @@ TEST(PMap, ReadersIterateSnapshotsWhileAWriterSets) {
   for (auto& t : readers) t.join();
   for (const auto& f : failures) EXPECT_EQ(f, "");
   EXPECT_GE(walks.load(), 4u);  // at least each reader's walk of the final version
+}
+
+// The versions built from one another share an arena that only grows (the paths they
+// replaced stay); above() keeps its entries in a fresh one, and an Iter of the old arena
+// stays valid after every map of it is gone.
+TEST(PMap, VersionsShareAnArenaAndAboveStartsAFreshOne) {
+  PMap m;
+  std::size_t before = 0;
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    m = m.set_all({{writer_key(i), PEntry{i + 1, std::string(100, 'v')}}});
+    EXPECT_GE(m.memory(), before);
+    before = m.memory();
+  }
+  EXPECT_GT(m.memory(), 2000u * 100u);
+  PMap kept = m.above(1990);  // the last ten
+  EXPECT_EQ(kept.size(), 10u);
+  EXPECT_LT(kept.memory(), m.memory() / 10);
+  EXPECT_EQ(PMap().memory(), 0u);
+  EXPECT_EQ(m.above(2000).memory(), 0u);  // nothing kept: the empty map, no arena
+  PMap::Iter it = m.lower_bound(writer_key(5));
+  std::string key(it.key());
+  m = PMap();
+  ASSERT_TRUE(it.valid());
+  EXPECT_EQ(it.key(), key);
+  EXPECT_EQ(it.entry().value, std::string(100, 'v'));
+  for (std::uint64_t i = 1990; i < 2000; ++i) {
+    const PEntry* e = kept.find(writer_key(i));
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->lsn, i + 1);
+  }
+}
+
+// The log's checkpoint calls above() on a published version while the committer goes on
+// building newer versions in the same arena (pmap.hpp: above() only reads it). Under
+// ThreadSanitizer this is the check that they share nothing written.
+TEST(PMap, AboveRunsBesideABuilderOfTheSameArena) {
+  std::mutex mu;
+  PMap current;  // guarded by mu
+  std::atomic<bool> done{false};
+  std::string failure;
+  std::thread checkpointer([&] {
+    while (!done.load()) {
+      PMap snap;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        snap = current;
+      }
+      if (snap.empty()) continue;
+      const std::uint64_t floor = snap.size() / 2;  // key i has lsn i + 1
+      PMap kept = snap.above(floor);
+      if (kept.size() != snap.size() - floor) failure = "above kept the wrong count";
+      for (auto it = kept.begin(); it.valid(); it.next())
+        if (it.entry().lsn <= floor) failure = "above kept an old entry";
+      std::this_thread::yield();
+    }
+  });
+  PMap w;
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    w = w.set_all({{writer_key(i), PEntry{i + 1, std::to_string(i + 1)}}});
+    std::lock_guard<std::mutex> lock(mu);
+    current = w;
+  }
+  done.store(true);
+  checkpointer.join();
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(w.size(), 5000u);
 }
 
 }  // namespace

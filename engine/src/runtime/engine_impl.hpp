@@ -394,7 +394,9 @@ class EngineImpl final : public Engine, private Committer::Sink {
 
   // The checkpointer (pipelined only): applies the write-ahead log to LMDB every
   // kCheckpointEvery, or sooner once the log's frames hold kCheckpointBytes of keys and
-  // values (uncompressed: what the checkpoint applies and recovery reads; log.cpp).
+  // values (uncompressed: what the checkpoint applies and recovery reads; log.cpp), or
+  // the view's maps kCheckpointMemory (with the paths newer versions replaced, which stay
+  // in their arena until the checkpoint starts the view again; storage/pmap.hpp).
   void checkpoint_loop();
   void checkpoint_soon();
   std::thread checkpointer_;
@@ -403,6 +405,7 @@ class EngineImpl final : public Engine, private Committer::Sink {
   bool cp_stop_ = false, cp_wake_ = false;
   static constexpr std::chrono::milliseconds kCheckpointEvery{1000};
   static constexpr std::uint64_t kCheckpointBytes = std::uint64_t{64} << 20;
+  static constexpr std::uint64_t kCheckpointMemory = std::uint64_t{64} << 20;
   // The largest batch the writer commits itself when nothing else waits (pipeline.cpp).
   static constexpr std::size_t kHereMax = 4;
 };

@@ -222,7 +222,9 @@ void EngineImpl::committed(Prepared& p) {
     boost::asio::post(io_, [this] { schedule_timers(); });
   count_batch(p.requests, p.results, !p.ops.empty());
   deliver(p.requests, p.results);
-  if (env_->log_content_bytes() >= kCheckpointBytes) checkpoint_soon();
+  if (env_->log_content_bytes() >= kCheckpointBytes ||
+      env_->log_memory_bytes() >= kCheckpointMemory)
+    checkpoint_soon();
 }
 
 void EngineImpl::checkpoint_soon() {

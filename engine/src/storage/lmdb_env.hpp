@@ -167,6 +167,9 @@ class Env {
   // compressed frames, what a checkpoint has to apply and recovery to read, unlike
   // log_bytes().
   std::uint64_t log_content_bytes() const;
+  // Bytes of memory the view's maps hold, with the paths newer versions replaced (PMap's
+  // arenas; any thread). A checkpoint starts the view again and frees them.
+  std::uint64_t log_memory_bytes() const;
   std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }
   // Why the log could not be read the last time (a damaged frame: file, lsn, what), or "".
   std::string log_error() const;

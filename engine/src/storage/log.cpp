@@ -154,6 +154,15 @@ std::uint64_t Env::log_content_bytes() const {
   return v ? v->bytes : 0;
 }
 
+std::uint64_t Env::log_memory_bytes() const {
+  if (!wal_) return 0;
+  auto v = current_view();
+  std::uint64_t n = 0;
+  if (v)
+    for (const auto& m : v->maps) n += m.memory();
+  return n;
+}
+
 std::unique_ptr<Env::LogCommit> Env::log_begin(int* rc) {
   *rc = 0;
   if (remote_) return std::unique_ptr<LogCommit>(new LogCommit(*this, std::nullopt));

@@ -2,25 +2,35 @@
 //
 // PMap holds the write-ahead log's "durable overlay": the writes that are acknowledged
 // (their log frame is on disk) but not yet checkpointed into LMDB. One writer thread
-// builds newer versions with set() (and drops checkpointed entries with above()); many
+// builds newer versions with set_all() (and drops checkpointed entries with above()); many
 // reader threads each hold a snapshot, a PMap value, and read it with find() and Iter,
 // laying it over an LMDB read transaction.
 //
 // Keys are byte strings in memcmp order (unsigned bytes, std::string's operator<), the
 // same as LMDB's default key order. A version never changes once made: set() and above()
 // return a new map and leave this one as it was; set() shares every node off the changed
-// path with this one (path copying). Every node is a shared_ptr<const Node>, so the nodes
-// a snapshot uses live as long as that snapshot, any copy of it, or any Iter of it.
+// path with this one (path copying).
+//
+// Memory: the nodes of the versions built from one another live in one arena, freed all
+// at once when the last PMap or Iter of it goes; a node is never freed alone. Nodes are
+// plain pointers (no reference counts): a path copy is a bump allocation and a few stores
+// (docs/PERFORMANCE.md, "The log's view in an arena"). The paths a newer version replaced
+// stay in the arena until then: memory() counts them, and the log is checkpointed and
+// started again (a new, empty view) often enough to bound it. above() builds a fresh arena
+// of the entries it keeps.
 //
 // Shape: a treap whose priority is a hash of the key, so a map's shape depends only on its
 // keys (not on the order of the sets that made it); expected depth O(log n), and the
 // recursion in set() and above() is that deep.
 //
 // Thread-safety: a PMap is a value. Any number of threads may use copies of it and its
-// const methods at once (nothing reachable from a PMap is written after it is built; the
-// shared_ptr counts are atomic). Assigning to one PMap object while another thread reads
-// or copies that same object is a data race: publish versions under a mutex (or an atomic
-// shared_ptr), and let each reader copy the current one.
+// const reads (find, Iter) at once: nothing reachable from a PMap is written after it is
+// built. Building (set, set_all) allocates in the map's arena, which is not locked: maps
+// that share an arena (one built from the other) are built by one thread at a time, with a
+// happens-before between builders (the log's lock). above() only reads this map's arena,
+// so it may run beside a builder. Assigning to one PMap object while another thread reads
+// or copies that same object is a data race: publish versions under a mutex, and let each
+// reader copy the current one.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +57,8 @@ class PMap {
   friend struct PMapImpl;
   struct Item;
   struct Node;
-  using NodePtr = std::shared_ptr<const Node>;
+  class Arena;
+  using ArenaPtr = std::shared_ptr<Arena>;
 
  public:
   PMap() = default;
@@ -76,8 +87,12 @@ class PMap {
   // The number of nodes on the longest root-to-leaf path (0 if empty); for tests. O(n).
   std::size_t depth() const;
 
-  // A position in one PMap, in ascending key order. Holds a copy of the map's root, so it
-  // stays valid even if the PMap it came from is destroyed. key() and entry() only when
+  // Bytes of the arena this map's nodes live in (shared with the versions it was built
+  // from and those built from it), including the paths newer versions replaced.
+  std::size_t memory() const;
+
+  // A position in one PMap, in ascending key order. Holds the map's arena, so it stays
+  // valid even if the PMap it came from is destroyed. key() and entry() only when
   // valid(); their results live as long as this Iter (or the map).
   class Iter {
    public:
@@ -89,10 +104,10 @@ class PMap {
 
    private:
     friend class PMap;
-    explicit Iter(NodePtr root) : root_(std::move(root)) {}
+    explicit Iter(ArenaPtr arena) : arena_(std::move(arena)) {}
     void push_left(const Node* n);  // n and its chain of left children
 
-    NodePtr root_;
+    ArenaPtr arena_;
     // The current node on top; below it the ancestors whose left subtree holds it (the
     // ones still to come), nearest first from the top.
     std::vector<const Node*> path_;
@@ -103,9 +118,11 @@ class PMap {
   Iter last() const;                             // the greatest key (invalid if empty)
 
  private:
-  PMap(NodePtr root, std::size_t size) : root_(std::move(root)), size_(size) {}
+  PMap(ArenaPtr arena, const Node* root, std::size_t size)
+      : arena_(root ? std::move(arena) : nullptr), root_(root), size_(size) {}
 
-  NodePtr root_;
+  ArenaPtr arena_;  // null when empty
+  const Node* root_ = nullptr;
   std::size_t size_ = 0;
 };
 
