@@ -170,14 +170,17 @@ struct PMapImpl {
     return make(a, t.item, t.prio, l, r);
   }
 
-  // (keys < key, keys > key) of t; key is not in t.
+  // (keys < key, keys > key) of t; key is not in t. A side that keeps a whole subtree
+  // (every key on one side of key) is that subtree, not a copy.
   static std::pair<const Node*, const Node*> split(Arena& a, const Node* t, std::string_view key) {
     if (!t) return {};
     if (key < t->key) {
       auto [l, r] = split(a, t->l, key);
+      if (!l) return {nullptr, t};
       return {l, with(a, *t, r, t->r)};
     }
     auto [l, r] = split(a, t->r, key);
+    if (!r) return {t, nullptr};
     return {with(a, *t, t->l, l), r};
   }
 
@@ -209,12 +212,16 @@ struct PMapImpl {
     if (!t) return {};
     int c = key.compare(t->key);
     if (c == 0) return {t->l, t, t->r};
+    // A whole subtree on one side (the common case when a frame's few writes meet a large
+    // view) is shared, not copied.
     if (c < 0) {
       Three s = split3(a, t->l, key);
+      if (!s.less && !s.equal) return {nullptr, nullptr, t};
       s.greater = with(a, *t, s.greater, t->r);
       return s;
     }
     Three s = split3(a, t->r, key);
+    if (!s.greater && !s.equal) return {t, nullptr, nullptr};
     s.less = with(a, *t, t->l, s.less);
     return s;
   }
