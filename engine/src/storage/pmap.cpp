@@ -71,7 +71,8 @@ class PMap::Arena {
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
   ~Arena() {
-    for (Item* i : items_) i->~Item();
+    for (Item* i : items_)
+      if (i) i->~Item();  // null: its allocation threw
     for (auto& [c, size] : chunks_) give_back(std::move(c), size);
   }
 
