@@ -25,10 +25,10 @@ using bihuan::storage::PMap;
 
 std::string be64(std::uint64_t v) {
   std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
-
 
 void BM_SetAllFrames(benchmark::State& state) {
   const auto per_frame = static_cast<std::size_t>(state.range(0));
