@@ -4,6 +4,10 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 namespace bihuan::storage {
 namespace {
 
@@ -25,9 +29,38 @@ constexpr Tables make_tables() {
 
 constexpr Tables kTables = make_tables();
 
+#if defined(__x86_64__)
+// Eight bytes per instruction (about 0.3 us for a one-step frame of 2.5 KB, against about
+// 2 us by the tables; docs/PERFORMANCE.md, "The log's view in an arena").
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char* p, std::size_t n,
+                                                             std::uint32_t c) {
+  std::uint64_t c64 = c;
+  while (n >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    c64 = _mm_crc32_u64(c64, w);
+    p += 8;
+    n -= 8;
+  }
+  c = static_cast<std::uint32_t>(c64);
+  while (n--) c = _mm_crc32_u8(c, *p++);
+  return c;
+}
+
+const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
 }  // namespace
 
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
+#if defined(__x86_64__)
+  if (kHasSse42)
+    return ~crc32c_sse42(reinterpret_cast<const unsigned char*>(data.data()), data.size(), ~crc);
+#endif
+  return crc32c_portable(data, crc);
+}
+
+std::uint32_t crc32c_portable(std::string_view data, std::uint32_t crc) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t n = data.size();
   std::uint32_t c = ~crc;
