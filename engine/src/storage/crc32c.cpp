@@ -47,14 +47,22 @@ __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char
   return c;
 }
 
-const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+// Looked up at the first call, not at static initialisation: __builtin_cpu_supports reads
+// what __builtin_cpu_init found, and this library's initialisers may run before libgcc's.
+bool has_sse42() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return yes;
+}
 #endif
 
 }  // namespace
 
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
 #if defined(__x86_64__)
-  if (kHasSse42)
+  if (has_sse42())
     return ~crc32c_sse42(reinterpret_cast<const unsigned char*>(data.data()), data.size(), ~crc);
 #endif
   return crc32c_portable(data, crc);
