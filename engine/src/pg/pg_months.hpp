@@ -42,9 +42,9 @@ inline constexpr int kMonthShift = 40;
 inline constexpr const char* kLegacyHistoryTable = "history_legacy";
 inline constexpr const char* kOtherHistoryTable = "history_other";  // DEFAULT: any other key
 
-// The month index of a UTC time in ms (year * 12 + month - 1).
+// The month index of a UTC time in ms (year * 12 + month - 1), the time clamped to years
+// 1..9999 (four digits in a table's name).
 int month_index_of_ms(std::int64_t ms);
-// (Times are clamped to years 1..9999.)
 // 24324 -> 202701, and back (nullopt unless YYYYMM with a month 01..12, year 1..9999).
 int month_yyyymm(int index);
 std::optional<int> month_index_of_yyyymm(int yyyymm);

@@ -93,14 +93,17 @@ std::string put_sql(Db db, bool many) {
   auto json = [](const char* bytes) {
     return std::string("convert_from(NULLIF(") + bytes + ", ''::bytea), 'UTF8')::jsonb";
   };
-  const bool inst = db == Db::inst;
-  std::string rows = !many ? (inst ? "VALUES ($1, $2, " + json("$3") + ")" : "VALUES ($1, $2)")
-                     : inst
-                         ? "SELECT u.k, u.v, " + json("u.j") +
-                               " FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(k, v, j)"
-                         : "SELECT * FROM unnest($1::bytea[], $2::bytea[])";
-  return "INSERT INTO " + quoted_table(db) + (inst ? " (k, v, j) " : " (k, v) ") + rows +
-         " ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v" + (inst ? ", j = EXCLUDED.j" : "");
+  std::string columns = " (k, v) ", rows, update = " ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
+  if (db != Db::inst) {
+    rows = many ? "SELECT * FROM unnest($1::bytea[], $2::bytea[])" : "VALUES ($1, $2)";
+  } else {
+    columns = " (k, v, j) ";
+    rows = many ? "SELECT u.k, u.v, " + json("u.j") +
+                      " FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(k, v, j)"
+                : "VALUES ($1, $2, " + json("$3") + ")";
+    update += ", j = EXCLUDED.j";
+  }
+  return "INSERT INTO " + quoted_table(db) + columns + rows + update;
 }
 
 std::unique_ptr<Conn> connect_with_schema(const std::string& conninfo, const ConnectDefaults& d,

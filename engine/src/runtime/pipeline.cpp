@@ -222,8 +222,8 @@ void EngineImpl::committed(Prepared& p) {
     boost::asio::post(io_, [this] { schedule_timers(); });
   count_batch(p.requests, p.results, !p.ops.empty());
   deliver(p.requests, p.results);
-  if (env_->log_content_bytes() >= kCheckpointBytes ||
-      env_->log_memory_bytes() >= kCheckpointMemory)
+  if (auto size = env_->log_size();
+      size.content >= kCheckpointBytes || size.memory >= kCheckpointMemory)
     checkpoint_soon();
 }
 

@@ -163,13 +163,16 @@ class Env {
   static constexpr std::size_t kLockedEntries = 2048;
   // Bytes of frames in the log now (a hint, any thread).
   std::uint64_t log_bytes() const;
-  // Bytes of keys and values the frames of this process's view wrote (any thread): with
-  // compressed frames, what a checkpoint has to apply and recovery to read, unlike
-  // log_bytes().
-  std::uint64_t log_content_bytes() const;
-  // Bytes of memory the view's maps hold, with the paths newer versions replaced (PMap's
-  // arenas; any thread). A checkpoint starts the view again and frees them.
-  std::uint64_t log_memory_bytes() const;
+  // What this process's view holds (any thread; one look at the view). `content`: bytes of
+  // keys and values its frames wrote: with compressed frames, what a checkpoint has to
+  // apply and recovery to read, unlike log_bytes(). `memory`: bytes its maps hold, with
+  // the paths newer versions replaced (PMap's arenas), freed when a checkpoint starts the
+  // view again.
+  struct LogSize {
+    std::uint64_t content = 0, memory = 0;
+  };
+  LogSize log_size() const;
+  std::uint64_t log_content_bytes() const { return log_size().content; }
   std::uint64_t foreign_changes() const { return foreign_.load(std::memory_order_acquire); }
   // Why the log could not be read the last time (a damaged frame: file, lsn, what), or "".
   std::string log_error() const;

@@ -148,19 +148,13 @@ std::uint64_t Env::log_bytes() const {
   return end > kHeader ? end - kHeader : 0;
 }
 
-std::uint64_t Env::log_content_bytes() const {
-  if (!wal_) return 0;
-  auto v = current_view();
-  return v ? v->bytes : 0;
-}
-
-std::uint64_t Env::log_memory_bytes() const {
-  if (!wal_) return 0;
-  auto v = current_view();
-  std::uint64_t n = 0;
-  if (v)
-    for (const auto& m : v->maps) n += m.memory();
-  return n;
+Env::LogSize Env::log_size() const {
+  LogSize s;
+  auto v = wal_ ? current_view() : nullptr;
+  if (!v) return s;
+  s.content = v->bytes;
+  for (const auto& m : v->maps) s.memory += m.memory();
+  return s;
 }
 
 std::unique_ptr<Env::LogCommit> Env::log_begin(int* rc) {

@@ -21,7 +21,7 @@ struct PMap::Item {
 // thread can reach it). The subtree's count and lsn range let above() skip whole subtrees.
 struct PMap::Node {
   const Item* item = nullptr;
-  std::string_view key;  // item->key
+  std::string_view key;  // item->key, here so that a search reads no item
   std::uint64_t prio = 0;
   const Node* l = nullptr;
   const Node* r = nullptr;
@@ -283,6 +283,10 @@ struct PMapImpl {
   static std::size_t depth(const Node* t) { return t ? 1 + std::max(depth(t->l), depth(t->r)) : 0; }
 };
 
+PMap::ArenaPtr PMap::arena_for_build() const {
+  return arena_ ? arena_ : std::make_shared<Arena>();  // an empty map has none yet
+}
+
 const PEntry* PMap::find(std::string_view key) const {
   const Node* n = root_;
   while (n) {
@@ -294,7 +298,7 @@ const PEntry* PMap::find(std::string_view key) const {
 }
 
 PMap PMap::set(std::string_view key, PEntry e) const {
-  ArenaPtr arena = arena_ ? arena_ : std::make_shared<Arena>();
+  ArenaPtr arena = arena_for_build();
   bool added = false;
   const Node* root = PMapImpl::insert(*arena, root_, key, arena->item(key, std::move(e)),
                                       PMapImpl::prio_of(key), added);
@@ -308,7 +312,7 @@ PMap PMap::set_all(std::vector<std::pair<std::string_view, PEntry>> writes) cons
   // is copied once, not once per write.
   std::stable_sort(writes.begin(), writes.end(),
                    [](const auto& x, const auto& y) { return x.first < y.first; });
-  ArenaPtr arena = arena_ ? arena_ : std::make_shared<Arena>();
+  ArenaPtr arena = arena_for_build();
   std::vector<const Item*> items;
   items.reserve(writes.size());
   for (std::size_t i = 0; i < writes.size(); ++i)

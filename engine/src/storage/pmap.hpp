@@ -118,6 +118,8 @@ class PMap {
   Iter last() const;                             // the greatest key (invalid if empty)
 
  private:
+  ArenaPtr arena_for_build() const;  // this map's arena, or a new one
+
   PMap(ArenaPtr arena, const Node* root, std::size_t size)
       : arena_(root ? std::move(arena) : nullptr), root_(root), size_(size) {}
 
