@@ -76,12 +76,12 @@ bool Committer::settle(std::int64_t due) {
   return !ahead_dropped_;  // not dropped: the due time came first after all, it committed
 }
 
-int Committer::commit(Prepared& p) {
+int Committer::commit(Prepared& p, bool here) {
   // Nothing to write (every step refused, a barrier): nothing to flush either. The
   // results stand: the snapshot they were read from is newer than their requests.
   if (p.ops.empty()) return 0;
   const bool ahead = p.not_before != INT64_MIN;  // a timer burst executed ahead (ahead.cpp)
-  if (!ahead && env_.logged()) return commit_logged(p);
+  if (!ahead && env_.logged()) return commit_logged(p, here);
   bool let_go = false;  // its transaction was held as long as allowed and let go
   for (int attempt = 0; attempt < 16; ++attempt) {
     if (ahead) {  // no transaction is open while this waits
@@ -140,10 +140,11 @@ int Committer::commit(Prepared& p) {
   return EIO;
 }
 
-int Committer::commit_logged(Prepared& p) {
+int Committer::commit_logged(Prepared& p, bool here) {
   int rc = 0;
   auto log = env_.log_begin(&rc);
   if (!log) return rc ? rc : EIO;
+  log->poll_flush(here);
   // Another process appended or wrote LMDB since our last commit (the epoch rule, as with
   // the stamp): the batch is executed again on a view that holds what it wrote.
   if (log->foreign() != foreign_seen_) {
@@ -194,7 +195,7 @@ bool Committer::commit_here(Prepared& p) {
     sink_.handed(p.requests.size());
     committing_ = true;
   }
-  process(p);
+  process(p, true);
   return true;
 }
 
@@ -209,14 +210,14 @@ void Committer::loop() {
       pending_.reset();
       committing_ = true;
     }
-    process(p);
+    process(p, false);
   }
 }
 
-void Committer::process(Prepared& p) {
+void Committer::process(Prepared& p, bool here) {
   {
     auto t0 = std::chrono::steady_clock::now();
-    int rc = commit(p);
+    int rc = commit(p, here);
     last_commit_ns_ =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
             .count();

@@ -103,10 +103,12 @@ class Committer {
 
  private:
   void loop();
-  void process(Prepared& p);  // commit p, then deliver it, hand it back or fail it
-  int commit(Prepared& p);    // 0, kConflict, kDropped or an LMDB error
+  // Commit p, then deliver it, hand it back or fail it. `here`: on the writer's thread, a
+  // batch that came alone (commit_here): its flush is awaited by polling.
+  void process(Prepared& p, bool here);
+  int commit(Prepared& p, bool here);  // 0, kConflict, kDropped or an LMDB error
   // With the write-ahead log (not a burst executed ahead): one frame, one flush.
-  int commit_logged(Prepared& p);
+  int commit_logged(Prepared& p, bool here);
   // cmu_ held by `lock`: waits until the clock reads `ms` (due), the writer cancels
   // (cancelled) or the steady clock passes `limit` (expired).
   enum class Held { due, cancelled, expired };

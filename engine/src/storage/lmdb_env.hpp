@@ -145,6 +145,10 @@ class Env {
     // (it holds the writer lock and foreign() says whether another process wrote).
     int append(std::size_t n, const std::function<OpRef(std::size_t)>& op,
                const Expect* expect = nullptr);
+    // The flush is awaited by polling rather than sleeping (Wal::append_finish): for a
+    // lone step whose caller waits for it. Not for group commits: the poller would hold a
+    // core the next batch's execution needs.
+    void poll_flush(bool on) { poll_flush_ = on; }
 
    private:
     friend class Env;
@@ -152,6 +156,7 @@ class Env {
     Env& env_;
     std::optional<Wal::Lock> lock_;  // none with a remote store
     std::uint64_t foreign_ = 0;
+    bool poll_flush_ = false;
   };
   // nullptr if the environment has no log (read-only) or *rc is an error.
   std::unique_ptr<LogCommit> log_begin(int* rc);

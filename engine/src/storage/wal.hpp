@@ -78,6 +78,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -88,6 +89,7 @@
 #include <vector>
 
 #include "storage/db.hpp"
+#include "storage/dsync_write.hpp"
 
 struct ZSTD_CCtx_s;  // zstd.h's compression context (wal.cpp)
 
@@ -160,8 +162,9 @@ class Wal {
   std::uint64_t next_lsn() const;
   void set_next_lsn(const Lock& lock, std::uint64_t lsn);
 
-  // Exclusive lock: writes one frame {lsn, payload} at end(), padded, with one pwrite and
-  // one fdatasync, then sets end() past it (release store). Grows the file first if
+  // Exclusive lock: writes one frame {lsn, payload} at end(), padded, and makes it durable
+  // (one pwrite and one fdatasync; a small frame, where the kernel allows, as one O_DIRECT
+  // write with RWF_DSYNC), then sets end() past it (release store). Grows the file first if
   // needed. 0 or an errno: EINVAL for a lock that is not this Wal's exclusive one, an end()
   // that is not a frame boundary or a payload over 4 GiB; else the system call's. On
   // failure end() does not move (the next append writes over whatever was written).
@@ -169,6 +172,15 @@ class Wal {
   // Several frames in one write and one fdatasync (group commit); the same contract. The
   // caller gives consecutive lsns (not checked here: recovery ends the chain otherwise).
   int append(const Lock& lock, const std::vector<std::pair<std::uint64_t, std::string>>& frames);
+  // append() in two halves, so that the caller can work while the frame is written:
+  // append_start writes (or starts writing) the frame; append_finish makes it durable and
+  // only then moves end(). Nothing else may be appended, reset or recovered in between,
+  // and the lock must be held throughout (releasing it drops an unfinished append).
+  // `poll`: the finish waits for the device by polling, not sleeping (a lone step whose
+  // caller waits: storage/dsync_write.hpp says why); meant for small appends. The same
+  // errors as append(); a start that failed leaves nothing to finish (finish: EINVAL).
+  int append_start(const Lock& lock, std::uint64_t lsn, std::string_view payload);
+  int append_finish(const Lock& lock, bool poll);
 
   // Either lock: calls f(lsn, payload) for each frame from file offset `from` (a frame
   // boundary >= 4096) up to `to` (normally end()), in order, the payload decompressed.
@@ -208,7 +220,7 @@ class Wal {
  private:
   Wal() = default;
   bool exclusive_held(const Lock& lock) const { return lock.wal_ == this && lock.exclusive_; }
-  int append_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames);
+  int start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames);
   int ensure_space(std::uint64_t up_to);
   std::string where(std::uint64_t offset) const;
   std::string map_live();  // wal.shm
@@ -217,6 +229,19 @@ class Wal {
   // The same file opened with O_DIRECT, for appends (-1: appends go through the page
   // cache, where the file system or device refuses direct writes of 512-byte sectors).
   int dfd_ = -1;
+  // The append between append_start and append_finish (exclusive lock holders).
+  struct Inflight {
+    std::unique_ptr<char, decltype(&std::free)> buf{nullptr, &std::free};  // the frames
+    std::uint64_t at = 0, total = 0;
+    std::uint32_t crc = 0;  // the last frame's
+    bool active = false;
+    bool empty = false;  // no frames: nothing to finish
+    bool async = false;  // in flight through aio_ (written and flushed as one request)
+  };
+  Inflight inflight_;
+  std::unique_ptr<DsyncWrite> aio_;  // made at the first direct append (after inflight_:
+                                     // destroyed first, waiting for a write in flight)
+  bool aio_off_ = false;             // the kernel or the file refused it: pwrite + fdatasync
   unsigned char* live_ = nullptr;  // the mapped live fields (wal.shm)
   std::uint32_t version_ = kVersion;
   ::ZSTD_CCtx_s* cctx_ = nullptr;  // made on the first compressed frame (exclusive lock)
