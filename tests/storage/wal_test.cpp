@@ -10,14 +10,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "storage/crc32c.hpp"
+#include "storage/dsync_write.hpp"
 
 namespace bihuan::storage {
 namespace {
@@ -384,6 +387,94 @@ TEST_F(WalTest, DirectAndBufferedAppendsMixOnOneFile) {
   direct.reset();
   auto again = open();
   EXPECT_EQ(recover(*again, 0).last_lsn, 9u);
+}
+
+// Where the file system takes O_DIRECT (ext4, xfs; not tmpfs).
+bool direct_io_works(const fs::path& dir) {
+  const fs::path probe = dir / "direct-probe";
+  int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_DIRECT, 0600);
+  if (fd >= 0) ::close(fd);
+  fs::remove(probe);
+  return fd >= 0;
+}
+
+// A lone step's append (poll): written and flushed as one request, end() moved only by
+// append_finish; mixed with ordinary and group appends on the same file, every reader and
+// recovery see every frame. An append started and dropped with its lock leaves no frame:
+// the next one writes over it.
+TEST_F(WalTest, PolledAppendsAreOneRequestAndMixWithTheOthers) {
+  auto wal = open();
+  {
+    auto lock = wal->lock(true);
+    const std::uint64_t end = wal->end();
+    ASSERT_EQ(wal->append_start(lock, 1, payload(1, 2000), true), 0);
+    EXPECT_EQ(wal->append_start(lock, 2, payload(2, 10), true), EBUSY);  // one in flight
+    EXPECT_EQ(wal->end(), end);  // not yet durable: readers do not see it
+    ASSERT_EQ(wal->append_finish(lock), 0);
+    EXPECT_EQ(wal->end(), end + 2048);
+    EXPECT_EQ(wal->append_finish(lock), EINVAL);  // nothing left to finish
+    ASSERT_EQ(wal->append(lock, 2, payload(2, 300)), 0);
+    ASSERT_EQ(wal->append(lock, Frames{{3, payload(3, 100)}, {4, payload(4, 70000)}}), 0);
+    ASSERT_EQ(wal->append_start(lock, 5, payload(5, 5000), true), 0);
+    ASSERT_EQ(wal->append_finish(lock), 0);
+    ASSERT_EQ(wal->append_start(lock, 6, payload(6, 70000), true), 0);  // large: ordinary
+    ASSERT_EQ(wal->append_finish(lock), 0);
+    // Not finished: dropped when the lock goes.
+    ASSERT_EQ(wal->append_start(lock, 7, payload(99, 3000), true), 0);
+  }
+  if (direct_io_works(dir_)) EXPECT_EQ(wal->one_request_appends(), 2u);
+  {
+    auto lock = wal->lock(true);
+    ASSERT_EQ(wal->append_start(lock, 7, payload(7, 100), false), 0);  // over the dropped one
+    ASSERT_EQ(wal->append_finish(lock), 0);
+  }
+  const std::vector<std::size_t> sizes = {0, 2000, 300, 100, 70000, 5000, 70000, 100};
+  Frames got = read_all(*wal);
+  ASSERT_EQ(lsns(got), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+  for (const auto& [lsn, p] : got) EXPECT_EQ(p, payload(lsn, sizes[lsn])) << lsn;
+  wal.reset();
+  auto again = open();
+  Wal::Recovered r = recover(*again, 0);
+  EXPECT_EQ(r.last_lsn, 7u);
+  EXPECT_EQ(r.frames.size(), 7u);
+}
+
+TEST(DsyncWrite, WritesDurablyOneAtATimeAndIsAwaitedAtDestruction) {
+  std::random_device rd;
+  const fs::path dir = fs::temp_directory_path() / ("bihuan-dsync-" + std::to_string(rd()));
+  fs::create_directories(dir);
+  if (!direct_io_works(dir)) {
+    fs::remove_all(dir);
+    GTEST_SKIP() << dir << " does not take O_DIRECT";
+  }
+  const fs::path file = dir / "f";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_DIRECT, 0600);
+  ASSERT_GE(fd, 0);
+  auto* buf = static_cast<char*>(std::aligned_alloc(4096, 8192));
+  std::memset(buf, 'a', 4096);
+  std::memset(buf + 4096, 'b', 4096);
+  auto w = DsyncWrite::make();
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->start(fd, buf, 4096, 0), 0);
+  EXPECT_TRUE(w->busy());
+  EXPECT_EQ(w->start(fd, buf, 4096, 4096), EBUSY);
+  EXPECT_EQ(w->wait(std::chrono::microseconds(2000)), 4096);
+  EXPECT_FALSE(w->busy());
+  EXPECT_EQ(w->wait(std::chrono::microseconds(0)), -EINVAL);  // nothing in flight
+  // A write the device refuses (not aligned to a sector): an error, at the start or at
+  // the end, never a hang.
+  if (int rc = w->start(fd, buf + 1, 100, 4096); rc == 0)
+    EXPECT_LT(w->wait(std::chrono::microseconds(0)), 0);
+  else
+    EXPECT_EQ(rc, EINVAL);
+  ASSERT_EQ(w->start(fd, buf + 4096, 4096, 4096), 0);
+  w.reset();  // waits for it
+  std::free(buf);
+  ::close(fd);
+  std::ifstream in(file, std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, std::string(4096, 'a') + std::string(4096, 'b'));
+  fs::remove_all(dir);
 }
 
 // Version 2: a payload of 4 KiB or more is stored compressed when that saves a sector;

@@ -184,13 +184,13 @@ int Env::LogCommit::append(std::size_t n, const std::function<OpRef(std::size_t)
     OpRef o = op(i);
     encode_op(o.db, o.put, o.key, o.value, payload);
   }
-  int rc = env_.wal_->append_start(*lock_, lsn, payload);
+  int rc = env_.wal_->append_start(*lock_, lsn, payload, poll_flush_);
   if (rc) return rc;
   // The next view is built while the frame is written (it is published only once durable;
   // on failure it is dropped, and what it took of the arena waits for the next reset).
   auto next = std::make_shared<LogView>(*v);
   add_frame(*next, lsn, n, op);
-  rc = env_.wal_->append_finish(*lock_, poll_flush_);
+  rc = env_.wal_->append_finish(*lock_);
   if (rc) return rc;
   crash_point("log-synced");
   env_.wal_->set_next_lsn(*lock_, lsn + 1);

@@ -560,21 +560,21 @@ int Wal::ensure_space(std::uint64_t up_to) {
 
 int Wal::append(const Lock& lock, std::uint64_t lsn, std::string_view payload) {
   if (!exclusive_held(lock)) return EINVAL;
-  if (int rc = start_views({{lsn, payload}})) return rc;
-  return append_finish(lock, false);
+  if (int rc = start_views({{lsn, payload}}, false)) return rc;
+  return append_finish(lock);
 }
 
 int Wal::append(const Lock& lock,
                 const std::vector<std::pair<std::uint64_t, std::string>>& frames) {
   if (!exclusive_held(lock)) return EINVAL;
   std::vector<std::pair<std::uint64_t, std::string_view>> views(frames.begin(), frames.end());
-  if (int rc = start_views(views)) return rc;
-  return append_finish(lock, false);
+  if (int rc = start_views(views, false)) return rc;
+  return append_finish(lock);
 }
 
-int Wal::append_start(const Lock& lock, std::uint64_t lsn, std::string_view payload) {
+int Wal::append_start(const Lock& lock, std::uint64_t lsn, std::string_view payload, bool poll) {
   if (!exclusive_held(lock)) return EINVAL;
-  return start_views({{lsn, payload}});
+  return start_views({{lsn, payload}}, poll);
 }
 
 constexpr std::uint64_t kDirectMaxBytes = 64 * 1024;  // appends up to this size go O_DIRECT
@@ -582,7 +582,8 @@ constexpr std::uint64_t kDirectMaxBytes = 64 * 1024;  // appends up to this size
 // flush of this kind of disk (0.1-0.2 ms), short of holding a core on a slow one.
 constexpr std::chrono::microseconds kPollFlush{2000};
 
-int Wal::start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames) {
+int Wal::start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames,
+                     bool poll) {
   if (inflight_.active) return EBUSY;
   if (frames.empty()) {
     inflight_ = Inflight{};
@@ -650,10 +651,10 @@ int Wal::start_views(const std::vector<std::pair<std::uint64_t, std::string_view
   f.active = true;
   // Large group commits stay buffered: the kernel writes them as well, and a direct write
   // of many frames measured a little slower (bench_rectification, durable-interleaved).
-  // Small ones are direct; where the kernel allows, written and flushed as one request
-  // that append_finish() awaits (storage/dsync_write.hpp).
+  // Small ones are direct; a lone step's, where the kernel allows, written and flushed as
+  // one request that append_finish() awaits by polling (storage/dsync_write.hpp).
   const bool direct = dfd_ >= 0 && total <= kDirectMaxBytes;
-  if (direct && !aio_off_) {
+  if (direct && poll && !aio_off_) {
     if (!aio_) aio_ = DsyncWrite::make();
     if (!aio_) {
       aio_off_ = true;
@@ -677,17 +678,18 @@ int Wal::start_views(const std::vector<std::pair<std::uint64_t, std::string_view
   return 0;
 }
 
-int Wal::append_finish(const Lock& lock, bool poll) {
+int Wal::append_finish(const Lock& lock) {
   if (!exclusive_held(lock) || !inflight_.active) return EINVAL;
   Inflight f = std::move(inflight_);
   inflight_ = Inflight{};
   if (f.empty) return 0;
   bool durable = false;
   if (f.async) {
-    const std::int64_t got = aio_->wait(poll ? kPollFlush : std::chrono::microseconds(0));
+    const std::int64_t got = aio_->wait(kPollFlush);
     const auto total = static_cast<std::int64_t>(f.total);
     if (got == total) {
       durable = true;
+      ++one_request_appends_;
     } else {
       // Short, or refused at completion: the ordinary way for all of it (a rewrite of
       // what did land is harmless). A refusal by the device of direct writes as such

@@ -78,8 +78,8 @@
 #pragma once
 
 #include <condition_variable>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -176,11 +176,15 @@ class Wal {
   // append_start writes (or starts writing) the frame; append_finish makes it durable and
   // only then moves end(). Nothing else may be appended, reset or recovered in between,
   // and the lock must be held throughout (releasing it drops an unfinished append).
-  // `poll`: the finish waits for the device by polling, not sleeping (a lone step whose
-  // caller waits: storage/dsync_write.hpp says why); meant for small appends. The same
-  // errors as append(); a start that failed leaves nothing to finish (finish: EINVAL).
-  int append_start(const Lock& lock, std::uint64_t lsn, std::string_view payload);
-  int append_finish(const Lock& lock, bool poll);
+  // `poll`: for a lone step whose caller waits. A small frame is then written and flushed
+  // as one request (storage/dsync_write.hpp), and append_finish waits for it by polling,
+  // not sleeping. Not for group commits (measured slower: the poller holds a core the
+  // next batch's execution needs). The same errors as append(); a start that failed
+  // leaves nothing to finish (finish: EINVAL).
+  int append_start(const Lock& lock, std::uint64_t lsn, std::string_view payload, bool poll);
+  int append_finish(const Lock& lock);
+  // Appends of this object written and flushed as one request (for tests).
+  std::uint64_t one_request_appends() const { return one_request_appends_; }
 
   // Either lock: calls f(lsn, payload) for each frame from file offset `from` (a frame
   // boundary >= 4096) up to `to` (normally end()), in order, the payload decompressed.
@@ -220,7 +224,7 @@ class Wal {
  private:
   Wal() = default;
   bool exclusive_held(const Lock& lock) const { return lock.wal_ == this && lock.exclusive_; }
-  int start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames);
+  int start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames, bool poll);
   int ensure_space(std::uint64_t up_to);
   std::string where(std::uint64_t offset) const;
   std::string map_live();  // wal.shm
@@ -242,6 +246,7 @@ class Wal {
   std::unique_ptr<DsyncWrite> aio_;  // made at the first direct append (after inflight_:
                                      // destroyed first, waiting for a write in flight)
   bool aio_off_ = false;             // the kernel or the file refused it: pwrite + fdatasync
+  std::uint64_t one_request_appends_ = 0;
   unsigned char* live_ = nullptr;  // the mapped live fields (wal.shm)
   std::uint32_t version_ = kVersion;
   ::ZSTD_CCtx_s* cctx_ = nullptr;  // made on the first compressed frame (exclusive lock)
