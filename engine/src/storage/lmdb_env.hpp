@@ -145,9 +145,8 @@ class Env {
     // (it holds the writer lock and foreign() says whether another process wrote).
     int append(std::size_t n, const std::function<OpRef(std::size_t)>& op,
                const Expect* expect = nullptr);
-    // The flush is awaited by polling rather than sleeping (Wal::append_finish): for a
-    // lone step whose caller waits for it. Not for group commits: the poller would hold a
-    // core the next batch's execution needs.
+    // A lone step whose caller waits: its frame is written and flushed as one request,
+    // awaited by polling rather than sleeping (Wal::append_start). Not for group commits.
     void poll_flush(bool on) { poll_flush_ = on; }
 
    private:

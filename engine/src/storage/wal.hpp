@@ -162,9 +162,8 @@ class Wal {
   std::uint64_t next_lsn() const;
   void set_next_lsn(const Lock& lock, std::uint64_t lsn);
 
-  // Exclusive lock: writes one frame {lsn, payload} at end(), padded, and makes it durable
-  // (one pwrite and one fdatasync; a small frame, where the kernel allows, as one O_DIRECT
-  // write with RWF_DSYNC), then sets end() past it (release store). Grows the file first if
+  // Exclusive lock: writes one frame {lsn, payload} at end(), padded, with one pwrite and
+  // one fdatasync, then sets end() past it (release store). Grows the file first if
   // needed. 0 or an errno: EINVAL for a lock that is not this Wal's exclusive one, an end()
   // that is not a frame boundary or a payload over 4 GiB; else the system call's. On
   // failure end() does not move (the next append writes over whatever was written).
@@ -178,8 +177,8 @@ class Wal {
   // and the lock must be held throughout (releasing it drops an unfinished append).
   // `poll`: for a lone step whose caller waits. A small frame is then written and flushed
   // as one request (storage/dsync_write.hpp), and append_finish waits for it by polling,
-  // not sleeping. Not for group commits (measured slower: the poller holds a core the
-  // next batch's execution needs). The same errors as append(); a start that failed
+  // not sleeping. Not for group commits (measured slower there, polled or slept on: the
+  // interleaved benchmark lost 3-26%). The same errors as append(); a start that failed
   // leaves nothing to finish (finish: EINVAL).
   int append_start(const Lock& lock, std::uint64_t lsn, std::string_view payload, bool poll);
   int append_finish(const Lock& lock);
