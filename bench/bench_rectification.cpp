@@ -597,12 +597,14 @@ void xstate_sqlite_full(std::size_t n, int run, Results& out) {
   std::string cmd =
       "node " + peers + "/xstate_sqlite.mjs --n " + std::to_string(n) + " --dir '" + dir + "'";
   std::string text;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, got);
-    if (::pclose(p) != 0) throw std::runtime_error("xstate-sqlite-full failed: " + text);
-  }
-  json j = json::parse(text);
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("xstate-sqlite-full: cannot run " + cmd);
+  char buf[4096];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, got);
+  if (::pclose(p) != 0) throw std::runtime_error("xstate-sqlite-full: " + cmd + " failed: " + text);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw std::runtime_error("xstate-sqlite-full: expected one JSON object, got: " + text);
   if (!j.value("verified", false)) throw std::runtime_error("xstate-sqlite-full: not verified");
   for (const char* m : {"transitions_per_s", "instances_per_s", "step_p50_ms", "step_p99_ms"})
     out.add(m, j.at(m).get<double>());

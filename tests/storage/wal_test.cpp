@@ -422,7 +422,9 @@ TEST_F(WalTest, PolledAppendsAreOneRequestAndMixWithTheOthers) {
     // Not finished: dropped when the lock goes.
     ASSERT_EQ(wal->append_start(lock, 7, payload(99, 3000), true), 0);
   }
-  if (direct_io_works(dir_)) EXPECT_EQ(wal->one_request_appends(), 2u);
+  if (direct_io_works(dir_)) {
+    EXPECT_EQ(wal->one_request_appends(), 2u);  // lsns 1 and 5 (7 was dropped unfinished)
+  }
   {
     auto lock = wal->lock(true);
     ASSERT_EQ(wal->append_start(lock, 7, payload(7, 100), false), 0);  // over the dropped one
@@ -439,7 +441,7 @@ TEST_F(WalTest, PolledAppendsAreOneRequestAndMixWithTheOthers) {
   EXPECT_EQ(r.frames.size(), 7u);
 }
 
-TEST(DsyncWrite, WritesDurablyOneAtATimeAndIsAwaitedAtDestruction) {
+TEST(DsyncWrite, OneWriteAtATimeRefusedWritesFailAndAWriteInFlightLandsWhole) {
   std::random_device rd;
   const fs::path dir = fs::temp_directory_path() / ("bihuan-dsync-" + std::to_string(rd()));
   fs::create_directories(dir);
@@ -468,10 +470,11 @@ TEST(DsyncWrite, WritesDurablyOneAtATimeAndIsAwaitedAtDestruction) {
   EXPECT_EQ(w->wait(std::chrono::microseconds(0)), -EINVAL);  // nothing in flight
   // A write the device refuses (not aligned to a sector): an error, at the start or at
   // the end, never a hang.
-  if (int rc = w->start(fd, buf + 1, 100, 4096); rc == 0)
+  if (int rc = w->start(fd, buf + 1, 100, 4096); rc == 0) {
     EXPECT_LT(w->wait(std::chrono::microseconds(0)), 0);
-  else
+  } else {
     EXPECT_EQ(rc, EINVAL);
+  }
   ASSERT_EQ(w->start(fd, buf + 4096, 4096, 4096), 0);
   w.reset();  // waits for it
   std::free(buf);

@@ -585,10 +585,9 @@ constexpr std::chrono::microseconds kPollFlush{2000};
 int Wal::start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames,
                      bool poll) {
   if (inflight_.active) return EBUSY;
-  if (frames.empty()) {
+  if (frames.empty()) {  // nothing to write: a finish with nothing to do
     inflight_ = Inflight{};
     inflight_.active = true;
-    inflight_.empty = true;
     return 0;
   }
   const std::uint64_t at = end();
@@ -667,22 +666,24 @@ int Wal::start_views(const std::vector<std::pair<std::uint64_t, std::string_view
     }
   }
   int rc = direct ? pwrite_all(dfd_, buf, total, at) : EINVAL;
-  if (rc == EINVAL && direct) {
-    // Refused before anything was written (a device of 4 KiB sectors): buffered from now on.
-    ::close(dfd_);
-    dfd_ = -1;
-  }
+  if (rc == EINVAL && direct) stop_direct();  // refused before anything was written
   if (!direct || dfd_ < 0) rc = pwrite_all(fd_, buf, total, at);
   if (rc) return rc;
   inflight_ = std::move(f);
   return 0;
 }
 
+void Wal::stop_direct() {
+  // The device refuses direct writes of 512-byte sectors (4 KiB sectors): buffered from now on.
+  ::close(dfd_);
+  dfd_ = -1;
+}
+
 int Wal::append_finish(const Lock& lock) {
   if (!exclusive_held(lock) || !inflight_.active) return EINVAL;
   Inflight f = std::move(inflight_);
   inflight_ = Inflight{};
-  if (f.empty) return 0;
+  if (f.total == 0) return 0;
   bool durable = false;
   if (f.async) {
     const std::int64_t got = aio_->wait(kPollFlush);
@@ -695,10 +696,7 @@ int Wal::append_finish(const Lock& lock) {
       // what did land is harmless). A refusal by the device of direct writes as such
       // (EINVAL) makes appends buffered from now on; any other error is the append's.
       if (got < 0 && got != -EINVAL) return static_cast<int>(-got);
-      if (got == -EINVAL) {
-        ::close(dfd_);
-        dfd_ = -1;
-      }
+      if (got == -EINVAL) stop_direct();
       int fd = dfd_ >= 0 ? dfd_ : fd_;
       if (int rc = pwrite_all(fd, f.buf.get(), f.total, f.at)) return rc;
     }

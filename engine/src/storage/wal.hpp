@@ -225,6 +225,7 @@ class Wal {
   bool exclusive_held(const Lock& lock) const { return lock.wal_ == this && lock.exclusive_; }
   int start_views(const std::vector<std::pair<std::uint64_t, std::string_view>>& frames, bool poll);
   int ensure_space(std::uint64_t up_to);
+  void stop_direct();  // closes dfd_: appends are buffered from now on
   std::string where(std::uint64_t offset) const;
   std::string map_live();  // wal.shm
   std::string path_, dir_;
@@ -237,9 +238,8 @@ class Wal {
     std::unique_ptr<char, decltype(&std::free)> buf{nullptr, &std::free};  // the frames
     std::uint64_t at = 0, total = 0;
     std::uint32_t crc = 0;  // the last frame's
-    bool active = false;
-    bool empty = false;  // no frames: nothing to finish
-    bool async = false;  // in flight through aio_ (written and flushed as one request)
+    bool active = false;    // total 0: no frames, nothing to finish
+    bool async = false;     // in flight through aio_ (written and flushed as one request)
   };
   Inflight inflight_;
   std::unique_ptr<DsyncWrite> aio_;  // made at the first direct append (after inflight_:
